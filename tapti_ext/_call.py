@@ -1,0 +1,176 @@
+"""One ``create_sdk_token`` call, shared by the sync and async clients.
+
+The request is built once, through the generated client's own request builder, and sent as
+often as the retry policy allows; each attempt's outcome is judged here. Only the send and the
+sleep between attempts differ between ``Tapti`` and ``AsyncTapti``, so they live there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Final
+from urllib.parse import urlsplit
+
+import attrs
+import httpx
+from tapti_api_client.api.users.create_sdk_token import _get_kwargs
+from tapti_api_client.models.create_sdk_token_request import CreateSdkTokenRequest
+from tapti_api_client.models.create_sdk_token_response import CreateSdkTokenResponse
+from tapti_api_client.models.platform import Platform
+from tapti_api_client.models.scope import Scope
+
+from ._errors import (
+    APIResponseValidationError,
+    describe_transport_error,
+    status_error_from_response,
+)
+from ._portal import SdkToken
+from ._retry import RetryPolicy, parse_retry_after
+
+__all__ = ["MAX_RESPONSE_BYTES", "Call", "read_allowed", "response_too_large"]
+
+log: Final = logging.getLogger("tapti_ext")
+
+# The documented body is one short URL; anything near this size is not that body.
+MAX_RESPONSE_BYTES: Final = 1 << 20
+_WEB_SCHEMES: Final = frozenset({"http", "https"})
+
+
+def response_too_large(response: httpx.Response) -> bool:
+    """True when the declared length rules the body out before a byte of it is read."""
+    declared = response.headers.get("content-length")
+    return declared is not None and declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES
+
+
+def read_allowed(response: httpx.Response) -> bytes | None:
+    """The body if it was read (it is not when ``response_too_large`` said no)."""
+    try:
+        content = response.content
+    except httpx.ResponseNotRead:
+        return None
+    return content if len(content) <= MAX_RESPONSE_BYTES else None
+
+
+@attrs.frozen
+class Call:
+    """A prepared request and what it asked for; judges each attempt's outcome."""
+
+    request: httpx.Request
+    platforms: tuple[Platform, ...]
+    scopes: tuple[Scope, ...]
+    retry: RetryPolicy
+    secret: str = attrs.field(repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        http: httpx.Client | httpx.AsyncClient,
+        *,
+        url_prefix: str,
+        headers: dict[str, str],
+        user_id: str,
+        platforms: tuple[Platform, ...],
+        scopes: tuple[Scope, ...],
+        callback_url: str,
+        redirect_url: str,
+        timeout: httpx.Timeout,
+        retry: RetryPolicy,
+        secret: str,
+    ) -> Call:
+        body = CreateSdkTokenRequest(
+            user_platforms=list(platforms),
+            enabled_scopes=list(scopes),
+            callback_url=callback_url,
+            redirect_url=redirect_url,
+        )
+        # The generated builder owns the method, the percent-encoded path and the JSON body.
+        spec = _get_kwargs(user_id, body=body)
+        request = http.build_request(
+            spec["method"].upper(),
+            url_prefix + spec["url"],
+            json=spec["json"],
+            headers={**spec["headers"], **headers},
+            timeout=timeout,
+        )
+        return cls(request, platforms, scopes, retry, secret)
+
+    def settle(
+        self, outcome: httpx.Response | httpx.RequestError, retries: int
+    ) -> httpx.Response | float:
+        """The 2xx response, or the seconds to wait before retrying; raises the final error."""
+        if isinstance(outcome, httpx.Response):
+            status = outcome.status_code
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "%s %s -> %d (attempt %d)",
+                    self.request.method,
+                    self.request.url.path,
+                    status,
+                    retries + 1,
+                )
+            if 200 <= status < 300:
+                return outcome
+            retry_after = parse_retry_after(outcome.headers)
+            error = status_error_from_response(outcome, secret=self.secret, retry_after=retry_after)
+            if self.retry.should_retry_status(status):
+                delay = self.retry.delay(retries, retry_after)
+                if delay is not None:
+                    return self._again(delay, f"status {status}")
+            raise error
+        error_from_transport = describe_transport_error(outcome)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s failed: %s (attempt %d)",
+                self.request.method,
+                self.request.url.path,
+                error_from_transport,
+                retries + 1,
+            )
+        delay = self.retry.delay(retries)
+        if delay is None:
+            raise error_from_transport from outcome
+        return self._again(delay, type(error_from_transport).__name__)
+
+    def parse(self, response: httpx.Response) -> SdkToken:
+        """The token from a 2xx response, checked against the documented shape first."""
+        content = read_allowed(response)
+        if content is None:
+            raise APIResponseValidationError(
+                f"response body is larger than {MAX_RESPONSE_BYTES} bytes", response=response
+            )
+        try:
+            data = json.loads(content)
+        except ValueError:
+            raise APIResponseValidationError(
+                "response body is not JSON "
+                f"(content-type {response.headers.get('content-type')!r})",
+                response=response,
+            ) from None
+        if not isinstance(data, dict):
+            raise APIResponseValidationError(
+                f"response body is a JSON {type(data).__name__}, not an object", response=response
+            )
+        url = data.get("oauth_portal_url")
+        if not isinstance(url, str):
+            raise APIResponseValidationError(
+                "response body has no string oauth_portal_url", response=response
+            )
+        parts = urlsplit(url)
+        if parts.scheme not in _WEB_SCHEMES or not parts.netloc:
+            # The URL is not quoted: it would carry the SDK token into the message.
+            raise APIResponseValidationError(
+                "oauth_portal_url is not an absolute http(s) URL", response=response
+            )
+        parsed = CreateSdkTokenResponse.from_dict(data)
+        return SdkToken(parsed.oauth_portal_url, self.platforms, self.scopes)
+
+    def _again(self, delay: float, reason: str) -> float:
+        log.info(
+            "retrying %s %s in %.2fs after %s",
+            self.request.method,
+            self.request.url.path,
+            delay,
+            reason,
+        )
+        return delay

@@ -1,0 +1,205 @@
+"""Every exception the SDK raises, in one hierarchy, so ``except TaptiError`` catches them all.
+
+    TaptiError
+    ├── InvalidInputError(ValueError)      bad arguments; raised before any byte is sent
+    ├── APIConnectionError                 the request got no HTTP response at all
+    │   └── APITimeoutError                ... because a timeout ran out
+    ├── APIResponseValidationError         a 2xx whose body is not the documented shape
+    └── APIStatusError                     any non-2xx (3xx too: redirects are never followed)
+        ├── BadRequestError                400
+        ├── AuthenticationError            401
+        ├── PermissionDeniedError          403
+        ├── NotFoundError                  404
+        ├── ConflictError                  409
+        ├── UnprocessableEntityError       422
+        ├── RateLimitError                 429; ``retry_after`` holds the server's wait, if sent
+        └── InternalServerError            500 and above
+
+Messages never hold the API key or an SDK token: errors are built from the response in one place
+(``status_error_from_response``), which redacts the key should a server ever echo it back.
+"""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+__all__ = [
+    "APIConnectionError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "InternalServerError",
+    "InvalidInputError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "TaptiError",
+    "UnprocessableEntityError",
+]
+
+# The longest server message quoted in an exception; the full body stays on ``error.body``.
+_MAX_QUOTED_MESSAGE = 300
+
+
+class TaptiError(Exception):
+    """The base of everything the SDK raises."""
+
+
+class InvalidInputError(TaptiError, ValueError):
+    """An argument is wrong; nothing was sent. A ``ValueError`` too, as Python code expects."""
+
+
+class APIConnectionError(TaptiError):
+    """No HTTP response arrived: the connection failed, broke, or was refused."""
+
+    def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
+        super().__init__(message)
+        self.request = request
+
+
+class APITimeoutError(APIConnectionError):
+    """A connect, read, write or pool timeout ran out before the response arrived."""
+
+
+class APIResponseValidationError(TaptiError):
+    """The server answered 2xx with a body that is not what the API documents."""
+
+    def __init__(self, message: str, *, response: httpx.Response) -> None:
+        super().__init__(message)
+        self.response = response
+        self.status_code = response.status_code
+        self.request_id = response.headers.get("x-request-id")
+
+
+class APIStatusError(TaptiError):
+    """The server answered with a non-2xx status.
+
+    ``body`` is the parsed JSON when the body is JSON, else its text (or ``None`` when empty);
+    ``request_id`` is the ``x-request-id`` header, the thing to quote to Tapti's support.
+    """
+
+    def __init__(self, message: str, *, response: httpx.Response, body: object) -> None:
+        super().__init__(message)
+        self.response = response
+        self.status_code = response.status_code
+        self.body = body
+        self.request_id = response.headers.get("x-request-id")
+
+
+class BadRequestError(APIStatusError):
+    """400: the API refused the request as malformed."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing, wrong or revoked."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the API key may not do this."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such user (or a wrong base URL)."""
+
+
+class ConflictError(APIStatusError):
+    """409: the request conflicts with the current state; retried, as it is often transient."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request was well-formed but its values were refused."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests. ``retry_after`` is the server's wait in seconds, when it said one."""
+
+    def __init__(
+        self, message: str, *, response: httpx.Response, body: object, retry_after: float | None
+    ) -> None:
+        super().__init__(message, response=response, body=body)
+        self.retry_after = retry_after
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the API failed; retried with backoff before this is raised."""
+
+
+_STATUS_ERRORS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+}
+
+
+def decode_body(response: httpx.Response) -> object:
+    """The body as JSON when it parses, else as text, else ``None``: never raises."""
+    content = response.content
+    if not content:
+        return None
+    try:
+        return json.loads(content)
+    except ValueError:
+        return response.text
+
+
+def server_message(body: object) -> str | None:
+    """The human message a JSON error body carries, under the names APIs commonly use."""
+    if isinstance(body, dict):
+        for key in ("message", "error", "detail"):
+            value = body.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+            if isinstance(value, dict):  # {"error": {"message": ...}}
+                nested = server_message(value)
+                if nested:
+                    return nested
+    return None
+
+
+def status_error_from_response(
+    response: httpx.Response, *, secret: str, retry_after: float | None
+) -> APIStatusError:
+    """Build the ``APIStatusError`` subclass that matches ``response``'s status."""
+    body = decode_body(response)
+    status = response.status_code
+    message = f"{status} {response.reason_phrase or 'Error'}".rstrip()
+    said = server_message(body)
+    if said:
+        if secret and secret in said:
+            said = said.replace(secret, "***")
+        if len(said) > _MAX_QUOTED_MESSAGE:
+            said = said[:_MAX_QUOTED_MESSAGE] + "..."
+        message = f"{message}: {said}"
+    request_id = response.headers.get("x-request-id")
+    if request_id:
+        message = f"{message} (request id {request_id})"
+    if status == 429:
+        return RateLimitError(message, response=response, body=body, retry_after=retry_after)
+    if status >= 500:
+        return InternalServerError(message, response=response, body=body)
+    error_class = _STATUS_ERRORS.get(status, APIStatusError)
+    return error_class(message, response=response, body=body)
+
+
+def describe_transport_error(exc: httpx.RequestError) -> APIConnectionError:
+    """Wrap an httpx failure to get a response; its text names the host, never a header."""
+    if isinstance(exc, httpx.TimeoutException):
+        kind = type(exc).__name__.replace("Timeout", " timeout").strip().lower()
+        return APITimeoutError(f"request timed out ({kind})", request=_request_of(exc))
+    detail = str(exc) or type(exc).__name__
+    return APIConnectionError(f"connection error: {detail}", request=_request_of(exc))
+
+
+def _request_of(exc: httpx.RequestError) -> httpx.Request | None:
+    try:
+        return exc.request
+    except RuntimeError:  # httpx raises when the error was not tied to a request
+        return None

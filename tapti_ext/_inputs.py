@@ -1,0 +1,176 @@
+"""Check and normalise every argument at the edge, so nothing past here handles a raw value.
+
+Each checker raises ``InvalidInputError`` naming the argument and what was wrong with it. The
+checks that a hot loop repeats with the same values (platform lists, URLs) are memoised: a
+backend that creates a token per request pays for them once.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from enum import StrEnum
+from functools import lru_cache
+from typing import TypeVar
+from urllib.parse import SplitResult, urlsplit
+
+from tapti_api_client.models.platform import Platform
+from tapti_api_client.models.scope import Scope
+
+from ._errors import InvalidInputError
+
+__all__ = [
+    "PlatformLike",
+    "ScopeLike",
+    "check_api_key",
+    "check_base_url",
+    "check_platform",
+    "check_platforms",
+    "check_scopes",
+    "check_url",
+    "check_user_id",
+]
+
+PlatformLike = Platform | str
+ScopeLike = Scope | str
+_E = TypeVar("_E", bound=StrEnum)
+
+# C0 controls, DEL and C1 controls: never valid in an id or a URL we send.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_WHITESPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+def check_api_key(api_key: object) -> str:
+    if api_key is None:
+        raise InvalidInputError(
+            "no API key: pass api_key=... or set the TAPTI_API_KEY environment variable"
+        )
+    if not isinstance(api_key, str):
+        raise InvalidInputError(f"api_key must be a str, not {type(api_key).__name__}")
+    key = api_key.strip()
+    if not key:
+        raise InvalidInputError("api_key is empty: pass api_key=... or set TAPTI_API_KEY")
+    if _WHITESPACE_OR_CONTROL.search(key):
+        # Said without the key itself: a message must never carry a secret.
+        raise InvalidInputError("api_key holds whitespace or control characters")
+    return key
+
+
+def check_user_id(user_id: object) -> str:
+    """A user id is sent as one path segment; refuse what cannot round-trip as one."""
+    if isinstance(user_id, bool) or not isinstance(user_id, str | int):
+        raise InvalidInputError(f"user id must be a str or int, not {type(user_id).__name__}")
+    text = str(user_id)
+    if not text.strip():
+        raise InvalidInputError("user id must not be empty or whitespace")
+    if text in {".", ".."}:
+        raise InvalidInputError(f"user id must not be {text!r}: it would change the request path")
+    if _CONTROL.search(text):
+        raise InvalidInputError("user id must not contain control characters")
+    return text
+
+
+def check_platform(value: object, *, argument: str = "platform") -> Platform:
+    return _member(Platform, value, argument)
+
+
+def check_platforms(value: object, *, argument: str = "platforms") -> tuple[Platform, ...]:
+    return _members(Platform, value, argument)
+
+
+def check_scopes(value: object, *, argument: str = "scopes") -> tuple[Scope, ...]:
+    return _members(Scope, value, argument)
+
+
+def check_url(value: object, *, argument: str) -> str:
+    """An absolute http(s) URL with a host and no whitespace: what Tapti can redirect to."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{argument} must be a str URL, not {type(value).__name__}")
+    return _checked_url(value, argument)
+
+
+def check_base_url(value: object, *, allow_insecure_http: bool) -> str:
+    """The API's root: absolute, https unless the host is this machine or the caller insists."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"base_url must be a str URL, not {type(value).__name__}")
+    parts = _split(value, "base_url")
+    if parts.query or parts.fragment:
+        raise InvalidInputError("base_url must not have a query or fragment")
+    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
+        raise InvalidInputError(
+            "base_url uses plain http to a remote host, which would send the API key "
+            "unencrypted; use https, or pass allow_insecure_http=True"
+        )
+    return value.rstrip("/")
+
+
+@lru_cache(maxsize=256)
+def _checked_url(value: str, argument: str) -> str:
+    _split(value, argument)
+    return value
+
+
+def _split(value: str, argument: str) -> SplitResult:
+    if _WHITESPACE_OR_CONTROL.search(value):
+        raise InvalidInputError(f"{argument} must not contain whitespace or control characters")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (urllib checks the port lazily; a bad one raises here)
+    except ValueError as exc:
+        raise InvalidInputError(f"{argument} is not a valid URL: {exc}") from None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise InvalidInputError(f"{argument} must be an absolute http(s) URL with a host")
+    return parts
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _member(enum: type[_E], value: object, argument: str) -> _E:
+    if isinstance(value, enum):
+        return value
+    if isinstance(value, str):
+        try:
+            return enum(value.strip().upper())
+        except ValueError:
+            pass
+    valid = ", ".join(member.value.lower() for member in enum)
+    raise InvalidInputError(f"{argument}: unknown value {value!r}; valid values are {valid}")
+
+
+def _members(enum: type[_E], value: object, argument: str) -> tuple[_E, ...]:
+    """One value or many, enum members or strings in any case; duplicates dropped in order."""
+    if isinstance(value, str):
+        items: tuple[object, ...] = (value,)
+    elif isinstance(value, Iterable) and not isinstance(value, bytes | dict):
+        items = tuple(value)
+    else:
+        raise InvalidInputError(
+            f"{argument} must be a value or a list of values, not {type(value).__name__}"
+        )
+    try:
+        return _members_cached(enum, items, argument)
+    except TypeError:  # an unhashable item: check uncached to name it
+        return _members_uncached(enum, items, argument)
+
+
+@lru_cache(maxsize=256)
+def _members_cached(enum: type[_E], items: tuple[object, ...], argument: str) -> tuple[_E, ...]:
+    return _members_uncached(enum, items, argument)
+
+
+def _members_uncached(enum: type[_E], items: tuple[object, ...], argument: str) -> tuple[_E, ...]:
+    if not items:
+        raise InvalidInputError(f"{argument} must not be empty")
+    members = (_member(enum, item, argument) for item in items)
+    return tuple(dict.fromkeys(members))

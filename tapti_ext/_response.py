@@ -1,0 +1,49 @@
+"""``with_raw_response``: the HTTP response itself, for headers and status, with lazy parsing."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import httpx
+
+if TYPE_CHECKING:
+    from ._call import Call
+    from ._portal import SdkToken
+
+__all__ = ["APIResponse"]
+
+
+class APIResponse:
+    """A successful response before it is turned into an ``SdkToken``.
+
+    ``parse()`` applies the same checks as the plain call and raises
+    ``APIResponseValidationError`` on a body that is not the documented shape.
+    """
+
+    __slots__ = ("_call", "_parsed", "http_response")
+
+    def __init__(self, http_response: httpx.Response, call: Call) -> None:
+        self.http_response = http_response
+        self._call = call
+        self._parsed: SdkToken | None = None
+
+    @property
+    def status_code(self) -> int:
+        return self.http_response.status_code
+
+    @property
+    def headers(self) -> httpx.Headers:
+        return self.http_response.headers
+
+    @property
+    def request_id(self) -> str | None:
+        request_id: str | None = self.http_response.headers.get("x-request-id")
+        return request_id
+
+    def parse(self) -> SdkToken:
+        if self._parsed is None:
+            self._parsed = self._call.parse(self.http_response)
+        return self._parsed
+
+    def __repr__(self) -> str:
+        return f"<APIResponse [{self.status_code}] request_id={self.request_id!r}>"
