@@ -1,4 +1,4 @@
-"""Regenerate the low-level client from openapi/tapti.yaml, or check that the committed copy is current.
+"""Regenerate the low-level client from openapi/tapti.yaml, or check the committed copy is current.
 
     python scripts/generate.py          # rewrite generated/tapti_api_client
     python scripts/generate.py --check  # regenerate into a temp folder; exit 1 with a diff on drift
@@ -33,10 +33,14 @@ def generate_into(folder: Path) -> Path:
     command = [
         str(bin_dir / "openapi-python-client"),
         "generate",
-        "--path", str(SPEC),
-        "--config", str(CONFIG),
-        "--meta", "none",
-        "--output-path", str(out),
+        "--path",
+        str(SPEC),
+        "--config",
+        str(CONFIG),
+        "--meta",
+        "none",
+        "--output-path",
+        str(out),
         "--fail-on-warning",
     ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
@@ -72,7 +76,9 @@ def diff(committed: dict[str, str], fresh: dict[str, str]) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail with a diff if generated/ is stale")
+    parser.add_argument(
+        "--check", action="store_true", help="fail with a diff if generated/ is stale"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tapti-gen-") as tmp:
         fresh = generate_into(Path(tmp))

@@ -105,7 +105,7 @@ class _BaseTapti(Generic[_Http]):
             if redirect_url is None
             else check_url(redirect_url, argument="redirect_url"),
         )
-        auth = {_API_KEY_HEADER: self._api_key, "user-agent": _USER_AGENT}
+        self._auth = auth = {_API_KEY_HEADER: self._api_key, "user-agent": _USER_AGENT}
         self._owns_http = http_client is None
         if http_client is None:
             self._http = self._new_http(base_url=self.base_url, headers=auth, timeout=self.timeout)
@@ -121,6 +121,9 @@ class _BaseTapti(Generic[_Http]):
             self._http = http_client
             self._url_prefix, self._headers = self.base_url, auth
         self._raw: AuthenticatedClient | None = None
+        self._raw_pool: _Http | None = (
+            None  # created for `raw` only when the caller gave http_client
+        )
 
     @staticmethod
     def _http_type() -> type[_Http]:
@@ -140,7 +143,13 @@ class _BaseTapti(Generic[_Http]):
         if self._raw is None:
             from ._raw import raw_client  # noqa: PLC0415  (most programs never need it)
 
-            self._raw = raw_client(self, self._http if self._owns_http else None)
+            if self._owns_http:
+                pool = self._http
+            else:
+                pool = self._raw_pool = self._new_http(
+                    base_url=self.base_url, headers=self._auth, timeout=self.timeout
+                )
+            self._raw = raw_client(self, pool)
         return self._raw
 
     def oauth_portal_url(self, sdk_token: str, platform: PlatformLike | None = None) -> str:
@@ -274,9 +283,11 @@ class Tapti(_BaseTapti[httpx.Client]):
         return response
 
     def close(self) -> None:
-        """Close the connection pool (only when this client created it)."""
+        """Close the pools this client created; a caller's ``http_client`` stays open."""
         if self._owns_http:
             self._http.close()
+        if self._raw_pool is not None:
+            self._raw_pool.close()
 
     def __enter__(self) -> Self:
         return self
@@ -332,9 +343,11 @@ class AsyncTapti(_BaseTapti[httpx.AsyncClient]):
         return response
 
     async def close(self) -> None:
-        """Close the connection pool (only when this client created it)."""
+        """Close the pools this client created; a caller's ``http_client`` stays open."""
         if self._owns_http:
             await self._http.aclose()
+        if self._raw_pool is not None:
+            await self._raw_pool.aclose()
 
     async def __aenter__(self) -> Self:
         return self

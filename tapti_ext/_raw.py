@@ -24,7 +24,7 @@ class _MaskedAuthenticatedClient(AuthenticatedClient):
 
 def raw_client(
     tapti: _BaseTapti[httpx.Client] | _BaseTapti[httpx.AsyncClient],
-    pool: httpx.Client | httpx.AsyncClient | None,
+    pool: httpx.Client | httpx.AsyncClient,
 ) -> AuthenticatedClient:
     client = _MaskedAuthenticatedClient(
         base_url=tapti.base_url,
@@ -36,6 +36,6 @@ def raw_client(
     )
     if isinstance(pool, httpx.Client):
         client.set_httpx_client(pool)
-    elif isinstance(pool, httpx.AsyncClient):
+    else:
         client.set_async_httpx_client(pool)
     return client

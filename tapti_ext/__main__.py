@@ -1,0 +1,7 @@
+"""``python -m tapti_ext``: the ``tapti`` command."""
+
+import sys
+
+from ._cli import main
+
+sys.exit(main())

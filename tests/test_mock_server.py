@@ -1,0 +1,631 @@
+"""MockTaptiServer over real HTTP, driven by plain httpx (independent of the Tapti client)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import httpx
+import pytest
+
+from tapti_ext.testing import MockTaptiServer, RecordedRequest
+
+KEY = "sk_test_9f8e7d6c5b4a"
+VALID: dict[str, Any] = {
+    "user_platforms": ["YOUTUBE", "TIKTOK"],
+    "enabled_scopes": ["PROFILE_READ"],
+    "callback_url": "https://your-app.com/api/oauth/callback",
+    "redirect_url": "https://your-app.com/dashboard/accounts?tab=social&x=1",
+}
+PATH = "/users/user_123/sdk-token"
+
+
+@pytest.fixture
+def server() -> Iterator[MockTaptiServer]:
+    with MockTaptiServer(api_key=KEY) as running:
+        yield running
+
+
+@pytest.fixture
+def client(server: MockTaptiServer) -> Iterator[httpx.Client]:
+    # trust_env=False: a proxy from the environment must not sit between the test and 127.0.0.1.
+    with httpx.Client(base_url=server.url, headers={"x-api-key": KEY}, trust_env=False) as http:
+        yield http
+
+
+def _with(**changes: object) -> dict[str, Any]:
+    return {**VALID, **changes}
+
+
+def _without(field: str) -> dict[str, Any]:
+    return {name: value for name, value in VALID.items() if name != field}
+
+
+def _error_fields(response: httpx.Response) -> list[str]:
+    assert response.status_code == 422
+    body = response.json()
+    assert isinstance(body["message"], str)
+    return [error["field"] for error in body["errors"]]
+
+
+def _raw_exchange(server: MockTaptiServer, request: bytes) -> bytes:
+    """Send bytes httpx would not produce; return everything the server answers before closing."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# --- the successful call ------------------------------------------------------------------------
+
+
+def test_valid_request_returns_a_portal_url_with_a_fresh_token(
+    server: MockTaptiServer, client: httpx.Client
+) -> None:
+    tokens = []
+    for _ in range(3):
+        response = client.post(PATH, json=VALID)
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/json"
+        assert response.headers["x-request-id"].startswith("req_")
+        body = response.json()
+        assert set(body) == {"oauth_portal_url"}
+        url = urlsplit(body["oauth_portal_url"])
+        assert (url.scheme, url.netloc, url.path) == ("https", "oauth.tapti.dev", "")
+        query = parse_qs(url.query, strict_parsing=True)
+        assert set(query) == {"sdk_token", "origin"}
+        assert query["origin"] == [VALID["redirect_url"]]
+        (token,) = query["sdk_token"]
+        assert len(token) >= 40
+        tokens.append(token)
+    assert len(set(tokens)) == 3
+    assert server.issued_tokens == tokens
+
+
+def test_portal_url_keeps_the_configured_base_and_its_query() -> None:
+    with (
+        MockTaptiServer(api_key=KEY, portal_url="http://portal.test/connect?brand=acme") as srv,
+        httpx.Client(trust_env=False) as http,
+    ):
+        response = http.post(f"{srv.url}{PATH}", json=VALID, headers={"x-api-key": KEY})
+    url = urlsplit(response.json()["oauth_portal_url"])
+    assert (url.scheme, url.netloc, url.path) == ("http", "portal.test", "/connect")
+    query = parse_qs(url.query)
+    assert query["brand"] == ["acme"]
+    assert query["origin"] == [VALID["redirect_url"]]
+
+
+def test_extra_properties_and_empty_arrays_are_accepted(client: httpx.Client) -> None:
+    body = _with(user_platforms=[], enabled_scopes=[], unknown_property={"nested": True})
+    assert client.post(PATH, json=body).status_code == 200
+
+
+def test_every_platform_and_scope_of_the_spec_is_accepted(client: httpx.Client) -> None:
+    body = _with(
+        user_platforms=["YOUTUBE", "TIKTOK", "INSTAGRAM", "INSTAPRO", "FACEBOOK", "X", "LINKEDIN"],
+        enabled_scopes=[
+            "PROFILE_READ",
+            "PROFILE_WRITE",
+            "CONTENT_READ",
+            "CONTENT_WRITE",
+            "ANALYTICS_READ",
+            "COMMENTS_READ",
+            "COMMENTS_WRITE",
+        ],
+    )
+    assert client.post(PATH, json=body).status_code == 200
+
+
+def test_user_id_with_reserved_characters_is_one_decoded_segment(
+    server: MockTaptiServer, client: httpx.Client
+) -> None:
+    user_id = "a/b c?%"
+    raw_path = f"/users/{quote(user_id, safe='')}/sdk-token"
+    assert raw_path == "/users/a%2Fb%20c%3F%25/sdk-token"
+    assert client.post(raw_path, json=VALID).status_code == 200
+    (recorded,) = server.requests
+    assert recorded.path == raw_path
+    assert recorded.user_id == user_id
+
+
+# --- bad requests, one class at a time ----------------------------------------------------------
+
+
+def test_missing_api_key_is_401(server: MockTaptiServer) -> None:
+    with httpx.Client(base_url=server.url, trust_env=False) as http:
+        response = http.post(PATH, json=VALID)
+    assert response.status_code == 401
+    assert response.json() == {"message": "invalid or missing API key"}
+
+
+def test_wrong_api_key_is_401_and_not_echoed(client: httpx.Client) -> None:
+    response = client.post(PATH, json=VALID, headers={"x-api-key": "sk_wrong_key_123"})
+    assert response.status_code == 401
+    assert response.json() == {"message": "invalid or missing API key"}
+    assert "sk_wrong_key_123" not in response.text
+
+
+def test_non_ascii_api_key_is_401_not_500(client: httpx.Client) -> None:
+    response = client.post(PATH, json=VALID, headers={b"x-api-key": "clé".encode()})
+    assert response.status_code == 401
+
+
+def test_key_is_checked_before_the_body(client: httpx.Client) -> None:
+    response = client.post(PATH, content=b"not json", headers={"x-api-key": "wrong"})
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b"not json", "application/json"),
+        (b'{"user_platforms": [', "application/json"),
+        (b"", "application/json"),
+        (b"NaN", "application/json"),
+        (b"\xff\xfe{}", "application/json"),
+        (json.dumps(VALID).encode(), "text/plain"),
+        (json.dumps(VALID).encode(), None),
+    ],
+    ids=["text", "truncated", "empty", "nan", "not-utf8", "text-plain", "no-content-type"],
+)
+def test_body_that_is_not_json_is_400(
+    client: httpx.Client, content: bytes, content_type: str | None
+) -> None:
+    headers = {} if content_type is None else {"content-type": content_type}
+    response = client.post(PATH, content=content, headers=headers)
+    assert response.status_code == 400
+    assert isinstance(response.json()["message"], str)
+
+
+def test_json_content_type_with_charset_is_accepted(client: httpx.Client) -> None:
+    response = client.post(
+        PATH,
+        content=json.dumps(VALID).encode(),
+        headers={"content-type": "Application/JSON; charset=utf-8"},
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("body", ["[]", '["YOUTUBE"]', '"text"', "1", "null", "true"])
+def test_json_that_is_not_an_object_is_422(client: httpx.Client, body: str) -> None:
+    response = client.post(PATH, content=body, headers={"content-type": "application/json"})
+    assert _error_fields(response) == ["body"]
+
+
+@pytest.mark.parametrize("field", list(VALID))
+def test_each_missing_field_is_422(client: httpx.Client, field: str) -> None:
+    response = client.post(PATH, json=_without(field))
+    assert _error_fields(response) == [field]
+    assert response.json()["errors"][0]["message"] == "is required"
+
+
+def test_all_problems_are_reported_together(client: httpx.Client) -> None:
+    response = client.post(PATH, json={"user_platforms": ["MYSPACE"], "callback_url": 3})
+    assert _error_fields(response) == [
+        "user_platforms[0]",
+        "enabled_scopes",
+        "callback_url",
+        "redirect_url",
+    ]
+
+
+def test_unknown_platform_is_422(client: httpx.Client) -> None:
+    response = client.post(PATH, json=_with(user_platforms=["YOUTUBE", "youtube", "MYSPACE"]))
+    assert _error_fields(response) == ["user_platforms[1]", "user_platforms[2]"]
+    assert "YOUTUBE" in response.json()["errors"][0]["message"]
+
+
+def test_unknown_scope_is_422(client: httpx.Client) -> None:
+    response = client.post(PATH, json=_with(enabled_scopes=["PROFILE_READ", "EVERYTHING"]))
+    assert _error_fields(response) == ["enabled_scopes[1]"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"user_platforms": "YOUTUBE"}, "user_platforms"),
+        ({"user_platforms": {"0": "YOUTUBE"}}, "user_platforms"),
+        ({"user_platforms": None}, "user_platforms"),
+        ({"user_platforms": [1]}, "user_platforms[0]"),
+        ({"user_platforms": [["YOUTUBE"]]}, "user_platforms[0]"),
+        ({"enabled_scopes": "PROFILE_READ"}, "enabled_scopes"),
+        ({"enabled_scopes": [None]}, "enabled_scopes[0]"),
+        ({"callback_url": 1}, "callback_url"),
+        ({"callback_url": ["https://a.example"]}, "callback_url"),
+        ({"redirect_url": None}, "redirect_url"),
+        ({"redirect_url": {"url": "https://a.example"}}, "redirect_url"),
+    ],
+)
+def test_wrong_types_are_422(client: httpx.Client, changes: dict[str, Any], field: str) -> None:
+    response = client.post(PATH, json=_with(**changes))
+    assert _error_fields(response) == [field]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/users/u1",
+        "/users/u1/sdk-tokens",
+        "/users//sdk-token",
+        "/users/a/b/sdk-token",
+        "/v1/users/u1/sdk-token",
+        "/users/sdk-token",
+    ],
+)
+def test_unknown_path_is_404(client: httpx.Client, path: str) -> None:
+    response = client.post(path, json=VALID)
+    assert response.status_code == 404
+    assert isinstance(response.json()["message"], str)
+
+
+def test_query_string_does_not_change_the_route(
+    server: MockTaptiServer, client: httpx.Client
+) -> None:
+    assert client.post(f"{PATH}?debug=1", json=VALID).status_code == 200
+    assert server.requests[0].user_id == "user_123"
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE", "OPTIONS"])
+def test_other_method_on_the_endpoint_is_405_with_allow(client: httpx.Client, method: str) -> None:
+    response = client.request(method, PATH)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert isinstance(response.json()["message"], str)
+
+
+def test_head_gets_405_without_a_body(client: httpx.Client) -> None:
+    response = client.head(PATH)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.content == b""
+
+
+def test_body_over_one_mebibyte_is_413(server: MockTaptiServer, client: httpx.Client) -> None:
+    huge = _with(callback_url="https://a.example/" + "x" * (1024 * 1024))
+    response = client.post(PATH, json=huge)
+    assert response.status_code == 413
+    assert response.headers["connection"] == "close"
+    # The server is still fine, and the client simply reconnects.
+    assert client.post(PATH, json=VALID).status_code == 200
+    assert [r.status for r in server.requests] == [413, 200]
+
+
+def test_chunked_body_is_411(client: httpx.Client) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield json.dumps(VALID).encode()
+
+    response = client.post(PATH, content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 411
+
+
+def test_missing_content_length_is_an_empty_body(server: MockTaptiServer) -> None:
+    request = (
+        f"POST {PATH} HTTP/1.1\r\nHost: x\r\nx-api-key: {KEY}\r\n"
+        "Content-Type: application/json\r\nConnection: close\r\n\r\n"
+    ).encode()
+    answer = _raw_exchange(server, request)
+    assert answer.startswith(b"HTTP/1.1 400 ")
+
+
+def test_protocol_errors_get_a_json_body(server: MockTaptiServer) -> None:
+    headers = b"".join(b"h%d: v\r\n" % i for i in range(101))
+    answer = _raw_exchange(server, b"POST " + PATH.encode() + b" HTTP/1.1\r\n" + headers + b"\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431 ")
+    assert b"x-request-id: req_" in head
+    assert isinstance(json.loads(body)["message"], str)
+
+
+def test_expect_100_continue_is_answered_before_the_body(server: MockTaptiServer) -> None:
+    body = json.dumps(VALID).encode()
+    head = (
+        f"POST {PATH} HTTP/1.1\r\nHost: x\r\nx-api-key: {KEY}\r\nExpect: 100-continue\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(head)
+        assert sock.recv(1024).startswith(b"HTTP/1.1 100 ")  # not held back in a buffer
+        sock.sendall(body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 ")
+
+
+# --- recording ----------------------------------------------------------------------------------
+
+
+def test_requests_are_recorded_with_the_key_masked(
+    server: MockTaptiServer, client: httpx.Client
+) -> None:
+    client.post(PATH, json=VALID)
+    client.post("/users/u2/sdk-token", json=_without("redirect_url"), headers={"x-api-key": "nope"})
+    client.get(PATH)
+    client.post("/elsewhere", content=b"plain", headers={"authorization": f"Bearer {KEY}"})
+
+    first, second, third, fourth = server.requests
+    assert isinstance(first, RecordedRequest)
+    assert (first.method, first.path, first.user_id, first.status) == (
+        "POST",
+        PATH,
+        "user_123",
+        200,
+    )
+    assert first.json == VALID
+    assert first.headers["x-api-key"] == "***"
+    assert first.headers["content-type"] == "application/json"
+    assert all(name == name.lower() for name in first.headers)
+    assert first.request_id.startswith("req_")
+    assert (second.user_id, second.status, second.json) == ("u2", 401, _without("redirect_url"))
+    assert second.headers["x-api-key"] == "***"
+    assert (third.method, third.status, third.json) == ("GET", 405, None)
+    assert (fourth.user_id, fourth.status, fourth.json) == (None, 404, None)
+    assert fourth.headers["authorization"] == "***"
+
+    assert KEY not in repr(server.requests)
+    assert KEY not in repr(server)
+
+
+def test_request_id_header_matches_the_record(
+    server: MockTaptiServer, client: httpx.Client
+) -> None:
+    ids = [client.post(PATH, json=VALID).headers["x-request-id"] for _ in range(3)]
+    assert len(set(ids)) == 3
+    assert [r.request_id for r in server.requests] == ids
+
+
+def test_recorded_requests_are_read_only(server: MockTaptiServer, client: httpx.Client) -> None:
+    client.post(PATH, json=VALID)
+    recorded = server.requests[0]
+    with pytest.raises(AttributeError):
+        recorded.status = 500  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        recorded.headers["x-api-key"] = KEY  # type: ignore[index]
+    server.requests.clear()  # a copy
+    assert len(server.requests) == 1
+
+
+def test_clear_forgets_requests_tokens_and_pending_failures(
+    server: MockTaptiServer, client: httpx.Client
+) -> None:
+    client.post(PATH, json=VALID)
+    server.fail_next(5)
+    server.clear()
+    assert server.requests == []
+    assert server.issued_tokens == []
+    assert client.post(PATH, json=VALID).status_code == 200
+
+
+# --- scripted failures --------------------------------------------------------------------------
+
+
+def test_fail_next_fails_exactly_that_many_then_succeeds(
+    server: MockTaptiServer, client: httpx.Client
+) -> None:
+    server.fail_next(2, status=503, retry_after=0)
+    first, second, third = (client.post(PATH, json=VALID) for _ in range(3))
+    for failed in (first, second):
+        assert failed.status_code == 503
+        assert failed.headers["retry-after"] == "0"
+        assert failed.json() == {"message": "injected failure"}
+        assert failed.headers["x-request-id"].startswith("req_")
+    assert third.status_code == 200
+    assert "retry-after" not in third.headers
+    assert [r.status for r in server.requests] == [503, 503, 200]
+    assert len(server.issued_tokens) == 1
+
+
+def test_fail_next_counts_any_request_that_reaches_routing(
+    server: MockTaptiServer, client: httpx.Client
+) -> None:
+    server.fail_next(2, status=500)
+    assert client.get("/nowhere").status_code == 500
+    assert client.post(PATH, json=VALID, headers={"x-api-key": "wrong"}).status_code == 500
+    assert client.get("/nowhere").status_code == 404
+
+
+def test_fail_next_queues_and_takes_custom_bodies(
+    client: httpx.Client, server: MockTaptiServer
+) -> None:
+    server.fail_next(1, status=429, retry_after=1.5, body={"error": "slow down"})
+    server.fail_next(1, status=502, body=b"<html>Bad Gateway</html>")
+    server.fail_next(1, status=504, retry_after="Wed, 21 Oct 2015 07:28:00 GMT")
+
+    limited, gateway, timeout, ok = (client.post(PATH, json=VALID) for _ in range(4))
+    assert (limited.status_code, limited.headers["retry-after"]) == (429, "1.5")
+    assert limited.json() == {"error": "slow down"}
+    assert gateway.status_code == 502
+    assert gateway.content == b"<html>Bad Gateway</html>"
+    assert gateway.headers["content-type"].startswith("text/plain")
+    assert timeout.headers["retry-after"] == "Wed, 21 Oct 2015 07:28:00 GMT"
+    assert ok.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"count": -1},
+        {"count": 1, "status": 99},
+        {"count": 1, "status": 600},
+        {"count": 1, "status": 204},
+        {"count": 1, "retry_after": -1},
+        {"count": 1, "retry_after": float("nan")},
+        {"count": 1, "retry_after": "1\r\nSet-Cookie: x=1"},
+        {"count": 1, "body": object()},
+    ],
+)
+def test_fail_next_rejects_bad_arguments(server: MockTaptiServer, kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        server.fail_next(**kwargs)
+
+
+def test_fail_next_is_consumed_exactly_under_concurrency(server: MockTaptiServer) -> None:
+    server.fail_next(25, status=503)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        with httpx.Client(base_url=server.url, headers={"x-api-key": KEY}, trust_env=False) as h:
+            for _ in range(10):
+                status = h.post(PATH, json=VALID).status_code
+                with lock:
+                    statuses.append(status)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses).count(503) == 25
+    assert statuses.count(200) == 55
+    assert len(set(server.issued_tokens)) == 55
+
+
+def test_a_bug_in_the_handler_is_a_500_and_the_server_survives(
+    server: MockTaptiServer, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> object:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(server, "_issue", broken)
+    logging.getLogger("tapti_ext.testing").disabled = True  # the traceback is expected here
+    try:
+        response = client.post(PATH, json=VALID)
+    finally:
+        logging.getLogger("tapti_ext.testing").disabled = False
+    assert response.status_code == 500
+    assert isinstance(response.json()["message"], str)
+    assert server.requests[-1].status == 500
+    monkeypatch.undo()
+    assert client.post(PATH, json=VALID).status_code == 200
+
+
+# --- lifecycle ----------------------------------------------------------------------------------
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_stop_closes_keep_alive_connections() -> None:
+    threads_before = threading.active_count()
+    fds_before = _open_fds()
+    server = MockTaptiServer(api_key=KEY).start()
+    http = httpx.Client(base_url=server.url, headers={"x-api-key": KEY}, trust_env=False)
+    try:
+        first = http.post(PATH, json=VALID)
+        second = http.post(PATH, json=VALID)
+        assert (first.status_code, second.status_code) == (200, 200)
+        assert threading.active_count() == threads_before + 2  # serving + one connection
+
+        started = time.monotonic()
+        server.stop()
+        # An idle keep-alive connection must not hold stop() until its 30 s timeout.
+        assert time.monotonic() - started < 2
+        assert threading.active_count() == threads_before
+        with pytest.raises(httpx.TransportError):
+            http.post(PATH, json=VALID)
+    finally:
+        http.close()
+        server.stop()
+    assert _open_fds() == fds_before
+
+
+def test_lifecycle_is_idempotent_and_url_needs_a_running_server() -> None:
+    server = MockTaptiServer(api_key=KEY)
+    assert not server.running
+    with pytest.raises(RuntimeError):
+        _ = server.url
+    with pytest.raises(RuntimeError):
+        _ = server.port
+    server.stop()  # not started: nothing to do
+    server.start()
+    try:
+        url = server.url
+        server.start()  # already running: same server
+        assert server.url == url
+        assert url == f"http://127.0.0.1:{server.port}"
+        assert repr(server) == f"<MockTaptiServer {url}>"
+    finally:
+        server.stop()
+        server.stop()
+    assert not server.running
+    assert KEY not in repr(server)
+
+
+def test_server_can_be_restarted() -> None:
+    server = MockTaptiServer(api_key=KEY)
+    for _ in range(2):
+        with server, httpx.Client(trust_env=False) as http:
+            response = http.post(f"{server.url}{PATH}", json=VALID, headers={"x-api-key": KEY})
+            assert response.status_code == 200
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"api_key": ""}, {"portal_url": "oauth.tapti.dev"}, {"portal_url": "ftp://oauth.tapti.dev"}],
+)
+def test_bad_constructor_arguments_are_rejected(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        MockTaptiServer(**kwargs)
+
+
+def test_api_key_is_available_but_not_in_repr() -> None:
+    server = MockTaptiServer(api_key=KEY)
+    assert server.api_key == KEY
+    assert KEY not in repr(server)
+
+
+def test_nothing_is_printed_and_logs_hold_no_key(
+    server: MockTaptiServer,
+    client: httpx.Client,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="tapti_ext.testing"):
+        client.post(PATH, json=VALID)
+        client.post(PATH, json=VALID, headers={"x-api-key": "wrong-key-value"})
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")
+    assert any(PATH in record.getMessage() for record in caplog.records)
+    assert KEY not in caplog.text
+    assert "wrong-key-value" not in caplog.text
+
+
+# --- the pytest plugin --------------------------------------------------------------------------
+
+
+def test_plugin_module_imports_no_server_code() -> None:
+    # pytest imports the plugin in every run of an environment with the package installed.
+    code = (
+        "import sys, tapti_ext.testing._pytest_plugin, tapti_ext.testing;"
+        "print('tapti_ext.testing._server' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
+
+
+def test_tapti_mock_fixture_serves_a_started_server(tapti_mock: MockTaptiServer) -> None:
+    assert tapti_mock.running
+    assert tapti_mock.api_key == "test-key"
+    with httpx.Client(base_url=tapti_mock.url, trust_env=False) as http:
+        response = http.post(PATH, json=VALID, headers={"x-api-key": tapti_mock.api_key})
+    assert response.status_code == 200
+    assert tapti_mock.requests[0].status == 200
