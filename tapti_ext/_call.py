@@ -112,7 +112,9 @@ class Call:
             if 200 <= status < 300:
                 return outcome
             retry_after = parse_retry_after(outcome.headers)
-            error = status_error_from_response(outcome, secret=self.secret, retry_after=retry_after)
+            error = status_error_from_response(
+                outcome, read_allowed(outcome), secret=self.secret, retry_after=retry_after
+            )
             if self.retry.should_retry_status(status):
                 delay = self.retry.delay(retries, retry_after)
                 if delay is not None:
@@ -141,7 +143,7 @@ class Call:
             )
         try:
             data = json.loads(content)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise APIResponseValidationError(
                 "response body is not JSON "
                 f"(content-type {response.headers.get('content-type')!r})",
@@ -156,8 +158,12 @@ class Call:
             raise APIResponseValidationError(
                 "response body has no string oauth_portal_url", response=response
             )
-        parts = urlsplit(url)
-        if parts.scheme not in _WEB_SCHEMES or not parts.netloc:
+        try:
+            parts = urlsplit(url)
+            absolute = parts.scheme in _WEB_SCHEMES and bool(parts.hostname)
+        except ValueError:  # e.g. an unbalanced IPv6 bracket
+            absolute = False
+        if not absolute:
             # The URL is not quoted: it would carry the SDK token into the message.
             raise APIResponseValidationError(
                 "oauth_portal_url is not an absolute http(s) URL", response=response

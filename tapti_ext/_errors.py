@@ -139,15 +139,17 @@ _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
 }
 
 
-def decode_body(response: httpx.Response) -> object:
-    """The body as JSON when it parses, else as text, else ``None``: never raises."""
-    content = response.content
+def decode_body(response: httpx.Response, content: bytes | None) -> object:
+    """``content`` as JSON when it parses, else as text, else ``None``: never raises.
+
+    ``content`` is ``None`` when the body was too large to read.
+    """
     if not content:
         return None
     try:
         return json.loads(content)
-    except ValueError:
-        return response.text
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        return content.decode(response.encoding or "utf-8", errors="replace")
 
 
 def server_message(body: object) -> str | None:
@@ -165,10 +167,10 @@ def server_message(body: object) -> str | None:
 
 
 def status_error_from_response(
-    response: httpx.Response, *, secret: str, retry_after: float | None
+    response: httpx.Response, content: bytes | None, *, secret: str, retry_after: float | None
 ) -> APIStatusError:
     """Build the ``APIStatusError`` subclass that matches ``response``'s status."""
-    body = decode_body(response)
+    body = decode_body(response, content)
     status = response.status_code
     message = f"{status} {response.reason_phrase or 'Error'}".rstrip()
     said = server_message(body)

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import TypeVar
 from urllib.parse import SplitResult, urlsplit
 
+import httpx
 from tapti_api_client.models.platform import Platform
 from tapti_api_client.models.scope import Scope
 
@@ -52,9 +53,10 @@ def check_api_key(api_key: object) -> str:
     key = api_key.strip()
     if not key:
         raise InvalidInputError("api_key is empty: pass api_key=... or set TAPTI_API_KEY")
-    if _WHITESPACE_OR_CONTROL.search(key):
-        # Said without the key itself: a message must never carry a secret.
-        raise InvalidInputError("api_key holds whitespace or control characters")
+    if not (key.isascii() and key.isprintable()) or _WHITESPACE_OR_CONTROL.search(key):
+        # Said without the key itself: a message must never carry a secret. HTTP headers
+        # are ASCII, so anything else could not be sent anyway.
+        raise InvalidInputError("api_key must be printable ASCII without whitespace")
     return key
 
 
@@ -69,6 +71,8 @@ def check_user_id(user_id: object) -> str:
         raise InvalidInputError(f"user id must not be {text!r}: it would change the request path")
     if _CONTROL.search(text):
         raise InvalidInputError("user id must not contain control characters")
+    if not _is_utf8(text):
+        raise InvalidInputError("user id must be valid Unicode text (it holds a lone surrogate)")
     return text
 
 
@@ -115,14 +119,27 @@ def _checked_url(value: str, argument: str) -> str:
 def _split(value: str, argument: str) -> SplitResult:
     if _WHITESPACE_OR_CONTROL.search(value):
         raise InvalidInputError(f"{argument} must not contain whitespace or control characters")
+    if not _is_utf8(value):
+        raise InvalidInputError(
+            f"{argument} must be valid Unicode text (it holds a lone surrogate)"
+        )
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018  (urllib checks the port lazily; a bad one raises here)
-    except ValueError as exc:
+        httpx.URL(value)  # what httpx will not send is refused here, before any request
+    except (ValueError, httpx.InvalidURL) as exc:
         raise InvalidInputError(f"{argument} is not a valid URL: {exc}") from None
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise InvalidInputError(f"{argument} must be an absolute http(s) URL with a host")
     return parts
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _is_loopback(host: str | None) -> bool:

@@ -1,0 +1,434 @@
+"""The happy path, sync and async: the exact request sent and the token handed back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from tapti_api_client import AuthenticatedClient
+from tapti_api_client.api.users import create_sdk_token as generated_create_sdk_token
+from tapti_api_client.models import CreateSdkTokenRequest, CreateSdkTokenResponse
+
+from tapti_ext import APIResponse, AsyncTapti, Platform, Scope, SdkToken, Tapti
+
+API_KEY = "sk_test_calls"
+BASE = "https://api.tapti.ai"
+PORTAL = "https://oauth.tapti.dev?sdk_token=tok%2Bcalls%3D&origin=https%3A%2F%2Fapp.example"
+CALLBACK = "https://app.example/api/oauth/callback"
+REDIRECT = "https://app.example/dashboard/accounts"
+CALL: dict[str, Any] = {
+    "platforms": ["youtube", Platform.TIKTOK],
+    "scopes": ["profile_read"],
+    "callback_url": CALLBACK,
+    "redirect_url": REDIRECT,
+}
+DEFAULT_TIMEOUT = {"connect": 5.0, "read": 30.0, "write": 30.0, "pool": 30.0}
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TAPTI_API_KEY", "TAPTI_BASE_URL", "TAPTI_PORTAL_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def sent() -> list[httpx.Request]:
+    return []
+
+
+@pytest.fixture
+def handler(sent: list[httpx.Request]) -> Callable[[httpx.Request], httpx.Response]:
+    def handle(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(
+            200, json={"oauth_portal_url": PORTAL}, headers={"x-request-id": "req_42"}
+        )
+
+    return handle
+
+
+@pytest.fixture
+def http(handler: Callable[[httpx.Request], httpx.Response]) -> Iterator[httpx.Client]:
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        yield client
+
+
+@pytest.fixture
+def tapti(http: httpx.Client) -> Tapti:
+    return Tapti(api_key=API_KEY, http_client=http)
+
+
+def body_of(request: httpx.Request) -> Any:
+    return json.loads(request.content)
+
+
+def assert_documented_request(
+    request: httpx.Request, path: str = "/users/user_123/sdk-token"
+) -> None:
+    assert request.method == "POST"
+    assert request.url.scheme == "https"
+    assert request.url.host == "api.tapti.ai"
+    assert request.url.raw_path.decode() == path
+    assert request.headers["x-api-key"] == API_KEY
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["user-agent"].startswith("tapti-python/")
+    assert body_of(request) == {
+        "user_platforms": ["YOUTUBE", "TIKTOK"],
+        "enabled_scopes": ["PROFILE_READ"],
+        "callback_url": CALLBACK,
+        "redirect_url": REDIRECT,
+    }
+
+
+def assert_token(token: SdkToken) -> None:
+    assert isinstance(token, SdkToken)
+    assert token.oauth_portal_url == PORTAL
+    assert token.sdk_token == "tok+calls="
+    assert token.origin == "https://app.example"
+    assert token.platforms == (Platform.YOUTUBE, Platform.TIKTOK)
+    assert token.scopes == (Scope.PROFILE_READ,)
+
+
+# --- sync ----------------------------------------------------------------------------------------
+
+
+def test_create_sdk_token(tapti: Tapti, sent: list[httpx.Request]) -> None:
+    token = tapti.user("user_123").create_sdk_token(**CALL)
+    assert len(sent) == 1
+    assert_documented_request(sent[0])
+    assert_token(token)
+
+
+def test_create_sdk_token_alias_is_the_same_method(tapti: Tapti, sent: list[httpx.Request]) -> None:
+    token = tapti.user("user_123").createSDKToken(**CALL)
+    assert_documented_request(sent[0])
+    assert_token(token)
+
+
+@pytest.mark.parametrize("method", ["create_sdk_token", "createSDKToken"])
+def test_js_form_user_id_on_the_call(method: str, tapti: Tapti, sent: list[httpx.Request]) -> None:
+    token = getattr(tapti.user(), method)("user_123", **CALL)
+    assert_documented_request(sent[0])
+    assert_token(token)
+
+
+@pytest.mark.parametrize(
+    ("user_id", "segment"),
+    [
+        ("a/b", "a%2Fb"),
+        ("../admin", "..%2Fadmin"),
+        ("x?y=1#z", "x%3Fy%3D1%23z"),
+        ("100%", "100%25"),
+        ("has space", "has%20space"),
+        ("émile+ü", "%C3%A9mile%2B%C3%BC"),
+        ("a;b,c:d@e", "a%3Bb%2Cc%3Ad%40e"),
+        (123, "123"),
+        (0, "0"),
+    ],
+)
+def test_user_id_is_one_percent_encoded_segment(
+    user_id: str | int, segment: str, tapti: Tapti, sent: list[httpx.Request]
+) -> None:
+    tapti.user(user_id).create_sdk_token(**CALL)
+    assert_documented_request(sent[0], path=f"/users/{segment}/sdk-token")
+
+
+@pytest.mark.parametrize(
+    ("platforms", "scopes", "sent_platforms", "sent_scopes"),
+    [
+        ("YouTube", "PROFILE_READ", ["YOUTUBE"], ["PROFILE_READ"]),
+        (Platform.X, Scope.CONTENT_WRITE, ["X"], ["CONTENT_WRITE"]),
+        (
+            ["tiktok", "TIKTOK", Platform.TIKTOK, "youtube"],
+            ("profile_read", Scope.PROFILE_READ, "Content_Read"),
+            ["TIKTOK", "YOUTUBE"],
+            ["PROFILE_READ", "CONTENT_READ"],
+        ),
+        (
+            (p for p in ["instagram", " linkedin "]),
+            {"analytics_read"},
+            ["INSTAGRAM", "LINKEDIN"],
+            ["ANALYTICS_READ"],
+        ),
+    ],
+)
+def test_enum_or_string_any_case_deduplicated_in_order(
+    platforms: Any,
+    scopes: Any,
+    sent_platforms: list[str],
+    sent_scopes: list[str],
+    tapti: Tapti,
+    sent: list[httpx.Request],
+) -> None:
+    token = tapti.user("user_123").create_sdk_token(
+        platforms=platforms, scopes=scopes, callback_url=CALLBACK, redirect_url=REDIRECT
+    )
+    body = body_of(sent[0])
+    assert body["user_platforms"] == sent_platforms
+    assert body["enabled_scopes"] == sent_scopes
+    assert [p.value for p in token.platforms] == sent_platforms
+    assert [s.value for s in token.scopes] == sent_scopes
+
+
+def test_default_timeout_is_finite(tapti: Tapti, sent: list[httpx.Request]) -> None:
+    tapti.user("user_123").create_sdk_token(**CALL)
+    assert sent[0].extensions["timeout"] == DEFAULT_TIMEOUT
+
+
+@pytest.mark.parametrize(
+    ("timeout", "expected"),
+    [
+        (1.5, {"connect": 1.5, "read": 1.5, "write": 1.5, "pool": 1.5}),
+        (2, {"connect": 2.0, "read": 2.0, "write": 2.0, "pool": 2.0}),
+        (
+            httpx.Timeout(9.0, connect=1.0),
+            {"connect": 1.0, "read": 9.0, "write": 9.0, "pool": 9.0},
+        ),
+    ],
+)
+def test_per_call_timeout_reaches_the_request(
+    timeout: Any, expected: dict[str, float], tapti: Tapti, sent: list[httpx.Request]
+) -> None:
+    tapti.user("user_123").create_sdk_token(**CALL, timeout=timeout)
+    tapti.user("user_123").create_sdk_token(**CALL)
+    assert sent[0].extensions["timeout"] == expected
+    assert sent[1].extensions["timeout"] == DEFAULT_TIMEOUT
+
+
+def test_client_timeout_applies_to_calls(http: httpx.Client, sent: list[httpx.Request]) -> None:
+    Tapti(api_key=API_KEY, http_client=http, timeout=7).user("u").create_sdk_token(**CALL)
+    assert sent[0].extensions["timeout"] == {"connect": 7.0, "read": 7.0, "write": 7.0, "pool": 7.0}
+
+
+def test_base_url_path_prefix_is_kept(http: httpx.Client, sent: list[httpx.Request]) -> None:
+    tapti = Tapti(api_key=API_KEY, http_client=http, base_url="https://gw.example/tapti/v1/")
+    tapti.user("user_123").create_sdk_token(**CALL)
+    assert str(sent[0].url) == "https://gw.example/tapti/v1/users/user_123/sdk-token"
+
+
+def test_users_http_client_keeps_its_headers_and_stays_open(
+    handler: Callable[[httpx.Request], httpx.Response], sent: list[httpx.Request]
+) -> None:
+    with httpx.Client(transport=httpx.MockTransport(handler), headers={"x-trace": "mine"}) as http:
+        with Tapti(api_key=API_KEY, http_client=http) as tapti:
+            tapti.user("user_123").create_sdk_token(**CALL)
+        assert "x-api-key" not in http.headers
+        assert http.headers["x-trace"] == "mine"
+        assert not http.is_closed
+        tapti.close()
+        assert not http.is_closed
+        http.post("https://other.example/")
+    assert sent[0].headers["x-api-key"] == API_KEY
+    assert sent[0].headers["x-trace"] == "mine"
+    assert "x-api-key" not in sent[1].headers
+
+
+def test_owned_client_is_closed_by_context_manager_and_close() -> None:
+    with Tapti(api_key=API_KEY) as tapti:
+        assert not tapti._http.is_closed
+    assert tapti._http.is_closed
+    other = Tapti(api_key=API_KEY)
+    other.close()
+    assert other._http.is_closed
+
+
+def test_context_manager_returns_the_client(http: httpx.Client) -> None:
+    tapti = Tapti(api_key=API_KEY, http_client=http)
+    with tapti as entered:
+        assert entered is tapti
+
+
+def test_owned_pool_carries_base_url_and_headers() -> None:
+    with respx.mock(base_url=BASE) as respx_mock, Tapti(api_key=API_KEY) as tapti:
+        route = respx_mock.post("/users/user_123/sdk-token").respond(
+            200, json={"oauth_portal_url": PORTAL}
+        )
+        token = tapti.user("user_123").create_sdk_token(**CALL)
+    assert_documented_request(route.calls.last.request)
+    assert_token(token)
+
+
+def test_with_raw_response(tapti: Tapti, sent: list[httpx.Request]) -> None:
+    raw = tapti.with_raw_response.user("user_123").create_sdk_token(**CALL)
+    assert isinstance(raw, APIResponse)
+    assert isinstance(raw.http_response, httpx.Response)
+    assert raw.status_code == 200
+    assert raw.headers["x-request-id"] == "req_42"
+    assert raw.request_id == "req_42"
+    token = raw.parse()
+    assert_token(token)
+    assert raw.parse() is token
+    assert_documented_request(sent[0])
+
+
+def test_with_raw_response_js_form(tapti: Tapti, sent: list[httpx.Request]) -> None:
+    raw = tapti.with_raw_response.user().createSDKToken("user_123", **CALL)
+    assert_token(raw.parse())
+    assert_documented_request(sent[0])
+
+
+# --- tapti.raw: the generated client -------------------------------------------------------------
+
+
+def test_raw_is_the_generated_client_on_the_same_pool() -> None:
+    with respx.mock(base_url=BASE) as respx_mock, Tapti(api_key=API_KEY, timeout=11) as tapti:
+        route = respx_mock.post("/users/user_9/sdk-token").respond(
+            200, json={"oauth_portal_url": PORTAL}
+        )
+        raw = tapti.raw
+        assert isinstance(raw, AuthenticatedClient)
+        assert tapti.raw is raw
+        assert raw.get_httpx_client() is tapti._http
+        response = generated_create_sdk_token.sync_detailed(
+            "user_9",
+            client=raw,
+            body=CreateSdkTokenRequest(
+                user_platforms=[Platform.YOUTUBE],
+                enabled_scopes=[Scope.PROFILE_READ],
+                callback_url=CALLBACK,
+                redirect_url=REDIRECT,
+            ),
+        )
+    assert response.status_code == 200
+    assert isinstance(response.parsed, CreateSdkTokenResponse)
+    assert response.parsed.oauth_portal_url == PORTAL
+    request = route.calls.last.request
+    assert request.headers["x-api-key"] == API_KEY
+    assert request.extensions["timeout"]["read"] == 11.0
+    assert body_of(request)["user_platforms"] == ["YOUTUBE"]
+
+
+def test_raw_with_users_http_client_never_touches_it(http: httpx.Client) -> None:
+    tapti = Tapti(api_key=API_KEY, http_client=http, base_url="https://eu.tapti.example")
+    raw = tapti.raw
+    assert isinstance(raw, AuthenticatedClient)
+    assert raw.get_httpx_client() is not http
+    assert str(raw.get_httpx_client().base_url) == "https://eu.tapti.example"
+    assert "x-api-key" not in http.headers
+    tapti.close()
+    assert not http.is_closed
+    raw.get_httpx_client().close()
+
+
+def test_close_closes_the_raw_pool_it_created(http: httpx.Client) -> None:
+    tapti = Tapti(api_key=API_KEY, http_client=http)
+    raw_pool = tapti.raw.get_httpx_client()
+    tapti.close()
+    closed = raw_pool.is_closed
+    raw_pool.close()
+    assert closed, "Tapti.close() left the raw client's own connection pool open"
+
+
+# --- async ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def async_tapti(
+    handler: Callable[[httpx.Request], httpx.Response],
+) -> Any:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        yield AsyncTapti(api_key=API_KEY, http_client=http)
+
+
+@pytest.mark.anyio
+async def test_async_create_sdk_token(async_tapti: AsyncTapti, sent: list[httpx.Request]) -> None:
+    token = await async_tapti.user("user_123").create_sdk_token(**CALL)
+    assert_documented_request(sent[0])
+    assert_token(token)
+    token = await async_tapti.user().createSDKToken("user_123", **CALL)
+    assert_token(token)
+    assert_documented_request(sent[1])
+    assert len(sent) == 2
+
+
+@pytest.mark.anyio
+async def test_async_int_user_id_and_encoding(
+    async_tapti: AsyncTapti, sent: list[httpx.Request]
+) -> None:
+    await async_tapti.user(77).create_sdk_token(**CALL)
+    await async_tapti.user("a/b c").create_sdk_token(**CALL)
+    assert sent[0].url.raw_path == b"/users/77/sdk-token"
+    assert sent[1].url.raw_path == b"/users/a%2Fb%20c/sdk-token"
+
+
+@pytest.mark.anyio
+async def test_async_defaults_and_timeout(
+    handler: Callable[[httpx.Request], httpx.Response], sent: list[httpx.Request]
+) -> None:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        tapti = AsyncTapti(api_key=API_KEY, http_client=http, **CALL)
+        token = await tapti.user("user_123").create_sdk_token(timeout=3)
+        await tapti.user("user_123").create_sdk_token()
+    assert_token(token)
+    assert_documented_request(sent[0])
+    assert sent[0].extensions["timeout"] == {"connect": 3.0, "read": 3.0, "write": 3.0, "pool": 3.0}
+    assert sent[1].extensions["timeout"] == DEFAULT_TIMEOUT
+
+
+@pytest.mark.anyio
+async def test_async_with_raw_response(async_tapti: AsyncTapti) -> None:
+    raw = await async_tapti.with_raw_response.user("user_123").create_sdk_token(**CALL)
+    assert isinstance(raw, APIResponse)
+    assert raw.status_code == 200
+    assert raw.request_id == "req_42"
+    assert_token(raw.parse())
+
+
+@pytest.mark.anyio
+async def test_async_users_client_not_closed_nor_given_the_key(
+    handler: Callable[[httpx.Request], httpx.Response],
+) -> None:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        async with AsyncTapti(api_key=API_KEY, http_client=http) as tapti:
+            await tapti.user("user_123").create_sdk_token(**CALL)
+        await tapti.close()
+        assert not http.is_closed
+        assert "x-api-key" not in http.headers
+
+
+@pytest.mark.anyio
+async def test_async_owned_client_closed_by_context_manager_and_close() -> None:
+    async with AsyncTapti(api_key=API_KEY) as tapti:
+        assert not tapti._http.is_closed
+    assert tapti._http.is_closed
+    other = AsyncTapti(api_key=API_KEY)
+    await other.close()
+    assert other._http.is_closed
+
+
+@pytest.mark.anyio
+async def test_async_raw_shares_the_pool() -> None:
+    async with AsyncTapti(api_key=API_KEY) as tapti:
+        assert isinstance(tapti.raw, AuthenticatedClient)
+        assert tapti.raw.get_async_httpx_client() is tapti._http
+
+
+@pytest.mark.anyio
+async def test_async_owned_pool_carries_base_url_and_headers() -> None:
+    with respx.mock(base_url=BASE) as respx_mock:
+        route = respx_mock.post("/users/user_123/sdk-token").respond(
+            200, json={"oauth_portal_url": PORTAL}
+        )
+        async with AsyncTapti(api_key=API_KEY) as tapti:
+            token = await tapti.user("user_123").create_sdk_token(**CALL)
+    assert_documented_request(route.calls.last.request)
+    assert_token(token)
+
+
+@pytest.mark.anyio
+async def test_async_close_closes_the_raw_pool_it_created(
+    handler: Callable[[httpx.Request], httpx.Response],
+) -> None:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        tapti = AsyncTapti(api_key=API_KEY, http_client=http)
+        raw_pool = tapti.raw.get_async_httpx_client()
+        assert raw_pool is not http
+        await tapti.close()
+        closed = raw_pool.is_closed
+        await raw_pool.aclose()
+        assert closed
+        assert not http.is_closed

@@ -1,0 +1,431 @@
+"""Every failure maps to one class of the TaptiError hierarchy, with the response's details."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tapti_ext import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AsyncTapti,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    SdkToken,
+    Tapti,
+    TaptiError,
+    UnprocessableEntityError,
+)
+
+API_KEY = "sk_test_errors"
+PORTAL = "https://oauth.tapti.dev?sdk_token=tok_errors"
+CALL: dict[str, Any] = {
+    "platforms": "youtube",
+    "scopes": "profile_read",
+    "callback_url": "https://app.example/cb",
+    "redirect_url": "https://app.example/done",
+}
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TAPTI_API_KEY", "TAPTI_BASE_URL", "TAPTI_PORTAL_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    slept: list[float] = []
+    monkeypatch.setattr("tapti_ext._client.time.sleep", slept.append)
+    return slept
+
+
+class Recorder:
+    """A MockTransport handler that answers with one response and counts the requests."""
+
+    def __init__(self, answer: Callable[[httpx.Request], httpx.Response]) -> None:
+        self.answer = answer
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.answer(request)
+
+
+def call(handler: Handler, *, max_retries: int = 0, **client_args: Any) -> Any:
+    transport = httpx.MockTransport(handler)
+    with httpx.Client(transport=transport, **client_args) as http:
+        tapti = Tapti(api_key=API_KEY, http_client=http, max_retries=max_retries)
+        return tapti.user("user_123").create_sdk_token(**CALL)
+
+
+def raises(handler: Handler, expected: type[Exception], **kwargs: Any) -> Any:
+    with pytest.raises(expected) as info:
+        call(handler, **kwargs)
+    return info.value
+
+
+# --- status codes ------------------------------------------------------------------------------
+
+STATUS_CLASSES: list[tuple[int, type[APIStatusError]]] = [
+    (400, BadRequestError),
+    (401, AuthenticationError),
+    (403, PermissionDeniedError),
+    (404, NotFoundError),
+    (409, ConflictError),
+    (422, UnprocessableEntityError),
+    (429, RateLimitError),
+    (500, InternalServerError),
+    (502, InternalServerError),
+    (503, InternalServerError),
+    (504, InternalServerError),
+    (599, InternalServerError),
+]
+
+
+@pytest.mark.parametrize(("status", "error_class"), STATUS_CLASSES)
+def test_status_maps_to_error_class(status: int, error_class: type[APIStatusError]) -> None:
+    handler = Recorder(
+        lambda _: httpx.Response(
+            status, json={"message": "nope here"}, headers={"x-request-id": "req_7"}
+        )
+    )
+    error = raises(handler, error_class)
+    assert type(error) is error_class
+    assert isinstance(error, APIStatusError)
+    assert isinstance(error, TaptiError)
+    assert error.status_code == status
+    assert error.body == {"message": "nope here"}
+    assert error.request_id == "req_7"
+    assert isinstance(error.response, httpx.Response)
+    assert error.response.status_code == status
+    assert str(status) in str(error)
+    assert "nope here" in str(error)
+    assert len(handler.requests) == 1
+
+
+@pytest.mark.parametrize("status", [405, 406, 408, 410, 413, 418, 451, 300, 301, 302, 303, 304])
+def test_other_statuses_are_plain_api_status_error(status: int) -> None:
+    handler = Recorder(lambda _: httpx.Response(status, json={"error": "other"}))
+    error = raises(handler, APIStatusError)
+    assert type(error) is APIStatusError
+    assert error.status_code == status
+    assert str(status) in str(error)
+    assert "other" in str(error)
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("client_follows", [False, True])
+def test_redirects_are_not_followed(status: int, client_follows: bool) -> None:
+    handler = Recorder(
+        lambda request: (
+            httpx.Response(status, headers={"location": "https://evil.example/steal"})
+            if request.url.host == "api.tapti.ai"
+            else httpx.Response(200, json={"oauth_portal_url": PORTAL})
+        )
+    )
+    error = raises(handler, APIStatusError, follow_redirects=client_follows)
+    assert type(error) is APIStatusError
+    assert error.status_code == status
+    assert [r.url.host for r in handler.requests] == ["api.tapti.ai"]
+
+
+def test_2xx_other_than_200_is_success() -> None:
+    token = call(Recorder(lambda _: httpx.Response(201, json={"oauth_portal_url": PORTAL})))
+    assert token.sdk_token == "tok_errors"
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ({"message": "m1", "error": "e1", "detail": "d1"}, "m1"),
+        ({"error": "e2", "detail": "d2"}, "e2"),
+        ({"detail": "d3"}, "d3"),
+        ({"error": {"message": "nested m4"}}, "nested m4"),
+        ({"message": "", "error": "e5"}, "e5"),
+    ],
+)
+def test_message_has_status_and_server_message(body: dict[str, Any], said: str) -> None:
+    error = raises(Recorder(lambda _: httpx.Response(422, json=body)), UnprocessableEntityError)
+    message = str(error)
+    assert "422" in message
+    assert said in message
+    for other in ("m1", "e1", "d1", "e2", "d2"):
+        if other != said:
+            assert other not in message
+    assert error.body == body
+
+
+def test_text_body_is_kept_as_text() -> None:
+    error = raises(
+        Recorder(lambda _: httpx.Response(502, text="<html>Bad gateway</html>")),
+        InternalServerError,
+    )
+    assert error.body == "<html>Bad gateway</html>"
+    assert "502" in str(error)
+
+
+def test_empty_body_and_no_request_id() -> None:
+    error = raises(Recorder(lambda _: httpx.Response(404)), NotFoundError)
+    assert error.body is None
+    assert error.request_id is None
+    assert "404" in str(error)
+
+
+def test_deeply_nested_error_body_is_still_a_status_error() -> None:
+    error = raises(Recorder(lambda _: httpx.Response(400, content=b"[" * 100_000)), TaptiError)
+    assert type(error) is BadRequestError
+    assert error.status_code == 400
+
+
+def test_invalid_utf8_body_does_not_escape_as_decode_error() -> None:
+    error = raises(
+        Recorder(lambda _: httpx.Response(400, content=b"\xff\xfe{not json")), BadRequestError
+    )
+    assert isinstance(error.body, str)
+
+
+@pytest.mark.parametrize(("header", "expected"), [("7", 7.0), ("2.5", 2.5), (None, None)])
+def test_rate_limit_error_retry_after(header: str | None, expected: float | None) -> None:
+    headers = {} if header is None else {"retry-after": header}
+    error = raises(
+        Recorder(lambda _: httpx.Response(429, json={"message": "slow down"}, headers=headers)),
+        RateLimitError,
+    )
+    assert error.retry_after == expected
+    assert "slow down" in str(error)
+
+
+class _DeclaredHugeStream(httpx.SyncByteStream):
+    """A body whose Content-Length claims more than the SDK will read."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield b'{"message": "big"}'
+
+
+def _huge(status: int) -> Handler:
+    return Recorder(
+        lambda _: httpx.Response(
+            status, headers={"content-length": str(10 * 1024 * 1024)}, stream=_DeclaredHugeStream()
+        )
+    )
+
+
+def test_huge_success_body_is_a_validation_error() -> None:
+    error = raises(_huge(200), APIResponseValidationError)
+    assert error.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("status", "error_class"), [(400, BadRequestError), (503, InternalServerError)]
+)
+def test_huge_error_body_is_still_a_status_error(
+    status: int, error_class: type[APIStatusError]
+) -> None:
+    error = raises(_huge(status), TaptiError)
+    assert type(error) is error_class
+    assert error.status_code == status
+
+
+# --- 2xx bodies that are not the documented shape ----------------------------------------------
+
+INVALID_SUCCESS: list[tuple[dict[str, Any], str]] = [
+    ({"text": "<html>ok</html>"}, "not json"),
+    ({"content": b"\xff\xfe\x00"}, "not json"),
+    ({"content": b""}, "not json"),
+    ({"json": ["https://oauth.tapti.dev?sdk_token=x"]}, "list"),
+    ({"json": "https://oauth.tapti.dev?sdk_token=x"}, "str"),
+    ({"content": b"null"}, "nonetype"),
+    ({"json": 42}, "int"),
+    ({"json": {}}, "oauth_portal_url"),
+    ({"json": {"url": PORTAL}}, "oauth_portal_url"),
+    ({"json": {"oauth_portal_url": None}}, "oauth_portal_url"),
+    ({"json": {"oauth_portal_url": 5}}, "oauth_portal_url"),
+    ({"json": {"oauth_portal_url": ""}}, "oauth_portal_url"),
+    ({"json": {"oauth_portal_url": "/portal?sdk_token=x"}}, "absolute"),
+    ({"json": {"oauth_portal_url": "oauth.tapti.dev?sdk_token=x"}}, "absolute"),
+    ({"json": {"oauth_portal_url": "ftp://oauth.tapti.dev?sdk_token=x"}}, "absolute"),
+    ({"json": {"oauth_portal_url": "javascript:alert(1)"}}, "absolute"),
+    ({"json": {"oauth_portal_url": "https://"}}, "absolute"),
+    ({"json": {"oauth_portal_url": "https:///x?sdk_token=x"}}, "absolute"),
+    ({"json": {"oauth_portal_url": "https://[::1?sdk_token=x"}}, "oauth_portal_url"),
+    ({"json": {"oauth_portal_url": "https://[zz]/?sdk_token=x"}}, "oauth_portal_url"),
+    ({"content": b"[" * 100_000}, "json"),
+]
+
+
+@pytest.mark.parametrize(
+    ("response_args", "said"),
+    INVALID_SUCCESS,
+    ids=[repr(next(iter(args.values())))[:40] for args, _ in INVALID_SUCCESS],
+)
+def test_bad_success_body_is_a_validation_error(response_args: dict[str, Any], said: str) -> None:
+    handler = Recorder(
+        lambda _: httpx.Response(200, headers={"x-request-id": "req_v"}, **response_args)
+    )
+    error = raises(handler, APIResponseValidationError)
+    assert type(error) is APIResponseValidationError
+    assert isinstance(error, TaptiError)
+    assert not isinstance(error, KeyError | json.JSONDecodeError)
+    assert error.status_code == 200
+    assert error.request_id == "req_v"
+    assert said in str(error).lower()
+    assert len(handler.requests) == 1
+
+
+def test_validation_error_through_raw_response_parse() -> None:
+    def handler(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"nope": 1})
+
+    with httpx.Client(transport=httpx.MockTransport(handler)) as http:
+        tapti = Tapti(api_key=API_KEY, http_client=http)
+        raw = tapti.with_raw_response.user("u").create_sdk_token(**CALL)
+        assert raw.status_code == 200
+        with pytest.raises(APIResponseValidationError):
+            raw.parse()
+
+
+# --- no response at all ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        httpx.ConnectError("connection refused"),
+        httpx.ReadError("connection reset"),
+        httpx.WriteError("broken pipe"),
+        httpx.RemoteProtocolError("Server disconnected without sending a response."),
+        httpx.LocalProtocolError("bad"),
+    ],
+)
+def test_transport_failure_is_connection_error(exc: httpx.RequestError) -> None:
+    def handler(_: httpx.Request) -> httpx.Response:
+        raise exc
+
+    error = raises(handler, APIConnectionError)
+    assert type(error) is APIConnectionError
+    assert isinstance(error, TaptiError)
+    assert error.__cause__ is exc
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        httpx.ConnectTimeout("connect"),
+        httpx.ReadTimeout("read"),
+        httpx.WriteTimeout("write"),
+        httpx.PoolTimeout("pool"),
+    ],
+)
+def test_timeout_is_api_timeout_error(exc: httpx.TimeoutException) -> None:
+    def handler(_: httpx.Request) -> httpx.Response:
+        raise exc
+
+    error = raises(handler, APITimeoutError)
+    assert isinstance(error, APIConnectionError)
+    assert "timed out" in str(error)
+
+
+# --- async -------------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("answer", "error_class"),
+    [
+        (lambda: httpx.Response(401, json={"message": "bad key"}), AuthenticationError),
+        (lambda: httpx.Response(302, headers={"location": "https://x.example"}), APIStatusError),
+        (lambda: httpx.Response(200, text="nope"), APIResponseValidationError),
+        (lambda: httpx.Response(503), InternalServerError),
+    ],
+)
+async def test_async_errors(
+    answer: Callable[[], httpx.Response], error_class: type[TaptiError]
+) -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return answer()
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        tapti = AsyncTapti(api_key=API_KEY, http_client=http, max_retries=0)
+        with pytest.raises(error_class) as info:
+            await tapti.user("u").create_sdk_token(**CALL)
+    assert type(info.value) is error_class
+    assert len(sent) == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("exc", "error_class"),
+    [
+        (httpx.ConnectError("refused"), APIConnectionError),
+        (httpx.ReadTimeout("slow"), APITimeoutError),
+    ],
+)
+async def test_async_transport_errors(
+    exc: httpx.RequestError, error_class: type[APIConnectionError]
+) -> None:
+    def handler(_: httpx.Request) -> httpx.Response:
+        raise exc
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        tapti = AsyncTapti(api_key=API_KEY, http_client=http, max_retries=0)
+        with pytest.raises(error_class) as info:
+            await tapti.user("u").create_sdk_token(**CALL)
+    assert type(info.value) is error_class
+
+
+# --- whatever the server sends, only TaptiError comes out ----------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+portal_like = st.builds(
+    lambda scheme, rest: {"oauth_portal_url": scheme + rest},
+    st.sampled_from(["https://", "http://", "", "ftp://", "https:"]),
+    st.text(alphabet=st.sampled_from("[]:@/?#%=&.aZ0 \x00\u00e9"), max_size=30)
+    | st.text(max_size=30),
+)
+bodies = (
+    st.binary(max_size=64)
+    | json_values.map(lambda v: json.dumps(v).encode())
+    | portal_like.map(lambda v: json.dumps(v).encode())
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(status=st.integers(100, 599), body=bodies)
+def test_any_response_gives_a_token_or_a_tapti_error(status: int, body: bytes) -> None:
+    handler = Recorder(lambda _: httpx.Response(status, content=body))
+    outcome: object
+    try:
+        outcome = call(handler)
+    except TaptiError as error:  # anything else escapes and fails the test
+        outcome = error
+    success = 200 <= status < 300
+    if isinstance(outcome, TaptiError):
+        assert isinstance(outcome, APIResponseValidationError if success else APIStatusError)
+    else:
+        assert success
+        assert isinstance(outcome, SdkToken)
+        assert outcome.oauth_portal_url == json.loads(body)["oauth_portal_url"]

@@ -1,0 +1,408 @@
+"""Bad arguments raise InvalidInputError (a ValueError) naming the argument, and send nothing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from tapti_ext import AsyncTapti, InvalidInputError, Platform, Scope, Tapti
+
+API_KEY = "sk_test_inputs"
+PORTAL = "https://oauth.tapti.dev?sdk_token=tok_inputs"
+GOOD_CALL: dict[str, Any] = {
+    "platforms": ["youtube"],
+    "scopes": ["profile_read"],
+    "callback_url": "https://app.example/api/oauth/callback",
+    "redirect_url": "https://app.example/dashboard",
+}
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TAPTI_API_KEY", "TAPTI_BASE_URL", "TAPTI_PORTAL_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def sent() -> list[httpx.Request]:
+    return []
+
+
+@pytest.fixture
+def http(sent: list[httpx.Request]) -> Any:
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"oauth_portal_url": PORTAL})
+
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        yield client
+
+
+def case_id(kwargs: dict[str, Any]) -> str:
+    return ",".join(f"{name}={value!r}"[:40] for name, value in kwargs.items())
+
+
+def assert_refused(exc: pytest.ExceptionInfo[InvalidInputError], *words: str) -> None:
+    assert isinstance(exc.value, ValueError)
+    message = str(exc.value)
+    for word in words:
+        assert word in message, f"{word!r} not in {message!r}"
+
+
+# --- client construction -----------------------------------------------------------------------
+
+CONSTRUCTION_CASES: list[tuple[dict[str, Any], tuple[str, ...]]] = [
+    ({"api_key": None}, ("TAPTI_API_KEY",)),
+    ({"api_key": ""}, ("TAPTI_API_KEY",)),
+    ({"api_key": "   "}, ("TAPTI_API_KEY",)),
+    ({"api_key": 12345}, ("api_key",)),
+    ({"api_key": "two words"}, ("api_key",)),
+    ({"api_key": "ctl\x00key"}, ("api_key",)),
+    ({"api_key": "sk_\u043a\u043b\u044e\u0447"}, ("api_key",)),
+    ({"api_key": "k\u00e9y"}, ("api_key",)),
+    ({"base_url": "ftp://api.tapti.ai"}, ("base_url",)),
+    ({"base_url": "api.tapti.ai"}, ("base_url",)),
+    ({"base_url": "/relative/path"}, ("base_url",)),
+    ({"base_url": "https://"}, ("base_url",)),
+    ({"base_url": "https://api.tapti.ai?x=1"}, ("base_url",)),
+    ({"base_url": "https://api tapti.ai"}, ("base_url",)),
+    ({"base_url": 42}, ("base_url",)),
+    ({"base_url": "http://api.tapti.ai"}, ("base_url", "allow_insecure_http")),
+    ({"base_url": "http://10.0.0.5:8080"}, ("base_url",)),
+    ({"base_url": "http://localhost.evil.example"}, ("base_url",)),
+    ({"base_url": "https://999.999.999.999"}, ("base_url",)),
+    ({"timeout": 0}, ("timeout",)),
+    ({"timeout": -1.0}, ("timeout",)),
+    ({"timeout": "30"}, ("timeout",)),
+    ({"timeout": True}, ("timeout",)),
+    ({"max_retries": -1}, ("max_retries",)),
+    ({"max_retries": 1.5}, ("max_retries",)),
+    ({"max_retries": True}, ("max_retries",)),
+    ({"max_retries": "2"}, ("max_retries",)),
+    ({"portal_url": "not a url"}, ("portal_url",)),
+    ({"portal_url": "ftp://oauth.tapti.dev"}, ("portal_url",)),
+    ({"portal_url": "oauth.tapti.dev"}, ("portal_url",)),
+    ({"platforms": []}, ("platforms",)),
+    ({"platforms": "myspace"}, ("platforms", "myspace", "youtube", "tiktok")),
+    ({"scopes": ["profile_read", "nope"]}, ("scopes", "nope", "profile_read")),
+    ({"scopes": 7}, ("scopes",)),
+    ({"callback_url": "not-a-url"}, ("callback_url",)),
+    ({"redirect_url": "https://exa mple.com"}, ("redirect_url",)),
+    ({"http_client": object()}, ("http_client",)),
+    ({"http_client": "https://api.tapti.ai"}, ("http_client",)),
+]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"), CONSTRUCTION_CASES, ids=[case_id(k) for k, _ in CONSTRUCTION_CASES]
+)
+@pytest.mark.parametrize("client_class", [Tapti, AsyncTapti])
+def test_bad_construction_argument(
+    client_class: type[Tapti] | type[AsyncTapti], kwargs: dict[str, Any], words: tuple[str, ...]
+) -> None:
+    arguments = {"api_key": API_KEY, **kwargs}
+    with pytest.raises(InvalidInputError) as exc:
+        client_class(**arguments)
+    assert_refused(exc, *words)
+
+
+def test_api_key_with_whitespace_is_not_quoted_back() -> None:
+    with pytest.raises(InvalidInputError) as exc:
+        Tapti(api_key="sk_live_SECRET part")
+    assert "SECRET" not in str(exc.value)
+
+
+def test_wrong_kind_of_http_client_is_refused() -> None:
+    with httpx.Client() as sync_client, pytest.raises(InvalidInputError, match="http_client"):
+        AsyncTapti(api_key=API_KEY, http_client=sync_client)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://localhost:8080",
+        "http://LOCALHOST",
+        "http://127.0.0.1:4010",
+        "http://127.0.0.2",
+        "http://[::1]:9000",
+        "https://api.example.com/v1",
+    ],
+)
+def test_loopback_http_and_https_base_urls_are_accepted(base_url: str) -> None:
+    with Tapti(api_key=API_KEY, base_url=base_url) as tapti:
+        assert tapti.base_url == base_url.rstrip("/")
+
+
+def test_plain_http_to_remote_host_allowed_only_when_asked(http: httpx.Client) -> None:
+    tapti = Tapti(
+        api_key=API_KEY,
+        base_url="http://api.internal.example",
+        allow_insecure_http=True,
+        http_client=http,
+    )
+    assert tapti.base_url == "http://api.internal.example"
+
+
+# --- environment -------------------------------------------------------------------------------
+
+
+def test_api_key_from_environment(
+    monkeypatch: pytest.MonkeyPatch, http: httpx.Client, sent: list[httpx.Request]
+) -> None:
+    monkeypatch.setenv("TAPTI_API_KEY", "sk_from_env")
+    Tapti(http_client=http).user("u1").create_sdk_token(**GOOD_CALL)
+    assert sent[0].headers["x-api-key"] == "sk_from_env"
+
+
+def test_api_key_argument_beats_environment(
+    monkeypatch: pytest.MonkeyPatch, http: httpx.Client, sent: list[httpx.Request]
+) -> None:
+    monkeypatch.setenv("TAPTI_API_KEY", "sk_from_env")
+    Tapti(api_key="sk_from_arg", http_client=http).user("u1").create_sdk_token(**GOOD_CALL)
+    assert sent[0].headers["x-api-key"] == "sk_from_arg"
+
+
+def test_empty_api_key_in_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAPTI_API_KEY", "")
+    with pytest.raises(InvalidInputError) as exc:
+        Tapti()
+    assert_refused(exc, "TAPTI_API_KEY")
+
+
+def test_base_url_from_environment(
+    monkeypatch: pytest.MonkeyPatch, http: httpx.Client, sent: list[httpx.Request]
+) -> None:
+    monkeypatch.setenv("TAPTI_BASE_URL", "https://staging.tapti.example/api/")
+    tapti = Tapti(api_key=API_KEY, http_client=http)
+    tapti.user("u1").create_sdk_token(**GOOD_CALL)
+    assert str(sent[0].url) == "https://staging.tapti.example/api/users/u1/sdk-token"
+
+
+def test_base_url_argument_beats_environment(
+    monkeypatch: pytest.MonkeyPatch, http: httpx.Client, sent: list[httpx.Request]
+) -> None:
+    monkeypatch.setenv("TAPTI_BASE_URL", "https://staging.tapti.example")
+    tapti = Tapti(api_key=API_KEY, base_url="https://eu.tapti.example", http_client=http)
+    tapti.user("u1").create_sdk_token(**GOOD_CALL)
+    assert sent[0].url.host == "eu.tapti.example"
+
+
+def test_insecure_base_url_from_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAPTI_BASE_URL", "http://api.tapti.example")
+    with pytest.raises(InvalidInputError) as exc:
+        Tapti(api_key=API_KEY)
+    assert_refused(exc, "base_url")
+
+
+def test_portal_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAPTI_PORTAL_URL", "https://portal.example/start")
+    with Tapti(api_key=API_KEY) as tapti:
+        assert tapti.portal_url == "https://portal.example/start"
+        assert tapti.oauth_portal_url("tok") == "https://portal.example/start?sdk_token=tok"
+
+
+def test_bad_portal_url_in_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAPTI_PORTAL_URL", "portal.example")
+    with pytest.raises(InvalidInputError) as exc:
+        Tapti(api_key=API_KEY)
+    assert_refused(exc, "portal_url")
+
+
+# --- call arguments ----------------------------------------------------------------------------
+
+BAD_USER_IDS: list[object] = [
+    "",
+    "   ",
+    "\t\n",
+    ".",
+    "..",
+    "user\x00id",
+    "user\nid",
+    "user\rid",
+    "user\x7fid",
+    "user\x85id",
+    "\ud800",
+    "user\udfffid",
+    True,
+    1.5,
+    b"user_123",
+    ["user_123"],
+]
+
+
+@pytest.mark.parametrize("user_id", BAD_USER_IDS)
+def test_bad_user_id_in_user(
+    user_id: object, http: httpx.Client, sent: list[httpx.Request]
+) -> None:
+    tapti = Tapti(api_key=API_KEY, http_client=http)
+    with pytest.raises(InvalidInputError) as exc:
+        tapti.user(user_id).create_sdk_token(**GOOD_CALL)  # type: ignore[arg-type]
+    assert_refused(exc, "user id")
+    assert sent == []
+
+
+@pytest.mark.parametrize("user_id", BAD_USER_IDS)
+def test_bad_user_id_in_js_form(
+    user_id: object, http: httpx.Client, sent: list[httpx.Request]
+) -> None:
+    tapti = Tapti(api_key=API_KEY, http_client=http)
+    with pytest.raises(InvalidInputError) as exc:
+        tapti.user().create_sdk_token(user_id, **GOOD_CALL)  # type: ignore[arg-type]
+    assert_refused(exc, "user id")
+    assert sent == []
+
+
+def test_no_user_id_at_all(http: httpx.Client, sent: list[httpx.Request]) -> None:
+    tapti = Tapti(api_key=API_KEY, http_client=http)
+    with pytest.raises(InvalidInputError) as exc:
+        tapti.user().create_sdk_token(**GOOD_CALL)
+    assert_refused(exc, "user id")
+    assert sent == []
+
+
+def test_user_id_given_twice(http: httpx.Client, sent: list[httpx.Request]) -> None:
+    tapti = Tapti(api_key=API_KEY, http_client=http)
+    with pytest.raises(InvalidInputError) as exc:
+        tapti.user("a").create_sdk_token("b", **GOOD_CALL)
+    assert_refused(exc, "user id")
+    assert sent == []
+
+
+CALL_CASES: list[tuple[dict[str, Any], tuple[str, ...]]] = [
+    ({"platforms": []}, ("platforms", "empty")),
+    ({"platforms": ()}, ("platforms",)),
+    ({"platforms": "myspace"}, ("platforms", "myspace", "youtube", "tiktok", "instagram")),
+    ({"platforms": ["youtube", "myspace"]}, ("platforms", "myspace", "youtube")),
+    ({"platforms": [None]}, ("platforms", "youtube")),
+    ({"platforms": 5}, ("platforms",)),
+    ({"platforms": b"youtube"}, ("platforms",)),
+    ({"platforms": {"youtube": True}}, ("platforms",)),
+    ({"platforms": [["youtube"]]}, ("platforms",)),
+    ({"platforms": [Scope.PROFILE_READ]}, ("platforms",)),
+    ({"platforms": ""}, ("platforms",)),
+    ({"scopes": []}, ("scopes", "empty")),
+    ({"scopes": "profile"}, ("scopes", "profile_read", "content_write")),
+    ({"scopes": [Platform.YOUTUBE]}, ("scopes",)),
+    ({"scopes": 1}, ("scopes",)),
+    ({"callback_url": ""}, ("callback_url",)),
+    ({"callback_url": "/api/oauth/callback"}, ("callback_url",)),
+    ({"callback_url": "//app.example/cb"}, ("callback_url",)),
+    ({"callback_url": "ftp://app.example/cb"}, ("callback_url",)),
+    ({"callback_url": "javascript:alert(1)"}, ("callback_url",)),
+    ({"callback_url": "https://"}, ("callback_url",)),
+    ({"callback_url": "https://app example.com/cb"}, ("callback_url",)),
+    ({"callback_url": "https://app.example/c b"}, ("callback_url",)),
+    ({"callback_url": "https://app.example/cb\n"}, ("callback_url",)),
+    ({"callback_url": "https://app.example/\x00"}, ("callback_url",)),
+    ({"callback_url": "https://app.example:99999/cb"}, ("callback_url",)),
+    ({"callback_url": "http://[::1"}, ("callback_url",)),
+    ({"callback_url": 123}, ("callback_url",)),
+    ({"redirect_url": "app.example/dashboard"}, ("redirect_url",)),
+    ({"redirect_url": "mailto:someone@app.example"}, ("redirect_url",)),
+    ({"redirect_url": "https://app.example/\tx"}, ("redirect_url",)),
+    ({"redirect_url": ["https://app.example"]}, ("redirect_url",)),
+    ({"callback_url": "https://app.example/\ud800"}, ("callback_url",)),
+    ({"redirect_url": "https://\udfff.example/"}, ("redirect_url",)),
+    ({"timeout": 0}, ("timeout",)),
+    ({"timeout": -5}, ("timeout",)),
+    ({"timeout": "1"}, ("timeout",)),
+]
+
+
+@pytest.mark.parametrize(("override", "words"), CALL_CASES, ids=[case_id(k) for k, _ in CALL_CASES])
+def test_bad_call_argument(
+    override: dict[str, Any],
+    words: tuple[str, ...],
+    http: httpx.Client,
+    sent: list[httpx.Request],
+) -> None:
+    tapti = Tapti(api_key=API_KEY, http_client=http)
+    with pytest.raises(InvalidInputError) as exc:
+        tapti.user("user_123").create_sdk_token(**{**GOOD_CALL, **override})
+    assert_refused(exc, *words)
+    assert sent == []
+
+
+@pytest.mark.parametrize(
+    ("override", "words"), CALL_CASES[::4], ids=[case_id(k) for k, _ in CALL_CASES[::4]]
+)
+def test_bad_call_argument_with_raw_response(
+    override: dict[str, Any],
+    words: tuple[str, ...],
+    http: httpx.Client,
+    sent: list[httpx.Request],
+) -> None:
+    tapti = Tapti(api_key=API_KEY, http_client=http)
+    with pytest.raises(InvalidInputError) as exc:
+        tapti.with_raw_response.user("user_123").create_sdk_token(**{**GOOD_CALL, **override})
+    assert_refused(exc, *words)
+    assert sent == []
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("override", "words"), CALL_CASES[::3], ids=[case_id(k) for k, _ in CALL_CASES[::3]]
+)
+async def test_bad_call_argument_async(override: dict[str, Any], words: tuple[str, ...]) -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"oauth_portal_url": PORTAL})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        tapti = AsyncTapti(api_key=API_KEY, http_client=http)
+        with pytest.raises(InvalidInputError) as exc:
+            await tapti.user("user_123").create_sdk_token(**{**GOOD_CALL, **override})
+        assert_refused(exc, *words)
+        with pytest.raises(InvalidInputError):
+            await tapti.user(".").create_sdk_token(**GOOD_CALL)
+    assert sent == []
+
+
+# --- client-level defaults ---------------------------------------------------------------------
+
+
+def test_defaults_fill_a_bare_call(http: httpx.Client, sent: list[httpx.Request]) -> None:
+    tapti = Tapti(api_key=API_KEY, http_client=http, **GOOD_CALL)
+    token = tapti.user("user_123").create_sdk_token()
+    assert token.platforms == (Platform.YOUTUBE,)
+    assert token.scopes == (Scope.PROFILE_READ,)
+    assert len(sent) == 1
+
+
+def test_call_arguments_beat_defaults(http: httpx.Client, sent: list[httpx.Request]) -> None:
+    tapti = Tapti(api_key=API_KEY, http_client=http, **GOOD_CALL)
+    tapti.user("user_123").create_sdk_token(
+        platforms="tiktok", redirect_url="https://app.example/other"
+    )
+    body = json.loads(sent[0].content)
+    assert body["user_platforms"] == ["TIKTOK"]
+    assert body["enabled_scopes"] == ["PROFILE_READ"]
+    assert body["redirect_url"] == "https://app.example/other"
+    assert body["callback_url"] == GOOD_CALL["callback_url"]
+
+
+@pytest.mark.parametrize(
+    ("defaults", "missing"),
+    [
+        ({}, ["platforms", "scopes", "callback_url", "redirect_url"]),
+        ({"platforms": "youtube"}, ["scopes", "callback_url", "redirect_url"]),
+        ({"platforms": "youtube", "scopes": "profile_read"}, ["callback_url", "redirect_url"]),
+        ({k: v for k, v in GOOD_CALL.items() if k != "redirect_url"}, ["redirect_url"]),
+    ],
+)
+def test_missing_values_are_named(
+    defaults: dict[str, Any], missing: list[str], http: httpx.Client, sent: list[httpx.Request]
+) -> None:
+    tapti = Tapti(api_key=API_KEY, http_client=http, **defaults)
+    with pytest.raises(InvalidInputError) as exc:
+        tapti.user("user_123").create_sdk_token()
+    assert_refused(exc, *missing)
+    present = [name for name in GOOD_CALL if name not in missing]
+    for name in present:
+        assert name not in str(exc.value)
+    assert sent == []

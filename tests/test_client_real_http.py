@@ -1,0 +1,266 @@
+"""Tapti and AsyncTapti over real HTTP, against a server this test starts on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+import tapti_ext._client
+from tapti_ext import APIConnectionError, APITimeoutError, AsyncTapti, Tapti
+
+API_KEY = "sk_test_real_http"
+PORTAL = "https://oauth.tapti.dev?sdk_token=tok%2Breal&origin=https%3A%2F%2Fapp.example"
+CALL: dict[str, Any] = {
+    "platforms": ["youtube", "tiktok"],
+    "scopes": "profile_read",
+    "callback_url": "https://app.example/cb",
+    "redirect_url": "https://app.example/done",
+}
+SLOW_SECONDS = 5.0
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Server:
+    """What the test sees of the server: its URL, what it received, what it will do next.
+
+    ``script`` holds one step per request, played in order (then "ok" forever): an int status,
+    "ok", "close" (read the request, then drop the connection without a byte), or "slow"
+    (answer only after ``SLOW_SECONDS`` or when the test ends).
+    """
+
+    url: str
+    received: list[Received] = field(default_factory=list)
+    script: list[int | str] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def next_step(self) -> int | str:
+        with self.lock:
+            return self.script.pop(0) if self.script else "ok"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _HTTPServer
+
+    def do_POST(self) -> None:
+        state = self.server.state
+        length = int(self.headers.get("content-length", "0"))
+        raw = self.rfile.read(length)
+        with state.lock:
+            state.received.append(
+                Received(
+                    self.command,
+                    self.path,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    json.loads(raw) if raw else None,
+                )
+            )
+        step = state.next_step()
+        if step == "close":
+            self.close_connection = True
+            return
+        if step == "slow":
+            state.release.wait(SLOW_SECONDS)
+            step = "ok"
+        if step == "ok":
+            self._answer(200, {"oauth_portal_url": PORTAL})
+        else:
+            self._answer(int(step), {"message": f"scripted {step}"})
+
+    def _answer(self, status: int, payload: object) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.send_header("x-request-id", f"req_{len(self.server.state.received)}")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    # Handler threads are joined on close, so none outlives its test.
+    daemon_threads = False
+    block_on_close = True
+    state: Server
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (timeout) makes the late answer fail: expected, not news.
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    http_server = _HTTPServer(("127.0.0.1", 0), _Handler)
+    state = Server(url=f"http://127.0.0.1:{http_server.server_address[1]}")
+    http_server.state = state
+    thread = threading.Thread(target=http_server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield state
+    finally:
+        state.release.set()
+        http_server.shutdown()
+        http_server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    delays: list[float] = []
+    monkeypatch.setattr("tapti_ext._client.time.sleep", delays.append)
+    return delays
+
+
+@pytest.fixture
+def async_slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    delays: list[float] = []
+
+    async def fake_sleep(delay: float) -> None:
+        delays.append(delay)
+
+    monkeypatch.setattr(tapti_ext._client, "asyncio", SimpleNamespace(sleep=fake_sleep))
+    return delays
+
+
+def assert_received_call(received: Received, user_segment: str = "user_123") -> None:
+    assert received.method == "POST"
+    assert received.path == f"/users/{user_segment}/sdk-token"
+    assert received.headers["x-api-key"] == API_KEY
+    assert received.headers["content-type"] == "application/json"
+    assert received.body == {
+        "user_platforms": ["YOUTUBE", "TIKTOK"],
+        "enabled_scopes": ["PROFILE_READ"],
+        "callback_url": "https://app.example/cb",
+        "redirect_url": "https://app.example/done",
+    }
+
+
+def test_sync_call(server: Server) -> None:
+    with Tapti(api_key=API_KEY, base_url=server.url) as tapti:
+        token = tapti.user("user_123").create_sdk_token(**CALL)
+        again = tapti.user("a/b c").create_sdk_token(**CALL)
+    assert token.oauth_portal_url == PORTAL
+    assert token.sdk_token == "tok+real"
+    assert token.origin == "https://app.example"
+    assert again.sdk_token == "tok+real"
+    assert len(server.received) == 2
+    assert_received_call(server.received[0])
+    assert_received_call(server.received[1], "a%2Fb%20c")
+
+
+def test_sync_raw_response(server: Server) -> None:
+    with Tapti(api_key=API_KEY, base_url=server.url) as tapti:
+        raw = tapti.with_raw_response.user("user_123").create_sdk_token(**CALL)
+    assert raw.status_code == 200
+    assert raw.request_id == "req_1"
+    assert raw.parse().sdk_token == "tok+real"
+
+
+@pytest.mark.anyio
+async def test_async_call(server: Server) -> None:
+    async with AsyncTapti(api_key=API_KEY, base_url=server.url) as tapti:
+        token = await tapti.user("user_123").create_sdk_token(**CALL)
+    assert token.oauth_portal_url == PORTAL
+    assert token.sdk_token == "tok+real"
+    assert len(server.received) == 1
+    assert_received_call(server.received[0])
+
+
+def test_503_then_200_is_retried(server: Server, slept: list[float]) -> None:
+    server.script = [503]
+    with Tapti(api_key=API_KEY, base_url=server.url) as tapti:
+        token = tapti.user("user_123").create_sdk_token(**CALL)
+    assert token.sdk_token == "tok+real"
+    assert len(server.received) == 2
+    assert len(slept) == 1
+    assert 0.25 <= slept[0] <= 0.5
+    for received in server.received:
+        assert_received_call(received)
+
+
+@pytest.mark.anyio
+async def test_async_503_then_200_is_retried(server: Server, async_slept: list[float]) -> None:
+    server.script = [503, 503]
+    async with AsyncTapti(api_key=API_KEY, base_url=server.url) as tapti:
+        token = await tapti.user("user_123").create_sdk_token(**CALL)
+    assert token.sdk_token == "tok+real"
+    assert len(server.received) == 3
+    assert len(async_slept) == 2
+
+
+def test_dropped_connection_is_connection_error_after_retries(
+    server: Server, slept: list[float]
+) -> None:
+    server.script = ["close", "close", "close"]
+    with (
+        Tapti(api_key=API_KEY, base_url=server.url) as tapti,
+        pytest.raises(APIConnectionError) as info,
+    ):
+        tapti.user("user_123").create_sdk_token(**CALL)
+    assert type(info.value) is APIConnectionError
+    assert len(server.received) == 3
+    assert len(slept) == 2
+
+
+def test_dropped_connection_then_success(server: Server, slept: list[float]) -> None:
+    server.script = ["close"]
+    with Tapti(api_key=API_KEY, base_url=server.url) as tapti:
+        token = tapti.user("user_123").create_sdk_token(**CALL)
+    assert token.sdk_token == "tok+real"
+    assert len(server.received) == 2
+
+
+def test_slow_response_beyond_call_timeout(server: Server, slept: list[float]) -> None:
+    server.script = ["slow", "slow"]
+    with (
+        Tapti(api_key=API_KEY, base_url=server.url, max_retries=1) as tapti,
+        pytest.raises(APITimeoutError) as info,
+    ):
+        tapti.user("user_123").create_sdk_token(**CALL, timeout=0.2)
+    assert isinstance(info.value, APIConnectionError)
+    assert len(server.received) == 2
+    assert len(slept) == 1
+
+
+@pytest.mark.anyio
+async def test_async_slow_response_beyond_call_timeout(
+    server: Server, async_slept: list[float]
+) -> None:
+    server.script = ["slow"]
+    async with AsyncTapti(api_key=API_KEY, base_url=server.url, max_retries=0) as tapti:
+        with pytest.raises(APITimeoutError):
+            await tapti.user("user_123").create_sdk_token(**CALL, timeout=0.2)
+    assert len(server.received) == 1
+    assert async_slept == []
+
+
+def test_nothing_listening_is_connection_error(slept: list[float]) -> None:
+    # Bind a port, then free it: nothing listens there for the duration of the call.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with (
+        Tapti(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}") as tapti,
+        pytest.raises(APIConnectionError),
+    ):
+        tapti.user("user_123").create_sdk_token(**CALL)
+    assert len(slept) == 2

@@ -1,0 +1,260 @@
+"""SdkToken and oauth_portal_url: parsing, building, masking; URL round trips as properties."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tapti_ext import (
+    DEFAULT_PORTAL_URL,
+    InvalidInputError,
+    Platform,
+    Scope,
+    SdkToken,
+    Tapti,
+    oauth_portal_url,
+)
+
+TOKEN = "tok+/=&%secret"
+ENCODED = "tok%2B%2F%3D%26%25secret"
+ORIGIN = "https://app.example/dashboard"
+URL = f"https://oauth.tapti.dev?sdk_token={ENCODED}&origin=https%3A%2F%2Fapp.example%2Fdashboard"
+
+
+def make(
+    url: str = URL,
+    platforms: tuple[Platform, ...] = (Platform.YOUTUBE, Platform.TIKTOK),
+    scopes: tuple[Scope, ...] = (Scope.PROFILE_READ,),
+) -> SdkToken:
+    return SdkToken(url, platforms, scopes)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TAPTI_API_KEY", "TAPTI_BASE_URL", "TAPTI_PORTAL_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+# --- SdkToken ----------------------------------------------------------------------------------
+
+
+def test_token_fields_parsed_from_the_query() -> None:
+    token = make()
+    assert token.oauth_portal_url == URL
+    assert token.sdk_token == TOKEN
+    assert token.origin == ORIGIN
+    assert token.platforms == (Platform.YOUTUBE, Platform.TIKTOK)
+    assert token.scopes == (Scope.PROFILE_READ,)
+
+
+@pytest.mark.parametrize(
+    ("url", "sdk_token", "origin"),
+    [
+        ("https://oauth.tapti.dev", None, None),
+        ("https://oauth.tapti.dev/", None, None),
+        ("https://oauth.tapti.dev?sdk_token=abc", "abc", None),
+        ("https://oauth.tapti.dev?origin=https%3A%2F%2Fx.example", None, "https://x.example"),
+        ("https://oauth.tapti.dev/p?a=1&sdk_token=a+b&origin=o", "a b", "o"),
+        ("https://oauth.tapti.dev?sdk_token=", "", None),
+    ],
+)
+def test_token_fields_none_when_absent(url: str, sdk_token: str | None, origin: str | None) -> None:
+    token = make(url)
+    assert token.sdk_token == sdk_token
+    assert token.origin == origin
+
+
+def test_portal_url_without_platform_is_exactly_the_api_url() -> None:
+    odd = "https://oauth.tapti.dev/x?b=2&sdk_token=a%2Bb&a=1"
+    assert make(odd).portal_url() == odd
+
+
+@pytest.mark.parametrize("platform", ["youtube", "YouTube", " YOUTUBE ", Platform.YOUTUBE])
+def test_portal_url_adds_platform(platform: str | Platform) -> None:
+    url = make().portal_url(platform=platform)
+    parts = urlsplit(url)
+    assert (parts.scheme, parts.netloc, parts.path) == ("https", "oauth.tapti.dev", "")
+    assert parse_qs(parts.query) == {
+        "sdk_token": [TOKEN],
+        "origin": [ORIGIN],
+        "platform": ["youtube"],
+    }
+
+
+def test_portal_url_replaces_any_platform_and_keeps_the_rest() -> None:
+    base = "https://oauth.tapti.dev/start?platform=tiktok&sdk_token=t&x=1&platform=x&y="
+    url = make(base).portal_url(platform="youtube")
+    assert parse_qsl(urlsplit(url).query, keep_blank_values=True) == [
+        ("sdk_token", "t"),
+        ("x", "1"),
+        ("y", ""),
+        ("platform", "youtube"),
+    ]
+    assert urlsplit(url).path == "/start"
+
+
+def test_portal_url_leaves_the_token_untouched() -> None:
+    token = make()
+    token.portal_url(platform="tiktok")
+    assert token.oauth_portal_url == URL
+
+
+@pytest.mark.parametrize("platform", ["myspace", "", "you tube", 3])
+def test_portal_url_unknown_platform(platform: object) -> None:
+    with pytest.raises(InvalidInputError) as exc:
+        make().portal_url(platform=platform)  # type: ignore[arg-type]
+    assert isinstance(exc.value, ValueError)
+    assert "platform" in str(exc.value)
+    assert "youtube" in str(exc.value)
+    assert "instagram" in str(exc.value)
+
+
+@pytest.mark.parametrize("platform", ["instagram", Platform.X, "facebook"])
+def test_portal_url_platform_not_among_the_tokens(platform: str | Platform) -> None:
+    with pytest.raises(InvalidInputError) as exc:
+        make().portal_url(platform=platform)
+    message = str(exc.value)
+    assert "platform" in message
+    assert "youtube" in message
+    assert "tiktok" in message
+
+
+def test_repr_and_str_mask_the_token() -> None:
+    token = make()
+    for text in (repr(token), str(token), f"{token}", f"{token!r}"):
+        assert TOKEN not in text
+        assert ENCODED not in text
+        assert "secret" not in text
+        assert "sdk_token=***" in text
+        assert "oauth.tapti.dev" in text
+        assert "app.example" in text
+        assert "YOUTUBE" in text
+
+
+def test_repr_of_url_without_query() -> None:
+    assert "https://oauth.tapti.dev" in repr(make("https://oauth.tapti.dev"))
+
+
+# --- oauth_portal_url --------------------------------------------------------------------------
+
+
+def test_oauth_portal_url_default() -> None:
+    assert DEFAULT_PORTAL_URL == "https://oauth.tapti.dev"
+    assert oauth_portal_url("abc") == "https://oauth.tapti.dev?sdk_token=abc"
+    assert (
+        oauth_portal_url("abc", platform="youtube")
+        == "https://oauth.tapti.dev?sdk_token=abc&platform=youtube"
+    )
+    assert (
+        oauth_portal_url("abc", Platform.TIKTOK)
+        == "https://oauth.tapti.dev?sdk_token=abc&platform=tiktok"
+    )
+
+
+def test_oauth_portal_url_encodes_the_token() -> None:
+    url = oauth_portal_url(TOKEN, platform="x")
+    assert url == f"https://oauth.tapti.dev?sdk_token={ENCODED}&platform=x"
+    assert parse_qs(urlsplit(url).query) == {"sdk_token": [TOKEN], "platform": ["x"]}
+
+
+def test_oauth_portal_url_with_portal_argument() -> None:
+    assert (
+        oauth_portal_url("abc", portal_url="https://portal.example/start?brand=acme")
+        == "https://portal.example/start?brand=acme&sdk_token=abc"
+    )
+
+
+def test_oauth_portal_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAPTI_PORTAL_URL", "http://localhost:3000/portal")
+    assert oauth_portal_url("abc") == "http://localhost:3000/portal?sdk_token=abc"
+    assert (
+        oauth_portal_url("abc", portal_url="https://p.example") == "https://p.example?sdk_token=abc"
+    )
+
+
+def test_client_oauth_portal_url_uses_its_portal() -> None:
+    with Tapti(api_key="sk_portal", portal_url="https://portal.example") as tapti:
+        assert tapti.oauth_portal_url("abc", "linkedin") == (
+            "https://portal.example?sdk_token=abc&platform=linkedin"
+        )
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "word"),
+    [
+        (("abc",), {"platform": "myspace"}, "platform"),
+        (("abc",), {"platform": ""}, "platform"),
+        (("",), {}, "sdk_token"),
+        ((None,), {}, "sdk_token"),
+        ((b"abc",), {}, "sdk_token"),
+        (("abc",), {"portal_url": "oauth.tapti.dev"}, "portal_url"),
+        (("abc",), {"portal_url": "ftp://oauth.tapti.dev"}, "portal_url"),
+    ],
+)
+def test_oauth_portal_url_bad_input(
+    args: tuple[object, ...], kwargs: dict[str, object], word: str
+) -> None:
+    with pytest.raises(InvalidInputError) as exc:
+        oauth_portal_url(*args, **kwargs)  # type: ignore[arg-type]
+    assert word in str(exc.value)
+
+
+def test_oauth_portal_url_unknown_platform_lists_valid_ones() -> None:
+    with pytest.raises(InvalidInputError) as exc:
+        oauth_portal_url("abc", platform="myspace")
+    for valid in ("facebook", "instagram", "instapro", "linkedin", "tiktok", "x", "youtube"):
+        assert valid in str(exc.value)
+
+
+# --- properties --------------------------------------------------------------------------------
+
+platform_values = st.sampled_from([p.value.lower() for p in Platform])
+param_names = st.text(min_size=1).filter(lambda name: name not in {"platform", "sdk_token"})
+
+
+@given(token=st.text(min_size=1), platform=st.none() | platform_values)
+def test_any_token_round_trips_through_oauth_portal_url(token: str, platform: str | None) -> None:
+    url = oauth_portal_url(token, platform, portal_url=DEFAULT_PORTAL_URL)
+    query = parse_qs(urlsplit(url).query, keep_blank_values=True)
+    expected = {"sdk_token": [token]}
+    if platform is not None:
+        expected["platform"] = [platform]
+    assert query == expected
+    assert url.startswith("https://oauth.tapti.dev?sdk_token=")
+    assert SdkToken(url, (Platform.YOUTUBE,), (Scope.PROFILE_READ,)).sdk_token == token
+
+
+@given(
+    token=st.text(min_size=1),
+    others=st.lists(st.tuples(param_names, st.text()), max_size=6),
+    platform=platform_values,
+    old_platform=st.none() | st.text(),
+)
+def test_portal_url_keeps_every_other_parameter(
+    token: str,
+    others: list[tuple[str, str]],
+    platform: str,
+    old_platform: str | None,
+) -> None:
+    pairs = [("sdk_token", token), *others]
+    if old_platform is not None:
+        pairs.insert(len(pairs) // 2, ("platform", old_platform))
+    url = "https://oauth.tapti.dev/portal?" + urlencode(pairs)
+    sdk = SdkToken(url, tuple(Platform), (Scope.PROFILE_READ,))
+    assert sdk.sdk_token == token
+    built = sdk.portal_url(platform=platform)
+    kept = parse_qsl(urlsplit(built).query, keep_blank_values=True)
+    assert kept == [("sdk_token", token), *others, ("platform", platform)]
+    assert urlsplit(built).path == "/portal"
+
+
+@given(token=st.text(min_size=1))
+def test_repr_never_shows_a_token(token: str) -> None:
+    url = oauth_portal_url(token, portal_url=DEFAULT_PORTAL_URL)
+    text = repr(SdkToken(url, (Platform.YOUTUBE,), (Scope.PROFILE_READ,)))
+    assert text.count("sdk_token=") == 1
+    assert "sdk_token=***&" in text or "sdk_token=***'" in text
+    assert urlencode({"sdk_token": token}) not in text
