@@ -7,7 +7,6 @@ followed, so the API key cannot be carried to another host.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from collections.abc import Iterable
@@ -330,7 +329,7 @@ class AsyncTapti(_BaseTapti[httpx.AsyncClient]):
             step = call.settle(outcome, retries)
             if isinstance(step, httpx.Response):
                 return step
-            await asyncio.sleep(step)
+            await _async_sleep(step)
             retries += 1
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
@@ -485,6 +484,13 @@ class _AsyncRawUser(_UserBase):
         return APIResponse(await self._client._run(call), call)
 
     createSDKToken = create_sdk_token  # noqa: N815
+
+
+async def _async_sleep(seconds: float) -> None:
+    """``asyncio.sleep``, imported on first use: a sync-only program never loads asyncio."""
+    import asyncio  # noqa: PLC0415
+
+    await asyncio.sleep(seconds)
 
 
 def _check_timeout(value: object, *, argument: str) -> httpx.Timeout:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from email.utils import formatdate
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -59,7 +58,7 @@ def async_slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         delays.append(delay)
 
     # Replaced for the client module only: the event loop keeps the real asyncio.sleep.
-    monkeypatch.setattr(tapti_ext._client, "asyncio", SimpleNamespace(sleep=fake_sleep))
+    monkeypatch.setattr(tapti_ext._client, "_async_sleep", fake_sleep)
     return delays
 
 

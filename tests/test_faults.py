@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from types import SimpleNamespace
 from typing import Any, Self
 
 import httpx
@@ -385,7 +384,7 @@ def async_slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def record(delay: float) -> None:
         delays.append(delay)
 
-    monkeypatch.setattr(tapti_ext._client, "asyncio", SimpleNamespace(sleep=record))
+    monkeypatch.setattr(tapti_ext._client, "_async_sleep", record)
     return delays
 
 
