@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import lru_cache
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -52,6 +53,20 @@ def read_allowed(response: httpx.Response) -> bytes | None:
     return content if len(content) <= MAX_RESPONSE_BYTES else None
 
 
+@lru_cache(maxsize=1024)
+def _absolute_url(prefix: str, path: str) -> httpx.URL:
+    # An absolute httpx.URL, parsed once per user: httpx skips joining it to the pool's
+    # base URL, which re-parses both and was the costliest step of building a request.
+    return httpx.URL(prefix + path)
+
+
+def _extra_headers(headers: dict[str, str]) -> dict[str, str]:
+    """The generated headers, less the Content-Type that httpx sets itself for a JSON body."""
+    if len(headers) == 1 and headers.get("Content-Type") == "application/json":
+        return {}
+    return {name: value for name, value in headers.items() if name.lower() != "content-type"}
+
+
 @attrs.frozen
 class Call:
     """A prepared request and what it asked for; judges each attempt's outcome."""
@@ -74,10 +89,11 @@ class Call:
         scopes: tuple[Scope, ...],
         callback_url: str,
         redirect_url: str,
-        timeout: httpx.Timeout,
+        timeout: httpx.Timeout | None,
         retry: RetryPolicy,
         secret: str,
     ) -> Call:
+        """The request, built through the generated code; ``timeout=None``: the pool's own."""
         body = CreateSdkTokenRequest(
             user_platforms=list(platforms),
             enabled_scopes=list(scopes),
@@ -86,12 +102,13 @@ class Call:
         )
         # The generated builder owns the method, the percent-encoded path and the JSON body.
         spec = _get_kwargs(user_id, body=body)
+        extra = _extra_headers(spec["headers"])
         request = http.build_request(
-            spec["method"].upper(),
-            url_prefix + spec["url"],
+            spec["method"],
+            _absolute_url(url_prefix, spec["url"]),
             json=spec["json"],
-            headers={**spec["headers"], **headers},
-            timeout=timeout,
+            headers={**extra, **headers} if extra else headers,
+            timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
         )
         return cls(request, platforms, scopes, retry, secret)
 

@@ -108,8 +108,9 @@ class _BaseTapti(Generic[_Http]):
         self._owns_http = http_client is None
         if http_client is None:
             self._http = self._new_http(base_url=self.base_url, headers=auth, timeout=self.timeout)
-            # Our own pool already carries the base URL and headers.
-            self._url_prefix, self._headers = "", {}
+            # Our own pool already carries the headers and the timeout.
+            self._headers: dict[str, str] = {}
+            self._default_timeout: httpx.Timeout | None = None
         else:
             if not isinstance(http_client, self._http_type()):
                 raise InvalidInputError(
@@ -118,7 +119,7 @@ class _BaseTapti(Generic[_Http]):
                 )
             # A caller's client may serve other hosts: the key goes on each request, not on it.
             self._http = http_client
-            self._url_prefix, self._headers = self.base_url, auth
+            self._headers, self._default_timeout = auth, self.timeout
         self._raw: AuthenticatedClient | None = None
         self._raw_pool: _Http | None = (
             None  # created for `raw` only when the caller gave http_client
@@ -210,14 +211,14 @@ class _BaseTapti(Generic[_Http]):
             )
         return Call.build(
             self._http,
-            url_prefix=self._url_prefix,
+            url_prefix=self.base_url,
             headers=self._headers,
             user_id=checked_id,
             platforms=chosen_platforms,
             scopes=chosen_scopes,
             callback_url=chosen_callback,
             redirect_url=chosen_redirect,
-            timeout=self.timeout
+            timeout=self._default_timeout
             if timeout is None
             else _check_timeout(timeout, argument="timeout"),
             retry=self._retry,

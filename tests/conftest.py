@@ -19,6 +19,26 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
+def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The delays the sync client chose before retries, recorded instead of slept."""
+    delays: list[float] = []
+    monkeypatch.setattr("tapti_ext._client.time.sleep", delays.append)
+    return delays
+
+
+@pytest.fixture
+def async_slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The same for the async client; the event loop itself keeps the real asyncio.sleep."""
+    delays: list[float] = []
+
+    async def record(delay: float) -> None:
+        delays.append(delay)
+
+    monkeypatch.setattr("tapti_ext._client._async_sleep", record)
+    return delays
+
+
+@pytest.fixture
 def unused_port() -> int:
     """A loopback port nothing listens on (bound then released, so connecting is refused)."""
     with socket.socket() as probe:

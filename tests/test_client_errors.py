@@ -48,9 +48,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    slept: list[float] = []
-    monkeypatch.setattr("tapti_ext._client.time.sleep", slept.append)
+def no_sleep(slept: list[float]) -> list[float]:
     return slept
 
 

@@ -8,12 +8,10 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-import tapti_ext._client
 from tapti_ext import APIConnectionError, APITimeoutError, AsyncTapti, Tapti
 
 API_KEY = "sk_test_real_http"
@@ -121,24 +119,6 @@ def server() -> Iterator[Server]:
         http_server.shutdown()
         http_server.server_close()
         thread.join()
-
-
-@pytest.fixture
-def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    delays: list[float] = []
-    monkeypatch.setattr("tapti_ext._client.time.sleep", delays.append)
-    return delays
-
-
-@pytest.fixture
-def async_slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    delays: list[float] = []
-
-    async def fake_sleep(delay: float) -> None:
-        delays.append(delay)
-
-    monkeypatch.setattr(tapti_ext._client, "asyncio", SimpleNamespace(sleep=fake_sleep))
-    return delays
 
 
 def assert_received_call(received: Received, user_segment: str = "user_123") -> None:

@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 import pytest
 
-import tapti_ext._client
 from tapti_ext import (
     APIConnectionError,
     APIStatusError,
@@ -41,25 +40,6 @@ Step = httpx.Response | Exception
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("TAPTI_API_KEY", "TAPTI_BASE_URL", "TAPTI_PORTAL_URL"):
         monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    delays: list[float] = []
-    monkeypatch.setattr("tapti_ext._client.time.sleep", delays.append)
-    return delays
-
-
-@pytest.fixture
-def async_slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    delays: list[float] = []
-
-    async def fake_sleep(delay: float) -> None:
-        delays.append(delay)
-
-    # Replaced for the client module only: the event loop keeps the real asyncio.sleep.
-    monkeypatch.setattr(tapti_ext._client, "_async_sleep", fake_sleep)
-    return delays
 
 
 class Script:

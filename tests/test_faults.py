@@ -28,7 +28,6 @@ from typing import Any, Self
 import httpx
 import pytest
 
-import tapti_ext._client
 from tapti_ext import (
     APIConnectionError,
     APIResponseValidationError,
@@ -366,26 +365,6 @@ FAULTS = [
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("TAPTI_API_KEY", "TAPTI_BASE_URL", "TAPTI_PORTAL_URL"):
         monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The delays the sync client would have slept, recorded instead of slept."""
-    delays: list[float] = []
-    monkeypatch.setattr("tapti_ext._client.time.sleep", delays.append)
-    return delays
-
-
-@pytest.fixture
-def async_slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The same for the async client; the event loop keeps the real asyncio.sleep."""
-    delays: list[float] = []
-
-    async def record(delay: float) -> None:
-        delays.append(delay)
-
-    monkeypatch.setattr(tapti_ext._client, "_async_sleep", record)
-    return delays
 
 
 @pytest.fixture

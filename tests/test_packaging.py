@@ -56,4 +56,4 @@ def test_wheel_contents(tmp_path: Path) -> None:
         line for line in metadata_text.splitlines() if line.startswith("Requires-Dist:")
     ]
     runtime = sorted(line.split()[1] for line in requirements if "extra ==" not in line)
-    assert runtime == ["attrs>=23.2", "httpx>=0.23", "python-dateutil>=2.8"]
+    assert runtime == ["attrs>=23.2", "httpx>=0.23", "python-dateutil>=2.8", "sniffio>=1.1"]

@@ -27,7 +27,6 @@ import logging
 import socket
 import traceback
 from collections.abc import Iterator
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -36,7 +35,6 @@ import pytest
 from tapti_api_client.api.users import create_sdk_token
 from tapti_api_client.models import CreateSdkTokenRequest, Platform, Scope
 
-import tapti_ext._client
 from tapti_ext import (
     APIConnectionError,
     APIResponseValidationError,
@@ -102,12 +100,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def no_async_sleep(_: float) -> None:
-        return None
-
-    monkeypatch.setattr("tapti_ext._client.time.sleep", lambda _: None)
-    monkeypatch.setattr(tapti_ext._client, "asyncio", SimpleNamespace(sleep=no_async_sleep))
+def _no_sleep(slept: list[float], async_slept: list[float]) -> None:
+    """Retries wait for nothing here: the shared fixtures record the delays instead."""
 
 
 @pytest.fixture
