@@ -1,0 +1,146 @@
+"""The benchmark's HTTP server: fast, keep-alive, one fixed answer, and a TCP connection count.
+
+Run by ``scripts/bench.py`` in a process of its own, so that the server's CPU time is never
+counted as the client's. It speaks just enough HTTP/1.1 for the benchmark: request line and
+headers up to the blank line, then ``Content-Length`` bytes of body (no chunked bodies), and it
+answers every request on the same connection until the client closes it. Plain asyncio
+protocols (no streams, no uvloop) keep it well below the client's cost per request.
+
+Every request but the control ones gets ``200`` with a fixed ``{"oauth_portal_url": ...}``
+body, or ``401`` without an ``x-api-key`` header. Control requests:
+
+- ``GET /__stats``: ``{"connections": N, "requests": M, "accepted": A}``, where N counts the
+  TCP connections that served at least one non-control request since the last reset, M those
+  requests, and A every connection accepted since the server started.
+- ``POST /__reset``: sets N and M to zero.
+
+The first line on stdout is ``PORT <n>``; the server stops on SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+
+PORTAL_URL = (
+    "https://oauth.tapti.dev?sdk_token=c2RrLXRva2VuLWZvci1iZW5jaG1hcmstdXNlcg"
+    "&origin=https%3A%2F%2Fa.example%2Fr"
+)
+_BODY = json.dumps({"oauth_portal_url": PORTAL_URL}).encode()
+
+
+def _response(status: bytes, body: bytes) -> bytes:
+    return (
+        b"HTTP/1.1 " + status + b"\r\n"
+        b"content-type: application/json\r\n"
+        b"content-length: " + str(len(body)).encode() + b"\r\n"
+        b"\r\n" + body
+    )
+
+
+_OK = _response(b"200 OK", _BODY)
+_UNAUTHORIZED = _response(b"401 Unauthorized", b'{"message": "missing x-api-key"}')
+_BAD_REQUEST = _response(b"400 Bad Request", b'{"message": "bad request"}')
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.generation = 0  # bumped by each reset: a connection counts once per generation
+        self.connections = 0
+        self.requests = 0
+        self.accepted = 0
+
+    def reset(self) -> None:
+        self.generation += 1
+        self.connections = 0
+        self.requests = 0
+
+    def as_json(self) -> bytes:
+        return json.dumps(
+            {"connections": self.connections, "requests": self.requests, "accepted": self.accepted}
+        ).encode()
+
+
+class HttpProtocol(asyncio.Protocol):
+    def __init__(self, stats: Stats) -> None:
+        self.stats = stats
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.counted_generation = -1
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.stats.accepted += 1
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer
+        buffer += data
+        out: list[bytes] = []
+        while True:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                break
+            head = bytes(buffer[:end]).lower()
+            length = 0
+            start = head.find(b"\r\ncontent-length:")
+            if start >= 0:
+                stop = head.find(b"\r\n", start + 2)
+                value = head[start + 17 : stop if stop >= 0 else len(head)]
+                try:
+                    length = int(value)
+                except ValueError:
+                    out.append(_BAD_REQUEST)
+                    buffer.clear()
+                    break
+            total = end + 4 + length
+            if len(buffer) < total:
+                break
+            del buffer[:total]
+            out.append(self.answer(head))
+        if out and self.transport is not None:
+            self.transport.write(b"".join(out))
+
+    def answer(self, head: bytes) -> bytes:
+        line_end = head.find(b"\r\n")
+        request_line = head if line_end < 0 else head[:line_end]
+        stats = self.stats
+        if b" /__" in request_line:
+            if request_line.startswith(b"post /__reset"):
+                stats.reset()
+                return _response(b"200 OK", b"{}")
+            if request_line.startswith(b"get /__stats"):
+                return _response(b"200 OK", stats.as_json())
+        if self.counted_generation != stats.generation:
+            self.counted_generation = stats.generation
+            stats.connections += 1
+        stats.requests += 1
+        if b"\r\nx-api-key:" not in head:
+            return _UNAUTHORIZED
+        return _OK
+
+
+async def serve(host: str, port: int) -> None:
+    loop = asyncio.get_running_loop()
+    stats = Stats()
+    server = await loop.create_server(lambda: HttpProtocol(stats), host, port, backlog=1024)
+    bound = server.sockets[0].getsockname()[1]
+    sys.stdout.write(f"PORT {bound}\n")
+    sys.stdout.flush()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with server:
+        await stop.wait()
+
+
+def main() -> int:
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    asyncio.run(serve("127.0.0.1", port))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""`make check-generated` catches drift, and regeneration is reproducible.
+
+Both run scripts/generate.py in a scratch copy of the repository, so the checkout is never touched.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def scratch_copy(tmp_path: Path) -> Path:
+    copy = tmp_path / "repo"
+    for folder in ("openapi", "scripts", "generated"):
+        shutil.copytree(ROOT / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def generate(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(repo / "scripts" / "generate.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def test_check_fails_with_a_diff_when_generated_code_was_edited(tmp_path: Path) -> None:
+    repo = scratch_copy(tmp_path)
+    edited = repo / "generated" / "tapti_api_client" / "models" / "platform.py"
+    edited.write_text(edited.read_text() + "# edited by hand\n")
+    result = generate(repo, "--check")
+    assert result.returncode == 1
+    assert "committed/models/platform.py" in result.stdout
+    assert "-# edited by hand" in result.stdout
+    assert "make generate" in result.stderr
+
+
+def test_check_fails_when_the_spec_changes_and_generate_brings_it_back_in_line(
+    tmp_path: Path,
+) -> None:
+    repo = scratch_copy(tmp_path)
+    spec = repo / "openapi" / "tapti.yaml"
+    spec.write_text(
+        spec.read_text().replace("        - LINKEDIN\n", "        - LINKEDIN\n        - MASTODON\n")
+    )
+    drift = generate(repo, "--check")
+    assert drift.returncode == 1
+    assert '+    MASTODON = "MASTODON"' in drift.stdout
+    assert generate(repo).returncode == 0
+    assert generate(repo, "--check").returncode == 0
+
+
+def test_regeneration_is_byte_for_byte_reproducible(tmp_path: Path) -> None:
+    repo = scratch_copy(tmp_path)
+    package = repo / "generated" / "tapti_api_client"
+    before = {p.relative_to(package): p.read_bytes() for p in package.rglob("*") if p.is_file()}
+    assert generate(repo).returncode == 0
+    after = {p.relative_to(package): p.read_bytes() for p in package.rglob("*") if p.is_file()}
+    assert after == before
+    assert not list(package.rglob(".ruff_cache"))
