@@ -8,15 +8,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from functools import cache
 from http import HTTPStatus
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 import httpx
 import pytest
-import yaml
+from _reference import load_spec, reference_page
 from tapti_api_client import AuthenticatedClient
 from tapti_api_client.api.users import create_sdk_token
 from tapti_api_client.models import (
@@ -28,9 +26,6 @@ from tapti_api_client.models import (
 )
 from tapti_api_client.types import Response
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SPEC_PATH = REPO_ROOT / "openapi" / "tapti.yaml"
-REFERENCE_PAGE = REPO_ROOT.parent / "shared" / "reference" / "sdk-token-endpoint.md"
 BASE_URL = "https://api.tapti.ai"
 API_KEY = "test-key"
 
@@ -41,23 +36,6 @@ def anyio_backend() -> str:
 
 
 # --- reference material ------------------------------------------------------------------------
-
-
-@cache
-def load_spec() -> dict[str, Any]:
-    spec = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
-    assert isinstance(spec, dict), f"{SPEC_PATH} is not a YAML mapping"
-    return spec
-
-
-def reference_page() -> str:
-    if not REFERENCE_PAGE.is_file():
-        pytest.fail(
-            f"reference page not found at {REFERENCE_PAGE}; the client is checked against it, "
-            "so a copy of shared/ must sit beside the repository",
-            pytrace=False,
-        )
-    return REFERENCE_PAGE.read_text(encoding="utf-8")
 
 
 def page_request_body() -> dict[str, Any]:

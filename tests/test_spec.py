@@ -10,38 +10,16 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from _reference import load_spec, reference_page
 from openapi_spec_validator import validate
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SPEC_PATH = REPO_ROOT / "openapi" / "tapti.yaml"
-REFERENCE_PAGE = REPO_ROOT.parent / "shared" / "reference" / "sdk-token-endpoint.md"
 OPERATION_PATH = "/users/{id}/sdk-token"
 
 
 # --- loading -----------------------------------------------------------------------------------
-
-
-@cache
-def load_spec() -> dict[str, Any]:
-    spec = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
-    assert isinstance(spec, dict), f"{SPEC_PATH} is not a YAML mapping"
-    return spec
-
-
-def reference_page() -> str:
-    if not REFERENCE_PAGE.is_file():
-        pytest.fail(
-            f"reference page not found at {REFERENCE_PAGE}; the spec is checked against it, "
-            "so a copy of shared/ must sit beside the repository",
-            pytrace=False,
-        )
-    return REFERENCE_PAGE.read_text(encoding="utf-8")
 
 
 def resolve(node: dict[str, Any]) -> dict[str, Any]:
