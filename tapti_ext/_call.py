@@ -1,14 +1,15 @@
 """One ``create_sdk_token`` call, shared by the sync and async clients.
 
 The request is built once, through the generated client's own request builder, and sent as
-often as the retry policy allows; each attempt's outcome is judged here. Only the send and the
-sleep between attempts differ between ``Tapti`` and ``AsyncTapti``, so they live there.
+often as the retry policy allows; each attempt's outcome is judged here. Only the send, the
+body read and the sleep between attempts differ between ``Tapti`` and ``AsyncTapti``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from enum import Enum
 from functools import lru_cache
 from typing import Final
 from urllib.parse import urlsplit
@@ -26,31 +27,59 @@ from ._errors import (
     describe_transport_error,
     status_error_from_response,
 )
+from ._inputs import is_valid_text
 from ._portal import SdkToken
 from ._retry import RetryPolicy, parse_retry_after
 
-__all__ = ["MAX_RESPONSE_BYTES", "Call", "read_allowed", "response_too_large"]
+__all__ = ["API_KEY_HEADER", "MAX_RESPONSE_BYTES", "Call", "ReadPlan", "read_plan", "with_body"]
 
 log: Final = logging.getLogger("tapti_ext")
 
+API_KEY_HEADER: Final = "x-api-key"
 # The documented body is one short URL; anything near this size is not that body.
 MAX_RESPONSE_BYTES: Final = 1 << 20
 _WEB_SCHEMES: Final = frozenset({"http", "https"})
+# Headers that describe the body as it travelled, not as it was read.
+_TRANSFER_HEADERS: Final = frozenset({b"content-encoding", b"transfer-encoding", b"content-length"})
 
 
-def response_too_large(response: httpx.Response) -> bool:
-    """True when the declared length rules the body out before a byte of it is read."""
-    declared = response.headers.get("content-length")
-    return declared is not None and declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES
+class ReadPlan(Enum):
+    """How to read a body without ever holding more than ``MAX_RESPONSE_BYTES`` of it."""
+
+    READ = "read"  # its declared length is small and it is not compressed
+    SKIP = "skip"  # its declared length is already too large
+    STREAM = "stream"  # unknown length (chunked) or compressed: count as it is decoded
 
 
-def read_allowed(response: httpx.Response) -> bytes | None:
-    """The body if it was read (it is not when ``response_too_large`` said no)."""
+def read_plan(response: httpx.Response) -> ReadPlan:
+    headers = response.headers
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit():
+        if int(declared) > MAX_RESPONSE_BYTES:
+            return ReadPlan.SKIP
+        if "content-encoding" not in headers:
+            return ReadPlan.READ
+    return ReadPlan.STREAM
+
+
+def with_body(response: httpx.Response, content: bytes) -> httpx.Response:
+    """``response`` as read by a counting loop: httpx offers no public way to set the content."""
+    headers = [(k, v) for k, v in response.headers.raw if k.lower() not in _TRANSFER_HEADERS]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=content,
+        request=response.request,
+        extensions=response.extensions,
+    )
+
+
+def _content(response: httpx.Response) -> bytes | None:
+    """The body if it was read (it is not when it was too large)."""
     try:
-        content = response.content
+        return response.content
     except httpx.ResponseNotRead:
         return None
-    return content if len(content) <= MAX_RESPONSE_BYTES else None
 
 
 @lru_cache(maxsize=1024)
@@ -118,49 +147,35 @@ class Call:
         """The 2xx response, or the seconds to wait before retrying; raises the final error."""
         if isinstance(outcome, httpx.Response):
             status = outcome.status_code
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug(
-                    "%s %s -> %d (attempt %d)",
-                    self.request.method,
-                    self.request.url.path,
-                    status,
-                    retries + 1,
-                )
+            self._log_attempt(retries, status)
             if 200 <= status < 300:
                 return outcome
             retry_after = parse_retry_after(outcome.headers)
             error = status_error_from_response(
-                outcome, read_allowed(outcome), secret=self.secret, retry_after=retry_after
+                outcome, _content(outcome), secret=self.secret, retry_after=retry_after
             )
             if self.retry.should_retry_status(status):
                 delay = self.retry.delay(retries, retry_after)
                 if delay is not None:
                     return self._again(delay, f"status {status}")
             raise error
-        error_from_transport = describe_transport_error(outcome)
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug(
-                "%s %s failed: %s (attempt %d)",
-                self.request.method,
-                self.request.url.path,
-                error_from_transport,
-                retries + 1,
-            )
+        failure = describe_transport_error(outcome)
+        self._log_attempt(retries, failure)
         delay = self.retry.delay(retries)
         if delay is None:
-            raise error_from_transport from outcome
-        return self._again(delay, type(error_from_transport).__name__)
+            raise failure from outcome
+        return self._again(delay, type(failure).__name__)
 
     def parse(self, response: httpx.Response) -> SdkToken:
         """The token from a 2xx response, checked against the documented shape first."""
-        content = read_allowed(response)
-        if content is None:
+        content = _content(response)
+        if content is None or len(content) > MAX_RESPONSE_BYTES:
             raise APIResponseValidationError(
                 f"response body is larger than {MAX_RESPONSE_BYTES} bytes", response=response
             )
         try:
             data = json.loads(content)
-        except (ValueError, RecursionError):
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             raise APIResponseValidationError(
                 "response body is not JSON "
                 f"(content-type {response.headers.get('content-type')!r})",
@@ -175,12 +190,7 @@ class Call:
             raise APIResponseValidationError(
                 "response body has no string oauth_portal_url", response=response
             )
-        try:
-            parts = urlsplit(url)
-            absolute = parts.scheme in _WEB_SCHEMES and bool(parts.hostname)
-        except ValueError:  # e.g. an unbalanced IPv6 bracket
-            absolute = False
-        if not absolute:
+        if not _is_web_url(url):
             # The URL is not quoted: it would carry the SDK token into the message.
             raise APIResponseValidationError(
                 "oauth_portal_url is not an absolute http(s) URL", response=response
@@ -188,12 +198,31 @@ class Call:
         parsed = CreateSdkTokenResponse.from_dict(data)
         return SdkToken(parsed.oauth_portal_url, self.platforms, self.scopes)
 
+    def forget_secret(self) -> None:
+        """Mask the key in the sent request: errors and raw responses keep a reference to it,
+        and httpx's ``repr`` of headers masks only ``Authorization``."""
+        self.request.headers[API_KEY_HEADER] = "***"
+
+    def _log_attempt(self, retries: int, outcome: int | Exception) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            request = self.request
+            log.debug(
+                "%s %s -> %s (attempt %d)", request.method, request.url.path, outcome, retries + 1
+            )
+
     def _again(self, delay: float, reason: str) -> float:
+        request = self.request
         log.info(
-            "retrying %s %s in %.2fs after %s",
-            self.request.method,
-            self.request.url.path,
-            delay,
-            reason,
+            "retrying %s %s in %.2fs after %s", request.method, request.url.path, delay, reason
         )
         return delay
+
+
+def _is_web_url(url: str) -> bool:
+    if not is_valid_text(url):  # a lone surrogate from a JSON escape: not a sendable URL
+        return False
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in _WEB_SCHEMES and bool(parts.hostname)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return False

@@ -103,7 +103,9 @@ def _build_parser() -> argparse.ArgumentParser:
         help="run a local mock Tapti API until Ctrl-C",
         description="Run the embedded mock Tapti API on 127.0.0.1 in the foreground.",
     )
-    mock.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
+    mock.add_argument(
+        "--port", type=tcp_port, default=0, help="port to listen on (default: a free one)"
+    )
     mock.add_argument(
         "--api-key", default="test-key", help="the key the mock accepts (a test value)"
     )
@@ -111,16 +113,31 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _create_sdk_token(args: argparse.Namespace) -> int:
-    from ._client import Tapti  # noqa: PLC0415  (keep `tapti --help` fast)
+def tcp_port(text: str) -> int:
+    port = int(text)  # argparse turns the ValueError into a usage error
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (0-65535)")
+    return port
 
+
+def _create_sdk_token(args: argparse.Namespace) -> int:
+    from ._client import DEFAULT_TIMEOUT, Tapti  # noqa: PLC0415  (keep `tapti --help` fast)
+    from ._errors import InvalidInputError  # noqa: PLC0415
+    from ._inputs import check_platform, check_platforms  # noqa: PLC0415
+
+    platforms = check_platforms(_split_values(args.platform), argument="--platform")
+    if args.portal_platform is not None:
+        # Refused before a token is created for nothing.
+        portal_platform = check_platform(args.portal_platform, argument="--portal-platform")
+        if portal_platform not in platforms:
+            raise InvalidInputError("--portal-platform must be one of the --platform values")
     with Tapti(
         base_url=args.base_url,
         max_retries=args.max_retries,
-        timeout=30.0 if args.timeout is None else args.timeout,
+        timeout=DEFAULT_TIMEOUT if args.timeout is None else args.timeout,
     ) as tapti:
         token = tapti.user(args.user_id).create_sdk_token(
-            platforms=_split_values(args.platform),
+            platforms=platforms,
             scopes=_split_values(args.scope),
             callback_url=args.callback_url,
             redirect_url=args.redirect_url,
@@ -166,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
     parser = _build_parser()
     args = parser.parse_args(argv)
-    from ._errors import InvalidInputError, TaptiError  # noqa: PLC0415
+    from ._errors import InvalidInputError, TaptiError  # noqa: PLC0415  (httpx: not for --help)
 
     try:
         code: int = args.handler(args)

@@ -43,7 +43,9 @@ __all__ = [
 ]
 
 # The longest server message quoted in an exception; the full body stays on ``error.body``.
+REQUEST_ID_HEADER = "x-request-id"
 _MAX_QUOTED_MESSAGE = 300
+_MIN_REDACTED_LENGTH = 8
 
 
 class TaptiError(Exception):
@@ -66,29 +68,31 @@ class APITimeoutError(APIConnectionError):
     """A connect, read, write or pool timeout ran out before the response arrived."""
 
 
-class APIResponseValidationError(TaptiError):
-    """The server answered 2xx with a body that is not what the API documents."""
+class _ResponseError(TaptiError):
+    """An error about a response that did arrive: ``response``, ``status_code``, ``request_id``
+    (the ``x-request-id`` header, the thing to quote to Tapti's support)."""
 
     def __init__(self, message: str, *, response: httpx.Response) -> None:
         super().__init__(message)
         self.response = response
         self.status_code = response.status_code
-        self.request_id = response.headers.get("x-request-id")
+        self.request_id: str | None = response.headers.get(REQUEST_ID_HEADER)
 
 
-class APIStatusError(TaptiError):
+class APIResponseValidationError(_ResponseError):
+    """The server answered 2xx with a body that is not what the API documents."""
+
+
+class APIStatusError(_ResponseError):
     """The server answered with a non-2xx status.
 
-    ``body`` is the parsed JSON when the body is JSON, else its text (or ``None`` when empty);
-    ``request_id`` is the ``x-request-id`` header, the thing to quote to Tapti's support.
+    ``body`` is the parsed JSON when the body is JSON, else its text (or ``None`` when empty
+    or too large to read).
     """
 
     def __init__(self, message: str, *, response: httpx.Response, body: object) -> None:
-        super().__init__(message)
-        self.response = response
-        self.status_code = response.status_code
+        super().__init__(message, response=response)
         self.body = body
-        self.request_id = response.headers.get("x-request-id")
 
 
 class BadRequestError(APIStatusError):
@@ -175,13 +179,14 @@ def status_error_from_response(
     message = f"{status} {response.reason_phrase or 'Error'}".rstrip()
     said = server_message(body)
     if said:
-        if secret and secret in said:
+        # A key too short to be real would mangle ordinary words; real keys are long.
+        if len(secret) >= _MIN_REDACTED_LENGTH and secret in said:
             said = said.replace(secret, "***")
         if len(said) > _MAX_QUOTED_MESSAGE:
             said = said[:_MAX_QUOTED_MESSAGE] + "..."
         message = f"{message}: {said}"
-    request_id = response.headers.get("x-request-id")
-    if request_id:
+    request_id = response.headers.get(REQUEST_ID_HEADER)
+    if request_id:  # the error's attribute reads the same header
         message = f"{message} (request id {request_id})"
     if status == 429:
         return RateLimitError(message, response=response, body=body, retry_after=retry_after)

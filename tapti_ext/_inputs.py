@@ -31,6 +31,7 @@ __all__ = [
     "check_scopes",
     "check_url",
     "check_user_id",
+    "is_valid_text",
 ]
 
 PlatformLike = Platform | str
@@ -41,6 +42,8 @@ _E = TypeVar("_E", bound=StrEnum)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _WHITESPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+# Far beyond any real id, far below httpx's 64 KiB URL limit even when percent-encoded.
+MAX_USER_ID_LENGTH = 1024
 
 
 def check_api_key(api_key: object) -> str:
@@ -67,11 +70,13 @@ def check_user_id(user_id: object) -> str:
     text = str(user_id)
     if not text.strip():
         raise InvalidInputError("user id must not be empty or whitespace")
+    if len(text) > MAX_USER_ID_LENGTH:
+        raise InvalidInputError(f"user id is longer than {MAX_USER_ID_LENGTH} characters")
     if text in {".", ".."}:
         raise InvalidInputError(f"user id must not be {text!r}: it would change the request path")
     if _CONTROL.search(text):
         raise InvalidInputError("user id must not contain control characters")
-    if not _is_utf8(text):
+    if not is_valid_text(text):
         raise InvalidInputError("user id must be valid Unicode text (it holds a lone surrogate)")
     return text
 
@@ -102,6 +107,9 @@ def check_base_url(value: object, *, allow_insecure_http: bool) -> str:
     parts = _split(value, "base_url")
     if parts.query or parts.fragment:
         raise InvalidInputError("base_url must not have a query or fragment")
+    if parts.username is not None or parts.password is not None:
+        # Said without them: they are credentials, and httpx would send them as Basic auth.
+        raise InvalidInputError("base_url must not hold a user name or password")
     if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
         raise InvalidInputError(
             "base_url uses plain http to a remote host, which would send the API key "
@@ -119,7 +127,7 @@ def _checked_url(value: str, argument: str) -> str:
 def _split(value: str, argument: str) -> SplitResult:
     if _WHITESPACE_OR_CONTROL.search(value):
         raise InvalidInputError(f"{argument} must not contain whitespace or control characters")
-    if not _is_utf8(value):
+    if not is_valid_text(value):
         raise InvalidInputError(
             f"{argument} must be valid Unicode text (it holds a lone surrogate)"
         )
@@ -134,7 +142,8 @@ def _split(value: str, argument: str) -> SplitResult:
     return parts
 
 
-def _is_utf8(text: str) -> bool:
+def is_valid_text(text: str) -> bool:
+    """False for a str holding a lone surrogate (a JSON escape or a mis-decoded argv can)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

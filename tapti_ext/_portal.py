@@ -1,21 +1,22 @@
 """The OAuth Portal: the token the API returns, and the portal URLs built from it.
 
 URLs are taken apart and put together with ``urllib.parse`` only: an SDK token may hold ``+``,
-``/``, ``=``, ``&`` or ``%``, and string concatenation would corrupt it.
+``/``, ``=``, ``&`` or ``%``, and string concatenation would corrupt it. Setting a parameter
+leaves every other one exactly as the API wrote it.
 """
 
 from __future__ import annotations
 
 import os
 from functools import cached_property
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 import attrs
 from tapti_api_client.models.platform import Platform
 from tapti_api_client.models.scope import Scope
 
 from ._errors import InvalidInputError
-from ._inputs import PlatformLike, check_platform, check_url
+from ._inputs import PlatformLike, check_platform, check_url, is_valid_text
 
 __all__ = ["DEFAULT_PORTAL_URL", "SdkToken", "oauth_portal_url", "resolve_portal_url"]
 
@@ -27,7 +28,9 @@ _MASK = "***"
 
 def resolve_portal_url(portal_url: str | None) -> str:
     """The argument, else ``TAPTI_PORTAL_URL``, else Tapti's hosted portal; checked either way."""
-    chosen = portal_url or os.environ.get("TAPTI_PORTAL_URL") or DEFAULT_PORTAL_URL
+    chosen = portal_url
+    if chosen is None:  # an empty argument is refused below; an empty variable counts as unset
+        chosen = os.environ.get("TAPTI_PORTAL_URL") or DEFAULT_PORTAL_URL
     return check_url(chosen, argument="portal_url")
 
 
@@ -41,6 +44,8 @@ def oauth_portal_url(
     """
     if not isinstance(sdk_token, str) or not sdk_token:
         raise InvalidInputError("sdk_token must be a non-empty str")
+    if not is_valid_text(sdk_token):
+        raise InvalidInputError("sdk_token must be valid Unicode text (it holds a lone surrogate)")
     params = [(_TOKEN_PARAM, sdk_token)]
     if platform is not None:
         params.append((_PLATFORM_PARAM, check_platform(platform).value.lower()))
@@ -96,19 +101,25 @@ class SdkToken:
 
 
 def _with_params(url: str, params: list[tuple[str, str]]) -> str:
-    """``url`` with ``params`` set, replacing earlier values; the rest kept in order."""
+    """``url`` with ``params`` set, replacing earlier values; every other pair kept as is."""
     parts = urlsplit(url)
     replaced = {name for name, _ in params}
-    kept = [
-        pair for pair in parse_qsl(parts.query, keep_blank_values=True) if pair[0] not in replaced
-    ]
-    return urlunsplit(parts._replace(query=urlencode(kept + params)))
+    kept = [pair for pair in _pairs(parts.query) if _name(pair) not in replaced]
+    return urlunsplit(parts._replace(query="&".join([*kept, urlencode(params)])))
 
 
 def _masked(url: str) -> str:
     parts = urlsplit(url)
-    if not parts.query:
-        return url
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    masked = [(name, _MASK if name == _TOKEN_PARAM else value) for name, value in pairs]
-    return urlunsplit(parts._replace(query=urlencode(masked, safe="*:/")))
+    pairs = [
+        f"{_TOKEN_PARAM}={_MASK}" if _name(pair) == _TOKEN_PARAM else pair
+        for pair in _pairs(parts.query)
+    ]
+    return urlunsplit(parts._replace(query="&".join(pairs)))
+
+
+def _pairs(query: str) -> list[str]:
+    return [pair for pair in query.split("&") if pair]
+
+
+def _name(pair: str) -> str:
+    return unquote_plus(pair.partition("=")[0])

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from ._errors import REQUEST_ID_HEADER
+
 if TYPE_CHECKING:
     from ._call import Call
     from ._portal import SdkToken
@@ -37,7 +39,7 @@ class APIResponse:
 
     @property
     def request_id(self) -> str | None:
-        request_id: str | None = self.http_response.headers.get("x-request-id")
+        request_id: str | None = self.http_response.headers.get(REQUEST_ID_HEADER)
         return request_id
 
     def parse(self) -> SdkToken:

@@ -180,3 +180,34 @@ def test_mock_server_command_prints_url_and_export_line_then_stops_on_sigint() -
         _, stderr = process.communicate(timeout=20)
     assert process.returncode == 0
     assert "Traceback" not in stderr
+
+
+def test_portal_platform_outside_the_platforms_is_refused_before_sending(
+    server: MockTaptiServer,
+) -> None:
+    args = [*CREATE]
+    args[args.index("youtube")] = "instagram"
+    result = run(*args, "--portal-platform", "youtube", env=env_for(server))
+    assert result.returncode == 2
+    assert_one_clean_error_line(result)
+    assert "--portal-platform" in result.stderr
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_mock_server_rejects_a_bad_port(port: str) -> None:
+    result = run("mock-server", "--port", port)
+    assert result.returncode == 2
+    assert_one_clean_error_line(result)
+
+
+def test_portal_url_with_undecodable_argument_is_bad_input() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tapti_ext", "portal-url", b"tok\xff"],  # type: ignore[list-item]
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr

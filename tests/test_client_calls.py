@@ -9,11 +9,13 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from _http import snapshot
 from tapti_api_client import AuthenticatedClient
 from tapti_api_client.api.users import create_sdk_token as generated_create_sdk_token
 from tapti_api_client.models import CreateSdkTokenRequest, CreateSdkTokenResponse
 
-from tapti_ext import APIResponse, AsyncTapti, Platform, Scope, SdkToken, Tapti
+from tapti_ext import APIResponse, AsyncTapti, Platform, Scope, SdkToken, Tapti, TaptiError
+from tapti_ext.testing import MockTaptiServer
 
 API_KEY = "sk_test_calls"
 BASE = "https://api.tapti.ai"
@@ -43,7 +45,7 @@ def sent() -> list[httpx.Request]:
 @pytest.fixture
 def handler(sent: list[httpx.Request]) -> Callable[[httpx.Request], httpx.Response]:
     def handle(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
+        sent.append(snapshot(request))
         return httpx.Response(
             200, json={"oauth_portal_url": PORTAL}, headers={"x-request-id": "req_42"}
         )
@@ -432,3 +434,64 @@ async def test_async_close_closes_the_raw_pool_it_created(
         await raw_pool.aclose()
         assert closed
         assert not http.is_closed
+
+
+# --- the client after close, and its read-only settings -----------------------------------------
+
+
+def test_a_closed_client_raises_a_tapti_error(
+    http: httpx.Client, sent: list[httpx.Request]
+) -> None:
+    tapti = Tapti(api_key=API_KEY)
+    tapti.close()
+    with pytest.raises(TaptiError, match="closed"):
+        tapti.user("u").create_sdk_token(**CALL)
+    assert sent == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("base_url", "http://evil.example"),
+        ("timeout", 1.0),
+        ("max_retries", 9),
+        ("portal_url", "x"),
+    ],
+)
+def test_settings_are_read_only(tapti: Tapti, name: str, value: object) -> None:
+    with pytest.raises(AttributeError):
+        setattr(tapti, name, value)
+
+
+# --- tapti.raw rides on the pool without changing or closing it ---------------------------------
+
+
+def test_raw_with_headers_leaves_the_shared_pool_alone(tapti_mock: MockTaptiServer) -> None:
+    with Tapti(api_key=tapti_mock.api_key, base_url=tapti_mock.url) as tapti:
+        copy = tapti.raw.with_headers({"x-api-key": "another-key"})
+        assert copy is not tapti.raw
+        assert "another-key" not in repr(copy)
+        tapti.user("u").create_sdk_token(**CALL)  # a changed key on the pool would get a 401
+    assert [r.status for r in tapti_mock.requests] == [200]
+
+
+def test_leaving_a_with_block_on_raw_does_not_close_the_tapti_client() -> None:
+    tapti = Tapti(api_key=API_KEY)
+    with tapti.raw:
+        pass
+    assert not tapti.raw.get_httpx_client().is_closed
+    tapti.close()
+    assert tapti.raw.get_httpx_client().is_closed
+
+
+@pytest.mark.anyio
+async def test_async_raw_refuses_the_sync_functions() -> None:
+    async with AsyncTapti(api_key=API_KEY) as tapti:
+        with pytest.raises(TypeError, match="asyncio"):
+            tapti.raw.get_httpx_client()
+        assert tapti.raw.get_async_httpx_client() is tapti._http
+
+
+def test_sync_raw_refuses_the_async_functions(tapti: Tapti) -> None:
+    with pytest.raises(TypeError, match="sync"):
+        tapti.raw.get_async_httpx_client()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -427,3 +428,64 @@ def test_any_response_gives_a_token_or_a_tapti_error(status: int, body: bytes) -
         assert success
         assert isinstance(outcome, SdkToken)
         assert outcome.oauth_portal_url == json.loads(body)["oauth_portal_url"]
+
+
+# --- bodies read with a cap, whatever their framing -------------------------------------------
+
+
+def _gzip_answer(status: int, payload: bytes) -> Handler:
+    compressed = gzip.compress(payload)
+    return lambda _: httpx.Response(
+        status,
+        content=compressed,
+        headers={"content-encoding": "gzip", "content-type": "application/json"},
+    )
+
+
+def test_compressed_body_is_decoded_and_parsed() -> None:
+    payload = json.dumps({"oauth_portal_url": PORTAL}).encode()
+    token = call(_gzip_answer(200, payload))
+    assert token.oauth_portal_url == PORTAL
+
+
+def test_compressed_body_that_expands_past_the_cap_is_refused() -> None:
+    bomb = b'{"oauth_portal_url": "' + b"a" * (20 << 20) + b'"}'  # 20 MiB of text, ~20 KiB gzipped
+    error = raises(_gzip_answer(200, bomb), APIResponseValidationError)
+    assert "larger than" in str(error)
+
+
+def test_compressed_error_body_is_decoded_into_the_status_error() -> None:
+    error = raises(_gzip_answer(404, b'{"message": "no such user"}'), NotFoundError)
+    assert error.body == {"message": "no such user"}
+    assert "no such user" in str(error)
+
+
+# --- a caller's event hooks ---------------------------------------------------------------------
+
+
+def test_raise_for_status_event_hook_still_gives_the_typed_error() -> None:
+    def raise_for_status(response: httpx.Response) -> None:
+        response.raise_for_status()
+
+    handler = Recorder(lambda _: httpx.Response(401, json={"message": "bad key"}))
+    error = raises(handler, AuthenticationError, event_hooks={"response": [raise_for_status]})
+    assert error.status_code == 401
+    assert error.body == {"message": "bad key"}
+
+
+# --- text that cannot be sent ------------------------------------------------------------------
+
+
+def test_portal_url_with_a_lone_surrogate_is_a_validation_error() -> None:
+    body = b'{"oauth_portal_url": "https://oauth.tapti.dev?sdk_token=abc&origin=\\udcff"}'
+    error = raises(lambda _: httpx.Response(200, content=body), APIResponseValidationError)
+    assert "absolute http(s) URL" in str(error)
+
+
+def test_short_api_key_is_not_redacted_out_of_ordinary_words() -> None:
+    answer = lambda _: httpx.Response(401, json={"message": "API key rejected"})  # noqa: E731
+    with httpx.Client(transport=httpx.MockTransport(answer)) as http:
+        tapti = Tapti(api_key="k", http_client=http, max_retries=0)
+        with pytest.raises(AuthenticationError) as info:
+            tapti.user("u").create_sdk_token(**CALL)
+    assert "API key rejected" in str(info.value)

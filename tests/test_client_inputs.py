@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _http import snapshot
 
 from tapti_ext import AsyncTapti, InvalidInputError, Platform, Scope, Tapti
 
@@ -34,7 +35,7 @@ def sent() -> list[httpx.Request]:
 @pytest.fixture
 def http(sent: list[httpx.Request]) -> Any:
     def handler(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
+        sent.append(snapshot(request))
         return httpx.Response(200, json={"oauth_portal_url": PORTAL})
 
     with httpx.Client(transport=httpx.MockTransport(handler)) as client:
@@ -74,10 +75,14 @@ CONSTRUCTION_CASES: list[tuple[dict[str, Any], tuple[str, ...]]] = [
     ({"base_url": "http://10.0.0.5:8080"}, ("base_url",)),
     ({"base_url": "http://localhost.evil.example"}, ("base_url",)),
     ({"base_url": "https://999.999.999.999"}, ("base_url",)),
+    ({"base_url": ""}, ("base_url",)),
+    ({"base_url": "https://user:pass@api.tapti.ai"}, ("base_url", "user name or password")),
     ({"timeout": 0}, ("timeout",)),
     ({"timeout": -1.0}, ("timeout",)),
     ({"timeout": "30"}, ("timeout",)),
     ({"timeout": True}, ("timeout",)),
+    ({"timeout": float("inf")}, ("timeout", "finite")),
+    ({"timeout": float("nan")}, ("timeout",)),
     ({"max_retries": -1}, ("max_retries",)),
     ({"max_retries": 1.5}, ("max_retries",)),
     ({"max_retries": True}, ("max_retries",)),
@@ -85,6 +90,7 @@ CONSTRUCTION_CASES: list[tuple[dict[str, Any], tuple[str, ...]]] = [
     ({"portal_url": "not a url"}, ("portal_url",)),
     ({"portal_url": "ftp://oauth.tapti.dev"}, ("portal_url",)),
     ({"portal_url": "oauth.tapti.dev"}, ("portal_url",)),
+    ({"portal_url": ""}, ("portal_url",)),
     ({"platforms": []}, ("platforms",)),
     ({"platforms": "myspace"}, ("platforms", "myspace", "youtube", "tiktok")),
     ({"scopes": ["profile_read", "nope"]}, ("scopes", "nope", "profile_read")),
@@ -226,6 +232,7 @@ BAD_USER_IDS: list[object] = [
     "user\x85id",
     "\ud800",
     "user\udfffid",
+    "u" * 1025,
     True,
     1.5,
     b"user_123",
@@ -350,7 +357,7 @@ async def test_bad_call_argument_async(override: dict[str, Any], words: tuple[st
     sent: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
+        sent.append(snapshot(request))
         return httpx.Response(200, json={"oauth_portal_url": PORTAL})
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
@@ -406,3 +413,20 @@ def test_missing_values_are_named(
     for name in present:
         assert name not in str(exc.value)
     assert sent == []
+
+
+def test_empty_base_url_in_environment_means_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAPTI_BASE_URL", "")
+    assert Tapti(api_key=API_KEY).base_url == "https://api.tapti.ai"
+
+
+def test_credentials_in_base_url_are_not_quoted_back() -> None:
+    with pytest.raises(InvalidInputError) as exc:
+        Tapti(api_key=API_KEY, base_url="https://user:hunter2secret@api.tapti.ai")
+    assert "hunter2secret" not in str(exc.value)
+
+
+def test_longest_allowed_user_id_is_sent(http: httpx.Client, sent: list[httpx.Request]) -> None:
+    tapti = Tapti(api_key=API_KEY, http_client=http)
+    tapti.user("u" * 1024).create_sdk_token(**GOOD_CALL)
+    assert sent[0].url.raw_path == b"/users/" + b"u" * 1024 + b"/sdk-token"

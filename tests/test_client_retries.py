@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _http import snapshot
 
 from tapti_ext import (
     APIConnectionError,
@@ -50,7 +51,7 @@ class Script:
         self.requests: list[httpx.Request] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
+        self.requests.append(snapshot(request))
         step = self.steps[min(len(self.requests), len(self.steps)) - 1]
         if isinstance(step, Exception):
             raise step

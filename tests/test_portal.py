@@ -258,3 +258,16 @@ def test_repr_never_shows_a_token(token: str) -> None:
     assert text.count("sdk_token=") == 1
     assert "sdk_token=***&" in text or "sdk_token=***'" in text
     assert urlencode({"sdk_token": token}) not in text
+
+
+def test_portal_url_keeps_the_other_parameters_exactly_as_the_api_wrote_them() -> None:
+    raw = "https://oauth-portal.example.com?sdk_token=8pjB.....&origin=https://your-app.com/x&platform=tiktok"
+    token = make(raw, platforms=(Platform.YOUTUBE, Platform.TIKTOK))
+    assert token.portal_url("youtube") == (
+        "https://oauth-portal.example.com?sdk_token=8pjB.....&origin=https://your-app.com/x&platform=youtube"
+    )
+
+
+def test_lone_surrogate_token_is_refused() -> None:
+    with pytest.raises(InvalidInputError, match="sdk_token"):
+        oauth_portal_url("tok\udcff")

@@ -13,6 +13,7 @@ from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
+from _http import snapshot
 
 from tapti_ext import (
     APIConnectionError,
@@ -190,7 +191,7 @@ def test_failures_leak_nothing(
     sent: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
+        sent.append(snapshot(request))
         return answer(request)
 
     with httpx.Client(transport=httpx.MockTransport(handler)) as http:
@@ -311,3 +312,20 @@ async def test_async_real_http_leaks_nothing(
     assert token.sdk_token == SDK_TOKEN
     assert any(r.name.startswith("httpcore") for r in logs.records), "httpcore not captured"
     assert_logs_clean(logs)
+
+
+def test_request_kept_by_errors_and_raw_responses_has_the_key_masked() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/users/denied"):
+            return httpx.Response(403, json={"message": "no"})
+        return ok(request)
+
+    with httpx.Client(transport=httpx.MockTransport(handler)) as http:
+        tapti = Tapti(api_key=API_KEY, http_client=http)
+        raw = tapti.with_raw_response.user("user_123").create_sdk_token(**CALL)
+        with pytest.raises(PermissionDeniedError) as info:
+            tapti.user("denied").create_sdk_token(**CALL)
+    for request in (raw.http_response.request, info.value.response.request):
+        assert request.headers["x-api-key"] == "***"
+        assert_clean(repr(request.headers), "request headers")
+        assert_clean(repr(list(request.headers.raw)), "raw request headers")
