@@ -1,10 +1,15 @@
 # Every target installs what it needs first, so `make demo` and `make test` work as the first
-# command on a fresh clone (Python 3.11+, make, git, Node/npm).
+# command on a fresh clone. Two installs, each behind a stamp file: the Python one (.venv, from
+# pyproject.toml pinned by constraints.txt) and the Node one (node_modules, from package-lock.json).
+# `make demo` and the other Python-only targets need Python 3.11+ and make, not Node; lint, pytest
+# and test also need Node/npm (Redocly and Prism).
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
+PY_STAMP   := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 # Node tools stay offline and quiet: no analytics, telemetry or update checks.
 export SCARF_ANALYTICS := false
 export REDOCLY_TELEMETRY := off
@@ -12,7 +17,7 @@ export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 export NO_UPDATE_NOTIFIER := 1
 export npm_config_update_notifier := false
 
-.PHONY: help install generate check-generated lint typecheck pytest test demo bench bench-smoke clean
+.PHONY: help install constraints generate check-generated lint typecheck pytest test demo bench bench-smoke clean
 
 help:
 	@echo "make demo             create an SDK token against the embedded mock server (offline)"
@@ -20,47 +25,64 @@ help:
 	@echo "make generate         regenerate generated/ from openapi/tapti.yaml"
 	@echo "make check-generated  fail with a diff when generated/ differs from the spec"
 	@echo "make bench            the full benchmark (writes .bench/results.json)"
+	@echo "make install          both installs: .venv (pinned by constraints.txt) and node_modules"
+	@echo "make constraints      re-resolve the dev extra in a throwaway venv and rewrite constraints.txt"
 
-install: $(VENV)/.installed node_modules/.installed
+install: $(PY_STAMP) $(NODE_STAMP)
 
-$(VENV)/.installed: pyproject.toml
+# The dev environment is pinned by constraints.txt; the published package keeps its lower bounds.
+$(PY_STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $@
 
-node_modules/.installed: package.json package-lock.json
+$(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-generate: install
+# Rewrites constraints.txt (keeping its leading comment block) from a throwaway venv in which
+# '.[dev]' is resolved anew without the old pins: the newest versions pyproject.toml allows.
+# .venv is left alone until the next target reinstalls it from the new file. Needs the network.
+constraints:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(PYTHON) -m venv "$$tmp/venv" && \
+	"$$tmp/venv/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]' && \
+	{ awk '/^#/ { print; next } { exit }' constraints.txt && \
+	  "$$tmp/venv/bin/python" -m pip freeze --exclude-editable | grep -v -i '^tapti[=@ ]'; \
+	} > "$$tmp/constraints.txt" && \
+	mv "$$tmp/constraints.txt" constraints.txt && \
+	echo "constraints.txt rewritten: review the diff, run make test, commit it"
+
+generate: $(PY_STAMP)
 	$(PY) scripts/generate.py
 
-check-generated: install
+check-generated: $(PY_STAMP)
 	$(PY) scripts/generate.py --check
 
-lint: install
+lint: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/openapi-spec-validator openapi/tapti.yaml
 	node_modules/.bin/redocly lint openapi/tapti.yaml --format=stylish
 
-typecheck: install
+typecheck: $(PY_STAMP)
 	$(BIN)/mypy
 
-pytest: install
+pytest: $(PY_STAMP) $(NODE_STAMP)  # the Prism contract tests need node_modules
 	$(BIN)/pytest
 
-demo: install
+demo: $(PY_STAMP)
 	$(PY) scripts/demo.py
 
-bench: install
+bench: $(PY_STAMP)
 	$(PY) scripts/bench.py
 
-bench-smoke: install
+bench-smoke: $(PY_STAMP)
 	$(PY) scripts/bench.py --smoke
 
-test: lint typecheck check-generated pytest demo bench-smoke
+test: install lint typecheck check-generated pytest demo bench-smoke
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis .bench

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 TAPTI = str(Path(sys.executable).parent / "tapti")
@@ -22,19 +23,39 @@ REDIRECT_URL = "https://your-app.com/dashboard/accounts"
 STARTUP_SECONDS = 20
 
 
+def first_line(server: subprocess.Popen[str], timeout: float) -> str | None:
+    """The server's first stdout line, or None if it printed none within `timeout` seconds.
+
+    A reader thread, not a bare readline(): a server that hangs before printing would otherwise
+    block the demo forever. (A thread works with pipes on every platform, unlike select.)
+    """
+    assert server.stdout is not None
+    stdout = server.stdout
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return lines[0] if lines else None
+
+
 def start_mock() -> tuple[subprocess.Popen[str], str]:
     server = subprocess.Popen(
         [TAPTI, "mock-server", "--port", "0", "--api-key", DEMO_KEY],
         stdout=subprocess.PIPE,
         text=True,
     )
-    assert server.stdout is not None
-    first_line = server.stdout.readline()
+    line = first_line(server, STARTUP_SECONDS)
     prefix = "Mock Tapti API listening on "
-    if not first_line.startswith(prefix):
+    if line is None or not line.startswith(prefix):
         server.kill()
-        raise SystemExit(f"the mock server did not start: {first_line!r}")
-    return server, first_line.removeprefix(prefix).strip()
+        server.wait()
+        if line is None:
+            raise SystemExit(
+                f"the mock server did not start: it printed no line within {STARTUP_SECONDS} s "
+                "and was killed"
+            )
+        raise SystemExit(f"the mock server did not start: {line!r}")
+    return server, line.removeprefix(prefix).strip()
 
 
 def stop(server: subprocess.Popen[str]) -> None:
