@@ -13,32 +13,95 @@
 
 The low-level client generated from the OpenAPI spec is ``tapti_api_client``; ``tapti.raw`` is
 one configured like ``tapti``.
+
+The names below load on first use: the pytest plugin and the ``tapti`` command import this
+package, and neither should pay for httpx and the generated models until it needs them.
 """
 
-from tapti_api_client.models.platform import Platform
-from tapti_api_client.models.scope import Scope
+from __future__ import annotations
 
-from ._client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, AsyncTapti, AsyncUser, Tapti, User
-from ._errors import (
-    APIConnectionError,
-    APIResponseValidationError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ConflictError,
-    InternalServerError,
-    InvalidInputError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    TaptiError,
-    UnprocessableEntityError,
-)
-from ._portal import DEFAULT_PORTAL_URL, SdkToken, oauth_portal_url
-from ._response import APIResponse
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
 
+if TYPE_CHECKING:
+    from tapti_api_client.models.platform import Platform
+    from tapti_api_client.models.scope import Scope
+
+    from ._client import (
+        DEFAULT_BASE_URL,
+        DEFAULT_TIMEOUT,
+        AsyncTapti,
+        AsyncTaptiWithRawResponse,
+        AsyncUser,
+        AsyncUserWithRawResponse,
+        Tapti,
+        TaptiWithRawResponse,
+        User,
+        UserWithRawResponse,
+    )
+    from ._errors import (
+        APIConnectionError,
+        APIResponseValidationError,
+        APIStatusError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        ConflictError,
+        InternalServerError,
+        InvalidInputError,
+        NotFoundError,
+        PermissionDeniedError,
+        RateLimitError,
+        TaptiError,
+        UnprocessableEntityError,
+    )
+    from ._portal import DEFAULT_PORTAL_URL, SdkToken, oauth_portal_url
+    from ._response import APIResponse
+
+_HOMES = {
+    "Platform": "tapti_api_client.models.platform",
+    "Scope": "tapti_api_client.models.scope",
+    **dict.fromkeys(
+        [
+            "DEFAULT_BASE_URL",
+            "DEFAULT_TIMEOUT",
+            "AsyncTapti",
+            "AsyncTaptiWithRawResponse",
+            "AsyncUser",
+            "AsyncUserWithRawResponse",
+            "Tapti",
+            "TaptiWithRawResponse",
+            "User",
+            "UserWithRawResponse",
+        ],
+        "tapti_ext._client",
+    ),
+    **dict.fromkeys(
+        [
+            "APIConnectionError",
+            "APIResponseValidationError",
+            "APIStatusError",
+            "APITimeoutError",
+            "AuthenticationError",
+            "BadRequestError",
+            "ConflictError",
+            "InternalServerError",
+            "InvalidInputError",
+            "NotFoundError",
+            "PermissionDeniedError",
+            "RateLimitError",
+            "TaptiError",
+            "UnprocessableEntityError",
+        ],
+        "tapti_ext._errors",
+    ),
+    **dict.fromkeys(["DEFAULT_PORTAL_URL", "SdkToken", "oauth_portal_url"], "tapti_ext._portal"),
+    "APIResponse": "tapti_ext._response",
+}
+
+# Literal, so that type checkers see the re-exports; a test keeps it in step with _HOMES.
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_PORTAL_URL",
@@ -49,7 +112,9 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AsyncTapti",
+    "AsyncTaptiWithRawResponse",
     "AsyncUser",
+    "AsyncUserWithRawResponse",
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
@@ -63,8 +128,23 @@ __all__ = [
     "SdkToken",
     "Tapti",
     "TaptiError",
+    "TaptiWithRawResponse",
     "UnprocessableEntityError",
     "User",
+    "UserWithRawResponse",
     "__version__",
     "oauth_portal_url",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'tapti_ext' has no attribute {name!r}")
+    value = getattr(import_module(home), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
