@@ -2,7 +2,7 @@
 
 Five figures, each against raw httpx in the same run (docs/benchmarks.md has the method):
 
-1. cold start to the first call, in fresh processes (plus ``import tapti_ext`` against
+1. cold start to the first call, in fresh processes (plus ``from tapti_ext import Tapti`` against
    ``import httpx``, and the modules a plain call must not import);
 2. client CPU time per sync call, against ``httpx.Client.post`` and the generated client;
 3. async throughput at concurrency 50, against ``httpx.AsyncClient``;
@@ -290,7 +290,7 @@ def cold_start(server: Server, settings: Settings, delay_us: int) -> dict[str, A
     sdk_code = SDK_CHILD.format(report="", **fields)
     base_code = HTTPX_CHILD.format(report="", **fields)
     first_call = paired_children(sdk_code, base_code, settings.cold_pairs)
-    imports = paired_children("import tapti_ext", "import httpx", settings.import_pairs)
+    imports = paired_children("from tapti_ext import Tapti", "import httpx", settings.import_pairs)
 
     env = child_env()
     _, sdk_modules = run_child(SDK_CHILD.format(report=REPORT_MODULES, **fields), env)
@@ -632,7 +632,7 @@ def build_table(figures: dict[str, Any]) -> list[dict[str, str]]:
             f"{cold['modules_sdk']} modules vs {cold['modules_httpx']} for httpx",
         )
         row(
-            "1. import tapti_ext vs import httpx",
+            "1. from tapti_ext import Tapti vs import httpx",
             f"{imports['ratio_min_vs_min']:.3f}x",
             "(info)",
             "",
