@@ -450,12 +450,7 @@ class _AsyncUserCalls(_UserCalls, Generic[_Result]):
         redirect_url: str | None = None,
         timeout: TimeoutLike = None,
     ) -> _Result:
-        """Create an SDK token that opens the OAuth Portal for this user.
-
-        Arguments left out come from the client's defaults. ``platforms`` and ``scopes`` take
-        one value or many, as enum members or strings in any case. ``timeout=None`` means the
-        client's timeout. Generate the token just before redirecting; never store it.
-        """
+        """Create an SDK token that opens the OAuth Portal for this user (as ``User`` does)."""
         call = self._client._prepare(
             self._id, user_id, platforms, scopes, callback_url, redirect_url, timeout
         )

@@ -50,12 +50,6 @@ def server() -> Iterator[MockTaptiServer]:
         yield running
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("TAPTI_API_KEY", "TAPTI_BASE_URL", "TAPTI_PORTAL_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def sends(monkeypatch: pytest.MonkeyPatch, server: MockTaptiServer) -> list[httpx.Request]:
     """Every request any httpx transport is asked to send during the test (none, we hope)."""

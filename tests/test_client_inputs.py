@@ -21,12 +21,6 @@ GOOD_CALL: dict[str, Any] = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("TAPTI_API_KEY", "TAPTI_BASE_URL", "TAPTI_PORTAL_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def sent() -> list[httpx.Request]:
     return []

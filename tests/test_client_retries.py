@@ -37,12 +37,6 @@ WINDOWS = [(0.25, 0.5), (0.5, 1.0), (1.0, 2.0), (2.0, 4.0), (4.0, 8.0), (4.0, 8.
 Step = httpx.Response | Exception
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("TAPTI_API_KEY", "TAPTI_BASE_URL", "TAPTI_PORTAL_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
 class Script:
     """A MockTransport handler playing its steps in order; the last one repeats."""
 

@@ -185,12 +185,6 @@ def target(request: pytest.FixtureRequest) -> Target:
     return Target("mock", server.url, server)
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("TAPTI_API_KEY", "TAPTI_BASE_URL", "TAPTI_PORTAL_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
 # --- the spec's example is parseable --------------------------------------------------------------
 
 

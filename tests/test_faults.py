@@ -361,12 +361,6 @@ FAULTS = [
 ]  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("TAPTI_API_KEY", "TAPTI_BASE_URL", "TAPTI_PORTAL_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def attempt_log(caplog: pytest.LogCaptureFixture) -> Callable[[], int]:
     """The number of attempts the SDK itself logged (one DEBUG line per attempt)."""

@@ -61,12 +61,6 @@ def cpu_seconds() -> tuple[float, float]:
     return usage.ru_utime + usage.ru_stime, time.thread_time()
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("TAPTI_API_KEY", "TAPTI_BASE_URL", "TAPTI_PORTAL_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.mark.slow
 @pytest.mark.anyio
 @pytest.mark.timeout(300)

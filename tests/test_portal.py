@@ -32,12 +32,6 @@ def make(
     return SdkToken(url, platforms, scopes)
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("TAPTI_API_KEY", "TAPTI_BASE_URL", "TAPTI_PORTAL_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
 # --- SdkToken ----------------------------------------------------------------------------------
 
 

@@ -94,12 +94,6 @@ class Session:
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("TAPTI_API_KEY", "TAPTI_BASE_URL", "TAPTI_PORTAL_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(autouse=True)
 def _no_sleep(slept: list[float], async_slept: list[float]) -> None:
     """Retries wait for nothing here: the shared fixtures record the delays instead."""
 
