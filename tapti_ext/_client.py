@@ -296,8 +296,10 @@ class Tapti(_BaseTapti[httpx.Client]):
     def _send(self, request: httpx.Request) -> httpx.Response:
         try:
             response = self._http.send(request, stream=True, follow_redirects=False)
-        except httpx.HTTPStatusError as exc:  # a caller's event hook called raise_for_status()
-            response = exc.response
+        except httpx.HTTPStatusError as exc:
+            # A caller's event hook called raise_for_status(): httpx has closed the response
+            # unread, so it is judged by its status and headers alone.
+            return exc.response
         try:
             plan = read_plan(response)
             if plan is ReadPlan.READ:
@@ -362,8 +364,10 @@ class AsyncTapti(_BaseTapti[httpx.AsyncClient]):
     async def _send(self, request: httpx.Request) -> httpx.Response:
         try:
             response = await self._http.send(request, stream=True, follow_redirects=False)
-        except httpx.HTTPStatusError as exc:  # a caller's event hook called raise_for_status()
-            response = exc.response
+        except httpx.HTTPStatusError as exc:
+            # A caller's event hook called raise_for_status(): httpx has closed the response
+            # unread, so it is judged by its status and headers alone.
+            return exc.response
         try:
             plan = read_plan(response)
             if plan is ReadPlan.READ:

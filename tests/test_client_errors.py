@@ -30,6 +30,7 @@ from tapti_ext import (
     TaptiError,
     UnprocessableEntityError,
 )
+from tapti_ext.testing import MockTaptiServer
 
 API_KEY = "sk_test_errors"
 PORTAL = "https://oauth.tapti.dev?sdk_token=tok_errors"
@@ -457,14 +458,31 @@ def test_compressed_error_body_is_decoded_into_the_status_error() -> None:
 # --- a caller's event hooks ---------------------------------------------------------------------
 
 
-def test_raise_for_status_event_hook_still_gives_the_typed_error() -> None:
+def test_raise_for_status_event_hook_still_gives_the_typed_error(
+    tapti_mock: MockTaptiServer,
+) -> None:
     def raise_for_status(response: httpx.Response) -> None:
         response.raise_for_status()
 
-    handler = Recorder(lambda _: httpx.Response(401, json={"message": "bad key"}))
-    error = raises(handler, AuthenticationError, event_hooks={"response": [raise_for_status]})
-    assert error.status_code == 401
-    assert error.body == {"message": "bad key"}
+    with httpx.Client(event_hooks={"response": [raise_for_status]}) as http:
+        tapti = Tapti(api_key="not-the-key", base_url=tapti_mock.url, http_client=http)
+        with pytest.raises(AuthenticationError) as info:
+            tapti.user("u").create_sdk_token(**CALL)
+    assert info.value.status_code == 401
+    assert info.value.body is None  # httpx closed the body unread when the hook raised
+
+
+@pytest.mark.anyio
+async def test_async_raise_for_status_event_hook_still_gives_the_typed_error(
+    tapti_mock: MockTaptiServer,
+) -> None:
+    async def raise_for_status(response: httpx.Response) -> None:
+        response.raise_for_status()
+
+    async with httpx.AsyncClient(event_hooks={"response": [raise_for_status]}) as http:
+        tapti = AsyncTapti(api_key="not-the-key", base_url=tapti_mock.url, http_client=http)
+        with pytest.raises(AuthenticationError):
+            await tapti.user("u").create_sdk_token(**CALL)
 
 
 # --- text that cannot be sent ------------------------------------------------------------------
