@@ -183,16 +183,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
     parser = _build_parser()
     args = parser.parse_args(argv)
-    from ._errors import InvalidInputError, TaptiError  # noqa: PLC0415  (httpx: not for --help)
-
     try:
-        code: int = args.handler(args)
-    except InvalidInputError as exc:
-        print(f"tapti: error: {exc}", file=sys.stderr)
-        return _EXIT_USAGE
-    except TaptiError as exc:
-        print(f"tapti: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return _EXIT_API
+        return int(args.handler(args))
     except KeyboardInterrupt:
         return _EXIT_INTERRUPTED
-    return code
+    except BrokenPipeError:
+        # The reader went away (`tapti ... | head -c1`): nothing left to tell anyone.
+        _silence_stdout()
+        return _EXIT_API
+    except Exception as exc:
+        failure = _failure(exc)
+        if failure is None:
+            raise  # a bug of ours: the traceback is the useful report
+        message, code = failure
+        print(f"tapti: {message}", file=sys.stderr)
+        return code
+
+
+def _failure(exc: Exception) -> tuple[str, int] | None:
+    """The one line and the exit code for an expected failure, or None for a bug."""
+    from ._errors import TaptiError  # noqa: PLC0415  (httpx: not for --help)
+
+    if isinstance(exc, UnicodeEncodeError):  # before ValueError, its base: output, not input
+        return f"cannot print in this terminal's encoding ({exc.reason})", _EXIT_API
+    if isinstance(exc, ValueError):  # InvalidInputError, and the mock server's own checks
+        return f"error: {exc}", _EXIT_USAGE
+    if isinstance(exc, TaptiError | OSError):  # the API, the network, a port in use
+        return f"{type(exc).__name__}: {exc}", _EXIT_API
+    return None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    import os  # noqa: PLC0415
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

@@ -7,7 +7,6 @@ followed, so the API key cannot be carried to another host.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Iterable
@@ -26,6 +25,7 @@ from ._inputs import (
     check_base_url,
     check_platforms,
     check_scopes,
+    check_timeout,
     check_url,
     check_user_id,
 )
@@ -115,7 +115,7 @@ class _BaseTapti(Generic[_Http]):
             DEFAULT_BASE_URL if configured_url is None else configured_url,
             allow_insecure_http=allow_insecure_http,
         )
-        self._timeout = _check_timeout(timeout)
+        self._timeout = check_timeout(timeout)
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise InvalidInputError("max_retries must be an int >= 0")
         self._retry = RetryPolicy(max_retries=max_retries)
@@ -245,7 +245,7 @@ class _BaseTapti(Generic[_Http]):
             scopes=chosen_scopes,
             callback_url=chosen_callback,
             redirect_url=chosen_redirect,
-            timeout=self._default_timeout if timeout is None else _check_timeout(timeout),
+            timeout=self._default_timeout if timeout is None else check_timeout(timeout),
             retry=self._retry,
             secret=self._api_key,
         )
@@ -538,19 +538,3 @@ async def _async_sleep(seconds: float) -> None:
     import anyio  # noqa: PLC0415
 
     await anyio.sleep(seconds)
-
-
-def _check_timeout(value: object) -> httpx.Timeout:
-    if isinstance(value, httpx.Timeout):
-        return value
-    if value is None:
-        return httpx.Timeout(None)
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not (value > 0 and math.isfinite(value))
-    ):
-        raise InvalidInputError(
-            "timeout must be a positive, finite number of seconds, None or an httpx.Timeout"
-        )
-    return httpx.Timeout(float(value))

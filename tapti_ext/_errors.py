@@ -22,6 +22,7 @@ Messages never hold the API key or an SDK token: errors are built from the respo
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 
@@ -45,7 +46,7 @@ __all__ = [
 # The longest server message quoted in an exception; the full body stays on ``error.body``.
 REQUEST_ID_HEADER = "x-request-id"
 _MAX_QUOTED_MESSAGE = 300
-_MIN_REDACTED_LENGTH = 8
+_SHORT_SECRET = 8
 
 
 class TaptiError(Exception):
@@ -153,7 +154,11 @@ def decode_body(response: httpx.Response, content: bytes | None) -> object:
     try:
         return json.loads(content)
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        pass
+    try:
         return content.decode(response.encoding or "utf-8", errors="replace")
+    except (LookupError, UnicodeError):  # a charset Python lacks, or one that is not text
+        return content.decode("utf-8", errors="replace")
 
 
 def server_message(body: object) -> str | None:
@@ -179,21 +184,35 @@ def status_error_from_response(
     message = f"{status} {response.reason_phrase or 'Error'}".rstrip()
     said = server_message(body)
     if said:
-        # A key too short to be real would mangle ordinary words; real keys are long.
-        if len(secret) >= _MIN_REDACTED_LENGTH and secret in said:
-            said = said.replace(secret, "***")
         if len(said) > _MAX_QUOTED_MESSAGE:
             said = said[:_MAX_QUOTED_MESSAGE] + "..."
         message = f"{message}: {said}"
     request_id = response.headers.get(REQUEST_ID_HEADER)
     if request_id:  # the error's attribute reads the same header
         message = f"{message} (request id {request_id})"
+    # Everything quoted came from the server, which may echo the key anywhere.
+    message = _redacted(message, secret)
     if status == 429:
         return RateLimitError(message, response=response, body=body, retry_after=retry_after)
     if status >= 500:
         return InternalServerError(message, response=response, body=body)
     error_class = _STATUS_ERRORS.get(status, APIStatusError)
     return error_class(message, response=response, body=body)
+
+
+def _redacted(text: str, secret: str) -> str:
+    """``text`` with ``secret`` masked.
+
+    A real key (8 characters or more) is masked wherever it stands. A shorter one only where
+    it stands alone, not inside a longer run of key-like characters, so that a test key
+    such as ``k`` does not turn "key" into "***ey".
+    """
+    if not secret or secret not in text:
+        return text
+    if len(secret) >= _SHORT_SECRET:
+        return text.replace(secret, "***")
+    pattern = rf"(?<![A-Za-z0-9_\-]){re.escape(secret)}(?![A-Za-z0-9_\-])"
+    return re.sub(pattern, "***", text)
 
 
 def describe_transport_error(exc: httpx.RequestError) -> APIConnectionError:

@@ -29,6 +29,7 @@ __all__ = [
     "check_platform",
     "check_platforms",
     "check_scopes",
+    "check_timeout",
     "check_url",
     "check_user_id",
     "is_valid_text",
@@ -43,7 +44,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _WHITESPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 # Far beyond any real id, far below httpx's 64 KiB URL limit even when percent-encoded.
+# A day: longer is no timeout in practice, and the OS's clocks overflow well beyond it.
+MAX_TIMEOUT_SECONDS = 86_400.0
 MAX_USER_ID_LENGTH = 1024
+_MAX_INT_ID_BITS = 3400  # about 1,024 decimal digits; str() refuses far longer ints anyway
 
 
 def check_api_key(api_key: object) -> str:
@@ -65,9 +69,15 @@ def check_api_key(api_key: object) -> str:
 
 def check_user_id(user_id: object) -> str:
     """A user id is sent as one path segment; refuse what cannot round-trip as one."""
-    if isinstance(user_id, bool) or not isinstance(user_id, str | int):
+    if isinstance(user_id, str):
+        # str.__str__, not str(): a (str, Enum) member would print as "Class.MEMBER".
+        text = str.__str__(user_id)
+    elif isinstance(user_id, int) and not isinstance(user_id, bool):
+        if user_id.bit_length() > _MAX_INT_ID_BITS:
+            raise InvalidInputError(f"user id is longer than {MAX_USER_ID_LENGTH} characters")
+        text = int.__repr__(user_id)
+    else:
         raise InvalidInputError(f"user id must be a str or int, not {type(user_id).__name__}")
-    text = str(user_id)
     if not text.strip():
         raise InvalidInputError("user id must not be empty or whitespace")
     if len(text) > MAX_USER_ID_LENGTH:
@@ -105,7 +115,7 @@ def check_base_url(value: object, *, allow_insecure_http: bool) -> str:
     if not isinstance(value, str):
         raise InvalidInputError(f"base_url must be a str URL, not {type(value).__name__}")
     parts = _split(value, "base_url")
-    if parts.query or parts.fragment:
+    if "?" in value or "#" in value:  # even an empty one would swallow the request path
         raise InvalidInputError("base_url must not have a query or fragment")
     if parts.username is not None or parts.password is not None:
         # Said without them: they are credentials, and httpx would send them as Basic auth.
@@ -200,3 +210,36 @@ def _members_uncached(enum: type[_E], items: tuple[object, ...], argument: str) 
         raise InvalidInputError(f"{argument} must not be empty")
     members = (_member(enum, item, argument) for item in items)
     return tuple(dict.fromkeys(members))
+
+
+def check_timeout(value: object) -> httpx.Timeout:
+    """Seconds (one for every phase), ``None`` for no limit, or an ``httpx.Timeout``."""
+    timeout = value if isinstance(value, httpx.Timeout) else _timeout_from(value)
+    for phase in ("connect", "read", "write", "pool"):
+        seconds = getattr(timeout, phase)
+        if seconds is not None and not _is_duration(seconds):
+            raise InvalidInputError(
+                f"timeout: {phase} must be None or a positive number of seconds "
+                f"up to {MAX_TIMEOUT_SECONDS:g}"
+            )
+    return timeout
+
+
+def _timeout_from(value: object) -> httpx.Timeout:
+    if value is None:
+        return httpx.Timeout(None)
+    if not _is_duration(value):
+        raise InvalidInputError(
+            f"timeout must be a positive number of seconds up to {MAX_TIMEOUT_SECONDS:g}, "
+            "None or an httpx.Timeout"
+        )
+    return httpx.Timeout(float(value))  # type: ignore[arg-type]  # _is_duration checked it
+
+
+def _is_duration(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return 0 < value <= MAX_TIMEOUT_SECONDS  # NaN fails both comparisons
+    except OverflowError:
+        return False

@@ -34,11 +34,11 @@ def parse_retry_after(headers: httpx.Headers) -> float | None:
     except ValueError:
         try:
             when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+            if when.tzinfo is None:
+                return None
+            seconds = when.timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
-        if when.tzinfo is None:
-            return None
-        seconds = when.timestamp() - time.time()
     if math.isnan(seconds):
         return None
     return max(seconds, 0.0)
@@ -66,6 +66,7 @@ class RetryPolicy:
             return None
         if retry_after is not None:
             return retry_after if retry_after <= self.max_retry_after else None
-        ceiling = min(self.initial_delay * 2.0**retries_done, self.max_delay)
+        # The exponent is capped too: 2.0**1024 overflows long before max_delay applies.
+        ceiling = min(self.initial_delay * 2.0 ** min(retries_done, 32), self.max_delay)
         # Jitter between half and all of the ceiling spreads clients that failed together.
         return ceiling * (0.5 + random.random() / 2)  # noqa: S311 (not cryptographic)

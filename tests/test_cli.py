@@ -211,3 +211,42 @@ def test_portal_url_with_undecodable_argument_is_bad_input() -> None:
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+
+
+def test_mock_server_on_a_taken_port_is_one_line_and_exit_1(server: MockTaptiServer) -> None:
+    result = run("mock-server", "--port", str(server.port))
+    assert result.returncode == 1
+    assert_one_clean_error_line(result)
+    assert "in use" in result.stderr
+
+
+@pytest.mark.parametrize("key", ["", "caf\u00e9"])
+def test_mock_server_with_an_unusable_key_is_bad_input(key: str) -> None:
+    result = run("mock-server", f"--api-key={key}")
+    assert result.returncode == 2
+    assert_one_clean_error_line(result)
+
+
+def test_output_the_terminal_cannot_encode_is_one_line_and_exit_1() -> None:
+    result = run(
+        "portal-url",
+        "tok",
+        "--portal-url",
+        "https://p\u00f6rtal.example",
+        env={"PYTHONIOENCODING": "ascii"},
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+
+
+def test_a_reader_that_goes_away_gets_no_traceback() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tapti_ext", "portal-url", "tok"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # nobody will read what it prints
+    _, stderr = process.communicate(timeout=60)
+    assert b"Traceback" not in stderr

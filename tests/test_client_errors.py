@@ -501,3 +501,38 @@ def test_short_api_key_is_not_redacted_out_of_ordinary_words() -> None:
         with pytest.raises(AuthenticationError) as info:
             tapti.user("u").create_sdk_token(**CALL)
     assert "API key rejected" in str(info.value)
+
+
+# --- whatever the server sends back --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("charset", ["hex", "rot13", "base64", "idna", "no-such-charset"])
+def test_error_body_in_an_odd_charset_is_still_a_status_error(charset: str) -> None:
+    answer = lambda _: httpx.Response(  # noqa: E731
+        400, content=b"\xff oops", headers={"content-type": f"text/plain; charset={charset}"}
+    )
+    error = raises(answer, BadRequestError)
+    assert isinstance(error.body, str)
+
+
+def test_key_echoed_in_headers_or_reason_is_masked_in_the_message() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        key = request.headers["x-api-key"]
+        return httpx.Response(
+            400,
+            headers={"x-request-id": key},
+            extensions={"reason_phrase": b"bad key " + key.encode()},
+        )
+
+    error = raises(answer, BadRequestError)
+    assert API_KEY not in str(error)
+    assert "***" in str(error)
+
+
+def test_short_key_echoed_alone_is_masked() -> None:
+    answer = lambda _: httpx.Response(401, json={"message": "bad key k7: API key rejected"})  # noqa: E731
+    with httpx.Client(transport=httpx.MockTransport(answer)) as http:
+        tapti = Tapti(api_key="k7", http_client=http, max_retries=0)
+        with pytest.raises(AuthenticationError) as info:
+            tapti.user("u").create_sdk_token(**CALL)
+    assert str(info.value) == "401 Unauthorized: bad key ***: API key rejected"

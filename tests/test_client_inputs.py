@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import Enum, IntEnum
 from typing import Any
 
 import httpx
@@ -70,13 +71,20 @@ CONSTRUCTION_CASES: list[tuple[dict[str, Any], tuple[str, ...]]] = [
     ({"base_url": "http://localhost.evil.example"}, ("base_url",)),
     ({"base_url": "https://999.999.999.999"}, ("base_url",)),
     ({"base_url": ""}, ("base_url",)),
+    ({"base_url": "https://api.tapti.ai?"}, ("base_url", "query")),
+    ({"base_url": "https://api.tapti.ai#"}, ("base_url", "fragment")),
     ({"base_url": "https://user:pass@api.tapti.ai"}, ("base_url", "user name or password")),
     ({"timeout": 0}, ("timeout",)),
     ({"timeout": -1.0}, ("timeout",)),
     ({"timeout": "30"}, ("timeout",)),
     ({"timeout": True}, ("timeout",)),
-    ({"timeout": float("inf")}, ("timeout", "finite")),
+    ({"timeout": float("inf")}, ("timeout", "86400")),
     ({"timeout": float("nan")}, ("timeout",)),
+    ({"timeout": 10**400}, ("timeout",)),
+    ({"timeout": 1e300}, ("timeout",)),
+    ({"timeout": httpx.Timeout(-1)}, ("timeout", "connect")),
+    ({"timeout": httpx.Timeout(5, read=-3)}, ("timeout", "read")),
+    ({"timeout": httpx.Timeout(float("nan"))}, ("timeout",)),
     ({"max_retries": -1}, ("max_retries",)),
     ({"max_retries": 1.5}, ("max_retries",)),
     ({"max_retries": True}, ("max_retries",)),
@@ -424,3 +432,30 @@ def test_longest_allowed_user_id_is_sent(http: httpx.Client, sent: list[httpx.Re
     tapti = Tapti(api_key=API_KEY, http_client=http)
     tapti.user("u" * 1024).create_sdk_token(**GOOD_CALL)
     assert sent[0].url.raw_path == b"/users/" + b"u" * 1024 + b"/sdk-token"
+
+
+class _StrId(str, Enum):  # noqa: UP042  (the old mixin, whose str() is "_StrId.ALICE")
+    ALICE = "user_alice"
+
+
+class _IntId(IntEnum):
+    BOB = 42
+
+
+@pytest.mark.parametrize(
+    ("user_id", "segment"), [(_StrId.ALICE, b"user_alice"), (_IntId.BOB, b"42")]
+)
+def test_enum_user_ids_are_sent_by_value(
+    http: httpx.Client, sent: list[httpx.Request], user_id: object, segment: bytes
+) -> None:
+    Tapti(api_key=API_KEY, http_client=http).user(user_id).create_sdk_token(**GOOD_CALL)  # type: ignore[arg-type]
+    assert sent[0].url.raw_path == b"/users/" + segment + b"/sdk-token"
+
+
+def test_int_user_id_too_long_to_print_is_refused(
+    http: httpx.Client, sent: list[httpx.Request]
+) -> None:
+    # Not in BAD_USER_IDS: pytest cannot print it as a test id either.
+    with pytest.raises(InvalidInputError, match="user id"):
+        Tapti(api_key=API_KEY, http_client=http).user(10**5000)
+    assert sent == []

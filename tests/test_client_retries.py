@@ -394,3 +394,15 @@ async def test_async_retry_after_and_non_retry(async_slept: list[float]) -> None
         await run_async(zero, max_retries=0)
     assert len(zero.requests) == 1
     assert async_slept == [1.0]
+
+
+def test_retry_after_date_beyond_any_calendar_is_ignored() -> None:
+    headers = httpx.Headers({"retry-after": "Mon, 01 Jan 99999999999999999999 00:00:00 GMT"})
+    assert parse_retry_after(headers) is None
+
+
+def test_backoff_stays_capped_after_thousands_of_retries() -> None:
+    policy = RetryPolicy(max_retries=5000)
+    delay = policy.delay(4000)
+    assert delay is not None
+    assert policy.max_delay / 2 <= delay <= policy.max_delay

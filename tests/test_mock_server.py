@@ -629,3 +629,9 @@ def test_tapti_mock_fixture_serves_a_started_server(tapti_mock: MockTaptiServer)
         response = http.post(PATH, json=VALID, headers={"x-api-key": tapti_mock.api_key})
     assert response.status_code == 200
     assert tapti_mock.requests[0].status == 200
+
+
+@pytest.mark.parametrize("port", [-1, 70000, True])
+def test_port_out_of_range_is_refused_up_front(port: int) -> None:
+    with pytest.raises(ValueError, match="port"):
+        MockTaptiServer(port=port)

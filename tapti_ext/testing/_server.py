@@ -496,6 +496,10 @@ class MockTaptiServer:
     ) -> None:
         if not isinstance(api_key, str) or not api_key:
             raise ValueError("api_key must be a non-empty string")
+        if not (api_key.isascii() and api_key.isprintable()):
+            raise ValueError("api_key must be printable ASCII, as an HTTP header value is")
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError("port must be an int from 0 (a free port) to 65535")
         portal = urlsplit(portal_url)
         if portal.scheme not in ("http", "https") or not portal.netloc or portal.fragment:
             raise ValueError("portal_url must be an absolute http(s) URL without a fragment")
