@@ -168,9 +168,14 @@ def _portal_url(args: argparse.Namespace) -> int:
 def _mock_server(args: argparse.Namespace) -> int:
     import threading  # noqa: PLC0415
 
+    from ._errors import InvalidInputError  # noqa: PLC0415
     from .testing import MockTaptiServer  # noqa: PLC0415
 
-    with MockTaptiServer(api_key=args.api_key, port=args.port) as server:
+    try:
+        mock = MockTaptiServer(api_key=args.api_key, port=args.port)
+    except ValueError as exc:  # its own argument checks: bad input, like the SDK's
+        raise InvalidInputError(str(exc)) from None
+    with mock as server:
         print(f"Mock Tapti API listening on {server.url}", flush=True)
         print(f"export TAPTI_BASE_URL={server.url} TAPTI_API_KEY={args.api_key}", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
@@ -202,11 +207,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _failure(exc: Exception) -> tuple[str, int] | None:
     """The one line and the exit code for an expected failure, or None for a bug."""
-    from ._errors import TaptiError  # noqa: PLC0415  (httpx: not for --help)
+    from ._errors import InvalidInputError, TaptiError  # noqa: PLC0415  (httpx: not for --help)
 
-    if isinstance(exc, UnicodeEncodeError):  # before ValueError, its base: output, not input
+    if isinstance(exc, UnicodeEncodeError):  # output the terminal cannot show, not bad input
         return f"cannot print in this terminal's encoding ({exc.reason})", _EXIT_API
-    if isinstance(exc, ValueError):  # InvalidInputError, and the mock server's own checks
+    if isinstance(exc, InvalidInputError):
         return f"error: {exc}", _EXIT_USAGE
     if isinstance(exc, TaptiError | OSError):  # the API, the network, a port in use
         return f"{type(exc).__name__}: {exc}", _EXIT_API

@@ -321,32 +321,19 @@ CALL_CASES: list[tuple[dict[str, Any], tuple[str, ...]]] = [
 ]
 
 
+@pytest.mark.parametrize("raw", [False, True], ids=["token", "with_raw_response"])
 @pytest.mark.parametrize(("override", "words"), CALL_CASES, ids=[case_id(k) for k, _ in CALL_CASES])
 def test_bad_call_argument(
     override: dict[str, Any],
     words: tuple[str, ...],
+    raw: bool,
     http: httpx.Client,
     sent: list[httpx.Request],
 ) -> None:
     tapti = Tapti(api_key=API_KEY, http_client=http)
+    calls = tapti.with_raw_response if raw else tapti
     with pytest.raises(InvalidInputError) as exc:
-        tapti.user("user_123").create_sdk_token(**{**GOOD_CALL, **override})
-    assert_refused(exc, *words)
-    assert sent == []
-
-
-@pytest.mark.parametrize(
-    ("override", "words"), CALL_CASES[::4], ids=[case_id(k) for k, _ in CALL_CASES[::4]]
-)
-def test_bad_call_argument_with_raw_response(
-    override: dict[str, Any],
-    words: tuple[str, ...],
-    http: httpx.Client,
-    sent: list[httpx.Request],
-) -> None:
-    tapti = Tapti(api_key=API_KEY, http_client=http)
-    with pytest.raises(InvalidInputError) as exc:
-        tapti.with_raw_response.user("user_123").create_sdk_token(**{**GOOD_CALL, **override})
+        calls.user("user_123").create_sdk_token(**{**GOOD_CALL, **override})
     assert_refused(exc, *words)
     assert sent == []
 
