@@ -1,150 +1,147 @@
-"""One ``create_sdk_token`` call, shared by the sync and async clients.
+"""One API call, whatever the operation: its request, and the judgement of each attempt.
 
-The request is built once, through the generated client's own request builder, and sent as
-often as the retry policy allows; each attempt's outcome is judged here. Only the send, the
-body read and the sleep between attempts differ between ``Tapti`` and ``AsyncTapti``.
+A call is built from what the generated code says of the operation (``_get_kwargs``: method,
+percent-encoded path, JSON body, headers), plus the caller's extras; it is sent by ``_pipeline``
+as often as the retry policy and the deadline allow. ``Call.settle`` is the one place that
+decides, from an attempt's outcome alone, whether to return, wait and retry, or raise: it does
+no I/O, so the sync and async clients share it, and it is tested without sockets.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from enum import Enum
+from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Final
-from urllib.parse import urlsplit
+from typing import Any, Final, Generic, TypeVar
 
 import attrs
 import httpx
-from tapti_api_client.api.users.create_sdk_token import _get_kwargs
-from tapti_api_client.models.create_sdk_token_request import CreateSdkTokenRequest
-from tapti_api_client.models.create_sdk_token_response import CreateSdkTokenResponse
-from tapti_api_client.models.platform import Platform
-from tapti_api_client.models.scope import Scope
 
+from ._deadline import Deadline
+from ._decode import BodyTooLargeError
 from ._errors import (
     APIResponseValidationError,
+    APITimeoutError,
+    InvalidInputError,
     describe_transport_error,
     status_error_from_response,
 )
-from ._inputs import is_valid_text
-from ._portal import SdkToken
+from ._inputs import Timeout
 from ._retry import RetryPolicy, parse_retry_after
 
-__all__ = ["API_KEY_HEADER", "MAX_RESPONSE_BYTES", "Call", "ReadPlan", "read_plan", "with_body"]
+__all__ = [
+    "API_KEY_HEADER",
+    "MAX_RESPONSE_BYTES",
+    "Call",
+    "Extras",
+    "Unreadable",
+    "build_request",
+    "json_object",
+    "model_from",
+]
 
 log: Final = logging.getLogger("tapti_ext")
 
 API_KEY_HEADER: Final = "x-api-key"
-# The documented body is one short URL; anything near this size is not that body.
+# The documented bodies are a few short fields; anything near this size is not one of them.
 MAX_RESPONSE_BYTES: Final = 1 << 20
-_WEB_SCHEMES: Final = frozenset({"http", "https"})
-# Headers that describe the body as it travelled, not as it was read.
-_TRANSFER_HEADERS: Final = frozenset({b"content-encoding", b"transfer-encoding", b"content-length"})
+_T = TypeVar("_T")
+_M = TypeVar("_M")
 
 
-class ReadPlan(Enum):
-    """How to read a body without ever holding more than ``MAX_RESPONSE_BYTES`` of it."""
+@attrs.frozen
+class Extras:
+    """What a caller adds to a request the SDK does not know of yet (a field added to the API
+    before the spec, a header a proxy wants): merged into what the generated builder made."""
 
-    READ = "read"  # its declared length is small and it is not compressed
-    SKIP = "skip"  # its declared length is already too large
-    STREAM = "stream"  # unknown length (chunked) or compressed: count as it is decoded
+    headers: Mapping[str, str] | None = None
+    query: Mapping[str, Any] | None = None
+    body: Mapping[str, Any] | None = None
 
-
-def read_plan(response: httpx.Response) -> ReadPlan:
-    headers = response.headers
-    declared = headers.get("content-length")
-    if declared is not None and declared.isdigit():
-        if int(declared) > MAX_RESPONSE_BYTES:
-            return ReadPlan.SKIP
-        if "content-encoding" not in headers:
-            return ReadPlan.READ
-    return ReadPlan.STREAM
-
-
-def with_body(response: httpx.Response, content: bytes) -> httpx.Response:
-    """``response`` as read by a counting loop: httpx offers no public way to set the content."""
-    headers = [(k, v) for k, v in response.headers.raw if k.lower() not in _TRANSFER_HEADERS]
-    return httpx.Response(
-        response.status_code,
-        headers=headers,
-        content=content,
-        request=response.request,
-        extensions=response.extensions,
-    )
+    def __attrs_post_init__(self) -> None:
+        for name, given in (("headers", self.headers), ("query", self.query), ("body", self.body)):
+            if given is not None and not isinstance(given, Mapping):
+                raise InvalidInputError(
+                    f"extra_{name} must be a mapping, not {type(given).__name__}"
+                )
+        if self.headers and any(
+            not isinstance(k, str) or not isinstance(v, str) for k, v in self.headers.items()
+        ):
+            raise InvalidInputError("extra_headers must map str names to str values")
+        if self.headers and any(k.lower() == API_KEY_HEADER for k in self.headers):
+            raise InvalidInputError(f"extra_headers must not set {API_KEY_HEADER}: pass api_key=")
 
 
-def _content(response: httpx.Response) -> bytes | None:
-    """The body if it was read (it is not when it was too large)."""
-    try:
-        return response.content
-    except httpx.ResponseNotRead:
-        return None
+NO_EXTRAS: Final = Extras()
 
 
 @lru_cache(maxsize=1024)
 def _absolute_url(prefix: str, path: str) -> httpx.URL:
-    # An absolute httpx.URL, parsed once per user: httpx skips joining it to the pool's
-    # base URL, which re-parses both and was the costliest step of building a request.
+    # An absolute httpx.URL, parsed once per path: joining a base URL re-parses both URLs and
+    # was the costliest step of building a request.
     return httpx.URL(prefix + path)
 
 
-def _extra_headers(headers: dict[str, str]) -> dict[str, str]:
-    """The generated headers, less the Content-Type that httpx sets itself for a JSON body."""
-    if len(headers) == 1 and headers.get("Content-Type") == "application/json":
-        return {}
-    return {name: value for name, value in headers.items() if name.lower() != "content-type"}
+def build_request(
+    spec: dict[str, Any], base_url: str, headers: Mapping[str, str], extras: Extras = NO_EXTRAS
+) -> httpx.Request:
+    """The request the generated ``_get_kwargs`` describes, on ``base_url``, with ``extras``."""
+    url = _absolute_url(base_url, spec["url"])
+    if extras.query:
+        url = url.copy_merge_params(extras.query)
+    generated = spec.get("headers")
+    if generated or extras.headers:
+        headers = {**(generated or {}), **headers, **(extras.headers or {})}
+    payload = spec.get("json")
+    if extras.body:
+        if not isinstance(payload, dict):
+            raise InvalidInputError("extra_body needs an operation whose body is a JSON object")
+        payload = {**payload, **extras.body}
+    try:
+        return httpx.Request(
+            spec["method"],
+            url,
+            params=spec.get("params"),
+            json=payload,
+            headers=headers,
+        )
+    except (TypeError, ValueError) as exc:  # e.g. extra_body that is not JSON-serialisable
+        raise InvalidInputError(f"the request cannot be built: {exc}") from None
 
 
 @attrs.frozen
-class Call:
-    """A prepared request and what it asked for; judges each attempt's outcome."""
+class Unreadable:
+    """An attempt that got a status (or only a 2xx status line) but not a readable body."""
+
+    response: httpx.Response | None  # None: only the status line of a 2xx arrived
+    error: Exception
+    request: httpx.Request
+
+
+@attrs.frozen
+class Call(Generic[_T]):
+    """A prepared request, how to turn its 2xx response into a result, and when to give up."""
 
     request: httpx.Request
-    platforms: tuple[Platform, ...]
-    scopes: tuple[Scope, ...]
+    parse: Callable[[httpx.Response], _T]
     retry: RetryPolicy
+    timeout: Timeout
     secret: str = attrs.field(repr=False)
 
-    @classmethod
-    def build(
-        cls,
-        http: httpx.Client | httpx.AsyncClient,
-        *,
-        url_prefix: str,
-        headers: dict[str, str],
-        user_id: str,
-        platforms: tuple[Platform, ...],
-        scopes: tuple[Scope, ...],
-        callback_url: str,
-        redirect_url: str,
-        timeout: httpx.Timeout | None,
-        retry: RetryPolicy,
-        secret: str,
-    ) -> Call:
-        """The request, built through the generated code; ``timeout=None``: the pool's own."""
-        body = CreateSdkTokenRequest(
-            user_platforms=list(platforms),
-            enabled_scopes=list(scopes),
-            callback_url=callback_url,
-            redirect_url=redirect_url,
-        )
-        # The generated builder owns the method, the percent-encoded path and the JSON body.
-        spec = _get_kwargs(user_id, body=body)
-        extra = _extra_headers(spec["headers"])
-        request = http.build_request(
-            spec["method"],
-            _absolute_url(url_prefix, spec["url"]),
-            json=spec["json"],
-            headers={**extra, **headers} if extra else headers,
-            timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
-        )
-        return cls(request, platforms, scopes, retry, secret)
-
     def settle(
-        self, outcome: httpx.Response | httpx.RequestError, retries: int
+        self,
+        outcome: httpx.Response | Unreadable | httpx.RequestError,
+        retries: int,
+        deadline: Deadline,
     ) -> httpx.Response | float:
-        """The 2xx response, or the seconds to wait before retrying; raises the final error."""
+        """The 2xx response, or the seconds to wait before retrying; raises the final error.
+
+        Never retries once a 2xx status arrived (the server did the work: another attempt
+        would create a second token), and never starts a wait the deadline would cut short.
+        """
+        if isinstance(outcome, Unreadable):
+            return self._settle_unreadable(outcome, retries, deadline)
         if isinstance(outcome, httpx.Response):
             status = outcome.status_code
             self._log_attempt(retries, status)
@@ -152,56 +149,57 @@ class Call:
                 return outcome
             retry_after = parse_retry_after(outcome.headers)
             error = status_error_from_response(
-                outcome, _content(outcome), secret=self.secret, retry_after=retry_after
+                outcome, outcome.content, secret=self.secret, retry_after=retry_after
             )
             if self.retry.should_retry_status(status):
-                delay = self.retry.delay(retries, retry_after)
-                if delay is not None:
-                    return self._again(delay, f"status {status}")
+                return self._again(error, retries, deadline, retry_after, f"status {status}")
             raise error
         failure = describe_transport_error(outcome)
         self._log_attempt(retries, failure)
-        delay = self.retry.delay(retries)
-        if delay is None:
-            raise failure from outcome
-        return self._again(delay, type(failure).__name__)
+        return self._again(failure, retries, deadline, None, type(failure).__name__, outcome)
 
-    def parse(self, response: httpx.Response) -> SdkToken:
-        """The token from a 2xx response, checked against the documented shape first."""
-        content = _content(response)
-        if content is None or len(content) > MAX_RESPONSE_BYTES:
-            raise APIResponseValidationError(
-                f"response body is larger than {MAX_RESPONSE_BYTES} bytes", response=response
+    def _settle_unreadable(
+        self, outcome: Unreadable, retries: int, deadline: Deadline
+    ) -> httpx.Response | float:
+        response, error = outcome.response, outcome.error
+        if response is not None and not 200 <= response.status_code < 300:
+            # The status is what counts; the body is left out of the error.
+            unread = httpx.Response(
+                response.status_code,
+                headers=response.headers,
+                request=outcome.request,
+                extensions=response.extensions,
             )
-        try:
-            data = json.loads(content)
-        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-            raise APIResponseValidationError(
-                "response body is not JSON "
-                f"(content-type {response.headers.get('content-type')!r})",
-                response=response,
-            ) from None
-        if not isinstance(data, dict):
-            raise APIResponseValidationError(
-                f"response body is a JSON {type(data).__name__}, not an object", response=response
-            )
-        url = data.get("oauth_portal_url")
-        if not isinstance(url, str):
-            raise APIResponseValidationError(
-                "response body has no string oauth_portal_url", response=response
-            )
-        if not _is_web_url(url):
-            # The URL is not quoted: it would carry the SDK token into the message.
-            raise APIResponseValidationError(
-                "oauth_portal_url is not an absolute http(s) URL", response=response
-            )
-        parsed = CreateSdkTokenResponse.from_dict(data)
-        return SdkToken(parsed.oauth_portal_url, self.platforms, self.scopes)
+            return self.settle(unread, retries, deadline)
+        self._log_attempt(retries, error)
+        if isinstance(error, httpx.TimeoutException):
+            raise APITimeoutError(
+                "the call's time ran out while reading a successful response", request=self.request
+            ) from error
+        stand_in = response or httpx.Response(200, request=outcome.request)
+        if isinstance(error, BodyTooLargeError):
+            message = f"response body is larger than {MAX_RESPONSE_BYTES} bytes once decoded"
+        else:
+            message = f"a successful response could not be read ({type(error).__name__}: {error})"
+        raise APIResponseValidationError(message, response=stand_in) from error
 
-    def forget_secret(self) -> None:
-        """Mask the key in the sent request: errors and raw responses keep a reference to it,
-        and httpx's ``repr`` of headers masks only ``Authorization``."""
-        self.request.headers[API_KEY_HEADER] = "***"
+    def _again(  # noqa: PLR0917  (private: the error and what decides its retry)
+        self,
+        error: Exception,
+        retries: int,
+        deadline: Deadline,
+        retry_after: float | None,
+        reason: str,
+        cause: Exception | None = None,
+    ) -> float:
+        delay = self.retry.delay(retries, retry_after)
+        if delay is None or not deadline.allows_wait(delay):
+            raise error from cause
+        request = self.request
+        log.info(
+            "retrying %s %s in %.2fs after %s", request.method, request.url.path, delay, reason
+        )
+        return delay
 
     def _log_attempt(self, retries: int, outcome: int | Exception) -> None:
         if log.isEnabledFor(logging.DEBUG):
@@ -210,19 +208,33 @@ class Call:
                 "%s %s -> %s (attempt %d)", request.method, request.url.path, outcome, retries + 1
             )
 
-    def _again(self, delay: float, reason: str) -> float:
-        request = self.request
-        log.info(
-            "retrying %s %s in %.2fs after %s", request.method, request.url.path, delay, reason
-        )
-        return delay
 
-
-def _is_web_url(url: str) -> bool:
-    if not is_valid_text(url):  # a lone surrogate from a JSON escape: not a sendable URL
-        return False
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The body as a JSON object, or ``APIResponseValidationError``."""
     try:
-        parts = urlsplit(url)
-        return parts.scheme in _WEB_SCHEMES and bool(parts.hostname)
-    except ValueError:  # e.g. an unbalanced IPv6 bracket
-        return False
+        data = json.loads(response.content)
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        raise APIResponseValidationError(
+            f"response body is not JSON (content-type {response.headers.get('content-type')!r})",
+            response=response,
+        ) from None
+    if not isinstance(data, dict):
+        raise APIResponseValidationError(
+            f"response body is a JSON {type(data).__name__}, not an object", response=response
+        )
+    return data
+
+
+def model_from(build: Callable[[], _M], response: httpx.Response, what: str) -> _M:
+    """``build()``: a generated parser, whose failures on a misshapen body become one error.
+
+    The generated ``from_dict`` raises ``KeyError`` for a missing field, ``TypeError`` or
+    ``ValueError`` for a wrong type or format; none of that may reach a user raw.
+    """
+    try:
+        return build()
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        detail = f"missing field {exc}" if isinstance(exc, KeyError) else type(exc).__name__
+        raise APIResponseValidationError(
+            f"response body is not a valid {what} ({detail})", response=response
+        ) from None

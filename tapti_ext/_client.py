@@ -1,26 +1,33 @@
 """``Tapti`` and ``AsyncTapti``: the clients people use.
 
-Both take the same arguments, check them once, and share every step of a call (``_call.Call``)
-but the send itself. Each owns one pooled httpx client unless given one; redirects are never
-followed, so the API key cannot be carried to another host.
+Both take the same arguments, check them once, build every call the same way (``_call``) and
+send it through a pipeline (``_pipeline``); only the pipeline's send, read and wait differ.
+Redirects are never followed, so the API key cannot be carried to another host.
 """
 
 from __future__ import annotations
 
+import copy
 import os
-import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final, Generic, NamedTuple, Self, TypeVar
 
+import attrs
 import httpx
+from tapti_api_client.api.users import create_sdk_token as _create_sdk_token
+from tapti_api_client.client import Client as _GeneratedClient
+from tapti_api_client.models.create_sdk_token_request import CreateSdkTokenRequest
 from tapti_api_client.models.platform import Platform
 from tapti_api_client.models.scope import Scope
 
-from ._call import API_KEY_HEADER, MAX_RESPONSE_BYTES, Call, ReadPlan, read_plan, with_body
+from ._call import Call, Extras, build_request, model_from
+from ._decode import ACCEPT_ENCODING
 from ._errors import InvalidInputError, TaptiError
 from ._inputs import (
     PlatformLike,
     ScopeLike,
+    Timeout,
     check_api_key,
     check_base_url,
     check_platforms,
@@ -29,7 +36,8 @@ from ._inputs import (
     check_url,
     check_user_id,
 )
-from ._portal import SdkToken, oauth_portal_url, resolve_portal_url
+from ._pipeline import DEFAULT_LIMITS, AsyncPipeline, Pipeline
+from ._portal import SdkToken, oauth_portal_url, resolve_portal_url, token_from_response
 from ._response import APIResponse
 from ._retry import RetryPolicy
 from ._version import __version__
@@ -54,14 +62,25 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL: Final = "https://api.tapti.ai"
-# The generated client waits forever by default; a backend request handler must not.
-DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=5.0)
+# The whole call, retries and waits included: a backend request handler must not hang.
+DEFAULT_TIMEOUT: Final = 30.0
 _USER_AGENT: Final = f"tapti-python/{__version__} httpx/{httpx.__version__}"
+_HEADERS: Final = {"user-agent": _USER_AGENT, "accept-encoding": ACCEPT_ENCODING}
+# The generated parsers ask their client only whether to raise on undocumented statuses.
+_PARSE_CLIENT: Final = _GeneratedClient(base_url=DEFAULT_BASE_URL)
+
+
+class _NotGiven:
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN: Final = _NotGiven()
 
 Platforms = PlatformLike | Iterable[PlatformLike]
 Scopes = ScopeLike | Iterable[ScopeLike]
 TimeoutLike = float | httpx.Timeout | None
-_Http = TypeVar("_Http", httpx.Client, httpx.AsyncClient)
+_Pipe = TypeVar("_Pipe", Pipeline, AsyncPipeline)
 _Result = TypeVar("_Result", SdkToken, APIResponse)
 
 
@@ -88,173 +107,229 @@ class _Arguments(NamedTuple):
             None if redirect_url is None else check_url(redirect_url, argument="redirect_url"),
         )
 
+    def over(self, defaults: _Arguments) -> _Arguments:
+        """These arguments, with the client's defaults where one is missing; all or an error."""
+        chosen = _Arguments(
+            self.platforms or defaults.platforms,
+            self.scopes or defaults.scopes,
+            self.callback_url or defaults.callback_url,
+            self.redirect_url or defaults.redirect_url,
+        )
+        missing = [name for name, value in zip(self._fields, chosen, strict=True) if not value]
+        if missing:
+            raise InvalidInputError(
+                f"create_sdk_token needs {', '.join(missing)}: pass them to the call "
+                "or set them as defaults on the client"
+            )
+        return chosen
 
-class _BaseTapti(Generic[_Http]):
+
+@attrs.frozen
+class _Settings:
+    """A client's checked configuration; ``with_options`` copies it with changes."""
+
+    api_key: str = attrs.field(repr=False)
+    base_url: str
+    timeout: Timeout
+    retry: RetryPolicy
+    portal_url: str
+    defaults: _Arguments
+
+
+class _BaseTapti(Generic[_Pipe]):
     """Argument checking, configuration and call preparation shared by both clients."""
 
-    _http: _Http
+    _pipeline: _Pipe
 
     def __init__(
         self,
         api_key: str | None = None,
         *,
         base_url: str | None = None,
-        timeout: TimeoutLike = DEFAULT_TIMEOUT,
+        timeout: TimeoutLike | _NotGiven = NOT_GIVEN,
         max_retries: int = 2,
         portal_url: str | None = None,
         platforms: Platforms | None = None,
         scopes: Scopes | None = None,
         callback_url: str | None = None,
         redirect_url: str | None = None,
-        http_client: _Http | None = None,
+        http_client: httpx.Client | httpx.AsyncClient | None = None,
         allow_insecure_http: bool = False,
     ) -> None:
-        self._api_key = check_api_key(_setting(api_key, "TAPTI_API_KEY"))
-        configured_url = _setting(base_url, "TAPTI_BASE_URL")
-        self._base_url = check_base_url(
-            DEFAULT_BASE_URL if configured_url is None else configured_url,
-            allow_insecure_http=allow_insecure_http,
+        if http_client is not None and not isinstance(http_client, self._http_type()):
+            expected = self._http_type().__qualname__
+            raise InvalidInputError(
+                f"http_client must be an httpx.{expected}, not {type(http_client).__name__}"
+            )
+        self._settings = _Settings(
+            api_key=check_api_key(_setting(api_key, "TAPTI_API_KEY")),
+            base_url=_base_url(base_url, allow_insecure_http=allow_insecure_http),
+            # A caller's client keeps its own timeout unless one is given here too.
+            timeout=_initial_timeout(timeout, caller_client=http_client is not None),
+            retry=RetryPolicy(max_retries=_check_retries(max_retries)),
+            portal_url=resolve_portal_url(portal_url),
+            defaults=_Arguments.checked(platforms, scopes, callback_url, redirect_url),
         )
-        self._timeout = check_timeout(timeout)
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise InvalidInputError("max_retries must be an int >= 0")
-        self._retry = RetryPolicy(max_retries=max_retries)
-        self._portal_url = resolve_portal_url(portal_url)
-        self._defaults = _Arguments.checked(platforms, scopes, callback_url, redirect_url)
-        self._auth = {API_KEY_HEADER: self._api_key, "user-agent": _USER_AGENT}
-        self._owns_http = http_client is None
-        if http_client is None:
-            self._http = self._new_http()
-            # Our own pool already carries the headers and the timeout.
-            self._headers: dict[str, str] = {}
-            self._default_timeout: httpx.Timeout | None = None
-        else:
-            if not isinstance(http_client, self._http_type()):
-                raise InvalidInputError(
-                    f"http_client must be an {self._http_type().__qualname__}, "
-                    f"not {type(http_client).__name__}"
-                )
-            # A caller's client may serve other hosts: the key goes on each request, not on it.
-            self._http = http_client
-            self._headers, self._default_timeout = self._auth, self._timeout
+        self._pipeline = self._new_pipeline(http_client)
+        self._owns_pipeline = True
         self._raw: AuthenticatedClient | None = None
-        # Made for `raw` only when the caller gave http_client, and closed with this client.
-        self._raw_pool: _Http | None = None
 
     # Read-only: a changed base_url would skip its https check and take the key with it.
     @property
     def base_url(self) -> str:
-        return self._base_url
+        return self._settings.base_url
 
     @property
-    def timeout(self) -> httpx.Timeout:
-        return self._timeout
+    def timeout(self) -> Timeout:
+        """Seconds for a whole call (``None``: no limit), or an ``httpx.Timeout`` per phase."""
+        return self._settings.timeout
 
     @property
     def max_retries(self) -> int:
-        return self._retry.max_retries
+        return self._settings.retry.max_retries
 
     @property
     def portal_url(self) -> str:
-        return self._portal_url
+        return self._settings.portal_url
 
     @staticmethod
-    def _http_type() -> type[_Http]:
+    def _http_type() -> type[httpx.Client | httpx.AsyncClient]:
         raise NotImplementedError
 
-    def _new_http(self) -> _Http:
-        return self._http_type()(
-            base_url=self._base_url,
-            headers=self._auth,
-            timeout=self._timeout,
-            follow_redirects=False,
-        )
+    def _new_pipeline(self, http_client: Any) -> _Pipe:
+        raise NotImplementedError
+
+    def with_options(
+        self, *, timeout: TimeoutLike | _NotGiven = NOT_GIVEN, max_retries: int | None = None
+    ) -> Self:
+        """A client with other settings that shares this one's connection pool.
+
+        Closing the copy leaves the pool open: it stays the original client's to close.
+        """
+        changes: dict[str, Any] = {}
+        if not isinstance(timeout, _NotGiven):
+            changes["timeout"] = check_timeout(timeout)
+        if max_retries is not None:
+            changes["retry"] = RetryPolicy(max_retries=_check_retries(max_retries))
+        clone = copy.copy(self)
+        clone._settings = attrs.evolve(self._settings, **changes)
+        clone._owns_pipeline = False
+        clone._raw = None
+        return clone
 
     @property
     def raw(self) -> AuthenticatedClient:
         """The generated ``AuthenticatedClient`` on this client's configuration, for edge cases.
 
-        It shares this client's connection pool, which stays this client's to close. With
-        ``http_client=``, it gets a pool of its own (closed with this client), because the
-        key must not be added to a client the caller may use elsewhere.
+        Its calls go through this client's pipeline: the same pool, retries, deadline, typed
+        errors and key handling. Copies from its ``with_*`` methods share the pool too.
         """
         if self._raw is None:
             from ._raw import raw_client  # noqa: PLC0415  (most programs never need it)
 
-            if self._owns_http:
-                pool = self._http
-            else:
-                pool = self._raw_pool = self._new_http()
+            settings = self._settings
             self._raw = raw_client(
-                pool, base_url=self._base_url, api_key=self._api_key, timeout=self._timeout
+                self._pipeline,
+                base_url=settings.base_url,
+                api_key=settings.api_key,
+                timeout=settings.timeout,
+                retry=settings.retry,
+                headers=_HEADERS,
             )
         return self._raw
 
     def oauth_portal_url(self, sdk_token: str, platform: PlatformLike | None = None) -> str:
         """The portal URL for a bare token, on this client's ``portal_url``."""
-        return oauth_portal_url(sdk_token, platform, portal_url=self._portal_url)
+        return oauth_portal_url(sdk_token, platform, portal_url=self._settings.portal_url)
 
-    def _prepare(  # noqa: PLR0917  (internal: one positional slot per public argument)
+    def _token_call(
         self,
         bound_id: str | None,
         user_id: object,
-        platforms: Platforms | None,
-        scopes: Scopes | None,
-        callback_url: str | None,
-        redirect_url: str | None,
-        timeout: TimeoutLike,
-    ) -> Call:
-        if self._http.is_closed:
+        given: _Arguments,
+        timeout: TimeoutLike | _NotGiven,
+        extras: Extras,
+    ) -> Call[SdkToken]:
+        checked_id = _one_user_id(bound_id, user_id)
+        chosen = given.over(self._settings.defaults)
+        body = CreateSdkTokenRequest(
+            user_platforms=list(chosen.platforms or ()),
+            enabled_scopes=list(chosen.scopes or ()),
+            callback_url=chosen.callback_url or "",
+            redirect_url=chosen.redirect_url or "",
+        )
+        spec = _create_sdk_token._get_kwargs(checked_id, body=body)
+        parse = _TokenParser(chosen.platforms or (), chosen.scopes or ())
+        return self._call(spec, parse, timeout, extras)
+
+    def _operation_call(
+        self,
+        operation: ModuleType,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        timeout: TimeoutLike | _NotGiven,
+        extras: Extras,
+    ) -> Call[Any]:
+        get_kwargs = getattr(operation, "_get_kwargs", None)
+        parse_response = getattr(operation, "_parse_response", None)
+        if get_kwargs is None or parse_response is None:
+            raise InvalidInputError(
+                "operation must be a generated operation module, "
+                "e.g. tapti_api_client.api.users.create_sdk_token"
+            )
+        try:
+            spec = get_kwargs(*args, **kwargs)
+        except TypeError as exc:
+            raise InvalidInputError(f"{operation.__name__.rpartition('.')[2]}: {exc}") from None
+        return self._call(
+            spec, _OperationParser(parse_response, operation.__name__), timeout, extras
+        )
+
+    def _call(
+        self, spec: dict[str, Any], parse: Any, timeout: TimeoutLike | _NotGiven, extras: Extras
+    ) -> Call[Any]:
+        if self._pipeline.closed:
             raise TaptiError(f"this {type(self).__name__} is closed; create a new one")
-        if user_id is None:
-            if bound_id is None:
-                raise InvalidInputError("no user id: use tapti.user(user_id).create_sdk_token(...)")
-            checked_id = bound_id
-        elif bound_id is not None:
-            raise InvalidInputError(
-                "the user id is given twice: to user() and to create_sdk_token()"
-            )
-        else:
-            checked_id = check_user_id(user_id)
-        given = _Arguments.checked(platforms, scopes, callback_url, redirect_url)
-        defaults = self._defaults
-        chosen_platforms = given.platforms or defaults.platforms
-        chosen_scopes = given.scopes or defaults.scopes
-        chosen_callback = given.callback_url or defaults.callback_url
-        chosen_redirect = given.redirect_url or defaults.redirect_url
-        if not (chosen_platforms and chosen_scopes and chosen_callback and chosen_redirect):
-            missing = [
-                name
-                for name, value in zip(
-                    _Arguments._fields,
-                    (chosen_platforms, chosen_scopes, chosen_callback, chosen_redirect),
-                    strict=True,
-                )
-                if not value
-            ]
-            raise InvalidInputError(
-                f"create_sdk_token needs {', '.join(missing)}: pass them to the call "
-                "or set them as defaults on the client"
-            )
-        return Call.build(
-            self._http,
-            url_prefix=self._base_url,
-            headers=self._headers,
-            user_id=checked_id,
-            platforms=chosen_platforms,
-            scopes=chosen_scopes,
-            callback_url=chosen_callback,
-            redirect_url=chosen_redirect,
-            timeout=self._default_timeout if timeout is None else check_timeout(timeout),
-            retry=self._retry,
-            secret=self._api_key,
+        settings = self._settings
+        return Call(
+            request=build_request(spec, settings.base_url, _HEADERS, extras),
+            parse=parse,
+            retry=settings.retry,
+            timeout=settings.timeout if isinstance(timeout, _NotGiven) else check_timeout(timeout),
+            secret=settings.api_key,
         )
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self._base_url!r}, max_retries={self.max_retries})"
+        return f"{type(self).__name__}(base_url={self.base_url!r}, max_retries={self.max_retries})"
 
 
-class Tapti(_BaseTapti[httpx.Client]):
+@attrs.frozen
+class _TokenParser:
+    """A 2xx body to an ``SdkToken``, remembering what was asked for."""
+
+    platforms: tuple[Platform, ...]
+    scopes: tuple[Scope, ...]
+
+    def __call__(self, response: httpx.Response) -> SdkToken:
+        return token_from_response(response, self.platforms, self.scopes)
+
+
+@attrs.frozen
+class _OperationParser:
+    """A 2xx body through a generated operation's own parser, failures typed."""
+
+    parse_response: Any
+    name: str
+
+    def __call__(self, response: httpx.Response) -> Any:
+        return model_from(
+            lambda: self.parse_response(client=_PARSE_CLIENT, response=response),
+            response,
+            f"{self.name.rpartition('.')[2]} response",
+        )
+
+
+class Tapti(_BaseTapti[Pipeline]):
     """The Tapti API client. ``Tapti(api_key=...)``, or ``TAPTI_API_KEY`` from the environment.
 
     >>> tapti = Tapti(api_key="...")
@@ -268,6 +343,14 @@ class Tapti(_BaseTapti[httpx.Client]):
     def _http_type() -> type[httpx.Client]:
         return httpx.Client
 
+    def _new_pipeline(self, http_client: httpx.Client | None) -> Pipeline:
+        return Pipeline(
+            api_key=self._settings.api_key,
+            base_url=self._settings.base_url,
+            http_client=http_client,
+            limits=DEFAULT_LIMITS,
+        )
+
     def user(self, user_id: str | int | None = None) -> User:
         """Calls about one of your app's users (the id is checked now, before anything is sent)."""
         return User(self, user_id)
@@ -277,50 +360,31 @@ class Tapti(_BaseTapti[httpx.Client]):
         """The same calls, answering with the HTTP response (``.parse()`` gives the token)."""
         return TaptiWithRawResponse(self)
 
-    def _run(self, call: Call) -> httpx.Response:
-        retries = 0
-        try:
-            while True:
-                try:
-                    outcome: httpx.Response | httpx.RequestError = self._send(call.request)
-                except httpx.RequestError as exc:
-                    outcome = exc
-                step = call.settle(outcome, retries)
-                if isinstance(step, httpx.Response):
-                    return step
-                time.sleep(step)
-                retries += 1
-        finally:
-            call.forget_secret()
+    def call(
+        self,
+        operation: ModuleType,
+        /,
+        *args: Any,
+        timeout: TimeoutLike | _NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Any generated operation, with this client's retries, deadline and typed errors.
 
-    def _send(self, request: httpx.Request) -> httpx.Response:
-        try:
-            response = self._http.send(request, stream=True, follow_redirects=False)
-        except httpx.HTTPStatusError as exc:
-            # A caller's event hook called raise_for_status(): httpx has closed the response
-            # unread, so it is judged by its status and headers alone.
-            return exc.response
-        try:
-            plan = read_plan(response)
-            if plan is ReadPlan.READ:
-                response.read()
-            elif plan is ReadPlan.STREAM:
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > MAX_RESPONSE_BYTES:
-                        return response  # left unread: too large
-                return with_body(response, bytes(body))
-        finally:
-            response.close()
-        return response
+        ``tapti.call(create_sdk_token, "user_123", body=CreateSdkTokenRequest(...))`` takes the
+        operation's own arguments and returns its parsed model: an operation added to the spec
+        is usable after ``make generate`` without a line of wrapper code.
+        """
+        extras = Extras(extra_headers, extra_query, extra_body)
+        call = self._operation_call(operation, args, kwargs, timeout, extras)
+        return call.parse(self._pipeline.run(call))
 
     def close(self) -> None:
-        """Close the pools this client created; a caller's ``http_client`` stays open."""
-        if self._owns_http:
-            self._http.close()
-        if self._raw_pool is not None:
-            self._raw_pool.close()
+        """Close the pool this client created; a caller's ``http_client`` stays open."""
+        if self._owns_pipeline:
+            self._pipeline.close()
 
     def __enter__(self) -> Self:
         return self
@@ -329,12 +393,23 @@ class Tapti(_BaseTapti[httpx.Client]):
         self.close()
 
 
-class AsyncTapti(_BaseTapti[httpx.AsyncClient]):
-    """``Tapti`` for asyncio (or trio): the same arguments and calls, awaited."""
+class AsyncTapti(_BaseTapti[AsyncPipeline]):
+    """``Tapti`` for asyncio (or trio): the same arguments and calls, awaited.
+
+    One client per event loop: its pooled connections belong to the loop that opened them.
+    """
 
     @staticmethod
     def _http_type() -> type[httpx.AsyncClient]:
         return httpx.AsyncClient
+
+    def _new_pipeline(self, http_client: httpx.AsyncClient | None) -> AsyncPipeline:
+        return AsyncPipeline(
+            api_key=self._settings.api_key,
+            base_url=self._settings.base_url,
+            http_client=http_client,
+            limits=DEFAULT_LIMITS,
+        )
 
     def user(self, user_id: str | int | None = None) -> AsyncUser:
         """Calls about one of your app's users (the id is checked now, before anything is sent)."""
@@ -345,50 +420,26 @@ class AsyncTapti(_BaseTapti[httpx.AsyncClient]):
         """The same calls, answering with the HTTP response (``.parse()`` gives the token)."""
         return AsyncTaptiWithRawResponse(self)
 
-    async def _run(self, call: Call) -> httpx.Response:
-        retries = 0
-        try:
-            while True:
-                try:
-                    outcome: httpx.Response | httpx.RequestError = await self._send(call.request)
-                except httpx.RequestError as exc:
-                    outcome = exc
-                step = call.settle(outcome, retries)
-                if isinstance(step, httpx.Response):
-                    return step
-                await _async_sleep(step)
-                retries += 1
-        finally:
-            call.forget_secret()
-
-    async def _send(self, request: httpx.Request) -> httpx.Response:
-        try:
-            response = await self._http.send(request, stream=True, follow_redirects=False)
-        except httpx.HTTPStatusError as exc:
-            # A caller's event hook called raise_for_status(): httpx has closed the response
-            # unread, so it is judged by its status and headers alone.
-            return exc.response
-        try:
-            plan = read_plan(response)
-            if plan is ReadPlan.READ:
-                await response.aread()
-            elif plan is ReadPlan.STREAM:
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > MAX_RESPONSE_BYTES:
-                        return response  # left unread: too large
-                return with_body(response, bytes(body))
-        finally:
-            await response.aclose()
-        return response
+    async def call(
+        self,
+        operation: ModuleType,
+        /,
+        *args: Any,
+        timeout: TimeoutLike | _NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Any generated operation, awaited (as ``Tapti.call``)."""
+        extras = Extras(extra_headers, extra_query, extra_body)
+        call = self._operation_call(operation, args, kwargs, timeout, extras)
+        return call.parse(await self._pipeline.run(call))
 
     async def close(self) -> None:
-        """Close the pools this client created; a caller's ``http_client`` stays open."""
-        if self._owns_http:
-            await self._http.aclose()
-        if self._raw_pool is not None:
-            await self._raw_pool.aclose()
+        """Close the pool this client created; a caller's ``http_client`` stays open."""
+        if self._owns_pipeline:
+            await self._pipeline.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -420,23 +471,29 @@ class _SyncUserCalls(_UserCalls, Generic[_Result]):
         scopes: Scopes | None = None,
         callback_url: str | None = None,
         redirect_url: str | None = None,
-        timeout: TimeoutLike = None,
+        timeout: TimeoutLike | _NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> _Result:
         """Create an SDK token that opens the OAuth Portal for this user.
 
         Arguments left out come from the client's defaults. ``platforms`` and ``scopes`` take
-        one value or many, as enum members or strings in any case. ``timeout=None`` means the
-        client's timeout. Generate the token just before redirecting; never store it.
+        one value or many, as enum members or strings in any case. ``timeout`` overrides the
+        client's for this call. ``extra_body``/``extra_headers``/``extra_query`` add what the
+        SDK does not know yet (they cannot replace the API key). Generate the token just before
+        redirecting; never store it.
         """
-        call = self._client._prepare(
-            self._id, user_id, platforms, scopes, callback_url, redirect_url, timeout
-        )
-        return self._finish(call, self._client._run(call))
+        client = self._client
+        given = _Arguments.checked(platforms, scopes, callback_url, redirect_url)
+        extras = Extras(extra_headers, extra_query, extra_body)
+        call = client._token_call(self._id, user_id, given, timeout, extras)
+        return self._finish(call, client._pipeline.run(call))
 
     # The spelling of Tapti's JavaScript docs: tapti.user().createSDKToken(userId).
     createSDKToken = create_sdk_token  # noqa: N815
 
-    def _finish(self, call: Call, response: httpx.Response) -> _Result:
+    def _finish(self, call: Call[SdkToken], response: httpx.Response) -> _Result:
         raise NotImplementedError
 
 
@@ -452,17 +509,21 @@ class _AsyncUserCalls(_UserCalls, Generic[_Result]):
         scopes: Scopes | None = None,
         callback_url: str | None = None,
         redirect_url: str | None = None,
-        timeout: TimeoutLike = None,
+        timeout: TimeoutLike | _NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> _Result:
         """Create an SDK token that opens the OAuth Portal for this user (as ``User`` does)."""
-        call = self._client._prepare(
-            self._id, user_id, platforms, scopes, callback_url, redirect_url, timeout
-        )
-        return self._finish(call, await self._client._run(call))
+        client = self._client
+        given = _Arguments.checked(platforms, scopes, callback_url, redirect_url)
+        extras = Extras(extra_headers, extra_query, extra_body)
+        call = client._token_call(self._id, user_id, given, timeout, extras)
+        return self._finish(call, await client._pipeline.run(call))
 
     createSDKToken = create_sdk_token  # noqa: N815
 
-    def _finish(self, call: Call, response: httpx.Response) -> _Result:
+    def _finish(self, call: Call[SdkToken], response: httpx.Response) -> _Result:
         raise NotImplementedError
 
 
@@ -471,7 +532,7 @@ class User(_SyncUserCalls[SdkToken]):
 
     __slots__ = ()
 
-    def _finish(self, call: Call, response: httpx.Response) -> SdkToken:
+    def _finish(self, call: Call[SdkToken], response: httpx.Response) -> SdkToken:
         return call.parse(response)
 
 
@@ -480,7 +541,7 @@ class AsyncUser(_AsyncUserCalls[SdkToken]):
 
     __slots__ = ()
 
-    def _finish(self, call: Call, response: httpx.Response) -> SdkToken:
+    def _finish(self, call: Call[SdkToken], response: httpx.Response) -> SdkToken:
         return call.parse(response)
 
 
@@ -489,8 +550,8 @@ class UserWithRawResponse(_SyncUserCalls[APIResponse]):
 
     __slots__ = ()
 
-    def _finish(self, call: Call, response: httpx.Response) -> APIResponse:
-        return APIResponse(response, call)
+    def _finish(self, call: Call[SdkToken], response: httpx.Response) -> APIResponse:
+        return APIResponse(response, call.parse)
 
 
 class AsyncUserWithRawResponse(_AsyncUserCalls[APIResponse]):
@@ -498,8 +559,8 @@ class AsyncUserWithRawResponse(_AsyncUserCalls[APIResponse]):
 
     __slots__ = ()
 
-    def _finish(self, call: Call, response: httpx.Response) -> APIResponse:
-        return APIResponse(response, call)
+    def _finish(self, call: Call[SdkToken], response: httpx.Response) -> APIResponse:
+        return APIResponse(response, call.parse)
 
 
 class TaptiWithRawResponse:
@@ -526,15 +587,40 @@ class AsyncTaptiWithRawResponse:
         return AsyncUserWithRawResponse(self._client, user_id)
 
 
+def _one_user_id(bound_id: str | None, user_id: object) -> str:
+    if user_id is None:
+        if bound_id is None:
+            raise InvalidInputError("no user id: use tapti.user(user_id).create_sdk_token(...)")
+        return bound_id
+    if bound_id is not None:
+        raise InvalidInputError("the user id is given twice: to user() and to create_sdk_token()")
+    return check_user_id(user_id)
+
+
+def _check_retries(max_retries: object) -> int:
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise InvalidInputError("max_retries must be an int >= 0")
+    return max_retries
+
+
+def _initial_timeout(timeout: TimeoutLike | _NotGiven, *, caller_client: bool) -> Timeout:
+    if isinstance(timeout, _NotGiven):
+        return None if caller_client else DEFAULT_TIMEOUT
+    return check_timeout(timeout)
+
+
+def _base_url(base_url: str | None, *, allow_insecure_http: bool) -> str:
+    if base_url is not None:
+        return check_base_url(base_url, allow_insecure_http=allow_insecure_http)
+    from_environment = os.environ.get("TAPTI_BASE_URL") or None
+    if from_environment is None:
+        return DEFAULT_BASE_URL
+    return check_base_url(
+        from_environment, allow_insecure_http=allow_insecure_http, argument="TAPTI_BASE_URL"
+    )
+
+
 def _setting(value: str | None, variable: str) -> str | None:
     """The argument when given (even empty, so that it is refused), else the environment's
     (where an empty variable counts as unset, as shells make it easy to leave one so)."""
     return value if value is not None else (os.environ.get(variable) or None)
-
-
-async def _async_sleep(seconds: float) -> None:
-    """``anyio.sleep`` (asyncio or trio, as httpx), imported on first use: a sync-only
-    program never loads the async machinery."""
-    import anyio  # noqa: PLC0415
-
-    await anyio.sleep(seconds)

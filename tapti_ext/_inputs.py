@@ -24,6 +24,7 @@ from ._errors import InvalidInputError
 __all__ = [
     "PlatformLike",
     "ScopeLike",
+    "Timeout",
     "check_api_key",
     "check_base_url",
     "check_platform",
@@ -32,6 +33,7 @@ __all__ = [
     "check_timeout",
     "check_url",
     "check_user_id",
+    "is_loopback",
     "is_valid_text",
 ]
 
@@ -110,19 +112,22 @@ def check_url(value: object, *, argument: str) -> str:
     return _checked_url(value, argument)
 
 
-def check_base_url(value: object, *, allow_insecure_http: bool) -> str:
-    """The API's root: absolute, https unless the host is this machine or the caller insists."""
+def check_base_url(value: object, *, allow_insecure_http: bool, argument: str = "base_url") -> str:
+    """The API's root: absolute, https unless the host is this machine or the caller insists.
+
+    ``argument`` names where the value came from (``TAPTI_BASE_URL`` when read from there).
+    """
     if not isinstance(value, str):
-        raise InvalidInputError(f"base_url must be a str URL, not {type(value).__name__}")
-    parts = _split(value, "base_url")
+        raise InvalidInputError(f"{argument} must be a str URL, not {type(value).__name__}")
+    parts = _split(value, argument)
     if "?" in value or "#" in value:  # even an empty one would swallow the request path
-        raise InvalidInputError("base_url must not have a query or fragment")
+        raise InvalidInputError(f"{argument} must not have a query or fragment")
     if parts.username is not None or parts.password is not None:
         # Said without them: they are credentials, and httpx would send them as Basic auth.
-        raise InvalidInputError("base_url must not hold a user name or password")
-    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
+        raise InvalidInputError(f"{argument} must not hold a user name or password")
+    if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):
         raise InvalidInputError(
-            "base_url uses plain http to a remote host, which would send the API key "
+            f"{argument} uses plain http to a remote host, which would send the API key "
             "unencrypted; use https, or pass allow_insecure_http=True"
         )
     return value.rstrip("/")
@@ -161,7 +166,7 @@ def is_valid_text(text: str) -> bool:
     return True
 
 
-def _is_loopback(host: str | None) -> bool:
+def is_loopback(host: str | None) -> bool:
     if host is None:
         return False
     if host.lower() in _LOOPBACK_NAMES:
@@ -212,9 +217,21 @@ def _members_uncached(enum: type[_E], items: tuple[object, ...], argument: str) 
     return tuple(dict.fromkeys(members))
 
 
-def check_timeout(value: object) -> httpx.Timeout:
-    """Seconds (one for every phase), ``None`` for no limit, or an ``httpx.Timeout``."""
-    timeout = value if isinstance(value, httpx.Timeout) else _timeout_from(value)
+Timeout = float | httpx.Timeout | None
+
+
+def check_timeout(value: object) -> Timeout:
+    """Seconds for the whole call, ``None`` for no limit, or an ``httpx.Timeout`` (per phase)."""
+    if value is None:
+        return None
+    if not isinstance(value, httpx.Timeout):
+        if not _is_duration(value):
+            raise InvalidInputError(
+                f"timeout must be a positive number of seconds up to {MAX_TIMEOUT_SECONDS:g}, "
+                "None or an httpx.Timeout"
+            )
+        return float(value)  # type: ignore[arg-type]  # _is_duration checked it
+    timeout = value
     for phase in ("connect", "read", "write", "pool"):
         seconds = getattr(timeout, phase)
         if seconds is not None and not _is_duration(seconds):
@@ -223,17 +240,6 @@ def check_timeout(value: object) -> httpx.Timeout:
                 f"up to {MAX_TIMEOUT_SECONDS:g}"
             )
     return timeout
-
-
-def _timeout_from(value: object) -> httpx.Timeout:
-    if value is None:
-        return httpx.Timeout(None)
-    if not _is_duration(value):
-        raise InvalidInputError(
-            f"timeout must be a positive number of seconds up to {MAX_TIMEOUT_SECONDS:g}, "
-            "None or an httpx.Timeout"
-        )
-    return httpx.Timeout(float(value))  # type: ignore[arg-type]  # _is_duration checked it
 
 
 def _is_duration(value: object) -> bool:

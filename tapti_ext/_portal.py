@@ -12,18 +12,28 @@ from functools import cached_property
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 import attrs
+import httpx
+from tapti_api_client.models.create_sdk_token_response import CreateSdkTokenResponse
 from tapti_api_client.models.platform import Platform
 from tapti_api_client.models.scope import Scope
 
-from ._errors import InvalidInputError
+from ._call import json_object, model_from
+from ._errors import APIResponseValidationError, InvalidInputError
 from ._inputs import PlatformLike, check_platform, check_url, is_valid_text
 
-__all__ = ["DEFAULT_PORTAL_URL", "SdkToken", "oauth_portal_url", "resolve_portal_url"]
+__all__ = [
+    "DEFAULT_PORTAL_URL",
+    "SdkToken",
+    "oauth_portal_url",
+    "resolve_portal_url",
+    "token_from_response",
+]
 
 DEFAULT_PORTAL_URL = "https://oauth.tapti.dev"
 _TOKEN_PARAM = "sdk_token"  # noqa: S105  (a parameter name, not a secret)
 _PLATFORM_PARAM = "platform"
 _MASK = "***"
+_WEB_SCHEMES = frozenset({"http", "https"})
 
 
 def resolve_portal_url(portal_url: str | None) -> str:
@@ -52,27 +62,40 @@ def oauth_portal_url(
     return _with_params(resolve_portal_url(portal_url), params)
 
 
+def _response_for(token: SdkToken) -> CreateSdkTokenResponse:
+    return CreateSdkTokenResponse(oauth_portal_url=token.oauth_portal_url)
+
+
 @attrs.define(frozen=True, repr=False, eq=True)
 class SdkToken:
     """A created SDK token: the portal URL exactly as the API returned it, and what was asked for.
 
-    The token is a credential for the user's session: ``repr``/``str`` mask it, so a token
-    logged by accident leaks nothing. Read ``sdk_token`` or ``oauth_portal_url`` explicitly.
+    ``response`` is the whole parsed answer (the generated ``CreateSdkTokenResponse``): a field
+    added to the spec is there after ``make generate``, and fields a newer server sends are in
+    its ``additional_properties``. The token is a credential for the user's session:
+    ``repr``/``str`` mask it, so a token logged by accident leaks nothing. Read ``sdk_token``
+    or ``oauth_portal_url`` explicitly.
     """
 
     oauth_portal_url: str
     platforms: tuple[Platform, ...]
     scopes: tuple[Scope, ...]
+    response: CreateSdkTokenResponse = attrs.field(
+        default=attrs.Factory(_response_for, takes_self=True), eq=False, kw_only=True
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if not self._query.get(_TOKEN_PARAM):
+            raise InvalidInputError("oauth_portal_url has no sdk_token query parameter")
 
     @cached_property
     def _query(self) -> dict[str, str]:
-        # Parsed on first use only: most callers just redirect to oauth_portal_url.
         return dict(parse_qsl(urlsplit(self.oauth_portal_url).query, keep_blank_values=True))
 
     @property
-    def sdk_token(self) -> str | None:
-        """The ``sdk_token`` query parameter of the portal URL, or ``None`` when absent."""
-        return self._query.get(_TOKEN_PARAM)
+    def sdk_token(self) -> str:
+        """The ``sdk_token`` query parameter of the portal URL (never empty: checked on arrival)."""
+        return self._query[_TOKEN_PARAM]
 
     @property
     def origin(self) -> str | None:
@@ -98,6 +121,36 @@ class SdkToken:
         return f"SdkToken(oauth_portal_url={url!r}, platforms={platforms!r}, scopes={scopes!r})"
 
     __str__ = __repr__
+
+
+def token_from_response(
+    response: httpx.Response, platforms: tuple[Platform, ...], scopes: tuple[Scope, ...]
+) -> SdkToken:
+    """The token in a 2xx answer, or ``APIResponseValidationError``; nothing else escapes."""
+    data = json_object(response)
+    parsed = model_from(
+        lambda: CreateSdkTokenResponse.from_dict(data), response, "CreateSdkTokenResponse"
+    )
+    url = parsed.oauth_portal_url
+    # The URL is never quoted in these messages: it carries the SDK token.
+    if not isinstance(url, str) or not _is_web_url(url):
+        raise APIResponseValidationError(
+            "oauth_portal_url is not an absolute http(s) URL", response=response
+        )
+    try:
+        return SdkToken(url, platforms, scopes, response=parsed)
+    except InvalidInputError as exc:  # no sdk_token in the URL
+        raise APIResponseValidationError(str(exc), response=response) from None
+
+
+def _is_web_url(url: str) -> bool:
+    if not is_valid_text(url):  # a lone surrogate from a JSON escape: not a sendable URL
+        return False
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in _WEB_SCHEMES and bool(parts.hostname)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return False
 
 
 def _with_params(url: str, params: list[tuple[str, str]]) -> str:

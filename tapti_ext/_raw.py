@@ -1,8 +1,10 @@
-"""The generated ``AuthenticatedClient`` behind ``tapti.raw``, configured like its ``Tapti``.
+"""The generated ``AuthenticatedClient`` behind ``tapti.raw``, on its ``Tapti``'s pipeline.
 
-It rides on the ``Tapti`` client's connection pool, so it must neither change nor close it:
-the generated ``with_headers`` would add headers to the shared pool, and ``with raw:`` would
-close it under the ``Tapti`` client. The copies ``with_*`` return get pools of their own.
+The generated functions send through an httpx client; here that client's transport is the
+``Tapti`` client's pipeline, so an edge-case call through ``tapti.raw`` (any operation the
+generator produced, including ones added after this code was written) gets the same pool,
+retries, deadline, typed errors, capped reads, fork safety and key handling as the wrapper's own
+methods. The key is added below httpx, so no httpx object here ever holds it.
 """
 
 from __future__ import annotations
@@ -13,20 +15,63 @@ import attrs
 import httpx
 from tapti_api_client import AuthenticatedClient
 
+from ._call import API_KEY_HEADER, Call
+from ._inputs import Timeout, check_timeout
+from ._pipeline import AsyncPipeline, Pipeline
+from ._retry import RetryPolicy
+
 __all__ = ["raw_client"]
 
 
+def _unparsed(response: httpx.Response) -> httpx.Response:
+    return response
+
+
+@attrs.frozen
+class _Route:
+    """What every raw call is sent with: the pipeline and the retry and time settings."""
+
+    pipeline: Pipeline | AsyncPipeline
+    timeout: Timeout
+    retry: RetryPolicy
+    secret: str = attrs.field(repr=False)
+
+    def call(self, request: httpx.Request) -> Call[httpx.Response]:
+        if API_KEY_HEADER in request.headers:  # the pipeline adds the one true key
+            del request.headers[API_KEY_HEADER]
+        return Call(request, _unparsed, self.retry, self.timeout, self.secret)
+
+
+class _PipelineTransport(httpx.BaseTransport):
+    """httpx's transport interface over a ``Pipeline``; closing it leaves the pool alone."""
+
+    def __init__(self, route: _Route) -> None:
+        self.route = route
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        pipeline = self.route.pipeline
+        assert isinstance(pipeline, Pipeline)  # noqa: S101  (built so by raw_client)
+        return pipeline.run(self.route.call(request))
+
+
+class _AsyncPipelineTransport(httpx.AsyncBaseTransport):
+    def __init__(self, route: _Route) -> None:
+        self.route = route
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        pipeline = self.route.pipeline
+        assert isinstance(pipeline, AsyncPipeline)  # noqa: S101  (built so by raw_client)
+        return await pipeline.run(self.route.call(request))
+
+
 @attrs.define(repr=False)
-class _MaskedAuthenticatedClient(AuthenticatedClient):
-    """The generated client with a repr that hides the API key (attrs would print it)."""
+class _PipelineClient(AuthenticatedClient):
+    """``tapti.raw``: the pool is the ``Tapti`` client's, to use but not to alter or close."""
+
+    _route: _Route | None = attrs.field(default=None, kw_only=True, alias="route")
 
     def __repr__(self) -> str:
         return f"AuthenticatedClient(base_url={self._base_url!r}, token='***')"
-
-
-@attrs.define(repr=False)
-class _SharedPoolClient(_MaskedAuthenticatedClient):
-    """``tapti.raw``: the pool is the ``Tapti`` client's, to use but not to alter or close."""
 
     def with_headers(self, headers: dict[str, str]) -> AuthenticatedClient:
         return self._copy(headers={**self._headers, **headers})
@@ -35,7 +80,11 @@ class _SharedPoolClient(_MaskedAuthenticatedClient):
         return self._copy(cookies={**self._cookies, **cookies})
 
     def with_timeout(self, timeout: httpx.Timeout) -> AuthenticatedClient:
-        return self._copy(timeout=timeout)
+        route = self._route
+        assert route is not None  # noqa: S101
+        return self._copy(
+            timeout=timeout, route=attrs.evolve(route, timeout=check_timeout(timeout))
+        )
 
     def get_httpx_client(self) -> httpx.Client:
         if self._client is None:
@@ -61,22 +110,51 @@ class _SharedPoolClient(_MaskedAuthenticatedClient):
 
     def _copy(self, **changes: Any) -> AuthenticatedClient:
         settings = {f.alias: getattr(self, f.name) for f in attrs.fields(type(self)) if f.init}
-        return _MaskedAuthenticatedClient(**{**settings, **changes})
+        return _attach({**settings, **changes})
+
+
+def _attach(settings: dict[str, Any]) -> _PipelineClient:
+    """A raw client whose httpx client sends through ``settings["route"]``."""
+    client = _PipelineClient(**settings)
+    route = settings["route"]
+    options: dict[str, Any] = {
+        "base_url": settings["base_url"],
+        "headers": settings["headers"],
+        "cookies": settings["cookies"],
+        "follow_redirects": False,
+        "trust_env": False,  # the pipeline decides the route, proxies included
+    }
+    if isinstance(route.pipeline, Pipeline):
+        client.set_httpx_client(httpx.Client(transport=_PipelineTransport(route), **options))
+    else:
+        client.set_async_httpx_client(
+            httpx.AsyncClient(transport=_AsyncPipelineTransport(route), **options)
+        )
+    return client
 
 
 def raw_client(
-    pool: httpx.Client | httpx.AsyncClient, *, base_url: str, api_key: str, timeout: httpx.Timeout
+    pipeline: Pipeline | AsyncPipeline,
+    *,
+    base_url: str,
+    api_key: str,
+    timeout: Timeout,
+    retry: RetryPolicy,
+    headers: dict[str, str],
 ) -> AuthenticatedClient:
-    client = _SharedPoolClient(
-        base_url=base_url,
-        token=api_key,
-        prefix="",
-        auth_header_name="x-api-key",
-        timeout=timeout,
-        follow_redirects=False,
+    return _attach(
+        {
+            "base_url": base_url,
+            "token": api_key,
+            "prefix": "",
+            "auth_header_name": API_KEY_HEADER,
+            "headers": dict(headers),
+            "cookies": {},
+            "timeout": timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
+            "verify_ssl": True,
+            "follow_redirects": False,
+            "raise_on_unexpected_status": False,
+            "httpx_args": {},
+            "route": _Route(pipeline, timeout, retry, api_key),
+        }
     )
-    if isinstance(pool, httpx.Client):
-        client.set_httpx_client(pool)
-    else:
-        client.set_async_httpx_client(pool)
-    return client

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import httpx
@@ -9,7 +10,6 @@ import httpx
 from ._errors import REQUEST_ID_HEADER
 
 if TYPE_CHECKING:
-    from ._call import Call
     from ._portal import SdkToken
 
 __all__ = ["APIResponse"]
@@ -22,11 +22,13 @@ class APIResponse:
     ``APIResponseValidationError`` on a body that is not the documented shape.
     """
 
-    __slots__ = ("_call", "_parsed", "http_response")
+    __slots__ = ("_parse", "_parsed", "http_response")
 
-    def __init__(self, http_response: httpx.Response, call: Call) -> None:
+    def __init__(
+        self, http_response: httpx.Response, parse: Callable[[httpx.Response], SdkToken]
+    ) -> None:
         self.http_response = http_response
-        self._call = call
+        self._parse = parse
         self._parsed: SdkToken | None = None
 
     @property
@@ -44,7 +46,7 @@ class APIResponse:
 
     def parse(self) -> SdkToken:
         if self._parsed is None:
-            self._parsed = self._call.parse(self.http_response)
+            self._parsed = self._parse(self.http_response)
         return self._parsed
 
     def __repr__(self) -> str:

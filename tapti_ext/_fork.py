@@ -1,0 +1,84 @@
+"""What a forked child must never share with its parent: pooled connections.
+
+After ``os.fork()`` (gunicorn ``--preload``, Celery prefork, ``multiprocessing``'s fork start
+method) a client's idle keep-alive sockets exist in both processes, and whichever reads first
+gets the other's answer: another user's token. So, in the child, at the fork itself:
+
+- every socket the SDK's own pools opened is released: the child's descriptor is closed without
+  shutting the connection down (the parent's copy stays open and keeps working), and the socket
+  object forgets it, so nothing in the child can ever read or write that connection again;
+- ``generation`` moves on, and each pool sees at its next send that it was made in another
+  process and starts afresh (``Pipeline``); a caller's own ``http_client``, whose sockets the SDK
+  cannot see, is refused instead.
+
+A hook run at the fork costs nothing per call (a pid check would be a system call per call) and
+releases the sockets even of clients the child never uses again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import weakref
+from typing import Any, Final, Protocol
+
+__all__ = ["SocketOwner", "generation", "keep_inherited", "release_socket", "track"]
+
+
+class SocketOwner(Protocol):
+    def release_inherited(self) -> None: ...
+
+
+# Bumped in every child at the fork; a pool built under another value came from the parent.
+generation = 0
+_OWNERS: Final[weakref.WeakSet[SocketOwner]] = weakref.WeakSet()
+# Pools inherited from the parent, kept so that nothing of theirs is finalised (an asyncio
+# transport's finaliser would touch the parent's event loop); their sockets are already released.
+_INHERITED: Final[list[object]] = []
+
+
+def track(owner: SocketOwner) -> None:
+    """Have ``owner.release_inherited()`` called in each forked child."""
+    _OWNERS.add(owner)
+
+
+def keep_inherited(pool: object) -> None:
+    _INHERITED.append(pool)
+
+
+def release_socket(sock_like: Any) -> None:
+    """Close this process's descriptor of a socket without touching the connection itself.
+
+    ``sock_like`` is what a network stream reports as its socket: a ``socket.socket`` (sync),
+    or an asyncio/trio wrapper holding one as ``_sock``.
+    """
+    sock = sock_like if isinstance(sock_like, socket.socket) else getattr(sock_like, "_sock", None)
+    if isinstance(sock, socket.socket):
+        fd = sock.detach()  # the object forgets the descriptor, so it can never close it later
+        if fd >= 0:
+            os.close(fd)  # no shutdown(): the parent's copy of the connection stays open
+    elif sock_like is not None:
+        # An unknown wrapper: point its descriptor at /dev/null, so it reads nothing and
+        # writes nowhere, and the parent's connection loses the child's reference.
+        with contextlib.suppress(OSError, AttributeError, TypeError):
+            _blank(sock_like.fileno())
+
+
+def _blank(fd: int) -> None:
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
+def _after_fork_in_child() -> None:
+    global generation  # noqa: PLW0603  (the one value every pool compares against)
+    generation += 1
+    for owner in list(_OWNERS):
+        with contextlib.suppress(Exception):  # a hook that raised would only print
+            owner.release_inherited()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

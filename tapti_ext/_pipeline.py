@@ -1,0 +1,408 @@
+"""Sending a ``Call``: attempts, the capped and bounded body read, and the waits between.
+
+Every operation goes through here: the ``Tapti`` methods, ``Tapti.call`` for any generated
+operation, and ``tapti.raw`` (through ``PipelineTransport``). A pipeline sends either on the
+SDK's own pool (``_pool``: the key is added below httpx, the route and the deadline are ours,
+forked children start afresh) or on a caller's ``http_client`` (the key rides on the request
+and is masked once the call ends; a forked child is refused). ``Pipeline`` and
+``AsyncPipeline`` differ only in how they send, read and wait; each decision is ``Call.settle``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Final, Generic, TypeVar
+
+import httpcore
+import httpx
+
+from . import _fork
+from ._call import API_KEY_HEADER, MAX_RESPONSE_BYTES, Call, Unreadable
+from ._deadline import Attempt, Deadline, current_attempt
+from ._decode import BodyDecoder, BodyTooLargeError, UndecodableBodyError
+from ._errors import APIConnectionError, TaptiError
+from ._network import AsyncTrackingBackend, TrackingBackend
+from ._pool import PoolSettings, as_httpx_error, new_async_pool, new_pool, to_core_request
+
+__all__ = ["DEFAULT_LIMITS", "AsyncPipeline", "Pipeline"]
+
+DEFAULT_LIMITS: Final = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+# Headers that describe the body as it travelled, not as the SDK hands it on decoded.
+_TRANSFER_HEADERS: Final = frozenset({b"content-encoding", b"transfer-encoding", b"content-length"})
+_BODY_ERRORS: Final = (BodyTooLargeError, UndecodableBodyError, httpx.RequestError)
+_T = TypeVar("_T")
+_Http = TypeVar("_Http", httpx.Client, httpx.AsyncClient)
+
+
+class _Opened:
+    """An answer whose status and headers arrived; its body is still to be read."""
+
+    __slots__ = ("close", "extensions", "headers", "raw", "status")
+
+    def __init__(self, status: int, headers: Any, raw: Any, close: Any, extensions: Any) -> None:
+        self.status, self.headers, self.raw, self.close = status, headers, raw, close
+        self.extensions = extensions
+
+    def response(self, request: httpx.Request, content: bytes = b"") -> httpx.Response:
+        """The answer with its body decoded: the transfer headers no longer describe it."""
+        headers = [(k, v) for k, v in self.headers if k.lower() not in _TRANSFER_HEADERS]
+        extensions = {k: v for k, v in self.extensions.items() if k != "network_stream"}
+        return httpx.Response(
+            self.status, headers=headers, content=content, request=request, extensions=extensions
+        )
+
+    def decoder(self) -> BodyDecoder:
+        codings = [v.decode("latin-1") for k, v in self.headers if k.lower() == b"content-encoding"]
+        return BodyDecoder(", ".join(codings) or None, MAX_RESPONSE_BYTES)
+
+
+class _Base(Generic[_Http]):
+    """What both pipelines hold: the key, where to send, and who owns the pool."""
+
+    def __init__(
+        self, *, api_key: str, base_url: str, http_client: _Http | None, limits: httpx.Limits
+    ) -> None:
+        self._key_header = [(API_KEY_HEADER.encode(), api_key.encode())]
+        self._api_key = api_key
+        self._http: _Http | None = http_client
+        self._limits = limits
+        # Read now, so that a bad proxy or certificate variable is refused by the constructor.
+        self._settings = PoolSettings(base_url) if http_client is None else None
+        self._generation = _fork.generation
+        self.closed = False
+
+    def _check_usable(self) -> None:
+        """Refuse a closed client, and a caller's client in a process forked since."""
+        if self.closed:
+            raise TaptiError("this client is closed; create a new one")
+        if self._http is not None and self._generation != _fork.generation:
+            raise TaptiError(
+                "this client's http_client was created before os.fork(): its pooled connections "
+                "are shared with the parent process, which could hand this process another "
+                "user's answer. Create the httpx client (or the Tapti client) after forking, "
+                "e.g. in gunicorn's post_fork or Celery's worker_process_init"
+            )
+
+    def _forked(self) -> bool:
+        """Whether the own pool was made in another process (then it must start afresh)."""
+        if self._generation == _fork.generation:
+            return False
+        self._generation = _fork.generation
+        return True
+
+    def _caller_request(
+        self, request: httpx.Request, timeouts: dict[str, float | None] | None
+    ) -> httpx.Request:
+        request.headers[API_KEY_HEADER] = self._api_key
+        if timeouts is not None:
+            request.extensions["timeout"] = timeouts
+        return request
+
+    def _forget(self, request: httpx.Request) -> None:
+        # A caller's client needed the key on the request, which errors and responses keep.
+        if API_KEY_HEADER in request.headers:
+            request.headers[API_KEY_HEADER] = "***"
+
+
+def _timeouts(deadline: Deadline, call: Call[Any]) -> dict[str, float | None] | None:
+    """This attempt's per-operation timeouts; ``None``: the caller's client decides."""
+    if call.timeout is None and not deadline.per_operation and deadline.at is None:
+        return None
+    return deadline.timeouts()
+
+
+def _unexpected(exc: Exception, request: httpx.Request) -> TaptiError:
+    return APIConnectionError(
+        f"the request failed unexpectedly ({type(exc).__name__}: {exc})", request=request
+    )
+
+
+class Pipeline(_Base[httpx.Client]):
+    """Sends calls for ``Tapti``: retries, deadline, capped reads, fork safety."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._backend = TrackingBackend()
+        self._pool: httpcore.ConnectionPool | None = None
+        self._wake = threading.Event()  # set by close(), so a retry wait ends at once
+
+    def run(self, call: Call[_T]) -> httpx.Response:
+        deadline = Deadline(call.timeout)
+        retries = 0
+        try:
+            while True:
+                step = call.settle(self._attempt(call, deadline), retries, deadline)
+                if isinstance(step, httpx.Response):
+                    return step
+                if _sleep(self._wake, step) or self.closed:
+                    raise TaptiError("the client was closed while the call waited to retry")
+                retries += 1
+        finally:
+            if self._http is not None:
+                self._forget(call.request)
+
+    def _attempt(
+        self, call: Call[Any], deadline: Deadline
+    ) -> httpx.Response | Unreadable | httpx.RequestError:
+        self._check_usable()
+        request = call.request
+        attempt = Attempt(deadline)
+        token = current_attempt.set(attempt)
+        try:
+            opened = self._open(call, deadline)
+        except httpx.RequestError as exc:
+            return Unreadable(None, exc, request) if attempt.answered_2xx() else exc
+        except TaptiError:
+            raise
+        except Exception as exc:
+            raise _unexpected(exc, request) from exc
+        finally:
+            current_attempt.reset(token)
+        token = current_attempt.set(attempt)
+        try:
+            return opened.response(request, self._read(opened, deadline))
+        except _BODY_ERRORS as exc:
+            return Unreadable(opened.response(request), exc, request)
+        finally:
+            current_attempt.reset(token)
+            opened.close()
+
+    def _open(self, call: Call[Any], deadline: Deadline) -> _Opened:
+        timeouts = _timeouts(deadline, call)
+        if self._http is None:
+            return self._open_own(call.request, timeouts or {})
+        request = self._caller_request(call.request, timeouts)
+        try:
+            response = self._http.send(request, stream=True, follow_redirects=False)
+        except httpx.HTTPStatusError as exc:
+            # A caller's event hook called raise_for_status(): httpx closed the response.
+            return _Opened(
+                exc.response.status_code,
+                exc.response.headers.raw,
+                iter(()),
+                exc.response.close,
+                exc.response.extensions,
+            )
+        return _Opened(
+            response.status_code,
+            response.headers.raw,
+            response.iter_raw(),
+            response.close,
+            response.extensions,
+        )
+
+    def _open_own(self, request: httpx.Request, timeouts: dict[str, float | None]) -> _Opened:
+        pool = self._own_pool()
+        try:
+            answer = pool.handle_request(to_core_request(request, self._key_header, timeouts))
+        except Exception as exc:
+            raise as_httpx_error(exc, request) or exc from exc
+        return _Opened(
+            answer.status,
+            answer.headers,
+            _core_chunks(answer, request),
+            answer.close,
+            answer.extensions,
+        )
+
+    def _own_pool(self) -> httpcore.ConnectionPool:
+        if self._pool is None or self._forked():
+            if self._pool is not None:
+                _fork.keep_inherited(self._pool)
+                self._backend = TrackingBackend()
+            assert self._settings is not None  # noqa: S101  (own pools have settings)
+            self._pool = new_pool(self._settings, self._limits, self._backend)
+        return self._pool
+
+    @staticmethod
+    def _read(opened: _Opened, deadline: Deadline) -> bytes:
+        decoder = opened.decoder()
+        for chunk in opened.raw:
+            decoder.feed(chunk)
+            if deadline.at is not None and deadline.remaining() == 0.0:
+                raise httpx.ReadTimeout("the call's timeout ran out")
+        return decoder.finish()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake.set()
+        if self._pool is not None:
+            self._pool.close()
+
+
+def _core_chunks(answer: httpcore.Response, request: httpx.Request) -> Iterator[bytes]:
+    try:
+        yield from answer.iter_stream()
+    except Exception as exc:
+        raise as_httpx_error(exc, request) or exc from exc
+
+
+def _sleep(wake: threading.Event, seconds: float) -> bool:
+    """Wait ``seconds``; ``True`` when woken early because the client was closed."""
+    return wake.wait(seconds)
+
+
+class AsyncPipeline(_Base[httpx.AsyncClient]):
+    """``Pipeline`` for ``AsyncTapti``: the same steps, awaited."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._backend = AsyncTrackingBackend()
+        self._pool: httpcore.AsyncConnectionPool | None = None
+        self._loop: object = None
+
+    async def run(self, call: Call[_T]) -> httpx.Response:
+        deadline = Deadline(call.timeout)
+        retries = 0
+        try:
+            while True:
+                step = call.settle(await self._attempt(call, deadline), retries, deadline)
+                if isinstance(step, httpx.Response):
+                    return step
+                await _async_sleep(step)
+                if self.closed:
+                    raise TaptiError("the client was closed while the call waited to retry")
+                retries += 1
+        finally:
+            if self._http is not None:
+                self._forget(call.request)
+
+    async def _attempt(
+        self, call: Call[Any], deadline: Deadline
+    ) -> httpx.Response | Unreadable | httpx.RequestError:
+        self._check_usable()
+        self._check_loop()
+        request = call.request
+        attempt = Attempt(deadline)
+        token = current_attempt.set(attempt)
+        try:
+            opened = await self._open(call, deadline)
+        except httpx.RequestError as exc:
+            return Unreadable(None, exc, request) if attempt.answered_2xx() else exc
+        except TaptiError:
+            raise
+        except Exception as exc:
+            raise _unexpected(exc, request) from exc
+        finally:
+            current_attempt.reset(token)
+        token = current_attempt.set(attempt)
+        try:
+            return opened.response(request, await self._read(opened, deadline))
+        except _BODY_ERRORS as exc:
+            return Unreadable(opened.response(request), exc, request)
+        finally:
+            current_attempt.reset(token)
+            await opened.close()
+
+    def _check_loop(self) -> None:
+        """One event loop per client: pooled connections belong to the loop that opened them."""
+        loop = _running_loop()
+        if self._loop is None or self._generation != _fork.generation:
+            self._loop = loop  # first use, or a forked child: its old loop went with the pool
+        elif loop is not self._loop:
+            raise TaptiError(
+                "this AsyncTapti was first used in another event loop, which owns its pooled "
+                "connections (a second asyncio.run() makes a new loop). Create one AsyncTapti "
+                "per event loop, e.g. inside the coroutine you run or in your app's lifespan"
+            )
+
+    async def _open(self, call: Call[Any], deadline: Deadline) -> _Opened:
+        timeouts = _timeouts(deadline, call)
+        if self._http is None:
+            return await self._open_own(call.request, timeouts or {})
+        request = self._caller_request(call.request, timeouts)
+        try:
+            response = await self._http.send(request, stream=True, follow_redirects=False)
+        except httpx.HTTPStatusError as exc:
+            return _Opened(
+                exc.response.status_code,
+                exc.response.headers.raw,
+                _no_chunks(),
+                exc.response.aclose,
+                exc.response.extensions,
+            )
+        return _Opened(
+            response.status_code,
+            response.headers.raw,
+            response.aiter_raw(),
+            response.aclose,
+            response.extensions,
+        )
+
+    async def _open_own(self, request: httpx.Request, timeouts: dict[str, float | None]) -> _Opened:
+        pool = self._own_pool()
+        try:
+            answer = await pool.handle_async_request(
+                to_core_request(request, self._key_header, timeouts)
+            )
+        except Exception as exc:
+            raise as_httpx_error(exc, request) or exc from exc
+        return _Opened(
+            answer.status,
+            answer.headers,
+            _async_core_chunks(answer, request),
+            answer.aclose,
+            answer.extensions,
+        )
+
+    def _own_pool(self) -> httpcore.AsyncConnectionPool:
+        if self._pool is None or self._forked():
+            if self._pool is not None:
+                _fork.keep_inherited(self._pool)
+                self._backend = AsyncTrackingBackend()
+            assert self._settings is not None  # noqa: S101  (own pools have settings)
+            self._pool = new_async_pool(self._settings, self._limits, self._backend)
+        return self._pool
+
+    @staticmethod
+    async def _read(opened: _Opened, deadline: Deadline) -> bytes:
+        decoder = opened.decoder()
+        async for chunk in opened.raw:
+            decoder.feed(chunk)
+            if deadline.at is not None and deadline.remaining() == 0.0:
+                raise httpx.ReadTimeout("the call's timeout ran out")
+        return decoder.finish()
+
+    async def close(self) -> None:
+        self.closed = True
+        if self._pool is not None:
+            with contextlib.suppress(RuntimeError):  # a loop already closed: nothing to flush
+                await self._pool.aclose()
+
+
+async def _async_core_chunks(
+    answer: httpcore.Response, request: httpx.Request
+) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in answer.aiter_stream():
+            yield chunk
+    except Exception as exc:
+        raise as_httpx_error(exc, request) or exc from exc
+
+
+def _running_loop() -> object:
+    """The running event loop (asyncio) or run (trio): what owns async connections."""
+    import sniffio  # noqa: PLC0415  (async programs only)
+
+    if sniffio.current_async_library() == "trio":
+        import trio  # type: ignore[import-not-found]  # noqa: PLC0415
+
+        return trio.lowlevel.current_trio_token()
+    import asyncio  # noqa: PLC0415
+
+    return asyncio.get_running_loop()
+
+
+async def _async_sleep(seconds: float) -> None:
+    """``anyio.sleep`` (asyncio or trio, as httpx), imported on first use: a sync-only
+    program never loads the async machinery."""
+    import anyio  # noqa: PLC0415
+
+    await anyio.sleep(seconds)
+
+
+async def _no_chunks() -> AsyncIterator[bytes]:
+    return
+    yield  # an async generator with nothing in it

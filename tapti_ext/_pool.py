@@ -1,0 +1,204 @@
+"""The SDK's own connection pool: httpcore under our network layer, configured for one API host.
+
+Built on httpcore rather than ``httpx.HTTPTransport`` for two reasons: httpx offers no way to
+give its pool a network backend (``_network``, where deadlines and fork safety live), and httpx
+would route through whatever proxy the environment names. The SDK talks to one host, so it
+decides the route once, here:
+
+- a loopback base URL never goes through an environment proxy: the key may travel in clear to
+  this machine, but never to a proxy that may be another host;
+- any other host uses ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` (and ``NO_PROXY``) as httpx
+  and curl do; for an https API that is a CONNECT tunnel, so the proxy sees only TLS.
+
+Bad proxy or certificate settings in the environment are refused here, naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import urllib.request
+from typing import Final
+
+import httpcore
+import httpx
+
+from ._errors import InvalidInputError
+from ._inputs import is_loopback
+
+__all__ = ["HTTPCORE_ERRORS", "PoolSettings", "new_async_pool", "new_pool", "to_core_request"]
+
+_PROXY_SCHEMES: Final = frozenset({"http", "https", "socks5", "socks5h"})
+
+# httpcore's failures as httpx's, so that one error table (``_errors``) serves every sender.
+HTTPCORE_ERRORS: Final[tuple[tuple[type[Exception], type[httpx.RequestError]], ...]] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.ProxyError, httpx.ProxyError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+)
+
+
+def as_httpx_error(exc: Exception, request: httpx.Request) -> httpx.RequestError | None:
+    for core, mapped in HTTPCORE_ERRORS:
+        if isinstance(exc, core):
+            return mapped(str(exc) or type(exc).__name__, request=request)
+    return None
+
+
+class PoolSettings:
+    """The route and TLS settings for one base URL, read from the environment once."""
+
+    __slots__ = ("proxy", "ssl_context")
+
+    def __init__(self, base_url: str) -> None:
+        url = httpx.URL(base_url)
+        self.proxy = None if is_loopback(url.host) else _environment_proxy(url)
+        needs_tls = url.scheme == "https" or (self.proxy is not None and self.proxy.is_https)
+        self.ssl_context = _ssl_context() if needs_tls else None
+
+
+class _Proxy:
+    __slots__ = ("url", "variable")
+
+    def __init__(self, url: httpx.URL, variable: str) -> None:
+        self.url, self.variable = url, variable
+
+    @property
+    def is_https(self) -> bool:
+        return self.url.scheme == "https"
+
+    @property
+    def core_url(self) -> httpcore.URL:
+        url = self.url
+        return httpcore.URL(
+            scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+        )
+
+    @property
+    def auth(self) -> tuple[bytes, bytes] | None:
+        if not self.url.username:
+            return None
+        return self.url.username.encode(), self.url.password.encode()
+
+
+def _environment_proxy(url: httpx.URL) -> _Proxy | None:
+    """The proxy the environment names for ``url``, as httpx and curl read it."""
+    found = _proxy_variable(url.scheme)
+    if found is None:
+        return None
+    variable, value = found
+    no_proxy = os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or ""
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    if no_proxy and bypass(url.host, {"no": no_proxy}):
+        return None
+    if "://" not in value:  # "proxy:3128", as curl accepts it
+        value = "http://" + value
+    try:
+        proxy_url = httpx.URL(value)
+    except httpx.InvalidURL:
+        raise InvalidInputError(f"{variable} is not a valid proxy URL") from None
+    if proxy_url.scheme not in _PROXY_SCHEMES or not proxy_url.host:
+        raise InvalidInputError(
+            f"{variable} must be an http://, https:// or socks5:// proxy URL with a host"
+        )
+    if proxy_url.scheme.startswith("socks"):
+        try:
+            import socksio  # type: ignore[import-not-found]  # noqa: F401, PLC0415
+        except ImportError:
+            raise InvalidInputError(
+                f"{variable} names a SOCKS proxy, which needs the socksio package: "
+                "pip install 'httpx[socks]'"
+            ) from None
+    return _Proxy(proxy_url, variable)
+
+
+def _proxy_variable(scheme: str) -> tuple[str, str] | None:
+    # Lower case first, as curl; HTTP_PROXY is ignored under CGI (the "httpoxy" attack: a
+    # request's "Proxy:" header arrives as that variable).
+    names = [f"{scheme}_proxy", f"{scheme.upper()}_PROXY", "all_proxy", "ALL_PROXY"]
+    if scheme == "http" and "REQUEST_METHOD" in os.environ:
+        names.remove("HTTP_PROXY")
+    for name in names:
+        value = os.environ.get(name, "").strip()
+        if value:
+            return name, value
+    return None
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """httpx's default context, with certificate variables checked and named when wrong."""
+    for variable in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+        value = os.environ.get(variable)
+        if not value:
+            continue
+        try:
+            return httpx.create_ssl_context(trust_env=True)
+        except (OSError, ssl.SSLError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise InvalidInputError(f"{variable} cannot be used ({reason}): {value!r}") from None
+    return httpx.create_ssl_context(trust_env=False)
+
+
+def new_pool(
+    settings: PoolSettings, limits: httpx.Limits, backend: httpcore.NetworkBackend
+) -> httpcore.ConnectionPool:
+    common = {
+        "ssl_context": settings.ssl_context,
+        "max_connections": limits.max_connections,
+        "max_keepalive_connections": limits.max_keepalive_connections,
+        "keepalive_expiry": limits.keepalive_expiry,
+        "network_backend": backend,
+    }
+    proxy = settings.proxy
+    if proxy is None:
+        return httpcore.ConnectionPool(**common)  # type: ignore[arg-type]
+    if proxy.url.scheme.startswith("socks"):
+        return httpcore.SOCKSProxy(proxy_url=proxy.core_url, proxy_auth=proxy.auth, **common)  # type: ignore[arg-type]
+    return httpcore.HTTPProxy(proxy_url=proxy.core_url, proxy_auth=proxy.auth, **common)  # type: ignore[arg-type]
+
+
+def new_async_pool(
+    settings: PoolSettings, limits: httpx.Limits, backend: httpcore.AsyncNetworkBackend
+) -> httpcore.AsyncConnectionPool:
+    common = {
+        "ssl_context": settings.ssl_context,
+        "max_connections": limits.max_connections,
+        "max_keepalive_connections": limits.max_keepalive_connections,
+        "keepalive_expiry": limits.keepalive_expiry,
+        "network_backend": backend,
+    }
+    proxy = settings.proxy
+    if proxy is None:
+        return httpcore.AsyncConnectionPool(**common)  # type: ignore[arg-type]
+    if proxy.url.scheme.startswith("socks"):
+        return httpcore.AsyncSOCKSProxy(proxy_url=proxy.core_url, proxy_auth=proxy.auth, **common)  # type: ignore[arg-type]
+    return httpcore.AsyncHTTPProxy(proxy_url=proxy.core_url, proxy_auth=proxy.auth, **common)  # type: ignore[arg-type]
+
+
+def to_core_request(
+    request: httpx.Request,
+    extra_headers: list[tuple[bytes, bytes]],
+    timeouts: dict[str, float | None],
+) -> httpcore.Request:
+    """``request`` for httpcore, with headers that never touch the ``httpx.Request`` (the key)."""
+    url = request.url
+    return httpcore.Request(
+        method=request.method,
+        url=httpcore.URL(
+            scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+        ),
+        headers=[*request.headers.raw, *extra_headers],
+        content=request.stream,
+        extensions={"timeout": timeouts},
+    )
