@@ -53,9 +53,30 @@ class _Opened:
             self.status, headers=headers, content=content, request=request, extensions=extensions
         )
 
+    @classmethod
+    def read(cls, response: httpx.Response, body: bytes | None, close: Any) -> _Opened:
+        """A caller's response that httpx already read (and decoded), or closed unread."""
+        headers = [(k, v) for k, v in response.headers.raw if k.lower() != b"content-encoding"]
+        chunks = [body] if body else []
+        raw = iter(chunks) if close == response.close else _chunks_of(chunks)
+        return cls(response.status_code, headers, raw, close, response.extensions)
+
     def decoder(self) -> BodyDecoder:
         codings = [v.decode("latin-1") for k, v in self.headers if k.lower() == b"content-encoding"]
         return BodyDecoder(", ".join(codings) or None, MAX_RESPONSE_BYTES)
+
+
+def _already_read(response: httpx.Response) -> bytes | None:
+    """The body when httpx read it already (a transport's prepared answer, an event hook)."""
+    try:
+        return response.content
+    except httpx.ResponseNotRead:
+        return None
+
+
+async def _chunks_of(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
 
 
 class _Base(Generic[_Http]):
@@ -95,7 +116,16 @@ class _Base(Generic[_Http]):
     def _caller_request(
         self, request: httpx.Request, timeouts: dict[str, float | None] | None
     ) -> httpx.Request:
-        request.headers[API_KEY_HEADER] = self._api_key
+        """The request with what the caller's client would add (its headers and cookies)."""
+        http = self._http
+        assert http is not None  # noqa: S101  (called for a caller's client only)
+        headers = request.headers
+        for name, value in http.headers.multi_items():
+            if name not in headers:
+                headers[name] = value
+        if http.cookies:
+            http.cookies.set_cookie_header(request)
+        headers[API_KEY_HEADER] = self._api_key
         if timeouts is not None:
             request.extensions["timeout"] = timeouts
         return request
@@ -178,13 +208,10 @@ class Pipeline(_Base[httpx.Client]):
             response = self._http.send(request, stream=True, follow_redirects=False)
         except httpx.HTTPStatusError as exc:
             # A caller's event hook called raise_for_status(): httpx closed the response.
-            return _Opened(
-                exc.response.status_code,
-                exc.response.headers.raw,
-                iter(()),
-                exc.response.close,
-                exc.response.extensions,
-            )
+            response = exc.response
+        body = _already_read(response)
+        if body is not None or response.is_closed:
+            return _Opened.read(response, body, response.close)
         return _Opened(
             response.status_code,
             response.headers.raw,
@@ -316,13 +343,10 @@ class AsyncPipeline(_Base[httpx.AsyncClient]):
         try:
             response = await self._http.send(request, stream=True, follow_redirects=False)
         except httpx.HTTPStatusError as exc:
-            return _Opened(
-                exc.response.status_code,
-                exc.response.headers.raw,
-                _no_chunks(),
-                exc.response.aclose,
-                exc.response.extensions,
-            )
+            response = exc.response
+        body = _already_read(response)
+        if body is not None or response.is_closed:
+            return _Opened.read(response, body, response.aclose)
         return _Opened(
             response.status_code,
             response.headers.raw,
@@ -401,8 +425,3 @@ async def _async_sleep(seconds: float) -> None:
     import anyio  # noqa: PLC0415
 
     await anyio.sleep(seconds)
-
-
-async def _no_chunks() -> AsyncIterator[bytes]:
-    return
-    yield  # an async generator with nothing in it

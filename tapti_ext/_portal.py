@@ -62,8 +62,26 @@ def oauth_portal_url(
     return _with_params(resolve_portal_url(portal_url), params)
 
 
+class _MaskedResponse(CreateSdkTokenResponse):
+    """The generated model, whose attrs ``repr`` would print the portal URL with its token."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        fields = ", ".join(
+            f"{name}={_masked_value(name, v)!r}" for name, v in self.to_dict().items()
+        )
+        return f"CreateSdkTokenResponse({fields})"
+
+
+def _masked_value(name: str, value: object) -> object:
+    if isinstance(value, str):
+        return _MASK if "token" in name.lower() else _masked(value)
+    return value
+
+
 def _response_for(token: SdkToken) -> CreateSdkTokenResponse:
-    return CreateSdkTokenResponse(oauth_portal_url=token.oauth_portal_url)
+    return _MaskedResponse(oauth_portal_url=token.oauth_portal_url)
 
 
 @attrs.define(frozen=True, repr=False, eq=True)
@@ -128,9 +146,7 @@ def token_from_response(
 ) -> SdkToken:
     """The token in a 2xx answer, or ``APIResponseValidationError``; nothing else escapes."""
     data = json_object(response)
-    parsed = model_from(
-        lambda: CreateSdkTokenResponse.from_dict(data), response, "CreateSdkTokenResponse"
-    )
+    parsed = model_from(lambda: _MaskedResponse.from_dict(data), response, "CreateSdkTokenResponse")
     url = parsed.oauth_portal_url
     # The URL is never quoted in these messages: it carries the SDK token.
     if not isinstance(url, str) or not _is_web_url(url):

@@ -29,7 +29,12 @@ def anyio_backend() -> str:
 def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The delays the sync client chose before retries, recorded instead of slept."""
     delays: list[float] = []
-    monkeypatch.setattr("tapti_ext._client.time.sleep", delays.append)
+
+    def record(_wake: object, delay: float) -> bool:
+        delays.append(delay)
+        return False  # not woken by close()
+
+    monkeypatch.setattr("tapti_ext._pipeline._sleep", record)
     return delays
 
 
@@ -41,7 +46,7 @@ def async_slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def record(delay: float) -> None:
         delays.append(delay)
 
-    monkeypatch.setattr("tapti_ext._client._async_sleep", record)
+    monkeypatch.setattr("tapti_ext._pipeline._async_sleep", record)
     return delays
 
 

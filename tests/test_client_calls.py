@@ -28,7 +28,15 @@ CALL: dict[str, Any] = {
     "callback_url": CALLBACK,
     "redirect_url": REDIRECT,
 }
-DEFAULT_TIMEOUT = {"connect": 5.0, "read": 30.0, "write": 30.0, "pool": 30.0}
+# httpx's own default, which a caller's client keeps unless timeout= is given to the SDK too.
+HTTPX_DEFAULT_TIMEOUT = {"connect": 5.0, "read": 5.0, "write": 5.0, "pool": 5.0}
+
+
+def assert_budget(timeouts: dict[str, float], seconds: float) -> None:
+    """Each operation gets what is left of a whole-call budget of ``seconds`` (connect <= 5 s)."""
+    assert seconds - 0.5 < timeouts["read"] <= seconds
+    assert timeouts["write"] == timeouts["pool"] == timeouts["read"]
+    assert timeouts["connect"] == min(timeouts["read"], 5.0)
 
 
 @pytest.fixture
@@ -170,34 +178,41 @@ def test_enum_or_string_any_case_deduplicated_in_order(
     assert [s.value for s in token.scopes] == sent_scopes
 
 
-def test_default_timeout_is_finite(tapti: Tapti, sent: list[httpx.Request]) -> None:
+def test_callers_client_keeps_its_own_timeout(tapti: Tapti, sent: list[httpx.Request]) -> None:
     tapti.user("user_123").create_sdk_token(**CALL)
-    assert sent[0].extensions["timeout"] == DEFAULT_TIMEOUT
+    assert sent[0].extensions["timeout"] == HTTPX_DEFAULT_TIMEOUT
 
 
-@pytest.mark.parametrize(
-    ("timeout", "expected"),
-    [
-        (1.5, {"connect": 1.5, "read": 1.5, "write": 1.5, "pool": 1.5}),
-        (2, {"connect": 2.0, "read": 2.0, "write": 2.0, "pool": 2.0}),
-        (
-            httpx.Timeout(9.0, connect=1.0),
-            {"connect": 1.0, "read": 9.0, "write": 9.0, "pool": 9.0},
-        ),
-    ],
-)
-def test_per_call_timeout_reaches_the_request(
-    timeout: Any, expected: dict[str, float], tapti: Tapti, sent: list[httpx.Request]
+def test_default_timeout_is_a_30_second_budget_on_the_own_pool() -> None:
+    with respx.mock(base_url=BASE) as respx_mock, Tapti(api_key=API_KEY) as tapti:
+        route = respx_mock.post("/users/user_123/sdk-token").respond(
+            200, json={"oauth_portal_url": PORTAL}
+        )
+        tapti.user("user_123").create_sdk_token(**CALL)
+    assert tapti.timeout == 30.0
+    assert_budget(route.calls.last.request.extensions["timeout"], 30.0)
+
+
+@pytest.mark.parametrize("timeout", [1.5, 2])
+def test_per_call_number_is_a_budget(
+    timeout: float, tapti: Tapti, sent: list[httpx.Request]
 ) -> None:
     tapti.user("user_123").create_sdk_token(**CALL, timeout=timeout)
     tapti.user("user_123").create_sdk_token(**CALL)
-    assert sent[0].extensions["timeout"] == expected
-    assert sent[1].extensions["timeout"] == DEFAULT_TIMEOUT
+    assert_budget(sent[0].extensions["timeout"], float(timeout))
+    assert sent[1].extensions["timeout"] == HTTPX_DEFAULT_TIMEOUT
+
+
+def test_per_call_httpx_timeout_keeps_per_operation_meaning(
+    tapti: Tapti, sent: list[httpx.Request]
+) -> None:
+    tapti.user("user_123").create_sdk_token(**CALL, timeout=httpx.Timeout(9.0, connect=1.0))
+    assert sent[0].extensions["timeout"] == {"connect": 1.0, "read": 9.0, "write": 9.0, "pool": 9.0}
 
 
 def test_client_timeout_applies_to_calls(http: httpx.Client, sent: list[httpx.Request]) -> None:
     Tapti(api_key=API_KEY, http_client=http, timeout=7).user("u").create_sdk_token(**CALL)
-    assert sent[0].extensions["timeout"] == {"connect": 7.0, "read": 7.0, "write": 7.0, "pool": 7.0}
+    assert_budget(sent[0].extensions["timeout"], 7.0)
 
 
 def test_base_url_path_prefix_is_kept(http: httpx.Client, sent: list[httpx.Request]) -> None:
@@ -225,11 +240,12 @@ def test_users_http_client_keeps_its_headers_and_stays_open(
 
 def test_owned_client_is_closed_by_context_manager_and_close() -> None:
     with Tapti(api_key=API_KEY) as tapti:
-        assert not tapti._http.is_closed
-    assert tapti._http.is_closed
+        pass
     other = Tapti(api_key=API_KEY)
     other.close()
-    assert other._http.is_closed
+    for closed in (tapti, other):
+        with pytest.raises(TaptiError, match="closed"):
+            closed.user("u").create_sdk_token(**CALL)
 
 
 def test_context_manager_returns_the_client(http: httpx.Client) -> None:
@@ -278,7 +294,7 @@ def test_raw_is_the_generated_client_on_the_same_pool() -> None:
         raw = tapti.raw
         assert isinstance(raw, AuthenticatedClient)
         assert tapti.raw is raw
-        assert raw.get_httpx_client() is tapti._http
+        assert "x-api-key" not in raw.get_httpx_client().headers
         response = generated_create_sdk_token.sync_detailed(
             "user_9",
             client=raw,
@@ -294,29 +310,45 @@ def test_raw_is_the_generated_client_on_the_same_pool() -> None:
     assert response.parsed.oauth_portal_url == PORTAL
     request = route.calls.last.request
     assert request.headers["x-api-key"] == API_KEY
-    assert request.extensions["timeout"]["read"] == 11.0
+    assert_budget(request.extensions["timeout"], 11.0)
     assert body_of(request)["user_platforms"] == ["YOUTUBE"]
 
 
-def test_raw_with_users_http_client_never_touches_it(http: httpx.Client) -> None:
+def raw_call(raw: AuthenticatedClient) -> Any:
+    return generated_create_sdk_token.sync_detailed(
+        "user_9",
+        client=raw,
+        body=CreateSdkTokenRequest(
+            user_platforms=[Platform.YOUTUBE],
+            enabled_scopes=[Scope.PROFILE_READ],
+            callback_url=CALLBACK,
+            redirect_url=REDIRECT,
+        ),
+    )
+
+
+def test_raw_with_users_http_client_sends_through_it_without_the_key_on_it(
+    http: httpx.Client, sent: list[httpx.Request]
+) -> None:
     tapti = Tapti(api_key=API_KEY, http_client=http, base_url="https://eu.tapti.example")
     raw = tapti.raw
     assert isinstance(raw, AuthenticatedClient)
     assert raw.get_httpx_client() is not http
-    assert str(raw.get_httpx_client().base_url) == "https://eu.tapti.example"
+    assert raw_call(raw).status_code == 200
+    assert str(sent[0].url) == "https://eu.tapti.example/users/user_9/sdk-token"
+    assert sent[0].headers["x-api-key"] == API_KEY
     assert "x-api-key" not in http.headers
     tapti.close()
     assert not http.is_closed
-    raw.get_httpx_client().close()
 
 
-def test_close_closes_the_raw_pool_it_created(http: httpx.Client) -> None:
+def test_raw_calls_end_with_the_client(http: httpx.Client, sent: list[httpx.Request]) -> None:
     tapti = Tapti(api_key=API_KEY, http_client=http)
-    raw_pool = tapti.raw.get_httpx_client()
+    raw = tapti.raw
     tapti.close()
-    closed = raw_pool.is_closed
-    raw_pool.close()
-    assert closed, "Tapti.close() left the raw client's own connection pool open"
+    with pytest.raises(TaptiError, match="closed"):
+        raw_call(raw)
+    assert sent == []
 
 
 # --- async ---------------------------------------------------------------------------------------
@@ -361,8 +393,8 @@ async def test_async_defaults_and_timeout(
         await tapti.user("user_123").create_sdk_token()
     assert_token(token)
     assert_documented_request(sent[0])
-    assert sent[0].extensions["timeout"] == {"connect": 3.0, "read": 3.0, "write": 3.0, "pool": 3.0}
-    assert sent[1].extensions["timeout"] == DEFAULT_TIMEOUT
+    assert_budget(sent[0].extensions["timeout"], 3.0)
+    assert sent[1].extensions["timeout"] == HTTPX_DEFAULT_TIMEOUT
 
 
 @pytest.mark.anyio
@@ -389,18 +421,19 @@ async def test_async_users_client_not_closed_nor_given_the_key(
 @pytest.mark.anyio
 async def test_async_owned_client_closed_by_context_manager_and_close() -> None:
     async with AsyncTapti(api_key=API_KEY) as tapti:
-        assert not tapti._http.is_closed
-    assert tapti._http.is_closed
+        pass
     other = AsyncTapti(api_key=API_KEY)
     await other.close()
-    assert other._http.is_closed
+    for closed in (tapti, other):
+        with pytest.raises(TaptiError, match="closed"):
+            await closed.user("u").create_sdk_token(**CALL)
 
 
 @pytest.mark.anyio
 async def test_async_raw_shares_the_pool() -> None:
     async with AsyncTapti(api_key=API_KEY) as tapti:
         assert isinstance(tapti.raw, AuthenticatedClient)
-        assert tapti.raw.get_async_httpx_client() is tapti._http
+        assert "x-api-key" not in tapti.raw.get_async_httpx_client().headers
 
 
 @pytest.mark.anyio
@@ -416,18 +449,26 @@ async def test_async_owned_pool_carries_base_url_and_headers() -> None:
 
 
 @pytest.mark.anyio
-async def test_async_close_closes_the_raw_pool_it_created(
-    handler: Callable[[httpx.Request], httpx.Response],
+async def test_async_raw_calls_end_with_the_client(
+    handler: Callable[[httpx.Request], httpx.Response], sent: list[httpx.Request]
 ) -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
         tapti = AsyncTapti(api_key=API_KEY, http_client=http)
-        raw_pool = tapti.raw.get_async_httpx_client()
-        assert raw_pool is not http
+        raw = tapti.raw
         await tapti.close()
-        closed = raw_pool.is_closed
-        await raw_pool.aclose()
-        assert closed
+        with pytest.raises(TaptiError, match="closed"):
+            await generated_create_sdk_token.asyncio_detailed(
+                "u",
+                client=raw,
+                body=CreateSdkTokenRequest(
+                    user_platforms=[Platform.YOUTUBE],
+                    enabled_scopes=[Scope.PROFILE_READ],
+                    callback_url=CALLBACK,
+                    redirect_url=REDIRECT,
+                ),
+            )
         assert not http.is_closed
+    assert sent == []
 
 
 # --- the client after close, and its read-only settings -----------------------------------------
@@ -469,13 +510,16 @@ def test_raw_with_headers_leaves_the_shared_pool_alone(tapti_mock: MockTaptiServ
     assert [r.status for r in tapti_mock.requests] == [200]
 
 
-def test_leaving_a_with_block_on_raw_does_not_close_the_tapti_client() -> None:
-    tapti = Tapti(api_key=API_KEY)
+def test_leaving_a_with_block_on_raw_does_not_close_the_tapti_client(
+    tapti_mock: MockTaptiServer,
+) -> None:
+    tapti = Tapti(api_key=tapti_mock.api_key, base_url=tapti_mock.url)
     with tapti.raw:
         pass
-    assert not tapti.raw.get_httpx_client().is_closed
+    assert raw_call(tapti.raw).status_code == 200
     tapti.close()
-    assert tapti.raw.get_httpx_client().is_closed
+    with pytest.raises(TaptiError, match="closed"):
+        raw_call(tapti.raw)
 
 
 @pytest.mark.anyio
@@ -483,7 +527,7 @@ async def test_async_raw_refuses_the_sync_functions() -> None:
     async with AsyncTapti(api_key=API_KEY) as tapti:
         with pytest.raises(TypeError, match="asyncio"):
             tapti.raw.get_httpx_client()
-        assert tapti.raw.get_async_httpx_client() is tapti._http
+        assert isinstance(tapti.raw.get_async_httpx_client(), httpx.AsyncClient)
 
 
 def test_sync_raw_refuses_the_async_functions(tapti: Tapti) -> None:

@@ -202,7 +202,7 @@ def test_insecure_base_url_from_environment_is_refused(monkeypatch: pytest.Monke
     monkeypatch.setenv("TAPTI_BASE_URL", "http://api.tapti.example")
     with pytest.raises(InvalidInputError) as exc:
         Tapti(api_key=API_KEY)
-    assert_refused(exc, "base_url")
+    assert_refused(exc, "TAPTI_BASE_URL")  # the message names where the value came from
 
 
 def test_portal_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 
 from tapti_ext import APIConnectionError, APITimeoutError, AsyncTapti, Tapti
@@ -210,6 +211,7 @@ def test_dropped_connection_then_success(server: Server, slept: list[float]) -> 
 
 
 def test_slow_response_beyond_call_timeout(server: Server, slept: list[float]) -> None:
+    # A number is the whole call's budget: once it is spent there is no time for a retry.
     server.script = ["slow", "slow"]
     with (
         Tapti(api_key=API_KEY, base_url=server.url, max_retries=1) as tapti,
@@ -217,6 +219,18 @@ def test_slow_response_beyond_call_timeout(server: Server, slept: list[float]) -
     ):
         tapti.user("user_123").create_sdk_token(**CALL, timeout=0.2)
     assert isinstance(info.value, APIConnectionError)
+    assert len(server.received) == 1
+    assert slept == []
+
+
+def test_slow_response_beyond_per_read_timeout_is_retried(server: Server, slept: list[float]) -> None:
+    # An httpx.Timeout keeps httpx's meaning: each read is bounded, and a timed-out read retried.
+    server.script = ["slow", "slow"]
+    with (
+        Tapti(api_key=API_KEY, base_url=server.url, max_retries=1) as tapti,
+        pytest.raises(APITimeoutError),
+    ):
+        tapti.user("user_123").create_sdk_token(**CALL, timeout=httpx.Timeout(0.2))
     assert len(server.received) == 2
     assert len(slept) == 1
 

@@ -47,18 +47,29 @@ def test_token_fields_parsed_from_the_query() -> None:
 @pytest.mark.parametrize(
     ("url", "sdk_token", "origin"),
     [
-        ("https://oauth.tapti.dev", None, None),
-        ("https://oauth.tapti.dev/", None, None),
         ("https://oauth.tapti.dev?sdk_token=abc", "abc", None),
-        ("https://oauth.tapti.dev?origin=https%3A%2F%2Fx.example", None, "https://x.example"),
         ("https://oauth.tapti.dev/p?a=1&sdk_token=a+b&origin=o", "a b", "o"),
-        ("https://oauth.tapti.dev?sdk_token=", "", None),
     ],
 )
-def test_token_fields_none_when_absent(url: str, sdk_token: str | None, origin: str | None) -> None:
+def test_token_fields(url: str, sdk_token: str, origin: str | None) -> None:
     token = make(url)
     assert token.sdk_token == sdk_token
     assert token.origin == origin
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://oauth.tapti.dev",
+        "https://oauth.tapti.dev/",
+        "https://oauth.tapti.dev?origin=https%3A%2F%2Fx.example",
+        "https://oauth.tapti.dev?sdk_token=",
+    ],
+)
+def test_a_token_always_has_an_sdk_token(url: str) -> None:
+    # sdk_token is a str, never None: a portal URL without one is not a token.
+    with pytest.raises(InvalidInputError, match="sdk_token"):
+        make(url)
 
 
 def test_portal_url_without_platform_is_exactly_the_api_url() -> None:
@@ -129,7 +140,7 @@ def test_repr_and_str_mask_the_token() -> None:
 
 
 def test_repr_of_url_without_query() -> None:
-    assert "https://oauth.tapti.dev" in repr(make("https://oauth.tapti.dev"))
+    assert "https://oauth.tapti.dev?sdk_token=***" in repr(make("https://oauth.tapti.dev?sdk_token=t"))
 
 
 # --- oauth_portal_url --------------------------------------------------------------------------
