@@ -31,6 +31,8 @@ __all__ = ["DEFAULT_LIMITS", "AsyncPipeline", "Pipeline"]
 DEFAULT_LIMITS: Final = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 # Headers that describe the body as it travelled, not as the SDK hands it on decoded.
 _TRANSFER_HEADERS: Final = frozenset({b"content-encoding", b"transfer-encoding", b"content-length"})
+# Where a body read by our own response hook waits (and the request's deadline, before).
+_READ_EARLY: Final = "tapti_read_early"
 _BODY_ERRORS: Final = (BodyTooLargeError, UndecodableBodyError, httpx.RequestError)
 _T = TypeVar("_T")
 _Http = TypeVar("_Http", httpx.Client, httpx.AsyncClient)
@@ -54,11 +56,17 @@ class _Opened:
         )
 
     @classmethod
+    def streaming(cls, response: httpx.Response, raw: Any, close: Any) -> _Opened:
+        return cls(response.status_code, response.headers.raw, raw, close, response.extensions)
+
+    @classmethod
     def read(cls, response: httpx.Response, body: bytes | None, close: Any) -> _Opened:
-        """A caller's response that httpx already read (and decoded), or closed unread."""
+        """A caller's response already read (decoded, by httpx or our early hook), or closed."""
+        early = response.extensions.get(_READ_EARLY)
+        outcome: bytes | Exception | None = body if early is None else early
         headers = [(k, v) for k, v in response.headers.raw if k.lower() != b"content-encoding"]
-        chunks = [body] if body else []
-        raw = iter(chunks) if close == response.close else _chunks_of(chunks)
+        is_sync = close == response.close
+        raw = _replay(outcome) if is_sync else _async_replay(outcome)
         return cls(response.status_code, headers, raw, close, response.extensions)
 
     def decoder(self) -> BodyDecoder:
@@ -74,8 +82,16 @@ def _already_read(response: httpx.Response) -> bytes | None:
         return None
 
 
-async def _chunks_of(chunks: list[bytes]) -> AsyncIterator[bytes]:
-    for chunk in chunks:
+def _replay(outcome: bytes | Exception | None) -> Iterator[bytes]:
+    """A body read before, as chunks again (or the failure it met, raised again)."""
+    if isinstance(outcome, Exception):
+        raise outcome
+    if outcome:
+        yield outcome
+
+
+async def _async_replay(outcome: bytes | Exception | None) -> AsyncIterator[bytes]:
+    for chunk in _replay(outcome):
         yield chunk
 
 
@@ -93,6 +109,17 @@ class _Base(Generic[_Http]):
         self._settings = PoolSettings(base_url) if http_client is None else None
         self._generation = _fork.generation
         self.closed = False
+        # A caller's response hook may call raise_for_status(), after which httpx closes the
+        # response unread: a hook of ours, run first, reads the body for the error message.
+        self._reads_early = False
+        if http_client is not None and http_client.event_hooks["response"]:
+            hooks: dict[str, list[Any]] = dict(http_client.event_hooks)
+            hooks["response"] = [self._hook_reader(), *hooks["response"]]
+            http_client.event_hooks = hooks
+            self._reads_early = True
+
+    def _hook_reader(self) -> Any:
+        raise NotImplementedError
 
     def _check_usable(self) -> None:
         """Refuse a closed client, and a caller's client in a process forked since."""
@@ -114,7 +141,7 @@ class _Base(Generic[_Http]):
         return True
 
     def _caller_request(
-        self, request: httpx.Request, timeouts: dict[str, float | None] | None
+        self, request: httpx.Request, timeouts: dict[str, float | None] | None, deadline: Deadline
     ) -> httpx.Request:
         """The request with what the caller's client would add (its headers and cookies)."""
         http = self._http
@@ -128,6 +155,8 @@ class _Base(Generic[_Http]):
         headers[API_KEY_HEADER] = self._api_key
         if timeouts is not None:
             request.extensions["timeout"] = timeouts
+        if self._reads_early:
+            request.extensions[_READ_EARLY] = deadline
         return request
 
     def _forget(self, request: httpx.Request) -> None:
@@ -157,6 +186,19 @@ class Pipeline(_Base[httpx.Client]):
         self._backend = TrackingBackend()
         self._pool: httpcore.ConnectionPool | None = None
         self._wake = threading.Event()  # set by close(), so a retry wait ends at once
+
+    def _hook_reader(self) -> Any:
+        def read_early(response: httpx.Response) -> None:
+            deadline = response.request.extensions.get(_READ_EARLY)
+            if deadline is not None:
+                opened = _Opened.streaming(response, response.iter_raw(), response.close)
+                try:
+                    body: bytes | Exception = self._read(opened, deadline)
+                except _BODY_ERRORS as exc:
+                    body = exc
+                response.extensions = {**response.extensions, _READ_EARLY: body}
+
+        return read_early
 
     def run(self, call: Call[_T]) -> httpx.Response:
         deadline = Deadline(call.timeout)
@@ -203,22 +245,15 @@ class Pipeline(_Base[httpx.Client]):
         timeouts = _timeouts(deadline, call)
         if self._http is None:
             return self._open_own(call.request, timeouts or {})
-        request = self._caller_request(call.request, timeouts)
+        request = self._caller_request(call.request, timeouts, deadline)
         try:
             response = self._http.send(request, stream=True, follow_redirects=False)
         except httpx.HTTPStatusError as exc:
             # A caller's event hook called raise_for_status(): httpx closed the response.
             response = exc.response
-        body = _already_read(response)
-        if body is not None or response.is_closed:
-            return _Opened.read(response, body, response.close)
-        return _Opened(
-            response.status_code,
-            response.headers.raw,
-            response.iter_raw(),
-            response.close,
-            response.extensions,
-        )
+        if _READ_EARLY in response.extensions or response.is_stream_consumed or response.is_closed:
+            return _Opened.read(response, _already_read(response), response.close)
+        return _Opened.streaming(response, response.iter_raw(), response.close)
 
     def _open_own(self, request: httpx.Request, timeouts: dict[str, float | None]) -> _Opened:
         pool = self._own_pool()
@@ -280,6 +315,19 @@ class AsyncPipeline(_Base[httpx.AsyncClient]):
         self._pool: httpcore.AsyncConnectionPool | None = None
         self._loop: object = None
 
+    def _hook_reader(self) -> Any:
+        async def read_early(response: httpx.Response) -> None:
+            deadline = response.request.extensions.get(_READ_EARLY)
+            if deadline is not None:
+                opened = _Opened.streaming(response, response.aiter_raw(), response.aclose)
+                try:
+                    body: bytes | Exception = await self._read(opened, deadline)
+                except _BODY_ERRORS as exc:
+                    body = exc
+                response.extensions = {**response.extensions, _READ_EARLY: body}
+
+        return read_early
+
     async def run(self, call: Call[_T]) -> httpx.Response:
         deadline = Deadline(call.timeout)
         retries = 0
@@ -339,21 +387,14 @@ class AsyncPipeline(_Base[httpx.AsyncClient]):
         timeouts = _timeouts(deadline, call)
         if self._http is None:
             return await self._open_own(call.request, timeouts or {})
-        request = self._caller_request(call.request, timeouts)
+        request = self._caller_request(call.request, timeouts, deadline)
         try:
             response = await self._http.send(request, stream=True, follow_redirects=False)
         except httpx.HTTPStatusError as exc:
             response = exc.response
-        body = _already_read(response)
-        if body is not None or response.is_closed:
-            return _Opened.read(response, body, response.aclose)
-        return _Opened(
-            response.status_code,
-            response.headers.raw,
-            response.aiter_raw(),
-            response.aclose,
-            response.extensions,
-        )
+        if _READ_EARLY in response.extensions or response.is_stream_consumed or response.is_closed:
+            return _Opened.read(response, _already_read(response), response.aclose)
+        return _Opened.streaming(response, response.aiter_raw(), response.aclose)
 
     async def _open_own(self, request: httpx.Request, timeouts: dict[str, float | None]) -> _Opened:
         pool = self._own_pool()

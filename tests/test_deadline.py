@@ -1,0 +1,471 @@
+"""``timeout=`` in seconds bounds the whole call, over real sockets (issue 12, "Time").
+
+A number given as ``timeout=`` is the most a call may take end to end: connecting, sending,
+every read, every retry and every wait between attempts. These tests play servers that httpx's
+per-operation timeouts cannot stop on their own (headers or a body trickled one byte every
+0.5 s, a server that accepts and never answers) and ``Retry-After`` waits that would run past the
+budget, and check that every call with ``timeout=2`` ends within 2.5 s of wall time, for
+``Tapti`` and ``AsyncTapti``, with the budget set on the client and, separately, on the call.
+Nothing is slept in place of the SDK: these are the real waits, measured around the call only.
+
+Around the rule: a caller's ``http_client=`` keeps its own timeout unless ``timeout=`` is given
+to the SDK too; a call's ``timeout=`` overrides the client's; an ``httpx.Timeout`` object keeps
+httpx's per-operation meaning (a slow trickle is not cut at its total).
+
+``Server`` here is shared with ``tests/test_only_tapti_errors.py``. Every trickle stops after
+``TRICKLE_CAP`` seconds and sends the rest at once, so an SDK that waits a trickle out still
+ends (and fails these tests by its clock) instead of hanging the suite; the module's timeout
+bounds the ``Retry-After: 59.9`` cases the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any, Self
+
+import httpx
+import pytest
+
+from tapti_ext import (
+    APITimeoutError,
+    AsyncTapti,
+    InternalServerError,
+    RateLimitError,
+    SdkToken,
+    Tapti,
+    TaptiError,
+)
+
+# A call that waited out a trickle or a 59.9 s Retry-After fails by this, not by hanging.
+pytestmark = pytest.mark.timeout(15)
+
+API_KEY = "sk_deadline_key"
+TOKEN = "tok_deadline"
+PORTAL = f"https://oauth.tapti.dev?sdk_token={TOKEN}"
+TOKEN_BODY = json.dumps({"oauth_portal_url": PORTAL}).encode()
+CALL: dict[str, Any] = {
+    "platforms": "youtube",
+    "scopes": "profile_read",
+    "callback_url": "https://app.example/cb",
+    "redirect_url": "https://app.example/done",
+}
+BUDGET = 2.0  # the timeout= every budget test passes
+LIMIT = 2.5  # ... and the wall time within which every such call must end
+TRICKLE_EVERY = 0.5  # seconds between two trickled bytes
+TRICKLE_CAP = 3.0  # a trickle then sends the rest at once: past LIMIT, so it never decides a test
+FOREVER = 30.0  # "never answers": until the server stops, far past any test's bound
+
+
+# --- the server -------------------------------------------------------------------------------
+
+
+class StoppedError(Exception):
+    """The server is closing: a handler's wait ends here."""
+
+
+Handler = Callable[[socket.socket, "Server"], None]
+
+
+class Server:
+    """An HTTP/1.1 server on 127.0.0.1, one thread per connection, keep-alive allowed.
+
+    It plays ``handlers`` for the requests it reads, in order, the last one repeating, and
+    counts them (``attempts``). A handler writes a whole response, or a fault; waits go through
+    ``pause`` so that ``close`` ends them at once. ``close`` shuts every connection down, joins
+    the threads and closes every socket.
+    """
+
+    def __init__(self, *handlers: Handler) -> None:
+        self._handlers = handlers
+        self._received = 0
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._connections: list[socket.socket] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)  # how often the accept loop looks at `stopping`
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def __enter__(self) -> Self:
+        self._start(self._accept)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def attempts(self) -> int:
+        """The requests read so far, each in full."""
+        with self._lock:
+            return self._received
+
+    def pause(self, seconds: float) -> None:
+        if self.stopping.wait(seconds):
+            raise StoppedError
+
+    def close(self) -> None:
+        self.stopping.set()
+        with self._lock:
+            for connection in self._connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._listener.close()
+
+    def _start(self, target: Callable[..., None], *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        with self._lock:
+            self._threads.append(thread)
+        thread.start()
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            connection.settimeout(None)
+            with self._lock:
+                self._connections.append(connection)
+            self._start(self._serve, connection)
+
+    def _serve(self, connection: socket.socket) -> None:
+        with connection, connection.makefile("rb") as reader:
+            # Trickled bytes leave one at a time rather than waiting for Nagle's algorithm.
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            while not self.stopping.is_set():
+                try:
+                    if not _read_request(reader):
+                        return
+                    with self._lock:
+                        self._received += 1
+                        handler = self._handlers[min(self._received, len(self._handlers)) - 1]
+                    handler(connection, self)
+                except (OSError, StoppedError):  # the client hung up, or the server is closing
+                    return
+
+
+def _read_request(reader: IO[bytes]) -> bool:
+    """Read one request (line, headers, body) off the connection; ``False`` at its end."""
+    if not reader.readline(65537).strip():
+        return False
+    length = 0
+    while (line := reader.readline(65537)) not in {b"\r\n", b"\n", b""}:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    reader.read(length)
+    return True
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Server]]:
+    """Start a ``Server`` playing the given handlers; every one started is closed at the end."""
+    with contextlib.ExitStack() as servers:
+        yield lambda *handlers: servers.enter_context(Server(*handlers))
+
+
+# --- what the servers say ---------------------------------------------------------------------
+
+
+def response_bytes(
+    status: int, body: bytes = TOKEN_BODY, headers: dict[str, str] | None = None
+) -> tuple[bytes, bytes]:
+    """The head (status line and headers, up to the blank line) and the body of a response."""
+    lines = [
+        f"HTTP/1.1 {status} Scripted",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        *(f"{name}: {value}" for name, value in (headers or {}).items()),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"), body
+
+
+def respond(
+    status: int, body: bytes = TOKEN_BODY, headers: dict[str, str] | None = None
+) -> Handler:
+    head, payload = response_bytes(status, body, headers)
+
+    def handler(connection: socket.socket, _: Server) -> None:
+        connection.sendall(head + payload)
+
+    return handler
+
+
+OK = respond(200)
+
+
+def trickle(
+    connection: socket.socket, server: Server, data: bytes, every: float, cap: float
+) -> None:
+    """Send ``data`` a byte every ``every`` seconds; after ``cap`` seconds, the rest at once."""
+    started = time.monotonic()
+    for index in range(len(data)):
+        if time.monotonic() - started >= cap:
+            connection.sendall(data[index:])
+            return
+        connection.sendall(data[index : index + 1])
+        server.pause(every)
+
+
+def trickled(
+    status: int = 200,
+    body: bytes = TOKEN_BODY,
+    headers: dict[str, str] | None = None,
+    *,
+    part: str,
+    every: float = TRICKLE_EVERY,
+    cap: float = TRICKLE_CAP,
+) -> Handler:
+    """A response whose ``part`` ("head" or "body") trickles; the other part is sent whole."""
+    head, payload = response_bytes(status, body, headers)
+
+    def handler(connection: socket.socket, server: Server) -> None:
+        if part == "head":
+            trickle(connection, server, head, every, cap)
+            connection.sendall(payload)
+        else:
+            connection.sendall(head)
+            trickle(connection, server, payload, every, cap)
+
+    return handler
+
+
+def never_answers(_: socket.socket, server: Server) -> None:
+    """Read the request, then say nothing until the server closes."""
+    server.pause(FOREVER)
+
+
+def answers_after(seconds: float, then: Handler = OK) -> Handler:
+    def handler(connection: socket.socket, server: Server) -> None:
+        server.pause(seconds)
+        then(connection, server)
+
+    return handler
+
+
+# --- calling the SDK, sync or async, and timing the call ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one call returned or raised, and how long it took (the call alone)."""
+
+    result: SdkToken | BaseException
+    seconds: float
+
+    def error(self, expected: type[TaptiError]) -> Any:
+        """The error, checked to be exactly ``expected``."""
+        assert type(self.result) is expected, (
+            f"expected {expected.__name__}, got {self.result!r} after {self.seconds:.2f} s"
+        )
+        return self.result
+
+    def token(self) -> SdkToken:
+        assert isinstance(self.result, SdkToken), (
+            f"expected the token, got {self.result!r} after {self.seconds:.2f} s"
+        )
+        return self.result
+
+
+FLAVOURS = ["sync", "async"]
+
+
+def measure(
+    flavour: str,
+    url: str,
+    *,
+    client: dict[str, Any] | None = None,
+    call: dict[str, Any] | None = None,
+    http: dict[str, Any] | None = None,
+) -> Outcome:
+    """One ``create_sdk_token`` through ``Tapti`` or ``AsyncTapti`` (``flavour``).
+
+    ``client`` and ``call`` are keyword arguments for the client and the call; ``http``, when
+    given, those of an ``httpx.Client`` (or ``AsyncClient``) passed as ``http_client=``. The
+    clients are created and closed here; only the call is timed.
+    """
+    if flavour == "sync":
+        return _measure_sync(url, client or {}, call or {}, http)
+    return asyncio.run(_measure_async(url, client or {}, call or {}, http))
+
+
+def _measure_sync(
+    url: str, client: dict[str, Any], call: dict[str, Any], http: dict[str, Any] | None
+) -> Outcome:
+    with contextlib.ExitStack() as stack:
+        if http is not None:
+            client = {**client, "http_client": stack.enter_context(httpx.Client(**http))}
+        tapti = stack.enter_context(Tapti(api_key=API_KEY, base_url=url, **client))
+        started = time.monotonic()
+        try:
+            result: SdkToken | BaseException = tapti.user("user_1").create_sdk_token(**CALL, **call)
+        except Exception as exc:  # the class is what the test asserts
+            result = exc
+        return Outcome(result, time.monotonic() - started)
+
+
+async def _measure_async(
+    url: str, client: dict[str, Any], call: dict[str, Any], http: dict[str, Any] | None
+) -> Outcome:
+    async with contextlib.AsyncExitStack() as stack:
+        if http is not None:
+            http_client = await stack.enter_async_context(httpx.AsyncClient(**http))
+            client = {**client, "http_client": http_client}
+        tapti = await stack.enter_async_context(AsyncTapti(api_key=API_KEY, base_url=url, **client))
+        started = time.monotonic()
+        try:
+            result: SdkToken | BaseException = await tapti.user("user_1").create_sdk_token(
+                **CALL, **call
+            )
+        except Exception as exc:
+            result = exc
+        return Outcome(result, time.monotonic() - started)
+
+
+# --- timeout=2: every call ends within 2.5 s --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """A scripted server, and how a call with ``timeout=2`` must end against it."""
+
+    name: str
+    handlers: tuple[Handler, ...]
+    error: type[TaptiError]
+    attempts: int  # the requests the server must have received
+    within: float = LIMIT  # the call ends before this many seconds
+    at_least: float = 0.0  # ... and not before this many (the budget, not something else, ended it)
+    max_retries: int = 2
+    retry_after: float | None = None  # a RateLimitError's retry_after
+
+
+def retry_after(value: str) -> dict[str, str]:
+    return {"Retry-After": value}
+
+
+DOWN = json.dumps({"message": "down"}).encode()
+SLOW_DOWN = json.dumps({"message": "slow down"}).encode()
+# A request the budget cuts short: the whole budget went into it.
+SPENT = BUDGET - 0.2
+
+CASES = [
+    Case("headers-trickled", (trickled(part="head"),), APITimeoutError, 1, at_least=SPENT),
+    Case("body-trickled", (trickled(part="body"),), APITimeoutError, 1, at_least=SPENT),
+    Case("accepts-never-answers", (never_answers,), APITimeoutError, 1, at_least=SPENT),
+    # The second attempt's reads get only the ~1 s the first attempt and its wait left.
+    Case("503-retry-after-1-then-never-answers",
+         (respond(503, DOWN, retry_after("1")), never_answers), APITimeoutError, 2,
+         at_least=SPENT),
+    # Attempt 2 ends just past 1 s: another 1 s wait would end past the budget, so the SDK
+    # raises at once what it would have raised after the last attempt. A call that waited
+    # would end at 2 s or later, hence `within`; max_retries leaves the budget to decide.
+    Case("503-retry-after-1-forever", (respond(503, DOWN, retry_after("1")),),
+         InternalServerError, 2, within=1.9, max_retries=5),
+    Case("429-retry-after-1-forever", (respond(429, SLOW_DOWN, retry_after("1")),),
+         RateLimitError, 2, within=1.9, max_retries=5, retry_after=1.0),
+    Case("503-retry-after-59.9", (respond(503, DOWN, retry_after("59.9")),),
+         InternalServerError, 1, within=1.0),
+    Case("429-retry-after-59.9", (respond(429, SLOW_DOWN, retry_after("59.9")),),
+         RateLimitError, 1, within=1.0, retry_after=59.9),
+    # The status arrived: the error says what the server answered, at the budget's end.
+    Case("503-body-trickled-retry-after-0",
+         (trickled(503, DOWN, retry_after("0"), part="body"),), InternalServerError, 1,
+         at_least=SPENT),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("where", ["client", "call"])
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_timeout_in_seconds_bounds_the_whole_call(
+    case: Case, flavour: str, where: str, serve: Callable[..., Server]
+) -> None:
+    server = serve(*case.handlers)
+    client: dict[str, Any] = {"max_retries": case.max_retries}
+    call: dict[str, Any] = {}
+    (client if where == "client" else call)["timeout"] = BUDGET
+    outcome = measure(flavour, server.url, client=client, call=call)
+    error = outcome.error(case.error)
+    assert case.at_least <= outcome.seconds < case.within, (
+        f"the call took {outcome.seconds:.2f} s, not within [{case.at_least}, {case.within})"
+    )
+    assert server.attempts == case.attempts
+    if case.retry_after is not None:
+        assert error.retry_after == case.retry_after
+
+
+# --- a caller's http_client, per-call timeouts, httpx.Timeout ---------------------------------
+
+SLOW_ANSWER = 1.0  # seconds before answers_after()'s server sends the token
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_callers_http_client_keeps_its_own_timeout(
+    flavour: str, serve: Callable[..., Server]
+) -> None:
+    server = serve(answers_after(SLOW_ANSWER))
+    outcome = measure(flavour, server.url, client={"max_retries": 0}, http={"timeout": 0.3})
+    outcome.error(APITimeoutError)
+    assert outcome.seconds < 0.8, "the caller's 0.3 s timeout was not the one applied"
+    assert server.attempts == 1
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_timeout_given_to_the_sdk_too_replaces_the_callers(
+    flavour: str, serve: Callable[..., Server]
+) -> None:
+    server = serve(answers_after(SLOW_ANSWER))
+    client = {"max_retries": 0, "timeout": BUDGET}
+    outcome = measure(flavour, server.url, client=client, http={"timeout": 0.3})
+    assert outcome.token().sdk_token == TOKEN
+    assert outcome.seconds >= SLOW_ANSWER - 0.1
+
+
+@pytest.mark.parametrize(
+    ("client", "http"),
+    [({"timeout": 0.5}, None), ({}, {"timeout": 0.3})],
+    ids=["sdk-client-timeout", "http-client-timeout"],
+)
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_call_timeout_overrides_the_clients(
+    flavour: str,
+    client: dict[str, Any],
+    http: dict[str, Any] | None,
+    serve: Callable[..., Server],
+) -> None:
+    """A client timeout shorter than the answer takes; the call's own, longer, wins."""
+    server = serve(answers_after(SLOW_ANSWER))
+    outcome = measure(
+        flavour,
+        server.url,
+        client={**client, "max_retries": 0},
+        call={"timeout": BUDGET},
+        http=http,
+    )
+    assert outcome.token().sdk_token == TOKEN
+    assert server.attempts == 1
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_httpx_timeout_keeps_its_per_operation_meaning(
+    flavour: str, serve: Callable[..., Server]
+) -> None:
+    """``httpx.Timeout(1.0)`` bounds each read: a body that takes 2 s, a byte every 0.3 s, is
+    read to its end (each read waits 0.3 s), not cut at 1 s in total."""
+    server = serve(trickled(part="body", every=0.3, cap=2.0))
+    client = {"timeout": httpx.Timeout(1.0), "max_retries": 0}
+    outcome = measure(flavour, server.url, client=client)
+    assert outcome.token().sdk_token == TOKEN
+    assert 1.5 <= outcome.seconds < 10.0
+    assert server.attempts == 1
