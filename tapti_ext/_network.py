@@ -34,6 +34,14 @@ def _bounded(timeout: float | None, error: type[Exception]) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
+def _tunnelled() -> None:
+    """TLS starts: whatever was read before (a proxy's "200 Connection established") was not
+    the API's answer."""
+    attempt = current_attempt.get()
+    if attempt is not None:
+        attempt.head.clear()
+
+
 def _seen(data: bytes) -> bytes:
     attempt = current_attempt.get()
     if attempt is not None:
@@ -77,6 +85,7 @@ class _Stream(httpcore.NetworkStream):
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
         timeout = _bounded(timeout, httpcore.ConnectTimeout)
+        _tunnelled()
         self._inner = self._inner.start_tls(ssl_context, server_hostname, timeout)
         return self
 
@@ -130,6 +139,7 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
         timeout: float | None = None,
     ) -> httpcore.AsyncNetworkStream:
         timeout = _bounded(timeout, httpcore.ConnectTimeout)
+        _tunnelled()
         self._inner = await self._inner.start_tls(ssl_context, server_hostname, timeout)
         return self
 

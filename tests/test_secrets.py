@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import threading
@@ -14,6 +15,7 @@ from urllib.parse import quote, quote_plus
 import httpx
 import pytest
 from _http import snapshot
+from tapti_api_client import AuthenticatedClient
 
 from tapti_ext import (
     APIConnectionError,
@@ -33,6 +35,7 @@ from tapti_ext import (
     TaptiError,
     UnprocessableEntityError,
 )
+from tapti_ext.testing import MockTaptiServer
 
 API_KEY = "sk_live_7hG2kQ9zX4secretKEY"
 SDK_TOKEN = "stk_Qm9vYmFy+/=&%42tokenSECRET"
@@ -111,7 +114,8 @@ def test_success_leaks_nothing(logs: pytest.LogCaptureFixture) -> None:
 
 def test_owned_client_and_raw_client_leak_nothing() -> None:
     with Tapti(api_key=API_KEY) as tapti:
-        assert tapti._http.headers["x-api-key"] == API_KEY
+        # The key is added below httpx: no httpx object of the SDK's ever holds it.
+        assert "x-api-key" not in tapti.raw.get_httpx_client().headers
         assert_object_clean(tapti)
         assert_object_clean(tapti.raw)
         assert_object_clean(tapti.raw.with_headers({"x-extra": "1"}))
@@ -323,3 +327,192 @@ def test_request_kept_by_errors_and_raw_responses_has_the_key_masked() -> None:
         assert request.headers["x-api-key"] == "***"
         assert_clean(repr(request.headers), "request headers")
         assert_clean(repr(list(request.headers.raw)), "raw request headers")
+
+
+# --- no public object reachable from a client shows the key -------------------------------------
+# Walks everything a user can reach from Tapti, AsyncTapti and tapti.raw: the clients, the httpx
+# clients behind tapti.raw and its copies, their headers, raw responses, tokens (and the
+# generated response on them), errors with their request and response, following public
+# attributes a few levels deep. repr() and str() of each must never hold the key (httpx masks
+# only Authorization in a repr of headers). The one public value that is the key by design is
+# the generated AuthenticatedClient's ``token`` field, which its own code reads to send.
+
+_WALK_DEPTH = 4
+_WALK_LIMIT = 5000
+_LEAF_TYPES = (str, bytes, int, float, bool, type(None))
+
+
+def _public_values(obj: object) -> Iterator[tuple[str, object]]:
+    if isinstance(obj, dict):
+        yield from ((f"[{key!r}]", value) for key, value in obj.items())
+        return
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        yield from ((f"[{i}]", value) for i, value in enumerate(obj))
+        return
+    for name in dir(obj):
+        if name.startswith("_"):
+            continue
+        if name == "token" and isinstance(obj, AuthenticatedClient):
+            continue  # the generated client's key field: holding the key is its job
+        try:
+            value = getattr(obj, name)
+        except Exception:  # a property that needs state (an unread body...): nothing to see
+            continue
+        if callable(value) and not isinstance(value, (httpx.Headers, dict)):
+            continue
+        yield name, value
+
+
+def assert_nothing_reachable_shows_the_key(roots: dict[str, object]) -> int:
+    """Check every object reachable from ``roots``; returns how many were checked."""
+    seen: set[int] = set()
+    todo = [(name, obj, 0) for name, obj in roots.items()]
+    while todo and len(seen) < _WALK_LIMIT:
+        where, obj, depth = todo.pop()
+        if id(obj) in seen or isinstance(obj, type) or inspect.ismodule(obj):
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, bytes):
+            obj = obj.decode("latin-1")
+        assert API_KEY not in repr(obj), f"the key is in repr({where}): {obj!r}"
+        assert API_KEY not in str(obj), f"the key is in str({where})"
+        if depth < _WALK_DEPTH and not isinstance(obj, _LEAF_TYPES):
+            todo.extend((f"{where}.{n}", value, depth + 1) for n, value in _public_values(obj))
+    return len(seen)
+
+
+def _generated_body() -> Any:
+    from tapti_api_client.models import CreateSdkTokenRequest, Platform, Scope  # noqa: PLC0415
+
+    return CreateSdkTokenRequest(
+        user_platforms=[Platform.YOUTUBE],
+        enabled_scopes=[Scope.PROFILE_READ],
+        callback_url="https://app.example/cb",
+        redirect_url="https://app.example/done",
+    )
+
+
+def _sync_roots(tapti: Tapti, errors: dict[str, BaseException]) -> dict[str, object]:
+    from tapti_api_client.api.users import create_sdk_token  # noqa: PLC0415
+
+    raw = tapti.raw
+    token = tapti.user("user_123").create_sdk_token(**CALL)
+    raw_response = tapti.with_raw_response.user("user_123").create_sdk_token(**CALL)
+    copies = {
+        "raw.with_headers()": raw.with_headers({"x-extra": "1"}),
+        "raw.with_timeout()": raw.with_timeout(httpx.Timeout(5.0)),
+        "raw.with_cookies()": raw.with_cookies({"c": "1"}),
+    }
+    roots: dict[str, object] = {
+        "tapti": tapti,
+        "tapti.raw": raw,
+        "tapti.raw.get_httpx_client()": raw.get_httpx_client(),
+        "tapti.raw.get_httpx_client().headers": raw.get_httpx_client().headers,
+        "token": token,
+        "token.response": getattr(token, "response", None),
+        "with_raw_response": raw_response,
+        "with_raw_response.parse()": raw_response.parse(),
+        "generated sync_detailed()": create_sdk_token.sync_detailed(
+            "user_123", client=raw, body=_generated_body()
+        ),
+    }
+    for name, copy in copies.items():
+        roots[name] = copy
+        roots[f"{name}.get_httpx_client()"] = copy.get_httpx_client()
+        roots[f"{name}.get_httpx_client().headers"] = copy.get_httpx_client().headers
+        roots[f"{name} sync_detailed()"] = create_sdk_token.sync_detailed(
+            "user_123", client=copy, body=_generated_body()
+        )
+    roots.update({f"error {name}": exc for name, exc in errors.items()})
+    for name, exc in errors.items():
+        for part in ("request", "response"):
+            roots[f"error {name}.{part}"] = getattr(exc, part, None)
+    for copy in copies.values():
+        copy.get_httpx_client().close()
+    return roots
+
+
+def _sync_errors(tapti: Tapti, server: MockTaptiServer, unused_port: int) -> dict[str, Any]:
+    errors: dict[str, Any] = {}
+    # (A server echoing the key is its own content, kept as sent: test_server_echoing_the_key.)
+    server.fail_next(1, status=403, body={"message": "this key may not"})
+    with pytest.raises(PermissionDeniedError) as denied:
+        tapti.user("u").create_sdk_token(**CALL)
+    errors["403"] = denied.value
+    with (
+        Tapti(api_key=API_KEY, base_url=f"http://127.0.0.1:{unused_port}", max_retries=0) as dead,
+        pytest.raises(APIConnectionError) as refused,
+    ):
+        dead.user("u").create_sdk_token(**CALL)
+    errors["connection"] = refused.value
+    server.fail_next(1, status=200, body={"oauth_portal_url": 42})
+    with pytest.raises(APIResponseValidationError) as invalid:
+        tapti.user("u").create_sdk_token(**CALL)
+    errors["validation"] = invalid.value
+    return errors
+
+
+def test_no_object_reachable_from_tapti_shows_the_key(unused_port: int) -> None:
+    with (
+        MockTaptiServer(api_key=API_KEY) as server,
+        Tapti(api_key=API_KEY, base_url=server.url, max_retries=0) as tapti,
+    ):
+        errors = _sync_errors(tapti, server, unused_port)
+        roots = _sync_roots(tapti, errors)
+        checked = assert_nothing_reachable_shows_the_key(roots)
+        assert roots["token.response"] is not None, "SdkToken.response: the generated response"
+    assert checked > 100, f"the walk saw only {checked} objects"
+    assert server.requests[-1].user_id == "user_123", "the calls must have been answered"
+
+
+def test_no_object_reachable_from_tapti_with_a_callers_http_client_shows_the_key(
+    unused_port: int,
+) -> None:
+    with MockTaptiServer(api_key=API_KEY) as server, httpx.Client() as http:
+        tapti = Tapti(api_key=API_KEY, base_url=server.url, http_client=http, max_retries=0)
+        errors = _sync_errors(tapti, server, unused_port)
+        roots = {**_sync_roots(tapti, errors), "http_client": http, "headers": http.headers}
+        assert_nothing_reachable_shows_the_key(roots)
+        tapti.close()
+
+
+@pytest.mark.anyio
+async def test_no_object_reachable_from_async_tapti_shows_the_key() -> None:
+    from tapti_api_client.api.users import create_sdk_token  # noqa: PLC0415
+
+    with MockTaptiServer(api_key=API_KEY) as server:
+        async with AsyncTapti(api_key=API_KEY, base_url=server.url, max_retries=0) as tapti:
+            raw = tapti.raw
+            token = await tapti.user("user_123").create_sdk_token(**CALL)
+            raw_response = await tapti.with_raw_response.user("user_123").create_sdk_token(**CALL)
+            server.fail_next(1, status=401)
+            with pytest.raises(AuthenticationError) as denied:
+                await tapti.user("u").create_sdk_token(**CALL)
+            generated = await create_sdk_token.asyncio_detailed(
+                "user_123", client=raw, body=_generated_body()
+            )
+            copy = raw.with_headers({"x-extra": "1"})
+            copy_response = await create_sdk_token.asyncio_detailed(
+                "user_123", client=copy, body=_generated_body()
+            )
+            roots: dict[str, object] = {
+                "tapti": tapti,
+                "tapti.raw": raw,
+                "tapti.raw.get_async_httpx_client()": raw.get_async_httpx_client(),
+                "headers": raw.get_async_httpx_client().headers,
+                "token": token,
+                "token.response": getattr(token, "response", None),
+                "with_raw_response": raw_response,
+                "error": denied.value,
+                "error.request": denied.value.response.request,
+                "error.response": denied.value.response,
+                "generated asyncio_detailed()": generated,
+                "raw.with_headers()": copy,
+                "copy httpx client": copy.get_async_httpx_client(),
+                "copy headers": copy.get_async_httpx_client().headers,
+                "copy asyncio_detailed()": copy_response,
+            }
+            assert_nothing_reachable_shows_the_key(roots)
+            await copy.get_async_httpx_client().aclose()
+    assert generated.status_code == 200
+    assert copy_response.status_code == 200
