@@ -1,0 +1,272 @@
+"""`make check-breaking` fails on a breaking spec change the version and CHANGELOG do not announce.
+
+Each test runs scripts/check_breaking.py, the script make runs, in a scratch copy of the files it
+reads: the spec, the released snapshot, tapti_ext/_version.py, CHANGELOG.md and the Optic standard,
+with node_modules linked from this checkout (a missing Optic fails the test, as Prism's absence
+does: CI must run the check). The copy starts as a release of 0.1.0 whose spec is today's
+openapi/tapti.yaml, so the tests do not depend on the version this checkout is at. Optic starts in
+about 1.5 s, so the cases that run it are few; the version arithmetic is tested without it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = Path("scripts/check_breaking.py")
+SPEC = Path("openapi/tapti.yaml")
+RELEASED = Path("openapi/released")
+OPERATION = ("/users/{id}/sdk-token", "post")
+
+Spec = dict[str, Any]
+
+
+def load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("check_breaking", ROOT / SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+check_breaking = load_script()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A scratch repository released as 0.1.0 with this checkout's spec, still at 0.1.0."""
+    copy = tmp_path / "repo"
+    (copy / RELEASED).mkdir(parents=True)
+    shutil.copyfile(ROOT / SPEC, copy / SPEC)
+    shutil.copyfile(ROOT / SPEC, copy / RELEASED / "tapti.yaml")
+    (copy / RELEASED / "VERSION").write_text("0.1.0\n")
+    shutil.copytree(ROOT / "scripts" / "optic", copy / "scripts" / "optic")
+    shutil.copyfile(ROOT / SCRIPT, copy / SCRIPT)
+    (copy / "tapti_ext").mkdir()
+    set_version(copy, "0.1.0")
+    (copy / "CHANGELOG.md").write_text(
+        "# Changelog\n\n## [Unreleased]\n\n## [0.1.0] - 2026-11-25\n"
+    )
+    (copy / "node_modules").symlink_to(ROOT / "node_modules", target_is_directory=True)
+    return copy
+
+
+def set_version(repo: Path, version: str) -> None:
+    (repo / "tapti_ext" / "_version.py").write_text(f'__version__ = "{version}"\n')
+
+
+def add_changelog_entry(repo: Path, version: str) -> None:
+    changelog = repo / "CHANGELOG.md"
+    entry = f"## [{version}] - 2026-12-01\n\n### Removed\n\n- A breaking change.\n\n"
+    changelog.write_text(changelog.read_text().replace("## [0.1.0]", entry + "## [0.1.0]"))
+
+
+def run(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(repo / SCRIPT), *args],
+        cwd=repo,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+# --- editing the spec as data, with names read from it rather than written here ------------------
+
+
+def edit_spec(repo: Path, change: Callable[[Spec], str]) -> str:
+    """Apply ``change`` to the scratch spec; return what it names (a property or enum value)."""
+    path = repo / SPEC
+    spec = yaml.safe_load(path.read_text())
+    name = change(spec)
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return name
+
+
+def resolve(spec: Spec, schema: Spec) -> Spec:
+    while "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def operation(spec: Spec) -> Spec:
+    path, method = OPERATION
+    result: Spec = spec["paths"][path][method]
+    return result
+
+
+def response_schema(spec: Spec) -> Spec:
+    content = operation(spec)["responses"]["200"]["content"]["application/json"]
+    return resolve(spec, content["schema"])
+
+
+def request_enum(spec: Spec) -> list[str]:
+    """The enum of the first request property whose array items are an enum (the platforms)."""
+    body = operation(spec)["requestBody"]["content"]["application/json"]
+    for prop in resolve(spec, body["schema"])["properties"].values():
+        items = resolve(spec, prop.get("items", {}))
+        if "enum" in items:
+            values: list[str] = items["enum"]
+            return values
+    raise AssertionError("the request has no array of enum values")
+
+
+def remove_response_property(spec: Spec) -> str:
+    schema = response_schema(spec)
+    name = schema["required"][0]
+    del schema["properties"][name]
+    schema["required"].remove(name)
+    if not schema["required"]:
+        del schema["required"]
+    return str(name)
+
+
+def remove_request_enum_value(spec: Spec) -> str:
+    return request_enum(spec).pop()
+
+
+def remove_and_bump(repo: Path, version: str) -> None:
+    edit_spec(repo, remove_response_property)
+    set_version(repo, version)
+
+
+# --- (a) a breaking change fails -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("change", [remove_response_property, remove_request_enum_value])
+def test_a_breaking_change_fails_while_the_version_is_the_released_one(
+    repo: Path, change: Callable[[Spec], str]
+) -> None:
+    removed = edit_spec(repo, change)
+    result = run(repo)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert removed in result.stdout  # Optic's report names what broke
+    assert "This is a breaking change." in result.stdout
+    assert "check-breaking: FAILED: breaking change since 0.1.0" in result.stderr
+    assert "to 0.2.0 or later" in result.stderr
+
+
+# --- (b) an additive change passes ---------------------------------------------------------------
+
+
+def test_additive_changes_pass_without_a_new_version(repo: Path) -> None:
+    def add(spec: Spec) -> str:
+        response_schema(spec)["properties"]["expires_at"] = {
+            "type": "string",
+            "format": "date-time",
+        }
+        request_enum(spec).append("THREADS")
+        return "expires_at"
+
+    added = edit_spec(repo, add)
+    result = run(repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"/schema/properties/{added}: added" in result.stdout  # Optic did see the change
+    assert "check-breaking: OK: no breaking change since 0.1.0" in result.stdout
+
+
+# --- (c) a breaking change passes once it is versioned -------------------------------------------
+
+
+def test_a_breaking_change_passes_with_a_new_minor_version_and_its_changelog_entry(
+    repo: Path,
+) -> None:
+    remove_and_bump(repo, "0.2.0")
+    add_changelog_entry(repo, "0.2.0")
+    result = run(repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "This is a breaking change." in result.stdout
+    assert "released as 0.2.0 with a CHANGELOG entry" in result.stdout
+
+
+def test_a_new_version_without_its_changelog_entry_fails(repo: Path) -> None:
+    remove_and_bump(repo, "0.2.0")
+    result = run(repo)
+    assert result.returncode == 1
+    assert "CHANGELOG.md has no '## [0.2.0] - YYYY-MM-DD' entry" in result.stderr
+
+
+def test_a_version_older_than_the_release_fails(repo: Path) -> None:
+    set_version(repo, "0.0.9")
+    result = run(repo)
+    assert result.returncode == 1
+    assert "older than the released 0.1.0" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("released", "needed"),
+    [("0.1.0", "0.2.0"), ("0.1.7", "0.2.0"), ("0.9.3", "0.10.0"), ("1.4.2", "2.0.0")],
+)
+def test_the_version_a_breaking_change_needs(released: str, needed: str) -> None:
+    version = check_breaking.Version
+    assert check_breaking.required_for_breaking(version(released)) == version(needed)
+
+
+def test_a_patch_bump_is_not_enough_for_a_breaking_change() -> None:
+    version = check_breaking.Version
+    needed = check_breaking.required_for_breaking(version("0.1.0"))
+    assert version("0.1.1") < needed <= version("0.2.0") < version("1.0.0")
+
+
+# --- a broken tool is an error, never a pass -----------------------------------------------------
+
+
+def test_a_ruleset_optic_could_not_load_is_an_error_not_a_pass(repo: Path) -> None:
+    """Optic drops a ruleset that fails to load with a warning and passes: the script must not."""
+    standard = repo / "scripts" / "optic" / "standard.yml"
+    standard.write_text(standard.read_text().replace("array-item-enums.js", "missing.js"))
+    edit_spec(repo, remove_request_enum_value)  # only that ruleset catches this one
+    result = run(repo)
+    assert result.returncode == 2
+    assert "check-breaking: ERROR: optic did not run cleanly" in result.stderr
+    assert "missing.js" in result.stderr
+
+
+def test_an_optic_crash_is_an_error_not_a_breaking_change() -> None:
+    """The crash ajv 8.20 caused: exit 1 like failed checks, but no checks were run."""
+    crash = "SyntaxError: Unexpected token ':'\n    at new Function (<anonymous>)\n"
+    with pytest.raises(check_breaking.ToolFailedError, match="did not run cleanly"):
+        check_breaking.read_optic(1, "", crash)
+    with pytest.raises(check_breaking.ToolFailedError, match="contradicts"):
+        check_breaking.read_optic(1, "Checks: 8/8 passed\n", "")
+    assert check_breaking.read_optic(1, "Checks: 7/8 passed\n", "").breaking
+    assert not check_breaking.read_optic(0, "Checks: 8/8 passed\n", "").breaking
+
+
+# --- make release-spec ---------------------------------------------------------------------------
+
+
+def test_release_records_the_spec_and_version_once_the_changelog_has_the_entry(repo: Path) -> None:
+    remove_and_bump(repo, "0.2.0")
+    refused = run(repo, "--release")
+    assert refused.returncode == 1
+    assert "CHANGELOG.md has no '## [0.2.0]' entry" in refused.stderr
+    assert (repo / RELEASED / "VERSION").read_text() == "0.1.0\n"
+
+    add_changelog_entry(repo, "0.2.0")
+    result = run(repo, "--release")
+    assert result.returncode == 0, result.stderr
+    assert (repo / RELEASED / "tapti.yaml").read_bytes() == (repo / SPEC).read_bytes()
+    assert (repo / RELEASED / "VERSION").read_text() == "0.2.0\n"
+
+
+def test_release_refuses_a_changed_spec_under_the_released_version(repo: Path) -> None:
+    edit_spec(repo, remove_response_property)
+    result = run(repo, "--release")
+    assert result.returncode == 1
+    assert "bump the version" in result.stderr
+    assert (repo / RELEASED / "tapti.yaml").read_bytes() == (ROOT / SPEC).read_bytes()
