@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from typing import IO
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 
+from tapti_ext import Platform, Scope
 from tapti_ext.testing import MockTaptiServer
 
 KEY = "cli-test-key"
@@ -22,6 +29,12 @@ CREATE = [
     "--callback-url", "https://app.example/cb",
     "--redirect-url", "https://app.example/done",
 ]  # fmt: skip
+BODY = {
+    "user_platforms": ["YOUTUBE"],
+    "enabled_scopes": ["PROFILE_READ"],
+    "callback_url": "https://app.example/cb",
+    "redirect_url": "https://app.example/done",
+}
 
 
 @pytest.fixture
@@ -159,27 +172,173 @@ def test_help_everywhere(args: list[str]) -> None:
     assert result.stdout.startswith("usage: tapti")
 
 
-def test_mock_server_command_prints_url_and_export_line_then_stops_on_sigint() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tapti_ext", "mock-server", "--api-key", "k1"],
+# --- tapti mock-server as a long-running child ------------------------------------------------
+
+# Starts the CLI with SIGINT ignored, inherited through exec: what a non-interactive shell does to
+# a background job, and what made Ctrl-C (or kill -INT) a no-op before the CLI set its handlers.
+_IGNORING_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+)
+_LINE_SECONDS = 20.0
+
+
+@contextlib.contextmanager
+def mock_cli(
+    *args: str, ignore_sigint: bool = False
+) -> Iterator[tuple[subprocess.Popen[str], list[str], queue.Queue[str]]]:
+    """``tapti mock-server ARGS`` as a child: the process, its banner lines up to "Press
+    Ctrl-C", and a queue of its later stdout lines ("" once stdout closed).
+
+    However the test ends, the child is stopped, reaped and its pipes closed: a pipe left open
+    would fail some later test with a ResourceWarning.
+    """
+    prefix = ["-c", _IGNORING_SIGINT] if ignore_sigint else []
+    command = [sys.executable, *prefix, "-m", "tapti_ext", "mock-server", *args]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TAPTI_")}
+    with subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    try:
+        env=clean,
+    ) as process:
         assert process.stdout is not None
-        first = process.stdout.readline()
-        second = process.stdout.readline()
-        url = first.rsplit(" ", 1)[-1].strip()
-        assert url.startswith("http://127.0.0.1:")
-        assert second.strip() == f"export TAPTI_BASE_URL={url} TAPTI_API_KEY=k1"
+        lines: queue.Queue[str] = queue.Queue()
+        reader = threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True)
+        reader.start()
+        try:
+            banner = []
+            while not banner or banner[-1].strip() != "Press Ctrl-C to stop.":
+                line = lines.get(timeout=_LINE_SECONDS)
+                assert line, f"mock-server ended early: {banner}"
+                banner.append(line)
+            yield process, banner, lines
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=_LINE_SECONDS)
+            reader.join(timeout=_LINE_SECONDS)  # EOF reached: the pipe can be closed safely
+
+
+def _pump(stdout: IO[str], lines: queue.Queue[str]) -> None:
+    for line in stdout:
+        lines.put(line)
+    lines.put("")
+
+
+def _stop(process: subprocess.Popen[str], signum: int) -> tuple[int, str]:
+    """Send ``signum``; the exit code and stderr once the child has ended."""
+    process.send_signal(signum)
+    code = process.wait(timeout=_LINE_SECONDS)
+    assert process.stderr is not None
+    return code, process.stderr.read()
+
+
+@pytest.mark.parametrize("ignore_sigint", [False, True], ids=["sigint-default", "sigint-ignored"])
+def test_mock_server_command_prints_url_and_export_line_then_stops_on_sigint(
+    ignore_sigint: bool,
+) -> None:
+    with mock_cli("--api-key", "k1", ignore_sigint=ignore_sigint) as (process, banner, rest):
+        url = banner[0].rsplit(" ", 1)[-1].strip()
+        assert banner[0].startswith("Mock Tapti API listening on http://127.0.0.1:")
+        assert banner[1].strip() == f"export TAPTI_BASE_URL={url} TAPTI_API_KEY=k1"
         result = run(*CREATE, env={"TAPTI_API_KEY": "k1", "TAPTI_BASE_URL": url})
         assert result.returncode == 0, result.stderr
-    finally:
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=20)
-    assert process.returncode == 0
+        code, stderr = _stop(process, signal.SIGINT)
+        assert rest.get(timeout=_LINE_SECONDS).strip() == "Mock Tapti API stopped."
+    assert code == 0
     assert "Traceback" not in stderr
+
+
+def test_mock_server_command_stops_cleanly_on_sigterm() -> None:
+    with mock_cli("--api-key", "k1") as (process, banner, rest):
+        url = banner[0].rsplit(" ", 1)[-1].strip()
+        code, stderr = _stop(process, signal.SIGTERM)
+        assert rest.get(timeout=_LINE_SECONDS).strip() == "Mock Tapti API stopped."
+    assert code == 0
+    assert "Traceback" not in stderr
+    with httpx.Client(trust_env=False) as http, pytest.raises(httpx.ConnectError):
+        http.get(url)  # the port was closed
+
+
+def test_mock_server_fault_flags_fail_then_recover() -> None:
+    args = ("--api-key", "k1", "--fail-next", "2", "--fail-status", "429", "--retry-after", "0")
+    with mock_cli(*args) as (process, banner, _):
+        url = banner[0].rsplit(" ", 1)[-1].strip()
+        assert "Fault: the next 2 API call(s) fail with 429 (Retry-After: 0)." in "".join(banner)
+        with httpx.Client(base_url=url, headers={"x-api-key": "k1"}, trust_env=False) as http:
+            answers = [http.post("/users/u1/sdk-token", json=BODY) for _ in range(3)]
+        _stop(process, signal.SIGTERM)
+    assert [a.status_code for a in answers] == [429, 429, 200]
+    assert [a.headers.get("retry-after") for a in answers] == ["0", "0", None]
+
+
+def test_mock_server_delay_flags_hold_back_the_next_answers() -> None:
+    with mock_cli("--delay", "0.4", "--delay-count", "1") as (process, banner, _):
+        url = banner[0].rsplit(" ", 1)[-1].strip()
+        assert "Fault: the next 1 answer(s) held back 0.4 s." in "".join(banner)
+        durations = []
+        with httpx.Client(base_url=url, trust_env=False) as http:
+            for _ in range(2):
+                started = time.monotonic()
+                assert http.get("/elsewhere").status_code == 404
+                durations.append(time.monotonic() - started)
+        _stop(process, signal.SIGTERM)
+    assert durations[0] >= 0.4
+    assert durations[1] < 0.4
+
+
+def test_mock_server_portal_flag_serves_the_stand_in_portal() -> None:
+    with mock_cli("--api-key", "k1", "--portal") as (process, banner, _):
+        url = banner[0].rsplit(" ", 1)[-1].strip()
+        portal = f"{url}/mock-portal"
+        assert banner[1].strip() == (
+            f"export TAPTI_BASE_URL={url} TAPTI_API_KEY=k1 TAPTI_PORTAL_URL={portal}"
+        )
+        assert "does not call callback_url" in banner[2]
+        result = run(*CREATE, env={"TAPTI_API_KEY": "k1", "TAPTI_BASE_URL": url})
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"{portal}?sdk_token=")
+        with httpx.Client(trust_env=False) as http:
+            page = http.get(result.stdout.strip())
+        _stop(process, signal.SIGTERM)
+    assert page.status_code == 200
+    assert "user_7" in page.text
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--fail-status", "500"],
+        ["--retry-after", "3"],
+        ["--delay-count", "2"],
+        ["--fail-next", "1", "--fail-status", "99"],
+        ["--fail-next", "-1"],
+        ["--fail-next", "1", "--retry-after", "1\u00e9"],
+        ["--delay", "-1"],
+        ["--delay", "nan"],
+    ],
+)
+def test_mock_server_bad_fault_flags_are_bad_input(args: list[str]) -> None:
+    result = run("mock-server", *args)
+    assert result.returncode == 2
+    assert_one_clean_error_line(result)
+
+
+# --- help from the generated enums -------------------------------------------------------------
+
+
+def test_help_lists_every_platform_and_scope_of_the_generated_enums() -> None:
+    create = " ".join(run("sdk-token", "create", "--help").stdout.split())
+    portal = " ".join(run("portal-url", "--help").stdout.split())
+    platforms = ", ".join(member.value.lower() for member in Platform)
+    scopes = ", ".join(member.value.lower() for member in Scope)
+    assert platforms in create
+    assert scopes in create
+    assert platforms in portal
+    assert "<platforms>" not in create + portal
 
 
 def test_portal_platform_outside_the_platforms_is_refused_before_sending(

@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from examples.flask_backend import create_app
-from tapti_ext import Tapti
+from tapti_ext import Platform, Tapti
 from tapti_ext.testing import MockTaptiServer
 
 
@@ -72,3 +72,28 @@ def test_signed_out_user_is_401(client: FlaskClient, tapti_mock: MockTaptiServer
 def test_api_failure_is_502(client: FlaskClient, tapti_mock: MockTaptiServer) -> None:
     tapti_mock.fail_next(1, status=500)
     assert client.get("/connect/youtube").status_code == 502
+
+
+def test_home_links_every_platform_to_its_connect_page(client: FlaskClient) -> None:
+    page = client.get("/").get_data(as_text=True)
+    for platform in Platform:
+        assert f'href="/connect/{platform.value.lower()}"' in page
+    assert ">Connect YouTube<" in page
+
+
+def test_redirect_url_and_the_landing_page_for_the_mock_portal(tapti_mock: MockTaptiServer) -> None:
+    with Tapti(api_key=tapti_mock.api_key, base_url=tapti_mock.url, max_retries=0) as tapti:
+        app = create_app(
+            tapti, lambda: "user_1", redirect_url="http://127.0.0.1:5000/dashboard/accounts"
+        )
+        with app.test_client() as test_client:
+            location = test_client.get("/connect/x").headers["Location"]
+            landing = test_client.get("/dashboard/accounts")
+    assert parse_qs(urlsplit(location).query)["origin"] == [
+        "http://127.0.0.1:5000/dashboard/accounts"
+    ]
+    assert (
+        tapti_mock.requests[-1].json["redirect_url"] == "http://127.0.0.1:5000/dashboard/accounts"
+    )
+    assert landing.status_code == 200
+    assert "Back from the portal" in landing.get_data(as_text=True)

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 import pytest
 
+from tapti_ext import AsyncTapti, Tapti
 from tapti_ext.testing import MockTaptiServer, RecordedRequest
 
 KEY = "sk_test_9f8e7d6c5b4a"
@@ -635,3 +636,180 @@ def test_tapti_mock_fixture_serves_a_started_server(tapti_mock: MockTaptiServer)
 def test_port_out_of_range_is_refused_up_front(port: int) -> None:
     with pytest.raises(ValueError, match="port"):
         MockTaptiServer(port=port)
+
+
+# --- every method name on a path of the spec ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "method", ["GET", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "QUERY", "FOO", "PROPFIND"]
+)
+def test_any_method_name_on_the_endpoint_is_405_never_501(
+    server: MockTaptiServer, client: httpx.Client, method: str
+) -> None:
+    response = client.request(method, PATH, json=VALID)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert isinstance(response.json()["message"], str)
+    assert server.requests[-1].method == method
+    # The body was read, so the kept-alive connection still serves the next request.
+    assert client.post(PATH, json=VALID).status_code == 200
+
+
+@pytest.mark.parametrize("method", [b"QUERY", b"M-SEARCH", b"post", b"X_CUSTOM"])
+def test_methods_http_server_does_not_know_get_405_over_a_raw_socket(
+    server: MockTaptiServer, method: bytes
+) -> None:
+    answer = _raw_exchange(
+        server, method + b" " + PATH.encode() + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 405 ")
+    assert b"\r\nAllow: POST\r\n" in head + b"\r\n"
+    assert isinstance(json.loads(body)["message"], str)
+
+
+def test_an_unknown_method_on_an_unknown_path_is_404(client: httpx.Client) -> None:
+    assert client.request("QUERY", "/elsewhere").status_code == 404
+
+
+# --- delay_next ---------------------------------------------------------------------------------
+
+
+def test_delay_next_holds_exactly_that_many_answers(
+    server: MockTaptiServer, client: httpx.Client
+) -> None:
+    server.delay_next(0.4, count=2)
+    durations = []
+    for _ in range(3):
+        started = time.monotonic()
+        assert client.post(PATH, json=VALID).status_code == 200
+        durations.append(time.monotonic() - started)
+    assert durations[0] >= 0.4
+    assert durations[1] >= 0.4
+    assert durations[2] < 0.4
+    assert len(server.requests) == 3
+
+
+def test_a_delay_beyond_the_client_timeout_is_a_hang_and_the_request_is_recorded(
+    server: MockTaptiServer,
+) -> None:
+    server.delay_next(30)
+    with (
+        httpx.Client(base_url=server.url, headers={"x-api-key": KEY}, trust_env=False) as http,
+        pytest.raises(httpx.ReadTimeout),
+    ):
+        http.post(PATH, json=VALID, timeout=0.3)
+    (recorded,) = server.requests
+    assert recorded.status == 200
+
+
+def test_delay_next_combines_with_fail_next_into_a_slow_failure(
+    server: MockTaptiServer, client: httpx.Client
+) -> None:
+    server.delay_next(0.3)
+    server.fail_next(1, status=503, retry_after=2)
+    started = time.monotonic()
+    slow = client.post(PATH, json=VALID)
+    elapsed = time.monotonic() - started
+    assert (slow.status_code, slow.headers["retry-after"]) == (503, "2")
+    assert elapsed >= 0.3
+    started = time.monotonic()
+    assert client.post(PATH, json=VALID).status_code == 200
+    assert time.monotonic() - started < 0.3
+
+
+def test_delays_queue_in_order_and_clear_cancels_them(
+    server: MockTaptiServer, client: httpx.Client
+) -> None:
+    server.delay_next(0.3)
+    server.delay_next(0.0, count=1)
+    server.delay_next(60)
+    started = time.monotonic()
+    client.post(PATH, json=VALID)
+    client.post(PATH, json=VALID)
+    assert 0.3 <= time.monotonic() - started < 10
+    server.clear()  # the 60 s delay is cancelled
+    started = time.monotonic()
+    assert client.post(PATH, json=VALID).status_code == 200
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"seconds": -1},
+        {"seconds": float("nan")},
+        {"seconds": float("inf")},
+        {"seconds": True},
+        {"seconds": "1"},
+        {"seconds": 1, "count": -1},
+        {"seconds": 1, "count": 1.5},
+    ],
+)
+def test_delay_next_rejects_bad_arguments(server: MockTaptiServer, kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        server.delay_next(**kwargs)
+
+
+def test_stop_does_not_wait_for_a_held_answer() -> None:
+    server = MockTaptiServer(api_key=KEY).start()
+    server.delay_next(60)
+    outcome: list[BaseException | int] = []
+
+    def call() -> None:
+        with httpx.Client(trust_env=False, timeout=30) as http:
+            try:
+                answer = http.post(f"{server.url}{PATH}", json=VALID, headers={"x-api-key": KEY})
+                outcome.append(answer.status_code)
+            except httpx.TransportError as exc:
+                outcome.append(exc)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.requests, "the request never arrived"
+        started = time.monotonic()
+        server.stop()
+        assert time.monotonic() - started < 2
+    finally:
+        server.stop()
+        caller.join(timeout=30)
+    assert not caller.is_alive()
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], httpx.TransportError)  # dropped, never answered
+
+
+# --- the pytest plugin's async fixture ------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_tapti_async_client_fixture_calls_the_running_mock(
+    tapti_async_client: AsyncTapti, tapti_mock: MockTaptiServer
+) -> None:
+    assert isinstance(tapti_async_client, AsyncTapti)
+    assert tapti_async_client.max_retries == 0
+    tapti_mock.fail_next(1, status=503)
+    with pytest.raises(Exception, match="503"):
+        await tapti_async_client.user("u1").create_sdk_token(**_CALL)
+    token = await tapti_async_client.user("u1").create_sdk_token(**_CALL)
+    assert token.sdk_token == tapti_mock.issued_tokens[-1]
+    assert [r.status for r in tapti_mock.requests] == [503, 200]
+
+
+def test_tapti_client_fixture_has_no_retries(
+    tapti_client: Tapti, tapti_mock: MockTaptiServer
+) -> None:
+    assert tapti_client.max_retries == 0
+    assert tapti_client.base_url.rstrip("/") == tapti_mock.url
+
+
+_CALL: dict[str, Any] = {
+    "platforms": ["youtube"],
+    "scopes": ["profile_read"],
+    "callback_url": "https://app.example/cb",
+    "redirect_url": "https://app.example/done",
+}

@@ -1,15 +1,16 @@
 """An offline stand-in for the Tapti API, for testing code that uses the SDK.
 
-``MockTaptiServer`` is a real HTTP server on 127.0.0.1 that answers ``POST /users/{id}/sdk-token``
-the way the OpenAPI document describes it: it checks the ``x-api-key`` header, validates the body
-against the generated request model and hands out fresh SDK tokens inside an OAuth Portal URL.
+``MockTaptiServer`` is a real HTTP server on 127.0.0.1 that serves the API the way the bundled
+OpenAPI document describes it: it checks the ``x-api-key`` header, validates requests against the
+spec's schemas, and builds answers from them, with fresh SDK tokens inside OAuth Portal URLs.
 Point a ``Tapti`` client (or any HTTP client) at ``server.url`` to exercise your own code without
-network access, inspect what it sent through ``server.requests`` and script outages with
-``server.fail_next(...)``. With the package installed, pytest also gets the ``tapti_mock`` and
-``tapti_client`` fixtures.
+network access, inspect what it sent through ``server.requests``, script outages and slowness
+with ``server.fail_next(...)`` and ``server.delay_next(...)``, and click through the connect flow
+with ``portal=True`` (a stand-in OAuth Portal). With the package installed, pytest also gets the
+``tapti_mock``, ``tapti_client`` and ``tapti_async_client`` fixtures.
 
 The names are resolved on first use so that pytest, which imports the fixture plugin in every run,
-does not pay for ``http.server`` and the generated models until a test asks for the server.
+does not pay for ``http.server`` and the spec until a test asks for the server.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""MockTaptiServer: the sdk-token endpoint served over real HTTP from a background thread.
+"""MockTaptiServer: the API that openapi/tapti.yaml describes, served over real HTTP.
 
-Built on the standard library only (``http.server``), so testing with it adds no dependency. What
-it accepts is derived from the generated ``CreateSdkTokenRequest`` model, so the mock follows the
-spec after ``make generate`` instead of restating it.
+Built on the standard library only (``http.server`` in a background thread), so testing with it
+adds no dependency. What it routes, accepts and answers comes from the spec: ``_spec.py`` reads
+the JSON copy that ``make generate`` writes beside this module, so a path, a security scheme or a
+property added to the spec needs no edit here. Besides the API it can serve a stand-in for
+Tapti's OAuth Portal (``portal=True``), for click-through tests of the whole connect flow offline.
 """
 
 from __future__ import annotations
@@ -23,27 +25,33 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.message import Message
-from enum import Enum
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Final, Self, TypeAlias, Union, get_args, get_origin, get_type_hints
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from typing import Any, Final, Self, TypeAlias
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-import attrs
-from tapti_api_client.models import CreateSdkTokenRequest, CreateSdkTokenResponse
-from tapti_api_client.types import Unset
+from ._portal_page import (
+    CONTINUE_PATH,
+    HEADERS,
+    PORTAL_PATH,
+    IssuedToken,
+    error_page,
+    portal_page,
+)
+from ._spec import FieldError, Operation, Route, Spec, load_spec
 
 __all__ = ["MockTaptiServer", "RecordedRequest"]
 
 _LOG: Final = logging.getLogger("tapti_ext.testing")
 
 _MAX_BODY_BYTES: Final = 1024 * 1024
-_PATH_TEMPLATE: Final = "/users/{id}/sdk-token"  # the spec's path, the one route served
-_PREFIX, _SUFFIX = _PATH_TEMPLATE.split("{id}")
 # Values a test could leak through ``server.requests``; the key is never stored in clear.
 _SECRET_HEADERS: Final = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie"})
 _MASK: Final = "***"
+_TOKEN_PARAM: Final = "sdk_token"  # noqa: S105 - a parameter name, not a secret
 _JSON: Final = "application/json"
+_HTML: Final = "text/html; charset=utf-8"
+_DEFAULT_PORTAL_URL: Final = "https://oauth.tapti.dev"
 # Enough for a load test's burst of connections; the kernel caps it at somaxconn.
 _LISTEN_BACKLOG: Final = 1024
 # A connection whose request body was not read is drained this long before closing, so the client
@@ -58,6 +66,8 @@ _Request: TypeAlias = socket.socket | tuple[bytes, socket.socket]
 class RecordedRequest:
     """One request the mock answered, as a test wants to assert on it.
 
+    ``path`` is the request target as sent (query included), except that an ``sdk_token``
+    query parameter reads ``***``. ``user_id`` is the decoded ``{id}`` of the path, or ``None``.
     ``headers`` has lower-case names, with credentials (``x-api-key``, ``authorization``, ...)
     replaced by ``"***"``. ``json`` is the parsed body, or ``None`` when there was none or it was
     not JSON. ``status`` is what the mock answered and ``request_id`` the ``x-request-id`` it sent.
@@ -91,10 +101,16 @@ def _message(status: int, message: str, *, close: bool = False) -> _Reply:
     return _json_reply(status, {"message": message}, close=close)
 
 
-_NOT_FOUND: Final = _message(404, f"not found; the mock serves POST {_PATH_TEMPLATE}")
-_NOT_ALLOWED: Final = _json_reply(
-    405, {"message": "method not allowed; use POST"}, (("Allow", "POST"),)
-)
+def _not_allowed(allow: str) -> _Reply:
+    return _json_reply(405, {"message": f"method not allowed; use {allow}"}, (("Allow", allow),))
+
+
+def _page(
+    status: int, title: str, message: str, headers: tuple[tuple[str, str], ...] = ()
+) -> _Reply:
+    return _Reply(status, error_page(title, message), _HTML, (*HEADERS, *headers))
+
+
 _UNAUTHORIZED: Final = _message(401, "invalid or missing API key")
 _LENGTH_REQUIRED: Final = _message(411, "send the body with a Content-Length", close=True)
 _TOO_LARGE: Final = _message(413, f"request body exceeds {_MAX_BODY_BYTES} bytes", close=True)
@@ -104,98 +120,19 @@ _NOT_JSON_TYPE: Final = _message(400, "Content-Type must be application/json")
 _EMPTY: Final = _message(400, "request body is empty; expected a JSON object")
 _BAD_JSON: Final = _message(400, "request body is not valid JSON")
 _BUG: Final = _message(500, "MockTaptiServer failed to handle the request (a bug in the mock)")
-_INVALID_BODY: Final = "request body does not match CreateSdkTokenRequest"
 _INJECTED: Final = {"message": "injected failure"}
-
-
-# --- request validation, derived from the generated model -----------------------------------
-
-_Errors = list[dict[str, str]]
-_Check = Callable[[str, object, _Errors], None]
-
-
-def _check_string(field: str, value: object, errors: _Errors) -> None:
-    if not isinstance(value, str):
-        errors.append({"field": field, "message": "must be a string"})
-
-
-def _check_enum(enum: type[Enum]) -> _Check:
-    allowed = frozenset(member.value for member in enum)
-    listing = ", ".join(sorted(allowed))
-
-    def check(field: str, value: object, errors: _Errors) -> None:
-        if not isinstance(value, str):
-            errors.append({"field": field, "message": "must be a string"})
-        elif value not in allowed:
-            errors.append({"field": field, "message": f"must be one of {listing}"})
-
-    return check
-
-
-def _check_array(item: _Check) -> _Check:
-    def check(field: str, value: object, errors: _Errors) -> None:
-        if not isinstance(value, list):
-            errors.append({"field": field, "message": "must be an array"})
-            return
-        for index, element in enumerate(value):
-            item(f"{field}[{index}]", element, errors)
-
-    return check
-
-
-def _check_nullable(inner: _Check) -> _Check:
-    def check(field: str, value: object, errors: _Errors) -> None:
-        if value is not None:
-            inner(field, value, errors)
-
-    return check
-
-
-def _check_for(hint: object) -> _Check:
-    """The check for one annotation of a generated model: the type checks ``from_dict`` skips."""
-    if hint is str:
-        return _check_string
-    if isinstance(hint, type) and issubclass(hint, Enum):
-        return _check_enum(hint)
-    origin = get_origin(hint)
-    if origin is list:
-        (item,) = get_args(hint)
-        return _check_array(_check_for(item))
-    if origin in (Union, types.UnionType):
-        # Optional properties are `Unset | T`; nullable ones add `None`.
-        members = [arg for arg in get_args(hint) if arg is not Unset]
-        nullable = type(None) in members
-        members = [arg for arg in members if arg is not type(None)]
-        if len(members) == 1:
-            check = _check_for(members[0])
-            return _check_nullable(check) if nullable else check
-    # Fail at import, where a regenerated model with a new kind of property is noticed at once.
-    raise TypeError(f"MockTaptiServer cannot validate a property of type {hint!r}")
-
-
-def _body_fields() -> tuple[tuple[str, bool, _Check], ...]:
-    hints = get_type_hints(CreateSdkTokenRequest)
-    return tuple(
-        (field.name, field.default is attrs.NOTHING, _check_for(hints[field.name]))
-        for field in attrs.fields(CreateSdkTokenRequest)
-        if field.init
-    )
-
-
-_BODY_FIELDS: Final = _body_fields()
-
-
-def _validate(data: object) -> _Errors:
-    """Every way ``data`` misses the request schema; empty when it matches."""
-    if not isinstance(data, dict):
-        return [{"field": "body", "message": "must be a JSON object"}]
-    errors: _Errors = []
-    for name, required, check in _BODY_FIELDS:
-        if name in data:
-            check(name, data[name], errors)
-        elif required:
-            errors.append({"field": name, "message": "is required"})
-    return errors
+_UNKNOWN_TOKEN: Final = _page(
+    404,
+    "Unknown SDK token",
+    "This mock did not issue this SDK token, or clear() has forgotten it. Create a token "
+    "through this server, then open the portal URL it returns.",
+)
+_USED_TOKEN: Final = _page(
+    410,
+    "SDK token already used",
+    "The portal visit for this SDK token was already finished. Create a fresh token for each "
+    "visit, just before redirecting the user, as Tapti advises.",
+)
 
 
 def _reject_constant(name: str) -> object:
@@ -215,24 +152,22 @@ def _parse_json(body: bytes) -> object:
         return _NO_JSON
 
 
-def _user_id(raw_path: str) -> str | None:
-    """The decoded ``{id}`` when the path is the endpoint's; the id must be one raw segment."""
-    path = raw_path.partition("?")[0]
-    if (
-        len(path) > len(_PREFIX) + len(_SUFFIX)
-        and path.startswith(_PREFIX)
-        and path.endswith(_SUFFIX)
-    ):
-        segment = path[len(_PREFIX) : -len(_SUFFIX)]
-        if "/" not in segment:
-            return unquote(segment)
-    return None
-
-
 def _is_json_media_type(content_type: str | None) -> bool:
     if content_type is None:
         return False
     return content_type.partition(";")[0].strip().lower() == _JSON
+
+
+def _masked_path(path: str) -> str:
+    """``path`` with the value of an ``sdk_token`` query parameter replaced by ``***``."""
+    base, mark, query = path.partition("?")
+    if not mark or _TOKEN_PARAM not in query:
+        return path
+    pairs = [
+        f"{_TOKEN_PARAM}={_MASK}" if pair.partition("=")[0] == _TOKEN_PARAM else pair
+        for pair in query.split("&")
+    ]
+    return f"{base}?{'&'.join(pairs)}"
 
 
 def _format_retry_after(value: float | str) -> str:
@@ -247,38 +182,84 @@ def _format_retry_after(value: float | str) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
+def _check_count(count: object) -> int:
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError("count must be an int >= 0")
+    return count
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    return tuple(item for item in value if isinstance(item, str)) if isinstance(value, list) else ()
+
+
+def _is_http_url(value: str | None) -> bool:
+    if value is None:
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
 @dataclass(slots=True)
-class _Failure:
+class _Scripted:
+    """A ``fail_next`` or ``delay_next`` order: what to do, for how many more requests."""
+
     remaining: int
-    reply: _Reply
+    reply: _Reply | None = None
+    delay: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class _Incoming:
     method: str
-    user_id: str | None  # None: not the endpoint's path
+    path: str  # without the query
+    query: str
+    route: Route | None  # None: no path of the spec
+    params: Mapping[str, str]  # the decoded path parameters
     headers: Message
     body: bytes
     framing_error: _Reply | None  # why the body was not read
     parsed: object  # the JSON body, or _NO_JSON
 
-
-def _route_problem(incoming: _Incoming) -> _Reply | None:
-    if incoming.user_id is None:
-        return _NOT_FOUND
-    if incoming.method != "POST":
-        return _NOT_ALLOWED
-    return None
+    @property
+    def operation(self) -> Operation | None:
+        return None if self.route is None else self.route.operations.get(self.method)
 
 
-def _body_problem(incoming: _Incoming) -> _Reply | None:
-    if not _is_json_media_type(incoming.headers.get("Content-Type")):
-        return _NOT_JSON_TYPE
-    if not incoming.body:
-        return _EMPTY
-    if incoming.parsed is _NO_JSON:
-        return _BAD_JSON
-    return None
+def _fill_tokens(value: object, issue: Callable[[], tuple[str, str]]) -> object:
+    """``value`` with a fresh token in every ``sdk_token`` string and the portal URL in every
+    ``*portal_url`` string, at any depth: what a spec calls them is all the mock assumes."""
+    if isinstance(value, list):
+        return [_fill_tokens(item, issue) for item in value]
+    if not isinstance(value, dict):
+        return value
+    filled: dict[str, object] = {}
+    for name, item in value.items():
+        if isinstance(item, str) and name == _TOKEN_PARAM:
+            filled[name] = issue()[0]
+        elif isinstance(item, str) and name.endswith("portal_url"):
+            filled[name] = issue()[1]
+        else:
+            filled[name] = _fill_tokens(item, issue)
+    return filled
+
+
+def _coerce(schema: Mapping[str, Any], values: list[str]) -> object:
+    """A query or header parameter's text as the JSON value its schema describes."""
+    kind = schema.get("type")
+    if kind == "array":
+        items = schema.get("items", {})
+        return [_coerce(items if isinstance(items, Mapping) else {}, [value]) for value in values]
+    text = values[0]
+    converters: dict[str, Callable[[str], object]] = {
+        "integer": int,
+        "number": float,
+        "boolean": {"true": True, "false": False}.__getitem__,
+    }
+    convert = converters.get(str(kind))
+    if convert is not None:
+        with contextlib.suppress(ValueError, KeyError):
+            return convert(text)
+    return text  # left as text, so the validator reports the wrong type
 
 
 # --- the HTTP layer ------------------------------------------------------------------------------
@@ -295,6 +276,8 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], mock: MockTaptiServer) -> None:
         self.mock = mock
+        # Set by stop(): a response held back by delay_next() is dropped instead of waited for.
+        self.stopping = threading.Event()
         self._tracking_lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._connection_threads: set[threading.Thread] = set()
@@ -419,19 +402,29 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         # A socket error or timeout while reading ends the connection in the base class.
         body, framing_error = self._read_body()
+        shown = _masked_path(self.path)
+        delay = 0.0
         try:
-            request_id, reply = self.server.mock._answer(
+            request_id, reply, delay = self.server.mock._answer(
                 self.command, self.path, self.headers, body, framing_error
             )
         except Exception:
-            _LOG.exception("MockTaptiServer failed on %s %s", self.command, self.path)
+            _LOG.exception("MockTaptiServer failed on %s %s", self.command, shown)
             request_id, reply = self.server.mock._next_request_id(), _BUG
+        if delay > 0 and self.server.stopping.wait(delay):
+            self.close_connection = True  # stop() was called: the held answer is never sent
+            return
         self._send(reply, request_id)
         if _LOG.isEnabledFor(logging.DEBUG):
-            _LOG.debug("%s %s -> %d (%s)", self.command, self.path, reply.status, request_id)
+            _LOG.debug("%s %s -> %d (%s)", self.command, shown, reply.status, request_id)
 
-    # The base class dispatches on do_<METHOD>; every method is routed so that others get a 405.
-    do_POST = do_GET = do_HEAD = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_TRACE = _dispatch  # noqa: N815
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        # handle_one_request() looks up do_<METHOD> and answers 501 when there is none. Every
+        # method name, known to http.server or not (QUERY, FOO), is dispatched instead, so that
+        # a path of the spec answers 405 with its Allow header, as HTTP asks.
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _send(self, reply: _Reply, request_id: str | None = None) -> None:
         self._request_id = request_id
@@ -474,16 +467,20 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class MockTaptiServer:
-    """A local, offline Tapti API serving ``POST /users/{id}/sdk-token`` as the spec describes.
+    """A local, offline Tapti API: every operation of the bundled OpenAPI spec, over real HTTP.
 
     Use it as a context manager (``with MockTaptiServer(api_key="k") as server:``) or call
-    ``start()``/``stop()``. It answers, in this order: 404 for another path (405 with
-    ``Allow: POST`` for another method on the endpoint), 401 when ``x-api-key`` is missing or
-    wrong, 400 for a body that is not JSON (411/413 for one without a length or over 1 MiB), 422
-    with ``{"message", "errors": [{"field", "message"}]}`` for JSON that is not a valid
-    ``CreateSdkTokenRequest``, and otherwise 200 with
-    ``{"oauth_portal_url": "<portal_url>?sdk_token=<fresh token>&origin=<redirect_url>"}``.
-    Every answer is JSON and carries an ``x-request-id`` header.
+    ``start()``/``stop()``. For ``POST /users/{id}/sdk-token`` it answers, in this order: 404 for
+    a path the spec does not declare (405 with ``Allow`` for an undeclared method on one of its
+    paths, whatever the method's name), 401 when ``x-api-key`` is missing or wrong, 400 for a body
+    that is not JSON (411/413 for one without a length or over 1 MiB), 422 with
+    ``{"message", "errors": [{"field", "message"}]}`` for JSON the request schema refuses, and
+    otherwise 200 with the response schema's object: ``oauth_portal_url`` is
+    ``<portal_url>?sdk_token=<fresh token>&origin=<redirect_url>``. Every API answer is JSON and
+    carries an ``x-request-id`` header.
+
+    ``portal=True`` also serves a stand-in for the OAuth Portal at ``/mock-portal`` and makes the
+    issued portal URLs point there; ``portal_url`` (default Tapti's) sets their base otherwise.
     """
 
     def __init__(
@@ -492,7 +489,8 @@ class MockTaptiServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        portal_url: str = "https://oauth.tapti.dev",
+        portal_url: str | None = None,
+        portal: bool = False,
     ) -> None:
         if not isinstance(api_key, str) or not api_key:
             raise ValueError("api_key must be a non-empty string")
@@ -500,20 +498,26 @@ class MockTaptiServer:
             raise ValueError("api_key must be printable ASCII, as an HTTP header value is")
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError("port must be an int from 0 (a free port) to 65535")
-        portal = urlsplit(portal_url)
-        if portal.scheme not in ("http", "https") or not portal.netloc or portal.fragment:
+        if type(portal) is not bool:  # ValueError, as for every bad argument of the mock
+            raise ValueError("portal must be True or False")
+        if portal and portal_url is not None:
+            raise ValueError("portal=True serves the portal itself: do not pass portal_url too")
+        base = urlsplit(portal_url or _DEFAULT_PORTAL_URL)
+        if base.scheme not in ("http", "https") or not base.netloc or base.fragment:
             raise ValueError("portal_url must be an absolute http(s) URL without a fragment")
         self._api_key = api_key
         self._key_bytes = api_key.encode()
         self._address = (host, port)
-        self._portal_url = portal_url
-        self._portal = portal
-        self._portal_query = parse_qsl(portal.query, keep_blank_values=True)
+        self._serves_portal = portal
+        self._portal = base
+        self._portal_query = parse_qsl(base.query, keep_blank_values=True)
+        self._spec: Spec = load_spec()
 
-        self._lock = threading.Lock()  # guards the recorded state below
+        self._lock = threading.Lock()  # guards the recorded and scripted state below
         self._requests: list[RecordedRequest] = []
-        self._tokens: list[str] = []
-        self._failures: deque[_Failure] = deque()
+        self._tokens: dict[str, IssuedToken] = {}  # insertion order: oldest first
+        self._failures: deque[_Scripted] = deque()
+        self._delays: deque[_Scripted] = deque()
         self._ids = itertools.count(1)
 
         self._lifecycle = threading.Lock()  # serialises start() and stop()
@@ -540,13 +544,15 @@ class MockTaptiServer:
     def stop(self) -> None:
         """Stop serving and close the listening socket and every open connection.
 
-        Returns once every thread of the server has ended; does nothing when not running.
+        Returns once every thread of the server has ended, promptly even while ``delay_next``
+        holds answers back (those are dropped); does nothing when not running.
         """
         with self._lifecycle:
             httpd, thread = self._httpd, self._thread
             self._httpd = self._thread = None
             if httpd is None or thread is None:
                 return
+            httpd.stopping.set()
             httpd.shutdown()  # no new connections from here on
             httpd.close_connections()
             httpd.server_close()
@@ -580,9 +586,17 @@ class MockTaptiServer:
         return f"http://{httpd.server_name}:{httpd.server_port}"
 
     @property
+    def portal(self) -> bool:
+        """Whether this server serves the stand-in OAuth Portal (``portal=True``)."""
+        return self._serves_portal
+
+    @property
     def portal_url(self) -> str:
-        """The base of the ``oauth_portal_url`` answers."""
-        return self._portal_url
+        """The base of the issued ``oauth_portal_url``s (with ``portal=True``, only once started:
+        ``<url>/mock-portal``)."""
+        if self._serves_portal:
+            return f"{self.url}{PORTAL_PATH}"
+        return urlunsplit(self._portal)
 
     @property
     def api_key(self) -> str:
@@ -603,7 +617,7 @@ class MockTaptiServer:
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """Every request that reached routing, oldest first (a copy).
+        """Every request that reached routing, oldest first (a copy), portal pages included.
 
         Requests the HTTP layer rejects before routing (a malformed request line, too many
         headers) are answered in JSON but not recorded.
@@ -618,11 +632,13 @@ class MockTaptiServer:
             return list(self._tokens)
 
     def clear(self) -> None:
-        """Forget recorded requests and issued tokens, and cancel pending ``fail_next`` failures."""
+        """Forget recorded requests and issued tokens (the portal then refuses them), and cancel
+        pending ``fail_next`` failures and ``delay_next`` delays."""
         with self._lock:
             self._requests.clear()
             self._tokens.clear()
             self._failures.clear()
+            self._delays.clear()
 
     def fail_next(
         self,
@@ -632,15 +648,16 @@ class MockTaptiServer:
         retry_after: float | str | None = None,
         body: object | None = None,
     ) -> None:
-        """Answer the next ``count`` requests with ``status`` instead of handling them.
+        """Answer the next ``count`` API requests with ``status`` instead of handling them.
 
-        Any request that reaches routing counts, valid or not. ``retry_after`` (seconds, or a
-        string sent verbatim such as an HTTP date) adds a ``Retry-After`` header. ``body`` is sent
-        as JSON (default ``{"message": "injected failure"}``); ``bytes`` are sent verbatim as
-        ``text/plain``, to imitate a proxy's non-JSON error page. Calls queue up in order.
+        Any request that reaches routing counts, valid or not (the portal's pages do not).
+        ``retry_after`` (seconds, or a string sent verbatim such as an HTTP date) adds a
+        ``Retry-After`` header. ``body`` is sent as JSON (default
+        ``{"message": "injected failure"}``); ``bytes`` are sent verbatim as ``text/plain``, to
+        imitate a proxy's non-JSON error page. Calls queue up in order. Combine with
+        ``delay_next`` for a slow failure: each request takes one of each.
         """
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise ValueError("count must be an int >= 0")
+        _check_count(count)
         if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
             raise ValueError("status must be an HTTP status code from 200 to 599")
         if status in (204, 304):
@@ -657,7 +674,28 @@ class MockTaptiServer:
                 raise ValueError("body must be JSON-serialisable, or bytes") from exc
         if count:
             with self._lock:
-                self._failures.append(_Failure(count, reply))
+                self._failures.append(_Scripted(count, reply=reply))
+
+    def delay_next(self, seconds: float, count: int = 1) -> None:
+        """Hold back the answers to the next ``count`` API requests for ``seconds`` each.
+
+        The request is recorded when it arrives; its answer, whatever it is, leaves ``seconds``
+        later. A delay longer than the client's timeout is a hang. Delays queue up in order and
+        are taken independently of ``fail_next`` failures, so ``delay_next(2)`` with
+        ``fail_next(1, status=503)`` makes the next answer a 503 sent after 2 s. ``stop()`` does
+        not wait for a held answer: it drops it and closes the connection.
+        """
+        _check_count(count)
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not math.isfinite(seconds)
+            or seconds < 0
+        ):
+            raise ValueError("seconds must be a finite number >= 0")
+        if count:
+            with self._lock:
+                self._delays.append(_Scripted(count, delay=float(seconds)))
 
     # request handling (called from connection threads)
 
@@ -666,22 +704,25 @@ class MockTaptiServer:
 
     def _answer(
         self, method: str, path: str, headers: Message, body: bytes, framing_error: _Reply | None
-    ) -> tuple[str, _Reply]:
-        """Decide the answer and record the request before it is sent, so a test that has the
-        response always finds the request in ``requests``."""
+    ) -> tuple[str, _Reply, float]:
+        """The answer and how long to hold it. The request is recorded before the answer is
+        sent, so a test that has the response always finds the request in ``requests``."""
         request_id = self._next_request_id()
-        incoming = _Incoming(
-            method, _user_id(path), headers, body, framing_error, _parse_json(body)
-        )
+        incoming = self._incoming(method, path, headers, body, framing_error)
+        delay = 0.0
         try:
-            reply = self._decide(incoming)
+            if self._is_portal_path(incoming.path):
+                reply = self._portal_reply(incoming)
+            else:
+                failure, delay = self._take_scripted()
+                reply = failure or self._decide(incoming)
         except Exception:
-            _LOG.exception("MockTaptiServer failed on %s %s", method, path)
+            _LOG.exception("MockTaptiServer failed on %s %s", method, _masked_path(path))
             reply = _BUG
         record = RecordedRequest(
             method=method,
-            path=path,
-            user_id=incoming.user_id,
+            path=_masked_path(path),
+            user_id=incoming.params.get("id"),
             headers=types.MappingProxyType(_recorded_headers(headers)),
             json=None if incoming.parsed is _NO_JSON else incoming.parsed,
             status=reply.status,
@@ -689,59 +730,231 @@ class MockTaptiServer:
         )
         with self._lock:
             self._requests.append(record)
-        return request_id, reply
+        return request_id, reply, delay
+
+    def _incoming(
+        self, method: str, path: str, headers: Message, body: bytes, framing_error: _Reply | None
+    ) -> _Incoming:
+        raw_path, _, query = path.partition("?")
+        found = self._spec.route_for(raw_path)
+        route, params = found if found is not None else (None, {})
+        parsed = _parse_json(body)
+        return _Incoming(
+            method, raw_path, query, route, params, headers, body, framing_error, parsed
+        )
+
+    def _take_scripted(self) -> tuple[_Reply | None, float]:
+        """The pending failure and delay for this request, each used up by one."""
+        with self._lock:
+            failure = _take(self._failures)
+            delay = _take(self._delays)
+        return (
+            None if failure is None else failure.reply,
+            0.0 if delay is None else delay.delay,
+        )
 
     def _decide(self, incoming: _Incoming) -> _Reply:
         # The checks in the documented order; the first problem found is the answer.
+        operation = incoming.operation
+        if incoming.route is None:
+            return self._not_found()
+        if operation is None:
+            return _not_allowed(incoming.route.allow)
         return (
-            self._take_failure()
-            or _route_problem(incoming)
-            or self._key_problem(incoming.headers)
+            self._key_problem(operation, incoming.headers)
             or incoming.framing_error
-            or _body_problem(incoming)
-            or self._create(incoming.parsed)
+            or _body_problem(operation, incoming)
+            or self._request_problem(operation, incoming)
+            or self._respond(operation, incoming)
         )
 
-    def _key_problem(self, headers: Message) -> _Reply | None:
-        keys = headers.get_all("x-api-key")
-        if not keys or len(keys) != 1:
-            return _UNAUTHORIZED
-        # The header arrives decoded as latin-1; comparing bytes works for any key.
-        if not hmac.compare_digest(keys[0].encode("latin-1"), self._key_bytes):
-            return _UNAUTHORIZED
+    def _not_found(self) -> _Reply:
+        served = "; ".join(
+            f"{' '.join(route.operations)} {route.template}" for route in self._spec.routes
+        )
+        return _message(404, f"not found; the mock serves {served}")
+
+    def _key_problem(self, operation: Operation, headers: Message) -> _Reply | None:
+        presented = [headers.get_all(name) for name in operation.key_headers]
+        if operation.bearer:
+            presented.append(
+                [value.removeprefix("Bearer ") for value in headers.get_all("Authorization") or []]
+            )
+        for values in presented:
+            if not values or len(values) != 1:
+                return _UNAUTHORIZED
+            # The header arrives decoded as latin-1; comparing bytes works for any key.
+            if not hmac.compare_digest(values[0].encode("latin-1"), self._key_bytes):
+                return _UNAUTHORIZED
         return None
 
-    def _create(self, parsed: object) -> _Reply:
-        errors = _validate(parsed)
-        if not errors and isinstance(parsed, dict):
-            try:
-                request = CreateSdkTokenRequest.from_dict(parsed)
-            except (KeyError, TypeError, ValueError):
-                errors = [{"field": "body", "message": "rejected by the generated model"}]
+    def _request_problem(self, operation: Operation, incoming: _Incoming) -> _Reply | None:
+        errors = self._parameter_errors(operation, incoming)
+        message = "request parameters do not match the spec"
+        if operation.body_schema is not None and incoming.parsed is not _NO_JSON:
+            body_errors = self._spec.validate(operation.body_schema, incoming.parsed)
+            if body_errors:
+                message = f"request body does not match {operation.body_name}"
+            errors += body_errors
+        if not errors:
+            return None
+        return _json_reply(422, {"message": message, "errors": errors})
+
+    def _parameter_errors(self, operation: Operation, incoming: _Incoming) -> list[FieldError]:
+        query = parse_qsl(incoming.query, keep_blank_values=True)
+        errors: list[FieldError] = []
+        for parameter in operation.parameters:
+            name, place = parameter["name"], parameter["in"]
+            if place == "query":
+                values = [value for key, value in query if key == name]
             else:
-                return _json_reply(200, self._issue(request).to_dict())
-        return _json_reply(422, {"message": _INVALID_BODY, "errors": errors})
+                values = incoming.headers.get_all(name) or []
+            if not values:
+                if parameter.get("required"):
+                    errors.append({"field": f"{place}.{name}", "message": "is required"})
+                continue
+            schema = self._spec.resolve(parameter.get("schema", {}))
+            value = _coerce(schema, values)
+            errors += self._spec.validate(schema, value, f"{place}.{name}")
+        return errors
 
-    def _take_failure(self) -> _Reply | None:
-        with self._lock:
-            if not self._failures:
-                return None
-            failure = self._failures[0]
-            failure.remaining -= 1
-            if failure.remaining == 0:
-                self._failures.popleft()
-            return failure.reply
+    def _respond(self, operation: Operation, incoming: _Incoming) -> _Reply:
+        """The success response, built from the response schema (its examples and types)."""
+        schema = operation.response_schema
+        if schema is None:
+            return _Reply(operation.status, b"")
+        issued: list[tuple[str, str]] = []
 
-    def _issue(self, request: CreateSdkTokenRequest) -> CreateSdkTokenResponse:
+        def issue() -> tuple[str, str]:
+            if not issued:
+                issued.append(self._issue(incoming))
+            return issued[0]
+
+        payload = _fill_tokens(self._spec.example(schema), issue)
+        errors = self._spec.validate(schema, payload)
+        if errors:  # an example of the spec contradicts its own schema
+            _LOG.error("MockTaptiServer built a response its spec refuses: %s", errors)
+            return _json_reply(500, {"message": "the spec's example is invalid", "errors": errors})
+        return _json_reply(operation.status, payload)
+
+    def _issue(self, incoming: _Incoming) -> tuple[str, str]:
+        """A fresh SDK token, remembered for the portal, and the portal URL carrying it."""
         token = secrets.token_urlsafe(32)
+        body = incoming.parsed if isinstance(incoming.parsed, dict) else {}
+        redirect_url = body.get("redirect_url")
+        callback_url = body.get("callback_url")
+        issued = IssuedToken(
+            user_id=incoming.params.get("id"),
+            platforms=_strings(body.get("user_platforms")),
+            scopes=_strings(body.get("enabled_scopes")),
+            redirect_url=redirect_url if isinstance(redirect_url, str) else None,
+            callback_url=callback_url if isinstance(callback_url, str) else None,
+        )
         with self._lock:
-            self._tokens.append(token)
-        query = urlencode(
-            [*self._portal_query, ("sdk_token", token), ("origin", request.redirect_url)]
-        )
-        return CreateSdkTokenResponse(
-            oauth_portal_url=urlunsplit(self._portal._replace(query=query))
-        )
+            self._tokens[token] = issued
+        params = [*self._portal_query, (_TOKEN_PARAM, token)]
+        if issued.redirect_url is not None:
+            params.append(("origin", issued.redirect_url))
+        base = urlsplit(self.portal_url)
+        return token, urlunsplit(base._replace(query=urlencode(params)))
+
+    # the stand-in OAuth Portal
+
+    def _is_portal_path(self, path: str) -> bool:
+        # The browser's favicon request is the portal's too: it must not use up a fail_next.
+        return self._serves_portal and path in (PORTAL_PATH, CONTINUE_PATH, "/favicon.ico")
+
+    def _portal_reply(self, incoming: _Incoming) -> _Reply:
+        if incoming.path == PORTAL_PATH:
+            if incoming.method not in ("GET", "HEAD"):
+                return _page(405, "Method not allowed", "Open this page with GET.", _ALLOW_GET)
+            return self._portal_view(parse_qsl(incoming.query, keep_blank_values=True))
+        if incoming.path == CONTINUE_PATH:
+            if incoming.method != "POST":
+                return _page(
+                    405, "Method not allowed", "The portal's button POSTs here.", _ALLOW_POST
+                )
+            form = parse_qsl(incoming.body.decode("utf-8", "replace"), keep_blank_values=True)
+            return self._portal_finish(form)
+        return _page(404, "Not found", "The mock portal has no such page.")
+
+    def _portal_token(self, pairs: list[tuple[str, str]]) -> tuple[str, IssuedToken] | _Reply:
+        """The one ``sdk_token`` of ``pairs`` and what was issued for it, or the page refusing it.
+
+        Called under ``self._lock``.
+        """
+        tokens = [value for name, value in pairs if name == _TOKEN_PARAM]
+        if len(tokens) != 1 or not tokens[0]:
+            return _page(400, "No SDK token", "A portal URL carries exactly one sdk_token.")
+        issued = self._tokens.get(tokens[0])
+        if issued is None:
+            return _UNKNOWN_TOKEN
+        if issued.used:
+            return _USED_TOKEN
+        return tokens[0], issued
+
+    def _portal_view(self, pairs: list[tuple[str, str]]) -> _Reply:
+        with self._lock:
+            found = self._portal_token(pairs)
+        if isinstance(found, _Reply):
+            return found
+        token, issued = found
+        chosen = [value.upper() for name, value in pairs if name == "platform"]
+        if len(chosen) > 1 or (chosen and chosen[0] not in issued.platforms):
+            mine = ", ".join(platform.lower() for platform in issued.platforms) or "none"
+            return _page(
+                400,
+                "Not a platform of this token",
+                f"platform= must name one of this token's platforms ({mine}).",
+            )
+        shown = tuple(chosen) or issued.platforms
+        return _Reply(200, portal_page(token, issued, shown), _HTML, HEADERS)
+
+    def _portal_finish(self, form: list[tuple[str, str]]) -> _Reply:
+        """The button: use the token up and send the browser to its ``redirect_url``."""
+        with self._lock:
+            found = self._portal_token(form)
+            if isinstance(found, _Reply):
+                return found
+            issued = found[1]
+            if not _is_http_url(issued.redirect_url):
+                return _page(
+                    400,
+                    "No redirect URL to follow",
+                    "This token's redirect_url is not an absolute http(s) URL.",
+                )
+            issued.used = True
+        # Percent-encode what a header cannot carry (non-ASCII, spaces, CR/LF); keep the rest.
+        location = quote(str(issued.redirect_url), safe=":/?#[]@!$&'()*+,;=%~")
+        body = error_page("Back to your app", "Redirecting to the redirect URL.")
+        return _Reply(303, body, _HTML, (*HEADERS, ("Location", location)))
+
+
+_ALLOW_GET: Final = (("Allow", "GET, HEAD"),)
+_ALLOW_POST: Final = (("Allow", "POST"),)
+
+
+def _take(queue: deque[_Scripted]) -> _Scripted | None:
+    """The order at the head of ``queue``, used once (called under the server's lock)."""
+    if not queue:
+        return None
+    order = queue[0]
+    order.remaining -= 1
+    if order.remaining == 0:
+        queue.popleft()
+    return order
+
+
+def _body_problem(operation: Operation, incoming: _Incoming) -> _Reply | None:
+    if operation.body_schema is None or (not incoming.body and not operation.body_required):
+        return None
+    if not _is_json_media_type(incoming.headers.get("Content-Type")):
+        return _NOT_JSON_TYPE
+    if not incoming.body:
+        return _EMPTY
+    if incoming.parsed is _NO_JSON:
+        return _BAD_JSON
+    return None
 
 
 def _recorded_headers(headers: Message) -> dict[str, str]:
