@@ -1,16 +1,21 @@
 """Regenerate the low-level client from openapi/tapti.yaml, or check the committed copy is current.
 
-    python scripts/generate.py          # rewrite generated/tapti_api_client
+    python scripts/generate.py          # rewrite generated/tapti_api_client and the mock's spec
     python scripts/generate.py --check  # regenerate into a temp folder; exit 1 with a diff on drift
 
 The generator and its ruff post-hooks are pinned in pyproject.toml; both run from this
 interpreter's environment so the output does not depend on whatever else is on PATH.
+
+It also writes tapti_ext/testing/_openapi.json, a JSON copy of the spec: the mock server
+(shipped in the wheel) validates requests and builds responses from it, without needing pyyaml;
+and tapti_ext/_names.py, the spec's enums as Literal types (scripts/enum_literals.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import os
 import shutil
 import subprocess
@@ -18,11 +23,17 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from enum_literals import literal_module  # a sibling script, not a package
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi" / "tapti.yaml"
 CONFIG = ROOT / "openapi" / "generator-config.yaml"
 PACKAGE = "tapti_api_client"
 TARGET = ROOT / "generated" / PACKAGE
+SPEC_JSON = ROOT / "tapti_ext" / "testing" / "_openapi.json"
+# The spec's enums as Literal types for the hand-written layer (scripts/enum_literals.py).
+NAMES = ROOT / "tapti_ext" / "_names.py"
 
 
 def generate_into(folder: Path) -> Path:
@@ -52,6 +63,26 @@ def generate_into(folder: Path) -> Path:
     return out
 
 
+def spec_as_json() -> str:
+    """The spec as the JSON text the mock server reads (pyyaml is a dev tool, not a dependency).
+
+    YAML timestamps stay strings, as JSON and OpenAPI have them: an unquoted example such as
+    2026-01-01T00:00:00Z must reach the mock exactly as written, not as a datetime.
+    """
+    import yaml  # noqa: PLC0415 - only the generation needs it
+
+    class _Loader(yaml.SafeLoader):
+        pass
+
+    _Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    # A SafeLoader subclass: no arbitrary objects are built.
+    document = yaml.load(SPEC.read_text(encoding="utf-8"), Loader=_Loader)
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
 def tree(folder: Path) -> dict[str, str]:
     return {
         path.relative_to(folder).as_posix(): path.read_text(encoding="utf-8")
@@ -74,6 +105,31 @@ def diff(committed: dict[str, str], fresh: dict[str, str]) -> list[str]:
     return lines
 
 
+def derived_files() -> dict[Path, str]:
+    """The files besides generated/ that come from the spec, with what they must hold."""
+    text = spec_as_json()
+    return {SPEC_JSON: text, NAMES: literal_module(json.loads(text))}
+
+
+def check(fresh: Path) -> int:
+    changes = diff(tree(TARGET) if TARGET.exists() else {}, tree(fresh))
+    for path, text in derived_files().items():
+        name = path.relative_to(ROOT).as_posix()
+        committed = path.read_text(encoding="utf-8") if path.exists() else None
+        changes += diff({name: committed} if committed is not None else {}, {name: text})
+    outputs = ", ".join(p.relative_to(ROOT).as_posix() for p in [TARGET, *derived_files()])
+    if changes:
+        sys.stdout.writelines(changes)
+        print(
+            f"\nOne of {outputs} differs from what {SPEC.relative_to(ROOT)} produces. "
+            "Run `make generate`, review the diff and commit it.",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"{outputs} are up to date with {SPEC.relative_to(ROOT)}.")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -83,20 +139,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="tapti-gen-") as tmp:
         fresh = generate_into(Path(tmp))
         if args.check:
-            changes = diff(tree(TARGET) if TARGET.exists() else {}, tree(fresh))
-            if changes:
-                sys.stdout.writelines(changes)
-                print(
-                    f"\n{TARGET.relative_to(ROOT)} differs from what {SPEC.relative_to(ROOT)} "
-                    "produces. Run `make generate`, review the diff and commit it.",
-                    file=sys.stderr,
-                )
-                return 1
-            print(f"{TARGET.relative_to(ROOT)} is up to date with {SPEC.relative_to(ROOT)}.")
-            return 0
+            return check(fresh)
         shutil.rmtree(TARGET, ignore_errors=True)
         shutil.copytree(fresh, TARGET)
-    print(f"Regenerated {TARGET.relative_to(ROOT)} from {SPEC.relative_to(ROOT)}.")
+    for path, text in derived_files().items():
+        path.write_text(text, encoding="utf-8")
+    print(
+        f"Regenerated {TARGET.relative_to(ROOT)} and its companions from {SPEC.relative_to(ROOT)}."
+    )
     return 0
 
 

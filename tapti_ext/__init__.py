@@ -57,6 +57,7 @@ if TYPE_CHECKING:
         TaptiError,
         UnprocessableEntityError,
     )
+    from ._names import PlatformName, ScopeName
     from ._portal import DEFAULT_PORTAL_URL, SdkToken, oauth_portal_url
     from ._response import APIResponse
 
@@ -99,6 +100,8 @@ _HOMES = {
     ),
     **dict.fromkeys(["DEFAULT_PORTAL_URL", "SdkToken", "oauth_portal_url"], "tapti_ext._portal"),
     "APIResponse": "tapti_ext._response",
+    "PlatformName": "tapti_ext._names",
+    "ScopeName": "tapti_ext._names",
 }
 
 # Literal, so that type checkers see the re-exports; a test keeps it in step with _HOMES.
@@ -123,8 +126,10 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "Platform",
+    "PlatformName",
     "RateLimitError",
     "Scope",
+    "ScopeName",
     "SdkToken",
     "Tapti",
     "TaptiError",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import TypeAlias
 
 import httpx
 
@@ -42,6 +43,9 @@ __all__ = [
     "TaptiError",
     "UnprocessableEntityError",
 ]
+
+# What ``json.loads`` can return: an error body, when it is JSON.
+JSONValue: TypeAlias = dict[str, "JSONValue"] | list["JSONValue"] | str | int | float | bool | None
 
 # The longest server message quoted in an exception; the full body stays on ``error.body``.
 REQUEST_ID_HEADER = "x-request-id"
@@ -91,7 +95,9 @@ class APIStatusError(_ResponseError):
     or too large to read).
     """
 
-    def __init__(self, message: str, *, response: httpx.Response, body: object) -> None:
+    body: JSONValue
+
+    def __init__(self, message: str, *, response: httpx.Response, body: JSONValue) -> None:
         super().__init__(message, response=response)
         self.body = body
 
@@ -124,7 +130,12 @@ class RateLimitError(APIStatusError):
     """429: too many requests. ``retry_after`` is the server's wait in seconds, when it said one."""
 
     def __init__(
-        self, message: str, *, response: httpx.Response, body: object, retry_after: float | None
+        self,
+        message: str,
+        *,
+        response: httpx.Response,
+        body: JSONValue,
+        retry_after: float | None,
     ) -> None:
         super().__init__(message, response=response, body=body)
         self.retry_after = retry_after
@@ -144,7 +155,7 @@ _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
 }
 
 
-def decode_body(response: httpx.Response, content: bytes | None) -> object:
+def decode_body(response: httpx.Response, content: bytes | None) -> JSONValue:
     """``content`` as JSON when it parses, else as text, else ``None``: never raises.
 
     ``content`` is ``None`` when the body was too large to read.
@@ -152,16 +163,18 @@ def decode_body(response: httpx.Response, content: bytes | None) -> object:
     if not content:
         return None
     try:
-        return json.loads(content)
+        parsed: JSONValue = json.loads(content)
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         pass
+    else:
+        return parsed
     try:
         return content.decode(response.encoding or "utf-8", errors="replace")
     except (LookupError, UnicodeError):  # a charset Python lacks, or one that is not text
         return content.decode("utf-8", errors="replace")
 
 
-def server_message(body: object) -> str | None:
+def server_message(body: JSONValue) -> str | None:
     """The human message a JSON error body carries, under the names APIs commonly use."""
     if isinstance(body, dict):
         for key in ("message", "error", "detail"):

@@ -20,6 +20,7 @@ from tapti_api_client.models.platform import Platform
 from tapti_api_client.models.scope import Scope
 
 from ._errors import InvalidInputError
+from ._names import PlatformName, ScopeName
 
 __all__ = [
     "PlatformLike",
@@ -37,8 +38,8 @@ __all__ = [
     "is_valid_text",
 ]
 
-PlatformLike = Platform | str
-ScopeLike = Scope | str
+PlatformLike = Platform | PlatformName
+ScopeLike = Scope | ScopeName
 _E = TypeVar("_E", bound=StrEnum)
 
 # C0 controls, DEL and C1 controls: never valid in an id or a URL we send.

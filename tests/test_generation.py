@@ -17,6 +17,10 @@ def scratch_copy(tmp_path: Path) -> Path:
     copy = tmp_path / "repo"
     for folder in ("openapi", "scripts", "generated"):
         shutil.copytree(ROOT / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    # What generate.py writes besides generated/: the mock's spec copy and the enum Literals.
+    for derived in ("tapti_ext/testing/_openapi.json", "tapti_ext/_names.py"):
+        (copy / derived).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / derived, copy / derived)
     return copy
 
 

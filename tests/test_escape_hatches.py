@@ -1,0 +1,198 @@
+"""What the SDK does not know yet, reachable anyway: extra_*, with_options, call() and raw.
+
+Over real HTTP against the project's mock, with httpx.MockTransport only where a body must be
+exactly wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from tapti_api_client.api.users import create_sdk_token as operation
+from tapti_api_client.models import CreateSdkTokenRequest, CreateSdkTokenResponse, Platform, Scope
+
+from tapti_ext import (
+    APIConnectionError,
+    APIResponseValidationError,
+    AsyncTapti,
+    AuthenticationError,
+    InternalServerError,
+    InvalidInputError,
+    SdkToken,
+    Tapti,
+)
+from tapti_ext.testing import MockTaptiServer
+
+CALL: dict[str, Any] = {
+    "platforms": "youtube",
+    "scopes": "profile_read",
+    "callback_url": "https://app.example/cb",
+    "redirect_url": "https://app.example/done",
+}
+BODY = CreateSdkTokenRequest(
+    user_platforms=[Platform.YOUTUBE],
+    enabled_scopes=[Scope.PROFILE_READ],
+    callback_url="https://app.example/cb",
+    redirect_url="https://app.example/done",
+)
+
+
+@pytest.fixture
+def server() -> Iterator[MockTaptiServer]:
+    with MockTaptiServer(api_key="key-escape") as mock:
+        yield mock
+
+
+@pytest.fixture
+def tapti(server: MockTaptiServer) -> Iterator[Tapti]:
+    with Tapti(api_key=server.api_key, base_url=server.url, max_retries=0) as client:
+        yield client
+
+
+def test_extras_are_merged_into_the_generated_request(
+    tapti: Tapti, server: MockTaptiServer
+) -> None:
+    token = tapti.user("u1").create_sdk_token(
+        **CALL,
+        extra_body={"expires_in": 900},
+        extra_headers={"x-trace-id": "t-1"},
+        extra_query={"dry_run": "1"},
+    )
+    assert isinstance(token, SdkToken)
+    sent = server.requests[-1]
+    assert sent.json["expires_in"] == 900
+    assert sent.json["user_platforms"] == ["YOUTUBE"]  # the generated body is kept
+    assert sent.headers["x-trace-id"] == "t-1"
+    assert sent.path == "/users/u1/sdk-token?dry_run=1"
+
+
+@pytest.mark.parametrize("name", ["x-api-key", "X-API-Key"])
+def test_extra_headers_can_never_replace_the_key(
+    tapti: Tapti, server: MockTaptiServer, name: str
+) -> None:
+    with pytest.raises(InvalidInputError, match="x-api-key"):
+        tapti.user("u1").create_sdk_token(**CALL, extra_headers={name: "another"})
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("extras", "match"),
+    [
+        ({"extra_body": ["not", "a", "mapping"]}, "extra_body"),
+        ({"extra_headers": {"x-n": 1}}, "extra_headers"),
+        ({"extra_body": {"when": object()}}, "cannot be built"),
+    ],
+)
+def test_bad_extras_are_refused_before_sending(
+    tapti: Tapti, server: MockTaptiServer, extras: dict[str, Any], match: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        tapti.user("u1").create_sdk_token(**CALL, **extras)
+    assert server.requests == []
+
+
+def test_with_options_shares_the_pool_and_changes_only_what_it_names(
+    tapti: Tapti, server: MockTaptiServer
+) -> None:
+    patient = tapti.with_options(max_retries=2, timeout=7)
+    assert (patient.max_retries, patient.timeout) == (2, 7.0)
+    assert (tapti.max_retries, tapti.timeout) == (0, 30.0)
+    assert patient.base_url == tapti.base_url
+    server.fail_next(1, status=503, retry_after=0)
+    assert isinstance(patient.user("u1").create_sdk_token(**CALL), SdkToken)  # retried
+    patient.close()  # the pool stays the original's
+    assert isinstance(tapti.user("u2").create_sdk_token(**CALL), SdkToken)
+    assert [r.status for r in server.requests] == [503, 200, 200]
+
+
+def test_with_options_checks_its_arguments(tapti: Tapti) -> None:
+    with pytest.raises(InvalidInputError, match="max_retries"):
+        tapti.with_options(max_retries=-1)
+    with pytest.raises(InvalidInputError, match="timeout"):
+        tapti.with_options(timeout=-5)
+
+
+def test_call_runs_any_generated_operation(tapti: Tapti, server: MockTaptiServer) -> None:
+    parsed = tapti.call(operation, "u7", body=BODY)
+    assert isinstance(parsed, CreateSdkTokenResponse)
+    assert server.requests[-1].user_id == "u7"
+    assert server.requests[-1].headers["x-api-key"] == "***"  # the mock masks what it records
+
+
+def test_call_raises_typed_errors(server: MockTaptiServer) -> None:
+    with (
+        Tapti(api_key="wrong", base_url=server.url) as tapti,
+        pytest.raises(AuthenticationError),
+    ):
+        tapti.call(operation, "u7", body=BODY)
+    with pytest.raises(InvalidInputError, match="operation"):
+        Tapti(api_key="k", base_url=server.url).call(httpx, "u7")  # type: ignore[arg-type]
+    with (
+        Tapti(api_key="k", base_url=server.url) as tapti,
+        pytest.raises(InvalidInputError, match="create_sdk_token"),
+    ):
+        tapti.call(operation, "u7", bogus=1)
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"<html>not json</html>", b"[]", b"{}", b'{"sdk_token": "tok"}'],
+    ids=["html", "array", "empty-object", "old-shape"],
+)
+def test_call_turns_a_misshapen_2xx_into_a_validation_error(body: bytes) -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
+    with httpx.Client(transport=transport) as http:
+        tapti = Tapti(api_key="k", http_client=http, max_retries=0)
+        with pytest.raises(APIResponseValidationError):
+            tapti.call(operation, "u1", body=BODY)
+        with pytest.raises(APIResponseValidationError):
+            tapti.user("u1").create_sdk_token(**CALL)
+
+
+def test_raw_gets_retries_and_typed_errors(server: MockTaptiServer) -> None:
+    with Tapti(api_key=server.api_key, base_url=server.url, max_retries=1) as tapti:
+        server.fail_next(1, status=502, body=b"<html>bad gateway</html>")
+        response = operation.sync_detailed("u1", client=tapti.raw, body=BODY)
+        assert response.status_code == 200  # the 502 was retried
+        server.fail_next(2, status=502, body=b"<html>bad gateway</html>")
+        with pytest.raises(InternalServerError):
+            operation.sync_detailed("u1", client=tapti.raw, body=BODY)
+        copy = tapti.raw.with_headers({"x-api-key": "ignored", "x-extra": "1"})
+        assert operation.sync_detailed("u1", client=copy, body=BODY).status_code == 200
+        assert server.requests[-1].headers["x-extra"] == "1"
+    with (
+        Tapti(api_key="wrong", base_url=server.url) as tapti,
+        pytest.raises(AuthenticationError),
+    ):
+        operation.sync_detailed("u1", client=tapti.raw, body=BODY)
+
+
+def test_raw_connection_error_keeps_no_key(unused_port: int) -> None:
+    url = f"http://127.0.0.1:{unused_port}"
+    with (
+        Tapti(api_key="sk_live_secret_value", base_url=url, max_retries=0) as tapti,
+        pytest.raises(APIConnectionError) as info,
+    ):
+        operation.sync_detailed("u1", client=tapti.raw, body=BODY)
+    request = info.value.request
+    assert request is not None
+    assert "sk_live_secret_value" not in repr(request.headers)
+    assert "x-api-key" not in request.headers
+
+
+@pytest.mark.anyio
+async def test_async_escape_hatches(server: MockTaptiServer) -> None:
+    async with AsyncTapti(api_key=server.api_key, base_url=server.url) as tapti:
+        quick = tapti.with_options(max_retries=0)
+        token = await quick.user("u1").create_sdk_token(**CALL, extra_body={"expires_in": 60})
+        parsed = await tapti.call(operation, "u2", body=BODY)
+        raw = await operation.asyncio_detailed("u3", client=tapti.raw, body=BODY)
+    assert isinstance(token, SdkToken)
+    assert isinstance(parsed, CreateSdkTokenResponse)
+    assert raw.status_code == 200
+    assert server.requests[0].json["expires_in"] == 60
+    assert [r.user_id for r in server.requests] == ["u1", "u2", "u3"]
