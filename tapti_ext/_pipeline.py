@@ -452,7 +452,7 @@ def _running_loop() -> object:
     import sniffio  # noqa: PLC0415  (async programs only)
 
     if sniffio.current_async_library() == "trio":
-        import trio  # type: ignore[import-not-found]  # noqa: PLC0415
+        import trio  # noqa: PLC0415
 
         return trio.lowlevel.current_trio_token()
     import asyncio  # noqa: PLC0415
