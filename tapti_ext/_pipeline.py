@@ -186,6 +186,7 @@ class Pipeline(_Base[httpx.Client]):
         self._backend = TrackingBackend()
         self._pool: httpcore.ConnectionPool | None = None
         self._wake = threading.Event()  # set by close(), so a retry wait ends at once
+        self._pool_locks: dict[int, threading.Lock] = {}
 
     def _hook_reader(self) -> Any:
         def read_early(response: httpx.Response) -> None:
@@ -270,13 +271,19 @@ class Pipeline(_Base[httpx.Client]):
         )
 
     def _own_pool(self) -> httpcore.ConnectionPool:
-        if self._pool is None or self._forked():
-            if self._pool is not None:
-                _fork.keep_inherited(self._pool)
-                self._backend = TrackingBackend()
-            assert self._settings is not None  # noqa: S101  (own pools have settings)
-            self._pool = new_pool(self._settings, self._limits, self._backend)
-        return self._pool
+        pool = self._pool
+        if pool is not None and self._generation == _fork.generation:
+            return pool  # the hot path takes no lock
+        # One lock per process generation: a lock held by a parent's thread at the fork would
+        # stay held for ever in the child. Two threads must not both build the first pool.
+        with self._pool_locks.setdefault(_fork.generation, threading.Lock()):
+            if self._pool is None or self._forked():
+                if self._pool is not None:
+                    _fork.keep_inherited(self._pool)
+                    self._backend = TrackingBackend()
+                assert self._settings is not None  # noqa: S101  (own pools have settings)
+                self._pool = new_pool(self._settings, self._limits, self._backend)
+            return self._pool
 
     @staticmethod
     def _read(opened: _Opened, deadline: Deadline) -> bytes:
@@ -290,8 +297,12 @@ class Pipeline(_Base[httpx.Client]):
     def close(self) -> None:
         self.closed = True
         self._wake.set()
-        if self._pool is not None:
+        if self._pool is None:
+            return
+        if self._generation == _fork.generation:
             self._pool.close()
+        else:  # the parent's pool: its sockets are released; its locks may be held for ever
+            _fork.keep_inherited(self._pool)
 
 
 def _core_chunks(answer: httpcore.Response, request: httpx.Request) -> Iterator[bytes]:
@@ -432,9 +443,14 @@ class AsyncPipeline(_Base[httpx.AsyncClient]):
 
     async def close(self) -> None:
         self.closed = True
-        if self._pool is not None:
-            with contextlib.suppress(RuntimeError):  # a loop already closed: nothing to flush
-                await self._pool.aclose()
+        if self._pool is None:
+            return
+        if self._generation != _fork.generation or _running_loop() is not self._loop:
+            # The connections belong to another process or event loop: not ours to touch.
+            _fork.keep_inherited(self._pool)
+            return
+        with contextlib.suppress(RuntimeError):  # a loop already closed: nothing to flush
+            await self._pool.aclose()
 
 
 async def _async_core_chunks(
