@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import ssl
 import urllib.request
-from typing import Final
+from typing import Any, Final
 
 import httpcore
 import httpx
@@ -153,24 +153,22 @@ def _ssl_context() -> ssl.SSLContext:
 def new_pool(
     settings: PoolSettings, limits: httpx.Limits, backend: httpcore.NetworkBackend
 ) -> httpcore.ConnectionPool:
-    common = {
-        "ssl_context": settings.ssl_context,
-        "max_connections": limits.max_connections,
-        "max_keepalive_connections": limits.max_keepalive_connections,
-        "keepalive_expiry": limits.keepalive_expiry,
-        "network_backend": backend,
-    }
-    proxy = settings.proxy
-    if proxy is None:
-        return httpcore.ConnectionPool(**common)  # type: ignore[arg-type]
-    if proxy.url.scheme.startswith("socks"):
-        return httpcore.SOCKSProxy(proxy_url=proxy.core_url, proxy_auth=proxy.auth, **common)  # type: ignore[arg-type]
-    return httpcore.HTTPProxy(proxy_url=proxy.core_url, proxy_auth=proxy.auth, **common)  # type: ignore[arg-type]
+    direct, socks, http_proxy = httpcore.ConnectionPool, httpcore.SOCKSProxy, httpcore.HTTPProxy
+    return _pool(settings, limits, backend, (direct, socks, http_proxy))  # type: ignore[no-any-return]
 
 
 def new_async_pool(
     settings: PoolSettings, limits: httpx.Limits, backend: httpcore.AsyncNetworkBackend
 ) -> httpcore.AsyncConnectionPool:
+    kinds = (httpcore.AsyncConnectionPool, httpcore.AsyncSOCKSProxy, httpcore.AsyncHTTPProxy)
+    return _pool(settings, limits, backend, kinds)  # type: ignore[no-any-return]
+
+
+def _pool(
+    settings: PoolSettings, limits: httpx.Limits, backend: Any, kinds: tuple[Any, ...]
+) -> Any:
+    """A direct, SOCKS or HTTP-proxy pool (``kinds``, sync or async) on ``backend``."""
+    direct, socks, http_proxy = kinds
     common = {
         "ssl_context": settings.ssl_context,
         "max_connections": limits.max_connections,
@@ -180,10 +178,9 @@ def new_async_pool(
     }
     proxy = settings.proxy
     if proxy is None:
-        return httpcore.AsyncConnectionPool(**common)  # type: ignore[arg-type]
-    if proxy.url.scheme.startswith("socks"):
-        return httpcore.AsyncSOCKSProxy(proxy_url=proxy.core_url, proxy_auth=proxy.auth, **common)  # type: ignore[arg-type]
-    return httpcore.AsyncHTTPProxy(proxy_url=proxy.core_url, proxy_auth=proxy.auth, **common)  # type: ignore[arg-type]
+        return direct(**common)
+    kind = socks if proxy.url.scheme.startswith("socks") else http_proxy
+    return kind(proxy_url=proxy.core_url, proxy_auth=proxy.auth, **common)
 
 
 def to_core_request(
