@@ -201,13 +201,14 @@ def _create_sdk_token(args: argparse.Namespace) -> int:
             redirect_url=args.redirect_url,
         )
     url = token.portal_url(args.portal_platform)
-    print(json.dumps(_as_json(token, url), indent=2) if args.json else url)
+    print(json.dumps(_as_json(token, url), indent=2, default=str) if args.json else url)
     return _EXIT_OK
 
 
 def _as_json(token: SdkToken, url: str) -> dict[str, object]:
+    # The whole answer first, so a field added to the spec reaches the JSON after make generate.
     return {
-        "oauth_portal_url": token.oauth_portal_url,
+        **token.response.to_dict(),
         "portal_url": url,
         "sdk_token": token.sdk_token,
         "origin": token.origin,

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from _fields import portal_body, portal_of
 from _http import snapshot
 from tapti_api_client import AuthenticatedClient
 from tapti_api_client.api.users import create_sdk_token as generated_create_sdk_token
@@ -48,9 +49,7 @@ def sent() -> list[httpx.Request]:
 def handler(sent: list[httpx.Request]) -> Callable[[httpx.Request], httpx.Response]:
     def handle(request: httpx.Request) -> httpx.Response:
         sent.append(snapshot(request))
-        return httpx.Response(
-            200, json={"oauth_portal_url": PORTAL}, headers={"x-request-id": "req_42"}
-        )
+        return httpx.Response(200, json=portal_body(PORTAL), headers={"x-request-id": "req_42"})
 
     return handle
 
@@ -185,9 +184,7 @@ def test_callers_client_keeps_its_own_timeout(tapti: Tapti, sent: list[httpx.Req
 
 def test_default_timeout_is_a_30_second_budget_on_the_own_pool() -> None:
     with respx.mock(base_url=BASE) as respx_mock, Tapti(api_key=API_KEY) as tapti:
-        route = respx_mock.post("/users/user_123/sdk-token").respond(
-            200, json={"oauth_portal_url": PORTAL}
-        )
+        route = respx_mock.post("/users/user_123/sdk-token").respond(200, json=portal_body(PORTAL))
         tapti.user("user_123").create_sdk_token(**CALL)
     assert tapti.timeout == 30.0
     assert_budget(route.calls.last.request.extensions["timeout"], 30.0)
@@ -256,9 +253,7 @@ def test_context_manager_returns_the_client(http: httpx.Client) -> None:
 
 def test_owned_pool_carries_base_url_and_headers() -> None:
     with respx.mock(base_url=BASE) as respx_mock, Tapti(api_key=API_KEY) as tapti:
-        route = respx_mock.post("/users/user_123/sdk-token").respond(
-            200, json={"oauth_portal_url": PORTAL}
-        )
+        route = respx_mock.post("/users/user_123/sdk-token").respond(200, json=portal_body(PORTAL))
         token = tapti.user("user_123").create_sdk_token(**CALL)
     assert_documented_request(route.calls.last.request)
     assert_token(token)
@@ -288,9 +283,7 @@ def test_with_raw_response_js_form(tapti: Tapti, sent: list[httpx.Request]) -> N
 
 def test_raw_is_the_generated_client_on_the_same_pool() -> None:
     with respx.mock(base_url=BASE) as respx_mock, Tapti(api_key=API_KEY, timeout=11) as tapti:
-        route = respx_mock.post("/users/user_9/sdk-token").respond(
-            200, json={"oauth_portal_url": PORTAL}
-        )
+        route = respx_mock.post("/users/user_9/sdk-token").respond(200, json=portal_body(PORTAL))
         raw = tapti.raw
         assert isinstance(raw, AuthenticatedClient)
         assert tapti.raw is raw
@@ -307,7 +300,7 @@ def test_raw_is_the_generated_client_on_the_same_pool() -> None:
         )
     assert response.status_code == 200
     assert isinstance(response.parsed, CreateSdkTokenResponse)
-    assert response.parsed.oauth_portal_url == PORTAL
+    assert portal_of(response.parsed) == PORTAL
     request = route.calls.last.request
     assert request.headers["x-api-key"] == API_KEY
     assert_budget(request.extensions["timeout"], 11.0)
@@ -439,9 +432,7 @@ async def test_async_raw_shares_the_pool() -> None:
 @pytest.mark.anyio
 async def test_async_owned_pool_carries_base_url_and_headers() -> None:
     with respx.mock(base_url=BASE) as respx_mock:
-        route = respx_mock.post("/users/user_123/sdk-token").respond(
-            200, json={"oauth_portal_url": PORTAL}
-        )
+        route = respx_mock.post("/users/user_123/sdk-token").respond(200, json=portal_body(PORTAL))
         async with AsyncTapti(api_key=API_KEY) as tapti:
             token = await tapti.user("user_123").create_sdk_token(**CALL)
     assert_documented_request(route.calls.last.request)

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _fields import PORTAL_FIELD, portal_body
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -129,7 +130,7 @@ def test_redirects_are_not_followed(status: int, client_follows: bool) -> None:
         lambda request: (
             httpx.Response(status, headers={"location": "https://evil.example/steal"})
             if request.url.host == "api.tapti.ai"
-            else httpx.Response(200, json={"oauth_portal_url": PORTAL})
+            else httpx.Response(200, json=portal_body(PORTAL))
         )
     )
     error = raises(handler, APIStatusError, follow_redirects=client_follows)
@@ -139,7 +140,7 @@ def test_redirects_are_not_followed(status: int, client_follows: bool) -> None:
 
 
 def test_2xx_other_than_200_is_success() -> None:
-    token = call(Recorder(lambda _: httpx.Response(201, json={"oauth_portal_url": PORTAL})))
+    token = call(Recorder(lambda _: httpx.Response(201, json=portal_body(PORTAL))))
     assert token.sdk_token == "tok_errors"
 
 
@@ -245,19 +246,19 @@ INVALID_SUCCESS: list[tuple[dict[str, Any], str]] = [
     ({"json": "https://oauth.tapti.dev?sdk_token=x"}, "str"),
     ({"content": b"null"}, "nonetype"),
     ({"json": 42}, "int"),
-    ({"json": {}}, "oauth_portal_url"),
-    ({"json": {"url": PORTAL}}, "oauth_portal_url"),
-    ({"json": {"oauth_portal_url": None}}, "oauth_portal_url"),
-    ({"json": {"oauth_portal_url": 5}}, "oauth_portal_url"),
-    ({"json": {"oauth_portal_url": ""}}, "oauth_portal_url"),
-    ({"json": {"oauth_portal_url": "/portal?sdk_token=x"}}, "absolute"),
-    ({"json": {"oauth_portal_url": "oauth.tapti.dev?sdk_token=x"}}, "absolute"),
-    ({"json": {"oauth_portal_url": "ftp://oauth.tapti.dev?sdk_token=x"}}, "absolute"),
-    ({"json": {"oauth_portal_url": "javascript:alert(1)"}}, "absolute"),
-    ({"json": {"oauth_portal_url": "https://"}}, "absolute"),
-    ({"json": {"oauth_portal_url": "https:///x?sdk_token=x"}}, "absolute"),
-    ({"json": {"oauth_portal_url": "https://[::1?sdk_token=x"}}, "oauth_portal_url"),
-    ({"json": {"oauth_portal_url": "https://[zz]/?sdk_token=x"}}, "oauth_portal_url"),
+    ({"json": {}}, PORTAL_FIELD),
+    ({"json": {"url": PORTAL}}, PORTAL_FIELD),
+    ({"json": portal_body(None)}, PORTAL_FIELD),
+    ({"json": portal_body(5)}, PORTAL_FIELD),
+    ({"json": portal_body("")}, PORTAL_FIELD),
+    ({"json": portal_body("/portal?sdk_token=x")}, "absolute"),
+    ({"json": portal_body("oauth.tapti.dev?sdk_token=x")}, "absolute"),
+    ({"json": portal_body("ftp://oauth.tapti.dev?sdk_token=x")}, "absolute"),
+    ({"json": portal_body("javascript:alert(1)")}, "absolute"),
+    ({"json": portal_body("https://")}, "absolute"),
+    ({"json": portal_body("https:///x?sdk_token=x")}, "absolute"),
+    ({"json": portal_body("https://[::1?sdk_token=x")}, PORTAL_FIELD),
+    ({"json": portal_body("https://[zz]/?sdk_token=x")}, PORTAL_FIELD),
     ({"content": b"[" * 100_000}, "json"),
 ]
 
@@ -395,7 +396,7 @@ json_values = st.recursive(
     max_leaves=10,
 )
 portal_like = st.builds(
-    lambda scheme, rest: {"oauth_portal_url": scheme + rest},
+    lambda scheme, rest: portal_body(scheme + rest),
     st.sampled_from(["https://", "http://", "", "ftp://", "https:"]),
     st.text(alphabet=st.sampled_from("[]:@/?#%=&.aZ0 \x00\u00e9"), max_size=30)
     | st.text(max_size=30),
@@ -422,7 +423,7 @@ def test_any_response_gives_a_token_or_a_tapti_error(status: int, body: bytes) -
     else:
         assert success
         assert isinstance(outcome, SdkToken)
-        assert outcome.oauth_portal_url == json.loads(body)["oauth_portal_url"]
+        assert outcome.oauth_portal_url == json.loads(body)[PORTAL_FIELD]
 
 
 # --- bodies read with a cap, whatever their framing -------------------------------------------
@@ -438,13 +439,13 @@ def _gzip_answer(status: int, payload: bytes) -> Handler:
 
 
 def test_compressed_body_is_decoded_and_parsed() -> None:
-    payload = json.dumps({"oauth_portal_url": PORTAL}).encode()
+    payload = json.dumps(portal_body(PORTAL)).encode()
     token = call(_gzip_answer(200, payload))
     assert token.oauth_portal_url == PORTAL
 
 
 def test_compressed_body_that_expands_past_the_cap_is_refused() -> None:
-    bomb = b'{"oauth_portal_url": "' + b"a" * (20 << 20) + b'"}'  # 20 MiB of text, ~20 KiB gzipped
+    bomb = json.dumps(portal_body("a" * (20 << 20))).encode()  # 20 MiB of text, ~20 KiB gzipped
     error = raises(_gzip_answer(200, bomb), APIResponseValidationError)
     assert "larger than" in str(error)
 
@@ -491,7 +492,8 @@ async def test_async_raise_for_status_event_hook_still_gives_the_typed_error(
 
 
 def test_portal_url_with_a_lone_surrogate_is_a_validation_error() -> None:
-    body = b'{"oauth_portal_url": "https://oauth.tapti.dev?sdk_token=abc&origin=\\udcff"}'
+    # json.dumps writes the lone surrogate as the escape \udcff, which json.loads gives back.
+    body = json.dumps(portal_body("https://oauth.tapti.dev?sdk_token=abc&origin=\udcff")).encode()
     error = raises(lambda _: httpx.Response(200, content=body), APIResponseValidationError)
     assert "absolute http(s) URL" in str(error)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _fields import portal_body
 from _http import snapshot
 
 from tapti_ext import AsyncTapti, InvalidInputError, Platform, Scope, Tapti
@@ -31,7 +32,7 @@ def sent() -> list[httpx.Request]:
 def http(sent: list[httpx.Request]) -> Any:
     def handler(request: httpx.Request) -> httpx.Response:
         sent.append(snapshot(request))
-        return httpx.Response(200, json={"oauth_portal_url": PORTAL})
+        return httpx.Response(200, json=portal_body(PORTAL))
 
     with httpx.Client(transport=httpx.MockTransport(handler)) as client:
         yield client
@@ -347,7 +348,7 @@ async def test_bad_call_argument_async(override: dict[str, Any], words: tuple[st
 
     def handler(request: httpx.Request) -> httpx.Response:
         sent.append(snapshot(request))
-        return httpx.Response(200, json={"oauth_portal_url": PORTAL})
+        return httpx.Response(200, json=portal_body(PORTAL))
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
         tapti = AsyncTapti(api_key=API_KEY, http_client=http)

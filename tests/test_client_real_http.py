@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _fields import portal_body
 
 from tapti_ext import APIConnectionError, APITimeoutError, AsyncTapti, Tapti
 
@@ -78,7 +79,7 @@ class _Handler(BaseHTTPRequestHandler):
             state.release.wait(SLOW_SECONDS)
             step = "ok"
         if step == "ok":
-            self._answer(200, {"oauth_portal_url": PORTAL})
+            self._answer(200, portal_body(PORTAL))
         else:
             self._answer(int(step), {"message": f"scripted {step}"})
 
@@ -223,7 +224,9 @@ def test_slow_response_beyond_call_timeout(server: Server, slept: list[float]) -
     assert slept == []
 
 
-def test_slow_response_beyond_per_read_timeout_is_retried(server: Server, slept: list[float]) -> None:
+def test_slow_response_beyond_per_read_timeout_is_retried(
+    server: Server, slept: list[float]
+) -> None:
     # An httpx.Timeout keeps httpx's meaning: each read is bounded, and a timed-out read retried.
     server.script = ["slow", "slow"]
     with (

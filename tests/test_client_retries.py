@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _fields import portal_body
 from _http import snapshot
 
 from tapti_ext import (
@@ -30,7 +31,7 @@ CALL: dict[str, Any] = {
     "callback_url": "https://app.example/cb",
     "redirect_url": "https://app.example/done",
 }
-OK = httpx.Response(200, json={"oauth_portal_url": PORTAL})
+OK = httpx.Response(200, json=portal_body(PORTAL))
 # Backoff windows for retry 1, 2, ...: full jitter between half and all of 0.5 s doubling, cap 8.
 WINDOWS = [(0.25, 0.5), (0.5, 1.0), (1.0, 2.0), (2.0, 4.0), (4.0, 8.0), (4.0, 8.0)]
 

@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import yaml
+from _fields import PORTAL_FIELD, portal_body
 from tapti_api_client import AuthenticatedClient, Client
 from tapti_api_client.api.users import create_sdk_token
 from tapti_api_client.models import CreateSdkTokenRequest, Platform, Scope
@@ -50,7 +51,7 @@ def spec_example_url() -> str:
     """The 200 response's example, read from the spec (what Prism answers in static mode)."""
     spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
     response = spec["paths"]["/users/{id}/sdk-token"]["post"]["responses"]["200"]
-    url: str = response["content"]["application/json"]["example"]["oauth_portal_url"]
+    url: str = response["content"]["application/json"]["example"][PORTAL_FIELD]
     return url
 
 
@@ -205,7 +206,7 @@ def test_prism_answers_with_the_spec_example(prism: str) -> None:
         prism + ENDPOINT.format("u1"), json=body, headers={"x-api-key": API_KEY}, timeout=10
     )
     assert response.status_code == 200, response.headers.get("sl-violations")
-    assert response.json() == {"oauth_portal_url": EXAMPLE_URL}
+    assert response.json() == portal_body(EXAMPLE_URL)
 
 
 # --- the SDK's requests are valid -----------------------------------------------------------------
@@ -257,7 +258,7 @@ def test_generated_client_on_the_sdks_pool_succeeds(target: Target) -> None:
         response = create_sdk_token.sync_detailed("raw_user", client=tapti.raw, body=body)
     assert response.status_code == 200
     if target.server is None:
-        assert response.parsed.to_dict() == {"oauth_portal_url": EXAMPLE_URL}  # type: ignore[union-attr]
+        assert response.parsed.to_dict() == portal_body(EXAMPLE_URL)  # type: ignore[union-attr]
 
 
 def run_cli(*args: str, base_url: str) -> subprocess.CompletedProcess[str]:
@@ -428,7 +429,7 @@ def test_prism_and_the_mock_agree(
     assert from_prism.is_success == raw.valid, f"{raw.name}: {verdicts}"
     if raw.valid:
         assert mock_server.issued_tokens, "the mock answered 2xx without issuing a token"
-        oauth_url = from_mock.json()["oauth_portal_url"]
+        oauth_url = from_mock.json()[PORTAL_FIELD]
         assert parse_qs(urlsplit(oauth_url).query)["sdk_token"] == mock_server.issued_tokens
     else:
         assert mock_server.issued_tokens == []

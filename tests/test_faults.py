@@ -27,6 +27,7 @@ from typing import Any, Self
 
 import httpx
 import pytest
+from _fields import PORTAL_FIELD, portal_body
 
 from tapti_ext import (
     APIConnectionError,
@@ -190,7 +191,7 @@ def respond(
     return action
 
 
-OK = respond(200, {"oauth_portal_url": PORTAL})
+OK = respond(200, portal_body(PORTAL))
 
 
 def retry_after(value: str | Callable[[], str]) -> Callable[[], dict[str, str]]:
@@ -294,16 +295,16 @@ def _too_large(error: APIResponseValidationError) -> None:
 
 
 NOT_SHAPED = [
-    ("not-json", respond(200, "oauth_portal_url=https://x", content_type="text/plain")),
+    ("not-json", respond(200, f"{PORTAL_FIELD}=https://x", content_type="text/plain")),
     ("html-page", respond(200, "<!doctype html><html><body>Bad gateway</body></html>",
                           content_type="text/html")),
-    ("json-array", respond(200, [{"oauth_portal_url": PORTAL}])),
+    ("json-array", respond(200, [portal_body(PORTAL)])),
     ("json-string", respond(200, PORTAL)),
-    ("no-oauth_portal_url", respond(200, {"url": PORTAL})),
-    ("oauth_portal_url-null", respond(200, {"oauth_portal_url": None})),
-    ("relative-url-path", respond(200, {"oauth_portal_url": f"/portal?sdk_token={TOKEN}"})),
-    ("relative-url-no-scheme", respond(200, {"oauth_portal_url": f"oauth.x?sdk_token={TOKEN}"})),
-    ("non-web-scheme", respond(200, {"oauth_portal_url": f"javascript:alert('{TOKEN}')"})),
+    (f"no-{PORTAL_FIELD}", respond(200, {"url": PORTAL})),
+    (f"{PORTAL_FIELD}-null", respond(200, portal_body(None))),
+    ("relative-url-path", respond(200, portal_body(f"/portal?sdk_token={TOKEN}"))),
+    ("relative-url-no-scheme", respond(200, portal_body(f"oauth.x?sdk_token={TOKEN}"))),
+    ("non-web-scheme", respond(200, portal_body(f"javascript:alert('{TOKEN}')"))),
     ("empty-body", respond(200, b"")),
 ]  # fmt: skip
 

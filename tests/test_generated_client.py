@@ -14,6 +14,7 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
+from _fields import PORTAL_FIELD, portal_of
 from _reference import load_spec, reference_page
 from tapti_api_client import AuthenticatedClient
 from tapti_api_client.api.users import create_sdk_token
@@ -140,7 +141,7 @@ def test_scope_enum_matches_spec() -> None:
 def test_response_model_parses_page_response() -> None:
     body = page_response_body()
     parsed = CreateSdkTokenResponse.from_dict(body)
-    assert parsed.oauth_portal_url == body["oauth_portal_url"]
+    assert portal_of(parsed) == body[PORTAL_FIELD]
     assert parsed.to_dict() == body
 
 
@@ -170,7 +171,7 @@ def test_sync_call_parses_200_as_response_model() -> None:
     _, response = call_sync("user_123", Recorder(200, page_response_body()))
     assert response.status_code == HTTPStatus.OK
     assert isinstance(response.parsed, CreateSdkTokenResponse)
-    assert response.parsed.oauth_portal_url == page_response_body()["oauth_portal_url"]
+    assert response.parsed.to_dict() == page_response_body()
 
 
 def test_user_id_is_sent_as_one_percent_encoded_path_segment() -> None:
@@ -208,7 +209,7 @@ async def test_async_call_sends_the_same_request_and_parses_200() -> None:
     assert request.headers["content-type"] == "application/json"
     assert json.loads(request.content) == page_request_body()
     assert isinstance(response.parsed, CreateSdkTokenResponse)
-    assert response.parsed.oauth_portal_url == page_response_body()["oauth_portal_url"]
+    assert response.parsed.to_dict() == page_response_body()
 
 
 @pytest.mark.anyio

@@ -32,6 +32,7 @@ from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
+from _fields import portal_body
 from tapti_api_client.api.users import create_sdk_token
 from tapti_api_client.models import CreateSdkTokenRequest, Platform, Scope
 
@@ -203,14 +204,14 @@ def run_sync_session(server: MockTaptiServer, session: Session, refused: int, si
         session.expect(APIStatusError, create)
 
         # 2xx bodies of the wrong shape, one of them quoting a token
-        relative = {"oauth_portal_url": f"oauth.tapti.dev?sdk_token={FAKE_TOKENS[0]}"}
+        relative = portal_body(f"oauth.tapti.dev?sdk_token={FAKE_TOKENS[0]}")
         server.fail_next(1, status=200, body=relative)
         session.expect(APIResponseValidationError, create)
         server.fail_next(1, status=200, body=[f"https://p.example?sdk_token={FAKE_TOKENS[1]}"])
         session.expect(APIResponseValidationError, create)
         server.fail_next(1, status=200, body=f"<html>sdk_token={FAKE_TOKENS[2]}</html>".encode())
         session.expect(APIResponseValidationError, create)
-        server.fail_next(1, status=200, body={"oauth_portal_url": f"/p?sdk_token={API_KEY}"})
+        server.fail_next(1, status=200, body=portal_body(f"/p?sdk_token={API_KEY}"))
         session.expect(APIResponseValidationError, create)
 
     # a wrong key, for real
@@ -250,7 +251,7 @@ async def run_async_session(
         await session.expect_async(RateLimitError, create)
         server.fail_next(3, status=504)
         await session.expect_async(InternalServerError, create)
-        relative = {"oauth_portal_url": f"oauth.tapti.dev?sdk_token={FAKE_TOKENS[0]}"}
+        relative = portal_body(f"oauth.tapti.dev?sdk_token={FAKE_TOKENS[0]}")
         server.fail_next(1, status=200, body=relative)
         await session.expect_async(APIResponseValidationError, create)
     async with AsyncTapti(api_key=WRONG_KEY, base_url=server.url, max_retries=0) as wrong:

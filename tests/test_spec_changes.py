@@ -1,0 +1,342 @@
+"""Issue 13's table, kept green: a changed spec reaches users after ``make generate`` alone.
+
+In a temporary copy of the project (the spec, ``scripts/generate.py`` and ``tapti_ext``), the spec
+gets the changes an API makes without breaking anyone: a new platform ``THREADS``, a new optional
+request field ``expires_in`` (integer) and a new optional response field ``expires_at``
+(date-time). The copy's generator writes its own ``generated/`` and the mock's JSON spec; then a
+probe runs in a fresh interpreter whose ``PYTHONPATH`` holds only the copy, and each test below
+checks one thing it saw. No file of ``tapti_ext`` is edited in the copy: that is the point.
+
+The breaking change of the table (the response becomes ``{"sdk_token": ...}``) needs no
+regeneration: an old-shape body must give ``APIResponseValidationError``, never a bare
+``KeyError``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from tapti_api_client.api.users import create_sdk_token as create_sdk_token_operation
+from tapti_api_client.models import CreateSdkTokenRequest, Platform, Scope
+from test_model_coverage import PACKAGE, used_names
+
+import tapti_ext
+from tapti_ext import APIResponseValidationError, AsyncTapti, Tapti, UnprocessableEntityError
+from tapti_ext.testing import MockTaptiServer
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPIRES_AT = "2026-11-01T12:15:00Z"  # the example the changed spec shows for the new field
+KEY = "spec-change-key"
+CALL: dict[str, Any] = {
+    "platforms": ["youtube"],
+    "scopes": ["profile_read"],
+    "callback_url": "https://app.example/api/oauth/callback",
+    "redirect_url": "https://app.example/dashboard/accounts",
+}
+COPY_CALL: dict[str, Any] = {**CALL, "platforms": ["threads"]}  # only the copy knows THREADS
+# The probe runs in the copy's interpreter. Each step records what it saw, or the exception,
+# so that one failing step fails one test with its reason and leaves the others their verdict.
+_PROBE = """
+import json, sys, traceback
+import tapti_api_client, tapti_ext
+from tapti_ext import Tapti
+from tapti_ext.testing import MockTaptiServer
+
+call, key = json.loads(sys.argv[1]), sys.argv[2]
+seen = {"tapti_ext": tapti_ext.__file__, "tapti_api_client": tapti_api_client.__file__}
+
+def step(name, run):
+    try:
+        seen[name] = run()
+    except Exception as exc:
+        seen[name] = {"error": "".join(traceback.format_exception_only(exc)).strip()}
+
+def sent_and_answered(server):
+    last = server.requests[-1]
+    return {"json": last.json, "status": last.status}
+
+def threads(tapti, server):
+    token = tapti.user("u1").create_sdk_token(**call)
+    return {
+        "platforms": [p.value for p in token.platforms],
+        "portal_url": token.portal_url(platform="threads"),
+        "token_issued": token.sdk_token in server.issued_tokens,
+        "request": sent_and_answered(server),
+    }
+
+tokens = []
+
+def expires_in(tapti, server):
+    tokens.append(tapti.user("u1").create_sdk_token(**call, extra_body={"expires_in": 900}))
+    return {"request": sent_and_answered(server)}
+
+def expires_at(tapti, server):
+    token = tokens[0]
+    value = token.response.expires_at
+    return {
+        "type": type(value).__name__,
+        "value": value.isoformat(),
+        "token_in_repr": token.sdk_token in repr(token.response),
+    }
+
+def bad_expires_in(tapti, server):
+    try:
+        tapti.user("u1").create_sdk_token(**call, extra_body={"expires_in": "x"})
+    except Exception as exc:
+        return {"type": type(exc).__name__, "mro": [c.__name__ for c in type(exc).__mro__],
+                "status_code": getattr(exc, "status_code", None),
+                "body": getattr(exc, "body", None), "request": sent_and_answered(server)}
+    return {"type": None}
+
+with MockTaptiServer(api_key=key) as server:
+    with Tapti(api_key=key, base_url=server.url, max_retries=0) as tapti:
+        for run in (threads, expires_in, expires_at, bad_expires_in):
+            step(run.__name__, lambda: run(tapti, server))
+print(json.dumps(seen))
+"""
+
+
+# --- the regenerated copy ----------------------------------------------------------------------
+
+
+def _copy_project(root: Path) -> None:
+    """What ``scripts/generate.py`` reads, runs and writes, and the package under test.
+
+    ``tapti_ext`` is copied from where it is imported (the checkout, or an installed wheel when
+    ``make matrix`` runs the suite), so the copy is always the code being tested.
+    """
+    shutil.copytree(ROOT / "openapi", root / "openapi")
+    (root / "scripts").mkdir()
+    for script in (ROOT / "scripts").glob("*.py"):  # generate.py imports its siblings
+        shutil.copy2(script, root / "scripts" / script.name)
+    package = Path(tapti_ext.__file__).resolve().parent
+    shutil.copytree(package, root / "tapti_ext", ignore=shutil.ignore_patterns("__pycache__"))
+
+
+def _change_spec(spec: Path) -> None:
+    """The non-breaking changes of issue 13's table, made as a spec author would make them."""
+    document = yaml.safe_load(spec.read_text(encoding="utf-8"))
+    schemas = document["components"]["schemas"]
+    schemas["Platform"]["enum"].append("THREADS")
+    schemas["CreateSdkTokenRequest"]["properties"]["expires_in"] = {
+        "type": "integer",
+        "description": "Seconds until the SDK token expires.",
+    }
+    schemas["CreateSdkTokenResponse"]["properties"]["expires_at"] = {
+        "type": "string",
+        "format": "date-time",
+        "description": "When the SDK token expires.",
+        # The mock puts an optional property in its answer when the spec shows an example of it.
+        "examples": [EXPIRES_AT],
+    }
+    spec.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+
+def _copy_env(root: Path) -> dict[str, str]:
+    # Only the copy: its tapti_ext and the generated/ its generator wrote (PYTHONPATH comes
+    # before site-packages, where the checkout's editable install or the wheel lives).
+    path = os.pathsep.join([str(root), str(root / "generated")])
+    return {**os.environ, "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _run(command: list[str], root: Path, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(
+        command, cwd=root, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, f"{command[1:3]} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def copy_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The copy, its spec changed and regenerated by its own ``scripts/generate.py``."""
+    root = tmp_path_factory.mktemp("spec-change") / "project"
+    root.mkdir()
+    _copy_project(root)
+    _change_spec(root / "openapi" / "tapti.yaml")
+    _run([sys.executable, str(root / "scripts" / "generate.py")], root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def seen(copy_root: Path) -> dict[str, Any]:
+    """What the probe saw, run once against the copy."""
+    command = [sys.executable, "-c", _PROBE, json.dumps(COPY_CALL), KEY]
+    stdout = _run(command, copy_root, _copy_env(copy_root))
+    result: dict[str, Any] = json.loads(stdout)
+    return result
+
+
+def _step(seen: dict[str, Any], name: str) -> dict[str, Any]:
+    outcome: dict[str, Any] = seen[name]
+    assert "error" not in outcome, outcome.get("error")
+    return outcome
+
+
+def test_the_probe_ran_the_copy_not_the_checkout(copy_root: Path, seen: dict[str, Any]) -> None:
+    assert Path(seen["tapti_ext"]).is_relative_to(copy_root / "tapti_ext")
+    assert Path(seen["tapti_api_client"]).is_relative_to(copy_root / "generated")
+    # The change exists only in the copy: the checkout's generated enum has no THREADS.
+    assert "THREADS" not in {member.value for member in Platform}
+
+
+def test_the_generator_wrote_the_changes_and_the_mocks_spec(copy_root: Path) -> None:
+    model = copy_root / "generated" / "tapti_api_client" / "models"
+    assert 'THREADS = "THREADS"' in (model / "platform.py").read_text(encoding="utf-8")
+    assert "expires_in" in (model / "create_sdk_token_request.py").read_text(encoding="utf-8")
+    mock_spec = json.loads(
+        (copy_root / "tapti_ext" / "testing" / "_openapi.json").read_text(encoding="utf-8")
+    )
+    assert "THREADS" in mock_spec["components"]["schemas"]["Platform"]["enum"]
+    # The Literal names the hand-written layer types platforms= with.
+    assert '"threads",' in (copy_root / "tapti_ext" / "_names.py").read_text(encoding="utf-8")
+
+
+def test_the_new_platform_works_end_to_end(seen: dict[str, Any]) -> None:
+    outcome = _step(seen, "threads")
+    assert outcome["request"] == {
+        "json": {
+            "user_platforms": ["THREADS"],
+            "enabled_scopes": ["PROFILE_READ"],
+            "callback_url": CALL["callback_url"],
+            "redirect_url": CALL["redirect_url"],
+        },
+        "status": 200,
+    }
+    assert outcome["platforms"] == ["THREADS"]
+    assert outcome["token_issued"] is True
+    assert outcome["portal_url"].endswith("&platform=threads")
+
+
+def test_extra_body_carries_the_new_request_field_and_the_mock_accepts_it(
+    seen: dict[str, Any],
+) -> None:
+    request = _step(seen, "expires_in")["request"]
+    assert request["status"] == 200
+    assert request["json"]["expires_in"] == 900
+
+
+def test_the_mock_refuses_a_new_field_of_the_wrong_type(seen: dict[str, Any]) -> None:
+    outcome = _step(seen, "bad_expires_in")
+    assert outcome["type"] is not None, "a string expires_in was accepted"
+    assert UnprocessableEntityError.__name__ in outcome["mro"]
+    assert outcome["status_code"] == 422
+    assert outcome["request"]["status"] == 422
+    assert outcome["request"]["json"]["expires_in"] == "x"
+    fields = [error["field"] for error in outcome["body"]["errors"]]
+    assert fields == ["expires_in"]
+
+
+def test_the_new_response_field_is_on_token_response(seen: dict[str, Any]) -> None:
+    outcome = _step(seen, "expires_at")
+    assert outcome["type"] == "datetime"
+    parsed = datetime.fromisoformat(outcome["value"])
+    assert parsed == datetime(2026, 11, 1, 12, 15, tzinfo=UTC)
+    assert parsed.utcoffset() is not None
+    assert outcome["token_in_repr"] is False
+
+
+def test_the_cli_help_lists_the_new_platform(copy_root: Path) -> None:
+    command = [sys.executable, "-m", "tapti_ext", "sdk-token", "create", "--help"]
+    help_text = _run(command, copy_root, _copy_env(copy_root))
+    # The --platform option's help, up to the next option, unwrapped: "...: facebook, ..., x".
+    option = re.search(
+        r"^  --platform PLATFORM(.*?)^  --scope", help_text, re.MULTILINE | re.DOTALL
+    )
+    assert option, help_text
+    listed = {word.strip(",") for word in option[1].split(":", 1)[1].split()}
+    assert {"threads", "youtube", "x"} <= listed
+
+
+_COVERAGE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import test_model_coverage as coverage
+package, listed = coverage.PACKAGE, coverage.KNOWINGLY_UNUSED
+missing, stale = coverage.unaccounted(coverage.all_models(), coverage.used_names(package), listed)
+print(json.dumps({"package": str(package), "missing": missing, "stale": stale}))
+"""
+
+
+def test_the_model_coverage_guard_names_the_new_fields(copy_root: Path) -> None:
+    # tests/test_model_coverage.py run on the copy: the new fields, parsed by the regenerated
+    # models, are flagged until tapti_ext uses them or they are listed as knowingly unused.
+    command = [sys.executable, "-c", _COVERAGE, str(ROOT / "tests")]
+    outcome = json.loads(_run(command, copy_root, _copy_env(copy_root)))
+    assert Path(outcome["package"]).is_relative_to(copy_root)
+    new = {"CreateSdkTokenRequest.expires_in", "CreateSdkTokenResponse.expires_at"}
+    unused_here = {name for name in new if name.partition(".")[2] not in used_names(PACKAGE)}
+    assert set(outcome["missing"]) == unused_here
+    assert outcome["stale"] == []
+
+
+# --- the breaking change: an old-shape response ----------------------------------------------
+
+OLD_SHAPE = {"sdk_token": "tok_old_shape_123"}
+
+
+def _assert_validation_error(error: pytest.ExceptionInfo[Exception]) -> None:
+    assert error.type is APIResponseValidationError
+    assert not isinstance(error.value, KeyError)
+    assert error.value.status_code == 200
+    assert "missing field" in str(error.value)
+    assert OLD_SHAPE["sdk_token"] not in str(error.value)
+
+
+def test_an_old_shape_answer_over_http_is_a_validation_error() -> None:
+    with MockTaptiServer(api_key=KEY) as server, Tapti(api_key=KEY, base_url=server.url) as tapti:
+        server.fail_next(1, status=200, body=OLD_SHAPE)
+        with pytest.raises(APIResponseValidationError) as error:
+            tapti.user("u1").create_sdk_token(**CALL)
+        assert server.requests[-1].status == 200
+        assert len(server.requests) == 1  # a 2xx is never retried
+    _assert_validation_error(error)
+
+
+def test_an_old_shape_answer_through_raw_response_parse_is_a_validation_error() -> None:
+    transport = httpx.MockTransport(lambda _: httpx.Response(200, json=OLD_SHAPE))
+    with httpx.Client(transport=transport) as http, Tapti(api_key=KEY, http_client=http) as tapti:
+        raw = tapti.with_raw_response.user("u1").create_sdk_token(**CALL)
+        with pytest.raises(APIResponseValidationError) as error:
+            raw.parse()
+    _assert_validation_error(error)
+
+
+def test_an_old_shape_answer_to_a_generic_call_is_a_validation_error() -> None:
+    transport = httpx.MockTransport(lambda _: httpx.Response(200, json=OLD_SHAPE))
+    body = CreateSdkTokenRequest(
+        user_platforms=[Platform.YOUTUBE],
+        enabled_scopes=[Scope.PROFILE_READ],
+        callback_url=CALL["callback_url"],
+        redirect_url=CALL["redirect_url"],
+    )
+    with (
+        httpx.Client(transport=transport) as http,
+        Tapti(api_key=KEY, http_client=http) as tapti,
+        pytest.raises(APIResponseValidationError) as error,
+    ):
+        tapti.call(create_sdk_token_operation, "u1", body=body)
+    _assert_validation_error(error)
+
+
+@pytest.mark.anyio
+async def test_an_old_shape_answer_is_a_validation_error_async() -> None:
+    transport = httpx.MockTransport(lambda _: httpx.Response(200, json=OLD_SHAPE))
+    async with (
+        httpx.AsyncClient(transport=transport) as http,
+        AsyncTapti(api_key=KEY, http_client=http) as tapti,
+    ):
+        with pytest.raises(APIResponseValidationError) as error:
+            await tapti.user("u1").create_sdk_token(**CALL)
+    _assert_validation_error(error)
