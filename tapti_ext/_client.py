@@ -10,10 +10,10 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Iterable, Mapping
+from functools import partial
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final, Generic, NamedTuple, Self, TypeVar
 
-import attrs
 import httpx
 from tapti_api_client.api.users import create_sdk_token as _create_sdk_token
 from tapti_api_client.client import Client as _GeneratedClient
@@ -38,12 +38,13 @@ from ._inputs import (
 )
 from ._pipeline import DEFAULT_LIMITS, AsyncPipeline, Pipeline
 from ._portal import SdkToken, oauth_portal_url, resolve_portal_url, token_from_response
-from ._response import APIResponse
 from ._retry import RetryPolicy
 from ._version import __version__
 
 if TYPE_CHECKING:
     from tapti_api_client import AuthenticatedClient
+
+    from ._response import APIResponse
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -81,7 +82,8 @@ Platforms = PlatformLike | Iterable[PlatformLike]
 Scopes = ScopeLike | Iterable[ScopeLike]
 TimeoutLike = float | httpx.Timeout | None
 _Pipe = TypeVar("_Pipe", Pipeline, AsyncPipeline)
-_Result = TypeVar("_Result", SdkToken, APIResponse)
+# A string: _response loads only when with_raw_response is first used.
+_Result = TypeVar("_Result", SdkToken, "APIResponse")
 
 
 class _Arguments(NamedTuple):
@@ -124,16 +126,18 @@ class _Arguments(NamedTuple):
         return chosen
 
 
-@attrs.frozen
-class _Settings:
+class _Settings(NamedTuple):
     """A client's checked configuration; ``with_options`` copies it with changes."""
 
-    api_key: str = attrs.field(repr=False)
+    api_key: str
     base_url: str
     timeout: Timeout
     retry: RetryPolicy
     portal_url: str
     defaults: _Arguments
+
+    def __repr__(self) -> str:  # never the key
+        return f"_Settings(base_url={self.base_url!r}, timeout={self.timeout!r})"
 
 
 class _BaseTapti(Generic[_Pipe]):
@@ -212,7 +216,7 @@ class _BaseTapti(Generic[_Pipe]):
         if max_retries is not None:
             changes["retry"] = RetryPolicy(max_retries=_check_retries(max_retries))
         clone = copy.copy(self)
-        clone._settings = attrs.evolve(self._settings, **changes)
+        clone._settings = self._settings._replace(**changes)
         clone._owns_pipeline = False
         clone._raw = None
         return clone
@@ -259,7 +263,9 @@ class _BaseTapti(Generic[_Pipe]):
             redirect_url=chosen.redirect_url or "",
         )
         spec = _create_sdk_token._get_kwargs(checked_id, body=body)
-        parse = _TokenParser(chosen.platforms or (), chosen.scopes or ())
+        parse = partial(
+            token_from_response, platforms=chosen.platforms or (), scopes=chosen.scopes or ()
+        )
         return self._call(spec, parse, timeout, extras)
 
     def _operation_call(
@@ -281,9 +287,8 @@ class _BaseTapti(Generic[_Pipe]):
             spec = get_kwargs(*args, **kwargs)
         except TypeError as exc:
             raise InvalidInputError(f"{operation.__name__.rpartition('.')[2]}: {exc}") from None
-        return self._call(
-            spec, _OperationParser(parse_response, operation.__name__), timeout, extras
-        )
+        parse = partial(_parse_operation, parse_response, operation.__name__)
+        return self._call(spec, parse, timeout, extras)
 
     def _call(
         self, spec: dict[str, Any], parse: Any, timeout: TimeoutLike | _NotGiven, extras: Extras
@@ -303,30 +308,13 @@ class _BaseTapti(Generic[_Pipe]):
         return f"{type(self).__name__}(base_url={self.base_url!r}, max_retries={self.max_retries})"
 
 
-@attrs.frozen
-class _TokenParser:
-    """A 2xx body to an ``SdkToken``, remembering what was asked for."""
-
-    platforms: tuple[Platform, ...]
-    scopes: tuple[Scope, ...]
-
-    def __call__(self, response: httpx.Response) -> SdkToken:
-        return token_from_response(response, self.platforms, self.scopes)
-
-
-@attrs.frozen
-class _OperationParser:
+def _parse_operation(parse_response: Any, name: str, response: httpx.Response) -> Any:
     """A 2xx body through a generated operation's own parser, failures typed."""
-
-    parse_response: Any
-    name: str
-
-    def __call__(self, response: httpx.Response) -> Any:
-        return model_from(
-            lambda: self.parse_response(client=_PARSE_CLIENT, response=response),
-            response,
-            f"{self.name.rpartition('.')[2]} response",
-        )
+    return model_from(
+        lambda: parse_response(client=_PARSE_CLIENT, response=response),
+        response,
+        f"{name.rpartition('.')[2]} response",
+    )
 
 
 class Tapti(_BaseTapti[Pipeline]):
@@ -545,21 +533,25 @@ class AsyncUser(_AsyncUserCalls[SdkToken]):
         return call.parse(response)
 
 
-class UserWithRawResponse(_SyncUserCalls[APIResponse]):
+class UserWithRawResponse(_SyncUserCalls["APIResponse"]):
     """``User``'s calls, answering with an ``APIResponse``."""
 
     __slots__ = ()
 
     def _finish(self, call: Call[SdkToken], response: httpx.Response) -> APIResponse:
+        from ._response import APIResponse  # noqa: PLC0415  (see _Result)
+
         return APIResponse(response, call.parse)
 
 
-class AsyncUserWithRawResponse(_AsyncUserCalls[APIResponse]):
+class AsyncUserWithRawResponse(_AsyncUserCalls["APIResponse"]):
     """``AsyncUser``'s calls, answering with an ``APIResponse``."""
 
     __slots__ = ()
 
     def _finish(self, call: Call[SdkToken], response: httpx.Response) -> APIResponse:
+        from ._response import APIResponse  # noqa: PLC0415  (see _Result)
+
         return APIResponse(response, call.parse)
 
 
