@@ -1,8 +1,8 @@
 # Every target installs what it needs first, so `make demo` and `make test` work as the first
 # command on a fresh clone. Two installs, each behind a stamp file: the Python one (.venv, from
 # pyproject.toml pinned by constraints.txt) and the Node one (node_modules, from package-lock.json).
-# `make demo` and the other Python-only targets need Python 3.11+ and make, not Node; lint, pytest
-# and test also need Node/npm (Redocly and Prism).
+# `make demo` and the other Python-only targets need Python 3.11+ and make, not Node; lint, pytest,
+# check-breaking and test also need Node/npm (Redocly, Prism and Optic).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -17,14 +17,18 @@ export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 export NO_UPDATE_NOTIFIER := 1
 export npm_config_update_notifier := false
 
-.PHONY: help install constraints generate check-generated lint typecheck pytest test demo bench bench-smoke clean
+.PHONY: help install constraints generate check-generated check-breaking release-spec lint typecheck pytest test demo bench bench-smoke dist matrix clean
 
 help:
 	@echo "make demo             create an SDK token against the embedded mock server (offline)"
 	@echo "make test             lint, type-check, drift check, every test, the demo and a bench smoke run"
 	@echo "make generate         regenerate generated/ from openapi/tapti.yaml"
 	@echo "make check-generated  fail with a diff when generated/ differs from the spec"
-	@echo "make bench            the full benchmark (writes .bench/results.json)"
+	@echo "make check-breaking   fail on a breaking spec change the version and CHANGELOG.md do not announce"
+	@echo "make release-spec     record openapi/tapti.yaml as the spec of the current version (at a release)"
+	@echo "make bench            the full benchmark, in a clean venv holding the built wheel"
+	@echo "make dist             build the sdist and wheel into dist/ and check them (twine, sdist = wheel)"
+	@echo "make matrix           the test suite against the built wheel on Python 3.11, 3.12 and 3.13"
 	@echo "make install          both installs: .venv (pinned by constraints.txt) and node_modules"
 	@echo "make constraints      re-resolve the dev extra in a throwaway venv and rewrite constraints.txt"
 
@@ -61,6 +65,14 @@ generate: $(PY_STAMP)
 check-generated: $(PY_STAMP)
 	$(PY) scripts/generate.py --check
 
+# Optic (package.json) diffs openapi/tapti.yaml against openapi/released/, the last release's spec;
+# a breaking change passes only with a bumped tapti_ext/_version.py and its CHANGELOG.md entry.
+check-breaking: $(PY_STAMP) $(NODE_STAMP)
+	$(PY) scripts/check_breaking.py
+
+release-spec: $(PY_STAMP)
+	$(PY) scripts/check_breaking.py --release
+
 lint: $(PY_STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -76,13 +88,24 @@ pytest: $(PY_STAMP) $(NODE_STAMP)  # the Prism contract tests need node_modules
 demo: $(PY_STAMP)
 	$(PY) scripts/demo.py
 
+# Both build the wheel and measure in a clean venv holding only it and its runtime dependencies
+# (.bench/venv-*, reused while the wheel is unchanged); run from scripts/ so that `-m bench` finds
+# the benchmark package and nothing else of the checkout. docs/benchmarks.md has the method.
 bench: $(PY_STAMP)
-	$(PY) scripts/bench.py
+	cd scripts && $(abspath $(PY)) -m bench
 
 bench-smoke: $(PY_STAMP)
-	$(PY) scripts/bench.py --smoke
+	cd scripts && $(abspath $(PY)) -m bench --smoke
 
-test: install lint typecheck check-generated pytest demo bench-smoke
+# The sdist, the wheel built from it, a check that a direct wheel holds the same files, twine check.
+dist: $(PY_STAMP)
+	$(PY) scripts/dist.py
+
+# The test suite against the wheel from `make dist`, installed in a fresh venv per Python version.
+matrix: dist $(NODE_STAMP)
+	$(PY) scripts/matrix.py
+
+test: install lint typecheck check-generated check-breaking pytest demo bench-smoke
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis .bench

@@ -1,10 +1,11 @@
 """The benchmark's HTTP server: fast, keep-alive, one fixed answer, and a TCP connection count.
 
-Run by ``scripts/bench.py`` in a process of its own, so that the server's CPU time is never
-counted as the client's. It speaks just enough HTTP/1.1 for the benchmark: request line and
-headers up to the blank line, then ``Content-Length`` bytes of body (no chunked bodies), and it
-answers every request on the same connection until the client closes it. Plain asyncio
-protocols (no streams, no uvloop) keep it well below the client's cost per request.
+Run by the benchmark (``server.py``) in a process of its own, so that the server's CPU time is
+never counted as the client's; it needs nothing beyond the standard library. It speaks just
+enough HTTP/1.1 for the benchmark: request line and headers up to the blank line, then
+``Content-Length`` bytes of body (no chunked bodies), and it answers every request on the same
+connection until the client closes it. Plain asyncio protocols (no streams, no uvloop) keep it
+well below the client's cost per request.
 
 Every request but the control ones gets ``200`` with a fixed ``{"oauth_portal_url": ...}``
 body, or ``401`` without an ``x-api-key`` header. Control requests:
@@ -14,7 +15,9 @@ body, or ``401`` without an ``x-api-key`` header. Control requests:
   requests, and A every connection accepted since the server started.
 - ``POST /__reset``: sets N and M to zero.
 
-The first line on stdout is ``PORT <n>``; the server stops on SIGTERM or SIGINT.
+Started as ``http_server.py CERT KEY``, it serves HTTPS with that certificate (the cold-start
+figure runs over TLS, as a user's first call does). The first line on stdout is ``PORT <n>``; the
+server stops on SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import ssl
 import sys
 
 PORTAL_URL = (
@@ -122,10 +126,10 @@ class HttpProtocol(asyncio.Protocol):
         return _OK
 
 
-async def serve(host: str, port: int) -> None:
+async def serve(host: str, tls: ssl.SSLContext | None) -> None:
     loop = asyncio.get_running_loop()
     stats = Stats()
-    server = await loop.create_server(lambda: HttpProtocol(stats), host, port, backlog=1024)
+    server = await loop.create_server(lambda: HttpProtocol(stats), host, 0, backlog=1024, ssl=tls)
     bound = server.sockets[0].getsockname()[1]
     sys.stdout.write(f"PORT {bound}\n")
     sys.stdout.flush()
@@ -137,8 +141,11 @@ async def serve(host: str, port: int) -> None:
 
 
 def main() -> int:
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    asyncio.run(serve("127.0.0.1", port))
+    tls = None
+    if len(sys.argv) == 3:  # CERT KEY: serve HTTPS with them
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(sys.argv[1], sys.argv[2])
+    asyncio.run(serve("127.0.0.1", tls))
     return 0
 
 
