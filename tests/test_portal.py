@@ -140,7 +140,9 @@ def test_repr_and_str_mask_the_token() -> None:
 
 
 def test_repr_of_url_without_query() -> None:
-    assert "https://oauth.tapti.dev?sdk_token=***" in repr(make("https://oauth.tapti.dev?sdk_token=t"))
+    assert "https://oauth.tapti.dev?sdk_token=***" in repr(
+        make("https://oauth.tapti.dev?sdk_token=t")
+    )
 
 
 # --- oauth_portal_url --------------------------------------------------------------------------
