@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, Final, Generic, TypeVar
@@ -24,6 +25,8 @@ from ._errors import (
     APITimeoutError,
     InvalidInputError,
     describe_transport_error,
+    forget_locals,
+    redacted,
     status_error_from_response,
 )
 from ._inputs import Timeout
@@ -49,6 +52,11 @@ _T = TypeVar("_T")
 _M = TypeVar("_M")
 
 
+# RFC 9110 token characters; values may hold no control character but tab.
+_HEADER_NAME: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE_FORBIDDEN: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_SDK_HEADERS: Final = frozenset({API_KEY_HEADER, "host", "content-length", "transfer-encoding"})
+
 # The classes here are plain, not attrs: each attrs class costs ~0.3 ms to create at import,
 # and import time is most of a cold start.
 
@@ -73,12 +81,22 @@ class Extras:
                 raise InvalidInputError(
                     f"extra_{name} must be a mapping, not {type(given).__name__}"
                 )
-        if self.headers and any(
-            not isinstance(k, str) or not isinstance(v, str) for k, v in self.headers.items()
-        ):
+        if headers:
+            _check_headers(headers)
+
+
+def _check_headers(headers: Mapping[str, str]) -> None:
+    """Headers that can be sent as given and leave the key and the framing to the SDK."""
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
             raise InvalidInputError("extra_headers must map str names to str values")
-        if self.headers and any(k.lower() == API_KEY_HEADER for k in self.headers):
-            raise InvalidInputError(f"extra_headers must not set {API_KEY_HEADER}: pass api_key=")
+        if not _HEADER_NAME.fullmatch(name):
+            raise InvalidInputError(f"extra_headers: {name!r} is not a valid header name")
+        if name.lower() in _SDK_HEADERS:
+            raise InvalidInputError(f"extra_headers must not set {name}: the SDK sets it")
+        if not value.isascii() or _HEADER_VALUE_FORBIDDEN.search(value):
+            # The value is not quoted: it could be a credential.
+            raise InvalidInputError(f"extra_headers: the value of {name} must be printable ASCII")
 
 
 NO_EXTRAS: Final = Extras()
@@ -95,9 +113,6 @@ def build_request(
     spec: dict[str, Any], base_url: str, headers: Mapping[str, str], extras: Extras = NO_EXTRAS
 ) -> httpx.Request:
     """The request the generated ``_get_kwargs`` describes, on ``base_url``, with ``extras``."""
-    url = _absolute_url(base_url, spec["url"])
-    if extras.query:
-        url = url.copy_merge_params(extras.query)
     generated = spec.get("headers")
     if generated or extras.headers:
         headers = {**(generated or {}), **headers, **(extras.headers or {})}
@@ -107,6 +122,9 @@ def build_request(
             raise InvalidInputError("extra_body needs an operation whose body is a JSON object")
         payload = {**payload, **extras.body}
     try:
+        url = _absolute_url(base_url, spec["url"])
+        if extras.query:
+            url = url.copy_merge_params(extras.query)
         return httpx.Request(
             spec["method"],
             url,
@@ -114,8 +132,10 @@ def build_request(
             json=payload,
             headers=headers,
         )
-    except (TypeError, ValueError) as exc:  # e.g. extra_body that is not JSON-serialisable
-        raise InvalidInputError(f"the request cannot be built: {exc}") from None
+    # A value JSON or a URL cannot carry (an object, a lone surrogate, a 64 KiB query, absurd
+    # nesting): refused before anything is sent. The message never quotes the value.
+    except (TypeError, ValueError, RecursionError, httpx.InvalidURL) as exc:
+        raise InvalidInputError(f"the request cannot be built ({type(exc).__name__})") from None
 
 
 class Unreadable:
@@ -174,7 +194,7 @@ class Call(Generic[_T]):
             if self.retry.should_retry_status(status):
                 return self._again(error, retries, deadline, retry_after, f"status {status}")
             raise error
-        failure = describe_transport_error(outcome)
+        failure = describe_transport_error(outcome, secret=self.secret)
         self._log_attempt(retries, failure)
         return self._again(failure, retries, deadline, None, type(failure).__name__, outcome)
 
@@ -192,6 +212,7 @@ class Call(Generic[_T]):
             )
             return self.settle(unread, retries, deadline)
         self._log_attempt(retries, error)
+        forget_locals(error)
         if isinstance(error, httpx.TimeoutException):
             raise APITimeoutError(
                 "the call's time ran out while reading a successful response", request=self.request
@@ -200,7 +221,8 @@ class Call(Generic[_T]):
         if isinstance(error, BodyTooLargeError):
             message = f"response body is larger than {MAX_RESPONSE_BYTES} bytes once decoded"
         else:
-            message = f"a successful response could not be read ({type(error).__name__}: {error})"
+            detail = redacted(f"{type(error).__name__}: {error}", self.secret)
+            message = f"a successful response could not be read ({detail})"
         raise APIResponseValidationError(message, response=stand_in) from error
 
     def _again(  # noqa: PLR0917  (private: the error and what decides its retry)
@@ -214,6 +236,7 @@ class Call(Generic[_T]):
     ) -> float:
         delay = self.retry.delay(retries, retry_after)
         if delay is None or not deadline.allows_wait(delay):
+            forget_locals(cause)
             raise error from cause
         request = self.request
         log.info(
@@ -224,8 +247,9 @@ class Call(Generic[_T]):
     def _log_attempt(self, retries: int, outcome: int | Exception) -> None:
         if log.isEnabledFor(logging.DEBUG):
             request = self.request
+            said = outcome if isinstance(outcome, int) else redacted(str(outcome), self.secret)
             log.debug(
-                "%s %s -> %s (attempt %d)", request.method, request.url.path, outcome, retries + 1
+                "%s %s -> %s (attempt %d)", request.method, request.url.path, said, retries + 1
             )
 
 
@@ -253,7 +277,7 @@ def model_from(build: Callable[[], _M], response: httpx.Response, what: str) -> 
     """
     try:
         return build()
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
         detail = f"missing field {exc}" if isinstance(exc, KeyError) else type(exc).__name__
         raise APIResponseValidationError(
             f"response body is not a valid {what} ({detail})", response=response

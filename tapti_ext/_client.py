@@ -283,10 +283,17 @@ class _BaseTapti(Generic[_Pipe]):
                 "operation must be a generated operation module, "
                 "e.g. tapti_api_client.api.users.create_sdk_token"
             )
+        name = operation.__name__.rpartition(".")[2]
+        # Positional arguments are the path parameters: each one path segment, as a user id.
+        segments = [
+            check_user_id(arg, argument=f"{name} argument {i + 1}") for i, arg in enumerate(args)
+        ]
         try:
-            spec = get_kwargs(*args, **kwargs)
-        except TypeError as exc:
-            raise InvalidInputError(f"{operation.__name__.rpartition('.')[2]}: {exc}") from None
+            spec = get_kwargs(*segments, **kwargs)
+        except (TypeError, AttributeError, ValueError, KeyError) as exc:  # e.g. a dict body
+            raise InvalidInputError(
+                f"{name}: bad arguments ({type(exc).__name__}: {exc})"
+            ) from None
         parse = partial(_parse_operation, parse_response, operation.__name__)
         return self._call(spec, parse, timeout, extras)
 

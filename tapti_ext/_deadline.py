@@ -8,6 +8,7 @@ a deadline for the whole call, which the SDK's own connections read before every
 
 from __future__ import annotations
 
+import re
 import time
 from contextvars import ContextVar
 from typing import Final
@@ -18,8 +19,10 @@ __all__ = ["CONNECT_TIMEOUT", "Attempt", "Deadline", "current_attempt"]
 
 # A dead host is given up on after this long, leaving the rest of the budget for a retry.
 CONNECT_TIMEOUT: Final = 5.0
-# The first bytes of an answer: enough to read "HTTP/1.1 200".
-_STATUS_LINE_PREFIX: Final = 12
+# Enough of an answer's head to find its status line after any interim (1xx) responses.
+_HEAD_BYTES: Final = 16 * 1024
+# A status line at the start of the answer or after a blank line (an interim response's end).
+_STATUS_LINE: Final = re.compile(rb"(?:\A|\r?\n\r?\n)HTTP/1\.[01] (\d)\d\d")
 
 
 class Deadline:
@@ -60,7 +63,8 @@ class Attempt:
     """One attempt's shared state, read by the network layer beneath httpcore.
 
     ``head`` keeps the first bytes received for the request, so that a failure after a 2xx
-    status line (the token already issued) is told apart from one before any answer.
+    status line (the token already issued) is told apart from one before any answer, even when
+    interim answers (``100 Continue``, ``103 Early Hints``) came first.
     """
 
     __slots__ = ("deadline", "head")
@@ -70,13 +74,14 @@ class Attempt:
         self.head = bytearray()
 
     def saw(self, data: bytes) -> None:
-        if len(self.head) < _STATUS_LINE_PREFIX:
-            self.head += data[: _STATUS_LINE_PREFIX - len(self.head)]
+        room = _HEAD_BYTES - len(self.head)
+        if room > 0:
+            self.head += data[:room]
 
     def answered_2xx(self) -> bool:
-        """Whether a success status line arrived (``HTTP/1.x 2..``)."""
-        head = bytes(self.head)
-        return head.startswith(b"HTTP/") and head[8:10] == b" 2"
+        """Whether the final status line that arrived is a success (``HTTP/1.x 2..``)."""
+        classes = _STATUS_LINE.findall(self.head)
+        return bool(classes) and classes[-1] == b"2"
 
 
 # Context-local, so each thread and each task sees only its own attempt.

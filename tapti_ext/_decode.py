@@ -255,12 +255,14 @@ class BodyDecoder:
     stream cut short (at ``finish()``). An empty body decodes to ``b""`` whatever the coding.
     """
 
-    __slots__ = ("_chunks", "_layers", "_limit", "_size")
+    __slots__ = ("_body", "_layers", "_limit", "_size")
 
     def __init__(self, content_encoding: str | None, limit: int) -> None:
         self._limit = limit
-        self._size = 0  # bytes in _chunks: the decoded body so far
-        self._chunks: list[bytes] = []
+        self._size = 0  # bytes in _body: the decoded body so far
+        # The first chunk as it came (most bodies are one); then one growing buffer, as a
+        # list of a million 1-byte chunks would hold ~40 bytes of overhead for each byte.
+        self._body: bytes | bytearray = b""
         # Empty for identity: feed() then only counts and keeps, the hot path.
         self._layers = _parse(content_encoding) if content_encoding else []
 
@@ -274,14 +276,19 @@ class BodyDecoder:
         for layer in self._layers:
             if layer.fed and not layer.at_end():
                 raise UndecodableBodyError(f"the {layer.name} data is truncated")
-        chunks = self._chunks
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        body = self._body
+        return body if isinstance(body, bytes) else bytes(body)
 
     def _keep(self, data: bytes) -> None:
         self._size += len(data)
         if self._size > self._limit:
             raise BodyTooLargeError(f"the decoded body is larger than {self._limit} bytes")
-        self._chunks.append(data)
+        if not self._body:
+            self._body = data
+        elif isinstance(self._body, bytearray):
+            self._body += data
+        else:
+            self._body = bytearray(self._body) + data
 
     def _push(self, index: int, data: bytes) -> None:
         """Decode ``data`` through layer ``index`` and hand each bounded step inward."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import traceback
 from typing import TypeAlias
 
 import httpx
@@ -50,6 +51,7 @@ JSONValue: TypeAlias = dict[str, "JSONValue"] | list["JSONValue"] | str | int | 
 # The longest server message quoted in an exception; the full body stays on ``error.body``.
 REQUEST_ID_HEADER = "x-request-id"
 _MAX_QUOTED_MESSAGE = 300
+_MAX_QUOTED_ID = 200
 _SHORT_SECRET = 8
 
 
@@ -197,14 +199,12 @@ def status_error_from_response(
     message = f"{status} {response.reason_phrase or 'Error'}".rstrip()
     said = server_message(body)
     if said:
-        if len(said) > _MAX_QUOTED_MESSAGE:
-            said = said[:_MAX_QUOTED_MESSAGE] + "..."
-        message = f"{message}: {said}"
+        message = f"{message}: {_shortened(said, _MAX_QUOTED_MESSAGE)}"
     request_id = response.headers.get(REQUEST_ID_HEADER)
-    if request_id:  # the error's attribute reads the same header
-        message = f"{message} (request id {request_id})"
+    if request_id:  # the error's attribute reads the same header, whole
+        message = f"{message} (request id {_shortened(request_id, _MAX_QUOTED_ID)})"
     # Everything quoted came from the server, which may echo the key anywhere.
-    message = _redacted(message, secret)
+    message = redacted(message, secret)
     if status == 429:
         return RateLimitError(message, response=response, body=body, retry_after=retry_after)
     if status >= 500:
@@ -213,28 +213,51 @@ def status_error_from_response(
     return error_class(message, response=response, body=body)
 
 
-def _redacted(text: str, secret: str) -> str:
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def redacted(text: str, secret: str) -> str:
     """``text`` with ``secret`` masked.
 
-    A real key (8 characters or more) is masked wherever it stands. A shorter one only where
-    it stands alone, not inside a longer run of key-like characters, so that a test key
-    such as ``k`` does not turn "key" into "***ey".
+    A real key (8 characters or more) is masked wherever it stands, in any case (h11 quotes
+    some of what it refuses lower-cased). A shorter one only where it stands alone, not inside
+    a longer run of key-like characters, so that a test key such as ``k`` does not turn "key"
+    into "***ey".
     """
-    if not secret or secret not in text:
+    if not secret or secret.lower() not in text.lower():
         return text
     if len(secret) >= _SHORT_SECRET:
-        return text.replace(secret, "***")
+        return re.sub(re.escape(secret), "***", text, flags=re.IGNORECASE)
     pattern = rf"(?<![A-Za-z0-9_\-]){re.escape(secret)}(?![A-Za-z0-9_\-])"
     return re.sub(pattern, "***", text)
 
 
-def describe_transport_error(exc: httpx.RequestError) -> APIConnectionError:
-    """Wrap an httpx failure to get a response; its text names the host, never a header."""
+def describe_transport_error(exc: httpx.RequestError, *, secret: str) -> APIConnectionError:
+    """Wrap an httpx failure to get a response. Its text may quote what the server sent (h11
+    quotes a malformed header line), which may echo the key: it is redacted here too."""
     if isinstance(exc, httpx.TimeoutException):
         kind = type(exc).__name__.replace("Timeout", " timeout").strip().lower()
         return APITimeoutError(f"request timed out ({kind})", request=_request_of(exc))
-    detail = str(exc) or type(exc).__name__
+    detail = _shortened(redacted(str(exc) or type(exc).__name__, secret), _MAX_QUOTED_MESSAGE)
     return APIConnectionError(f"connection error: {detail}", request=_request_of(exc))
+
+
+def forget_locals(exc: BaseException | None) -> None:
+    """Clear the local variables of every frame in ``exc``'s chain of causes.
+
+    httpcore's frames hold the request's headers, the key among them; error reporters such as
+    Sentry, ``pytest --showlocals`` and rich tracebacks print frame locals, scrubbing them by
+    variable name only. The stack itself stays for debugging.
+    """
+    pending, seen = [exc], set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        pending += [current.__cause__, current.__context__]
 
 
 def _request_of(exc: httpx.RequestError) -> httpx.Request | None:

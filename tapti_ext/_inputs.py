@@ -70,27 +70,36 @@ def check_api_key(api_key: object) -> str:
     return key
 
 
-def check_user_id(user_id: object) -> str:
+def check_user_id(user_id: object, *, argument: str = "user id") -> str:
     """A user id is sent as one path segment; refuse what cannot round-trip as one."""
     if isinstance(user_id, str):
         # str.__str__, not str(): a (str, Enum) member would print as "Class.MEMBER".
         text = str.__str__(user_id)
     elif isinstance(user_id, int) and not isinstance(user_id, bool):
         if user_id.bit_length() > _MAX_INT_ID_BITS:
-            raise InvalidInputError(f"user id is longer than {MAX_USER_ID_LENGTH} characters")
-        text = int.__repr__(user_id)
+            raise InvalidInputError(f"{argument} is longer than {MAX_USER_ID_LENGTH} characters")
+        try:
+            text = int.__repr__(user_id)
+        except ValueError:  # beyond sys.set_int_max_str_digits()
+            raise InvalidInputError(
+                f"{argument} is longer than {MAX_USER_ID_LENGTH} characters"
+            ) from None
     else:
-        raise InvalidInputError(f"user id must be a str or int, not {type(user_id).__name__}")
+        raise InvalidInputError(f"{argument} must be a str or int, not {type(user_id).__name__}")
     if not text.strip():
-        raise InvalidInputError("user id must not be empty or whitespace")
+        raise InvalidInputError(f"{argument} must not be empty or whitespace")
     if len(text) > MAX_USER_ID_LENGTH:
-        raise InvalidInputError(f"user id is longer than {MAX_USER_ID_LENGTH} characters")
+        raise InvalidInputError(f"{argument} is longer than {MAX_USER_ID_LENGTH} characters")
     if text in {".", ".."}:
-        raise InvalidInputError(f"user id must not be {text!r}: it would change the request path")
+        raise InvalidInputError(
+            f"{argument} must not be {text!r}: it would change the request path"
+        )
     if _CONTROL.search(text):
-        raise InvalidInputError("user id must not contain control characters")
+        raise InvalidInputError(f"{argument} must not contain control characters")
     if not is_valid_text(text):
-        raise InvalidInputError("user id must be valid Unicode text (it holds a lone surrogate)")
+        raise InvalidInputError(
+            f"{argument} must be valid Unicode text (it holds a lone surrogate)"
+        )
     return text
 
 
@@ -150,7 +159,7 @@ def _split(value: str, argument: str) -> SplitResult:
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018  (urllib checks the port lazily; a bad one raises here)
-        httpx.URL(value)  # what httpx will not send is refused here, before any request
+        httpx.URL(value).host  # noqa: B018  (what httpx will not send, e.g. a bad IDNA host)
     except (ValueError, httpx.InvalidURL) as exc:
         raise InvalidInputError(f"{argument} is not a valid URL: {exc}") from None
     if parts.scheme not in {"http", "https"} or not parts.hostname:

@@ -106,9 +106,10 @@ def _environment_proxy(url: httpx.URL) -> _Proxy | None:
         value = "http://" + value
     try:
         proxy_url = httpx.URL(value)
-    except httpx.InvalidURL:
+        host = proxy_url.host
+    except (httpx.InvalidURL, ValueError):  # ValueError: e.g. an invalid IDNA host name
         raise InvalidInputError(f"{variable} is not a valid proxy URL") from None
-    if proxy_url.scheme not in _PROXY_SCHEMES or not proxy_url.host:
+    if proxy_url.scheme not in _PROXY_SCHEMES or not host:
         raise InvalidInputError(
             f"{variable} must be an http://, https:// or socks5:// proxy URL with a host"
         )
@@ -126,12 +127,14 @@ def _environment_proxy(url: httpx.URL) -> _Proxy | None:
 def _proxy_variable(scheme: str) -> tuple[str, str] | None:
     # Lower case first, as curl; HTTP_PROXY is ignored under CGI (the "httpoxy" attack: a
     # request's "Proxy:" header arrives as that variable).
-    names = [f"{scheme}_proxy", f"{scheme.upper()}_PROXY", "all_proxy", "ALL_PROXY"]
-    if scheme == "http" and "REQUEST_METHOD" in os.environ:
-        names.remove("HTTP_PROXY")
-    for name in names:
-        value = os.environ.get(name, "").strip()
-        if value:
+    # A lower-case variable that is set wins even when empty (as urllib and httpx read them).
+    for base in (f"{scheme}_proxy", "all_proxy"):
+        names = [base, base.upper()]
+        if base == "http_proxy" and "REQUEST_METHOD" in os.environ:
+            names.remove("HTTP_PROXY")
+        name = next((n for n in names if n in os.environ), None)
+        value = "" if name is None else os.environ[name].strip()
+        if name is not None and value:
             return name, value
     return None
 
@@ -142,6 +145,9 @@ def _ssl_context() -> ssl.SSLContext:
         value = os.environ.get(variable)
         if not value:
             continue
+        if variable == "SSL_CERT_DIR" and not os.path.isdir(value):
+            # OpenSSL would accept it and then trust nothing: every call would fail.
+            raise InvalidInputError(f"SSL_CERT_DIR is not a directory: {value!r}")
         try:
             return httpx.create_ssl_context(trust_env=True)
         except (OSError, ssl.SSLError) as exc:

@@ -16,6 +16,7 @@ import httpx
 from tapti_api_client import AuthenticatedClient
 
 from ._call import API_KEY_HEADER, Call
+from ._errors import InvalidInputError
 from ._inputs import Timeout, check_timeout
 from ._pipeline import AsyncPipeline, Pipeline
 from ._retry import RetryPolicy
@@ -74,10 +75,10 @@ class _PipelineClient(AuthenticatedClient):
         return f"AuthenticatedClient(base_url={self._base_url!r}, token='***')"
 
     def with_headers(self, headers: dict[str, str]) -> AuthenticatedClient:
-        return self._copy(headers={**self._headers, **headers})
+        return self._copy(headers={**self._headers, **_str_mapping(headers, "headers")})
 
     def with_cookies(self, cookies: dict[str, str]) -> AuthenticatedClient:
-        return self._copy(cookies={**self._cookies, **cookies})
+        return self._copy(cookies={**self._cookies, **_str_mapping(cookies, "cookies")})
 
     def with_timeout(self, timeout: httpx.Timeout) -> AuthenticatedClient:
         route = self._route
@@ -88,12 +89,16 @@ class _PipelineClient(AuthenticatedClient):
 
     def get_httpx_client(self) -> httpx.Client:
         if self._client is None:
-            raise TypeError("AsyncTapti.raw serves the generated asyncio functions; use Tapti.raw")
+            raise InvalidInputError(
+                "AsyncTapti.raw serves the generated asyncio functions; use Tapti.raw"
+            )
         return self._client
 
     def get_async_httpx_client(self) -> httpx.AsyncClient:
         if self._async_client is None:
-            raise TypeError("Tapti.raw serves the generated sync functions; use AsyncTapti.raw")
+            raise InvalidInputError(
+                "Tapti.raw serves the generated sync functions; use AsyncTapti.raw"
+            )
         return self._async_client
 
     def __enter__(self) -> Self:
@@ -113,6 +118,33 @@ class _PipelineClient(AuthenticatedClient):
         return _attach({**settings, **changes})
 
 
+def _str_mapping(given: object, what: str) -> dict[str, str]:
+    if not isinstance(given, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in given.items()
+    ):
+        raise InvalidInputError(f"{what} must be a dict of str to str")
+    return given
+
+
+class _BorrowedClient(httpx.Client):
+    """The httpx client of ``tapti.raw``: closing it (or leaving ``with``) closes nothing, as
+    the pool is the ``Tapti`` client's and ``tapti.raw`` is kept for later calls."""
+
+    def close(self) -> None:
+        pass
+
+    def __exit__(self, *args: object) -> None:
+        pass
+
+
+class _AsyncBorrowedClient(httpx.AsyncClient):
+    async def aclose(self) -> None:
+        pass
+
+    async def __aexit__(self, *args: object) -> None:
+        pass
+
+
 def _attach(settings: dict[str, Any]) -> _PipelineClient:
     """A raw client whose httpx client sends through ``settings["route"]``."""
     client = _PipelineClient(**settings)
@@ -125,10 +157,10 @@ def _attach(settings: dict[str, Any]) -> _PipelineClient:
         "trust_env": False,  # the pipeline decides the route, proxies included
     }
     if isinstance(route.pipeline, Pipeline):
-        client.set_httpx_client(httpx.Client(transport=_PipelineTransport(route), **options))
+        client.set_httpx_client(_BorrowedClient(transport=_PipelineTransport(route), **options))
     else:
         client.set_async_httpx_client(
-            httpx.AsyncClient(transport=_AsyncPipelineTransport(route), **options)
+            _AsyncBorrowedClient(transport=_AsyncPipelineTransport(route), **options)
         )
     return client
 

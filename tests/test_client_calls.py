@@ -15,7 +15,16 @@ from tapti_api_client import AuthenticatedClient
 from tapti_api_client.api.users import create_sdk_token as generated_create_sdk_token
 from tapti_api_client.models import CreateSdkTokenRequest, CreateSdkTokenResponse
 
-from tapti_ext import APIResponse, AsyncTapti, Platform, Scope, SdkToken, Tapti, TaptiError
+from tapti_ext import (
+    APIResponse,
+    AsyncTapti,
+    InvalidInputError,
+    Platform,
+    Scope,
+    SdkToken,
+    Tapti,
+    TaptiError,
+)
 from tapti_ext.testing import MockTaptiServer
 
 API_KEY = "sk_test_calls"
@@ -516,11 +525,11 @@ def test_leaving_a_with_block_on_raw_does_not_close_the_tapti_client(
 @pytest.mark.anyio
 async def test_async_raw_refuses_the_sync_functions() -> None:
     async with AsyncTapti(api_key=API_KEY) as tapti:
-        with pytest.raises(TypeError, match="asyncio"):
+        with pytest.raises(InvalidInputError, match="asyncio"):
             tapti.raw.get_httpx_client()
         assert isinstance(tapti.raw.get_async_httpx_client(), httpx.AsyncClient)
 
 
 def test_sync_raw_refuses_the_async_functions(tapti: Tapti) -> None:
-    with pytest.raises(TypeError, match="sync"):
+    with pytest.raises(InvalidInputError, match="sync"):
         tapti.raw.get_async_httpx_client()

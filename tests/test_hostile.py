@@ -1,0 +1,263 @@
+"""What an adversarial review found, each pinned by a test: hostile servers, inputs, settings.
+
+Every case ends in a ``TaptiError`` (or ``InvalidInputError`` before sending), never a raw
+exception, a second token, or the key in a message or a frame's locals.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from tapti_api_client.api.users import create_sdk_token as operation
+from tapti_api_client.models import CreateSdkTokenRequest, Platform, Scope
+from test_deadline import Server, serve
+
+from tapti_ext import (
+    APIConnectionError,
+    APIResponseValidationError,
+    AsyncTapti,
+    InvalidInputError,
+    Tapti,
+    TaptiError,
+)
+from tapti_ext.testing import MockTaptiServer
+
+__all__ = ["serve"]  # the fixture, imported for pytest
+
+KEY = "tk_live_hostile_0123456789"
+CALL: dict[str, Any] = {
+    "platforms": "youtube",
+    "scopes": "profile_read",
+    "callback_url": "https://app.example/cb",
+    "redirect_url": "https://app.example/done",
+}
+BODY = CreateSdkTokenRequest(
+    user_platforms=[Platform.YOUTUBE],
+    enabled_scopes=[Scope.PROFILE_READ],
+    callback_url="https://app.example/cb",
+    redirect_url="https://app.example/done",
+)
+
+
+def sends(data: bytes) -> Callable[[socket.socket, Server], None]:
+    def handler(connection: socket.socket, _: Server) -> None:
+        connection.sendall(data)
+        connection.shutdown(socket.SHUT_RDWR)
+
+    return handler
+
+
+@pytest.fixture
+def mock() -> Iterator[MockTaptiServer]:
+    with MockTaptiServer(api_key=KEY) as server:
+        yield server
+
+
+# --- no retry once a 2xx arrived, even after interim answers ------------------------------------
+
+INTERIM_THEN_BROKEN_200 = (
+    b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Le"
+)
+
+
+def test_a_2xx_after_an_interim_answer_is_never_retried(serve: Callable[..., Server]) -> None:
+    server = serve(sends(INTERIM_THEN_BROKEN_200))
+    with Tapti(api_key=KEY, base_url=server.url, max_retries=2) as tapti:
+        with pytest.raises(APIResponseValidationError):
+            tapti.user("u1").create_sdk_token(**CALL)
+    assert server.attempts == 1  # another attempt would have issued a second token
+
+
+@pytest.mark.anyio
+async def test_async_a_2xx_after_an_interim_answer_is_never_retried(
+    serve: Callable[..., Server],
+) -> None:
+    server = serve(sends(INTERIM_THEN_BROKEN_200))
+    async with AsyncTapti(api_key=KEY, base_url=server.url, max_retries=2) as tapti:
+        with pytest.raises(APIResponseValidationError):
+            await tapti.user("u1").create_sdk_token(**CALL)
+    assert server.attempts == 1
+
+
+# --- the key: never in a message, nor in the locals of a frame an error reporter prints ---------
+
+
+def test_a_key_echoed_in_a_malformed_header_is_redacted(serve: Callable[..., Server]) -> None:
+    echo = f"HTTP/1.1 200 OK\r\nx-api-key {KEY.upper()}\r\n\r\n".encode()
+    server = serve(sends(echo))
+    with Tapti(api_key=KEY, base_url=server.url, max_retries=0) as tapti:
+        with pytest.raises(TaptiError) as info:
+            tapti.user("u1").create_sdk_token(**CALL)
+    assert KEY.lower() not in str(info.value).lower()
+
+
+def test_no_frame_of_a_failed_call_holds_the_key(serve: Callable[..., Server]) -> None:
+    def stall(_: socket.socket, server: Server) -> None:
+        server.pause(5)
+
+    server = serve(stall)
+    with Tapti(api_key=KEY, base_url=server.url, max_retries=0, timeout=0.3) as tapti:
+        with pytest.raises(APIConnectionError) as info:
+            tapti.user("u1").create_sdk_token(**CALL)
+    # What Sentry, `pytest --showlocals` and rich tracebacks print: every frame's locals.
+    # httpcore's frames hold the request headers (as bytes, while writing them); the SDK clears
+    # the locals of every frame below the call, whichever operation failed.
+    cleared = 0
+    for cause in causes(info.value):
+        tb = cause.__traceback__
+        while tb is not None:
+            assert tb.tb_frame.f_locals == {}, tb.tb_frame.f_code.co_name
+            cleared += 1
+            tb = tb.tb_next
+    assert cleared > 3  # httpcore's frames were there, and were cleared
+    text = "".join(
+        traceback.TracebackException.from_exception(info.value, capture_locals=True).format()
+    )
+    assert KEY not in text
+
+
+def causes(exc: BaseException) -> list[BaseException]:
+    found: list[BaseException] = []
+    current = exc.__cause__ or exc.__context__
+    while current is not None and current not in found:
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
+
+
+def test_a_huge_request_id_is_shortened_in_the_message(mock: MockTaptiServer) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, headers={"x-request-id": "r" * 100_000})
+
+    with httpx.Client(transport=httpx.MockTransport(handler)) as http:
+        tapti = Tapti(api_key=KEY, http_client=http, max_retries=0)
+        with pytest.raises(TaptiError) as info:
+            tapti.user("u1").create_sdk_token(**CALL)
+    assert len(str(info.value)) < 500
+    assert getattr(info.value, "request_id", "") == "r" * 100_000  # the attribute stays whole
+
+
+# --- inputs refused before a byte is sent -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "extras",
+    [
+        {"extra_query": {"q": "\ud800"}},
+        {"extra_query": {"q": "x" * 70_000}},
+        {
+            "extra_body": {
+                "deep": __import__("functools").reduce(lambda a, _: [a], range(100_000), [])
+            }
+        },
+        {"extra_headers": {"x-a": "one\r\nx-injected: two"}},
+        {"extra_headers": {"bad name": "v"}},
+        {"extra_headers": {"content-length": "0"}},
+    ],
+    ids=["surrogate-query", "huge-query", "deep-body", "crlf-value", "bad-name", "framing"],
+)
+def test_extras_that_cannot_be_sent_are_refused(
+    mock: MockTaptiServer, extras: dict[str, Any]
+) -> None:
+    with Tapti(api_key=KEY, base_url=mock.url) as tapti:
+        with pytest.raises(InvalidInputError):
+            tapti.user("u1").create_sdk_token(**CALL, **extras)
+    assert mock.requests == []
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [
+        (("u1",), {"body": {"user_platforms": ["YOUTUBE"]}}),  # a dict, not the model
+        (("u1",), {"body": None}),
+        ((None,), {"body": BODY}),  # would be sent as the user "None"
+        ((object(),), {"body": BODY}),
+        (("..",), {"body": BODY}),  # would change the path
+    ],
+    ids=["dict-body", "no-body", "none-id", "object-id", "dot-dot"],
+)
+def test_call_refuses_bad_arguments(
+    mock: MockTaptiServer, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    with Tapti(api_key=KEY, base_url=mock.url) as tapti:
+        with pytest.raises(InvalidInputError):
+            tapti.call(operation, *args, **kwargs)
+    assert mock.requests == []
+
+
+def test_an_int_id_beyond_the_digit_limit(mock: MockTaptiServer) -> None:
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(640)
+    try:
+        with pytest.raises(InvalidInputError):
+            Tapti(api_key=KEY, base_url=mock.url).user(10**700)
+    finally:
+        sys.set_int_max_str_digits(limit)
+
+
+def test_call_turns_deeply_nested_json_into_a_validation_error() -> None:
+    deep = b"[" * 200_000 + b"]" * 200_000
+    body = b'{"oauth_portal_url": ' + deep + b"}"
+    transport = httpx.MockTransport(lambda _: httpx.Response(200, content=body))
+    with httpx.Client(transport=transport) as http:
+        tapti = Tapti(api_key=KEY, http_client=http, max_retries=0)
+        with pytest.raises(APIResponseValidationError):
+            tapti.call(operation, "u1", body=BODY)
+
+
+# --- tapti.raw --------------------------------------------------------------------------------
+
+
+def test_raw_misuse_is_a_tapti_error(mock: MockTaptiServer) -> None:
+    with Tapti(api_key=KEY, base_url=mock.url) as tapti:
+        with pytest.raises(InvalidInputError):
+            tapti.raw.get_async_httpx_client()
+        with pytest.raises(InvalidInputError):
+            tapti.raw.with_headers(None)  # type: ignore[arg-type]
+        with pytest.raises(InvalidInputError):
+            tapti.raw.with_headers({1: 2})  # type: ignore[dict-item]
+        tapti.raw.get_httpx_client().close()  # closes nothing: the pool is tapti's
+        assert operation.sync_detailed("u1", client=tapti.raw, body=BODY).status_code == 200
+
+
+# --- settings from the environment ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "base_url"),
+    [
+        ("TAPTI_BASE_URL", "https://xn--", None),
+        ("HTTPS_PROXY", "http://xn--:1", "https://api.example"),
+        ("SSL_CERT_DIR", "/nonexistent/certs", "https://api.example"),
+    ],
+)
+def test_unusable_settings_are_refused_naming_them(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, base_url: str | None
+) -> None:
+    monkeypatch.setenv(variable, value)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    with pytest.raises(InvalidInputError, match=variable):
+        Tapti(api_key=KEY, base_url=base_url)
+
+
+def test_an_idna_error_in_base_url_is_refused() -> None:
+    with pytest.raises(InvalidInputError, match="base_url"):
+        Tapti(api_key=KEY, base_url="https://xn--")
+
+
+def test_an_empty_lower_case_proxy_variable_wins(
+    monkeypatch: pytest.MonkeyPatch, unused_port: int
+) -> None:
+    # As urllib and httpx read them: https_proxy="" means no proxy, whatever HTTPS_PROXY says.
+    monkeypatch.setenv("https_proxy", "")
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{unused_port}")
+    from tapti_ext._pool import PoolSettings  # noqa: PLC0415
+
+    assert PoolSettings("https://api.example").proxy is None
