@@ -73,7 +73,7 @@ def test_extras_are_merged_into_the_generated_request(
 def test_extra_headers_can_never_replace_the_key(
     tapti: Tapti, server: MockTaptiServer, name: str
 ) -> None:
-    with pytest.raises(InvalidInputError, match="(?i)x-api-key"):
+    with pytest.raises(InvalidInputError, match=r"(?i)x-api-key"):
         tapti.user("u1").create_sdk_token(**CALL, extra_headers={name: "another"})
     assert server.requests == []
 

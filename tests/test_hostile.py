@@ -69,9 +69,11 @@ INTERIM_THEN_BROKEN_200 = (
 
 def test_a_2xx_after_an_interim_answer_is_never_retried(serve: Callable[..., Server]) -> None:
     server = serve(sends(INTERIM_THEN_BROKEN_200))
-    with Tapti(api_key=KEY, base_url=server.url, max_retries=2) as tapti:
-        with pytest.raises(APIResponseValidationError):
-            tapti.user("u1").create_sdk_token(**CALL)
+    with (
+        Tapti(api_key=KEY, base_url=server.url, max_retries=2) as tapti,
+        pytest.raises(APIResponseValidationError),
+    ):
+        tapti.user("u1").create_sdk_token(**CALL)
     assert server.attempts == 1  # another attempt would have issued a second token
 
 
@@ -80,9 +82,11 @@ async def test_async_a_2xx_after_an_interim_answer_is_never_retried(
     serve: Callable[..., Server],
 ) -> None:
     server = serve(sends(INTERIM_THEN_BROKEN_200))
-    async with AsyncTapti(api_key=KEY, base_url=server.url, max_retries=2) as tapti:
-        with pytest.raises(APIResponseValidationError):
-            await tapti.user("u1").create_sdk_token(**CALL)
+    async with (
+        AsyncTapti(api_key=KEY, base_url=server.url, max_retries=2) as tapti,
+        pytest.raises(APIResponseValidationError),
+    ):
+        await tapti.user("u1").create_sdk_token(**CALL)
     assert server.attempts == 1
 
 
@@ -92,9 +96,11 @@ async def test_async_a_2xx_after_an_interim_answer_is_never_retried(
 def test_a_key_echoed_in_a_malformed_header_is_redacted(serve: Callable[..., Server]) -> None:
     echo = f"HTTP/1.1 200 OK\r\nx-api-key {KEY.upper()}\r\n\r\n".encode()
     server = serve(sends(echo))
-    with Tapti(api_key=KEY, base_url=server.url, max_retries=0) as tapti:
-        with pytest.raises(TaptiError) as info:
-            tapti.user("u1").create_sdk_token(**CALL)
+    with (
+        Tapti(api_key=KEY, base_url=server.url, max_retries=0) as tapti,
+        pytest.raises(TaptiError) as info,
+    ):
+        tapti.user("u1").create_sdk_token(**CALL)
     assert KEY.lower() not in str(info.value).lower()
 
 
@@ -103,9 +109,11 @@ def test_no_frame_of_a_failed_call_holds_the_key(serve: Callable[..., Server]) -
         server.pause(5)
 
     server = serve(stall)
-    with Tapti(api_key=KEY, base_url=server.url, max_retries=0, timeout=0.3) as tapti:
-        with pytest.raises(APIConnectionError) as info:
-            tapti.user("u1").create_sdk_token(**CALL)
+    with (
+        Tapti(api_key=KEY, base_url=server.url, max_retries=0, timeout=0.3) as tapti,
+        pytest.raises(APIConnectionError) as info,
+    ):
+        tapti.user("u1").create_sdk_token(**CALL)
     # What Sentry, `pytest --showlocals` and rich tracebacks print: every frame's locals.
     # httpcore's frames hold the request headers (as bytes, while writing them); the SDK clears
     # the locals of every frame below the call, whichever operation failed.
@@ -166,9 +174,8 @@ def test_a_huge_request_id_is_shortened_in_the_message(mock: MockTaptiServer) ->
 def test_extras_that_cannot_be_sent_are_refused(
     mock: MockTaptiServer, extras: dict[str, Any]
 ) -> None:
-    with Tapti(api_key=KEY, base_url=mock.url) as tapti:
-        with pytest.raises(InvalidInputError):
-            tapti.user("u1").create_sdk_token(**CALL, **extras)
+    with Tapti(api_key=KEY, base_url=mock.url) as tapti, pytest.raises(InvalidInputError):
+        tapti.user("u1").create_sdk_token(**CALL, **extras)
     assert mock.requests == []
 
 
@@ -186,9 +193,8 @@ def test_extras_that_cannot_be_sent_are_refused(
 def test_call_refuses_bad_arguments(
     mock: MockTaptiServer, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> None:
-    with Tapti(api_key=KEY, base_url=mock.url) as tapti:
-        with pytest.raises(InvalidInputError):
-            tapti.call(operation, *args, **kwargs)
+    with Tapti(api_key=KEY, base_url=mock.url) as tapti, pytest.raises(InvalidInputError):
+        tapti.call(operation, *args, **kwargs)
     assert mock.requests == []
 
 
