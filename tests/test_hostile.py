@@ -82,11 +82,9 @@ async def test_async_a_2xx_after_an_interim_answer_is_never_retried(
     serve: Callable[..., Server],
 ) -> None:
     server = serve(sends(INTERIM_THEN_BROKEN_200))
-    async with (
-        AsyncTapti(api_key=KEY, base_url=server.url, max_retries=2) as tapti,
-        pytest.raises(APIResponseValidationError),
-    ):
-        await tapti.user("u1").create_sdk_token(**CALL)
+    async with AsyncTapti(api_key=KEY, base_url=server.url, max_retries=2) as tapti:
+        with pytest.raises(APIResponseValidationError):
+            await tapti.user("u1").create_sdk_token(**CALL)
     assert server.attempts == 1
 
 
