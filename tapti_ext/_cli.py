@@ -65,7 +65,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_sdk_token(commands)
+    _add_portal_url(commands)
+    _add_mock_server(commands)
+    return parser
 
+
+def _add_sdk_token(commands: argparse._SubParsersAction[_Parser]) -> None:
     sdk_token = commands.add_parser(
         "sdk-token", help="SDK tokens for the OAuth Portal", description="SDK tokens."
     )
@@ -105,6 +111,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     create.set_defaults(handler=_create_sdk_token)
 
+
+def _add_portal_url(commands: argparse._SubParsersAction[_Parser]) -> None:
     portal = commands.add_parser(
         "portal-url",
         help="print the OAuth Portal URL for an SDK token",
@@ -118,9 +126,6 @@ def _build_parser() -> argparse.ArgumentParser:
         "--portal-url", help="the portal's base URL (default: TAPTI_PORTAL_URL or Tapti's)"
     )
     portal.set_defaults(handler=_portal_url)
-
-    _add_mock_server(commands)
-    return parser
 
 
 def _add_mock_server(commands: argparse._SubParsersAction[_Parser]) -> None:
