@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 from tapti_api_client.api.users import create_sdk_token as operation
-from tapti_api_client.models import CreateSdkTokenRequest, Platform, Scope
 from test_deadline import Server, serve
+from test_escape_hatches import BODY, CALL
 
 from tapti_ext import (
     APIConnectionError,
@@ -31,18 +31,6 @@ from tapti_ext.testing import MockTaptiServer
 __all__ = ["serve"]  # the fixture, imported for pytest
 
 KEY = "tk_live_hostile_0123456789"
-CALL: dict[str, Any] = {
-    "platforms": "youtube",
-    "scopes": "profile_read",
-    "callback_url": "https://app.example/cb",
-    "redirect_url": "https://app.example/done",
-}
-BODY = CreateSdkTokenRequest(
-    user_platforms=[Platform.YOUTUBE],
-    enabled_scopes=[Scope.PROFILE_READ],
-    callback_url="https://app.example/cb",
-    redirect_url="https://app.example/done",
-)
 
 
 def sends(data: bytes) -> Callable[[socket.socket, Server], None]:
