@@ -28,7 +28,9 @@ from ._pool import PoolSettings, as_httpx_error, new_async_pool, new_pool, to_co
 
 __all__ = ["DEFAULT_LIMITS", "AsyncPipeline", "Pipeline"]
 
-DEFAULT_LIMITS: Final = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+# Keep-alive limit = connection limit: httpcore counts every open connection against the
+# keep-alive one and closes idle ones it has just handed out (docs/faults.md, "Many threads").
+DEFAULT_LIMITS: Final = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 # Headers that describe the body as it travelled, not as the SDK hands it on decoded.
 _TRANSFER_HEADERS: Final = frozenset({b"content-encoding", b"transfer-encoding", b"content-length"})
 # Where a body read by our own response hook waits (and the request's deadline, before).

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import tapti_ext
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -17,10 +19,13 @@ def scratch_copy(tmp_path: Path) -> Path:
     copy = tmp_path / "repo"
     for folder in ("openapi", "scripts", "generated"):
         shutil.copytree(ROOT / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    # What generate.py writes besides generated/: the mock's spec copy and the enum Literals.
-    for derived in ("tapti_ext/testing/_openapi.json", "tapti_ext/_names.py"):
-        (copy / derived).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / derived, copy / derived)
+    # What generate.py writes besides generated/: the mock's spec copy and the enum Literals,
+    # taken from the tapti_ext under test (the installed wheel, under make matrix).
+    package = Path(tapti_ext.__file__).parent
+    for derived in ("testing/_openapi.json", "_names.py"):
+        target = copy / "tapti_ext" / derived
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(package / derived, target)
     return copy
 
 
