@@ -52,9 +52,10 @@ _T = TypeVar("_T")
 _M = TypeVar("_M")
 
 
-# RFC 9110 token characters; values may hold no control character but tab.
-_HEADER_NAME: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_HEADER_VALUE_FORBIDDEN: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# RFC 9110 token characters; values may hold no control character but tab. Strings, compiled
+# (and cached by ``re``) on first use: most programs never pass extra headers.
+_HEADER_NAME: Final = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_HEADER_VALUE_FORBIDDEN: Final = r"[\x00-\x08\x0a-\x1f\x7f]"
 _SDK_HEADERS: Final = frozenset({API_KEY_HEADER, "host", "content-length", "transfer-encoding"})
 
 # The classes here are plain, not attrs: each attrs class costs ~0.3 ms to create at import,
@@ -90,11 +91,11 @@ def _check_headers(headers: Mapping[str, str]) -> None:
     for name, value in headers.items():
         if not isinstance(name, str) or not isinstance(value, str):
             raise InvalidInputError("extra_headers must map str names to str values")
-        if not _HEADER_NAME.fullmatch(name):
+        if not re.fullmatch(_HEADER_NAME, name):
             raise InvalidInputError(f"extra_headers: {name!r} is not a valid header name")
         if name.lower() in _SDK_HEADERS:
             raise InvalidInputError(f"extra_headers must not set {name}: the SDK sets it")
-        if not value.isascii() or _HEADER_VALUE_FORBIDDEN.search(value):
+        if not value.isascii() or re.search(_HEADER_VALUE_FORBIDDEN, value):
             # The value is not quoted: it could be a credential.
             raise InvalidInputError(f"extra_headers: the value of {name} must be printable ASCII")
 

@@ -36,7 +36,7 @@ from ._inputs import (
     check_url,
     check_user_id,
 )
-from ._pipeline import DEFAULT_LIMITS, AsyncPipeline, Pipeline
+from ._pipeline import ASYNC_DEFAULT_LIMITS, DEFAULT_LIMITS, AsyncPipeline, Pipeline
 from ._portal import SdkToken, oauth_portal_url, resolve_portal_url, token_from_response
 from ._retry import RetryPolicy
 from ._version import __version__
@@ -403,7 +403,7 @@ class AsyncTapti(_BaseTapti[AsyncPipeline]):
             api_key=self._settings.api_key,
             base_url=self._settings.base_url,
             http_client=http_client,
-            limits=DEFAULT_LIMITS,
+            limits=ASYNC_DEFAULT_LIMITS,
         )
 
     def user(self, user_id: str | int | None = None) -> AsyncUser:

@@ -22,7 +22,8 @@ CONNECT_TIMEOUT: Final = 5.0
 # Enough of an answer's head to find its status line after any interim (1xx) responses.
 _HEAD_BYTES: Final = 16 * 1024
 # A status line at the start of the answer or after a blank line (an interim response's end).
-_STATUS_LINE: Final = re.compile(rb"(?:\A|\r?\n\r?\n)HTTP/1\.[01] (\d)\d\d")
+# (Compiled, and cached by ``re``, on the first failure only.)
+_STATUS_LINE: Final = rb"(?:\A|\r?\n\r?\n)HTTP/1\.[01] (\d)\d\d"
 
 
 class Deadline:
@@ -80,7 +81,7 @@ class Attempt:
 
     def answered_2xx(self) -> bool:
         """Whether the final status line that arrived is a success (``HTTP/1.x 2..``)."""
-        classes = _STATUS_LINE.findall(self.head)
+        classes = re.findall(_STATUS_LINE, self.head)
         return bool(classes) and classes[-1] == b"2"
 
 

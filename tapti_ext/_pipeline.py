@@ -26,11 +26,15 @@ from ._errors import APIConnectionError, TaptiError
 from ._network import AsyncTrackingBackend, TrackingBackend
 from ._pool import PoolSettings, as_httpx_error, new_async_pool, new_pool, to_core_request
 
-__all__ = ["DEFAULT_LIMITS", "AsyncPipeline", "Pipeline"]
+__all__ = ["ASYNC_DEFAULT_LIMITS", "DEFAULT_LIMITS", "AsyncPipeline", "Pipeline"]
 
-# Keep-alive limit = connection limit: httpcore counts every open connection against the
-# keep-alive one and closes idle ones it has just handed out (docs/faults.md, "Many threads").
+# Sync: keep-alive limit = connection limit, as httpcore counts every open connection against
+# the keep-alive one and, under many threads, closed idle ones it had just handed out
+# (docs/faults.md, "Many threads"). Async: httpx's own limits, as that race is a thread's and
+# make bench measured 50 concurrent tasks costing 1.28x the CPU per call on 50 kept connections
+# against 20 (figure 3).
 DEFAULT_LIMITS: Final = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+ASYNC_DEFAULT_LIMITS: Final = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 # Headers that describe the body as it travelled, not as the SDK hands it on decoded.
 _TRANSFER_HEADERS: Final = frozenset({b"content-encoding", b"transfer-encoding", b"content-length"})
 # Where a body read by our own response hook waits (and the request's deadline, before).

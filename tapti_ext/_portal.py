@@ -8,10 +8,8 @@ leaves every other one exactly as the API wrote it.
 from __future__ import annotations
 
 import os
-from functools import cached_property
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
-import attrs
 import httpx
 from tapti_api_client.models.create_sdk_token_response import CreateSdkTokenResponse
 from tapti_api_client.models.platform import Platform
@@ -80,11 +78,6 @@ def _masked_value(name: str, value: object) -> object:
     return value
 
 
-def _response_for(token: SdkToken) -> CreateSdkTokenResponse:
-    return _MaskedResponse(oauth_portal_url=token.oauth_portal_url)
-
-
-@attrs.define(frozen=True, repr=False, eq=True)
 class SdkToken:
     """A created SDK token: the portal URL exactly as the API returned it, and what was asked for.
 
@@ -92,23 +85,51 @@ class SdkToken:
     added to the spec is there after ``make generate``, and fields a newer server sends are in
     its ``additional_properties``. The token is a credential for the user's session:
     ``repr``/``str`` mask it, so a token logged by accident leaks nothing. Read ``sdk_token``
-    or ``oauth_portal_url`` explicitly.
+    or ``oauth_portal_url`` explicitly. Read-only; equal when URL, platforms and scopes are.
+    (A plain class, not attrs: creating an attrs class costs most of a millisecond at import.)
     """
+
+    __slots__ = ("_query", "oauth_portal_url", "platforms", "response", "scopes")
 
     oauth_portal_url: str
     platforms: tuple[Platform, ...]
     scopes: tuple[Scope, ...]
-    response: CreateSdkTokenResponse = attrs.field(
-        default=attrs.Factory(_response_for, takes_self=True), eq=False, kw_only=True
-    )
+    response: CreateSdkTokenResponse
+    _query: dict[str, str]
 
-    def __attrs_post_init__(self) -> None:
-        if not self._query.get(_TOKEN_PARAM):
+    def __init__(
+        self,
+        oauth_portal_url: str,
+        platforms: tuple[Platform, ...],
+        scopes: tuple[Scope, ...],
+        *,
+        response: CreateSdkTokenResponse | None = None,
+    ) -> None:
+        query = dict(parse_qsl(urlsplit(oauth_portal_url).query, keep_blank_values=True))
+        if not query.get(_TOKEN_PARAM):
             raise InvalidInputError("oauth_portal_url has no sdk_token query parameter")
+        if response is None:
+            response = _MaskedResponse(oauth_portal_url=oauth_portal_url)
+        fields = zip(
+            self.__slots__, (query, oauth_portal_url, platforms, response, scopes), strict=True
+        )
+        for name, value in fields:
+            object.__setattr__(self, name, value)
 
-    @cached_property
-    def _query(self) -> dict[str, str]:
-        return dict(parse_qsl(urlsplit(self.oauth_portal_url).query, keep_blank_values=True))
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"SdkToken is read-only; {name} cannot be set")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"SdkToken is read-only; {name} cannot be deleted")
+
+    def _key(self) -> tuple[str, tuple[Platform, ...], tuple[Scope, ...]]:
+        return (self.oauth_portal_url, self.platforms, self.scopes)
+
+    def __eq__(self, other: object) -> bool:
+        return self._key() == other._key() if isinstance(other, SdkToken) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
     @property
     def sdk_token(self) -> str:
