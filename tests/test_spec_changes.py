@@ -99,9 +99,36 @@ def bad_expires_in(tapti, server):
                 "body": getattr(exc, "body", None), "request": sent_and_answered(server)}
     return {"type": None}
 
+def second_operation(tapti, server):
+    from tapti_api_client.api.users import list_accounts
+    from tapti_ext import AuthenticationError, InternalServerError
+
+    parsed = tapti.call(list_accounts, "u1")
+    raw = list_accounts.sync_detailed("u2", client=tapti.raw)
+    server.fail_next(1, status=401)
+    try:
+        tapti.call(list_accounts, "u3")
+        unauthorised = None
+    except AuthenticationError as exc:
+        unauthorised = exc.status_code
+    server.fail_next(1, status=502, body=b"<html>bad gateway</html>")
+    try:
+        list_accounts.sync_detailed("u4", client=tapti.raw)
+        bad_gateway = None
+    except InternalServerError as exc:
+        bad_gateway = exc.status_code
+    return {
+        "parsed": type(parsed).__name__,
+        "raw_status": int(raw.status_code),
+        "raw_parsed": type(raw.parsed).__name__,
+        "unauthorised": unauthorised,
+        "bad_gateway": bad_gateway,
+        "paths": [r.path for r in server.requests[-4:]],
+    }
+
 with MockTaptiServer(api_key=key) as server:
     with Tapti(api_key=key, base_url=server.url, max_retries=0) as tapti:
-        for run in (threads, expires_in, expires_at, bad_expires_in):
+        for run in (threads, expires_in, expires_at, bad_expires_in, second_operation):
             step(run.__name__, lambda: run(tapti, server))
 print(json.dumps(seen))
 """
@@ -139,6 +166,34 @@ def _change_spec(spec: Path) -> None:
         "description": "When the SDK token expires.",
         # The mock puts an optional property in its answer when the spec shows an example of it.
         "examples": [EXPIRES_AT],
+    }
+    # A second operation, with no wrapper method: tapti.call and tapti.raw must serve it.
+    document["paths"]["/users/{id}/accounts"] = {
+        "get": {
+            "operationId": "listAccounts",
+            "tags": ["users"],
+            "summary": "The social accounts a user connected",
+            "security": [{"apiKey": []}],
+            "parameters": [
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": {
+                    "description": "The user's connected accounts",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Accounts"}}
+                    },
+                },
+                "default": {"$ref": "#/components/responses/Error"},
+            },
+        }
+    }
+    schemas["Accounts"] = {
+        "type": "object",
+        "required": ["accounts"],
+        "properties": {
+            "accounts": {"type": "array", "items": {"$ref": "#/components/schemas/Platform"}}
+        },
     }
     spec.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
 
@@ -275,7 +330,11 @@ def test_the_model_coverage_guard_names_the_new_fields(copy_root: Path) -> None:
     command = [sys.executable, "-c", _COVERAGE, str(ROOT / "tests")]
     outcome = json.loads(_run(command, copy_root, _copy_env(copy_root)))
     assert Path(outcome["package"]).is_relative_to(copy_root)
-    new = {"CreateSdkTokenRequest.expires_in", "CreateSdkTokenResponse.expires_at"}
+    new = {
+        "CreateSdkTokenRequest.expires_in",
+        "CreateSdkTokenResponse.expires_at",
+        "Accounts.accounts",  # the new operation's model: served by call(), named by no wrapper
+    }
     unused_here = {name for name in new if name.partition(".")[2] not in used_names(PACKAGE)}
     assert set(outcome["missing"]) == unused_here
     assert outcome["stale"] == []
@@ -340,3 +399,14 @@ async def test_an_old_shape_answer_is_a_validation_error_async() -> None:
         with pytest.raises(APIResponseValidationError) as error:
             await tapti.user("u1").create_sdk_token(**CALL)
     _assert_validation_error(error)
+
+
+def test_a_new_operation_gets_the_whole_pipeline_without_wrapper_code(
+    seen: dict[str, Any],
+) -> None:
+    outcome = _step(seen, "second_operation")
+    assert outcome["parsed"] == "Accounts"  # tapti.call parsed it with the generated model
+    assert (outcome["raw_status"], outcome["raw_parsed"]) == (200, "Accounts")
+    assert outcome["unauthorised"] == 401  # raised as AuthenticationError, not returned
+    assert outcome["bad_gateway"] == 502  # a non-JSON 502 is InternalServerError through raw
+    assert outcome["paths"] == [f"/users/u{n}/accounts" for n in (1, 2, 3, 4)]
