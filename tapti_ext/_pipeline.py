@@ -331,6 +331,7 @@ class AsyncPipeline(_Base[httpx.AsyncClient]):
         self._backend = AsyncTrackingBackend()
         self._pool: httpcore.AsyncConnectionPool | None = None
         self._loop: object = None
+        self._wake: Any = None  # an anyio.Event of this client's loop, made at the first wait
 
     def _hook_reader(self) -> Any:
         async def read_early(response: httpx.Response) -> None:
@@ -353,8 +354,11 @@ class AsyncPipeline(_Base[httpx.AsyncClient]):
                 step = call.settle(await self._attempt(call, deadline), retries, deadline)
                 if isinstance(step, httpx.Response):
                     return step
-                await _async_sleep(step)
-                if self.closed:
+                if self._wake is None:
+                    import anyio  # noqa: PLC0415  (a sync-only program never loads it)
+
+                    self._wake = anyio.Event()
+                if await _async_sleep(self._wake, step) or self.closed:
                     raise TaptiError("the client was closed while the call waited to retry")
                 retries += 1
         finally:
@@ -449,6 +453,8 @@ class AsyncPipeline(_Base[httpx.AsyncClient]):
 
     async def close(self) -> None:
         self.closed = True
+        if self._wake is not None and _running_loop() is self._loop:
+            self._wake.set()  # a call waiting to retry ends now
         if self._pool is None:
             return
         if self._generation != _fork.generation or _running_loop() is not self._loop:
@@ -482,9 +488,12 @@ def _running_loop() -> object:
     return asyncio.get_running_loop()
 
 
-async def _async_sleep(seconds: float) -> None:
-    """``anyio.sleep`` (asyncio or trio, as httpx), imported on first use: a sync-only
-    program never loads the async machinery."""
+async def _async_sleep(wake: Any, seconds: float) -> bool:
+    """Wait ``seconds`` (asyncio or trio, through anyio as httpx does); ``True`` when woken
+    early because the client was closed."""
     import anyio  # noqa: PLC0415
 
-    await anyio.sleep(seconds)
+    with anyio.move_on_after(seconds):
+        await wake.wait()
+        return True
+    return False

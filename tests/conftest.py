@@ -43,8 +43,9 @@ def async_slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The same for the async client; the event loop itself keeps the real asyncio.sleep."""
     delays: list[float] = []
 
-    async def record(delay: float) -> None:
+    async def record(_wake: object, delay: float) -> bool:
         delays.append(delay)
+        return False  # not woken by close()
 
     monkeypatch.setattr("tapti_ext._pipeline._async_sleep", record)
     return delays

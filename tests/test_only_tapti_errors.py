@@ -163,13 +163,17 @@ def test_async_client_closed_from_another_task_during_the_retry_wait(
             await asyncio.sleep(CLOSE_AFTER)
         finally:
             await tapti.close()
+        closed_at = time.monotonic()
         try:
             return await asyncio.wait_for(call, timeout=10)
         except Exception as exc:  # asserted below
+            waits.append(time.monotonic() - closed_at)
             return exc
 
+    waits: list[float] = []
     assert_tapti_error(asyncio.run(main()))
     assert server.attempts == 1, "a closed client sent a request"
+    assert waits[0] < 1.0, "close() did not end the retry wait at once"
 
 
 # --- a 2xx whose framing is broken --------------------------------------------------------------
