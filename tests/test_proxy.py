@@ -180,12 +180,24 @@ def _body() -> CreateSdkTokenRequest:
     )
 
 
-@pytest.mark.skip(
-    reason="documented behaviour, not asserted: with allow_insecure_http=True the user opted in "
-    "to a plain-http route to another host, which may then go through the environment's proxy"
-)
-def test_non_loopback_http_with_allow_insecure_http() -> None:
-    """Kept as a marker of the rule's other half (README, "Secrets")."""
+def test_non_loopback_http_with_allow_insecure_http_goes_through_the_proxy(
+    proxy: RecordingProxy,
+) -> None:
+    # The rule's other half (README, "Secrets"): allow_insecure_http=True accepts a plain-http
+    # route to another host, and the environment's proxy is then on it, as in httpx and curl.
+    with (
+        Tapti(
+            api_key=API_KEY,
+            base_url="http://api.tapti.example",
+            allow_insecure_http=True,
+            max_retries=0,
+        ) as tapti,
+        pytest.raises(APIConnectionError),  # the recording proxy answers nothing
+    ):
+        tapti.user("user_1").create_sdk_token(**CALL)
+    assert len(proxy.connections) == 1, proxy.connections
+    head = proxy.connections[0]
+    assert head.startswith(b"POST http://api.tapti.example/users/user_1/sdk-token HTTP/1.1")
 
 
 # --- an https API goes through a CONNECT tunnel ------------------------------------------------
