@@ -485,64 +485,16 @@ def serialized(driver: Driver) -> Driver:
 
 
 def apply_pool_fix() -> None:
-    """Patch ``httpcore.ConnectionPool`` in this process with the upstream proposals, to test the
-    diagnosis (and what an SDK-side subclass would have to do).
-
-    httpcore 1.0.9's pass (``_assign_requests_to_connections``, under the pool's lock) looks at
-    every connection: closes the expired ones, closes idle ones beyond the keep-alive limit, and
-    may close an idle one "to make room". A connection handed to a request stays IDLE until that
-    request's thread starts it outside the lock, so another thread's pass can close it; and
-    ``has_expired()`` reads the state, then polls the socket (dropping the GIL), so a request
-    that starts and is answered in between makes an in-use connection look "disconnected by the
-    server". Here a connection referenced by a pending request is left alone by the cleanup, is
-    never closed "to make room", and is not handed to a second request in the same pass
-    (encode/httpcore#1110, #1111); and the keep-alive limit counts idle connections, not all of
-    them (encode/httpcore#1000). The rest is 1.0.9's pass.
+    """Give httpcore's ``ConnectionPool`` in this process the SDK's own pass (``tapti_ext._pool``,
+    the upstream proposals encode/httpcore#1111 and #1000), so that plain httpx can be measured
+    with it: a connection a pending request holds is left alone by the cleanup, never closed "to
+    make room" and not handed to a second request; only idle connections count against the
+    keep-alive limit. The rest is httpcore 1.0.9's pass.
     """
-    pool_class: Any = httpcore.ConnectionPool
+    from tapti_ext._pool import _HeldConnections  # noqa: PLC0415
 
-    def assign(self: Any) -> list[Any]:
-        closing: list[Any] = []
-        held = {id(r.connection) for r in self._requests if r.connection is not None}
-
-        def free_idle(connection: Any) -> bool:
-            return connection.is_idle() and id(connection) not in held
-
-        spare = sum(map(free_idle, self._connections)) - self._max_keepalive_connections
-        for connection in list(self._connections):
-            if connection.is_closed():
-                self._connections.remove(connection)
-            elif id(connection) in held:
-                continue  # its request's thread owns it now; the next pass looks again
-            elif connection.has_expired() or (connection.is_idle() and spare > 0):
-                spare -= connection.is_idle()
-                self._connections.remove(connection)
-                closing.append(connection)
-        for pool_request in [r for r in self._requests if r.is_queued()]:
-            origin = pool_request.request.url.origin
-            available = [
-                c
-                for c in self._connections
-                if c.can_handle_request(origin) and c.is_available() and id(c) not in held
-            ]
-            idle = [c for c in self._connections if free_idle(c)]
-            if available:
-                connection = available[0]
-            elif len(self._connections) < self._max_connections:
-                connection = self.create_connection(origin)
-                self._connections.append(connection)
-            elif idle:
-                self._connections.remove(idle[0])
-                closing.append(idle[0])
-                connection = self.create_connection(origin)
-                self._connections.append(connection)
-            else:
-                continue
-            pool_request.assign_to_connection(connection)
-            held.add(id(connection))
-        return closing
-
-    pool_class._assign_requests_to_connections = assign
+    for name in ("_assign_requests_to_connections", "_close_spare", "_connection_for"):
+        setattr(httpcore.ConnectionPool, name, getattr(_HeldConnections, name))
 
 
 # --- the run ---------------------------------------------------------------------------------
