@@ -178,10 +178,20 @@ def _timeouts(deadline: Deadline, call: Call[Any]) -> dict[str, float | None] | 
     return deadline.timeouts()
 
 
-def _unexpected(exc: Exception, request: httpx.Request) -> TaptiError:
-    return APIConnectionError(
-        f"the request failed unexpectedly ({type(exc).__name__}: {exc})", request=request
-    )
+def _open_failure(
+    exc: Exception, attempt: Attempt, request: httpx.Request
+) -> Unreadable | httpx.RequestError:
+    """What a failure before a readable answer means for ``Call.settle``; raises what is final.
+
+    A transport error after a 2xx status line is no connection error: the token exists. Anything
+    that is neither httpx's nor ours becomes a TaptiError, as only those leave a call.
+    """
+    if isinstance(exc, httpx.RequestError):
+        return Unreadable(None, exc, request) if attempt.answered_2xx() else exc
+    if isinstance(exc, TaptiError):
+        raise exc
+    message = f"the request failed unexpectedly ({type(exc).__name__}: {exc})"
+    raise APIConnectionError(message, request=request) from exc
 
 
 class Pipeline(_Base[httpx.Client]):
@@ -228,25 +238,20 @@ class Pipeline(_Base[httpx.Client]):
         self._check_usable()
         request = call.request
         attempt = Attempt(deadline)
-        token = current_attempt.set(attempt)
+        token = current_attempt.set(attempt)  # for the network layer, through open and read
         try:
-            opened = self._open(call, deadline)
-        except httpx.RequestError as exc:
-            return Unreadable(None, exc, request) if attempt.answered_2xx() else exc
-        except TaptiError:
-            raise
-        except Exception as exc:
-            raise _unexpected(exc, request) from exc
+            try:
+                opened = self._open(call, deadline)
+            except Exception as exc:  # sorted by _open_failure
+                return _open_failure(exc, attempt, request)
+            try:
+                return opened.response(request, self._read(opened, deadline))
+            except _BODY_ERRORS as exc:
+                return Unreadable(opened.response(request), exc, request)
+            finally:
+                opened.close()
         finally:
             current_attempt.reset(token)
-        token = current_attempt.set(attempt)
-        try:
-            return opened.response(request, self._read(opened, deadline))
-        except _BODY_ERRORS as exc:
-            return Unreadable(opened.response(request), exc, request)
-        finally:
-            current_attempt.reset(token)
-            opened.close()
 
     def _open(self, call: Call[Any], deadline: Deadline) -> _Opened:
         timeouts = _timeouts(deadline, call)
@@ -372,25 +377,20 @@ class AsyncPipeline(_Base[httpx.AsyncClient]):
         self._check_loop()
         request = call.request
         attempt = Attempt(deadline)
-        token = current_attempt.set(attempt)
+        token = current_attempt.set(attempt)  # for the network layer, through open and read
         try:
-            opened = await self._open(call, deadline)
-        except httpx.RequestError as exc:
-            return Unreadable(None, exc, request) if attempt.answered_2xx() else exc
-        except TaptiError:
-            raise
-        except Exception as exc:
-            raise _unexpected(exc, request) from exc
+            try:
+                opened = await self._open(call, deadline)
+            except Exception as exc:  # sorted by _open_failure
+                return _open_failure(exc, attempt, request)
+            try:
+                return opened.response(request, await self._read(opened, deadline))
+            except _BODY_ERRORS as exc:
+                return Unreadable(opened.response(request), exc, request)
+            finally:
+                await opened.close()
         finally:
             current_attempt.reset(token)
-        token = current_attempt.set(attempt)
-        try:
-            return opened.response(request, await self._read(opened, deadline))
-        except _BODY_ERRORS as exc:
-            return Unreadable(opened.response(request), exc, request)
-        finally:
-            current_attempt.reset(token)
-            await opened.close()
 
     def _check_loop(self) -> None:
         """One event loop per client: pooled connections belong to the loop that opened them."""
