@@ -66,14 +66,22 @@ class _Opened:
         return cls(response.status_code, response.headers.raw, raw, close, response.extensions)
 
     @classmethod
-    def read(cls, response: httpx.Response, body: bytes | None, close: Any) -> _Opened:
+    def read(cls, response: httpx.Response, *, is_async: bool) -> _Opened:
         """A caller's response already read (decoded, by httpx or our early hook), or closed."""
         early = response.extensions.get(_READ_EARLY)
-        outcome: bytes | Exception | None = body if early is None else early
+        outcome = _already_read(response) if early is None else early
         headers = [(k, v) for k, v in response.headers.raw if k.lower() != b"content-encoding"]
-        is_sync = close == response.close
-        raw = _replay(outcome) if is_sync else _async_replay(outcome)
-        return cls(response.status_code, headers, raw, close, response.extensions)
+        if is_async:
+            return cls(
+                response.status_code,
+                headers,
+                _async_replay(outcome),
+                response.aclose,
+                response.extensions,
+            )
+        return cls(
+            response.status_code, headers, _replay(outcome), response.close, response.extensions
+        )
 
     def decoder(self) -> BodyDecoder:
         codings = [v.decode("latin-1") for k, v in self.headers if k.lower() == b"content-encoding"]
@@ -264,7 +272,7 @@ class Pipeline(_Base[httpx.Client]):
             # A caller's event hook called raise_for_status(): httpx closed the response.
             response = exc.response
         if _READ_EARLY in response.extensions or response.is_stream_consumed or response.is_closed:
-            return _Opened.read(response, _already_read(response), response.close)
+            return _Opened.read(response, is_async=False)
         return _Opened.streaming(response, response.iter_raw(), response.close)
 
     def _open_own(self, request: httpx.Request, timeouts: dict[str, float | None]) -> _Opened:
@@ -414,7 +422,7 @@ class AsyncPipeline(_Base[httpx.AsyncClient]):
         except httpx.HTTPStatusError as exc:
             response = exc.response
         if _READ_EARLY in response.extensions or response.is_stream_consumed or response.is_closed:
-            return _Opened.read(response, _already_read(response), response.aclose)
+            return _Opened.read(response, is_async=True)
         return _Opened.streaming(response, response.aiter_raw(), response.aclose)
 
     async def _open_own(self, request: httpx.Request, timeouts: dict[str, float | None]) -> _Opened:
