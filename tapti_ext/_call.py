@@ -39,6 +39,7 @@ __all__ = [
     "Extras",
     "Unreadable",
     "build_request",
+    "extras_of",
     "json_object",
     "model_from",
 ]
@@ -101,6 +102,19 @@ def _check_headers(headers: Mapping[str, str]) -> None:
 
 
 NO_EXTRAS: Final = Extras()
+
+
+def extras_of(
+    headers: Mapping[str, str] | None,
+    query: Mapping[str, Any] | None,
+    body: Mapping[str, Any] | None,
+) -> Extras:
+    """The call's extras; the shared empty one when none were given (most calls)."""
+    return (
+        NO_EXTRAS
+        if headers is None and query is None and body is None
+        else Extras(headers, query, body)
+    )
 
 
 @lru_cache(maxsize=1024)

@@ -21,7 +21,7 @@ from tapti_api_client.models.create_sdk_token_request import CreateSdkTokenReque
 from tapti_api_client.models.platform import Platform
 from tapti_api_client.models.scope import Scope
 
-from ._call import Call, Extras, build_request, model_from
+from ._call import Call, Extras, build_request, extras_of, model_from
 from ._decode import ACCEPT_ENCODING
 from ._errors import InvalidInputError, TaptiError
 from ._inputs import (
@@ -372,7 +372,7 @@ class Tapti(_BaseTapti[Pipeline]):
         operation's own arguments and returns its parsed model: an operation added to the spec
         is usable after ``make generate`` without a line of wrapper code.
         """
-        extras = Extras(extra_headers, extra_query, extra_body)
+        extras = extras_of(extra_headers, extra_query, extra_body)
         call = self._operation_call(operation, args, kwargs, timeout, extras)
         return call.parse(self._pipeline.run(call))
 
@@ -427,7 +427,7 @@ class AsyncTapti(_BaseTapti[AsyncPipeline]):
         **kwargs: Any,
     ) -> Any:
         """Any generated operation, awaited (as ``Tapti.call``)."""
-        extras = Extras(extra_headers, extra_query, extra_body)
+        extras = extras_of(extra_headers, extra_query, extra_body)
         call = self._operation_call(operation, args, kwargs, timeout, extras)
         return call.parse(await self._pipeline.run(call))
 
@@ -481,7 +481,7 @@ class _SyncUserCalls(_UserCalls, Generic[_Result]):
         """
         client = self._client
         given = _Arguments.checked(platforms, scopes, callback_url, redirect_url)
-        extras = Extras(extra_headers, extra_query, extra_body)
+        extras = extras_of(extra_headers, extra_query, extra_body)
         call = client._token_call(self._id, user_id, given, timeout, extras)
         return self._finish(call, client._pipeline.run(call))
 
@@ -512,7 +512,7 @@ class _AsyncUserCalls(_UserCalls, Generic[_Result]):
         """Create an SDK token that opens the OAuth Portal for this user (as ``User`` does)."""
         client = self._client
         given = _Arguments.checked(platforms, scopes, callback_url, redirect_url)
-        extras = Extras(extra_headers, extra_query, extra_body)
+        extras = extras_of(extra_headers, extra_query, extra_body)
         call = client._token_call(self._id, user_id, given, timeout, extras)
         return self._finish(call, await client._pipeline.run(call))
 
