@@ -17,6 +17,7 @@ import argparse
 import difflib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -60,7 +61,30 @@ def generate_into(folder: Path) -> Path:
         raise SystemExit(f"openapi-python-client failed (exit {result.returncode})")
     # --meta none writes no py.typed; the package is typed, so ship the marker.
     (out / "py.typed").write_text("")
+    to_httpx2(out, bin_dir)
     return out
+
+
+# openapi-python-client 0.29.1 writes ``import httpx``; the SDK runs on httpx2 (same API, the
+# maintained line). Only the module name changes: ``import httpx`` and ``httpx.<Name>``, never
+# ``get_httpx_client`` or ``httpx_args``, which are the generated client's own API.
+_HTTPX_IMPORT = re.compile(r"^import httpx$", re.MULTILINE)
+_HTTPX_NAME = re.compile(r"(?<![\w.])httpx\.(?=[A-Za-z_])")
+
+
+def to_httpx2(package: Path, bin_dir: Path) -> None:
+    """Point the generated modules at httpx2, then format them again as the generator did."""
+    for path in sorted(package.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        new = _HTTPX_NAME.sub("httpx2.", _HTTPX_IMPORT.sub("import httpx2", text))
+        if new != text:
+            path.write_text(new, encoding="utf-8")
+    for command in (["check", ".", "--fix-only"], ["format", "."]):
+        subprocess.run(
+            [str(bin_dir / "ruff"), *command, "--no-cache", "--isolated", "--quiet"],
+            cwd=package,
+            check=True,
+        )
 
 
 def spec_as_json() -> str:

@@ -3,7 +3,7 @@
 Issue 12 ("Many threads on one client"): 50 threads sharing one ``Tapti`` at the default pool
 limits saw a batch of 2,000 calls take 31 s instead of 2-4 s, 2,001 requests reach the server,
 ``[Errno 9] Bad file descriptor``, and requests arriving twice after an ``APIConnectionError``.
-That is encode/httpcore#1110: httpcore's sync pool can close a connection it has already handed
+That is encode/httpcore#1110: httpcore2's sync pool can close a connection it has already handed
 to a request, and if that request's thread has started sending by then, its socket is closed
 under it (EBADF, or a read blocked until the read timeout). This script reproduces it and
 measures candidate workarounds; docs/faults.md has the numbers.
@@ -17,8 +17,8 @@ uses its own user id, so the server can tell a request that arrived twice. Per b
   ids seen more than once; ``missing``: ids never seen, which a failed call may be);
 - ``connects``: TCP connections the client opened (keep-alive churn shows here);
 - ``handed-over closes``: connections the pool closed while a pending request held them, the
-  hazard itself, counted even when it did no harm (read from httpcore's private state);
-- the errors callers saw, by type and errno; ``in the pool``: what httpcore raised, including
+  hazard itself, counted even when it did no harm (read from httpcore2's private state);
+- the errors callers saw, by type and errno; ``in the pool``: what httpcore2 raised, including
   what the SDK then retried; the SDK's retries (from its log); the slowest call and the calls
   slower than ``--stall`` seconds.
 
@@ -27,17 +27,16 @@ the caller or in the pool), a stalled call or a missing request; 2 when a call w
 at the hard cap (``--seconds`` plus what one call may take), leaving at once.
 
     python scripts/stress_threads.py                                  # Tapti as it is, 60 s
-    python scripts/stress_threads.py --driver httpx                   # httpx's default limits
-    python scripts/stress_threads.py --driver httpx --max-connections 100 --max-keepalive 100
+    python scripts/stress_threads.py --driver httpx2                   # httpx2's default limits
+    python scripts/stress_threads.py --driver httpx2 --max-connections 100 --max-keepalive 100
     python scripts/stress_threads.py --max-keepalive 100              # Tapti(http_client=...)
-    python scripts/stress_threads.py --driver httpx --pool-fix        # httpcore, patched here
-    python scripts/stress_threads.py --driver httpx --serialize       # one call at a time
+    python scripts/stress_threads.py --driver httpx2 --serialize       # one call at a time
 
 Pool options: ``--max-connections``, ``--max-keepalive`` (an int, or ``none``) and
-``--keepalive-expiry`` (seconds, or ``none``). For ``--driver httpx`` they default to httpx's
+``--keepalive-expiry`` (seconds, or ``none``). For ``--driver httpx2`` they default to httpx2's
 (100, 20, 5.0). For ``--driver tapti`` the SDK builds its own pool unless one of them is given;
-then it gets ``http_client=httpx.Client(limits=..., timeout=...)``. ``--timeout`` defaults to
-the SDK's 30 s for both drivers. ``--pool-fix`` patches ``httpcore.ConnectionPool`` in this
+then it gets ``http_client=httpx2.Client(limits=..., timeout=...)``. ``--timeout`` defaults to
+the SDK's 30 s for both drivers. ``--pool-fix`` patches ``httpcore2.ConnectionPool`` in this
 process (see ``apply_pool_fix``). ``--switch-interval`` lowers ``sys.setswitchinterval`` to
 make thread switches, and so the race, more frequent.
 
@@ -63,9 +62,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-import httpcore
-import httpx
-from httpcore._backends.sync import SyncBackend
+import httpcore2
+import httpx2
+from httpcore2._backends.sync import SyncBackend
 
 API_KEY = "sk_stress_threads"
 CALL: dict[str, Any] = {
@@ -74,14 +73,14 @@ CALL: dict[str, Any] = {
     "callback_url": "https://app.example/api/oauth/callback",
     "redirect_url": "https://app.example/dashboard",
 }
-# Exactly what the SDK sends for CALL, for the plain httpx driver.
+# Exactly what the SDK sends for CALL, for the plain httpx2 driver.
 BODY = {
     "user_platforms": ["YOUTUBE"],
     "enabled_scopes": ["PROFILE_READ"],
     "callback_url": CALL["callback_url"],
     "redirect_url": CALL["redirect_url"],
 }
-HTTPX_DEFAULT_LIMITS = httpx.Limits(
+HTTPX_DEFAULT_LIMITS = httpx2.Limits(
     max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0
 )
 SDK_DEFAULT_TIMEOUT = 30.0  # the SDK's default, so that a hung read looks as it does there
@@ -243,7 +242,7 @@ def _content_length(head: bytes) -> int:
 
 
 class ConnectCounter:
-    """Counts the TCP connections httpcore opens in this process (every driver goes through
+    """Counts the TCP connections httpcore2 opens in this process (every driver goes through
     ``SyncBackend.connect_tcp``), so that keep-alive churn shows even where the server cannot
     count accepts."""
 
@@ -266,10 +265,10 @@ class ConnectCounter:
 
 
 def _pool_classes() -> list[Any]:
-    """``httpcore.ConnectionPool`` and every subclass imported so far (an SDK's own pool may be
+    """``httpcore2.ConnectionPool`` and every subclass imported so far (an SDK's own pool may be
     one), so that a probe also sees a method a subclass overrides."""
     found: list[Any] = []
-    pending: list[Any] = [httpcore.ConnectionPool]
+    pending: list[Any] = [httpcore2.ConnectionPool]
     while pending:
         cls = pending.pop()
         found.append(cls)
@@ -322,7 +321,7 @@ class HandoverProbe:
 
 
 class PoolErrors:
-    """Counts what ``httpcore.ConnectionPool.handle_request`` raised, by type and errno: the
+    """Counts what ``httpcore2.ConnectionPool.handle_request`` raised, by type and errno: the
     failures under the SDK's retries, which the caller never sees."""
 
     def __init__(self) -> None:
@@ -404,16 +403,16 @@ def _given(value: Any, default: Any) -> Any:
     return default if value is _UNSET else value
 
 
-def _limits(args: argparse.Namespace) -> httpx.Limits:
+def _limits(args: argparse.Namespace) -> httpx2.Limits:
     d = HTTPX_DEFAULT_LIMITS
-    return httpx.Limits(
+    return httpx2.Limits(
         max_connections=_given(args.max_connections, d.max_connections),
         max_keepalive_connections=_given(args.max_keepalive, d.max_keepalive_connections),
         keepalive_expiry=_given(args.keepalive_expiry, d.keepalive_expiry),
     )
 
 
-def _limits_text(limits: httpx.Limits) -> str:
+def _limits_text(limits: httpx2.Limits) -> str:
     return (
         f"max_connections={limits.max_connections} "
         f"max_keepalive_connections={limits.max_keepalive_connections} "
@@ -424,7 +423,7 @@ def _limits_text(limits: httpx.Limits) -> str:
 def httpx_driver(args: argparse.Namespace, url: str) -> Driver:
     limits = _limits(args)
     timeout = SDK_DEFAULT_TIMEOUT if args.timeout is None else args.timeout
-    client = httpx.Client(
+    client = httpx2.Client(
         base_url=url, limits=limits, timeout=timeout, headers={"x-api-key": API_KEY}
     )
 
@@ -435,7 +434,7 @@ def httpx_driver(args: argparse.Namespace, url: str) -> Driver:
         if "oauth_portal_url" not in response.json():  # parse it, as the SDK would
             raise RuntimeError("no oauth_portal_url")
 
-    return Driver(call, client.close, f"httpx.Client {_limits_text(limits)} timeout={timeout}")
+    return Driver(call, client.close, f"httpx2.Client {_limits_text(limits)} timeout={timeout}")
 
 
 def tapti_driver(args: argparse.Namespace, url: str) -> Driver:
@@ -447,16 +446,16 @@ def tapti_driver(args: argparse.Namespace, url: str) -> Driver:
     if args.max_retries is not None:
         options["max_retries"] = args.max_retries
     pool = "the SDK's own pool"
-    own: httpx.Client | None = None
+    own: httpx2.Client | None = None
     if any(
         value is not _UNSET
         for value in (args.max_connections, args.max_keepalive, args.keepalive_expiry)
     ):
         limits = _limits(args)
         timeout = SDK_DEFAULT_TIMEOUT if args.timeout is None else args.timeout
-        own = httpx.Client(limits=limits, timeout=timeout)
+        own = httpx2.Client(limits=limits, timeout=timeout)
         options["http_client"] = own
-        pool = f"http_client=httpx.Client({_limits_text(limits)})"
+        pool = f"http_client=httpx2.Client({_limits_text(limits)})"
     tapti = Tapti(**options)
 
     def call(n: int) -> None:
@@ -479,22 +478,6 @@ def serialized(driver: Driver) -> Driver:
             driver.call(n)
 
     return Driver(call, driver.close, driver.description + ", serialized by a lock")
-
-
-# --- the upstream fix, for diagnosis only ------------------------------------------------------
-
-
-def apply_pool_fix() -> None:
-    """Give httpcore's ``ConnectionPool`` in this process the SDK's own pass (``tapti_ext._pool``,
-    the upstream proposals encode/httpcore#1111 and #1000), so that plain httpx can be measured
-    with it: a connection a pending request holds is left alone by the cleanup, never closed "to
-    make room" and not handed to a second request; only idle connections count against the
-    keep-alive limit. The rest is httpcore 1.0.9's pass.
-    """
-    from tapti_ext._pool import _HeldConnections  # noqa: PLC0415
-
-    for name in ("_assign_requests_to_connections", "_close_spare", "_connection_for"):
-        setattr(httpcore.ConnectionPool, name, getattr(_HeldConnections, name))
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -643,7 +626,7 @@ def _seconds_or_none(text: str) -> float | None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--driver", choices=("httpx", "tapti"), default="tapti")
+    parser.add_argument("--driver", choices=("httpx2", "tapti"), default="tapti")
     parser.add_argument("--server", choices=("mock", "raw"), default="mock")
     parser.add_argument("--threads", type=int, default=50)
     parser.add_argument("--calls", type=int, default=200_000, help="calls in total (a cap)")
@@ -655,7 +638,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-keepalive", type=_count_or_none, default=_UNSET)
     parser.add_argument("--keepalive-expiry", type=_seconds_or_none, default=_UNSET)
     parser.add_argument("--serialize", action="store_true", help="one call at a time (a lock)")
-    parser.add_argument("--pool-fix", action="store_true", help="patch httpcore as #1111 does")
     parser.add_argument(
         "--stall", type=float, default=5.0, help="a call slower is a stall (0: off)"
     )
@@ -680,14 +662,12 @@ def _call_budget(args: argparse.Namespace) -> float:
     """The longest one call may take: every attempt's timeout plus the SDK's waits (<= 8 s)."""
     timeout = SDK_DEFAULT_TIMEOUT if args.timeout is None else args.timeout
     attempts = (
-        1 if args.driver == "httpx" else 1 + (2 if args.max_retries is None else args.max_retries)
+        1 if args.driver == "httpx2" else 1 + (2 if args.max_retries is None else args.max_retries)
     )
     return attempts * (timeout + 8.0) + 5.0
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.pool_fix:
-        apply_pool_fix()
     if args.switch_interval is not None:
         sys.setswitchinterval(args.switch_interval)
     server: Server = (
@@ -695,7 +675,7 @@ def run(args: argparse.Namespace) -> int:
         if args.server == "mock"
         else RawServer(args.server_idle_timeout, args.server_delay)
     )
-    driver = (httpx_driver if args.driver == "httpx" else tapti_driver)(args, server.url)
+    driver = (httpx_driver if args.driver == "httpx2" else tapti_driver)(args, server.url)
     # After the driver, so that the SDK's modules (and any pool subclass of theirs) are loaded.
     probes = Probes(ConnectCounter(), RetryLog(), HandoverProbe(), PoolErrors())
     sdk_log = logging.getLogger("tapti_ext")
@@ -706,8 +686,8 @@ def run(args: argparse.Namespace) -> int:
         driver = serialized(driver)
     print(f"{args.threads} threads, {driver.description}", flush=True)
     print(
-        f"server: {args.server} at {server.url}; httpcore {httpcore.__version__}, "
-        f"httpx {httpx.__version__}, Python {sys.version.split()[0]}",
+        f"server: {args.server} at {server.url}; httpcore2 {httpcore2.__version__}, "
+        f"httpx2 {httpx2.__version__}, Python {sys.version.split()[0]}",
         flush=True,
     )
     runner = Runner(args, driver)

@@ -15,7 +15,7 @@ The low-level client generated from the OpenAPI spec is ``tapti_api_client``; ``
 one configured like ``tapti``.
 
 The names below load on first use: the pytest plugin and the ``tapti`` command import this
-package, and neither should pay for httpx and the generated models until it needs them.
+package, and neither should pay for httpx2 and the generated models until it needs them.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, Final, Generic, TypeVar
 
-import httpx
+import httpx2
 
 from ._deadline import Deadline
 from ._decode import BodyTooLargeError
@@ -118,15 +118,15 @@ def extras_of(
 
 
 @lru_cache(maxsize=1024)
-def _absolute_url(prefix: str, path: str) -> httpx.URL:
-    # An absolute httpx.URL, parsed once per path: joining a base URL re-parses both URLs and
+def _absolute_url(prefix: str, path: str) -> httpx2.URL:
+    # An absolute httpx2.URL, parsed once per path: joining a base URL re-parses both URLs and
     # was the costliest step of building a request.
-    return httpx.URL(prefix + path)
+    return httpx2.URL(prefix + path)
 
 
 def build_request(
     spec: dict[str, Any], base_url: str, headers: Mapping[str, str], extras: Extras = NO_EXTRAS
-) -> httpx.Request:
+) -> httpx2.Request:
     """The request the generated ``_get_kwargs`` describes, on ``base_url``, with ``extras``."""
     generated = spec.get("headers")
     if generated or extras.headers:
@@ -140,7 +140,7 @@ def build_request(
         url = _absolute_url(base_url, spec["url"])
         if extras.query:
             url = url.copy_merge_params(extras.query)
-        return httpx.Request(
+        return httpx2.Request(
             spec["method"],
             url,
             params=spec.get("params"),
@@ -149,7 +149,7 @@ def build_request(
         )
     # A value JSON or a URL cannot carry (an object, a lone surrogate, a 64 KiB query, absurd
     # nesting): refused before anything is sent. The message never quotes the value.
-    except (TypeError, ValueError, RecursionError, httpx.InvalidURL) as exc:
+    except (TypeError, ValueError, RecursionError, httpx2.InvalidURL) as exc:
         raise InvalidInputError(f"the request cannot be built ({type(exc).__name__})") from None
 
 
@@ -159,7 +159,7 @@ class Unreadable:
     __slots__ = ("error", "request", "response")
 
     def __init__(
-        self, response: httpx.Response | None, error: Exception, request: httpx.Request
+        self, response: httpx2.Response | None, error: Exception, request: httpx2.Request
     ) -> None:
         self.response = response  # None: only the status line of a 2xx arrived
         self.error, self.request = error, request
@@ -172,8 +172,8 @@ class Call(Generic[_T]):
 
     def __init__(
         self,
-        request: httpx.Request,
-        parse: Callable[[httpx.Response], _T],
+        request: httpx2.Request,
+        parse: Callable[[httpx2.Response], _T],
         retry: RetryPolicy,
         timeout: Timeout,
         secret: str,
@@ -186,10 +186,10 @@ class Call(Generic[_T]):
 
     def settle(
         self,
-        outcome: httpx.Response | Unreadable | httpx.RequestError,
+        outcome: httpx2.Response | Unreadable | httpx2.RequestError,
         retries: int,
         deadline: Deadline,
-    ) -> httpx.Response | float:
+    ) -> httpx2.Response | float:
         """The 2xx response, or the seconds to wait before retrying; raises the final error.
 
         Never retries once a 2xx status arrived (the server did the work: another attempt
@@ -197,7 +197,7 @@ class Call(Generic[_T]):
         """
         if isinstance(outcome, Unreadable):
             return self._settle_unreadable(outcome, retries, deadline)
-        if isinstance(outcome, httpx.Response):
+        if isinstance(outcome, httpx2.Response):
             status = outcome.status_code
             self._log_attempt(retries, status)
             if 200 <= status < 300:
@@ -215,11 +215,11 @@ class Call(Generic[_T]):
 
     def _settle_unreadable(
         self, outcome: Unreadable, retries: int, deadline: Deadline
-    ) -> httpx.Response | float:
+    ) -> httpx2.Response | float:
         response, error = outcome.response, outcome.error
         if response is not None and not 200 <= response.status_code < 300:
             # The status is what counts; the body is left out of the error.
-            unread = httpx.Response(
+            unread = httpx2.Response(
                 response.status_code,
                 headers=response.headers,
                 request=outcome.request,
@@ -228,11 +228,11 @@ class Call(Generic[_T]):
             return self.settle(unread, retries, deadline)
         self._log_attempt(retries, error)
         forget_locals(error)
-        if isinstance(error, httpx.TimeoutException):
+        if isinstance(error, httpx2.TimeoutException):
             raise APITimeoutError(
                 "the call's time ran out while reading a successful response", request=self.request
             ) from error
-        stand_in = response or httpx.Response(200, request=outcome.request)
+        stand_in = response or httpx2.Response(200, request=outcome.request)
         if isinstance(error, BodyTooLargeError):
             message = f"response body is larger than {MAX_RESPONSE_BYTES} bytes once decoded"
         else:
@@ -268,7 +268,7 @@ class Call(Generic[_T]):
             )
 
 
-def json_object(response: httpx.Response) -> dict[str, Any]:
+def json_object(response: httpx2.Response) -> dict[str, Any]:
     """The body as a JSON object, or ``APIResponseValidationError``."""
     try:
         data = json.loads(response.content)
@@ -284,7 +284,7 @@ def json_object(response: httpx.Response) -> dict[str, Any]:
     return data
 
 
-def model_from(build: Callable[[], _M], response: httpx.Response, what: str) -> _M:
+def model_from(build: Callable[[], _M], response: httpx2.Response, what: str) -> _M:
     """``build()``: a generated parser, whose failures on a misshapen body become one error.
 
     The generated ``from_dict`` raises ``KeyError`` for a missing field, ``TypeError`` or

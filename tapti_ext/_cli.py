@@ -36,7 +36,7 @@ class _Parser(argparse.ArgumentParser):
 
     def format_help(self) -> str:
         # The platform and scope lists come from the generated enums, so they follow the spec
-        # after `make generate`. Imported only when help is shown: they pull in httpx.
+        # after `make generate`. Imported only when help is shown: they pull in httpx2.
         if any(_PLATFORMS in (a.help or "") or _SCOPES in (a.help or "") for a in self._actions):
             from tapti_api_client.models.platform import Platform  # noqa: PLC0415
             from tapti_api_client.models.scope import Scope  # noqa: PLC0415
@@ -357,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _failure(exc: Exception) -> tuple[str, int] | None:
     """The one line and the exit code for an expected failure, or None for a bug."""
-    from ._errors import InvalidInputError, TaptiError  # noqa: PLC0415  (httpx: not for --help)
+    from ._errors import InvalidInputError, TaptiError  # noqa: PLC0415  (httpx2: not for --help)
 
     if isinstance(exc, UnicodeEncodeError):  # output the terminal cannot show, not bad input
         return f"cannot print in this terminal's encoding ({exc.reason})", _EXIT_API

@@ -14,7 +14,7 @@ from functools import partial
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final, Generic, NamedTuple, Self, TypeVar
 
-import httpx
+import httpx2
 from tapti_api_client.api.users import create_sdk_token as _create_sdk_token
 from tapti_api_client.client import Client as _GeneratedClient
 from tapti_api_client.models.create_sdk_token_request import CreateSdkTokenRequest
@@ -65,7 +65,7 @@ __all__ = [
 DEFAULT_BASE_URL: Final = "https://api.tapti.ai"
 # The whole call, retries and waits included: a backend request handler must not hang.
 DEFAULT_TIMEOUT: Final = 30.0
-_USER_AGENT: Final = f"tapti-python/{__version__} httpx/{httpx.__version__}"
+_USER_AGENT: Final = f"tapti-python/{__version__} httpx2/{httpx2.__version__}"
 _HEADERS: Final = {"user-agent": _USER_AGENT, "accept-encoding": ACCEPT_ENCODING}
 # The generated parsers ask their client only whether to raise on undocumented statuses.
 _PARSE_CLIENT: Final = _GeneratedClient(base_url=DEFAULT_BASE_URL)
@@ -80,7 +80,7 @@ NOT_GIVEN: Final = _NotGiven()
 
 Platforms = PlatformLike | Iterable[PlatformLike]
 Scopes = ScopeLike | Iterable[ScopeLike]
-TimeoutLike = float | httpx.Timeout | None
+TimeoutLike = float | httpx2.Timeout | None
 _Pipe = TypeVar("_Pipe", Pipeline, AsyncPipeline)
 # A string: _response loads only when with_raw_response is first used.
 _Result = TypeVar("_Result", SdkToken, "APIResponse")
@@ -157,13 +157,13 @@ class _BaseTapti(Generic[_Pipe]):
         scopes: Scopes | None = None,
         callback_url: str | None = None,
         redirect_url: str | None = None,
-        http_client: httpx.Client | httpx.AsyncClient | None = None,
+        http_client: httpx2.Client | httpx2.AsyncClient | None = None,
         allow_insecure_http: bool = False,
     ) -> None:
         if http_client is not None and not isinstance(http_client, self._http_type()):
             expected = self._http_type().__qualname__
             raise InvalidInputError(
-                f"http_client must be an httpx.{expected}, not {type(http_client).__name__}"
+                f"http_client must be an httpx2.{expected}, not {type(http_client).__name__}"
             )
         self._settings = _Settings(
             api_key=check_api_key(_setting(api_key, "TAPTI_API_KEY")),
@@ -185,7 +185,7 @@ class _BaseTapti(Generic[_Pipe]):
 
     @property
     def timeout(self) -> Timeout:
-        """Seconds for a whole call (``None``: no limit), or an ``httpx.Timeout`` per phase."""
+        """Seconds for a whole call (``None``: no limit), or an ``httpx2.Timeout`` per phase."""
         return self._settings.timeout
 
     @property
@@ -197,7 +197,7 @@ class _BaseTapti(Generic[_Pipe]):
         return self._settings.portal_url
 
     @staticmethod
-    def _http_type() -> type[httpx.Client | httpx.AsyncClient]:
+    def _http_type() -> type[httpx2.Client | httpx2.AsyncClient]:
         raise NotImplementedError
 
     def _new_pipeline(self, http_client: Any) -> _Pipe:
@@ -315,7 +315,7 @@ class _BaseTapti(Generic[_Pipe]):
         return f"{type(self).__name__}(base_url={self.base_url!r}, max_retries={self.max_retries})"
 
 
-def _parse_operation(parse_response: Any, name: str, response: httpx.Response) -> Any:
+def _parse_operation(parse_response: Any, name: str, response: httpx2.Response) -> Any:
     """A 2xx body through a generated operation's own parser, failures typed."""
     return model_from(
         lambda: parse_response(client=_PARSE_CLIENT, response=response),
@@ -335,10 +335,10 @@ class Tapti(_BaseTapti[Pipeline]):
     """
 
     @staticmethod
-    def _http_type() -> type[httpx.Client]:
-        return httpx.Client
+    def _http_type() -> type[httpx2.Client]:
+        return httpx2.Client
 
-    def _new_pipeline(self, http_client: httpx.Client | None) -> Pipeline:
+    def _new_pipeline(self, http_client: httpx2.Client | None) -> Pipeline:
         return Pipeline(
             api_key=self._settings.api_key,
             base_url=self._settings.base_url,
@@ -395,10 +395,10 @@ class AsyncTapti(_BaseTapti[AsyncPipeline]):
     """
 
     @staticmethod
-    def _http_type() -> type[httpx.AsyncClient]:
-        return httpx.AsyncClient
+    def _http_type() -> type[httpx2.AsyncClient]:
+        return httpx2.AsyncClient
 
-    def _new_pipeline(self, http_client: httpx.AsyncClient | None) -> AsyncPipeline:
+    def _new_pipeline(self, http_client: httpx2.AsyncClient | None) -> AsyncPipeline:
         return AsyncPipeline(
             api_key=self._settings.api_key,
             base_url=self._settings.base_url,
@@ -488,7 +488,7 @@ class _SyncUserCalls(_UserCalls, Generic[_Result]):
     # The spelling of Tapti's JavaScript docs: tapti.user().createSDKToken(userId).
     createSDKToken = create_sdk_token  # noqa: N815
 
-    def _finish(self, call: Call[SdkToken], response: httpx.Response) -> _Result:
+    def _finish(self, call: Call[SdkToken], response: httpx2.Response) -> _Result:
         raise NotImplementedError
 
 
@@ -518,7 +518,7 @@ class _AsyncUserCalls(_UserCalls, Generic[_Result]):
 
     createSDKToken = create_sdk_token  # noqa: N815
 
-    def _finish(self, call: Call[SdkToken], response: httpx.Response) -> _Result:
+    def _finish(self, call: Call[SdkToken], response: httpx2.Response) -> _Result:
         raise NotImplementedError
 
 
@@ -527,7 +527,7 @@ class User(_SyncUserCalls[SdkToken]):
 
     __slots__ = ()
 
-    def _finish(self, call: Call[SdkToken], response: httpx.Response) -> SdkToken:
+    def _finish(self, call: Call[SdkToken], response: httpx2.Response) -> SdkToken:
         return call.parse(response)
 
 
@@ -536,7 +536,7 @@ class AsyncUser(_AsyncUserCalls[SdkToken]):
 
     __slots__ = ()
 
-    def _finish(self, call: Call[SdkToken], response: httpx.Response) -> SdkToken:
+    def _finish(self, call: Call[SdkToken], response: httpx2.Response) -> SdkToken:
         return call.parse(response)
 
 
@@ -545,7 +545,7 @@ class UserWithRawResponse(_SyncUserCalls["APIResponse"]):
 
     __slots__ = ()
 
-    def _finish(self, call: Call[SdkToken], response: httpx.Response) -> APIResponse:
+    def _finish(self, call: Call[SdkToken], response: httpx2.Response) -> APIResponse:
         from ._response import APIResponse  # noqa: PLC0415  (see _Result)
 
         return APIResponse(response, call.parse)
@@ -556,7 +556,7 @@ class AsyncUserWithRawResponse(_AsyncUserCalls["APIResponse"]):
 
     __slots__ = ()
 
-    def _finish(self, call: Call[SdkToken], response: httpx.Response) -> APIResponse:
+    def _finish(self, call: Call[SdkToken], response: httpx2.Response) -> APIResponse:
         from ._response import APIResponse  # noqa: PLC0415  (see _Result)
 
         return APIResponse(response, call.parse)

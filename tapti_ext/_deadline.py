@@ -1,6 +1,6 @@
 """The time a call may still take, and what one attempt has seen on the wire.
 
-httpx bounds each network operation, never a whole request: a server trickling one byte per
+httpx2 bounds each network operation, never a whole request: a server trickling one byte per
 interval keeps a request alive for ever. A number given as ``timeout=`` is therefore turned into
 a deadline for the whole call, which the SDK's own connections read before every read and write
 (``_network``) and the retry loop reads before every wait (``Call.settle``).
@@ -13,7 +13,7 @@ import time
 from contextvars import ContextVar
 from typing import Final
 
-import httpx
+import httpx2
 
 __all__ = ["CONNECT_TIMEOUT", "Attempt", "Deadline", "current_attempt"]
 
@@ -27,12 +27,12 @@ _STATUS_LINE: Final = rb"(?:\A|\r?\n\r?\n)HTTP/1\.[01] (\d)\d\d"
 
 
 class Deadline:
-    """The moment a call must have ended, or none (``httpx.Timeout`` or ``None`` given)."""
+    """The moment a call must have ended, or none (``httpx2.Timeout`` or ``None`` given)."""
 
     __slots__ = ("at", "budget", "per_operation")
 
-    def __init__(self, timeout: float | httpx.Timeout | None) -> None:
-        if isinstance(timeout, httpx.Timeout):
+    def __init__(self, timeout: float | httpx2.Timeout | None) -> None:
+        if isinstance(timeout, httpx2.Timeout):
             self.budget: float | None = None
             self.per_operation: dict[str, float | None] = timeout.as_dict()
         else:
@@ -61,7 +61,7 @@ class Deadline:
 
 
 class Attempt:
-    """One attempt's shared state, read by the network layer beneath httpcore.
+    """One attempt's shared state, read by the network layer beneath httpcore2.
 
     ``head`` keeps the first bytes received for the request, so that a failure after a 2xx
     status line (the token already issued) is told apart from one before any answer, even when

@@ -1,6 +1,6 @@
 """Decode a response body's ``Content-Encoding`` without ever holding more than the body cap.
 
-httpx decodes each chunk whole, layer after layer, so a body compressed twice (``gzip, gzip``)
+httpx2 decodes each chunk whole, layer after layer, so a body compressed twice (``gzip, gzip``)
 expands to gigabytes before any cap counted after it can refuse it. Here every layer decodes in
 bounded steps (``zlib``'s ``max_length``, brotli's ``output_buffer_limit``, zstd's
 ``max_length``) and every layer's output is counted against the limit as it is produced, so a
@@ -142,7 +142,7 @@ class _ZlibLayer(_Layer):
         return self._ended and not self._spare if self._d is not None else not self._head
 
     def _start_deflate(self, data: bytes) -> bytes:
-        """``deflate`` is zlib-wrapped per the RFC but often raw (as httpx, accept both); the
+        """``deflate`` is zlib-wrapped per the RFC but often raw (as httpx2, accept both); the
         first two bytes tell: a zlib header names deflate, has valid check bits, no dictionary."""
         self._head += data
         if len(self._head) < 2:

@@ -26,7 +26,7 @@ import re
 import traceback
 from typing import TypeAlias
 
-import httpx
+import httpx2
 
 __all__ = [
     "APIConnectionError",
@@ -66,7 +66,7 @@ class InvalidInputError(TaptiError, ValueError):
 class APIConnectionError(TaptiError):
     """No HTTP response arrived: the connection failed, broke, or was refused."""
 
-    def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
+    def __init__(self, message: str, *, request: httpx2.Request | None = None) -> None:
         super().__init__(message)
         self.request = request
 
@@ -79,7 +79,7 @@ class _ResponseError(TaptiError):
     """An error about a response that did arrive: ``response``, ``status_code``, ``request_id``
     (the ``x-request-id`` header, the thing to quote to Tapti's support)."""
 
-    def __init__(self, message: str, *, response: httpx.Response) -> None:
+    def __init__(self, message: str, *, response: httpx2.Response) -> None:
         super().__init__(message)
         self.response = response
         self.status_code = response.status_code
@@ -99,7 +99,7 @@ class APIStatusError(_ResponseError):
 
     body: JSONValue
 
-    def __init__(self, message: str, *, response: httpx.Response, body: JSONValue) -> None:
+    def __init__(self, message: str, *, response: httpx2.Response, body: JSONValue) -> None:
         super().__init__(message, response=response)
         self.body = body
 
@@ -135,7 +135,7 @@ class RateLimitError(APIStatusError):
         self,
         message: str,
         *,
-        response: httpx.Response,
+        response: httpx2.Response,
         body: JSONValue,
         retry_after: float | None,
     ) -> None:
@@ -157,7 +157,7 @@ _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
 }
 
 
-def decode_body(response: httpx.Response, content: bytes | None) -> JSONValue:
+def decode_body(response: httpx2.Response, content: bytes | None) -> JSONValue:
     """``content`` as JSON when it parses, else as text, else ``None``: never raises.
 
     ``content`` is ``None`` when the body was too large to read.
@@ -191,7 +191,7 @@ def server_message(body: JSONValue) -> str | None:
 
 
 def status_error_from_response(
-    response: httpx.Response, content: bytes | None, *, secret: str, retry_after: float | None
+    response: httpx2.Response, content: bytes | None, *, secret: str, retry_after: float | None
 ) -> APIStatusError:
     """Build the ``APIStatusError`` subclass that matches ``response``'s status."""
     body = decode_body(response, content)
@@ -233,10 +233,10 @@ def redacted(text: str, secret: str) -> str:
     return re.sub(pattern, "***", text)
 
 
-def describe_transport_error(exc: httpx.RequestError, *, secret: str) -> APIConnectionError:
-    """Wrap an httpx failure to get a response. Its text may quote what the server sent (h11
+def describe_transport_error(exc: httpx2.RequestError, *, secret: str) -> APIConnectionError:
+    """Wrap an httpx2 failure to get a response. Its text may quote what the server sent (h11
     quotes a malformed header line), which may echo the key: it is redacted here too."""
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, httpx2.TimeoutException):
         kind = type(exc).__name__.replace("Timeout", " timeout").strip().lower()
         return APITimeoutError(f"request timed out ({kind})", request=_request_of(exc))
     detail = _shortened(redacted(str(exc) or type(exc).__name__, secret), _MAX_QUOTED_MESSAGE)
@@ -246,7 +246,7 @@ def describe_transport_error(exc: httpx.RequestError, *, secret: str) -> APIConn
 def forget_locals(exc: BaseException | None) -> None:
     """Clear the local variables of every frame in ``exc``'s chain of causes.
 
-    httpcore's frames hold the request's headers, the key among them; error reporters such as
+    httpcore2's frames hold the request's headers, the key among them; error reporters such as
     Sentry, ``pytest --showlocals`` and rich tracebacks print frame locals, scrubbing them by
     variable name only. The stack itself stays for debugging.
     """
@@ -260,8 +260,8 @@ def forget_locals(exc: BaseException | None) -> None:
         pending += [current.__cause__, current.__context__]
 
 
-def _request_of(exc: httpx.RequestError) -> httpx.Request | None:
+def _request_of(exc: httpx2.RequestError) -> httpx2.Request | None:
     try:
         return exc.request
-    except RuntimeError:  # httpx raises when the error was not tied to a request
+    except RuntimeError:  # httpx2 raises when the error was not tied to a request
         return None

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import TypeVar
 from urllib.parse import SplitResult, urlsplit
 
-import httpx
+import httpx2
 from tapti_api_client.models.platform import Platform
 from tapti_api_client.models.scope import Scope
 
@@ -26,6 +26,7 @@ __all__ = [
     "PlatformLike",
     "ScopeLike",
     "Timeout",
+    "bad_host_label",
     "check_api_key",
     "check_base_url",
     "check_platform",
@@ -46,7 +47,7 @@ _E = TypeVar("_E", bound=StrEnum)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _WHITESPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
-# Far beyond any real id, far below httpx's 64 KiB URL limit even when percent-encoded.
+# Far beyond any real id, far below httpx2's 64 KiB URL limit even when percent-encoded.
 # A day: longer is no timeout in practice, and the OS's clocks overflow well beyond it.
 MAX_TIMEOUT_SECONDS = 86_400.0
 MAX_USER_ID_LENGTH = 1024
@@ -133,7 +134,7 @@ def check_base_url(value: object, *, allow_insecure_http: bool, argument: str = 
     if "?" in value or "#" in value:  # even an empty one would swallow the request path
         raise InvalidInputError(f"{argument} must not have a query or fragment")
     if parts.username is not None or parts.password is not None:
-        # Said without them: they are credentials, and httpx would send them as Basic auth.
+        # Said without them: they are credentials, and httpx2 would send them as Basic auth.
         raise InvalidInputError(f"{argument} must not hold a user name or password")
     if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):
         raise InvalidInputError(
@@ -159,12 +160,68 @@ def _split(value: str, argument: str) -> SplitResult:
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018  (urllib checks the port lazily; a bad one raises here)
-        httpx.URL(value).host  # noqa: B018  (what httpx will not send, e.g. a bad IDNA host)
-    except (ValueError, httpx.InvalidURL) as exc:
-        raise InvalidInputError(f"{argument} is not a valid URL: {exc}") from None
+        host = httpx2.URL(value).raw_host.decode("ascii")  # what httpx2 will send, IDNA-encoded
+    except (ValueError, httpx2.InvalidURL) as exc:
+        raise InvalidInputError(
+            f"{argument} is not a valid URL ({exc}): {_quoted(_without_credentials(value))}"
+        ) from None
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise InvalidInputError(f"{argument} must be an absolute http(s) URL with a host")
+        shown = _quoted(_without_credentials(value))
+        raise InvalidInputError(f"{argument} must be an absolute http(s) URL with a host: {shown}")
+    bad_label = bad_host_label(host)
+    if bad_label is not None:
+        raise InvalidInputError(
+            f"{argument} has a host name that cannot be sent ({bad_label}): {parts.hostname!r}"
+        )
     return parts
+
+
+_MAX_QUOTED_URL = 200
+_MAX_LABEL = 63
+_MAX_HOST = 253
+
+
+def _without_credentials(value: str) -> str:
+    """``value`` with any user name and password cut out, to be quoted in a message."""
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        return value
+    authority, slash, tail = rest.partition("/")
+    return f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{tail}"
+
+
+def _quoted(text: str) -> str:
+    return repr(text if len(text) <= _MAX_QUOTED_URL else text[:_MAX_QUOTED_URL] + "...")
+
+
+def bad_host_label(host: str) -> str | None:
+    """Why a DNS host name (already IDNA-encoded) cannot be looked up, or ``None``."""
+    if host.startswith("[") or _is_ip(host):
+        return None
+    name = host[:-1] if host.endswith(".") else host
+    if len(name) > _MAX_HOST:
+        return f"longer than {_MAX_HOST} characters"
+    for label in name.split("."):
+        if not label:
+            return "an empty label"
+        if len(label) > _MAX_LABEL:
+            return f"a label longer than {_MAX_LABEL} characters"
+        if label.lower().startswith("xn--"):
+            try:
+                decoded = label[4:].encode("ascii").decode("punycode")
+            except UnicodeError:
+                decoded = ""
+            if not decoded:
+                return f"an invalid IDNA label {label!r}"
+    return None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def is_valid_text(text: str) -> bool:
@@ -227,18 +284,18 @@ def _members_uncached(enum: type[_E], items: tuple[object, ...], argument: str) 
     return tuple(dict.fromkeys(members))
 
 
-Timeout = float | httpx.Timeout | None
+Timeout = float | httpx2.Timeout | None
 
 
 def check_timeout(value: object) -> Timeout:
-    """Seconds for the whole call, ``None`` for no limit, or an ``httpx.Timeout`` (per phase)."""
+    """Seconds for the whole call, ``None`` for no limit, or an ``httpx2.Timeout`` (per phase)."""
     if value is None:
         return None
-    if not isinstance(value, httpx.Timeout):
+    if not isinstance(value, httpx2.Timeout):
         if not _is_duration(value):
             raise InvalidInputError(
                 f"timeout must be a positive number of seconds up to {MAX_TIMEOUT_SECONDS:g}, "
-                "None or an httpx.Timeout"
+                "None or an httpx2.Timeout"
             )
         return float(value)  # type: ignore[arg-type]  # _is_duration checked it
     timeout = value

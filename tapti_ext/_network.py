@@ -1,7 +1,7 @@
 """The sockets beneath the SDK's own pools: bounded by the call's deadline, known to the fork hook.
 
-httpcore reads the response head in a loop of reads, each with the same per-read timeout, so a
-server trickling its headers is never cut off from above. Wrapping httpcore's network streams is
+httpcore2 reads the response head in a loop of reads, each with the same per-read timeout, so a
+server trickling its headers is never cut off from above. Wrapping httpcore2's network streams is
 the one place that sees every read and write: each one gets at most the time left in the current
 attempt's deadline, and records the first bytes of the answer (``Attempt.head``). The streams are
 also the one place that knows which sockets a pool holds, for ``_fork``.
@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Iterable
 from typing import Any
 
-import httpcore
+import httpcore2
 
 from . import _fork
 from ._deadline import current_attempt
@@ -65,15 +65,15 @@ class _Streams:
         self._streams.clear()
 
 
-class _Stream(httpcore.NetworkStream):
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
+class _Stream(httpcore2.NetworkStream):
+    def __init__(self, inner: httpcore2.NetworkStream) -> None:
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return _seen(self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout)))
+        return _seen(self._inner.read(max_bytes, _bounded(timeout, httpcore2.ReadTimeout)))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+        self._inner.write(buffer, _bounded(timeout, httpcore2.WriteTimeout))
 
     def close(self) -> None:
         self._inner.close()
@@ -83,8 +83,8 @@ class _Stream(httpcore.NetworkStream):
         ssl_context: Any,
         server_hostname: str | None = None,
         timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
-        timeout = _bounded(timeout, httpcore.ConnectTimeout)
+    ) -> httpcore2.NetworkStream:
+        timeout = _bounded(timeout, httpcore2.ConnectTimeout)
         _tunnelled()
         self._inner = self._inner.start_tls(ssl_context, server_hostname, timeout)
         return self
@@ -93,11 +93,11 @@ class _Stream(httpcore.NetworkStream):
         return self._inner.get_extra_info(info)
 
 
-class TrackingBackend(httpcore.NetworkBackend):
-    """httpcore's sync backend, with deadline-bounded streams the fork hook can release."""
+class TrackingBackend(httpcore2.NetworkBackend):
+    """httpcore2's sync backend, with deadline-bounded streams the fork hook can release."""
 
     def __init__(self) -> None:
-        self._inner = httpcore.SyncBackend()
+        self._inner = httpcore2.SyncBackend()
         self.streams = _Streams()
 
     def connect_tcp(
@@ -107,8 +107,8 @@ class TrackingBackend(httpcore.NetworkBackend):
         timeout: float | None = None,
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        timeout = _bounded(timeout, httpcore.ConnectTimeout)
+    ) -> httpcore2.NetworkStream:
+        timeout = _bounded(timeout, httpcore2.ConnectTimeout)
         stream = _Stream(
             self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
         )
@@ -119,15 +119,15 @@ class TrackingBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-class _AsyncStream(httpcore.AsyncNetworkStream):
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+class _AsyncStream(httpcore2.AsyncNetworkStream):
+    def __init__(self, inner: httpcore2.AsyncNetworkStream) -> None:
         self._inner = inner
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return _seen(await self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout)))
+        return _seen(await self._inner.read(max_bytes, _bounded(timeout, httpcore2.ReadTimeout)))
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+        await self._inner.write(buffer, _bounded(timeout, httpcore2.WriteTimeout))
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -137,8 +137,8 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
         ssl_context: Any,
         server_hostname: str | None = None,
         timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        timeout = _bounded(timeout, httpcore.ConnectTimeout)
+    ) -> httpcore2.AsyncNetworkStream:
+        timeout = _bounded(timeout, httpcore2.ConnectTimeout)
         _tunnelled()
         self._inner = await self._inner.start_tls(ssl_context, server_hostname, timeout)
         return self
@@ -147,21 +147,21 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
         return self._inner.get_extra_info(info)
 
 
-class AsyncTrackingBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's asyncio or trio backend (chosen on first use, as httpcore's own), wrapped."""
+class AsyncTrackingBackend(httpcore2.AsyncNetworkBackend):
+    """httpcore2's asyncio or trio backend (chosen on first use, as httpcore2's own), wrapped."""
 
     def __init__(self) -> None:
-        self._inner: httpcore.AsyncNetworkBackend | None = None
+        self._inner: httpcore2.AsyncNetworkBackend | None = None
         self.streams = _Streams()
 
-    def _backend(self) -> httpcore.AsyncNetworkBackend:
+    def _backend(self) -> httpcore2.AsyncNetworkBackend:
         if self._inner is None:
             import sniffio  # noqa: PLC0415  (only async programs need it)
 
             if sniffio.current_async_library() == "trio":
-                self._inner = httpcore.TrioBackend()
+                self._inner = httpcore2.TrioBackend()
             else:
-                self._inner = httpcore.AnyIOBackend()
+                self._inner = httpcore2.AnyIOBackend()
         return self._inner
 
     async def connect_tcp(
@@ -171,8 +171,8 @@ class AsyncTrackingBackend(httpcore.AsyncNetworkBackend):
         timeout: float | None = None,
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        timeout = _bounded(timeout, httpcore.ConnectTimeout)
+    ) -> httpcore2.AsyncNetworkStream:
+        timeout = _bounded(timeout, httpcore2.ConnectTimeout)
         inner = await self._backend().connect_tcp(
             host, port, timeout, local_address, socket_options
         )

@@ -2,7 +2,7 @@
 
 Every operation goes through here: the ``Tapti`` methods, ``Tapti.call`` for any generated
 operation, and ``tapti.raw`` (through ``PipelineTransport``). A pipeline sends either on the
-SDK's own pool (``_pool``: the key is added below httpx, the route and the deadline are ours,
+SDK's own pool (``_pool``: the key is added below httpx2, the route and the deadline are ours,
 forked children start afresh) or on a caller's ``http_client`` (the key rides on the request
 and is masked once the call ends; a forked child is refused). ``Pipeline`` and
 ``AsyncPipeline`` differ only in how they send, read and wait; each decision is ``Call.settle``.
@@ -15,8 +15,8 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Final, Generic, TypeVar
 
-import httpcore
-import httpx
+import httpcore2
+import httpx2
 
 from . import _fork
 from ._call import API_KEY_HEADER, MAX_RESPONSE_BYTES, Call, Unreadable
@@ -28,20 +28,20 @@ from ._pool import PoolSettings, as_httpx_error, new_async_pool, new_pool, to_co
 
 __all__ = ["ASYNC_DEFAULT_LIMITS", "DEFAULT_LIMITS", "AsyncPipeline", "Pipeline"]
 
-# Sync: keep-alive limit = connection limit, as httpcore counts every open connection against
+# Sync: keep-alive limit = connection limit, as httpcore2 counts every open connection against
 # the keep-alive one and, under many threads, closed idle ones it had just handed out
-# (docs/faults.md, "Many threads"). Async: httpx's own limits, as that race is a thread's and
+# (docs/faults.md, "Many threads"). Async: httpx2's own limits, as that race is a thread's and
 # make bench measured 50 concurrent tasks costing 1.28x the CPU per call on 50 kept connections
 # against 20 (figure 3).
-DEFAULT_LIMITS: Final = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-ASYNC_DEFAULT_LIMITS: Final = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+DEFAULT_LIMITS: Final = httpx2.Limits(max_connections=100, max_keepalive_connections=100)
+ASYNC_DEFAULT_LIMITS: Final = httpx2.Limits(max_connections=100, max_keepalive_connections=20)
 # Headers that describe the body as it travelled, not as the SDK hands it on decoded.
 _TRANSFER_HEADERS: Final = frozenset({b"content-encoding", b"transfer-encoding", b"content-length"})
 # Where a body read by our own response hook waits (and the request's deadline, before).
 _READ_EARLY: Final = "tapti_read_early"
-_BODY_ERRORS: Final = (BodyTooLargeError, UndecodableBodyError, httpx.RequestError)
+_BODY_ERRORS: Final = (BodyTooLargeError, UndecodableBodyError, httpx2.RequestError)
 _T = TypeVar("_T")
-_Http = TypeVar("_Http", httpx.Client, httpx.AsyncClient)
+_Http = TypeVar("_Http", httpx2.Client, httpx2.AsyncClient)
 
 
 class _Opened:
@@ -53,21 +53,21 @@ class _Opened:
         self.status, self.headers, self.raw, self.close = status, headers, raw, close
         self.extensions = extensions
 
-    def response(self, request: httpx.Request, content: bytes = b"") -> httpx.Response:
+    def response(self, request: httpx2.Request, content: bytes = b"") -> httpx2.Response:
         """The answer with its body decoded: the transfer headers no longer describe it."""
         headers = [(k, v) for k, v in self.headers if k.lower() not in _TRANSFER_HEADERS]
         extensions = {k: v for k, v in self.extensions.items() if k != "network_stream"}
-        return httpx.Response(
+        return httpx2.Response(
             self.status, headers=headers, content=content, request=request, extensions=extensions
         )
 
     @classmethod
-    def streaming(cls, response: httpx.Response, raw: Any, close: Any) -> _Opened:
+    def streaming(cls, response: httpx2.Response, raw: Any, close: Any) -> _Opened:
         return cls(response.status_code, response.headers.raw, raw, close, response.extensions)
 
     @classmethod
-    def read(cls, response: httpx.Response, *, is_async: bool) -> _Opened:
-        """A caller's response already read (decoded, by httpx or our early hook), or closed."""
+    def read(cls, response: httpx2.Response, *, is_async: bool) -> _Opened:
+        """A caller's response already read (decoded, by httpx2 or our early hook), or closed."""
         early = response.extensions.get(_READ_EARLY)
         outcome = _already_read(response) if early is None else early
         headers = [(k, v) for k, v in response.headers.raw if k.lower() != b"content-encoding"]
@@ -88,11 +88,11 @@ class _Opened:
         return BodyDecoder(", ".join(codings) or None, MAX_RESPONSE_BYTES)
 
 
-def _already_read(response: httpx.Response) -> bytes | None:
-    """The body when httpx read it already (a transport's prepared answer, an event hook)."""
+def _already_read(response: httpx2.Response) -> bytes | None:
+    """The body when httpx2 read it already (a transport's prepared answer, an event hook)."""
     try:
         return response.content
-    except httpx.ResponseNotRead:
+    except httpx2.ResponseNotRead:
         return None
 
 
@@ -113,7 +113,7 @@ class _Base(Generic[_Http]):
     """What both pipelines hold: the key, where to send, and who owns the pool."""
 
     def __init__(
-        self, *, api_key: str, base_url: str, http_client: _Http | None, limits: httpx.Limits
+        self, *, api_key: str, base_url: str, http_client: _Http | None, limits: httpx2.Limits
     ) -> None:
         self._key_header = [(API_KEY_HEADER.encode(), api_key.encode())]
         self._api_key = api_key
@@ -123,7 +123,7 @@ class _Base(Generic[_Http]):
         self._settings = PoolSettings(base_url) if http_client is None else None
         self._generation = _fork.generation
         self.closed = False
-        # A caller's response hook may call raise_for_status(), after which httpx closes the
+        # A caller's response hook may call raise_for_status(), after which httpx2 closes the
         # response unread: a hook of ours, run first, reads the body for the error message.
         self._reads_early = False
         if http_client is not None and http_client.event_hooks["response"]:
@@ -143,7 +143,7 @@ class _Base(Generic[_Http]):
             raise TaptiError(
                 "this client's http_client was created before os.fork(): its pooled connections "
                 "are shared with the parent process, which could hand this process another "
-                "user's answer. Create the httpx client (or the Tapti client) after forking, "
+                "user's answer. Create the httpx2 client (or the Tapti client) after forking, "
                 "e.g. in gunicorn's post_fork or Celery's worker_process_init"
             )
 
@@ -155,8 +155,8 @@ class _Base(Generic[_Http]):
         return True
 
     def _caller_request(
-        self, request: httpx.Request, timeouts: dict[str, float | None] | None, deadline: Deadline
-    ) -> httpx.Request:
+        self, request: httpx2.Request, timeouts: dict[str, float | None] | None, deadline: Deadline
+    ) -> httpx2.Request:
         """The request with what the caller's client would add (its headers and cookies)."""
         http = self._http
         assert http is not None  # noqa: S101  (called for a caller's client only)
@@ -173,7 +173,7 @@ class _Base(Generic[_Http]):
             request.extensions[_READ_EARLY] = deadline
         return request
 
-    def _forget(self, request: httpx.Request) -> None:
+    def _forget(self, request: httpx2.Request) -> None:
         # A caller's client needed the key on the request, which errors and responses keep.
         if API_KEY_HEADER in request.headers:
             request.headers[API_KEY_HEADER] = "***"
@@ -187,14 +187,14 @@ def _timeouts(deadline: Deadline, call: Call[Any]) -> dict[str, float | None] | 
 
 
 def _open_failure(
-    exc: Exception, attempt: Attempt, request: httpx.Request
-) -> Unreadable | httpx.RequestError:
+    exc: Exception, attempt: Attempt, request: httpx2.Request
+) -> Unreadable | httpx2.RequestError:
     """What a failure before a readable answer means for ``Call.settle``; raises what is final.
 
     A transport error after a 2xx status line is no connection error: the token exists. Anything
-    that is neither httpx's nor ours becomes a TaptiError, as only those leave a call.
+    that is neither httpx2's nor ours becomes a TaptiError, as only those leave a call.
     """
-    if isinstance(exc, httpx.RequestError):
+    if isinstance(exc, httpx2.RequestError):
         return Unreadable(None, exc, request) if attempt.answered_2xx() else exc
     if isinstance(exc, TaptiError):
         raise exc
@@ -202,18 +202,18 @@ def _open_failure(
     raise APIConnectionError(message, request=request) from exc
 
 
-class Pipeline(_Base[httpx.Client]):
+class Pipeline(_Base[httpx2.Client]):
     """Sends calls for ``Tapti``: retries, deadline, capped reads, fork safety."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._backend = TrackingBackend()
-        self._pool: httpcore.ConnectionPool | None = None
+        self._pool: httpcore2.ConnectionPool | None = None
         self._wake = threading.Event()  # set by close(), so a retry wait ends at once
         self._pool_locks: dict[int, threading.Lock] = {}
 
     def _hook_reader(self) -> Any:
-        def read_early(response: httpx.Response) -> None:
+        def read_early(response: httpx2.Response) -> None:
             deadline = response.request.extensions.get(_READ_EARLY)
             if deadline is not None:
                 opened = _Opened.streaming(response, response.iter_raw(), response.close)
@@ -225,13 +225,13 @@ class Pipeline(_Base[httpx.Client]):
 
         return read_early
 
-    def run(self, call: Call[_T]) -> httpx.Response:
+    def run(self, call: Call[_T]) -> httpx2.Response:
         deadline = Deadline(call.timeout)
         retries = 0
         try:
             while True:
                 step = call.settle(self._attempt(call, deadline), retries, deadline)
-                if isinstance(step, httpx.Response):
+                if isinstance(step, httpx2.Response):
                     return step
                 if _sleep(self._wake, step) or self.closed:
                     raise TaptiError("the client was closed while the call waited to retry")
@@ -242,7 +242,7 @@ class Pipeline(_Base[httpx.Client]):
 
     def _attempt(
         self, call: Call[Any], deadline: Deadline
-    ) -> httpx.Response | Unreadable | httpx.RequestError:
+    ) -> httpx2.Response | Unreadable | httpx2.RequestError:
         self._check_usable()
         request = call.request
         attempt = Attempt(deadline)
@@ -268,14 +268,14 @@ class Pipeline(_Base[httpx.Client]):
         request = self._caller_request(call.request, timeouts, deadline)
         try:
             response = self._http.send(request, stream=True, follow_redirects=False)
-        except httpx.HTTPStatusError as exc:
-            # A caller's event hook called raise_for_status(): httpx closed the response.
+        except httpx2.HTTPStatusError as exc:
+            # A caller's event hook called raise_for_status(): httpx2 closed the response.
             response = exc.response
         if _READ_EARLY in response.extensions or response.is_stream_consumed or response.is_closed:
             return _Opened.read(response, is_async=False)
         return _Opened.streaming(response, response.iter_raw(), response.close)
 
-    def _open_own(self, request: httpx.Request, timeouts: dict[str, float | None]) -> _Opened:
+    def _open_own(self, request: httpx2.Request, timeouts: dict[str, float | None]) -> _Opened:
         pool = self._own_pool()
         try:
             answer = pool.handle_request(to_core_request(request, self._key_header, timeouts))
@@ -289,7 +289,7 @@ class Pipeline(_Base[httpx.Client]):
             answer.extensions,
         )
 
-    def _own_pool(self) -> httpcore.ConnectionPool:
+    def _own_pool(self) -> httpcore2.ConnectionPool:
         pool = self._pool
         if pool is not None and self._generation == _fork.generation:
             return pool  # the hot path takes no lock
@@ -310,7 +310,7 @@ class Pipeline(_Base[httpx.Client]):
         for chunk in opened.raw:
             decoder.feed(chunk)
             if deadline.at is not None and deadline.remaining() == 0.0:
-                raise httpx.ReadTimeout("the call's timeout ran out")
+                raise httpx2.ReadTimeout("the call's timeout ran out")
         return decoder.finish()
 
     def close(self) -> None:
@@ -324,7 +324,7 @@ class Pipeline(_Base[httpx.Client]):
             _fork.keep_inherited(self._pool)
 
 
-def _core_chunks(answer: httpcore.Response, request: httpx.Request) -> Iterator[bytes]:
+def _core_chunks(answer: httpcore2.Response, request: httpx2.Request) -> Iterator[bytes]:
     try:
         yield from answer.iter_stream()
     except Exception as exc:
@@ -336,18 +336,18 @@ def _sleep(wake: threading.Event, seconds: float) -> bool:
     return wake.wait(seconds)
 
 
-class AsyncPipeline(_Base[httpx.AsyncClient]):
+class AsyncPipeline(_Base[httpx2.AsyncClient]):
     """``Pipeline`` for ``AsyncTapti``: the same steps, awaited."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._backend = AsyncTrackingBackend()
-        self._pool: httpcore.AsyncConnectionPool | None = None
+        self._pool: httpcore2.AsyncConnectionPool | None = None
         self._loop: object = None
         self._wake: Any = None  # an anyio.Event of this client's loop, made at the first wait
 
     def _hook_reader(self) -> Any:
-        async def read_early(response: httpx.Response) -> None:
+        async def read_early(response: httpx2.Response) -> None:
             deadline = response.request.extensions.get(_READ_EARLY)
             if deadline is not None:
                 opened = _Opened.streaming(response, response.aiter_raw(), response.aclose)
@@ -359,13 +359,13 @@ class AsyncPipeline(_Base[httpx.AsyncClient]):
 
         return read_early
 
-    async def run(self, call: Call[_T]) -> httpx.Response:
+    async def run(self, call: Call[_T]) -> httpx2.Response:
         deadline = Deadline(call.timeout)
         retries = 0
         try:
             while True:
                 step = call.settle(await self._attempt(call, deadline), retries, deadline)
-                if isinstance(step, httpx.Response):
+                if isinstance(step, httpx2.Response):
                     return step
                 if self._wake is None:
                     import anyio  # noqa: PLC0415  (a sync-only program never loads it)
@@ -380,7 +380,7 @@ class AsyncPipeline(_Base[httpx.AsyncClient]):
 
     async def _attempt(
         self, call: Call[Any], deadline: Deadline
-    ) -> httpx.Response | Unreadable | httpx.RequestError:
+    ) -> httpx2.Response | Unreadable | httpx2.RequestError:
         self._check_usable()
         self._check_loop()
         request = call.request
@@ -419,13 +419,15 @@ class AsyncPipeline(_Base[httpx.AsyncClient]):
         request = self._caller_request(call.request, timeouts, deadline)
         try:
             response = await self._http.send(request, stream=True, follow_redirects=False)
-        except httpx.HTTPStatusError as exc:
+        except httpx2.HTTPStatusError as exc:
             response = exc.response
         if _READ_EARLY in response.extensions or response.is_stream_consumed or response.is_closed:
             return _Opened.read(response, is_async=True)
         return _Opened.streaming(response, response.aiter_raw(), response.aclose)
 
-    async def _open_own(self, request: httpx.Request, timeouts: dict[str, float | None]) -> _Opened:
+    async def _open_own(
+        self, request: httpx2.Request, timeouts: dict[str, float | None]
+    ) -> _Opened:
         pool = self._own_pool()
         try:
             answer = await pool.handle_async_request(
@@ -441,7 +443,7 @@ class AsyncPipeline(_Base[httpx.AsyncClient]):
             answer.extensions,
         )
 
-    def _own_pool(self) -> httpcore.AsyncConnectionPool:
+    def _own_pool(self) -> httpcore2.AsyncConnectionPool:
         if self._pool is None or self._forked():
             if self._pool is not None:
                 _fork.keep_inherited(self._pool)
@@ -456,7 +458,7 @@ class AsyncPipeline(_Base[httpx.AsyncClient]):
         async for chunk in opened.raw:
             decoder.feed(chunk)
             if deadline.at is not None and deadline.remaining() == 0.0:
-                raise httpx.ReadTimeout("the call's timeout ran out")
+                raise httpx2.ReadTimeout("the call's timeout ran out")
         return decoder.finish()
 
     async def close(self) -> None:
@@ -474,7 +476,7 @@ class AsyncPipeline(_Base[httpx.AsyncClient]):
 
 
 async def _async_core_chunks(
-    answer: httpcore.Response, request: httpx.Request
+    answer: httpcore2.Response, request: httpx2.Request
 ) -> AsyncIterator[bytes]:
     try:
         async for chunk in answer.aiter_stream():
@@ -497,7 +499,7 @@ def _running_loop() -> object:
 
 
 async def _async_sleep(wake: Any, seconds: float) -> bool:
-    """Wait ``seconds`` (asyncio or trio, through anyio as httpx does); ``True`` when woken
+    """Wait ``seconds`` (asyncio or trio, through anyio as httpx2 does); ``True`` when woken
     early because the client was closed."""
     import anyio  # noqa: PLC0415
 

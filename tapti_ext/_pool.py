@@ -1,13 +1,13 @@
-"""The SDK's own connection pool: httpcore under our network layer, configured for one API host.
+"""The SDK's own connection pool: httpcore2 under our network layer, configured for one API host.
 
-Built on httpcore rather than ``httpx.HTTPTransport`` for two reasons: httpx offers no way to
-give its pool a network backend (``_network``, where deadlines and fork safety live), and httpx
+Built on httpcore2 rather than ``httpx2.HTTPTransport`` for two reasons: httpx2 offers no way to
+give its pool a network backend (``_network``, where deadlines and fork safety live), and httpx2
 would route through whatever proxy the environment names. The SDK talks to one host, so it
 decides the route once, here:
 
 - a loopback base URL never goes through an environment proxy: the key may travel in clear to
   this machine, but never to a proxy that may be another host;
-- any other host uses ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` (and ``NO_PROXY``) as httpx
+- any other host uses ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY`` (and ``NO_PROXY``) as httpx2
   and curl do; for an https API that is a CONNECT tunnel, so the proxy sees only TLS.
 
 Bad proxy or certificate settings in the environment are refused here, naming the variable.
@@ -18,38 +18,38 @@ from __future__ import annotations
 import os
 import ssl
 import urllib.request
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-import httpcore
-import httpx
+import httpcore2
+import httpx2
 
 from ._errors import InvalidInputError
-from ._inputs import is_loopback
+from ._inputs import bad_host_label, is_loopback
 
 __all__ = ["HTTPCORE_ERRORS", "PoolSettings", "new_async_pool", "new_pool", "to_core_request"]
 
 _PROXY_SCHEMES: Final = frozenset({"http", "https", "socks5", "socks5h"})
 
-# httpcore's failures as httpx's, so that one error table (``_errors``) serves every sender.
-HTTPCORE_ERRORS: Final[tuple[tuple[type[Exception], type[httpx.RequestError]], ...]] = (
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
-    (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout),
-    (httpcore.PoolTimeout, httpx.PoolTimeout),
-    (httpcore.TimeoutException, httpx.TimeoutException),
-    (httpcore.ConnectError, httpx.ConnectError),
-    (httpcore.ReadError, httpx.ReadError),
-    (httpcore.WriteError, httpx.WriteError),
-    (httpcore.ProxyError, httpx.ProxyError),
-    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
-    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
-    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
-    (httpcore.NetworkError, httpx.NetworkError),
-    (httpcore.ProtocolError, httpx.ProtocolError),
+# httpcore2's failures as httpx2's, so that one error table (``_errors``) serves every sender.
+HTTPCORE_ERRORS: Final[tuple[tuple[type[Exception], type[httpx2.RequestError]], ...]] = (
+    (httpcore2.ConnectTimeout, httpx2.ConnectTimeout),
+    (httpcore2.ReadTimeout, httpx2.ReadTimeout),
+    (httpcore2.WriteTimeout, httpx2.WriteTimeout),
+    (httpcore2.PoolTimeout, httpx2.PoolTimeout),
+    (httpcore2.TimeoutException, httpx2.TimeoutException),
+    (httpcore2.ConnectError, httpx2.ConnectError),
+    (httpcore2.ReadError, httpx2.ReadError),
+    (httpcore2.WriteError, httpx2.WriteError),
+    (httpcore2.ProxyError, httpx2.ProxyError),
+    (httpcore2.UnsupportedProtocol, httpx2.UnsupportedProtocol),
+    (httpcore2.RemoteProtocolError, httpx2.RemoteProtocolError),
+    (httpcore2.LocalProtocolError, httpx2.LocalProtocolError),
+    (httpcore2.NetworkError, httpx2.NetworkError),
+    (httpcore2.ProtocolError, httpx2.ProtocolError),
 )
 
 
-def as_httpx_error(exc: Exception, request: httpx.Request) -> httpx.RequestError | None:
+def as_httpx_error(exc: Exception, request: httpx2.Request) -> httpx2.RequestError | None:
     for core, mapped in HTTPCORE_ERRORS:
         if isinstance(exc, core):
             return mapped(str(exc) or type(exc).__name__, request=request)
@@ -62,7 +62,7 @@ class PoolSettings:
     __slots__ = ("proxy", "ssl_context")
 
     def __init__(self, base_url: str) -> None:
-        url = httpx.URL(base_url)
+        url = httpx2.URL(base_url)
         self.proxy = None if is_loopback(url.host) else _environment_proxy(url)
         needs_tls = url.scheme == "https" or (self.proxy is not None and self.proxy.is_https)
         self.ssl_context = _ssl_context() if needs_tls else None
@@ -71,7 +71,7 @@ class PoolSettings:
 class _Proxy:
     __slots__ = ("url", "variable")
 
-    def __init__(self, url: httpx.URL, variable: str) -> None:
+    def __init__(self, url: httpx2.URL, variable: str) -> None:
         self.url, self.variable = url, variable
 
     @property
@@ -79,9 +79,9 @@ class _Proxy:
         return self.url.scheme == "https"
 
     @property
-    def core_url(self) -> httpcore.URL:
+    def core_url(self) -> httpcore2.URL:
         url = self.url
-        return httpcore.URL(
+        return httpcore2.URL(
             scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
         )
 
@@ -92,8 +92,8 @@ class _Proxy:
         return self.url.username.encode(), self.url.password.encode()
 
 
-def _environment_proxy(url: httpx.URL) -> _Proxy | None:
-    """The proxy the environment names for ``url``, as httpx and curl read it."""
+def _environment_proxy(url: httpx2.URL) -> _Proxy | None:
+    """The proxy the environment names for ``url``, as httpx2 and curl read it."""
     found = _proxy_variable(url.scheme)
     if found is None:
         return None
@@ -105,10 +105,13 @@ def _environment_proxy(url: httpx.URL) -> _Proxy | None:
     if "://" not in value:  # "proxy:3128", as curl accepts it
         value = "http://" + value
     try:
-        proxy_url = httpx.URL(value)
+        proxy_url = httpx2.URL(value)
         host = proxy_url.host
-    except (httpx.InvalidURL, ValueError):  # ValueError: e.g. an invalid IDNA host name
-        raise InvalidInputError(f"{variable} is not a valid proxy URL") from None
+        unusable = bad_host_label(proxy_url.raw_host.decode("ascii")) if host else None
+    except (httpx2.InvalidURL, ValueError):  # ValueError: e.g. an invalid IDNA host name
+        unusable = "not a URL"
+    if unusable is not None:
+        raise InvalidInputError(f"{variable} is not a valid proxy URL ({unusable})") from None
     if proxy_url.scheme not in _PROXY_SCHEMES or not host:
         raise InvalidInputError(
             f"{variable} must be an http://, https:// or socks5:// proxy URL with a host"
@@ -119,7 +122,7 @@ def _environment_proxy(url: httpx.URL) -> _Proxy | None:
         except ImportError:
             raise InvalidInputError(
                 f"{variable} names a SOCKS proxy, which needs the socksio package: "
-                "pip install 'httpx[socks]'"
+                "pip install 'httpx2[socks]'"
             ) from None
     return _Proxy(proxy_url, variable)
 
@@ -127,7 +130,7 @@ def _environment_proxy(url: httpx.URL) -> _Proxy | None:
 def _proxy_variable(scheme: str) -> tuple[str, str] | None:
     # Lower case first, as curl; HTTP_PROXY is ignored under CGI (the "httpoxy" attack: a
     # request's "Proxy:" header arrives as that variable).
-    # A lower-case variable that is set wins even when empty (as urllib and httpx read them).
+    # A lower-case variable that is set wins even when empty (as urllib and httpx2 read them).
     for base in (f"{scheme}_proxy", "all_proxy"):
         names = [base, base.upper()]
         if base == "http_proxy" and "REQUEST_METHOD" in os.environ:
@@ -140,7 +143,7 @@ def _proxy_variable(scheme: str) -> tuple[str, str] | None:
 
 
 def _ssl_context() -> ssl.SSLContext:
-    """httpx's default context, with certificate variables checked and named when wrong."""
+    """httpx2's default context, with certificate variables checked and named when wrong."""
     for variable in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
         value = os.environ.get(variable)
         if not value:
@@ -149,118 +152,29 @@ def _ssl_context() -> ssl.SSLContext:
             # OpenSSL would accept it and then trust nothing: every call would fail.
             raise InvalidInputError(f"SSL_CERT_DIR is not a directory: {value!r}")
         try:
-            return httpx.create_ssl_context(trust_env=True)
+            return httpx2.create_ssl_context(trust_env=True)
         except (OSError, ssl.SSLError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise InvalidInputError(f"{variable} cannot be used ({reason}): {value!r}") from None
-    return httpx.create_ssl_context(trust_env=False)
-
-
-class _HeldConnections:
-    """httpcore 1.0's sync pool pass, without closing a connection a request already holds.
-
-    Under many threads, httpcore 1.0.9 closes an idle connection it has just handed to a
-    request whose thread has not started it yet (encode/httpcore#1110), and counts every
-    connection, not the idle ones, against the keep-alive limit (#1000): ``[Errno 9] Bad file
-    descriptor``, reads that hang until the timeout, and retried requests that issue a second
-    token. scripts/stress_threads.py measured 0 such closes in 532,986 calls with this pass,
-    against thousands per run without it. Here a connection a pending request holds is left
-    alone, never closed "to make room", never handed to a second request, and only idle
-    connections count against the limit; the rest is 1.0.9's pass. It uses httpcore's private
-    pool state, so it is applied only where that state is what it expects
-    (``HELD_CONNECTIONS_FIX``; tests/test_pool_fix.py fails when it no longer is).
-    """
-
-    _connections: list[Any]
-    _requests: list[Any]
-    _max_connections: int
-    _max_keepalive_connections: int
-
-    if TYPE_CHECKING:  # httpcore's, on the pool class (a stub here would override it)
-
-        def create_connection(self, origin: Any) -> Any: ...
-
-    def _assign_requests_to_connections(self) -> list[Any]:
-        held = {id(r.connection) for r in self._requests if r.connection is not None}
-        closing = self._close_spare(held)
-        for pool_request in [r for r in self._requests if r.is_queued()]:
-            connection = self._connection_for(pool_request.request.url.origin, held, closing)
-            if connection is not None:
-                pool_request.assign_to_connection(connection)
-                held.add(id(connection))
-        return closing
-
-    def _close_spare(self, held: set[int]) -> list[Any]:
-        """Drop closed connections; close expired ones and idle ones beyond the limit."""
-        closing: list[Any] = []
-        spare = sum(c.is_idle() and id(c) not in held for c in self._connections)
-        spare -= self._max_keepalive_connections
-        for connection in list(self._connections):
-            if connection.is_closed():
-                self._connections.remove(connection)
-            elif id(connection) in held:
-                continue  # its request's thread owns it now; the next pass looks again
-            elif connection.has_expired() or (connection.is_idle() and spare > 0):
-                spare -= connection.is_idle()
-                self._connections.remove(connection)
-                closing.append(connection)
-        return closing
-
-    def _connection_for(self, origin: Any, held: set[int], closing: list[Any]) -> Any:
-        free = [c for c in self._connections if id(c) not in held]
-        available = [c for c in free if c.can_handle_request(origin) and c.is_available()]
-        if available:
-            return available[0]
-        idle = [c for c in free if c.is_idle()]
-        if len(self._connections) >= self._max_connections:
-            if not idle:
-                return None
-            self._connections.remove(idle[0])
-            closing.append(idle[0])
-        connection = self.create_connection(origin)
-        self._connections.append(connection)
-        return connection
-
-
-def _fix_applies() -> bool:
-    pool = httpcore.ConnectionPool
-    return httpcore.__version__.startswith("1.0.") and all(
-        hasattr(pool, name) for name in ("_assign_requests_to_connections", "create_connection")
-    )
-
-
-HELD_CONNECTIONS_FIX: Final = _fix_applies()
-if HELD_CONNECTIONS_FIX:
-
-    class _Pool(_HeldConnections, httpcore.ConnectionPool):
-        pass
-
-    class _SOCKSProxy(_HeldConnections, httpcore.SOCKSProxy):
-        pass
-
-    class _HTTPProxy(_HeldConnections, httpcore.HTTPProxy):
-        pass
-
-    _SYNC_KINDS: tuple[Any, ...] = (_Pool, _SOCKSProxy, _HTTPProxy)
-else:  # pragma: no cover  (another httpcore: its own pass, with equal limits as the guard)
-    _SYNC_KINDS = (httpcore.ConnectionPool, httpcore.SOCKSProxy, httpcore.HTTPProxy)
+    return httpx2.create_ssl_context(trust_env=False)
 
 
 def new_pool(
-    settings: PoolSettings, limits: httpx.Limits, backend: httpcore.NetworkBackend
-) -> httpcore.ConnectionPool:
-    return _pool(settings, limits, backend, _SYNC_KINDS)  # type: ignore[no-any-return]
+    settings: PoolSettings, limits: httpx2.Limits, backend: httpcore2.NetworkBackend
+) -> httpcore2.ConnectionPool:
+    kinds = (httpcore2.ConnectionPool, httpcore2.SOCKSProxy, httpcore2.HTTPProxy)
+    return _pool(settings, limits, backend, kinds)  # type: ignore[no-any-return]
 
 
 def new_async_pool(
-    settings: PoolSettings, limits: httpx.Limits, backend: httpcore.AsyncNetworkBackend
-) -> httpcore.AsyncConnectionPool:
-    kinds = (httpcore.AsyncConnectionPool, httpcore.AsyncSOCKSProxy, httpcore.AsyncHTTPProxy)
+    settings: PoolSettings, limits: httpx2.Limits, backend: httpcore2.AsyncNetworkBackend
+) -> httpcore2.AsyncConnectionPool:
+    kinds = (httpcore2.AsyncConnectionPool, httpcore2.AsyncSOCKSProxy, httpcore2.AsyncHTTPProxy)
     return _pool(settings, limits, backend, kinds)  # type: ignore[no-any-return]
 
 
 def _pool(
-    settings: PoolSettings, limits: httpx.Limits, backend: Any, kinds: tuple[Any, ...]
+    settings: PoolSettings, limits: httpx2.Limits, backend: Any, kinds: tuple[Any, ...]
 ) -> Any:
     """A direct, SOCKS or HTTP-proxy pool (``kinds``, sync or async) on ``backend``."""
     direct, socks, http_proxy = kinds
@@ -279,15 +193,15 @@ def _pool(
 
 
 def to_core_request(
-    request: httpx.Request,
+    request: httpx2.Request,
     extra_headers: list[tuple[bytes, bytes]],
     timeouts: dict[str, float | None],
-) -> httpcore.Request:
-    """``request`` for httpcore, with headers that never touch the ``httpx.Request`` (the key)."""
+) -> httpcore2.Request:
+    """``request`` for httpcore2, with headers that never touch the ``httpx2.Request`` (the key)."""
     url = request.url
-    return httpcore.Request(
+    return httpcore2.Request(
         method=request.method,
-        url=httpcore.URL(
+        url=httpcore2.URL(
             scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
         ),
         headers=[*request.headers.raw, *extra_headers],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
-import httpx
+import httpx2
 from tapti_api_client.models.create_sdk_token_response import CreateSdkTokenResponse
 from tapti_api_client.models.platform import Platform
 from tapti_api_client.models.scope import Scope
@@ -163,7 +163,7 @@ class SdkToken:
 
 
 def token_from_response(
-    response: httpx.Response, platforms: tuple[Platform, ...], scopes: tuple[Scope, ...]
+    response: httpx2.Response, platforms: tuple[Platform, ...], scopes: tuple[Scope, ...]
 ) -> SdkToken:
     """The token in a 2xx answer, or ``APIResponseValidationError``; nothing else escapes."""
     data = json_object(response)

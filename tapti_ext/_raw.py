@@ -1,10 +1,10 @@
 """The generated ``AuthenticatedClient`` behind ``tapti.raw``, on its ``Tapti``'s pipeline.
 
-The generated functions send through an httpx client; here that client's transport is the
+The generated functions send through an httpx2 client; here that client's transport is the
 ``Tapti`` client's pipeline, so an edge-case call through ``tapti.raw`` (any operation the
 generator produced, including ones added after this code was written) gets the same pool,
 retries, deadline, typed errors, capped reads, fork safety and key handling as the wrapper's own
-methods. The key is added below httpx, so no httpx object here ever holds it.
+methods. The key is added below httpx2, so no httpx2 object here ever holds it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Self
 
 import attrs
-import httpx
+import httpx2
 from tapti_api_client import AuthenticatedClient
 
 from ._call import API_KEY_HEADER, Call
@@ -24,7 +24,7 @@ from ._retry import RetryPolicy
 __all__ = ["raw_client"]
 
 
-def _unparsed(response: httpx.Response) -> httpx.Response:
+def _unparsed(response: httpx2.Response) -> httpx2.Response:
     return response
 
 
@@ -37,29 +37,29 @@ class _Route:
     retry: RetryPolicy
     secret: str = attrs.field(repr=False)
 
-    def call(self, request: httpx.Request) -> Call[httpx.Response]:
+    def call(self, request: httpx2.Request) -> Call[httpx2.Response]:
         if API_KEY_HEADER in request.headers:  # the pipeline adds the one true key
             del request.headers[API_KEY_HEADER]
         return Call(request, _unparsed, self.retry, self.timeout, self.secret)
 
 
-class _PipelineTransport(httpx.BaseTransport):
-    """httpx's transport interface over a ``Pipeline``; closing it leaves the pool alone."""
+class _PipelineTransport(httpx2.BaseTransport):
+    """httpx2's transport interface over a ``Pipeline``; closing it leaves the pool alone."""
 
     def __init__(self, route: _Route) -> None:
         self.route = route
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         pipeline = self.route.pipeline
         assert isinstance(pipeline, Pipeline)  # noqa: S101  (built so by raw_client)
         return pipeline.run(self.route.call(request))
 
 
-class _AsyncPipelineTransport(httpx.AsyncBaseTransport):
+class _AsyncPipelineTransport(httpx2.AsyncBaseTransport):
     def __init__(self, route: _Route) -> None:
         self.route = route
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         pipeline = self.route.pipeline
         assert isinstance(pipeline, AsyncPipeline)  # noqa: S101  (built so by raw_client)
         return await pipeline.run(self.route.call(request))
@@ -80,21 +80,21 @@ class _PipelineClient(AuthenticatedClient):
     def with_cookies(self, cookies: dict[str, str]) -> AuthenticatedClient:
         return self._copy(cookies={**self._cookies, **_str_mapping(cookies, "cookies")})
 
-    def with_timeout(self, timeout: httpx.Timeout) -> AuthenticatedClient:
+    def with_timeout(self, timeout: httpx2.Timeout) -> AuthenticatedClient:
         route = self._route
         assert route is not None  # noqa: S101
         return self._copy(
             timeout=timeout, route=attrs.evolve(route, timeout=check_timeout(timeout))
         )
 
-    def get_httpx_client(self) -> httpx.Client:
+    def get_httpx_client(self) -> httpx2.Client:
         if self._client is None:
             raise InvalidInputError(
                 "AsyncTapti.raw serves the generated asyncio functions; use Tapti.raw"
             )
         return self._client
 
-    def get_async_httpx_client(self) -> httpx.AsyncClient:
+    def get_async_httpx_client(self) -> httpx2.AsyncClient:
         if self._async_client is None:
             raise InvalidInputError(
                 "Tapti.raw serves the generated sync functions; use AsyncTapti.raw"
@@ -126,8 +126,8 @@ def _str_mapping(given: object, what: str) -> dict[str, str]:
     return given
 
 
-class _BorrowedClient(httpx.Client):
-    """The httpx client of ``tapti.raw``: closing it (or leaving ``with``) closes nothing, as
+class _BorrowedClient(httpx2.Client):
+    """The httpx2 client of ``tapti.raw``: closing it (or leaving ``with``) closes nothing, as
     the pool is the ``Tapti`` client's and ``tapti.raw`` is kept for later calls."""
 
     def close(self) -> None:
@@ -137,7 +137,7 @@ class _BorrowedClient(httpx.Client):
         pass
 
 
-class _AsyncBorrowedClient(httpx.AsyncClient):
+class _AsyncBorrowedClient(httpx2.AsyncClient):
     async def aclose(self) -> None:
         pass
 
@@ -146,7 +146,7 @@ class _AsyncBorrowedClient(httpx.AsyncClient):
 
 
 def _attach(settings: dict[str, Any]) -> _PipelineClient:
-    """A raw client whose httpx client sends through ``settings["route"]``."""
+    """A raw client whose httpx2 client sends through ``settings["route"]``."""
     client = _PipelineClient(**settings)
     route = settings["route"]
     options: dict[str, Any] = {
@@ -182,7 +182,7 @@ def raw_client(
             "auth_header_name": API_KEY_HEADER,
             "headers": dict(headers),
             "cookies": {},
-            "timeout": timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
+            "timeout": timeout if isinstance(timeout, httpx2.Timeout) else httpx2.Timeout(timeout),
             "verify_ssl": True,
             "follow_redirects": False,
             "raise_on_unexpected_status": False,

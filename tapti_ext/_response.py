@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import httpx
+import httpx2
 
 from ._errors import REQUEST_ID_HEADER
 
@@ -25,7 +25,7 @@ class APIResponse:
     __slots__ = ("_parse", "_parsed", "http_response")
 
     def __init__(
-        self, http_response: httpx.Response, parse: Callable[[httpx.Response], SdkToken]
+        self, http_response: httpx2.Response, parse: Callable[[httpx2.Response], SdkToken]
     ) -> None:
         self.http_response = http_response
         self._parse = parse
@@ -36,7 +36,7 @@ class APIResponse:
         return self.http_response.status_code
 
     @property
-    def headers(self) -> httpx.Headers:
+    def headers(self) -> httpx2.Headers:
         return self.http_response.headers
 
     @property

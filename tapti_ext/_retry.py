@@ -15,7 +15,7 @@ import time
 from email.utils import parsedate_to_datetime
 from typing import NamedTuple
 
-import httpx
+import httpx2
 
 __all__ = ["RETRYABLE_STATUSES", "RetryPolicy", "parse_retry_after"]
 
@@ -23,7 +23,7 @@ __all__ = ["RETRYABLE_STATUSES", "RetryPolicy", "parse_retry_after"]
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 
 
-def parse_retry_after(headers: httpx.Headers) -> float | None:
+def parse_retry_after(headers: httpx2.Headers) -> float | None:
     """Seconds to wait from ``Retry-After`` (delta-seconds or an HTTP date), or ``None``."""
     value = headers.get("retry-after")
     if value is None:

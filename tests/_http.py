@@ -2,19 +2,69 @@
 
 from __future__ import annotations
 
-import httpx
+import httpcore2
+import httpx2
+import pytest
 
 
-def snapshot(request: httpx.Request) -> httpx.Request:
+def snapshot(request: httpx2.Request) -> httpx2.Request:
     """A copy of ``request`` as it was sent.
 
     The SDK masks the API key in its request once a call is over (errors and raw responses
     keep a reference to it), so a test that inspects headers afterwards needs its own copy.
     """
-    return httpx.Request(
+    return httpx2.Request(
         request.method,
         request.url,
         headers=request.headers.copy(),
         content=request.read(),
         extensions=dict(request.extensions),
     )
+
+
+class PoolRecorder:
+    """Stands in for the SDK's own httpcore2 pool in a test: records each request it is handed
+    (as an ``httpx2.Request``, the key included, as it would go on the wire) and answers 200 with
+    ``body``. Installed by patching the public ``handle_request`` methods of httpcore2's pools."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.requests: list[httpx2.Request] = []
+
+    def record(self, request: httpcore2.Request) -> httpcore2.Response:
+        url = request.url
+        content = b"".join(request.stream)  # type: ignore[union-attr]
+        self.requests.append(
+            httpx2.Request(
+                request.method.decode(),
+                httpx2.URL(
+                    scheme=url.scheme.decode(),
+                    host=url.host.decode(),
+                    port=url.port,
+                    path=url.target.decode(),
+                ),
+                headers=request.headers,
+                content=content,
+                extensions=dict(request.extensions),
+            )
+        )
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", b"%d" % len(self.body)),
+        ]
+        return httpcore2.Response(200, headers=headers, content=self.body)
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> PoolRecorder:
+        def handle(pool: object, request: httpcore2.Request) -> httpcore2.Response:
+            return self.record(request)
+
+        async def handle_async(pool: object, request: httpcore2.Request) -> httpcore2.Response:
+            return self.record(request)
+
+        monkeypatch.setattr(httpcore2.ConnectionPool, "handle_request", handle)
+        monkeypatch.setattr(httpcore2.AsyncConnectionPool, "handle_async_request", handle_async)
+        return self
+
+    @property
+    def last(self) -> httpx2.Request:
+        return self.requests[-1]

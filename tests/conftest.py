@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-import httpx
+import httpx2
 import pytest
 
 
@@ -108,8 +108,8 @@ def _wait_for_prism(url: str, process: subprocess.Popen[bytes], log: IO[str]) ->
         if process.poll() is not None:
             pytest.fail(f"prism exited with code {process.returncode}:\n{_tail(log)}")
         try:
-            httpx.get(url, timeout=2.0)  # any HTTP answer will do: "/" is a 404 problem document
-        except httpx.TransportError:
+            httpx2.get(url, timeout=2.0)  # any HTTP answer will do: "/" is a 404 problem document
+        except httpx2.TransportError:
             time.sleep(0.2)
         else:
             return

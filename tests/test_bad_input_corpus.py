@@ -3,7 +3,7 @@
 Every row of the corpus (user ids, platforms, scopes, URLs, argument types, base URLs, client
 settings, portal platforms) is run against a real ``MockTaptiServer`` and must raise
 ``InvalidInputError`` whose message names the bad argument, with zero requests reaching the
-server: the mock recorded nothing and no httpx transport was even asked to send. Call rows run
+server: the mock recorded nothing and no httpx2 transport was even asked to send. Call rows run
 through ``Tapti``, ``AsyncTapti`` and ``with_raw_response``; construction rows through both
 client classes.
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-import httpx
+import httpx2
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
@@ -51,23 +51,23 @@ def server() -> Iterator[MockTaptiServer]:
 
 
 @pytest.fixture
-def sends(monkeypatch: pytest.MonkeyPatch, server: MockTaptiServer) -> list[httpx.Request]:
-    """Every request any httpx transport is asked to send during the test (none, we hope)."""
+def sends(monkeypatch: pytest.MonkeyPatch, server: MockTaptiServer) -> list[httpx2.Request]:
+    """Every request any httpx2 transport is asked to send during the test (none, we hope)."""
     server.clear()
-    sent: list[httpx.Request] = []
-    sync_send = httpx.HTTPTransport.handle_request
-    async_send = httpx.AsyncHTTPTransport.handle_async_request
+    sent: list[httpx2.Request] = []
+    sync_send = httpx2.HTTPTransport.handle_request
+    async_send = httpx2.AsyncHTTPTransport.handle_async_request
 
-    def record(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+    def record(self: httpx2.HTTPTransport, request: httpx2.Request) -> httpx2.Response:
         sent.append(request)
         return sync_send(self, request)
 
-    async def record_async(self: httpx.AsyncHTTPTransport, request: httpx.Request) -> Any:
+    async def record_async(self: httpx2.AsyncHTTPTransport, request: httpx2.Request) -> Any:
         sent.append(request)
         return await async_send(self, request)
 
-    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", record)
-    monkeypatch.setattr(httpx.AsyncHTTPTransport, "handle_async_request", record_async)
+    monkeypatch.setattr(httpx2.HTTPTransport, "handle_request", record)
+    monkeypatch.setattr(httpx2.AsyncHTTPTransport, "handle_async_request", record_async)
     return sent
 
 
@@ -75,14 +75,14 @@ def assert_refused(
     info: pytest.ExceptionInfo[InvalidInputError],
     words: tuple[str, ...],
     server: MockTaptiServer,
-    sends: list[httpx.Request],
+    sends: list[httpx2.Request],
 ) -> None:
     assert type(info.value) is InvalidInputError
     assert isinstance(info.value, ValueError)
     message = str(info.value)
     for word in words:
         assert word in message, f"{word!r} not named in {message!r}"
-    assert sends == [], "a request was handed to httpx"
+    assert sends == [], "a request was handed to httpx2"
     assert server.requests == [], "a request reached the server"
 
 
@@ -188,7 +188,7 @@ def make_call(tapti: Tapti | AsyncTapti, row: CallRow, *, raw: bool = False) -> 
 
 @pytest.mark.parametrize("row", CALL_ROWS, ids=lambda row: row.name)
 def test_sync_call_refused(
-    row: CallRow, server: MockTaptiServer, sends: list[httpx.Request]
+    row: CallRow, server: MockTaptiServer, sends: list[httpx2.Request]
 ) -> None:
     with (
         Tapti(api_key=API_KEY, base_url=server.url, max_retries=0) as tapti,
@@ -200,7 +200,7 @@ def test_sync_call_refused(
 
 @pytest.mark.parametrize("row", CALL_ROWS, ids=lambda row: row.name)
 def test_raw_response_call_refused(
-    row: CallRow, server: MockTaptiServer, sends: list[httpx.Request]
+    row: CallRow, server: MockTaptiServer, sends: list[httpx2.Request]
 ) -> None:
     with (
         Tapti(api_key=API_KEY, base_url=server.url, max_retries=0) as tapti,
@@ -213,7 +213,7 @@ def test_raw_response_call_refused(
 @pytest.mark.anyio
 @pytest.mark.parametrize("row", CALL_ROWS, ids=lambda row: row.name)
 async def test_async_call_refused(
-    row: CallRow, server: MockTaptiServer, sends: list[httpx.Request]
+    row: CallRow, server: MockTaptiServer, sends: list[httpx2.Request]
 ) -> None:
     async with AsyncTapti(api_key=API_KEY, base_url=server.url, max_retries=0) as tapti:
         with pytest.raises(InvalidInputError) as info:
@@ -258,7 +258,7 @@ CLIENT_ROWS = [
     ClientRow("default-scope-unknown", ("scopes",), {"scopes": "everything"}),
     ClientRow("default-callback-relative", ("callback_url",), {"callback_url": "cb"}),
     ClientRow("default-redirect-int", ("redirect_url",), {"redirect_url": 7}),
-    ClientRow("http-client-wrong-kind", ("http_client",), {"http_client": "httpx.Client"}),
+    ClientRow("http-client-wrong-kind", ("http_client",), {"http_client": "httpx2.Client"}),
 ]  # fmt: skip
 
 
@@ -271,7 +271,7 @@ def client_settings(row: ClientRow, server: MockTaptiServer) -> dict[str, Any]:
 
 @pytest.mark.parametrize("row", CLIENT_ROWS, ids=lambda row: row.name)
 def test_sync_client_refused(
-    row: ClientRow, server: MockTaptiServer, sends: list[httpx.Request]
+    row: ClientRow, server: MockTaptiServer, sends: list[httpx2.Request]
 ) -> None:
     with pytest.raises(InvalidInputError) as info:
         Tapti(**client_settings(row, server))
@@ -281,7 +281,7 @@ def test_sync_client_refused(
 @pytest.mark.anyio
 @pytest.mark.parametrize("row", CLIENT_ROWS, ids=lambda row: row.name)
 async def test_async_client_refused(
-    row: ClientRow, server: MockTaptiServer, sends: list[httpx.Request]
+    row: ClientRow, server: MockTaptiServer, sends: list[httpx2.Request]
 ) -> None:
     with pytest.raises(InvalidInputError) as info:
         AsyncTapti(**client_settings(row, server))
@@ -289,9 +289,9 @@ async def test_async_client_refused(
 
 
 def test_async_http_client_given_to_the_sync_client_is_refused(
-    server: MockTaptiServer, sends: list[httpx.Request]
+    server: MockTaptiServer, sends: list[httpx2.Request]
 ) -> None:
-    http = httpx.AsyncClient()
+    http = httpx2.AsyncClient()
     with pytest.raises(InvalidInputError) as info:
         Tapti(api_key=API_KEY, base_url=server.url, http_client=http)  # type: ignore[arg-type]
     assert_refused(info, ("http_client", "AsyncClient"), server, sends)
@@ -329,7 +329,7 @@ def test_portal_url_refused(
     words: tuple[str, ...],
     make: Callable[[Tapti], object],
     server: MockTaptiServer,
-    sends: list[httpx.Request],
+    sends: list[httpx2.Request],
 ) -> None:
     with (
         Tapti(api_key=API_KEY, base_url=server.url) as tapti,

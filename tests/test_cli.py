@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import IO
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2
 import pytest
 
 from tapti_ext import Platform, Scope
@@ -259,7 +259,7 @@ def test_mock_server_command_stops_cleanly_on_sigterm() -> None:
         assert rest.get(timeout=_LINE_SECONDS).strip() == "Mock Tapti API stopped."
     assert code == 0
     assert "Traceback" not in stderr
-    with httpx.Client(trust_env=False) as http, pytest.raises(httpx.ConnectError):
+    with httpx2.Client(trust_env=False) as http, pytest.raises(httpx2.ConnectError):
         http.get(url)  # the port was closed
 
 
@@ -268,7 +268,7 @@ def test_mock_server_fault_flags_fail_then_recover() -> None:
     with mock_cli(*args) as (process, banner, _):
         url = banner[0].rsplit(" ", 1)[-1].strip()
         assert "Fault: the next 2 API call(s) fail with 429 (Retry-After: 0)." in "".join(banner)
-        with httpx.Client(base_url=url, headers={"x-api-key": "k1"}, trust_env=False) as http:
+        with httpx2.Client(base_url=url, headers={"x-api-key": "k1"}, trust_env=False) as http:
             answers = [http.post("/users/u1/sdk-token", json=BODY) for _ in range(3)]
         _stop(process, signal.SIGTERM)
     assert [a.status_code for a in answers] == [429, 429, 200]
@@ -280,7 +280,7 @@ def test_mock_server_delay_flags_hold_back_the_next_answers() -> None:
         url = banner[0].rsplit(" ", 1)[-1].strip()
         assert "Fault: the next 1 answer(s) held back 0.4 s." in "".join(banner)
         durations = []
-        with httpx.Client(base_url=url, trust_env=False) as http:
+        with httpx2.Client(base_url=url, trust_env=False) as http:
             for _ in range(2):
                 started = time.monotonic()
                 assert http.get("/elsewhere").status_code == 404
@@ -301,7 +301,7 @@ def test_mock_server_portal_flag_serves_the_stand_in_portal() -> None:
         result = run(*CREATE, env={"TAPTI_API_KEY": "k1", "TAPTI_BASE_URL": url})
         assert result.returncode == 0, result.stderr
         assert result.stdout.startswith(f"{portal}?sdk_token=")
-        with httpx.Client(trust_env=False) as http:
+        with httpx2.Client(trust_env=False) as http:
             page = http.get(result.stdout.strip())
         _stop(process, signal.SIGTERM)
     assert page.status_code == 200

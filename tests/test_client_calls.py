@@ -6,11 +6,10 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
-import respx
 from _fields import portal_body, portal_of
-from _http import snapshot
+from _http import PoolRecorder, snapshot
 from tapti_api_client import AuthenticatedClient
 from tapti_api_client.api.users import create_sdk_token as generated_create_sdk_token
 from tapti_api_client.models import CreateSdkTokenRequest, CreateSdkTokenResponse
@@ -38,7 +37,7 @@ CALL: dict[str, Any] = {
     "callback_url": CALLBACK,
     "redirect_url": REDIRECT,
 }
-# httpx's own default, which a caller's client keeps unless timeout= is given to the SDK too.
+# httpx2's own default, which a caller's client keeps unless timeout= is given to the SDK too.
 HTTPX_DEFAULT_TIMEOUT = {"connect": 5.0, "read": 5.0, "write": 5.0, "pool": 5.0}
 
 
@@ -50,36 +49,36 @@ def assert_budget(timeouts: dict[str, float], seconds: float) -> None:
 
 
 @pytest.fixture
-def sent() -> list[httpx.Request]:
+def sent() -> list[httpx2.Request]:
     return []
 
 
 @pytest.fixture
-def handler(sent: list[httpx.Request]) -> Callable[[httpx.Request], httpx.Response]:
-    def handle(request: httpx.Request) -> httpx.Response:
+def handler(sent: list[httpx2.Request]) -> Callable[[httpx2.Request], httpx2.Response]:
+    def handle(request: httpx2.Request) -> httpx2.Response:
         sent.append(snapshot(request))
-        return httpx.Response(200, json=portal_body(PORTAL), headers={"x-request-id": "req_42"})
+        return httpx2.Response(200, json=portal_body(PORTAL), headers={"x-request-id": "req_42"})
 
     return handle
 
 
 @pytest.fixture
-def http(handler: Callable[[httpx.Request], httpx.Response]) -> Iterator[httpx.Client]:
-    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+def http(handler: Callable[[httpx2.Request], httpx2.Response]) -> Iterator[httpx2.Client]:
+    with httpx2.Client(transport=httpx2.MockTransport(handler)) as client:
         yield client
 
 
 @pytest.fixture
-def tapti(http: httpx.Client) -> Tapti:
+def tapti(http: httpx2.Client) -> Tapti:
     return Tapti(api_key=API_KEY, http_client=http)
 
 
-def body_of(request: httpx.Request) -> Any:
+def body_of(request: httpx2.Request) -> Any:
     return json.loads(request.content)
 
 
 def assert_documented_request(
-    request: httpx.Request, path: str = "/users/user_123/sdk-token"
+    request: httpx2.Request, path: str = "/users/user_123/sdk-token"
 ) -> None:
     assert request.method == "POST"
     assert request.url.scheme == "https"
@@ -108,21 +107,23 @@ def assert_token(token: SdkToken) -> None:
 # --- sync ----------------------------------------------------------------------------------------
 
 
-def test_create_sdk_token(tapti: Tapti, sent: list[httpx.Request]) -> None:
+def test_create_sdk_token(tapti: Tapti, sent: list[httpx2.Request]) -> None:
     token = tapti.user("user_123").create_sdk_token(**CALL)
     assert len(sent) == 1
     assert_documented_request(sent[0])
     assert_token(token)
 
 
-def test_create_sdk_token_alias_is_the_same_method(tapti: Tapti, sent: list[httpx.Request]) -> None:
+def test_create_sdk_token_alias_is_the_same_method(
+    tapti: Tapti, sent: list[httpx2.Request]
+) -> None:
     token = tapti.user("user_123").createSDKToken(**CALL)
     assert_documented_request(sent[0])
     assert_token(token)
 
 
 @pytest.mark.parametrize("method", ["create_sdk_token", "createSDKToken"])
-def test_js_form_user_id_on_the_call(method: str, tapti: Tapti, sent: list[httpx.Request]) -> None:
+def test_js_form_user_id_on_the_call(method: str, tapti: Tapti, sent: list[httpx2.Request]) -> None:
     token = getattr(tapti.user(), method)("user_123", **CALL)
     assert_documented_request(sent[0])
     assert_token(token)
@@ -143,7 +144,7 @@ def test_js_form_user_id_on_the_call(method: str, tapti: Tapti, sent: list[httpx
     ],
 )
 def test_user_id_is_one_percent_encoded_segment(
-    user_id: str | int, segment: str, tapti: Tapti, sent: list[httpx.Request]
+    user_id: str | int, segment: str, tapti: Tapti, sent: list[httpx2.Request]
 ) -> None:
     tapti.user(user_id).create_sdk_token(**CALL)
     assert_documented_request(sent[0], path=f"/users/{segment}/sdk-token")
@@ -174,7 +175,7 @@ def test_enum_or_string_any_case_deduplicated_in_order(
     sent_platforms: list[str],
     sent_scopes: list[str],
     tapti: Tapti,
-    sent: list[httpx.Request],
+    sent: list[httpx2.Request],
 ) -> None:
     token = tapti.user("user_123").create_sdk_token(
         platforms=platforms, scopes=scopes, callback_url=CALLBACK, redirect_url=REDIRECT
@@ -186,22 +187,27 @@ def test_enum_or_string_any_case_deduplicated_in_order(
     assert [s.value for s in token.scopes] == sent_scopes
 
 
-def test_callers_client_keeps_its_own_timeout(tapti: Tapti, sent: list[httpx.Request]) -> None:
+def test_callers_client_keeps_its_own_timeout(tapti: Tapti, sent: list[httpx2.Request]) -> None:
     tapti.user("user_123").create_sdk_token(**CALL)
     assert sent[0].extensions["timeout"] == HTTPX_DEFAULT_TIMEOUT
 
 
-def test_default_timeout_is_a_30_second_budget_on_the_own_pool() -> None:
-    with respx.mock(base_url=BASE) as respx_mock, Tapti(api_key=API_KEY) as tapti:
-        route = respx_mock.post("/users/user_123/sdk-token").respond(200, json=portal_body(PORTAL))
+@pytest.fixture
+def own_pool(monkeypatch: pytest.MonkeyPatch) -> PoolRecorder:
+    """The SDK's own pool, answering without a network (the real one is tested over sockets)."""
+    return PoolRecorder(json.dumps(portal_body(PORTAL)).encode()).install(monkeypatch)
+
+
+def test_default_timeout_is_a_30_second_budget_on_the_own_pool(own_pool: PoolRecorder) -> None:
+    with Tapti(api_key=API_KEY) as tapti:
         tapti.user("user_123").create_sdk_token(**CALL)
     assert tapti.timeout == 30.0
-    assert_budget(route.calls.last.request.extensions["timeout"], 30.0)
+    assert_budget(own_pool.last.extensions["timeout"], 30.0)
 
 
 @pytest.mark.parametrize("timeout", [1.5, 2])
 def test_per_call_number_is_a_budget(
-    timeout: float, tapti: Tapti, sent: list[httpx.Request]
+    timeout: float, tapti: Tapti, sent: list[httpx2.Request]
 ) -> None:
     tapti.user("user_123").create_sdk_token(**CALL, timeout=timeout)
     tapti.user("user_123").create_sdk_token(**CALL)
@@ -210,27 +216,29 @@ def test_per_call_number_is_a_budget(
 
 
 def test_per_call_httpx_timeout_keeps_per_operation_meaning(
-    tapti: Tapti, sent: list[httpx.Request]
+    tapti: Tapti, sent: list[httpx2.Request]
 ) -> None:
-    tapti.user("user_123").create_sdk_token(**CALL, timeout=httpx.Timeout(9.0, connect=1.0))
+    tapti.user("user_123").create_sdk_token(**CALL, timeout=httpx2.Timeout(9.0, connect=1.0))
     assert sent[0].extensions["timeout"] == {"connect": 1.0, "read": 9.0, "write": 9.0, "pool": 9.0}
 
 
-def test_client_timeout_applies_to_calls(http: httpx.Client, sent: list[httpx.Request]) -> None:
+def test_client_timeout_applies_to_calls(http: httpx2.Client, sent: list[httpx2.Request]) -> None:
     Tapti(api_key=API_KEY, http_client=http, timeout=7).user("u").create_sdk_token(**CALL)
     assert_budget(sent[0].extensions["timeout"], 7.0)
 
 
-def test_base_url_path_prefix_is_kept(http: httpx.Client, sent: list[httpx.Request]) -> None:
+def test_base_url_path_prefix_is_kept(http: httpx2.Client, sent: list[httpx2.Request]) -> None:
     tapti = Tapti(api_key=API_KEY, http_client=http, base_url="https://gw.example/tapti/v1/")
     tapti.user("user_123").create_sdk_token(**CALL)
     assert str(sent[0].url) == "https://gw.example/tapti/v1/users/user_123/sdk-token"
 
 
 def test_users_http_client_keeps_its_headers_and_stays_open(
-    handler: Callable[[httpx.Request], httpx.Response], sent: list[httpx.Request]
+    handler: Callable[[httpx2.Request], httpx2.Response], sent: list[httpx2.Request]
 ) -> None:
-    with httpx.Client(transport=httpx.MockTransport(handler), headers={"x-trace": "mine"}) as http:
+    with httpx2.Client(
+        transport=httpx2.MockTransport(handler), headers={"x-trace": "mine"}
+    ) as http:
         with Tapti(api_key=API_KEY, http_client=http) as tapti:
             tapti.user("user_123").create_sdk_token(**CALL)
         assert "x-api-key" not in http.headers
@@ -254,24 +262,23 @@ def test_owned_client_is_closed_by_context_manager_and_close() -> None:
             closed.user("u").create_sdk_token(**CALL)
 
 
-def test_context_manager_returns_the_client(http: httpx.Client) -> None:
+def test_context_manager_returns_the_client(http: httpx2.Client) -> None:
     tapti = Tapti(api_key=API_KEY, http_client=http)
     with tapti as entered:
         assert entered is tapti
 
 
-def test_owned_pool_carries_base_url_and_headers() -> None:
-    with respx.mock(base_url=BASE) as respx_mock, Tapti(api_key=API_KEY) as tapti:
-        route = respx_mock.post("/users/user_123/sdk-token").respond(200, json=portal_body(PORTAL))
+def test_owned_pool_carries_base_url_and_headers(own_pool: PoolRecorder) -> None:
+    with Tapti(api_key=API_KEY) as tapti:
         token = tapti.user("user_123").create_sdk_token(**CALL)
-    assert_documented_request(route.calls.last.request)
+    assert_documented_request(own_pool.last)
     assert_token(token)
 
 
-def test_with_raw_response(tapti: Tapti, sent: list[httpx.Request]) -> None:
+def test_with_raw_response(tapti: Tapti, sent: list[httpx2.Request]) -> None:
     raw = tapti.with_raw_response.user("user_123").create_sdk_token(**CALL)
     assert isinstance(raw, APIResponse)
-    assert isinstance(raw.http_response, httpx.Response)
+    assert isinstance(raw.http_response, httpx2.Response)
     assert raw.status_code == 200
     assert raw.headers["x-request-id"] == "req_42"
     assert raw.request_id == "req_42"
@@ -281,7 +288,7 @@ def test_with_raw_response(tapti: Tapti, sent: list[httpx.Request]) -> None:
     assert_documented_request(sent[0])
 
 
-def test_with_raw_response_js_form(tapti: Tapti, sent: list[httpx.Request]) -> None:
+def test_with_raw_response_js_form(tapti: Tapti, sent: list[httpx2.Request]) -> None:
     raw = tapti.with_raw_response.user().createSDKToken("user_123", **CALL)
     assert_token(raw.parse())
     assert_documented_request(sent[0])
@@ -290,9 +297,8 @@ def test_with_raw_response_js_form(tapti: Tapti, sent: list[httpx.Request]) -> N
 # --- tapti.raw: the generated client -------------------------------------------------------------
 
 
-def test_raw_is_the_generated_client_on_the_same_pool() -> None:
-    with respx.mock(base_url=BASE) as respx_mock, Tapti(api_key=API_KEY, timeout=11) as tapti:
-        route = respx_mock.post("/users/user_9/sdk-token").respond(200, json=portal_body(PORTAL))
+def test_raw_is_the_generated_client_on_the_same_pool(own_pool: PoolRecorder) -> None:
+    with Tapti(api_key=API_KEY, timeout=11) as tapti:
         raw = tapti.raw
         assert isinstance(raw, AuthenticatedClient)
         assert tapti.raw is raw
@@ -310,7 +316,7 @@ def test_raw_is_the_generated_client_on_the_same_pool() -> None:
     assert response.status_code == 200
     assert isinstance(response.parsed, CreateSdkTokenResponse)
     assert portal_of(response.parsed) == PORTAL
-    request = route.calls.last.request
+    request = own_pool.last
     assert request.headers["x-api-key"] == API_KEY
     assert_budget(request.extensions["timeout"], 11.0)
     assert body_of(request)["user_platforms"] == ["YOUTUBE"]
@@ -330,7 +336,7 @@ def raw_call(raw: AuthenticatedClient) -> Any:
 
 
 def test_raw_with_users_http_client_sends_through_it_without_the_key_on_it(
-    http: httpx.Client, sent: list[httpx.Request]
+    http: httpx2.Client, sent: list[httpx2.Request]
 ) -> None:
     tapti = Tapti(api_key=API_KEY, http_client=http, base_url="https://eu.tapti.example")
     raw = tapti.raw
@@ -344,7 +350,7 @@ def test_raw_with_users_http_client_sends_through_it_without_the_key_on_it(
     assert not http.is_closed
 
 
-def test_raw_calls_end_with_the_client(http: httpx.Client, sent: list[httpx.Request]) -> None:
+def test_raw_calls_end_with_the_client(http: httpx2.Client, sent: list[httpx2.Request]) -> None:
     tapti = Tapti(api_key=API_KEY, http_client=http)
     raw = tapti.raw
     tapti.close()
@@ -358,14 +364,14 @@ def test_raw_calls_end_with_the_client(http: httpx.Client, sent: list[httpx.Requ
 
 @pytest.fixture
 async def async_tapti(
-    handler: Callable[[httpx.Request], httpx.Response],
+    handler: Callable[[httpx2.Request], httpx2.Response],
 ) -> Any:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as http:
         yield AsyncTapti(api_key=API_KEY, http_client=http)
 
 
 @pytest.mark.anyio
-async def test_async_create_sdk_token(async_tapti: AsyncTapti, sent: list[httpx.Request]) -> None:
+async def test_async_create_sdk_token(async_tapti: AsyncTapti, sent: list[httpx2.Request]) -> None:
     token = await async_tapti.user("user_123").create_sdk_token(**CALL)
     assert_documented_request(sent[0])
     assert_token(token)
@@ -377,7 +383,7 @@ async def test_async_create_sdk_token(async_tapti: AsyncTapti, sent: list[httpx.
 
 @pytest.mark.anyio
 async def test_async_int_user_id_and_encoding(
-    async_tapti: AsyncTapti, sent: list[httpx.Request]
+    async_tapti: AsyncTapti, sent: list[httpx2.Request]
 ) -> None:
     await async_tapti.user(77).create_sdk_token(**CALL)
     await async_tapti.user("a/b c").create_sdk_token(**CALL)
@@ -387,9 +393,9 @@ async def test_async_int_user_id_and_encoding(
 
 @pytest.mark.anyio
 async def test_async_defaults_and_timeout(
-    handler: Callable[[httpx.Request], httpx.Response], sent: list[httpx.Request]
+    handler: Callable[[httpx2.Request], httpx2.Response], sent: list[httpx2.Request]
 ) -> None:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as http:
         tapti = AsyncTapti(api_key=API_KEY, http_client=http, **CALL)
         token = await tapti.user("user_123").create_sdk_token(timeout=3)
         await tapti.user("user_123").create_sdk_token()
@@ -410,9 +416,9 @@ async def test_async_with_raw_response(async_tapti: AsyncTapti) -> None:
 
 @pytest.mark.anyio
 async def test_async_users_client_not_closed_nor_given_the_key(
-    handler: Callable[[httpx.Request], httpx.Response],
+    handler: Callable[[httpx2.Request], httpx2.Response],
 ) -> None:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as http:
         async with AsyncTapti(api_key=API_KEY, http_client=http) as tapti:
             await tapti.user("user_123").create_sdk_token(**CALL)
         await tapti.close()
@@ -439,20 +445,18 @@ async def test_async_raw_shares_the_pool() -> None:
 
 
 @pytest.mark.anyio
-async def test_async_owned_pool_carries_base_url_and_headers() -> None:
-    with respx.mock(base_url=BASE) as respx_mock:
-        route = respx_mock.post("/users/user_123/sdk-token").respond(200, json=portal_body(PORTAL))
-        async with AsyncTapti(api_key=API_KEY) as tapti:
-            token = await tapti.user("user_123").create_sdk_token(**CALL)
-    assert_documented_request(route.calls.last.request)
+async def test_async_owned_pool_carries_base_url_and_headers(own_pool: PoolRecorder) -> None:
+    async with AsyncTapti(api_key=API_KEY) as tapti:
+        token = await tapti.user("user_123").create_sdk_token(**CALL)
+    assert_documented_request(own_pool.last)
     assert_token(token)
 
 
 @pytest.mark.anyio
 async def test_async_raw_calls_end_with_the_client(
-    handler: Callable[[httpx.Request], httpx.Response], sent: list[httpx.Request]
+    handler: Callable[[httpx2.Request], httpx2.Response], sent: list[httpx2.Request]
 ) -> None:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as http:
         tapti = AsyncTapti(api_key=API_KEY, http_client=http)
         raw = tapti.raw
         await tapti.close()
@@ -475,7 +479,7 @@ async def test_async_raw_calls_end_with_the_client(
 
 
 def test_a_closed_client_raises_a_tapti_error(
-    http: httpx.Client, sent: list[httpx.Request]
+    http: httpx2.Client, sent: list[httpx2.Request]
 ) -> None:
     tapti = Tapti(api_key=API_KEY)
     tapti.close()
@@ -527,7 +531,7 @@ async def test_async_raw_refuses_the_sync_functions() -> None:
     async with AsyncTapti(api_key=API_KEY) as tapti:
         with pytest.raises(InvalidInputError, match="asyncio"):
             tapti.raw.get_httpx_client()
-        assert isinstance(tapti.raw.get_async_httpx_client(), httpx.AsyncClient)
+        assert isinstance(tapti.raw.get_async_httpx_client(), httpx2.AsyncClient)
 
 
 def test_sync_raw_refuses_the_async_functions(tapti: Tapti) -> None:

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from _fields import PORTAL_FIELD, portal_body
 from hypothesis import HealthCheck, given, settings
@@ -41,7 +41,7 @@ CALL: dict[str, Any] = {
     "callback_url": "https://app.example/cb",
     "redirect_url": "https://app.example/done",
 }
-Handler = Callable[[httpx.Request], httpx.Response]
+Handler = Callable[[httpx2.Request], httpx2.Response]
 
 
 @pytest.fixture(autouse=True)
@@ -52,18 +52,18 @@ def no_sleep(slept: list[float]) -> list[float]:
 class Recorder:
     """A MockTransport handler that answers with one response and counts the requests."""
 
-    def __init__(self, answer: Callable[[httpx.Request], httpx.Response]) -> None:
+    def __init__(self, answer: Callable[[httpx2.Request], httpx2.Response]) -> None:
         self.answer = answer
-        self.requests: list[httpx.Request] = []
+        self.requests: list[httpx2.Request] = []
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
         self.requests.append(request)
         return self.answer(request)
 
 
 def call(handler: Handler, *, max_retries: int = 0, **client_args: Any) -> Any:
-    transport = httpx.MockTransport(handler)
-    with httpx.Client(transport=transport, **client_args) as http:
+    transport = httpx2.MockTransport(handler)
+    with httpx2.Client(transport=transport, **client_args) as http:
         tapti = Tapti(api_key=API_KEY, http_client=http, max_retries=max_retries)
         return tapti.user("user_123").create_sdk_token(**CALL)
 
@@ -95,7 +95,7 @@ STATUS_CLASSES: list[tuple[int, type[APIStatusError]]] = [
 @pytest.mark.parametrize(("status", "error_class"), STATUS_CLASSES)
 def test_status_maps_to_error_class(status: int, error_class: type[APIStatusError]) -> None:
     handler = Recorder(
-        lambda _: httpx.Response(
+        lambda _: httpx2.Response(
             status, json={"message": "nope here"}, headers={"x-request-id": "req_7"}
         )
     )
@@ -106,7 +106,7 @@ def test_status_maps_to_error_class(status: int, error_class: type[APIStatusErro
     assert error.status_code == status
     assert error.body == {"message": "nope here"}
     assert error.request_id == "req_7"
-    assert isinstance(error.response, httpx.Response)
+    assert isinstance(error.response, httpx2.Response)
     assert error.response.status_code == status
     assert str(status) in str(error)
     assert "nope here" in str(error)
@@ -115,7 +115,7 @@ def test_status_maps_to_error_class(status: int, error_class: type[APIStatusErro
 
 @pytest.mark.parametrize("status", [405, 406, 408, 410, 413, 418, 451, 300, 301, 302, 303, 304])
 def test_other_statuses_are_plain_api_status_error(status: int) -> None:
-    handler = Recorder(lambda _: httpx.Response(status, json={"error": "other"}))
+    handler = Recorder(lambda _: httpx2.Response(status, json={"error": "other"}))
     error = raises(handler, APIStatusError)
     assert type(error) is APIStatusError
     assert error.status_code == status
@@ -128,9 +128,9 @@ def test_other_statuses_are_plain_api_status_error(status: int) -> None:
 def test_redirects_are_not_followed(status: int, client_follows: bool) -> None:
     handler = Recorder(
         lambda request: (
-            httpx.Response(status, headers={"location": "https://evil.example/steal"})
+            httpx2.Response(status, headers={"location": "https://evil.example/steal"})
             if request.url.host == "api.tapti.ai"
-            else httpx.Response(200, json=portal_body(PORTAL))
+            else httpx2.Response(200, json=portal_body(PORTAL))
         )
     )
     error = raises(handler, APIStatusError, follow_redirects=client_follows)
@@ -140,7 +140,7 @@ def test_redirects_are_not_followed(status: int, client_follows: bool) -> None:
 
 
 def test_2xx_other_than_200_is_success() -> None:
-    token = call(Recorder(lambda _: httpx.Response(201, json=portal_body(PORTAL))))
+    token = call(Recorder(lambda _: httpx2.Response(201, json=portal_body(PORTAL))))
     assert token.sdk_token == "tok_errors"
 
 
@@ -155,7 +155,7 @@ def test_2xx_other_than_200_is_success() -> None:
     ],
 )
 def test_message_has_status_and_server_message(body: dict[str, Any], said: str) -> None:
-    error = raises(Recorder(lambda _: httpx.Response(422, json=body)), UnprocessableEntityError)
+    error = raises(Recorder(lambda _: httpx2.Response(422, json=body)), UnprocessableEntityError)
     message = str(error)
     assert "422" in message
     assert said in message
@@ -167,7 +167,7 @@ def test_message_has_status_and_server_message(body: dict[str, Any], said: str) 
 
 def test_text_body_is_kept_as_text() -> None:
     error = raises(
-        Recorder(lambda _: httpx.Response(502, text="<html>Bad gateway</html>")),
+        Recorder(lambda _: httpx2.Response(502, text="<html>Bad gateway</html>")),
         InternalServerError,
     )
     assert error.body == "<html>Bad gateway</html>"
@@ -175,21 +175,21 @@ def test_text_body_is_kept_as_text() -> None:
 
 
 def test_empty_body_and_no_request_id() -> None:
-    error = raises(Recorder(lambda _: httpx.Response(404)), NotFoundError)
+    error = raises(Recorder(lambda _: httpx2.Response(404)), NotFoundError)
     assert error.body is None
     assert error.request_id is None
     assert "404" in str(error)
 
 
 def test_deeply_nested_error_body_is_still_a_status_error() -> None:
-    error = raises(Recorder(lambda _: httpx.Response(400, content=b"[" * 100_000)), TaptiError)
+    error = raises(Recorder(lambda _: httpx2.Response(400, content=b"[" * 100_000)), TaptiError)
     assert type(error) is BadRequestError
     assert error.status_code == 400
 
 
 def test_invalid_utf8_body_does_not_escape_as_decode_error() -> None:
     error = raises(
-        Recorder(lambda _: httpx.Response(400, content=b"\xff\xfe{not json")), BadRequestError
+        Recorder(lambda _: httpx2.Response(400, content=b"\xff\xfe{not json")), BadRequestError
     )
     assert isinstance(error.body, str)
 
@@ -198,14 +198,14 @@ def test_invalid_utf8_body_does_not_escape_as_decode_error() -> None:
 def test_rate_limit_error_retry_after(header: str | None, expected: float | None) -> None:
     headers = {} if header is None else {"retry-after": header}
     error = raises(
-        Recorder(lambda _: httpx.Response(429, json={"message": "slow down"}, headers=headers)),
+        Recorder(lambda _: httpx2.Response(429, json={"message": "slow down"}, headers=headers)),
         RateLimitError,
     )
     assert error.retry_after == expected
     assert "slow down" in str(error)
 
 
-class _DeclaredHugeStream(httpx.SyncByteStream):
+class _DeclaredHugeStream(httpx2.SyncByteStream):
     """A body whose Content-Length claims more than the SDK will read."""
 
     def __iter__(self) -> Iterator[bytes]:
@@ -214,7 +214,7 @@ class _DeclaredHugeStream(httpx.SyncByteStream):
 
 def _huge(status: int) -> Handler:
     return Recorder(
-        lambda _: httpx.Response(
+        lambda _: httpx2.Response(
             status, headers={"content-length": str(10 * 1024 * 1024)}, stream=_DeclaredHugeStream()
         )
     )
@@ -270,7 +270,7 @@ INVALID_SUCCESS: list[tuple[dict[str, Any], str]] = [
 )
 def test_bad_success_body_is_a_validation_error(response_args: dict[str, Any], said: str) -> None:
     handler = Recorder(
-        lambda _: httpx.Response(200, headers={"x-request-id": "req_v"}, **response_args)
+        lambda _: httpx2.Response(200, headers={"x-request-id": "req_v"}, **response_args)
     )
     error = raises(handler, APIResponseValidationError)
     assert type(error) is APIResponseValidationError
@@ -283,10 +283,10 @@ def test_bad_success_body_is_a_validation_error(response_args: dict[str, Any], s
 
 
 def test_validation_error_through_raw_response_parse() -> None:
-    def handler(_: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"nope": 1})
+    def handler(_: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, json={"nope": 1})
 
-    with httpx.Client(transport=httpx.MockTransport(handler)) as http:
+    with httpx2.Client(transport=httpx2.MockTransport(handler)) as http:
         tapti = Tapti(api_key=API_KEY, http_client=http)
         raw = tapti.with_raw_response.user("u").create_sdk_token(**CALL)
         assert raw.status_code == 200
@@ -300,15 +300,15 @@ def test_validation_error_through_raw_response_parse() -> None:
 @pytest.mark.parametrize(
     "exc",
     [
-        httpx.ConnectError("connection refused"),
-        httpx.ReadError("connection reset"),
-        httpx.WriteError("broken pipe"),
-        httpx.RemoteProtocolError("Server disconnected without sending a response."),
-        httpx.LocalProtocolError("bad"),
+        httpx2.ConnectError("connection refused"),
+        httpx2.ReadError("connection reset"),
+        httpx2.WriteError("broken pipe"),
+        httpx2.RemoteProtocolError("Server disconnected without sending a response."),
+        httpx2.LocalProtocolError("bad"),
     ],
 )
-def test_transport_failure_is_connection_error(exc: httpx.RequestError) -> None:
-    def handler(_: httpx.Request) -> httpx.Response:
+def test_transport_failure_is_connection_error(exc: httpx2.RequestError) -> None:
+    def handler(_: httpx2.Request) -> httpx2.Response:
         raise exc
 
     error = raises(handler, APIConnectionError)
@@ -320,14 +320,14 @@ def test_transport_failure_is_connection_error(exc: httpx.RequestError) -> None:
 @pytest.mark.parametrize(
     "exc",
     [
-        httpx.ConnectTimeout("connect"),
-        httpx.ReadTimeout("read"),
-        httpx.WriteTimeout("write"),
-        httpx.PoolTimeout("pool"),
+        httpx2.ConnectTimeout("connect"),
+        httpx2.ReadTimeout("read"),
+        httpx2.WriteTimeout("write"),
+        httpx2.PoolTimeout("pool"),
     ],
 )
-def test_timeout_is_api_timeout_error(exc: httpx.TimeoutException) -> None:
-    def handler(_: httpx.Request) -> httpx.Response:
+def test_timeout_is_api_timeout_error(exc: httpx2.TimeoutException) -> None:
+    def handler(_: httpx2.Request) -> httpx2.Response:
         raise exc
 
     error = raises(handler, APITimeoutError)
@@ -342,22 +342,22 @@ def test_timeout_is_api_timeout_error(exc: httpx.TimeoutException) -> None:
 @pytest.mark.parametrize(
     ("answer", "error_class"),
     [
-        (lambda: httpx.Response(401, json={"message": "bad key"}), AuthenticationError),
-        (lambda: httpx.Response(302, headers={"location": "https://x.example"}), APIStatusError),
-        (lambda: httpx.Response(200, text="nope"), APIResponseValidationError),
-        (lambda: httpx.Response(503), InternalServerError),
+        (lambda: httpx2.Response(401, json={"message": "bad key"}), AuthenticationError),
+        (lambda: httpx2.Response(302, headers={"location": "https://x.example"}), APIStatusError),
+        (lambda: httpx2.Response(200, text="nope"), APIResponseValidationError),
+        (lambda: httpx2.Response(503), InternalServerError),
     ],
 )
 async def test_async_errors(
-    answer: Callable[[], httpx.Response], error_class: type[TaptiError]
+    answer: Callable[[], httpx2.Response], error_class: type[TaptiError]
 ) -> None:
-    sent: list[httpx.Request] = []
+    sent: list[httpx2.Request] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         sent.append(request)
         return answer()
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as http:
         tapti = AsyncTapti(api_key=API_KEY, http_client=http, max_retries=0)
         with pytest.raises(error_class) as info:
             await tapti.user("u").create_sdk_token(**CALL)
@@ -369,17 +369,17 @@ async def test_async_errors(
 @pytest.mark.parametrize(
     ("exc", "error_class"),
     [
-        (httpx.ConnectError("refused"), APIConnectionError),
-        (httpx.ReadTimeout("slow"), APITimeoutError),
+        (httpx2.ConnectError("refused"), APIConnectionError),
+        (httpx2.ReadTimeout("slow"), APITimeoutError),
     ],
 )
 async def test_async_transport_errors(
-    exc: httpx.RequestError, error_class: type[APIConnectionError]
+    exc: httpx2.RequestError, error_class: type[APIConnectionError]
 ) -> None:
-    def handler(_: httpx.Request) -> httpx.Response:
+    def handler(_: httpx2.Request) -> httpx2.Response:
         raise exc
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as http:
         tapti = AsyncTapti(api_key=API_KEY, http_client=http, max_retries=0)
         with pytest.raises(error_class) as info:
             await tapti.user("u").create_sdk_token(**CALL)
@@ -411,7 +411,7 @@ bodies = (
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(status=st.integers(100, 599), body=bodies)
 def test_any_response_gives_a_token_or_a_tapti_error(status: int, body: bytes) -> None:
-    handler = Recorder(lambda _: httpx.Response(status, content=body))
+    handler = Recorder(lambda _: httpx2.Response(status, content=body))
     outcome: object
     try:
         outcome = call(handler)
@@ -431,7 +431,7 @@ def test_any_response_gives_a_token_or_a_tapti_error(status: int, body: bytes) -
 
 def _gzip_answer(status: int, payload: bytes) -> Handler:
     compressed = gzip.compress(payload)
-    return lambda _: httpx.Response(
+    return lambda _: httpx2.Response(
         status,
         content=compressed,
         headers={"content-encoding": "gzip", "content-type": "application/json"},
@@ -462,15 +462,15 @@ def test_compressed_error_body_is_decoded_into_the_status_error() -> None:
 def test_raise_for_status_event_hook_still_gives_the_typed_error(
     tapti_mock: MockTaptiServer,
 ) -> None:
-    def raise_for_status(response: httpx.Response) -> None:
+    def raise_for_status(response: httpx2.Response) -> None:
         response.raise_for_status()
 
-    with httpx.Client(event_hooks={"response": [raise_for_status]}) as http:
+    with httpx2.Client(event_hooks={"response": [raise_for_status]}) as http:
         tapti = Tapti(api_key="not-the-key", base_url=tapti_mock.url, http_client=http)
         with pytest.raises(AuthenticationError) as info:
             tapti.user("u").create_sdk_token(**CALL)
     assert info.value.status_code == 401
-    # The SDK's own hook, run before the caller's, read the body before httpx closed it.
+    # The SDK's own hook, run before the caller's, read the body before httpx2 closed it.
     assert info.value.body == {"message": "invalid or missing API key"}
     assert "invalid or missing API key" in str(info.value)
 
@@ -479,10 +479,10 @@ def test_raise_for_status_event_hook_still_gives_the_typed_error(
 async def test_async_raise_for_status_event_hook_still_gives_the_typed_error(
     tapti_mock: MockTaptiServer,
 ) -> None:
-    async def raise_for_status(response: httpx.Response) -> None:
+    async def raise_for_status(response: httpx2.Response) -> None:
         response.raise_for_status()
 
-    async with httpx.AsyncClient(event_hooks={"response": [raise_for_status]}) as http:
+    async with httpx2.AsyncClient(event_hooks={"response": [raise_for_status]}) as http:
         tapti = AsyncTapti(api_key="not-the-key", base_url=tapti_mock.url, http_client=http)
         with pytest.raises(AuthenticationError):
             await tapti.user("u").create_sdk_token(**CALL)
@@ -494,13 +494,13 @@ async def test_async_raise_for_status_event_hook_still_gives_the_typed_error(
 def test_portal_url_with_a_lone_surrogate_is_a_validation_error() -> None:
     # json.dumps writes the lone surrogate as the escape \udcff, which json.loads gives back.
     body = json.dumps(portal_body("https://oauth.tapti.dev?sdk_token=abc&origin=\udcff")).encode()
-    error = raises(lambda _: httpx.Response(200, content=body), APIResponseValidationError)
+    error = raises(lambda _: httpx2.Response(200, content=body), APIResponseValidationError)
     assert "absolute http(s) URL" in str(error)
 
 
 def test_short_api_key_is_not_redacted_out_of_ordinary_words() -> None:
-    answer = lambda _: httpx.Response(401, json={"message": "API key rejected"})  # noqa: E731
-    with httpx.Client(transport=httpx.MockTransport(answer)) as http:
+    answer = lambda _: httpx2.Response(401, json={"message": "API key rejected"})  # noqa: E731
+    with httpx2.Client(transport=httpx2.MockTransport(answer)) as http:
         tapti = Tapti(api_key="k", http_client=http, max_retries=0)
         with pytest.raises(AuthenticationError) as info:
             tapti.user("u").create_sdk_token(**CALL)
@@ -512,7 +512,7 @@ def test_short_api_key_is_not_redacted_out_of_ordinary_words() -> None:
 
 @pytest.mark.parametrize("charset", ["hex", "rot13", "base64", "idna", "no-such-charset"])
 def test_error_body_in_an_odd_charset_is_still_a_status_error(charset: str) -> None:
-    answer = lambda _: httpx.Response(  # noqa: E731
+    answer = lambda _: httpx2.Response(  # noqa: E731
         400, content=b"\xff oops", headers={"content-type": f"text/plain; charset={charset}"}
     )
     error = raises(answer, BadRequestError)
@@ -520,9 +520,9 @@ def test_error_body_in_an_odd_charset_is_still_a_status_error(charset: str) -> N
 
 
 def test_key_echoed_in_headers_or_reason_is_masked_in_the_message() -> None:
-    def answer(request: httpx.Request) -> httpx.Response:
+    def answer(request: httpx2.Request) -> httpx2.Response:
         key = request.headers["x-api-key"]
-        return httpx.Response(
+        return httpx2.Response(
             400,
             headers={"x-request-id": key},
             extensions={"reason_phrase": b"bad key " + key.encode()},
@@ -534,8 +534,8 @@ def test_key_echoed_in_headers_or_reason_is_masked_in_the_message() -> None:
 
 
 def test_short_key_echoed_alone_is_masked() -> None:
-    answer = lambda _: httpx.Response(401, json={"message": "bad key k7: API key rejected"})  # noqa: E731
-    with httpx.Client(transport=httpx.MockTransport(answer)) as http:
+    answer = lambda _: httpx2.Response(401, json={"message": "bad key k7: API key rejected"})  # noqa: E731
+    with httpx2.Client(transport=httpx2.MockTransport(answer)) as http:
         tapti = Tapti(api_key="k7", http_client=http, max_retries=0)
         with pytest.raises(AuthenticationError) as info:
             tapti.user("u").create_sdk_token(**CALL)

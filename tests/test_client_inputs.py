@@ -6,7 +6,7 @@ import json
 from enum import Enum, IntEnum
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from _fields import portal_body
 from _http import snapshot
@@ -24,17 +24,17 @@ GOOD_CALL: dict[str, Any] = {
 
 
 @pytest.fixture
-def sent() -> list[httpx.Request]:
+def sent() -> list[httpx2.Request]:
     return []
 
 
 @pytest.fixture
-def http(sent: list[httpx.Request]) -> Any:
-    def handler(request: httpx.Request) -> httpx.Response:
+def http(sent: list[httpx2.Request]) -> Any:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         sent.append(snapshot(request))
-        return httpx.Response(200, json=portal_body(PORTAL))
+        return httpx2.Response(200, json=portal_body(PORTAL))
 
-    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+    with httpx2.Client(transport=httpx2.MockTransport(handler)) as client:
         yield client
 
 
@@ -83,9 +83,9 @@ CONSTRUCTION_CASES: list[tuple[dict[str, Any], tuple[str, ...]]] = [
     ({"timeout": float("nan")}, ("timeout",)),
     ({"timeout": 10**400}, ("timeout",)),
     ({"timeout": 1e300}, ("timeout",)),
-    ({"timeout": httpx.Timeout(-1)}, ("timeout", "connect")),
-    ({"timeout": httpx.Timeout(5, read=-3)}, ("timeout", "read")),
-    ({"timeout": httpx.Timeout(float("nan"))}, ("timeout",)),
+    ({"timeout": httpx2.Timeout(-1)}, ("timeout", "connect")),
+    ({"timeout": httpx2.Timeout(5, read=-3)}, ("timeout", "read")),
+    ({"timeout": httpx2.Timeout(float("nan"))}, ("timeout",)),
     ({"max_retries": -1}, ("max_retries",)),
     ({"max_retries": 1.5}, ("max_retries",)),
     ({"max_retries": True}, ("max_retries",)),
@@ -125,7 +125,7 @@ def test_api_key_with_whitespace_is_not_quoted_back() -> None:
 
 
 def test_wrong_kind_of_http_client_is_refused() -> None:
-    with httpx.Client() as sync_client, pytest.raises(InvalidInputError, match="http_client"):
+    with httpx2.Client() as sync_client, pytest.raises(InvalidInputError, match="http_client"):
         AsyncTapti(api_key=API_KEY, http_client=sync_client)  # type: ignore[arg-type]
 
 
@@ -145,7 +145,7 @@ def test_loopback_http_and_https_base_urls_are_accepted(base_url: str) -> None:
         assert tapti.base_url == base_url.rstrip("/")
 
 
-def test_plain_http_to_remote_host_allowed_only_when_asked(http: httpx.Client) -> None:
+def test_plain_http_to_remote_host_allowed_only_when_asked(http: httpx2.Client) -> None:
     tapti = Tapti(
         api_key=API_KEY,
         base_url="http://api.internal.example",
@@ -159,7 +159,7 @@ def test_plain_http_to_remote_host_allowed_only_when_asked(http: httpx.Client) -
 
 
 def test_api_key_from_environment(
-    monkeypatch: pytest.MonkeyPatch, http: httpx.Client, sent: list[httpx.Request]
+    monkeypatch: pytest.MonkeyPatch, http: httpx2.Client, sent: list[httpx2.Request]
 ) -> None:
     monkeypatch.setenv("TAPTI_API_KEY", "sk_from_env")
     Tapti(http_client=http).user("u1").create_sdk_token(**GOOD_CALL)
@@ -167,7 +167,7 @@ def test_api_key_from_environment(
 
 
 def test_api_key_argument_beats_environment(
-    monkeypatch: pytest.MonkeyPatch, http: httpx.Client, sent: list[httpx.Request]
+    monkeypatch: pytest.MonkeyPatch, http: httpx2.Client, sent: list[httpx2.Request]
 ) -> None:
     monkeypatch.setenv("TAPTI_API_KEY", "sk_from_env")
     Tapti(api_key="sk_from_arg", http_client=http).user("u1").create_sdk_token(**GOOD_CALL)
@@ -182,7 +182,7 @@ def test_empty_api_key_in_environment_is_refused(monkeypatch: pytest.MonkeyPatch
 
 
 def test_base_url_from_environment(
-    monkeypatch: pytest.MonkeyPatch, http: httpx.Client, sent: list[httpx.Request]
+    monkeypatch: pytest.MonkeyPatch, http: httpx2.Client, sent: list[httpx2.Request]
 ) -> None:
     monkeypatch.setenv("TAPTI_BASE_URL", "https://staging.tapti.example/api/")
     tapti = Tapti(api_key=API_KEY, http_client=http)
@@ -191,7 +191,7 @@ def test_base_url_from_environment(
 
 
 def test_base_url_argument_beats_environment(
-    monkeypatch: pytest.MonkeyPatch, http: httpx.Client, sent: list[httpx.Request]
+    monkeypatch: pytest.MonkeyPatch, http: httpx2.Client, sent: list[httpx2.Request]
 ) -> None:
     monkeypatch.setenv("TAPTI_BASE_URL", "https://staging.tapti.example")
     tapti = Tapti(api_key=API_KEY, base_url="https://eu.tapti.example", http_client=http)
@@ -245,7 +245,7 @@ BAD_USER_IDS: list[object] = [
 
 @pytest.mark.parametrize("user_id", BAD_USER_IDS)
 def test_bad_user_id_in_user(
-    user_id: object, http: httpx.Client, sent: list[httpx.Request]
+    user_id: object, http: httpx2.Client, sent: list[httpx2.Request]
 ) -> None:
     tapti = Tapti(api_key=API_KEY, http_client=http)
     with pytest.raises(InvalidInputError) as exc:
@@ -256,7 +256,7 @@ def test_bad_user_id_in_user(
 
 @pytest.mark.parametrize("user_id", BAD_USER_IDS)
 def test_bad_user_id_in_js_form(
-    user_id: object, http: httpx.Client, sent: list[httpx.Request]
+    user_id: object, http: httpx2.Client, sent: list[httpx2.Request]
 ) -> None:
     tapti = Tapti(api_key=API_KEY, http_client=http)
     with pytest.raises(InvalidInputError) as exc:
@@ -265,7 +265,7 @@ def test_bad_user_id_in_js_form(
     assert sent == []
 
 
-def test_no_user_id_at_all(http: httpx.Client, sent: list[httpx.Request]) -> None:
+def test_no_user_id_at_all(http: httpx2.Client, sent: list[httpx2.Request]) -> None:
     tapti = Tapti(api_key=API_KEY, http_client=http)
     with pytest.raises(InvalidInputError) as exc:
         tapti.user().create_sdk_token(**GOOD_CALL)
@@ -273,7 +273,7 @@ def test_no_user_id_at_all(http: httpx.Client, sent: list[httpx.Request]) -> Non
     assert sent == []
 
 
-def test_user_id_given_twice(http: httpx.Client, sent: list[httpx.Request]) -> None:
+def test_user_id_given_twice(http: httpx2.Client, sent: list[httpx2.Request]) -> None:
     tapti = Tapti(api_key=API_KEY, http_client=http)
     with pytest.raises(InvalidInputError) as exc:
         tapti.user("a").create_sdk_token("b", **GOOD_CALL)
@@ -328,8 +328,8 @@ def test_bad_call_argument(
     override: dict[str, Any],
     words: tuple[str, ...],
     raw: bool,
-    http: httpx.Client,
-    sent: list[httpx.Request],
+    http: httpx2.Client,
+    sent: list[httpx2.Request],
 ) -> None:
     tapti = Tapti(api_key=API_KEY, http_client=http)
     calls = tapti.with_raw_response if raw else tapti
@@ -344,13 +344,13 @@ def test_bad_call_argument(
     ("override", "words"), CALL_CASES[::3], ids=[case_id(k) for k, _ in CALL_CASES[::3]]
 )
 async def test_bad_call_argument_async(override: dict[str, Any], words: tuple[str, ...]) -> None:
-    sent: list[httpx.Request] = []
+    sent: list[httpx2.Request] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         sent.append(snapshot(request))
-        return httpx.Response(200, json=portal_body(PORTAL))
+        return httpx2.Response(200, json=portal_body(PORTAL))
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as http:
         tapti = AsyncTapti(api_key=API_KEY, http_client=http)
         with pytest.raises(InvalidInputError) as exc:
             await tapti.user("user_123").create_sdk_token(**{**GOOD_CALL, **override})
@@ -363,7 +363,7 @@ async def test_bad_call_argument_async(override: dict[str, Any], words: tuple[st
 # --- client-level defaults ---------------------------------------------------------------------
 
 
-def test_defaults_fill_a_bare_call(http: httpx.Client, sent: list[httpx.Request]) -> None:
+def test_defaults_fill_a_bare_call(http: httpx2.Client, sent: list[httpx2.Request]) -> None:
     tapti = Tapti(api_key=API_KEY, http_client=http, **GOOD_CALL)
     token = tapti.user("user_123").create_sdk_token()
     assert token.platforms == (Platform.YOUTUBE,)
@@ -371,7 +371,7 @@ def test_defaults_fill_a_bare_call(http: httpx.Client, sent: list[httpx.Request]
     assert len(sent) == 1
 
 
-def test_call_arguments_beat_defaults(http: httpx.Client, sent: list[httpx.Request]) -> None:
+def test_call_arguments_beat_defaults(http: httpx2.Client, sent: list[httpx2.Request]) -> None:
     tapti = Tapti(api_key=API_KEY, http_client=http, **GOOD_CALL)
     tapti.user("user_123").create_sdk_token(
         platforms="tiktok", redirect_url="https://app.example/other"
@@ -393,7 +393,7 @@ def test_call_arguments_beat_defaults(http: httpx.Client, sent: list[httpx.Reque
     ],
 )
 def test_missing_values_are_named(
-    defaults: dict[str, Any], missing: list[str], http: httpx.Client, sent: list[httpx.Request]
+    defaults: dict[str, Any], missing: list[str], http: httpx2.Client, sent: list[httpx2.Request]
 ) -> None:
     tapti = Tapti(api_key=API_KEY, http_client=http, **defaults)
     with pytest.raises(InvalidInputError) as exc:
@@ -416,7 +416,7 @@ def test_credentials_in_base_url_are_not_quoted_back() -> None:
     assert "hunter2secret" not in str(exc.value)
 
 
-def test_longest_allowed_user_id_is_sent(http: httpx.Client, sent: list[httpx.Request]) -> None:
+def test_longest_allowed_user_id_is_sent(http: httpx2.Client, sent: list[httpx2.Request]) -> None:
     tapti = Tapti(api_key=API_KEY, http_client=http)
     tapti.user("u" * 1024).create_sdk_token(**GOOD_CALL)
     assert sent[0].url.raw_path == b"/users/" + b"u" * 1024 + b"/sdk-token"
@@ -434,14 +434,14 @@ class _IntId(IntEnum):
     ("user_id", "segment"), [(_StrId.ALICE, b"user_alice"), (_IntId.BOB, b"42")]
 )
 def test_enum_user_ids_are_sent_by_value(
-    http: httpx.Client, sent: list[httpx.Request], user_id: object, segment: bytes
+    http: httpx2.Client, sent: list[httpx2.Request], user_id: object, segment: bytes
 ) -> None:
     Tapti(api_key=API_KEY, http_client=http).user(user_id).create_sdk_token(**GOOD_CALL)  # type: ignore[arg-type]
     assert sent[0].url.raw_path == b"/users/" + segment + b"/sdk-token"
 
 
 def test_int_user_id_too_long_to_print_is_refused(
-    http: httpx.Client, sent: list[httpx.Request]
+    http: httpx2.Client, sent: list[httpx2.Request]
 ) -> None:
     # Not in BAD_USER_IDS: pytest cannot print it as a test id either.
     with pytest.raises(InvalidInputError, match="user id"):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from _fields import portal_body
 
@@ -227,13 +227,13 @@ def test_slow_response_beyond_call_timeout(server: Server, slept: list[float]) -
 def test_slow_response_beyond_per_read_timeout_is_retried(
     server: Server, slept: list[float]
 ) -> None:
-    # An httpx.Timeout keeps httpx's meaning: each read is bounded, and a timed-out read retried.
+    # An httpx2.Timeout keeps httpx2's meaning: each read is bounded, and a timed-out read retried.
     server.script = ["slow", "slow"]
     with (
         Tapti(api_key=API_KEY, base_url=server.url, max_retries=1) as tapti,
         pytest.raises(APITimeoutError),
     ):
-        tapti.user("user_123").create_sdk_token(**CALL, timeout=httpx.Timeout(0.2))
+        tapti.user("user_123").create_sdk_token(**CALL, timeout=httpx2.Timeout(0.2))
     assert len(server.received) == 2
     assert len(slept) == 1
 

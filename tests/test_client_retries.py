@@ -6,7 +6,7 @@ import time
 from email.utils import formatdate
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from _fields import portal_body
 from _http import snapshot
@@ -31,11 +31,11 @@ CALL: dict[str, Any] = {
     "callback_url": "https://app.example/cb",
     "redirect_url": "https://app.example/done",
 }
-OK = httpx.Response(200, json=portal_body(PORTAL))
+OK = httpx2.Response(200, json=portal_body(PORTAL))
 # Backoff windows for retry 1, 2, ...: full jitter between half and all of 0.5 s doubling, cap 8.
 WINDOWS = [(0.25, 0.5), (0.5, 1.0), (1.0, 2.0), (2.0, 4.0), (4.0, 8.0), (4.0, 8.0)]
 
-Step = httpx.Response | Exception
+Step = httpx2.Response | Exception
 
 
 class Script:
@@ -43,18 +43,18 @@ class Script:
 
     def __init__(self, *steps: Step) -> None:
         self.steps = list(steps)
-        self.requests: list[httpx.Request] = []
+        self.requests: list[httpx2.Request] = []
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
         self.requests.append(snapshot(request))
         step = self.steps[min(len(self.requests), len(self.steps)) - 1]
         if isinstance(step, Exception):
             raise step
-        return httpx.Response(step.status_code, headers=step.headers, content=step.content)
+        return httpx2.Response(step.status_code, headers=step.headers, content=step.content)
 
 
 def run(script: Script, **client_args: Any) -> Any:
-    with httpx.Client(transport=httpx.MockTransport(script)) as http:
+    with httpx2.Client(transport=httpx2.MockTransport(script)) as http:
         tapti = Tapti(api_key=API_KEY, http_client=http, **client_args)
         return tapti.user("user_123").create_sdk_token(**CALL)
 
@@ -83,7 +83,7 @@ RETRYABLE: list[tuple[int, type[APIStatusError]]] = [
 def test_retryable_status_is_tried_three_times(
     status: int, error_class: type[APIStatusError], slept: list[float]
 ) -> None:
-    script = Script(httpx.Response(status, json={"message": "again"}))
+    script = Script(httpx2.Response(status, json={"message": "again"}))
     with pytest.raises(error_class) as info:
         run(script)
     assert type(info.value) is error_class
@@ -94,7 +94,7 @@ def test_retryable_status_is_tried_three_times(
 
 @pytest.mark.parametrize(("status", "_"), RETRYABLE)
 def test_retryable_status_then_success(status: int, _: object, slept: list[float]) -> None:
-    script = Script(httpx.Response(status), httpx.Response(status), OK)
+    script = Script(httpx2.Response(status), httpx2.Response(status), OK)
     token = run(script)
     assert token.sdk_token == "tok_retries"
     assert len(script.requests) == 3
@@ -103,7 +103,7 @@ def test_retryable_status_then_success(status: int, _: object, slept: list[float
 
 
 def test_every_attempt_sends_the_same_request(slept: list[float]) -> None:
-    script = Script(httpx.Response(503), httpx.ConnectError("x"), OK)
+    script = Script(httpx2.Response(503), httpx2.ConnectError("x"), OK)
     run(script)
     first = script.requests[0]
     for again in script.requests[1:]:
@@ -115,12 +115,12 @@ def test_every_attempt_sends_the_same_request(slept: list[float]) -> None:
 @pytest.mark.parametrize(
     ("exc", "error_class"),
     [
-        (httpx.ConnectError("refused"), APIConnectionError),
-        (httpx.RemoteProtocolError("disconnected"), APIConnectionError),
-        (httpx.ReadError("reset"), APIConnectionError),
-        (httpx.ConnectTimeout("connect"), APITimeoutError),
-        (httpx.ReadTimeout("read"), APITimeoutError),
-        (httpx.PoolTimeout("pool"), APITimeoutError),
+        (httpx2.ConnectError("refused"), APIConnectionError),
+        (httpx2.RemoteProtocolError("disconnected"), APIConnectionError),
+        (httpx2.ReadError("reset"), APIConnectionError),
+        (httpx2.ConnectTimeout("connect"), APITimeoutError),
+        (httpx2.ReadTimeout("read"), APITimeoutError),
+        (httpx2.PoolTimeout("pool"), APITimeoutError),
     ],
 )
 def test_transport_failure_is_retried(
@@ -136,7 +136,7 @@ def test_transport_failure_is_retried(
 
 
 def test_transport_failure_then_success(slept: list[float]) -> None:
-    script = Script(httpx.ReadTimeout("slow"), OK)
+    script = Script(httpx2.ReadTimeout("slow"), OK)
     assert run(script).sdk_token == "tok_retries"
     assert len(script.requests) == 2
     assert len(slept) == 1
@@ -144,7 +144,7 @@ def test_transport_failure_then_success(slept: list[float]) -> None:
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 405, 410, 413, 418, 422, 451])
 def test_other_4xx_is_never_retried(status: int, slept: list[float]) -> None:
-    script = Script(httpx.Response(status, headers={"retry-after": "1"}), OK)
+    script = Script(httpx2.Response(status, headers={"retry-after": "1"}), OK)
     with pytest.raises(APIStatusError) as info:
         run(script, max_retries=5)
     assert info.value.status_code == status
@@ -154,7 +154,7 @@ def test_other_4xx_is_never_retried(status: int, slept: list[float]) -> None:
 
 @pytest.mark.parametrize("status", [301, 302, 303, 304, 307, 308])
 def test_3xx_is_never_retried(status: int, slept: list[float]) -> None:
-    script = Script(httpx.Response(status, headers={"location": "https://elsewhere.example"}))
+    script = Script(httpx2.Response(status, headers={"location": "https://elsewhere.example"}))
     with pytest.raises(APIStatusError):
         run(script)
     assert len(script.requests) == 1
@@ -162,7 +162,7 @@ def test_3xx_is_never_retried(status: int, slept: list[float]) -> None:
 
 
 def test_validation_error_is_not_retried(slept: list[float]) -> None:
-    script = Script(httpx.Response(200, text="not json"), OK)
+    script = Script(httpx2.Response(200, text="not json"), OK)
     with pytest.raises(Exception, match="not JSON"):
         run(script)
     assert len(script.requests) == 1
@@ -172,7 +172,7 @@ def test_validation_error_is_not_retried(slept: list[float]) -> None:
 # --- how many times ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("failure", [httpx.Response(503), httpx.ConnectError("refused")])
+@pytest.mark.parametrize("failure", [httpx2.Response(503), httpx2.ConnectError("refused")])
 def test_max_retries_zero_means_one_attempt(failure: Step, slept: list[float]) -> None:
     script = Script(failure, OK)
     with pytest.raises((InternalServerError, APIConnectionError)):
@@ -183,7 +183,7 @@ def test_max_retries_zero_means_one_attempt(failure: Step, slept: list[float]) -
 
 @pytest.mark.parametrize("max_retries", [1, 3, 5])
 def test_max_retries_counts_retries_not_attempts(max_retries: int, slept: list[float]) -> None:
-    script = Script(httpx.Response(500))
+    script = Script(httpx2.Response(500))
     with pytest.raises(InternalServerError):
         run(script, max_retries=max_retries)
     assert len(script.requests) == max_retries + 1
@@ -199,7 +199,7 @@ def test_max_retries_counts_retries_not_attempts(max_retries: int, slept: list[f
 def test_retry_after_seconds_is_honoured(
     status: int, header: str, delay: float, slept: list[float]
 ) -> None:
-    script = Script(httpx.Response(status, headers={"retry-after": header}), OK)
+    script = Script(httpx2.Response(status, headers={"retry-after": header}), OK)
     run(script)
     assert len(script.requests) == 2
     assert slept == [delay]
@@ -207,7 +207,7 @@ def test_retry_after_seconds_is_honoured(
 
 def test_retry_after_http_date_is_honoured(slept: list[float]) -> None:
     when = formatdate(time.time() + 30, usegmt=True)
-    script = Script(httpx.Response(429, headers={"retry-after": when}), OK)
+    script = Script(httpx2.Response(429, headers={"retry-after": when}), OK)
     run(script)
     assert len(script.requests) == 2
     assert len(slept) == 1
@@ -215,7 +215,7 @@ def test_retry_after_http_date_is_honoured(slept: list[float]) -> None:
 
 
 def test_retry_after_date_in_the_past_means_now(slept: list[float]) -> None:
-    script = Script(httpx.Response(503, headers={"retry-after": formatdate(0, usegmt=True)}), OK)
+    script = Script(httpx2.Response(503, headers={"retry-after": formatdate(0, usegmt=True)}), OK)
     run(script)
     assert slept == [0.0]
 
@@ -227,7 +227,7 @@ def test_retry_after_date_in_the_past_means_now(slept: list[float]) -> None:
 def test_retry_after_beyond_cap_is_not_retried(header: str, slept: list[float]) -> None:
     if header == "__date_in_an_hour__":
         header = formatdate(time.time() + 3600, usegmt=True)
-    script = Script(httpx.Response(429, headers={"retry-after": header}), OK)
+    script = Script(httpx2.Response(429, headers={"retry-after": header}), OK)
     with pytest.raises(RateLimitError) as info:
         run(script)
     assert len(script.requests) == 1
@@ -238,7 +238,7 @@ def test_retry_after_beyond_cap_is_not_retried(header: str, slept: list[float]) 
 
 @pytest.mark.parametrize("header", ["soon", "", "nan", "Mon, 99 Foo 2020"])
 def test_unparseable_retry_after_falls_back_to_backoff(header: str, slept: list[float]) -> None:
-    script = Script(httpx.Response(503, headers={"retry-after": header}), OK)
+    script = Script(httpx2.Response(503, headers={"retry-after": header}), OK)
     run(script)
     assert len(script.requests) == 2
     assert_backoff(slept)
@@ -246,7 +246,7 @@ def test_unparseable_retry_after_falls_back_to_backoff(header: str, slept: list[
 
 
 def test_retry_after_with_max_retries_zero(slept: list[float]) -> None:
-    script = Script(httpx.Response(429, headers={"retry-after": "1"}), OK)
+    script = Script(httpx2.Response(429, headers={"retry-after": "1"}), OK)
     with pytest.raises(RateLimitError) as info:
         run(script, max_retries=0)
     assert info.value.retry_after == 1.0
@@ -255,7 +255,7 @@ def test_retry_after_with_max_retries_zero(slept: list[float]) -> None:
 
 
 def test_last_rate_limit_error_keeps_its_retry_after(slept: list[float]) -> None:
-    script = Script(httpx.Response(429, headers={"retry-after": "3"}))
+    script = Script(httpx2.Response(429, headers={"retry-after": "3"}))
     with pytest.raises(RateLimitError) as info:
         run(script)
     assert len(script.requests) == 3
@@ -328,13 +328,13 @@ def test_policy_retryable_statuses(status: int, retried: bool) -> None:
     ],
 )
 def test_parse_retry_after(value: str, expected: float | None) -> None:
-    assert parse_retry_after(httpx.Headers({"retry-after": value})) == expected
+    assert parse_retry_after(httpx2.Headers({"retry-after": value})) == expected
 
 
 def test_parse_retry_after_absent_and_date() -> None:
-    assert parse_retry_after(httpx.Headers()) is None
+    assert parse_retry_after(httpx2.Headers()) is None
     seconds = parse_retry_after(
-        httpx.Headers({"Retry-After": formatdate(time.time() + 20, usegmt=True)})
+        httpx2.Headers({"Retry-After": formatdate(time.time() + 20, usegmt=True)})
     )
     assert seconds is not None
     assert 18.0 <= seconds <= 21.0
@@ -344,14 +344,14 @@ def test_parse_retry_after_absent_and_date() -> None:
 
 
 async def run_async(script: Script, **client_args: Any) -> Any:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(script)) as http:
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(script)) as http:
         tapti = AsyncTapti(api_key=API_KEY, http_client=http, **client_args)
         return await tapti.user("user_123").create_sdk_token(**CALL)
 
 
 @pytest.mark.anyio
 async def test_async_retries_status_then_success(async_slept: list[float]) -> None:
-    script = Script(httpx.Response(503), httpx.Response(409), OK)
+    script = Script(httpx2.Response(503), httpx2.Response(409), OK)
     token = await run_async(script)
     assert token.sdk_token == "tok_retries"
     assert len(script.requests) == 3
@@ -363,8 +363,8 @@ async def test_async_retries_status_then_success(async_slept: list[float]) -> No
 @pytest.mark.parametrize(
     ("exc", "error_class"),
     [
-        (httpx.ConnectError("refused"), APIConnectionError),
-        (httpx.ReadTimeout("r"), APITimeoutError),
+        (httpx2.ConnectError("refused"), APIConnectionError),
+        (httpx2.ReadTimeout("r"), APITimeoutError),
     ],
 )
 async def test_async_transport_failure_retried(
@@ -379,18 +379,18 @@ async def test_async_transport_failure_retried(
 
 @pytest.mark.anyio
 async def test_async_retry_after_and_non_retry(async_slept: list[float]) -> None:
-    script = Script(httpx.Response(429, headers={"retry-after": "1"}), OK)
+    script = Script(httpx2.Response(429, headers={"retry-after": "1"}), OK)
     await run_async(script)
     assert async_slept == [1.0]
-    huge = Script(httpx.Response(429, headers={"retry-after": "3600"}), OK)
+    huge = Script(httpx2.Response(429, headers={"retry-after": "3600"}), OK)
     with pytest.raises(RateLimitError):
         await run_async(huge)
     assert len(huge.requests) == 1
-    bad = Script(httpx.Response(400), OK)
+    bad = Script(httpx2.Response(400), OK)
     with pytest.raises(APIStatusError):
         await run_async(bad, max_retries=4)
     assert len(bad.requests) == 1
-    zero = Script(httpx.Response(500), OK)
+    zero = Script(httpx2.Response(500), OK)
     with pytest.raises(InternalServerError):
         await run_async(zero, max_retries=0)
     assert len(zero.requests) == 1
@@ -398,7 +398,7 @@ async def test_async_retry_after_and_non_retry(async_slept: list[float]) -> None
 
 
 def test_retry_after_date_beyond_any_calendar_is_ignored() -> None:
-    headers = httpx.Headers({"retry-after": "Mon, 01 Jan 99999999999999999999 00:00:00 GMT"})
+    headers = httpx2.Headers({"retry-after": "Mon, 01 Jan 99999999999999999999 00:00:00 GMT"})
     assert parse_retry_after(headers) is None
 
 

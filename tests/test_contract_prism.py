@@ -9,7 +9,7 @@ the spec's example. This module proves that
   mixed-case strings, duplicates) and awkward user ids, so every request they sent was valid;
 - the SDK parses ``sdk_token`` and ``origin`` out of the spec's own example, which is what Prism
   returns;
-- Prism does reject invalid requests (sent through the raw generated client or plain httpx), so
+- Prism does reject invalid requests (sent through the raw generated client or plain httpx2), so
   the tests above could fail;
 - the project's ``MockTaptiServer`` runs the same SDK call set successfully and agrees with Prism,
   request by request, on which raw requests are valid (2xx) and which are not.
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2
 import pytest
 import yaml
 from _fields import PORTAL_FIELD, portal_body
@@ -202,7 +202,7 @@ def test_prism_answers_with_the_spec_example(prism: str) -> None:
         "callback_url": CALLBACK,
         "redirect_url": REDIRECT,
     }
-    response = httpx.post(
+    response = httpx2.post(
         prism + ENDPOINT.format("u1"), json=body, headers={"x-api-key": API_KEY}, timeout=10
     )
     assert response.status_code == 200, response.headers.get("sl-violations")
@@ -321,13 +321,13 @@ class RawRequest:
     user_segment: str = "user_1"
     method: str = "POST"
 
-    def send(self, base_url: str) -> httpx.Response:
+    def send(self, base_url: str) -> httpx2.Response:
         headers = {}
         if self.content_type is not None:
             headers["content-type"] = self.content_type
         if self.api_key is not None:
             headers["x-api-key"] = self.api_key
-        return httpx.request(
+        return httpx2.request(
             self.method,
             base_url + ENDPOINT.format(self.user_segment),
             content=json.dumps(valid_body()).encode() if self.body is None else self.body,

@@ -1,7 +1,7 @@
 """``timeout=`` in seconds bounds the whole call, over real sockets (issue 12, "Time").
 
 A number given as ``timeout=`` is the most a call may take end to end: connecting, sending,
-every read, every retry and every wait between attempts. These tests play servers that httpx's
+every read, every retry and every wait between attempts. These tests play servers that httpx2's
 per-operation timeouts cannot stop on their own (headers or a body trickled one byte every
 0.5 s, a server that accepts and never answers) and ``Retry-After`` waits that would run past the
 budget, and check that every call with ``timeout=2`` ends within 2.5 s of wall time, for
@@ -9,8 +9,8 @@ budget, and check that every call with ``timeout=2`` ends within 2.5 s of wall t
 Nothing is slept in place of the SDK: these are the real waits, measured around the call only.
 
 Around the rule: a caller's ``http_client=`` keeps its own timeout unless ``timeout=`` is given
-to the SDK too; a call's ``timeout=`` overrides the client's; an ``httpx.Timeout`` object keeps
-httpx's per-operation meaning (a slow trickle is not cut at its total).
+to the SDK too; a call's ``timeout=`` overrides the client's; an ``httpx2.Timeout`` object keeps
+httpx2's per-operation meaning (a slow trickle is not cut at its total).
 
 ``Server`` here is shared with ``tests/test_only_tapti_errors.py``. Every trickle stops after
 ``TRICKLE_CAP`` seconds and sends the rest at once, so an SDK that waits a trickle out still
@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Self
 
-import httpx
+import httpx2
 import pytest
 
 from tapti_ext import (
@@ -292,7 +292,7 @@ def measure(
     """One ``create_sdk_token`` through ``Tapti`` or ``AsyncTapti`` (``flavour``).
 
     ``client`` and ``call`` are keyword arguments for the client and the call; ``http``, when
-    given, those of an ``httpx.Client`` (or ``AsyncClient``) passed as ``http_client=``. The
+    given, those of an ``httpx2.Client`` (or ``AsyncClient``) passed as ``http_client=``. The
     clients are created and closed here; only the call is timed.
     """
     if flavour == "sync":
@@ -305,7 +305,7 @@ def _measure_sync(
 ) -> Outcome:
     with contextlib.ExitStack() as stack:
         if http is not None:
-            client = {**client, "http_client": stack.enter_context(httpx.Client(**http))}
+            client = {**client, "http_client": stack.enter_context(httpx2.Client(**http))}
         tapti = stack.enter_context(Tapti(api_key=API_KEY, base_url=url, **client))
         started = time.monotonic()
         try:
@@ -320,7 +320,7 @@ async def _measure_async(
 ) -> Outcome:
     async with contextlib.AsyncExitStack() as stack:
         if http is not None:
-            http_client = await stack.enter_async_context(httpx.AsyncClient(**http))
+            http_client = await stack.enter_async_context(httpx2.AsyncClient(**http))
             client = {**client, "http_client": http_client}
         tapti = await stack.enter_async_context(AsyncTapti(api_key=API_KEY, base_url=url, **client))
         started = time.monotonic()
@@ -405,7 +405,7 @@ def test_timeout_in_seconds_bounds_the_whole_call(
         assert error.retry_after == case.retry_after
 
 
-# --- a caller's http_client, per-call timeouts, httpx.Timeout ---------------------------------
+# --- a caller's http_client, per-call timeouts, httpx2.Timeout ---------------------------------
 
 SLOW_ANSWER = 1.0  # seconds before answers_after()'s server sends the token
 
@@ -461,10 +461,10 @@ def test_call_timeout_overrides_the_clients(
 def test_httpx_timeout_keeps_its_per_operation_meaning(
     flavour: str, serve: Callable[..., Server]
 ) -> None:
-    """``httpx.Timeout(1.0)`` bounds each read: a body that takes 2 s, a byte every 0.3 s, is
+    """``httpx2.Timeout(1.0)`` bounds each read: a body that takes 2 s, a byte every 0.3 s, is
     read to its end (each read waits 0.3 s), not cut at 1 s in total."""
     server = serve(trickled(part="body", every=0.3, cap=2.0))
-    client = {"timeout": httpx.Timeout(1.0), "max_retries": 0}
+    client = {"timeout": httpx2.Timeout(1.0), "max_retries": 0}
     outcome = measure(flavour, server.url, client=client)
     assert outcome.token().sdk_token == TOKEN
     assert 1.5 <= outcome.seconds < 10.0

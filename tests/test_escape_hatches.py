@@ -1,6 +1,6 @@
 """What the SDK does not know yet, reachable anyway: extra_*, with_options, call() and raw.
 
-Over real HTTP against the project's mock, with httpx.MockTransport only where a body must be
+Over real HTTP against the project's mock, with httpx2.MockTransport only where a body must be
 exactly wrong.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from tapti_api_client.api.users import create_sdk_token as operation
 from tapti_api_client.models import CreateSdkTokenRequest, CreateSdkTokenResponse, Platform, Scope
@@ -129,7 +129,7 @@ def test_call_raises_typed_errors(server: MockTaptiServer) -> None:
     ):
         tapti.call(operation, "u7", body=BODY)
     with pytest.raises(InvalidInputError, match="operation"):
-        Tapti(api_key="k", base_url=server.url).call(httpx, "u7")  # type: ignore[arg-type]
+        Tapti(api_key="k", base_url=server.url).call(httpx2, "u7")  # type: ignore[arg-type]
     with (
         Tapti(api_key="k", base_url=server.url) as tapti,
         pytest.raises(InvalidInputError, match="create_sdk_token"),
@@ -144,8 +144,8 @@ def test_call_raises_typed_errors(server: MockTaptiServer) -> None:
     ids=["html", "array", "empty-object", "old-shape"],
 )
 def test_call_turns_a_misshapen_2xx_into_a_validation_error(body: bytes) -> None:
-    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
-    with httpx.Client(transport=transport) as http:
+    transport = httpx2.MockTransport(lambda request: httpx2.Response(200, content=body))
+    with httpx2.Client(transport=transport) as http:
         tapti = Tapti(api_key="k", http_client=http, max_retries=0)
         with pytest.raises(APIResponseValidationError):
             tapti.call(operation, "u1", body=BODY)

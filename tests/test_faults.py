@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any, Self
 
-import httpx
+import httpx2
 import pytest
 from _fields import PORTAL_FIELD, portal_body
 
@@ -54,7 +54,7 @@ CALL: dict[str, Any] = {
 }
 TEN_MB = 10 * 1024 * 1024
 SLOW_SECONDS = 5.0  # how long a slow response takes; the client's read timeout is far shorter
-READ_TIMEOUT = httpx.Timeout(10.0, read=0.5)
+READ_TIMEOUT = httpx2.Timeout(10.0, read=0.5)
 # Backoff windows for retry 1 and 2: full jitter between half and all of 0.5 s doubling.
 BACKOFF_1, BACKOFF_2 = (0.25, 0.5), (0.5, 1.0)
 
@@ -265,7 +265,7 @@ class Fault:
     outcome: type[TaptiError] | None  # None: the call returns the token
     attempts: int
     delays: list[tuple[float, float]] = field(default_factory=list)  # each within [lo, hi]
-    timeout: httpx.Timeout | None = None
+    timeout: httpx2.Timeout | None = None
     check: Callable[[Any], None] | None = None
 
 
@@ -440,7 +440,7 @@ def test_connection_refused_sync(
     ):
         tapti.user("user_1").create_sdk_token(**CALL)
     assert type(info.value) is APIConnectionError
-    assert isinstance(info.value.__cause__, httpx.ConnectError)
+    assert isinstance(info.value.__cause__, httpx2.ConnectError)
     assert attempt_log() == 3
     assert len(slept) == 2
     assert BACKOFF_1[0] <= slept[0] <= BACKOFF_1[1]
@@ -515,10 +515,10 @@ async def test_redirect_is_not_followed_async(
 
 
 def test_redirect_is_not_followed_with_a_callers_http_client(elsewhere: FaultServer) -> None:
-    """Even an httpx client that follows redirects does not carry the key to the other host."""
+    """Even an httpx2 client that follows redirects does not carry the key to the other host."""
     with (
         FaultServer(redirect_to(elsewhere, 307), OK) as server,
-        httpx.Client(follow_redirects=True) as http,
+        httpx2.Client(follow_redirects=True) as http,
     ):
         tapti = Tapti(api_key=API_KEY, base_url=server.url, http_client=http)
         with pytest.raises(APIStatusError) as info:

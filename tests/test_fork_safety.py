@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from tapti_api_client.api.users import create_sdk_token
 from tapti_api_client.models import CreateSdkTokenRequest, Platform, Scope
@@ -382,7 +382,7 @@ def _raw_token(client: Any, user_id: str) -> str:
     )
     try:
         response = create_sdk_token.sync_detailed(user_id, client=client, body=body)
-    except Exception as exc:  # the generated functions raise httpx's errors as they are
+    except Exception as exc:  # the generated functions raise httpx2's errors as they are
         return f"{type(exc).__name__}: {exc}"
     if response.status_code != 200 or response.parsed is None:
         return f"status {response.status_code}"
@@ -425,7 +425,7 @@ def test_raw_client_and_its_copies_after_fork(server: TokenServer) -> None:
 def test_callers_http_client_used_after_fork_is_refused_before_sending(
     server: TokenServer,
 ) -> None:
-    with httpx.Client(timeout=TIMEOUT) as http:
+    with httpx2.Client(timeout=TIMEOUT) as http:
         tapti = Tapti(api_key=API_KEY, base_url=server.url, http_client=http, max_retries=0)
         assert token_of(tapti.user("own-warm").create_sdk_token(**CALL)) == "tok-for-own-warm"
 

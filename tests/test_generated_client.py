@@ -1,6 +1,6 @@
 """The generated client: models match the page and the spec, and calls go out as documented.
 
-Requests are captured with `httpx.MockTransport`; nothing leaves the process.
+Requests are captured with `httpx2.MockTransport`; nothing leaves the process.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
-import httpx
+import httpx2
 import pytest
 from _fields import PORTAL_FIELD, portal_of
 from _reference import load_spec, reference_page
@@ -79,18 +79,18 @@ def page_request() -> CreateSdkTokenRequest:
 
 @dataclass
 class Recorder:
-    """An `httpx.MockTransport` handler that answers with one canned JSON response."""
+    """An `httpx2.MockTransport` handler that answers with one canned JSON response."""
 
     status: int
     body: Any
-    requests: list[httpx.Request] = field(default_factory=list)
+    requests: list[httpx2.Request] = field(default_factory=list)
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
         self.requests.append(request)
-        return httpx.Response(self.status, json=self.body)
+        return httpx2.Response(self.status, json=self.body)
 
     @property
-    def only_request(self) -> httpx.Request:
+    def only_request(self) -> httpx2.Request:
         assert len(self.requests) == 1, f"expected one request, got {len(self.requests)}"
         return self.requests[0]
 
@@ -101,13 +101,13 @@ def make_client(recorder: Recorder) -> AuthenticatedClient:
         token=API_KEY,
         prefix="",
         auth_header_name="x-api-key",
-        httpx_args={"transport": httpx.MockTransport(recorder)},
+        httpx_args={"transport": httpx2.MockTransport(recorder)},
     )
 
 
 def call_sync(
     user_id: str, recorder: Recorder
-) -> tuple[httpx.Request, Response[CreateSdkTokenResponse | ErrorBody]]:
+) -> tuple[httpx2.Request, Response[CreateSdkTokenResponse | ErrorBody]]:
     with make_client(recorder) as client:
         response = create_sdk_token.sync_detailed(user_id, client=client, body=page_request())
     return recorder.only_request, response

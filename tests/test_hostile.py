@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from tapti_api_client.api.users import create_sdk_token as operation
 from test_deadline import Server, serve
@@ -101,7 +101,7 @@ def test_no_frame_of_a_failed_call_holds_the_key(serve: Callable[..., Server]) -
     ):
         tapti.user("u1").create_sdk_token(**CALL)
     # What Sentry, `pytest --showlocals` and rich tracebacks print: every frame's locals.
-    # httpcore's frames hold the request headers (as bytes, while writing them); the SDK clears
+    # httpcore2's frames hold the request headers (as bytes, while writing them); the SDK clears
     # the locals of every frame below the call, whichever operation failed.
     cleared = 0
     for cause in causes(info.value):
@@ -110,7 +110,7 @@ def test_no_frame_of_a_failed_call_holds_the_key(serve: Callable[..., Server]) -
             assert tb.tb_frame.f_locals == {}, tb.tb_frame.f_code.co_name
             cleared += 1
             tb = tb.tb_next
-    assert cleared > 3  # httpcore's frames were there, and were cleared
+    assert cleared > 3  # httpcore2's frames were there, and were cleared
     text = "".join(
         traceback.TracebackException.from_exception(info.value, capture_locals=True).format()
     )
@@ -127,10 +127,10 @@ def causes(exc: BaseException) -> list[BaseException]:
 
 
 def test_a_huge_request_id_is_shortened_in_the_message(mock: MockTaptiServer) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(503, headers={"x-request-id": "r" * 100_000})
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(503, headers={"x-request-id": "r" * 100_000})
 
-    with httpx.Client(transport=httpx.MockTransport(handler)) as http:
+    with httpx2.Client(transport=httpx2.MockTransport(handler)) as http:
         tapti = Tapti(api_key=KEY, http_client=http, max_retries=0)
         with pytest.raises(TaptiError) as info:
             tapti.user("u1").create_sdk_token(**CALL)
@@ -197,8 +197,8 @@ def test_an_int_id_beyond_the_digit_limit(mock: MockTaptiServer) -> None:
 def test_call_turns_deeply_nested_json_into_a_validation_error() -> None:
     deep = b"[" * 200_000 + b"]" * 200_000
     body = b'{"oauth_portal_url": ' + deep + b"}"
-    transport = httpx.MockTransport(lambda _: httpx.Response(200, content=body))
-    with httpx.Client(transport=transport) as http:
+    transport = httpx2.MockTransport(lambda _: httpx2.Response(200, content=body))
+    with httpx2.Client(transport=transport) as http:
         tapti = Tapti(api_key=KEY, http_client=http, max_retries=0)
         with pytest.raises(APIResponseValidationError):
             tapti.call(operation, "u1", body=BODY)
@@ -247,7 +247,7 @@ def test_an_idna_error_in_base_url_is_refused() -> None:
 def test_an_empty_lower_case_proxy_variable_wins(
     monkeypatch: pytest.MonkeyPatch, unused_port: int
 ) -> None:
-    # As urllib and httpx read them: https_proxy="" means no proxy, whatever HTTPS_PROXY says.
+    # As urllib and httpx2 read them: https_proxy="" means no proxy, whatever HTTPS_PROXY says.
     monkeypatch.setenv("https_proxy", "")
     monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{unused_port}")
     from tapti_ext._pool import PoolSettings  # noqa: PLC0415

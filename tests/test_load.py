@@ -1,11 +1,11 @@
 """Load: 10,000 create_sdk_token calls at concurrency 100 through one AsyncTapti.
 
 Against ``MockTaptiServer`` itself, because it is not the bottleneck. Measured on a 2-core
-machine: ~30 s for the run, of which the event-loop thread (the client: httpx's async pool and
+machine: ~30 s for the run, of which the event-loop thread (the client: httpx2's async pool and
 the SDK's call path) used ~22 s of CPU and the mock's threads ~7-8 s. The loop thread is busy
 three quarters of the wall time and waits for the GIL the rest, so a lighter server could win a
 quarter at best, and only out of process: the client's own cost per call (~2.2 ms of CPU, about
-what raw httpx.AsyncClient costs in ``make bench``) sets the pace. The test prints that split on
+what raw httpx2.AsyncClient costs in ``make bench``) sets the pace. The test prints that split on
 every run. It proves that under load
 
 - every call succeeds (zero errors, and zero retries: the mock is never told to fail);
@@ -13,7 +13,7 @@ every run. It proves that under load
 - the server recorded one 200 per call, for each of the 10,000 user ids once;
 - the open file descriptors return to the baseline once the client is closed and the server
   stopped: no socket is leaked, however many connections the pool opened and dropped (with 100
-  calls in flight and httpx's 20 keep-alive connections, it opens and drops many).
+  calls in flight and httpx2's 20 keep-alive connections, it opens and drops many).
 
 No warm-up call is needed: in a fresh process the first call leaves no descriptor behind
 (checked by hand), so the baseline is taken before any call. It is taken right after a

@@ -1,4 +1,4 @@
-"""The stand-in OAuth Portal of ``MockTaptiServer(portal=True)``, over real HTTP with httpx.
+"""The stand-in OAuth Portal of ``MockTaptiServer(portal=True)``, over real HTTP with httpx2.
 
 The browser test (tests/test_browser_portal.py) clicks through the same pages in Chromium; these
 tests pin every answer exactly, including the refusals a browser would only show.
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, quote, urlsplit
 
-import httpx
+import httpx2
 import pytest
 
 from tapti_ext import Tapti
@@ -41,9 +41,9 @@ def tapti(server: MockTaptiServer) -> Iterator[Tapti]:
 
 
 @pytest.fixture
-def browser(server: MockTaptiServer) -> Iterator[httpx.Client]:
+def browser(server: MockTaptiServer) -> Iterator[httpx2.Client]:
     """What a browser does, minus the rendering: no API key, redirects not followed."""
-    with httpx.Client(base_url=server.url, trust_env=False) as http:
+    with httpx2.Client(base_url=server.url, trust_env=False) as http:
         yield http
 
 
@@ -76,7 +76,7 @@ class _Text(HTMLParser):
             self.by_id[element] += data
 
 
-def _read(page: httpx.Response) -> _Text:
+def _read(page: httpx2.Response) -> _Text:
     parsed = _Text()
     parsed.feed(page.text)
     return parsed
@@ -94,7 +94,7 @@ def test_issued_portal_urls_point_at_the_mock_portal(server: MockTaptiServer, ta
 
 
 def test_the_page_shows_the_user_platforms_and_scopes_and_says_it_is_a_mock(
-    tapti: Tapti, browser: httpx.Client
+    tapti: Tapti, browser: httpx2.Client
 ) -> None:
     token = tapti.user("user_42").create_sdk_token(**CALL)
     page = browser.get(token.oauth_portal_url)
@@ -112,7 +112,7 @@ def test_the_page_shows_the_user_platforms_and_scopes_and_says_it_is_a_mock(
     assert text.forms == [{"method": "post", "action": "/mock-portal/continue"}]
 
 
-def test_platform_shows_only_the_chosen_one(tapti: Tapti, browser: httpx.Client) -> None:
+def test_platform_shows_only_the_chosen_one(tapti: Tapti, browser: httpx2.Client) -> None:
     token = tapti.user("user_42").create_sdk_token(**CALL)
     page = browser.get(token.portal_url(platform="tiktok"))
     assert _read(page).by_id["platforms"] == "TIKTOK"
@@ -120,7 +120,7 @@ def test_platform_shows_only_the_chosen_one(tapti: Tapti, browser: httpx.Client)
 
 @pytest.mark.parametrize("platform", ["instagram", "myspace", ""])
 def test_a_platform_the_token_lacks_is_a_400_page(
-    tapti: Tapti, browser: httpx.Client, platform: str
+    tapti: Tapti, browser: httpx2.Client, platform: str
 ) -> None:
     token = tapti.user("user_42").create_sdk_token(**CALL)
     page = browser.get("/mock-portal", params={"sdk_token": token.sdk_token, "platform": platform})
@@ -129,7 +129,7 @@ def test_a_platform_the_token_lacks_is_a_400_page(
 
 
 def test_the_button_uses_the_token_up_and_redirects_to_redirect_url(
-    server: MockTaptiServer, tapti: Tapti, browser: httpx.Client
+    server: MockTaptiServer, tapti: Tapti, browser: httpx2.Client
 ) -> None:
     token = tapti.user("user_42").create_sdk_token(**CALL)
     done = browser.post("/mock-portal/continue", data={"sdk_token": token.sdk_token})
@@ -153,7 +153,7 @@ def test_the_button_uses_the_token_up_and_redirects_to_redirect_url(
     ids=["unknown", "missing", "empty"],
 )
 def test_an_unknown_or_missing_token_is_a_4xx_page(
-    browser: httpx.Client, query: dict[str, str]
+    browser: httpx2.Client, query: dict[str, str]
 ) -> None:
     page = browser.get("/mock-portal", params=query)
     assert page.status_code in (400, 404)
@@ -163,14 +163,14 @@ def test_an_unknown_or_missing_token_is_a_4xx_page(
 
 
 def test_a_token_forgotten_by_clear_is_unknown(
-    server: MockTaptiServer, tapti: Tapti, browser: httpx.Client
+    server: MockTaptiServer, tapti: Tapti, browser: httpx2.Client
 ) -> None:
     token = tapti.user("user_42").create_sdk_token(**CALL)
     server.clear()
     assert browser.get(token.oauth_portal_url).status_code == 404
 
 
-def _create_raw(browser: httpx.Client, user_id: str, redirect_url: str) -> str:
+def _create_raw(browser: httpx2.Client, user_id: str, redirect_url: str) -> str:
     """A token created with a plain HTTP call: the mock must cope with what any client sends."""
     body = {
         "user_platforms": ["YOUTUBE"],
@@ -185,7 +185,7 @@ def _create_raw(browser: httpx.Client, user_id: str, redirect_url: str) -> str:
     return token
 
 
-def test_every_value_is_escaped(browser: httpx.Client) -> None:
+def test_every_value_is_escaped(browser: httpx2.Client) -> None:
     hostile = '<script>alert("x")</script>&amp;'
     token = _create_raw(browser, hostile, 'https://app.example/"><img src=x onerror=alert(1)>')
     page = browser.get("/mock-portal", params={"sdk_token": token})
@@ -197,7 +197,7 @@ def test_every_value_is_escaped(browser: httpx.Client) -> None:
 
 
 def test_pages_forbid_scripts_framing_caching_and_referrers(
-    tapti: Tapti, browser: httpx.Client
+    tapti: Tapti, browser: httpx2.Client
 ) -> None:
     token = tapti.user("user_42").create_sdk_token(**CALL)
     page = browser.get(token.oauth_portal_url)
@@ -210,7 +210,7 @@ def test_pages_forbid_scripts_framing_caching_and_referrers(
     assert "<script" not in page.text
 
 
-def test_a_redirect_url_that_is_not_http_is_refused_at_the_button(browser: httpx.Client) -> None:
+def test_a_redirect_url_that_is_not_http_is_refused_at_the_button(browser: httpx2.Client) -> None:
     token = _create_raw(browser, "u1", "javascript:alert(1)")
     done = browser.post("/mock-portal/continue", data={"sdk_token": token})
     assert done.status_code == 400
@@ -220,7 +220,7 @@ def test_a_redirect_url_that_is_not_http_is_refused_at_the_button(browser: httpx
 
 
 def test_a_redirect_url_with_spaces_and_line_breaks_cannot_inject_headers(
-    browser: httpx.Client,
+    browser: httpx2.Client,
 ) -> None:
     token = _create_raw(browser, "u1", "https://app.example/caf\u00e9 done\r\nSet-Cookie: x=1")
     done = browser.post("/mock-portal/continue", data={"sdk_token": token})
@@ -238,7 +238,7 @@ def test_a_redirect_url_with_spaces_and_line_breaks_cannot_inject_headers(
     ],
 )
 def test_wrong_methods_on_portal_pages_are_405(
-    browser: httpx.Client, method: str, path: str, allow: str
+    browser: httpx2.Client, method: str, path: str, allow: str
 ) -> None:
     page = browser.request(method, path)
     assert page.status_code == 405
@@ -246,7 +246,7 @@ def test_wrong_methods_on_portal_pages_are_405(
 
 
 def test_portal_pages_use_up_no_scripted_failure_or_delay(
-    server: MockTaptiServer, tapti: Tapti, browser: httpx.Client
+    server: MockTaptiServer, tapti: Tapti, browser: httpx2.Client
 ) -> None:
     token = tapti.user("user_42").create_sdk_token(**CALL)
     server.fail_next(1, status=500)
@@ -262,7 +262,7 @@ def test_portal_pages_use_up_no_scripted_failure_or_delay(
 def test_the_token_is_masked_in_records_and_logs(
     server: MockTaptiServer,
     tapti: Tapti,
-    browser: httpx.Client,
+    browser: httpx2.Client,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.DEBUG, logger="tapti_ext.testing"):
@@ -278,8 +278,8 @@ def test_the_token_is_masked_in_records_and_logs(
     assert "/mock-portal" in caplog.text
 
 
-def test_without_portal_the_pages_are_not_served(browser: httpx.Client) -> None:
-    with MockTaptiServer(api_key=KEY) as plain, httpx.Client(trust_env=False) as http:
+def test_without_portal_the_pages_are_not_served(browser: httpx2.Client) -> None:
+    with MockTaptiServer(api_key=KEY) as plain, httpx2.Client(trust_env=False) as http:
         assert not plain.portal
         assert plain.portal_url == "https://oauth.tapti.dev"
         assert http.get(f"{plain.url}/mock-portal").status_code == 404

@@ -1,4 +1,4 @@
-"""MockTaptiServer over real HTTP, driven by plain httpx (independent of the Tapti client)."""
+"""MockTaptiServer over real HTTP, driven by plain httpx2 (independent of the Tapti client)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-import httpx
+import httpx2
 import pytest
 
 from tapti_ext import AsyncTapti, Tapti
@@ -37,9 +37,9 @@ def server() -> Iterator[MockTaptiServer]:
 
 
 @pytest.fixture
-def client(server: MockTaptiServer) -> Iterator[httpx.Client]:
+def client(server: MockTaptiServer) -> Iterator[httpx2.Client]:
     # trust_env=False: a proxy from the environment must not sit between the test and 127.0.0.1.
-    with httpx.Client(base_url=server.url, headers={"x-api-key": KEY}, trust_env=False) as http:
+    with httpx2.Client(base_url=server.url, headers={"x-api-key": KEY}, trust_env=False) as http:
         yield http
 
 
@@ -51,7 +51,7 @@ def _without(field: str) -> dict[str, Any]:
     return {name: value for name, value in VALID.items() if name != field}
 
 
-def _error_fields(response: httpx.Response) -> list[str]:
+def _error_fields(response: httpx2.Response) -> list[str]:
     assert response.status_code == 422
     body = response.json()
     assert isinstance(body["message"], str)
@@ -59,7 +59,7 @@ def _error_fields(response: httpx.Response) -> list[str]:
 
 
 def _raw_exchange(server: MockTaptiServer, request: bytes) -> bytes:
-    """Send bytes httpx would not produce; return everything the server answers before closing."""
+    """Send bytes httpx2 would not produce; return everything the server answers before closing."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(request)
         chunks = []
@@ -72,7 +72,7 @@ def _raw_exchange(server: MockTaptiServer, request: bytes) -> bytes:
 
 
 def test_valid_request_returns_a_portal_url_with_a_fresh_token(
-    server: MockTaptiServer, client: httpx.Client
+    server: MockTaptiServer, client: httpx2.Client
 ) -> None:
     tokens = []
     for _ in range(3):
@@ -97,7 +97,7 @@ def test_valid_request_returns_a_portal_url_with_a_fresh_token(
 def test_portal_url_keeps_the_configured_base_and_its_query() -> None:
     with (
         MockTaptiServer(api_key=KEY, portal_url="http://portal.test/connect?brand=acme") as srv,
-        httpx.Client(trust_env=False) as http,
+        httpx2.Client(trust_env=False) as http,
     ):
         response = http.post(f"{srv.url}{PATH}", json=VALID, headers={"x-api-key": KEY})
     url = urlsplit(response.json()["oauth_portal_url"])
@@ -107,12 +107,12 @@ def test_portal_url_keeps_the_configured_base_and_its_query() -> None:
     assert query["origin"] == [VALID["redirect_url"]]
 
 
-def test_extra_properties_and_empty_arrays_are_accepted(client: httpx.Client) -> None:
+def test_extra_properties_and_empty_arrays_are_accepted(client: httpx2.Client) -> None:
     body = _with(user_platforms=[], enabled_scopes=[], unknown_property={"nested": True})
     assert client.post(PATH, json=body).status_code == 200
 
 
-def test_every_platform_and_scope_of_the_spec_is_accepted(client: httpx.Client) -> None:
+def test_every_platform_and_scope_of_the_spec_is_accepted(client: httpx2.Client) -> None:
     body = _with(
         user_platforms=["YOUTUBE", "TIKTOK", "INSTAGRAM", "INSTAPRO", "FACEBOOK", "X", "LINKEDIN"],
         enabled_scopes=[
@@ -129,7 +129,7 @@ def test_every_platform_and_scope_of_the_spec_is_accepted(client: httpx.Client) 
 
 
 def test_user_id_with_reserved_characters_is_one_decoded_segment(
-    server: MockTaptiServer, client: httpx.Client
+    server: MockTaptiServer, client: httpx2.Client
 ) -> None:
     user_id = "a/b c?%"
     raw_path = f"/users/{quote(user_id, safe='')}/sdk-token"
@@ -144,25 +144,25 @@ def test_user_id_with_reserved_characters_is_one_decoded_segment(
 
 
 def test_missing_api_key_is_401(server: MockTaptiServer) -> None:
-    with httpx.Client(base_url=server.url, trust_env=False) as http:
+    with httpx2.Client(base_url=server.url, trust_env=False) as http:
         response = http.post(PATH, json=VALID)
     assert response.status_code == 401
     assert response.json() == {"message": "invalid or missing API key"}
 
 
-def test_wrong_api_key_is_401_and_not_echoed(client: httpx.Client) -> None:
+def test_wrong_api_key_is_401_and_not_echoed(client: httpx2.Client) -> None:
     response = client.post(PATH, json=VALID, headers={"x-api-key": "sk_wrong_key_123"})
     assert response.status_code == 401
     assert response.json() == {"message": "invalid or missing API key"}
     assert "sk_wrong_key_123" not in response.text
 
 
-def test_non_ascii_api_key_is_401_not_500(client: httpx.Client) -> None:
+def test_non_ascii_api_key_is_401_not_500(client: httpx2.Client) -> None:
     response = client.post(PATH, json=VALID, headers={b"x-api-key": "clé".encode()})
     assert response.status_code == 401
 
 
-def test_key_is_checked_before_the_body(client: httpx.Client) -> None:
+def test_key_is_checked_before_the_body(client: httpx2.Client) -> None:
     response = client.post(PATH, content=b"not json", headers={"x-api-key": "wrong"})
     assert response.status_code == 401
 
@@ -181,7 +181,7 @@ def test_key_is_checked_before_the_body(client: httpx.Client) -> None:
     ids=["text", "truncated", "empty", "nan", "not-utf8", "text-plain", "no-content-type"],
 )
 def test_body_that_is_not_json_is_400(
-    client: httpx.Client, content: bytes, content_type: str | None
+    client: httpx2.Client, content: bytes, content_type: str | None
 ) -> None:
     headers = {} if content_type is None else {"content-type": content_type}
     response = client.post(PATH, content=content, headers=headers)
@@ -189,7 +189,7 @@ def test_body_that_is_not_json_is_400(
     assert isinstance(response.json()["message"], str)
 
 
-def test_json_content_type_with_charset_is_accepted(client: httpx.Client) -> None:
+def test_json_content_type_with_charset_is_accepted(client: httpx2.Client) -> None:
     response = client.post(
         PATH,
         content=json.dumps(VALID).encode(),
@@ -199,19 +199,19 @@ def test_json_content_type_with_charset_is_accepted(client: httpx.Client) -> Non
 
 
 @pytest.mark.parametrize("body", ["[]", '["YOUTUBE"]', '"text"', "1", "null", "true"])
-def test_json_that_is_not_an_object_is_422(client: httpx.Client, body: str) -> None:
+def test_json_that_is_not_an_object_is_422(client: httpx2.Client, body: str) -> None:
     response = client.post(PATH, content=body, headers={"content-type": "application/json"})
     assert _error_fields(response) == ["body"]
 
 
 @pytest.mark.parametrize("field", list(VALID))
-def test_each_missing_field_is_422(client: httpx.Client, field: str) -> None:
+def test_each_missing_field_is_422(client: httpx2.Client, field: str) -> None:
     response = client.post(PATH, json=_without(field))
     assert _error_fields(response) == [field]
     assert response.json()["errors"][0]["message"] == "is required"
 
 
-def test_all_problems_are_reported_together(client: httpx.Client) -> None:
+def test_all_problems_are_reported_together(client: httpx2.Client) -> None:
     response = client.post(PATH, json={"user_platforms": ["MYSPACE"], "callback_url": 3})
     assert _error_fields(response) == [
         "user_platforms[0]",
@@ -221,13 +221,13 @@ def test_all_problems_are_reported_together(client: httpx.Client) -> None:
     ]
 
 
-def test_unknown_platform_is_422(client: httpx.Client) -> None:
+def test_unknown_platform_is_422(client: httpx2.Client) -> None:
     response = client.post(PATH, json=_with(user_platforms=["YOUTUBE", "youtube", "MYSPACE"]))
     assert _error_fields(response) == ["user_platforms[1]", "user_platforms[2]"]
     assert "YOUTUBE" in response.json()["errors"][0]["message"]
 
 
-def test_unknown_scope_is_422(client: httpx.Client) -> None:
+def test_unknown_scope_is_422(client: httpx2.Client) -> None:
     response = client.post(PATH, json=_with(enabled_scopes=["PROFILE_READ", "EVERYTHING"]))
     assert _error_fields(response) == ["enabled_scopes[1]"]
 
@@ -248,7 +248,7 @@ def test_unknown_scope_is_422(client: httpx.Client) -> None:
         ({"redirect_url": {"url": "https://a.example"}}, "redirect_url"),
     ],
 )
-def test_wrong_types_are_422(client: httpx.Client, changes: dict[str, Any], field: str) -> None:
+def test_wrong_types_are_422(client: httpx2.Client, changes: dict[str, Any], field: str) -> None:
     response = client.post(PATH, json=_with(**changes))
     assert _error_fields(response) == [field]
 
@@ -265,35 +265,35 @@ def test_wrong_types_are_422(client: httpx.Client, changes: dict[str, Any], fiel
         "/users/sdk-token",
     ],
 )
-def test_unknown_path_is_404(client: httpx.Client, path: str) -> None:
+def test_unknown_path_is_404(client: httpx2.Client, path: str) -> None:
     response = client.post(path, json=VALID)
     assert response.status_code == 404
     assert isinstance(response.json()["message"], str)
 
 
 def test_query_string_does_not_change_the_route(
-    server: MockTaptiServer, client: httpx.Client
+    server: MockTaptiServer, client: httpx2.Client
 ) -> None:
     assert client.post(f"{PATH}?debug=1", json=VALID).status_code == 200
     assert server.requests[0].user_id == "user_123"
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE", "OPTIONS"])
-def test_other_method_on_the_endpoint_is_405_with_allow(client: httpx.Client, method: str) -> None:
+def test_other_method_on_the_endpoint_is_405_with_allow(client: httpx2.Client, method: str) -> None:
     response = client.request(method, PATH)
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
     assert isinstance(response.json()["message"], str)
 
 
-def test_head_gets_405_without_a_body(client: httpx.Client) -> None:
+def test_head_gets_405_without_a_body(client: httpx2.Client) -> None:
     response = client.head(PATH)
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
     assert response.content == b""
 
 
-def test_body_over_one_mebibyte_is_413(server: MockTaptiServer, client: httpx.Client) -> None:
+def test_body_over_one_mebibyte_is_413(server: MockTaptiServer, client: httpx2.Client) -> None:
     huge = _with(callback_url="https://a.example/" + "x" * (1024 * 1024))
     response = client.post(PATH, json=huge)
     assert response.status_code == 413
@@ -303,7 +303,7 @@ def test_body_over_one_mebibyte_is_413(server: MockTaptiServer, client: httpx.Cl
     assert [r.status for r in server.requests] == [413, 200]
 
 
-def test_chunked_body_is_411(client: httpx.Client) -> None:
+def test_chunked_body_is_411(client: httpx2.Client) -> None:
     def chunks() -> Iterator[bytes]:
         yield json.dumps(VALID).encode()
 
@@ -350,7 +350,7 @@ def test_expect_100_continue_is_answered_before_the_body(server: MockTaptiServer
 
 
 def test_requests_are_recorded_with_the_key_masked(
-    server: MockTaptiServer, client: httpx.Client
+    server: MockTaptiServer, client: httpx2.Client
 ) -> None:
     client.post(PATH, json=VALID)
     client.post("/users/u2/sdk-token", json=_without("redirect_url"), headers={"x-api-key": "nope"})
@@ -381,14 +381,14 @@ def test_requests_are_recorded_with_the_key_masked(
 
 
 def test_request_id_header_matches_the_record(
-    server: MockTaptiServer, client: httpx.Client
+    server: MockTaptiServer, client: httpx2.Client
 ) -> None:
     ids = [client.post(PATH, json=VALID).headers["x-request-id"] for _ in range(3)]
     assert len(set(ids)) == 3
     assert [r.request_id for r in server.requests] == ids
 
 
-def test_recorded_requests_are_read_only(server: MockTaptiServer, client: httpx.Client) -> None:
+def test_recorded_requests_are_read_only(server: MockTaptiServer, client: httpx2.Client) -> None:
     client.post(PATH, json=VALID)
     recorded = server.requests[0]
     with pytest.raises(AttributeError):
@@ -400,7 +400,7 @@ def test_recorded_requests_are_read_only(server: MockTaptiServer, client: httpx.
 
 
 def test_clear_forgets_requests_tokens_and_pending_failures(
-    server: MockTaptiServer, client: httpx.Client
+    server: MockTaptiServer, client: httpx2.Client
 ) -> None:
     client.post(PATH, json=VALID)
     server.fail_next(5)
@@ -414,7 +414,7 @@ def test_clear_forgets_requests_tokens_and_pending_failures(
 
 
 def test_fail_next_fails_exactly_that_many_then_succeeds(
-    server: MockTaptiServer, client: httpx.Client
+    server: MockTaptiServer, client: httpx2.Client
 ) -> None:
     server.fail_next(2, status=503, retry_after=0)
     first, second, third = (client.post(PATH, json=VALID) for _ in range(3))
@@ -430,7 +430,7 @@ def test_fail_next_fails_exactly_that_many_then_succeeds(
 
 
 def test_fail_next_counts_any_request_that_reaches_routing(
-    server: MockTaptiServer, client: httpx.Client
+    server: MockTaptiServer, client: httpx2.Client
 ) -> None:
     server.fail_next(2, status=500)
     assert client.get("/nowhere").status_code == 500
@@ -439,7 +439,7 @@ def test_fail_next_counts_any_request_that_reaches_routing(
 
 
 def test_fail_next_queues_and_takes_custom_bodies(
-    client: httpx.Client, server: MockTaptiServer
+    client: httpx2.Client, server: MockTaptiServer
 ) -> None:
     server.fail_next(1, status=429, retry_after=1.5, body={"error": "slow down"})
     server.fail_next(1, status=502, body=b"<html>Bad Gateway</html>")
@@ -479,7 +479,7 @@ def test_fail_next_is_consumed_exactly_under_concurrency(server: MockTaptiServer
     lock = threading.Lock()
 
     def worker() -> None:
-        with httpx.Client(base_url=server.url, headers={"x-api-key": KEY}, trust_env=False) as h:
+        with httpx2.Client(base_url=server.url, headers={"x-api-key": KEY}, trust_env=False) as h:
             for _ in range(10):
                 status = h.post(PATH, json=VALID).status_code
                 with lock:
@@ -496,7 +496,7 @@ def test_fail_next_is_consumed_exactly_under_concurrency(server: MockTaptiServer
 
 
 def test_a_bug_in_the_handler_is_a_500_and_the_server_survives(
-    server: MockTaptiServer, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+    server: MockTaptiServer, client: httpx2.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(*args: object) -> object:
         raise RuntimeError("boom")
@@ -526,7 +526,7 @@ def test_stop_closes_keep_alive_connections() -> None:
     threads_before = threading.active_count()
     fds_before = _open_fds()
     server = MockTaptiServer(api_key=KEY).start()
-    http = httpx.Client(base_url=server.url, headers={"x-api-key": KEY}, trust_env=False)
+    http = httpx2.Client(base_url=server.url, headers={"x-api-key": KEY}, trust_env=False)
     try:
         first = http.post(PATH, json=VALID)
         second = http.post(PATH, json=VALID)
@@ -538,7 +538,7 @@ def test_stop_closes_keep_alive_connections() -> None:
         # An idle keep-alive connection must not hold stop() until its 30 s timeout.
         assert time.monotonic() - started < 2
         assert threading.active_count() == threads_before
-        with pytest.raises(httpx.TransportError):
+        with pytest.raises(httpx2.TransportError):
             http.post(PATH, json=VALID)
     finally:
         http.close()
@@ -571,7 +571,7 @@ def test_lifecycle_is_idempotent_and_url_needs_a_running_server() -> None:
 def test_server_can_be_restarted() -> None:
     server = MockTaptiServer(api_key=KEY)
     for _ in range(2):
-        with server, httpx.Client(trust_env=False) as http:
+        with server, httpx2.Client(trust_env=False) as http:
             response = http.post(f"{server.url}{PATH}", json=VALID, headers={"x-api-key": KEY})
             assert response.status_code == 200
     assert len(server.requests) == 2
@@ -594,7 +594,7 @@ def test_api_key_is_available_but_not_in_repr() -> None:
 
 def test_nothing_is_printed_and_logs_hold_no_key(
     server: MockTaptiServer,
-    client: httpx.Client,
+    client: httpx2.Client,
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -626,7 +626,7 @@ def test_plugin_module_imports_no_server_code() -> None:
 def test_tapti_mock_fixture_serves_a_started_server(tapti_mock: MockTaptiServer) -> None:
     assert tapti_mock.running
     assert tapti_mock.api_key == "test-key"
-    with httpx.Client(base_url=tapti_mock.url, trust_env=False) as http:
+    with httpx2.Client(base_url=tapti_mock.url, trust_env=False) as http:
         response = http.post(PATH, json=VALID, headers={"x-api-key": tapti_mock.api_key})
     assert response.status_code == 200
     assert tapti_mock.requests[0].status == 200
@@ -645,7 +645,7 @@ def test_port_out_of_range_is_refused_up_front(port: int) -> None:
     "method", ["GET", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "QUERY", "FOO", "PROPFIND"]
 )
 def test_any_method_name_on_the_endpoint_is_405_never_501(
-    server: MockTaptiServer, client: httpx.Client, method: str
+    server: MockTaptiServer, client: httpx2.Client, method: str
 ) -> None:
     response = client.request(method, PATH, json=VALID)
     assert response.status_code == 405
@@ -669,7 +669,7 @@ def test_methods_http_server_does_not_know_get_405_over_a_raw_socket(
     assert isinstance(json.loads(body)["message"], str)
 
 
-def test_an_unknown_method_on_an_unknown_path_is_404(client: httpx.Client) -> None:
+def test_an_unknown_method_on_an_unknown_path_is_404(client: httpx2.Client) -> None:
     assert client.request("QUERY", "/elsewhere").status_code == 404
 
 
@@ -677,7 +677,7 @@ def test_an_unknown_method_on_an_unknown_path_is_404(client: httpx.Client) -> No
 
 
 def test_delay_next_holds_exactly_that_many_answers(
-    server: MockTaptiServer, client: httpx.Client
+    server: MockTaptiServer, client: httpx2.Client
 ) -> None:
     server.delay_next(0.4, count=2)
     durations = []
@@ -696,8 +696,8 @@ def test_a_delay_beyond_the_client_timeout_is_a_hang_and_the_request_is_recorded
 ) -> None:
     server.delay_next(30)
     with (
-        httpx.Client(base_url=server.url, headers={"x-api-key": KEY}, trust_env=False) as http,
-        pytest.raises(httpx.ReadTimeout),
+        httpx2.Client(base_url=server.url, headers={"x-api-key": KEY}, trust_env=False) as http,
+        pytest.raises(httpx2.ReadTimeout),
     ):
         http.post(PATH, json=VALID, timeout=0.3)
     (recorded,) = server.requests
@@ -705,7 +705,7 @@ def test_a_delay_beyond_the_client_timeout_is_a_hang_and_the_request_is_recorded
 
 
 def test_delay_next_combines_with_fail_next_into_a_slow_failure(
-    server: MockTaptiServer, client: httpx.Client
+    server: MockTaptiServer, client: httpx2.Client
 ) -> None:
     server.delay_next(0.3)
     server.fail_next(1, status=503, retry_after=2)
@@ -720,7 +720,7 @@ def test_delay_next_combines_with_fail_next_into_a_slow_failure(
 
 
 def test_delays_queue_in_order_and_clear_cancels_them(
-    server: MockTaptiServer, client: httpx.Client
+    server: MockTaptiServer, client: httpx2.Client
 ) -> None:
     server.delay_next(0.3)
     server.delay_next(0.0, count=1)
@@ -758,11 +758,11 @@ def test_stop_does_not_wait_for_a_held_answer() -> None:
     outcome: list[BaseException | int] = []
 
     def call() -> None:
-        with httpx.Client(trust_env=False, timeout=30) as http:
+        with httpx2.Client(trust_env=False, timeout=30) as http:
             try:
                 answer = http.post(f"{server.url}{PATH}", json=VALID, headers={"x-api-key": KEY})
                 outcome.append(answer.status_code)
-            except httpx.TransportError as exc:
+            except httpx2.TransportError as exc:
                 outcome.append(exc)
 
     caller = threading.Thread(target=call)
@@ -780,7 +780,7 @@ def test_stop_does_not_wait_for_a_held_answer() -> None:
         caller.join(timeout=30)
     assert not caller.is_alive()
     assert len(outcome) == 1
-    assert isinstance(outcome[0], httpx.TransportError)  # dropped, never answered
+    assert isinstance(outcome[0], httpx2.TransportError)  # dropped, never answered
 
 
 # --- the pytest plugin's async fixture ------------------------------------------------------

@@ -22,7 +22,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2
 import pytest
 import yaml
 
@@ -126,8 +126,8 @@ def changed() -> Iterator[MockTaptiServer]:
         yield server
 
 
-def _post(server: MockTaptiServer, body: object) -> httpx.Response:
-    with httpx.Client(trust_env=False) as http:
+def _post(server: MockTaptiServer, body: object) -> httpx2.Response:
+    with httpx2.Client(trust_env=False) as http:
         return http.post(f"{server.url}{PATH}", json=body, headers={"x-api-key": KEY})
 
 
@@ -276,7 +276,7 @@ def test_a_new_operation_of_the_spec_is_served(changed: MockTaptiServer) -> None
         }
     }
     changed._spec = Spec(document)
-    with httpx.Client(base_url=changed.url, trust_env=False) as http:
+    with httpx2.Client(base_url=changed.url, trust_env=False) as http:
         listed = http.get("/users/u1/accounts", headers={"x-api-key": KEY})
         too_many = http.get("/users/u1/accounts?limit=51", headers={"x-api-key": KEY})
         not_a_number = http.get("/users/u1/accounts?limit=ten", headers={"x-api-key": KEY})
@@ -387,7 +387,7 @@ def test_the_shipped_spec_is_loaded_once() -> None:
 
 _ROUND_TRIP = """
 import datetime, json, sys, uuid
-import httpx
+import httpx2
 import tapti_api_client
 from tapti_api_client.models import CreateSdkTokenRequest, CreateSdkTokenResponse, Platform, Scope
 from tapti_api_client.models.create_sdk_token_request_mode import CreateSdkTokenRequestMode
@@ -413,7 +413,7 @@ body = CreateSdkTokenRequest(
     request_uuid=uuid.uuid4(),
     note=None,
 )
-with MockTaptiServer(api_key="k") as server, httpx.Client(trust_env=False) as http:
+with MockTaptiServer(api_key="k") as server, httpx2.Client(trust_env=False) as http:
     server._spec = Spec(document)
     answer = http.post(server.url + "/users/u1/sdk-token", json=body.to_dict(),
                        headers={"x-api-key": "k"})

@@ -1,6 +1,6 @@
 """Every exception that leaves a public call is a ``TaptiError`` (issue 12, "Only TaptiErrors").
 
-Each case below used to raise something raw (a ``RuntimeError`` from httpx or httpcore), to
+Each case below used to raise something raw (a ``RuntimeError`` from httpx2 or httpcore2), to
 retry what must not be retried, or to lose the server's message. All run over real sockets on
 127.0.0.1 against ``Server`` from ``tests/test_deadline.py``, which counts the requests it read:
 "nothing reached the server" and "exactly one request" are asserted from its side.
@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from test_deadline import API_KEY, CALL, FLAVOURS, OK, TOKEN, TOKEN_BODY, Server, measure, respond
 
@@ -205,11 +205,11 @@ def test_broken_framing_on_a_200_is_not_retried(flavour: str, serve: Callable[..
 # --- a caller's raise_for_status event hook -----------------------------------------------------
 
 
-def _raise_for_status(response: httpx.Response) -> None:
+def _raise_for_status(response: httpx2.Response) -> None:
     response.raise_for_status()
 
 
-async def _araise_for_status(response: httpx.Response) -> None:
+async def _araise_for_status(response: httpx2.Response) -> None:
     response.raise_for_status()
 
 

@@ -56,4 +56,11 @@ def test_wheel_contents(tmp_path: Path) -> None:
         line for line in metadata_text.splitlines() if line.startswith("Requires-Dist:")
     ]
     runtime = sorted(line.split()[1] for line in requirements if "extra ==" not in line)
-    assert runtime == ["attrs>=23.2", "httpx>=0.23", "python-dateutil>=2.8", "sniffio>=1.1"]
+    assert runtime == [
+        "anyio>=4.10",
+        "attrs>=23.2",
+        "httpcore2<3,>=2.16",
+        "httpx2<3,>=2.16",
+        "python-dateutil>=2.8",
+        "sniffio>=1.1",
+    ]

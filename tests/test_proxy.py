@@ -184,7 +184,7 @@ def test_non_loopback_http_with_allow_insecure_http_goes_through_the_proxy(
     proxy: RecordingProxy,
 ) -> None:
     # The rule's other half (README, "Secrets"): allow_insecure_http=True accepts a plain-http
-    # route to another host, and the environment's proxy is then on it, as in httpx and curl.
+    # route to another host, and the environment's proxy is then on it, as in httpx2 and curl.
     with (
         Tapti(
             api_key=API_KEY,

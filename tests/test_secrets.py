@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-import httpx
+import httpx2
 import pytest
 from _http import snapshot
 from tapti_api_client import AuthenticatedClient
@@ -47,7 +47,7 @@ CALL: dict[str, Any] = {
     "callback_url": "https://app.example/cb",
     "redirect_url": "https://app.example/done",
 }
-LOGGERS = ("tapti_ext", "httpx", "httpcore")
+LOGGERS = ("tapti_ext", "httpx2", "httpcore2")
 
 
 @pytest.fixture(autouse=True)
@@ -87,15 +87,15 @@ def assert_exception_clean(exc: BaseException) -> None:
             assert_clean(value, f"attribute of {type(exc).__name__}")
 
 
-def ok(_: httpx.Request) -> httpx.Response:
-    return httpx.Response(200, json={"oauth_portal_url": PORTAL}, headers={"x-request-id": "r1"})
+def ok(_: httpx2.Request) -> httpx2.Response:
+    return httpx2.Response(200, json={"oauth_portal_url": PORTAL}, headers={"x-request-id": "r1"})
 
 
 # --- success -----------------------------------------------------------------------------------
 
 
 def test_success_leaks_nothing(logs: pytest.LogCaptureFixture) -> None:
-    with httpx.Client(transport=httpx.MockTransport(ok)) as http:
+    with httpx2.Client(transport=httpx2.MockTransport(ok)) as http:
         tapti = Tapti(api_key=API_KEY, http_client=http)
         user = tapti.user("user_123")
         token = user.create_sdk_token(**CALL)
@@ -108,13 +108,13 @@ def test_success_leaks_nothing(logs: pytest.LogCaptureFixture) -> None:
     assert token.sdk_token == SDK_TOKEN, "the test must use a token the SDK did receive"
     debug_lines = [r for r in logs.records if r.name == "tapti_ext" and r.levelno == logging.DEBUG]
     assert len(debug_lines) == 2, "one debug line per attempt"
-    assert any(r.name == "httpx" for r in logs.records), "httpx logging was not captured"
+    assert any(r.name == "httpx2" for r in logs.records), "httpx2 logging was not captured"
     assert_logs_clean(logs)
 
 
 def test_owned_client_and_raw_client_leak_nothing() -> None:
     with Tapti(api_key=API_KEY) as tapti:
-        # The key is added below httpx: no httpx object of the SDK's ever holds it.
+        # The key is added below httpx2: no httpx2 object of the SDK's ever holds it.
         assert "x-api-key" not in tapti.raw.get_httpx_client().headers
         assert_object_clean(tapti)
         assert_object_clean(tapti.raw)
@@ -123,7 +123,7 @@ def test_owned_client_and_raw_client_leak_nothing() -> None:
 
 @pytest.mark.anyio
 async def test_async_success_leaks_nothing(logs: pytest.LogCaptureFixture) -> None:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(ok)) as http:
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(ok)) as http:
         tapti = AsyncTapti(api_key=API_KEY, http_client=http)
         token = await tapti.user("user_123").create_sdk_token(**CALL)
         raw_response = await tapti.with_raw_response.user("user_123").create_sdk_token(**CALL)
@@ -139,9 +139,9 @@ async def test_async_success_leaks_nothing(logs: pytest.LogCaptureFixture) -> No
 # --- failures ----------------------------------------------------------------------------------
 
 
-def _status(status: int, body: object = None) -> Callable[[httpx.Request], httpx.Response]:
-    def answer(_: httpx.Request) -> httpx.Response:
-        return httpx.Response(
+def _status(status: int, body: object = None) -> Callable[[httpx2.Request], httpx2.Response]:
+    def answer(_: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(
             status,
             json=body if body is not None else {"message": "refused"},
             headers={"x-request-id": "r2", "retry-after": "0"},
@@ -150,14 +150,14 @@ def _status(status: int, body: object = None) -> Callable[[httpx.Request], httpx
     return answer
 
 
-def _raise(exc: Exception) -> Callable[[httpx.Request], httpx.Response]:
-    def answer(_: httpx.Request) -> httpx.Response:
+def _raise(exc: Exception) -> Callable[[httpx2.Request], httpx2.Response]:
+    def answer(_: httpx2.Request) -> httpx2.Response:
         raise exc
 
     return answer
 
 
-FAILURES: list[tuple[Callable[[httpx.Request], httpx.Response], type[TaptiError], int]] = [
+FAILURES: list[tuple[Callable[[httpx2.Request], httpx2.Response], type[TaptiError], int]] = [
     (_status(400), BadRequestError, 1),
     (_status(401, {"message": f"invalid api key {API_KEY}"}), AuthenticationError, 1),
     (_status(403, {"error": {"message": f"key {API_KEY} may not"}}), PermissionDeniedError, 1),
@@ -174,25 +174,25 @@ FAILURES: list[tuple[Callable[[httpx.Request], httpx.Response], type[TaptiError]
     ),
     (_status(200, {"oauth_portal_url": f"javascript:{SDK_TOKEN}"}), APIResponseValidationError, 1),
     (_status(200, [PORTAL]), APIResponseValidationError, 1),
-    (_raise(httpx.ConnectError("connection refused")), APIConnectionError, 3),
-    (_raise(httpx.ReadTimeout("read timed out")), APITimeoutError, 3),
+    (_raise(httpx2.ConnectError("connection refused")), APIConnectionError, 3),
+    (_raise(httpx2.ReadTimeout("read timed out")), APITimeoutError, 3),
 ]
 
 
 @pytest.mark.parametrize(("answer", "error_class", "attempts"), FAILURES)
 def test_failures_leak_nothing(
-    answer: Callable[[httpx.Request], httpx.Response],
+    answer: Callable[[httpx2.Request], httpx2.Response],
     error_class: type[TaptiError],
     attempts: int,
     logs: pytest.LogCaptureFixture,
 ) -> None:
-    sent: list[httpx.Request] = []
+    sent: list[httpx2.Request] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         sent.append(snapshot(request))
         return answer(request)
 
-    with httpx.Client(transport=httpx.MockTransport(handler)) as http:
+    with httpx2.Client(transport=httpx2.MockTransport(handler)) as http:
         tapti = Tapti(api_key=API_KEY, http_client=http)
         with pytest.raises(error_class) as info:
             tapti.user("user_123").create_sdk_token(**CALL)
@@ -207,10 +207,10 @@ def test_failures_leak_nothing(
 
 
 def test_server_echoing_the_key_is_redacted_but_message_kept() -> None:
-    def handler(_: httpx.Request) -> httpx.Response:
-        return httpx.Response(401, json={"message": f"unknown key {API_KEY}"})
+    def handler(_: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(401, json={"message": f"unknown key {API_KEY}"})
 
-    with httpx.Client(transport=httpx.MockTransport(handler)) as http:
+    with httpx2.Client(transport=httpx2.MockTransport(handler)) as http:
         tapti = Tapti(api_key=API_KEY, http_client=http)
         with pytest.raises(AuthenticationError) as info:
             tapti.user("u").create_sdk_token(**CALL)
@@ -246,13 +246,13 @@ def test_non_ascii_api_key_is_refused_without_echo(key: str) -> None:
 def test_retries_log_one_debug_line_per_attempt(logs: pytest.LogCaptureFixture) -> None:
     answers = iter([503, 429, 200])
 
-    def handler(_: httpx.Request) -> httpx.Response:
+    def handler(_: httpx2.Request) -> httpx2.Response:
         status = next(answers)
         if status == 200:
             return ok(_)
-        return httpx.Response(status, headers={"retry-after": "0"})
+        return httpx2.Response(status, headers={"retry-after": "0"})
 
-    with httpx.Client(transport=httpx.MockTransport(handler)) as http:
+    with httpx2.Client(transport=httpx2.MockTransport(handler)) as http:
         token = Tapti(api_key=API_KEY, http_client=http).user("u").create_sdk_token(**CALL)
     assert_object_clean(token)
     mine = [r for r in logs.records if r.name == "tapti_ext"]
@@ -260,7 +260,7 @@ def test_retries_log_one_debug_line_per_attempt(logs: pytest.LogCaptureFixture) 
     assert_logs_clean(logs)
 
 
-# --- over a real socket, with httpcore logging too ---------------------------------------------
+# --- over a real socket, with httpcore2 logging too ---------------------------------------------
 
 
 class _TokenHandler(BaseHTTPRequestHandler):
@@ -297,7 +297,7 @@ def test_real_http_leaks_nothing(server_url: str, logs: pytest.LogCaptureFixture
         assert_object_clean(tapti.raw)
     assert token.sdk_token == SDK_TOKEN
     assert_object_clean(token)
-    assert any(r.name.startswith("httpcore") for r in logs.records), "httpcore not captured"
+    assert any(r.name.startswith("httpcore2") for r in logs.records), "httpcore2 not captured"
     assert_logs_clean(logs)
 
 
@@ -308,17 +308,17 @@ async def test_async_real_http_leaks_nothing(
     async with AsyncTapti(api_key=API_KEY, base_url=server_url) as tapti:
         token = await tapti.user("user_123").create_sdk_token(**CALL)
     assert token.sdk_token == SDK_TOKEN
-    assert any(r.name.startswith("httpcore") for r in logs.records), "httpcore not captured"
+    assert any(r.name.startswith("httpcore2") for r in logs.records), "httpcore2 not captured"
     assert_logs_clean(logs)
 
 
 def test_request_kept_by_errors_and_raw_responses_has_the_key_masked() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         if request.url.path.startswith("/users/denied"):
-            return httpx.Response(403, json={"message": "no"})
+            return httpx2.Response(403, json={"message": "no"})
         return ok(request)
 
-    with httpx.Client(transport=httpx.MockTransport(handler)) as http:
+    with httpx2.Client(transport=httpx2.MockTransport(handler)) as http:
         tapti = Tapti(api_key=API_KEY, http_client=http)
         raw = tapti.with_raw_response.user("user_123").create_sdk_token(**CALL)
         with pytest.raises(PermissionDeniedError) as info:
@@ -330,10 +330,10 @@ def test_request_kept_by_errors_and_raw_responses_has_the_key_masked() -> None:
 
 
 # --- no public object reachable from a client shows the key -------------------------------------
-# Walks everything a user can reach from Tapti, AsyncTapti and tapti.raw: the clients, the httpx
+# Walks everything a user can reach from Tapti, AsyncTapti and tapti.raw: the clients, the httpx2
 # clients behind tapti.raw and its copies, their headers, raw responses, tokens (and the
 # generated response on them), errors with their request and response, following public
-# attributes a few levels deep. repr() and str() of each must never hold the key (httpx masks
+# attributes a few levels deep. repr() and str() of each must never hold the key (httpx2 masks
 # only Authorization in a repr of headers). The one public value that is the key by design is
 # the generated AuthenticatedClient's ``token`` field, which its own code reads to send.
 
@@ -358,7 +358,7 @@ def _public_values(obj: object) -> Iterator[tuple[str, object]]:
             value = getattr(obj, name)
         except Exception:  # a property that needs state (an unread body...): nothing to see
             continue
-        if callable(value) and not isinstance(value, (httpx.Headers, dict)):
+        if callable(value) and not isinstance(value, (httpx2.Headers, dict)):
             continue
         yield name, value
 
@@ -400,7 +400,7 @@ def _sync_roots(tapti: Tapti, errors: dict[str, BaseException]) -> dict[str, obj
     raw_response = tapti.with_raw_response.user("user_123").create_sdk_token(**CALL)
     copies = {
         "raw.with_headers()": raw.with_headers({"x-extra": "1"}),
-        "raw.with_timeout()": raw.with_timeout(httpx.Timeout(5.0)),
+        "raw.with_timeout()": raw.with_timeout(httpx2.Timeout(5.0)),
         "raw.with_cookies()": raw.with_cookies({"c": "1"}),
     }
     roots: dict[str, object] = {
@@ -468,7 +468,7 @@ def test_no_object_reachable_from_tapti_shows_the_key(unused_port: int) -> None:
 def test_no_object_reachable_from_tapti_with_a_callers_http_client_shows_the_key(
     unused_port: int,
 ) -> None:
-    with MockTaptiServer(api_key=API_KEY) as server, httpx.Client() as http:
+    with MockTaptiServer(api_key=API_KEY) as server, httpx2.Client() as http:
         tapti = Tapti(api_key=API_KEY, base_url=server.url, http_client=http, max_retries=0)
         errors = _sync_errors(tapti, server, unused_port)
         roots = {**_sync_roots(tapti, errors), "http_client": http, "headers": http.headers}
@@ -508,7 +508,7 @@ async def test_no_object_reachable_from_async_tapti_shows_the_key() -> None:
                 "error.response": denied.value.response,
                 "generated asyncio_detailed()": generated,
                 "raw.with_headers()": copy,
-                "copy httpx client": copy.get_async_httpx_client(),
+                "copy httpx2 client": copy.get_async_httpx_client(),
                 "copy headers": copy.get_async_httpx_client().headers,
                 "copy asyncio_detailed()": copy_response,
             }

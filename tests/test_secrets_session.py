@@ -7,8 +7,8 @@ wrong key, and a server that echoes the key back), 403, 404 (a wrong base URL), 
 (retried, and with a Retry-After too long to wait), 5xx, a 3xx, 2xx bodies of the wrong shape
 (one quoting a token), a refused connection and a read timeout on a socket that never answers.
 
-Logging is at DEBUG for ``tapti_ext`` (the mock's own ``tapti_ext.testing`` included), ``httpx``
-and ``httpcore``, captured both by ``caplog`` and by a handler of our own that formats each
+Logging is at DEBUG for ``tapti_ext`` (the mock's own ``tapti_ext.testing`` included), ``httpx2``
+and ``httpcore2``, captured both by ``caplog`` and by a handler of our own that formats each
 record in full (exception text included). Afterwards the API keys, every token the server issued
 and every token-like value it was told to send must appear in no captured record (message,
 format string, args), no repr/str of any object returned or raised, no exception message, no
@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-import httpx
+import httpx2
 import pytest
 from _fields import portal_body
 from tapti_api_client.api.users import create_sdk_token
@@ -60,7 +60,7 @@ API_KEY = "sk_live_SESSION_4b1dKeyThatMustNotLeak"
 WRONG_KEY = "sk_live_WRONG_9e2fAlsoASecret"
 # Token-like values the server is told to put in bodies the SDK refuses.
 FAKE_TOKENS = ("tok_FAKE_relative_7Q", "tok_FAKE_array_3Z", "tok_FAKE_text_8K")
-LOGGERS = ("tapti_ext", "httpx", "httpcore")
+LOGGERS = ("tapti_ext", "httpx2", "httpcore2")
 CALL: dict[str, Any] = {
     "platforms": ["youtube", "TikTok"],
     "scopes": "profile_read",
@@ -137,7 +137,7 @@ def leaks(text: str, secrets: list[str]) -> list[str]:
 
 
 def texts_of(obj: object) -> dict[str, str]:
-    """The repr and str of an object, and of the httpx objects an error or response carries."""
+    """The repr and str of an object, and of the httpx2 objects an error or response carries."""
     texts = {"repr": repr(obj), "str": str(obj)}
     for attribute in ("response", "request", "http_response"):
         value = getattr(obj, attribute, None)
@@ -291,7 +291,7 @@ def assert_nothing_leaked(
     assert caplog.records, "nothing was logged"
     names = {record.name for record in caplog.records}
     assert "tapti_ext" in names
-    assert any(name.startswith("httpcore") for name in names)
+    assert any(name.startswith("httpcore2") for name in names)
     assert "tapti_ext.testing" in names, "the mock's own DEBUG lines were not captured"
     formatter = logging.Formatter()
     for record in caplog.records:
@@ -324,7 +324,7 @@ def body_of(error: BaseException) -> bytes:
         return b""
     try:
         return bytes(response.content)
-    except httpx.ResponseNotRead:
+    except httpx2.ResponseNotRead:
         return b""
 
 

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import yaml
 from tapti_api_client.api.users import create_sdk_token as create_sdk_token_operation
@@ -364,8 +364,8 @@ def test_an_old_shape_answer_over_http_is_a_validation_error() -> None:
 
 
 def test_an_old_shape_answer_through_raw_response_parse_is_a_validation_error() -> None:
-    transport = httpx.MockTransport(lambda _: httpx.Response(200, json=OLD_SHAPE))
-    with httpx.Client(transport=transport) as http, Tapti(api_key=KEY, http_client=http) as tapti:
+    transport = httpx2.MockTransport(lambda _: httpx2.Response(200, json=OLD_SHAPE))
+    with httpx2.Client(transport=transport) as http, Tapti(api_key=KEY, http_client=http) as tapti:
         raw = tapti.with_raw_response.user("u1").create_sdk_token(**CALL)
         with pytest.raises(APIResponseValidationError) as error:
             raw.parse()
@@ -373,7 +373,7 @@ def test_an_old_shape_answer_through_raw_response_parse_is_a_validation_error() 
 
 
 def test_an_old_shape_answer_to_a_generic_call_is_a_validation_error() -> None:
-    transport = httpx.MockTransport(lambda _: httpx.Response(200, json=OLD_SHAPE))
+    transport = httpx2.MockTransport(lambda _: httpx2.Response(200, json=OLD_SHAPE))
     body = CreateSdkTokenRequest(
         user_platforms=[Platform.YOUTUBE],
         enabled_scopes=[Scope.PROFILE_READ],
@@ -381,7 +381,7 @@ def test_an_old_shape_answer_to_a_generic_call_is_a_validation_error() -> None:
         redirect_url=CALL["redirect_url"],
     )
     with (
-        httpx.Client(transport=transport) as http,
+        httpx2.Client(transport=transport) as http,
         Tapti(api_key=KEY, http_client=http) as tapti,
         pytest.raises(APIResponseValidationError) as error,
     ):
@@ -391,9 +391,9 @@ def test_an_old_shape_answer_to_a_generic_call_is_a_validation_error() -> None:
 
 @pytest.mark.anyio
 async def test_an_old_shape_answer_is_a_validation_error_async() -> None:
-    transport = httpx.MockTransport(lambda _: httpx.Response(200, json=OLD_SHAPE))
+    transport = httpx2.MockTransport(lambda _: httpx2.Response(200, json=OLD_SHAPE))
     async with (
-        httpx.AsyncClient(transport=transport) as http,
+        httpx2.AsyncClient(transport=transport) as http,
         AsyncTapti(api_key=KEY, http_client=http) as tapti,
     ):
         with pytest.raises(APIResponseValidationError) as error:

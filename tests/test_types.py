@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import get_args
 
-import httpx
+import httpx2
 import pytest
 from tapti_api_client.models import Platform, Scope
 
@@ -71,6 +71,6 @@ def test_any_case_is_still_accepted_at_run_time() -> None:
 
 @pytest.mark.anyio
 async def test_the_message_names_httpx() -> None:
-    async with httpx.AsyncClient() as wrong:
-        with pytest.raises(InvalidInputError, match=r"an httpx\.Client, not AsyncClient"):
+    async with httpx2.AsyncClient() as wrong:
+        with pytest.raises(InvalidInputError, match=r"an httpx2\.Client, not AsyncClient"):
             Tapti(api_key="k", http_client=wrong)  # type: ignore[arg-type]

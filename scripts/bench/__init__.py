@@ -3,7 +3,7 @@
 Five figures, measured in a clean venv holding only the built wheel (``cleanvenv.py``), each as a
 ratio against baselines measured in the same run (docs/benchmarks.md has the method and results):
 
-1. cold start to the first call, against the generated client and raw httpx (``cold.py``), with
+1. cold start to the first call, against the generated client and raw httpx2 (``cold.py``), with
    the modules the call imports and their import times (``importtime.py``);
 2. client CPU time per sync call (``percall.py``);
 3. async throughput at concurrency 50 (``throughput.py``);

@@ -1,4 +1,4 @@
-"""The same call made three ways: through the SDK, through the generated client, through httpx.
+"""The same call made three ways: through the SDK, through the generated client, through httpx2.
 
 Each builder takes a client and returns ``run(calls)``, which makes ``calls`` sequential calls.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import httpx
+import httpx2
 
 from .child.bench_request import (
     API_KEY,
@@ -42,7 +42,7 @@ def sdk(tapti: Tapti) -> Run:
     return run
 
 
-def plain_httpx(client: httpx.Client) -> Run:
+def plain_httpx(client: httpx2.Client) -> Run:
     def run(calls: int) -> None:
         for _ in range(calls):
             response = client.post(PATH, json=BODY)
@@ -76,8 +76,8 @@ def generated(client: AuthenticatedClient) -> Run:
     return run
 
 
-def httpx_client(url: str) -> httpx.Client:
-    return httpx.Client(base_url=url, headers={"x-api-key": API_KEY})
+def httpx_client(url: str) -> httpx2.Client:
+    return httpx2.Client(base_url=url, headers={"x-api-key": API_KEY})
 
 
 def generated_client(url: str) -> AuthenticatedClient:

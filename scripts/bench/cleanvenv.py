@@ -1,7 +1,7 @@
 """The environment every figure is measured in: a venv holding the built wheel and nothing else.
 
 The development ``.venv`` holds rich and click (dev tools bring them), and with them installed
-``import httpx`` also imports httpx's command-line module, about 40 ms that flatter every
+``import httpx2`` also imports httpx2's command-line module, about 40 ms that flatter every
 cold-start ratio. So the benchmark builds the wheel, installs it with its runtime dependencies
 (pinned by ``constraints.txt``, as the dev environment is) into ``.bench/venv-<key>``, and runs
 there. The key hashes the wheel, the pins and the interpreter: an unchanged tree reuses the venv
@@ -69,7 +69,7 @@ def installed(venv: Path) -> list[dict[str, str]]:
 
 
 def check_clean(venv: Path) -> list[dict[str, str]]:
-    """``pip list`` of the venv; exits if it holds what httpx's command line would import."""
+    """``pip list`` of the venv; exits if it holds what httpx2's command line would import."""
     packages = installed(venv)
     present = sorted({p["name"].lower() for p in packages} & set(NOT_IN_CLEAN_VENV))
     if present:

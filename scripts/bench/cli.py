@@ -1,4 +1,4 @@
-"""``make bench``: what the SDK costs on top of the generated client and raw httpx, as ratios.
+"""``make bench``: what the SDK costs on top of the generated client and raw httpx2, as ratios.
 
 Run from the development environment, it builds the wheel, makes (or reuses) a clean venv
 holding only that wheel and its runtime dependencies (``cleanvenv.py``), and runs itself again
@@ -120,7 +120,9 @@ def print_results(
     mode = "smoke" if args.smoke else "full"
     delay = f", SDK call path delayed {args.inject_delay_us} µs" if args.inject_delay_us else ""
     parts = ", ".join(f"{key} {value:.0f} s" for key, value in figures["seconds"].items())
-    print(f"\nTapti SDK vs the generated client and raw httpx ({mode} run{delay}, {seconds:.0f} s:")
+    print(
+        f"\nTapti SDK vs the generated client and raw httpx2 ({mode} run{delay}, {seconds:.0f} s:"
+    )
     print(f"{parts})")
     print(
         f"{info['cpu_model']}, {info['cpus_usable']} CPUs, Python {info['python']} in "

@@ -1,7 +1,7 @@
 """Figure 1: cold start to the first call, in fresh processes, against two baselines.
 
-Three sides start in turn: the SDK, the generated client (``tapti_api_client`` over httpx, what
-the SDK wraps) and raw httpx. Each round starts every side once, the order rotating through all
+Three sides start in turn: the SDK, the generated client (``tapti_api_client`` over httpx2, what
+the SDK wraps) and raw httpx2. Each round starts every side once, the order rotating through all
 six permutations, so drift on the machine reaches every side alike. Each side is judged by its
 fastest start: a process start has no fast mode, noise only adds to it. The calls go over HTTPS
 (``tls.py``), as a user's do.
@@ -28,7 +28,7 @@ IMPORTS = {
     "generated": "from tapti_api_client import AuthenticatedClient; "
     "from tapti_api_client.api.users import create_sdk_token; "
     "from tapti_api_client.models import CreateSdkTokenRequest",
-    "httpx": "import httpx",
+    "httpx2": "import httpx2",
 }
 # Variables that would change what a child imports or whether it reuses cached bytecode.
 DROPPED_VARIABLES = (
@@ -96,8 +96,8 @@ def summary(times: dict[str, list[float]]) -> dict[str, Any]:
         "min_ms": {side: min(values) * 1e3 for side, values in times.items()},
         "median_ms": {side: statistics.median(values) * 1e3 for side, values in times.items()},
         "sdk_vs_generated": compare(times, "sdk", "generated"),
-        "sdk_vs_httpx": compare(times, "sdk", "httpx"),
-        "generated_vs_httpx": compare(times, "generated", "httpx"),
+        "sdk_vs_httpx": compare(times, "sdk", "httpx2"),
+        "generated_vs_httpx": compare(times, "generated", "httpx2"),
         "seconds": times,
     }
 
@@ -118,7 +118,7 @@ def loaded_modules(url: str, delay_us: int, env: dict[str, str]) -> dict[str, An
         "forbidden_imported": forbidden,
         "count": {side: len(names) for side, names in loaded.items()},
         "sdk_beyond_generated": sorted(loaded["sdk"] - loaded["generated"]),
-        "sdk_beyond_httpx": sorted(loaded["sdk"] - loaded["httpx"]),
+        "sdk_beyond_httpx": sorted(loaded["sdk"] - loaded["httpx2"]),
     }
 
 
@@ -132,9 +132,9 @@ def import_times(url: str, runs: int, env: dict[str, str]) -> dict[str, Any]:
         )
     return {
         "runs": runs,
-        "sdk_beyond_httpx": importtime.beyond(best["sdk"], best["httpx"]),
+        "sdk_beyond_httpx": importtime.beyond(best["sdk"], best["httpx2"]),
         "sdk_beyond_generated": importtime.beyond(best["sdk"], best["generated"]),
-        "generated_beyond_httpx": importtime.beyond(best["generated"], best["httpx"]),
+        "generated_beyond_httpx": importtime.beyond(best["generated"], best["httpx2"]),
     }
 
 

@@ -13,7 +13,7 @@ SERVER_SCRIPT = PACKAGE / "http_server.py"
 CHILD_SCRIPT = PACKAGE / "child" / "first_call.py"
 
 # The three sides of the cold start, in the order the table lists them.
-SIDES = ("sdk", "generated", "httpx")
+SIDES = ("sdk", "generated", "httpx2")
 
 # What a plain create_sdk_token call has no use for: it must not be imported by one.
 FORBIDDEN_MODULES = (
@@ -26,8 +26,8 @@ FORBIDDEN_MODULES = (
     "respx",
     "http.server",
 )
-# Installed with httpx's command-line extra, never by the SDK: the clean venv must not hold them
-# (with them there, `import httpx` costs ~40 ms more and every cold-start ratio looks better).
+# Installed with httpx2's command-line extra, never by the SDK: the clean venv must not hold them
+# (with them there, `import httpx2` costs ~40 ms more and every cold-start ratio looks better).
 NOT_IN_CLEAN_VENV = ("click", "rich", "pygments")
 
 TARGET_COLD_VS_GENERATED = 1.03

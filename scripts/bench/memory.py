@@ -68,5 +68,5 @@ def connections_and_memory(server: Server, settings: Settings) -> dict[str, Any]
     with Tapti(api_key=API_KEY, base_url=server.url) as tapti:
         results["sdk"] = measure_side(server, callers.sdk(tapti), settings)
     with callers.httpx_client(server.url) as client:
-        results["httpx"] = measure_side(server, callers.plain_httpx(client), settings)
+        results["httpx2"] = measure_side(server, callers.plain_httpx(client), settings)
     return results

@@ -1,4 +1,4 @@
-"""Figure 2: the client's own CPU time per sync call, against raw httpx and the generated client.
+"""Figure 2: the client's own CPU time per sync call, against raw httpx2 and the generated client.
 
 Many short rounds, every side back to back, the order rotating through all six permutations;
 each side is judged by its best round, because noise on a shared machine only ever adds time.
@@ -49,7 +49,7 @@ def sync_per_call(url: str, settings: Settings) -> dict[str, Any]:
         generated = stack.enter_context(callers.generated_client(url))
         sides = {
             "sdk": callers.sdk(tapti),
-            "httpx": callers.plain_httpx(plain),
+            "httpx2": callers.plain_httpx(plain),
             "generated": callers.generated(generated),
         }
         results = paired_rounds(sides, settings)
@@ -67,12 +67,12 @@ def summarize(results: dict[str, dict[str, list[float]]], settings: Settings) ->
         "best_cpu_us": best_cpu,
         "best_wall_us": best_wall,
         "median_cpu_us": {name: statistics.median(values) for name, values in cpu.items()},
-        "ratio_cpu": best_cpu["sdk"] / best_cpu["httpx"],
-        "ratio_cpu_generated": best_cpu["generated"] / best_cpu["httpx"],
+        "ratio_cpu": best_cpu["sdk"] / best_cpu["httpx2"],
+        "ratio_cpu_generated": best_cpu["generated"] / best_cpu["httpx2"],
         "ratio_cpu_sdk_vs_generated": best_cpu["sdk"] / best_cpu["generated"],
-        "ratio_wall": best_wall["sdk"] / best_wall["httpx"],
+        "ratio_wall": best_wall["sdk"] / best_wall["httpx2"],
         "ratio_cpu_median_of_rounds": statistics.median(
-            s / h for s, h in zip(cpu["sdk"], cpu["httpx"], strict=True)
+            s / h for s, h in zip(cpu["sdk"], cpu["httpx2"], strict=True)
         ),
         "rounds_cpu_us": cpu,
     }

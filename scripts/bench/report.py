@@ -76,9 +76,9 @@ def cold_rows(cold: dict[str, Any]) -> list[Row]:
             f"{first['rounds']} per-round ratios {vs_gen['ratio_median_of_rounds']:.3f}x",
         ),
         row(
-            "1. cold start to first call vs raw httpx",
+            "1. cold start to first call vs raw httpx2",
             f"{vs_httpx['ratio_min_vs_min']:.3f}x",
-            detail=f"httpx {ms['httpx']:.1f} ms; generated vs httpx "
+            detail=f"httpx2 {ms['httpx2']:.1f} ms; generated vs httpx2 "
             f"{first['generated_vs_httpx']['ratio_min_vs_min']:.3f}x; median of per-round "
             f"ratios {vs_httpx['ratio_median_of_rounds']:.3f}x",
         ),
@@ -87,13 +87,14 @@ def cold_rows(cold: dict[str, Any]) -> list[Row]:
             ", ".join(bad) if bad else "none",
             "none",
             not bad,
-            f"{count['sdk']} modules vs {count['generated']} (generated), {count['httpx']} (httpx)",
+            f"{count['sdk']} modules vs {count['generated']} (generated), "
+            f"{count['httpx2']} (httpx2)",
         ),
         row(
             "1. from tapti_ext import Tapti vs generated imports",
             f"{imports['sdk_vs_generated']['ratio_min_vs_min']:.3f}x",
             detail=f"min {imports['min_ms']['sdk']:.1f} ms vs {imports['min_ms']['generated']:.1f} "
-            f"ms; vs import httpx ({imports['min_ms']['httpx']:.1f} ms) "
+            f"ms; vs import httpx2 ({imports['min_ms']['httpx2']:.1f} ms) "
             f"{imports['sdk_vs_httpx']['ratio_min_vs_min']:.3f}x",
         ),
     ]
@@ -103,11 +104,11 @@ def sync_rows(sync: dict[str, Any]) -> list[Row]:
     cpu, wall = sync["best_cpu_us"], sync["best_wall_us"]
     return [
         row(
-            "2. sync CPU per call vs httpx",
+            "2. sync CPU per call vs httpx2",
             f"{sync['ratio_cpu']:.3f}x",
             f"<= {TARGET_SYNC_CPU:.2f}x",
             sync["ratio_cpu"] <= TARGET_SYNC_CPU,
-            f"best round {cpu['sdk']:.1f} vs {cpu['httpx']:.1f} µs CPU; "
+            f"best round {cpu['sdk']:.1f} vs {cpu['httpx2']:.1f} µs CPU; "
             f"{sync['calls_per_side']} calls a side; median of per-round ratios "
             f"{sync['ratio_cpu_median_of_rounds']:.3f}x",
         ),
@@ -115,12 +116,12 @@ def sync_rows(sync: dict[str, Any]) -> list[Row]:
             "2. sync CPU per call vs generated client",
             f"{sync['ratio_cpu_sdk_vs_generated']:.3f}x",
             detail=f"generated {cpu['generated']:.1f} µs CPU, "
-            f"{sync['ratio_cpu_generated']:.3f}x httpx",
+            f"{sync['ratio_cpu_generated']:.3f}x httpx2",
         ),
         row(
-            "2. sync wall per call vs httpx",
+            "2. sync wall per call vs httpx2",
             f"{sync['ratio_wall']:.3f}x",
-            detail=f"best round {wall['sdk']:.1f} vs {wall['httpx']:.1f} µs wall "
+            detail=f"best round {wall['sdk']:.1f} vs {wall['httpx2']:.1f} µs wall "
             f"(generated {wall['generated']:.1f})",
         ),
     ]
@@ -130,12 +131,12 @@ def async_rows(fig: dict[str, Any]) -> list[Row]:
     median, best = fig["median_calls_per_s"], fig["best_calls_per_s"]
     return [
         row(
-            "3. async throughput vs httpx",
+            "3. async throughput vs httpx2",
             f"{fig['ratio_throughput']:.3f}x",
             f">= {TARGET_ASYNC:.2f}x",
             fig["ratio_throughput"] >= TARGET_ASYNC,
             f"median of {fig['rounds']} paired ratios; median round {median['sdk']:.0f} vs "
-            f"{median['httpx']:.0f} calls/s, best {best['sdk']:.0f} vs {best['httpx']:.0f} "
+            f"{median['httpx2']:.0f} calls/s, best {best['sdk']:.0f} vs {best['httpx2']:.0f} "
             f"({fig['ratio_throughput_best']:.3f}x); {fig['calls_per_round']} calls a round at "
             f"concurrency {fig['concurrency']}; CPU per call {fig['ratio_cpu']:.3f}x",
         )
@@ -143,7 +144,7 @@ def async_rows(fig: dict[str, Any]) -> list[Row]:
 
 
 def memory_rows(fig: dict[str, Any]) -> list[Row]:
-    sdk, base = fig["sdk"], fig["httpx"]
+    sdk, base = fig["sdk"], fig["httpx2"]
     reused = sdk["connections"] == TARGET_CONNECTIONS
     return [
         row(
@@ -151,7 +152,7 @@ def memory_rows(fig: dict[str, Any]) -> list[Row]:
             str(sdk["connections"]),
             f"== {TARGET_CONNECTIONS}",
             reused and sdk["requests_seen"] == sdk["connection_calls"],
-            f"httpx {base['connections']}; over all "
+            f"httpx2 {base['connections']}; over all "
             f"{sdk['requests_all_calls']} calls: {sdk['connections_all_calls']}",
         ),
         row(
@@ -159,9 +160,9 @@ def memory_rows(fig: dict[str, Any]) -> list[Row]:
             f"{sdk['rss_growth_mb']:.2f} MB",
             f"< {TARGET_RSS_MB:.0f} MB",
             sdk["rss_growth_mb"] < TARGET_RSS_MB,
-            f"httpx {base['rss_growth_mb']:.2f} MB; tracemalloc over "
+            f"httpx2 {base['rss_growth_mb']:.2f} MB; tracemalloc over "
             f"{sdk['tracemalloc_calls']} calls {sdk['tracemalloc_growth_bytes'] / 1024:+.1f} KiB "
-            f"(httpx {base['tracemalloc_growth_bytes'] / 1024:+.1f} KiB)",
+            f"(httpx2 {base['tracemalloc_growth_bytes'] / 1024:+.1f} KiB)",
         ),
     ]
 
@@ -193,7 +194,7 @@ def print_table(rows: list[Row]) -> None:
 def print_importtime(times: dict[str, Any]) -> None:
     """What the first call imports beyond each baseline (``-X importtime``, best of N runs)."""
     for key, title in (
-        ("sdk_beyond_httpx", "the SDK's first call imports beyond raw httpx"),
+        ("sdk_beyond_httpx", "the SDK's first call imports beyond raw httpx2"),
         ("sdk_beyond_generated", "the SDK's first call imports beyond the generated client"),
     ):
         part = times[key]

@@ -6,7 +6,7 @@ import ssl
 import subprocess
 import sys
 
-import httpx
+import httpx2
 
 from .config import SERVER_SCRIPT
 from .tls import Tls
@@ -28,7 +28,7 @@ class Server:
             raise SystemExit(f"the bench server did not start: {line!r}")
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{int(line.split()[1])}"
         verify = ssl.create_default_context(cafile=tls.bundle) if tls else True
-        self.control = httpx.Client(base_url=self.url, verify=verify)
+        self.control = httpx2.Client(base_url=self.url, verify=verify)
 
     def __enter__(self) -> Server:
         return self

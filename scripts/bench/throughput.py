@@ -1,7 +1,7 @@
-"""Figure 3: async throughput at concurrency 50, ``AsyncTapti`` against ``httpx.AsyncClient``.
+"""Figure 3: async throughput at concurrency 50, ``AsyncTapti`` against ``httpx2.AsyncClient``.
 
 Paired rounds, every round on a fresh client per side, judged by the median of the paired
-ratios rather than best against best: here noise does not only add time. httpcore's pool at
+ratios rather than best against best: here noise does not only add time. httpcore2's pool at
 concurrency 50 (above its 20 keep-alive connections) falls into modes up to 2x apart in CPU per
 call, some faster than its steady state, so one lucky round would decide a best-of comparison; a
 fresh pool starts every round from the same state, so rounds are independent samples.
@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
+import httpx2
 
 from .child.bench_request import (
     API_KEY,
@@ -31,7 +31,7 @@ from .child.bench_request import (
 from .config import Settings
 from .server import Server
 
-SIDES = ("sdk", "httpx")
+SIDES = ("sdk", "httpx2")
 
 
 async def run_concurrently(
@@ -69,7 +69,7 @@ async def sdk_round(url: str, calls: int, concurrency: int) -> tuple[float, floa
 
 
 async def httpx_round(url: str, calls: int, concurrency: int) -> tuple[float, float]:
-    async with httpx.AsyncClient(base_url=url, headers={"x-api-key": API_KEY}) as client:
+    async with httpx2.AsyncClient(base_url=url, headers={"x-api-key": API_KEY}) as client:
 
         async def call() -> None:
             response = await client.post(PATH, json=BODY)
@@ -79,7 +79,7 @@ async def httpx_round(url: str, calls: int, concurrency: int) -> tuple[float, fl
         return await run_concurrently(call, calls, concurrency)
 
 
-ROUNDS = {"sdk": sdk_round, "httpx": httpx_round}
+ROUNDS = {"sdk": sdk_round, "httpx2": httpx_round}
 
 
 async def async_throughput(server: Server, settings: Settings) -> dict[str, Any]:
@@ -118,10 +118,10 @@ def summarize(
         "best_calls_per_s": {name: max(values) for name, values in rate.items()},
         "median_cpu_us_per_call": {name: statistics.median(values) for name, values in cpu.items()},
         "ratio_throughput": statistics.median(
-            s / h for s, h in zip(rate["sdk"], rate["httpx"], strict=True)
+            s / h for s, h in zip(rate["sdk"], rate["httpx2"], strict=True)
         ),
-        "ratio_throughput_best": max(rate["sdk"]) / max(rate["httpx"]),
+        "ratio_throughput_best": max(rate["sdk"]) / max(rate["httpx2"]),
         "ratio_cpu": statistics.median(
-            s / h for s, h in zip(cpu["sdk"], cpu["httpx"], strict=True)
+            s / h for s, h in zip(cpu["sdk"], cpu["httpx2"], strict=True)
         ),
     }

@@ -5,7 +5,7 @@ certifi's CA certificates (16-20 ms here). The SDK builds that context only when
 needs TLS, so against a plain-http server it would be credited with a saving no user sees. So
 figure 1 runs against an HTTPS server, and every side gets ``SSL_CERT_FILE`` pointing at certifi's
 bundle plus the throwaway certificate: each loads the full bundle, exactly as against the real API
-(httpx, the generated client and the SDK all honour ``SSL_CERT_FILE``).
+(httpx2, the generated client and the SDK all honour ``SSL_CERT_FILE``).
 """
 
 from __future__ import annotations

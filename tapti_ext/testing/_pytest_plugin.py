@@ -6,7 +6,7 @@ environment where the package is installed. It therefore imports only pytest at 
 server and the clients are imported when a test first asks for a fixture.
 
 ``tapti_async_client`` is an async fixture: it runs in tests that an async plugin drives, such as
-anyio's (``@pytest.mark.anyio``; anyio comes with httpx) or pytest-asyncio in auto mode.
+anyio's (``@pytest.mark.anyio``; anyio comes with httpx2) or pytest-asyncio in auto mode.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
     python first_call.py SIDE URL DELAY_US REPORT
 
-SIDE is ``sdk``, ``generated`` (tapti_api_client over httpx) or ``httpx``; DELAY_US > 0 slows the
+SIDE is ``sdk``, ``generated`` (tapti_api_client over httpx2) or ``httpx2``; DELAY_US > 0 slows the
 SDK side down (``slowdown.py``); REPORT=1 prints the names in ``sys.modules`` at the end. Every
 side runs this same file, so each pays the same to compile it. It reads ``sys.argv`` itself:
 argparse is on the list of modules a plain SDK call must not import.
@@ -60,16 +60,16 @@ def generated(url: str) -> str:
 
 
 def plain_httpx(url: str) -> str:
-    import httpx
+    import httpx2
 
-    with httpx.Client(base_url=url, headers={"x-api-key": API_KEY}) as client:
+    with httpx2.Client(base_url=url, headers={"x-api-key": API_KEY}) as client:
         response = client.post(PATH, json=BODY)
         response.raise_for_status()
         portal_url: str = response.json()["oauth_portal_url"]
     return portal_url
 
 
-SIDES = {"sdk": sdk, "generated": generated, "httpx": plain_httpx}
+SIDES = {"sdk": sdk, "generated": generated, "httpx2": plain_httpx}
 
 
 if __name__ == "__main__":
