@@ -2,14 +2,17 @@
 
 httpx2 bounds each network operation, never a whole request: a server trickling one byte per
 interval keeps a request alive for ever. A number given as ``timeout=`` is therefore turned into
-a deadline for the whole call, which the SDK's own connections read before every read and write
-(``_network``) and the retry loop reads before every wait (``Call.settle``).
+a deadline for the whole call: the retry loop reads it before every wait (``Call.settle``), and
+each attempt carries it to the SDK's own sockets (``Attempt.running``), which bound every read
+and write by what is left of it (``_network``).
 """
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Final
 
@@ -19,11 +22,13 @@ __all__ = ["CONNECT_TIMEOUT", "Attempt", "Deadline", "current_attempt"]
 
 # A dead host is given up on after this long, leaving the rest of the budget for a retry.
 CONNECT_TIMEOUT: Final = 5.0
-# Enough of an answer's head to find its status line after any interim (1xx) responses.
-_HEAD_BYTES: Final = 16 * 1024
-# A status line at the start of the answer or after a blank line (an interim response's end).
-# (Compiled, and cached by ``re``, on the first failure only.)
-_STATUS_LINE: Final = rb"(?:\A|\r?\n\r?\n)HTTP/1\.[01] (\d)\d\d"
+# h11 refuses a head larger than 16 KiB; interim answers before it may add as much again.
+_HEAD_SCAN_LIMIT: Final = 64 * 1024
+# The start of a status line, any HTTP/1.x (or other) version: its first digit is the class.
+# Patterns, not compiled ones: ``re`` compiles and caches them on first use, off the import.
+_STATUS_START: Final = rb"[\r\n]*HTTP/\d+\.\d+[ \t]+(\d)"
+# The blank line that ends a head (h11 accepts bare LF line ends too).
+_HEAD_END: Final = rb"\r?\n\r?\n"
 
 
 class Deadline:
@@ -61,29 +66,75 @@ class Deadline:
 
 
 class Attempt:
-    """One attempt's shared state, read by the network layer beneath httpcore2.
+    """What one attempt has seen on the wire, counted by the network layer beneath httpcore2.
 
-    ``head`` keeps the first bytes received for the request, so that a failure after a 2xx
-    status line (the token already issued) is told apart from one before any answer, even when
-    interim answers (``100 Continue``, ``103 Early Hints``) came first.
+    ``answered_2xx`` turns true as soon as the status digit of a final 2xx line arrives, after
+    any number of interim (1xx) answers and whatever the version: from then on the token exists
+    and the call is never retried. ``head_end`` and ``received`` let the pipeline check, once the
+    body is read, that the connection holds nothing past this answer (``clean_end``): bytes
+    beyond it would be handed to the next caller as their answer.
     """
 
-    __slots__ = ("deadline", "head")
+    __slots__ = ("_pending", "_skipped", "answered_2xx", "deadline", "head_end", "received")
 
     def __init__(self, deadline: Deadline) -> None:
         self.deadline = deadline
-        self.head = bytearray()
+        self.restart()
+
+    def restart(self) -> None:
+        """Forget what was read: TLS starts through a proxy tunnel, and what came before it was
+        the proxy's answer, not the API's."""
+        self.received = 0  # bytes read for this request, heads and body
+        self.head_end: int | None = None  # where the final answer's head ended, once it did
+        self.answered_2xx = False
+        self._pending = b""  # the head being read (interim answers already skipped)
+        self._skipped = 0  # bytes of interim answers before it
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Make this the current attempt, which the network layer bounds every read and write
+        by (a context variable: each thread and task sees only its own)."""
+        token = current_attempt.set(self)
+        try:
+            yield
+        finally:
+            current_attempt.reset(token)
 
     def saw(self, data: bytes) -> None:
-        room = _HEAD_BYTES - len(self.head)
-        if room > 0:
-            self.head += data[:room]
+        self.received += len(data)
+        if self.head_end is None and len(self._pending) <= _HEAD_SCAN_LIMIT:
+            # A blank line may straddle two reads: look again from 3 bytes before the new ones,
+            # so that a head trickled byte by byte is scanned once, not once per byte.
+            start = max(len(self._pending) - 3, 0)
+            self._pending += data
+            self._scan(start)
 
-    def answered_2xx(self) -> bool:
-        """Whether the final status line that arrived is a success (``HTTP/1.x 2..``)."""
-        classes = re.findall(_STATUS_LINE, self.head)
-        return bool(classes) and classes[-1] == b"2"
+    def _scan(self, start: int) -> None:
+        while True:
+            status = re.match(_STATUS_START, self._pending)
+            interim = status is not None and status.group(1) == b"1"
+            self.answered_2xx = self.answered_2xx or (
+                status is not None and status.group(1) == b"2"
+            )
+            end = re.compile(_HEAD_END).search(self._pending, start)
+            start = 0
+            if end is None:
+                return
+            if not interim:
+                self.head_end, self._pending = self._skipped + end.end(), b""
+                return
+            self._skipped += end.end()
+            self._pending = self._pending[end.end() :]
+
+    def clean_end(self, content_length: int | None) -> bool:
+        """Whether exactly one answer of ``content_length`` body bytes was read, nothing more.
+
+        ``None`` (chunked or unframed): not provable without parsing the framing again, so the
+        connection is not reused.
+        """
+        if content_length is None or self.head_end is None:
+            return False
+        return self.received == self.head_end + content_length
 
 
-# Context-local, so each thread and each task sees only its own attempt.
 current_attempt: ContextVar[Attempt | None] = ContextVar("tapti_attempt", default=None)

@@ -1,17 +1,29 @@
-"""The sockets beneath the SDK's own pools: bounded by the call's deadline, known to the fork hook.
+"""The sockets beneath the SDK's own pools, through httpcore2's public network-backend interface.
 
-httpcore2 reads the response head in a loop of reads, each with the same per-read timeout, so a
-server trickling its headers is never cut off from above. Wrapping httpcore2's network streams is
-the one place that sees every read and write: each one gets at most the time left in the current
-attempt's deadline, and records the first bytes of the answer (``Attempt.head``). The streams are
-also the one place that knows which sockets a pool holds, for ``_fork``.
+This is the one place that sees every read and write of the SDK's own connections, so it is
+where four promises are kept:
+
+- **the call's deadline**: httpcore2 gives each read and write the same per-operation timeout,
+  so a server trickling its answer is never cut off from above; here each one gets at most the
+  time left in the current attempt's deadline (``current_attempt``, set by the pipeline around
+  each attempt), and a large body is written in slices, each bounded by what is left;
+- **what arrived**: every byte read is shown to the attempt (``Attempt.saw``), which tells a
+  2xx answer from none and whether anything followed the answer;
+- **no reuse after a doubtful answer**: ``discard()`` makes the pool see the connection as
+  closed by the server, so it is dropped instead of being handed to the next request;
+- **fork safety**: the streams are known to ``_fork``, which releases them in a child.
+
+A ``TimeoutError`` that a program's own signal handler raises inside a socket call comes out of
+httpcore2 as its ``ReadTimeout``/``WriteTimeout``; it is told from a socket timeout by the time
+that had passed, and re-raised as the program's own exception.
 """
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
 import httpcore2
 
@@ -19,6 +31,12 @@ from . import _fork
 from ._deadline import current_attempt
 
 __all__ = ["AsyncTrackingBackend", "TrackingBackend"]
+
+# The most one write may hand the socket: a slow reader then costs at most one slice past the
+# deadline, as each slice gets only the time left.
+_WRITE_SLICE: Final = 64 * 1024
+# A socket timeout fires after its time; earlier than this before it, a TimeoutError is not one.
+_EARLY: Final = 0.005
 
 
 def _bounded(timeout: float | None, error: type[Exception]) -> float | None:
@@ -34,12 +52,17 @@ def _bounded(timeout: float | None, error: type[Exception]) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
-def _tunnelled() -> None:
-    """TLS starts: whatever was read before (a proxy's "200 Connection established") was not
-    the API's answer."""
-    attempt = current_attempt.get()
-    if attempt is not None:
-        attempt.head.clear()
+def _pass_on_program_timeout(
+    exc: httpcore2.TimeoutException, started: float, timeout: float | None
+) -> None:
+    """Raise the program's own ``TimeoutError`` behind ``exc``, if the socket's time had not
+    run out: then it came from the program (a signal handler), not from the socket."""
+    cause = exc.__cause__
+    if not isinstance(cause, TimeoutError):
+        return
+    if timeout is not None and time.monotonic() - started + _EARLY >= timeout:
+        return  # the socket's own timeout
+    raise cause from None
 
 
 def _seen(data: bytes) -> bytes:
@@ -47,6 +70,12 @@ def _seen(data: bytes) -> bytes:
     if attempt is not None:
         attempt.saw(data)
     return data
+
+
+def _tunnelled() -> None:
+    attempt = current_attempt.get()
+    if attempt is not None:
+        attempt.restart()
 
 
 class _Streams:
@@ -65,15 +94,43 @@ class _Streams:
         self._streams.clear()
 
 
-class _Stream(httpcore2.NetworkStream):
-    def __init__(self, inner: httpcore2.NetworkStream) -> None:
-        self._inner = inner
+class _Discardable:
+    """What both stream kinds share: the inner stream, and whether it may be reused."""
 
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._discarded = False
+
+    def discard(self) -> None:
+        """Never reuse this connection: the pool's next look finds it "closed by the server"."""
+        self._discarded = True
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and self._discarded:
+            return True
+        return self._inner.get_extra_info(info)
+
+
+class _Stream(_Discardable, httpcore2.NetworkStream):
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return _seen(self._inner.read(max_bytes, _bounded(timeout, httpcore2.ReadTimeout)))
+        timeout = _bounded(timeout, httpcore2.ReadTimeout)
+        started = time.monotonic()
+        try:
+            return _seen(self._inner.read(max_bytes, timeout))
+        except httpcore2.TimeoutException as exc:
+            _pass_on_program_timeout(exc, started, timeout)
+            raise
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _bounded(timeout, httpcore2.WriteTimeout))
+        view = memoryview(buffer)
+        for start in range(0, len(view), _WRITE_SLICE):
+            bound = _bounded(timeout, httpcore2.WriteTimeout)
+            started = time.monotonic()
+            try:
+                self._inner.write(view[start : start + _WRITE_SLICE], bound)
+            except httpcore2.TimeoutException as exc:
+                _pass_on_program_timeout(exc, started, bound)
+                raise
 
     def close(self) -> None:
         self._inner.close()
@@ -88,9 +145,6 @@ class _Stream(httpcore2.NetworkStream):
         _tunnelled()
         self._inner = self._inner.start_tls(ssl_context, server_hostname, timeout)
         return self
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
 
 
 class TrackingBackend(httpcore2.NetworkBackend):
@@ -119,15 +173,25 @@ class TrackingBackend(httpcore2.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-class _AsyncStream(httpcore2.AsyncNetworkStream):
-    def __init__(self, inner: httpcore2.AsyncNetworkStream) -> None:
-        self._inner = inner
-
+class _AsyncStream(_Discardable, httpcore2.AsyncNetworkStream):
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return _seen(await self._inner.read(max_bytes, _bounded(timeout, httpcore2.ReadTimeout)))
+        timeout = _bounded(timeout, httpcore2.ReadTimeout)
+        started = time.monotonic()
+        try:
+            return _seen(await self._inner.read(max_bytes, timeout))
+        except httpcore2.TimeoutException as exc:
+            _pass_on_program_timeout(exc, started, timeout)
+            raise
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, _bounded(timeout, httpcore2.WriteTimeout))
+        # anyio bounds a whole send by its timeout, slow reader or not.
+        timeout = _bounded(timeout, httpcore2.WriteTimeout)
+        started = time.monotonic()
+        try:
+            await self._inner.write(buffer, timeout)
+        except httpcore2.TimeoutException as exc:
+            _pass_on_program_timeout(exc, started, timeout)
+            raise
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -142,9 +206,6 @@ class _AsyncStream(httpcore2.AsyncNetworkStream):
         _tunnelled()
         self._inner = await self._inner.start_tls(ssl_context, server_hostname, timeout)
         return self
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
 
 
 class AsyncTrackingBackend(httpcore2.AsyncNetworkBackend):

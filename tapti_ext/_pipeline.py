@@ -1,11 +1,15 @@
 """Sending a ``Call``: attempts, the capped and bounded body read, and the waits between.
 
 Every operation goes through here: the ``Tapti`` methods, ``Tapti.call`` for any generated
-operation, and ``tapti.raw`` (through ``PipelineTransport``). A pipeline sends either on the
-SDK's own pool (``_pool``: the key is added below httpx2, the route and the deadline are ours,
-forked children start afresh) or on a caller's ``http_client`` (the key rides on the request
-and is masked once the call ends; a forked child is refused). ``Pipeline`` and
-``AsyncPipeline`` differ only in how they send, read and wait; each decision is ``Call.settle``.
+operation, and ``tapti.raw`` (whose httpx2 client has a pipeline transport, ``_raw``). A
+pipeline sends either on the SDK's own pool (``_pool``: the key is added below httpx2, the
+route is ours, each read and write is bounded by the call's deadline, forked children start
+afresh) or on a caller's ``http_client`` (the key rides on the request and is masked once the
+call ends; a forked child is refused). ``Pipeline`` and ``AsyncPipeline`` differ only in how
+they send, read and wait; each decision is ``Call.settle``.
+
+The call's deadline reaches the socket layer by one path: ``Attempt.running`` makes the attempt
+current for the network layer (``_network``) for exactly the span of its send and read.
 """
 
 from __future__ import annotations
@@ -20,28 +24,25 @@ import httpx2
 
 from . import _fork
 from ._call import API_KEY_HEADER, MAX_RESPONSE_BYTES, Call, Unreadable
-from ._deadline import Attempt, Deadline, current_attempt
+from ._deadline import Attempt, Deadline
 from ._decode import BodyDecoder, BodyTooLargeError, UndecodableBodyError
-from ._errors import APIConnectionError, TaptiError
+from ._errors import InvalidInputError, TaptiError, forget_locals
 from ._network import AsyncTrackingBackend, TrackingBackend
 from ._pool import PoolSettings, as_httpx_error, new_async_pool, new_pool, to_core_request
 
 __all__ = ["ASYNC_DEFAULT_LIMITS", "DEFAULT_LIMITS", "AsyncPipeline", "Pipeline"]
 
-# Sync: keep-alive limit = connection limit, as httpcore2 counts every open connection against
-# the keep-alive one and, under many threads, closed idle ones it had just handed out
-# (docs/faults.md, "Many threads"). Async: httpx2's own limits, as that race is a thread's and
-# make bench measured 50 concurrent tasks costing 1.28x the CPU per call on 50 kept connections
-# against 20 (figure 3).
+# Sync: httpcore2 keeps connections reserved by queued requests (encode/httpcore#1110), so
+# every connection may stay alive. Async: httpx2's own limits; make bench measured 50 tasks
+# costing more CPU per call on 50 kept connections than on 20.
 DEFAULT_LIMITS: Final = httpx2.Limits(max_connections=100, max_keepalive_connections=100)
 ASYNC_DEFAULT_LIMITS: Final = httpx2.Limits(max_connections=100, max_keepalive_connections=20)
 # Headers that describe the body as it travelled, not as the SDK hands it on decoded.
 _TRANSFER_HEADERS: Final = frozenset({b"content-encoding", b"transfer-encoding", b"content-length"})
-# Where a body read by our own response hook waits (and the request's deadline, before).
-_READ_EARLY: Final = "tapti_read_early"
 _BODY_ERRORS: Final = (BodyTooLargeError, UndecodableBodyError, httpx2.RequestError)
 _T = TypeVar("_T")
 _Http = TypeVar("_Http", httpx2.Client, httpx2.AsyncClient)
+_Outcome = httpx2.Response | Unreadable | httpx2.RequestError
 
 
 class _Opened:
@@ -62,51 +63,39 @@ class _Opened:
         )
 
     @classmethod
-    def streaming(cls, response: httpx2.Response, raw: Any, close: Any) -> _Opened:
-        return cls(response.status_code, response.headers.raw, raw, close, response.extensions)
-
-    @classmethod
-    def read(cls, response: httpx2.Response, *, is_async: bool) -> _Opened:
-        """A caller's response already read (decoded, by httpx2 or our early hook), or closed."""
-        early = response.extensions.get(_READ_EARLY)
-        outcome = _already_read(response) if early is None else early
+    def caller(cls, response: httpx2.Response, *, is_async: bool) -> _Opened:
+        """A caller's client's answer: still streaming, or read (or closed) by their own hook."""
+        close = response.aclose if is_async else response.close
+        raw: Iterator[bytes] | AsyncIterator[bytes]
+        if not (response.is_stream_consumed or response.is_closed):
+            raw = response.aiter_raw() if is_async else response.iter_raw()
+            return cls(response.status_code, response.headers.raw, raw, close, response.extensions)
+        # httpx2 decoded what it read: the body no longer has its Content-Encoding.
+        body = response.content if response.is_stream_consumed else b""
         headers = [(k, v) for k, v in response.headers.raw if k.lower() != b"content-encoding"]
-        if is_async:
-            return cls(
-                response.status_code,
-                headers,
-                _async_replay(outcome),
-                response.aclose,
-                response.extensions,
-            )
-        return cls(
-            response.status_code, headers, _replay(outcome), response.close, response.extensions
-        )
+        raw = _async_replay(body) if is_async else iter((body,) if body else ())
+        return cls(response.status_code, headers, raw, close, response.extensions)
 
     def decoder(self) -> BodyDecoder:
         codings = [v.decode("latin-1") for k, v in self.headers if k.lower() == b"content-encoding"]
         return BodyDecoder(", ".join(codings) or None, MAX_RESPONSE_BYTES)
 
-
-def _already_read(response: httpx2.Response) -> bytes | None:
-    """The body when httpx2 read it already (a transport's prepared answer, an event hook)."""
-    try:
-        return response.content
-    except httpx2.ResponseNotRead:
-        return None
-
-
-def _replay(outcome: bytes | Exception | None) -> Iterator[bytes]:
-    """A body read before, as chunks again (or the failure it met, raised again)."""
-    if isinstance(outcome, Exception):
-        raise outcome
-    if outcome:
-        yield outcome
+    def keep_connection_if_clean(self, attempt: Attempt) -> None:
+        """Drop the connection unless exactly this answer was read from it: bytes past it (or
+        doubtful framing) would be taken as the next caller's answer."""
+        stream = self.extensions.get("network_stream")
+        if not hasattr(stream, "discard"):
+            return  # not one of the SDK's own connections
+        lengths = {v for k, v in self.headers if k.lower() == b"content-length"}
+        chunked = any(k.lower() == b"transfer-encoding" for k, _ in self.headers)
+        length = lengths.pop() if len(lengths) == 1 and not chunked else b""
+        if not (length.isdigit() and attempt.clean_end(int(length))):
+            stream.discard()
 
 
-async def _async_replay(outcome: bytes | Exception | None) -> AsyncIterator[bytes]:
-    for chunk in _replay(outcome):
-        yield chunk
+async def _async_replay(body: bytes) -> AsyncIterator[bytes]:
+    if body:
+        yield body
 
 
 class _Base(Generic[_Http]):
@@ -117,28 +106,24 @@ class _Base(Generic[_Http]):
     ) -> None:
         self._key_header = [(API_KEY_HEADER.encode(), api_key.encode())]
         self._api_key = api_key
+        self._origin = httpx2.URL(base_url).origin
         self._http: _Http | None = http_client
         self._limits = limits
         # Read now, so that a bad proxy or certificate variable is refused by the constructor.
         self._settings = PoolSettings(base_url) if http_client is None else None
         self._generation = _fork.generation
         self.closed = False
-        # A caller's response hook may call raise_for_status(), after which httpx2 closes the
-        # response unread: a hook of ours, run first, reads the body for the error message.
-        self._reads_early = False
-        if http_client is not None and http_client.event_hooks["response"]:
-            hooks: dict[str, list[Any]] = dict(http_client.event_hooks)
-            hooks["response"] = [self._hook_reader(), *hooks["response"]]
-            http_client.event_hooks = hooks
-            self._reads_early = True
 
-    def _hook_reader(self) -> Any:
-        raise NotImplementedError
-
-    def _check_usable(self) -> None:
-        """Refuse a closed client, and a caller's client in a process forked since."""
+    def _check_usable(self, request: httpx2.Request) -> None:
+        """Refuse a closed client, another host, and a caller's client forked since."""
         if self.closed:
             raise TaptiError("this client is closed; create a new one")
+        if request.url.origin != self._origin:
+            raise InvalidInputError(
+                f"the API key is sent only to the base URL's origin ({self._origin}); "
+                f"this request is for {request.url.origin}. Use your own httpx2 client for "
+                "other hosts"
+            )
         if self._http is not None and self._generation != _fork.generation:
             raise TaptiError(
                 "this client's http_client was created before os.fork(): its pooled connections "
@@ -155,7 +140,7 @@ class _Base(Generic[_Http]):
         return True
 
     def _caller_request(
-        self, request: httpx2.Request, timeouts: dict[str, float | None] | None, deadline: Deadline
+        self, request: httpx2.Request, deadline: Deadline, call: Call[Any]
     ) -> httpx2.Request:
         """The request with what the caller's client would add (its headers and cookies)."""
         http = self._http
@@ -167,10 +152,8 @@ class _Base(Generic[_Http]):
         if http.cookies:
             http.cookies.set_cookie_header(request)
         headers[API_KEY_HEADER] = self._api_key
-        if timeouts is not None:
-            request.extensions["timeout"] = timeouts
-        if self._reads_early:
-            request.extensions[_READ_EARLY] = deadline
+        if call.timeout is not None or deadline.per_operation or deadline.at is not None:
+            request.extensions["timeout"] = deadline.timeouts()
         return request
 
     def _forget(self, request: httpx2.Request) -> None:
@@ -179,27 +162,23 @@ class _Base(Generic[_Http]):
             request.headers[API_KEY_HEADER] = "***"
 
 
-def _timeouts(deadline: Deadline, call: Call[Any]) -> dict[str, float | None] | None:
-    """This attempt's per-operation timeouts; ``None``: the caller's client decides."""
-    if call.timeout is None and not deadline.per_operation and deadline.at is None:
-        return None
-    return deadline.timeouts()
-
-
-def _open_failure(
+def _failed(
     exc: Exception, attempt: Attempt, request: httpx2.Request
 ) -> Unreadable | httpx2.RequestError:
     """What a failure before a readable answer means for ``Call.settle``; raises what is final.
 
-    A transport error after a 2xx status line is no connection error: the token exists. Anything
-    that is neither httpx2's nor ours becomes a TaptiError, as only those leave a call.
+    A transport error after a 2xx status line is no connection error: the token exists.
+    Anything that is neither httpx2's nor the SDK's (a program's signal handler raising, say)
+    is the program's own: it leaves unchanged, never retried, its frames' locals cleared.
     """
     if isinstance(exc, httpx2.RequestError):
-        return Unreadable(None, exc, request) if attempt.answered_2xx() else exc
-    if isinstance(exc, TaptiError):
-        raise exc
-    message = f"the request failed unexpectedly ({type(exc).__name__}: {exc})"
-    raise APIConnectionError(message, request=request) from exc
+        return Unreadable(None, exc, request) if attempt.answered_2xx else exc
+    forget_locals(exc)
+    raise exc
+
+
+def _as_httpx(exc: Exception, request: httpx2.Request) -> Exception:
+    return as_httpx_error(exc, request) or exc
 
 
 class Pipeline(_Base[httpx2.Client]):
@@ -212,25 +191,12 @@ class Pipeline(_Base[httpx2.Client]):
         self._wake = threading.Event()  # set by close(), so a retry wait ends at once
         self._pool_locks: dict[int, threading.Lock] = {}
 
-    def _hook_reader(self) -> Any:
-        def read_early(response: httpx2.Response) -> None:
-            deadline = response.request.extensions.get(_READ_EARLY)
-            if deadline is not None:
-                opened = _Opened.streaming(response, response.iter_raw(), response.close)
-                try:
-                    body: bytes | Exception = self._read(opened, deadline)
-                except _BODY_ERRORS as exc:
-                    body = exc
-                response.extensions = {**response.extensions, _READ_EARLY: body}
-
-        return read_early
-
     def run(self, call: Call[_T]) -> httpx2.Response:
         deadline = Deadline(call.timeout)
         retries = 0
         try:
             while True:
-                step = call.settle(self._attempt(call, deadline), retries, deadline)
+                step = call.settle(self._attempt(call, Attempt(deadline)), retries, deadline)
                 if isinstance(step, httpx2.Response):
                     return step
                 if _sleep(self._wake, step) or self.closed:
@@ -240,47 +206,41 @@ class Pipeline(_Base[httpx2.Client]):
             if self._http is not None:
                 self._forget(call.request)
 
-    def _attempt(
-        self, call: Call[Any], deadline: Deadline
-    ) -> httpx2.Response | Unreadable | httpx2.RequestError:
-        self._check_usable()
+    def _attempt(self, call: Call[Any], attempt: Attempt) -> _Outcome:
         request = call.request
-        attempt = Attempt(deadline)
-        token = current_attempt.set(attempt)  # for the network layer, through open and read
-        try:
+        self._check_usable(request)
+        opened = None
+        with attempt.running():
             try:
-                opened = self._open(call, deadline)
-            except Exception as exc:  # sorted by _open_failure
-                return _open_failure(exc, attempt, request)
-            try:
-                return opened.response(request, self._read(opened, deadline))
+                opened = self._open(call, attempt.deadline)
+                return opened.response(request, self._read(opened, attempt))
             except _BODY_ERRORS as exc:
+                if opened is None:
+                    return _failed(exc, attempt, request)
                 return Unreadable(opened.response(request), exc, request)
+            except Exception as exc:  # sorted by _failed: the program's own pass through
+                return _failed(exc, attempt, request)
             finally:
-                opened.close()
-        finally:
-            current_attempt.reset(token)
+                if opened is not None:
+                    opened.close()
 
     def _open(self, call: Call[Any], deadline: Deadline) -> _Opened:
-        timeouts = _timeouts(deadline, call)
         if self._http is None:
-            return self._open_own(call.request, timeouts or {})
-        request = self._caller_request(call.request, timeouts, deadline)
+            return self._open_own(call.request, deadline.timeouts())
+        request = self._caller_request(call.request, deadline, call)
         try:
             response = self._http.send(request, stream=True, follow_redirects=False)
         except httpx2.HTTPStatusError as exc:
             # A caller's event hook called raise_for_status(): httpx2 closed the response.
             response = exc.response
-        if _READ_EARLY in response.extensions or response.is_stream_consumed or response.is_closed:
-            return _Opened.read(response, is_async=False)
-        return _Opened.streaming(response, response.iter_raw(), response.close)
+        return _Opened.caller(response, is_async=False)
 
     def _open_own(self, request: httpx2.Request, timeouts: dict[str, float | None]) -> _Opened:
-        pool = self._own_pool()
+        core = to_core_request(request, self._key_header, timeouts)
         try:
-            answer = pool.handle_request(to_core_request(request, self._key_header, timeouts))
+            answer = self._own_pool().handle_request(core)
         except Exception as exc:
-            raise as_httpx_error(exc, request) or exc from exc
+            raise _as_httpx(exc, request) from exc
         return _Opened(
             answer.status,
             answer.headers,
@@ -305,12 +265,14 @@ class Pipeline(_Base[httpx2.Client]):
             return self._pool
 
     @staticmethod
-    def _read(opened: _Opened, deadline: Deadline) -> bytes:
+    def _read(opened: _Opened, attempt: Attempt) -> bytes:
         decoder = opened.decoder()
+        deadline = attempt.deadline
         for chunk in opened.raw:
             decoder.feed(chunk)
             if deadline.at is not None and deadline.remaining() == 0.0:
                 raise httpx2.ReadTimeout("the call's timeout ran out")
+        opened.keep_connection_if_clean(attempt)
         return decoder.finish()
 
     def close(self) -> None:
@@ -328,7 +290,7 @@ def _core_chunks(answer: httpcore2.Response, request: httpx2.Request) -> Iterato
     try:
         yield from answer.iter_stream()
     except Exception as exc:
-        raise as_httpx_error(exc, request) or exc from exc
+        raise _as_httpx(exc, request) from exc
 
 
 def _sleep(wake: threading.Event, seconds: float) -> bool:
@@ -346,25 +308,13 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
         self._loop: object = None
         self._wake: Any = None  # an anyio.Event of this client's loop, made at the first wait
 
-    def _hook_reader(self) -> Any:
-        async def read_early(response: httpx2.Response) -> None:
-            deadline = response.request.extensions.get(_READ_EARLY)
-            if deadline is not None:
-                opened = _Opened.streaming(response, response.aiter_raw(), response.aclose)
-                try:
-                    body: bytes | Exception = await self._read(opened, deadline)
-                except _BODY_ERRORS as exc:
-                    body = exc
-                response.extensions = {**response.extensions, _READ_EARLY: body}
-
-        return read_early
-
     async def run(self, call: Call[_T]) -> httpx2.Response:
         deadline = Deadline(call.timeout)
         retries = 0
         try:
             while True:
-                step = call.settle(await self._attempt(call, deadline), retries, deadline)
+                outcome = await self._attempt(call, Attempt(deadline))
+                step = call.settle(outcome, retries, deadline)
                 if isinstance(step, httpx2.Response):
                     return step
                 if self._wake is None:
@@ -378,27 +328,24 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
             if self._http is not None:
                 self._forget(call.request)
 
-    async def _attempt(
-        self, call: Call[Any], deadline: Deadline
-    ) -> httpx2.Response | Unreadable | httpx2.RequestError:
-        self._check_usable()
-        self._check_loop()
+    async def _attempt(self, call: Call[Any], attempt: Attempt) -> _Outcome:
         request = call.request
-        attempt = Attempt(deadline)
-        token = current_attempt.set(attempt)  # for the network layer, through open and read
-        try:
+        self._check_usable(request)
+        self._check_loop()
+        opened = None
+        with attempt.running():
             try:
-                opened = await self._open(call, deadline)
-            except Exception as exc:  # sorted by _open_failure
-                return _open_failure(exc, attempt, request)
-            try:
-                return opened.response(request, await self._read(opened, deadline))
+                opened = await self._open(call, attempt.deadline)
+                return opened.response(request, await self._read(opened, attempt))
             except _BODY_ERRORS as exc:
+                if opened is None:
+                    return _failed(exc, attempt, request)
                 return Unreadable(opened.response(request), exc, request)
+            except Exception as exc:  # sorted by _failed: the program's own pass through
+                return _failed(exc, attempt, request)
             finally:
-                await opened.close()
-        finally:
-            current_attempt.reset(token)
+                if opened is not None:
+                    await opened.close()
 
     def _check_loop(self) -> None:
         """One event loop per client: pooled connections belong to the loop that opened them."""
@@ -413,28 +360,23 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
             )
 
     async def _open(self, call: Call[Any], deadline: Deadline) -> _Opened:
-        timeouts = _timeouts(deadline, call)
         if self._http is None:
-            return await self._open_own(call.request, timeouts or {})
-        request = self._caller_request(call.request, timeouts, deadline)
+            return await self._open_own(call.request, deadline.timeouts())
+        request = self._caller_request(call.request, deadline, call)
         try:
             response = await self._http.send(request, stream=True, follow_redirects=False)
         except httpx2.HTTPStatusError as exc:
             response = exc.response
-        if _READ_EARLY in response.extensions or response.is_stream_consumed or response.is_closed:
-            return _Opened.read(response, is_async=True)
-        return _Opened.streaming(response, response.aiter_raw(), response.aclose)
+        return _Opened.caller(response, is_async=True)
 
     async def _open_own(
         self, request: httpx2.Request, timeouts: dict[str, float | None]
     ) -> _Opened:
-        pool = self._own_pool()
+        core = to_core_request(request, self._key_header, timeouts)
         try:
-            answer = await pool.handle_async_request(
-                to_core_request(request, self._key_header, timeouts)
-            )
+            answer = await self._own_pool().handle_async_request(core)
         except Exception as exc:
-            raise as_httpx_error(exc, request) or exc from exc
+            raise _as_httpx(exc, request) from exc
         return _Opened(
             answer.status,
             answer.headers,
@@ -453,12 +395,14 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
         return self._pool
 
     @staticmethod
-    async def _read(opened: _Opened, deadline: Deadline) -> bytes:
+    async def _read(opened: _Opened, attempt: Attempt) -> bytes:
         decoder = opened.decoder()
+        deadline = attempt.deadline
         async for chunk in opened.raw:
             decoder.feed(chunk)
             if deadline.at is not None and deadline.remaining() == 0.0:
                 raise httpx2.ReadTimeout("the call's timeout ran out")
+        opened.keep_connection_if_clean(attempt)
         return decoder.finish()
 
     async def close(self) -> None:
@@ -467,12 +411,26 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
             self._wake.set()  # a call waiting to retry ends now
         if self._pool is None:
             return
-        if self._generation != _fork.generation or _running_loop() is not self._loop:
-            # The connections belong to another process or event loop: not ours to touch.
-            _fork.keep_inherited(self._pool)
+        if self._generation != _fork.generation:
+            _fork.keep_inherited(self._pool)  # the parent's: its sockets are released
+            return
+        if _running_loop() is not self._loop:
+            self._close_from_another_loop()
             return
         with contextlib.suppress(RuntimeError):  # a loop already closed: nothing to flush
             await self._pool.aclose()
+
+    def _close_from_another_loop(self) -> None:
+        """The pool's loop has ended (a second ``asyncio.run``): release its sockets here; a
+        loop still running elsewhere owns them, and must close them itself."""
+        if _loop_running(self._loop):
+            self.closed = False
+            raise TaptiError(
+                "this AsyncTapti's connections belong to an event loop that is still running "
+                "in another thread; close it there (await tapti.close() in that loop)"
+            )
+        self._backend.streams.release_inherited()
+        _fork.keep_inherited(self._pool)  # its sockets are closed; nothing of it runs again
 
 
 async def _async_core_chunks(
@@ -482,7 +440,7 @@ async def _async_core_chunks(
         async for chunk in answer.aiter_stream():
             yield chunk
     except Exception as exc:
-        raise as_httpx_error(exc, request) or exc from exc
+        raise _as_httpx(exc, request) from exc
 
 
 def _running_loop() -> object:
@@ -496,6 +454,11 @@ def _running_loop() -> object:
     import asyncio  # noqa: PLC0415
 
     return asyncio.get_running_loop()
+
+
+def _loop_running(loop: object) -> bool:
+    is_running = getattr(loop, "is_running", None)
+    return bool(is_running()) if is_running is not None else False
 
 
 async def _async_sleep(wake: Any, seconds: float) -> bool:

@@ -469,8 +469,22 @@ def test_raise_for_status_event_hook_still_gives_the_typed_error(
         tapti = Tapti(api_key="not-the-key", base_url=tapti_mock.url, http_client=http)
         with pytest.raises(AuthenticationError) as info:
             tapti.user("u").create_sdk_token(**CALL)
+        assert http.event_hooks["response"] == [raise_for_status]  # the SDK added no hook
     assert info.value.status_code == 401
-    # The SDK's own hook, run before the caller's, read the body before httpx2 closed it.
+    assert info.value.request_id == "req_1"
+    # httpx2 closed the response unread when the caller's hook raised: no body to quote.
+    assert info.value.body is None
+
+
+def test_a_hook_that_reads_the_body_keeps_it_for_the_error(tapti_mock: MockTaptiServer) -> None:
+    def read_then_raise(response: httpx2.Response) -> None:
+        response.read()
+        response.raise_for_status()
+
+    with httpx2.Client(event_hooks={"response": [read_then_raise]}) as http:
+        tapti = Tapti(api_key="not-the-key", base_url=tapti_mock.url, http_client=http)
+        with pytest.raises(AuthenticationError) as info:
+            tapti.user("u").create_sdk_token(**CALL)
     assert info.value.body == {"message": "invalid or missing API key"}
     assert "invalid or missing API key" in str(info.value)
 
