@@ -14,6 +14,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Final, Generic, TypeVar
 
 import httpx2
@@ -165,10 +166,40 @@ class Unreadable:
         self.error, self.request = error, request
 
 
+_SPEC: Final = Path(__file__).parent / "testing" / "_openapi.json"
+
+
+@lru_cache(maxsize=1)
+def _operations() -> tuple[tuple[str, re.Pattern[str], int, frozenset[int]], ...]:
+    """Each operation of the spec: method, path pattern, its length, documented 2xx statuses."""
+    found = []
+    for template, item in json.loads(_SPEC.read_text(encoding="utf-8"))["paths"].items():
+        pattern = re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(template))
+        for method, operation in item.items():
+            if isinstance(operation, dict) and "responses" in operation:
+                success = {int(c) for c in operation["responses"] if c.isdigit() and c[0] == "2"}
+                found.append(
+                    (method.upper(), re.compile(pattern + "$"), len(template), frozenset(success))
+                )
+    return tuple(found)
+
+
+@lru_cache(maxsize=1024)
+def documented_success(method: str, path: str) -> frozenset[int] | None:
+    """The 2xx statuses the spec documents for ``method path`` (any base path before it);
+    ``None`` for a request that is none of the spec's operations."""
+    matches = [
+        (length, success)
+        for verb, pattern, length, success in _operations()
+        if verb == method and pattern.search(path)
+    ]
+    return max(matches, key=lambda match: match[0])[1] if matches else None
+
+
 class Call(Generic[_T]):
     """A prepared request, how to turn its 2xx response into a result, and when to give up."""
 
-    __slots__ = ("parse", "request", "retry", "secret", "timeout")
+    __slots__ = ("parse", "request", "retry", "secret", "success", "timeout")
 
     def __init__(
         self,
@@ -180,6 +211,8 @@ class Call(Generic[_T]):
     ) -> None:
         self.request, self.parse, self.retry = request, parse, retry
         self.timeout, self.secret = timeout, secret
+        # A 2xx the operation does not document is no success: its body is not the model's.
+        self.success = documented_success(request.method, request.url.path)
 
     def __repr__(self) -> str:  # never the secret
         return f"Call({self.request.method} {self.request.url.path}, timeout={self.timeout!r})"
@@ -201,7 +234,7 @@ class Call(Generic[_T]):
             status = outcome.status_code
             self._log_attempt(retries, status)
             if 200 <= status < 300:
-                return outcome
+                return self._documented(outcome)
             retry_after = parse_retry_after(outcome.headers)
             error = status_error_from_response(
                 outcome, outcome.content, secret=self.secret, retry_after=retry_after
@@ -212,6 +245,16 @@ class Call(Generic[_T]):
         failure = describe_transport_error(outcome, secret=self.secret)
         self._log_attempt(retries, failure)
         return self._again(failure, retries, deadline, None, type(failure).__name__, outcome)
+
+    def _documented(self, response: httpx2.Response) -> httpx2.Response:
+        status = response.status_code
+        if self.success is None or status in self.success:
+            return response
+        documented = ", ".join(map(str, sorted(self.success))) or "no 2xx"
+        raise APIResponseValidationError(
+            f"status {status} is not an answer this operation documents ({documented})",
+            response=response,
+        )
 
     def _settle_unreadable(
         self, outcome: Unreadable, retries: int, deadline: Deadline

@@ -8,9 +8,10 @@ Redirects are never followed, so the API key cannot be carried to another host.
 from __future__ import annotations
 
 import copy
+import inspect
 import os
 from collections.abc import Iterable, Mapping
-from functools import partial
+from functools import lru_cache, partial
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final, Generic, NamedTuple, Self, TypeVar
 
@@ -284,12 +285,10 @@ class _BaseTapti(Generic[_Pipe]):
                 "e.g. tapti_api_client.api.users.create_sdk_token"
             )
         name = operation.__name__.rpartition(".")[2]
-        # Positional arguments are the path parameters: each one path segment, as a user id.
-        segments = [
-            check_user_id(arg, argument=f"{name} argument {i + 1}") for i, arg in enumerate(args)
-        ]
         try:
-            spec = get_kwargs(*segments, **kwargs)
+            spec = get_kwargs(**_checked_path_arguments(get_kwargs, name, args, kwargs))
+        except InvalidInputError:
+            raise
         except (TypeError, AttributeError, ValueError, KeyError) as exc:  # e.g. a dict body
             raise InvalidInputError(
                 f"{name}: bad arguments ({type(exc).__name__}: {exc})"
@@ -313,6 +312,28 @@ class _BaseTapti(Generic[_Pipe]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, max_retries={self.max_retries})"
+
+
+@lru_cache(maxsize=64)
+def _path_parameters(get_kwargs: Any) -> frozenset[str]:
+    """The generated builder's path parameters: the ones it takes positionally."""
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    parameters = inspect.signature(get_kwargs).parameters.values()
+    return frozenset(p.name for p in parameters if p.kind in kinds)
+
+
+def _checked_path_arguments(
+    get_kwargs: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """The arguments by name, each path parameter checked as one path segment (as a user id),
+    whether it was given by position or by keyword."""
+    try:
+        bound = inspect.signature(get_kwargs).bind(*args, **kwargs).arguments
+    except TypeError as exc:
+        raise InvalidInputError(f"{name}: bad arguments ({exc})") from None
+    for parameter in _path_parameters(get_kwargs) & bound.keys():
+        bound[parameter] = check_user_id(bound[parameter], argument=f"{name} {parameter}")
+    return bound
 
 
 def _parse_operation(parse_response: Any, name: str, response: httpx2.Response) -> Any:

@@ -126,9 +126,24 @@ def _str_mapping(given: object, what: str) -> dict[str, str]:
     return given
 
 
+def _checked_url(url: httpx2.URL | str) -> httpx2.URL | str:
+    """A generated function's URL before httpx2 resolves its dot segments: an id of ``..``
+    would send ``/users/../sdk-token`` as ``/sdk-token``, another operation."""
+    path = url.raw_path.decode("ascii") if isinstance(url, httpx2.URL) else str(url)
+    segments = path.partition("?")[0].split("/")
+    if any(segment in {".", ".."} for segment in segments):
+        raise InvalidInputError(
+            "a path parameter is '.' or '..', which would change the request's path"
+        )
+    return url
+
+
 class _BorrowedClient(httpx2.Client):
     """The httpx2 client of ``tapti.raw``: closing it (or leaving ``with``) closes nothing, as
     the pool is the ``Tapti`` client's and ``tapti.raw`` is kept for later calls."""
+
+    def build_request(self, method: str, url: httpx2.URL | str, **kwargs: Any) -> httpx2.Request:
+        return super().build_request(method, _checked_url(url), **kwargs)
 
     def close(self) -> None:
         pass
@@ -138,6 +153,9 @@ class _BorrowedClient(httpx2.Client):
 
 
 class _AsyncBorrowedClient(httpx2.AsyncClient):
+    def build_request(self, method: str, url: httpx2.URL | str, **kwargs: Any) -> httpx2.Request:
+        return super().build_request(method, _checked_url(url), **kwargs)
+
     async def aclose(self) -> None:
         pass
 

@@ -89,6 +89,7 @@ class Server:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._connections: list[socket.socket] = []
+        self._request = threading.local()  # per connection thread: the request being answered
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.05)  # how often the accept loop looks at `stopping`
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
@@ -105,6 +106,10 @@ class Server:
         """The requests read so far, each in full."""
         with self._lock:
             return self._received
+
+    def request_line(self) -> str:
+        """The request line a handler is answering (it runs on its connection's thread)."""
+        return str(self._request.line)
 
     def pause(self, seconds: float) -> None:
         if self.stopping.wait(seconds):
@@ -145,7 +150,8 @@ class Server:
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             while not self.stopping.is_set():
                 try:
-                    if not _read_request(reader):
+                    self._request.line = _read_request(reader)
+                    if not self._request.line:
                         return
                     with self._lock:
                         self._received += 1
@@ -155,17 +161,18 @@ class Server:
                     return
 
 
-def _read_request(reader: IO[bytes]) -> bool:
-    """Read one request (line, headers, body) off the connection; ``False`` at its end."""
-    if not reader.readline(65537).strip():
-        return False
+def _read_request(reader: IO[bytes]) -> str:
+    """Read one request (line, headers, body) off the connection; its line, ``""`` at its end."""
+    request_line = reader.readline(65537).strip().decode("latin-1")
+    if not request_line:
+        return ""
     length = 0
     while (line := reader.readline(65537)) not in {b"\r\n", b"\n", b""}:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length":
             length = int(value)
     reader.read(length)
-    return True
+    return request_line
 
 
 @pytest.fixture

@@ -1,0 +1,477 @@
+"""Wire safety over real sockets (issue 19): every token a call returns is the one the server
+issued for that call's request, nothing is sent twice after a 2xx began, the key goes to the
+API's origin only, a numeric timeout bounds sending, and the program's own exceptions pass
+through unchanged.
+
+The servers are raw sockets on 127.0.0.1 (``Server`` from ``test_deadline``), each finding's
+misbehaviour scripted byte for byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx2
+import pytest
+from tapti_api_client.api.users import create_sdk_token
+from tapti_api_client.models import CreateSdkTokenRequest
+from test_deadline import API_KEY, CALL, Handler, Server, response_bytes
+
+from tapti_ext import (
+    APIResponseValidationError,
+    AsyncTapti,
+    InvalidInputError,
+    SdkToken,
+    Tapti,
+    TaptiError,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+USERS = ["alice", "bob", "carol", "dave", "erin"]
+FLAVOURS = ["sync", "async"]
+
+
+def token_body(user: str) -> bytes:
+    portal = f"https://oauth.tapti.dev?sdk_token=tok-for-{user}&origin=https%3A%2F%2Fapp.example"
+    return json.dumps({"oauth_portal_url": portal}).encode()
+
+
+def user_of(server: Server) -> str:
+    """The user id in the path of the request being answered."""
+    return server.request_line().split()[1].split("/")[2]
+
+
+def answer_then(extra: Callable[[str], bytes]) -> Handler:
+    """The caller's own 200, followed in the same write by ``extra(user)``."""
+
+    def handler(connection: socket.socket, server: Server) -> None:
+        user = user_of(server)
+        head, body = response_bytes(200, token_body(user))
+        connection.sendall(head + body + extra(user))
+
+    return handler
+
+
+def mallory(_: str) -> bytes:
+    head, body = response_bytes(200, token_body("mallory"))
+    return head + body
+
+
+def short_length(user: str) -> bytes:
+    return b' "padding": "tail of ' + user.encode() + b'"}'
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Server]]:
+    with contextlib.ExitStack() as servers:
+        yield lambda *handlers: servers.enter_context(Server(*handlers))
+
+
+def tokens_for(flavour: str, url: str, users: list[str], **client: Any) -> list[str | Exception]:
+    """One call per user on one client (one pool): each call's token, or the error it raised."""
+    if flavour == "async":
+        return asyncio.run(_async_tokens_for(url, users, client))
+    results: list[str | Exception] = []
+    client = {"max_retries": 0, **client}
+    with Tapti(api_key=API_KEY, base_url=url, **client) as tapti:
+        for user in users:
+            try:
+                results.append(tapti.user(user).create_sdk_token(**CALL).sdk_token)
+            except TaptiError as exc:
+                results.append(exc)
+    return results
+
+
+async def _async_tokens_for(
+    url: str, users: list[str], client: dict[str, Any]
+) -> list[str | Exception]:
+    results: list[str | Exception] = []
+    client = {"max_retries": 0, **client}
+    async with AsyncTapti(api_key=API_KEY, base_url=url, **client) as tapti:
+        for user in users:
+            try:
+                results.append((await tapti.user(user).create_sdk_token(**CALL)).sdk_token)
+            except TaptiError as exc:
+                results.append(exc)
+    return results
+
+
+def assert_own_tokens(users: list[str], results: list[str | Exception]) -> None:
+    for user, result in zip(users, results, strict=True):
+        if isinstance(result, str):
+            assert result == f"tok-for-{user}", f"{user} was handed {result}"
+        else:
+            assert len(str(result)) <= 600
+            others = [u for u in [*USERS, "mallory"] if u != user]
+            assert not any(f"tok-for-{other}" in str(result) for other in others)
+
+
+# --- 1. bytes past an answer are never the next caller's answer ---------------------------------
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("extra", [mallory, short_length], ids=["second-200", "body-past-length"])
+def test_bytes_past_an_answer_never_reach_the_next_caller(
+    flavour: str, extra: Callable[[str], bytes], serve: Callable[..., Server]
+) -> None:
+    for _ in range(5):
+        server = serve(answer_then(extra))
+        assert_own_tokens(USERS, tokens_for(flavour, server.url, USERS))
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_both_content_length_and_chunked_is_not_reused(
+    flavour: str, serve: Callable[..., Server]
+) -> None:
+    def handler(connection: socket.socket, server: Server) -> None:
+        body = token_body(user_of(server))
+        head = (
+            f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5\r\n"
+            f"Transfer-Encoding: chunked\r\n\r\n{len(body):x}\r\n"
+        ).encode()
+        connection.sendall(head + body + b"\r\n0\r\n\r\n" + mallory(""))
+
+    server = serve(handler)
+    assert_own_tokens(USERS, tokens_for(flavour, server.url, USERS))
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_clean_answer_keeps_its_connection(flavour: str, serve: Callable[..., Server]) -> None:
+    connections: set[int] = set()
+
+    def handler(connection: socket.socket, server: Server) -> None:
+        connections.add(id(connection))
+        head, body = response_bytes(200, token_body(user_of(server)))
+        connection.sendall(head + body)
+
+    server = serve(handler)
+    assert tokens_for(flavour, server.url, USERS) == [f"tok-for-{u}" for u in USERS]
+    assert len(connections) == 1  # the check costs no connection when the answer is exact
+
+
+# --- 2. a 2xx that began is never sent again ----------------------------------------------------
+
+
+def broken_after(preamble: bytes, status_line: bytes) -> Handler:
+    def handler(connection: socket.socket, _: Server) -> None:
+        connection.sendall(preamble + status_line + b"\r\nContent-Length: 10\r\nBad header\r\n\r\n")
+
+    return handler
+
+
+EARLY_HINTS = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize(
+    ("preamble", "status_line"),
+    [
+        (EARLY_HINTS * 400, b"HTTP/1.1 200 OK"),  # ~22 KiB of interim answers first
+        (EARLY_HINTS * 20, b"HTTP/1.1 200 OK"),
+        (b"", b"HTTP/1.2 200 OK"),
+        (b"", b"HTTP/1.1 201 Created"),
+    ],
+    ids=["22KiB-of-103", "1KiB-of-103", "HTTP/1.2", "201"],
+)
+def test_a_broken_2xx_is_not_retried(
+    flavour: str, preamble: bytes, status_line: bytes, serve: Callable[..., Server]
+) -> None:
+    server = serve(broken_after(preamble, status_line))
+    [result] = tokens_for(flavour, server.url, ["alice"], max_retries=2)
+    assert isinstance(result, APIResponseValidationError)
+    assert server.attempts == 1
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_broken_answer_before_any_status_is_retried(
+    flavour: str, serve: Callable[..., Server]
+) -> None:
+    server = serve(broken_after(b"", b"HTTP/1.1 5"))  # cut inside the status code
+    tokens_for(flavour, server.url, ["alice"], max_retries=2)
+    assert server.attempts == 3
+
+
+# --- 3. the key goes to the API's origin only -------------------------------------------------
+
+
+class Listener:
+    """A socket that counts the bytes anyone sends it."""
+
+    def __init__(self) -> None:
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.socket.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+
+    def received(self) -> bytes:
+        """What one connection sent within 0.2 s (``b""``: nobody connected); closes it all."""
+        with self.socket:
+            try:
+                connection, _ = self.socket.accept()
+            except TimeoutError:
+                return b""
+            with connection:
+                connection.settimeout(0.2)
+                with contextlib.suppress(TimeoutError):
+                    return connection.recv(65536)
+        return b""
+
+
+@pytest.mark.parametrize("target", ["other-port", "other-scheme", "proxy"])
+def test_raw_refuses_other_origins_before_sending(
+    target: str, serve: Callable[..., Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, listener = serve(answer_then(lambda _: b"")), Listener()
+    other = listener.url + "/collect"
+    if target == "other-scheme":
+        other = api.url.replace("http://", "https://") + "/collect"
+    if target == "proxy":
+        monkeypatch.setenv("HTTP_PROXY", listener.url)
+        other = "http://collector.example/collect"
+    with Tapti(api_key=API_KEY, base_url=api.url) as tapti:
+        with pytest.raises(InvalidInputError, match="only to the base URL"):
+            tapti.raw.get_httpx_client().get(other)
+        assert tapti.raw.get_httpx_client().post("/users/alice/sdk-token").status_code == 200
+    assert listener.received() == b""  # no connection at all, so no key
+
+
+@pytest.mark.anyio
+async def test_async_raw_refuses_other_origins(serve: Callable[..., Server]) -> None:
+    listener = Listener()
+    async with AsyncTapti(api_key=API_KEY, base_url=serve(answer_then(lambda _: b"")).url) as t:
+        with pytest.raises(InvalidInputError, match="only to the base URL"):
+            await t.raw.get_async_httpx_client().get(listener.url + "/collect")
+    assert listener.received() == b""
+
+
+def test_a_callers_client_is_refused_other_origins_too(serve: Callable[..., Server]) -> None:
+    listener = Listener()
+    api = serve(answer_then(lambda _: b""))
+    with (
+        httpx2.Client() as http,
+        Tapti(api_key=API_KEY, base_url=api.url, http_client=http) as t,
+        pytest.raises(InvalidInputError),
+    ):
+        t.raw.get_httpx_client().get(listener.url)
+    assert listener.received() == b""
+
+
+# --- 4. a numeric timeout bounds sending ------------------------------------------------------
+
+
+class SlowReader:
+    """Accepts one connection and reads 2 MiB of it every 1.5 s, never answering."""
+
+    def __init__(self) -> None:
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._drain, daemon=True)
+        self.thread.start()
+
+    def _drain(self) -> None:
+        self.socket.settimeout(10)
+        with contextlib.suppress(OSError), self.socket.accept()[0] as connection:
+            connection.settimeout(0.5)
+            while not self.stop.wait(1.5):
+                left = 2 << 20
+                while left > 0:
+                    try:
+                        chunk = connection.recv(min(left, 1 << 16))
+                    except TimeoutError:
+                        break
+                    if not chunk:
+                        return
+                    left -= len(chunk)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        self.socket.close()
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_timeout_bounds_sending_a_large_body(flavour: str) -> None:
+    reader = SlowReader()
+    big = {"padding": "x" * (40 << 20)}
+    started = time.monotonic()
+    try:
+        if flavour == "sync":
+            with (
+                Tapti(api_key=API_KEY, base_url=reader.url, max_retries=0) as tapti,
+                pytest.raises(TaptiError),
+            ):
+                tapti.user("u").create_sdk_token(**CALL, timeout=2, extra_body=big)
+        else:
+
+            async def call() -> None:
+                async with AsyncTapti(api_key=API_KEY, base_url=reader.url, max_retries=0) as t:
+                    with pytest.raises(TaptiError):
+                        await t.user("u").create_sdk_token(**CALL, timeout=2, extra_body=big)
+
+            asyncio.run(call())
+    finally:
+        reader.close()
+    # One 64 KiB slice may be under way when the budget runs out.
+    assert time.monotonic() - started < 4.0
+
+
+# --- 5. the program's own exceptions pass through ---------------------------------------------
+
+
+class SoftTimeLimitExceededError(Exception):
+    """What a worker's time limit raises from its signal handler (as Celery's does)."""
+
+
+def slow_answer(connection: socket.socket, server: Server) -> None:
+    server.pause(2.0)
+    head, body = response_bytes(200, token_body("alice"))
+    connection.sendall(head + body)
+
+
+@contextlib.contextmanager
+def alarm_raising(exception: BaseException, after: float) -> Iterator[None]:
+    def handler(signum: int, frame: object) -> None:
+        raise exception
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, after)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize(
+    "exception", [TimeoutError("the program's alarm"), SoftTimeLimitExceededError("soft limit")]
+)
+def test_a_signal_handlers_exception_passes_through_unretried(
+    exception: BaseException, serve: Callable[..., Server]
+) -> None:
+    server = serve(slow_answer)
+    with (
+        Tapti(api_key=API_KEY, base_url=server.url, max_retries=2) as tapti,
+        alarm_raising(exception, 0.3),
+        pytest.raises(type(exception)) as info,
+    ):
+        tapti.user("alice").create_sdk_token(**CALL, timeout=10)
+    assert info.value is exception
+    assert server.attempts == 1
+    assert_no_local_holds_the_key(info.value)
+
+
+def test_async_cancellation_passes_through_unretried(serve: Callable[..., Server]) -> None:
+    # (A signal handler's exception in asyncio leaves from the loop's select(), not from the
+    # awaited call: cancellation is how an async program stops a call.)
+    server = serve(slow_answer)
+
+    async def main() -> None:
+        async with AsyncTapti(api_key=API_KEY, base_url=server.url, max_retries=2) as tapti:
+            call = tapti.user("alice").create_sdk_token(**CALL, timeout=10)
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(call, 0.3)
+
+    asyncio.run(main())
+    assert server.attempts == 1
+
+
+def test_the_sdks_own_read_timeout_is_still_retried(serve: Callable[..., Server]) -> None:
+    server = serve(slow_answer)
+    with (
+        Tapti(api_key=API_KEY, base_url=server.url, max_retries=1) as tapti,
+        pytest.raises(TaptiError),
+    ):
+        tapti.user("alice").create_sdk_token(**CALL, timeout=httpx2.Timeout(5.0, read=0.3))
+    assert server.attempts == 2
+
+
+def assert_no_local_holds_the_key(exc: BaseException) -> None:
+    """No frame of the traceback, of any exception in the cause and context chain, holds a
+    local whose repr (or whose items' reprs) shows the key."""
+    pending, seen = [exc], set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        tb = current.__traceback__
+        while tb is not None:
+            for name, value in tb.tb_frame.f_locals.items():
+                shown = [repr(value)]
+                if isinstance(value, (list, tuple, dict)):
+                    shown += [repr(item) for item in value]
+                assert not any(API_KEY in text for text in shown), f"{name} holds the key"
+            tb = tb.tb_next
+        pending += [current.__cause__, current.__context__]
+
+
+# --- 6. path parameters and undocumented statuses, through every door -------------------------
+
+
+BODY = CreateSdkTokenRequest.from_dict(
+    {
+        "user_platforms": ["YOUTUBE"],
+        "enabled_scopes": ["PROFILE_READ"],
+        "callback_url": "https://app.example/cb",
+        "redirect_url": "https://app.example/done",
+    }
+)
+
+
+@pytest.mark.parametrize("user_id", ["..", ".", "a\nb", "\ud800"])
+def test_call_checks_path_parameters_given_by_keyword(
+    user_id: str, serve: Callable[..., Server]
+) -> None:
+    server = serve(answer_then(lambda _: b""))
+    with Tapti(api_key=API_KEY, base_url=server.url) as tapti:
+        with pytest.raises(InvalidInputError):
+            tapti.call(create_sdk_token, id=user_id, body=BODY)
+        with pytest.raises(InvalidInputError):
+            tapti.call(create_sdk_token, user_id, body=BODY)
+    assert server.attempts == 0
+
+
+@pytest.mark.parametrize("user_id", ["..", "."])
+def test_raw_refuses_dot_segments(user_id: str, serve: Callable[..., Server]) -> None:
+    server = serve(answer_then(lambda _: b""))
+    with Tapti(api_key=API_KEY, base_url=server.url) as tapti, pytest.raises(InvalidInputError):
+        create_sdk_token.sync_detailed(user_id, client=tapti.raw, body=BODY)
+    assert server.attempts == 0
+
+
+def created(connection: socket.socket, server: Server) -> None:
+    head, body = response_bytes(201, token_body(user_of(server)))
+    connection.sendall(head + body)
+
+
+def test_an_undocumented_2xx_is_a_validation_error_through_every_door(
+    serve: Callable[..., Server],
+) -> None:
+    server = serve(created)
+    with Tapti(api_key=API_KEY, base_url=server.url) as tapti:
+        with pytest.raises(APIResponseValidationError, match="201"):
+            tapti.user("alice").create_sdk_token(**CALL)
+        with pytest.raises(APIResponseValidationError, match="201"):
+            tapti.call(create_sdk_token, "alice", body=BODY)
+        with pytest.raises(APIResponseValidationError, match="201"):
+            create_sdk_token.sync_detailed("alice", client=tapti.raw, body=BODY)
+    assert server.attempts == 3  # each sent once: the answer arrived, it was not retried
+
+
+def test_a_documented_answer_still_parses(serve: Callable[..., Server]) -> None:
+    server = serve(answer_then(lambda _: b""))
+    with Tapti(api_key=API_KEY, base_url=server.url) as tapti:
+        token = tapti.user("alice").create_sdk_token(**CALL)
+        parsed = tapti.call(create_sdk_token, id="alice", body=BODY)
+    assert isinstance(token, SdkToken)
+    assert token.sdk_token == "tok-for-alice"
+    assert "tok-for-alice" in parsed.oauth_portal_url
