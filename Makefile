@@ -17,7 +17,7 @@ export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 export NO_UPDATE_NOTIFIER := 1
 export npm_config_update_notifier := false
 
-.PHONY: help install constraints generate check-generated check-breaking release-spec lint typecheck pytest test demo bench bench-smoke dist matrix clean
+.PHONY: help install constraints generate check-generated check-breaking release-spec lint typecheck pytest docs test demo bench bench-smoke dist matrix clean
 
 help:
 	@echo "make demo             create an SDK token against the embedded mock server (offline)"
@@ -26,6 +26,7 @@ help:
 	@echo "make check-generated  fail with a diff when generated/ differs from the spec"
 	@echo "make check-breaking   fail on a breaking spec change the version and CHANGELOG.md do not announce"
 	@echo "make release-spec     record openapi/tapti.yaml as the spec of the current version (at a release)"
+	@echo "make docs             build the documentation site into site/ (mkdocs --strict, offline)"
 	@echo "make bench            the full benchmark, in a clean venv holding the built wheel"
 	@echo "make dist             build the sdist and wheel into dist/ and check them (twine, sdist = wheel)"
 	@echo "make matrix           the test suite against the built wheel on Python 3.11, 3.12 and 3.13"
@@ -85,6 +86,12 @@ typecheck: $(PY_STAMP)
 pytest: $(PY_STAMP) $(NODE_STAMP)  # the Prism contract tests need node_modules
 	$(BIN)/pytest
 
+# The documentation site (mkdocs.yml, docs/) into site/; --strict turns every warning (a broken
+# link, a reference that does not resolve) into a failure. Offline: no plugin fetches anything.
+# NO_MKDOCS_2_WARNING quiets mkdocs-material's banner about its successor, printed on every build.
+docs: $(PY_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 demo: $(PY_STAMP)
 	$(PY) scripts/demo.py
 
@@ -105,7 +112,7 @@ dist: $(PY_STAMP)
 matrix: dist $(NODE_STAMP)
 	$(PY) scripts/matrix.py
 
-test: install lint typecheck check-generated check-breaking pytest demo bench-smoke
+test: install lint typecheck check-generated check-breaking pytest docs demo bench-smoke
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis .bench
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis .bench site

@@ -4,7 +4,8 @@ Follows the reference page's security advice: the SDK token is created on the se
 visit to /connect/<platform>, just before the redirect; it is never stored, logged or put into a
 page's source, and the redirect response is marked uncacheable and sends no Referer on.
 
-The whole connect flow offline, with one command (from the repository root):
+The whole connect flow offline, with one command (from the repository root, once
+``pip install '.[examples]'`` has installed the SDK and Flask):
 
     python -m examples.flask_backend --mock
 
@@ -26,9 +27,14 @@ import os
 import secrets
 from collections.abc import Callable, Sequence
 
-from flask import Flask, Response, abort, session
+from examples._requirements import missing
 
-from tapti_ext import InvalidInputError, Platform, Tapti, TaptiError
+try:
+    from flask import Flask, Response, abort, session
+
+    from tapti_ext import InvalidInputError, Platform, Tapti, TaptiError
+except ModuleNotFoundError as exc:  # a venv without the examples extra: say how to get it
+    raise missing(exc, "examples.flask_backend", as_program=__name__ == "__main__") from None
 
 CALLBACK_URL = os.environ.get("APP_CALLBACK_URL", "https://your-app.com/api/oauth/callback")
 REDIRECT_URL = os.environ.get("APP_REDIRECT_URL", "https://your-app.com/dashboard/accounts")

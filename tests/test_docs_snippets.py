@@ -1,0 +1,41 @@
+"""Every ```python block of docs/*.md runs here, against a MockTaptiServer, as the README's do
+(``_snippets`` gives the conventions): the documentation site cannot drift from the code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _snippets import CONTINUES, Block, blocks_of, markers_of, run_block, snippet_namespace
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+PAGES = sorted(DOCS.glob("*.md"))
+BY_PAGE = {page: blocks_of(page) for page in PAGES}
+CASES: list[tuple[list[Block], int]] = [
+    (blocks, position) for blocks in BY_PAGE.values() for position in range(len(blocks))
+]
+
+
+@pytest.fixture
+def namespace(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    with snippet_namespace(monkeypatch) as names:
+        yield names
+
+
+@pytest.mark.parametrize(
+    ("blocks", "position"), CASES, ids=[blocks[position].test_id for blocks, position in CASES]
+)
+def test_docs_python_block_runs(
+    blocks: list[Block], position: int, namespace: dict[str, Any], tmp_path: Path
+) -> None:
+    run_block(blocks, position, namespace, tmp_path)
+
+
+def test_the_pages_with_code_have_python_blocks_and_known_markers() -> None:
+    with_code = {page.name for page, blocks in BY_PAGE.items() if blocks}
+    assert {"index.md", "frameworks.md", "testing.md", "errors.md", "advanced.md"} <= with_code
+    for page, blocks in BY_PAGE.items():
+        assert markers_of(page) <= {CONTINUES}, page
+        assert not blocks or not blocks[0].continues, page
