@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import io
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from typing import IO
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import pytest
+import tapti_api_client.models
 
+import tapti_ext
 from tapti_ext import Platform, Scope
+from tapti_ext._cli import main
 from tapti_ext.testing import MockTaptiServer
 
 KEY = "cli-test-key"
@@ -43,11 +50,14 @@ def server() -> Iterator[MockTaptiServer]:
         yield running
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TAPTI_")}
     return subprocess.run(
         [sys.executable, "-m", "tapti_ext", *args],
         env={**clean, **(env or {})},
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
@@ -95,8 +105,8 @@ def test_wrong_key_is_an_api_error_with_exit_1(server: MockTaptiServer) -> None:
     result = run(*CREATE, env=env_for(server, key="not-the-key"))
     assert result.returncode == 1
     assert_one_clean_error_line(result)
-    assert "AuthenticationError" in result.stderr
-    assert "401" in result.stderr
+    assert result.stderr.startswith("tapti: 401 Unauthorized")
+    assert "check TAPTI_API_KEY" in result.stderr  # the only place the CLI reads a key from
     assert "not-the-key" not in result.stderr
 
 
@@ -137,7 +147,9 @@ def test_connection_refused_is_exit_1(unused_port: int) -> None:
     result = run(*CREATE, "--max-retries", "0", env=env)
     assert result.returncode == 1
     assert_one_clean_error_line(result)
-    assert "APIConnectionError" in result.stderr
+    assert result.stderr.startswith("tapti: connection error:")
+    # Where the URL came from: a stale TAPTI_BASE_URL is the usual cause.
+    assert f"(base URL http://127.0.0.1:{unused_port}, from TAPTI_BASE_URL)" in result.stderr
 
 
 def test_portal_url_command() -> None:
@@ -164,12 +176,22 @@ def test_portal_url_rejects_unknown_platform() -> None:
         ["sdk-token", "create", "--help"],
         ["portal-url", "--help"],
         ["mock-server", "--help"],
+        ["api", "--help"],
+        ["api", "create-sdk-token", "--help"],
     ],
 )
-def test_help_everywhere(args: list[str]) -> None:
+def test_help_everywhere_ends_with_examples_and_exit_codes(args: list[str]) -> None:
     result = run(*args)
     assert result.returncode == 0
     assert result.stdout.startswith("usage: tapti")
+    # After the options: examples that are commands, then the exit codes, last.
+    options, examples = result.stdout.split("\nexamples:\n")
+    assert "options:" in options
+    assert re.match(r"  (export|tapti) ", examples)
+    codes = examples.split("\nexit codes:\n")[1]
+    assert re.search(r"^  0 +\w", codes, re.MULTILINE)
+    assert re.search(r"^  2 +bad input", codes, re.MULTILINE)
+    assert "Traceback" not in result.stderr
 
 
 # --- tapti mock-server as a long-running child ------------------------------------------------
@@ -210,7 +232,8 @@ def mock_cli(
         reader.start()
         try:
             banner = []
-            while not banner or banner[-1].strip() != "Press Ctrl-C to stop.":
+            # The text banner ends with "Press Ctrl-C"; the --json one is a single line.
+            while not banner or not banner[-1].startswith(("Press Ctrl-C to stop.", "{")):
                 line = lines.get(timeout=_LINE_SECONDS)
                 assert line, f"mock-server ended early: {banner}"
                 banner.append(line)
@@ -306,6 +329,32 @@ def test_mock_server_portal_flag_serves_the_stand_in_portal() -> None:
         _stop(process, signal.SIGTERM)
     assert page.status_code == 200
     assert "user_7" in page.text
+
+
+def test_mock_server_json_prints_one_object_and_nothing_else() -> None:
+    with mock_cli("--api-key", "k1", "--fail-next", "1", "--json") as (process, banner, rest):
+        settings = json.loads(banner[0])
+        url = settings["base_url"]
+        env = {"TAPTI_API_KEY": "k1", "TAPTI_BASE_URL": url}
+        failed = run(*CREATE, "--max-retries", "0", "--json", env=env)
+        code, stderr = _stop(process, signal.SIGTERM)
+        assert rest.get(timeout=_LINE_SECONDS) == ""  # stdout closed with nothing more
+    assert settings == {
+        "base_url": url,
+        "api_key": "k1",
+        "portal_url": None,
+        "faults": ["Fault: the next 1 API call(s) fail with 503."],
+    }
+    assert json.loads(failed.stdout)["error"]["type"] == "internal_server_error"
+    assert (code, stderr) == (0, "")
+
+
+def test_portal_url_json() -> None:
+    result = run("portal-url", "tok", "--platform", "x", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "portal_url": "https://oauth.tapti.dev?sdk_token=tok&platform=x"
+    }
 
 
 @pytest.mark.parametrize(
@@ -409,3 +458,329 @@ def test_a_reader_that_goes_away_gets_no_traceback() -> None:
     process.stdout.close()  # nobody will read what it prints
     _, stderr = process.communicate(timeout=60)
     assert b"Traceback" not in stderr
+
+
+# --- tapti api: any generated operation --------------------------------------------------------
+
+SPEC = json.loads((Path(tapti_ext.__file__).parent / "testing" / "_openapi.json").read_text())
+API_CREATE = ("api", "create-sdk-token", "user_7", "--body")
+
+
+def _spec_operations() -> dict[str, str]:
+    """Each operation of the shipped spec: its command name (operationId in kebab case) and
+    summary. Read from the spec, not from the generated package the CLI walks."""
+    found = {}
+    for item in SPEC["paths"].values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "operationId" in operation:
+                name = re.sub(r"(?<!^)(?=[A-Z])", "-", operation["operationId"]).lower()
+                found[name] = operation["summary"]
+    return found
+
+
+def test_api_help_lists_every_operation_with_its_summary() -> None:
+    result = run("api", "--help")
+    assert result.returncode == 0, result.stderr
+    listing = result.stdout.split("positional arguments:")[1].split("options:")[0]
+    assert _spec_operations()
+    for name, summary in _spec_operations().items():
+        assert re.search(rf"^    {name}\s+{re.escape(summary)}$", listing, re.MULTILINE), listing
+
+
+@pytest.mark.parametrize("name", ["create-sdk-token", "create_sdk_token"])
+def test_api_runs_an_operation_and_prints_the_parsed_answer(
+    server: MockTaptiServer, name: str
+) -> None:
+    result = run("api", name, "user 7/a", "--body", json.dumps(BODY), env=env_for(server))
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert list(answer) == ["oauth_portal_url"]
+    assert parse_qs(urlsplit(answer["oauth_portal_url"]).query)["sdk_token"] == (
+        server.issued_tokens
+    )
+    recorded = server.requests[-1]
+    assert recorded.path == "/users/user%207%2Fa/sdk-token"  # one path segment, encoded
+    assert recorded.json == BODY
+
+
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_api_reads_the_body_from_a_file_or_stdin(
+    server: MockTaptiServer, tmp_path: Path, source: str
+) -> None:
+    body_file = tmp_path / "body.json"
+    body_file.write_text(json.dumps(BODY), encoding="utf-8")
+    given, stdin = (f"@{body_file}", None) if source == "file" else ("-", json.dumps(BODY))
+    result = run(*API_CREATE, given, env=env_for(server), stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    assert server.requests[-1].json == BODY
+
+
+@pytest.mark.parametrize("field", sorted(BODY))
+def test_api_body_missing_a_required_field_is_one_line_and_sends_nothing(
+    server: MockTaptiServer, field: str
+) -> None:
+    body = {name: value for name, value in BODY.items() if name != field}
+    result = run(*API_CREATE, json.dumps(body), env=env_for(server))
+    assert result.returncode == 2
+    assert_one_clean_error_line(result)
+    assert f"--body: {field} is required" in result.stderr
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ("{not json", "--body is not valid JSON (Expecting property name"),
+        ("[1, 2]", "--body: must be an object"),
+        (json.dumps({**BODY, "user_platforms": ["MYSPACE"]}), "user_platforms[0] must be one of"),
+        (json.dumps({**BODY, "enabled_scopes": "PROFILE_READ"}), "enabled_scopes must be an array"),
+        ("[" * 100_000, "--body is not"),
+        ("@/nonexistent/body.json", "cannot read '/nonexistent/body.json'"),
+    ],
+    ids=["not-json", "array", "bad-enum", "string-for-list", "deep", "missing-file"],
+)
+def test_api_bad_bodies_are_bad_input(server: MockTaptiServer, body: str, said: str) -> None:
+    result = run(*API_CREATE, body, env=env_for(server))
+    assert result.returncode == 2
+    assert_one_clean_error_line(result)
+    assert said in result.stderr
+    assert server.requests == []
+
+
+def test_api_errors_from_the_api_are_exit_1_with_the_request_id_in_json(
+    server: MockTaptiServer,
+) -> None:
+    result = run(*API_CREATE, json.dumps(BODY), "--json", env=env_for(server, key="wrong"))
+    assert result.returncode == 1
+    assert result.stderr == ""
+    error = json.loads(result.stdout)["error"]
+    assert error["type"] == "authentication_error"
+    assert error["request_id"] == server.requests[-1].request_id
+    assert error["message"].startswith("401 Unauthorized")
+
+
+@pytest.mark.parametrize("command", ["api", "sdk-token"])
+def test_an_answer_that_cannot_be_parsed_is_one_line_and_exit_1(
+    server: MockTaptiServer, command: str
+) -> None:
+    server.fail_next(1, status=200, body={"unexpected": True})
+    args = [*API_CREATE, json.dumps(BODY)] if command == "api" else CREATE
+    result = run(*args, env=env_for(server))
+    assert result.returncode == 1
+    assert_one_clean_error_line(result)
+    assert result.stderr.startswith("tapti: unexpected answer from the API: ")
+    assert "missing field 'oauth_portal_url'" in result.stderr
+
+
+# --- every error path, in the CLI's terms, as a line or as one JSON object ------------------------
+
+
+def _python_names() -> set[str]:
+    """Names a CLI user should never read: exception and builtin types, the SDK's classes."""
+    names = {n for n in dir(builtins) if isinstance(getattr(builtins, n), type)}
+    names = {n for n in names if n[0].isupper()} | {"str", "int", "float", "NoneType", "None"}
+    names |= {n for n in tapti_ext.__all__ if isinstance(getattr(tapti_ext, n), type)}
+    names |= {n for n in dir(httpx2) if isinstance(getattr(httpx2, n), type)}
+    names |= {
+        n
+        for n in dir(tapti_api_client.models)
+        if isinstance(getattr(tapti_api_client.models, n), type)
+    }
+    return names - {"URL"}  # a word as much as a class
+
+
+PYTHON_NAMES = _python_names()
+PYTHON_WORDS = re.compile(
+    r"=\.\.\.|api_key|allow_insecure_http|httpx|Error\(|Traceback|extra_(body|query|headers)"
+    r"|\bbase_url|(?<!oauth_)portal_url"
+)
+
+
+def assert_in_cli_terms(message: str) -> None:
+    assert not PYTHON_WORDS.search(message), message
+    named = set(re.findall(r"\b\w+\b", message)) & PYTHON_NAMES
+    assert not named, message
+
+
+class Failing(NamedTuple):
+    args: Sequence[str]
+    type: str  # the JSON error's type; usage and invalid input exit 2, the rest 1
+    env: tuple[tuple[str, str], ...] = (("TAPTI_API_KEY", KEY), ("TAPTI_BASE_URL", "{server}"))
+    prepare: Callable[[MockTaptiServer], object] | None = None
+    says: str = ""  # in the message: the flag or variable to act on
+
+
+WRONG_KEY = "not-the-key-401"
+ON_MOCK = (("TAPTI_API_KEY", KEY), ("TAPTI_BASE_URL", "{server}"))
+NO_RETRY = (*CREATE, "--max-retries", "0")
+ERROR_PATHS = {
+    "no-key": Failing(
+        CREATE,
+        "invalid_input_error",
+        env=(("TAPTI_BASE_URL", "{server}"),),
+        says="no API key: set the TAPTI_API_KEY environment variable",
+    ),
+    "blank-key": Failing(
+        CREATE, "invalid_input_error", env=(("TAPTI_API_KEY", "  "),), says="TAPTI_API_KEY is"
+    ),
+    "key-not-ascii": Failing(CREATE, "invalid_input_error", env=(("TAPTI_API_KEY", "cl\u00e9"),)),
+    "bad-base-url-env": Failing(
+        CREATE, "invalid_input_error", env=(("TAPTI_API_KEY", KEY), ("TAPTI_BASE_URL", "ftp://x"))
+    ),
+    "bad-base-url-flag": Failing(
+        (*CREATE, "--base-url", "api.example.com"), "invalid_input_error", says="--base-url must"
+    ),
+    "base-url-query": Failing(
+        (*CREATE, "--base-url", "https://a.example/?x=1"), "invalid_input_error"
+    ),
+    "remote-http-flag": Failing(
+        (*CREATE, "--base-url", "http://api.example.com"),
+        "invalid_input_error",
+        says="or pass --allow-insecure-http",
+    ),
+    "remote-http-env": Failing(
+        CREATE,
+        "invalid_input_error",
+        env=(("TAPTI_API_KEY", KEY), ("TAPTI_BASE_URL", "http://api.example.com")),
+    ),
+    "bad-portal-url-env": Failing(
+        CREATE,
+        "invalid_input_error",
+        env=(*ON_MOCK, ("TAPTI_PORTAL_URL", "ftp://p")),
+        says="--portal-url (or TAPTI_PORTAL_URL) must",
+    ),
+    "unknown-platform": Failing(
+        tuple(a.replace("TikTok", "myspace") for a in CREATE), "invalid_input_error"
+    ),
+    "unknown-scope": Failing(
+        tuple(a.replace("content_read", "mind_read") for a in CREATE), "invalid_input_error"
+    ),
+    "bad-callback-url": Failing(
+        tuple(a.replace("https://app.example/cb", "cb") for a in CREATE),
+        "invalid_input_error",
+        says="--callback-url must",
+    ),
+    "bad-user-id": Failing(tuple(a.replace("user_7", "..") for a in CREATE), "invalid_input_error"),
+    "portal-platform-outside": Failing((*CREATE, "--portal-platform", "x"), "invalid_input_error"),
+    "zero-timeout": Failing(
+        (*CREATE, "--timeout", "0"), "invalid_input_error", says="--timeout must be a positive"
+    ),
+    "nan-timeout": Failing((*CREATE, "--timeout", "nan"), "invalid_input_error"),
+    "text-timeout": Failing((*CREATE, "--timeout", "soon"), "usage_error"),
+    "negative-retries": Failing((*CREATE, "--max-retries", "-1"), "usage_error"),
+    "missing-options": Failing(("sdk-token", "create", "u1"), "usage_error"),
+    "unknown-command": Failing(("frobnicate",), "usage_error"),
+    "connection-refused": Failing(
+        NO_RETRY,
+        "api_connection_error",
+        env=(("TAPTI_API_KEY", KEY), ("TAPTI_BASE_URL", "{refused}")),
+        says="from TAPTI_BASE_URL)",
+    ),
+    "timeout": Failing(
+        (*NO_RETRY, "--timeout", "0.3"), "api_timeout_error", prepare=lambda s: s.delay_next(3)
+    ),
+    "401": Failing(
+        CREATE,
+        "authentication_error",
+        env=(("TAPTI_API_KEY", WRONG_KEY), ("TAPTI_BASE_URL", "{server}")),
+        says="; check TAPTI_API_KEY",
+    ),
+    "403": Failing(
+        NO_RETRY, "permission_denied_error", prepare=lambda s: s.fail_next(1, status=403)
+    ),
+    "429": Failing(NO_RETRY, "rate_limit_error", prepare=lambda s: s.fail_next(1, status=429)),
+    "500": Failing(NO_RETRY, "internal_server_error", prepare=lambda s: s.fail_next(1, status=500)),
+    "unparseable-answer": Failing(
+        CREATE,
+        "api_response_validation_error",
+        prepare=lambda s: s.fail_next(1, status=200, body={"oauth_portal_url": 5}),
+    ),
+    "portal-url-empty-token": Failing(
+        ("portal-url", ""), "invalid_input_error", says="SDK_TOKEN must not be empty"
+    ),
+    "portal-url-bad-platform": Failing(
+        ("portal-url", "t", "--platform", "aol"), "invalid_input_error"
+    ),
+    "portal-url-bad-portal": Failing(
+        ("portal-url", "t", "--portal-url", "p"), "invalid_input_error"
+    ),
+    "api-unknown-operation": Failing(("api", "frobnicate"), "usage_error"),
+    "api-no-body": Failing(API_CREATE[:-1], "usage_error"),
+    "api-body-missing-field": Failing(
+        (*API_CREATE, json.dumps({"callback_url": "x"})), "invalid_input_error"
+    ),
+    "api-body-not-json": Failing((*API_CREATE, "{"), "invalid_input_error"),
+    "api-bad-path": Failing(
+        ("api", "create-sdk-token", "..", "--body", json.dumps(BODY)), "invalid_input_error"
+    ),
+    "api-no-key": Failing((*API_CREATE, json.dumps(BODY)), "invalid_input_error", env=()),
+    "api-422": Failing(
+        (*API_CREATE, json.dumps({**BODY, "callback_url": 5})), "unprocessable_entity_error"
+    ),
+    "mock-bad-port": Failing(("mock-server", "--port", "http"), "usage_error"),
+    "mock-port-in-use": Failing(("mock-server", "--port", "{port}"), "system_error"),
+    "mock-empty-key": Failing(
+        ("mock-server", "--api-key="), "invalid_input_error", says="--api-key must"
+    ),
+    "mock-fail-next": Failing(
+        ("mock-server", "--fail-next", "-1"), "invalid_input_error", says="--fail-next must"
+    ),
+    "mock-fail-status": Failing(
+        ("mock-server", "--fail-next", "1", "--fail-status", "99"), "invalid_input_error"
+    ),
+    "mock-retry-after": Failing(
+        ("mock-server", "--fail-next", "1", "--retry-after", "1\u00e9"), "invalid_input_error"
+    ),
+    "mock-delay": Failing(("mock-server", "--delay", "-1"), "invalid_input_error"),
+}
+
+
+def _run_in_process(
+    case: Failing, server: MockTaptiServer, refused: int, *, as_json: bool
+) -> tuple[int, str, str]:
+    """``main()`` on the case (fast: the subprocess tests above cover the process itself)."""
+    fill = {
+        "{server}": server.url,
+        "{refused}": f"http://127.0.0.1:{refused}",
+        "{port}": str(server.port),
+    }
+    args = [fill.get(arg, arg) for arg in case.args]
+    env = {name: fill.get(value, value) for name, value in case.env}
+    if case.prepare is not None:
+        case.prepare(server)
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [name for name in os.environ if name.startswith("TAPTI_")]:
+            patch.delenv(name)
+        for name, value in env.items():
+            patch.setenv(name, value)
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([*args, "--json"] if as_json else args)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("name", ERROR_PATHS)
+def test_every_error_path_speaks_cli_as_a_line_and_as_json(
+    server: MockTaptiServer, unused_port: int, name: str
+) -> None:
+    case = ERROR_PATHS[name]
+    expected_code = 2 if case.type in {"usage_error", "invalid_input_error"} else 1
+
+    code, out, err = _run_in_process(case, server, unused_port, as_json=False)
+    assert (code, out) == (expected_code, ""), err
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("tapti")
+    assert_in_cli_terms(err)
+    assert case.says in err
+    assert WRONG_KEY not in err
+
+    code, out, err = _run_in_process(case, server, unused_port, as_json=True)
+    assert (code, err) == (expected_code, ""), err
+    assert len(out.splitlines()) == 1, out
+    error = json.loads(out)["error"]
+    assert set(json.loads(out)) == {"error"}
+    assert set(error) == {"type", "message", "request_id"}
+    assert error["type"] == case.type
+    assert_in_cli_terms(error["message"])
+    assert KEY not in out
+    assert WRONG_KEY not in out

@@ -45,6 +45,7 @@ CALL: dict[str, Any] = {
     "redirect_url": "https://app.example/dashboard/accounts",
 }
 COPY_CALL: dict[str, Any] = {**CALL, "platforms": ["threads"]}  # only the copy knows THREADS
+PLATFORM = "#/components/schemas/Platform"
 # The probe runs in the copy's interpreter. Each step records what it saw, or the exception,
 # so that one failing step fails one test with its reason and leaves the others their verdict.
 _PROBE = """
@@ -175,7 +176,9 @@ def _change_spec(spec: Path) -> None:
             "summary": "The social accounts a user connected",
             "security": [{"apiKey": []}],
             "parameters": [
-                {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+                {"name": "platform", "in": "query", "schema": {"$ref": PLATFORM}},
+                {"name": "X-Request-Source", "in": "header", "schema": {"type": "string"}},
             ],
             "responses": {
                 "200": {
@@ -410,3 +413,102 @@ def test_a_new_operation_gets_the_whole_pipeline_without_wrapper_code(
     assert outcome["unauthorised"] == 401  # raised as AuthenticationError, not returned
     assert outcome["bad_gateway"] == 502  # a non-JSON 502 is InternalServerError through raw
     assert outcome["paths"] == [f"/users/u{n}/accounts" for n in (1, 2, 3, 4)]
+
+
+# --- the command line on the regenerated copies -------------------------------------------------
+
+# Runs `tapti` commands from the copy against the copy's mock; what each printed, and what the
+# mock received.
+_CLI_PROBE = """
+import json, os, subprocess, sys
+from tapti_ext.testing import MockTaptiServer
+
+commands, key = json.loads(sys.argv[1]), sys.argv[2]
+with MockTaptiServer(api_key=key) as server:
+    env = {**os.environ, "TAPTI_API_KEY": key, "TAPTI_BASE_URL": server.url}
+    runs = [
+        subprocess.run([sys.executable, "-m", "tapti_ext", *command], env=env,
+                       capture_output=True, text=True, timeout=120)
+        for command in commands
+    ]
+    received = [{"path": r.path, "headers": dict(r.headers), "json": r.json}
+                for r in server.requests]
+print(json.dumps({
+    "runs": [{"code": r.returncode, "stdout": r.stdout, "stderr": r.stderr} for r in runs],
+    "received": received,
+}))
+"""
+
+
+def _cli(root: Path, *commands: list[str]) -> dict[str, Any]:
+    command = [sys.executable, "-c", _CLI_PROBE, json.dumps(commands), KEY]
+    result: dict[str, Any] = json.loads(_run(command, root, _copy_env(root)))
+    return result
+
+
+def test_tapti_api_runs_the_new_operation_with_its_parameters(copy_root: Path) -> None:
+    outcome = _cli(
+        copy_root,
+        ["api", "--help"],
+        ["api", "list_accounts", "u1", "--platform", "threads", "--X-Request-Source", "cli"],
+        ["api", "list-accounts", "u1", "--platform", "myspace"],
+    )
+    listing, answered, refused = outcome["runs"]
+    assert re.search(
+        r"^    list-accounts +The social accounts a user connected$",
+        listing["stdout"],
+        re.MULTILINE,
+    ), listing["stdout"]
+    assert answered["code"] == 0, answered["stderr"]
+    assert isinstance(json.loads(answered["stdout"])["accounts"], list)  # the parsed Accounts
+    [received] = outcome["received"]  # the refused value was never sent
+    assert received["path"] == "/users/u1/accounts?platform=THREADS"
+    assert received["headers"]["x-request-source"] == "cli"
+    assert refused["code"] == 2
+    assert "'myspace' is not one of" in refused["stderr"]
+    assert "threads" in refused["stderr"]  # the copy's new enum value among the valid ones
+
+
+@pytest.fixture(scope="module")
+def required_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy whose spec makes a new request field, ``expires_in``, required."""
+    root = tmp_path_factory.mktemp("required-field") / "project"
+    root.mkdir()
+    _copy_project(root)
+    spec = root / "openapi" / "tapti.yaml"
+    document = yaml.safe_load(spec.read_text(encoding="utf-8"))
+    request = document["components"]["schemas"]["CreateSdkTokenRequest"]
+    request["properties"]["expires_in"] = {"type": "integer", "description": "Token lifetime."}
+    request["required"].append("expires_in")
+    spec.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    _run([sys.executable, str(root / "scripts" / "generate.py")], root)
+    return root
+
+
+def test_a_new_required_request_field_is_one_cli_line_never_a_traceback(
+    required_root: Path,
+) -> None:
+    body = {
+        "user_platforms": ["YOUTUBE"],
+        "enabled_scopes": ["PROFILE_READ"],
+        "callback_url": CALL["callback_url"],
+        "redirect_url": CALL["redirect_url"],
+    }
+    create = ["sdk-token", "create", "u1", "--platform", "youtube", "--scope", "profile_read"]
+    create += ["--callback-url", CALL["callback_url"], "--redirect-url", CALL["redirect_url"]]
+    outcome = _cli(
+        required_root,
+        create,
+        ["api", "create-sdk-token", "u1", "--body", json.dumps(body)],
+        ["api", "create-sdk-token", "u1", "--body", json.dumps({**body, "expires_in": 900})],
+    )
+    wrapper, incomplete, complete = outcome["runs"]
+    for refused in (wrapper, incomplete):
+        assert refused["code"] == 2
+        assert refused["stdout"] == ""
+        assert "Traceback" not in refused["stderr"]
+        assert len(refused["stderr"].strip().splitlines()) == 1, refused["stderr"]
+        assert "expires_in" in refused["stderr"]
+    assert "tapti api create-sdk-token" in wrapper["stderr"]  # the way to send it today
+    assert complete["code"] == 0, complete["stderr"]
+    assert [r["json"]["expires_in"] for r in outcome["received"]] == [900]

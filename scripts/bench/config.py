@@ -19,6 +19,7 @@ SIDES = ("sdk", "generated", "httpx2")
 FORBIDDEN_MODULES = (
     "tapti_ext.__main__",
     "tapti_ext._cli",
+    "tapti_ext._cli_api",
     "tapti_ext._raw",
     "tapti_ext.testing",
     "dateutil",

@@ -1,0 +1,426 @@
+"""``tapti api``: every generated operation as a command, with no line of code per operation.
+
+The operations are the modules of the generated ``tapti_api_client.api`` package. An operation's
+path parameters are the positional parameters of its generated ``_get_kwargs``; its query and
+header parameters are the keyword-only ones, turned from text into what the generated code expects
+by their annotations; ``--body`` goes through the request model's ``from_dict``. The spec shipped
+with the package (``testing/_openapi.json``, written by ``make generate`` with the code) gives the
+options their names and help. So an operation added to the spec is a command after a regeneration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import enum
+import importlib
+import inspect
+import json
+import pkgutil
+import re
+import shlex
+import sys
+import types
+import typing
+from collections.abc import Callable, Mapping
+from functools import cache, partial
+from pathlib import Path
+from typing import Any, Final, NamedTuple
+
+from ._errors import InvalidInputError
+
+__all__ = [
+    "CliInputError",
+    "Operation",
+    "add_operations",
+    "as_json",
+    "call_arguments",
+    "operations",
+]
+
+_SPEC_FILE: Final = Path(__file__).with_name("testing") / "_openapi.json"
+_METHODS: Final = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# Options of every operation: a spec parameter of one of these names becomes --query-NAME.
+_SHARED_OPTIONS: Final = frozenset(
+    {"help", "body", "base-url", "timeout", "max-retries", "allow-insecure-http", "json"}
+)
+_FAILED_CONVERSIONS: Final = (ValueError, TypeError, KeyError, AttributeError, RecursionError)
+
+
+class CliInputError(InvalidInputError):
+    """Bad input the CLI describes itself: its message names flags and JSON fields already."""
+
+
+class Parameter(NamedTuple):
+    keyword: str  # the name in the generated _get_kwargs
+    flag: str  # "--limit"; for a path parameter its metavar, "ID"
+    kind: Any  # the annotation, e.g. Platform | Unset
+    required: bool
+    help: str
+
+
+class Operation(NamedTuple):
+    name: str  # the command: the module's name with "-" for "_"
+    module: types.ModuleType
+    summary: str
+    route: str  # "POST /users/{id}/sdk-token", for the help
+    path: tuple[Parameter, ...]
+    options: tuple[Parameter, ...]
+    body: Parameter | None
+    example_body: object  # built from the request schema, for the help's example
+    # The spec's check of a request body: what is wrong with it, field by field.
+    check_body: Callable[[object], list[dict[str, str]]] | None
+
+
+def _key(name: str) -> str:
+    """``createSdkToken``, ``create_sdk_token`` and ``X-Create`` compare equal once keyed."""
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+@cache
+def operations() -> dict[str, Operation]:
+    """Every operation of the generated package, by command name."""
+    import tapti_api_client.api as package  # noqa: PLC0415  (only `tapti api` pays for it)
+
+    described = _spec_operations()
+    found: dict[str, Operation] = {}
+    for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+        module = importlib.import_module(info.name)
+        if callable(getattr(module, "_get_kwargs", None)) and hasattr(module, "_parse_response"):
+            name = info.name.rpartition(".")[2]
+            found[name.replace("_", "-")] = _operation(module, described.get(_key(name), {}))
+    return dict(sorted(found.items()))
+
+
+def _spec_operations() -> dict[str, dict[str, Any]]:
+    """What the spec says of each operation, by keyed operationId."""
+    from .testing._spec import Spec  # noqa: PLC0415
+
+    document = json.loads(_SPEC_FILE.read_text(encoding="utf-8"))
+    spec = Spec(document)
+    found: dict[str, dict[str, Any]] = {}
+    for template, raw_item in document.get("paths", {}).items():
+        item = spec.resolve(raw_item)
+        for method in _METHODS:
+            operation = item.get(method)
+            if not isinstance(operation, Mapping) or "operationId" not in operation:
+                continue
+            raw = [*item.get("parameters", []), *operation.get("parameters", [])]
+            body = spec.resolve(operation.get("requestBody", {}))
+            schema = body.get("content", {}).get("application/json", {}).get("schema")
+            found[_key(operation["operationId"])] = {
+                "summary": operation.get("summary") or "",
+                "route": f"{method.upper()} {template}",
+                "parameters": {_key(p["name"]): p for p in map(spec.resolve, raw)},
+                "example": None if schema is None else spec.example(schema),
+                "check_body": None if schema is None else partial(spec.validate, schema),
+            }
+    return found
+
+
+def _operation(module: types.ModuleType, described: Mapping[str, Any]) -> Operation:
+    get_kwargs = module._get_kwargs  # what the generated code says of the call
+    hints = typing.get_type_hints(get_kwargs)
+    given = described.get("parameters", {})
+    path, options, body = [], [], None
+    for parameter in inspect.signature(get_kwargs).parameters.values():
+        kind = hints.get(parameter.name, str)
+        required = parameter.default is inspect.Parameter.empty
+        spec = given.get(_key(parameter.name), {})
+        text = " ".join(str(spec.get("description", "")).split())
+        if parameter.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD:
+            name = str(spec.get("name", parameter.name)).upper()
+            path.append(Parameter(parameter.name, name, kind, True, text or "a path parameter"))
+        elif parameter.name == "body":
+            body = Parameter("body", "--body", kind, required, "")
+        else:
+            text = text or f"a {spec.get('in', 'query')} parameter"
+            flag = _flag(spec, parameter.name)
+            options.append(Parameter(parameter.name, flag, kind, required, _help(text, kind)))
+    doc = (getattr(module, "sync_detailed", None) or get_kwargs).__doc__ or ""
+    return Operation(
+        name=module.__name__.rpartition(".")[2].replace("_", "-"),
+        module=module,
+        summary=described.get("summary") or doc.strip().partition("\n")[0],
+        route=described.get("route", ""),
+        path=tuple(path),
+        options=tuple(options),
+        body=body,
+        example_body=described.get("example"),
+        check_body=described.get("check_body"),
+    )
+
+
+def _flag(spec: Mapping[str, Any], keyword: str) -> str:
+    """The option for a query or header parameter: its name in the spec."""
+    name = str(spec.get("name") or keyword.replace("_", "-"))
+    if name.lower() in _SHARED_OPTIONS:
+        name = f"{spec.get('in', 'query')}-{name}"
+    return f"--{name}"
+
+
+# --- from command-line text to what the generated code expects ----------------------------------
+
+
+def _choices(kind: Any) -> tuple[Any, ...]:
+    """The types a value may have: a union's members, without ``Unset`` and ``None``."""
+    from tapti_api_client.types import Unset  # noqa: PLC0415
+
+    if typing.get_origin(kind) in {typing.Union, types.UnionType}:
+        return tuple(k for k in typing.get_args(kind) if k not in {Unset, type(None)})
+    return (kind,)
+
+
+def _item(kind: Any) -> Any:
+    """``X`` for ``list[X]``, else ``None``."""
+    return typing.get_args(kind)[0] if typing.get_origin(kind) is list else None
+
+
+def _is_enum(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, enum.Enum)
+
+
+def repeatable(kind: Any) -> bool:
+    return any(_item(choice) is not None for choice in _choices(kind))
+
+
+_BOOLEANS: Final = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+_PARSERS: Final[dict[Any, Callable[[str], Any]]] = {
+    str: str,
+    int: int,
+    float: float,
+    bool: lambda text: _BOOLEANS[text.strip().lower()],
+    datetime.datetime: datetime.datetime.fromisoformat,
+    datetime.date: datetime.date.fromisoformat,
+}
+_NAMES: Final = {
+    int: ("INTEGER", "an integer"),
+    float: ("NUMBER", "a number"),
+    bool: ("true|false", "true or false"),
+    datetime.datetime: ("DATE-TIME", "a date-time such as 2026-01-31T12:00:00Z"),
+    datetime.date: ("DATE", "a date such as 2026-01-31"),
+}
+
+
+def _scalar(text: str, kind: Any) -> Any:
+    if _is_enum(kind):  # any case: the CLI takes `youtube` for YOUTUBE, as elsewhere
+        wanted = text.strip().lower()
+        return next(m for m in kind if str(m.value).lower() == wanted)  # StopIteration: a miss
+    if kind in _PARSERS:
+        return _PARSERS[kind](text)
+    if hasattr(kind, "from_dict"):
+        return kind.from_dict(json.loads(text))
+    return text  # a type this module does not know: the generated code gets the text
+
+
+def _converted(text: str, kind: Any, flag: str) -> Any:
+    """``text`` as the first of ``kind``'s types that takes it."""
+    for choice in _choices(kind):
+        try:
+            return _scalar(text, _item(choice) or choice)
+        except (*_FAILED_CONVERSIONS, StopIteration):
+            continue
+    raise CliInputError(f"{flag}: {text!r} is not {_what(kind)}")
+
+
+def _what(kind: Any) -> str:
+    described = []
+    for choice in _choices(kind):
+        item = _item(choice) or choice
+        if _is_enum(item):
+            described.append("one of " + ", ".join(str(m.value).lower() for m in item))
+        elif hasattr(item, "from_dict"):
+            described.append("a JSON object")
+        else:
+            described.append(_NAMES.get(item, ("TEXT", "text"))[1])
+    return " or ".join(described)
+
+
+def _metavar(kind: Any) -> str:
+    item = _item(_choices(kind)[0]) or _choices(kind)[0]
+    if _is_enum(item):
+        return "VALUE"
+    return "JSON" if hasattr(item, "from_dict") else _NAMES.get(item, ("TEXT", ""))[0]
+
+
+def _help(description: str, kind: Any) -> str:
+    text = description
+    item = _item(_choices(kind)[0]) or _choices(kind)[0]
+    if _is_enum(item):
+        text += ("; " if text else "") + "one of: " + ", ".join(str(m.value).lower() for m in item)
+    if repeatable(kind):
+        text += " (repeat, or comma-separate)"
+    return text.replace("%", "%%")  # argparse formats help with %
+
+
+def _value(given: str | list[str], parameter: Parameter) -> Any:
+    if isinstance(given, list):  # a repeatable option: each value, comma-separated or not
+        texts = [part for value in given for part in value.split(",") if part]
+        return [_converted(text, parameter.kind, parameter.flag) for text in texts]
+    return _converted(given, parameter.kind, parameter.flag)
+
+
+# --- the body ----------------------------------------------------------------------------------
+
+
+class _ShapeError(TypeError):
+    """The JSON is not the kind of value (object, array) the body must be."""
+
+
+def _json_argument(text: str, flag: str) -> Any:
+    """``--body``'s JSON: given inline, as ``@FILE``, or ``-`` for standard input."""
+    if text == "-":
+        text = sys.stdin.read()
+    elif text.startswith("@"):
+        try:
+            text = Path(text[1:]).read_text(encoding="utf-8")
+        except (OSError, UnicodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise CliInputError(f"{flag}: cannot read {text[1:]!r} ({reason})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CliInputError(
+            f"{flag} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except (ValueError, RecursionError):  # an integer too long, or absurd nesting
+        raise CliInputError(f"{flag} is not JSON this command can read") from None
+
+
+def _from_json(data: Any, kind: Any) -> Any:
+    item = _item(kind)
+    if item is not None:
+        if not isinstance(data, list):
+            raise _ShapeError("a JSON array")
+        return [_from_json(element, item) for element in data]
+    if hasattr(kind, "from_dict"):
+        if not isinstance(data, dict):
+            raise _ShapeError("a JSON object")
+        return kind.from_dict(data)
+    return kind(data) if _is_enum(kind) else data
+
+
+def _body(text: str, body: Parameter, operation: Operation) -> Any:
+    """The request model, from ``--body``; a body it cannot be is bad input, said plainly."""
+    data = _json_argument(text, "--body")
+    problem: Exception | None = None
+    for choice in _choices(body.kind):
+        try:
+            return _from_json(data, choice)
+        except (*_FAILED_CONVERSIONS, IndexError) as exc:
+            problem = problem or exc
+    found = [] if operation.check_body is None else operation.check_body(data)
+    raise CliInputError(_spec_problems(found) or _body_problem(problem, operation.name)) from None
+
+
+def _spec_problems(found: list[dict[str, str]]) -> str:
+    """What the spec finds wrong with a body the model refused: its first few fields."""
+    said = [
+        f"{'' if problem['field'] == 'body' else problem['field'] + ' '}{problem['message']}"
+        for problem in found
+    ]
+    more = f"; and {len(said) - 3} more" if len(said) > 3 else ""
+    return f"--body: {'; '.join(said[:3])}{more}" if said else ""
+
+
+def _body_problem(problem: Exception | None, operation: str) -> str:
+    if isinstance(problem, KeyError):  # the generated from_dict pops each required field
+        return f"--body has no {problem.args[0]!r}, a required field of {operation}'s request body"
+    if isinstance(problem, _ShapeError):
+        return f"--body must be {problem}"
+    invalid = re.fullmatch(r"(.*) is not a valid (\w+)", str(problem))
+    if isinstance(problem, ValueError) and invalid:  # an enum value the spec does not list
+        return f"--body: {invalid[1]} is not a valid {invalid[2].lower()} value"
+    return f"--body does not have the shape of {operation}'s request body (a value's type)"
+
+
+# --- the command -------------------------------------------------------------------------------
+
+
+def call_arguments(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]:
+    """The path arguments and keywords for ``Tapti.call``, checked before anything is sent."""
+    from ._inputs import check_user_id  # noqa: PLC0415
+
+    operation: Operation = args.api_operation
+    path = [
+        check_user_id(_value(getattr(args, f"path_{i}"), p), argument=p.flag)
+        for i, p in enumerate(operation.path)
+    ]
+    keywords = {
+        p.keyword: _value(given, p)
+        for i, p in enumerate(operation.options)
+        if (given := getattr(args, f"option_{i}")) is not None
+    }
+    if operation.body is not None and args.body is not None:
+        keywords["body"] = _body(args.body, operation.body, operation)
+    return path, keywords
+
+
+def as_json(value: Any) -> Any:
+    """A parsed answer as JSON values: models through their ``to_dict``."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, list | tuple):
+        return [as_json(item) for item in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value.isoformat() if isinstance(value, datetime.date) else value
+
+
+def add_operations(
+    api: argparse.ArgumentParser,
+    shared: Callable[[argparse.ArgumentParser], None],
+    epilog: Callable[[str], str],
+) -> None:
+    """One subcommand of ``api`` per operation; ``shared`` adds the connection options."""
+    found = operations()
+    commands = api.add_subparsers(dest="operation", required=True, metavar="OPERATION")
+    for operation in found.values():
+        parser = commands.add_parser(
+            operation.name,
+            help=operation.summary.replace("%", "%%"),
+            description=f"{operation.summary}\n\n{operation.route}".strip(),
+            epilog=epilog(f"  {example(operation)}"),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _add_parameters(parser, operation)
+        shared(parser)
+        parser.set_defaults(api_operation=operation)
+    examples = "\n".join(f"  {example(operation)}" for operation in list(found.values())[:3])
+    api.epilog = epilog(f"{examples}\n  tapti api OPERATION --help    # an operation's options")
+
+
+def _add_parameters(parser: argparse.ArgumentParser, operation: Operation) -> None:
+    for i, parameter in enumerate(operation.path):
+        parser.add_argument(
+            f"path_{i}", metavar=parameter.flag, help=parameter.help.replace("%", "%%")
+        )
+    for i, parameter in enumerate(operation.options):
+        parser.add_argument(
+            parameter.flag,
+            dest=f"option_{i}",
+            required=parameter.required,
+            action="append" if repeatable(parameter.kind) else "store",
+            metavar=_metavar(parameter.kind),
+            help=parameter.help,
+        )
+    if operation.body is not None:
+        parser.add_argument(
+            "--body",
+            required=operation.body.required,
+            metavar="JSON",
+            help="the request body: JSON, @FILE to read it from a file, or - for stdin",
+        )
+
+
+def example(operation: Operation) -> str:
+    """A command line calling ``operation``, with the required options and an example body."""
+    words = ["tapti", "api", operation.name, *(p.flag for p in operation.path)]
+    for parameter in operation.options:
+        if parameter.required:
+            words += [parameter.flag, _metavar(parameter.kind)]
+    if operation.body is not None:
+        body = operation.example_body
+        text = "JSON" if body is None else json.dumps(body, separators=(",", ":"))
+        words += ["--body", text]
+    return " ".join(shlex.quote(word) if word.startswith("{") else word for word in words)
