@@ -139,9 +139,13 @@ def test_redirects_are_not_followed(status: int, client_follows: bool) -> None:
     assert [r.url.host for r in handler.requests] == ["api.tapti.ai"]
 
 
-def test_2xx_other_than_200_is_success() -> None:
-    token = call(Recorder(lambda _: httpx2.Response(201, json=portal_body(PORTAL))))
-    assert token.sdk_token == "tok_errors"
+def test_a_2xx_the_spec_does_not_document_is_not_a_token() -> None:
+    # The spec documents 200 only: another 2xx is not the documented answer, and is not
+    # retried either (the server did something).
+    recorder = Recorder(lambda _: httpx2.Response(201, json=portal_body(PORTAL)))
+    with pytest.raises(APIResponseValidationError, match="201"):
+        call(recorder)
+    assert len(recorder.requests) == 1
 
 
 @pytest.mark.parametrize(
