@@ -38,7 +38,7 @@ from ._portal_page import (
     error_page,
     portal_page,
 )
-from ._spec import Credentials, FieldError, Operation, Route, Spec, load_spec
+from ._spec import Credentials, FieldError, Filter, Operation, Route, Spec, load_spec
 
 __all__ = ["MockTaptiServer", "RecordedRequest"]
 
@@ -245,6 +245,39 @@ def _fill_tokens(value: object, issue: Callable[[], tuple[str, str]]) -> object:
     return filled
 
 
+def _filtered(
+    items: list[Any], filters: tuple[Filter, ...], query: str, *, built: bool
+) -> list[Any]:
+    """The items of a list answer that match the enum query parameters given, as the real API
+    filters. Items the mock built (no example in the spec) stand for any item, so they are
+    given a requested value first: a filtered call then gets a non-empty answer to test with."""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    for where in filters:
+        given = {value for name, value in pairs if name == where.name}
+        wanted = [value for value in where.allowed if str(value) in given]
+        if not wanted:
+            continue  # not filtered on (a value outside the enum was already refused with 422)
+        if built:
+            value = list(wanted) if where.several else wanted[0]
+            items = [
+                {**item, where.name: value} if isinstance(item, dict) else item for item in items
+            ]
+        items = [item for item in items if _matches(item, where, wanted)]
+    return items
+
+
+def _matches(item: object, where: Filter, wanted: list[Any]) -> bool:
+    if not isinstance(item, dict) or where.name not in item:
+        return False
+    value = item[where.name]
+    values = value if where.several and isinstance(value, list) else [value]
+    return any(_same_json(part, want) for part in values for want in wanted)
+
+
+def _same_json(value: object, expected: object) -> bool:
+    return type(value) is type(expected) and value == expected
+
+
 def _coerce(schema: Mapping[str, Any], values: list[str]) -> object:
     """A query or header parameter's text as the JSON value its schema describes."""
     kind = schema.get("type")
@@ -431,14 +464,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, reply: _Reply, request_id: str | None = None) -> None:
         self._request_id = request_id
         self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
+        if reply.status != 204:  # RFC 9110 15.3.5: a 204 has no content, and no Content-Length
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(reply.body)))
         for name, value in reply.headers:
             self.send_header(name, value)
         if reply.close or self._linger:
             self.send_header("Connection", "close")  # also ends the keep-alive loop
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command != "HEAD" and reply.status != 204:
             self.wfile.write(reply.body)
 
     def send_response(self, code: int, message: str | None = None) -> None:
@@ -479,8 +513,9 @@ class MockTaptiServer:
     JSON (411/413 for one without a length or over 1 MiB), 422 with
     ``{"message", "errors": [{"field", "message"}]}`` for JSON the request schema refuses, and
     otherwise 200 with the response schema's object: ``oauth_portal_url`` is
-    ``<portal_url>?sdk_token=<fresh token>&origin=<redirect_url>``. Every API answer is JSON and
-    carries an ``x-request-id`` header.
+    ``<portal_url>?sdk_token=<fresh token>&origin=<redirect_url>``. Every API answer is JSON (but a
+    204, which has no content) and carries an ``x-request-id`` header. A list answer is filtered
+    by the enum query parameters the spec declares for its items' properties.
 
     ``portal=True`` also serves a stand-in for the OAuth Portal at ``/mock-portal`` and makes the
     issued portal URLs point there; ``portal_url`` (default Tapti's) sets their base otherwise.
@@ -856,6 +891,9 @@ class MockTaptiServer:
             return issued[0]
 
         payload = _fill_tokens(self._spec.example(schema), issue)
+        if operation.filters and isinstance(payload, list):
+            built = not self._spec.has_example(schema)
+            payload = _filtered(payload, operation.filters, incoming.query, built=built)
         errors = self._spec.validate(schema, payload)
         if errors:  # an example of the spec contradicts its own schema
             _LOG.error("MockTaptiServer built a response its spec refuses: %s", errors)

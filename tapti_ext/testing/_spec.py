@@ -30,6 +30,7 @@ from urllib.parse import unquote
 __all__ = [
     "Credentials",
     "FieldError",
+    "Filter",
     "Operation",
     "Route",
     "Spec",
@@ -73,6 +74,15 @@ class Credentials:
 
 
 @dataclass(frozen=True, slots=True)
+class Filter:
+    """An enum query parameter named as a property of the items of a list answer."""
+
+    name: str
+    allowed: tuple[Any, ...]  # the values the parameter's enum lists
+    several: bool  # the items' property is an array: an item matches on any of its values
+
+
+@dataclass(frozen=True, slots=True)
 class Operation:
     """One method of one path, reduced to what the mock checks and answers."""
 
@@ -84,6 +94,9 @@ class Operation:
     parameters: tuple[Schema, ...]  # query and header parameters, resolved
     status: int  # the success status the mock answers
     response_schema: Schema | None
+    # Enum query parameters that name a property of the items of a list answer: the mock answers
+    # only the items that match, as a filter would.
+    filters: tuple[Filter, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,15 +179,17 @@ class Spec:
         body_schema = body.get("content", {}).get(_JSON, {}).get("schema")
         reference = body_schema.get("$ref", "") if isinstance(body_schema, Mapping) else ""
         status, response_schema = self._success(operation)
+        parameters = tuple(self._parameters(operation, item))
         return Operation(
             method=method.upper(),
             body_schema=body_schema,
             body_required=bool(body.get("required", False)),
             body_name=reference.rsplit("/", 1)[-1] or "the request body schema",
             security=self._security(operation),
-            parameters=tuple(self._parameters(operation, item)),
+            parameters=parameters,
             status=status,
             response_schema=response_schema,
+            filters=tuple(self._filters(parameters, response_schema)),
         )
 
     def _parameters(self, operation: Schema, item: Schema) -> Iterator[Schema]:
@@ -209,6 +224,25 @@ class Spec:
             else:
                 checkable = False
         return Credentials(tuple(headers), bearer, checkable)
+
+    def _filters(self, parameters: Sequence[Schema], response: Schema | None) -> Iterator[Filter]:
+        listed = self.resolve(response or {})
+        items = self.resolve(listed.get("items", {})) if listed.get("type") == "array" else {}
+        properties = items.get("properties", {}) if isinstance(items, Mapping) else {}
+        for parameter in parameters:
+            schema = self.resolve(parameter.get("schema", {}))
+            if schema.get("type") == "array":
+                schema = self.resolve(schema.get("items", {}))
+            name = parameter["name"]
+            if parameter["in"] == "query" and name in properties and "enum" in schema:
+                several = self.resolve(properties[name]).get("type") == "array"
+                yield Filter(name, tuple(schema["enum"]), several)
+
+    def has_example(self, schema: Any) -> bool:
+        """Whether ``schema`` gives its own value (an example, a default, a const), rather than
+        one the mock builds from its type."""
+        resolved = self.resolve(schema)
+        return isinstance(resolved, Mapping) and _given_example(resolved) is not _NONE
 
     def _success(self, operation: Schema) -> tuple[int, Schema | None]:
         responses = operation.get("responses", {})
