@@ -4,12 +4,23 @@
     python scripts/check_breaking.py --release  # make release-spec: snapshot the spec as released
 
 The check compares openapi/tapti.yaml with openapi/released/tapti.yaml, the spec of the last
-release (whose version is in openapi/released/VERSION), using Optic (`optic diff --check`, pinned
-in package.json) with the standard in scripts/optic/standard.yml. It fails when
+release (whose version is in openapi/released/VERSION), twice:
 
-- Optic finds a breaking change and tapti_ext/_version.py was not bumped past the released
+- the HTTP contract, with Optic (`optic diff --check`, pinned in package.json) and the standard in
+  scripts/optic/standard.yml;
+- the SDK surface, with scripts/sdk_surface.py: the operation functions, model and enum classes,
+  enum members and constructor arguments the generator makes of the spec, the API-key header and
+  the security schemes. Optic sees none of these: renaming an operationId breaks every import of
+  its function and still passes an HTTP diff.
+
+It fails when
+
+- either finds a breaking change and tapti_ext/_version.py was not bumped past the released
   version accordingly (semver: a new major; while the major is 0, a new minor is enough);
-- the version differs from the released one and CHANGELOG.md has no `## [X.Y.Z]` entry for it;
+- the version differs from the released one and CHANGELOG.md has no `## [X.Y.Z]` entry for it,
+  or the entry has no text (a bare heading announces nothing);
+- the entry does not name every SDK name that broke (`create_sdk_token`, `Scope`, `x-api-key`):
+  each further breaking change made after the bump needs its own mention;
 - the version went backwards, or Optic did not run cleanly (exit 2: a tool failure is never
   taken for "no breaking change").
 
@@ -26,8 +37,13 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import yaml
 from packaging.version import InvalidVersion, Version
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sdk_surface import Break, breaking_changes  # a sibling script, not a package
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = Path("openapi/tapti.yaml")
@@ -100,13 +116,71 @@ def required_for_breaking(released: Version) -> Version:
     return Version(f"{released.major + 1}.0.0")
 
 
-def has_changelog_entry(root: Path, version: Version) -> bool:
-    """Whether CHANGELOG.md has a Keep a Changelog heading for ``version``: ``## [X.Y.Z]``."""
+def changelog_section(root: Path, version: Version) -> str | None:
+    """The text of CHANGELOG.md's ``## [X.Y.Z]`` entry (Keep a Changelog), up to the next ``## ``
+    heading; ``None`` when there is no such heading."""
     path = root / CHANGELOG
     if not path.is_file():
-        return False
-    heading = re.compile(rf"^## \[{re.escape(str(version))}\]", re.M)
-    return heading.search(path.read_text(encoding="utf-8")) is not None
+        return None
+    text = path.read_text(encoding="utf-8")
+    heading = re.compile(rf"^## \[{re.escape(str(version))}\][^\n]*$", re.M)
+    found = heading.search(text)
+    if found is None:
+        return None
+    following = re.compile(r"^## ", re.M).search(text, found.end())
+    return text[found.end() : following.start() if following else len(text)]
+
+
+def says_something(section: str) -> bool:
+    """Whether an entry has a line that is neither blank nor a ``### Changed``-style heading."""
+    return any(line.strip() and not line.lstrip().startswith("#") for line in section.splitlines())
+
+
+def unnamed(section: str, broken: list[Break]) -> list[str]:
+    """The broken names the entry does not mention, each as a whole word (``Scope``, not
+    ``ScopeName``; ``x-api-key``, not ``x-api-key-2``)."""
+    return sorted(
+        {
+            item.name
+            for item in broken
+            if not re.search(rf"(?<![\w-]){re.escape(item.name)}(?![\w-])", section)
+        }
+    )
+
+
+def require_entry(root: Path, version: Version) -> str:
+    """The text of ``version``'s CHANGELOG entry, which must exist and say something."""
+    section = changelog_section(root, version)
+    if section is None:
+        raise CheckFailedError(f"{CHANGELOG} has no '## [{version}] - YYYY-MM-DD' entry")
+    if not says_something(section):
+        raise CheckFailedError(
+            f"the '## [{version}]' entry of {CHANGELOG} is empty: say what changed for users"
+        )
+    return section
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ToolFailedError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(document, dict):
+        raise ToolFailedError(f"{path} is not an OpenAPI document")
+    return document
+
+
+def sdk_breaks(root: Path) -> list[Break]:
+    """What breaks for code written against the released SDK (scripts/sdk_surface.py)."""
+    return breaking_changes(load_yaml(root / RELEASED_SPEC), load_yaml(root / SPEC))
+
+
+def describe(broken: list[Break], released: Version) -> str:
+    if not broken:
+        return f"SDK surface: no breaking change since {released}\n"
+    lines = [f"  - {item.name}: {item.what}\n" for item in broken]
+    header = f"SDK surface: {len(broken)} breaking change(s) since {released}:\n"
+    return header + "".join(lines)
 
 
 def optic_env() -> dict[str, str]:
@@ -157,17 +231,27 @@ def read_optic(returncode: int, stdout: str, stderr: str) -> OpticResult:
 def check(root: Path) -> str:
     """Run the whole check; return the verdict, or raise CheckFailedError/ToolFailedError."""
     current, released = versions(root)
-    if current != released and not has_changelog_entry(root, current):
-        raise CheckFailedError(f"{CHANGELOG} has no '## [{current}] - YYYY-MM-DD' entry")
+    section = require_entry(root, current) if current != released else ""
     result = run_optic(root)
     sys.stdout.write(result.output)
-    if not result.breaking:
+    broken = sdk_breaks(root)
+    sys.stdout.write(describe(broken, released))
+    if not result.breaking and not broken:
         return f"no breaking change since {released}"
     needed = required_for_breaking(released)
+    names = ", ".join(unnamed("", broken))
+    naming = f", naming {names}" if names else ""
     if current < needed:
         raise CheckFailedError(
             f"breaking change since {released} (see above): set __version__ in {VERSION_FILE} "
             f"to {needed} or later and describe the change under '## [{needed}]' in {CHANGELOG}"
+            f"{naming}"
+        )
+    missing = unnamed(section, broken)
+    if missing:
+        raise CheckFailedError(
+            f"the '## [{current}]' entry of {CHANGELOG} does not name what broke for SDK users: "
+            f"{', '.join(missing)} (see above; mention each, e.g. `{missing[0]}`)"
         )
     return f"breaking change since {released}, released as {current} with a CHANGELOG entry"
 
@@ -181,8 +265,11 @@ def release(root: Path) -> str:
             f"the spec changed but {VERSION_FILE} still says the released {released}: "
             "bump the version (and add its CHANGELOG entry) before recording a release"
         )
-    if not has_changelog_entry(root, current):
+    section = changelog_section(root, current)
+    if section is None:
         raise CheckFailedError(f"{CHANGELOG} has no '## [{current}]' entry: add it first")
+    if not says_something(section):
+        raise CheckFailedError(f"the '## [{current}]' entry of {CHANGELOG} is empty: fill it in")
     shutil.copyfile(root / SPEC, root / RELEASED_SPEC)
     (root / RELEASED_VERSION).write_text(f"{current}\n", encoding="utf-8")
     return f"{RELEASED_SPEC} is now the spec of {current}: commit it with the release"

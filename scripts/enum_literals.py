@@ -1,39 +1,83 @@
-"""Write the spec's string enums as ``Literal`` types for tapti_ext (``tapti_ext/_names.py``).
+"""Write what tapti_ext takes from the spec as Python names (``tapti_ext/_names.py``).
 
 ``platforms=["youtub"]`` should fail a type checker, not only the call. A ``Literal`` cannot be
 computed from an enum at type-checking time, so the names are written out, from the spec, by
 ``make generate`` (through ``scripts/generate.py``), and ``make check-generated`` fails when they
 drift: a platform added to the spec reaches the types without a hand edit.
+
+The header that carries the API key is written the same way, from the spec's apiKey security
+scheme: renaming it in the spec renames what the SDK sends, with no hand edit (and
+``make check-breaking`` makes the rename a new version with a CHANGELOG entry).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-HEADER = '''"""Platform and scope names as ``Literal`` types: a misspelt name fails type checking.
+HEADER = '''"""Names from openapi/tapti.yaml: platform and scope names as ``Literal`` types (a
+misspelt name fails type checking) and the header that carries the API key.
 
-Written by ``make generate`` from the string enums of openapi/tapti.yaml; do not edit. Each name
-is listed in lower and upper case; at run time any case is accepted.
+Written by ``make generate`` from the spec's string enums and security schemes; do not edit. Each
+enum name is listed in lower and upper case; at run time any case is accepted.
 """
 
-from typing import Literal, TypeAlias
+from typing import Final, Literal, TypeAlias
 
 __all__ = [{names}]
+
+# The apiKey security scheme's header, where every request carries the API key.
+API_KEY_HEADER: Final = "{header}"
 '''
 
 
+class SpecError(Exception):
+    """The spec lacks what the SDK needs from it."""
+
+
 def literal_module(spec: dict[str, Any]) -> str:
-    """The module text: one ``<Schema>Name`` alias per string enum among the component schemas."""
+    """The module text: the key header, and one ``<Schema>Name`` alias per string enum among the
+    component schemas."""
     schemas = spec.get("components", {}).get("schemas", {})
     enums = {
         name: [str(value) for value in schema["enum"]]
         for name, schema in sorted(schemas.items())
         if schema.get("type") == "string" and schema.get("enum")
     }
-    names = ", ".join(f'"{name}Name"' for name in enums)
-    parts = [HEADER.format(names=names)]
+    names = ", ".join(f'"{name}"' for name in ["API_KEY_HEADER", *(f"{n}Name" for n in enums)])
+    parts = [HEADER.format(names=names, header=api_key_header(spec))]
     for name, values in enums.items():
         spellings = dict.fromkeys([*(v.lower() for v in values), *(v.upper() for v in values)])
         members = "".join(f'    "{spelling}",\n' for spelling in spellings)
         parts.append(f"\n{name}Name: TypeAlias = Literal[\n{members}]\n")
     return "".join(parts)
+
+
+def api_key_header(spec: Mapping[str, Any]) -> str:
+    """The header of the apiKey scheme the operations require: the SDK holds one key, so there
+    must be exactly one such header (lower case, as HTTP/2 sends names)."""
+    headers = sorted(set(_key_headers(spec)))
+    if len(headers) != 1:
+        found = ", ".join(headers) or "none"
+        raise SpecError(
+            "the SDK sends one API key: the operations' security must name exactly one apiKey "
+            f"scheme in a header (found: {found})"
+        )
+    header = headers[0]
+    if not header.isascii() or not header.replace("-", "").replace("_", "").isalnum():
+        raise SpecError(f"the apiKey header name {header!r} is not a plain HTTP header name")
+    return header
+
+
+def _key_headers(spec: Mapping[str, Any]) -> Iterator[str]:
+    schemes = spec.get("components", {}).get("securitySchemes", {})
+    default = spec.get("security") or []
+    for item in spec.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, Mapping) or "responses" not in operation:
+                continue  # path-level parameters, summary, servers
+            for requirement in operation.get("security", default):
+                for name in requirement:
+                    scheme = schemes.get(name, {})
+                    if scheme.get("type") == "apiKey" and scheme.get("in") == "header":
+                        yield str(scheme["name"]).lower()

@@ -8,7 +8,8 @@ interpreter's environment so the output does not depend on whatever else is on P
 
 It also writes tapti_ext/testing/_openapi.json, a JSON copy of the spec: the mock server
 (shipped in the wheel) validates requests and builds responses from it, without needing pyyaml;
-and tapti_ext/_names.py, the spec's enums as Literal types (scripts/enum_literals.py).
+and tapti_ext/_names.py, the spec's enums as Literal types and the API key's header
+(scripts/enum_literals.py).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from enum_literals import literal_module  # a sibling script, not a package
+from enum_literals import SpecError, literal_module  # a sibling script, not a package
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi" / "tapti.yaml"
@@ -33,7 +34,7 @@ CONFIG = ROOT / "openapi" / "generator-config.yaml"
 PACKAGE = "tapti_api_client"
 TARGET = ROOT / "generated" / PACKAGE
 SPEC_JSON = ROOT / "tapti_ext" / "testing" / "_openapi.json"
-# The spec's enums as Literal types for the hand-written layer (scripts/enum_literals.py).
+# The spec's enums as Literal types and the key header, for tapti_ext (scripts/enum_literals.py).
 NAMES = ROOT / "tapti_ext" / "_names.py"
 
 
@@ -132,7 +133,11 @@ def diff(committed: dict[str, str], fresh: dict[str, str]) -> list[str]:
 def derived_files() -> dict[Path, str]:
     """The files besides generated/ that come from the spec, with what they must hold."""
     text = spec_as_json()
-    return {SPEC_JSON: text, NAMES: literal_module(json.loads(text))}
+    try:
+        names = literal_module(json.loads(text))
+    except SpecError as exc:
+        raise SystemExit(f"{SPEC.name}: {exc}") from None
+    return {SPEC_JSON: text, NAMES: names}
 
 
 def check(fresh: Path) -> int:

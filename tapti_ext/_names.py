@@ -1,12 +1,16 @@
-"""Platform and scope names as ``Literal`` types: a misspelt name fails type checking.
+"""Names from openapi/tapti.yaml: platform and scope names as ``Literal`` types (a
+misspelt name fails type checking) and the header that carries the API key.
 
-Written by ``make generate`` from the string enums of openapi/tapti.yaml; do not edit. Each name
-is listed in lower and upper case; at run time any case is accepted.
+Written by ``make generate`` from the spec's string enums and security schemes; do not edit. Each
+enum name is listed in lower and upper case; at run time any case is accepted.
 """
 
-from typing import Literal, TypeAlias
+from typing import Final, Literal, TypeAlias
 
-__all__ = ["PlatformName", "ScopeName"]
+__all__ = ["API_KEY_HEADER", "PlatformName", "ScopeName"]
+
+# The apiKey security scheme's header, where every request carries the API key.
+API_KEY_HEADER: Final = "x-api-key"
 
 PlatformName: TypeAlias = Literal[
     "youtube",

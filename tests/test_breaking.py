@@ -1,15 +1,19 @@
 """`make check-breaking` fails on a breaking spec change the version and CHANGELOG do not announce.
 
 Each test runs scripts/check_breaking.py, the script make runs, in a scratch copy of the files it
-reads: the spec, the released snapshot, tapti_ext/_version.py, CHANGELOG.md and the Optic standard,
-with node_modules linked from this checkout (a missing Optic fails the test, as Prism's absence
-does: CI must run the check). The copy starts as a release of 0.1.0 whose spec is today's
-openapi/tapti.yaml, so the tests do not depend on the version this checkout is at. Optic starts in
-about 1.5 s, so the cases that run it are few; the version arithmetic is tested without it.
+reads: the spec, the released snapshot, tapti_ext/_version.py, CHANGELOG.md, the Optic standard and
+scripts/sdk_surface.py, with node_modules linked from this checkout (a missing Optic fails the
+test, as Prism's absence does: CI must run the check). The copy starts as a release of 0.1.0 whose
+spec is today's openapi/tapti.yaml, so the tests do not depend on the version this checkout is at.
+Optic starts in about 1.5 s, so the cases that run it are few; the version arithmetic and the SDK
+surface are tested without it.
 """
 
 from __future__ import annotations
 
+import copy
+import enum
+import importlib
 import importlib.util
 import shutil
 import subprocess
@@ -19,11 +23,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import attrs
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path("scripts/check_breaking.py")
+SURFACE = Path("scripts/sdk_surface.py")
 SPEC = Path("openapi/tapti.yaml")
 RELEASED = Path("openapi/released")
 OPERATION = ("/users/{id}/sdk-token", "post")
@@ -54,6 +60,7 @@ def repo(tmp_path: Path) -> Path:
     (copy / RELEASED / "VERSION").write_text("0.1.0\n")
     shutil.copytree(ROOT / "scripts" / "optic", copy / "scripts" / "optic")
     shutil.copyfile(ROOT / SCRIPT, copy / SCRIPT)
+    shutil.copyfile(ROOT / SURFACE, copy / SURFACE)
     (copy / "tapti_ext").mkdir()
     set_version(copy, "0.1.0")
     (copy / "CHANGELOG.md").write_text(
@@ -67,9 +74,10 @@ def set_version(repo: Path, version: str) -> None:
     (repo / "tapti_ext" / "_version.py").write_text(f'__version__ = "{version}"\n')
 
 
-def add_changelog_entry(repo: Path, version: str) -> None:
+def add_changelog_entry(repo: Path, version: str, text: str = "- A breaking change.\n") -> None:
+    """``## [version]`` with ``text`` under ``### Removed``; ``text=""``: the bare headings."""
     changelog = repo / "CHANGELOG.md"
-    entry = f"## [{version}] - 2026-12-01\n\n### Removed\n\n- A breaking change.\n\n"
+    entry = f"## [{version}] - 2026-12-01\n\n### Removed\n\n{text}\n"
     changelog.write_text(changelog.read_text().replace("## [0.1.0]", entry + "## [0.1.0]"))
 
 
@@ -139,9 +147,11 @@ def remove_request_enum_value(spec: Spec) -> str:
     return request_enum(spec).pop()
 
 
-def remove_and_bump(repo: Path, version: str) -> None:
-    edit_spec(repo, remove_response_property)
+def remove_and_bump(repo: Path, version: str) -> str:
+    """Remove a response property and bump; return the SDK name that broke (``Model.field``)."""
+    removed = edit_spec(repo, remove_response_property)
     set_version(repo, version)
+    return f"CreateSdkTokenResponse.{removed}"
 
 
 # --- (a) a breaking change fails -----------------------------------------------------------------
@@ -185,8 +195,8 @@ def test_additive_changes_pass_without_a_new_version(repo: Path) -> None:
 def test_a_breaking_change_passes_with_a_new_minor_version_and_its_changelog_entry(
     repo: Path,
 ) -> None:
-    remove_and_bump(repo, "0.2.0")
-    add_changelog_entry(repo, "0.2.0")
+    field = remove_and_bump(repo, "0.2.0")
+    add_changelog_entry(repo, "0.2.0", f"- `{field}` is gone.\n")
     result = run(repo)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "This is a breaking change." in result.stdout
@@ -270,3 +280,240 @@ def test_release_refuses_a_changed_spec_under_the_released_version(repo: Path) -
     assert result.returncode == 1
     assert "bump the version" in result.stderr
     assert (repo / RELEASED / "tapti.yaml").read_bytes() == (ROOT / SPEC).read_bytes()
+
+
+# --- (d) the SDK surface: what users import and call -----------------------------------------
+
+sdk_surface = sys.modules["sdk_surface"]  # loaded by check_breaking, from scripts/
+
+
+def rename_operation(spec: Spec) -> str:
+    operation(spec)["operationId"] = "issueSdkToken"
+    return "create_sdk_token"
+
+
+def rename_scope_schema(spec: Spec) -> str:
+    text = yaml.safe_dump(spec, sort_keys=False)
+    text = text.replace("#/components/schemas/Scope", "#/components/schemas/Permission")
+    renamed = yaml.safe_load(text)
+    schemas = renamed["components"]["schemas"]
+    schemas["Permission"] = schemas.pop("Scope")
+    spec.clear()
+    spec.update(renamed)
+    return "Scope"
+
+
+def rename_key_header(spec: Spec) -> str:
+    (scheme,) = spec["components"]["securitySchemes"].values()
+    old = str(scheme["name"])
+    scheme["name"] = "x-tapti-key"
+    return old
+
+
+SDK_BREAKS = [rename_operation, rename_scope_schema, rename_key_header]
+
+
+@pytest.mark.parametrize("change", SDK_BREAKS)
+def test_an_sdk_breaking_change_optic_passes_fails(
+    repo: Path, change: Callable[[Spec], str]
+) -> None:
+    broken = edit_spec(repo, change)
+    result = run(repo)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Checks: 8/8 passed" in result.stdout  # Optic alone would let it through
+    assert f"  - {broken}: " in result.stdout  # the printed list names it
+    assert "check-breaking: FAILED: breaking change since 0.1.0" in result.stderr
+    assert "to 0.2.0 or later" in result.stderr
+    assert f"naming {broken}" in result.stderr
+
+
+def test_an_empty_changelog_heading_fails(repo: Path) -> None:
+    edit_spec(repo, rename_operation)
+    set_version(repo, "0.2.0")
+    add_changelog_entry(repo, "0.2.0", text="")  # headings, no words
+    result = run(repo)
+    assert result.returncode == 1
+    assert "the '## [0.2.0]' entry of CHANGELOG.md is empty" in result.stderr
+
+
+def test_an_entry_that_does_not_name_what_broke_fails(repo: Path) -> None:
+    edit_spec(repo, rename_operation)
+    set_version(repo, "0.2.0")
+    add_changelog_entry(repo, "0.2.0", text="- The operation was renamed.\n")
+    result = run(repo)
+    assert result.returncode == 1
+    assert "does not name what broke for SDK users: create_sdk_token" in result.stderr
+
+
+def test_an_entry_naming_what_broke_passes_and_a_later_break_needs_its_own_mention(
+    repo: Path,
+) -> None:
+    edit_spec(repo, rename_operation)
+    set_version(repo, "0.2.0")
+    add_changelog_entry(repo, "0.2.0", text="- `create_sdk_token` is now `issue_sdk_token`.\n")
+    passed = run(repo)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "released as 0.2.0 with a CHANGELOG entry" in passed.stdout
+
+    edit_spec(repo, rename_key_header)  # a second break, under the already bumped version
+    again = run(repo)
+    assert again.returncode == 1
+    assert "does not name what broke for SDK users: x-api-key" in again.stderr
+
+
+# --- the surface itself, without Optic ---------------------------------------------------------
+
+
+def load_spec() -> Spec:
+    document: Spec = yaml.safe_load((ROOT / SPEC).read_text(encoding="utf-8"))
+    return document
+
+
+def breaks(change: Callable[[Spec], object]) -> list[Any]:
+    spec = copy.deepcopy(load_spec())
+    change(spec)
+    result: list[Any] = sdk_surface.breaking_changes(load_spec(), spec)
+    return result
+
+
+def test_the_surface_is_what_the_generator_made_of_the_spec() -> None:
+    """Derived from the YAML alone, it must name what generated/ really holds."""
+    import tapti_api_client.models as models  # noqa: PLC0415
+
+    spec = load_spec()
+    for entry in sdk_surface.operation_functions(spec):
+        tag, function = entry.split(".")
+        module = importlib.import_module(f"tapti_api_client.api.{tag}.{function}")
+        assert callable(module.sync_detailed)
+    assert sdk_surface.model_names(spec) == set(models.__all__)
+    members = {
+        f"{name}.{member}"
+        for name in models.__all__
+        if isinstance(getattr(models, name), enum.EnumMeta)
+        for member in getattr(models, name).__members__
+    }
+    assert sdk_surface.enum_members(spec) == members
+    fields = {
+        f"{name}.{field.name}": field.default is attrs.NOTHING
+        for name in models.__all__
+        if attrs.has(getattr(models, name))
+        for field in attrs.fields(getattr(models, name))
+        if field.name != "additional_properties"
+    }
+    assert sdk_surface.model_fields(spec) == fields
+    assert sdk_surface.key_headers(spec) == {("x-api-key", "header")}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "createSdkToken",
+        "get_users-list",
+        "SDKToken",
+        "HTTPStatus",
+        "class",
+        "id",
+        "type",
+        "2fa",
+        "_private",
+        "x-api-key",
+        "user.name",
+        "oauthPortalURL",
+    ],
+)
+def test_names_follow_the_generators_rules(value: str) -> None:
+    strings = importlib.import_module("openapi_python_client.strings")
+    assert sdk_surface.python_name(value) == strings.PythonIdentifier(value, prefix="field_")
+    assert sdk_surface.class_name(value) == strings.ClassName(value, prefix="field_")
+
+
+def test_inline_classes_are_named_after_their_parent() -> None:
+    spec = copy.deepcopy(load_spec())
+    request = spec["components"]["schemas"]["CreateSdkTokenRequest"]
+    request["properties"]["mode"] = {"type": "string", "enum": ["FAST", "slow-ish"]}
+    request["properties"]["window"] = {"type": "object", "properties": {"start": {}}}
+    names = sdk_surface.model_names(spec)
+    assert {"CreateSdkTokenRequestMode", "CreateSdkTokenRequestWindow"} <= names
+    assert {"CreateSdkTokenRequestMode.FAST", "CreateSdkTokenRequestMode.SLOW_ISH"} <= (
+        sdk_surface.enum_members(spec)
+    )
+
+
+def test_a_new_required_field_breaks_and_a_new_optional_one_does_not() -> None:
+    def add(required: bool) -> Callable[[Spec], None]:
+        def change(spec: Spec) -> None:
+            request = spec["components"]["schemas"]["CreateSdkTokenRequest"]
+            request["properties"]["expires_in"] = {"type": "integer"}
+            if required:
+                request["required"].append("expires_in")
+
+        return change
+
+    assert breaks(add(required=False)) == []
+    (broken,) = breaks(add(required=True))
+    assert broken.name == "CreateSdkTokenRequest.expires_in"
+    assert "new required constructor argument" in broken.what
+
+
+def test_a_required_field_made_optional_does_not_break_and_a_removed_one_does() -> None:
+    def optional(spec: Spec) -> None:
+        spec["components"]["schemas"]["CreateSdkTokenRequest"]["required"].remove("redirect_url")
+
+    def removed(spec: Spec) -> None:
+        optional(spec)
+        del spec["components"]["schemas"]["CreateSdkTokenRequest"]["properties"]["redirect_url"]
+
+    assert breaks(optional) == []
+    assert [item.name for item in breaks(removed)] == ["CreateSdkTokenRequest.redirect_url"]
+
+
+def test_a_removed_enum_member_breaks_and_a_renamed_class_is_one_break() -> None:
+    assert [item.name for item in breaks(lambda s: request_enum(s).remove("X"))] == ["Platform.X"]
+    assert [item.name for item in breaks(rename_scope_schema)] == ["Scope"]
+
+
+def test_security_changes() -> None:
+    def bearer(spec: Spec) -> None:
+        spec["components"]["securitySchemes"]["apiKey"] = {"type": "http", "scheme": "bearer"}
+
+    def second_alternative(spec: Spec) -> None:
+        spec["components"]["securitySchemes"]["bearer"] = {"type": "http", "scheme": "bearer"}
+        operation(spec)["security"].append({"bearer": []})
+
+    def only_the_new_one(spec: Spec) -> None:
+        second_alternative(spec)
+        operation(spec)["security"] = [{"bearer": []}]
+
+    def anonymous_too(spec: Spec) -> None:
+        operation(spec)["security"].append({})
+
+    assert [item.name for item in breaks(bearer)] == ["apiKey", "x-api-key"]
+    assert breaks(second_alternative) == []
+    assert breaks(anonymous_too) == []
+    (broken,) = breaks(only_the_new_one)
+    assert (broken.name, broken.what) == (
+        "create_sdk_token",
+        "operation create_sdk_token no longer accepts apiKey",
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("`Scope` is now `Permission`", True),
+        ("tapti_api_client.models.Scope was renamed", True),
+        ("Scope.PROFILE_READ is gone", True),
+        ("ScopeName changed", False),
+        ("the scope enum", False),
+        ("", False),
+    ],
+)
+def test_a_name_counts_as_mentioned_only_as_a_whole_word(text: str, named: bool) -> None:
+    broken = [sdk_surface.Break("Scope", "class Scope is gone")]
+    assert check_breaking.unnamed(text, broken) == ([] if named else ["Scope"])
+
+
+def test_a_header_name_is_not_mentioned_by_a_longer_one() -> None:
+    broken = [sdk_surface.Break("x-api-key", "gone")]
+    assert check_breaking.unnamed("renamed x-api-key-v2", broken) == ["x-api-key"]
+    assert check_breaking.unnamed("`x-api-key` is now `x-tapti-key`", broken) == []

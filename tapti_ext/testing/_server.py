@@ -38,15 +38,16 @@ from ._portal_page import (
     error_page,
     portal_page,
 )
-from ._spec import FieldError, Operation, Route, Spec, load_spec
+from ._spec import Credentials, FieldError, Filter, Operation, Route, Spec, load_spec
 
 __all__ = ["MockTaptiServer", "RecordedRequest"]
 
 _LOG: Final = logging.getLogger("tapti_ext.testing")
 
 _MAX_BODY_BYTES: Final = 1024 * 1024
-# Values a test could leak through ``server.requests``; the key is never stored in clear.
-_SECRET_HEADERS: Final = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie"})
+# Credentials of any HTTP request; the spec adds the headers its apiKey schemes name
+# (``Spec.secret_headers``). None of them is ever recorded or logged in clear.
+_CREDENTIAL_HEADERS: Final = frozenset({"authorization", "proxy-authorization", "cookie"})
 _MASK: Final = "***"
 _TOKEN_PARAM: Final = "sdk_token"  # noqa: S105 - a parameter name, not a secret
 _JSON: Final = "application/json"
@@ -68,8 +69,9 @@ class RecordedRequest:
 
     ``path`` is the request target as sent (query included), except that an ``sdk_token``
     query parameter reads ``***``. ``user_id`` is the decoded ``{id}`` of the path, or ``None``.
-    ``headers`` has lower-case names, with credentials (``x-api-key``, ``authorization``, ...)
-    replaced by ``"***"``. ``json`` is the parsed body, or ``None`` when there was none or it was
+    ``headers`` has lower-case names, with credentials (every header an apiKey security scheme of
+    the spec names, such as ``x-api-key``, and ``authorization``, ``cookie``...) replaced by
+    ``"***"``. ``json`` is the parsed body, or ``None`` when there was none or it was
     not JSON. ``status`` is what the mock answered and ``request_id`` the ``x-request-id`` it sent.
     """
 
@@ -241,6 +243,39 @@ def _fill_tokens(value: object, issue: Callable[[], tuple[str, str]]) -> object:
         else:
             filled[name] = _fill_tokens(item, issue)
     return filled
+
+
+def _filtered(
+    items: list[Any], filters: tuple[Filter, ...], query: str, *, built: bool
+) -> list[Any]:
+    """The items of a list answer that match the enum query parameters given, as the real API
+    filters. Items the mock built (no example in the spec) stand for any item, so they are
+    given a requested value first: a filtered call then gets a non-empty answer to test with."""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    for where in filters:
+        given = {value for name, value in pairs if name == where.name}
+        wanted = [value for value in where.allowed if str(value) in given]
+        if not wanted:
+            continue  # not filtered on (a value outside the enum was already refused with 422)
+        if built:
+            value = list(wanted) if where.several else wanted[0]
+            items = [
+                {**item, where.name: value} if isinstance(item, dict) else item for item in items
+            ]
+        items = [item for item in items if _matches(item, where, wanted)]
+    return items
+
+
+def _matches(item: object, where: Filter, wanted: list[Any]) -> bool:
+    if not isinstance(item, dict) or where.name not in item:
+        return False
+    value = item[where.name]
+    values = value if where.several and isinstance(value, list) else [value]
+    return any(_same_json(part, want) for part in values for want in wanted)
+
+
+def _same_json(value: object, expected: object) -> bool:
+    return type(value) is type(expected) and value == expected
 
 
 def _coerce(schema: Mapping[str, Any], values: list[str]) -> object:
@@ -429,14 +464,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, reply: _Reply, request_id: str | None = None) -> None:
         self._request_id = request_id
         self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
+        if reply.status != 204:  # RFC 9110 15.3.5: a 204 has no content, and no Content-Length
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(reply.body)))
         for name, value in reply.headers:
             self.send_header(name, value)
         if reply.close or self._linger:
             self.send_header("Connection", "close")  # also ends the keep-alive loop
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command != "HEAD" and reply.status != 204:
             self.wfile.write(reply.body)
 
     def send_response(self, code: int, message: str | None = None) -> None:
@@ -472,12 +508,14 @@ class MockTaptiServer:
     Use it as a context manager (``with MockTaptiServer(api_key="k") as server:``) or call
     ``start()``/``stop()``. For ``POST /users/{id}/sdk-token`` it answers, in this order: 404 for
     a path the spec does not declare (405 with ``Allow`` for an undeclared method on one of its
-    paths, whatever the method's name), 401 when ``x-api-key`` is missing or wrong, 400 for a body
-    that is not JSON (411/413 for one without a length or over 1 MiB), 422 with
+    paths, whatever the method's name), 401 unless the API key comes as one of the operation's
+    security alternatives in the spec (the ``x-api-key`` header), 400 for a body that is not
+    JSON (411/413 for one without a length or over 1 MiB), 422 with
     ``{"message", "errors": [{"field", "message"}]}`` for JSON the request schema refuses, and
     otherwise 200 with the response schema's object: ``oauth_portal_url`` is
-    ``<portal_url>?sdk_token=<fresh token>&origin=<redirect_url>``. Every API answer is JSON and
-    carries an ``x-request-id`` header.
+    ``<portal_url>?sdk_token=<fresh token>&origin=<redirect_url>``. Every API answer is JSON (but a
+    204, which has no content) and carries an ``x-request-id`` header. A list answer is filtered
+    by the enum query parameters the spec declares for its items' properties.
 
     ``portal=True`` also serves a stand-in for the OAuth Portal at ``/mock-portal`` and makes the
     issued portal URLs point there; ``portal_url`` (default Tapti's) sets their base otherwise.
@@ -723,7 +761,7 @@ class MockTaptiServer:
             method=method,
             path=_masked_path(path),
             user_id=incoming.params.get("id"),
-            headers=types.MappingProxyType(_recorded_headers(headers)),
+            headers=types.MappingProxyType(self._recorded_headers(headers)),
             json=None if incoming.parsed is _NO_JSON else incoming.parsed,
             status=reply.status,
             request_id=request_id,
@@ -731,6 +769,18 @@ class MockTaptiServer:
         with self._lock:
             self._requests.append(record)
         return request_id, reply, delay
+
+    def _recorded_headers(self, headers: Message) -> dict[str, str]:
+        """The headers with lower-case names, every credential masked: the headers the spec's
+        apiKey schemes name, the usual credential headers, and any header carrying the key."""
+        secret = self._spec.secret_headers | _CREDENTIAL_HEADERS
+        keys = {self._api_key, f"Bearer {self._api_key}"}  # e.g. under a header renamed since
+        recorded: dict[str, str] = {}
+        for name, value in headers.items():
+            key = name.lower()
+            shown = _MASK if key in secret or value.strip() in keys else value
+            recorded[key] = f"{recorded[key]}, {shown}" if key in recorded else shown
+        return recorded
 
     def _incoming(
         self, method: str, path: str, headers: Message, body: bytes, framing_error: _Reply | None
@@ -775,18 +825,28 @@ class MockTaptiServer:
         return _message(404, f"not found; the mock serves {served}")
 
     def _key_problem(self, operation: Operation, headers: Message) -> _Reply | None:
-        presented = [headers.get_all(name) for name in operation.key_headers]
-        if operation.bearer:
+        """401 unless the request meets one of the operation's security alternatives."""
+        if not operation.security or any(
+            self._presents_key(credentials, headers) for credentials in operation.security
+        ):
+            return None
+        return _UNAUTHORIZED
+
+    def _presents_key(self, credentials: Credentials, headers: Message) -> bool:
+        if not credentials.checkable:
+            return False
+        presented = [headers.get_all(name) for name in credentials.key_headers]
+        if credentials.bearer:
             presented.append(
                 [value.removeprefix("Bearer ") for value in headers.get_all("Authorization") or []]
             )
-        for values in presented:
-            if not values or len(values) != 1:
-                return _UNAUTHORIZED
-            # The header arrives decoded as latin-1; comparing bytes works for any key.
-            if not hmac.compare_digest(values[0].encode("latin-1"), self._key_bytes):
-                return _UNAUTHORIZED
-        return None
+        # The header arrives decoded as latin-1; comparing bytes works for any key.
+        return all(
+            values is not None
+            and len(values) == 1
+            and hmac.compare_digest(values[0].encode("latin-1"), self._key_bytes)
+            for values in presented
+        )
 
     def _request_problem(self, operation: Operation, incoming: _Incoming) -> _Reply | None:
         errors = self._parameter_errors(operation, incoming)
@@ -831,6 +891,9 @@ class MockTaptiServer:
             return issued[0]
 
         payload = _fill_tokens(self._spec.example(schema), issue)
+        if operation.filters and isinstance(payload, list):
+            built = not self._spec.has_example(schema)
+            payload = _filtered(payload, operation.filters, incoming.query, built=built)
         errors = self._spec.validate(schema, payload)
         if errors:  # an example of the spec contradicts its own schema
             _LOG.error("MockTaptiServer built a response its spec refuses: %s", errors)
@@ -955,12 +1018,3 @@ def _body_problem(operation: Operation, incoming: _Incoming) -> _Reply | None:
     if incoming.parsed is _NO_JSON:
         return _BAD_JSON
     return None
-
-
-def _recorded_headers(headers: Message) -> dict[str, str]:
-    recorded: dict[str, str] = {}
-    for name, value in headers.items():
-        key = name.lower()
-        shown = _MASK if key in _SECRET_HEADERS else value
-        recorded[key] = f"{recorded[key]}, {shown}" if key in recorded else shown
-    return recorded

@@ -28,7 +28,9 @@ from typing import Any, Final, TypeGuard
 from urllib.parse import unquote
 
 __all__ = [
+    "Credentials",
     "FieldError",
+    "Filter",
     "Operation",
     "Route",
     "Spec",
@@ -60,6 +62,27 @@ _UUID: Final = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}",
 
 
 @dataclass(frozen=True, slots=True)
+class Credentials:
+    """One security alternative of an operation: each of its schemes must carry the key."""
+
+    key_headers: tuple[str, ...]  # apiKey schemes in a header, names in lower case
+    bearer: bool  # an http bearer scheme: "Authorization: Bearer <key>"
+    # False when a scheme of the alternative is one the mock cannot check (a key in the query
+    # or a cookie, basic auth, OAuth flows): such an alternative is never met, so a request
+    # is never let through for lack of a check.
+    checkable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """An enum query parameter named as a property of the items of a list answer."""
+
+    name: str
+    allowed: tuple[Any, ...]  # the values the parameter's enum lists
+    several: bool  # the items' property is an array: an item matches on any of its values
+
+
+@dataclass(frozen=True, slots=True)
 class Operation:
     """One method of one path, reduced to what the mock checks and answers."""
 
@@ -67,11 +90,13 @@ class Operation:
     body_schema: Schema | None  # the application/json request body schema
     body_required: bool
     body_name: str  # for messages: the schema's component name when it has one
-    key_headers: tuple[str, ...]  # headers that must carry the API key (apiKey schemes)
-    bearer: bool  # an http bearer scheme: "Authorization: Bearer <key>"
+    security: tuple[Credentials, ...]  # any one alternative will do; () allows anonymous calls
     parameters: tuple[Schema, ...]  # query and header parameters, resolved
     status: int  # the success status the mock answers
     response_schema: Schema | None
+    # Enum query parameters that name a property of the items of a list answer: the mock answers
+    # only the items that match, as a filter would.
+    filters: tuple[Filter, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +130,12 @@ class Spec:
     def __init__(self, document: Mapping[str, Any]) -> None:
         self._document = document
         self.routes: tuple[Route, ...] = tuple(self._routes())
+        # Every header an apiKey scheme names: what the mock never records or logs in clear.
+        self.secret_headers: frozenset[str] = frozenset(
+            str(scheme["name"]).lower()
+            for scheme in self._schemes().values()
+            if scheme.get("type") == "apiKey" and scheme.get("in") == "header"
+        )
 
     # --- reading the document ---------------------------------------------------------------
 
@@ -147,18 +178,18 @@ class Spec:
         body = self.resolve(operation.get("requestBody", {}))
         body_schema = body.get("content", {}).get(_JSON, {}).get("schema")
         reference = body_schema.get("$ref", "") if isinstance(body_schema, Mapping) else ""
-        key_headers, bearer = self._security(operation)
         status, response_schema = self._success(operation)
+        parameters = tuple(self._parameters(operation, item))
         return Operation(
             method=method.upper(),
             body_schema=body_schema,
             body_required=bool(body.get("required", False)),
             body_name=reference.rsplit("/", 1)[-1] or "the request body schema",
-            key_headers=key_headers,
-            bearer=bearer,
-            parameters=tuple(self._parameters(operation, item)),
+            security=self._security(operation),
+            parameters=parameters,
             status=status,
             response_schema=response_schema,
+            filters=tuple(self._filters(parameters, response_schema)),
         )
 
     def _parameters(self, operation: Schema, item: Schema) -> Iterator[Schema]:
@@ -169,20 +200,49 @@ class Spec:
             merged[parameter["name"], parameter["in"]] = parameter
         return (p for p in merged.values() if p["in"] in ("query", "header"))
 
-    def _security(self, operation: Schema) -> tuple[tuple[str, ...], bool]:
+    def _schemes(self) -> dict[str, Schema]:
+        schemes = self._document.get("components", {}).get("securitySchemes", {})
+        return {name: self.resolve(scheme) for name, scheme in schemes.items()}
+
+    def _security(self, operation: Schema) -> tuple[Credentials, ...]:
         requirements = operation.get("security", self._document.get("security", []))
         if not requirements or any(not requirement for requirement in requirements):
-            return (), False  # no requirement, or an empty one: anonymous calls are allowed
-        schemes = self._document.get("components", {}).get("securitySchemes", {})
+            return ()  # no requirement, or an empty one: anonymous calls are allowed
+        schemes = self._schemes()
+        return tuple(self._credentials(requirement, schemes) for requirement in requirements)
+
+    @staticmethod
+    def _credentials(requirement: Schema, schemes: Mapping[str, Schema]) -> Credentials:
         headers: list[str] = []
-        bearer = False
-        for name in requirements[0]:  # the first alternative; the mock has one key
-            scheme = self.resolve(schemes.get(name, {}))
+        bearer, checkable = False, True
+        for name in requirement:
+            scheme = schemes.get(name, {})
             if scheme.get("type") == "apiKey" and scheme.get("in") == "header":
-                headers.append(scheme["name"])
+                headers.append(str(scheme["name"]).lower())
             elif scheme.get("type") == "http" and str(scheme.get("scheme")).lower() == "bearer":
                 bearer = True
-        return tuple(headers), bearer
+            else:
+                checkable = False
+        return Credentials(tuple(headers), bearer, checkable)
+
+    def _filters(self, parameters: Sequence[Schema], response: Schema | None) -> Iterator[Filter]:
+        listed = self.resolve(response or {})
+        items = self.resolve(listed.get("items", {})) if listed.get("type") == "array" else {}
+        properties = items.get("properties", {}) if isinstance(items, Mapping) else {}
+        for parameter in parameters:
+            schema = self.resolve(parameter.get("schema", {}))
+            if schema.get("type") == "array":
+                schema = self.resolve(schema.get("items", {}))
+            name = parameter["name"]
+            if parameter["in"] == "query" and name in properties and "enum" in schema:
+                several = self.resolve(properties[name]).get("type") == "array"
+                yield Filter(name, tuple(schema["enum"]), several)
+
+    def has_example(self, schema: Any) -> bool:
+        """Whether ``schema`` gives its own value (an example, a default, a const), rather than
+        one the mock builds from its type."""
+        resolved = self.resolve(schema)
+        return isinstance(resolved, Mapping) and _given_example(resolved) is not _NONE
 
     def _success(self, operation: Schema) -> tuple[int, Schema | None]:
         responses = operation.get("responses", {})

@@ -1,0 +1,329 @@
+"""What SDK users import and call, read from an OpenAPI document, and what a new document breaks.
+
+Optic compares HTTP contracts; it does not see that renaming an operationId renames the function
+``from tapti_api_client.api.users import create_sdk_token``, that renaming a schema renames a class,
+or that renaming the API-key header makes every call of the released SDK a 401. This module derives
+those names from the parsed spec the way openapi-python-client 0.29.1 names them (its
+``strings.py``: snake_case modules and fields, PascalCase classes, upper-case enum members), so
+``scripts/check_breaking.py`` can compare the released spec with the current one without running
+the generator. tests/test_breaking.py checks the derivation against the committed generated/.
+
+One function per aspect; each returns plain names, and ``breaking_changes`` compares two specs.
+Inline ``oneOf``/``anyOf`` options are not followed (the generator's union naming is not modelled).
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "Break",
+    "breaking_changes",
+    "enum_members",
+    "key_headers",
+    "model_fields",
+    "model_names",
+    "operation_functions",
+    "operation_security",
+    "security_schemes",
+]
+
+Spec = Mapping[str, Any]
+
+# openapi-python-client's naming rules (strings.py), restated so the check needs only the YAML.
+_DELIMITERS = "\\. _-"
+_RESERVED = (set(dir(builtins)) | {"self", "true", "false", "datetime"}) - {"id"}
+_FIELD_PREFIX = "field_"  # the generator's default config.field_prefix
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+@dataclass(frozen=True, order=True)
+class Break:
+    """One change that breaks code written against the released SDK."""
+
+    name: str  # what the CHANGELOG entry of the new version must name
+    what: str  # the line printed for it
+
+
+def _words(value: str) -> list[str]:
+    value = "".join(c for c in value if c.isidentifier() or c.isdecimal() or c in _DELIMITERS)
+    if any(c.isupper() for c in value):
+        value = " ".join(re.split("([A-Z]?[a-z]+)", value))
+    return re.findall(f"[^{re.escape(_DELIMITERS)}]+", value)
+
+
+def _fix_reserved(value: str) -> str:
+    return f"{value}_" if value in _RESERVED or keyword.iskeyword(value) else value
+
+
+def snake_case(value: str) -> str:
+    return "_".join(_words(value)).lower()
+
+
+def pascal_case(value: str) -> str:
+    return "".join(word if word.isupper() else word.capitalize() for word in _words(value))
+
+
+def python_name(value: str, prefix: str = _FIELD_PREFIX) -> str:
+    """A module, function or field name, as the generator's ``PythonIdentifier``."""
+    kept = "".join(c for c in value if c.isidentifier() or c.isdecimal() or c in _DELIMITERS)
+    name = _fix_reserved(snake_case(kept))
+    return f"{prefix}{name}" if not name.isidentifier() or kept.startswith("_") else name
+
+
+def class_name(value: str) -> str:
+    """A model or enum class name, as the generator's ``ClassName``."""
+    name = _fix_reserved(pascal_case(value))
+    return name if name.isidentifier() else _fix_reserved(pascal_case(f"{_FIELD_PREFIX}{name}"))
+
+
+# --- reading the document -------------------------------------------------------------------
+
+
+def _resolve(spec: Spec, node: Any) -> Any:
+    seen: set[str] = set()
+    while isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
+        reference = node["$ref"]
+        if reference in seen or not reference.startswith("#/"):
+            return {}
+        seen.add(reference)
+        node = spec
+        for part in reference[2:].split("/"):
+            node = node.get(part.replace("~1", "/").replace("~0", "~"), {})
+    return node
+
+
+def _operations(spec: Spec) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    for path, item in (spec.get("paths") or {}).items():
+        for method in _METHODS:
+            operation = _resolve(spec, item).get(method)
+            if isinstance(operation, Mapping):
+                yield path, method, operation
+
+
+def _function(path: str, method: str, operation: Mapping[str, Any]) -> str:
+    if operation.get("operationId"):
+        return python_name(str(operation["operationId"]))
+    unsafe = path.replace("{", "").replace("}", "").replace("/", "_").strip("_")
+    return python_name(f"{method}_{unsafe}")
+
+
+@dataclass
+class _Class:
+    fields: dict[str, bool]  # python name -> required
+    members: tuple[str, ...] | None = None  # an enum's member names
+
+
+def _enum_members(schema: Mapping[str, Any]) -> tuple[str, ...]:
+    values = [value for value in schema["enum"] if value is not None]
+    names = schema.get("x-enum-varnames") or []
+    use_names = len(names) == len(values)
+    members = []
+    for index, value in enumerate(values):
+        if use_names:
+            key = str(names[index])
+        elif isinstance(value, int):
+            key = f"VALUE_{value}" if value >= 0 else f"VALUE_NEGATIVE_{-value}"
+        elif isinstance(value, str) and value[:1].isalpha():
+            key = value.upper()
+        else:
+            key = f"VALUE_{index}"
+        members.append(snake_case(key).upper())
+    return tuple(members)
+
+
+def _object_parts(spec: Spec, schema: Mapping[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """The properties and required names of an object schema, ``allOf`` parts merged in."""
+    properties = dict(schema.get("properties") or {})
+    required = set(schema.get("required") or [])
+    for part in schema.get("allOf") or []:
+        more, also = _object_parts(spec, _resolve(spec, part))
+        properties.update(more)
+        required |= also
+    return properties, required
+
+
+def _collect(spec: Spec, node: Any, name: str, parent: str, found: dict[str, _Class]) -> None:
+    """The classes the generator makes of ``node`` (named ``name`` inside ``parent``)."""
+    if not isinstance(node, Mapping) or "$ref" in node:
+        return  # a component is collected under its own name
+    title = str(node.get("title") or name)
+    cls = class_name(f"{pascal_case(parent)}{pascal_case(title)}" if parent else title)
+    if node.get("enum") and any(value is not None for value in node["enum"]):
+        found[cls] = _Class({}, _enum_members(node))
+        return
+    if node.get("type") == "array":
+        _collect(spec, node.get("items"), f"{name}_item", parent, found)
+        return
+    if node.get("type") == "object" or "properties" in node or "allOf" in node:
+        properties, required = _object_parts(spec, node)
+        found[cls] = _Class({python_name(p): p in required for p in properties})
+        for prop, child in properties.items():
+            _collect(spec, child, prop, cls, found)
+
+
+def _classes(spec: Spec) -> dict[str, _Class]:
+    found: dict[str, _Class] = {}
+    for name, schema in ((spec.get("components") or {}).get("schemas") or {}).items():
+        _collect(spec, schema, name, "", found)
+    for path, method, operation in _operations(spec):
+        function = _function(path, method, operation)
+        body = _resolve(spec, operation.get("requestBody") or {})
+        media = (body.get("content") or {}).get("application/json") or {}
+        _collect(spec, media.get("schema"), "body", function, found)
+        for code, response in (operation.get("responses") or {}).items():
+            content = (_resolve(spec, response).get("content") or {}).get("application/json")
+            _collect(spec, (content or {}).get("schema"), f"response_{code}", function, found)
+    return found
+
+
+# --- the surface, one aspect per function -----------------------------------------------------
+
+
+def operation_functions(spec: Spec) -> set[str]:
+    """``tag.function`` of each operation: ``from tapti_api_client.api.<tag> import <function>``."""
+    return {
+        f"{python_name(str((operation.get('tags') or ['default'])[0]), 'tag')}."
+        f"{_function(path, method, operation)}"
+        for path, method, operation in _operations(spec)
+    }
+
+
+def model_names(spec: Spec) -> set[str]:
+    """The classes of ``tapti_api_client.models``: models and enums."""
+    return set(_classes(spec))
+
+
+def enum_members(spec: Spec) -> set[str]:
+    """``Enum.MEMBER`` for each member of each enum class."""
+    return {
+        f"{name}.{member}" for name, cls in _classes(spec).items() for member in cls.members or ()
+    }
+
+
+def model_fields(spec: Spec) -> dict[str, bool]:
+    """``Model.field`` -> whether the constructor requires it (a required property)."""
+    return {
+        f"{name}.{field}": required
+        for name, cls in _classes(spec).items()
+        for field, required in cls.fields.items()
+    }
+
+
+def key_headers(spec: Spec) -> set[tuple[str, str]]:
+    """``(name, in)`` of each apiKey security scheme: where the SDK sends the key."""
+    schemes = [_resolve(spec, scheme) for scheme in _schemes(spec).values()]
+    return {
+        (str(scheme.get("name")), str(scheme.get("in")))
+        for scheme in schemes
+        if scheme.get("type") == "apiKey"
+    }
+
+
+def security_schemes(spec: Spec) -> dict[str, str]:
+    """Each security scheme's name -> its kind (an apiKey's header name is ``key_headers``)."""
+    described: dict[str, str] = {}
+    for name, raw in _schemes(spec).items():
+        scheme = _resolve(spec, raw)
+        parts = [scheme.get("type"), scheme.get("scheme"), scheme.get("in")]
+        described[name] = " ".join(str(part).lower() for part in parts if part)
+    return described
+
+
+def operation_security(spec: Spec) -> dict[str, set[frozenset[str]]]:
+    """``tag.function`` -> the security alternatives it accepts (an empty one: anonymous)."""
+    default = spec.get("security") or []
+    accepted: dict[str, set[frozenset[str]]] = {}
+    for path, method, operation in _operations(spec):
+        tag = python_name(str((operation.get("tags") or ["default"])[0]), "tag")
+        requirements = operation.get("security", default) or [{}]
+        key = f"{tag}.{_function(path, method, operation)}"
+        accepted[key] = {frozenset(requirement) for requirement in requirements}
+    return accepted
+
+
+def _schemes(spec: Spec) -> Mapping[str, Any]:
+    return (spec.get("components") or {}).get("securitySchemes") or {}
+
+
+# --- comparing two documents ------------------------------------------------------------------
+
+
+def breaking_changes(released: Spec, current: Spec) -> list[Break]:
+    """Every change from ``released`` to ``current`` that breaks code using the released SDK."""
+    found = [
+        *_gone_operations(released, current),
+        *_gone_names(model_names(released), model_names(current), "class", "models"),
+        *_gone_members(released, current),
+        *_field_breaks(released, current),
+        *_key_breaks(released, current),
+        *_scheme_breaks(released, current),
+        *_security_breaks(released, current),
+    ]
+    return sorted(set(found))
+
+
+def _gone_operations(released: Spec, current: Spec) -> Iterator[Break]:
+    for gone in sorted(operation_functions(released) - operation_functions(current)):
+        tag, function = gone.split(".")
+        yield Break(
+            function,
+            f"operation function tapti_api_client.api.{tag}.{function} is gone "
+            "(operationId or first tag renamed, or the operation removed)",
+        )
+
+
+def _gone_names(old: set[str], new: set[str], kind: str, where: str) -> Iterator[Break]:
+    for gone in sorted(old - new):
+        yield Break(gone, f"{kind} tapti_api_client.{where}.{gone} is gone")
+
+
+def _gone_members(released: Spec, current: Spec) -> Iterator[Break]:
+    kept = model_names(released) & model_names(current)  # a gone enum is reported as a class
+    old = {member for member in enum_members(released) if member.split(".")[0] in kept}
+    yield from _gone_names(old, enum_members(current), "enum member", "models")
+
+
+def _field_breaks(released: Spec, current: Spec) -> Iterator[Break]:
+    old, new = model_fields(released), model_fields(current)
+    kept_models = model_names(released) & model_names(current)
+    for field in sorted(old.keys() | new.keys()):
+        if field.split(".")[0] not in kept_models:
+            continue  # a class that is gone or new is reported (or not) as a class
+        if field not in new:
+            yield Break(field, f"field {field} is gone: no longer a constructor argument")
+        elif new[field] and not old.get(field, False):
+            yield Break(field, f"field {field} is a new required constructor argument")
+
+
+def _key_breaks(released: Spec, current: Spec) -> Iterator[Break]:
+    for name, place in sorted(key_headers(released) - key_headers(current)):
+        yield Break(
+            name,
+            f"API key {place} {name!r} is gone: the released SDK sends the key there and gets 401",
+        )
+
+
+def _scheme_breaks(released: Spec, current: Spec) -> Iterator[Break]:
+    old, new = security_schemes(released), security_schemes(current)
+    for name in sorted(old):
+        if name not in new:
+            yield Break(name, f"security scheme {name!r} ({old[name]}) is gone")
+        elif new[name] != old[name]:
+            yield Break(name, f"security scheme {name!r} changed from {old[name]} to {new[name]}")
+
+
+def _security_breaks(released: Spec, current: Spec) -> Iterator[Break]:
+    old, new = operation_security(released), operation_security(current)
+    for operation in sorted(old.keys() & new.keys()):
+        if frozenset() in new[operation]:
+            continue  # anonymous calls are accepted: every credential still works
+        for alternative in sorted(old[operation] - new[operation], key=sorted):
+            names = " + ".join(sorted(alternative)) or "no credentials"
+            function = operation.split(".")[1]
+            yield Break(function, f"operation {function} no longer accepts {names}")
