@@ -71,6 +71,9 @@ def generate_into(folder: Path) -> Path:
 # ``get_httpx_client`` or ``httpx_args``, which are the generated client's own API.
 _HTTPX_IMPORT = re.compile(r"^import httpx$", re.MULTILINE)
 _HTTPX_NAME = re.compile(r"(?<![\w.])httpx\.(?=[A-Za-z_])")
+# Any other import of httpx or httpcore (a new generator's "from httpx import ..."): the rewrite
+# above did not foresee it, so generation stops rather than ship a package on the old stack.
+_OLD_STACK_IMPORT = re.compile(r"^\s*(?:import|from)\s+(?:httpx|httpcore)\b(?!2)", re.MULTILINE)
 
 
 def to_httpx2(package: Path, bin_dir: Path) -> None:
@@ -78,6 +81,12 @@ def to_httpx2(package: Path, bin_dir: Path) -> None:
     for path in sorted(package.rglob("*.py")):
         text = path.read_text(encoding="utf-8")
         new = _HTTPX_NAME.sub("httpx2.", _HTTPX_IMPORT.sub("import httpx2", text))
+        left = _OLD_STACK_IMPORT.search(new)
+        if left:
+            raise SystemExit(
+                f"{path.relative_to(package)} still imports the old stack ({left.group().strip()!r});"
+                " extend scripts/generate.py's rewrite to httpx2"
+            )
         if new != text:
             path.write_text(new, encoding="utf-8")
     for command in (["check", ".", "--fix-only"], ["format", "."]):

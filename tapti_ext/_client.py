@@ -162,10 +162,7 @@ class _BaseTapti(Generic[_Pipe]):
         allow_insecure_http: bool = False,
     ) -> None:
         if http_client is not None and not isinstance(http_client, self._http_type()):
-            expected = self._http_type().__qualname__
-            raise InvalidInputError(
-                f"http_client must be an httpx2.{expected}, not {type(http_client).__name__}"
-            )
+            raise InvalidInputError(_wrong_http_client(http_client, self._http_type()))
         self._settings = _Settings(
             api_key=check_api_key(_setting(api_key, "TAPTI_API_KEY")),
             base_url=_base_url(base_url, allow_insecure_http=allow_insecure_http),
@@ -457,6 +454,10 @@ class AsyncTapti(_BaseTapti[AsyncPipeline]):
         if self._owns_pipeline:
             await self._pipeline.close()
 
+    async def aclose(self) -> None:
+        """``close()`` under httpx2's name for it."""
+        await self.close()
+
     async def __aenter__(self) -> Self:
         return self
 
@@ -615,6 +616,19 @@ def _one_user_id(bound_id: str | None, user_id: object) -> str:
     if bound_id is not None:
         raise InvalidInputError("the user id is given twice: to user() and to create_sdk_token()")
     return check_user_id(user_id)
+
+
+def _wrong_http_client(given: object, expected: type) -> str:
+    kind = type(given)
+    package = kind.__module__.partition(".")[0]
+    named = kind.__qualname__ if package == "builtins" else f"{package}.{kind.__qualname__}"
+    message = f"http_client must be an httpx2.{expected.__qualname__}, not {named}"
+    if named.startswith(("httpx.", "httpcore.")):
+        # The SDK runs on httpx2, httpx's maintained continuation: same API, new name.
+        message += (
+            f"; create it with httpx2.{expected.__qualname__}(...) instead (pip install httpx2)"
+        )
+    return message
 
 
 def _check_retries(max_retries: object) -> int:

@@ -1,0 +1,220 @@
+"""The SDK runs on httpx2 only, and a caller's own httpx2 client stays theirs (issue 18).
+
+- A running SDK (wrapper, ``call()``, ``raw``, async) never loads ``httpx`` or ``httpcore``;
+  the generated package imports httpx2, and ``make generate`` stops on any other import.
+- An old ``httpx.Client`` given as ``http_client=`` is refused, saying what to pass instead.
+- Any number of SDK clients and ``with_options`` copies share one caller client with hooks:
+  every call works, the caller's hooks see each response once, and the client's hooks are
+  exactly as they were once the SDK clients are closed.
+- ``AsyncTapti.close()`` from another event loop releases the sockets of an ended loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from tapti_ext import AsyncTapti, InvalidInputError, Tapti, TaptiError
+from tapti_ext.testing import MockTaptiServer
+
+ROOT = Path(__file__).resolve().parent.parent
+CALL = {
+    "platforms": "youtube",
+    "scopes": "profile_read",
+    "callback_url": "https://app.example/cb",
+    "redirect_url": "https://app.example/done",
+}
+
+RUN_EVERY_DOOR = textwrap.dedent(
+    """
+    import asyncio, sys
+    from tapti_api_client.api.users import create_sdk_token
+    from tapti_api_client.models import CreateSdkTokenRequest
+    from tapti_ext import AsyncTapti, Tapti
+    from tapti_ext.testing import MockTaptiServer
+
+    CALL = dict(platforms="youtube", scopes="profile_read",
+                callback_url="https://a.example/cb", redirect_url="https://a.example/ok")
+    body = CreateSdkTokenRequest.from_dict({"user_platforms": ["YOUTUBE"],
+        "enabled_scopes": ["PROFILE_READ"], "callback_url": "https://a.example/cb",
+        "redirect_url": "https://a.example/ok"})
+    with MockTaptiServer() as server:
+        with Tapti(api_key=server.api_key, base_url=server.url) as tapti:
+            tapti.user("u1").create_sdk_token(**CALL)
+            tapti.call(create_sdk_token, "u2", body=body)
+            assert create_sdk_token.sync_detailed("u3", client=tapti.raw, body=body).parsed
+
+        async def main():
+            async with AsyncTapti(api_key=server.api_key, base_url=server.url) as tapti:
+                await tapti.user("u4").create_sdk_token(**CALL)
+                await tapti.call(create_sdk_token, "u5", body=body)
+                await create_sdk_token.asyncio_detailed("u6", client=tapti.raw, body=body)
+
+        asyncio.run(main())
+    print(sorted(m for m in sys.modules if m.split(".")[0] in ("httpx", "httpcore")))
+    """
+)
+
+
+def test_a_running_sdk_loads_neither_httpx_nor_httpcore() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_EVERY_DOOR],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+    )
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def test_the_generated_package_imports_httpx2_only() -> None:
+    package = ROOT / "generated" / "tapti_api_client"
+    if not package.is_dir():
+        pytest.skip("no generated/ here (the installed wheel is under test)")
+    sources = {path.name: path.read_text() for path in package.rglob("*.py")}
+    assert any("import httpx2" in text for text in sources.values())
+    for name, text in sources.items():
+        lines = [line.strip() for line in text.splitlines()]
+        assert not [
+            x
+            for x in lines
+            if x.startswith(("import httpx", "from httpx"))
+            and not x.startswith(("import httpx2", "from httpx2"))
+        ], name
+
+
+def test_generation_stops_on_an_import_it_does_not_rewrite(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from generate import to_httpx2  # noqa: PLC0415  (a script, not a package)
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    rewritten, refused = tmp_path / "rewritten", tmp_path / "refused"
+    rewritten.mkdir()
+    refused.mkdir()
+    (rewritten / "client.py").write_text("import httpx\n\nClient = httpx.Client\n")
+    (refused / "api.py").write_text("from httpx import Response\n")
+    to_httpx2(rewritten, Path(sys.executable).parent)
+    assert (rewritten / "client.py").read_text() == "import httpx2\n\nClient = httpx2.Client\n"
+    with pytest.raises(SystemExit, match="still imports the old stack"):
+        to_httpx2(refused, Path(sys.executable).parent)
+
+
+@pytest.mark.parametrize("kind", ["Client", "AsyncClient"])
+def test_an_httpx_client_is_refused_saying_what_to_pass(kind: str) -> None:
+    httpx = pytest.importorskip("httpx")  # the generator's dependency, in the dev venv only
+    client_class = Tapti if kind == "Client" else AsyncTapti
+    old = getattr(httpx, kind)()
+    try:
+        with pytest.raises(InvalidInputError, match=rf"httpx2\.{kind}\(\.\.\.\) instead"):
+            client_class(api_key="k", http_client=old)
+    finally:
+        if kind == "Client":
+            old.close()
+
+
+# --- one caller client, many SDK clients --------------------------------------------------------
+
+
+def test_many_sdk_clients_share_one_hooked_client(tapti_mock: MockTaptiServer) -> None:
+    seen: list[str] = []
+
+    def on_request(request: httpx2.Request) -> None:
+        seen.append(f"request {request.url.path}")
+
+    def on_response(response: httpx2.Response) -> None:
+        response.read()  # a hook that reads the body, as httpx2's docs show
+        seen.append(f"response {response.status_code}")
+
+    with httpx2.Client(event_hooks={"request": [on_request], "response": [on_response]}) as http:
+        before = {name: list(hooks) for name, hooks in http.event_hooks.items()}
+        clients = [
+            Tapti(api_key=tapti_mock.api_key, base_url=tapti_mock.url, http_client=http)
+            for _ in range(50)
+        ]
+        copies = [client.with_options(timeout=5) for client in clients[:10]]
+        tokens = [c.user(f"u{i}").create_sdk_token(**CALL) for i, c in enumerate(clients + copies)]
+        for client in clients + copies:
+            client.close()
+        assert {name: list(hooks) for name, hooks in http.event_hooks.items()} == before
+    assert len({token.sdk_token for token in tokens}) == 60
+    assert seen.count("response 200") == 60  # each response seen once, by the caller's hook
+    assert len([s for s in seen if s.startswith("request")]) == 60
+
+
+@pytest.mark.anyio
+async def test_async_clients_share_one_hooked_client(tapti_mock: MockTaptiServer) -> None:
+    seen: list[int] = []
+
+    async def on_response(response: httpx2.Response) -> None:
+        await response.aread()
+        seen.append(response.status_code)
+
+    async with httpx2.AsyncClient(event_hooks={"response": [on_response]}) as http:
+        clients = [
+            AsyncTapti(api_key=tapti_mock.api_key, base_url=tapti_mock.url, http_client=http)
+            for _ in range(5)
+        ]
+        for i, client in enumerate(clients):
+            await client.user(f"u{i}").create_sdk_token(**CALL)
+            await client.aclose()
+        assert http.event_hooks["response"] == [on_response]
+    assert seen == [200] * 5
+
+
+# --- closing from another event loop ------------------------------------------------------------
+
+
+def _open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_async_close_from_an_ended_loops_successor_releases_the_sockets(
+    tapti_mock: MockTaptiServer,
+) -> None:
+    clients = [AsyncTapti(api_key=tapti_mock.api_key, base_url=tapti_mock.url) for _ in range(20)]
+
+    async def use() -> None:
+        for i, client in enumerate(clients):
+            await client.user(f"u{i}").create_sdk_token(**CALL)
+
+    before = _open_descriptors()
+    asyncio.run(use())  # each client keeps one connection to the mock, in a loop now ended
+    assert _open_descriptors() >= before + 20
+
+    async def close_all() -> None:
+        for client in clients:
+            await client.close()
+
+    asyncio.run(close_all())
+    # The mock's side of each connection closes once it reads the end: give it a moment.
+    deadline = time.monotonic() + 5
+    while _open_descriptors() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _open_descriptors() <= before
+
+
+def test_async_close_while_its_loop_runs_elsewhere_says_where(tapti_mock: MockTaptiServer) -> None:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    client = AsyncTapti(api_key=tapti_mock.api_key, base_url=tapti_mock.url)
+    try:
+        asyncio.run_coroutine_threadsafe(client.user("u").create_sdk_token(**CALL), loop).result(10)
+        with pytest.raises(TaptiError, match="close it there"):
+            asyncio.run(client.close())
+        asyncio.run_coroutine_threadsafe(client.close(), loop).result(10)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
