@@ -83,9 +83,10 @@ def to_httpx2(package: Path, bin_dir: Path) -> None:
         new = _HTTPX_NAME.sub("httpx2.", _HTTPX_IMPORT.sub("import httpx2", text))
         left = _OLD_STACK_IMPORT.search(new)
         if left:
+            found = left.group().strip()
             raise SystemExit(
-                f"{path.relative_to(package)} still imports the old stack ({left.group().strip()!r});"
-                " extend scripts/generate.py's rewrite to httpx2"
+                f"{path.relative_to(package)} still imports the old stack ({found!r}); "
+                "extend scripts/generate.py's rewrite to httpx2"
             )
         if new != text:
             path.write_text(new, encoding="utf-8")
