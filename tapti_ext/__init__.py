@@ -146,10 +146,37 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'tapti_ext' has no attribute {name!r}")
-    value = getattr(import_module(home), name)
+    try:
+        module = import_module(home)
+    # AttributeError: a dependency's release without a name the SDK uses (httpcore2.X).
+    except (ImportError, AttributeError) as exc:
+        raise ImportError(_dependency_problem(exc)) from exc
+    value = getattr(module, name)
     globals()[name] = value  # later lookups skip this function
     return value
 
 
-def __dir__() -> list[str]:
-    return __all__
+def _dependency_problem(exc: ImportError | AttributeError) -> str:
+    """Which installed package failed the import, its version, and what tapti needs of it."""
+    from importlib import metadata  # noqa: PLC0415  (an error path only)
+
+    failed = exc.name if isinstance(exc, ImportError) else getattr(exc.obj, "__name__", None)
+    top = (failed if isinstance(failed, str) else "").partition(".")[0]
+    distribution = (metadata.packages_distributions().get(top) or [top])[0]
+    try:
+        version = f"{distribution} {metadata.version(distribution)} is installed"
+    except metadata.PackageNotFoundError:
+        version = f"{distribution} is not installed"
+    try:
+        requirements = metadata.requires("tapti") or []
+    except metadata.PackageNotFoundError:  # a source checkout, not installed
+        requirements = []
+    needed = [r for r in requirements if _requirement_name(r) == distribution.lower()]
+    wanted = f"; tapti requires {needed[0]}" if needed else ""
+    return f"tapti cannot import {top or 'a dependency'} ({version}{wanted}): {exc}"
+
+
+def _requirement_name(requirement: str) -> str:
+    for stop in "<>=!~;[ (":
+        requirement = requirement.partition(stop)[0]
+    return requirement.strip().lower()

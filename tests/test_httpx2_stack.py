@@ -218,3 +218,24 @@ def test_async_close_while_its_loop_runs_elsewhere_says_where(tapti_mock: MockTa
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+def test_an_import_failing_for_a_dependency_names_the_package_and_versions() -> None:
+    script = textwrap.dedent(
+        """
+        import sys, types
+        sys.modules["httpcore2"] = types.ModuleType("httpcore2")  # a release without its names
+        import tapti_ext
+        try:
+            tapti_ext.Tapti
+        except ImportError as exc:
+            print(exc)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    message = result.stdout.strip()
+    assert message.startswith("tapti cannot import httpcore2 (httpcore2 2.")
+    assert "is installed; tapti requires httpcore2" in message
+    assert "has no attribute" in message
