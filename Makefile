@@ -17,7 +17,7 @@ export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 export NO_UPDATE_NOTIFIER := 1
 export npm_config_update_notifier := false
 
-.PHONY: help install constraints generate check-generated check-breaking release-spec lint typecheck pytest docs test demo bench bench-smoke dist matrix clean
+.PHONY: help install constraints generate check-generated check-breaking release-spec lint typecheck pytest docs test demo bench bench-smoke dist matrix lowest clean
 
 help:
 	@echo "make demo             create an SDK token against the embedded mock server (offline)"
@@ -30,6 +30,7 @@ help:
 	@echo "make bench            the full benchmark, in a clean venv holding the built wheel"
 	@echo "make dist             build the sdist and wheel into dist/ and check them (twine, sdist = wheel)"
 	@echo "make matrix           the test suite against the built wheel on Python 3.11, 3.12 and 3.13"
+	@echo "make lowest           core tests against the wheel with its lowest allowed dependencies"
 	@echo "make install          both installs: .venv (pinned by constraints.txt) and node_modules"
 	@echo "make constraints      re-resolve the dev extra in a throwaway venv and rewrite constraints.txt"
 
@@ -111,6 +112,11 @@ dist: $(PY_STAMP)
 # The test suite against the wheel from `make dist`, installed in a fresh venv per Python version.
 matrix: dist $(NODE_STAMP)
 	$(PY) scripts/matrix.py
+
+# The wheel with its runtime dependencies at the lowest versions pyproject.toml allows (uv's
+# lowest-direct resolution): the client, deadline, fork, raw and wire tests must pass on them.
+lowest: dist
+	$(PY) scripts/matrix.py --lowest --versions 3.11
 
 test: install lint typecheck check-generated check-breaking pytest docs demo bench-smoke
 

@@ -14,6 +14,11 @@ For each version, one after the other (the machine has two cores):
 4. pytest in the copy, with ``scripts/matrix_guard.py`` as a plugin that stops the run unless
    ``tapti_ext.__file__`` is in the venv's site-packages.
 
+``--lowest`` (``make lowest``) proves the lower bounds in pyproject.toml instead: the wheel with
+its runtime dependencies at the lowest versions allowed (uv's ``--resolution lowest-direct``),
+then only the test tools, pinned, in a way that must leave those versions as they are (checked);
+it runs the client, deadline, fork, raw and wire tests.
+
 Left out: ``tests/test_packaging.py``, which builds a wheel from the checkout (the copy has no
 package to build; ``make dist`` and ``make test`` cover it), and the benchmark smoke run (not a
 pytest test; ``make test`` runs it). Arguments after ``--`` go to pytest, e.g.
@@ -127,17 +132,60 @@ def make_venv(python: Path, wheel: Path, venv: Path) -> Path:
     """A fresh venv holding the wheel and its ``dev`` extra (the test tools), pinned."""
     venv_python = venv / "bin" / "python"
     constraints = str(ROOT / "constraints.txt")
-    for command in (
-        [str(python), "-m", "venv", str(venv)],
-        [str(venv_python), "-m", "pip", "install", "-q", "-c", constraints, f"{wheel}[dev]"],
-    ):
-        # Quiet unless it fails: pip warns about this machine's index settings on every package.
-        proc = subprocess.run(
-            command, env=clean_env(), capture_output=True, text=True, timeout=1200, check=False
-        )
-        if proc.returncode != 0:
-            raise SystemExit(f"{' '.join(command)} failed:\n{proc.stdout}{proc.stderr}")
+    run([str(python), "-m", "venv", str(venv)])
+    run([str(venv_python), "-m", "pip", "install", "-q", "-c", constraints, f"{wheel}[dev]"])
     return venv_python
+
+
+# What `make lowest` runs: the tests of the code paths each runtime dependency serves.
+LOWEST_TESTS = [
+    "tests/test_client_calls.py",
+    "tests/test_client_errors.py",
+    "tests/test_client_real_http.py",
+    "tests/test_client_retries.py",
+    "tests/test_deadline.py",
+    "tests/test_escape_hatches.py",
+    "tests/test_fork_safety.py",
+    "tests/test_httpx2_stack.py",
+    "tests/test_only_tapti_errors.py",
+    "tests/test_wire_safety.py",
+]
+LOWEST_TOOLS = ["pytest", "pytest-timeout", "hypothesis", "trio"]
+
+
+def make_lowest_venv(python: Path, wheel: Path, venv: Path) -> Path:
+    """A fresh venv: the wheel at its lowest allowed runtime dependencies, plus test tools."""
+    uv = Path(sys.executable).parent / "uv"
+    venv_python = venv / "bin" / "python"
+    run([str(python), "-m", "venv", str(venv)])
+    run([str(uv), "pip", "install", "-q", "--python", str(venv_python),
+         "--resolution", "lowest-direct", str(wheel)])  # fmt: skip
+    lowest = freeze(venv_python)
+    tools_only = venv / "tools-constraints.txt"
+    tools_only.write_text("\n".join(f"{name}=={version}" for name, version in lowest.items()))
+    run([str(uv), "pip", "install", "-q", "--python", str(venv_python),
+         "-c", str(ROOT / "constraints.txt"), "-c", str(tools_only), *LOWEST_TOOLS])  # fmt: skip
+    changed = {n: v for n, v in lowest.items() if freeze(venv_python).get(n) != v}
+    if changed:
+        raise SystemExit(f"installing the test tools changed runtime dependencies: {changed}")
+    print("lowest runtime dependencies:", ", ".join(f"{n} {v}" for n, v in lowest.items()))
+    return venv_python
+
+
+def freeze(python: Path) -> dict[str, str]:
+    proc = run([str(python), "-m", "pip", "list", "--format=freeze", "--exclude", "tapti"])
+    pairs = (line.split("==") for line in proc.stdout.splitlines() if "==" in line)
+    return {name.lower(): version for name, version in pairs if name.lower() not in {"pip"}}
+
+
+def run(command: list[str]) -> subprocess.CompletedProcess[str]:
+    # Quiet unless it fails: pip warns about this machine's index settings on every package.
+    proc = subprocess.run(
+        command, env=clean_env(), capture_output=True, text=True, timeout=1200, check=False
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{proc.stdout}{proc.stderr}")
+    return proc
 
 
 def clean_env(pythonpath: str | None = None) -> dict[str, str]:
@@ -148,12 +196,17 @@ def clean_env(pythonpath: str | None = None) -> dict[str, str]:
     return env
 
 
-def run_version(version: str, python: Path, wheel: Path, pytest_args: list[str]) -> bool:
+def run_version(
+    version: str, python: Path, wheel: Path, pytest_args: list[str], *, lowest: bool = False
+) -> bool:
     """Venv, copy and pytest for one version, in a scratch folder removed afterwards."""
     print(f"\n=== Python {version}: {python} ===", flush=True)
     with tempfile.TemporaryDirectory(prefix=f"tapti-matrix-{version}-") as scratch:
         work = Path(scratch)
-        venv_python = make_venv(python, wheel, work / "venv")
+        build = make_lowest_venv if lowest else make_venv
+        venv_python = build(python, wheel, work / "venv")
+        if lowest:
+            pytest_args = pytest_args or LOWEST_TESTS
         tree = copy_checkout(work)
         env = clean_env(os.pathsep.join([str(tree), str(work / "plugins")]))
         command = [str(venv_python), "-m", "pytest", *PYTEST, *pytest_args]
@@ -166,6 +219,9 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     split = argv.index("--") if "--" in argv else len(argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--versions", default=",".join(VERSIONS), help="e.g. 3.12,3.13")
+    parser.add_argument(
+        "--lowest", action="store_true", help="runtime dependencies at their lowest bounds"
+    )
     return parser.parse_args(argv[:split]), argv[split + 1 :]
 
 
@@ -193,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     for version, python in found.items():
         started = time.monotonic()
-        ok = run_version(version, python, wheels[0], pytest_args)
+        ok = run_version(version, python, wheels[0], pytest_args, lowest=args.lowest)
         failed |= not ok
         outcome = "passed" if ok else "FAILED"
         results.append(

@@ -94,6 +94,8 @@ def test_the_generated_package_imports_httpx2_only() -> None:
 
 
 def test_generation_stops_on_an_import_it_does_not_rewrite(tmp_path: Path) -> None:
+    if not (Path(sys.executable).parent / "ruff").exists():
+        pytest.skip("generation needs the dev tools (ruff), which this venv lacks")
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
         from generate import to_httpx2  # noqa: PLC0415  (a script, not a package)

@@ -62,5 +62,5 @@ def test_wheel_contents(tmp_path: Path) -> None:
         "httpcore2<3,>=2.16",
         "httpx2<3,>=2.16",
         "python-dateutil>=2.8",
-        "sniffio>=1.1",
+        "sniffio>=1.3",
     ]
