@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,18 +159,31 @@ def make_lowest_venv(python: Path, wheel: Path, venv: Path) -> Path:
     uv = Path(sys.executable).parent / "uv"
     venv_python = venv / "bin" / "python"
     run([str(python), "-m", "venv", str(venv)])
-    run([str(uv), "pip", "install", "-q", "--python", str(venv_python),
-         "--resolution", "lowest-direct", str(wheel)])  # fmt: skip
+    # The wheel's own requirements, given as direct ones: lowest-direct lowers only those.
+    install = [str(uv), "pip", "install", "-q", "--python", str(venv_python)]
+    run([*install, "--resolution", "lowest-direct", *runtime_requirements(wheel)])
+    run([*install, "--no-deps", str(wheel)])
     lowest = freeze(venv_python)
-    tools_only = venv / "tools-constraints.txt"
-    tools_only.write_text("\n".join(f"{name}=={version}" for name, version in lowest.items()))
-    run([str(uv), "pip", "install", "-q", "--python", str(venv_python),
-         "-c", str(ROOT / "constraints.txt"), "-c", str(tools_only), *LOWEST_TOOLS])  # fmt: skip
+    # The dev pins for the tools, the lowest versions for what is already installed.
+    pins = [p for p in (ROOT / "constraints.txt").read_text().splitlines() if "==" in p]
+    pins = [p for p in pins if p.partition("==")[0].lower() not in lowest]
+    pins += [f"{name}=={version}" for name, version in lowest.items()]
+    (venv / "tools-constraints.txt").write_text("\n".join(pins) + "\n")
+    run([*install, "-c", str(venv / "tools-constraints.txt"), *LOWEST_TOOLS])
     changed = {n: v for n, v in lowest.items() if freeze(venv_python).get(n) != v}
     if changed:
         raise SystemExit(f"installing the test tools changed runtime dependencies: {changed}")
     print("lowest runtime dependencies:", ", ".join(f"{n} {v}" for n, v in lowest.items()))
     return venv_python
+
+
+def runtime_requirements(wheel: Path) -> list[str]:
+    """The wheel's Requires-Dist lines that no extra guards."""
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        lines = archive.read(metadata).decode().splitlines()
+    found = [line.partition(":")[2].strip() for line in lines if line.startswith("Requires-Dist:")]
+    return [requirement for requirement in found if "extra ==" not in requirement]
 
 
 def freeze(python: Path) -> dict[str, str]:
