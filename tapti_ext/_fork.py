@@ -51,16 +51,16 @@ def release_socket(sock_like: Any) -> None:
     """Close this process's descriptor of a socket without touching the connection itself.
 
     ``sock_like`` is what a network stream reports as its socket: a ``socket.socket`` (sync),
-    or an asyncio/trio wrapper holding one as ``_sock``.
+    or an asyncio/trio wrapper of one, reached through its public ``fileno()`` only.
     """
-    sock = sock_like if isinstance(sock_like, socket.socket) else getattr(sock_like, "_sock", None)
-    if isinstance(sock, socket.socket):
-        fd = sock.detach()  # the object forgets the descriptor, so it can never close it later
+    if isinstance(sock_like, socket.socket):
+        fd = sock_like.detach()  # the object forgets the descriptor, so it can never close it
         if fd >= 0:
             os.close(fd)  # no shutdown(): the parent's copy of the connection stays open
     elif sock_like is not None:
-        # An unknown wrapper: point its descriptor at /dev/null, so it reads nothing and
-        # writes nowhere, and the parent's connection loses the child's reference.
+        # A wrapper keeps its descriptor: point it at /dev/null, so it reads nothing, writes
+        # nowhere, and the parent's connection loses the child's reference. The wrapper may
+        # close it later, harmlessly.
         with contextlib.suppress(OSError, AttributeError, TypeError):
             _blank(sock_like.fileno())
 
