@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, NamedTuple, TypeVar
 
 import httpx2
 
@@ -38,6 +38,7 @@ __all__ = [
     "MAX_RESPONSE_BYTES",
     "Call",
     "Extras",
+    "Sources",
     "Unreadable",
     "build_request",
     "extras_of",
@@ -53,6 +54,7 @@ from ._names import API_KEY_HEADER  # noqa: E402 - the spec's key header, from m
 MAX_RESPONSE_BYTES: Final = 1 << 20
 _T = TypeVar("_T")
 _M = TypeVar("_M")
+_DEFAULT_PORTS: Final = {"https": 443, "http": 80}
 
 
 # RFC 9110 token characters; values may hold no control character but tab. Strings, compiled
@@ -197,21 +199,29 @@ def documented_success(method: str, path: str) -> frozenset[int] | None:
     return max(matches, key=lambda match: match[0])[1] if matches else None
 
 
+class Sources(NamedTuple):
+    """Where a client's base URL and key came from, so that errors say it in the caller's terms."""
+
+    base_url: str = "the base_url argument"  # or "TAPTI_BASE_URL", "the default"
+    api_key: str = "the api_key argument"  # or "TAPTI_API_KEY"
+
+
 class Call(Generic[_T]):
     """A prepared request, how to turn its 2xx response into a result, and when to give up."""
 
-    __slots__ = ("parse", "request", "retry", "secret", "success", "timeout")
+    __slots__ = ("parse", "request", "retry", "secret", "sources", "success", "timeout")
 
-    def __init__(
+    def __init__(  # noqa: PLR0917  (private; every argument is what a call is made of)
         self,
         request: httpx2.Request,
         parse: Callable[[httpx2.Response], _T],
         retry: RetryPolicy,
         timeout: Timeout,
         secret: str,
+        sources: Sources = Sources(),  # noqa: B008  (an immutable tuple)
     ) -> None:
         self.request, self.parse, self.retry = request, parse, retry
-        self.timeout, self.secret = timeout, secret
+        self.timeout, self.secret, self.sources = timeout, secret, sources
         # A 2xx the operation does not document is no success: its body is not the model's.
         self.success = documented_success(request.method, request.url.path)
 
@@ -238,14 +248,27 @@ class Call(Generic[_T]):
                 return self._documented(outcome)
             retry_after = parse_retry_after(outcome.headers)
             error = status_error_from_response(
-                outcome, outcome.content, secret=self.secret, retry_after=retry_after
+                outcome,
+                outcome.content,
+                secret=self.secret,
+                retry_after=retry_after,
+                key_source=self.sources.api_key,
             )
             if self.retry.should_retry_status(status):
                 return self._again(error, retries, deadline, retry_after, f"status {status}")
             raise error
-        failure = describe_transport_error(outcome, secret=self.secret)
+        failure = describe_transport_error(outcome, secret=self.secret, where=self._where(retries))
         self._log_attempt(retries, failure)
         return self._again(failure, retries, deadline, None, type(failure).__name__, outcome)
+
+    def _where(self, retries: int) -> str:
+        """Where the call went and how often, in the caller's terms (never the path's ids)."""
+        url = self.request.url
+        port = url.port or _DEFAULT_PORTS.get(url.scheme)
+        attempts = f"{retries + 1} attempt{'s' if retries else ''}"
+        return (
+            f"{url.scheme}://{url.host}:{port}, {attempts}; base URL from {self.sources.base_url}"
+        )
 
     def _documented(self, response: httpx2.Response) -> httpx2.Response:
         status = response.status_code
@@ -274,7 +297,9 @@ class Call(Generic[_T]):
         forget_locals(error)
         if isinstance(error, httpx2.TimeoutException):
             raise APITimeoutError(
-                "the call's time ran out while reading a successful response", request=self.request
+                "the call's time ran out while reading a successful response "
+                f"({self._where(retries)})",
+                request=self.request,
             ) from error
         stand_in = response or httpx2.Response(200, request=outcome.request)
         if isinstance(error, BodyTooLargeError):

@@ -394,21 +394,15 @@ def _add_mock_server(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _client(args: argparse.Namespace) -> Tapti:
-    """The client a command's options describe; notes where its base URL came from."""
+    """The client a command's options describe."""
     from ._client import DEFAULT_TIMEOUT, Tapti  # noqa: PLC0415  (keep `tapti --help` fast)
 
-    tapti = Tapti(
+    return Tapti(
         base_url=args.base_url,
         max_retries=args.max_retries,
         timeout=DEFAULT_TIMEOUT if args.timeout is None else args.timeout,
         allow_insecure_http=args.allow_insecure_http,
     )
-    if args.base_url is not None:
-        source = "from --base-url"
-    else:
-        source = "from TAPTI_BASE_URL" if os.environ.get("TAPTI_BASE_URL") else "the default"
-    args.sent_to = (tapti.base_url, source)
-    return tapti
 
 
 def _create_sdk_token(args: argparse.Namespace) -> int:
@@ -655,7 +649,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return _EXIT_API
     except Exception as exc:
-        failure = _failure(exc, args)
+        failure = _failure(exc)
         if failure is None:
             raise  # a bug of ours: the traceback is the useful report
         return _report(failure, in_json=in_json)
@@ -667,7 +661,7 @@ def _wants_json(arguments: list[str]) -> bool:
     return "--json" in arguments[:end]
 
 
-def _failure(exc: Exception, args: argparse.Namespace) -> _Failure | None:
+def _failure(exc: Exception) -> _Failure | None:
     """How an expected failure is reported, or None for a bug."""
     from ._cli_api import CliInputError  # noqa: PLC0415
     from ._errors import InvalidInputError, TaptiError  # noqa: PLC0415  (httpx2: not for --help)
@@ -678,7 +672,8 @@ def _failure(exc: Exception, args: argparse.Namespace) -> _Failure | None:
     if not isinstance(exc, TaptiError | OSError):
         return None
     said = str(exc) if isinstance(exc, CliInputError) else _in_cli_terms(str(exc))
-    message = said + _hint(exc, args)
+    # The library's messages already say where the base URL and the key came from.
+    message = said
     if isinstance(exc, InvalidInputError):
         return _Failure(_EXIT_USAGE, "invalid_input_error", message, f"tapti: error: {message}")
     if not isinstance(exc, TaptiError):  # a port in use, a file that cannot be read
@@ -695,23 +690,6 @@ def _label(exc: Exception) -> str:
     if isinstance(exc, APIResponseValidationError):
         return "unexpected answer from the API: "
     return "" if isinstance(exc, APIConnectionError | APIStatusError) else "error: "
-
-
-def _hint(exc: Exception, args: argparse.Namespace) -> str:
-    """Where to look, when the CLI knows better than the library: the key, the base URL."""
-    from ._errors import (  # noqa: PLC0415
-        APIConnectionError,
-        AuthenticationError,
-        PermissionDeniedError,
-    )
-
-    said = str(exc)
-    if isinstance(exc, AuthenticationError | PermissionDeniedError):
-        return "" if "TAPTI_API_KEY" in said else "; check TAPTI_API_KEY"
-    sent_to = getattr(args, "sent_to", None)
-    if isinstance(exc, APIConnectionError) and sent_to and sent_to[0] not in said:
-        return f" (base URL {sent_to[0]}, {sent_to[1]})"
-    return ""
 
 
 def _report(failure: _Failure, *, in_json: bool) -> int:

@@ -22,7 +22,7 @@ from tapti_api_client.models.create_sdk_token_request import CreateSdkTokenReque
 from tapti_api_client.models.platform import Platform
 from tapti_api_client.models.scope import Scope
 
-from ._call import Call, Extras, build_request, extras_of, model_from
+from ._call import Call, Extras, Sources, build_request, extras_of, model_from
 from ._decode import ACCEPT_ENCODING
 from ._errors import InvalidInputError, TaptiError
 from ._inputs import (
@@ -136,6 +136,7 @@ class _Settings(NamedTuple):
     retry: RetryPolicy
     portal_url: str
     defaults: _Arguments
+    sources: Sources
 
     def __repr__(self) -> str:  # never the key
         return f"_Settings(base_url={self.base_url!r}, timeout={self.timeout!r})"
@@ -171,6 +172,10 @@ class _BaseTapti(Generic[_Pipe]):
             retry=RetryPolicy(max_retries=_check_retries(max_retries)),
             portal_url=resolve_portal_url(portal_url),
             defaults=_Arguments.checked(platforms, scopes, callback_url, redirect_url),
+            sources=Sources(
+                base_url=_source(base_url, "TAPTI_BASE_URL", "base_url", "the default"),
+                api_key=_source(api_key, "TAPTI_API_KEY", "api_key", "nowhere"),
+            ),
         )
         self._pipeline = self._new_pipeline(http_client)
         self._owns_pipeline = True
@@ -237,6 +242,7 @@ class _BaseTapti(Generic[_Pipe]):
                 timeout=settings.timeout,
                 retry=settings.retry,
                 headers=_HEADERS,
+                sources=settings.sources,
             )
         return self._raw
 
@@ -305,6 +311,7 @@ class _BaseTapti(Generic[_Pipe]):
             retry=settings.retry,
             timeout=settings.timeout if isinstance(timeout, _NotGiven) else check_timeout(timeout),
             secret=settings.api_key,
+            sources=settings.sources,
         )
 
     def __repr__(self) -> str:
@@ -652,6 +659,13 @@ def _base_url(base_url: str | None, *, allow_insecure_http: bool) -> str:
     return check_base_url(
         from_environment, allow_insecure_http=allow_insecure_http, argument="TAPTI_BASE_URL"
     )
+
+
+def _source(given: object, variable: str, argument: str, otherwise: str) -> str:
+    """Where a setting came from, as the same rule as ``_setting`` reads it."""
+    if given is not None:
+        return f"the {argument} argument"
+    return variable if os.environ.get(variable) else otherwise
 
 
 def _setting(value: str | None, variable: str) -> str | None:

@@ -157,8 +157,9 @@ _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
 }
 
 
-def decode_body(response: httpx2.Response, content: bytes | None) -> JSONValue:
-    """``content`` as JSON when it parses, else as text, else ``None``: never raises.
+def decode_body(response: httpx2.Response, content: bytes | None, secret: str = "") -> JSONValue:
+    """``content`` as JSON when it parses, else as text, else ``None``: never raises. Every
+    string in it has ``secret`` masked, should a server echo the key.
 
     ``content`` is ``None`` when the body was too large to read.
     """
@@ -169,11 +170,24 @@ def decode_body(response: httpx2.Response, content: bytes | None) -> JSONValue:
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         pass
     else:
-        return parsed
+        return _masked(parsed, secret)
     try:
-        return content.decode(response.encoding or "utf-8", errors="replace")
+        text = content.decode(response.encoding or "utf-8", errors="replace")
     except (LookupError, UnicodeError):  # a charset Python lacks, or one that is not text
-        return content.decode("utf-8", errors="replace")
+        text = content.decode("utf-8", errors="replace")
+    return redacted(text, secret)
+
+
+def _masked(value: JSONValue, secret: str) -> JSONValue:
+    if not secret:
+        return value
+    if isinstance(value, str):
+        return redacted(value, secret)
+    if isinstance(value, list):
+        return [_masked(item, secret) for item in value]
+    if isinstance(value, dict):
+        return {redacted(k, secret): _masked(v, secret) for k, v in value.items()}
+    return value
 
 
 def server_message(body: JSONValue) -> str | None:
@@ -191,10 +205,18 @@ def server_message(body: JSONValue) -> str | None:
 
 
 def status_error_from_response(
-    response: httpx2.Response, content: bytes | None, *, secret: str, retry_after: float | None
+    response: httpx2.Response,
+    content: bytes | None,
+    *,
+    secret: str,
+    retry_after: float | None,
+    key_source: str | None = None,
 ) -> APIStatusError:
-    """Build the ``APIStatusError`` subclass that matches ``response``'s status."""
-    body = decode_body(response, content)
+    """Build the ``APIStatusError`` subclass that matches ``response``'s status.
+
+    ``key_source`` (``TAPTI_API_KEY`` or the argument) is named on a 401 or 403, never the key.
+    """
+    body = decode_body(response, content, secret)
     status = response.status_code
     message = f"{status} {response.reason_phrase or 'Error'}".rstrip()
     said = server_message(body)
@@ -203,6 +225,8 @@ def status_error_from_response(
     request_id = response.headers.get(REQUEST_ID_HEADER)
     if request_id:  # the error's attribute reads the same header, whole
         message = f"{message} (request id {_shortened(request_id, _MAX_QUOTED_ID)})"
+    if key_source and status in {401, 403}:
+        message = f"{message}; the API key came from {key_source}"
     # Everything quoted came from the server, which may echo the key anywhere.
     message = redacted(message, secret)
     if status == 429:
@@ -233,14 +257,18 @@ def redacted(text: str, secret: str) -> str:
     return re.sub(pattern, "***", text)
 
 
-def describe_transport_error(exc: httpx2.RequestError, *, secret: str) -> APIConnectionError:
+def describe_transport_error(
+    exc: httpx2.RequestError, *, secret: str, where: str = ""
+) -> APIConnectionError:
     """Wrap an httpx2 failure to get a response. Its text may quote what the server sent (h11
-    quotes a malformed header line), which may echo the key: it is redacted here too."""
+    quotes a malformed header line), which may echo the key: it is redacted here too.
+    ``where`` says where the call went and how often (``Call``)."""
+    suffix = f" ({where})" if where else ""
     if isinstance(exc, httpx2.TimeoutException):
         kind = type(exc).__name__.replace("Timeout", " timeout").strip().lower()
-        return APITimeoutError(f"request timed out ({kind})", request=_request_of(exc))
+        return APITimeoutError(f"request timed out ({kind}){suffix}", request=_request_of(exc))
     detail = _shortened(redacted(str(exc) or type(exc).__name__, secret), _MAX_QUOTED_MESSAGE)
-    return APIConnectionError(f"connection error: {detail}", request=_request_of(exc))
+    return APIConnectionError(f"connection error: {detail}{suffix}", request=_request_of(exc))
 
 
 def forget_locals(exc: BaseException | None) -> None:

@@ -15,7 +15,7 @@ import attrs
 import httpx2
 from tapti_api_client import AuthenticatedClient
 
-from ._call import API_KEY_HEADER, Call
+from ._call import API_KEY_HEADER, Call, Sources
 from ._errors import InvalidInputError
 from ._inputs import Timeout, check_timeout
 from ._pipeline import AsyncPipeline, Pipeline
@@ -36,11 +36,12 @@ class _Route:
     timeout: Timeout
     retry: RetryPolicy
     secret: str = attrs.field(repr=False)
+    sources: Sources
 
     def call(self, request: httpx2.Request) -> Call[httpx2.Response]:
         if API_KEY_HEADER in request.headers:  # the pipeline adds the one true key
             del request.headers[API_KEY_HEADER]
-        return Call(request, _unparsed, self.retry, self.timeout, self.secret)
+        return Call(request, _unparsed, self.retry, self.timeout, self.secret, self.sources)
 
 
 class _PipelineTransport(httpx2.BaseTransport):
@@ -191,6 +192,7 @@ def raw_client(
     timeout: Timeout,
     retry: RetryPolicy,
     headers: dict[str, str],
+    sources: Sources,
 ) -> AuthenticatedClient:
     return _attach(
         {
@@ -205,6 +207,6 @@ def raw_client(
             "follow_redirects": False,
             "raise_on_unexpected_status": False,
             "httpx_args": {},
-            "route": _Route(pipeline, timeout, retry, api_key),
+            "route": _Route(pipeline, timeout, retry, api_key, sources),
         }
     )

@@ -106,7 +106,7 @@ def test_wrong_key_is_an_api_error_with_exit_1(server: MockTaptiServer) -> None:
     assert result.returncode == 1
     assert_one_clean_error_line(result)
     assert result.stderr.startswith("tapti: 401 Unauthorized")
-    assert "check TAPTI_API_KEY" in result.stderr  # the only place the CLI reads a key from
+    assert "the API key came from TAPTI_API_KEY" in result.stderr  # the CLI's only key source
     assert "not-the-key" not in result.stderr
 
 
@@ -149,7 +149,9 @@ def test_connection_refused_is_exit_1(unused_port: int) -> None:
     assert_one_clean_error_line(result)
     assert result.stderr.startswith("tapti: connection error:")
     # Where the URL came from: a stale TAPTI_BASE_URL is the usual cause.
-    assert f"(base URL http://127.0.0.1:{unused_port}, from TAPTI_BASE_URL)" in result.stderr
+    assert f"(http://127.0.0.1:{unused_port}, 1 attempt; base URL from TAPTI_BASE_URL)" in (
+        result.stderr
+    )
 
 
 def test_portal_url_command() -> None:
@@ -683,7 +685,7 @@ ERROR_PATHS = {
         CREATE,
         "authentication_error",
         env=(("TAPTI_API_KEY", WRONG_KEY), ("TAPTI_BASE_URL", "{server}")),
-        says="; check TAPTI_API_KEY",
+        says="; the API key came from TAPTI_API_KEY",
     ),
     "403": Failing(
         NO_RETRY, "permission_denied_error", prepare=lambda s: s.fail_next(1, status=403)

@@ -557,4 +557,7 @@ def test_short_key_echoed_alone_is_masked() -> None:
         tapti = Tapti(api_key="k7", http_client=http, max_retries=0)
         with pytest.raises(AuthenticationError) as info:
             tapti.user("u").create_sdk_token(**CALL)
-    assert str(info.value) == "401 Unauthorized: bad key ***: API key rejected"
+    assert str(info.value) == (
+        "401 Unauthorized: bad key ***: API key rejected; "
+        "the API key came from the api_key argument"
+    )

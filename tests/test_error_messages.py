@@ -1,0 +1,106 @@
+"""Errors say what failed in the caller's terms (issue 21): where the call went, how often, where
+the base URL and the key came from (never the key), and a bad base URL repeated."""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+import httpx2
+import pytest
+
+from tapti_ext import APIConnectionError, AuthenticationError, InvalidInputError, Tapti
+from tapti_ext.testing import MockTaptiServer
+
+CALL: dict[str, Any] = {
+    "platforms": "youtube",
+    "scopes": "profile_read",
+    "callback_url": "https://app.example/cb",
+    "redirect_url": "https://app.example/done",
+}
+KEY = "sk_live_caller_terms_0123"
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("from_environment", [True, False])
+def test_a_connection_error_names_the_origin_the_attempts_and_the_source(
+    from_environment: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    if from_environment:
+        monkeypatch.setenv("TAPTI_BASE_URL", url)
+    with (
+        Tapti(api_key=KEY, base_url=None if from_environment else url, max_retries=1) as tapti,
+        pytest.raises(APIConnectionError) as info,
+    ):
+        tapti.user("user_secret_id").create_sdk_token(**CALL)
+    message = str(info.value)
+    assert f"{url}, 2 attempts" in message
+    source = "TAPTI_BASE_URL" if from_environment else "the base_url argument"
+    assert f"base URL from {source}" in message
+    assert "user_secret_id" not in message
+    assert KEY not in message
+
+
+def test_a_timeout_names_the_origin_too() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with (
+            Tapti(api_key=KEY, base_url=url, max_retries=0) as tapti,
+            pytest.raises(APIConnectionError, match=rf"{url}, 1 attempt; base URL"),
+        ):
+            tapti.user("u").create_sdk_token(**CALL, timeout=0.3)
+
+
+@pytest.mark.parametrize("from_environment", [True, False])
+def test_a_401_says_where_the_key_came_from_never_the_key(
+    from_environment: bool, tapti_mock: MockTaptiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if from_environment:
+        monkeypatch.setenv("TAPTI_API_KEY", KEY)
+    with (
+        Tapti(api_key=None if from_environment else KEY, base_url=tapti_mock.url) as tapti,
+        pytest.raises(AuthenticationError) as info,
+    ):
+        tapti.user("u").create_sdk_token(**CALL)
+    source = "TAPTI_API_KEY" if from_environment else "the api_key argument"
+    assert str(info.value).endswith(f"the API key came from {source}")
+    assert KEY not in str(info.value)
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain"])
+def test_an_echoed_key_is_masked_in_the_body_too(content_type: str) -> None:
+    def echo(request: httpx2.Request) -> httpx2.Response:
+        said = f"key {request.headers['x-api-key']} is revoked"
+        if content_type == "text/plain":
+            return httpx2.Response(401, text=said)
+        return httpx2.Response(401, json={"message": said, "details": [{"key": KEY}]})
+
+    with httpx2.Client(transport=httpx2.MockTransport(echo)) as http:
+        tapti = Tapti(api_key=KEY, http_client=http)
+        with pytest.raises(AuthenticationError) as info:
+            tapti.user("u").create_sdk_token(**CALL)
+    assert KEY not in json.dumps(info.value.body)
+    assert "***" in json.dumps(info.value.body)
+    assert KEY not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "shown"),
+    [
+        ("ftp://api.example", "'ftp://api.example'"),
+        ("https://user:pass@a..b/v1", "'a..b'"),
+        ("https://api.example/v1?x=1", "query or fragment"),
+    ],
+)
+def test_a_bad_base_url_is_repeated_without_credentials(base_url: str, shown: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        Tapti(api_key=KEY, base_url=base_url)
+    assert shown in str(info.value)
+    assert "pass" not in str(info.value).replace("pass allow", "")
