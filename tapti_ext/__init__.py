@@ -32,12 +32,17 @@ if TYPE_CHECKING:
     from ._client import (
         DEFAULT_BASE_URL,
         DEFAULT_TIMEOUT,
+        NOT_GIVEN,
         AsyncTapti,
         AsyncTaptiWithRawResponse,
         AsyncUser,
         AsyncUserWithRawResponse,
+        NotGiven,
+        Platforms,
+        Scopes,
         Tapti,
         TaptiWithRawResponse,
+        TimeoutLike,
         User,
         UserWithRawResponse,
     )
@@ -68,12 +73,17 @@ _HOMES = {
         [
             "DEFAULT_BASE_URL",
             "DEFAULT_TIMEOUT",
+            "NOT_GIVEN",
             "AsyncTapti",
             "AsyncTaptiWithRawResponse",
             "AsyncUser",
             "AsyncUserWithRawResponse",
+            "NotGiven",
+            "Platforms",
+            "Scopes",
             "Tapti",
             "TaptiWithRawResponse",
+            "TimeoutLike",
             "User",
             "UserWithRawResponse",
         ],
@@ -109,6 +119,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_PORTAL_URL",
     "DEFAULT_TIMEOUT",
+    "NOT_GIVEN",
     "APIConnectionError",
     "APIResponse",
     "APIResponseValidationError",
@@ -124,16 +135,20 @@ __all__ = [
     "InternalServerError",
     "InvalidInputError",
     "NotFoundError",
+    "NotGiven",
     "PermissionDeniedError",
     "Platform",
     "PlatformName",
+    "Platforms",
     "RateLimitError",
     "Scope",
     "ScopeName",
+    "Scopes",
     "SdkToken",
     "Tapti",
     "TaptiError",
     "TaptiWithRawResponse",
+    "TimeoutLike",
     "UnprocessableEntityError",
     "User",
     "UserWithRawResponse",
@@ -180,3 +195,7 @@ def _requirement_name(requirement: str) -> str:
     for stop in "<>=!~;[ (":
         requirement = requirement.partition(stop)[0]
     return requirement.strip().lower()
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import inspect
 import os
+import types
+import typing
 from collections.abc import Iterable, Mapping
 from functools import lru_cache, partial
 from types import ModuleType
@@ -50,10 +52,12 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_TIMEOUT",
+    "NOT_GIVEN",
     "AsyncTapti",
     "AsyncTaptiWithRawResponse",
     "AsyncUser",
     "AsyncUserWithRawResponse",
+    "NotGiven",
     "Platforms",
     "Scopes",
     "Tapti",
@@ -72,12 +76,15 @@ _HEADERS: Final = {"user-agent": _USER_AGENT, "accept-encoding": ACCEPT_ENCODING
 _PARSE_CLIENT: Final = _GeneratedClient(base_url=DEFAULT_BASE_URL)
 
 
-class _NotGiven:
+class NotGiven:
+    """The type of ``NOT_GIVEN``: an argument left out, told apart from ``None`` (which, for
+    ``timeout``, means no limit)."""
+
     def __repr__(self) -> str:
         return "NOT_GIVEN"
 
 
-NOT_GIVEN: Final = _NotGiven()
+NOT_GIVEN: Final = NotGiven()
 
 Platforms = PlatformLike | Iterable[PlatformLike]
 Scopes = ScopeLike | Iterable[ScopeLike]
@@ -152,7 +159,7 @@ class _BaseTapti(Generic[_Pipe]):
         api_key: str | None = None,
         *,
         base_url: str | None = None,
-        timeout: TimeoutLike | _NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
         max_retries: int = 2,
         portal_url: str | None = None,
         platforms: Platforms | None = None,
@@ -207,14 +214,14 @@ class _BaseTapti(Generic[_Pipe]):
         raise NotImplementedError
 
     def with_options(
-        self, *, timeout: TimeoutLike | _NotGiven = NOT_GIVEN, max_retries: int | None = None
+        self, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN, max_retries: int | None = None
     ) -> Self:
         """A client with other settings that shares this one's connection pool.
 
         Closing the copy leaves the pool open: it stays the original client's to close.
         """
         changes: dict[str, Any] = {}
-        if not isinstance(timeout, _NotGiven):
+        if not isinstance(timeout, NotGiven):
             changes["timeout"] = check_timeout(timeout)
         if max_retries is not None:
             changes["retry"] = RetryPolicy(max_retries=_check_retries(max_retries))
@@ -255,7 +262,7 @@ class _BaseTapti(Generic[_Pipe]):
         bound_id: str | None,
         user_id: object,
         given: _Arguments,
-        timeout: TimeoutLike | _NotGiven,
+        timeout: TimeoutLike | NotGiven,
         extras: Extras,
     ) -> Call[SdkToken]:
         checked_id = _one_user_id(bound_id, user_id)
@@ -277,7 +284,7 @@ class _BaseTapti(Generic[_Pipe]):
         operation: ModuleType,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-        timeout: TimeoutLike | _NotGiven,
+        timeout: TimeoutLike | NotGiven,
         extras: Extras,
     ) -> Call[Any]:
         get_kwargs = getattr(operation, "_get_kwargs", None)
@@ -300,7 +307,7 @@ class _BaseTapti(Generic[_Pipe]):
         return self._call(spec, parse, timeout, extras)
 
     def _call(
-        self, spec: dict[str, Any], parse: Any, timeout: TimeoutLike | _NotGiven, extras: Extras
+        self, spec: dict[str, Any], parse: Any, timeout: TimeoutLike | NotGiven, extras: Extras
     ) -> Call[Any]:
         if self._pipeline.closed:
             raise TaptiError(f"this {type(self).__name__} is closed; create a new one")
@@ -309,7 +316,7 @@ class _BaseTapti(Generic[_Pipe]):
             request=build_request(spec, settings.base_url, _HEADERS, extras),
             parse=parse,
             retry=settings.retry,
-            timeout=settings.timeout if isinstance(timeout, _NotGiven) else check_timeout(timeout),
+            timeout=settings.timeout if isinstance(timeout, NotGiven) else check_timeout(timeout),
             secret=settings.api_key,
             sources=settings.sources,
         )
@@ -352,6 +359,29 @@ def _parse_operation(parse_response: Any, name: str, response: httpx2.Response) 
 class Tapti(_BaseTapti[Pipeline]):
     """The Tapti API client. ``Tapti(api_key=...)``, or ``TAPTI_API_KEY`` from the environment.
 
+    Every argument is checked here, before anything is sent; a bad one raises
+    ``InvalidInputError``. Use it as a context manager, or call ``close()``.
+
+    Args:
+        api_key: Your Tapti API key, sent as the ``x-api-key`` header to the base URL's origin
+            only. Default: the ``TAPTI_API_KEY`` environment variable.
+        base_url: The API's root. Default: ``TAPTI_BASE_URL``, else ``https://api.tapti.ai``.
+            Plain ``http://`` is refused for another machine unless ``allow_insecure_http``.
+        timeout: Seconds a whole call may take, retries and waits included (default 30);
+            ``None`` for no limit; an ``httpx2.Timeout`` for httpx2's per-phase limits.
+        max_retries: How often a failed attempt is retried (connection errors, timeouts, 408,
+            409, 429, 5xx); never once a 2xx answer began. Default 2.
+        portal_url: The OAuth Portal's base URL for ``oauth_portal_url()``. Default:
+            ``TAPTI_PORTAL_URL``, else Tapti's.
+        platforms: Default ``platforms`` for ``create_sdk_token``.
+        scopes: Default ``scopes`` for ``create_sdk_token``.
+        callback_url: Default ``callback_url`` for ``create_sdk_token``.
+        redirect_url: Default ``redirect_url`` for ``create_sdk_token``.
+        http_client: Your own ``httpx2.Client``, to send through instead of the SDK's pool. It
+            stays open when this client closes; its own request hooks see the key.
+        allow_insecure_http: Allow a plain ``http://`` base URL on another machine (the key
+            then travels unencrypted).
+
     >>> tapti = Tapti(api_key="...")
     >>> token = tapti.user("user_123").create_sdk_token(platforms="youtube", scopes="profile_read",
     ...     callback_url="https://your-app.com/api/oauth/callback",
@@ -385,7 +415,7 @@ class Tapti(_BaseTapti[Pipeline]):
         operation: ModuleType,
         /,
         *args: Any,
-        timeout: TimeoutLike | _NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -417,6 +447,28 @@ class AsyncTapti(_BaseTapti[AsyncPipeline]):
     """``Tapti`` for asyncio (or trio): the same arguments and calls, awaited.
 
     One client per event loop: its pooled connections belong to the loop that opened them.
+    Create it in your app's lifespan (or inside the coroutine you run) and ``await
+    tapti.aclose()`` there.
+
+    Args:
+        api_key: Your Tapti API key, sent as the ``x-api-key`` header to the base URL's origin
+            only. Default: the ``TAPTI_API_KEY`` environment variable.
+        base_url: The API's root. Default: ``TAPTI_BASE_URL``, else ``https://api.tapti.ai``.
+            Plain ``http://`` is refused for another machine unless ``allow_insecure_http``.
+        timeout: Seconds a whole call may take, retries and waits included (default 30);
+            ``None`` for no limit; an ``httpx2.Timeout`` for httpx2's per-phase limits.
+        max_retries: How often a failed attempt is retried (connection errors, timeouts, 408,
+            409, 429, 5xx); never once a 2xx answer began. Default 2.
+        portal_url: The OAuth Portal's base URL for ``oauth_portal_url()``. Default:
+            ``TAPTI_PORTAL_URL``, else Tapti's.
+        platforms: Default ``platforms`` for ``create_sdk_token``.
+        scopes: Default ``scopes`` for ``create_sdk_token``.
+        callback_url: Default ``callback_url`` for ``create_sdk_token``.
+        redirect_url: Default ``redirect_url`` for ``create_sdk_token``.
+        http_client: Your own ``httpx2.AsyncClient``, to send through instead of the SDK's pool. It
+            stays open when this client closes; its own request hooks see the key.
+        allow_insecure_http: Allow a plain ``http://`` base URL on another machine (the key
+            then travels unencrypted).
     """
 
     @staticmethod
@@ -445,7 +497,7 @@ class AsyncTapti(_BaseTapti[AsyncPipeline]):
         operation: ModuleType,
         /,
         *args: Any,
-        timeout: TimeoutLike | _NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -482,6 +534,35 @@ class _UserCalls:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(id={self._id!r})"
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # The calls are written once, generic in what they return; each public class gets its
+        # own copy annotated with its concrete result, so that help(), inspect.signature() and
+        # documentation show "-> SdkToken" rather than a type variable.
+        super().__init_subclass__(**kwargs)
+        bases = [b for b in getattr(cls, "__orig_bases__", ()) if typing.get_args(b)]
+        if bases:
+            result = typing.get_args(bases[0])[0]
+            if isinstance(result, typing.ForwardRef):
+                result = result.__forward_arg__
+            method = _returning(getattr(cls, "create_sdk_token"), result)  # noqa: B009
+            for name in ("create_sdk_token", "createSDKToken"):
+                setattr(cls, name, method)
+
+
+def _returning(function: Any, result: object) -> Any:
+    """A copy of ``function`` whose return annotation is ``result``."""
+    copy = types.FunctionType(
+        function.__code__,
+        function.__globals__,
+        function.__name__,
+        function.__defaults__,
+        function.__closure__,
+    )
+    copy.__kwdefaults__ = function.__kwdefaults__
+    copy.__doc__, copy.__qualname__ = function.__doc__, function.__qualname__
+    copy.__annotations__ = {**function.__annotations__, "return": result}
+    return copy
+
 
 class _SyncUserCalls(_UserCalls, Generic[_Result]):
     _client: Tapti
@@ -495,7 +576,7 @@ class _SyncUserCalls(_UserCalls, Generic[_Result]):
         scopes: Scopes | None = None,
         callback_url: str | None = None,
         redirect_url: str | None = None,
-        timeout: TimeoutLike | _NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -533,7 +614,7 @@ class _AsyncUserCalls(_UserCalls, Generic[_Result]):
         scopes: Scopes | None = None,
         callback_url: str | None = None,
         redirect_url: str | None = None,
-        timeout: TimeoutLike | _NotGiven = NOT_GIVEN,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -644,8 +725,8 @@ def _check_retries(max_retries: object) -> int:
     return max_retries
 
 
-def _initial_timeout(timeout: TimeoutLike | _NotGiven, *, caller_client: bool) -> Timeout:
-    if isinstance(timeout, _NotGiven):
+def _initial_timeout(timeout: TimeoutLike | NotGiven, *, caller_client: bool) -> Timeout:
+    if isinstance(timeout, NotGiven):
         return None if caller_client else DEFAULT_TIMEOUT
     return check_timeout(timeout)
 

@@ -32,3 +32,26 @@ def test_importing_the_package_and_the_pytest_plugin_loads_no_http_stack() -> No
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_public_signatures_show_public_types() -> None:
+    import inspect  # noqa: PLC0415
+    import re  # noqa: PLC0415
+    import typing  # noqa: PLC0415
+
+    for calls in (tapti_ext.User, tapti_ext.AsyncUser):
+        for name in ("create_sdk_token", "createSDKToken"):
+            method = getattr(calls, name)
+            assert typing.get_type_hints(method)["return"] is tapti_ext.SdkToken
+            parameters = list(inspect.signature(method).parameters.values())[1:]  # not self
+            for parameter in parameters:
+                annotation = str(parameter.annotation)
+                named = re.findall(r"[A-Za-z_][\w.]*", annotation)
+                private = [n for n in named if n.rpartition(".")[2].startswith("_")]
+                assert not private, f"{name}({parameter.name}: {annotation})"
+    raw = inspect.signature(tapti_ext.UserWithRawResponse.create_sdk_token).return_annotation
+    assert raw == "APIResponse"
+    for client in (tapti_ext.Tapti, tapti_ext.AsyncTapti):
+        documented = client.__doc__ or ""
+        for parameter in inspect.signature(client).parameters:
+            assert f"{parameter}:" in documented, f"{client.__name__} does not document {parameter}"

@@ -72,5 +72,5 @@ def test_any_case_is_still_accepted_at_run_time() -> None:
 @pytest.mark.anyio
 async def test_the_message_names_httpx() -> None:
     async with httpx2.AsyncClient() as wrong:
-        with pytest.raises(InvalidInputError, match=r"an httpx2\.Client, not AsyncClient"):
+        with pytest.raises(InvalidInputError, match=r"an httpx2\.Client, not httpx2\.AsyncClient"):
             Tapti(api_key="k", http_client=wrong)  # type: ignore[arg-type]

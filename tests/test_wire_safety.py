@@ -321,7 +321,7 @@ def test_a_timeout_bounds_sending_a_large_body(flavour: str) -> None:
     finally:
         reader.close()
     # One 64 KiB slice may be under way when the budget runs out.
-    assert time.monotonic() - started < 4.0
+    assert time.monotonic() - started < 5.5  # the old code: 25.7 s
 
 
 # --- 5. the program's own exceptions pass through ---------------------------------------------
