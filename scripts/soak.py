@@ -99,6 +99,7 @@ class SoakServer:
         self._serial = itertools.count(1)
         self.issued: dict[str, str] = {}  # token -> the user it was issued for
         self.answered: Counter[str] = Counter()  # user -> tokens issued
+        self.read: Counter[str] = Counter()  # user -> requests read, answered or not
         self.received = self.unanswered = self.closed_after = self.accepted = 0
         self._open: set[socket.socket] = set()
         self._threads: list[threading.Thread] = []
@@ -134,10 +135,12 @@ class SoakServer:
                 request, buffer = _read_request(conn, buffer)
                 if request is None:
                     return
-                fate = self._fate()
+                match = _PATH.match(request)
+                user = match.group(1).decode("ascii") if match else "?"
+                fate = self._fate(user)
                 if fate == "before":
                     return  # read, never answered: nothing issued
-                conn.sendall(self._answer(request))
+                conn.sendall(self._answer(user))
                 if fate == "after":
                     return
         except OSError:
@@ -147,9 +150,10 @@ class SoakServer:
                 self._open.discard(conn)
             conn.close()
 
-    def _fate(self) -> str:
+    def _fate(self, user: str) -> str:
         with self._lock:
             self.received += 1
+            self.read[user] += 1
             draw = self._rng.random()
             if draw < self._close_rate / 2:
                 self.unanswered += 1
@@ -159,9 +163,7 @@ class SoakServer:
                 return "after"
             return "keep"
 
-    def _answer(self, head: bytes) -> bytes:
-        match = _PATH.match(head)
-        user = match.group(1).decode("ascii") if match else "?"
+    def _answer(self, user: str) -> bytes:
         with self._lock:
             token = f"tok-{user}-{next(self._serial)}"
             self.issued[token] = user
@@ -337,6 +339,12 @@ def judge(row: Row, server: SoakServer, outcomes: list[Outcome]) -> dict[str, An
         "errors_after_an_answer": sum(
             1 for o in outcomes if o.error is not None and server.answered[o.user]
         ),
+        # Each failed call: its error, its requests the server read and answered, how long.
+        "failed_calls": [
+            (o.user, o.error, server.read[o.user], server.answered[o.user], round(o.seconds, 2))
+            for o in outcomes
+            if o.error is not None
+        ][:20],
         "wrong_user": wrong,
         "duplicates": sum(c - 1 for c in server.answered.values() if c > 1),
         "received": server.received,
@@ -448,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
         result = run_row(row, args.seed, args.max_seconds)
         results.append(result)
         print(table_line(result), flush=True)
+        for user, error, read, answered, seconds in result["failed_calls"]:
+            print(f"  failed {user}: {error}; server read {read}, answered {answered}; {seconds} s")
         for problem in failures(result):
             failed = True
             print(f"  FAIL {row.name}: {problem}", flush=True)
