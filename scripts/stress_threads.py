@@ -1,12 +1,11 @@
 """Many threads sharing one client: stress the sync connection pool over loopback.
 
-Issue 12 ("Many threads on one client"): 50 threads sharing one ``Tapti`` at the default pool
-limits saw a batch of 2,000 calls take 31 s instead of 2-4 s, 2,001 requests reach the server,
-``[Errno 9] Bad file descriptor``, and requests arriving twice after an ``APIConnectionError``.
-That is encode/httpcore#1110: httpcore2's sync pool can close a connection it has already handed
-to a request, and if that request's thread has started sending by then, its socket is closed
-under it (EBADF, or a read blocked until the read timeout). This script reproduces it and
-measures candidate workarounds; docs/faults.md has the numbers.
+Issue 12 ("Many threads on one client") found encode/httpcore#1110 on httpcore 1.0.9: its sync
+pool could close a connection already handed to a request, so that request's socket was closed
+under it (``[Errno 9] Bad file descriptor``, a read blocked until the timeout, a request sent
+twice after a retried ``APIConnectionError``). httpcore2 keeps a connection reserved by a queued
+request out of every close, so the SDK no longer patches its pool. This script keeps measuring
+that promise on the stack the SDK runs on; docs/faults.md has the numbers, old and new.
 
 ``--threads`` threads share one client and make ``--calls`` calls in total, in batches of
 ``--batch``, against a loopback server the script starts itself: ``MockTaptiServer``
@@ -16,8 +15,9 @@ uses its own user id, so the server can tell a request that arrived twice. Per b
 - the wall time, and the requests the server received against the calls made (``duplicates``:
   ids seen more than once; ``missing``: ids never seen, which a failed call may be);
 - ``connects``: TCP connections the client opened (keep-alive churn shows here);
-- ``handed-over closes``: connections the pool closed while a pending request held them, the
-  hazard itself, counted even when it did no harm (read from httpcore2's private state);
+- ``handed-over closes``: connections the pool closed while a pending request held them (the
+  #1110 hazard, counted even when it did no harm). A diagnostic read from httpcore2's private
+  pool state; when those names are gone it prints "not available" and the rest still runs;
 - the errors callers saw, by type and errno; ``in the pool``: what httpcore2 raised, including
   what the SDK then retried; the SDK's retries (from its log); the slowest call and the calls
   slower than ``--stall`` seconds.
@@ -27,18 +27,17 @@ the caller or in the pool), a stalled call or a missing request; 2 when a call w
 at the hard cap (``--seconds`` plus what one call may take), leaving at once.
 
     python scripts/stress_threads.py                                  # Tapti as it is, 60 s
-    python scripts/stress_threads.py --driver httpx2                   # httpx2's default limits
-    python scripts/stress_threads.py --driver httpx2 --max-connections 100 --max-keepalive 100
-    python scripts/stress_threads.py --max-keepalive 100              # Tapti(http_client=...)
-    python scripts/stress_threads.py --driver httpx2 --serialize       # one call at a time
+    python scripts/stress_threads.py --driver httpx2                  # httpx2's default limits
+    python scripts/stress_threads.py --driver httpx2 --max-connections 20 --max-keepalive 20
+    python scripts/stress_threads.py --max-keepalive 20               # Tapti(http_client=...)
+    python scripts/stress_threads.py --driver httpx2 --serialize      # one call at a time
 
 Pool options: ``--max-connections``, ``--max-keepalive`` (an int, or ``none``) and
 ``--keepalive-expiry`` (seconds, or ``none``). For ``--driver httpx2`` they default to httpx2's
 (100, 20, 5.0). For ``--driver tapti`` the SDK builds its own pool unless one of them is given;
 then it gets ``http_client=httpx2.Client(limits=..., timeout=...)``. ``--timeout`` defaults to
-the SDK's 30 s for both drivers. ``--pool-fix`` patches ``httpcore2.ConnectionPool`` in this
-process (see ``apply_pool_fix``). ``--switch-interval`` lowers ``sys.setswitchinterval`` to
-make thread switches, and so the race, more frequent.
+the SDK's 30 s for both drivers. ``--switch-interval`` lowers ``sys.setswitchinterval`` to make
+thread switches, and so any race, more frequent.
 
 Loopback only, bounded in time and count; a stress run, not a test, and it judges no speed.
 """
@@ -64,7 +63,6 @@ from typing import Any, Protocol
 
 import httpcore2
 import httpx2
-from httpcore2._backends.sync import SyncBackend
 
 API_KEY = "sk_stress_threads"
 CALL: dict[str, Any] = {
@@ -243,20 +241,20 @@ def _content_length(head: bytes) -> int:
 
 class ConnectCounter:
     """Counts the TCP connections httpcore2 opens in this process (every driver goes through
-    ``SyncBackend.connect_tcp``), so that keep-alive churn shows even where the server cannot
-    count accepts."""
+    ``httpcore2.SyncBackend.connect_tcp``: the SDK's backend wraps one), so that keep-alive
+    churn shows even where the server cannot count accepts."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._count = 0
-        original = SyncBackend.connect_tcp
+        original = httpcore2.SyncBackend.connect_tcp
 
-        def connect_tcp(backend: SyncBackend, *args: Any, **kwargs: Any) -> Any:
+        def connect_tcp(backend: httpcore2.SyncBackend, *args: Any, **kwargs: Any) -> Any:
             with self._lock:
                 self._count += 1
             return original(backend, *args, **kwargs)
 
-        SyncBackend.connect_tcp = connect_tcp  # type: ignore[method-assign,assignment]
+        httpcore2.SyncBackend.connect_tcp = connect_tcp  # type: ignore[method-assign,assignment]
 
     def take(self) -> int:
         with self._lock:
@@ -265,8 +263,8 @@ class ConnectCounter:
 
 
 def _pool_classes() -> list[Any]:
-    """``httpcore2.ConnectionPool`` and every subclass imported so far (an SDK's own pool may be
-    one), so that a probe also sees a method a subclass overrides."""
+    """``httpcore2.ConnectionPool`` and every subclass imported so far (its proxy pools), so
+    that a probe also sees a method a subclass overrides."""
     found: list[Any] = []
     pending: list[Any] = [httpcore2.ConnectionPool]
     while pending:
@@ -283,17 +281,43 @@ def _wrap_method(name: str, make: Callable[[Any], Any]) -> None:
             setattr(cls, name, make(vars(cls)[name]))
 
 
+# The private names HandoverProbe reads: httpcore2's pool pass, its queue, a queued request's
+# connection. Checked before wrapping; any missing turns the probe off, not the run.
+_PROBE_PASS = "_assign_requests_to_connections"
+_PROBE_QUEUE = "_requests"
+
+
+def _probe_available() -> bool:
+    # httpcore2 re-labels its public classes' __module__; a method keeps its defining module.
+    module = sys.modules.get(getattr(httpcore2.ConnectionPool.handle_request, "__module__", ""))
+    request_class = getattr(module, "PoolRequest", None)
+    pool = httpcore2.ConnectionPool()
+    try:
+        queue = getattr(pool, _PROBE_QUEUE, None)
+        return (
+            callable(getattr(pool, _PROBE_PASS, None))
+            and isinstance(queue, list)
+            and request_class is not None
+            and "connection" in vars(request_class(httpcore2.Request("GET", "http://x/")))
+        )
+    finally:
+        pool.close()
+
+
 class HandoverProbe:
     """Counts the pool's closes of a connection a pending request already holds (the #1110
     hazard: closed before that request starts, it is re-queued; after, the request's socket is
-    closed under it). Wraps ``_assign_requests_to_connections``, which runs under the pool's lock,
-    and reads the same private state the upstream report instrumented."""
+    closed under it). httpcore2's pass keeps such connections out of its closes, so this should
+    read 0. A diagnostic on private state: ``available`` is False (and ``take()`` None) when
+    httpcore2 no longer has the names it reads."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._count = 0
         self._local = threading.local()
-        _wrap_method("_assign_requests_to_connections", self._wrap)
+        self.available = _probe_available()
+        if self.available:
+            _wrap_method(_PROBE_PASS, self._wrap)
 
     def _wrap(self, original: Callable[[Any], list[Any]]) -> Callable[[Any], list[Any]]:
         def assign(pool: Any) -> list[Any]:
@@ -305,7 +329,8 @@ class HandoverProbe:
             finally:
                 self._local.depth = depth
             if closing and depth == 0:
-                held = {id(r.connection) for r in pool._requests if r.connection is not None}
+                queue = getattr(pool, _PROBE_QUEUE, ())
+                held = {id(getattr(r, "connection", None)) for r in queue} - {id(None)}
                 hits = sum(id(connection) in held for connection in closing)
                 if hits:
                     with self._lock:
@@ -314,7 +339,9 @@ class HandoverProbe:
 
         return assign
 
-    def take(self) -> int:
+    def take(self) -> int | None:
+        if not self.available:
+            return None
         with self._lock:
             count, self._count = self._count, 0
         return count
@@ -500,7 +527,7 @@ class BatchResult:
     duplicates: int
     missing: int
     connects: int
-    handovers: int
+    handovers: int | None  # None: the probe is not available on this httpcore2
     accepted: int
     errors: dict[str, int]
     retries: dict[str, int]
@@ -511,11 +538,12 @@ class BatchResult:
     def line(self) -> str:
         rate = self.calls / self.wall if self.wall else 0.0
         accepted = f", server accepted {self.accepted}" if self.accepted >= 0 else ""
+        handovers = "not available" if self.handovers is None else self.handovers
         errors = ", ".join(f"{k} x{v}" for k, v in self.errors.items()) or "none"
         text = (
             f"batch {self.index:3d}: {self.calls} calls in {self.wall:6.2f} s ({rate:5.0f}/s) | "
             f"server got {self.received} (duplicates {self.duplicates}, missing {self.missing}) | "
-            f"connects {self.connects}{accepted}, handed-over closes {self.handovers} | "
+            f"connects {self.connects}{accepted}, handed-over closes {handovers} | "
             f"slowest {self.slowest:.2f} s, stalls {self.stalls} | errors: {errors}"
         )
         if self.retries:
@@ -676,7 +704,7 @@ def run(args: argparse.Namespace) -> int:
         else RawServer(args.server_idle_timeout, args.server_delay)
     )
     driver = (httpx_driver if args.driver == "httpx2" else tapti_driver)(args, server.url)
-    # After the driver, so that the SDK's modules (and any pool subclass of theirs) are loaded.
+    # After the driver, so that every pool class the driver loads (proxy pools) is wrapped too.
     probes = Probes(ConnectCounter(), RetryLog(), HandoverProbe(), PoolErrors())
     sdk_log = logging.getLogger("tapti_ext")
     sdk_log.addHandler(probes.retries)
@@ -690,6 +718,8 @@ def run(args: argparse.Namespace) -> int:
         f"httpx2 {httpx2.__version__}, Python {sys.version.split()[0]}",
         flush=True,
     )
+    if not probes.handovers.available:
+        print("handed-over closes: not available (httpcore2's pool state has changed)", flush=True)
     runner = Runner(args, driver)
     for thread in runner.threads:
         thread.start()
@@ -761,7 +791,9 @@ def summarize(results: list[BatchResult], hung: bool, elapsed: float) -> dict[st
         "pool_error_types": dict(pool_errors.most_common()),
         "stalls": sum(r.stalls for r in results),
         "connects": sum(r.connects for r in results),
-        "handed_over_closes": sum(r.handovers for r in results),
+        "handed_over_closes": None
+        if any(r.handovers is None for r in results)
+        else sum(r.handovers or 0 for r in results),
         "batch_wall_median": walls[len(walls) // 2] if walls else None,
         "batch_wall_max": walls[-1] if walls else None,
         "slowest_call": max((r.slowest for r in results), default=None),

@@ -22,15 +22,23 @@ the garbage collector cannot close in between and shift the count.
 
 The throughput is printed past pytest's capture and recorded with ``record_property``; no time is
 asserted. Marked ``slow``; ``make test`` still runs it.
+
+The longer soak runs (50,000 sequential calls, 20 threads x 1,000, random server closes) are
+``scripts/soak.py``, outside the suite; two quick tests below keep its judge honest (a token
+handed to the wrong user is counted) and the script runnable on the current SDK.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import importlib.util
 import os
 import resource
+import sys
 import time
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import anyio
@@ -136,3 +144,47 @@ async def test_ten_thousand_calls_at_concurrency_100(
         f"user_{number}" for number in range(CALLS)
     )
     assert after == baseline, f"{after - baseline} file descriptors leaked"
+
+
+def _load_soak() -> ModuleType:
+    path = Path(__file__).resolve().parent.parent / "scripts" / "soak.py"
+    spec = importlib.util.spec_from_file_location("_under_test_soak", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+soak = _load_soak()
+
+
+def test_soak_judge_counts_a_token_handed_to_the_wrong_user() -> None:
+    server = soak.SoakServer(close_rate=0.0, seed=1)
+    server.stop()
+    server.issued.update({"tok-alice-1": "alice", "tok-bob-2": "bob", "tok-bob-3": "bob"})
+    server.answered.update({"alice": 1, "bob": 2})
+    outcomes = [
+        soak.Outcome("alice", "tok-bob-2", None, 0.1),  # bob's answer, given to alice
+        soak.Outcome("bob", "tok-bob-3", None, 0.1),
+        soak.Outcome("carol", None, "APIConnectionError", 0.1),  # never answered
+    ]
+    result = soak.judge(soak.ROWS["threads"], server, outcomes)
+    assert (result["wrong_user"], result["duplicates"]) == (1, 1)
+    assert (result["errors"], result["errors_after_an_answer"]) == (1, 0)
+    assert "wrong-user tokens 1" in soak.failures({**result, "fds": (6, 9, 6), "cut_at_cap": False})
+
+
+@pytest.mark.parametrize(
+    "row",
+    [("threads", "sync", 4, 200, 0.0), ("closes-async", "async", 8, 60, 0.2)],
+    ids=["threads", "closes-async"],
+)
+def test_a_short_soak_row_passes(row: tuple[str, str, int, int, float]) -> None:
+    result = soak.run_row(soak.Row(*row), seed=19, max_seconds=60.0)
+    assert soak.failures(result) == []
+    assert result["calls"] == row[3]
+    assert result["tokens"] == row[3] - result["errors"]
+    if row[4]:
+        assert result["unanswered"] > 0, "the server dropped no connection: the row tested nothing"
