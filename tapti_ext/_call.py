@@ -44,6 +44,7 @@ __all__ = [
     "extras_of",
     "json_object",
     "model_from",
+    "url_template",
 ]
 
 log: Final = logging.getLogger("tapti_ext")
@@ -173,8 +174,8 @@ _SPEC: Final = Path(__file__).parent / "testing" / "_openapi.json"
 
 
 @lru_cache(maxsize=1)
-def _operations() -> tuple[tuple[str, re.Pattern[str], int, frozenset[int]], ...]:
-    """Each operation of the spec: method, path pattern, its length, documented 2xx statuses."""
+def _operations() -> tuple[tuple[str, re.Pattern[str], str, frozenset[int]], ...]:
+    """Each operation of the spec: method, path pattern, path template, documented 2xx."""
     found = []
     for template, item in json.loads(_SPEC.read_text(encoding="utf-8"))["paths"].items():
         pattern = re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(template))
@@ -182,21 +183,36 @@ def _operations() -> tuple[tuple[str, re.Pattern[str], int, frozenset[int]], ...
             if isinstance(operation, dict) and "responses" in operation:
                 success = {int(c) for c in operation["responses"] if c.isdigit() and c[0] == "2"}
                 found.append(
-                    (method.upper(), re.compile(pattern + "$"), len(template), frozenset(success))
+                    (method.upper(), re.compile(pattern + "$"), template, frozenset(success))
                 )
     return tuple(found)
+
+
+def _operation(method: str, path: str) -> tuple[int, str, frozenset[int]] | None:
+    """Where the most specific operation for ``method path`` starts in the path (after any
+    base path), its template and its documented 2xx statuses."""
+    matches = [
+        (found.start(), template, success)
+        for verb, pattern, template, success in _operations()
+        if verb == method and (found := pattern.search(path))
+    ]
+    return max(matches, key=lambda match: len(match[1])) if matches else None
 
 
 @lru_cache(maxsize=1024)
 def documented_success(method: str, path: str) -> frozenset[int] | None:
     """The 2xx statuses the spec documents for ``method path`` (any base path before it);
     ``None`` for a request that is none of the spec's operations."""
-    matches = [
-        (length, success)
-        for verb, pattern, length, success in _operations()
-        if verb == method and pattern.search(path)
-    ]
-    return max(matches, key=lambda match: match[0])[1] if matches else None
+    operation = _operation(method, path)
+    return None if operation is None else operation[2]
+
+
+@lru_cache(maxsize=1024)
+def url_template(method: str, path: str) -> str | None:
+    """The path as its template (``/users/{id}/sdk-token``, the base path kept): what a trace
+    may show of a path whose parameters name a user. ``None`` for no operation of the spec."""
+    operation = _operation(method, path)
+    return None if operation is None else path[: operation[0]] + operation[1]
 
 
 class Sources(NamedTuple):

@@ -168,6 +168,7 @@ class _BaseTapti(Generic[_Pipe]):
         redirect_url: str | None = None,
         http_client: httpx2.Client | httpx2.AsyncClient | None = None,
         allow_insecure_http: bool = False,
+        propagate_trace_context: bool = True,
     ) -> None:
         if http_client is not None and not isinstance(http_client, self._http_type()):
             raise InvalidInputError(_wrong_http_client(http_client, self._http_type()))
@@ -185,6 +186,8 @@ class _BaseTapti(Generic[_Pipe]):
             ),
         )
         self._pipeline = self._new_pipeline(http_client)
+        # With OpenTelemetry: send traceparent to the API (each call is a span either way).
+        self._pipeline.propagate_trace_context = propagate_trace_context
         self._owns_pipeline = True
         self._raw: AuthenticatedClient | None = None
 

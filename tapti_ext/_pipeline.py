@@ -22,7 +22,7 @@ from typing import Any, Final, Generic, TypeVar
 import httpcore2
 import httpx2
 
-from . import _fork
+from . import _fork, _tracing
 from ._call import API_KEY_HEADER, MAX_RESPONSE_BYTES, Call, Unreadable
 from ._deadline import Attempt, Deadline
 from ._decode import BodyDecoder, BodyTooLargeError, UndecodableBodyError
@@ -113,6 +113,9 @@ class _Base(Generic[_Http]):
         self._settings = PoolSettings(base_url) if http_client is None else None
         self._generation = _fork.generation
         self.closed = False
+        self._start_span = _tracing.span_starter()
+        # Send the caller's trace context (traceparent) with each call, when OpenTelemetry is on.
+        self.propagate_trace_context = True
 
     def _check_usable(self, request: httpx2.Request) -> None:
         """Refuse a closed client, another host, and a caller's client forked since."""
@@ -194,14 +197,22 @@ class Pipeline(_Base[httpx2.Client]):
     def run(self, call: Call[_T]) -> httpx2.Response:
         deadline = Deadline(call.timeout)
         retries = 0
+        span = self._start_span(call, propagate=self.propagate_trace_context)
         try:
             while True:
+                span.attempt(retries)
                 step = call.settle(self._attempt(call, Attempt(deadline)), retries, deadline)
                 if isinstance(step, httpx2.Response):
+                    span.end(step)
                     return step
                 if _sleep(self._wake, step) or self.closed:
-                    raise TaptiError("the client was closed while the call waited to retry")
+                    raise TaptiError(  # noqa: TRY301  (the span must see it too)
+                        "the client was closed while the call waited to retry"
+                    )
                 retries += 1
+        except BaseException as exc:  # the call's span ends with whatever ends the call
+            span.end(exc)
+            raise
         finally:
             if self._http is not None:
                 self._forget(call.request)
@@ -311,19 +322,27 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
     async def run(self, call: Call[_T]) -> httpx2.Response:
         deadline = Deadline(call.timeout)
         retries = 0
+        span = self._start_span(call, propagate=self.propagate_trace_context)
         try:
             while True:
+                span.attempt(retries)
                 outcome = await self._attempt(call, Attempt(deadline))
                 step = call.settle(outcome, retries, deadline)
                 if isinstance(step, httpx2.Response):
+                    span.end(step)
                     return step
                 if self._wake is None:
                     import anyio  # noqa: PLC0415  (a sync-only program never loads it)
 
                     self._wake = anyio.Event()
                 if await _async_sleep(self._wake, step) or self.closed:
-                    raise TaptiError("the client was closed while the call waited to retry")
+                    raise TaptiError(  # noqa: TRY301  (the span must see it too)
+                        "the client was closed while the call waited to retry"
+                    )
                 retries += 1
+        except BaseException as exc:
+            span.end(exc)
+            raise
         finally:
             if self._http is not None:
                 self._forget(call.request)

@@ -1,0 +1,140 @@
+"""``_tracing`` with OpenTelemetry: imported only where ``opentelemetry-api`` is installed.
+
+Each call's span is a CLIENT span in the caller's current trace, made current while the call
+runs (so that the SDK's log lines and a caller's own instrumented ``http_client`` nest in it).
+Without an OpenTelemetry SDK configured the API hands out non-recording spans: nothing is
+recorded, and the caller's trace context, if any, is still passed on.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Final
+
+import httpx2
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.propagate import inject
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from ._call import url_template
+from ._errors import REQUEST_ID_HEADER, _ResponseError
+from ._tracing import _NO_SPAN, Span
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from contextvars import Token
+
+    from opentelemetry.context import Context
+
+    from ._call import Call
+
+__all__ = ["start"]
+
+# The logger's name too: one name to filter the SDK's telemetry by.
+_TRACER: Final = trace.get_tracer("tapti_ext", __version__)
+# Methods the conventions name; any other is reported as "_OTHER" (a method is no free text).
+_METHODS: Final = frozenset(
+    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"}
+)
+_DEFAULT_PORTS: Final = {"https": 443, "http": 80}
+
+
+class _OtelSpan:
+    """One call's span, current from ``start`` until ``end``."""
+
+    __slots__ = ("_span", "_token")
+
+    def __init__(self, span: trace.Span, token: Token[Context]) -> None:
+        self._span, self._token = span, token
+
+    def attempt(self, retries: int) -> None:
+        if retries:
+            self._span.set_attribute("http.request.resend_count", retries)
+
+    def end(self, outcome: httpx2.Response | BaseException) -> None:
+        span = self._span
+        try:
+            if span.is_recording():
+                attributes, failed = _attributes_at_end(outcome)
+                span.set_attributes(attributes)
+                if failed:
+                    span.set_status(Status(StatusCode.ERROR))
+        finally:
+            otel_context.detach(self._token)
+            span.end()
+
+
+def start(call: Call[Any], *, propagate: bool) -> Span:
+    """A span for ``call`` (see ``_tracing.span_starter``), current until it ends.
+
+    A span that records nothing (no OpenTelemetry SDK configured, or not sampled) is not made
+    current and gets nothing at its end; the trace context is still sent.
+    """
+    request = call.request
+    url = request.url
+    method = request.method
+    template = url_template(method, url.path)
+    name, attributes = _at_start(method, url.scheme, url.host, url.port, template)
+    span = _TRACER.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+    if not span.is_recording():
+        if propagate:
+            _pass_on(span, request.headers)
+        return _NO_SPAN
+    current = trace.set_span_in_context(span)
+    if propagate:
+        # Into the request's headers, which never hold the key on the SDK's own pool (it is
+        # added below httpx2); a caller's client gets the key on the request only later.
+        inject(request.headers, context=current)
+    return _OtelSpan(span, otel_context.attach(current))
+
+
+def _pass_on(span: trace.Span, headers: httpx2.Headers) -> None:
+    """Send the context of a span that records nothing: its own (unsampled by an SDK), else
+    the caller's (older APIs' no-op spans carry none); nothing, cheaply, without a trace."""
+    if span.get_span_context().is_valid:
+        inject(headers, context=trace.set_span_in_context(span))
+    elif trace.get_current_span().get_span_context().is_valid:
+        inject(headers)
+
+
+@lru_cache(maxsize=64)
+def _at_start(
+    method: str, scheme: str, host: str, port: int | None, template: str | None
+) -> tuple[str, dict[str, Any]]:
+    """The span's name and what is known before sending (which samplers see too): the same
+    for every call of an operation. The dict is shared: OpenTelemetry copies what it gets."""
+    known = method in _METHODS
+    attributes: dict[str, Any] = {
+        "http.request.method": method if known else "_OTHER",
+        "server.address": host,
+        "server.port": port or _DEFAULT_PORTS.get(scheme, 0),
+    }
+    if not known:
+        attributes["http.request.method_original"] = method
+    if template is not None:
+        attributes["url.template"] = template
+    name = method if known else "HTTP"
+    return (f"{name} {template}" if template else name), attributes
+
+
+def _attributes_at_end(outcome: httpx2.Response | BaseException) -> tuple[dict[str, Any], bool]:
+    """What the outcome adds to the span, and whether the call failed."""
+    attributes: dict[str, Any] = {}
+    response = outcome.response if isinstance(outcome, _ResponseError) else outcome
+    status = None
+    if isinstance(response, httpx2.Response):
+        status = response.status_code
+        attributes["http.response.status_code"] = status
+        version = response.http_version.partition("/")[2]
+        if version:
+            attributes["network.protocol.version"] = version
+        request_id = response.headers.get(REQUEST_ID_HEADER)
+        if request_id:
+            attributes["tapti.request_id"] = request_id
+    if not isinstance(outcome, BaseException):
+        return attributes, False
+    # The status is the error's type when the server gave one; otherwise the class raised.
+    failed_status = status is not None and status >= 400
+    attributes["error.type"] = str(status) if failed_status else type(outcome).__qualname__
+    return attributes, True
