@@ -384,6 +384,8 @@ class Tapti(_BaseTapti[Pipeline]):
             stays open when this client closes; its own request hooks see the key.
         allow_insecure_http: Allow a plain ``http://`` base URL on another machine (the key
             then travels unencrypted).
+        propagate_trace_context: With OpenTelemetry installed (``pip install 'tapti[otel]'``),
+            each call is a CLIENT span; this sends its W3C ``traceparent`` to the API too.
 
     >>> tapti = Tapti(api_key="...")
     >>> token = tapti.user("user_123").create_sdk_token(platforms="youtube", scopes="profile_read",
@@ -472,6 +474,8 @@ class AsyncTapti(_BaseTapti[AsyncPipeline]):
             stays open when this client closes; its own request hooks see the key.
         allow_insecure_http: Allow a plain ``http://`` base URL on another machine (the key
             then travels unencrypted).
+        propagate_trace_context: With OpenTelemetry installed (``pip install 'tapti[otel]'``),
+            each call is a CLIENT span; this sends its W3C ``traceparent`` to the API too.
     """
 
     @staticmethod
