@@ -26,6 +26,7 @@ from ._errors import (
     APITimeoutError,
     InvalidInputError,
     describe_transport_error,
+    excerpt,
     forget_locals,
     redacted,
     status_error_from_response,
@@ -321,7 +322,7 @@ class Call(Generic[_T]):
         if isinstance(error, BodyTooLargeError):
             message = f"response body is larger than {MAX_RESPONSE_BYTES} bytes once decoded"
         else:
-            detail = redacted(f"{type(error).__name__}: {error}", self.secret)
+            detail = excerpt(f"{type(error).__name__}: {error}", self.secret)
             message = f"a successful response could not be read ({detail})"
         raise APIResponseValidationError(message, response=stand_in) from error
 

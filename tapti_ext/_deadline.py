@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Final
+from typing import Any, Final
 
 import httpx2
 
@@ -75,10 +75,20 @@ class Attempt:
     beyond it would be handed to the next caller as their answer.
     """
 
-    __slots__ = ("_pending", "_skipped", "answered_2xx", "deadline", "head_end", "received")
+    __slots__ = (
+        "_pending",
+        "_skipped",
+        "answered_2xx",
+        "connection",
+        "deadline",
+        "head_end",
+        "received",
+    )
 
     def __init__(self, deadline: Deadline) -> None:
         self.deadline = deadline
+        # The own pool's connection serving this attempt (sync), to free if it is abandoned.
+        self.connection: Any = None
         self.restart()
 
     def restart(self) -> None:

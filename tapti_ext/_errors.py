@@ -237,6 +237,11 @@ def status_error_from_response(
     return error_class(message, response=response, body=body)
 
 
+def excerpt(text: str, secret: str) -> str:
+    """What an error message may quote of what a server sent: redacted, then bounded."""
+    return _shortened(redacted(text, secret), _MAX_QUOTED_MESSAGE)
+
+
 def _shortened(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
@@ -267,7 +272,7 @@ def describe_transport_error(
     if isinstance(exc, httpx2.TimeoutException):
         kind = type(exc).__name__.replace("Timeout", " timeout").strip().lower()
         return APITimeoutError(f"request timed out ({kind}){suffix}", request=_request_of(exc))
-    detail = _shortened(redacted(str(exc) or type(exc).__name__, secret), _MAX_QUOTED_MESSAGE)
+    detail = excerpt(str(exc) or type(exc).__name__, secret)
     return APIConnectionError(f"connection error: {detail}{suffix}", request=_request_of(exc))
 
 

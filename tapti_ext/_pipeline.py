@@ -180,6 +180,21 @@ def _failed(
     raise exc
 
 
+def _free(attempt: Attempt) -> None:
+    """Close the attempt's connection if an interrupt left it taken (see ``_pool._Claimed``)."""
+    connection = attempt.connection
+    if connection is not None and not (connection.is_idle() or connection.is_closed()):
+        connection.close()
+
+
+def _close(opened: _Opened, attempt: Attempt) -> None:
+    try:
+        opened.close()
+    except BaseException:  # interrupted while handing the connection back
+        _free(attempt)
+        raise
+
+
 def _as_httpx(exc: Exception, request: httpx2.Request) -> Exception:
     return as_httpx_error(exc, request) or exc
 
@@ -231,9 +246,12 @@ class Pipeline(_Base[httpx2.Client]):
                 return Unreadable(opened.response(request), exc, request)
             except Exception as exc:  # sorted by _failed: the program's own pass through
                 return _failed(exc, attempt, request)
+            except BaseException:  # an interrupt, wherever it landed: free the connection
+                _free(attempt)
+                raise
             finally:
                 if opened is not None:
-                    opened.close()
+                    _close(opened, attempt)
 
     def _open(self, call: Call[Any], deadline: Deadline) -> _Opened:
         if self._http is None:
@@ -252,13 +270,17 @@ class Pipeline(_Base[httpx2.Client]):
             answer = self._own_pool().handle_request(core)
         except Exception as exc:
             raise _as_httpx(exc, request) from exc
-        return _Opened(
-            answer.status,
-            answer.headers,
-            _core_chunks(answer, request),
-            answer.close,
-            answer.extensions,
-        )
+        try:  # at once: an interrupt from here on must not leave the connection taken
+            return _Opened(
+                answer.status,
+                answer.headers,
+                _core_chunks(answer, request),
+                answer.close,
+                answer.extensions,
+            )
+        except BaseException:
+            answer.close()
+            raise
 
     def _own_pool(self) -> httpcore2.ConnectionPool:
         pool = self._pool
