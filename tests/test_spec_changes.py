@@ -414,6 +414,56 @@ def test_a_new_operation_gets_the_whole_pipeline_without_wrapper_code(
     assert outcome["paths"] == [f"/users/u{n}/accounts" for n in (1, 2, 3, 4)]
 
 
+_TYPED_CALL = """\
+from tapti_api_client.api.users import list_accounts
+from tapti_api_client.models import Platform
+
+from tapti_ext import AsyncTapti, Tapti
+
+def listed(tapti: Tapti) -> None:
+    accounts = tapti.call(list_accounts, "u1", platform=Platform.THREADS, x_request_source="a")
+    reveal_type(accounts)
+    tapti.call(list_accounts, "u1", limt=5)
+
+async def listed_async(tapti: AsyncTapti) -> None:
+    accounts = await tapti.call(list_accounts, "u1", timeout=3)
+    reveal_type(accounts.accounts)
+    await tapti.call(list_accounts, "u1", platform="threads")
+"""
+
+
+def test_call_is_typed_by_the_new_operation(copy_root: Path, tmp_path: Path) -> None:
+    # mypy --strict on user code against the copy: its tapti_ext and regenerated package first.
+    (tmp_path / "user_code.py").write_text(_TYPED_CALL)
+    env = {
+        **os.environ,
+        "MYPYPATH": os.pathsep.join([str(copy_root), str(copy_root / "generated")]),
+    }
+    command = [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--config-file="]
+    # Errors in the copy's generated package (checked non-strict by the project) are not ours.
+    result = subprocess.run(
+        [*command, "--follow-imports=silent", "user_code.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    lines = result.stdout.splitlines()
+    revealed = [line.partition('Revealed type is "')[2] for line in lines if "Revealed" in line]
+    models = "tapti_api_client.models"
+    assert revealed == [
+        f'{models}.accounts.Accounts"',
+        f'list[{models}.platform.Platform]"',
+    ]
+    errors = [line for line in lines if ": error:" in line]
+    assert len(errors) == 2, result.stdout
+    assert errors[0].startswith('user_code.py:9: error: Unexpected keyword argument "limt"')
+    assert errors[1].startswith('user_code.py:14: error: Argument "platform"')
+    assert result.returncode == 1
+
+
 # --- the command line on the regenerated copies -------------------------------------------------
 
 # Runs `tapti` commands from the copy against the copy's mock; what each printed, and what the
