@@ -6,6 +6,9 @@ request field ``expires_in`` (integer) and a new optional response field ``expir
 (date-time). The copy's generator writes its own ``generated/`` and the mock's JSON spec; then a
 probe runs in a fresh interpreter whose ``PYTHONPATH`` holds only the copy, and each test below
 checks one thing it saw. No file of ``tapti_ext`` is edited in the copy: that is the point.
+The copy also serves a value the spec does not list (``MYSPACE``, kept); ``tapti.call`` on the
+new operation is type-checked by mypy against the copy. A second copy makes a new request field
+required.
 
 The breaking change of the table (the response becomes ``{"sdk_token": ...}``) needs no
 regeneration: an old-shape body must give ``APIResponseValidationError``, never a bare
@@ -53,7 +56,8 @@ import tapti_api_client, tapti_ext
 from tapti_ext import Tapti
 from tapti_ext.testing import MockTaptiServer
 
-call, key = json.loads(sys.argv[1]), sys.argv[2]
+given, key = json.loads(sys.argv[1]), sys.argv[2]
+call = given["create"]
 seen = {"tapti_ext": tapti_ext.__file__, "tapti_api_client": tapti_api_client.__file__}
 
 def step(name, run):
@@ -126,9 +130,37 @@ def second_operation(tapti, server):
         "paths": [r.path for r in server.requests[-4:]],
     }
 
+def unknown_enum_value(tapti, server):
+    from tapti_api_client.api.users import list_accounts
+    from tapti_api_client.models import Platform
+    from tapti_ext import APIResponseValidationError
+
+    server.fail_next(1, status=200, body={"accounts": ["THREADS", "MYSPACE"]})
+    accounts = tapti.call(list_accounts, "u5").accounts
+    try:
+        Platform("MYSPACE")
+        typed_by_user = None
+    except ValueError as exc:
+        typed_by_user = str(exc)
+    server.fail_next(1, status=200, body={"accounts": ["THREADS", 5]})
+    try:
+        tapti.call(list_accounts, "u6")
+        wrong_type = None
+    except APIResponseValidationError as exc:
+        wrong_type = type(exc).__name__
+    return {
+        "values": list(accounts),
+        "classes": [type(account).__name__ for account in accounts],
+        "known": [account in Platform.__members__.values() for account in accounts],
+        "typed_by_user": typed_by_user,
+        "wrong_type": wrong_type,
+    }
+
 with MockTaptiServer(api_key=key) as server:
     with Tapti(api_key=key, base_url=server.url, max_retries=0) as tapti:
-        for run in (threads, expires_in, expires_at, bad_expires_in, second_operation):
+        steps = (threads, expires_in, expires_at, bad_expires_in, second_operation,
+                 unknown_enum_value)
+        for run in steps:
             step(run.__name__, lambda: run(tapti, server))
 print(json.dumps(seen))
 """
@@ -229,7 +261,8 @@ def copy_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def seen(copy_root: Path) -> dict[str, Any]:
     """What the probe saw, run once against the copy."""
-    command = [sys.executable, "-c", _PROBE, json.dumps(COPY_CALL), KEY]
+    given = {"create": COPY_CALL}
+    command = [sys.executable, "-c", _PROBE, json.dumps(given), KEY]
     stdout = _run(command, copy_root, _copy_env(copy_root))
     result: dict[str, Any] = json.loads(stdout)
     return result
@@ -412,6 +445,16 @@ def test_a_new_operation_gets_the_whole_pipeline_without_wrapper_code(
     assert outcome["unauthorised"] == 401  # raised as AuthenticationError, not returned
     assert outcome["bad_gateway"] == 502  # a non-JSON 502 is InternalServerError through raw
     assert outcome["paths"] == [f"/users/u{n}/accounts" for n in (1, 2, 3, 4)]
+
+
+def test_an_enum_value_the_spec_does_not_list_is_kept(seen: dict[str, Any]) -> None:
+    # MYSPACE: a platform the server added after the copy was generated.
+    outcome = _step(seen, "unknown_enum_value")
+    assert outcome["values"] == ["THREADS", "MYSPACE"]
+    assert outcome["classes"] == ["Platform", "Platform"]
+    assert outcome["known"] == [True, False]  # how a user tells them apart
+    assert outcome["typed_by_user"] == "'MYSPACE' is not a valid Platform"
+    assert outcome["wrong_type"] == "APIResponseValidationError"  # other shape errors stay
 
 
 _TYPED_CALL = """\
