@@ -2,28 +2,39 @@
 
 - An enum value the spec does not list yet (the API added a platform before this package was
   regenerated) is kept while an answer is parsed, and stays a ``ValueError`` anywhere else.
+- Every repr of a parsed answer masks SDK tokens, however deep they sit.
 
 The same, on a regenerated copy of the project with a changed spec, is in test_spec_changes.py.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 import threading
 from typing import Any
 
+import attrs
 import httpx2
 import pytest
+from tapti_api_client.api.users import create_sdk_token
 from tapti_api_client.models import (
     CreateSdkTokenRequest,
+    CreateSdkTokenResponse,
     Platform,
     Scope,
 )
 
 from tapti_ext import (
     APIResponseValidationError,
+    AsyncTapti,
+    Tapti,
 )
 from tapti_ext._call import model_from
+from tapti_ext._masking import masked
+from tapti_ext._portal import token_from_response
+from tapti_ext.testing import MockTaptiServer
 
 KEY = "models-key"
 TOKEN = "tok_Secret+/=value_123"  # made up
@@ -130,3 +141,114 @@ def test_a_user_value_is_checked_even_while_another_thread_parses() -> None:
 def test_other_shape_errors_stay_validation_errors(platforms: object) -> None:
     with pytest.raises(APIResponseValidationError, match="not a valid request"):
         _parse_request({**REQUEST, "user_platforms": platforms})
+
+
+# --- SDK tokens masked in every repr, at any depth --------------------------------------------
+
+NESTED = {
+    "oauth_portal_url": URL,
+    "delivery": {
+        "portal_url": URL,
+        "links": [URL, {"href": URL}],
+        "session_token": "plain-value-that-is-a-token",
+        "note": f"open sdk_token={TOKEN} fast",
+    },
+    "sdk_token": TOKEN,
+    "count": 3,
+}
+
+
+def _reprs(value: object) -> list[str]:
+    return [repr(value), str(value), f"{value!r}", f"{value}"]
+
+
+def _assert_masked(*values: object) -> None:
+    for value in values:
+        for text in _reprs(value):
+            for secret in (TOKEN, "tok_Secret", "plain-value-that-is-a-token"):
+                assert secret not in text, text
+            assert "sdk_token=***" in text or "***" in text, text
+
+
+def test_tokens_nested_in_an_answer_are_masked_in_every_repr() -> None:
+    token = token_from_response(_answer(NESTED), (Platform.YOUTUBE,), (Scope.PROFILE_READ,))
+    response = token.response
+    delivery = response["delivery"]
+    _assert_masked(
+        token, response, response.additional_properties, delivery, delivery["links"],
+        delivery["links"][1],
+    )  # fmt: skip
+    assert "'count': 3" in repr(response)  # what is no token is shown
+    assert "app.example" in repr(response)
+    # Values read on purpose are the API's own.
+    assert delivery["portal_url"] == URL
+    assert delivery["links"][1]["href"] == URL
+    assert response.to_dict() == NESTED
+    assert json.loads(json.dumps(response.to_dict())) == NESTED
+    assert token.sdk_token == TOKEN
+
+
+def test_a_masked_answer_is_still_the_generated_model() -> None:
+    token = token_from_response(_answer(NESTED), (), ())
+    plain = CreateSdkTokenResponse.from_dict(NESTED)
+    assert isinstance(token.response, CreateSdkTokenResponse)
+    assert type(token.response).__name__ == "CreateSdkTokenResponse"
+    assert token.response == plain
+    assert plain == token.response
+    assert token.response != CreateSdkTokenResponse.from_dict({**NESTED, "count": 4})
+    for again in (
+        copy.copy(token.response),
+        copy.deepcopy(token.response),
+        pickle.loads(pickle.dumps(token.response)),
+    ):
+        assert again == plain
+        _assert_masked(again, again["delivery"])
+
+
+@attrs.define
+class _Inner:
+    portal_url: str
+    api_token: str
+
+
+@attrs.define
+class _Outer:
+    inner: _Inner
+    inners: list[_Inner]
+    tokens: list[str]
+
+
+def test_nested_models_are_masked_wherever_they_are_read_from() -> None:
+    # Generated models nest models (a spec field of an object type): each gets the masking repr.
+    inner = _Inner(portal_url=URL, api_token=TOKEN)
+    outer = masked(_Outer(inner=inner, inners=[_Inner(URL, TOKEN)], tokens=[TOKEN]))
+    _assert_masked(outer, outer.inner, outer.inners, outer.inners[0], outer.tokens)
+    assert isinstance(outer.inner, _Inner)
+    assert outer.inner.api_token == TOKEN
+    portal = "https://oauth.tapti.dev/?origin=https%3A%2F%2Fapp.example&sdk_token=***"
+    assert repr(outer.inner) == f"_Inner(portal_url={portal!r}, api_token='***')"
+
+
+def test_call_results_are_masked_too() -> None:
+    with (
+        MockTaptiServer(api_key=KEY) as server,
+        Tapti(api_key=KEY, base_url=server.url) as tapti,
+    ):
+        server.fail_next(1, status=200, body=NESTED)
+        parsed = tapti.call(create_sdk_token, "u1", body=BODY)
+        issued = tapti.call(create_sdk_token, "u2", body=BODY)
+    _assert_masked(parsed, parsed["delivery"])
+    assert parsed.oauth_portal_url == URL
+    [sdk_token] = server.issued_tokens
+    assert sdk_token in issued.oauth_portal_url
+    assert sdk_token not in repr(issued)
+
+
+@pytest.mark.anyio
+async def test_async_answers_are_masked() -> None:
+    with MockTaptiServer(api_key=KEY) as server:
+        async with AsyncTapti(api_key=KEY, base_url=server.url) as tapti:
+            server.fail_next(2, status=200, body=NESTED)
+            token = await tapti.user("u1").create_sdk_token(**CALL)
+            parsed = await tapti.call(create_sdk_token, "u1", body=BODY)
+    _assert_masked(token, token.response, token.response["delivery"], parsed)

@@ -6,8 +6,9 @@ request field ``expires_in`` (integer) and a new optional response field ``expir
 (date-time). The copy's generator writes its own ``generated/`` and the mock's JSON spec; then a
 probe runs in a fresh interpreter whose ``PYTHONPATH`` holds only the copy, and each test below
 checks one thing it saw. No file of ``tapti_ext`` is edited in the copy: that is the point.
-The copy also serves a value the spec does not list (``MYSPACE``, kept); ``tapti.call`` on the
-new operation is type-checked by mypy against the copy. A second copy makes a new request field
+The copy also gets a nested object in the token's answer (``delivery``, masked in every repr),
+and serves a value the spec does not list (``MYSPACE``, kept); ``tapti.call`` on the new
+operation is type-checked by mypy against the copy. A second copy makes a new request field
 required.
 
 The breaking change of the table (the response becomes ``{"sdk_token": ...}``) needs no
@@ -48,6 +49,9 @@ CALL: dict[str, Any] = {
 }
 COPY_CALL: dict[str, Any] = {**CALL, "platforms": ["threads"]}  # only the copy knows THREADS
 PLATFORM = "#/components/schemas/Platform"
+DELIVERY = "#/components/schemas/Delivery"
+NESTED_TOKEN = "tok_nested_Secret_42"  # made up
+NESTED_URL = f"https://oauth.tapti.dev/?sdk_token={NESTED_TOKEN}&origin=https%3A%2F%2Fapp.example"
 # The probe runs in the copy's interpreter. Each step records what it saw, or the exception,
 # so that one failing step fails one test with its reason and leaves the others their verdict.
 _PROBE = """
@@ -156,10 +160,28 @@ def unknown_enum_value(tapti, server):
         "wrong_type": wrong_type,
     }
 
+def nested_token(tapti, server):
+    from tapti_api_client.api.users import create_sdk_token
+    from tapti_api_client.models import CreateSdkTokenRequest
+
+    url = given["nested_url"]
+    answer = {"oauth_portal_url": url, "delivery": {"portal_url": url, "links": [url, "x"]}}
+    server.fail_next(2, status=200, body=answer)
+    token = tapti.user("u1").create_sdk_token(**call)
+    body = CreateSdkTokenRequest.from_dict(server.requests[-1].json)
+    parsed = tapti.call(create_sdk_token, "u1", body=body)
+    shown = [token, token.response, token.response.delivery, token.response.delivery.links,
+             parsed, parsed.delivery]
+    return {
+        "reprs": [repr(value) for value in shown] + [str(value) for value in shown],
+        "delivery": type(token.response.delivery).__name__,
+        "read": [token.response.delivery.portal_url, parsed.delivery.links[0]],
+    }
+
 with MockTaptiServer(api_key=key) as server:
     with Tapti(api_key=key, base_url=server.url, max_retries=0) as tapti:
         steps = (threads, expires_in, expires_at, bad_expires_in, second_operation,
-                 unknown_enum_value)
+                 unknown_enum_value, nested_token)
         for run in steps:
             step(run.__name__, lambda: run(tapti, server))
 print(json.dumps(seen))
@@ -198,6 +220,15 @@ def _change_spec(spec: Path) -> None:
         "description": "When the SDK token expires.",
         # The mock puts an optional property in its answer when the spec shows an example of it.
         "examples": [EXPIRES_AT],
+    }
+    # A nested object that may carry the token again: masked in every repr all the same.
+    schemas["CreateSdkTokenResponse"]["properties"]["delivery"] = {"$ref": DELIVERY}
+    schemas["Delivery"] = {
+        "type": "object",
+        "properties": {
+            "portal_url": {"type": "string", "format": "uri"},
+            "links": {"type": "array", "items": {"type": "string"}},
+        },
     }
     # A second operation, with no wrapper method: tapti.call and tapti.raw must serve it.
     document["paths"]["/users/{id}/accounts"] = {
@@ -261,7 +292,7 @@ def copy_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def seen(copy_root: Path) -> dict[str, Any]:
     """What the probe saw, run once against the copy."""
-    given = {"create": COPY_CALL}
+    given = {"create": COPY_CALL, "nested_url": NESTED_URL}
     command = [sys.executable, "-c", _PROBE, json.dumps(given), KEY]
     stdout = _run(command, copy_root, _copy_env(copy_root))
     result: dict[str, Any] = json.loads(stdout)
@@ -370,6 +401,9 @@ def test_the_model_coverage_guard_names_the_new_fields(copy_root: Path) -> None:
         "CreateSdkTokenRequest.expires_in",
         "CreateSdkTokenResponse.expires_at",
         "Accounts.accounts",  # the new operation's model: served by call(), named by no wrapper
+        "CreateSdkTokenResponse.delivery",
+        "Delivery.portal_url",
+        "Delivery.links",
     }
     assert set(outcome["missing"]) == new  # judged per model field: no word elsewhere hides one
     assert outcome["stale"] == []
@@ -455,6 +489,16 @@ def test_an_enum_value_the_spec_does_not_list_is_kept(seen: dict[str, Any]) -> N
     assert outcome["known"] == [True, False]  # how a user tells them apart
     assert outcome["typed_by_user"] == "'MYSPACE' is not a valid Platform"
     assert outcome["wrong_type"] == "APIResponseValidationError"  # other shape errors stay
+
+
+def test_a_token_in_a_nested_object_is_masked_in_every_repr(seen: dict[str, Any]) -> None:
+    outcome = _step(seen, "nested_token")
+    assert outcome["delivery"] == "Delivery"  # the regenerated nested model
+    assert len(outcome["reprs"]) == 12
+    for text in outcome["reprs"]:
+        assert NESTED_TOKEN not in text, text
+    assert sum("sdk_token=***" in text for text in outcome["reprs"]) == 12
+    assert outcome["read"] == [NESTED_URL, NESTED_URL]  # read on purpose: the API's own value
 
 
 _TYPED_CALL = """\
