@@ -48,7 +48,7 @@ from ._inputs import (
     check_url,
     check_user_id,
 )
-from ._operation import OperationModule
+from ._operation import OperationModule, request_model
 from ._pipeline import ASYNC_DEFAULT_LIMITS, DEFAULT_LIMITS, AsyncPipeline, Pipeline
 from ._portal import SdkToken, oauth_portal_url, resolve_portal_url, token_from_response
 from ._retry import RetryPolicy
@@ -283,16 +283,24 @@ class _BaseTapti(Generic[_Pipe]):
     ) -> Call[SdkToken]:
         checked_id = _one_user_id(bound_id, user_id)
         chosen = given.over(self._settings.defaults)
-        body = CreateSdkTokenRequest(
-            user_platforms=list(chosen.platforms or ()),
-            enabled_scopes=list(chosen.scopes or ()),
-            callback_url=chosen.callback_url or "",
-            redirect_url=chosen.redirect_url or "",
-        )
+        platforms, scopes = chosen.platforms or (), chosen.scopes or ()
+        try:
+            body = CreateSdkTokenRequest(
+                user_platforms=list(platforms),
+                enabled_scopes=list(scopes),
+                callback_url=chosen.callback_url or "",
+                redirect_url=chosen.redirect_url or "",
+            )
+        except TypeError:  # the spec made a field required that this code does not send
+            fields = {
+                "user_platforms": [platform.value for platform in platforms],
+                "enabled_scopes": [scope.value for scope in scopes],
+                "callback_url": chosen.callback_url,
+                "redirect_url": chosen.redirect_url,
+            }
+            body = request_model(CreateSdkTokenRequest, fields, extras.body, "create_sdk_token")
         spec = _create_sdk_token._get_kwargs(checked_id, body=body)
-        parse = partial(
-            token_from_response, platforms=chosen.platforms or (), scopes=chosen.scopes or ()
-        )
+        parse = partial(token_from_response, platforms=platforms, scopes=scopes)
         return self._call(spec, parse, timeout, extras)
 
     def _operation_call(

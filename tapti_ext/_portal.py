@@ -8,8 +8,10 @@ leaves every other one exactly as the API wrote it.
 from __future__ import annotations
 
 import os
+from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import attrs
 import httpx2
 from tapti_api_client.models.create_sdk_token_response import CreateSdkTokenResponse
 from tapti_api_client.models.platform import Platform
@@ -66,8 +68,9 @@ class SdkToken:
     added to the spec is there after ``make generate``, and fields a newer server sends are in
     its ``additional_properties``. The token is a credential for the user's session:
     ``repr``/``str`` mask it, here and in ``response`` at any depth, so a token logged by
-    accident leaks nothing. Read ``sdk_token`` or ``oauth_portal_url`` explicitly. Read-only;
-    equal when URL, platforms and scopes are.
+    accident leaks nothing. Read ``sdk_token`` or ``oauth_portal_url`` explicitly. Built by
+    hand without ``response=``, ``response`` holds the URL only (a field a newer spec requires
+    is unset). Read-only; equal when URL, platforms and scopes are.
     (A plain class, not attrs: creating an attrs class costs most of a millisecond at import.)
     """
 
@@ -91,7 +94,7 @@ class SdkToken:
         if not query.get(TOKEN_PARAM):
             raise InvalidInputError("oauth_portal_url has no sdk_token query parameter")
         if response is None:
-            response = CreateSdkTokenResponse(oauth_portal_url=oauth_portal_url)
+            response = _model(CreateSdkTokenResponse, oauth_portal_url=oauth_portal_url)
         if not is_masked(response):  # a parsed answer is already
             response = masked(response)
         fields = zip(
@@ -182,3 +185,29 @@ def _with_params(url: str, params: list[tuple[str, str]]) -> str:
     replaced = {name for name, _ in params}
     kept = [pair for pair in query_pairs(parts.query) if pair_name(pair) not in replaced]
     return urlunsplit(parts._replace(query="&".join([*kept, urlencode(params)])))
+
+
+_M = TypeVar("_M")
+
+
+def _model(cls: type[_M], **known: Any) -> _M:
+    """A generated model of the fields this code knows, even once the spec requires more.
+
+    A field the spec made required since is left unset (reading it raises AttributeError), so
+    that ``SdkToken(url, ...)`` built by hand keeps working after ``make generate``.
+    """
+    try:
+        return cls(**known)
+    except TypeError:  # a required argument this code does not know
+        model = cls.__new__(cls)
+        for field in attrs.fields(cast("type[attrs.AttrsInstance]", cls)):
+            if field.name in known:
+                value = known[field.name]
+            elif isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+                value = field.default.factory()
+            elif field.default is not attrs.NOTHING:
+                value = field.default
+            else:
+                continue
+            object.__setattr__(model, field.name, value)
+        return model

@@ -3,6 +3,9 @@
 - An enum value the spec does not list yet (the API added a platform before this package was
   regenerated) is kept while an answer is parsed, and stays a ``ValueError`` anywhere else.
 - Every repr of a parsed answer masks SDK tokens, however deep they sit.
+- A request field the spec made required that the wrapper does not know is taken from
+  ``extra_body``, or named in an ``InvalidInputError``; ``SdkToken`` built by hand survives a
+  new required response field.
 
 The same, on a regenerated copy of the project with a changed spec, is in test_spec_changes.py.
 """
@@ -29,10 +32,13 @@ from tapti_api_client.models import (
 from tapti_ext import (
     APIResponseValidationError,
     AsyncTapti,
+    InvalidInputError,
+    SdkToken,
     Tapti,
 )
 from tapti_ext._call import model_from
 from tapti_ext._masking import masked
+from tapti_ext._operation import RequiredFieldError, request_model
 from tapti_ext._portal import token_from_response
 from tapti_ext.testing import MockTaptiServer
 
@@ -252,3 +258,65 @@ async def test_async_answers_are_masked() -> None:
             token = await tapti.user("u1").create_sdk_token(**CALL)
             parsed = await tapti.call(create_sdk_token, "u1", body=BODY)
     _assert_masked(token, token.response, token.response["delivery"], parsed)
+
+
+# --- required fields ---------------------------------------------------------------------------
+
+KNOWN = {"user_platforms": ["YOUTUBE"], "enabled_scopes": ["PROFILE_READ"]}
+
+
+def test_a_required_field_the_wrapper_does_not_send_comes_from_extra_body() -> None:
+    # As if the spec had made callback_url and redirect_url required after this code was written.
+    extra = {"callback_url": "https://app.example/cb", "redirect_url": "https://app.example/d"}
+    built = request_model(CreateSdkTokenRequest, KNOWN, {**extra, "other": 1}, "create_sdk_token")
+    assert built.callback_url == extra["callback_url"]
+    assert built.user_platforms == [Platform.YOUTUBE]
+    assert "other" not in built.to_dict()  # the rest of extra_body is merged when sending
+
+
+def test_a_missing_required_field_is_named_with_how_to_pass_it() -> None:
+    with pytest.raises(InvalidInputError) as error:
+        request_model(CreateSdkTokenRequest, KNOWN, {"redirect_url": "x"}, "create_sdk_token")
+    assert str(error.value) == (
+        "create_sdk_token: 'callback_url' is required by the API and not sent by this version "
+        'of the SDK; pass it with extra_body={"callback_url": ...}'
+    )
+    assert isinstance(error.value, RequiredFieldError)
+    assert isinstance(error.value, TypeError)  # what the generated constructor raised
+    assert error.value.names == ("callback_url",)
+    with pytest.raises(InvalidInputError, match=r"'callback_url', 'redirect_url' are required"):
+        request_model(CreateSdkTokenRequest, KNOWN, None, "create_sdk_token")
+
+
+def test_an_extra_body_that_does_not_fit_is_bad_input() -> None:
+    extra = {"callback_url": "x", "redirect_url": "y"}
+    # A value in the known fields the generated parser cannot read.
+    with pytest.raises(InvalidInputError, match="extra_body does not fit"):
+        request_model(
+            CreateSdkTokenRequest, {**KNOWN, "enabled_scopes": 5}, extra, "create_sdk_token"
+        )
+    # An enum value the spec does not list yet is the API's to judge, as in answers.
+    built = request_model(
+        CreateSdkTokenRequest, {**KNOWN, "user_platforms": ["THREADS"]}, extra, "create_sdk_token"
+    )
+    assert built.to_dict()["user_platforms"] == ["THREADS"]
+
+
+def test_a_token_built_by_hand_survives_a_new_required_response_field() -> None:
+    @attrs.define
+    class NewerResponse:  # the generated model once the spec requires expires_at
+        oauth_portal_url: str
+        expires_at: str
+        additional_properties: dict[str, Any] = attrs.field(init=False, factory=dict)
+
+    from tapti_ext._portal import _model  # noqa: PLC0415
+
+    partial = _model(NewerResponse, oauth_portal_url=URL)
+    assert partial.oauth_portal_url == URL
+    assert partial.additional_properties == {}
+    with pytest.raises(AttributeError, match="expires_at"):
+        _ = partial.expires_at
+    token = SdkToken(URL, (Platform.YOUTUBE,), (), response=partial)  # type: ignore[arg-type]
+    assert token.sdk_token == TOKEN
+    _assert_masked(token, token.response)
+    assert repr(token.response).startswith("NewerResponse(oauth_portal_url='https://")

@@ -8,8 +8,8 @@ probe runs in a fresh interpreter whose ``PYTHONPATH`` holds only the copy, and 
 checks one thing it saw. No file of ``tapti_ext`` is edited in the copy: that is the point.
 The copy also gets a nested object in the token's answer (``delivery``, masked in every repr),
 and serves a value the spec does not list (``MYSPACE``, kept); ``tapti.call`` on the new
-operation is type-checked by mypy against the copy. A second copy makes a new request field
-required.
+operation is type-checked by mypy against the copy. A second copy makes new request and answer
+fields required.
 
 The breaking change of the table (the response becomes ``{"sdk_token": ...}``) needs no
 regeneration: an old-shape body must give ``APIResponseValidationError``, never a bare
@@ -607,7 +607,8 @@ def test_tapti_api_runs_the_new_operation_with_its_parameters(copy_root: Path) -
 
 @pytest.fixture(scope="module")
 def required_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy whose spec makes a new request field, ``expires_in``, required."""
+    """A copy whose spec makes new fields required: ``expires_in`` in the request and
+    ``expires_at`` in the answer."""
     root = tmp_path_factory.mktemp("required-field") / "project"
     root.mkdir()
     _copy_project(root)
@@ -616,6 +617,13 @@ def required_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     request = document["components"]["schemas"]["CreateSdkTokenRequest"]
     request["properties"]["expires_in"] = {"type": "integer", "description": "Token lifetime."}
     request["required"].append("expires_in")
+    answer = document["components"]["schemas"]["CreateSdkTokenResponse"]
+    answer["properties"]["expires_at"] = {
+        "type": "string",
+        "format": "date-time",
+        "examples": [EXPIRES_AT],
+    }
+    answer["required"].append("expires_at")
     spec.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     _run([sys.executable, str(root / "scripts" / "generate.py")], root)
     return root
@@ -648,3 +656,80 @@ def test_a_new_required_request_field_is_one_cli_line_never_a_traceback(
     assert "tapti api create-sdk-token" in wrapper["stderr"]  # the way to send it today
     assert complete["code"] == 0, complete["stderr"]
     assert [r["json"]["expires_in"] for r in outcome["received"]] == [900]
+
+
+# What the library does on the copy whose spec made fields required: each step's outcome.
+_REQUIRED_PROBE = """
+import asyncio, json, sys
+from tapti_ext import AsyncTapti, InvalidInputError, SdkToken, Tapti
+from tapti_ext.testing import MockTaptiServer
+
+call, key = json.loads(sys.argv[1]), sys.argv[2]
+seen = {}
+
+def refused(exc):
+    return {"type": type(exc).__name__, "message": str(exc),
+            "invalid_input": isinstance(exc, InvalidInputError),
+            "type_error": isinstance(exc, TypeError)}
+
+async def async_missing(url):
+    async with AsyncTapti(api_key=key, base_url=url) as tapti:
+        try:
+            await tapti.user("u1").create_sdk_token(**call)
+        except Exception as exc:
+            return refused(exc)
+
+with MockTaptiServer(api_key=key) as server:
+    with Tapti(api_key=key, base_url=server.url, max_retries=0) as tapti:
+        try:
+            tapti.user("u1").create_sdk_token(**call)
+        except Exception as exc:
+            seen["missing"] = refused(exc)
+        seen["async_missing"] = asyncio.run(async_missing(server.url))
+        seen["sent_while_missing"] = len(server.requests)
+        token = tapti.user("u1").create_sdk_token(**call, extra_body={"expires_in": 900})
+        seen["given"] = {
+            "json": server.requests[-1].json,
+            "status": server.requests[-1].status,
+            "expires_at": token.response.expires_at.isoformat(),
+            "token_in_repr": token.sdk_token in repr(token.response),
+        }
+hand = SdkToken("https://portal.example/?sdk_token=tok_by_hand", (), ())
+try:
+    hand.response.expires_at
+    unset = None
+except AttributeError as exc:
+    unset = str(exc)
+seen["by_hand"] = {"sdk_token": hand.sdk_token, "repr": repr(hand), "response": repr(hand.response),
+                   "url": hand.response.oauth_portal_url, "unset": unset}
+print(json.dumps(seen))
+"""
+
+
+def test_a_new_required_field_through_the_library(required_root: Path) -> None:
+    command = [sys.executable, "-c", _REQUIRED_PROBE, json.dumps(CALL), KEY]
+    seen = json.loads(_run(command, required_root, _copy_env(required_root)))
+    for name in ("missing", "async_missing"):
+        assert seen[name] == {
+            "type": "RequiredFieldError",
+            "message": "create_sdk_token: 'expires_in' is required by the API and not sent by "
+            'this version of the SDK; pass it with extra_body={"expires_in": ...}',
+            "invalid_input": True,
+            "type_error": True,  # as the generated constructor's error was
+        }
+    assert seen["sent_while_missing"] == 0
+    given = seen["given"]
+    assert given["status"] == 200
+    assert given["json"]["expires_in"] == 900
+    assert given["json"]["user_platforms"] == ["YOUTUBE"]
+    assert datetime.fromisoformat(given["expires_at"]) == datetime(2026, 11, 1, 12, 15, tzinfo=UTC)
+    assert given["token_in_repr"] is False
+    # SdkToken built by hand (a user's fake): the new required answer field stays unset.
+    by_hand = seen["by_hand"]
+    assert by_hand["sdk_token"] == "tok_by_hand"
+    assert by_hand["url"] == "https://portal.example/?sdk_token=tok_by_hand"
+    assert "tok_by_hand" not in by_hand["repr"] + by_hand["response"]
+    assert by_hand["response"] == (
+        "CreateSdkTokenResponse(oauth_portal_url='https://portal.example/?sdk_token=***')"
+    )
+    assert "expires_at" in by_hand["unset"]
