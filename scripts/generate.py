@@ -31,6 +31,10 @@ from enum_literals import SpecError, literal_module  # a sibling script, not a p
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi" / "tapti.yaml"
 CONFIG = ROOT / "openapi" / "generator-config.yaml"
+# Templates that replace the generator's own of the same name, and modules copied beside them.
+TEMPLATES = ROOT / "openapi" / "templates"
+# The generated enums' _missing_ imports it: values the API added later are kept (see the file).
+COPIED = ("_unknown.py",)
 PACKAGE = "tapti_api_client"
 TARGET = ROOT / "generated" / PACKAGE
 SPEC_JSON = ROOT / "tapti_ext" / "testing" / "_openapi.json"
@@ -54,6 +58,8 @@ def generate_into(folder: Path) -> Path:
         "none",
         "--output-path",
         str(out),
+        "--custom-template-path",
+        str(TEMPLATES),
         "--fail-on-warning",
     ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
@@ -62,6 +68,8 @@ def generate_into(folder: Path) -> Path:
         raise SystemExit(f"openapi-python-client failed (exit {result.returncode})")
     # --meta none writes no py.typed; the package is typed, so ship the marker.
     (out / "py.typed").write_text("")
+    for name in COPIED:
+        shutil.copyfile(TEMPLATES / name, out / name)
     to_httpx2(out, bin_dir)
     return out
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Final, Generic, NamedTuple, TypeVar
 
 import httpx2
+from tapti_api_client._unknown import KEEP_UNKNOWN
 
 from ._deadline import Deadline
 from ._decode import BodyTooLargeError
@@ -32,6 +33,7 @@ from ._errors import (
     status_error_from_response,
 )
 from ._inputs import Timeout
+from ._masking import masked
 from ._retry import RetryPolicy, parse_retry_after
 
 __all__ = [
@@ -374,12 +376,17 @@ def model_from(build: Callable[[], _M], response: httpx2.Response, what: str) ->
     """``build()``: a generated parser, whose failures on a misshapen body become one error.
 
     The generated ``from_dict`` raises ``KeyError`` for a missing field, ``TypeError`` or
-    ``ValueError`` for a wrong type or format; none of that may reach a user raw.
+    ``ValueError`` for a wrong type or format; none of that may reach a user raw. An enum value
+    the spec does not list (yet) is no such failure: it is kept (``tapti_api_client._unknown``).
+    The result's reprs mask SDK tokens at any depth (``_masking``).
     """
+    keep = KEEP_UNKNOWN.set(True)
     try:
-        return build()
+        return masked(build())
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
         detail = f"missing field {exc}" if isinstance(exc, KeyError) else type(exc).__name__
         raise APIResponseValidationError(
             f"response body is not a valid {what} ({detail})", response=response
         ) from None
+    finally:
+        KEEP_UNKNOWN.reset(keep)

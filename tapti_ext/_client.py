@@ -14,8 +14,17 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from functools import lru_cache, partial
-from types import ModuleType
-from typing import TYPE_CHECKING, Any, Final, Generic, NamedTuple, Self, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Final,
+    Generic,
+    NamedTuple,
+    ParamSpec,
+    Self,
+    TypeVar,
+    overload,
+)
 
 import httpx2
 from tapti_api_client.api.users import create_sdk_token as _create_sdk_token
@@ -39,6 +48,7 @@ from ._inputs import (
     check_url,
     check_user_id,
 )
+from ._operation import OperationModule, request_model
 from ._pipeline import ASYNC_DEFAULT_LIMITS, DEFAULT_LIMITS, AsyncPipeline, Pipeline
 from ._portal import SdkToken, oauth_portal_url, resolve_portal_url, token_from_response
 from ._retry import RetryPolicy
@@ -92,6 +102,9 @@ TimeoutLike = float | httpx2.Timeout | None
 _Pipe = TypeVar("_Pipe", Pipeline, AsyncPipeline)
 # A string: _response loads only when with_raw_response is first used.
 _Result = TypeVar("_Result", SdkToken, "APIResponse")
+# An operation's parameters and its parsed success model, for call().
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 class _Arguments(NamedTuple):
@@ -270,26 +283,37 @@ class _BaseTapti(Generic[_Pipe]):
     ) -> Call[SdkToken]:
         checked_id = _one_user_id(bound_id, user_id)
         chosen = given.over(self._settings.defaults)
-        body = CreateSdkTokenRequest(
-            user_platforms=list(chosen.platforms or ()),
-            enabled_scopes=list(chosen.scopes or ()),
-            callback_url=chosen.callback_url or "",
-            redirect_url=chosen.redirect_url or "",
-        )
+        platforms, scopes = chosen.platforms or (), chosen.scopes or ()
+        try:
+            body = CreateSdkTokenRequest(
+                user_platforms=list(platforms),
+                enabled_scopes=list(scopes),
+                callback_url=chosen.callback_url or "",
+                redirect_url=chosen.redirect_url or "",
+            )
+        except TypeError:  # the spec made a field required that this code does not send
+            fields = {
+                "user_platforms": [platform.value for platform in platforms],
+                "enabled_scopes": [scope.value for scope in scopes],
+                "callback_url": chosen.callback_url,
+                "redirect_url": chosen.redirect_url,
+            }
+            body = request_model(CreateSdkTokenRequest, fields, extras.body, "create_sdk_token")
         spec = _create_sdk_token._get_kwargs(checked_id, body=body)
-        parse = partial(
-            token_from_response, platforms=chosen.platforms or (), scopes=chosen.scopes or ()
-        )
+        parse = partial(token_from_response, platforms=platforms, scopes=scopes)
         return self._call(spec, parse, timeout, extras)
 
     def _operation_call(
-        self,
-        operation: ModuleType,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        timeout: TimeoutLike | NotGiven,
-        extras: Extras,
+        self, operation: OperationModule[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Call[Any]:
+        # The SDK's options (the typed overloads of call() cannot list them beside the
+        # operation's own parameters), then the operation's arguments.
+        timeout = kwargs.pop("timeout", NOT_GIVEN)
+        extras = extras_of(
+            kwargs.pop("extra_headers", None),
+            kwargs.pop("extra_query", None),
+            kwargs.pop("extra_body", None),
+        )
         get_kwargs = getattr(operation, "_get_kwargs", None)
         parse_response = getattr(operation, "_parse_response", None)
         if get_kwargs is None or parse_response is None:
@@ -415,25 +439,59 @@ class Tapti(_BaseTapti[Pipeline]):
         """The same calls, answering with the HTTP response (``.parse()`` gives the token)."""
         return TaptiWithRawResponse(self)
 
+    # Typed by the operation: its own parameters and its success model. PEP 612 allows no
+    # keyword after *P.args, so a call that also passes one of the SDK's options (timeout=,
+    # extra_*=) matches one of the later overloads: the result is typed, the arguments not.
+    @overload
+    def call(
+        self, operation: OperationModule[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs
+    ) -> _R: ...
+    @overload
     def call(
         self,
-        operation: ModuleType,
+        operation: OperationModule[..., _R],
         /,
         *args: Any,
-        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        timeout: TimeoutLike,
         **kwargs: Any,
-    ) -> Any:
+    ) -> _R: ...
+    @overload
+    def call(
+        self,
+        operation: OperationModule[..., _R],
+        /,
+        *args: Any,
+        extra_headers: Mapping[str, str] | None,
+        **kwargs: Any,
+    ) -> _R: ...
+    @overload
+    def call(
+        self,
+        operation: OperationModule[..., _R],
+        /,
+        *args: Any,
+        extra_query: Mapping[str, Any] | None,
+        **kwargs: Any,
+    ) -> _R: ...
+    @overload
+    def call(
+        self,
+        operation: OperationModule[..., _R],
+        /,
+        *args: Any,
+        extra_body: Mapping[str, Any] | None,
+        **kwargs: Any,
+    ) -> _R: ...
+    def call(self, operation: OperationModule[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Any generated operation, with this client's retries, deadline and typed errors.
 
         ``tapti.call(create_sdk_token, "user_123", body=CreateSdkTokenRequest(...))`` takes the
-        operation's own arguments and returns its parsed model: an operation added to the spec
-        is usable after ``make generate`` without a line of wrapper code.
+        operation's own arguments and returns its parsed success model, typed for mypy and
+        pyright; ``timeout=`` and ``extra_headers=``/``extra_query=``/``extra_body=`` work as on
+        every call. An operation added to the spec is usable after ``make generate`` without a
+        line of wrapper code.
         """
-        extras = extras_of(extra_headers, extra_query, extra_body)
-        call = self._operation_call(operation, args, kwargs, timeout, extras)
+        call = self._operation_call(operation, args, kwargs)
         return call.parse(self._pipeline.run(call))
 
     def close(self) -> None:
@@ -499,20 +557,52 @@ class AsyncTapti(_BaseTapti[AsyncPipeline]):
         """The same calls, answering with the HTTP response (``.parse()`` gives the token)."""
         return AsyncTaptiWithRawResponse(self)
 
+    # Typed by the operation: its own parameters and its success model. PEP 612 allows no
+    # keyword after *P.args, so a call that also passes one of the SDK's options (timeout=,
+    # extra_*=) matches one of the later overloads: the result is typed, the arguments not.
+    @overload
+    async def call(
+        self, operation: OperationModule[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs
+    ) -> _R: ...
+    @overload
     async def call(
         self,
-        operation: ModuleType,
+        operation: OperationModule[..., _R],
         /,
         *args: Any,
-        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | None = None,
-        extra_query: Mapping[str, Any] | None = None,
-        extra_body: Mapping[str, Any] | None = None,
+        timeout: TimeoutLike,
         **kwargs: Any,
-    ) -> Any:
+    ) -> _R: ...
+    @overload
+    async def call(
+        self,
+        operation: OperationModule[..., _R],
+        /,
+        *args: Any,
+        extra_headers: Mapping[str, str] | None,
+        **kwargs: Any,
+    ) -> _R: ...
+    @overload
+    async def call(
+        self,
+        operation: OperationModule[..., _R],
+        /,
+        *args: Any,
+        extra_query: Mapping[str, Any] | None,
+        **kwargs: Any,
+    ) -> _R: ...
+    @overload
+    async def call(
+        self,
+        operation: OperationModule[..., _R],
+        /,
+        *args: Any,
+        extra_body: Mapping[str, Any] | None,
+        **kwargs: Any,
+    ) -> _R: ...
+    async def call(self, operation: OperationModule[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Any generated operation, awaited (as ``Tapti.call``)."""
-        extras = extras_of(extra_headers, extra_query, extra_body)
-        call = self._operation_call(operation, args, kwargs, timeout, extras)
+        call = self._operation_call(operation, args, kwargs)
         return call.parse(await self._pipeline.run(call))
 
     async def close(self) -> None:

@@ -8,8 +8,10 @@ leaves every other one exactly as the API wrote it.
 from __future__ import annotations
 
 import os
-from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
+from typing import Any, TypeVar, cast
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import attrs
 import httpx2
 from tapti_api_client.models.create_sdk_token_response import CreateSdkTokenResponse
 from tapti_api_client.models.platform import Platform
@@ -18,6 +20,7 @@ from tapti_api_client.models.scope import Scope
 from ._call import json_object, model_from
 from ._errors import APIResponseValidationError, InvalidInputError
 from ._inputs import PlatformLike, check_platform, check_url, is_valid_text
+from ._masking import TOKEN_PARAM, is_masked, masked, masked_url, pair_name, query_pairs
 
 __all__ = [
     "DEFAULT_PORTAL_URL",
@@ -28,9 +31,7 @@ __all__ = [
 ]
 
 DEFAULT_PORTAL_URL = "https://oauth.tapti.dev"
-_TOKEN_PARAM = "sdk_token"  # noqa: S105  (a parameter name, not a secret)
 _PLATFORM_PARAM = "platform"
-_MASK = "***"
 _WEB_SCHEMES = frozenset({"http", "https"})
 
 
@@ -54,28 +55,10 @@ def oauth_portal_url(
         raise InvalidInputError("sdk_token must be a non-empty str")
     if not is_valid_text(sdk_token):
         raise InvalidInputError("sdk_token must be valid Unicode text (it holds a lone surrogate)")
-    params = [(_TOKEN_PARAM, sdk_token)]
+    params = [(TOKEN_PARAM, sdk_token)]
     if platform is not None:
         params.append((_PLATFORM_PARAM, check_platform(platform).value.lower()))
     return _with_params(resolve_portal_url(portal_url), params)
-
-
-class _MaskedResponse(CreateSdkTokenResponse):
-    """The generated model, whose attrs ``repr`` would print the portal URL with its token."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        fields = ", ".join(
-            f"{name}={_masked_value(name, v)!r}" for name, v in self.to_dict().items()
-        )
-        return f"CreateSdkTokenResponse({fields})"
-
-
-def _masked_value(name: str, value: object) -> object:
-    if isinstance(value, str):
-        return _MASK if "token" in name.lower() else _masked(value)
-    return value
 
 
 class SdkToken:
@@ -84,8 +67,10 @@ class SdkToken:
     ``response`` is the whole parsed answer (the generated ``CreateSdkTokenResponse``): a field
     added to the spec is there after ``make generate``, and fields a newer server sends are in
     its ``additional_properties``. The token is a credential for the user's session:
-    ``repr``/``str`` mask it, so a token logged by accident leaks nothing. Read ``sdk_token``
-    or ``oauth_portal_url`` explicitly. Read-only; equal when URL, platforms and scopes are.
+    ``repr``/``str`` mask it, here and in ``response`` at any depth, so a token logged by
+    accident leaks nothing. Read ``sdk_token`` or ``oauth_portal_url`` explicitly. Built by
+    hand without ``response=``, ``response`` holds the URL only (a field a newer spec requires
+    is unset). Read-only; equal when URL, platforms and scopes are.
     (A plain class, not attrs: creating an attrs class costs most of a millisecond at import.)
     """
 
@@ -106,10 +91,12 @@ class SdkToken:
         response: CreateSdkTokenResponse | None = None,
     ) -> None:
         query = dict(parse_qsl(urlsplit(oauth_portal_url).query, keep_blank_values=True))
-        if not query.get(_TOKEN_PARAM):
+        if not query.get(TOKEN_PARAM):
             raise InvalidInputError("oauth_portal_url has no sdk_token query parameter")
         if response is None:
-            response = _MaskedResponse(oauth_portal_url=oauth_portal_url)
+            response = _model(CreateSdkTokenResponse, oauth_portal_url=oauth_portal_url)
+        if not is_masked(response):  # a parsed answer is already
+            response = masked(response)
         fields = zip(
             self.__slots__, (query, oauth_portal_url, platforms, response, scopes), strict=True
         )
@@ -134,7 +121,7 @@ class SdkToken:
     @property
     def sdk_token(self) -> str:
         """The ``sdk_token`` query parameter of the portal URL (never empty: checked on arrival)."""
-        return self._query[_TOKEN_PARAM]
+        return self._query[TOKEN_PARAM]
 
     @property
     def origin(self) -> str | None:
@@ -156,7 +143,7 @@ class SdkToken:
     def __repr__(self) -> str:
         platforms = [p.value for p in self.platforms]
         scopes = [s.value for s in self.scopes]
-        url = _masked(self.oauth_portal_url)
+        url = masked_url(self.oauth_portal_url)
         return f"SdkToken(oauth_portal_url={url!r}, platforms={platforms!r}, scopes={scopes!r})"
 
     __str__ = __repr__
@@ -167,7 +154,9 @@ def token_from_response(
 ) -> SdkToken:
     """The token in a 2xx answer, or ``APIResponseValidationError``; nothing else escapes."""
     data = json_object(response)
-    parsed = model_from(lambda: _MaskedResponse.from_dict(data), response, "CreateSdkTokenResponse")
+    parsed = model_from(
+        lambda: CreateSdkTokenResponse.from_dict(data), response, "CreateSdkTokenResponse"
+    )
     url = parsed.oauth_portal_url
     # The URL is never quoted in these messages: it carries the SDK token.
     if not isinstance(url, str) or not _is_web_url(url):
@@ -194,22 +183,31 @@ def _with_params(url: str, params: list[tuple[str, str]]) -> str:
     """``url`` with ``params`` set, replacing earlier values; every other pair kept as is."""
     parts = urlsplit(url)
     replaced = {name for name, _ in params}
-    kept = [pair for pair in _pairs(parts.query) if _name(pair) not in replaced]
+    kept = [pair for pair in query_pairs(parts.query) if pair_name(pair) not in replaced]
     return urlunsplit(parts._replace(query="&".join([*kept, urlencode(params)])))
 
 
-def _masked(url: str) -> str:
-    parts = urlsplit(url)
-    pairs = [
-        f"{_TOKEN_PARAM}={_MASK}" if _name(pair) == _TOKEN_PARAM else pair
-        for pair in _pairs(parts.query)
-    ]
-    return urlunsplit(parts._replace(query="&".join(pairs)))
+_M = TypeVar("_M")
 
 
-def _pairs(query: str) -> list[str]:
-    return [pair for pair in query.split("&") if pair]
+def _model(cls: type[_M], **known: Any) -> _M:
+    """A generated model of the fields this code knows, even once the spec requires more.
 
-
-def _name(pair: str) -> str:
-    return unquote_plus(pair.partition("=")[0])
+    A field the spec made required since is left unset (reading it raises AttributeError), so
+    that ``SdkToken(url, ...)`` built by hand keeps working after ``make generate``.
+    """
+    try:
+        return cls(**known)
+    except TypeError:  # a required argument this code does not know
+        model = cls.__new__(cls)
+        for field in attrs.fields(cast("type[attrs.AttrsInstance]", cls)):
+            if field.name in known:
+                value = known[field.name]
+            elif isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+                value = field.default.factory()
+            elif field.default is not attrs.NOTHING:
+                value = field.default
+            else:
+                continue
+            object.__setattr__(model, field.name, value)
+        return model

@@ -6,6 +6,10 @@ request field ``expires_in`` (integer) and a new optional response field ``expir
 (date-time). The copy's generator writes its own ``generated/`` and the mock's JSON spec; then a
 probe runs in a fresh interpreter whose ``PYTHONPATH`` holds only the copy, and each test below
 checks one thing it saw. No file of ``tapti_ext`` is edited in the copy: that is the point.
+The copy also gets a nested object in the token's answer (``delivery``, masked in every repr),
+and serves a value the spec does not list (``MYSPACE``, kept); ``tapti.call`` on the new
+operation is type-checked by mypy against the copy. A second copy makes new request and answer
+fields required.
 
 The breaking change of the table (the response becomes ``{"sdk_token": ...}``) needs no
 regeneration: an old-shape body must give ``APIResponseValidationError``, never a bare
@@ -45,6 +49,9 @@ CALL: dict[str, Any] = {
 }
 COPY_CALL: dict[str, Any] = {**CALL, "platforms": ["threads"]}  # only the copy knows THREADS
 PLATFORM = "#/components/schemas/Platform"
+DELIVERY = "#/components/schemas/Delivery"
+NESTED_TOKEN = "tok_nested_Secret_42"  # made up
+NESTED_URL = f"https://oauth.tapti.dev/?sdk_token={NESTED_TOKEN}&origin=https%3A%2F%2Fapp.example"
 # The probe runs in the copy's interpreter. Each step records what it saw, or the exception,
 # so that one failing step fails one test with its reason and leaves the others their verdict.
 _PROBE = """
@@ -53,7 +60,8 @@ import tapti_api_client, tapti_ext
 from tapti_ext import Tapti
 from tapti_ext.testing import MockTaptiServer
 
-call, key = json.loads(sys.argv[1]), sys.argv[2]
+given, key = json.loads(sys.argv[1]), sys.argv[2]
+call = given["create"]
 seen = {"tapti_ext": tapti_ext.__file__, "tapti_api_client": tapti_api_client.__file__}
 
 def step(name, run):
@@ -126,9 +134,55 @@ def second_operation(tapti, server):
         "paths": [r.path for r in server.requests[-4:]],
     }
 
+def unknown_enum_value(tapti, server):
+    from tapti_api_client.api.users import list_accounts
+    from tapti_api_client.models import Platform
+    from tapti_ext import APIResponseValidationError
+
+    server.fail_next(1, status=200, body={"accounts": ["THREADS", "MYSPACE"]})
+    accounts = tapti.call(list_accounts, "u5").accounts
+    try:
+        Platform("MYSPACE")
+        typed_by_user = None
+    except ValueError as exc:
+        typed_by_user = str(exc)
+    server.fail_next(1, status=200, body={"accounts": ["THREADS", 5]})
+    try:
+        tapti.call(list_accounts, "u6")
+        wrong_type = None
+    except APIResponseValidationError as exc:
+        wrong_type = type(exc).__name__
+    return {
+        "values": list(accounts),
+        "classes": [type(account).__name__ for account in accounts],
+        "known": [account in Platform.__members__.values() for account in accounts],
+        "typed_by_user": typed_by_user,
+        "wrong_type": wrong_type,
+    }
+
+def nested_token(tapti, server):
+    from tapti_api_client.api.users import create_sdk_token
+    from tapti_api_client.models import CreateSdkTokenRequest
+
+    url = given["nested_url"]
+    answer = {"oauth_portal_url": url, "delivery": {"portal_url": url, "links": [url, "x"]}}
+    server.fail_next(2, status=200, body=answer)
+    token = tapti.user("u1").create_sdk_token(**call)
+    body = CreateSdkTokenRequest.from_dict(server.requests[-1].json)
+    parsed = tapti.call(create_sdk_token, "u1", body=body)
+    shown = [token, token.response, token.response.delivery, token.response.delivery.links,
+             parsed, parsed.delivery]
+    return {
+        "reprs": [repr(value) for value in shown] + [str(value) for value in shown],
+        "delivery": type(token.response.delivery).__name__,
+        "read": [token.response.delivery.portal_url, parsed.delivery.links[0]],
+    }
+
 with MockTaptiServer(api_key=key) as server:
     with Tapti(api_key=key, base_url=server.url, max_retries=0) as tapti:
-        for run in (threads, expires_in, expires_at, bad_expires_in, second_operation):
+        steps = (threads, expires_in, expires_at, bad_expires_in, second_operation,
+                 unknown_enum_value, nested_token)
+        for run in steps:
             step(run.__name__, lambda: run(tapti, server))
 print(json.dumps(seen))
 """
@@ -166,6 +220,15 @@ def _change_spec(spec: Path) -> None:
         "description": "When the SDK token expires.",
         # The mock puts an optional property in its answer when the spec shows an example of it.
         "examples": [EXPIRES_AT],
+    }
+    # A nested object that may carry the token again: masked in every repr all the same.
+    schemas["CreateSdkTokenResponse"]["properties"]["delivery"] = {"$ref": DELIVERY}
+    schemas["Delivery"] = {
+        "type": "object",
+        "properties": {
+            "portal_url": {"type": "string", "format": "uri"},
+            "links": {"type": "array", "items": {"type": "string"}},
+        },
     }
     # A second operation, with no wrapper method: tapti.call and tapti.raw must serve it.
     document["paths"]["/users/{id}/accounts"] = {
@@ -229,7 +292,8 @@ def copy_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def seen(copy_root: Path) -> dict[str, Any]:
     """What the probe saw, run once against the copy."""
-    command = [sys.executable, "-c", _PROBE, json.dumps(COPY_CALL), KEY]
+    given = {"create": COPY_CALL, "nested_url": NESTED_URL}
+    command = [sys.executable, "-c", _PROBE, json.dumps(given), KEY]
     stdout = _run(command, copy_root, _copy_env(copy_root))
     result: dict[str, Any] = json.loads(stdout)
     return result
@@ -337,6 +401,9 @@ def test_the_model_coverage_guard_names_the_new_fields(copy_root: Path) -> None:
         "CreateSdkTokenRequest.expires_in",
         "CreateSdkTokenResponse.expires_at",
         "Accounts.accounts",  # the new operation's model: served by call(), named by no wrapper
+        "CreateSdkTokenResponse.delivery",
+        "Delivery.portal_url",
+        "Delivery.links",
     }
     assert set(outcome["missing"]) == new  # judged per model field: no word elsewhere hides one
     assert outcome["stale"] == []
@@ -414,6 +481,76 @@ def test_a_new_operation_gets_the_whole_pipeline_without_wrapper_code(
     assert outcome["paths"] == [f"/users/u{n}/accounts" for n in (1, 2, 3, 4)]
 
 
+def test_an_enum_value_the_spec_does_not_list_is_kept(seen: dict[str, Any]) -> None:
+    # MYSPACE: a platform the server added after the copy was generated.
+    outcome = _step(seen, "unknown_enum_value")
+    assert outcome["values"] == ["THREADS", "MYSPACE"]
+    assert outcome["classes"] == ["Platform", "Platform"]
+    assert outcome["known"] == [True, False]  # how a user tells them apart
+    assert outcome["typed_by_user"] == "'MYSPACE' is not a valid Platform"
+    assert outcome["wrong_type"] == "APIResponseValidationError"  # other shape errors stay
+
+
+def test_a_token_in_a_nested_object_is_masked_in_every_repr(seen: dict[str, Any]) -> None:
+    outcome = _step(seen, "nested_token")
+    assert outcome["delivery"] == "Delivery"  # the regenerated nested model
+    assert len(outcome["reprs"]) == 12
+    for text in outcome["reprs"]:
+        assert NESTED_TOKEN not in text, text
+    assert sum("sdk_token=***" in text for text in outcome["reprs"]) == 12
+    assert outcome["read"] == [NESTED_URL, NESTED_URL]  # read on purpose: the API's own value
+
+
+_TYPED_CALL = """\
+from tapti_api_client.api.users import list_accounts
+from tapti_api_client.models import Platform
+
+from tapti_ext import AsyncTapti, Tapti
+
+def listed(tapti: Tapti) -> None:
+    accounts = tapti.call(list_accounts, "u1", platform=Platform.THREADS, x_request_source="a")
+    reveal_type(accounts)
+    tapti.call(list_accounts, "u1", limt=5)
+
+async def listed_async(tapti: AsyncTapti) -> None:
+    accounts = await tapti.call(list_accounts, "u1", timeout=3)
+    reveal_type(accounts.accounts)
+    await tapti.call(list_accounts, "u1", platform="threads")
+"""
+
+
+def test_call_is_typed_by_the_new_operation(copy_root: Path, tmp_path: Path) -> None:
+    # mypy --strict on user code against the copy: its tapti_ext and regenerated package first.
+    (tmp_path / "user_code.py").write_text(_TYPED_CALL)
+    env = {
+        **os.environ,
+        "MYPYPATH": os.pathsep.join([str(copy_root), str(copy_root / "generated")]),
+    }
+    command = [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--config-file="]
+    # Errors in the copy's generated package (checked non-strict by the project) are not ours.
+    result = subprocess.run(
+        [*command, "--follow-imports=silent", "user_code.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    lines = result.stdout.splitlines()
+    revealed = [line.partition('Revealed type is "')[2] for line in lines if "Revealed" in line]
+    models = "tapti_api_client.models"
+    assert revealed == [
+        f'{models}.accounts.Accounts"',
+        f'list[{models}.platform.Platform]"',
+    ]
+    errors = [line for line in lines if ": error:" in line]
+    assert len(errors) == 2, result.stdout
+    assert errors[0].startswith('user_code.py:9: error: Unexpected keyword argument "limt"')
+    assert errors[1].startswith('user_code.py:14: error: Argument "platform"')
+    assert result.returncode == 1
+
+
 # --- the command line on the regenerated copies -------------------------------------------------
 
 # Runs `tapti` commands from the copy against the copy's mock; what each printed, and what the
@@ -470,7 +607,8 @@ def test_tapti_api_runs_the_new_operation_with_its_parameters(copy_root: Path) -
 
 @pytest.fixture(scope="module")
 def required_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy whose spec makes a new request field, ``expires_in``, required."""
+    """A copy whose spec makes new fields required: ``expires_in`` in the request and
+    ``expires_at`` in the answer."""
     root = tmp_path_factory.mktemp("required-field") / "project"
     root.mkdir()
     _copy_project(root)
@@ -479,6 +617,13 @@ def required_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     request = document["components"]["schemas"]["CreateSdkTokenRequest"]
     request["properties"]["expires_in"] = {"type": "integer", "description": "Token lifetime."}
     request["required"].append("expires_in")
+    answer = document["components"]["schemas"]["CreateSdkTokenResponse"]
+    answer["properties"]["expires_at"] = {
+        "type": "string",
+        "format": "date-time",
+        "examples": [EXPIRES_AT],
+    }
+    answer["required"].append("expires_at")
     spec.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     _run([sys.executable, str(root / "scripts" / "generate.py")], root)
     return root
@@ -511,3 +656,80 @@ def test_a_new_required_request_field_is_one_cli_line_never_a_traceback(
     assert "tapti api create-sdk-token" in wrapper["stderr"]  # the way to send it today
     assert complete["code"] == 0, complete["stderr"]
     assert [r["json"]["expires_in"] for r in outcome["received"]] == [900]
+
+
+# What the library does on the copy whose spec made fields required: each step's outcome.
+_REQUIRED_PROBE = """
+import asyncio, json, sys
+from tapti_ext import AsyncTapti, InvalidInputError, SdkToken, Tapti
+from tapti_ext.testing import MockTaptiServer
+
+call, key = json.loads(sys.argv[1]), sys.argv[2]
+seen = {}
+
+def refused(exc):
+    return {"type": type(exc).__name__, "message": str(exc),
+            "invalid_input": isinstance(exc, InvalidInputError),
+            "type_error": isinstance(exc, TypeError)}
+
+async def async_missing(url):
+    async with AsyncTapti(api_key=key, base_url=url) as tapti:
+        try:
+            await tapti.user("u1").create_sdk_token(**call)
+        except Exception as exc:
+            return refused(exc)
+
+with MockTaptiServer(api_key=key) as server:
+    with Tapti(api_key=key, base_url=server.url, max_retries=0) as tapti:
+        try:
+            tapti.user("u1").create_sdk_token(**call)
+        except Exception as exc:
+            seen["missing"] = refused(exc)
+        seen["async_missing"] = asyncio.run(async_missing(server.url))
+        seen["sent_while_missing"] = len(server.requests)
+        token = tapti.user("u1").create_sdk_token(**call, extra_body={"expires_in": 900})
+        seen["given"] = {
+            "json": server.requests[-1].json,
+            "status": server.requests[-1].status,
+            "expires_at": token.response.expires_at.isoformat(),
+            "token_in_repr": token.sdk_token in repr(token.response),
+        }
+hand = SdkToken("https://portal.example/?sdk_token=tok_by_hand", (), ())
+try:
+    hand.response.expires_at
+    unset = None
+except AttributeError as exc:
+    unset = str(exc)
+seen["by_hand"] = {"sdk_token": hand.sdk_token, "repr": repr(hand), "response": repr(hand.response),
+                   "url": hand.response.oauth_portal_url, "unset": unset}
+print(json.dumps(seen))
+"""
+
+
+def test_a_new_required_field_through_the_library(required_root: Path) -> None:
+    command = [sys.executable, "-c", _REQUIRED_PROBE, json.dumps(CALL), KEY]
+    seen = json.loads(_run(command, required_root, _copy_env(required_root)))
+    for name in ("missing", "async_missing"):
+        assert seen[name] == {
+            "type": "RequiredFieldError",
+            "message": "create_sdk_token: 'expires_in' is required by the API and not sent by "
+            'this version of the SDK; pass it with extra_body={"expires_in": ...}',
+            "invalid_input": True,
+            "type_error": True,  # as the generated constructor's error was
+        }
+    assert seen["sent_while_missing"] == 0
+    given = seen["given"]
+    assert given["status"] == 200
+    assert given["json"]["expires_in"] == 900
+    assert given["json"]["user_platforms"] == ["YOUTUBE"]
+    assert datetime.fromisoformat(given["expires_at"]) == datetime(2026, 11, 1, 12, 15, tzinfo=UTC)
+    assert given["token_in_repr"] is False
+    # SdkToken built by hand (a user's fake): the new required answer field stays unset.
+    by_hand = seen["by_hand"]
+    assert by_hand["sdk_token"] == "tok_by_hand"
+    assert by_hand["url"] == "https://portal.example/?sdk_token=tok_by_hand"
+    assert "tok_by_hand" not in by_hand["repr"] + by_hand["response"]
+    assert by_hand["response"] == (
+        "CreateSdkTokenResponse(oauth_portal_url='https://portal.example/?sdk_token=***')"
+    )
+    assert "expires_at" in by_hand["unset"]

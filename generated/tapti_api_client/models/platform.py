@@ -1,5 +1,7 @@
 from enum import StrEnum
 
+from .._unknown import unknown_member
+
 
 class Platform(StrEnum):
     FACEBOOK = "FACEBOOK"
@@ -12,3 +14,8 @@ class Platform(StrEnum):
 
     def __str__(self) -> str:
         return str(self.value)
+
+    @classmethod
+    def _missing_(cls, value: object) -> "Platform | None":
+        # A value the API added after this was generated: kept while a response is parsed.
+        return unknown_member(cls, value)

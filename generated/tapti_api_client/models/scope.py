@@ -1,5 +1,7 @@
 from enum import StrEnum
 
+from .._unknown import unknown_member
+
 
 class Scope(StrEnum):
     ANALYTICS_READ = "ANALYTICS_READ"
@@ -12,3 +14,8 @@ class Scope(StrEnum):
 
     def __str__(self) -> str:
         return str(self.value)
+
+    @classmethod
+    def _missing_(cls, value: object) -> "Scope | None":
+        # A value the API added after this was generated: kept while a response is parsed.
+        return unknown_member(cls, value)

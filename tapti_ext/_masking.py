@@ -1,0 +1,216 @@
+"""Parsed answers whose reprs never show an SDK token, at any depth.
+
+A token travels in a portal URL's ``sdk_token`` query parameter, or in a field whose name says
+``token``. Logging a parsed answer (``log.info("%r", token.response)``, a traceback's locals, a
+debugger) must not print one, however deep it sits: a field added to the spec may nest it
+(``delivery.portal_url``), and a newer server may send it in ``additional_properties``.
+
+``masked`` gives every generated model of an answer a class that only adds a masking ``repr``
+(still an instance of the generated class, equal to an unmasked copy), and turns its lists and
+dicts into subclasses with masking reprs. Values read explicitly (``response.oauth_portal_url``)
+are the API's own strings, untouched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from enum import Enum
+from functools import cache
+from typing import Any, Final, TypeVar, cast
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
+
+import attrs
+from tapti_api_client.types import Unset
+
+__all__ = ["MASK", "TOKEN_PARAM", "is_masked", "masked", "masked_url", "pair_name", "query_pairs"]
+
+MASK: Final = "***"
+TOKEN_PARAM: Final = "sdk_token"  # noqa: S105  (a parameter name, not a secret)
+_T = TypeVar("_T")
+_MISSING: Final = object()  # a field a hand-built model leaves unset
+_LEAVES: Final = frozenset({str, int, float, bool, type(None)})  # nothing to mask below
+# The parameter outside a query too (a fragment, a form body, a message quoting a URL).
+_TOKEN_ANYWHERE: Final = re.compile(r"(sdk_token=)[^&#\s]*", re.IGNORECASE)
+
+
+def masked_url(text: str) -> str:
+    """``text`` with the value of each ``sdk_token`` parameter replaced by ``***``: in a URL's
+    query (whatever the name's percent-encoding), or written out anywhere else."""
+    if TOKEN_PARAM not in unquote_plus(text):  # most strings: nothing to take apart
+        return text
+    try:
+        parts = urlsplit(text)
+        pairs = [
+            f"{TOKEN_PARAM}={MASK}" if pair_name(pair) == TOKEN_PARAM else pair
+            for pair in query_pairs(parts.query)
+        ]
+        text = urlunsplit(parts._replace(query="&".join(pairs)))
+    except ValueError:  # not a URL (an unbalanced IPv6 bracket): the pattern below still masks
+        pass
+    return _TOKEN_ANYWHERE.sub(rf"\g<1>{MASK}", text)
+
+
+def query_pairs(query: str) -> list[str]:
+    return [pair for pair in query.split("&") if pair]
+
+
+def pair_name(pair: str) -> str:
+    return unquote_plus(pair.partition("=")[0])
+
+
+def _secret_name(name: object) -> bool:
+    return isinstance(name, str) and "token" in name.lower()
+
+
+def _secret_field(name: str) -> bool:
+    # additional_properties holds fields by their own names, judged one by one below.
+    return name != "additional_properties" and _secret_name(name)
+
+
+def masked(value: _T, secret: bool = False) -> _T:
+    """``value`` (a parsed answer) with masking reprs all the way down; models are changed in
+    place, lists and dicts replaced. ``secret``: every string below is a token (its name says so).
+    """
+    kind: type = type(value)
+    if kind in _LEAVES:
+        return value
+    fields = _model_fields(kind)
+    if fields is not None:
+        for name, secret_name in fields:
+            child = getattr(value, name, _MISSING)
+            if child is not _MISSING and type(child) not in _LEAVES:
+                new = masked(child, secret or secret_name)
+                if new is not child:
+                    object.__setattr__(value, name, new)
+        value.__class__ = _masked_class(_unmasked(kind), secret)
+        return value
+    if isinstance(value, list):
+        return cast("_T", _MaskedList(_items(value, secret), secret))
+    if isinstance(value, dict):
+        items = {key: masked(child, secret or _secret_name(key)) for key, child in value.items()}
+        return cast("_T", _MaskedDict(items, secret))
+    return value
+
+
+def is_masked(value: object) -> bool:
+    """Whether ``masked`` went over this model already."""
+    return "_tapti_base" in type(value).__dict__
+
+
+@cache
+def _model_fields(kind: type) -> tuple[tuple[str, bool], ...] | None:
+    """A model's fields, each with whether its name says it holds a token; None: no model."""
+    if not attrs.has(kind):
+        return None
+    return tuple((field.name, _secret_field(field.name)) for field in attrs.fields(_unmasked(kind)))
+
+
+def _items(values: Iterable[Any], secret: bool) -> Iterable[Any]:
+    return (masked(item, secret) for item in values)
+
+
+def _unmasked(cls: type) -> type:
+    base: type = cls.__dict__.get("_tapti_base", cls)
+    return base
+
+
+@cache
+def _masked_class(base: type, secret: bool) -> type:
+    """``base`` with a masking ``repr``: no new slot, so an instance can take it on in place."""
+    namespace = {
+        "__slots__": (),
+        "__module__": base.__module__,
+        "__qualname__": base.__qualname__,
+        "__doc__": base.__doc__,
+        "_tapti_base": base,
+        "_tapti_secret": secret,
+        "__repr__": _model_repr,
+        "__eq__": _model_eq,
+        "__hash__": base.__hash__,
+        "__reduce_ex__": _model_reduce,
+    }
+    return type(base.__name__, (base,), namespace)
+
+
+def _model_repr(self: Any) -> str:
+    return _render(self, type(self)._tapti_secret)
+
+
+def _model_eq(self: Any, other: object) -> Any:  # a bool, or NotImplemented
+    base = type(self)._tapti_base
+    if _unmasked(type(other)) is not base:
+        return NotImplemented
+    return all(
+        bool(getattr(self, field.name, _MISSING) == getattr(other, field.name, _MISSING))
+        for field in attrs.fields(base)
+    )
+
+
+def _model_reduce(self: Any, _protocol: int) -> tuple[Any, ...]:
+    # By the generated class, which pickle can find by name; masked again when rebuilt.
+    cls = type(self)
+    return (_rebuilt, (cls._tapti_base, cls._tapti_secret, self.__getstate__()))
+
+
+def _rebuilt(base: type, secret: bool, state: Any) -> Any:
+    model: Any = object.__new__(base)
+    model.__setstate__(state)
+    model.__class__ = _masked_class(base, secret)
+    return model
+
+
+class _MaskedList(list[Any]):
+    __slots__ = ("_secret",)
+
+    def __init__(self, items: Iterable[Any] = (), secret: bool = False) -> None:
+        super().__init__(items)
+        self._secret = secret
+
+    def __repr__(self) -> str:
+        return _render(self, self._secret)
+
+
+class _MaskedDict(dict[Any, Any]):
+    __slots__ = ("_secret",)
+
+    def __init__(self, items: dict[Any, Any] | None = None, secret: bool = False) -> None:
+        super().__init__(items or {})
+        self._secret = secret
+
+    def __repr__(self) -> str:
+        return _render(self, self._secret)
+
+
+def _render(value: object, secret: bool) -> str:
+    """The repr of ``value`` with every token masked."""
+    if isinstance(value, Enum):
+        return repr(value)
+    if isinstance(value, str):
+        return repr(MASK if secret else masked_url(value))
+    if attrs.has(type(value)):
+        return _render_model(value, secret)
+    if isinstance(value, dict):
+        pairs = (
+            f"{_render(key, secret)}: {_render(child, secret or _secret_name(key))}"
+            for key, child in value.items()
+        )
+        return "{" + ", ".join(pairs) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_render(item, secret) for item in value) + "]"
+    return repr(value)
+
+
+def _render_model(model: object, secret: bool) -> str:
+    base = _unmasked(type(model))
+    shown = []
+    for field in attrs.fields(base):
+        value = getattr(model, field.name, _MISSING)
+        if value is _MISSING or isinstance(value, Unset):
+            continue
+        if field.name == "additional_properties":
+            if value:
+                shown.append(f"additional_properties={_render(value, secret)}")
+            continue
+        shown.append(f"{field.name}={_render(value, secret or _secret_name(field.name))}")
+    return f"{base.__name__}({', '.join(shown)})"
