@@ -26,6 +26,7 @@ from ._version import __version__
 if TYPE_CHECKING:
     from ._client import Tapti
     from ._errors import InvalidInputError
+    from ._operation import RequiredFieldError
     from ._portal import SdkToken
 
 __all__ = ["main"]
@@ -413,6 +414,7 @@ def _create_sdk_token(args: argparse.Namespace) -> int:
         check_scopes,
         check_user_id,
     )
+    from ._operation import RequiredFieldError  # noqa: PLC0415
 
     user_id = check_user_id(args.user_id, argument="USER_ID")
     platforms = check_platforms(_split_values(args.platform), argument="--platform")
@@ -430,27 +432,20 @@ def _create_sdk_token(args: argparse.Namespace) -> int:
                 callback_url=args.callback_url,
                 redirect_url=args.redirect_url,
             )
-        except TypeError as exc:
+        except RequiredFieldError as exc:
             raise _needs_fields(exc) from None
     url = token.portal_url(args.portal_platform)
     print(json.dumps(_as_json(token, url), indent=2, default=str) if args.json else url)
     return _EXIT_OK
 
 
-def _needs_fields(exc: TypeError) -> InvalidInputError | TypeError:
-    """A request field the spec made required and this wrapper does not send yet, said so.
-
-    The generated request model refuses to be built without it; anything else is a bug of
-    ours, and its traceback the useful report.
-    """
+def _needs_fields(exc: RequiredFieldError) -> InvalidInputError:
+    """A request field the spec made required and this command does not send yet, said in the
+    CLI's terms (the library's message names ``extra_body``)."""
     from ._cli_api import CliInputError  # noqa: PLC0415
 
-    said = str(exc)
-    fields = re.findall(r"'(\w+)'", said) if "required" in said else []
-    if not fields:
-        return exc
     return CliInputError(
-        f"the API now requires {', '.join(fields)} in the request, which this version of "
+        f"the API now requires {', '.join(exc.names)} in the request, which this version of "
         "`tapti sdk-token create` does not send; send the whole request body with "
         "`tapti api create-sdk-token USER_ID --body JSON`"
     )
