@@ -71,8 +71,9 @@ class SdkToken:
     accident leaks nothing. Read ``sdk_token`` or ``oauth_portal_url`` explicitly. Built by
     hand without ``response=``, ``response`` holds the URL only (a field a newer spec requires
     is unset). Read-only; equal when URL, platforms and scopes are.
-    (A plain class, not attrs: creating an attrs class costs most of a millisecond at import.)
     """
+
+    # A plain class, not attrs: creating an attrs class costs most of a millisecond at import.
 
     __slots__ = ("_query", "oauth_portal_url", "platforms", "response", "scopes")
 
