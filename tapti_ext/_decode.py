@@ -29,6 +29,8 @@ _STEP: Final = 64 * 1024
 # Real servers apply one coding, rarely two; every layer costs a window (32 KiB for zlib, up to
 # 16 MiB for brotli, 8 MiB for zstd), so a header listing dozens must not allocate dozens.
 MAX_LAYERS: Final = 4
+# Decoded pieces smaller than this are gathered into one buffer (``BodyDecoder._keep``).
+_GATHER: Final = 4 * 1024
 _ALIASES: Final = {"x-gzip": "gzip"}
 # RFC 9659: a zstd content coding uses at most an 8 MiB window; refuse frames that ask for more.
 _ZSTD_WINDOW_LOG_MAX: Final = 23
@@ -255,14 +257,16 @@ class BodyDecoder:
     stream cut short (at ``finish()``). An empty body decodes to ``b""`` whatever the coding.
     """
 
-    __slots__ = ("_body", "_layers", "_limit", "_size")
+    __slots__ = ("_layers", "_limit", "_parts", "_size")
 
     def __init__(self, content_encoding: str | None, limit: int) -> None:
         self._limit = limit
-        self._size = 0  # bytes in _body: the decoded body so far
-        # The first chunk as it came (most bodies are one); then one growing buffer, as a
-        # list of a million 1-byte chunks would hold ~40 bytes of overhead for each byte.
-        self._body: bytes | bytearray = b""
+        self._size = 0  # bytes in _parts: the decoded body so far
+        # The pieces, joined once by finish(): a growing buffer copied again at the end cost
+        # a 900 KiB body 1.4 ms more than httpx2's join (make bench). The first piece is kept
+        # as it came (most bodies are one, returned without a copy); small pieces after it
+        # are gathered in a bytearray, as a million 1-byte entries would cost ~40 bytes each.
+        self._parts: list[bytes | bytearray] = []
         # Empty for identity: feed() then only counts and keeps, the hot path.
         self._layers = _parse(content_encoding) if content_encoding else []
 
@@ -276,19 +280,23 @@ class BodyDecoder:
         for layer in self._layers:
             if layer.fed and not layer.at_end():
                 raise UndecodableBodyError(f"the {layer.name} data is truncated")
-        body = self._body
-        return body if isinstance(body, bytes) else bytes(body)
+        parts = self._parts
+        if len(parts) == 1 and isinstance(parts[0], bytes):
+            return parts[0]
+        return b"".join(parts)
 
     def _keep(self, data: bytes) -> None:
         self._size += len(data)
         if self._size > self._limit:
             raise BodyTooLargeError(f"the decoded body is larger than {self._limit} bytes")
-        if not self._body:
-            self._body = data
-        elif isinstance(self._body, bytearray):
-            self._body += data
+        parts = self._parts
+        if not parts or len(data) >= _GATHER:
+            if data:
+                parts.append(data)
+        elif isinstance(parts[-1], bytearray):
+            parts[-1] += data
         else:
-            self._body = bytearray(self._body) + data
+            parts.append(bytearray(data))
 
     def _push(self, index: int, data: bytes) -> None:
         """Decode ``data`` through layer ``index`` and hand each bounded step inward."""
