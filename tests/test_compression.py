@@ -164,6 +164,21 @@ def test_valid_compressed_200_parses_sync_and_async(header: str, applied: str | 
         )
 
 
+@pytest.mark.parametrize("coding", [None, "gzip"])
+def test_the_raw_response_describes_the_decoded_body(coding: str | None) -> None:
+    plain = token_body("u")
+    wire = plain if coding is None else encode(plain, coding)
+    with (
+        crafted_server({"u": (200, coding, wire)}) as server,
+        Tapti(api_key=API_KEY, base_url=url_of(server), max_retries=0) as tapti,
+    ):
+        response = tapti.with_raw_response.user("u").create_sdk_token(**CALL).http_response
+    assert response.content == plain
+    assert response.headers["content-length"] == str(len(plain))
+    assert "content-encoding" not in response.headers
+    assert response.headers.get_list("content-length") == [str(len(plain))]
+
+
 def test_unsupported_coding_is_a_validation_error_not_garbage() -> None:
     """A coding the SDK cannot decode (here LZW ``compress``) is refused, not parsed raw."""
     replies = {"u": (200, "compress", token_body("u"))}
