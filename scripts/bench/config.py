@@ -86,7 +86,7 @@ FULL = Settings(
     memory_calls=20_000,
     tracemalloc_calls=2_000,
     clients=1_000,
-    baseline_clients=200,
+    baseline_clients=100,
     client_runs=3,
 )
 SMOKE = Settings(
