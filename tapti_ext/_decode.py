@@ -20,6 +20,8 @@ __all__ = ["ACCEPT_ENCODING", "BodyDecoder", "BodyTooLargeError", "UndecodableBo
 ACCEPT_ENCODING: Final = "gzip"
 # Real servers apply one coding, rarely two; each layer costs a 32 KiB window, so a header
 # listing dozens must not allocate dozens.
+# Decoded pieces smaller than this are gathered into one buffer (``BodyDecoder._keep``).
+_GATHER: Final = 4 * 1024
 MAX_LAYERS: Final = 4
 # The most output one step may produce: small enough to bound memory per layer, large enough
 # that a legitimate body decodes in one or two steps.
@@ -102,15 +104,17 @@ class BodyDecoder:
     corrupt data, or a stream cut short (at ``finish()``). An empty body decodes to ``b""``.
     """
 
-    __slots__ = ("_body", "_layers", "_limit", "_size", "_wire")
+    __slots__ = ("_layers", "_limit", "_parts", "_size", "_wire")
 
     def __init__(self, content_encoding: str | None, limit: int) -> None:
         self._limit = limit
-        self._size = 0  # bytes in _body: the decoded body so far
+        self._size = 0  # bytes in _parts: the decoded body so far
         self._wire = 0  # bytes fed: empty gzip members decode to nothing, yet cost work
-        # The first chunk as it came (most bodies are one); then one growing buffer, as a
-        # list of a million 1-byte chunks would hold ~40 bytes of overhead for each byte.
-        self._body: bytes | bytearray = b""
+        # The pieces, joined once by finish(): a growing buffer copied again at the end cost
+        # a 900 KiB body 1.4 ms more than httpx2's join (make bench). The first piece is kept
+        # as it came (most bodies are one, returned without a copy); small pieces after it
+        # are gathered in a bytearray, as a million 1-byte entries would cost ~40 bytes each.
+        self._parts: list[bytes | bytearray] = []
         # Empty for identity: feed() then only counts and keeps, the hot path.
         self._layers = _parse(content_encoding) if content_encoding else []
 
@@ -124,8 +128,10 @@ class BodyDecoder:
     def finish(self) -> bytes:
         if any(layer.truncated() for layer in self._layers):
             raise UndecodableBodyError("the gzip data is truncated")
-        body = self._body
-        return body if isinstance(body, bytes) else bytes(body)
+        parts = self._parts
+        if len(parts) == 1 and isinstance(parts[0], bytes):
+            return parts[0]
+        return b"".join(parts)
 
     def _count(self, so_far: int, data: bytes) -> int:
         so_far += len(data)
@@ -135,12 +141,14 @@ class BodyDecoder:
 
     def _keep(self, data: bytes) -> None:
         self._size = self._count(self._size, data)
-        if not self._body:
-            self._body = data
-        elif isinstance(self._body, bytearray):
-            self._body += data
+        parts = self._parts
+        if not parts or len(data) >= _GATHER:
+            if data:
+                parts.append(data)
+        elif isinstance(parts[-1], bytearray):
+            parts[-1] += data
         else:
-            self._body = bytearray(self._body) + data
+            parts.append(bytearray(data))
 
     def _push(self, index: int, data: bytes) -> None:
         """Decode ``data`` through layer ``index`` and hand each bounded step inward."""

@@ -188,3 +188,17 @@ def test_truncated_gzip_200_is_a_validation_error() -> None:
         pytest.raises(APIResponseValidationError, match="gzip"),
     ):
         tapti.user("u").create_sdk_token(**CALL)
+
+
+@pytest.mark.parametrize("layers", [0, 1])
+def test_the_raw_response_describes_the_decoded_body(layers: int) -> None:
+    plain = token_body("u")
+    wire = gzipped(plain, layers) if layers else plain
+    with (
+        crafted_server({"u": (200, "gzip" if layers else None, wire)}) as server,
+        Tapti(api_key=API_KEY, base_url=url_of(server), max_retries=0) as tapti,
+    ):
+        response = tapti.with_raw_response.user("u").create_sdk_token(**CALL).http_response
+    assert response.content == plain
+    assert response.headers.get_list("content-length") == [str(len(plain))]
+    assert "content-encoding" not in response.headers

@@ -57,6 +57,34 @@ def test_identity_single_chunk_is_returned_without_a_copy() -> None:
     assert decode(None, [BODY]) is BODY
 
 
+@pytest.mark.parametrize("header", [None, "gzip"])
+def test_pieces_of_every_size_join_in_order(header: str | None) -> None:
+    body = bytes(range(256)) * 400  # 100 KiB, incompressible enough to need several steps
+    wire = body if header is None else gzipped(body)
+    sizes = [1, 5000, 3, 3, 70_000, 1, 4096, 4095]
+    chunks, start = [], 0
+    for size in sizes * 10:
+        chunks.append(wire[start : start + size])
+        start += size
+    chunks.append(wire[start:])
+    assert decode(header, chunks) == body
+
+
+def test_a_body_trickled_byte_by_byte_holds_about_its_own_size() -> None:
+    # Kept as a million one-byte objects, 1 MiB would cost ~40 MiB.
+    size = 200_000
+    tracemalloc.start()
+    try:
+        decoder = BodyDecoder(None, LIMIT)
+        for _ in range(size):
+            decoder.feed(b"x")
+        held = tracemalloc.get_traced_memory()[0]
+        assert decoder.finish() == b"x" * size
+    finally:
+        tracemalloc.stop()
+    assert held < 2 * size, f"{held} bytes held for a {size}-byte body"
+
+
 def test_identity_over_the_limit_raises_while_feeding() -> None:
     decoder = BodyDecoder(None, 10)
     decoder.feed(b"x" * 6)

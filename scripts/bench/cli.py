@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import cleanvenv, cold, memory, percall, report, throughput
+from . import cleanvenv, clients, cold, memory, percall, report, throughput
 from .child import slowdown
 from .config import BENCH_DIR, FULL, NOT_IN_CLEAN_VENV, SCRIPTS, SMOKE, Settings
 from .server import Server
@@ -40,7 +40,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json", type=Path, default=None, metavar="PATH")
     parser.add_argument(
-        "--figures", default="1,2,3,4", help="which to run, e.g. 2,3 (4 means figures 4 and 5)"
+        "--figures",
+        default="1,2,3,4,6",
+        help="which to run, e.g. 2,3 (4 means figures 4 and 5)",
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
@@ -91,12 +93,14 @@ def check_measured_environment() -> None:
 
 
 def run_figures(wanted: set[str], settings: Settings, delay_us: int) -> dict[str, Any]:
-    """The figures asked for, each timed; 2 to 5 share one plain-HTTP server."""
+    """The figures asked for, each timed; 2 to 5 share one plain-HTTP server (1 starts an
+    HTTPS one of its own, 6 makes no call)."""
     steps: list[tuple[str, str, Callable[[Server], Any]]] = [
         ("1", "cold_start", lambda _: cold.cold_start(settings, delay_us)),
         ("2", "sync", lambda server: percall.sync_per_call(server.url, settings)),
         ("3", "async", lambda server: asyncio.run(throughput.async_throughput(server, settings))),
         ("4", "reuse_memory", lambda server: memory.connections_and_memory(server, settings)),
+        ("6", "clients", lambda _: clients.client_cost(settings)),
     ]
     figures: dict[str, Any] = {"seconds": {}}
     with Server() as server:

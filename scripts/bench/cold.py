@@ -1,10 +1,13 @@
-"""Figure 1: cold start to the first call, in fresh processes, against two baselines.
+"""Figure 1: cold start to process exit, over https, in fresh processes, against two baselines.
 
 Three sides start in turn: the SDK, the generated client (``tapti_api_client`` over httpx2, what
 the SDK wraps) and raw httpx2. Each round starts every side once, the order rotating through all
 six permutations, so drift on the machine reaches every side alike. Each side is judged by its
-fastest start: a process start has no fast mode, noise only adds to it. The calls go over HTTPS
-(``tls.py``), as a user's do.
+fastest start: a process start has no fast mode, noise only adds to it. Each start is timed from
+``subprocess.run`` to the child's exit (imports, client, one call, the interpreter's teardown).
+The calls go over HTTPS to a loopback server whose certificate a throwaway CA signed, every side
+trusting the same realistic bundle (the system's CA certificates plus that CA) through
+``SSL_CERT_FILE`` (``tls.py``), as a user's calls to the real API would.
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ DROPPED_VARIABLES = (
 
 def child_env(tls: Tls) -> dict[str, str]:
     """This environment without what would make the sides differ (every side reuses bytecode),
-    and with the CA bundle that trusts the test server in ``SSL_CERT_FILE``."""
+    and with the CA bundle that trusts the test server in ``SSL_CERT_FILE``; also the
+    environment of figure 6's children."""
     env = {k: v for k, v in os.environ.items() if k not in DROPPED_VARIABLES}
     env.pop("SSL_CERT_DIR", None)
     env["SSL_CERT_FILE"] = str(tls.bundle)
@@ -147,6 +151,10 @@ def cold_start(settings: Settings, delay_us: int) -> dict[str, Any]:
         imports = {side: ["-c", code] for side, code in IMPORTS.items()}
         return {
             "scheme": "https",
+            "ssl_cert_file": {
+                "made_from": tls.system_bundle,
+                "certificates": tls.bundle_certificates,
+            },
             "first_call": summary(timed_rounds(calls, settings.cold_rounds, env)),
             "import": summary(timed_rounds(imports, settings.import_rounds, env)),
             "modules": loaded_modules(server.url, delay_us, env),

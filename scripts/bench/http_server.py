@@ -7,8 +7,11 @@ enough HTTP/1.1 for the benchmark: request line and headers up to the blank line
 connection until the client closes it. Plain asyncio protocols (no streams, no uvloop) keep it
 well below the client's cost per request.
 
-Every request but the control ones gets ``200`` with a fixed ``{"oauth_portal_url": ...}``
-body, or ``401`` without an ``x-api-key`` header. Control requests:
+Every request but the control ones gets ``200`` with a ``{"oauth_portal_url": ...}`` body, or
+``401`` without an ``x-api-key`` header. The user id picks the body (``body_for``): ``u1`` the
+plain ~150-byte answer; ``b<N>`` an answer of exactly N bytes, padded with a ``padding`` field of
+word-like text (gzip shrinks it about 3:1); ``b<N>gz`` the same N bytes sent gzip-encoded. The
+SDK's cap is on the decoded body, so N goes up to just under 1 MiB either way. Control requests:
 
 - ``GET /__stats``: ``{"connections": N, "requests": M, "accepted": A}``, where N counts the
   TCP connections that served at least one non-control request since the last reset, M those
@@ -23,7 +26,10 @@ server stops on SIGTERM or SIGINT.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
+import random
+import re
 import signal
 import ssl
 import sys
@@ -45,6 +51,46 @@ def _response(status: bytes, body: bytes) -> bytes:
 
 
 _OK = _response(b"200 OK", _BODY)
+_SIZED = re.compile(rb"post /users/b(\d{1,7})(gz)?/")
+_LARGEST = 1 << 20
+
+
+def padding(length: int) -> str:
+    """``length`` characters of words from a fixed, seeded vocabulary: text that compresses like
+    prose rather than like one repeated byte, the same in every run."""
+    rng = random.Random(2026)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    words = ["".join(rng.choices(letters, k=rng.randint(2, 9))) for _ in range(2048)]
+    text: list[str] = []
+    size = 0
+    while size < length:
+        word = rng.choice(words)
+        text.append(word)
+        size += len(word) + 1
+    return " ".join(text)[:length]
+
+
+def body_for(size: int) -> bytes:
+    """A JSON answer of exactly ``size`` bytes (at least the plain answer's)."""
+    empty = json.dumps({"oauth_portal_url": PORTAL_URL, "padding": ""}).encode()
+    if size <= len(empty):
+        return _BODY
+    return json.dumps(
+        {"oauth_portal_url": PORTAL_URL, "padding": padding(size - len(empty))}
+    ).encode()
+
+
+def sized_response(size: int, gzipped: bool) -> bytes:
+    body = body_for(size)
+    if not gzipped:
+        return _OK if body is _BODY else _response(b"200 OK", body)
+    encoded = gzip.compress(body, compresslevel=6, mtime=0)
+    return (
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\n"
+        b"content-length: " + str(len(encoded)).encode() + b"\r\n\r\n" + encoded
+    )
+
+
 _UNAUTHORIZED = _response(b"401 Unauthorized", b'{"message": "missing x-api-key"}')
 _BAD_REQUEST = _response(b"400 Bad Request", b'{"message": "bad request"}')
 
@@ -55,6 +101,17 @@ class Stats:
         self.connections = 0
         self.requests = 0
         self.accepted = 0
+        self.sized: dict[tuple[int, bool], bytes] = {}  # made on first request, then reused
+
+    def answer_for(self, request_line: bytes) -> bytes:
+        match = _SIZED.match(request_line)
+        if match is None:
+            return _OK
+        key = (min(int(match.group(1)), _LARGEST), match.group(2) is not None)
+        found = self.sized.get(key)
+        if found is None:
+            found = self.sized[key] = sized_response(*key)
+        return found
 
     def reset(self) -> None:
         self.generation += 1
@@ -123,7 +180,7 @@ class HttpProtocol(asyncio.Protocol):
         stats.requests += 1
         if b"\r\nx-api-key:" not in head:
             return _UNAUTHORIZED
-        return _OK
+        return stats.answer_for(request_line)
 
 
 async def serve(host: str, tls: ssl.SSLContext | None) -> None:

@@ -1,78 +1,142 @@
-"""Figure 2: the client's own CPU time per sync call, against raw httpx2 and the generated client.
+"""Figure 2: the client's own CPU time per sync call, at every body size up to the SDK's cap.
 
-Many short rounds, every side back to back, the order rotating through all six permutations;
-each side is judged by its best round, because noise on a shared machine only ever adds time.
+For each answer the server can give (``config.BODY_VARIANTS``: 200 B to 900 KiB, identity and
+gzip-encoded), the three sides make the same call in many short rounds, back to back, the order
+rotating through all six permutations. The SDK is judged against raw ``httpx2.Client.post`` at
+every size by the **median of the per-round ratios**: each ratio compares two rounds run next
+to each other, so a busy spell of the shared machine reaches both. Best round against best
+round is printed beside it; it was the judged figure until two runs minutes apart on a busy
+machine put the same code at 0.88x and 1.05x by it, while the paired median stayed within
+1.017-1.022x. The generated client is printed beside both.
+
+Large bodies meet glibc's allocator: freeing a 900 KiB body can hand the top of the heap back
+to the kernel, and the next call then pays for fresh zeroed pages, as CPU time in the kernel.
+Whether that happens depends on the order in which the caller's code frees what a call left
+(the same loop written two ways measured 424 and 717 page faults per call). So this figure
+fixes glibc's trim and mmap thresholds first (``steady_allocator``), as a long-running process's
+heap would have them, and records each side's page faults per call beside its CPU time.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import itertools
+import resource
 import statistics
 import time
 from contextlib import ExitStack
 from typing import Any
 
 from . import callers
-from .child.bench_request import API_KEY
-from .config import Settings
+from .child.bench_request import API_KEY, sized_user
+from .config import BODY_VARIANTS, TARGET_SYNC_CPU, Settings
+
+SIDES = ("sdk", "httpx2", "generated")
+# glibc's mallopt parameters (malloc.h) and the values set: far above any body the SDK accepts.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_TRIM_AT, _MMAP_AT = 256 << 20, 32 << 20
 
 
-def paired_rounds(
-    sides: dict[str, callers.Run], settings: Settings
-) -> dict[str, dict[str, list[float]]]:
-    """CPU and wall µs per call of every round, per side."""
+def steady_allocator() -> dict[str, Any]:
+    """Fix glibc's trim and mmap thresholds in this process (nothing elsewhere)."""
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        done = bool(libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_AT)) and bool(
+            libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_AT)
+        )
+    except (OSError, AttributeError):  # not glibc: nothing to fix
+        done = False
+    return {"fixed": done, "trim_threshold": _TRIM_AT, "mmap_threshold": _MMAP_AT}
+
+
+def _faults() -> int:
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+
+
+def paired_rounds(sides: dict[str, callers.Run], rounds: int, calls: int) -> dict[str, Any]:
+    """CPU and wall µs per call of every round, per side, and page faults per call."""
     names = list(sides)
     for name in names:
-        sides[name](settings.warmup_calls)
+        sides[name](max(calls, 3))
     orders = list(itertools.permutations(names))
     cpu: dict[str, list[float]] = {name: [] for name in names}
     wall: dict[str, list[float]] = {name: [] for name in names}
-    calls = settings.calls_per_round
+    faults = dict.fromkeys(names, 0)
     gc.collect()
-    for index in range(settings.rounds):
+    for index in range(rounds):
         for name in orders[index % len(orders)]:
+            faults_start = _faults()
             cpu_start, wall_start = time.thread_time(), time.perf_counter()
             sides[name](calls)
             wall_end, cpu_end = time.perf_counter(), time.thread_time()
+            faults[name] += _faults() - faults_start
             cpu[name].append((cpu_end - cpu_start) / calls * 1e6)
             wall[name].append((wall_end - wall_start) / calls * 1e6)
-    return {"cpu_us": cpu, "wall_us": wall}
+    per_call = {name: count / (rounds * calls) for name, count in faults.items()}
+    return {"cpu_us": cpu, "wall_us": wall, "page_faults_per_call": per_call}
+
+
+def variant_key(size: int, gzipped: bool) -> str:
+    return f"{size}{'-gzip' if gzipped else ''}"
 
 
 def sync_per_call(url: str, settings: Settings) -> dict[str, Any]:
     from tapti_ext import Tapti  # noqa: PLC0415
 
+    allocator = steady_allocator()
+    variants: dict[str, Any] = {}
     with ExitStack() as stack:
         tapti = stack.enter_context(Tapti(api_key=API_KEY, base_url=url))
         plain = stack.enter_context(callers.httpx_client(url))
         generated = stack.enter_context(callers.generated_client(url))
-        sides = {
-            "sdk": callers.sdk(tapti),
-            "httpx2": callers.plain_httpx(plain),
-            "generated": callers.generated(generated),
-        }
-        results = paired_rounds(sides, settings)
-    return summarize(results, settings)
+        for size, gzipped in BODY_VARIANTS:
+            user = sized_user(size, gzipped)
+            sides = {
+                "sdk": callers.sdk(tapti, user),
+                "httpx2": callers.plain_httpx(plain, user),
+                "generated": callers.generated(generated, user),
+            }
+            rounds, calls = settings.sync_rounds(size)
+            measured = paired_rounds(sides, rounds, calls)
+            variants[variant_key(size, gzipped)] = summarize(measured, size, gzipped, rounds, calls)
+    worst = max(variants.values(), key=lambda v: v["ratio_cpu"])
+    return {
+        "allocator": allocator,
+        "variants": variants,
+        "worst_ratio_cpu": worst["ratio_cpu"],
+        "all_met": all(v["ratio_cpu"] <= TARGET_SYNC_CPU for v in variants.values()),
+    }
 
 
-def summarize(results: dict[str, dict[str, list[float]]], settings: Settings) -> dict[str, Any]:
+def _paired_median(cpu: dict[str, list[float]], side: str, base: str) -> float:
+    return statistics.median(s / b for s, b in zip(cpu[side], cpu[base], strict=True))
+
+
+def summarize(
+    results: dict[str, Any], size: int, gzipped: bool, rounds: int, calls: int
+) -> dict[str, Any]:
     cpu, wall = results["cpu_us"], results["wall_us"]
     best_cpu = {name: min(values) for name, values in cpu.items()}
     best_wall = {name: min(values) for name, values in wall.items()}
     return {
-        "calls_per_side": settings.rounds * settings.calls_per_round,
-        "rounds": settings.rounds,
-        "calls_per_round": settings.calls_per_round,
+        "body_bytes": size,
+        "gzip": gzipped,
+        "calls_per_side": rounds * calls,
+        "rounds": rounds,
+        "calls_per_round": calls,
         "best_cpu_us": best_cpu,
         "best_wall_us": best_wall,
         "median_cpu_us": {name: statistics.median(values) for name, values in cpu.items()},
-        "ratio_cpu": best_cpu["sdk"] / best_cpu["httpx2"],
-        "ratio_cpu_generated": best_cpu["generated"] / best_cpu["httpx2"],
-        "ratio_cpu_sdk_vs_generated": best_cpu["sdk"] / best_cpu["generated"],
-        "ratio_wall": best_wall["sdk"] / best_wall["httpx2"],
-        "ratio_cpu_median_of_rounds": statistics.median(
-            s / h for s, h in zip(cpu["sdk"], cpu["httpx2"], strict=True)
-        ),
+        "page_faults_per_call": results["page_faults_per_call"],
+        # The judged figure: the median of the paired per-round ratios.
+        "ratio_cpu": _paired_median(cpu, "sdk", "httpx2"),
+        "ratio_cpu_generated": _paired_median(cpu, "generated", "httpx2"),
+        "ratio_cpu_sdk_vs_generated": _paired_median(cpu, "sdk", "generated"),
+        "ratio_cpu_best": best_cpu["sdk"] / best_cpu["httpx2"],
+        "ratio_cpu_generated_best": best_cpu["generated"] / best_cpu["httpx2"],
+        "ratio_wall": _paired_median(wall, "sdk", "httpx2"),
         "rounds_cpu_us": cpu,
     }

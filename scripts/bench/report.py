@@ -10,6 +10,8 @@ from typing import Any
 
 from .config import (
     TARGET_ASYNC,
+    TARGET_CLIENT_CPU_MS,
+    TARGET_CLIENT_RSS_KB,
     TARGET_COLD_VS_GENERATED,
     TARGET_CONNECTIONS,
     TARGET_RSS_MB,
@@ -65,18 +67,21 @@ def cold_rows(cold: dict[str, Any]) -> list[Row]:
     ms, vs_gen, vs_httpx = first["min_ms"], first["sdk_vs_generated"], first["sdk_vs_httpx"]
     ratio = vs_gen["ratio_min_vs_min"]
     bad = modules["forbidden_imported"]
+    bundle = cold["ssl_cert_file"]
     count = modules["count"]
     return [
         row(
-            "1. cold start to first call vs generated client",
+            "1. cold start to exit, https, vs generated client",
             f"{ratio:.3f}x",
             f"<= {TARGET_COLD_VS_GENERATED:.2f}x",
             ratio <= TARGET_COLD_VS_GENERATED,
             f"min {ms['sdk']:.1f} ms vs {ms['generated']:.1f} ms; median of "
-            f"{first['rounds']} per-round ratios {vs_gen['ratio_median_of_rounds']:.3f}x",
+            f"{first['rounds']} per-round ratios {vs_gen['ratio_median_of_rounds']:.3f}x; "
+            f"SSL_CERT_FILE: {bundle['made_from']} + test CA, "
+            f"{bundle['certificates']} certificates",
         ),
         row(
-            "1. cold start to first call vs raw httpx2",
+            "1. cold start to exit, https, vs raw httpx2",
             f"{vs_httpx['ratio_min_vs_min']:.3f}x",
             detail=f"httpx2 {ms['httpx2']:.1f} ms; generated vs httpx2 "
             f"{first['generated_vs_httpx']['ratio_min_vs_min']:.3f}x; median of per-round "
@@ -100,31 +105,39 @@ def cold_rows(cold: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _size(size: int) -> str:
+    return f"{size // 1024} KiB" if size >= 1024 else f"{size} B"
+
+
 def sync_rows(sync: dict[str, Any]) -> list[Row]:
-    cpu, wall = sync["best_cpu_us"], sync["best_wall_us"]
-    return [
+    rows = []
+    for fig in sync["variants"].values():
+        cpu, faults = fig["best_cpu_us"], fig["page_faults_per_call"]
+        coding = "gzip" if fig["gzip"] else "identity"
+        rows.append(
+            row(
+                f"2. sync CPU per call vs httpx2, {_size(fig['body_bytes'])} {coding}",
+                f"{fig['ratio_cpu']:.3f}x",
+                f"<= {TARGET_SYNC_CPU:.2f}x",
+                fig["ratio_cpu"] <= TARGET_SYNC_CPU,
+                f"median of {fig['rounds']} paired ratios (rounds of {fig['calls_per_round']} "
+                f"calls); generated {fig['ratio_cpu_generated']:.3f}x httpx2; best rounds: SDK "
+                f"{cpu['sdk']:.1f}, httpx2 {cpu['httpx2']:.1f}, generated {cpu['generated']:.1f} "
+                f"µs (SDK {fig['ratio_cpu_best']:.3f}x); page faults per call "
+                f"{faults['sdk']:.1f} / {faults['httpx2']:.1f} / {faults['generated']:.1f}",
+            )
+        )
+    allocator = sync["allocator"]
+    fixed = "fixed" if allocator["fixed"] else "NOT fixed (not glibc?)"
+    rows.append(
         row(
-            "2. sync CPU per call vs httpx2",
-            f"{sync['ratio_cpu']:.3f}x",
-            f"<= {TARGET_SYNC_CPU:.2f}x",
-            sync["ratio_cpu"] <= TARGET_SYNC_CPU,
-            f"best round {cpu['sdk']:.1f} vs {cpu['httpx2']:.1f} µs CPU; "
-            f"{sync['calls_per_side']} calls a side; median of per-round ratios "
-            f"{sync['ratio_cpu_median_of_rounds']:.3f}x",
-        ),
-        row(
-            "2. sync CPU per call vs generated client",
-            f"{sync['ratio_cpu_sdk_vs_generated']:.3f}x",
-            detail=f"generated {cpu['generated']:.1f} µs CPU, "
-            f"{sync['ratio_cpu_generated']:.3f}x httpx2",
-        ),
-        row(
-            "2. sync wall per call vs httpx2",
-            f"{sync['ratio_wall']:.3f}x",
-            detail=f"best round {wall['sdk']:.1f} vs {wall['httpx2']:.1f} µs wall "
-            f"(generated {wall['generated']:.1f})",
-        ),
-    ]
+            "2. glibc trim and mmap thresholds during figure 2",
+            fixed,
+            detail=f"M_TRIM_THRESHOLD {allocator['trim_threshold'] >> 20} MiB, "
+            f"M_MMAP_THRESHOLD {allocator['mmap_threshold'] >> 20} MiB",
+        )
+    )
+    return rows
 
 
 def async_rows(fig: dict[str, Any]) -> list[Row]:
@@ -167,11 +180,41 @@ def memory_rows(fig: dict[str, Any]) -> list[Row]:
     ]
 
 
+def client_rows(fig: dict[str, Any]) -> list[Row]:
+    best, counts = fig["best"], fig["clients"]
+    sdk, httpx, generated = best["sdk"], best["httpx2"], best["generated"]
+    cpu, alive = sdk["cpu_ms_per_client"], sdk["rss_kb_per_client_alive"]
+    where = f"{fig['url']}, SSL_CERT_FILE of {fig['bundle_certificates']} certificates"
+    return [
+        row(
+            "6. one more Tapti over https: CPU, made and closed",
+            f"{cpu:.3f} ms",
+            f"<= {TARGET_CLIENT_CPU_MS:.0f} ms",
+            cpu <= TARGET_CLIENT_CPU_MS,
+            f"best of {fig['runs']} processes of {counts['sdk']} clients ({where}); "
+            f"httpx2.Client {httpx['cpu_ms_per_client']:.2f} ms, generated client "
+            f"{generated['cpu_ms_per_client']:.2f} ms (each of {counts['httpx2']} clients)",
+        ),
+        row(
+            "6. one more Tapti over https: RSS while alive",
+            f"{alive:.1f} KB",
+            f"<= {TARGET_CLIENT_RSS_KB:.0f} KB",
+            alive <= TARGET_CLIENT_RSS_KB,
+            f"KiB per client; httpx2.Client {httpx['rss_kb_per_client_alive']:.0f} KB, generated "
+            f"{generated['rss_kb_per_client_alive']:.0f} KB; after all are closed: SDK "
+            f"{sdk['rss_kb_per_client_after_close']:.1f}, httpx2 "
+            f"{httpx['rss_kb_per_client_after_close']:.1f}, generated "
+            f"{generated['rss_kb_per_client_after_close']:.1f} KB per client",
+        ),
+    ]
+
+
 BUILDERS = {
     "cold_start": cold_rows,
     "sync": sync_rows,
     "async": async_rows,
     "reuse_memory": memory_rows,
+    "clients": client_rows,
 }
 
 

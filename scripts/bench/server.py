@@ -27,7 +27,7 @@ class Server:
             self.process.stdout.close()
             raise SystemExit(f"the bench server did not start: {line!r}")
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{int(line.split()[1])}"
-        verify = ssl.create_default_context(cafile=tls.bundle) if tls else True
+        verify = ssl.create_default_context(cafile=tls.ca) if tls else True
         self.control = httpx2.Client(base_url=self.url, verify=verify)
 
     def __enter__(self) -> Server:

@@ -1,5 +1,7 @@
 """Figure 3: async throughput at concurrency 50, ``AsyncTapti`` against ``httpx2.AsyncClient``.
 
+Target: at least 1.0x (issue 18: AsyncTapti must not be the slower way to call the API).
+
 Paired rounds, every round on a fresh client per side, judged by the median of the paired
 ratios rather than best against best: here noise does not only add time. httpcore2's pool at
 concurrency 50 (above its 20 keep-alive connections) falls into modes up to 2x apart in CPU per

@@ -17,3 +17,13 @@ BODY = {
     "callback_url": CALLBACK_URL,
     "redirect_url": REDIRECT_URL,
 }
+
+
+def sized_user(size: int, gzipped: bool) -> str:
+    """The user id for which the bench server answers ``size`` bytes of JSON (gzip-encoded
+    when ``gzipped``): ``http_server.py`` reads the size from the path."""
+    return f"b{size}{'gz' if gzipped else ''}"
+
+
+def path_for(user_id: str) -> str:
+    return f"/users/{user_id}/sdk-token"
