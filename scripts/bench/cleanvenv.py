@@ -50,9 +50,9 @@ def build_wheel() -> Path:
     return wheel
 
 
-def venv_key(wheel: Path, python: str) -> str:
+def venv_key(wheel: Path, python: str, extra: str = "") -> str:
     version = run([python, "-c", "import sys; print(sys.version)"]).stdout
-    digest = hashlib.sha256(wheel.read_bytes())
+    digest = hashlib.sha256(wheel.read_bytes() + extra.encode())
     digest.update(CONSTRAINTS.read_bytes())
     digest.update(version.encode())
     return digest.hexdigest()[:12]
@@ -77,9 +77,13 @@ def check_clean(venv: Path) -> list[dict[str, str]]:
     return packages
 
 
-def ensure_venv(wheel: Path, python: str) -> Path:
-    """The clean venv for this wheel, created (and older ones removed) when it is not there."""
-    venv = BENCH_DIR / f"venv-{venv_key(wheel, python)}"
+def ensure_venv(wheel: Path, python: str, *, otel: bool = False) -> Path:
+    """The clean venv for this wheel, created (and older ones removed) when it is not there.
+
+    ``otel``: with the wheel's ``otel`` extra, to show what tracing costs when the API is there.
+    """
+    extra = "[otel]" if otel else ""
+    venv = BENCH_DIR / f"venv-{venv_key(wheel, python, extra)}"
     if (venv / READY).exists():
         print(f"reusing {venv.relative_to(ROOT)} (same wheel, pins and interpreter)", flush=True)
     else:
@@ -87,7 +91,7 @@ def ensure_venv(wheel: Path, python: str) -> Path:
             shutil.rmtree(old)
         print(f"creating {venv.relative_to(ROOT)}: {wheel.name} and its runtime dependencies")
         run([python, "-m", "venv", venv])
-        run([venv_python(venv), "-m", "pip", "install", "-q", "-c", CONSTRAINTS, wheel])
+        run([venv_python(venv), "-m", "pip", "install", "-q", "-c", CONSTRAINTS, f"{wheel}{extra}"])
     packages = check_clean(venv)
     (venv / READY).write_text(json.dumps(packages, indent=1) + "\n", encoding="utf-8")
     names = ", ".join(f"{p['name']} {p['version']}" for p in packages)

@@ -46,6 +46,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
+        "--otel",
+        action="store_true",
+        help="with the otel extra (opentelemetry-api, no SDK configured) in the clean venv",
+    )
+    parser.add_argument(
         "--python",
         default=getattr(sys, "_base_executable", sys.executable),
         help="the interpreter the clean venv is made from (default: the one running this)",
@@ -63,7 +68,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def launch(args: argparse.Namespace) -> int:
     """Build the wheel and the clean venv, then measure in a process of that venv."""
     BENCH_DIR.mkdir(exist_ok=True)
-    venv = cleanvenv.ensure_venv(cleanvenv.build_wheel(), args.python)
+    venv = cleanvenv.ensure_venv(cleanvenv.build_wheel(), args.python, otel=args.otel)
     command = [str(cleanvenv.venv_python(venv)), "-m", "bench", "--measure"]
     command += ["--figures", args.figures, "--json", str(args.json)]
     command += ["--inject-delay-us", str(args.inject_delay_us)]
