@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import os
 import re
+import site
+import sysconfig
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,7 +147,12 @@ def used_fields(
     options.incremental = False
     options.cache_dir = os.devnull
     options.follow_imports = "silent"  # types from everywhere, errors from nowhere else
-    options.mypy_path = [str(p) for p in (package.parent, *(search_path or [generated]))]
+    # Installed packages (make matrix tests the wheel) are found in site-packages anyway, and
+    # mypy refuses a site-packages folder on its search path.
+    installed = {Path(p).resolve() for p in (*site.getsitepackages(), site.getusersitepackages())}
+    installed.add(Path(sysconfig.get_paths()["purelib"]).resolve())
+    folders = (package.parent, *(search_path or [generated]))
+    options.mypy_path = [str(p) for p in folders if p.resolve() not in installed]
     plugin = _FieldUses(options, package.resolve(), models)
     result = build.build(_sources(package), options, extra_plugins=[plugin])
     unresolved = [line for line in result.errors if "import-not-found" in line]
