@@ -57,7 +57,7 @@ def test_wheel_contents(tmp_path: Path) -> None:
     ]
     runtime = sorted(line.split()[1] for line in requirements if "extra ==" not in line)
     assert runtime == [
-        "anyio>=4.10",
+        "anyio>=4.16",
         "attrs>=23.2",
         "httpcore2<3,>=2.16",
         "httpx2<3,>=2.16",
