@@ -231,7 +231,7 @@ class Sources(NamedTuple):
 class Call(Generic[_T]):
     """A prepared request, how to turn its 2xx response into a result, and when to give up."""
 
-    __slots__ = ("parse", "request", "retry", "secret", "sources", "success", "timeout")
+    __slots__ = ("parse", "path", "request", "retry", "secret", "sources", "success", "timeout")
 
     def __init__(  # noqa: PLR0917  (private; every argument is what a call is made of)
         self,
@@ -244,8 +244,9 @@ class Call(Generic[_T]):
     ) -> None:
         self.request, self.parse, self.retry = request, parse, retry
         self.timeout, self.secret, self.sources = timeout, secret, sources
+        self.path = request.url.path  # decoded once: ~1 µs, and tracing needs it too
         # A 2xx the operation does not document is no success: its body is not the model's.
-        self.success = documented_success(request.method, request.url.path)
+        self.success = documented_success(request.method, self.path)
 
     def __repr__(self) -> str:  # never the secret
         return f"Call({self.request.method} {self.request.url.path}, timeout={self.timeout!r})"

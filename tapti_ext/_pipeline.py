@@ -224,7 +224,7 @@ class Pipeline(_Base[httpx2.Client]):
     def run(self, call: Call[_T]) -> httpx2.Response:
         deadline = Deadline(call.timeout)
         retries = 0
-        span = self._start_span(call, propagate=self.propagate_trace_context)
+        span = self._start_span(call, self._parts, propagate=self.propagate_trace_context)
         try:
             while True:
                 span.attempt(retries)
@@ -356,7 +356,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
     async def run(self, call: Call[_T]) -> httpx2.Response:
         deadline = Deadline(call.timeout)
         retries = 0
-        span = self._start_span(call, propagate=self.propagate_trace_context)
+        span = self._start_span(call, self._parts, propagate=self.propagate_trace_context)
         try:
             while True:
                 span.attempt(retries)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from ._call import Call
 
-__all__ = ["Span", "SpanStarter", "span_starter"]
+__all__ = ["Origin", "Span", "SpanStarter", "span_starter"]
 
 
 class Span(Protocol):
@@ -54,11 +54,16 @@ class _NoSpan:
 _NO_SPAN: Final = _NoSpan()
 
 
+# The API's raw scheme, host and port (``httpx2.URL.raw_scheme``, ``raw_host``, ``port``): every
+# request of a client goes to this one origin, so its span attributes are worked out once.
+Origin = tuple[bytes, bytes, int | None]
+
+
 class SpanStarter(Protocol):
-    def __call__(self, call: Call[Any], *, propagate: bool) -> Span: ...
+    def __call__(self, call: Call[Any], origin: Origin, *, propagate: bool) -> Span: ...
 
 
-def _no_span(call: Call[Any], *, propagate: bool) -> Span:  # noqa: ARG001  (a SpanStarter)
+def _no_span(call: Call[Any], origin: Origin, *, propagate: bool) -> Span:  # noqa: ARG001
     return _NO_SPAN
 
 

@@ -19,7 +19,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ._call import url_template
 from ._errors import REQUEST_ID_HEADER, _ResponseError
-from ._tracing import _NO_SPAN, Span
+from ._tracing import _NO_SPAN, Origin, Span
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -65,17 +65,15 @@ class _OtelSpan:
             span.end()
 
 
-def start(call: Call[Any], *, propagate: bool) -> Span:
+def start(call: Call[Any], origin: Origin, *, propagate: bool) -> Span:
     """A span for ``call`` (see ``_tracing.span_starter``), current until it ends.
 
     A span that records nothing (no OpenTelemetry SDK configured, or not sampled) is not made
     current and gets nothing at its end; the trace context is still sent.
     """
     request = call.request
-    url = request.url
     method = request.method
-    template = url_template(method, url.path)
-    name, attributes = _at_start(method, url.scheme, url.host, url.port, template)
+    name, attributes = _at_start(method, origin, url_template(method, call.path))
     span = _TRACER.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
     if not span.is_recording():
         if propagate:
@@ -99,16 +97,15 @@ def _pass_on(span: trace.Span, headers: httpx2.Headers) -> None:
 
 
 @lru_cache(maxsize=64)
-def _at_start(
-    method: str, scheme: str, host: str, port: int | None, template: str | None
-) -> tuple[str, dict[str, Any]]:
+def _at_start(method: str, origin: Origin, template: str | None) -> tuple[str, dict[str, Any]]:
     """The span's name and what is known before sending (which samplers see too): the same
     for every call of an operation. The dict is shared: OpenTelemetry copies what it gets."""
     known = method in _METHODS
+    scheme, host, port = origin
     attributes: dict[str, Any] = {
         "http.request.method": method if known else "_OTHER",
-        "server.address": host,
-        "server.port": port or _DEFAULT_PORTS.get(scheme, 0),
+        "server.address": host.decode("ascii"),
+        "server.port": port or _DEFAULT_PORTS.get(scheme.decode("ascii"), 0),
     }
     if not known:
         attributes["http.request.method_original"] = method
