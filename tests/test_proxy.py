@@ -42,7 +42,10 @@ class RecordingProxy:
     ClientHello) and closes, which is enough to see what a proxy would have seen.
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self, connect_answer: bytes = b"HTTP/1.1 200 Connection established\r\n\r\n"
+    ) -> None:
+        self._connect_answer = connect_answer
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.05)
         self.port: int = self._listener.getsockname()[1]
@@ -74,7 +77,7 @@ class RecordingProxy:
         connection.settimeout(2.0)
         data = _read_head(connection)
         if data.startswith(b"CONNECT "):
-            connection.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            connection.sendall(self._connect_answer)
             with contextlib.suppress(OSError):
                 data += connection.recv(65536)  # the start of the tunnel: a ClientHello
         return data
@@ -221,6 +224,29 @@ def test_https_through_https_proxy_is_a_connect_tunnel_the_key_never_in_clear(
     assert tunnel[0] == TLS_HANDSHAKE, f"the tunnel does not start with TLS: {tunnel[:20]!r}"
     assert API_KEY.encode() not in seen
     assert b"x-api-key" not in seen.lower()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b"HTTP/1.1 200 Connection established\r\n", b"HTTP/1.1 200 Connection established\r\n\r\n"],
+    ids=["cut-head", "then-closed"],
+)
+def test_a_proxy_that_drops_the_tunnel_after_its_200_is_retried(
+    clean_env: pytest.MonkeyPatch, answer: bytes
+) -> None:
+    # The 200 is the proxy's, not the API's: the request never left, so it is sent again.
+    proxy = RecordingProxy(connect_answer=answer)
+    try:
+        clean_env.setenv("HTTPS_PROXY", proxy.url)
+        with (
+            Tapti(api_key=API_KEY, base_url="https://api.tapti.example", max_retries=2) as tapti,
+            pytest.raises(APIConnectionError),
+        ):
+            tapti.user("user_1").create_sdk_token(**CALL)
+    finally:
+        proxy.close()
+    assert len(proxy.connections) == 3, proxy.connections
+    assert all(seen.startswith(b"CONNECT ") for seen in proxy.connections)
 
 
 # --- bad settings in the environment are named ------------------------------------------------

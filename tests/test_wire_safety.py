@@ -134,6 +134,40 @@ def test_bytes_past_an_answer_never_reach_the_next_caller(
         assert_own_tokens(USERS, tokens_for(flavour, server.url, USERS))
 
 
+def bodiless_then_mallory(status: bytes) -> Handler:
+    """An answer that has no body by its status, announcing one anyway: mallory's 200."""
+
+    def handler(connection: socket.socket, _: Server) -> None:
+        extra = mallory("")
+        head = b"HTTP/1.1 %s\r\nContent-Length: %d\r\n\r\n" % (status, len(extra))
+        connection.sendall(head + extra)
+
+    return handler
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("status", [b"204 No Content", b"304 Not Modified"])
+def test_bytes_after_a_bodiless_answer_never_reach_the_next_caller(
+    flavour: str, status: bytes, serve: Callable[..., Server]
+) -> None:
+    # A 204 or 304 ends at its head, whatever its Content-Length says (RFC 9112, 6.3): what
+    # follows is the next answer on the connection, here another user's token.
+    server = serve(bodiless_then_mallory(status), answer_then(lambda _: b""))
+    results = tokens_for(flavour, server.url, ["alice", "bob", "carol"])
+    assert isinstance(results[0], TaptiError)
+    assert results[1:] == ["tok-for-bob", "tok-for-carol"]
+
+
+def test_bytes_after_an_answer_to_head_never_reach_the_next_caller(
+    serve: Callable[..., Server],
+) -> None:
+    # An answer to HEAD has no body either (its Content-Length describes a GET's).
+    server = serve(bodiless_then_mallory(b"200 OK"), answer_then(lambda _: b""))
+    with Tapti(api_key=API_KEY, base_url=server.url, max_retries=0) as tapti:
+        assert tapti.raw.get_httpx_client().head("/users/alice/sdk-token").status_code == 200
+        assert tapti.user("bob").create_sdk_token(**CALL).sdk_token == "tok-for-bob"
+
+
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_both_content_length_and_chunked_is_not_reused(
     flavour: str, serve: Callable[..., Server]
@@ -183,10 +217,32 @@ EARLY_HINTS = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\
     [
         (EARLY_HINTS * 400, b"HTTP/1.1 200 OK"),  # ~22 KiB of interim answers first
         (EARLY_HINTS * 20, b"HTTP/1.1 200 OK"),
+        (EARLY_HINTS * 1200, b"HTTP/1.1 200 OK"),  # past the 64 KiB a head may hold
         (b"", b"HTTP/1.2 200 OK"),
         (b"", b"HTTP/1.1 201 Created"),
+        # Status lines h11 refuses: the server still answered 2xx, so a token exists.
+        (b"", b"HTTP/2 200 OK"),
+        (b"", b"http/1.1 200 OK"),
+        (b"", b" HTTP/1.1 200 OK"),
+        (b"", b"HTTP/1.1 0200 OK"),
+        (EARLY_HINTS, b"HTTP/1.1 2"),  # cut inside the status code
+        (b"", b"HTT"),  # cut before the status: it may still have been a 2xx
+        (b"", b"\x16\x03\x01 not HTTP at all"),
     ],
-    ids=["22KiB-of-103", "1KiB-of-103", "HTTP/1.2", "201"],
+    ids=[
+        "22KiB-of-103",
+        "1KiB-of-103",
+        "66KiB-of-103",
+        "HTTP/1.2",
+        "201",
+        "HTTP/2",
+        "lower-case",
+        "leading-space",
+        "0200",
+        "cut-in-2xx",
+        "cut-before-status",
+        "not-HTTP",
+    ],
 )
 def test_a_broken_2xx_is_not_retried(
     flavour: str, preamble: bytes, status_line: bytes, serve: Callable[..., Server]
@@ -202,6 +258,18 @@ def test_a_broken_answer_before_any_status_is_retried(
     flavour: str, serve: Callable[..., Server]
 ) -> None:
     server = serve(broken_after(b"", b"HTTP/1.1 5"))  # cut inside the status code
+    tokens_for(flavour, server.url, ["alice"], max_retries=2)
+    assert server.attempts == 3
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize(
+    "status_line", [b"HTTP/1.1 503 Busy", b"http/1.1 503 Busy", b"HTTP/2 429 Slow down"]
+)
+def test_a_broken_answer_that_is_no_2xx_is_retried(
+    flavour: str, status_line: bytes, serve: Callable[..., Server]
+) -> None:
+    server = serve(broken_after(EARLY_HINTS, status_line))
     tokens_for(flavour, server.url, ["alice"], max_retries=2)
     assert server.attempts == 3
 
