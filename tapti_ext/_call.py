@@ -318,10 +318,12 @@ class Call(Generic[_T]):
             return self.settle(unread, retries, deadline)
         self._log_attempt(retries, error)
         forget_locals(error)
+        # Without a parsed head, the bytes that came only may be a 2xx: say so, and why no retry.
+        what = "a successful response" if response else "an answer that may be a success"
         if isinstance(error, httpx2.TimeoutException):
             raise APITimeoutError(
-                "the call's time ran out while reading a successful response "
-                f"({self._where(retries)})",
+                f"the call's time ran out while reading {what} ({self._where(retries)}; not "
+                "retried: a token may have been issued)",
                 request=self.request,
             ) from error
         stand_in = response or httpx2.Response(200, request=outcome.request)
@@ -329,7 +331,7 @@ class Call(Generic[_T]):
             message = f"response body is larger than {MAX_RESPONSE_BYTES} bytes once decoded"
         else:
             detail = excerpt(f"{type(error).__name__}: {error}", self.secret)
-            message = f"a successful response could not be read ({detail})"
+            message = f"{what} could not be read ({detail}; not retried: a token may exist)"
         raise APIResponseValidationError(message, response=stand_in) from error
 
     def _again(  # noqa: PLR0917  (private: the error and what decides its retry)

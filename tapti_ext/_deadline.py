@@ -24,9 +24,12 @@ __all__ = ["CONNECT_TIMEOUT", "Attempt", "Deadline", "current_attempt"]
 CONNECT_TIMEOUT: Final = 5.0
 # h11 refuses a head larger than 16 KiB; interim answers before it may add as much again.
 _HEAD_SCAN_LIMIT: Final = 64 * 1024
-# The start of a status line, any HTTP/1.x (or other) version: its first digit is the class.
-# Patterns, not compiled ones: ``re`` compiles and caches them on first use, off the import.
-_STATUS_START: Final = rb"[\r\n]*HTTP/\d+\.\d+[ \t]+(\d)"
+# The start of a status line, read leniently (any case, version or padding h11 would refuse):
+# its first digit is the class. Patterns, not compiled ones: ``re`` compiles and caches them on
+# first use, off the import.
+_STATUS_START: Final = rb"(?i)\s*HTTP/\S*[ \t]+0*(\d)"
+# First digits that prove an answer is no 2xx: an interim answer, or a final 3xx to 5xx.
+_NOT_2XX: Final = frozenset(b"1345")
 # The blank line that ends a head (h11 accepts bare LF line ends too).
 _HEAD_END: Final = rb"\r?\n\r?\n"
 
@@ -68,21 +71,21 @@ class Deadline:
 class Attempt:
     """What one attempt has seen on the wire, counted by the network layer beneath httpcore2.
 
-    ``answered_2xx`` turns true as soon as the status digit of a final 2xx line arrives, after
-    any number of interim (1xx) answers and whatever the version: from then on the token exists
-    and the call is never retried. ``head_end`` and ``received`` let the pipeline check, once the
-    body is read, that the connection holds nothing past this answer (``clean_end``): bytes
-    beyond it would be handed to the next caller as their answer.
+    ``may_be_2xx()`` tells whether a failed attempt may have been answered with a 2xx (then the
+    token may exist and the call is never retried). ``head_end`` and ``received`` let the
+    pipeline check, once the body is read, that the connection holds nothing past this answer
+    (``clean_end``): bytes beyond it would be handed to the next caller as their answer.
     """
 
     __slots__ = (
+        "_class",
         "_pending",
         "_skipped",
-        "answered_2xx",
         "connection",
         "deadline",
         "head_end",
         "received",
+        "tunnelling",
     )
 
     def __init__(self, deadline: Deadline) -> None:
@@ -96,7 +99,8 @@ class Attempt:
         the proxy's answer, not the API's."""
         self.received = 0  # bytes read for this request, heads and body
         self.head_end: int | None = None  # where the final answer's head ended, once it did
-        self.answered_2xx = False
+        self.tunnelling = False  # a proxy's answer to CONNECT is being read
+        self._class: int | None = None  # the first digit of the head being read, once known
         self._pending = b""  # the head being read (interim answers already skipped)
         self._skipped = 0  # bytes of interim answers before it
 
@@ -122,19 +126,24 @@ class Attempt:
     def _scan(self, start: int) -> None:
         while True:
             status = re.match(_STATUS_START, self._pending)
-            interim = status is not None and status.group(1) == b"1"
-            self.answered_2xx = self.answered_2xx or (
-                status is not None and status.group(1) == b"2"
-            )
+            self._class = None if status is None else status.group(1)[0]
             end = re.compile(_HEAD_END).search(self._pending, start)
             start = 0
             if end is None:
                 return
-            if not interim:
+            if self._class != ord("1"):
                 self.head_end, self._pending = self._skipped + end.end(), b""
                 return
             self._skipped += end.end()
             self._pending = self._pending[end.end() :]
+
+    def may_be_2xx(self) -> bool:
+        """Whether the API may have answered this attempt with a 2xx, so that the token may
+        exist: bytes of its final answer arrived, and they prove no other status. A cut, garbled
+        or unusual status line counts, however many interim answers came first."""
+        if self.tunnelling or self.received <= self._skipped:
+            return False  # nothing from the API, or only interim answers
+        return self._class not in _NOT_2XX
 
     def clean_end(self, content_length: int | None) -> bool:
         """Whether exactly one answer of ``content_length`` body bytes was read, nothing more.

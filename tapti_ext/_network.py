@@ -72,6 +72,15 @@ def _seen(data: bytes) -> bytes:
     return data
 
 
+def _sending(buffer: bytes) -> None:
+    """A proxy is asked for a tunnel: until TLS starts through it, what arrives is the proxy's
+    answer, whose 200 says nothing of the API's."""
+    if buffer.startswith(b"CONNECT "):
+        attempt = current_attempt.get()
+        if attempt is not None:
+            attempt.tunnelling = True
+
+
 def _tunnelled() -> None:
     attempt = current_attempt.get()
     if attempt is not None:
@@ -122,6 +131,7 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
             raise
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        _sending(buffer)
         view = memoryview(buffer)
         for start in range(0, len(view), _WRITE_SLICE):
             bound = _bounded(timeout, httpcore2.WriteTimeout)
@@ -185,6 +195,7 @@ class _AsyncStream(_Discardable, httpcore2.AsyncNetworkStream):
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         # anyio bounds a whole send by its timeout, slow reader or not.
+        _sending(buffer)
         timeout = _bounded(timeout, httpcore2.WriteTimeout)
         started = time.monotonic()
         try:

@@ -39,6 +39,8 @@ DEFAULT_LIMITS: Final = httpx2.Limits(max_connections=100, max_keepalive_connect
 ASYNC_DEFAULT_LIMITS: Final = httpx2.Limits(max_connections=100, max_keepalive_connections=20)
 # Headers that describe the body as it travelled, not as the SDK hands it on decoded.
 _TRANSFER_HEADERS: Final = frozenset({b"content-encoding", b"transfer-encoding", b"content-length"})
+# Answers that end at their head, whatever their headers announce.
+_BODILESS: Final = frozenset({204, 304})
 _BODY_ERRORS: Final = (BodyTooLargeError, UndecodableBodyError, httpx2.RequestError)
 _T = TypeVar("_T")
 _Http = TypeVar("_Http", httpx2.Client, httpx2.AsyncClient)
@@ -88,7 +90,7 @@ class _Opened:
         codings = [v.decode("latin-1") for k, v in self.headers if k.lower() == b"content-encoding"]
         return BodyDecoder(", ".join(codings) or None, MAX_RESPONSE_BYTES)
 
-    def keep_connection_if_clean(self, attempt: Attempt) -> None:
+    def keep_connection_if_clean(self, attempt: Attempt, method: str) -> None:
         """Drop the connection unless exactly this answer was read from it: bytes past it (or
         doubtful framing) would be taken as the next caller's answer."""
         stream = self.extensions.get("network_stream")
@@ -97,6 +99,8 @@ class _Opened:
         lengths = {v for k, v in self.headers if k.lower() == b"content-length"}
         chunked = any(k.lower() == b"transfer-encoding" for k, _ in self.headers)
         length = lengths.pop() if len(lengths) == 1 and not chunked else b""
+        if method == "HEAD" or self.status in _BODILESS:
+            length = b"0"  # whatever the headers say (RFC 9112, 6.3): anything more is extra
         if not (length.isdigit() and attempt.clean_end(int(length))):
             stream.discard()
 
@@ -187,7 +191,7 @@ def _failed(
     is the program's own: it leaves unchanged, never retried, its frames' locals cleared.
     """
     if isinstance(exc, httpx2.RequestError):
-        return Unreadable(None, exc, request) if attempt.answered_2xx else exc
+        return Unreadable(None, exc, request) if attempt.may_be_2xx() else exc
     forget_locals(exc)
     raise exc
 
@@ -251,7 +255,7 @@ class Pipeline(_Base[httpx2.Client]):
         with attempt.running():
             try:
                 opened = self._open(call, attempt.deadline)
-                return opened.response(request, self._read(opened, attempt))
+                return opened.response(request, self._read(opened, attempt, request.method))
             except _BODY_ERRORS as exc:
                 if opened is None:
                     return _failed(exc, attempt, request)
@@ -310,14 +314,14 @@ class Pipeline(_Base[httpx2.Client]):
             return self._pool
 
     @staticmethod
-    def _read(opened: _Opened, attempt: Attempt) -> bytes:
+    def _read(opened: _Opened, attempt: Attempt, method: str) -> bytes:
         decoder = opened.decoder()
         deadline = attempt.deadline
         for chunk in opened.raw:
             decoder.feed(chunk)
             if deadline.at is not None and deadline.remaining() == 0.0:
                 raise httpx2.ReadTimeout("the call's timeout ran out")
-        opened.keep_connection_if_clean(attempt)
+        opened.keep_connection_if_clean(attempt, method)
         return decoder.finish()
 
     def close(self) -> None:
@@ -389,7 +393,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
         with attempt.running():
             try:
                 opened = await self._open(call, attempt.deadline)
-                return opened.response(request, await self._read(opened, attempt))
+                return opened.response(request, await self._read(opened, attempt, request.method))
             except _BODY_ERRORS as exc:
                 if opened is None:
                     return _failed(exc, attempt, request)
@@ -448,14 +452,14 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
         return self._pool
 
     @staticmethod
-    async def _read(opened: _Opened, attempt: Attempt) -> bytes:
+    async def _read(opened: _Opened, attempt: Attempt, method: str) -> bytes:
         decoder = opened.decoder()
         deadline = attempt.deadline
         async for chunk in opened.raw:
             decoder.feed(chunk)
             if deadline.at is not None and deadline.remaining() == 0.0:
                 raise httpx2.ReadTimeout("the call's timeout ran out")
-        opened.keep_connection_if_clean(attempt)
+        opened.keep_connection_if_clean(attempt, method)
         return decoder.finish()
 
     async def close(self) -> None:
