@@ -58,6 +58,18 @@ _SHORT_SECRET = 8
 class TaptiError(Exception):
     """The base of everything the SDK raises."""
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Worker pools send a job's exception to the parent by pickle, which calls the class
+        # with ``args`` only; the keyword-only arguments of the response errors would be missing.
+        return _rebuilt, (type(self), self.args), self.__dict__
+
+
+def _rebuilt(kind: type[TaptiError], args: tuple[object, ...]) -> TaptiError:
+    """An error of ``kind`` with ``args``, its ``__init__`` skipped: the state follows."""
+    error = kind.__new__(kind)
+    error.args = args
+    return error
+
 
 class InvalidInputError(TaptiError, ValueError):
     """An argument is wrong; nothing was sent. A ``ValueError`` too, as Python code expects."""
