@@ -368,7 +368,8 @@ def json_object(response: httpx2.Response) -> dict[str, Any]:
         data = json.loads(response.content)
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         raise APIResponseValidationError(
-            f"response body is not JSON (content-type {response.headers.get('content-type')!r})",
+            "response body is not JSON (content-type "
+            f"{excerpt(repr(response.headers.get('content-type')), '', 100)})",
             response=response,
         ) from None
     if not isinstance(data, dict):

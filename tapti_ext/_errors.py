@@ -51,7 +51,11 @@ JSONValue: TypeAlias = dict[str, "JSONValue"] | list["JSONValue"] | str | int | 
 # The longest server message quoted in an exception; the full body stays on ``error.body``.
 REQUEST_ID_HEADER = "x-request-id"
 _MAX_QUOTED_MESSAGE = 300
+_MAX_QUOTED_REASON = 100
 _MAX_QUOTED_ID = 200
+# Control characters (C0, DEL, C1) and the invisible ones that reorder or hide text. A pattern:
+# ``re`` compiles it at first use, off the import.
+_UNPRINTABLE = r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]"
 _SHORT_SECRET = 8
 
 
@@ -230,17 +234,17 @@ def status_error_from_response(
     """
     body = decode_body(response, content, secret)
     status = response.status_code
-    message = f"{status} {response.reason_phrase or 'Error'}".rstrip()
+    # Everything quoted comes from the server: each part goes through excerpt().
+    reason = excerpt(response.reason_phrase or "Error", secret, _MAX_QUOTED_REASON)
+    message = f"{status} {reason}".rstrip()
     said = server_message(body)
     if said:
-        message = f"{message}: {_shortened(said, _MAX_QUOTED_MESSAGE)}"
+        message = f"{message}: {excerpt(said, secret)}"
     request_id = response.headers.get(REQUEST_ID_HEADER)
     if request_id:  # the error's attribute reads the same header, whole
-        message = f"{message} (request id {_shortened(request_id, _MAX_QUOTED_ID)})"
+        message = f"{message} (request id {excerpt(request_id, secret, _MAX_QUOTED_ID)})"
     if key_source and status in {401, 403}:
         message = f"{message}; the API key came from {key_source}"
-    # Everything quoted came from the server, which may echo the key anywhere.
-    message = redacted(message, secret)
     if status == 429:
         return RateLimitError(message, response=response, body=body, retry_after=retry_after)
     if status >= 500:
@@ -249,9 +253,11 @@ def status_error_from_response(
     return error_class(message, response=response, body=body)
 
 
-def excerpt(text: str, secret: str) -> str:
-    """What an error message may quote of what a server sent: redacted, then bounded."""
-    return _shortened(redacted(text, secret), _MAX_QUOTED_MESSAGE)
+def excerpt(text: str, secret: str, limit: int = _MAX_QUOTED_MESSAGE) -> str:
+    """What an error message may quote of what a server sent: redacted, made printable (no
+    terminal escapes, no line breaks to forge log lines with), then bounded."""
+    printable = re.sub(_UNPRINTABLE, lambda c: ascii(c.group())[1:-1], redacted(text, secret))
+    return _shortened(printable, limit)
 
 
 def _shortened(text: str, limit: int) -> str:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 from typing import Any
 
 import httpx2
 import pytest
 
-from tapti_ext import APIConnectionError, AuthenticationError, InvalidInputError, Tapti
+from tapti_ext import APIConnectionError, AuthenticationError, InvalidInputError, Tapti, TaptiError
 from tapti_ext.testing import MockTaptiServer
 
 CALL: dict[str, Any] = {
@@ -104,3 +105,53 @@ def test_a_bad_base_url_is_repeated_without_credentials(base_url: str, shown: st
         Tapti(api_key=KEY, base_url=base_url)
     assert shown in str(info.value)
     assert "pass" not in str(info.value).replace("pass allow", "")
+
+
+# --- what a server says is quoted printable and bounded ------------------------------------------
+
+
+def _status_server(status_line: bytes, body: bytes) -> tuple[socket.socket, str]:
+    """A server giving every connection one answer: ``status_line`` and a JSON ``body``."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                head = b"HTTP/1.1 %s\r\nContent-Type: application/json\r\n" % status_line
+                connection.sendall(head + b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@pytest.mark.parametrize(
+    ("status_line", "said"),
+    [
+        (b"400 Bad Request", "\x1b[2J\x1b]0;owned\x07\n2026-12-02 INFO payment ok \u202etxt"),
+        (b"401 " + b"R" * 15_000, ""),
+        (b"401 bad key " + KEY.encode() + b"\x1b[31m", ""),
+    ],
+    ids=["escapes-in-message", "huge-reason", "key-and-escape-in-reason"],
+)
+def test_server_text_in_messages_is_printable_bounded_and_redacted(
+    status_line: bytes, said: str
+) -> None:
+    listener, url = _status_server(status_line, json.dumps({"message": said}).encode())
+    with (
+        listener,
+        Tapti(api_key=KEY, base_url=url, max_retries=0) as tapti,
+        pytest.raises(TaptiError) as info,
+    ):
+        tapti.user("alice").create_sdk_token(**CALL)
+    message = str(info.value)
+    assert message.isprintable(), repr(message)  # no escape, bell, line break or bidi control
+    assert len(message) <= 600
+    assert KEY not in message
+    if said:  # the server's words are still there, escaped
+        assert "\\x1b[2J" in message
+        assert "2026-12-02 INFO payment ok" in message
