@@ -280,6 +280,11 @@ class Call(Generic[_T]):
             if self.retry.should_retry_status(status):
                 return self._again(error, retries, deadline, retry_after, f"status {status}")
             raise error
+        if isinstance(outcome, httpx2.LocalProtocolError):  # h11 refused what it was to send
+            forget_locals(outcome)
+            raise InvalidInputError(
+                f"the request cannot be sent: {excerpt(str(outcome), self.secret)}"
+            ) from None
         failure = describe_transport_error(outcome, secret=self.secret, where=self._where(retries))
         self._log_attempt(retries, failure)
         return self._again(failure, retries, deadline, None, type(failure).__name__, outcome)

@@ -23,6 +23,7 @@ from tapti_ext import (
     BadRequestError,
     ConflictError,
     InternalServerError,
+    InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -308,7 +309,6 @@ def test_validation_error_through_raw_response_parse() -> None:
         httpx2.ReadError("connection reset"),
         httpx2.WriteError("broken pipe"),
         httpx2.RemoteProtocolError("Server disconnected without sending a response."),
-        httpx2.LocalProtocolError("bad"),
     ],
 )
 def test_transport_failure_is_connection_error(exc: httpx2.RequestError) -> None:
@@ -319,6 +319,16 @@ def test_transport_failure_is_connection_error(exc: httpx2.RequestError) -> None
     assert type(error) is APIConnectionError
     assert isinstance(error, TaptiError)
     assert error.__cause__ is exc
+
+
+def test_a_request_h11_refuses_to_send_is_invalid_input_and_not_retried() -> None:
+    def refuse(_: httpx2.Request) -> httpx2.Response:
+        raise httpx2.LocalProtocolError("bad")
+
+    recorder = Recorder(refuse)
+    error = raises(recorder, InvalidInputError)
+    assert str(error) == "the request cannot be sent: bad"
+    assert len(recorder.requests) == 1
 
 
 @pytest.mark.parametrize(

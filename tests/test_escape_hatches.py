@@ -171,6 +171,19 @@ def test_raw_gets_retries_and_typed_errors(server: MockTaptiServer) -> None:
         operation.sync_detailed("u1", client=tapti.raw, body=BODY)
 
 
+@pytest.mark.parametrize("value", ["a\r\nx-injected: 1", "a\x00b"])
+def test_raw_header_value_that_cannot_be_sent_is_invalid_input(
+    server: MockTaptiServer, value: str
+) -> None:
+    with Tapti(api_key=server.api_key, base_url=server.url, max_retries=2) as tapti:
+        sent_before = len(server.requests)
+        with pytest.raises(InvalidInputError, match="cannot be sent"):
+            operation.sync_detailed(
+                "u1", client=tapti.raw.with_headers({"x-extra": value}), body=BODY
+            )
+        assert len(server.requests) == sent_before  # refused once, before any request
+
+
 def test_raw_connection_error_keeps_no_key(unused_port: int) -> None:
     url = f"http://127.0.0.1:{unused_port}"
     with (
