@@ -8,6 +8,7 @@ leaves every other one exactly as the API wrote it.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -19,7 +20,15 @@ from tapti_api_client.models.scope import Scope
 
 from ._call import json_object, model_from
 from ._errors import APIResponseValidationError, InvalidInputError
-from ._inputs import PlatformLike, check_platform, check_url, is_valid_text
+from ._inputs import (
+    PlatformLike,
+    ScopeLike,
+    check_platform,
+    check_platforms,
+    check_scopes,
+    check_url,
+    is_valid_text,
+)
 from ._masking import TOKEN_PARAM, is_masked, masked, masked_url, pair_name, query_pairs
 
 __all__ = [
@@ -86,14 +95,44 @@ class SdkToken:
     def __init__(
         self,
         oauth_portal_url: str,
-        platforms: tuple[Platform, ...],
-        scopes: tuple[Scope, ...],
+        platforms: PlatformLike | Iterable[PlatformLike],
+        scopes: ScopeLike | Iterable[ScopeLike],
         *,
         response: CreateSdkTokenResponse | None = None,
     ) -> None:
-        query = dict(parse_qsl(urlsplit(oauth_portal_url).query, keep_blank_values=True))
+        """Platforms and scopes are read as ``create_sdk_token`` reads them."""
+        if not isinstance(oauth_portal_url, str):
+            raise InvalidInputError(
+                f"oauth_portal_url must be a str, not {type(oauth_portal_url).__name__}"
+            )
+        self._fill(oauth_portal_url, check_platforms(platforms), check_scopes(scopes), response)
+
+    @classmethod
+    def _checked(
+        cls,
+        oauth_portal_url: str,
+        platforms: tuple[Platform, ...],
+        scopes: tuple[Scope, ...],
+        response: CreateSdkTokenResponse,
+    ) -> SdkToken:
+        """A token from a call's answer: what the client already checked is not checked again."""
+        token = cls.__new__(cls)
+        token._fill(oauth_portal_url, platforms, scopes, response)
+        return token
+
+    def _fill(
+        self,
+        oauth_portal_url: str,
+        platforms: tuple[Platform, ...],
+        scopes: tuple[Scope, ...],
+        response: CreateSdkTokenResponse | None,
+    ) -> None:
+        pairs = parse_qsl(urlsplit(oauth_portal_url).query, keep_blank_values=True)
+        query = dict(pairs)
         if not query.get(TOKEN_PARAM):
             raise InvalidInputError("oauth_portal_url has no sdk_token query parameter")
+        if sum(name == TOKEN_PARAM for name, _ in pairs) > 1:  # which would the portal read?
+            raise InvalidInputError("oauth_portal_url has more than one sdk_token query parameter")
         if response is None:
             response = _model(CreateSdkTokenResponse, oauth_portal_url=oauth_portal_url)
         if not is_masked(response):  # a parsed answer is already
@@ -165,7 +204,7 @@ def token_from_response(
             "oauth_portal_url is not an absolute http(s) URL", response=response
         )
     try:
-        return SdkToken(url, platforms, scopes, response=parsed)
+        return SdkToken._checked(url, platforms, scopes, parsed)
     except InvalidInputError as exc:  # no sdk_token in the URL
         raise APIResponseValidationError(str(exc), response=response) from None
 

@@ -316,7 +316,7 @@ def test_a_token_built_by_hand_survives_a_new_required_response_field() -> None:
     assert partial.additional_properties == {}
     with pytest.raises(AttributeError, match="expires_at"):
         _ = partial.expires_at
-    token = SdkToken(URL, (Platform.YOUTUBE,), (), response=partial)  # type: ignore[arg-type]
+    token = SdkToken(URL, "youtube", "profile_read", response=partial)  # type: ignore[arg-type]
     assert token.sdk_token == TOKEN
     _assert_masked(token, token.response)
     assert repr(token.response).startswith("NewerResponse(oauth_portal_url='https://")

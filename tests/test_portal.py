@@ -72,6 +72,33 @@ def test_a_token_always_has_an_sdk_token(url: str) -> None:
         make(url)
 
 
+def test_a_token_built_by_hand_takes_what_the_client_takes() -> None:
+    # Platforms and scopes are read as create_sdk_token reads them: names, members, one or many.
+    token = SdkToken(URL, platforms=["youtube", "TikTok"], scopes="profile_read")  # type: ignore[arg-type]
+    assert token == make()
+    assert token.platforms == (Platform.YOUTUBE, Platform.TIKTOK)
+    assert "profile_read" in repr(token).lower()
+    assert token.portal_url(platform="tiktok").endswith("platform=tiktok")
+
+
+@pytest.mark.parametrize(
+    ("url", "platforms", "scopes", "match"),
+    [
+        (1.5, ["youtube"], ["profile_read"], "oauth_portal_url"),
+        (["x"], ["youtube"], ["profile_read"], "oauth_portal_url"),
+        (URL, ["myspace"], ["profile_read"], "platforms"),
+        (URL, ["youtube"], [None], "scopes"),
+        (URL, None, ["profile_read"], "platforms"),
+        (URL + "&sdk_token=other", ["youtube"], ["profile_read"], "more than one sdk_token"),
+    ],
+)
+def test_a_token_built_by_hand_is_checked(
+    url: object, platforms: object, scopes: object, match: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        SdkToken(url, platforms, scopes)  # type: ignore[arg-type]
+
+
 def test_portal_url_without_platform_is_exactly_the_api_url() -> None:
     odd = "https://oauth.tapti.dev/x?b=2&sdk_token=a%2Bb&a=1"
     assert make(odd).portal_url() == odd
