@@ -35,6 +35,7 @@ __all__ = [
     "check_timeout",
     "check_url",
     "check_user_id",
+    "is_ip",
     "is_loopback",
     "is_valid_text",
 ]
@@ -196,7 +197,7 @@ def _quoted(text: str) -> str:
 
 def bad_host_label(host: str) -> str | None:
     """Why a DNS host name (already IDNA-encoded) cannot be looked up, or ``None``."""
-    if host.startswith("[") or _is_ip(host):
+    if host.startswith("[") or is_ip(host):
         return None
     name = host[:-1] if host.endswith(".") else host
     if len(name) > _MAX_HOST:
@@ -216,7 +217,7 @@ def bad_host_label(host: str) -> str | None:
     return None
 
 
-def _is_ip(host: str) -> bool:
+def is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
     except ValueError:

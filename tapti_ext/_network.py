@@ -13,6 +13,10 @@ where four promises are kept:
   closed by the server, so it is dropped instead of being handed to the next request;
 - **fork safety**: the streams are known to ``_fork``, which releases them in a child.
 
+The system's name lookup takes no timeout (glibc retries a dead nameserver for 5 s a try), so
+the sync backend looks a host name up in a thread of its own, waiting only for the time left,
+and connects to the addresses found (the async backends' lookups are cancellable already).
+
 A ``TimeoutError`` that a program's own signal handler raises inside a socket call comes out of
 httpcore2 as its ``ReadTimeout``/``WriteTimeout``; it is told from a socket timeout by the time
 that had passed, and re-raised as the program's own exception.
@@ -20,6 +24,8 @@ that had passed, and re-raised as the program's own exception.
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 import weakref
 from collections.abc import Iterable
@@ -29,6 +35,7 @@ import httpcore2
 
 from . import _fork
 from ._deadline import current_attempt
+from ._inputs import is_ip
 
 __all__ = ["AsyncTrackingBackend", "TrackingBackend"]
 
@@ -157,6 +164,29 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
         return self
 
 
+def _addresses(host: str, port: int, timeout: float | None) -> list[str]:
+    """The addresses of ``host`` in the resolver's order, found within ``timeout``: a lookup
+    that takes longer is left to end on its own, in its daemon thread."""
+    if timeout is None or is_ip(host):
+        return [host]
+    found: list[Any] = []
+    done = threading.Event()
+
+    def look_up() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as exc:
+            found.append(exc)
+        done.set()
+
+    threading.Thread(target=look_up, name="tapti-name-lookup", daemon=True).start()
+    if not done.wait(timeout):
+        raise httpcore2.ConnectTimeout(f"looking up {host} took longer than the time left")
+    if isinstance(found[0], OSError):
+        raise httpcore2.ConnectError(str(found[0]))
+    return list(dict.fromkeys(str(info[4][0]) for info in found[0]))
+
+
 class TrackingBackend(httpcore2.NetworkBackend):
     """httpcore2's sync backend, with deadline-bounded streams the fork hook can release."""
 
@@ -172,12 +202,23 @@ class TrackingBackend(httpcore2.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.NetworkStream:
-        timeout = _bounded(timeout, httpcore2.ConnectTimeout)
-        stream = _Stream(
-            self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        )
-        self.streams.add(stream)
-        return stream
+        failure: Exception | None = None
+        for address in _addresses(host, port, _bounded(timeout, httpcore2.ConnectTimeout)):
+            try:
+                inner = self._inner.connect_tcp(
+                    address,
+                    port,
+                    _bounded(timeout, httpcore2.ConnectTimeout),
+                    local_address,
+                    socket_options,
+                )
+            except httpcore2.ConnectError as exc:  # the next address, as create_connection
+                failure = exc
+                continue
+            stream = _Stream(inner)
+            self.streams.add(stream)
+            return stream
+        raise failure or httpcore2.ConnectError(f"{host} has no address")
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)

@@ -476,3 +476,48 @@ def test_httpx_timeout_keeps_its_per_operation_meaning(
     assert outcome.token().sdk_token == TOKEN
     assert 1.5 <= outcome.seconds < 10.0
     assert server.attempts == 1
+
+
+# --- the name lookup is inside the budget too -------------------------------------------------
+
+SLOW_NAME = "slow-resolver.tapti.test"
+
+
+@pytest.fixture
+def slow_resolver(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """``SLOW_NAME`` resolves to 127.0.0.1 after the seconds the test appends (a resolver
+    retrying a dead nameserver: glibc waits 5 s a try); no proxy variable applies."""
+    delays: list[float] = []
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == SLOW_NAME:
+            time.sleep(delays[-1] if delays else 0.0)
+            host = "127.0.0.1"
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    return delays
+
+
+def test_a_slow_name_lookup_is_bounded_by_the_timeout(
+    serve: Callable[..., Server], slow_resolver: list[float]
+) -> None:
+    server = serve(OK)
+    url = server.url.replace("127.0.0.1", SLOW_NAME)
+    slow_resolver.append(FOREVER / 10)  # 3 s, far past the budget
+    started = time.monotonic()
+    with (
+        Tapti(api_key=API_KEY, base_url=url, allow_insecure_http=True, timeout=BUDGET) as tapti,
+        pytest.raises(APITimeoutError),
+    ):
+        tapti.user("alice").create_sdk_token(**CALL)
+    assert time.monotonic() - started < LIMIT
+    assert server.attempts == 0
+    slow_resolver.append(0.0)  # a quick lookup then finds the server
+    with Tapti(api_key=API_KEY, base_url=url, allow_insecure_http=True, timeout=BUDGET) as tapti:
+        assert tapti.user("alice").create_sdk_token(**CALL).sdk_token
+    assert server.attempts == 1
