@@ -81,4 +81,8 @@ def _after_fork_in_child() -> None:
             owner.release_inherited()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+# Through a weak proxy: a function registered itself would keep this module's globals (and the
+# pools they lead to) alive into the interpreter's last, slow clean-up pass, which cost every
+# process ~2 ms at exit (callgrind: 4.6 million more instructions). A child forks only while
+# the module is alive, so the proxy always finds the function.
+os.register_at_fork(after_in_child=weakref.proxy(_after_fork_in_child))
