@@ -12,7 +12,7 @@ import copy
 import inspect
 import os
 from collections.abc import Iterable, Mapping
-from functools import lru_cache, partial
+from functools import partial
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -355,7 +355,7 @@ class _BaseTapti(Generic[_Pipe]):
             raise InvalidInputError(
                 f"{name}: bad arguments ({type(exc).__name__}: {exc})"
             ) from None
-        parse = partial(_parse_operation, parse_response, operation.__name__)
+        parse = partial(_parse_operation, parse_response, name)
         return self._call(spec, parse, timeout, extras)
 
     def _call(
@@ -377,25 +377,22 @@ class _BaseTapti(Generic[_Pipe]):
         return f"{type(self).__name__}(base_url={self.base_url!r}, max_retries={self.max_retries})"
 
 
-@lru_cache(maxsize=64)
-def _path_parameters(get_kwargs: Any) -> frozenset[str]:
-    """The generated builder's path parameters: the ones it takes positionally."""
-    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    parameters = inspect.signature(get_kwargs).parameters.values()
-    return frozenset(p.name for p in parameters if p.kind in kinds)
+_POSITIONAL: Final = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
 def _checked_path_arguments(
     get_kwargs: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> dict[str, Any]:
-    """The arguments by name, each path parameter checked as one path segment (as a user id),
-    whether it was given by position or by keyword."""
+    """The arguments by name, each path parameter (the generated builder takes those
+    positionally) checked as one path segment, as a user id, however it was given."""
+    signature = inspect.signature(get_kwargs)
     try:
-        bound = inspect.signature(get_kwargs).bind(*args, **kwargs).arguments
+        bound = signature.bind(*args, **kwargs).arguments
     except TypeError as exc:
         raise InvalidInputError(f"{name}: bad arguments ({exc})") from None
-    for parameter in _path_parameters(get_kwargs) & bound.keys():
-        bound[parameter] = check_user_id(bound[parameter], argument=f"{name} {parameter}")
+    for parameter, value in bound.items():
+        if signature.parameters[parameter].kind in _POSITIONAL:
+            bound[parameter] = check_user_id(value, argument=f"{name} {parameter}")
     return bound
 
 
@@ -404,7 +401,7 @@ def _parse_operation(parse_response: Any, name: str, response: httpx2.Response) 
     return model_from(
         lambda: parse_response(client=_PARSE_CLIENT, response=response),
         response,
-        f"{name.rpartition('.')[2]} response",
+        f"{name} response",
     )
 
 
