@@ -83,8 +83,6 @@ class Extras:
         body: Mapping[str, Any] | None = None,
     ) -> None:
         self.headers, self.query, self.body = headers, query, body
-        if headers is query is body is None:
-            return
         for name, given in (("headers", headers), ("query", query), ("body", body)):
             if given is not None and not isinstance(given, Mapping):
                 raise InvalidInputError(

@@ -580,8 +580,8 @@ class AsyncTapti(_BaseTapti[AsyncPipeline]):
         await self.close()
 
 
-# help() and editors show a class's own docstring: both clients' get the constructor's arguments,
-# written once on _BaseTapti.__init__ (where mkdocstrings finds them for the docs site).
+# help() shows a class's own docstring first: both clients' get the constructor's arguments,
+# written once on _BaseTapti.__init__ (where mkdocstrings and editors find them in the source).
 _ARGUMENTS: Final = inspect.cleandoc(_BaseTapti.__init__.__doc__ or "")  # "": python -OO
 for _documented in (Tapti, AsyncTapti):
     _documented.__doc__ = f"{inspect.cleandoc(_documented.__doc__ or '')}\n\n{_ARGUMENTS}"
