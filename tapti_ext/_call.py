@@ -14,7 +14,6 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Final, Generic, NamedTuple, TypeVar
 
 import httpx2
@@ -52,7 +51,7 @@ __all__ = [
 
 log: Final = logging.getLogger("tapti_ext")
 
-from ._names import API_KEY_HEADER  # noqa: E402 - the spec's key header, from make generate
+from ._names import API_KEY_HEADER, OPERATIONS  # noqa: E402 - from the spec, by make generate
 
 # The documented bodies are a few short fields; anything near this size is not one of them.
 MAX_RESPONSE_BYTES: Final = 1 << 20
@@ -84,8 +83,6 @@ class Extras:
         body: Mapping[str, Any] | None = None,
     ) -> None:
         self.headers, self.query, self.body = headers, query, body
-        if headers is query is body is None:
-            return
         for name, given in (("headers", headers), ("query", query), ("body", body)):
             if given is not None and not isinstance(given, Mapping):
                 raise InvalidInputError(
@@ -176,25 +173,18 @@ class Unreadable:
         self.error, self.request = error, request
 
 
-_SPEC: Final = Path(__file__).parent / "testing" / "_openapi.json"
-
-
 @lru_cache(maxsize=1)
-def _operations() -> tuple[tuple[str, re.Pattern[str], str, frozenset[int]], ...]:
-    """Each operation of the spec: method, path pattern, path template, documented 2xx."""
+def _operations() -> tuple[tuple[str, re.Pattern[str], str, tuple[int, ...]], ...]:
+    """The spec's operations (``_names.OPERATIONS``), each template as a pattern for a path's end,
+    where a ``{parameter}`` is one segment."""
     found = []
-    for template, item in json.loads(_SPEC.read_text(encoding="utf-8"))["paths"].items():
+    for method, template, success in OPERATIONS:
         pattern = re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(template))
-        for method, operation in item.items():
-            if isinstance(operation, dict) and "responses" in operation:
-                success = {int(c) for c in operation["responses"] if c.isdigit() and c[0] == "2"}
-                found.append(
-                    (method.upper(), re.compile(pattern + "$"), template, frozenset(success))
-                )
+        found.append((method, re.compile(pattern + "$"), template, success))
     return tuple(found)
 
 
-def _operation(method: str, path: str) -> tuple[int, str, frozenset[int]] | None:
+def _operation(method: str, path: str) -> tuple[int, str, tuple[int, ...]] | None:
     """Where the most specific operation for ``method path`` starts in the path (after any
     base path), its template and its documented 2xx statuses."""
     matches = [
@@ -206,7 +196,7 @@ def _operation(method: str, path: str) -> tuple[int, str, frozenset[int]] | None
 
 
 @lru_cache(maxsize=1024)
-def documented_success(method: str, path: str) -> frozenset[int] | None:
+def documented_success(method: str, path: str) -> tuple[int, ...] | None:
     """The 2xx statuses the spec documents for ``method path`` (any base path before it);
     ``None`` for a request that is none of the spec's operations."""
     operation = _operation(method, path)
@@ -302,7 +292,7 @@ class Call(Generic[_T]):
         status = response.status_code
         if self.success is None or status in self.success:
             return response
-        documented = ", ".join(map(str, sorted(self.success))) or "no 2xx"
+        documented = ", ".join(map(str, self.success)) or "no 2xx"
         raise APIResponseValidationError(
             f"status {status} is not an answer this operation documents ({documented})",
             response=response,

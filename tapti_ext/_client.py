@@ -1,8 +1,9 @@
 """``Tapti`` and ``AsyncTapti``: the clients people use.
 
-Both take the same arguments, check them once, build every call the same way (``_call``) and
-send it through a pipeline (``_pipeline``); only the pipeline's send, read and wait differ.
-Redirects are never followed, so the API key cannot be carried to another host.
+Both take the same arguments, check them once (``_BaseTapti``, which also documents them), build
+every call the same way (``_call``) and send it through a pipeline (``_pipeline``); only the
+pipeline's send, read and wait differ, as in the OpenAI and Anthropic SDKs. Redirects are never
+followed, so the API key cannot be carried to another host.
 """
 
 from __future__ import annotations
@@ -10,10 +11,8 @@ from __future__ import annotations
 import copy
 import inspect
 import os
-import types
-import typing
 from collections.abc import Iterable, Mapping
-from functools import lru_cache, partial
+from functools import partial
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -100,8 +99,6 @@ Platforms = PlatformLike | Iterable[PlatformLike]
 Scopes = ScopeLike | Iterable[ScopeLike]
 TimeoutLike = float | httpx2.Timeout | None
 _Pipe = TypeVar("_Pipe", Pipeline, AsyncPipeline)
-# A string: _response loads only when with_raw_response is first used.
-_Result = TypeVar("_Result", SdkToken, "APIResponse")
 # An operation's parameters and its parsed success model, for call().
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -166,6 +163,10 @@ class _BaseTapti(Generic[_Pipe]):
     """Argument checking, configuration and call preparation shared by both clients."""
 
     _pipeline: _Pipe
+    # Each client's own: its pipeline, the httpx2 client a caller may lend it, its pool's limits.
+    _pipeline_type: type[_Pipe]
+    _http_type: type[httpx2.Client | httpx2.AsyncClient]
+    _limits: httpx2.Limits
 
     def __init__(
         self,
@@ -183,8 +184,34 @@ class _BaseTapti(Generic[_Pipe]):
         allow_insecure_http: bool = False,
         propagate_trace_context: bool = True,
     ) -> None:
-        if http_client is not None and not isinstance(http_client, self._http_type()):
-            raise InvalidInputError(_wrong_http_client(http_client, self._http_type()))
+        """Every argument is checked on construction, before anything is sent; a bad one raises
+        ``InvalidInputError``.
+
+        Args:
+            api_key: Your Tapti API key, sent as the ``x-api-key`` header to the base URL's origin
+                only. Default: the ``TAPTI_API_KEY`` environment variable.
+            base_url: The API's root. Default: ``TAPTI_BASE_URL``, else ``https://api.tapti.ai``.
+                Plain ``http://`` is refused for another machine unless ``allow_insecure_http``.
+            timeout: Seconds a whole call may take, retries and waits included (default 30);
+                ``None`` for no limit; an ``httpx2.Timeout`` for httpx2's per-phase limits.
+            max_retries: How often a failed attempt is retried (connection errors, timeouts, 408,
+                409, 429, 5xx); never once a 2xx answer began. Default 2.
+            portal_url: The OAuth Portal's base URL for ``oauth_portal_url()``. Default:
+                ``TAPTI_PORTAL_URL``, else Tapti's.
+            platforms: Default ``platforms`` for ``create_sdk_token``.
+            scopes: Default ``scopes`` for ``create_sdk_token``.
+            callback_url: Default ``callback_url`` for ``create_sdk_token``.
+            redirect_url: Default ``redirect_url`` for ``create_sdk_token``.
+            http_client: Your own ``httpx2.Client`` (``httpx2.AsyncClient`` for ``AsyncTapti``), to
+                send through instead of the SDK's pool. It stays open when this client closes; its
+                own request hooks see the key.
+            allow_insecure_http: Allow a plain ``http://`` base URL on another machine (the key
+                then travels unencrypted).
+            propagate_trace_context: With OpenTelemetry installed (``pip install 'tapti[otel]'``),
+                each call is a CLIENT span; this sends its W3C ``traceparent`` to the API too.
+        """
+        if http_client is not None and not isinstance(http_client, self._http_type):
+            raise InvalidInputError(_wrong_http_client(http_client, self._http_type))
         self._settings = _Settings(
             api_key=check_api_key(_setting(api_key, "TAPTI_API_KEY")),
             base_url=_base_url(base_url, allow_insecure_http=allow_insecure_http),
@@ -198,7 +225,12 @@ class _BaseTapti(Generic[_Pipe]):
                 api_key=_source(api_key, "TAPTI_API_KEY", "api_key", "nowhere"),
             ),
         )
-        self._pipeline = self._new_pipeline(http_client)
+        self._pipeline = self._pipeline_type(
+            api_key=self._settings.api_key,
+            base_url=self._settings.base_url,
+            http_client=http_client,
+            limits=self._limits,
+        )
         # With OpenTelemetry: send traceparent to the API (each call is a span either way).
         self._pipeline.propagate_trace_context = propagate_trace_context
         self._owns_pipeline = True
@@ -221,13 +253,6 @@ class _BaseTapti(Generic[_Pipe]):
     @property
     def portal_url(self) -> str:
         return self._settings.portal_url
-
-    @staticmethod
-    def _http_type() -> type[httpx2.Client | httpx2.AsyncClient]:
-        raise NotImplementedError
-
-    def _new_pipeline(self, http_client: Any) -> _Pipe:
-        raise NotImplementedError
 
     def with_options(
         self, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN, max_retries: int | None = None
@@ -330,7 +355,7 @@ class _BaseTapti(Generic[_Pipe]):
             raise InvalidInputError(
                 f"{name}: bad arguments ({type(exc).__name__}: {exc})"
             ) from None
-        parse = partial(_parse_operation, parse_response, operation.__name__)
+        parse = partial(_parse_operation, parse_response, name)
         return self._call(spec, parse, timeout, extras)
 
     def _call(
@@ -352,25 +377,22 @@ class _BaseTapti(Generic[_Pipe]):
         return f"{type(self).__name__}(base_url={self.base_url!r}, max_retries={self.max_retries})"
 
 
-@lru_cache(maxsize=64)
-def _path_parameters(get_kwargs: Any) -> frozenset[str]:
-    """The generated builder's path parameters: the ones it takes positionally."""
-    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    parameters = inspect.signature(get_kwargs).parameters.values()
-    return frozenset(p.name for p in parameters if p.kind in kinds)
+_POSITIONAL: Final = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
 def _checked_path_arguments(
     get_kwargs: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> dict[str, Any]:
-    """The arguments by name, each path parameter checked as one path segment (as a user id),
-    whether it was given by position or by keyword."""
+    """The arguments by name, each path parameter (the generated builder takes those
+    positionally) checked as one path segment, as a user id, however it was given."""
+    signature = inspect.signature(get_kwargs)
     try:
-        bound = inspect.signature(get_kwargs).bind(*args, **kwargs).arguments
+        bound = signature.bind(*args, **kwargs).arguments
     except TypeError as exc:
         raise InvalidInputError(f"{name}: bad arguments ({exc})") from None
-    for parameter in _path_parameters(get_kwargs) & bound.keys():
-        bound[parameter] = check_user_id(bound[parameter], argument=f"{name} {parameter}")
+    for parameter, value in bound.items():
+        if signature.parameters[parameter].kind in _POSITIONAL:
+            bound[parameter] = check_user_id(value, argument=f"{name} {parameter}")
     return bound
 
 
@@ -379,37 +401,14 @@ def _parse_operation(parse_response: Any, name: str, response: httpx2.Response) 
     return model_from(
         lambda: parse_response(client=_PARSE_CLIENT, response=response),
         response,
-        f"{name.rpartition('.')[2]} response",
+        f"{name} response",
     )
 
 
 class Tapti(_BaseTapti[Pipeline]):
     """The Tapti API client. ``Tapti(api_key=...)``, or ``TAPTI_API_KEY`` from the environment.
 
-    Every argument is checked here, before anything is sent; a bad one raises
-    ``InvalidInputError``. Use it as a context manager, or call ``close()``.
-
-    Args:
-        api_key: Your Tapti API key, sent as the ``x-api-key`` header to the base URL's origin
-            only. Default: the ``TAPTI_API_KEY`` environment variable.
-        base_url: The API's root. Default: ``TAPTI_BASE_URL``, else ``https://api.tapti.ai``.
-            Plain ``http://`` is refused for another machine unless ``allow_insecure_http``.
-        timeout: Seconds a whole call may take, retries and waits included (default 30);
-            ``None`` for no limit; an ``httpx2.Timeout`` for httpx2's per-phase limits.
-        max_retries: How often a failed attempt is retried (connection errors, timeouts, 408,
-            409, 429, 5xx); never once a 2xx answer began. Default 2.
-        portal_url: The OAuth Portal's base URL for ``oauth_portal_url()``. Default:
-            ``TAPTI_PORTAL_URL``, else Tapti's.
-        platforms: Default ``platforms`` for ``create_sdk_token``.
-        scopes: Default ``scopes`` for ``create_sdk_token``.
-        callback_url: Default ``callback_url`` for ``create_sdk_token``.
-        redirect_url: Default ``redirect_url`` for ``create_sdk_token``.
-        http_client: Your own ``httpx2.Client``, to send through instead of the SDK's pool. It
-            stays open when this client closes; its own request hooks see the key.
-        allow_insecure_http: Allow a plain ``http://`` base URL on another machine (the key
-            then travels unencrypted).
-        propagate_trace_context: With OpenTelemetry installed (``pip install 'tapti[otel]'``),
-            each call is a CLIENT span; this sends its W3C ``traceparent`` to the API too.
+    Use it as a context manager, or call ``close()``.
 
     >>> tapti = Tapti(api_key="...")
     >>> token = tapti.user("user_123").create_sdk_token(platforms="youtube", scopes="profile_read",
@@ -418,17 +417,9 @@ class Tapti(_BaseTapti[Pipeline]):
     >>> token.portal_url(platform="youtube")
     """
 
-    @staticmethod
-    def _http_type() -> type[httpx2.Client]:
-        return httpx2.Client
-
-    def _new_pipeline(self, http_client: httpx2.Client | None) -> Pipeline:
-        return Pipeline(
-            api_key=self._settings.api_key,
-            base_url=self._settings.base_url,
-            http_client=http_client,
-            limits=DEFAULT_LIMITS,
-        )
+    _pipeline_type = Pipeline
+    _http_type = httpx2.Client
+    _limits = DEFAULT_LIMITS
 
     def user(self, user_id: str | int | None = None) -> User:
         """Calls about one of your app's users (the id is checked now, before anything is sent)."""
@@ -512,41 +503,11 @@ class AsyncTapti(_BaseTapti[AsyncPipeline]):
     One client per event loop: its pooled connections belong to the loop that opened them.
     Create it in your app's lifespan (or inside the coroutine you run) and ``await
     tapti.aclose()`` there.
-
-    Args:
-        api_key: Your Tapti API key, sent as the ``x-api-key`` header to the base URL's origin
-            only. Default: the ``TAPTI_API_KEY`` environment variable.
-        base_url: The API's root. Default: ``TAPTI_BASE_URL``, else ``https://api.tapti.ai``.
-            Plain ``http://`` is refused for another machine unless ``allow_insecure_http``.
-        timeout: Seconds a whole call may take, retries and waits included (default 30);
-            ``None`` for no limit; an ``httpx2.Timeout`` for httpx2's per-phase limits.
-        max_retries: How often a failed attempt is retried (connection errors, timeouts, 408,
-            409, 429, 5xx); never once a 2xx answer began. Default 2.
-        portal_url: The OAuth Portal's base URL for ``oauth_portal_url()``. Default:
-            ``TAPTI_PORTAL_URL``, else Tapti's.
-        platforms: Default ``platforms`` for ``create_sdk_token``.
-        scopes: Default ``scopes`` for ``create_sdk_token``.
-        callback_url: Default ``callback_url`` for ``create_sdk_token``.
-        redirect_url: Default ``redirect_url`` for ``create_sdk_token``.
-        http_client: Your own ``httpx2.AsyncClient``, to send through instead of the SDK's pool. It
-            stays open when this client closes; its own request hooks see the key.
-        allow_insecure_http: Allow a plain ``http://`` base URL on another machine (the key
-            then travels unencrypted).
-        propagate_trace_context: With OpenTelemetry installed (``pip install 'tapti[otel]'``),
-            each call is a CLIENT span; this sends its W3C ``traceparent`` to the API too.
     """
 
-    @staticmethod
-    def _http_type() -> type[httpx2.AsyncClient]:
-        return httpx2.AsyncClient
-
-    def _new_pipeline(self, http_client: httpx2.AsyncClient | None) -> AsyncPipeline:
-        return AsyncPipeline(
-            api_key=self._settings.api_key,
-            base_url=self._settings.base_url,
-            http_client=http_client,
-            limits=ASYNC_DEFAULT_LIMITS,
-        )
+    _pipeline_type = AsyncPipeline
+    _http_type = httpx2.AsyncClient
+    _limits = ASYNC_DEFAULT_LIMITS
 
     def user(self, user_id: str | int | None = None) -> AsyncUser:
         """Calls about one of your app's users (the id is checked now, before anything is sent)."""
@@ -557,9 +518,7 @@ class AsyncTapti(_BaseTapti[AsyncPipeline]):
         """The same calls, answering with the HTTP response (``.parse()`` gives the token)."""
         return AsyncTaptiWithRawResponse(self)
 
-    # Typed by the operation: its own parameters and its success model. PEP 612 allows no
-    # keyword after *P.args, so a call that also passes one of the SDK's options (timeout=,
-    # extra_*=) matches one of the later overloads: the result is typed, the arguments not.
+    # As Tapti.call's overloads, awaited.
     @overload
     async def call(
         self, operation: OperationModule[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs
@@ -621,7 +580,17 @@ class AsyncTapti(_BaseTapti[AsyncPipeline]):
         await self.close()
 
 
+# help() shows a class's own docstring first: both clients' get the constructor's arguments,
+# written once on _BaseTapti.__init__ (where mkdocstrings and editors find them in the source).
+_ARGUMENTS: Final = inspect.cleandoc(_BaseTapti.__init__.__doc__ or "")  # "": python -OO
+for _documented in (Tapti, AsyncTapti):
+    _documented.__doc__ = f"{inspect.cleandoc(_documented.__doc__ or '')}\n\n{_ARGUMENTS}"
+del _documented
+
+
 class _UserCalls:
+    """The client and the user id (checked now) that the four user classes' calls use."""
+
     __slots__ = ("_client", "_id")
 
     def __init__(self, client: Any, user_id: str | int | None) -> None:
@@ -631,37 +600,11 @@ class _UserCalls:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(id={self._id!r})"
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        # The calls are written once, generic in what they return; each public class gets its
-        # own copy annotated with its concrete result, so that help(), inspect.signature() and
-        # documentation show "-> SdkToken" rather than a type variable.
-        super().__init_subclass__(**kwargs)
-        bases = [b for b in getattr(cls, "__orig_bases__", ()) if typing.get_args(b)]
-        if bases:
-            result = typing.get_args(bases[0])[0]
-            if isinstance(result, typing.ForwardRef):
-                result = result.__forward_arg__
-            method = _returning(getattr(cls, "create_sdk_token"), result)  # noqa: B009
-            for name in ("create_sdk_token", "createSDKToken"):
-                setattr(cls, name, method)
 
+class User(_UserCalls):
+    """Calls about one user: ``tapti.user("user_123").create_sdk_token(...)``."""
 
-def _returning(function: Any, result: object) -> Any:
-    """A copy of ``function`` whose return annotation is ``result``."""
-    copy = types.FunctionType(
-        function.__code__,
-        function.__globals__,
-        function.__name__,
-        function.__defaults__,
-        function.__closure__,
-    )
-    copy.__kwdefaults__ = function.__kwdefaults__
-    copy.__doc__, copy.__qualname__ = function.__doc__, function.__qualname__
-    copy.__annotations__ = {**function.__annotations__, "return": result}
-    return copy
-
-
-class _SyncUserCalls(_UserCalls, Generic[_Result]):
+    __slots__ = ()
     _client: Tapti
 
     def create_sdk_token(
@@ -677,7 +620,7 @@ class _SyncUserCalls(_UserCalls, Generic[_Result]):
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-    ) -> _Result:
+    ) -> SdkToken:
         """Create an SDK token that opens the OAuth Portal for this user.
 
         Arguments left out come from the client's defaults. ``platforms`` and ``scopes`` take
@@ -686,20 +629,19 @@ class _SyncUserCalls(_UserCalls, Generic[_Result]):
         SDK does not know yet (they cannot replace the API key). Generate the token just before
         redirecting; never store it.
         """
-        client = self._client
         given = _Arguments.checked(platforms, scopes, callback_url, redirect_url)
         extras = extras_of(extra_headers, extra_query, extra_body)
-        call = client._token_call(self._id, user_id, given, timeout, extras)
-        return self._finish(call, client._pipeline.run(call))
+        call = self._client._token_call(self._id, user_id, given, timeout, extras)
+        return call.parse(self._client._pipeline.run(call))
 
     # The spelling of Tapti's JavaScript docs: tapti.user().createSDKToken(userId).
     createSDKToken = create_sdk_token  # noqa: N815
 
-    def _finish(self, call: Call[SdkToken], response: httpx2.Response) -> _Result:
-        raise NotImplementedError
 
+class AsyncUser(_UserCalls):
+    """Calls about one user: ``await tapti.user("user_123").create_sdk_token(...)``."""
 
-class _AsyncUserCalls(_UserCalls, Generic[_Result]):
+    __slots__ = ()
     _client: AsyncTapti
 
     async def create_sdk_token(
@@ -715,58 +657,78 @@ class _AsyncUserCalls(_UserCalls, Generic[_Result]):
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-    ) -> _Result:
+    ) -> SdkToken:
         """Create an SDK token that opens the OAuth Portal for this user (as ``User`` does)."""
-        client = self._client
         given = _Arguments.checked(platforms, scopes, callback_url, redirect_url)
         extras = extras_of(extra_headers, extra_query, extra_body)
-        call = client._token_call(self._id, user_id, given, timeout, extras)
-        return self._finish(call, await client._pipeline.run(call))
+        call = self._client._token_call(self._id, user_id, given, timeout, extras)
+        return call.parse(await self._client._pipeline.run(call))
 
     createSDKToken = create_sdk_token  # noqa: N815
 
-    def _finish(self, call: Call[SdkToken], response: httpx2.Response) -> _Result:
-        raise NotImplementedError
 
-
-class User(_SyncUserCalls[SdkToken]):
-    """Calls about one user: ``tapti.user("user_123").create_sdk_token(...)``."""
-
-    __slots__ = ()
-
-    def _finish(self, call: Call[SdkToken], response: httpx2.Response) -> SdkToken:
-        return call.parse(response)
-
-
-class AsyncUser(_AsyncUserCalls[SdkToken]):
-    """Calls about one user: ``await tapti.user("user_123").create_sdk_token(...)``."""
-
-    __slots__ = ()
-
-    def _finish(self, call: Call[SdkToken], response: httpx2.Response) -> SdkToken:
-        return call.parse(response)
-
-
-class UserWithRawResponse(_SyncUserCalls["APIResponse"]):
+class UserWithRawResponse(_UserCalls):
     """``User``'s calls, answering with an ``APIResponse``."""
 
     __slots__ = ()
+    _client: Tapti
 
-    def _finish(self, call: Call[SdkToken], response: httpx2.Response) -> APIResponse:
-        from ._response import APIResponse  # noqa: PLC0415  (see _Result)
+    def create_sdk_token(
+        self,
+        user_id: str | int | None = None,
+        /,
+        *,
+        platforms: Platforms | None = None,
+        scopes: Scopes | None = None,
+        callback_url: str | None = None,
+        redirect_url: str | None = None,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> APIResponse:
+        """``User.create_sdk_token``, answering with the HTTP response."""
+        given = _Arguments.checked(platforms, scopes, callback_url, redirect_url)
+        extras = extras_of(extra_headers, extra_query, extra_body)
+        call = self._client._token_call(self._id, user_id, given, timeout, extras)
+        return _api_response(call, self._client._pipeline.run(call))
 
-        return APIResponse(response, call.parse)
+    createSDKToken = create_sdk_token  # noqa: N815
 
 
-class AsyncUserWithRawResponse(_AsyncUserCalls["APIResponse"]):
+class AsyncUserWithRawResponse(_UserCalls):
     """``AsyncUser``'s calls, answering with an ``APIResponse``."""
 
     __slots__ = ()
+    _client: AsyncTapti
 
-    def _finish(self, call: Call[SdkToken], response: httpx2.Response) -> APIResponse:
-        from ._response import APIResponse  # noqa: PLC0415  (see _Result)
+    async def create_sdk_token(
+        self,
+        user_id: str | int | None = None,
+        /,
+        *,
+        platforms: Platforms | None = None,
+        scopes: Scopes | None = None,
+        callback_url: str | None = None,
+        redirect_url: str | None = None,
+        timeout: TimeoutLike | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> APIResponse:
+        """``AsyncUser.create_sdk_token``, answering with the HTTP response."""
+        given = _Arguments.checked(platforms, scopes, callback_url, redirect_url)
+        extras = extras_of(extra_headers, extra_query, extra_body)
+        call = self._client._token_call(self._id, user_id, given, timeout, extras)
+        return _api_response(call, await self._client._pipeline.run(call))
 
-        return APIResponse(response, call.parse)
+    createSDKToken = create_sdk_token  # noqa: N815
+
+
+def _api_response(call: Call[SdkToken], response: httpx2.Response) -> APIResponse:
+    from ._response import APIResponse  # noqa: PLC0415  (loaded once with_raw_response is used)
+
+    return APIResponse(response, call.parse)
 
 
 class TaptiWithRawResponse:

@@ -55,14 +55,23 @@ def test_check_fails_when_the_spec_changes_and_generate_brings_it_back_in_line(
 ) -> None:
     repo = scratch_copy(tmp_path)
     spec = repo / "openapi" / "tapti.yaml"
+    text = spec.read_text().replace(
+        "        - LINKEDIN\n", "        - LINKEDIN\n        - MASTODON\n"
+    )
+    # Another documented success: tapti_ext/_names.py lists each operation's 2xx statuses.
+    default = "        default:\n"
     spec.write_text(
-        spec.read_text().replace("        - LINKEDIN\n", "        - LINKEDIN\n        - MASTODON\n")
+        text.replace(default, '        "201":\n          description: Created\n' + default)
     )
     drift = generate(repo, "--check")
     assert drift.returncode == 1
     assert '+    MASTODON = "MASTODON"' in drift.stdout
+    assert "committed/tapti_ext/_names.py" in drift.stdout
+    assert '+    ("POST", "/users/{id}/sdk-token", (200, 201)),' in drift.stdout
+    assert '+    "mastodon",' in drift.stdout
     assert generate(repo).returncode == 0
     assert generate(repo, "--check").returncode == 0
+    assert "(200, 201)" in (repo / "tapti_ext" / "_names.py").read_text()
 
 
 def test_regeneration_is_byte_for_byte_reproducible(tmp_path: Path) -> None:
