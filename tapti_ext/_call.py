@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any, Final, Generic, NamedTuple, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import httpx2
 from tapti_api_client._unknown import KEEP_UNKNOWN
@@ -211,11 +211,21 @@ def url_template(method: str, path: str) -> str | None:
     return None if operation is None else path[: operation[0]] + operation[1]
 
 
-class Sources(NamedTuple):
+class Sources:
     """Where a client's base URL and key came from, so that errors say it in the caller's terms."""
 
-    base_url: str = "the base_url argument"  # or "TAPTI_BASE_URL", "the default"
-    api_key: str = "the api_key argument"  # or "TAPTI_API_KEY"
+    # A plain class, as the others on the import path: a NamedTuple costs ~70 µs to create.
+    __slots__ = ("api_key", "base_url")
+
+    def __init__(
+        self,
+        base_url: str = "the base_url argument",  # or "TAPTI_BASE_URL", "the default"
+        api_key: str = "the api_key argument",  # or "TAPTI_API_KEY"
+    ) -> None:
+        self.base_url, self.api_key = base_url, api_key
+
+
+_DEFAULT_SOURCES: Final = Sources()
 
 
 class Call(Generic[_T]):
@@ -230,7 +240,7 @@ class Call(Generic[_T]):
         retry: RetryPolicy,
         timeout: Timeout,
         secret: str,
-        sources: Sources = Sources(),  # noqa: B008  (an immutable tuple)
+        sources: Sources = _DEFAULT_SOURCES,
     ) -> None:
         self.request, self.parse, self.retry = request, parse, retry
         self.timeout, self.secret, self.sources = timeout, secret, sources

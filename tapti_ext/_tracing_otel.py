@@ -19,7 +19,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ._call import url_template
 from ._errors import REQUEST_ID_HEADER, _ResponseError
-from ._tracing import _NO_SPAN, Origin, Span
+from ._tracing import _NO_SPAN
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from opentelemetry.context import Context
 
     from ._call import Call
+    from ._tracing import Origin, Span
 
 __all__ = ["start"]
 
