@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
+import enum
 import json
 import os
 import re
@@ -222,7 +224,6 @@ def _build_parser(argv: Sequence[str]) -> _Parser:
         from ._cli_api import add_operations  # noqa: PLC0415
 
         add_operations(api)
-    api.set_defaults(handler=_api)
     _add_mock_server(commands)
     return parser
 
@@ -364,7 +365,11 @@ def _add_mock_server(commands: argparse._SubParsersAction[_Parser]) -> None:
         action="store_true",
         help="print the URLs and key as one JSON object (or the error) on stdout",
     )
-    faults = mock.add_argument_group("faults", "script the mock's next answers")
+    mock.set_defaults(handler=_mock_server)
+    _add_fault_options(mock.add_argument_group("faults", "script the mock's next answers"))
+
+
+def _add_fault_options(faults: argparse._ArgumentGroup) -> None:
     faults.add_argument(
         "--fail-next", type=integer, default=0, metavar="N", help="fail the next N API calls"
     )
@@ -388,7 +393,6 @@ def _add_mock_server(commands: argparse._SubParsersAction[_Parser]) -> None:
         metavar="N",
         help="delay only the next N answers (default: every answer)",
     )
-    mock.set_defaults(handler=_mock_server)
 
 
 # --- the commands ---------------------------------------------------------------------------
@@ -406,8 +410,17 @@ def client(args: argparse.Namespace) -> Tapti:
     )
 
 
-def _json(value: object) -> str:
-    return json.dumps(value, indent=2, default=str)
+def to_json(value: object) -> str:
+    """``value`` as indented JSON: generated models through their ``to_dict``."""
+    return json.dumps(value, indent=2, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value.isoformat() if isinstance(value, datetime.date) else str(value)
 
 
 def _create_sdk_token(args: argparse.Namespace) -> None:
@@ -438,7 +451,7 @@ def _create_sdk_token(args: argparse.Namespace) -> None:
                 "`tapti api create-sdk-token USER_ID --body JSON`"
             ) from None
     url = token.portal_url(portal_platform)
-    print(_json(_as_json(token, url)) if args.json else url)
+    print(to_json(_as_json(token, url)) if args.json else url)
 
 
 def _as_json(token: SdkToken, url: str) -> dict[str, object]:
@@ -459,15 +472,7 @@ def _portal_url(args: argparse.Namespace) -> None:
 
     platform = args.platform and check_platform(args.platform, argument="--platform")
     url = oauth_portal_url(args.sdk_token, platform, portal_url=args.portal_url)
-    print(_json({"portal_url": url}) if args.json else url)
-
-
-def _api(args: argparse.Namespace) -> None:
-    from ._cli_api import as_json, call_arguments  # noqa: PLC0415
-
-    path, keywords = call_arguments(args)  # bad input is refused before the key is looked at
-    with client(args) as tapti:
-        print(_json(as_json(tapti.call(args.api_operation.module, *path, **keywords))))
+    print(to_json({"portal_url": url}) if args.json else url)
 
 
 # --- tapti mock-server ----------------------------------------------------------------------

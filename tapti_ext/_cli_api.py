@@ -28,10 +28,18 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
-from ._cli import REPEATABLE, add_connection_options, bad_input, epilog, split_values
+from ._cli import (
+    REPEATABLE,
+    add_connection_options,
+    bad_input,
+    client,
+    epilog,
+    split_values,
+    to_json,
+)
 from .testing._spec import load_spec
 
-__all__ = ["add_operations", "as_json", "call_arguments"]
+__all__ = ["add_operations"]
 
 _FAILED_CONVERSIONS: Final = (ValueError, TypeError, KeyError, AttributeError, RecursionError)
 _BOOLEANS: Final = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
@@ -186,17 +194,13 @@ def _enum_values(kind: Any) -> str | None:
     return None
 
 
-def _enum_member(kind: type[enum.Enum], text: str) -> enum.Enum:
-    wanted = text.strip().lower()
-    return next(m for m in kind if str(m.value).lower() == wanted)  # StopIteration: a miss
-
-
 def _scalar(kind: Any) -> tuple[str, str, Callable[[str], Any]]:
     """How text becomes ``kind`` (a list's items): its metavar, what it must be, the parser."""
     kind = _item(kind) or kind
     values = _enum_values(kind)
-    if values is not None:
-        return "VALUE", f"one of {values}", partial(_enum_member, kind)
+    if values is not None:  # taken in any case, as elsewhere in the CLI
+        members = {str(m.value).lower(): m for m in reversed(kind)}  # the first of equal ones
+        return "VALUE", f"one of {values}", lambda text: members[text.strip().lower()]
     if hasattr(kind, "from_dict"):
         return "JSON", "a JSON object", lambda text: kind.from_dict(json.loads(text))
     return _SCALARS.get(kind, _SCALARS[str])  # another type: the generated code gets the text
@@ -217,7 +221,7 @@ def _value(given: str | list[str], parameter: Parameter) -> Any:
     if isinstance(given, list):  # a repeatable option: each value, comma-separated or not
         return [_value(text, parameter) for text in split_values(given)]
     for kind in _members(parameter.kind):
-        with contextlib.suppress(*_FAILED_CONVERSIONS, StopIteration):
+        with contextlib.suppress(*_FAILED_CONVERSIONS):
             return _scalar(kind)[2](given)
     what = " or ".join(_scalar(kind)[1] for kind in _members(parameter.kind))
     raise bad_input(f"{parameter.flag}: {given!r} is not {what}")
@@ -297,11 +301,11 @@ def _body_problem(problem: Exception | None, operation: str) -> str:
 # --- the command ----------------------------------------------------------------------------
 
 
-def call_arguments(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]:
-    """The path arguments and keywords for ``Tapti.call``, checked before anything is sent."""
+def _run(operation: Operation, args: argparse.Namespace) -> None:
+    """Call ``operation`` as the arguments say; print its parsed answer as JSON."""
     from ._inputs import check_user_id  # noqa: PLC0415
 
-    operation: Operation = args.api_operation
+    # Bad input is refused before the client looks for the key.
     path = [
         check_user_id(_value(getattr(args, f"path_{i}"), p), argument=p.flag)
         for i, p in enumerate(operation.path)
@@ -313,18 +317,8 @@ def call_arguments(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]
     }
     if operation.body is not None and args.body is not None:
         keywords["body"] = _body(args.body, operation.body, operation)
-    return path, keywords
-
-
-def as_json(value: Any) -> Any:
-    """A parsed answer as JSON values: models through their ``to_dict``."""
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if isinstance(value, list | tuple):
-        return [as_json(item) for item in value]
-    if isinstance(value, enum.Enum):
-        return value.value
-    return value.isoformat() if isinstance(value, datetime.date) else value
+    with client(args) as tapti:
+        print(to_json(tapti.call(operation.module, *path, **keywords)))
 
 
 def add_operations(api: argparse.ArgumentParser) -> None:
@@ -340,7 +334,7 @@ def add_operations(api: argparse.ArgumentParser) -> None:
         )
         _add_parameters(parser, operation)
         add_connection_options(parser)
-        parser.set_defaults(api_operation=operation)
+        parser.set_defaults(handler=partial(_run, operation))
     examples = "\n".join(f"  {_example(operation)}" for operation in list(found.values())[:3])
     api.epilog = epilog(f"{examples}\n  tapti api OPERATION --help    # an operation's options")
 
