@@ -470,7 +470,9 @@ def _portal_url(args: argparse.Namespace) -> None:
     from ._inputs import check_platform  # noqa: PLC0415
     from ._portal import oauth_portal_url  # noqa: PLC0415
 
-    platform = args.platform and check_platform(args.platform, argument="--platform")
+    platform = args.platform
+    if platform is not None:
+        platform = check_platform(platform, argument="--platform")
     url = oauth_portal_url(args.sdk_token, platform, portal_url=args.portal_url)
     print(to_json({"portal_url": url}) if args.json else url)
 
