@@ -4,13 +4,14 @@ The operations are the modules of the generated ``tapti_api_client.api`` package
 path parameters are the positional parameters of its generated ``_get_kwargs``; its query and
 header parameters are the keyword-only ones, turned from text into what the generated code expects
 by their annotations; ``--body`` goes through the request model's ``from_dict``. The spec shipped
-with the package (``testing/_openapi.json``, written by ``make generate`` with the code) gives the
+with the package (read by ``testing._spec``, written by ``make generate`` with the code) gives the
 options their names and help. So an operation added to the spec is a command after a regeneration.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import enum
 import importlib
@@ -23,32 +24,38 @@ import sys
 import types
 import typing
 from collections.abc import Callable, Mapping
-from functools import cache, partial
+from functools import partial
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
-from ._errors import InvalidInputError
-
-__all__ = [
-    "CliInputError",
-    "Operation",
-    "add_operations",
-    "as_json",
-    "call_arguments",
-    "operations",
-]
-
-_SPEC_FILE: Final = Path(__file__).with_name("testing") / "_openapi.json"
-_METHODS: Final = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-# Options of every operation: a spec parameter of one of these names becomes --query-NAME.
-_SHARED_OPTIONS: Final = frozenset(
-    {"help", "body", "base-url", "timeout", "max-retries", "allow-insecure-http", "json"}
+from ._cli import (
+    REPEATABLE,
+    add_connection_options,
+    bad_input,
+    client,
+    epilog,
+    split_values,
+    to_json,
 )
+from .testing._spec import load_spec
+
+__all__ = ["add_operations"]
+
 _FAILED_CONVERSIONS: Final = (ValueError, TypeError, KeyError, AttributeError, RecursionError)
-
-
-class CliInputError(InvalidInputError):
-    """Bad input the CLI describes itself: its message names flags and JSON fields already."""
+_BOOLEANS: Final = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+# How text becomes each scalar type the generated code takes: metavar, what it must be, parser.
+_SCALARS: Final[dict[Any, tuple[str, str, Callable[[str], Any]]]] = {
+    str: ("TEXT", "text", str),
+    int: ("INTEGER", "an integer", int),
+    float: ("NUMBER", "a number", float),
+    bool: ("true|false", "true or false", lambda text: _BOOLEANS[text.strip().lower()]),
+    datetime.datetime: (
+        "DATE-TIME",
+        "a date-time such as 2026-01-31T12:00:00Z",
+        datetime.datetime.fromisoformat,
+    ),
+    datetime.date: ("DATE", "a date such as 2026-01-31", datetime.date.fromisoformat),
+}
 
 
 class Parameter(NamedTuple):
@@ -77,34 +84,35 @@ def _key(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.lower())
 
 
-@cache
-def operations() -> dict[str, Operation]:
+def _operations() -> dict[str, Operation]:
     """Every operation of the generated package, by command name."""
     import tapti_api_client.api as package  # noqa: PLC0415  (only `tapti api` pays for it)
 
     described = _spec_operations()
-    found: dict[str, Operation] = {}
+    # The options every operation has: a parameter of one of these names is --query-NAME.
+    shared = argparse.ArgumentParser()
+    add_connection_options(shared)
+    taken = {flag.lower() for action in shared._actions for flag in action.option_strings}
+    found = {}
     for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
         module = importlib.import_module(info.name)
         if callable(getattr(module, "_get_kwargs", None)) and hasattr(module, "_parse_response"):
             name = info.name.rpartition(".")[2]
-            found[name.replace("_", "-")] = _operation(module, described.get(_key(name), {}))
+            found[name.replace("_", "-")] = _operation(
+                module, described.get(_key(name), {}), taken | {"--body"}
+            )
     return dict(sorted(found.items()))
 
 
 def _spec_operations() -> dict[str, dict[str, Any]]:
     """What the spec says of each operation, by keyed operationId."""
-    from .testing._spec import Spec  # noqa: PLC0415
-
-    document = json.loads(_SPEC_FILE.read_text(encoding="utf-8"))
-    spec = Spec(document)
+    spec = load_spec()
     found: dict[str, dict[str, Any]] = {}
-    for template, raw_item in document.get("paths", {}).items():
+    for template, raw_item in spec.document.get("paths", {}).items():
         item = spec.resolve(raw_item)
-        for method in _METHODS:
-            operation = item.get(method)
+        for method, operation in item.items():
             if not isinstance(operation, Mapping) or "operationId" not in operation:
-                continue
+                continue  # the path's parameters, summary...
             raw = [*item.get("parameters", []), *operation.get("parameters", [])]
             body = spec.resolve(operation.get("requestBody", {}))
             schema = body.get("content", {}).get("application/json", {}).get("schema")
@@ -118,11 +126,15 @@ def _spec_operations() -> dict[str, dict[str, Any]]:
     return found
 
 
-def _operation(module: types.ModuleType, described: Mapping[str, Any]) -> Operation:
+def _operation(
+    module: types.ModuleType, described: Mapping[str, Any], taken: set[str]
+) -> Operation:
     get_kwargs = module._get_kwargs  # what the generated code says of the call
     hints = typing.get_type_hints(get_kwargs)
     given = described.get("parameters", {})
-    path, options, body = [], [], None
+    path: list[Parameter] = []
+    options: list[Parameter] = []
+    body = None
     for parameter in inspect.signature(get_kwargs).parameters.values():
         kind = hints.get(parameter.name, str)
         required = parameter.default is inspect.Parameter.empty
@@ -134,9 +146,10 @@ def _operation(module: types.ModuleType, described: Mapping[str, Any]) -> Operat
         elif parameter.name == "body":
             body = Parameter("body", "--body", kind, required, "")
         else:
-            text = text or f"a {spec.get('in', 'query')} parameter"
-            flag = _flag(spec, parameter.name)
-            options.append(Parameter(parameter.name, flag, kind, required, _help(text, kind)))
+            text = _help(text or f"a {spec.get('in', 'query')} parameter", kind)
+            options.append(
+                Parameter(parameter.name, _flag(spec, parameter.name, taken), kind, required, text)
+            )
     doc = (getattr(module, "sync_detailed", None) or get_kwargs).__doc__ or ""
     return Operation(
         name=module.__name__.rpartition(".")[2].replace("_", "-"),
@@ -151,24 +164,22 @@ def _operation(module: types.ModuleType, described: Mapping[str, Any]) -> Operat
     )
 
 
-def _flag(spec: Mapping[str, Any], keyword: str) -> str:
-    """The option for a query or header parameter: its name in the spec."""
+def _flag(spec: Mapping[str, Any], keyword: str, taken: set[str]) -> str:
+    """The option for a query or header parameter: its name in the spec, unless taken."""
     name = str(spec.get("name") or keyword.replace("_", "-"))
-    if name.lower() in _SHARED_OPTIONS:
-        name = f"{spec.get('in', 'query')}-{name}"
-    return f"--{name}"
+    return f"--{spec.get('in', 'query')}-{name}" if f"--{name}".lower() in taken else f"--{name}"
 
 
-# --- from command-line text to what the generated code expects ----------------------------------
+# --- from command-line text to what the generated code expects ------------------------------
 
 
-def _choices(kind: Any) -> tuple[Any, ...]:
+def _members(kind: Any) -> list[Any]:
     """The types a value may have: a union's members, without ``Unset`` and ``None``."""
     from tapti_api_client.types import Unset  # noqa: PLC0415
 
     if typing.get_origin(kind) in {typing.Union, types.UnionType}:
-        return tuple(k for k in typing.get_args(kind) if k not in {Unset, type(None)})
-    return (kind,)
+        return [member for member in typing.get_args(kind) if member not in {Unset, type(None)}]
+    return [kind]
 
 
 def _item(kind: Any) -> Any:
@@ -176,98 +187,54 @@ def _item(kind: Any) -> Any:
     return typing.get_args(kind)[0] if typing.get_origin(kind) is list else None
 
 
-def _is_enum(kind: Any) -> bool:
-    return isinstance(kind, type) and issubclass(kind, enum.Enum)
+def _enum_values(kind: Any) -> str | None:
+    """An enum's values as the CLI takes them (in any case), or None for another type."""
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return ", ".join(str(member.value).lower() for member in kind)
+    return None
+
+
+def _scalar(kind: Any) -> tuple[str, str, Callable[[str], Any]]:
+    """How text becomes ``kind`` (a list's items): its metavar, what it must be, the parser."""
+    kind = _item(kind) or kind
+    values = _enum_values(kind)
+    if values is not None:  # taken in any case, as elsewhere in the CLI
+        members = {str(m.value).lower(): m for m in reversed(kind)}  # the first of equal ones
+        return "VALUE", f"one of {values}", lambda text: members[text.strip().lower()]
+    if hasattr(kind, "from_dict"):
+        return "JSON", "a JSON object", lambda text: kind.from_dict(json.loads(text))
+    return _SCALARS.get(kind, _SCALARS[str])  # another type: the generated code gets the text
 
 
 def repeatable(kind: Any) -> bool:
-    return any(_item(choice) is not None for choice in _choices(kind))
-
-
-_BOOLEANS: Final = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
-_PARSERS: Final[dict[Any, Callable[[str], Any]]] = {
-    str: str,
-    int: int,
-    float: float,
-    bool: lambda text: _BOOLEANS[text.strip().lower()],
-    datetime.datetime: datetime.datetime.fromisoformat,
-    datetime.date: datetime.date.fromisoformat,
-}
-_NAMES: Final = {
-    int: ("INTEGER", "an integer"),
-    float: ("NUMBER", "a number"),
-    bool: ("true|false", "true or false"),
-    datetime.datetime: ("DATE-TIME", "a date-time such as 2026-01-31T12:00:00Z"),
-    datetime.date: ("DATE", "a date such as 2026-01-31"),
-}
-
-
-def _scalar(text: str, kind: Any) -> Any:
-    if _is_enum(kind):  # any case: the CLI takes `youtube` for YOUTUBE, as elsewhere
-        wanted = text.strip().lower()
-        return next(m for m in kind if str(m.value).lower() == wanted)  # StopIteration: a miss
-    if kind in _PARSERS:
-        return _PARSERS[kind](text)
-    if hasattr(kind, "from_dict"):
-        return kind.from_dict(json.loads(text))
-    return text  # a type this module does not know: the generated code gets the text
-
-
-def _converted(text: str, kind: Any, flag: str) -> Any:
-    """``text`` as the first of ``kind``'s types that takes it."""
-    for choice in _choices(kind):
-        try:
-            return _scalar(text, _item(choice) or choice)
-        except (*_FAILED_CONVERSIONS, StopIteration):
-            continue
-    raise CliInputError(f"{flag}: {text!r} is not {_what(kind)}")
-
-
-def _what(kind: Any) -> str:
-    described = []
-    for choice in _choices(kind):
-        item = _item(choice) or choice
-        if _is_enum(item):
-            described.append("one of " + ", ".join(str(m.value).lower() for m in item))
-        elif hasattr(item, "from_dict"):
-            described.append("a JSON object")
-        else:
-            described.append(_NAMES.get(item, ("TEXT", "text"))[1])
-    return " or ".join(described)
-
-
-def _metavar(kind: Any) -> str:
-    item = _item(_choices(kind)[0]) or _choices(kind)[0]
-    if _is_enum(item):
-        return "VALUE"
-    return "JSON" if hasattr(item, "from_dict") else _NAMES.get(item, ("TEXT", ""))[0]
+    return any(_item(member) is not None for member in _members(kind))
 
 
 def _help(description: str, kind: Any) -> str:
-    text = description
-    item = _item(_choices(kind)[0]) or _choices(kind)[0]
-    if _is_enum(item):
-        text += ("; " if text else "") + "one of: " + ", ".join(str(m.value).lower() for m in item)
-    if repeatable(kind):
-        text += " (repeat, or comma-separate)"
-    return text.replace("%", "%%")  # argparse formats help with %
+    values = _enum_values(_item(_members(kind)[0]) or _members(kind)[0])
+    text = description + ("" if values is None else f"; one of: {values}")
+    return text + (f" {REPEATABLE}" if repeatable(kind) else "")
 
 
 def _value(given: str | list[str], parameter: Parameter) -> Any:
+    """An option's text as the first of its types that takes it; each value of a list."""
     if isinstance(given, list):  # a repeatable option: each value, comma-separated or not
-        texts = [part for value in given for part in value.split(",") if part]
-        return [_converted(text, parameter.kind, parameter.flag) for text in texts]
-    return _converted(given, parameter.kind, parameter.flag)
+        return [_value(text, parameter) for text in split_values(given)]
+    for kind in _members(parameter.kind):
+        with contextlib.suppress(*_FAILED_CONVERSIONS):
+            return _scalar(kind)[2](given)
+    what = " or ".join(_scalar(kind)[1] for kind in _members(parameter.kind))
+    raise bad_input(f"{parameter.flag}: {given!r} is not {what}")
 
 
-# --- the body ----------------------------------------------------------------------------------
+# --- the body -------------------------------------------------------------------------------
 
 
 class _ShapeError(TypeError):
     """The JSON is not the kind of value (object, array) the body must be."""
 
 
-def _json_argument(text: str, flag: str) -> Any:
+def _json_argument(text: str) -> Any:
     """``--body``'s JSON: given inline, as ``@FILE``, or ``-`` for standard input."""
     if text == "-":
         text = sys.stdin.read()
@@ -276,15 +243,15 @@ def _json_argument(text: str, flag: str) -> Any:
             text = Path(text[1:]).read_text(encoding="utf-8")
         except (OSError, UnicodeError) as exc:
             reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-            raise CliInputError(f"{flag}: cannot read {text[1:]!r} ({reason})") from None
+            raise bad_input(f"--body: cannot read {text[1:]!r} ({reason})") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CliInputError(
-            f"{flag} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        raise bad_input(
+            f"--body is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
         ) from None
     except (ValueError, RecursionError):  # an integer too long, or absurd nesting
-        raise CliInputError(f"{flag} is not JSON this command can read") from None
+        raise bad_input("--body is not JSON this command can read") from None
 
 
 def _from_json(data: Any, kind: Any) -> Any:
@@ -297,30 +264,27 @@ def _from_json(data: Any, kind: Any) -> Any:
         if not isinstance(data, dict):
             raise _ShapeError("a JSON object")
         return kind.from_dict(data)
-    return kind(data) if _is_enum(kind) else data
+    return kind(data) if _enum_values(kind) is not None else data
 
 
 def _body(text: str, body: Parameter, operation: Operation) -> Any:
     """The request model, from ``--body``; a body it cannot be is bad input, said plainly."""
-    data = _json_argument(text, "--body")
+    data = _json_argument(text)
     problem: Exception | None = None
-    for choice in _choices(body.kind):
+    for kind in _members(body.kind):
         try:
-            return _from_json(data, choice)
+            return _from_json(data, kind)
         except (*_FAILED_CONVERSIONS, IndexError) as exc:
             problem = problem or exc
-    found = [] if operation.check_body is None else operation.check_body(data)
-    raise CliInputError(_spec_problems(found) or _body_problem(problem, operation.name)) from None
-
-
-def _spec_problems(found: list[dict[str, str]]) -> str:
-    """What the spec finds wrong with a body the model refused: its first few fields."""
+    # What the spec finds wrong: its first few fields, else what the model said.
     said = [
-        f"{'' if problem['field'] == 'body' else problem['field'] + ' '}{problem['message']}"
-        for problem in found
+        f"{'' if found['field'] == 'body' else found['field'] + ' '}{found['message']}"
+        for found in (operation.check_body(data) if operation.check_body else [])
     ]
     more = f"; and {len(said) - 3} more" if len(said) > 3 else ""
-    return f"--body: {'; '.join(said[:3])}{more}" if said else ""
+    raise bad_input(
+        f"--body: {'; '.join(said[:3])}{more}" if said else _body_problem(problem, operation.name)
+    ) from None
 
 
 def _body_problem(problem: Exception | None, operation: str) -> str:
@@ -334,14 +298,14 @@ def _body_problem(problem: Exception | None, operation: str) -> str:
     return f"--body does not have the shape of {operation}'s request body (a value's type)"
 
 
-# --- the command -------------------------------------------------------------------------------
+# --- the command ----------------------------------------------------------------------------
 
 
-def call_arguments(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]:
-    """The path arguments and keywords for ``Tapti.call``, checked before anything is sent."""
+def _run(operation: Operation, args: argparse.Namespace) -> None:
+    """Call ``operation`` as the arguments say; print its parsed answer as JSON."""
     from ._inputs import check_user_id  # noqa: PLC0415
 
-    operation: Operation = args.api_operation
+    # Bad input is refused before the client looks for the key.
     path = [
         check_user_id(_value(getattr(args, f"path_{i}"), p), argument=p.flag)
         for i, p in enumerate(operation.path)
@@ -353,40 +317,25 @@ def call_arguments(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]
     }
     if operation.body is not None and args.body is not None:
         keywords["body"] = _body(args.body, operation.body, operation)
-    return path, keywords
+    with client(args) as tapti:
+        print(to_json(tapti.call(operation.module, *path, **keywords)))
 
 
-def as_json(value: Any) -> Any:
-    """A parsed answer as JSON values: models through their ``to_dict``."""
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if isinstance(value, list | tuple):
-        return [as_json(item) for item in value]
-    if isinstance(value, enum.Enum):
-        return value.value
-    return value.isoformat() if isinstance(value, datetime.date) else value
-
-
-def add_operations(
-    api: argparse.ArgumentParser,
-    shared: Callable[[argparse.ArgumentParser], None],
-    epilog: Callable[[str], str],
-) -> None:
-    """One subcommand of ``api`` per operation; ``shared`` adds the connection options."""
-    found = operations()
+def add_operations(api: argparse.ArgumentParser) -> None:
+    """One subcommand of ``tapti api`` per operation, each ending with an example."""
+    found = _operations()
     commands = api.add_subparsers(dest="operation", required=True, metavar="OPERATION")
     for operation in found.values():
         parser = commands.add_parser(
             operation.name,
             help=operation.summary.replace("%", "%%"),
             description=f"{operation.summary}\n\n{operation.route}".strip(),
-            epilog=epilog(f"  {example(operation)}"),
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            epilog=epilog(f"  {_example(operation)}"),
         )
         _add_parameters(parser, operation)
-        shared(parser)
-        parser.set_defaults(api_operation=operation)
-    examples = "\n".join(f"  {example(operation)}" for operation in list(found.values())[:3])
+        add_connection_options(parser)
+        parser.set_defaults(handler=partial(_run, operation))
+    examples = "\n".join(f"  {_example(operation)}" for operation in list(found.values())[:3])
     api.epilog = epilog(f"{examples}\n  tapti api OPERATION --help    # an operation's options")
 
 
@@ -401,8 +350,8 @@ def _add_parameters(parser: argparse.ArgumentParser, operation: Operation) -> No
             dest=f"option_{i}",
             required=parameter.required,
             action="append" if repeatable(parameter.kind) else "store",
-            metavar=_metavar(parameter.kind),
-            help=parameter.help,
+            metavar=_scalar(_members(parameter.kind)[0])[0],
+            help=parameter.help.replace("%", "%%"),  # argparse formats help with %
         )
     if operation.body is not None:
         parser.add_argument(
@@ -413,12 +362,12 @@ def _add_parameters(parser: argparse.ArgumentParser, operation: Operation) -> No
         )
 
 
-def example(operation: Operation) -> str:
+def _example(operation: Operation) -> str:
     """A command line calling ``operation``, with the required options and an example body."""
     words = ["tapti", "api", operation.name, *(p.flag for p in operation.path)]
     for parameter in operation.options:
         if parameter.required:
-            words += [parameter.flag, _metavar(parameter.kind)]
+            words += [parameter.flag, _scalar(_members(parameter.kind)[0])[0]]
     if operation.body is not None:
         body = operation.example_body
         text = "JSON" if body is None else json.dumps(body, separators=(",", ":"))

@@ -128,7 +128,7 @@ class Spec:
     """An OpenAPI document: its routes, and validation and examples for its schemas."""
 
     def __init__(self, document: Mapping[str, Any]) -> None:
-        self._document = document
+        self.document = document
         self.routes: tuple[Route, ...] = tuple(self._routes())
         # Every header an apiKey scheme names: what the mock never records or logs in clear.
         self.secret_headers: frozenset[str] = frozenset(
@@ -147,7 +147,7 @@ class Spec:
             if reference in seen or not reference.startswith("#/"):
                 raise ValueError(f"unsupported or circular $ref {reference!r}")
             seen.add(reference)
-            node = self._document
+            node = self.document
             for part in reference[2:].split("/"):
                 node = node[part.replace("~1", "/").replace("~0", "~")]
         return node
@@ -161,7 +161,7 @@ class Spec:
         return None
 
     def _routes(self) -> Iterator[Route]:
-        for template, raw_item in self._document.get("paths", {}).items():
+        for template, raw_item in self.document.get("paths", {}).items():
             item = self.resolve(raw_item)
             operations = {
                 method.upper(): self._operation(method, item[method], item)
@@ -201,11 +201,11 @@ class Spec:
         return (p for p in merged.values() if p["in"] in ("query", "header"))
 
     def _schemes(self) -> dict[str, Schema]:
-        schemes = self._document.get("components", {}).get("securitySchemes", {})
+        schemes = self.document.get("components", {}).get("securitySchemes", {})
         return {name: self.resolve(scheme) for name, scheme in schemes.items()}
 
     def _security(self, operation: Schema) -> tuple[Credentials, ...]:
-        requirements = operation.get("security", self._document.get("security", []))
+        requirements = operation.get("security", self.document.get("security", []))
         if not requirements or any(not requirement for requirement in requirements):
             return ()  # no requirement, or an empty one: anonymous calls are allowed
         schemes = self._schemes()
