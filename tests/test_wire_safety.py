@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx2
 import pytest
@@ -452,6 +453,78 @@ def test_raw_refuses_dot_segments(user_id: str, serve: Callable[..., Server]) ->
     with Tapti(api_key=API_KEY, base_url=server.url) as tapti, pytest.raises(InvalidInputError):
         create_sdk_token.sync_detailed(user_id, client=tapti.raw, body=BODY)
     assert server.attempts == 0
+
+
+# Were anything sent, the listener would never answer: fail fast rather than wait.
+FAST: dict[str, Any] = {"timeout": 2, "max_retries": 0}
+# Ids the generated functions' quote() cannot encode (lone surrogates) or that would carry
+# control characters: refused through tapti.raw before any connection is made.
+UNSENDABLE_IDS = ["\ud800", "a\udfffb", "a\nb", "\x00", "\x85"]
+
+
+@pytest.mark.parametrize("user_id", UNSENDABLE_IDS)
+def test_raw_refuses_unsendable_path_parameters(user_id: str) -> None:
+    listener = Listener()
+    with Tapti(api_key=API_KEY, base_url=listener.url, **FAST) as tapti:
+        for function in (create_sdk_token.sync_detailed, create_sdk_token.sync):
+            with pytest.raises(InvalidInputError, match="a path parameter must"):
+                function(user_id, client=tapti.raw, body=BODY)
+    assert listener.received() == b""  # no connection at all
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("user_id", UNSENDABLE_IDS)
+async def test_async_raw_refuses_unsendable_path_parameters(user_id: str) -> None:
+    listener = Listener()
+    async with AsyncTapti(api_key=API_KEY, base_url=listener.url, **FAST) as tapti:
+        for function in (create_sdk_token.asyncio_detailed, create_sdk_token.asyncio):
+            with pytest.raises(InvalidInputError, match="a path parameter must"):
+                await function(user_id, client=tapti.raw, body=BODY)
+    assert listener.received() == b""
+
+
+# Percent-escapes that decode to what the generated functions may not send: not UTF-8 (an
+# encoded surrogate, a stray byte), a control character, or a dot segment in disguise.
+UNSENDABLE_SEGMENTS = ["%ED%A0%80", "%ed%a0%80", "%FF", "%00", "a%0Ab", "%C2%85", "%2E%2E", "%2e"]
+
+
+@pytest.mark.parametrize("segment", UNSENDABLE_SEGMENTS)
+def test_raw_refuses_hand_built_paths_that_decode_badly(segment: str) -> None:
+    listener = Listener()
+    with Tapti(api_key=API_KEY, base_url=listener.url, **FAST) as tapti:
+        http = tapti.raw.get_httpx_client()
+        with pytest.raises(InvalidInputError, match="a path parameter must"):
+            http.post(f"/users/{segment}/sdk-token")
+        with pytest.raises(InvalidInputError, match="a path parameter must"):
+            http.post(httpx2.URL(f"{listener.url}/users/{segment}/sdk-token"))
+    assert listener.received() == b""
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("segment", ["%ED%A0%80", "%00"])
+async def test_async_raw_refuses_hand_built_paths_that_decode_badly(segment: str) -> None:
+    listener = Listener()
+    async with AsyncTapti(api_key=API_KEY, base_url=listener.url, **FAST) as tapti:
+        with pytest.raises(InvalidInputError, match="a path parameter must"):
+            await tapti.raw.get_async_httpx_client().post(f"/users/{segment}/sdk-token")
+    assert listener.received() == b""
+
+
+@pytest.mark.parametrize("user_id", ["zoë", "a/b", "50%", "a b", "%ED%A0%80"])
+def test_raw_still_sends_ids_that_encode_cleanly(
+    user_id: str, serve: Callable[..., Server]
+) -> None:
+    seen: list[str] = []
+
+    def handler(connection: socket.socket, server: Server) -> None:
+        seen.append(server.request_line().split()[1])
+        answer_then(lambda _: b"")(connection, server)
+
+    server = serve(handler)
+    with Tapti(api_key=API_KEY, base_url=server.url) as tapti:
+        response = create_sdk_token.sync_detailed(user_id, client=tapti.raw, body=BODY)
+    assert response.status_code == 200
+    assert seen == [f"/users/{quote(user_id, safe='')}/sdk-token"]
 
 
 def created(connection: socket.socket, server: Server) -> None:
