@@ -38,6 +38,7 @@ __all__ = [
     "is_ip",
     "is_loopback",
     "is_valid_text",
+    "segment_problem",
 ]
 
 PlatformLike = Platform | PlatformName
@@ -92,17 +93,25 @@ def check_user_id(user_id: object, *, argument: str = "user id") -> str:
         raise InvalidInputError(f"{argument} must not be empty or whitespace")
     if len(text) > MAX_USER_ID_LENGTH:
         raise InvalidInputError(f"{argument} is longer than {MAX_USER_ID_LENGTH} characters")
-    if text in {".", ".."}:
-        raise InvalidInputError(
-            f"{argument} must not be {text!r}: it would change the request path"
-        )
-    if _CONTROL.search(text):
-        raise InvalidInputError(f"{argument} must not contain control characters")
-    if not is_valid_text(text):
-        raise InvalidInputError(
-            f"{argument} must be valid Unicode text (it holds a lone surrogate)"
-        )
+    problem = segment_problem(text)
+    if problem is not None:
+        raise InvalidInputError(f"{argument} {problem}")
     return text
+
+
+def segment_problem(text: str) -> str | None:
+    """Why ``text`` cannot travel as one path segment (``"must not ..."``), or ``None``.
+
+    The wrapper's ids and every segment ``tapti.raw`` sends (percent-decoded) pass this one
+    check, so no door sends what another refuses.
+    """
+    if text in {".", ".."}:
+        return f"must not be {text!r}: it would change the request path"
+    if _CONTROL.search(text):
+        return "must not contain control characters"
+    if not is_valid_text(text):
+        return "must be valid Unicode text (it holds a lone surrogate)"
+    return None
 
 
 def check_platform(value: object, *, argument: str = "platform") -> Platform:

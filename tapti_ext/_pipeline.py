@@ -15,6 +15,7 @@ current for the network layer (``_network``) for exactly the span of its send an
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Final, Generic, TypeVar
@@ -45,6 +46,17 @@ _BODY_ERRORS: Final = (BodyTooLargeError, UndecodableBodyError, httpx2.RequestEr
 _T = TypeVar("_T")
 _Http = TypeVar("_Http", httpx2.Client, httpx2.AsyncClient)
 _Outcome = httpx2.Response | Unreadable | httpx2.RequestError
+_thread_id: Final = threading.get_ident
+# Where signal handlers run, and so where an interrupt can land mid-call (``Pipeline._own_pool``).
+_main_thread_id = threading.main_thread().ident
+
+
+def _note_main_thread() -> None:
+    global _main_thread_id  # noqa: PLW0603  (a forked child's main thread is the forking one)
+    _main_thread_id = _thread_id()
+
+
+os.register_at_fork(after_in_child=_note_main_thread)
 
 
 class _Opened:
@@ -221,7 +233,9 @@ class Pipeline(_Base[httpx2.Client]):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._backend = TrackingBackend()
+        # The pool other threads share, and the main thread's own (see _own_pool).
         self._pool: httpcore2.ConnectionPool | None = None
+        self._main_pool: httpcore2.ConnectionPool | None = None
         self._wake = threading.Event()  # set by close(), so a retry wait ends at once
         self._pool_locks: dict[int, threading.Lock] = {}
 
@@ -249,12 +263,24 @@ class Pipeline(_Base[httpx2.Client]):
                 self._forget(call.request)
 
     def _attempt(self, call: Call[Any], attempt: Attempt) -> _Outcome:
+        self._check_usable(call.request)
+        if self._http is not None:
+            return self._exchange(call, attempt, None)
+        pool = self._own_pool()
+        try:
+            return self._exchange(call, attempt, pool)
+        except BaseException:  # not the SDK's (its own are outcomes): maybe a signal handler's,
+            self._retire(pool)  # landed inside the pool
+            raise
+
+    def _exchange(
+        self, call: Call[Any], attempt: Attempt, pool: httpcore2.ConnectionPool | None
+    ) -> _Outcome:
         request = call.request
-        self._check_usable(request)
         opened = None
         with attempt.running():
             try:
-                opened = self._open(call, attempt.deadline)
+                opened = self._open(call, attempt.deadline, pool)
                 return opened.response(request, self._read(opened, attempt, request.method))
             except _BODY_ERRORS as exc:
                 if opened is None:
@@ -269,9 +295,12 @@ class Pipeline(_Base[httpx2.Client]):
                 if opened is not None:
                     _close(opened, attempt)
 
-    def _open(self, call: Call[Any], deadline: Deadline) -> _Opened:
+    def _open(
+        self, call: Call[Any], deadline: Deadline, pool: httpcore2.ConnectionPool | None
+    ) -> _Opened:
         if self._http is None:
-            return self._open_own(call.request, deadline.timeouts())
+            assert pool is not None  # noqa: S101  (_attempt gives the own pool)
+            return self._open_own(call.request, deadline.timeouts(), pool)
         request = self._caller_request(call.request, deadline, call)
         try:
             response = self._http.send(request, stream=True, follow_redirects=False)
@@ -280,10 +309,15 @@ class Pipeline(_Base[httpx2.Client]):
             response = exc.response
         return _Opened.caller(response, is_async=False)
 
-    def _open_own(self, request: httpx2.Request, timeouts: dict[str, float | None]) -> _Opened:
+    def _open_own(
+        self,
+        request: httpx2.Request,
+        timeouts: dict[str, float | None],
+        pool: httpcore2.ConnectionPool,
+    ) -> _Opened:
         core = to_core_request(request, self._key_header, timeouts)
         try:
-            answer = self._own_pool().handle_request(core)
+            answer = pool.handle_request(core)
         except Exception as exc:
             raise _as_httpx(exc, request) from exc
         try:  # at once: an interrupt from here on must not leave the connection taken
@@ -299,19 +333,47 @@ class Pipeline(_Base[httpx2.Client]):
             raise
 
     def _own_pool(self) -> httpcore2.ConnectionPool:
-        pool = self._pool
+        """The main thread's own pool, or the one other threads share.
+
+        A signal handler's exception (``KeyboardInterrupt``, a program's ``SIGALRM`` handler)
+        can land in lines of httpcore2's pool that do not guard against it, and leave the pool's
+        lock held by the main thread for ever (another thread waiting on it would wait for
+        ever), or a request's entry taken, reserving its connection for ever. Signal handlers
+        run in the main thread only, so its pool is its own, and ``_retire`` replaces it.
+        """
+        main = _thread_id() == _main_thread_id
+        pool = self._main_pool if main else self._pool
         if pool is not None and self._generation == _fork.generation:
             return pool  # the hot path takes no lock
+        return self._new_pool(main=main)
+
+    def _new_pool(self, *, main: bool) -> httpcore2.ConnectionPool:
         # One lock per process generation: a lock held by a parent's thread at the fork would
         # stay held for ever in the child. Two threads must not both build the first pool.
         with self._pool_locks.setdefault(_fork.generation, threading.Lock()):
-            if self._pool is None or self._forked():
-                if self._pool is not None:
-                    _fork.keep_inherited(self._pool)
-                    self._backend = TrackingBackend()
+            if self._forked():  # the parent's pools: kept unclosed, never used here
+                for inherited in (self._pool, self._main_pool):
+                    if inherited is not None:
+                        _fork.keep_inherited(inherited)
+                self._pool = self._main_pool = None
+                self._backend = TrackingBackend()
+            pool = self._main_pool if main else self._pool
+            if pool is None:
                 assert self._settings is not None  # noqa: S101  (own pools have settings)
-                self._pool = new_pool(self._settings, self._limits, self._backend)
-            return self._pool
+                pool = new_pool(self._settings, self._limits, self._backend)
+                if main:
+                    self._main_pool = pool
+                else:
+                    self._pool = pool
+            return pool
+
+    def _retire(self, pool: httpcore2.ConnectionPool) -> None:
+        """Close the main thread's pool after an exception the SDK did not raise left a call on
+        it, whatever that left held or taken inside; the next call builds a fresh one. No other
+        thread uses it, and the call it served has ended."""
+        if pool is self._main_pool:
+            self._main_pool = None
+            pool.close()
 
     @staticmethod
     def _read(opened: _Opened, attempt: Attempt, method: str) -> bytes:
@@ -327,12 +389,13 @@ class Pipeline(_Base[httpx2.Client]):
     def close(self) -> None:
         self.closed = True
         self._wake.set()
-        if self._pool is None:
-            return
-        if self._generation == _fork.generation:
-            self._pool.close()
-        else:  # the parent's pool: its sockets are released; its locks may be held for ever
-            _fork.keep_inherited(self._pool)
+        for pool in (self._pool, self._main_pool):
+            if pool is None:
+                continue
+            if self._generation == _fork.generation:
+                pool.close()
+            else:  # the parent's pool: its sockets are released; its locks may be held for ever
+                _fork.keep_inherited(pool)
 
 
 def _core_chunks(answer: httpcore2.Response, request: httpx2.Request) -> Iterator[bytes]:

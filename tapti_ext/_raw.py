@@ -10,6 +10,7 @@ methods. The key is added below httpx2, so no httpx2 object here ever holds it.
 from __future__ import annotations
 
 from typing import Any, Self
+from urllib.parse import unquote_to_bytes
 
 import attrs
 import httpx2
@@ -17,7 +18,7 @@ from tapti_api_client import AuthenticatedClient
 
 from ._call import API_KEY_HEADER, Call, Sources
 from ._errors import InvalidInputError
-from ._inputs import Timeout, check_timeout
+from ._inputs import Timeout, check_timeout, is_valid_text, segment_problem
 from ._pipeline import AsyncPipeline, Pipeline
 from ._retry import RetryPolicy
 
@@ -128,15 +129,25 @@ def _str_mapping(given: object, what: str) -> dict[str, str]:
 
 
 def _checked_url(url: httpx2.URL | str) -> httpx2.URL | str:
-    """A generated function's URL before httpx2 resolves its dot segments: an id of ``..``
-    would send ``/users/../sdk-token`` as ``/sdk-token``, another operation."""
+    """A generated function's URL, refused before httpx2 resolves or sends it when a path
+    segment is one the wrapper would refuse as an id: ``..`` would send ``/users/../sdk-token``
+    as ``/sdk-token``, another operation; percent-escapes are judged as the server decodes them
+    (the generated functions quote a lone surrogate into bytes that are not UTF-8)."""
     path = url.raw_path.decode("ascii") if isinstance(url, httpx2.URL) else str(url)
-    segments = path.partition("?")[0].split("/")
-    if any(segment in {".", ".."} for segment in segments):
-        raise InvalidInputError(
-            "a path parameter is '.' or '..', which would change the request's path"
-        )
+    for segment in path.partition("?")[0].split("/"):
+        problem = _segment_problem(segment)
+        if problem is not None:
+            raise InvalidInputError(f"a path parameter {problem}; nothing was sent")
     return url
+
+
+def _segment_problem(segment: str) -> str | None:
+    if "%" in segment and is_valid_text(segment):
+        try:  # an encoded surrogate decodes to one, which segment_problem names
+            segment = unquote_to_bytes(segment).decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError:
+            return "must be UTF-8 text once percent-decoded"
+    return segment_problem(segment)
 
 
 class _BorrowedClient(httpx2.Client):

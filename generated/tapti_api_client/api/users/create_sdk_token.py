@@ -21,7 +21,7 @@ def _get_kwargs(
     _kwargs: dict[str, Any] = {
         "method": "post",
         "url": "/users/{id}/sdk-token".format(
-            id=quote(str(id), safe=""),
+            id=quote(str(id), safe="", errors="surrogatepass"),
         ),
     }
 
