@@ -20,10 +20,11 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import threading
 import weakref
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-__all__ = ["generation", "keep_inherited", "release_socket", "track"]
+__all__ = ["generation", "keep_inherited", "main_thread_id", "release_socket", "track"]
 
 if TYPE_CHECKING:  # a type only: a Protocol class costs ~15 µs to create at import
 
@@ -33,6 +34,9 @@ if TYPE_CHECKING:  # a type only: a Protocol class costs ~15 µs to create at im
 
 # Bumped in every child at the fork; a pool built under another value came from the parent.
 generation = 0
+# Where signal handlers run, so where an interrupt can land mid-call (``Pipeline._own_pool``):
+# threading's main thread, and in a forked child the thread that forked.
+main_thread_id = threading.main_thread().ident
 _OWNERS: Final[weakref.WeakSet[SocketOwner]] = weakref.WeakSet()
 # Pools inherited from the parent, kept so that nothing of theirs is finalised (an asyncio
 # transport's finaliser would touch the parent's event loop); their sockets are already released.
@@ -75,8 +79,9 @@ def _blank(fd: int) -> None:
 
 
 def _after_fork_in_child() -> None:
-    global generation  # noqa: PLW0603  (the one value every pool compares against)
+    global generation, main_thread_id  # noqa: PLW0603  (the values every pool compares against)
     generation += 1
+    main_thread_id = threading.get_ident()
     for owner in list(_OWNERS):
         with contextlib.suppress(Exception):  # a hook that raised would only print
             owner.release_inherited()

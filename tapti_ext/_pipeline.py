@@ -15,7 +15,6 @@ current for the network layer (``_network``) for exactly the span of its send an
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Final, Generic, TypeVar
@@ -47,16 +46,6 @@ _T = TypeVar("_T")
 _Http = TypeVar("_Http", httpx2.Client, httpx2.AsyncClient)
 _Outcome = httpx2.Response | Unreadable | httpx2.RequestError
 _thread_id: Final = threading.get_ident
-# Where signal handlers run, and so where an interrupt can land mid-call (``Pipeline._own_pool``).
-_main_thread_id = threading.main_thread().ident
-
-
-def _note_main_thread() -> None:
-    global _main_thread_id  # noqa: PLW0603  (a forked child's main thread is the forking one)
-    _main_thread_id = _thread_id()
-
-
-os.register_at_fork(after_in_child=_note_main_thread)
 
 
 class _Opened:
@@ -341,7 +330,7 @@ class Pipeline(_Base[httpx2.Client]):
         ever), or a request's entry taken, reserving its connection for ever. Signal handlers
         run in the main thread only, so its pool is its own, and ``_retire`` replaces it.
         """
-        main = _thread_id() == _main_thread_id
+        main = _thread_id() == _fork.main_thread_id
         pool = self._main_pool if main else self._pool
         if pool is not None and self._generation == _fork.generation:
             return pool  # the hot path takes no lock
