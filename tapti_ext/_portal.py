@@ -100,12 +100,15 @@ class SdkToken:
         *,
         response: CreateSdkTokenResponse | None = None,
     ) -> None:
-        """Platforms and scopes are read as ``create_sdk_token`` reads them."""
+        """Platforms and scopes are read as ``create_sdk_token`` reads them; empty when not
+        known (a token rebuilt from a stored URL)."""
         if not isinstance(oauth_portal_url, str):
             raise InvalidInputError(
                 f"oauth_portal_url must be a str, not {type(oauth_portal_url).__name__}"
             )
-        self._fill(oauth_portal_url, check_platforms(platforms), check_scopes(scopes), response)
+        chosen = () if _none_given(platforms) else check_platforms(platforms)
+        asked = () if _none_given(scopes) else check_scopes(scopes)
+        self._fill(oauth_portal_url, chosen, asked, response)
 
     @classmethod
     def _checked(
@@ -187,6 +190,10 @@ class SdkToken:
         return f"SdkToken(oauth_portal_url={url!r}, platforms={platforms!r}, scopes={scopes!r})"
 
     __str__ = __repr__
+
+
+def _none_given(values: object) -> bool:
+    return isinstance(values, tuple | list) and not values
 
 
 def token_from_response(

@@ -79,6 +79,8 @@ def test_a_token_built_by_hand_takes_what_the_client_takes() -> None:
     assert token.platforms == (Platform.YOUTUBE, Platform.TIKTOK)
     assert "profile_read" in repr(token).lower()
     assert token.portal_url(platform="tiktok").endswith("platform=tiktok")
+    unknown = SdkToken(URL, (), [])  # rebuilt from a stored URL: what was asked is not known
+    assert (unknown.platforms, unknown.scopes) == ((), ())
 
 
 @pytest.mark.parametrize(
