@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Final
+from typing import Final
 
 import httpx2
 
@@ -81,7 +81,6 @@ class Attempt:
         "_class",
         "_pending",
         "_skipped",
-        "connection",
         "deadline",
         "head_end",
         "received",
@@ -90,8 +89,6 @@ class Attempt:
 
     def __init__(self, deadline: Deadline) -> None:
         self.deadline = deadline
-        # The own pool's connection serving this attempt (sync), to free if it is abandoned.
-        self.connection: Any = None
         self.restart()
 
     def restart(self) -> None:

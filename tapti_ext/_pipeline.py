@@ -197,21 +197,6 @@ def _failed(
     raise exc
 
 
-def _free(attempt: Attempt) -> None:
-    """Close the attempt's connection if an interrupt left it taken (see ``_pool._Claimed``)."""
-    connection = attempt.connection
-    if connection is not None and not (connection.is_idle() or connection.is_closed()):
-        connection.close()
-
-
-def _close(opened: _Opened, attempt: Attempt) -> None:
-    try:
-        opened.close()
-    except BaseException:  # interrupted while handing the connection back
-        _free(attempt)
-        raise
-
-
 def _as_httpx(exc: Exception, request: httpx2.Request) -> Exception:
     return as_httpx_error(exc, request) or exc
 
@@ -277,12 +262,9 @@ class Pipeline(_Base[httpx2.Client]):
                 return Unreadable(opened.response(request), exc, request)
             except Exception as exc:  # sorted by _failed: the program's own pass through
                 return _failed(exc, attempt, request)
-            except BaseException:  # an interrupt, wherever it landed: free the connection
-                _free(attempt)
-                raise
             finally:
                 if opened is not None:
-                    _close(opened, attempt)
+                    opened.close()
 
     def _open(
         self, call: Call[Any], deadline: Deadline, pool: httpcore2.ConnectionPool | None
@@ -309,17 +291,13 @@ class Pipeline(_Base[httpx2.Client]):
             answer = pool.handle_request(core)
         except Exception as exc:
             raise _as_httpx(exc, request) from exc
-        try:  # at once: an interrupt from here on must not leave the connection taken
-            return _Opened(
-                answer.status,
-                answer.headers,
-                _core_chunks(answer, request),
-                answer.close,
-                answer.extensions,
-            )
-        except BaseException:
-            answer.close()
-            raise
+        return _Opened(
+            answer.status,
+            answer.headers,
+            _core_chunks(answer, request),
+            answer.close,
+            answer.extensions,
+        )
 
     def _own_pool(self) -> httpcore2.ConnectionPool:
         """The main thread's own pool, or the one other threads share.

@@ -24,7 +24,6 @@ from typing import Any, Final
 import httpcore2
 import httpx2
 
-from ._deadline import current_attempt
 from ._errors import InvalidInputError
 from ._inputs import bad_host_label, is_loopback
 
@@ -169,71 +168,11 @@ def _ssl_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
     return httpx2.create_ssl_context(trust_env=False)
 
 
-class _Claimed(httpcore2.ConnectionInterface):
-    """A sync pool's connection that tells the attempt it serves which connection it is.
-
-    An interrupt (``KeyboardInterrupt``, a signal handler's exception) can land inside
-    httpcore2 between the connection answering and the pool handing the response out; the
-    connection then stays taken for ever. The pipeline closes the attempt's connection when
-    such an exception leaves it (``Attempt.connection``), through the public interface.
-    """
-
-    def __init__(self, inner: httpcore2.ConnectionInterface) -> None:
-        self._inner = inner
-
-    def handle_request(self, request: httpcore2.Request) -> httpcore2.Response:
-        attempt = current_attempt.get()
-        if attempt is not None:
-            attempt.connection = self._inner
-        return self._inner.handle_request(request)
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def info(self) -> str:
-        return self._inner.info()
-
-    def can_handle_request(self, origin: httpcore2.Origin) -> bool:
-        return self._inner.can_handle_request(origin)
-
-    def is_connected(self) -> bool:
-        return self._inner.is_connected()
-
-    def is_available(self) -> bool:
-        return self._inner.is_available()
-
-    def has_expired(self) -> bool:
-        return self._inner.has_expired()
-
-    def is_idle(self) -> bool:
-        return self._inner.is_idle()
-
-    def can_multiplex(self) -> bool:
-        return self._inner.can_multiplex()
-
-    def is_closed(self) -> bool:
-        return self._inner.is_closed()
-
-
-def _claiming(kind: type[Any]) -> type[Any]:
-    """``kind`` (a sync pool class) whose public ``create_connection`` hands out ``_Claimed``."""
-
-    def create_connection(self: Any, origin: httpcore2.Origin) -> httpcore2.ConnectionInterface:
-        return _Claimed(kind.create_connection(self, origin))
-
-    return type(f"Claiming{kind.__name__}", (kind,), {"create_connection": create_connection})
-
-
-_SYNC_KINDS: Final = tuple(
-    _claiming(kind)
-    for kind in (httpcore2.ConnectionPool, httpcore2.SOCKSProxy, httpcore2.HTTPProxy)
-)
-
-
 def new_pool(
     settings: PoolSettings, limits: httpx2.Limits, backend: httpcore2.NetworkBackend
 ) -> httpcore2.ConnectionPool:
-    return _pool(settings, limits, backend, _SYNC_KINDS)  # type: ignore[no-any-return]
+    kinds = (httpcore2.ConnectionPool, httpcore2.SOCKSProxy, httpcore2.HTTPProxy)
+    return _pool(settings, limits, backend, kinds)  # type: ignore[no-any-return]
 
 
 def new_async_pool(
