@@ -46,6 +46,7 @@ __all__ = [
     "extras_of",
     "json_object",
     "model_from",
+    "spec_facts",
     "url_template",
 ]
 
@@ -196,19 +197,21 @@ def _operation(method: str, path: str) -> tuple[int, str, tuple[int, ...]] | Non
 
 
 @lru_cache(maxsize=1024)
-def documented_success(method: str, path: str) -> tuple[int, ...] | None:
-    """The 2xx statuses the spec documents for ``method path`` (any base path before it);
-    ``None`` for a request that is none of the spec's operations."""
+def spec_facts(method: str, path: str) -> tuple[tuple[int, ...] | None, str | None]:
+    """What the spec says of ``method path`` (any base path before it), found by one match: the
+    2xx statuses it documents, and the path as its template (``/users/{id}/sdk-token``, the base
+    path kept), what a trace may show of a path whose parameters name a user. ``(None, None)``
+    for a request that is none of the spec's operations."""
     operation = _operation(method, path)
-    return None if operation is None else operation[2]
+    if operation is None:
+        return None, None
+    start, template, success = operation
+    return success, path[:start] + template
 
 
-@lru_cache(maxsize=1024)
 def url_template(method: str, path: str) -> str | None:
-    """The path as its template (``/users/{id}/sdk-token``, the base path kept): what a trace
-    may show of a path whose parameters name a user. ``None`` for no operation of the spec."""
-    operation = _operation(method, path)
-    return None if operation is None else path[: operation[0]] + operation[1]
+    """``spec_facts``' template alone."""
+    return spec_facts(method, path)[1]
 
 
 class Sources:
@@ -231,7 +234,7 @@ _DEFAULT_SOURCES: Final = Sources()
 class Call(Generic[_T]):
     """A prepared request, how to turn its 2xx response into a result, and when to give up."""
 
-    __slots__ = ("parse", "path", "request", "retry", "secret", "sources", "success", "timeout")
+    __slots__ = ("parse", "request", "retry", "secret", "sources", "success", "template", "timeout")
 
     def __init__(  # noqa: PLR0917  (private; every argument is what a call is made of)
         self,
@@ -244,9 +247,9 @@ class Call(Generic[_T]):
     ) -> None:
         self.request, self.parse, self.retry = request, parse, retry
         self.timeout, self.secret, self.sources = timeout, secret, sources
-        self.path = request.url.path  # decoded once: ~1 µs, and tracing needs it too
-        # A 2xx the operation does not document is no success: its body is not the model's.
-        self.success = documented_success(request.method, self.path)
+        # A 2xx the operation does not document is no success: its body is not the model's. The
+        # template is for tracing; both come from one match of the decoded path.
+        self.success, self.template = spec_facts(request.method, request.url.path)
 
     def __repr__(self) -> str:  # never the secret
         return f"Call({self.request.method} {self.request.url.path}, timeout={self.timeout!r})"

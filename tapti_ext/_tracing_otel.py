@@ -17,7 +17,6 @@ from opentelemetry import trace
 from opentelemetry.propagate import inject
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from ._call import url_template
 from ._errors import REQUEST_ID_HEADER, _ResponseError
 from ._tracing import _NO_SPAN
 from ._version import __version__
@@ -74,7 +73,7 @@ def start(call: Call[Any], origin: Origin, *, propagate: bool) -> Span:
     """
     request = call.request
     method = request.method
-    name, attributes = _at_start(method, origin, url_template(method, call.path))
+    name, attributes = _at_start(method, origin, call.template)
     span = _TRACER.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
     if not span.is_recording():
         if propagate:
