@@ -32,7 +32,7 @@ from tapti_api_client.models.create_sdk_token_request import CreateSdkTokenReque
 from tapti_api_client.models.platform import Platform
 from tapti_api_client.models.scope import Scope
 
-from ._call import Call, Extras, Sources, build_request, extras_of, model_from
+from ._call import Call, Extras, RetryPolicy, Sources, build_request, extras_of, model_from
 from ._decode import ACCEPT_ENCODING
 from ._errors import InvalidInputError, TaptiError
 from ._inputs import (
@@ -50,7 +50,6 @@ from ._inputs import (
 from ._operation import OperationModule, request_model
 from ._pipeline import ASYNC_DEFAULT_LIMITS, DEFAULT_LIMITS, AsyncPipeline, Pipeline
 from ._portal import SdkToken, oauth_portal_url, resolve_portal_url, token_from_response
-from ._retry import RetryPolicy
 from ._version import __version__
 
 if TYPE_CHECKING:

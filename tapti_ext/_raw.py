@@ -16,11 +16,10 @@ import attrs
 import httpx2
 from tapti_api_client import AuthenticatedClient
 
-from ._call import API_KEY_HEADER, Call, Sources
+from ._call import API_KEY_HEADER, Call, RetryPolicy, Sources
 from ._errors import InvalidInputError
 from ._inputs import Timeout, check_timeout, is_valid_text, segment_problem
 from ._pipeline import AsyncPipeline, Pipeline
-from ._retry import RetryPolicy
 
 __all__ = ["raw_client"]
 

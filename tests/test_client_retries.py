@@ -21,7 +21,7 @@ from tapti_ext import (
     RateLimitError,
     Tapti,
 )
-from tapti_ext._retry import RetryPolicy, parse_retry_after
+from tapti_ext._call import RetryPolicy, parse_retry_after
 
 API_KEY = "sk_test_retries"
 PORTAL = "https://oauth.tapti.dev?sdk_token=tok_retries"
@@ -284,7 +284,7 @@ def test_policy_delay_is_capped_near_eight_seconds() -> None:
 def test_policy_jitter_bounds(
     random_value: float, expected: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("tapti_ext._retry.random.random", lambda: random_value)
+    monkeypatch.setattr("tapti_ext._call.random.random", lambda: random_value)
     assert RetryPolicy().delay(0) == pytest.approx(expected)
 
 
