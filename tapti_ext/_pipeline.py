@@ -22,7 +22,7 @@ from typing import Any, Final, Generic, TypeVar
 import httpcore2
 import httpx2
 
-from . import _fork, _tracing
+from . import _network, _tracing
 from ._call import API_KEY_HEADER, MAX_RESPONSE_BYTES, Call, Unreadable
 from ._deadline import Attempt, Deadline
 from ._decode import BodyDecoder, BodyTooLargeError, UndecodableBodyError
@@ -127,7 +127,7 @@ class _Base(Generic[_Http]):
         self._limits = limits
         # Read now, so that a bad proxy or certificate variable is refused by the constructor.
         self._settings = PoolSettings(base_url) if http_client is None else None
-        self._generation = _fork.generation
+        self._generation = _network.generation
         self.closed = False
         self._start_span = _tracing.span_starter()
         # Send the caller's trace context (traceparent) with each call, when OpenTelemetry is on.
@@ -144,7 +144,7 @@ class _Base(Generic[_Http]):
                 f"this request is for {url.origin}. Use your own httpx2 client for "
                 "other hosts"
             )
-        if self._http is not None and self._generation != _fork.generation:
+        if self._http is not None and self._generation != _network.generation:
             raise TaptiError(
                 "this client's http_client was created before os.fork(): its pooled connections "
                 "are shared with the parent process, which could hand this process another "
@@ -154,9 +154,9 @@ class _Base(Generic[_Http]):
 
     def _forked(self) -> bool:
         """Whether the own pool was made in another process (then it must start afresh)."""
-        if self._generation == _fork.generation:
+        if self._generation == _network.generation:
             return False
-        self._generation = _fork.generation
+        self._generation = _network.generation
         return True
 
     def _caller_request(
@@ -308,20 +308,20 @@ class Pipeline(_Base[httpx2.Client]):
         ever), or a request's entry taken, reserving its connection for ever. Signal handlers
         run in the main thread only, so its pool is its own, and ``_retire`` replaces it.
         """
-        main = _thread_id() == _fork.main_thread_id
+        main = _thread_id() == _network.main_thread_id
         pool = self._main_pool if main else self._pool
-        if pool is not None and self._generation == _fork.generation:
+        if pool is not None and self._generation == _network.generation:
             return pool  # the hot path takes no lock
         return self._new_pool(main=main)
 
     def _new_pool(self, *, main: bool) -> httpcore2.ConnectionPool:
         # One lock per process generation: a lock held by a parent's thread at the fork would
         # stay held for ever in the child. Two threads must not both build the first pool.
-        with self._pool_locks.setdefault(_fork.generation, threading.Lock()):
+        with self._pool_locks.setdefault(_network.generation, threading.Lock()):
             if self._forked():  # the parent's pools: kept unclosed, never used here
                 for inherited in (self._pool, self._main_pool):
                     if inherited is not None:
-                        _fork.keep_inherited(inherited)
+                        _network.keep_inherited(inherited)
                 self._pool = self._main_pool = None
                 self._backend = TrackingBackend()
             pool = self._main_pool if main else self._pool
@@ -359,10 +359,10 @@ class Pipeline(_Base[httpx2.Client]):
         for pool in (self._pool, self._main_pool):
             if pool is None:
                 continue
-            if self._generation == _fork.generation:
+            if self._generation == _network.generation:
                 pool.close()
             else:  # the parent's pool: its sockets are released; its locks may be held for ever
-                _fork.keep_inherited(pool)
+                _network.keep_inherited(pool)
 
 
 def _core_chunks(answer: httpcore2.Response, request: httpx2.Request) -> Iterator[bytes]:
@@ -437,7 +437,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
     def _check_loop(self) -> None:
         """One event loop per client: pooled connections belong to the loop that opened them."""
         loop = _running_loop()
-        if self._loop is None or self._generation != _fork.generation:
+        if self._loop is None or self._generation != _network.generation:
             self._loop = loop  # first use, or a forked child: its old loop went with the pool
         elif loop is not self._loop:
             raise TaptiError(
@@ -475,7 +475,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
     def _own_pool(self) -> httpcore2.AsyncConnectionPool:
         if self._pool is None or self._forked():
             if self._pool is not None:
-                _fork.keep_inherited(self._pool)
+                _network.keep_inherited(self._pool)
                 self._backend = AsyncTrackingBackend()
             assert self._settings is not None  # noqa: S101  (own pools have settings)
             self._pool = new_async_pool(self._settings, self._limits, self._backend)
@@ -498,8 +498,8 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
             self._wake.set()  # a call waiting to retry ends now
         if self._pool is None:
             return
-        if self._generation != _fork.generation:
-            _fork.keep_inherited(self._pool)  # the parent's: its sockets are released
+        if self._generation != _network.generation:
+            _network.keep_inherited(self._pool)  # the parent's: its sockets are released
             return
         if _running_loop() is not self._loop:
             self._close_from_another_loop()
@@ -517,7 +517,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
                 "in another thread; close it there (await tapti.close() in that loop)"
             )
         self._backend.streams.release_inherited()
-        _fork.keep_inherited(self._pool)  # its sockets are closed; nothing of it runs again
+        _network.keep_inherited(self._pool)  # its sockets are closed; nothing of it runs again
 
 
 async def _async_core_chunks(
