@@ -36,7 +36,7 @@ from ._errors import (
     status_error_from_response,
 )
 from ._inputs import Timeout
-from ._masking import masked
+from ._masking import NestingError, masked
 
 __all__ = [
     "API_KEY_HEADER",
@@ -471,6 +471,8 @@ def model_from(build: Callable[[], _M], response: httpx2.Response, what: str) ->
         return masked(build())
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
         detail = f"missing field {exc}" if isinstance(exc, KeyError) else type(exc).__name__
+        if isinstance(exc, NestingError):  # its message is the SDK's own, quoting nothing
+            detail = str(exc)
         raise APIResponseValidationError(
             f"response body is not a valid {what} ({detail})", response=response
         ) from None

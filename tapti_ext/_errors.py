@@ -24,7 +24,8 @@ from __future__ import annotations
 import json
 import re
 import traceback
-from typing import TypeAlias
+from typing import Final, TypeAlias
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import httpx2
 
@@ -48,8 +49,16 @@ __all__ = [
 # What ``json.loads`` can return: an error body, when it is JSON.
 JSONValue: TypeAlias = dict[str, "JSONValue"] | list["JSONValue"] | str | int | float | bool | None
 
-# The longest server message quoted in an exception; the full body stays on ``error.body``.
 REQUEST_ID_HEADER = "x-request-id"
+MASK: Final = "***"
+TOKEN_PARAM: Final = "sdk_token"  # noqa: S105  (a parameter name, not a secret)
+# How deep an answer's JSON may nest: the documented bodies nest 2 levels. Deeper ones are no
+# answer of this API, and walking them (masking, printing) would exhaust Python's stack.
+MAX_NESTING: Final = 32
+# The parameter outside a query too (a fragment, a form body, a message quoting a URL).
+# A pattern: ``re`` compiles it at first use (a repr, a message), not on the import path.
+_TOKEN_ANYWHERE: Final = r"(?i)(sdk_token=)[^&#\s]*"  # noqa: S105  (a pattern, no password)
+# The longest server message quoted in an exception; the full body stays on ``error.body``.
 _MAX_QUOTED_MESSAGE = 300
 _MAX_QUOTED_REASON = 100
 _MAX_QUOTED_ID = 200
@@ -99,7 +108,7 @@ class _ResponseError(TaptiError):
         super().__init__(message)
         self.response = response
         self.status_code = response.status_code
-        self.request_id: str | None = response.headers.get(REQUEST_ID_HEADER)
+        self.request_id = request_id_of(response.headers)
 
 
 class APIResponseValidationError(_ResponseError):
@@ -186,7 +195,8 @@ def decode_body(response: httpx2.Response, content: bytes | None, secret: str = 
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         pass
     else:
-        return _masked(parsed, secret)
+        if nests_within(parsed):  # deeper: kept as text, which nothing has to walk
+            return _masked(parsed, secret)
     try:
         text = content.decode(response.encoding or "utf-8", errors="replace")
     except (LookupError, UnicodeError):  # a charset Python lacks, or one that is not text
@@ -240,9 +250,9 @@ def status_error_from_response(
     said = server_message(body)
     if said:
         message = f"{message}: {excerpt(said, secret)}"
-    request_id = response.headers.get(REQUEST_ID_HEADER)
-    if request_id:  # the error's attribute reads the same header, whole
-        message = f"{message} (request id {excerpt(request_id, secret, _MAX_QUOTED_ID)})"
+    request_id = request_id_of(response.headers)
+    if request_id:  # as the error's attribute says it
+        message = f"{message} (request id {redacted(request_id, secret)})"
     if key_source and status in {401, 403}:
         message = f"{message}; the API key came from {key_source}"
     if status == 429:
@@ -278,6 +288,54 @@ def redacted(text: str, secret: str) -> str:
         return re.sub(re.escape(secret), "***", text, flags=re.IGNORECASE)
     pattern = rf"(?<![A-Za-z0-9_\-]){re.escape(secret)}(?![A-Za-z0-9_\-])"
     return re.sub(pattern, "***", text)
+
+
+def masked_url(text: str) -> str:
+    """``text`` with the value of each ``sdk_token`` parameter replaced by ``***``: in a URL's
+    query (whatever the name's percent-encoding), or written out anywhere else."""
+    if TOKEN_PARAM not in unquote_plus(text):  # most strings: nothing to take apart
+        return text
+    try:
+        parts = urlsplit(text)
+        pairs = [
+            f"{TOKEN_PARAM}={MASK}" if pair_name(pair) == TOKEN_PARAM else pair
+            for pair in query_pairs(parts.query)
+        ]
+        text = urlunsplit(parts._replace(query="&".join(pairs)))
+    except ValueError:  # not a URL (an unbalanced IPv6 bracket): the pattern below still masks
+        pass
+    return re.sub(_TOKEN_ANYWHERE, rf"\g<1>{MASK}", text)
+
+
+def query_pairs(query: str) -> list[str]:
+    return [pair for pair in query.split("&") if pair]
+
+
+def pair_name(pair: str) -> str:
+    return unquote_plus(pair.partition("=")[0])
+
+
+def request_id_of(headers: httpx2.Headers) -> str | None:
+    """The ``x-request-id`` a server sent, fit to show: any ``sdk_token`` in it masked, made
+    printable and bounded. (The pipeline has masked the key in every header of an answer.)"""
+    value: str | None = headers.get(REQUEST_ID_HEADER)
+    return excerpt(masked_url(value), "", _MAX_QUOTED_ID) if value else value
+
+
+def nests_within(value: JSONValue, limit: int = MAX_NESTING) -> bool:
+    """Whether parsed JSON nests lists and objects at most ``limit`` deep. Level by level, not
+    recursively: no depth can exhaust the stack here."""
+    level = [value]
+    for _ in range(limit + 1):
+        level = [
+            child
+            for item in level
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not level:
+            return True
+    return False
 
 
 def describe_transport_error(

@@ -47,6 +47,7 @@ _E = TypeVar("_E", bound=StrEnum)
 
 # C0 controls, DEL and C1 controls: never valid in an id or a URL we send.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_WEB_SCHEMES = frozenset({"http", "https"})
 _WHITESPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 # Far beyond any real id, far below httpx2's 64 KiB URL limit even when percent-encoded.
@@ -133,6 +134,25 @@ def check_url(value: object, *, argument: str) -> str:
     return _checked_url(value, argument)
 
 
+def redirect_problem(url: str) -> str | None:
+    """Why ``url`` is no place to send a user's browser to, or ``None``. Never quotes it: the
+    URL of an answer carries the SDK token. Lighter than ``check_url`` (no host encoding): it
+    runs on every answer, and the browser, not httpx2, will read it."""
+    if not url.isprintable() or " " in url:  # a lone surrogate, bidi control: not printable
+        return "holds whitespace, control characters or invalid text"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018  (urllib checks the port lazily; a bad one raises here)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return "is not a valid URL"
+    if parts.scheme not in _WEB_SCHEMES or not host:
+        return "is not an absolute http(s) URL"
+    if "@" in parts.netloc:  # https://trusted@evil.example: a phishing shape
+        return "holds a user name or password"
+    return None
+
+
 def check_base_url(value: object, *, allow_insecure_http: bool, argument: str = "base_url") -> str:
     """The API's root: absolute, https unless the host is this machine or the caller insists.
 
@@ -175,7 +195,7 @@ def _split(value: str, argument: str) -> SplitResult:
         raise InvalidInputError(
             f"{argument} is not a valid URL ({exc}): {_quoted(_without_credentials(value))}"
         ) from None
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+    if parts.scheme not in _WEB_SCHEMES or not parts.hostname:
         shown = _quoted(_without_credentials(value))
         raise InvalidInputError(f"{argument} must be an absolute http(s) URL with a host: {shown}")
     bad_label = bad_host_label(host)

@@ -13,51 +13,21 @@ are the API's own strings, untouched.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from enum import Enum
 from functools import cache
 from typing import Any, Final, TypeVar, cast
-from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import attrs
 from tapti_api_client.types import Unset
 
-__all__ = ["MASK", "TOKEN_PARAM", "is_masked", "masked", "masked_url", "pair_name", "query_pairs"]
+from ._errors import MASK, MAX_NESTING, masked_url
 
-MASK: Final = "***"
-TOKEN_PARAM: Final = "sdk_token"  # noqa: S105  (a parameter name, not a secret)
+__all__ = ["NestingError", "is_masked", "masked"]
+
 _T = TypeVar("_T")
 _MISSING: Final = object()  # a field a hand-built model leaves unset
 _LEAVES: Final = frozenset({str, int, float, bool, type(None)})  # nothing to mask below
-# The parameter outside a query too (a fragment, a form body, a message quoting a URL).
-# A pattern: ``re`` compiles it at first use (a repr, a message), not on the import path.
-_TOKEN_ANYWHERE: Final = r"(?i)(sdk_token=)[^&#\s]*"  # noqa: S105  (a pattern, no password)
-
-
-def masked_url(text: str) -> str:
-    """``text`` with the value of each ``sdk_token`` parameter replaced by ``***``: in a URL's
-    query (whatever the name's percent-encoding), or written out anywhere else."""
-    if TOKEN_PARAM not in unquote_plus(text):  # most strings: nothing to take apart
-        return text
-    try:
-        parts = urlsplit(text)
-        pairs = [
-            f"{TOKEN_PARAM}={MASK}" if pair_name(pair) == TOKEN_PARAM else pair
-            for pair in query_pairs(parts.query)
-        ]
-        text = urlunsplit(parts._replace(query="&".join(pairs)))
-    except ValueError:  # not a URL (an unbalanced IPv6 bracket): the pattern below still masks
-        pass
-    return re.sub(_TOKEN_ANYWHERE, rf"\g<1>{MASK}", text)
-
-
-def query_pairs(query: str) -> list[str]:
-    return [pair for pair in query.split("&") if pair]
-
-
-def pair_name(pair: str) -> str:
-    return unquote_plus(pair.partition("=")[0])
 
 
 def _secret_name(name: object) -> bool:
@@ -69,27 +39,40 @@ def _secret_field(name: str) -> bool:
     return name != "additional_properties" and _secret_name(name)
 
 
-def masked(value: _T, secret: bool = False) -> _T:
+class NestingError(ValueError):
+    """An answer nests deeper than ``MAX_NESTING``: no answer of this API, and its repr could
+    not be printed (each level costs the repr stack frames)."""
+
+    def __init__(self) -> None:
+        super().__init__(f"nested deeper than {MAX_NESTING} levels")
+
+
+def masked(value: _T, secret: bool = False, depth: int = 0) -> _T:
     """``value`` (a parsed answer) with masking reprs all the way down; models are changed in
     place, lists and dicts replaced. ``secret``: every string below is a token (its name says so).
     """
     kind: type = type(value)
     if kind in _LEAVES:
         return value
+    if depth > MAX_NESTING:
+        raise NestingError
     fields = _model_fields(kind)
     if fields is not None:
         for name, secret_name in fields:
             child = getattr(value, name, _MISSING)
             if child is not _MISSING and type(child) not in _LEAVES:
-                new = masked(child, secret or secret_name)
+                new = masked(child, secret or secret_name, depth + 1)
                 if new is not child:
                     object.__setattr__(value, name, new)
         value.__class__ = _masked_class(_unmasked(kind), secret)
         return value
     if isinstance(value, list):
-        return cast("_T", _MaskedList(_items(value, secret), secret))
+        return cast("_T", _MaskedList(_items(value, secret, depth + 1), secret))
     if isinstance(value, dict):
-        items = {key: masked(child, secret or _secret_name(key)) for key, child in value.items()}
+        items = {
+            key: masked(child, secret or _secret_name(key), depth + 1)
+            for key, child in value.items()
+        }
         return cast("_T", _MaskedDict(items, secret))
     return value
 
@@ -107,8 +90,8 @@ def _model_fields(kind: type) -> tuple[tuple[str, bool], ...] | None:
     return tuple((field.name, _secret_field(field.name)) for field in attrs.fields(_unmasked(kind)))
 
 
-def _items(values: Iterable[Any], secret: bool) -> Iterable[Any]:
-    return (masked(item, secret) for item in values)
+def _items(values: Iterable[Any], secret: bool, depth: int) -> Iterable[Any]:
+    return (masked(item, secret, depth) for item in values)
 
 
 def _unmasked(cls: type) -> type:

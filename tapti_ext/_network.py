@@ -21,9 +21,9 @@ A ``TimeoutError`` that a program's own signal handler raises inside a socket ca
 httpcore2 as its ``ReadTimeout``/``WriteTimeout``; it is told from a socket timeout by the time
 that had passed, and re-raised as the program's own exception.
 
-**Forks.** After ``os.fork()`` (gunicorn ``--preload``, Celery prefork, ``multiprocessing``'s fork start
-method) a client's idle keep-alive sockets exist in both processes, and whichever reads first
-gets the other's answer: another user's token. So, in the child, at the fork itself:
+**Forks.** After ``os.fork()`` (gunicorn ``--preload``, Celery prefork, ``multiprocessing``'s
+fork start method) a client's idle keep-alive sockets exist in both processes, and whichever
+reads first gets the other's answer: another user's token. So, in the child, at the fork itself:
 
 - every socket the SDK's own pools opened is released: the child's descriptor is closed without
   shutting the connection down (the parent's copy stays open and keeps working), and the socket

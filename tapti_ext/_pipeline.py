@@ -26,7 +26,7 @@ from . import _network, _tracing
 from ._call import API_KEY_HEADER, MAX_RESPONSE_BYTES, Call, Unreadable
 from ._deadline import Attempt, Deadline
 from ._decode import BodyDecoder, BodyTooLargeError, UndecodableBodyError
-from ._errors import InvalidInputError, TaptiError, forget_locals
+from ._errors import InvalidInputError, TaptiError, forget_locals, redacted
 from ._network import AsyncTrackingBackend, TrackingBackend
 from ._pool import PoolSettings, as_httpx_error, new_async_pool, new_pool, to_core_request
 
@@ -57,9 +57,17 @@ class _Opened:
         self.status, self.headers, self.raw, self.close = status, headers, raw, close
         self.extensions = extensions
 
-    def response(self, request: httpx2.Request, content: bytes = b"") -> httpx2.Response:
-        """The answer with its body decoded: the transfer headers no longer describe it."""
-        headers = [(k, v) for k, v in self.headers if k.lower() not in _TRANSFER_HEADERS]
+    def response(
+        self, request: httpx2.Request, secret: str, content: bytes = b""
+    ) -> httpx2.Response:
+        """The answer with its body decoded (the transfer headers no longer describe it), and
+        the key masked in any header that echoes it (a request id, say), for all who read it."""
+        needle = secret.lower().encode()
+        headers = [
+            (k, _key_masked(v, needle, secret))
+            for k, v in self.headers
+            if k.lower() not in _TRANSFER_HEADERS
+        ]
         if content:  # as httpx2.Response(content=...) sets it, which costs ~8 µs more a call
             headers.append((b"Content-Length", str(len(content)).encode()))
         extensions = {k: v for k, v in self.extensions.items() if k != "network_stream"}
@@ -104,6 +112,12 @@ class _Opened:
             length = b"0"  # whatever the headers say (RFC 9112, 6.3): anything more is extra
         if not (length.isdigit() and attempt.clean_end(int(length))):
             stream.discard()
+
+
+def _key_masked(value: bytes, needle: bytes, secret: str) -> bytes:
+    if needle not in value.lower():  # nearly always: left as it came
+        return value
+    return redacted(value.decode("latin-1"), secret).encode("latin-1")
 
 
 async def _async_replay(body: bytes) -> AsyncIterator[bytes]:
@@ -255,11 +269,12 @@ class Pipeline(_Base[httpx2.Client]):
         with attempt.running():
             try:
                 opened = self._open(call, attempt.deadline, pool)
-                return opened.response(request, self._read(opened, attempt, request.method))
+                content = self._read(opened, attempt, request.method)
+                return opened.response(request, self._api_key, content)
             except _BODY_ERRORS as exc:
                 if opened is None:
                     return _failed(exc, attempt, request)
-                return Unreadable(opened.response(request), exc, request)
+                return Unreadable(opened.response(request, self._api_key), exc, request)
             except Exception as exc:  # sorted by _failed: the program's own pass through
                 return _failed(exc, attempt, request)
             finally:
@@ -423,11 +438,12 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
         with attempt.running():
             try:
                 opened = await self._open(call, attempt.deadline)
-                return opened.response(request, await self._read(opened, attempt, request.method))
+                content = await self._read(opened, attempt, request.method)
+                return opened.response(request, self._api_key, content)
             except _BODY_ERRORS as exc:
                 if opened is None:
                     return _failed(exc, attempt, request)
-                return Unreadable(opened.response(request), exc, request)
+                return Unreadable(opened.response(request, self._api_key), exc, request)
             except Exception as exc:  # sorted by _failed: the program's own pass through
                 return _failed(exc, attempt, request)
             finally:

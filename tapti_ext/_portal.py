@@ -19,7 +19,14 @@ from tapti_api_client.models.platform import Platform
 from tapti_api_client.models.scope import Scope
 
 from ._call import json_object, model_from
-from ._errors import APIResponseValidationError, InvalidInputError
+from ._errors import (
+    TOKEN_PARAM,
+    APIResponseValidationError,
+    InvalidInputError,
+    masked_url,
+    pair_name,
+    query_pairs,
+)
 from ._inputs import (
     PlatformLike,
     ScopeLike,
@@ -28,8 +35,9 @@ from ._inputs import (
     check_scopes,
     check_url,
     is_valid_text,
+    redirect_problem,
 )
-from ._masking import TOKEN_PARAM, is_masked, masked, masked_url, pair_name, query_pairs
+from ._masking import is_masked, masked
 
 __all__ = [
     "DEFAULT_PORTAL_URL",
@@ -41,7 +49,6 @@ __all__ = [
 
 DEFAULT_PORTAL_URL = "https://oauth.tapti.dev"
 _PLATFORM_PARAM = "platform"
-_WEB_SCHEMES = frozenset({"http", "https"})
 
 
 def resolve_portal_url(portal_url: str | None) -> str:
@@ -130,6 +137,9 @@ class SdkToken:
         scopes: tuple[Scope, ...],
         response: CreateSdkTokenResponse | None,
     ) -> None:
+        problem = redirect_problem(oauth_portal_url)
+        if problem:  # the URL is never quoted: it carries the SDK token
+            raise InvalidInputError(f"oauth_portal_url {problem}")
         pairs = parse_qsl(urlsplit(oauth_portal_url).query, keep_blank_values=True)
         query = dict(pairs)
         if not query.get(TOKEN_PARAM):
@@ -184,6 +194,8 @@ class SdkToken:
         return _with_params(self.oauth_portal_url, [(_PLATFORM_PARAM, chosen.value.lower())])
 
     def __repr__(self) -> str:
+        if not hasattr(self, "response"):  # refused half-built: a traceback's locals show it
+            return "SdkToken(<refused>)"
         platforms = [p.value for p in self.platforms]
         scopes = [s.value for s in self.scopes]
         url = masked_url(self.oauth_portal_url)
@@ -206,7 +218,7 @@ def token_from_response(
     )
     url = parsed.oauth_portal_url
     # The URL is never quoted in these messages: it carries the SDK token.
-    if not isinstance(url, str) or not _is_web_url(url):
+    if not isinstance(url, str):
         raise APIResponseValidationError(
             "oauth_portal_url is not an absolute http(s) URL", response=response
         )
@@ -214,16 +226,6 @@ def token_from_response(
         return SdkToken._checked(url, platforms, scopes, parsed)
     except InvalidInputError as exc:  # no sdk_token in the URL
         raise APIResponseValidationError(str(exc), response=response) from None
-
-
-def _is_web_url(url: str) -> bool:
-    if not is_valid_text(url):  # a lone surrogate from a JSON escape: not a sendable URL
-        return False
-    try:
-        parts = urlsplit(url)
-        return parts.scheme in _WEB_SCHEMES and bool(parts.hostname)
-    except ValueError:  # e.g. an unbalanced IPv6 bracket
-        return False
 
 
 def _with_params(url: str, params: list[tuple[str, str]]) -> str:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import httpx2
 
-from ._errors import REQUEST_ID_HEADER
+from ._errors import request_id_of
 
 if TYPE_CHECKING:
     from ._portal import SdkToken
@@ -41,8 +41,7 @@ class APIResponse:
 
     @property
     def request_id(self) -> str | None:
-        request_id: str | None = self.http_response.headers.get(REQUEST_ID_HEADER)
-        return request_id
+        return request_id_of(self.http_response.headers)
 
     def parse(self) -> SdkToken:
         if self._parsed is None:

@@ -17,7 +17,7 @@ from opentelemetry import trace
 from opentelemetry.propagate import inject
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from ._errors import REQUEST_ID_HEADER, _ResponseError
+from ._errors import _ResponseError, request_id_of
 from ._tracing import _NO_SPAN
 from ._version import __version__
 
@@ -126,7 +126,7 @@ def _attributes_at_end(outcome: httpx2.Response | BaseException) -> tuple[dict[s
         version = response.http_version.partition("/")[2]
         if version:
             attributes["network.protocol.version"] = version
-        request_id = response.headers.get(REQUEST_ID_HEADER)
+        request_id = request_id_of(response.headers)
         if request_id:
             attributes["tapti.request_id"] = request_id
     if not isinstance(outcome, BaseException):

@@ -1,0 +1,194 @@
+"""Hostile answers, found by a fifth adversarial round: JSON that nests deep, portal URLs no
+browser should be sent to, request ids that echo a secret. Each ends in a ``TaptiError``, never a
+raw exception, and no secret reaches a message, an attribute or a span."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import httpx2
+import pytest
+from tapti_api_client.api.users import create_sdk_token as operation
+from test_deadline import Server, serve
+from test_escape_hatches import BODY, CALL
+from test_tracing import Traced, spans
+
+from tapti_ext import (
+    APIResponseValidationError,
+    APIStatusError,
+    AsyncTapti,
+    InvalidInputError,
+    SdkToken,
+    Tapti,
+)
+
+__all__ = ["serve", "spans"]  # the fixtures, imported for pytest
+
+KEY = "tk_live_round5_0123456789"
+TOKEN = "tok_round5_secret_77"
+
+
+def answer(status: int, body: bytes, *headers: str) -> bytes:
+    head = [f"HTTP/1.1 {status} X", "Content-Type: application/json", *headers]
+    head += [f"Content-Length: {len(body)}", "Connection: close"]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+def answering(data: bytes) -> Callable[[socket.socket, Server], None]:
+    def handler(connection: socket.socket, _: Server) -> None:
+        connection.sendall(data)
+        connection.shutdown(socket.SHUT_RDWR)
+
+    return handler
+
+
+def portal_body(url: str, **extra: Any) -> bytes:
+    return json.dumps({"oauth_portal_url": url, **extra}).encode()
+
+
+def wrapper(url: str) -> Any:
+    with Tapti(api_key=KEY, base_url=url, max_retries=0) as tapti:
+        return tapti.user("u1").create_sdk_token(**CALL)
+
+
+def via_call(url: str) -> Any:
+    with Tapti(api_key=KEY, base_url=url, max_retries=0) as tapti:
+        return tapti.call(operation, "u1", body=BODY)
+
+
+def wrapper_async(url: str) -> Any:
+    async def run() -> Any:
+        async with AsyncTapti(api_key=KEY, base_url=url, max_retries=0) as tapti:
+            return await tapti.user("u1").create_sdk_token(**CALL)
+
+    return asyncio.run(run())
+
+
+WAYS = [wrapper, via_call, wrapper_async]
+DEEP_ERROR_BODIES = {
+    "lists": b"[" * 600 + b"]" * 600,
+    "objects": b'{"a":' * 700 + b"1" + b"}" * 700,
+    "messages": b'{"error":' * 700 + b'"x"' + b"}" * 700,
+}
+
+
+@pytest.mark.parametrize("way", WAYS, ids=lambda way: way.__name__)
+@pytest.mark.parametrize("status", [400, 503])
+@pytest.mark.parametrize("shape", DEEP_ERROR_BODIES)
+def test_a_deeply_nested_error_body_is_a_status_error(
+    serve: Callable[..., Server], way: Callable[[str], Any], status: int, shape: str
+) -> None:
+    server = serve(answering(answer(status, DEEP_ERROR_BODIES[shape])))
+    with pytest.raises(APIStatusError) as caught:
+        way(server.url)
+    assert caught.value.status_code == status
+    # Kept as text: no structure that deep is an error the API documents.
+    assert isinstance(caught.value.body, str)
+    assert len(str(caught.value)) < 1000
+
+
+@pytest.mark.parametrize("way", WAYS, ids=lambda way: way.__name__)
+def test_a_deeply_nested_extra_field_in_a_success_is_refused(
+    serve: Callable[..., Server], way: Callable[[str], Any]
+) -> None:
+    deep = json.loads('{"a":' * 450 + "1" + "}" * 450)
+    body = portal_body(f"https://portal.example/?sdk_token={TOKEN}", x=deep)
+    server = serve(answering(answer(200, body)))
+    with pytest.raises(APIResponseValidationError, match="nested deeper") as caught:
+        way(server.url)
+    assert TOKEN not in str(caught.value)
+
+
+def test_a_nested_extra_field_within_the_limit_is_kept_and_printable(
+    serve: Callable[..., Server],
+) -> None:
+    nested = json.loads('{"a":' * 20 + '"sdk_token=' + TOKEN + '"' + "}" * 20)
+    body = portal_body(f"https://portal.example/?sdk_token={TOKEN}", x=nested)
+    server = serve(answering(answer(200, body)))
+    token = wrapper(server.url)
+    assert token.response.additional_properties["x"] == nested
+    assert TOKEN not in repr(token.response)
+    assert "***" in repr(token.response)
+
+
+UNREDIRECTABLE = {
+    "crlf": f"https://portal.example/?sdk_token={TOKEN}\r\nSet-Cookie: session=attacker",
+    "newline in host": f"https://portal.example\n.evil.example/?sdk_token={TOKEN}",
+    "space": f"https://portal.example/?sdk_token={TOKEN}&x=a b",
+    "tab": f"https://portal.example/?sdk_token={TOKEN}\t",
+    "leading space": f" https://portal.example/?sdk_token={TOKEN}",
+    "nul": f"https://portal.example/?sdk_token={TOKEN}\x00",
+    "terminal escape": f"https://portal.example/?sdk_token={TOKEN}&x=\x1b]0;PWNED\x07",
+    "user info": f"https://oauth.tapti.dev@evil.example/?sdk_token={TOKEN}",
+}
+
+
+# call() is left out: it hands back the generated model as the spec describes it, judging no URL.
+@pytest.mark.parametrize("way", [wrapper, wrapper_async], ids=lambda way: way.__name__)
+@pytest.mark.parametrize("name", UNREDIRECTABLE)
+def test_a_portal_url_no_user_can_be_sent_to_is_refused(
+    serve: Callable[..., Server], way: Callable[[str], Any], name: str
+) -> None:
+    server = serve(answering(answer(200, portal_body(UNREDIRECTABLE[name]))))
+    with pytest.raises(APIResponseValidationError, match="oauth_portal_url") as caught:
+        way(server.url)
+    assert TOKEN not in str(caught.value)
+
+
+@pytest.mark.parametrize("name", UNREDIRECTABLE)
+def test_a_token_built_by_hand_from_such_a_url_is_refused(name: str) -> None:
+    with pytest.raises(InvalidInputError, match="oauth_portal_url") as caught:
+        SdkToken(UNREDIRECTABLE[name], [], [])
+    assert TOKEN not in str(caught.value)
+    # A traceback printing its locals shows the refused, half-built token: that must not fail.
+    shown = traceback.TracebackException.from_exception(caught.value, capture_locals=True)
+    assert "SdkToken(<refused>)" in "".join(shown.format())
+
+
+@pytest.mark.parametrize("own_client", [False, True], ids=["sdk_pool", "callers_client"])
+def test_a_request_id_never_holds_the_key(serve: Callable[..., Server], own_client: bool) -> None:
+    error = b'{"message": "bad key"}'
+    server = serve(answering(answer(401, error, f"x-request-id: req-{KEY}")))
+    with (
+        httpx2.Client() as http,
+        Tapti(
+            api_key=KEY,
+            base_url=server.url,
+            max_retries=0,
+            http_client=http if own_client else None,
+        ) as tapti,
+        pytest.raises(APIStatusError) as caught,
+    ):
+        tapti.user("u1").create_sdk_token(**CALL)
+    assert caught.value.request_id == "req-***"
+    assert KEY not in str(caught.value)
+    assert KEY not in repr(caught.value.response.headers)
+
+
+def test_a_request_id_never_holds_a_token_and_is_bounded(serve: Callable[..., Server]) -> None:
+    request_id = f"req-sdk_token={TOKEN}-" + "x" * 5000
+    body = portal_body("https://portal.example/?x=1")  # no sdk_token: a validation error
+    server = serve(answering(answer(200, body, f"x-request-id: {request_id}")))
+    with pytest.raises(APIResponseValidationError) as caught:
+        wrapper(server.url)
+    said = caught.value.request_id
+    assert said is not None
+    assert TOKEN not in said
+    assert said.startswith("req-sdk_token=***")
+    assert len(said) < 300
+
+
+def test_a_request_id_in_a_span_never_holds_the_key_or_a_token(
+    serve: Callable[..., Server], spans: Traced
+) -> None:
+    body = portal_body(f"https://portal.example/?sdk_token={TOKEN}")
+    echo = f"x-request-id: req-{KEY}-sdk_token={TOKEN}"
+    server = serve(answering(answer(200, body, echo)))
+    assert wrapper(server.url).sdk_token == TOKEN
+    (span,) = [s for s in spans.exporter.get_finished_spans() if s.name.startswith("POST")]
+    assert (span.attributes or {})["tapti.request_id"] == "req-***-sdk_token=***"
