@@ -9,6 +9,7 @@ methods. The key is added below httpx2, so no httpx2 object here ever holds it.
 
 from __future__ import annotations
 
+from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
 from typing import Any, Self
 from urllib.parse import unquote_to_bytes
 
@@ -174,6 +175,20 @@ class _AsyncBorrowedClient(httpx2.AsyncClient):
         pass
 
 
+class _KeepNoAnswerCookies(DefaultCookiePolicy):
+    """``tapti.raw`` serves every user's calls: a cookie one answer sets would ride on the next
+    user's call. Only the cookies given to ``with_cookies()`` are sent."""
+
+    def set_ok(self, cookie: Cookie, request: Any) -> bool:  # noqa: ARG002
+        return False
+
+
+def _cookie_jar(cookies: dict[str, str]) -> CookieJar:
+    jar = CookieJar(policy=_KeepNoAnswerCookies())
+    httpx2.Cookies(jar).update(cookies)
+    return jar
+
+
 def _attach(settings: dict[str, Any]) -> _PipelineClient:
     """A raw client whose httpx2 client sends through ``settings["route"]``."""
     client = _PipelineClient(**settings)
@@ -181,7 +196,7 @@ def _attach(settings: dict[str, Any]) -> _PipelineClient:
     options: dict[str, Any] = {
         "base_url": settings["base_url"],
         "headers": settings["headers"],
-        "cookies": settings["cookies"],
+        "cookies": _cookie_jar(settings["cookies"]),
         "follow_redirects": False,
         "trust_env": False,  # the pipeline decides the route, proxies included
     }

@@ -6,8 +6,12 @@ exactly wrong.
 
 from __future__ import annotations
 
+import asyncio
+import http.server
+import json
+import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx2
 import pytest
@@ -209,3 +213,64 @@ async def test_async_escape_hatches(server: MockTaptiServer) -> None:
     assert raw.status_code == 200
     assert server.requests[0].json["expires_in"] == 60
     assert [r.user_id for r in server.requests] == ["u1", "u2", "u3"]
+
+
+# --- raw carries no state from one user's call to the next -------------------------------------
+
+
+class _SetsCookies(http.server.BaseHTTPRequestHandler):
+    """Answers every user with a token and a session cookie; records the Cookie each call sent."""
+
+    protocol_version = "HTTP/1.1"
+    sent: ClassVar[list[tuple[str, str | None]]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        user = self.path.split("/")[2]
+        self.sent.append((user, self.headers.get("Cookie")))
+        url = f"https://oauth.tapti.dev/?sdk_token=tok_{user}"
+        body = json.dumps({"oauth_portal_url": url}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Set-Cookie", f"session=of-{user}; Path=/")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def cookie_server() -> Iterator[str]:
+    _SetsCookies.sent = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SetsCookies)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.mark.parametrize("cookies", [{}, {"lb": "7"}], ids=["none", "with_cookies"])
+def test_raw_sends_no_cookie_an_earlier_answer_set(
+    cookie_server: str, cookies: dict[str, str]
+) -> None:
+    with Tapti(api_key="key-raw", base_url=cookie_server, max_retries=0) as tapti:
+        raw = tapti.raw.with_cookies(cookies) if cookies else tapti.raw
+        for user in ("alice", "bob"):
+            assert operation.sync_detailed(user, client=raw, body=BODY).status_code == 200
+    expected = "lb=7" if cookies else None
+    assert _SetsCookies.sent == [("alice", expected), ("bob", expected)]
+
+
+def test_async_raw_sends_no_cookie_an_earlier_answer_set(cookie_server: str) -> None:
+    async def run() -> None:
+        async with AsyncTapti(api_key="key-raw", base_url=cookie_server, max_retries=0) as tapti:
+            for user in ("alice", "bob"):
+                response = await operation.asyncio_detailed(user, client=tapti.raw, body=BODY)
+                assert response.status_code == 200
+
+    asyncio.run(run())
+    assert _SetsCookies.sent == [("alice", None), ("bob", None)]
