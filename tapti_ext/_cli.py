@@ -17,6 +17,7 @@ import enum
 import json
 import os
 import re
+import shlex
 import signal
 import sys
 import textwrap
@@ -502,7 +503,10 @@ def _mock_server(args: argparse.Namespace) -> None:
 
 def _banner(settings: Mapping[str, str | None], faults: list[str]) -> str:
     # Each setting as the environment variable the SDK reads it from: TAPTI_BASE_URL, ...
-    exports = (f"TAPTI_{name.upper()}={value}" for name, value in settings.items() if value)
+    # Quoted for the shell: the line is meant to be pasted, and a key may hold "$(...)".
+    exports = (
+        f"TAPTI_{name.upper()}={shlex.quote(value)}" for name, value in settings.items() if value
+    )
     lines = [f"Mock Tapti API listening on {settings['base_url']}", f"export {' '.join(exports)}"]
     if settings["portal_url"]:
         lines.append(

@@ -9,6 +9,7 @@ import json
 import os
 import queue
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -430,7 +431,16 @@ def test_mock_server_on_a_taken_port_is_one_line_and_exit_1(server: MockTaptiSer
     assert "in use" in result.stderr
 
 
-@pytest.mark.parametrize("key", ["", "caf\u00e9"])
+def test_the_export_line_is_quoted_for_the_shell() -> None:
+    key = "k$(touch${IFS}pwned)'\"`x`"
+    with mock_cli("--api-key", key) as (_process, banner, _rest):
+        export = banner[1].strip()
+    words = shlex.split(export)
+    assert words[0] == "export"
+    assert words[2] == f"TAPTI_API_KEY={key}"  # the shell reads the key back unchanged
+
+
+@pytest.mark.parametrize("key", ["", "caf\u00e9", "a b"])
 def test_mock_server_with_an_unusable_key_is_bad_input(key: str) -> None:
     result = run("mock-server", f"--api-key={key}")
     assert result.returncode == 2

@@ -278,6 +278,23 @@ def test_the_token_is_masked_in_records_and_logs(
     assert "/mock-portal" in caplog.text
 
 
+@pytest.mark.parametrize("name", ["sdk%5Ftoken", "sdk%5ftoken", "%73dk_token", "sdk_token"])
+def test_the_token_is_masked_whatever_the_parameter_names_encoding(
+    server: MockTaptiServer,
+    tapti: Tapti,
+    browser: httpx2.Client,
+    caplog: pytest.LogCaptureFixture,
+    name: str,
+) -> None:
+    token = tapti.user("user_42").create_sdk_token(**CALL)
+    with caplog.at_level(logging.DEBUG, logger="tapti_ext.testing"):
+        page = browser.get(f"/mock-portal?{name}={quote(token.sdk_token)}")
+    assert page.status_code == 200  # the page read the token under that name
+    assert server.requests[-1].path == "/mock-portal?sdk_token=***"
+    assert token.sdk_token not in repr(server.requests)
+    assert token.sdk_token not in caplog.text
+
+
 def test_without_portal_the_pages_are_not_served(browser: httpx2.Client) -> None:
     with MockTaptiServer(api_key=KEY) as plain, httpx2.Client(trust_env=False) as http:
         assert not plain.portal

@@ -28,7 +28,7 @@ from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final, Self, TypeAlias
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from ._portal_page import (
     CONTINUE_PATH,
@@ -161,12 +161,13 @@ def _is_json_media_type(content_type: str | None) -> bool:
 
 
 def _masked_path(path: str) -> str:
-    """``path`` with the value of an ``sdk_token`` query parameter replaced by ``***``."""
+    """``path`` with the value of an ``sdk_token`` query parameter replaced by ``***``, its name
+    read as the portal reads it (percent-decoded: ``sdk%5Ftoken`` is that parameter too)."""
     base, mark, query = path.partition("?")
-    if not mark or _TOKEN_PARAM not in query:
+    if not mark or _TOKEN_PARAM not in unquote_plus(query):
         return path
     pairs = [
-        f"{_TOKEN_PARAM}={_MASK}" if pair.partition("=")[0] == _TOKEN_PARAM else pair
+        f"{_TOKEN_PARAM}={_MASK}" if unquote_plus(pair.partition("=")[0]) == _TOKEN_PARAM else pair
         for pair in query.split("&")
     ]
     return f"{base}?{'&'.join(pairs)}"
@@ -532,8 +533,8 @@ class MockTaptiServer:
     ) -> None:
         if not isinstance(api_key, str) or not api_key:
             raise ValueError("api_key must be a non-empty string")
-        if not (api_key.isascii() and api_key.isprintable()):
-            raise ValueError("api_key must be printable ASCII, as an HTTP header value is")
+        if not (api_key.isascii() and api_key.isprintable()) or " " in api_key:
+            raise ValueError("api_key must be printable ASCII without spaces, as the SDK's is")
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError("port must be an int from 0 (a free port) to 65535")
         if type(portal) is not bool:  # ValueError, as for every bad argument of the mock
