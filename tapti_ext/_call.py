@@ -289,7 +289,7 @@ class Sources:
     """Where a client's base URL and key came from, so that errors say it in the caller's terms."""
 
     # A plain class, as the others on the import path: a NamedTuple costs ~70 µs to create.
-    __slots__ = ("api_key", "base_url")
+    __slots__ = ("api_key", "base_url", "proxy")
 
     def __init__(
         self,
@@ -297,6 +297,8 @@ class Sources:
         api_key: str = "the api_key argument",  # or "TAPTI_API_KEY"
     ) -> None:
         self.base_url, self.api_key = base_url, api_key
+        # The environment's proxy the SDK's pool goes through: "HTTPS_PROXY (host:port)".
+        self.proxy: str | None = None
 
 
 _DEFAULT_SOURCES: Final = Sources()
@@ -368,9 +370,11 @@ class Call(Generic[_T]):
         url = self.request.url
         port = url.port or _DEFAULT_PORTS.get(url.scheme)
         attempts = f"{retries + 1} attempt{'s' if retries else ''}"
-        return (
+        where = (
             f"{url.scheme}://{url.host}:{port}, {attempts}; base URL from {self.sources.base_url}"
         )
+        proxy = self.sources.proxy
+        return f"{where}; through the proxy in {proxy}" if proxy else where
 
     def _documented(self, response: httpx2.Response) -> httpx2.Response:
         status = response.status_code

@@ -49,6 +49,9 @@ _E = TypeVar("_E", bound=StrEnum)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _WEB_SCHEMES = frozenset({"http", "https"})
 _WHITESPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+# What a DNS label holds once IDNA-encoded (the underscore: names some resolvers serve). A
+# pattern: ``re`` compiles it at first use, off the import.
+_HOST_LABEL = r"[A-Za-z0-9_-]+"
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 # Far beyond any real id, far below httpx2's 64 KiB URL limit even when percent-encoded.
 # A day: longer is no timeout in practice, and the OS's clocks overflow well beyond it.
@@ -232,17 +235,26 @@ def bad_host_label(host: str) -> str | None:
     if len(name) > _MAX_HOST:
         return f"longer than {_MAX_HOST} characters"
     for label in name.split("."):
-        if not label:
-            return "an empty label"
-        if len(label) > _MAX_LABEL:
-            return f"a label longer than {_MAX_LABEL} characters"
-        if label.lower().startswith("xn--"):
-            try:
-                decoded = label[4:].encode("ascii").decode("punycode")
-            except UnicodeError:
-                decoded = ""
-            if not decoded:
-                return f"an invalid IDNA label {label!r}"
+        problem = _label_problem(label)
+        if problem:
+            return problem
+    return None
+
+
+def _label_problem(label: str) -> str | None:
+    if not label:
+        return "an empty label"
+    if not re.fullmatch(_HOST_LABEL, label):  # "*", a space: no name, yet a resolver may answer
+        return f"a label no host name can hold {label!r}"
+    if len(label) > _MAX_LABEL:
+        return f"a label longer than {_MAX_LABEL} characters"
+    if label.lower().startswith("xn--"):
+        try:
+            decoded = label[4:].encode("ascii").decode("punycode")
+        except UnicodeError:
+            decoded = ""
+        if not decoded:
+            return f"an invalid IDNA label {label!r}"
     return None
 
 

@@ -15,7 +15,9 @@ current for the network layer (``_network``) for exactly the span of its send an
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Final, Generic, TypeVar
 
@@ -46,6 +48,37 @@ _T = TypeVar("_T")
 _Http = TypeVar("_Http", httpx2.Client, httpx2.AsyncClient)
 _Outcome = httpx2.Response | Unreadable | httpx2.RequestError
 _thread_id: Final = threading.get_ident
+
+
+class _KeyMaskingFilter(logging.Filter):
+    """httpcore2 logs each answer's headers at DEBUG: a server (or a proxy) echoing the key in
+    one would have it written out. Every live client's key is masked in those records; clients
+    are held weakly, so no key is kept here. Records exist only with DEBUG on: no cost besides."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clients: weakref.WeakSet[_Base[Any]] = weakref.WeakSet()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Pass the record with every key masked; drop it when that cannot be made sure of."""
+        for _ in range(3):  # a client made in another thread meanwhile changes the set: again
+            try:
+                message = shown = record.getMessage()
+                for client in list(self.clients):
+                    shown = redacted(shown, client._api_key)
+            except RuntimeError:
+                continue
+            except Exception:  # a record whose arguments do not format
+                return False
+            if shown is not message:
+                record.msg, record.args = shown, ()
+            return True
+        return False
+
+
+_LOG_FILTER: Final = _KeyMaskingFilter()
+for _name in ("connection", "http11", "http2", "proxy", "socks"):  # httpcore2's loggers
+    logging.getLogger(f"httpcore2.{_name}").addFilter(_LOG_FILTER)
 
 
 class _Opened:
@@ -143,9 +176,15 @@ class _Base(Generic[_Http]):
         self._settings = PoolSettings(base_url) if http_client is None else None
         self._generation = _network.generation
         self.closed = False
+        _LOG_FILTER.clients.add(self)
         self._start_span = _tracing.span_starter()
         # Send the caller's trace context (traceparent) with each call, when OpenTelemetry is on.
         self.propagate_trace_context = True
+
+    def proxy_described(self) -> str | None:
+        """The environment's proxy the own pool goes through, for errors to name."""
+        proxy = self._settings.proxy if self._settings is not None else None
+        return proxy.described() if proxy is not None else None
 
     def _check_usable(self, request: httpx2.Request) -> None:
         """Refuse a closed client, another host, and a caller's client forked since."""
@@ -157,6 +196,11 @@ class _Base(Generic[_Http]):
                 f"the API key is sent only to the base URL's origin ({self._origin}); "
                 f"this request is for {url.origin}. Use your own httpx2 client for "
                 "other hosts"
+            )
+        if self._http is not None and self._http.is_closed:
+            raise TaptiError(
+                "the http_client given to this client is closed; pass one that is open, and "
+                "close it after the Tapti client"
             )
         if self._http is not None and self._generation != _network.generation:
             raise TaptiError(

@@ -83,6 +83,11 @@ class _Proxy:
     def is_https(self) -> bool:
         return self.url.scheme == "https"
 
+    def described(self) -> str:
+        """The variable and the proxy's host and port, for errors: never its credentials."""
+        port = self.url.port or (443 if self.is_https else 80)
+        return f"{self.variable} ({self.url.host}:{port})"
+
     @property
     def core_url(self) -> httpcore2.URL:
         url = self.url

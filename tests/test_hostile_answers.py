@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import traceback
 from collections.abc import Callable
@@ -192,3 +193,16 @@ def test_a_request_id_in_a_span_never_holds_the_key_or_a_token(
     assert wrapper(server.url).sdk_token == TOKEN
     (span,) = [s for s in spans.exporter.get_finished_spans() if s.name.startswith("POST")]
     assert (span.attributes or {})["tapti.request_id"] == "req-***-sdk_token=***"
+
+
+@pytest.mark.parametrize("way", WAYS, ids=lambda way: way.__name__)
+def test_a_key_echoed_in_a_header_is_masked_in_debug_logs(
+    serve: Callable[..., Server], way: Callable[[str], Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    error = b'{"message": "bad key"}'
+    server = serve(answering(answer(401, error, f"WWW-Authenticate: key={KEY}")))
+    with caplog.at_level(logging.DEBUG), pytest.raises(APIStatusError):
+        way(server.url)
+    assert "receive_response_headers.complete" in caplog.text  # httpcore2 did log the headers
+    assert "key=***" in caplog.text
+    assert KEY not in caplog.text

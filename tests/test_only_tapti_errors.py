@@ -227,3 +227,32 @@ def test_a_reading_raise_for_status_hook_keeps_the_servers_message(
     assert error.status_code == 401
     assert "bad key" in str(error)
     assert server.attempts == 1
+
+
+# --- a caller's http_client closed before the call ----------------------------------------------
+
+
+def test_a_closed_callers_http_client_is_a_tapti_error(serve: Callable[..., Server]) -> None:
+    server = serve(respond(OK))
+    http = httpx2.Client()
+    http.close()
+    with (
+        Tapti(api_key=API_KEY, base_url=server.url, http_client=http) as tapti,
+        pytest.raises(TaptiError, match=r"http_client .* is closed"),
+    ):
+        tapti.user("u1").create_sdk_token(**CALL)
+    assert server.attempts == 0
+
+
+def test_a_closed_callers_async_http_client_is_a_tapti_error(serve: Callable[..., Server]) -> None:
+    server = serve(respond(OK))
+
+    async def run() -> None:
+        http = httpx2.AsyncClient()
+        await http.aclose()
+        async with AsyncTapti(api_key=API_KEY, base_url=server.url, http_client=http) as tapti:
+            with pytest.raises(TaptiError, match=r"http_client .* is closed"):
+                await tapti.user("u1").create_sdk_token(**CALL)
+
+    asyncio.run(run())
+    assert server.attempts == 0

@@ -309,3 +309,39 @@ def test_tapti_base_url_with_stray_whitespace_is_refused_naming_it(
     monkeypatch.setenv("TAPTI_BASE_URL", value)
     with pytest.raises(InvalidInputError, match="TAPTI_BASE_URL"):
         Tapti(api_key=API_KEY)
+
+
+@pytest.mark.parametrize(
+    "value", ["*:3128", "http://*:3128", "http://a b:3128", "http://pr%00xy:1"]
+)
+@pytest.mark.parametrize("variable", ["HTTPS_PROXY", "ALL_PROXY"])
+def test_a_proxy_host_no_name_can_hold_is_refused_naming_the_variable(
+    clean_env: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    # "*" looked up as a host name reached this machine: the key would have gone there.
+    clean_env.setenv(variable, value)
+    with pytest.raises(InvalidInputError, match=variable):
+        Tapti(api_key=API_KEY, base_url="https://api.tapti.example")
+
+
+@pytest.mark.parametrize("argument", ["base_url", "portal_url"])
+def test_a_host_no_name_can_hold_is_refused_in_urls_too(
+    clean_env: pytest.MonkeyPatch, argument: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=argument):
+        Tapti(api_key=API_KEY, **{argument: "https://*"})
+
+
+def test_a_connection_error_through_a_proxy_names_it_never_its_password(
+    clean_env: pytest.MonkeyPatch, unused_port: int
+) -> None:
+    clean_env.setenv("HTTPS_PROXY", f"http://user:proxy-secret@127.0.0.1:{unused_port}")
+    with (
+        Tapti(api_key=API_KEY, base_url="https://api.tapti.example", max_retries=0) as tapti,
+        pytest.raises(APIConnectionError) as caught,
+    ):
+        tapti.user("user_1").create_sdk_token(**CALL)
+    message = str(caught.value)
+    assert f"through the proxy in HTTPS_PROXY (127.0.0.1:{unused_port})" in message
+    assert "proxy-secret" not in message
+    assert "user:" not in message
