@@ -73,7 +73,11 @@ def span_starter() -> SpanStarter:
     ``traceparent``, through OpenTelemetry's configured propagators) in its request headers.
     """
     try:
-        from ._tracing_otel import start  # noqa: PLC0415  (the one attempt)
+        # OpenTelemetry's own module first: where it is absent, the SDK's module for it is
+        # never read either (0.3 ms of a cold start).
+        import opentelemetry.trace  # noqa: F401, PLC0415  (the one attempt)
+
+        from ._tracing_otel import start  # noqa: PLC0415
     except ImportError as exc:
         if (exc.name or "").partition(".")[0] != "opentelemetry":
             raise  # the SDK's own bug, not an absent extra: never hidden
