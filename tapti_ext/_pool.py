@@ -15,9 +15,10 @@ Bad proxy or certificate settings in the environment are refused here, naming th
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import ssl
-import urllib.request
 from functools import lru_cache
 from typing import Any, Final
 
@@ -86,7 +87,8 @@ class _Proxy:
     def described(self) -> str:
         """The variable and the proxy's host and port, for errors: never its credentials."""
         port = self.url.port or (443 if self.is_https else 80)
-        return f"{self.variable} ({self.url.host}:{port})"
+        host = f"[{self.url.host}]" if ":" in self.url.host else self.url.host
+        return f"{self.variable} ({host}:{port})"
 
     @property
     def core_url(self) -> httpcore2.URL:
@@ -109,11 +111,17 @@ def _environment_proxy(url: httpx2.URL) -> _Proxy | None:
         return None
     variable, value = found
     no_proxy = os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or ""
-    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
-    if no_proxy and bypass(url.host, {"no": no_proxy}):
+    if no_proxy and _bypassed(url.host, no_proxy):
         return None
     if "://" not in value:  # "proxy:3128", as curl accepts it
         value = "http://" + value
+    authority_end = re.search(r"[/?#]", value.partition("://")[2])
+    if authority_end and "@" in value.partition("://")[2][authority_end.start() :]:
+        # Read as a URL, part of the password would be taken for the host: never quoted.
+        raise InvalidInputError(
+            f"{variable} has an '@' after its host: percent-encode the user name and password "
+            "(%2F for '/', %23 for '#', %3F for '?', %40 for '@')"
+        )
     try:
         proxy_url = httpx2.URL(value)
         host = proxy_url.host
@@ -135,6 +143,41 @@ def _environment_proxy(url: httpx2.URL) -> _Proxy | None:
                 "pip install 'httpx2[socks]'"
             ) from None
     return _Proxy(proxy_url, variable)
+
+
+def _bypassed(host: str, no_proxy: str) -> bool:
+    """Whether ``NO_PROXY`` excludes ``host``, read as httpx2 and curl read it: ``*``, a
+    domain and its subdomains (``tapti.ai``, ``.tapti.ai``, ``*.tapti.ai``), an address or a
+    network (``10.0.0.0/8``, ``[2001:db8::1]``), each maybe with a port."""
+    name = host.strip("[]").rstrip(".").lower()
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        address = None
+    for entry in no_proxy.split(","):
+        excluded = _excluded_host(entry)
+        if excluded == "*":
+            return True
+        try:
+            network = ipaddress.ip_network(excluded, strict=False)
+        except ValueError:
+            domain = excluded.lstrip("*").lstrip(".").rstrip(".")
+            if domain and (name == domain or name.endswith("." + domain)):
+                return True
+        else:
+            if address is not None and address in network:
+                return True
+    return False
+
+
+def _excluded_host(entry: str) -> str:
+    """One ``NO_PROXY`` entry without its port (and an IPv6 address without its brackets)."""
+    entry = entry.strip().lower()
+    if entry.startswith("["):
+        return entry[1:].partition("]")[0]
+    if entry.count(":") == 1:  # a name or an IPv4 address with a port
+        return entry.partition(":")[0]
+    return entry
 
 
 def _proxy_variable(scheme: str) -> tuple[str, str] | None:

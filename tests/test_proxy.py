@@ -345,3 +345,41 @@ def test_a_connection_error_through_a_proxy_names_it_never_its_password(
     assert f"through the proxy in HTTPS_PROXY (127.0.0.1:{unused_port})" in message
     assert "proxy-secret" not in message
     assert "user:" not in message
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["http://alice:1234/abcd@proxy.example:3128", "http://ghp_t0ken#x@proxy.example:3128"],
+)
+def test_a_proxy_url_whose_credentials_spill_past_its_authority_is_refused_unquoted(
+    clean_env: pytest.MonkeyPatch, value: str
+) -> None:
+    # Read as URLs are, "alice:1234" would be the proxy and the rest of the password its path.
+    clean_env.setenv("HTTPS_PROXY", value)
+    with pytest.raises(InvalidInputError, match="HTTPS_PROXY") as caught:
+        Tapti(api_key=API_KEY, base_url="https://api.tapti.example")
+    for part in ("alice", "1234", "abcd", "ghp_t0ken"):
+        assert part not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("no_proxy", "base_url"),
+    [
+        ("10.0.0.0/8", "https://10.255.255.1"),
+        ("*.tapti.example", "https://api.tapti.example"),
+        (".tapti.example", "https://api.tapti.example"),
+        ("[2001:db8::1]", "https://[2001:db8::1]"),
+        ("2001:db8::/32", "https://[2001:db8::1]"),
+        ("*", "https://api.tapti.example"),
+    ],
+)
+def test_no_proxy_is_read_as_httpx2_reads_it(
+    proxy: RecordingProxy, clean_env: pytest.MonkeyPatch, no_proxy: str, base_url: str
+) -> None:
+    clean_env.setenv("NO_PROXY", no_proxy)
+    with (
+        Tapti(api_key=API_KEY, base_url=base_url, max_retries=0, timeout=0.5) as tapti,
+        pytest.raises(APIConnectionError),  # direct, to a host that is not there
+    ):
+        tapti.user("user_1").create_sdk_token(**CALL)
+    _assert_proxy_untouched(proxy)
