@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -293,6 +294,18 @@ def test_the_token_is_masked_whatever_the_parameter_names_encoding(
     assert server.requests[-1].path == "/mock-portal?sdk_token=***"
     assert token.sdk_token not in repr(server.requests)
     assert token.sdk_token not in caplog.text
+
+
+def test_a_refused_request_line_is_logged_without_its_token(
+    server: MockTaptiServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="tapti_ext.testing"):
+        with socket.create_connection(("127.0.0.1", server.port)) as connection:
+            connection.sendall(b"GET /mock-portal?sdk_token=TOKEN-9 x HTTP/1.1\r\n\r\n")
+            assert connection.recv(65536).startswith(b"HTTP/1.")
+        server.stop()  # every log line of that connection is written
+    assert "Bad request syntax" in caplog.text
+    assert "TOKEN-9" not in caplog.text
 
 
 def test_without_portal_the_pages_are_not_served(browser: httpx2.Client) -> None:

@@ -497,7 +497,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         if _LOG.isEnabledFor(logging.DEBUG):
-            _LOG.debug(format, *args)
+            # The base class quotes a refused request line whole, a portal URL's token with it.
+            from .._errors import masked_url  # noqa: PLC0415  (with DEBUG on only)
+
+            _LOG.debug("%s", masked_url(format % args))
 
 
 # --- the public server ---------------------------------------------------------------------------
