@@ -57,7 +57,8 @@ TOKEN_PARAM: Final = "sdk_token"  # noqa: S105  (a parameter name, not a secret)
 MAX_NESTING: Final = 32
 # The parameter outside a query too (a fragment, a form body, a message quoting a URL).
 # A pattern: ``re`` compiles it at first use (a repr, a message), not on the import path.
-_TOKEN_ANYWHERE: Final = r"(?i)(sdk_token=)[^&#\s]*"  # noqa: S105  (a pattern, no password)
+# Written as a query pair (its "_" or "=" percent-encoded or not) or as a JSON member.
+_TOKEN_ANYWHERE: Final = r"""(?i)(sdk(?:_|%5f)token(?:=|%3d|"?\s*:\s*"?))[^&#\s"',}]*"""  # noqa: S105  (a pattern)
 # The longest server message quoted in an exception; the full body stays on ``error.body``.
 _MAX_QUOTED_MESSAGE = 300
 _MAX_QUOTED_REASON = 100
@@ -186,7 +187,8 @@ def decode_body(response: httpx2.Response, content: bytes | None, secret: str = 
     """``content`` as JSON when it parses, else as text, else ``None``: never raises. Every
     string in it has ``secret`` masked, should a server echo the key.
 
-    ``content`` is ``None`` when the body was too large to read.
+    ``content`` is ``None`` when the body was too large to read. JSON nesting deeper than
+    ``MAX_NESTING`` gives ``None`` too.
     """
     if not content:
         return None
@@ -195,8 +197,14 @@ def decode_body(response: httpx2.Response, content: bytes | None, secret: str = 
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         pass
     else:
-        if nests_within(parsed):  # deeper: kept as text, which nothing has to walk
+        if not nests_within(parsed):  # nor kept as text: its escapes could spell the key
+            return None
+        # Walking a large body to mask costs; skipped when no key can be in it: not written
+        # out, not escaped, not in a UTF-16 or UTF-32 body (which json.loads reads too).
+        hidden = b"\\u" in content or b"\x00" in content
+        if hidden or secret.lower().encode() in content.lower():
             return _masked(parsed, secret)
+        return parsed
     try:
         text = content.decode(response.encoding or "utf-8", errors="replace")
     except (LookupError, UnicodeError):  # a charset Python lacks, or one that is not text
@@ -293,7 +301,7 @@ def redacted(text: str, secret: str) -> str:
 def masked_url(text: str) -> str:
     """``text`` with the value of each ``sdk_token`` parameter replaced by ``***``: in a URL's
     query (whatever the name's percent-encoding), or written out anywhere else."""
-    if TOKEN_PARAM not in unquote_plus(text):  # most strings: nothing to take apart
+    if TOKEN_PARAM not in unquote_plus(text).lower():  # most strings: nothing to take apart
         return text
     try:
         parts = urlsplit(text)

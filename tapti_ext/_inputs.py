@@ -49,6 +49,8 @@ _E = TypeVar("_E", bound=StrEnum)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _WEB_SCHEMES = frozenset({"http", "https"})
 _WHITESPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+# A host a browser reads as Python does: ASCII name or address, an IPv6 literal, a port.
+_PLAIN_AUTHORITY = r"(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?"
 # What a DNS label holds once IDNA-encoded (the underscore: names some resolvers serve). A
 # pattern: ``re`` compiles it at first use, off the import.
 _HOST_LABEL = r"[A-Za-z0-9_-]+"
@@ -153,6 +155,9 @@ def redirect_problem(url: str) -> str | None:
         return "is not an absolute http(s) URL"
     if "@" in parts.netloc:  # https://trusted@evil.example: a phishing shape
         return "holds a user name or password"
+    if not re.fullmatch(_PLAIN_AUTHORITY, parts.netloc):
+        # "\", "%", "。" or text after "]": a browser finds another host there than Python
+        return "has a host a browser could read otherwise"
     return None
 
 

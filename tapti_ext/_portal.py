@@ -37,7 +37,7 @@ from ._inputs import (
     is_valid_text,
     redirect_problem,
 )
-from ._masking import is_masked, masked
+from ._masking import NestingError, is_masked, masked
 
 __all__ = [
     "DEFAULT_PORTAL_URL",
@@ -149,7 +149,10 @@ class SdkToken:
         if response is None:
             response = _model(CreateSdkTokenResponse, oauth_portal_url=oauth_portal_url)
         if not is_masked(response):  # a parsed answer is already
-            response = masked(response)
+            try:
+                response = masked(response)
+            except NestingError as exc:  # a stored answer, given by hand
+                raise InvalidInputError(f"response is {exc}") from None
         fields = zip(
             self.__slots__, (query, oauth_portal_url, platforms, response, scopes), strict=True
         )

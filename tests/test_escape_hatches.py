@@ -274,3 +274,18 @@ def test_async_raw_sends_no_cookie_an_earlier_answer_set(cookie_server: str) -> 
 
     asyncio.run(run())
     assert _SetsCookies.sent == [("alice", None), ("bob", None)]
+
+
+@pytest.mark.parametrize("cookies", [{}, {"lb": "7"}], ids=["none", "callers_own"])
+def test_a_callers_client_sends_its_own_cookies_never_one_an_answer_set(
+    cookie_server: str, cookies: dict[str, str]
+) -> None:
+    with (
+        httpx2.Client(cookies=cookies) as http,
+        Tapti(api_key="key-raw", base_url=cookie_server, max_retries=0, http_client=http) as tapti,
+    ):
+        tapti.user("alice").create_sdk_token(**CALL)
+        tapti.user("bob").create_sdk_token(**CALL)
+        tapti.with_raw_response.user("carol").create_sdk_token(**CALL)
+    expected = "lb=7" if cookies else None
+    assert _SetsCookies.sent == [("alice", expected), ("bob", expected), ("carol", expected)]

@@ -88,8 +88,8 @@ def test_a_deeply_nested_error_body_is_a_status_error(
     with pytest.raises(APIStatusError) as caught:
         way(server.url)
     assert caught.value.status_code == status
-    # Kept as text: no structure that deep is an error the API documents.
-    assert isinstance(caught.value.body, str)
+    # Neither parsed nor kept as text: no error the API documents nests that deep.
+    assert caught.value.body is None
     assert len(str(caught.value)) < 1000
 
 
@@ -206,3 +206,106 @@ def test_a_key_echoed_in_a_header_is_masked_in_debug_logs(
     assert "receive_response_headers.complete" in caplog.text  # httpcore2 did log the headers
     assert "key=***" in caplog.text
     assert KEY not in caplog.text
+
+
+# --- a seventh round: what the fixes above still let through ------------------------------------
+
+
+def test_a_deep_error_body_that_escapes_the_key_keeps_no_text(serve: Callable[..., Server]) -> None:
+    escaped = "".join(f"\\u{ord(c):04x}" for c in KEY)
+    body = ('{"a":' * 40 + f'{{"message": "{escaped}"}}' + "}" * 40).encode()
+    server = serve(answering(answer(400, body)))
+    with pytest.raises(APIStatusError) as caught:
+        wrapper(server.url)
+    assert caught.value.body is None  # deeper than 32 levels: neither parsed nor kept as text
+
+
+def test_the_key_is_masked_in_header_names_percent_encoded_values_and_the_reason(
+    serve: Callable[..., Server],
+) -> None:
+    encoded = KEY.replace("_", "%5F")
+    raw = answer(400, b'{"message": "no"}', f"x-echo-{KEY}: 1", f"Location: /r?k={encoded}")
+    raw = raw.replace(b"400 X", f"400 Bad key {KEY}".encode())
+    server = serve(answering(raw))
+    with pytest.raises(APIStatusError) as caught:
+        wrapper(server.url)
+    response = caught.value.response
+    shown = f"{response.headers.raw!r} {response.reason_phrase}"
+    assert KEY.lower() not in shown.lower()
+    assert encoded.lower() not in shown.lower()
+    assert "***" in response.reason_phrase
+
+
+@pytest.mark.parametrize(
+    "request_id",
+    [
+        f'{{"sdk_token":"{TOKEN}"}}',
+        f"req%3Fsdk_token%3D{TOKEN}",
+        f"req-sdk%5Ftoken={TOKEN}",
+        f"req-SDK_TOKEN={TOKEN}",
+    ],
+)
+def test_a_request_id_never_holds_a_token_in_any_shape(
+    serve: Callable[..., Server], request_id: str
+) -> None:
+    server = serve(answering(answer(400, b"{}", f"x-request-id: {request_id}")))
+    with pytest.raises(APIStatusError) as caught:
+        wrapper(server.url)
+    assert caught.value.request_id is not None
+    assert TOKEN not in caught.value.request_id
+    assert TOKEN not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"https://evil.example\\oauth.tapti.dev/?sdk_token={TOKEN}",
+        f"https://%65vil.example/?sdk_token={TOKEN}",
+        f"https://evil\u3002example/?sdk_token={TOKEN}",
+        f"https://[::1]x/?sdk_token={TOKEN}",
+    ],
+)
+def test_a_portal_url_whose_host_a_browser_reads_otherwise_is_refused(url: str) -> None:
+    with pytest.raises(InvalidInputError, match="oauth_portal_url") as caught:
+        SdkToken(url, [], [])
+    assert TOKEN not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://oauth.tapti.dev/?sdk_token=t",
+        "https://xn--bcher-kva.example:8443/p?sdk_token=t#top",
+        "http://[2001:db8::1]:8080/?sdk_token=t",
+        "https://oauth.tapti.dev./?sdk_token=t%20x",
+    ],
+)
+def test_a_portal_url_a_browser_reads_as_python_does_is_kept(url: str) -> None:
+    assert SdkToken(url, [], []).oauth_portal_url == url
+
+
+def test_a_stored_answer_nesting_too_deep_is_invalid_input() -> None:
+    from tapti_api_client.models import CreateSdkTokenResponse  # noqa: PLC0415
+
+    deep = json.loads('{"a":' * 40 + "1" + "}" * 40)
+    stored = CreateSdkTokenResponse.from_dict(
+        {"oauth_portal_url": f"https://p.example/?sdk_token={TOKEN}", "x": deep}
+    )
+    with pytest.raises(InvalidInputError, match="nested deeper"):
+        SdkToken(stored.oauth_portal_url, [], [], response=stored)
+
+
+@pytest.mark.parametrize("key", ["abc\\def-ghij-1234", "key\"with'both-1234"])
+def test_a_key_logged_escaped_by_httpcore2_is_masked(
+    serve: Callable[..., Server], key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = serve(answering(answer(401, b"{}", "x-echo: " + key)))
+    with (
+        caplog.at_level(logging.DEBUG),
+        Tapti(api_key=key, base_url=server.url, max_retries=0) as tapti,
+        pytest.raises(APIStatusError),
+    ):
+        tapti.user("u1").create_sdk_token(**CALL)
+    assert "receive_response_headers.complete" in caplog.text
+    assert key not in caplog.text
+    assert repr(key.encode())[2:-1] not in caplog.text
