@@ -65,11 +65,11 @@ class _KeyMaskingFilter(logging.Filter):
         for _ in range(3):  # a client made in another thread meanwhile changes the set: again
             try:
                 message = shown = record.getMessage()
-                for client in list(self.clients):
-                    key = client._api_key
-                    # httpcore2 logs header bytes by repr(): a "\\" or quote comes out escaped.
-                    for written in {key, repr(key.encode())[2:-1]}:
-                        shown = redacted(shown, written)
+                # Each key once, however many clients share it; as written, and as httpcore2's
+                # repr() of header bytes escapes a "\\" or a quote.
+                keys = {client._api_key for client in list(self.clients)}
+                for written in keys | {repr(key.encode())[2:-1] for key in keys}:
+                    shown = redacted(shown, written)
             except RuntimeError:
                 continue
             except Exception:  # a record whose arguments do not format
@@ -95,18 +95,18 @@ class _Opened:
         self.extensions = extensions
 
     def response(
-        self, request: httpx2.Request, secret: str, content: bytes = b""
+        self, request: httpx2.Request, secret: str, needle: bytes, content: bytes = b""
     ) -> httpx2.Response:
         """The answer with its body decoded (the transfer headers no longer describe it), and
         the key masked in any header that echoes it (a request id, say), for all who read it."""
         headers = _key_masked_headers(
-            [(k, v) for k, v in self.headers if k.lower() not in _TRANSFER_HEADERS], secret
+            [(k, v) for k, v in self.headers if k.lower() not in _TRANSFER_HEADERS], secret, needle
         )
         if content:  # as httpx2.Response(content=...) sets it, which costs ~8 µs more a call
             headers.append((b"Content-Length", str(len(content)).encode()))
         extensions = {k: v for k, v in self.extensions.items() if k != "network_stream"}
         reason = extensions.get("reason_phrase")
-        if reason and secret.lower().encode() in reason.lower():
+        if reason and needle in reason.lower():
             extensions["reason_phrase"] = _key_masked(reason, secret)
         response = httpx2.Response(
             self.status,
@@ -151,10 +151,12 @@ class _Opened:
             stream.discard()
 
 
-def _key_masked_headers(headers: list[tuple[bytes, bytes]], secret: str) -> list[Any]:
+def _key_masked_headers(
+    headers: list[tuple[bytes, bytes]], secret: str, needle: bytes
+) -> list[Any]:
     """``headers`` with the key masked in names and values, written out or percent-encoded.
-    One look at all of them first: a look per header cost 2.7 µs a call."""
-    needle = secret.lower().encode()
+    One look at all of them first: a look per header cost 2.7 µs a call. ``needle``: the key
+    lower-cased and encoded, once per client."""
     flat = b"\n".join([part for pair in headers for part in pair]).lower()
     if needle not in flat and (b"%" not in flat or needle not in unquote_to_bytes(flat)):
         return headers  # nearly always
@@ -182,6 +184,7 @@ class _Base(Generic[_Http]):
     ) -> None:
         self._key_header = [(API_KEY_HEADER.encode(), api_key.encode())]
         self._api_key = api_key
+        self._key_needle = api_key.lower().encode()  # what answers are searched for
         base = httpx2.URL(base_url)
         self._origin = base.origin
         # The same parts as the base URL's: the same origin, known without building an Origin.
@@ -334,11 +337,13 @@ class Pipeline(_Base[httpx2.Client]):
             try:
                 opened = self._open(call, attempt.deadline, pool)
                 content = self._read(opened, attempt, request.method)
-                return opened.response(request, self._api_key, content)
+                return opened.response(request, self._api_key, self._key_needle, content)
             except _BODY_ERRORS as exc:
                 if opened is None:
                     return _failed(exc, attempt, request)
-                return Unreadable(opened.response(request, self._api_key), exc, request)
+                return Unreadable(
+                    opened.response(request, self._api_key, self._key_needle), exc, request
+                )
             except Exception as exc:  # sorted by _failed: the program's own pass through
                 return _failed(exc, attempt, request)
             finally:
@@ -503,11 +508,13 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
             try:
                 opened = await self._open(call, attempt.deadline)
                 content = await self._read(opened, attempt, request.method)
-                return opened.response(request, self._api_key, content)
+                return opened.response(request, self._api_key, self._key_needle, content)
             except _BODY_ERRORS as exc:
                 if opened is None:
                     return _failed(exc, attempt, request)
-                return Unreadable(opened.response(request, self._api_key), exc, request)
+                return Unreadable(
+                    opened.response(request, self._api_key, self._key_needle), exc, request
+                )
             except Exception as exc:  # sorted by _failed: the program's own pass through
                 return _failed(exc, attempt, request)
             finally:
