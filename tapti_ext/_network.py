@@ -13,6 +13,8 @@ where four promises are kept:
   closed by the server, so it is dropped instead of being handed to the next request;
 - **fork safety**: every stream is released in a forked child (below).
 
+It also sends a request's head together with its body (``_outgoing``): one segment, not two.
+
 The system's name lookup takes no timeout (glibc retries a dead nameserver for 5 s a try), so
 the sync backend looks a host name up in a thread of its own, waiting only for the time left,
 and connects to the addresses found (the async backends' lookups are cancellable already).
@@ -132,11 +134,14 @@ class _Streams:
 
 
 class _Discardable:
-    """What both stream kinds share: the inner stream, and whether it may be reused."""
+    """What both stream kinds share: the inner stream, whether it may be reused, and a request
+    head waiting for what follows it."""
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
         self._discarded = False
+        self._head = b""
+        self._head_next = True
 
     def discard(self) -> None:
         """Never reuse this connection: the pool's next look finds it "closed by the server"."""
@@ -147,9 +152,35 @@ class _Discardable:
             return True
         return self._inner.get_extra_info(info)
 
+    def _outgoing(self, buffer: bytes) -> tuple[bytes, ...]:
+        """What to send now for ``buffer``.
+
+        A request's head is held and goes out with the write that always follows it (its body,
+        or h11's end of message), as http.client sends headers and body: one segment and one
+        wake-up of the server instead of two. A body too large to copy cheaply goes on its own.
+        """
+        if self._head_next:
+            self._head_next = False
+            self._head = buffer
+            return ()
+        head, self._head = self._head, b""
+        if len(head) + len(buffer) <= _WRITE_SLICE:
+            return (head + buffer,)
+        return (head, buffer)
+
+    def _response_next(self) -> bytes:
+        """Called by every read: what comes after it is a new request. Returns a head still held
+        (none, as every request ends with a write), to be sent before reading."""
+        self._head_next = True
+        head, self._head = self._head, b""
+        return head
+
 
 class _Stream(_Discardable, httpcore2.NetworkStream):
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        held = self._response_next()
+        if held:
+            self._send(held, timeout)
         timeout = _bounded(timeout, httpcore2.ReadTimeout)
         started = time.monotonic()
         try:
@@ -160,6 +191,10 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         _sending(buffer)
+        for part in self._outgoing(buffer):
+            self._send(part, timeout)
+
+    def _send(self, buffer: bytes, timeout: float | None) -> None:
         view = memoryview(buffer)
         for start in range(0, len(view), _WRITE_SLICE):
             bound = _bounded(timeout, httpcore2.WriteTimeout)
@@ -247,6 +282,9 @@ class TrackingBackend(httpcore2.NetworkBackend):
 
 class _AsyncStream(_Discardable, httpcore2.AsyncNetworkStream):
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        held = self._response_next()
+        if held:
+            await self._send(held, timeout)
         timeout = _bounded(timeout, httpcore2.ReadTimeout)
         started = time.monotonic()
         try:
@@ -256,8 +294,12 @@ class _AsyncStream(_Discardable, httpcore2.AsyncNetworkStream):
             raise
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        # anyio bounds a whole send by its timeout, slow reader or not.
         _sending(buffer)
+        for part in self._outgoing(buffer):
+            await self._send(part, timeout)
+
+    async def _send(self, buffer: bytes, timeout: float | None) -> None:
+        # anyio bounds a whole send by its timeout, slow reader or not.
         timeout = _bounded(timeout, httpcore2.WriteTimeout)
         started = time.monotonic()
         try:
