@@ -52,7 +52,12 @@ class Deadline:
         """Seconds left, never negative; ``None`` when the call has no overall bound."""
         if self.at is None:
             return None
-        return max(self.at - time.monotonic(), 0.0)
+        left = self.at - time.monotonic()
+        return left if left > 0.0 else 0.0
+
+    def passed(self) -> bool:
+        """Whether the call has a deadline and it has come."""
+        return self.at is not None and time.monotonic() >= self.at
 
     def timeouts(self) -> dict[str, float | None]:
         """The per-operation timeouts for the next attempt: what is left of the budget."""

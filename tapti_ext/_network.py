@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import httpcore2
 
-from ._deadline import current_attempt
+from ._deadline import Attempt, current_attempt
 from ._inputs import is_ip
 
 __all__ = [
@@ -71,7 +71,12 @@ _EARLY: Final = 0.005
 
 def _bounded(timeout: float | None, error: type[Exception]) -> float | None:
     """``timeout`` shortened to the current attempt's deadline; raises once it has passed."""
-    attempt = current_attempt.get()
+    return _bounded_by(current_attempt.get(), timeout, error)
+
+
+def _bounded_by(
+    attempt: Attempt | None, timeout: float | None, error: type[Exception]
+) -> float | None:
     if attempt is None:
         return timeout
     left = attempt.deadline.remaining()
@@ -93,13 +98,6 @@ def _pass_on_program_timeout(
     if timeout is not None and time.monotonic() - started + _EARLY >= timeout:
         return  # the socket's own timeout
     raise cause from None
-
-
-def _seen(data: bytes) -> bytes:
-    attempt = current_attempt.get()
-    if attempt is not None:
-        attempt.saw(data)
-    return data
 
 
 def _sending(buffer: bytes) -> None:
@@ -168,26 +166,28 @@ class _Discardable:
             return (head + buffer,)
         return (head, buffer)
 
-    def _response_next(self) -> bytes:
-        """Called by every read: what comes after it is a new request. Returns a head still held
-        (none, as every request ends with a write), to be sent before reading."""
-        self._head_next = True
+    def _take_head(self) -> bytes:
+        """A head still held when a read comes (none: every request ends with a write)."""
         head, self._head = self._head, b""
         return head
 
 
 class _Stream(_Discardable, httpcore2.NetworkStream):
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        held = self._response_next()
-        if held:
-            self._send(held, timeout)
-        timeout = _bounded(timeout, httpcore2.ReadTimeout)
+        if self._head:
+            self._send(self._take_head(), timeout)
+        self._head_next = True  # what is written after a read starts a new request
+        attempt = current_attempt.get()
+        timeout = _bounded_by(attempt, timeout, httpcore2.ReadTimeout)
         started = time.monotonic()
         try:
-            return _seen(self._inner.read(max_bytes, timeout))
+            data: bytes = self._inner.read(max_bytes, timeout)
         except httpcore2.TimeoutException as exc:
             _pass_on_program_timeout(exc, started, timeout)
             raise
+        if attempt is not None:
+            attempt.saw(data)
+        return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         _sending(buffer)
@@ -282,16 +282,20 @@ class TrackingBackend(httpcore2.NetworkBackend):
 
 class _AsyncStream(_Discardable, httpcore2.AsyncNetworkStream):
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        held = self._response_next()
-        if held:
-            await self._send(held, timeout)
-        timeout = _bounded(timeout, httpcore2.ReadTimeout)
+        if self._head:
+            await self._send(self._take_head(), timeout)
+        self._head_next = True  # what is written after a read starts a new request
+        attempt = current_attempt.get()
+        timeout = _bounded_by(attempt, timeout, httpcore2.ReadTimeout)
         started = time.monotonic()
         try:
-            return _seen(await self._inner.read(max_bytes, timeout))
+            data: bytes = await self._inner.read(max_bytes, timeout)
         except httpcore2.TimeoutException as exc:
             _pass_on_program_timeout(exc, started, timeout)
             raise
+        if attempt is not None:
+            attempt.saw(data)
+        return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         _sending(buffer)

@@ -432,7 +432,7 @@ class Pipeline(_Base[httpx2.Client]):
         deadline = attempt.deadline
         for chunk in opened.raw:
             decoder.feed(chunk)
-            if deadline.at is not None and deadline.remaining() == 0.0:
+            if deadline.passed():
                 raise httpx2.ReadTimeout("the call's timeout ran out")
         opened.keep_connection_if_clean(attempt, method)
         return decoder.finish()
@@ -574,7 +574,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
         deadline = attempt.deadline
         async for chunk in opened.raw:
             decoder.feed(chunk)
-            if deadline.at is not None and deadline.remaining() == 0.0:
+            if deadline.passed():
                 raise httpx2.ReadTimeout("the call's timeout ran out")
         opened.keep_connection_if_clean(attempt, method)
         return decoder.finish()
