@@ -77,14 +77,12 @@ def _bounded(timeout: float | None, error: type[Exception]) -> float | None:
 def _bounded_by(
     attempt: Attempt | None, timeout: float | None, error: type[Exception]
 ) -> float | None:
-    if attempt is None:
+    if attempt is None or attempt.deadline.at is None:
         return timeout
-    left = attempt.deadline.remaining()
-    if left is None:
-        return timeout
+    left = attempt.deadline.at - time.monotonic()
     if left <= 0.0:
         raise error("the call's timeout ran out")
-    return left if timeout is None else min(timeout, left)
+    return left if timeout is None or left < timeout else timeout
 
 
 def _pass_on_program_timeout(
