@@ -307,18 +307,27 @@ _DEFAULT_SOURCES: Final = Sources()
 class Call(Generic[_T]):
     """A prepared request, how to turn its 2xx response into a result, and when to give up."""
 
-    __slots__ = ("parse", "request", "retry", "secret", "sources", "success", "template", "timeout")
+    __slots__ = (
+        "_parse",
+        "request",
+        "retry",
+        "secret",
+        "sources",
+        "success",
+        "template",
+        "timeout",
+    )
 
     def __init__(  # noqa: PLR0917  (private; every argument is what a call is made of)
         self,
         request: httpx2.Request,
-        parse: Callable[[httpx2.Response], _T],
+        parse: Callable[..., _T],  # (response, *, secret)
         retry: RetryPolicy,
         timeout: Timeout,
         secret: str,
         sources: Sources = _DEFAULT_SOURCES,
     ) -> None:
-        self.request, self.parse, self.retry = request, parse, retry
+        self.request, self._parse, self.retry = request, parse, retry
         self.timeout, self.secret, self.sources = timeout, secret, sources
         # A 2xx the operation does not document is no success: its body is not the model's. The
         # template is for tracing; both come from one match of the decoded path.
@@ -326,6 +335,15 @@ class Call(Generic[_T]):
 
     def __repr__(self) -> str:  # never the secret
         return f"Call({self.request.method} {self.request.url.path}, timeout={self.timeout!r})"
+
+    def parse(self, response: httpx2.Response) -> _T:
+        """The result of a 2xx ``response``; the key is masked in what it holds beyond the
+        spec's fields, should the server echo it there."""
+        try:
+            return self._parse(response, secret=self.secret)
+        except BaseException as exc:  # the parsers' frames hold the key: cleared, as elsewhere
+            forget_locals(exc)
+            raise
 
     def settle(
         self,
@@ -462,17 +480,20 @@ def json_object(response: httpx2.Response) -> dict[str, Any]:
     return data
 
 
-def model_from(build: Callable[[], _M], response: httpx2.Response, what: str) -> _M:
+def model_from(
+    build: Callable[[], _M], response: httpx2.Response, what: str, secret: str = ""
+) -> _M:
     """``build()``: a generated parser, whose failures on a misshapen body become one error.
 
     The generated ``from_dict`` raises ``KeyError`` for a missing field, ``TypeError`` or
     ``ValueError`` for a wrong type or format; none of that may reach a user raw. An enum value
     the spec does not list (yet) is no such failure: it is kept (``tapti_api_client._unknown``).
-    The result's reprs mask SDK tokens at any depth (``_masking``).
+    The result's reprs mask SDK tokens at any depth (``_masking``), and ``secret`` is masked in
+    its ``additional_properties``.
     """
     keep = KEEP_UNKNOWN.set(True)
     try:
-        return masked(build())
+        return masked(build(), key=secret)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
         detail = f"missing field {exc}" if isinstance(exc, KeyError) else type(exc).__name__
         if isinstance(exc, NestingError):  # its message is the SDK's own, quoting nothing

@@ -398,12 +398,15 @@ def _checked_path_arguments(
     return bound
 
 
-def _parse_operation(parse_response: Any, name: str, response: httpx2.Response) -> Any:
+def _parse_operation(
+    parse_response: Any, name: str, response: httpx2.Response, secret: str = ""
+) -> Any:
     """A 2xx body through a generated operation's own parser, failures typed."""
     return model_from(
         lambda: parse_response(client=_PARSE_CLIENT, response=response),
         response,
         f"{name} response",
+        secret,
     )
 
 

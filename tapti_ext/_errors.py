@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import re
 import traceback
+from functools import lru_cache
 from typing import Final, TypeAlias
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
@@ -199,11 +200,10 @@ def decode_body(response: httpx2.Response, content: bytes | None, secret: str = 
     else:
         if not nests_within(parsed):  # nor kept as text: its escapes could spell the key
             return None
-        # Walking a large body to mask costs; skipped when no key can be in it: not written
-        # out, not escaped, not in a UTF-16 or UTF-32 body (which json.loads reads too).
-        hidden = b"\\u" in content or b"\x00" in content
-        if hidden or secret.lower().encode() in content.lower():
-            return _masked(parsed, secret)
+        # Walking a large body to mask costs; skipped when no key can be in it: in none of its
+        # spellings, and not in a UTF-16 or UTF-32 body (which json.loads reads too).
+        if secret and (b"\x00" in content or might_spell(content, secret)):
+            return without_secret(parsed, secret)
         return parsed
     try:
         text = content.decode(response.encoding or "utf-8", errors="replace")
@@ -212,15 +212,16 @@ def decode_body(response: httpx2.Response, content: bytes | None, secret: str = 
     return redacted(text, secret)
 
 
-def _masked(value: JSONValue, secret: str) -> JSONValue:
+def without_secret(value: JSONValue, secret: str) -> JSONValue:
+    """Parsed JSON with ``secret`` masked in every string and member name."""
     if not secret:
         return value
     if isinstance(value, str):
         return redacted(value, secret)
     if isinstance(value, list):
-        return [_masked(item, secret) for item in value]
+        return [without_secret(item, secret) for item in value]
     if isinstance(value, dict):
-        return {redacted(k, secret): _masked(v, secret) for k, v in value.items()}
+        return {redacted(k, secret): without_secret(v, secret) for k, v in value.items()}
     return value
 
 
@@ -283,19 +284,41 @@ def _shortened(text: str, limit: int) -> str:
 
 
 def redacted(text: str, secret: str) -> str:
-    """``text`` with ``secret`` masked.
+    """``text`` with ``secret`` masked, however it is spelled (``_spellings``).
 
     A real key (8 characters or more) is masked wherever it stands, in any case (h11 quotes
     some of what it refuses lower-cased). A shorter one only where it stands alone, not inside
     a longer run of key-like characters, so that a test key such as ``k`` does not turn "key"
     into "***ey".
     """
-    if not secret or secret.lower() not in text.lower():
+    if not secret or (secret.lower() not in text.lower() and "%" not in text and "\\" not in text):
         return text
-    if len(secret) >= _SHORT_SECRET:
-        return re.sub(re.escape(secret), "***", text, flags=re.IGNORECASE)
-    pattern = rf"(?<![A-Za-z0-9_\-]){re.escape(secret)}(?![A-Za-z0-9_\-])"
-    return re.sub(pattern, "***", text)
+    return _spellings(secret).sub(MASK, text)
+
+
+def might_spell(content: bytes, secret: str) -> bool:
+    """Whether ``content`` may hold ``secret`` in one of its spellings: a quick look first."""
+    if b"%" in content or b"\\" in content:
+        return _spellings(secret).search(content.decode("latin-1")) is not None
+    return secret.lower().encode() in content.lower()
+
+
+# Compiled once per key (~100 µs): a process uses one key or a few, as its environment holds.
+@lru_cache(maxsize=64)
+def _spellings(secret: str) -> re.Pattern[str]:
+    """Every way a server's text can spell ``secret`` (printable ASCII, ``check_api_key``):
+    each character as written in any case, percent-encoded in either case of hex, or escaped
+    by JSON or ``repr`` (``\\/``, ``\\\\``, ``\\"``, ``\\u002f``), in any mix."""
+    spelled = []
+    for char in secret:
+        ways = [re.escape(char), f"%{ord(char):02x}", rf"\\u{ord(char):04x}"]
+        if not char.isalnum():
+            ways.append(re.escape("\\" + char))
+        spelled.append(f"(?:{'|'.join(ways)})")
+    pattern = "".join(spelled)
+    if len(secret) < _SHORT_SECRET:
+        pattern = rf"(?<![A-Za-z0-9_\-]){pattern}(?![A-Za-z0-9_\-])"
+    return re.compile(pattern, re.IGNORECASE)
 
 
 def masked_url(text: str) -> str:

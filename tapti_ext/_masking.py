@@ -21,7 +21,7 @@ from typing import Any, Final, TypeVar, cast
 import attrs
 from tapti_api_client.types import Unset
 
-from ._errors import MASK, MAX_NESTING, masked_url
+from ._errors import MASK, MAX_NESTING, JSONValue, masked_url, without_secret
 
 __all__ = ["NestingError", "is_masked", "masked"]
 
@@ -47,9 +47,11 @@ class NestingError(ValueError):
         super().__init__(f"nested deeper than {MAX_NESTING} levels")
 
 
-def masked(value: _T, secret: bool = False, depth: int = 0) -> _T:
+def masked(value: _T, secret: bool = False, depth: int = 0, key: str = "") -> _T:
     """``value`` (a parsed answer) with masking reprs all the way down; models are changed in
     place, lists and dicts replaced. ``secret``: every string below is a token (its name says so).
+    ``key``: masked in each model's ``additional_properties`` (what the server sent beyond the
+    spec's fields, where an echo of the key would land), in any spelling.
     """
     kind: type = type(value)
     if kind in _LEAVES:
@@ -61,17 +63,19 @@ def masked(value: _T, secret: bool = False, depth: int = 0) -> _T:
         for name, secret_name in fields:
             child = getattr(value, name, _MISSING)
             if child is not _MISSING and type(child) not in _LEAVES:
-                new = masked(child, secret or secret_name, depth + 1)
+                if key and child and name == "additional_properties":
+                    child = without_secret(cast("JSONValue", child), key)
+                new = masked(child, secret or secret_name, depth + 1, key)
                 if new is not child:
                     object.__setattr__(value, name, new)
         value.__class__ = _masked_class(_unmasked(kind), secret)
         return value
     if isinstance(value, list):
-        return cast("_T", _MaskedList(_items(value, secret, depth + 1), secret))
+        return cast("_T", _MaskedList(_items(value, secret, depth + 1, key), secret))
     if isinstance(value, dict):
         items = {
-            key: masked(child, secret or _secret_name(key), depth + 1)
-            for key, child in value.items()
+            name: masked(child, secret or _secret_name(name), depth + 1, key)
+            for name, child in value.items()
         }
         return cast("_T", _MaskedDict(items, secret))
     return value
@@ -90,8 +94,8 @@ def _model_fields(kind: type) -> tuple[tuple[str, bool], ...] | None:
     return tuple((field.name, _secret_field(field.name)) for field in attrs.fields(_unmasked(kind)))
 
 
-def _items(values: Iterable[Any], secret: bool, depth: int) -> Iterable[Any]:
-    return (masked(item, secret, depth) for item in values)
+def _items(values: Iterable[Any], secret: bool, depth: int, key: str) -> Iterable[Any]:
+    return (masked(item, secret, depth, key) for item in values)
 
 
 def _unmasked(cls: type) -> type:

@@ -20,7 +20,6 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Final, Generic, TypeVar
-from urllib.parse import unquote, unquote_to_bytes
 
 import httpcore2
 import httpx2
@@ -29,7 +28,7 @@ from . import _network, _tracing
 from ._call import API_KEY_HEADER, MAX_RESPONSE_BYTES, Call, Unreadable
 from ._deadline import Attempt, Deadline
 from ._decode import BodyDecoder, BodyTooLargeError, UndecodableBodyError
-from ._errors import InvalidInputError, TaptiError, forget_locals, redacted
+from ._errors import InvalidInputError, TaptiError, forget_locals, masked_url, redacted
 from ._network import AsyncTrackingBackend, TrackingBackend
 from ._pool import PoolSettings, as_httpx_error, new_async_pool, new_pool, to_core_request
 
@@ -52,9 +51,11 @@ _thread_id: Final = threading.get_ident
 
 
 class _KeyMaskingFilter(logging.Filter):
-    """httpcore2 logs each answer's headers at DEBUG: a server (or a proxy) echoing the key in
-    one would have it written out. Every live client's key is masked in those records; clients
-    are held weakly, so no key is kept here. Records exist only with DEBUG on: no cost besides."""
+    """httpcore2 logs each answer's headers at DEBUG, and httpx2 a caller's client's status line
+    at INFO: a server (or a proxy) echoing the key in one would have it written out. Every live
+    client's key is masked in those records, in any spelling, and so is any SDK token; clients
+    are held weakly, so no key is kept here. Only records of those loggers come here: no cost
+    on a call besides."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -64,12 +65,11 @@ class _KeyMaskingFilter(logging.Filter):
         """Pass the record with every key masked; drop it when that cannot be made sure of."""
         for _ in range(3):  # a client made in another thread meanwhile changes the set: again
             try:
-                message = shown = record.getMessage()
-                # Each key once, however many clients share it; as written, and as httpcore2's
-                # repr() of header bytes escapes a "\\" or a quote.
-                keys = {client._api_key for client in list(self.clients)}
-                for written in keys | {repr(key.encode())[2:-1] for key in keys}:
-                    shown = redacted(shown, written)
+                message = record.getMessage()
+                shown = masked_url(message)  # an SDK token a server put in a header
+                # Each key once, however many clients share it.
+                for key in {client._api_key for client in list(self.clients)}:
+                    shown = redacted(shown, key)
             except RuntimeError:
                 continue
             except Exception:  # a record whose arguments do not format
@@ -83,6 +83,7 @@ class _KeyMaskingFilter(logging.Filter):
 _LOG_FILTER: Final = _KeyMaskingFilter()
 for _name in ("connection", "http11", "http2", "proxy", "socks"):  # httpcore2's loggers
     logging.getLogger(f"httpcore2.{_name}").addFilter(_LOG_FILTER)
+logging.getLogger("httpx2").addFilter(_LOG_FILTER)
 
 
 class _Opened:
@@ -106,7 +107,7 @@ class _Opened:
             headers.append((b"Content-Length", str(len(content)).encode()))
         extensions = {k: v for k, v in self.extensions.items() if k != "network_stream"}
         reason = extensions.get("reason_phrase")
-        if reason and needle in reason.lower():
+        if reason and _may_hold(reason, needle):
             extensions["reason_phrase"] = _key_masked(reason, secret)
         response = httpx2.Response(
             self.status,
@@ -154,21 +155,21 @@ class _Opened:
 def _key_masked_headers(
     headers: list[tuple[bytes, bytes]], secret: str, needle: bytes
 ) -> list[Any]:
-    """``headers`` with the key masked in names and values, written out or percent-encoded.
+    """``headers`` with the key masked in names and values, in any spelling (``redacted``).
     One look at all of them first: a look per header cost 2.7 µs a call. ``needle``: the key
     lower-cased and encoded, once per client."""
-    flat = b"\n".join([part for pair in headers for part in pair]).lower()
-    if needle not in flat and (b"%" not in flat or needle not in unquote_to_bytes(flat)):
+    if not _may_hold(b"\n".join([part for pair in headers for part in pair]), needle):
         return headers  # nearly always
     return [(_key_masked(k, secret), _key_masked(v, secret)) for k, v in headers]
 
 
+def _may_hold(value: bytes, needle: bytes) -> bool:
+    """Whether ``value`` may spell the key: written out, or percent-encoded or escaped."""
+    return needle in value.lower() or b"%" in value or b"\\" in value
+
+
 def _key_masked(value: bytes, secret: str) -> bytes:
-    text = value.decode("latin-1")
-    shown = redacted(text, secret)
-    if shown == text and "%" in text:  # percent-encoded: masked, and shown decoded
-        shown = redacted(unquote(text, encoding="latin-1"), secret)
-    return shown.encode("latin-1")
+    return redacted(value.decode("latin-1"), secret).encode("latin-1")
 
 
 async def _async_replay(body: bytes) -> AsyncIterator[bytes]:

@@ -212,12 +212,15 @@ def _none_given(values: object) -> bool:
 
 
 def token_from_response(
-    response: httpx2.Response, platforms: tuple[Platform, ...], scopes: tuple[Scope, ...]
+    response: httpx2.Response,
+    platforms: tuple[Platform, ...],
+    scopes: tuple[Scope, ...],
+    secret: str = "",
 ) -> SdkToken:
     """The token in a 2xx answer, or ``APIResponseValidationError``; nothing else escapes."""
     data = json_object(response)
     parsed = model_from(
-        lambda: CreateSdkTokenResponse.from_dict(data), response, "CreateSdkTokenResponse"
+        lambda: CreateSdkTokenResponse.from_dict(data), response, "CreateSdkTokenResponse", secret
     )
     url = parsed.oauth_portal_url
     # The URL is never quoted in these messages: it carries the SDK token.

@@ -25,7 +25,7 @@ from ._pipeline import AsyncPipeline, Pipeline
 __all__ = ["raw_client"]
 
 
-def _unparsed(response: httpx2.Response) -> httpx2.Response:
+def _unparsed(response: httpx2.Response, secret: str = "") -> httpx2.Response:  # noqa: ARG001
     return response
 
 

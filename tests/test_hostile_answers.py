@@ -11,6 +11,7 @@ import socket
 import traceback
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
 import httpx2
 import pytest
@@ -52,8 +53,8 @@ def portal_body(url: str, **extra: Any) -> bytes:
     return json.dumps({"oauth_portal_url": url, **extra}).encode()
 
 
-def wrapper(url: str) -> Any:
-    with Tapti(api_key=KEY, base_url=url, max_retries=0) as tapti:
+def wrapper(url: str, key: str = KEY) -> Any:
+    with Tapti(api_key=key, base_url=url, max_retries=0) as tapti:
         return tapti.user("u1").create_sdk_token(**CALL)
 
 
@@ -62,9 +63,9 @@ def via_call(url: str) -> Any:
         return tapti.call(operation, "u1", body=BODY)
 
 
-def wrapper_async(url: str) -> Any:
+def wrapper_async(url: str, key: str = KEY) -> Any:
     async def run() -> Any:
-        async with AsyncTapti(api_key=KEY, base_url=url, max_retries=0) as tapti:
+        async with AsyncTapti(api_key=key, base_url=url, max_retries=0) as tapti:
             return await tapti.user("u1").create_sdk_token(**CALL)
 
     return asyncio.run(run())
@@ -309,3 +310,125 @@ def test_a_key_logged_escaped_by_httpcore2_is_masked(
     assert "receive_response_headers.complete" in caplog.text
     assert key not in caplog.text
     assert repr(key.encode())[2:-1] not in caplog.text
+
+
+# --- a ninth round: the key in the other shapes an answer can spell it in -----------------------
+
+UPPER_KEY = "tk_live_ABCdef0123456789"
+
+
+def percent_encoded(text: str, hex_format: str = "%{:02X}") -> str:
+    return "".join(hex_format.format(ord(c)) for c in text)
+
+
+def spells(shown: str, key: str) -> bool:
+    """Whether ``shown`` holds ``key`` in any case, written out, percent-encoded or escaped."""
+    plain = unquote(unquote(shown)).replace("\\\\", "\\").replace("\\/", "/").replace('\\"', '"')
+    return key.lower() in plain.lower()
+
+
+ECHOES = {
+    "upper-hex": percent_encoded(UPPER_KEY),
+    "lower-hex": percent_encoded(UPPER_KEY, "%{:02x}"),
+    "plain-and-encoded": f"{UPPER_KEY} {UPPER_KEY.replace('_', '%5F')}",
+    "partly-encoded": UPPER_KEY.replace("A", "%41").replace("d", "%64"),
+}
+
+
+@pytest.mark.parametrize("echo", ECHOES.values(), ids=ECHOES.keys())
+@pytest.mark.parametrize("own_client", [False, True], ids=["sdk_pool", "callers_client"])
+def test_a_percent_encoded_key_is_masked_in_headers_and_reason_whatever_its_case(
+    serve: Callable[..., Server], echo: str, own_client: bool
+) -> None:
+    raw = answer(401, b'{"message": "no"}', f"x-request-id: {echo}", f"Location: /r?k={echo}")
+    server = serve(answering(raw.replace(b"401 X", f"401 Denied {echo}".encode())))
+    with (
+        httpx2.Client() as http,
+        Tapti(
+            api_key=UPPER_KEY,
+            base_url=server.url,
+            max_retries=0,
+            http_client=http if own_client else None,
+        ) as tapti,
+        pytest.raises(APIStatusError) as caught,
+    ):
+        tapti.user("u1").create_sdk_token(**CALL)
+    error = caught.value
+    for shown in (
+        str(error),
+        repr(error),
+        str(error.request_id),
+        repr(error.response),
+        repr(error.response.headers.raw),
+        error.response.reason_phrase,
+    ):
+        assert not spells(shown, UPPER_KEY), shown
+
+
+@pytest.mark.parametrize("own_client", [False, True], ids=["sdk_pool", "callers_client"])
+def test_a_percent_encoded_key_is_masked_in_every_log_record(
+    serve: Callable[..., Server], own_client: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    echo = ECHOES["plain-and-encoded"]
+    raw = answer(401, b"{}", f"Location: /login?key={percent_encoded(UPPER_KEY)}")
+    server = serve(answering(raw.replace(b"401 X", f"401 Denied {echo}".encode())))
+    with (
+        caplog.at_level(logging.DEBUG),
+        httpx2.Client() as http,
+        Tapti(
+            api_key=UPPER_KEY,
+            base_url=server.url,
+            max_retries=0,
+            http_client=http if own_client else None,
+        ) as tapti,
+        pytest.raises(APIStatusError),
+    ):
+        tapti.user("u1").create_sdk_token(**CALL)
+    assert "receive_response_headers.complete" in caplog.text
+    for record in caplog.records:
+        assert not spells(record.getMessage(), UPPER_KEY), record.getMessage()
+
+
+@pytest.mark.parametrize(
+    "key", ["tk/live+Ab/Cd0123456789==", "tk\\live\\0123456789", 'tk"live"0123456789']
+)
+@pytest.mark.parametrize("way", [wrapper, wrapper_async], ids=["sync", "async"])
+def test_a_key_spelled_with_json_escapes_in_an_error_body_is_masked(
+    serve: Callable[..., Server], key: str, way: Callable[..., Any]
+) -> None:
+    escaped = json.dumps(key).replace("/", "\\/")[1:-1]  # \/ \\ \" as JSON writes them
+    body = f'{{"error": "invalid key", "echo": "{escaped}"}}'.encode()
+    server = serve(answering(answer(401, body)))
+    with pytest.raises(APIStatusError) as caught:
+        way(server.url, key)
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body["echo"] == "***"
+    assert not spells(json.dumps(caught.value.body), key)
+
+
+@pytest.mark.parametrize("way", WAYS, ids=lambda way: way.__name__)
+def test_a_key_echoed_in_a_success_body_is_masked_in_the_parsed_answer(
+    serve: Callable[..., Server], way: Callable[[str], Any]
+) -> None:
+    url = f"https://portal.example/?sdk_token={TOKEN}"
+    echo = {"api_key": KEY, "hint": percent_encoded(KEY), KEY: 1}
+    server = serve(answering(answer(200, portal_body(url, debug=echo))))
+    result = way(server.url)
+    answer_model = result.response if isinstance(result, SdkToken) else result
+    assert answer_model.oauth_portal_url == url
+    debug = answer_model.additional_properties["debug"]
+    assert debug == {"api_key": "***", "hint": "***", "***": 1}
+    assert not spells(repr(result), KEY)
+    assert not spells(repr(answer_model), KEY)
+
+
+def test_a_token_a_server_puts_in_a_header_is_masked_in_debug_logs(
+    serve: Callable[..., Server], caplog: pytest.LogCaptureFixture
+) -> None:
+    body = portal_body(f"https://portal.example/?sdk_token={TOKEN}")
+    server = serve(answering(answer(200, body, f"x-request-id: req-sdk_token={TOKEN}")))
+    with caplog.at_level(logging.DEBUG):
+        assert wrapper(server.url).sdk_token == TOKEN
+    assert "receive_response_headers.complete" in caplog.text
+    assert "sdk_token=***" in caplog.text
+    assert TOKEN not in caplog.text
