@@ -28,7 +28,7 @@ from . import _network, _tracing
 from ._call import API_KEY_HEADER, MAX_RESPONSE_BYTES, Call, Unreadable
 from ._deadline import Attempt, Deadline
 from ._decode import BodyDecoder, BodyTooLargeError, UndecodableBodyError
-from ._errors import InvalidInputError, TaptiError, forget_locals, masked_url, redacted
+from ._errors import MASK, InvalidInputError, TaptiError, forget_locals, masked_url, redacted
 from ._network import AsyncTrackingBackend, TrackingBackend
 from ._pool import PoolSettings, as_httpx_error, new_async_pool, new_pool, to_core_request
 
@@ -67,9 +67,14 @@ class _KeyMaskingFilter(logging.Filter):
             try:
                 message = record.getMessage()
                 shown = masked_url(message)  # an SDK token a server put in a header
-                # Each key once, however many clients share it.
-                for key in {client._api_key for client in list(self.clients)}:
-                    shown = redacted(shown, key)
+                keys = {client._api_key for client in list(self.clients)}  # each key once
+                if "\\\\" in shown:
+                    # httpcore2 logs header bytes by repr(), which doubles the backslash of an
+                    # escape the key may be spelled with: undone where that shows a key.
+                    undoubled = _without_keys(shown.replace("\\\\", "\\"), keys)
+                    if MASK in undoubled:
+                        shown = undoubled
+                shown = _without_keys(shown, keys)
             except RuntimeError:
                 continue
             except Exception:  # a record whose arguments do not format
@@ -78,6 +83,12 @@ class _KeyMaskingFilter(logging.Filter):
                 record.msg, record.args = shown, ()
             return True
         return False
+
+
+def _without_keys(text: str, keys: set[str]) -> str:
+    for key in keys:
+        text = redacted(text, key)
+    return text
 
 
 _LOG_FILTER: Final = _KeyMaskingFilter()
@@ -164,8 +175,9 @@ def _key_masked_headers(
 
 
 def _may_hold(value: bytes, needle: bytes) -> bool:
-    """Whether ``value`` may spell the key: written out, or percent-encoded or escaped."""
-    return needle in value.lower() or b"%" in value or b"\\" in value
+    """Whether ``value`` may spell the key: written out, or percent-encoded, escaped or as an
+    HTML character reference (``_errors._marks``)."""
+    return needle in value.lower() or b"%" in value or b"\\" in value or b"&" in value
 
 
 def _key_masked(value: bytes, secret: str) -> bytes:
