@@ -310,27 +310,28 @@ def might_spell(content: bytes, secret: str) -> bool:
     return _has_mark(content.decode("latin-1"), _marks(secret))
 
 
-def _has_mark(text: str, marks: tuple[str, str, str, str, str]) -> bool:
+def _has_mark(text: str, marks: tuple[str, ...]) -> bool:
     # Written out, not a loop over the marks: 20 ms for 250,000 short strings against 156 ms.
-    percent, backslash, ampersand, written, written_too = marks
+    # Each is a scan of the whole string where absent (10 µs in 900 KiB): four when the key
+    # has a character without case, five when both cases of one are needed.
+    if len(marks) == 4:
+        percent, backslash, ampersand, written = marks
+        return percent in text or backslash in text or ampersand in text or written in text
+    percent, backslash, ampersand, lower, upper = marks
     return (
-        percent in text
-        or backslash in text
-        or ampersand in text
-        or written in text
-        or written_too in text
+        percent in text or backslash in text or ampersand in text or lower in text or upper in text
     )
 
 
 @lru_cache(maxsize=64)
-def _marks(secret: str) -> tuple[str, str, str, str, str]:
+def _marks(secret: str) -> tuple[str, ...]:
     """Characters one of which every spelling of ``secret`` holds: ``%`` where a character is
     percent-encoded, a backslash where one is escaped, ``&`` where one is an HTML character
     reference, and where all are written out, a character of it that has no case (else its
     first, in both cases). Each is looked for alone: a single character is found at memchr
     speed, 10 µs in 900 KiB, where a case-insensitive search for the key costs 650 µs."""
     caseless = next((char for char in secret if char.lower() == char.upper()), None)
-    written = (caseless, caseless) if caseless else (secret[0].lower(), secret[0].upper())
+    written = (caseless,) if caseless else (secret[0].lower(), secret[0].upper())
     return ("%", "\\", "&", *written)
 
 

@@ -508,3 +508,14 @@ def test_a_key_of_backslashes_cannot_make_masking_backtrack_for_ever() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.stdout.strip() == "True", result.stderr
+
+
+@pytest.mark.parametrize("echo", ["abcdefghijklmn", "%41bcDEFghijklmn", "ABCDEFGHIJKLMN"])
+def test_a_key_of_letters_only_is_masked_in_any_case(
+    serve: Callable[..., Server], echo: str
+) -> None:
+    key = "AbcDefGhijKlmn"  # no character without case: its first, in both cases, marks it
+    server = serve(answering(answer(401, b"{}", f"x-request-id: {echo}")))
+    with pytest.raises(APIStatusError) as caught:
+        wrapper(server.url, key)
+    assert caught.value.request_id == "***"
