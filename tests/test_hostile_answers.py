@@ -74,6 +74,19 @@ def wrapper_async(url: str, key: str = KEY) -> Any:
     return asyncio.run(run())
 
 
+def status_error(url: str, key: str, own_client: bool) -> APIStatusError:
+    """The error of one call, through the SDK's pool or a caller's own client."""
+    with (
+        httpx2.Client() as http,
+        Tapti(
+            api_key=key, base_url=url, max_retries=0, http_client=http if own_client else None
+        ) as tapti,
+        pytest.raises(APIStatusError) as caught,
+    ):
+        tapti.user("u1").create_sdk_token(**CALL)
+    return caught.value
+
+
 WAYS = [wrapper, via_call, wrapper_async]
 DEEP_ERROR_BODIES = {
     "lists": b"[" * 600 + b"]" * 600,
@@ -159,20 +172,10 @@ def test_a_token_built_by_hand_from_such_a_url_is_refused(name: str) -> None:
 def test_a_request_id_never_holds_the_key(serve: Callable[..., Server], own_client: bool) -> None:
     error = b'{"message": "bad key"}'
     server = serve(answering(answer(401, error, f"x-request-id: req-{KEY}")))
-    with (
-        httpx2.Client() as http,
-        Tapti(
-            api_key=KEY,
-            base_url=server.url,
-            max_retries=0,
-            http_client=http if own_client else None,
-        ) as tapti,
-        pytest.raises(APIStatusError) as caught,
-    ):
-        tapti.user("u1").create_sdk_token(**CALL)
-    assert caught.value.request_id == "req-***"
-    assert KEY not in str(caught.value)
-    assert KEY not in repr(caught.value.response.headers)
+    caught = status_error(server.url, KEY, own_client)
+    assert caught.request_id == "req-***"
+    assert KEY not in str(caught)
+    assert KEY not in repr(caught.response.headers)
 
 
 def test_a_request_id_never_holds_a_token_and_is_bounded(serve: Callable[..., Server]) -> None:
@@ -346,18 +349,7 @@ def test_a_percent_encoded_key_is_masked_in_headers_and_reason_whatever_its_case
 ) -> None:
     raw = answer(401, b'{"message": "no"}', f"x-request-id: {echo}", f"Location: /r?k={echo}")
     server = serve(answering(raw.replace(b"401 X", f"401 Denied {echo}".encode())))
-    with (
-        httpx2.Client() as http,
-        Tapti(
-            api_key=UPPER_KEY,
-            base_url=server.url,
-            max_retries=0,
-            http_client=http if own_client else None,
-        ) as tapti,
-        pytest.raises(APIStatusError) as caught,
-    ):
-        tapti.user("u1").create_sdk_token(**CALL)
-    error = caught.value
+    error = status_error(server.url, UPPER_KEY, own_client)
     for shown in (
         str(error),
         repr(error),
@@ -376,18 +368,8 @@ def test_a_percent_encoded_key_is_masked_in_every_log_record(
     echo = ECHOES["plain-and-encoded"]
     raw = answer(401, b"{}", f"Location: /login?key={percent_encoded(UPPER_KEY)}")
     server = serve(answering(raw.replace(b"401 X", f"401 Denied {echo}".encode())))
-    with (
-        caplog.at_level(logging.DEBUG),
-        httpx2.Client() as http,
-        Tapti(
-            api_key=UPPER_KEY,
-            base_url=server.url,
-            max_retries=0,
-            http_client=http if own_client else None,
-        ) as tapti,
-        pytest.raises(APIStatusError),
-    ):
-        tapti.user("u1").create_sdk_token(**CALL)
+    with caplog.at_level(logging.DEBUG):
+        status_error(server.url, UPPER_KEY, own_client)
     assert "receive_response_headers.complete" in caplog.text
     for record in caplog.records:
         assert not spells(record.getMessage(), UPPER_KEY), record.getMessage()
