@@ -28,7 +28,15 @@ from . import _network, _tracing
 from ._call import API_KEY_HEADER, MAX_RESPONSE_BYTES, Call, Unreadable
 from ._deadline import Attempt, Deadline
 from ._decode import BodyDecoder, BodyTooLargeError, UndecodableBodyError
-from ._errors import MASK, InvalidInputError, TaptiError, forget_locals, masked_url, redacted
+from ._errors import (
+    ENCODED_MARKS,
+    MASK,
+    InvalidInputError,
+    TaptiError,
+    forget_locals,
+    masked_url,
+    redacted,
+)
 from ._network import AsyncTrackingBackend, TrackingBackend
 from ._pool import PoolSettings, as_httpx_error, new_async_pool, new_pool, to_core_request
 
@@ -48,6 +56,7 @@ _T = TypeVar("_T")
 _Http = TypeVar("_Http", httpx2.Client, httpx2.AsyncClient)
 _Outcome = httpx2.Response | Unreadable | httpx2.RequestError
 _thread_id: Final = threading.get_ident
+_PERCENT, _BACKSLASH, _AMPERSAND = (mark.encode() for mark in ENCODED_MARKS)
 
 
 class _KeyMaskingFilter(logging.Filter):
@@ -175,9 +184,10 @@ def _key_masked_headers(
 
 
 def _may_hold(value: bytes, needle: bytes) -> bool:
-    """Whether ``value`` may spell the key: written out, or percent-encoded, escaped or as an
-    HTML character reference (``_errors._marks``)."""
-    return needle in value.lower() or b"%" in value or b"\\" in value or b"&" in value
+    """Whether ``value`` may spell the key: written out, or with an encoded character."""
+    return (
+        needle in value.lower() or _PERCENT in value or _BACKSLASH in value or _AMPERSAND in value
+    )
 
 
 def _key_masked(value: bytes, secret: str) -> bytes:
