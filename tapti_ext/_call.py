@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeAlias, TypeVar
 
 import httpx2
 from tapti_api_client._unknown import KEEP_UNKNOWN
@@ -44,14 +44,15 @@ __all__ = [
     "RETRYABLE_STATUSES",
     "Call",
     "Extras",
+    "RequestParts",
     "RetryPolicy",
     "Sources",
     "Unreadable",
-    "build_request",
     "extras_of",
     "json_object",
     "model_from",
     "parse_retry_after",
+    "request_parts",
     "spec_facts",
     "url_template",
 ]
@@ -194,55 +195,71 @@ def extras_of(
     )
 
 
+# A call's request before httpx2 models it: method, URL, every header the SDK sends but the
+# key (``Host`` and the framing included), and the body. The SDK's own pool sends these
+# parts as they are; an ``httpx2.Request`` is built only for what shows one to a user.
+RequestParts: TypeAlias = tuple[str, httpx2.URL, httpx2.Headers, bytes]
+
+
 @lru_cache(maxsize=1024)
-def _absolute_url(prefix: str, path: str) -> httpx2.URL:
-    # An absolute httpx2.URL, parsed once per path: joining a base URL re-parses both URLs and
-    # was the costliest step of building a request.
-    return httpx2.URL(prefix + path)
+def _target(prefix: str, path: str) -> tuple[httpx2.URL, bytes]:
+    # An absolute httpx2.URL and its Host header, worked out once per path: joining a base URL
+    # re-parses both URLs and was the costliest step of building a request.
+    url = httpx2.URL(prefix + path)
+    return url, url.netloc
 
 
-def build_request(
+def request_parts(
     spec: dict[str, Any], base_url: str, headers: Mapping[str, str], extras: Extras = NO_EXTRAS
-) -> httpx2.Request:
-    """The request the generated ``_get_kwargs`` describes, on ``base_url``, with ``extras``."""
-    generated = spec.get("headers")
-    if generated and "json" in spec and generated.get("Content-Type") == "application/json":
-        # httpx2 sets this very header for a JSON body; merging it cost ~8 µs a call.
-        generated = {k: v for k, v in generated.items() if k != "Content-Type"}
-    if generated or extras.headers:
-        headers = {**(generated or {}), **headers, **(extras.headers or {})}
+) -> RequestParts:
+    """The request the generated ``_get_kwargs`` describes, on ``base_url``, with ``extras``:
+    what ``httpx2.Request(method, url, params=..., json=..., headers=...)`` would hold, without
+    the ~20 µs that building one costs a call."""
     payload = spec.get("json")
     if extras.body:
         if not isinstance(payload, dict):
             raise InvalidInputError("extra_body needs an operation whose body is a JSON object")
         payload = {**payload, **extras.body}
+    method = spec["method"].upper()  # the generated code writes it lower-case
+    generated = spec.get("headers")
+    if generated or extras.headers:
+        headers = {**(generated or {}), **headers, **(extras.headers or {})}
     try:
-        url = _absolute_url(base_url, spec["url"])
-        if extras.query:
-            url = url.copy_merge_params(extras.query)
-        return httpx2.Request(
-            spec["method"],
-            url,
-            params=spec.get("params"),
-            json=payload,
-            headers=headers,
-        )
+        url, host = _target(base_url, spec["url"])
+        params = spec.get("params")
+        if params or extras.query:
+            url = url.copy_merge_params(params or {}).copy_merge_params(extras.query or {})
+            host = url.netloc
+        sent = [(b"Host", host)]
+        sent += [(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()]
+        content = b""
+        if payload is not None:  # as httpx2 encodes ``json=``: compact, UTF-8, no NaN
+            content = json.dumps(
+                payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+            ).encode()
+        if payload is not None or method in _BODY_METHODS:
+            sent.append((b"Content-Length", str(len(content)).encode()))
+        if payload is not None and not any(name.lower() == b"content-type" for name, _ in sent):
+            sent.append(_JSON_TYPE)
     # A value JSON or a URL cannot carry (an object, a lone surrogate, a 64 KiB query, absurd
     # nesting): refused before anything is sent. The message never quotes the value.
     except (TypeError, ValueError, RecursionError, httpx2.InvalidURL) as exc:
         raise InvalidInputError(f"the request cannot be built ({type(exc).__name__})") from None
+    return method, url, httpx2.Headers(sent), content
+
+
+_JSON_TYPE: Final = (b"Content-Type", b"application/json")
+_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "QUERY"})  # httpx2 frames them
 
 
 class Unreadable:
     """An attempt that got a status (or only a 2xx status line) but not a readable body."""
 
-    __slots__ = ("error", "request", "response")
+    __slots__ = ("error", "response")
 
-    def __init__(
-        self, response: httpx2.Response | None, error: Exception, request: httpx2.Request
-    ) -> None:
+    def __init__(self, response: httpx2.Response | None, error: Exception) -> None:
         self.response = response  # None: only the status line of a 2xx arrived
-        self.error, self.request = error, request
+        self.error = error
 
 
 @lru_cache(maxsize=1)
@@ -309,32 +326,60 @@ class Call(Generic[_T]):
 
     __slots__ = (
         "_parse",
-        "request",
+        "_request",
+        "body",
+        "headers",
+        "method",
         "retry",
         "secret",
         "sources",
         "success",
         "template",
         "timeout",
+        "url",
     )
 
     def __init__(  # noqa: PLR0917  (private; every argument is what a call is made of)
         self,
-        request: httpx2.Request,
+        request: httpx2.Request | RequestParts,
         parse: Callable[..., _T],  # (response, *, secret)
         retry: RetryPolicy,
         timeout: Timeout,
         secret: str,
         sources: Sources = _DEFAULT_SOURCES,
     ) -> None:
-        self.request, self._parse, self.retry = request, parse, retry
+        self._parse, self.retry = parse, retry
         self.timeout, self.secret, self.sources = timeout, secret, sources
+        self.body: Any  # bytes, or a raw request's own stream
+        if isinstance(request, httpx2.Request):
+            self._request: httpx2.Request | None = request
+            self.method, self.url, self.headers = request.method, request.url, request.headers
+            self.body = request.stream
+        else:
+            self._request = None
+            self.method, self.url, self.headers, self.body = request
         # A 2xx the operation does not document is no success: its body is not the model's. The
         # template is for tracing; both come from one match of the decoded path.
-        self.success, self.template = spec_facts(request.method, request.url.path)
+        self.success, self.template = spec_facts(self.method, self.url.path)
+
+    @property
+    def request(self) -> httpx2.Request:
+        """The request as httpx2 models it, for errors, responses and a caller's client; made
+        at the first use, so that a call on the SDK's own pool that succeeds never makes one."""
+        if self._request is None:
+            self._request = httpx2.Request(
+                self.method, self.url, headers=self.headers, content=self.body
+            )
+            self.headers = self._request.headers  # one set of headers from now on
+        return self._request
+
+    def shown(self, response: httpx2.Response) -> httpx2.Response:
+        """``response`` with its request, before a user can see it (an error, a raw response)."""
+        response.request = self.request
+        return response
 
     def __repr__(self) -> str:  # never the secret
-        return f"Call({self.request.method} {self.request.url.path}, timeout={self.timeout!r})"
+        return f"Call({self.method} {self.url.path}, timeout={self.timeout!r})"
 
     def parse(self, response: httpx2.Response) -> _T:
         """The result of a 2xx ``response``; the key is masked in what it holds beyond the
@@ -342,6 +387,7 @@ class Call(Generic[_T]):
         try:
             return self._parse(response, secret=self.secret)
         except BaseException as exc:  # the parsers' frames hold the key: cleared, as elsewhere
+            self.shown(response)  # the error holds it
             forget_locals(exc)
             raise
 
@@ -365,7 +411,7 @@ class Call(Generic[_T]):
                 return self._documented(outcome)
             retry_after = parse_retry_after(outcome.headers)
             error = status_error_from_response(
-                outcome,
+                self.shown(outcome),
                 outcome.content,
                 secret=self.secret,
                 retry_after=retry_after,
@@ -385,7 +431,7 @@ class Call(Generic[_T]):
 
     def _where(self, retries: int) -> str:
         """Where the call went and how often, in the caller's terms (never the path's ids)."""
-        url = self.request.url
+        url = self.url
         port = url.port or _DEFAULT_PORTS.get(url.scheme)
         attempts = f"{retries + 1} attempt{'s' if retries else ''}"
         where = (
@@ -401,7 +447,7 @@ class Call(Generic[_T]):
         documented = ", ".join(map(str, self.success)) or "no 2xx"
         raise APIResponseValidationError(
             f"status {status} is not an answer this operation documents ({documented})",
-            response=response,
+            response=self.shown(response),
         )
 
     def _settle_unreadable(
@@ -413,7 +459,7 @@ class Call(Generic[_T]):
             unread = httpx2.Response(
                 response.status_code,
                 headers=response.headers,
-                request=outcome.request,
+                request=self.request,
                 extensions=response.extensions,
             )
             return self.settle(unread, retries, deadline)
@@ -427,7 +473,7 @@ class Call(Generic[_T]):
                 "retried: a token may have been issued)",
                 request=self.request,
             ) from error
-        stand_in = response or httpx2.Response(200, request=outcome.request)
+        stand_in = self.shown(response or httpx2.Response(200))
         if isinstance(error, BodyTooLargeError):
             message = f"response body is larger than {MAX_RESPONSE_BYTES} bytes once decoded"
         else:
@@ -448,19 +494,13 @@ class Call(Generic[_T]):
         if delay is None or not deadline.allows_wait(delay):
             forget_locals(cause)
             raise error from cause
-        request = self.request
-        log.info(
-            "retrying %s %s in %.2fs after %s", request.method, request.url.path, delay, reason
-        )
+        log.info("retrying %s %s in %.2fs after %s", self.method, self.url.path, delay, reason)
         return delay
 
     def _log_attempt(self, retries: int, outcome: int | Exception) -> None:
         if log.isEnabledFor(logging.DEBUG):
-            request = self.request
             said = outcome if isinstance(outcome, int) else redacted(str(outcome), self.secret)
-            log.debug(
-                "%s %s -> %s (attempt %d)", request.method, request.url.path, said, retries + 1
-            )
+            log.debug("%s %s -> %s (attempt %d)", self.method, self.url.path, said, retries + 1)
 
 
 def json_object(response: httpx2.Response) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from tapti_api_client.models.create_sdk_token_request import CreateSdkTokenReque
 from tapti_api_client.models.platform import Platform
 from tapti_api_client.models.scope import Scope
 
-from ._call import Call, Extras, RetryPolicy, Sources, build_request, extras_of, model_from
+from ._call import Call, Extras, RetryPolicy, Sources, extras_of, model_from, request_parts
 from ._decode import ACCEPT_ENCODING
 from ._errors import InvalidInputError, TaptiError
 from ._inputs import (
@@ -365,7 +365,7 @@ class _BaseTapti(Generic[_Pipe]):
             raise TaptiError(f"this {type(self).__name__} is closed; create a new one")
         settings = self._settings
         return Call(
-            request=build_request(spec, settings.base_url, _HEADERS, extras),
+            request=request_parts(spec, settings.base_url, _HEADERS, extras),
             parse=parse,
             retry=settings.retry,
             timeout=settings.timeout if isinstance(timeout, NotGiven) else check_timeout(timeout),
@@ -733,7 +733,7 @@ class AsyncUserWithRawResponse(_UserCalls):
 def _api_response(call: Call[SdkToken], response: httpx2.Response) -> APIResponse:
     from ._response import APIResponse  # noqa: PLC0415  (loaded once with_raw_response is used)
 
-    return APIResponse(response, call.parse)
+    return APIResponse(call.shown(response), call.parse)
 
 
 class TaptiWithRawResponse:

@@ -115,11 +115,10 @@ class _Opened:
         self.status, self.headers, self.raw, self.close = status, headers, raw, close
         self.extensions = extensions
 
-    def response(
-        self, request: httpx2.Request, secret: str, needle: bytes, content: bytes = b""
-    ) -> httpx2.Response:
+    def response(self, secret: str, needle: bytes, content: bytes = b"") -> httpx2.Response:
         """The answer with its body decoded (the transfer headers no longer describe it), and
-        the key masked in any header that echoes it (a request id, say), for all who read it."""
+        the key masked in any header that echoes it (a request id, say), for all who read it.
+        Its request is added when a user is shown it (``Call.shown``)."""
         headers = _key_masked_headers(
             [(k, v) for k, v in self.headers if k.lower() not in _TRANSFER_HEADERS], secret, needle
         )
@@ -133,7 +132,6 @@ class _Opened:
             self.status,
             headers=headers,
             stream=httpx2.ByteStream(content),
-            request=request,
             extensions=extensions,
         )
         response.read()
@@ -232,11 +230,10 @@ class _Base(Generic[_Http]):
         proxy = self._settings.proxy if self._settings is not None else None
         return proxy.described() if proxy is not None else None
 
-    def _check_usable(self, request: httpx2.Request) -> None:
+    def _check_usable(self, url: httpx2.URL) -> None:
         """Refuse a closed client, another host, and a caller's client forked since."""
         if self.closed:
             raise TaptiError("this client is closed; create a new one")
-        url = request.url
         if (url.raw_scheme, url.raw_host, url.port) != self._parts and url.origin != self._origin:
             raise InvalidInputError(
                 f"the API key is sent only to the base URL's origin ({self._origin}); "
@@ -263,12 +260,11 @@ class _Base(Generic[_Http]):
         self._generation = _network.generation
         return True
 
-    def _caller_request(
-        self, request: httpx2.Request, deadline: Deadline, call: Call[Any]
-    ) -> httpx2.Request:
+    def _caller_request(self, call: Call[Any], deadline: Deadline) -> httpx2.Request:
         """The request with what the caller's client would add (its headers and cookies)."""
         http = self._http
         assert http is not None  # noqa: S101  (called for a caller's client only)
+        request = call.request
         headers = request.headers
         for name, value in http.headers.multi_items():
             if name not in headers:
@@ -286,9 +282,7 @@ class _Base(Generic[_Http]):
             request.headers[API_KEY_HEADER] = "***"
 
 
-def _failed(
-    exc: Exception, attempt: Attempt, request: httpx2.Request
-) -> Unreadable | httpx2.RequestError:
+def _failed(exc: Exception, attempt: Attempt) -> Unreadable | httpx2.RequestError:
     """What a failure before a readable answer means for ``Call.settle``; raises what is final.
 
     A transport error after a 2xx status line is no connection error: the token exists.
@@ -296,13 +290,13 @@ def _failed(
     is the program's own: it leaves unchanged, never retried, its frames' locals cleared.
     """
     if isinstance(exc, httpx2.RequestError):
-        return Unreadable(None, exc, request) if attempt.may_be_2xx() else exc
+        return Unreadable(None, exc) if attempt.may_be_2xx() else exc
     forget_locals(exc)
     raise exc
 
 
-def _as_httpx(exc: Exception, request: httpx2.Request) -> Exception:
-    return as_httpx_error(exc, request) or exc
+def _as_httpx(exc: Exception, call: Call[Any]) -> Exception:
+    return as_httpx_error(exc, call.request) or exc
 
 
 class Pipeline(_Base[httpx2.Client]):
@@ -341,7 +335,7 @@ class Pipeline(_Base[httpx2.Client]):
                 self._forget(call.request)
 
     def _attempt(self, call: Call[Any], attempt: Attempt) -> _Outcome:
-        self._check_usable(call.request)
+        self._check_usable(call.url)
         if self._http is not None:
             return self._exchange(call, attempt, None)
         pool = self._own_pool()
@@ -354,21 +348,18 @@ class Pipeline(_Base[httpx2.Client]):
     def _exchange(
         self, call: Call[Any], attempt: Attempt, pool: httpcore2.ConnectionPool | None
     ) -> _Outcome:
-        request = call.request
         opened = None
         with attempt.running():
             try:
                 opened = self._open(call, attempt.deadline, pool)
-                content = self._read(opened, attempt, request.method)
-                return opened.response(request, self._api_key, self._key_needle, content)
+                content = self._read(opened, attempt, call.method)
+                return opened.response(self._api_key, self._key_needle, content)
             except _BODY_ERRORS as exc:
                 if opened is None:
-                    return _failed(exc, attempt, request)
-                return Unreadable(
-                    opened.response(request, self._api_key, self._key_needle), exc, request
-                )
+                    return _failed(exc, attempt)
+                return Unreadable(opened.response(self._api_key, self._key_needle), exc)
             except Exception as exc:  # sorted by _failed: the program's own pass through
-                return _failed(exc, attempt, request)
+                return _failed(exc, attempt)
             finally:
                 if opened is not None:
                     opened.close()
@@ -378,8 +369,8 @@ class Pipeline(_Base[httpx2.Client]):
     ) -> _Opened:
         if self._http is None:
             assert pool is not None  # noqa: S101  (_attempt gives the own pool)
-            return self._open_own(call.request, deadline.timeouts(), pool)
-        request = self._caller_request(call.request, deadline, call)
+            return self._open_own(call, deadline.timeouts(), pool)
+        request = self._caller_request(call, deadline)
         try:
             response = self._http.send(request, stream=True, follow_redirects=False)
         except httpx2.HTTPStatusError as exc:
@@ -389,19 +380,19 @@ class Pipeline(_Base[httpx2.Client]):
 
     def _open_own(
         self,
-        request: httpx2.Request,
+        call: Call[Any],
         timeouts: dict[str, float | None],
         pool: httpcore2.ConnectionPool,
     ) -> _Opened:
-        core = to_core_request(request, self._key_header, timeouts)
+        core = to_core_request(call, self._key_header, timeouts)
         try:
             answer = pool.handle_request(core)
         except Exception as exc:
-            raise _as_httpx(exc, request) from exc
+            raise _as_httpx(exc, call) from exc
         return _Opened(
             answer.status,
             answer.headers,
-            _core_chunks(answer, request),
+            _core_chunks(answer, call),
             answer.close,
             answer.extensions,
         )
@@ -472,11 +463,11 @@ class Pipeline(_Base[httpx2.Client]):
                 _network.keep_inherited(pool)
 
 
-def _core_chunks(answer: httpcore2.Response, request: httpx2.Request) -> Iterator[bytes]:
+def _core_chunks(answer: httpcore2.Response, call: Call[Any]) -> Iterator[bytes]:
     try:
         yield from answer.iter_stream()
     except Exception as exc:
-        raise _as_httpx(exc, request) from exc
+        raise _as_httpx(exc, call) from exc
 
 
 def _sleep(wake: threading.Event, seconds: float) -> bool:
@@ -523,23 +514,20 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
                 self._forget(call.request)
 
     async def _attempt(self, call: Call[Any], attempt: Attempt) -> _Outcome:
-        request = call.request
-        self._check_usable(request)
+        self._check_usable(call.url)
         self._check_loop()
         opened = None
         with attempt.running():
             try:
                 opened = await self._open(call, attempt.deadline)
-                content = await self._read(opened, attempt, request.method)
-                return opened.response(request, self._api_key, self._key_needle, content)
+                content = await self._read(opened, attempt, call.method)
+                return opened.response(self._api_key, self._key_needle, content)
             except _BODY_ERRORS as exc:
                 if opened is None:
-                    return _failed(exc, attempt, request)
-                return Unreadable(
-                    opened.response(request, self._api_key, self._key_needle), exc, request
-                )
+                    return _failed(exc, attempt)
+                return Unreadable(opened.response(self._api_key, self._key_needle), exc)
             except Exception as exc:  # sorted by _failed: the program's own pass through
-                return _failed(exc, attempt, request)
+                return _failed(exc, attempt)
             finally:
                 if opened is not None:
                     await opened.close()
@@ -558,26 +546,24 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
 
     async def _open(self, call: Call[Any], deadline: Deadline) -> _Opened:
         if self._http is None:
-            return await self._open_own(call.request, deadline.timeouts())
-        request = self._caller_request(call.request, deadline, call)
+            return await self._open_own(call, deadline.timeouts())
+        request = self._caller_request(call, deadline)
         try:
             response = await self._http.send(request, stream=True, follow_redirects=False)
         except httpx2.HTTPStatusError as exc:
             response = exc.response
         return _Opened.caller(response, is_async=True)
 
-    async def _open_own(
-        self, request: httpx2.Request, timeouts: dict[str, float | None]
-    ) -> _Opened:
-        core = to_core_request(request, self._key_header, timeouts)
+    async def _open_own(self, call: Call[Any], timeouts: dict[str, float | None]) -> _Opened:
+        core = to_core_request(call, self._key_header, timeouts)
         try:
             answer = await self._own_pool().handle_async_request(core)
         except Exception as exc:
-            raise _as_httpx(exc, request) from exc
+            raise _as_httpx(exc, call) from exc
         return _Opened(
             answer.status,
             answer.headers,
-            _async_core_chunks(answer, request),
+            _async_core_chunks(answer, call),
             answer.aclose,
             answer.extensions,
         )
@@ -630,14 +616,12 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
         _network.keep_inherited(self._pool)  # its sockets are closed; nothing of it runs again
 
 
-async def _async_core_chunks(
-    answer: httpcore2.Response, request: httpx2.Request
-) -> AsyncIterator[bytes]:
+async def _async_core_chunks(answer: httpcore2.Response, call: Call[Any]) -> AsyncIterator[bytes]:
     try:
         async for chunk in answer.aiter_stream():
             yield chunk
     except Exception as exc:
-        raise _as_httpx(exc, request) from exc
+        raise _as_httpx(exc, call) from exc
 
 
 def _running_loop() -> object:

@@ -20,13 +20,16 @@ import os
 import re
 import ssl
 from functools import lru_cache
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import httpcore2
 import httpx2
 
 from ._errors import InvalidInputError
 from ._inputs import bad_host_label, is_loopback
+
+if TYPE_CHECKING:
+    from ._call import Call
 
 __all__ = ["HTTPCORE_ERRORS", "PoolSettings", "new_async_pool", "new_pool", "to_core_request"]
 
@@ -250,18 +253,19 @@ def _pool(
 
 
 def to_core_request(
-    request: httpx2.Request,
+    call: Call[Any],
     extra_headers: list[tuple[bytes, bytes]],
     timeouts: dict[str, float | None],
 ) -> httpcore2.Request:
-    """``request`` for httpcore2, with headers that never touch the ``httpx2.Request`` (the key)."""
-    url = request.url
+    """``call``'s request for httpcore2, with headers that never touch an ``httpx2.Request``
+    (the key)."""
+    url = call.url
     return httpcore2.Request(
-        method=request.method,
+        method=call.method,
         url=httpcore2.URL(
             scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
         ),
-        headers=[*request.headers.raw, *extra_headers],
-        content=request.stream,
+        headers=[*call.headers.raw, *extra_headers],
+        content=call.body,
         extensions={"timeout": timeouts},
     )

@@ -71,19 +71,17 @@ def start(call: Call[Any], origin: Origin, *, propagate: bool) -> Span:
     A span that records nothing (no OpenTelemetry SDK configured, or not sampled) is not made
     current and gets nothing at its end; the trace context is still sent.
     """
-    request = call.request
-    method = request.method
-    name, attributes = _at_start(method, origin, call.template)
+    name, attributes = _at_start(call.method, origin, call.template)
     span = _TRACER.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
     if not span.is_recording():
         if propagate:
-            _pass_on(span, request.headers)
+            _pass_on(span, call.headers)
         return _NO_SPAN
     current = trace.set_span_in_context(span)
     if propagate:
         # Into the request's headers, which never hold the key on the SDK's own pool (it is
         # added below httpx2); a caller's client gets the key on the request only later.
-        inject(request.headers, context=current)
+        inject(call.headers, context=current)
     return _OtelSpan(span, otel_context.attach(current))
 
 

@@ -14,7 +14,14 @@ import httpx2
 import pytest
 from _fields import portal_body
 
-from tapti_ext import APIConnectionError, APITimeoutError, AsyncTapti, Tapti
+from tapti_ext import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APITimeoutError,
+    AsyncTapti,
+    NotFoundError,
+    Tapti,
+)
 
 API_KEY = "sk_test_real_http"
 PORTAL = "https://oauth.tapti.dev?sdk_token=tok%2Breal&origin=https%3A%2F%2Fapp.example"
@@ -155,6 +162,40 @@ def test_sync_raw_response(server: Server) -> None:
     assert raw.status_code == 200
     assert raw.request_id == "req_1"
     assert raw.parse().sdk_token == "tok+real"
+
+
+def assert_shown_request_is_the_sent_one(request: httpx2.Request, received: Received) -> None:
+    """The request an error or a raw response shows is the one the server got, less the key."""
+    assert request.method == received.method
+    assert request.url == httpx2.URL(f"http://127.0.0.1:{request.url.port}{received.path}")
+    assert json.loads(request.content) == received.body
+    shown = {k.lower(): v for k, v in request.headers.items()}
+    assert "x-api-key" not in shown  # the SDK's own pool adds the key below httpx2
+    assert shown == {k: v for k, v in received.headers.items() if k != "x-api-key"}
+
+
+def test_errors_and_raw_responses_show_the_request_sent(server: Server) -> None:
+    server.script = [404, 200]  # then a 200 without the portal URL
+    with Tapti(api_key=API_KEY, base_url=server.url, max_retries=0) as tapti:
+        with pytest.raises(NotFoundError) as missing:
+            tapti.user("user_123").create_sdk_token(**CALL)
+        with pytest.raises(APIResponseValidationError) as misshapen:
+            tapti.user("user_123").create_sdk_token(**CALL)
+        raw = tapti.with_raw_response.user("user_123").create_sdk_token(**CALL)
+    assert_shown_request_is_the_sent_one(missing.value.response.request, server.received[0])
+    assert_shown_request_is_the_sent_one(misshapen.value.response.request, server.received[1])
+    assert_shown_request_is_the_sent_one(raw.http_response.request, server.received[2])
+
+
+@pytest.mark.anyio
+async def test_async_errors_and_raw_responses_show_the_request_sent(server: Server) -> None:
+    server.script = [404]
+    async with AsyncTapti(api_key=API_KEY, base_url=server.url, max_retries=0) as tapti:
+        with pytest.raises(NotFoundError) as missing:
+            await tapti.user("user_123").create_sdk_token(**CALL)
+        raw = await tapti.with_raw_response.user("user_123").create_sdk_token(**CALL)
+    assert_shown_request_is_the_sent_one(missing.value.response.request, server.received[0])
+    assert_shown_request_is_the_sent_one(raw.http_response.request, server.received[1])
 
 
 @pytest.mark.anyio
