@@ -42,12 +42,14 @@ __all__ = [
     "API_KEY_HEADER",
     "MAX_RESPONSE_BYTES",
     "RETRYABLE_STATUSES",
+    "Answer",
     "Call",
     "Extras",
     "RequestParts",
     "RetryPolicy",
     "Sources",
     "Unreadable",
+    "as_response",
     "extras_of",
     "json_object",
     "model_from",
@@ -252,12 +254,55 @@ _JSON_TYPE: Final = (b"Content-Type", b"application/json")
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "QUERY"})  # httpx2 frames them
 
 
+class Answer:
+    """A response as the pipeline read it: status, headers and decoded body. Making and
+    reading an ``httpx2.Response`` costs ~15 µs, so one is made only for what shows a response
+    to a user (an error, a raw response, ``tapti.raw``, a generated parser); a call that
+    succeeds is parsed from the body."""
+
+    __slots__ = ("_headers", "_response", "content", "extensions", "raw_headers", "status_code")
+
+    def __init__(
+        self,
+        status_code: int,
+        raw_headers: list[tuple[bytes, bytes]],
+        content: bytes,
+        extensions: dict[str, Any],
+    ) -> None:
+        self.status_code, self.raw_headers, self.content = status_code, raw_headers, content
+        self.extensions = extensions
+        self._headers: httpx2.Headers | None = None
+        self._response: httpx2.Response | None = None
+
+    @property
+    def headers(self) -> httpx2.Headers:
+        if self._headers is None:
+            self._headers = httpx2.Headers(self.raw_headers)
+        return self._headers
+
+    def response(self) -> httpx2.Response:
+        """The answer as an ``httpx2.Response``, read; the same one each time."""
+        if self._response is None:
+            self._response = httpx2.Response(
+                self.status_code,
+                headers=self.raw_headers,
+                stream=httpx2.ByteStream(self.content),
+                extensions=self.extensions,
+            )
+            self._response.read()
+        return self._response
+
+
+def as_response(answer: Answer | httpx2.Response) -> httpx2.Response:
+    return answer.response() if isinstance(answer, Answer) else answer
+
+
 class Unreadable:
     """An attempt that got a status (or only a 2xx status line) but not a readable body."""
 
     __slots__ = ("error", "response")
 
-    def __init__(self, response: httpx2.Response | None, error: Exception) -> None:
+    def __init__(self, response: Answer | None, error: Exception) -> None:
         self.response = response  # None: only the status line of a 2xx arrived
         self.error = error
 
@@ -373,30 +418,32 @@ class Call(Generic[_T]):
             self.headers = self._request.headers  # one set of headers from now on
         return self._request
 
-    def shown(self, response: httpx2.Response) -> httpx2.Response:
-        """``response`` with its request, before a user can see it (an error, a raw response)."""
+    def shown(self, answer: Answer | httpx2.Response) -> httpx2.Response:
+        """``answer`` as a response with its request, before a user can see it (an error, a raw
+        response)."""
+        response = as_response(answer)
         response.request = self.request
         return response
 
     def __repr__(self) -> str:  # never the secret
         return f"Call({self.method} {self.url.path}, timeout={self.timeout!r})"
 
-    def parse(self, response: httpx2.Response) -> _T:
-        """The result of a 2xx ``response``; the key is masked in what it holds beyond the
-        spec's fields, should the server echo it there."""
+    def parse(self, answer: Answer | httpx2.Response) -> _T:
+        """The result of a 2xx answer; the key is masked in what it holds beyond the spec's
+        fields, should the server echo it there."""
         try:
-            return self._parse(response, secret=self.secret)
+            return self._parse(answer, secret=self.secret)
         except BaseException as exc:  # the parsers' frames hold the key: cleared, as elsewhere
-            self.shown(response)  # the error holds it
+            self.shown(answer)  # the error holds its response, which now has its request
             forget_locals(exc)
             raise
 
     def settle(
         self,
-        outcome: httpx2.Response | Unreadable | httpx2.RequestError,
+        outcome: Answer | Unreadable | httpx2.RequestError,
         retries: int,
         deadline: Deadline,
-    ) -> httpx2.Response | float:
+    ) -> Answer | float:
         """The 2xx response, or the seconds to wait before retrying; raises the final error.
 
         Never retries once a 2xx status arrived (the server did the work: another attempt
@@ -404,7 +451,7 @@ class Call(Generic[_T]):
         """
         if isinstance(outcome, Unreadable):
             return self._settle_unreadable(outcome, retries, deadline)
-        if isinstance(outcome, httpx2.Response):
+        if isinstance(outcome, Answer):
             status = outcome.status_code
             self._log_attempt(retries, status)
             if 200 <= status < 300:
@@ -440,7 +487,7 @@ class Call(Generic[_T]):
         proxy = self.sources.proxy
         return f"{where}; through the proxy in {proxy}" if proxy else where
 
-    def _documented(self, response: httpx2.Response) -> httpx2.Response:
+    def _documented(self, response: Answer) -> Answer:
         status = response.status_code
         if self.success is None or status in self.success:
             return response
@@ -452,16 +499,11 @@ class Call(Generic[_T]):
 
     def _settle_unreadable(
         self, outcome: Unreadable, retries: int, deadline: Deadline
-    ) -> httpx2.Response | float:
+    ) -> Answer | float:
         response, error = outcome.response, outcome.error
         if response is not None and not 200 <= response.status_code < 300:
             # The status is what counts; the body is left out of the error.
-            unread = httpx2.Response(
-                response.status_code,
-                headers=response.headers,
-                request=self.request,
-                extensions=response.extensions,
-            )
+            unread = Answer(response.status_code, response.raw_headers, b"", response.extensions)
             return self.settle(unread, retries, deadline)
         self._log_attempt(retries, error)
         forget_locals(error)
@@ -503,25 +545,26 @@ class Call(Generic[_T]):
             log.debug("%s %s -> %s (attempt %d)", self.method, self.url.path, said, retries + 1)
 
 
-def json_object(response: httpx2.Response) -> dict[str, Any]:
+def json_object(answer: Answer | httpx2.Response) -> dict[str, Any]:
     """The body as a JSON object, or ``APIResponseValidationError``."""
     try:
-        data = json.loads(response.content)
+        data = json.loads(answer.content)
     except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         raise APIResponseValidationError(
             "response body is not JSON (content-type "
-            f"{excerpt(repr(response.headers.get('content-type')), '', 100)})",
-            response=response,
+            f"{excerpt(repr(answer.headers.get('content-type')), '', 100)})",
+            response=as_response(answer),
         ) from None
     if not isinstance(data, dict):
         raise APIResponseValidationError(
-            f"response body is a JSON {type(data).__name__}, not an object", response=response
+            f"response body is a JSON {type(data).__name__}, not an object",
+            response=as_response(answer),
         )
     return data
 
 
 def model_from(
-    build: Callable[[], _M], response: httpx2.Response, what: str, secret: str = ""
+    build: Callable[[], _M], answer: Answer | httpx2.Response, what: str, secret: str = ""
 ) -> _M:
     """``build()``: a generated parser, whose failures on a misshapen body become one error.
 
@@ -539,7 +582,7 @@ def model_from(
         if isinstance(exc, NestingError):  # its message is the SDK's own, quoting nothing
             detail = str(exc)
         raise APIResponseValidationError(
-            f"response body is not a valid {what} ({detail})", response=response
+            f"response body is not a valid {what} ({detail})", response=as_response(answer)
         ) from None
     finally:
         KEEP_UNKNOWN.reset(keep)

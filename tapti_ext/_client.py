@@ -32,7 +32,17 @@ from tapti_api_client.models.create_sdk_token_request import CreateSdkTokenReque
 from tapti_api_client.models.platform import Platform
 from tapti_api_client.models.scope import Scope
 
-from ._call import Call, Extras, RetryPolicy, Sources, extras_of, model_from, request_parts
+from ._call import (
+    Answer,
+    Call,
+    Extras,
+    RetryPolicy,
+    Sources,
+    as_response,
+    extras_of,
+    model_from,
+    request_parts,
+)
 from ._decode import ACCEPT_ENCODING
 from ._errors import InvalidInputError, TaptiError
 from ._inputs import (
@@ -399,9 +409,10 @@ def _checked_path_arguments(
 
 
 def _parse_operation(
-    parse_response: Any, name: str, response: httpx2.Response, secret: str = ""
+    parse_response: Any, name: str, answer: Answer | httpx2.Response, secret: str = ""
 ) -> Any:
     """A 2xx body through a generated operation's own parser, failures typed."""
+    response = as_response(answer)
     return model_from(
         lambda: parse_response(client=_PARSE_CLIENT, response=response),
         response,
@@ -730,10 +741,10 @@ class AsyncUserWithRawResponse(_UserCalls):
     createSDKToken = create_sdk_token  # noqa: N815
 
 
-def _api_response(call: Call[SdkToken], response: httpx2.Response) -> APIResponse:
+def _api_response(call: Call[SdkToken], answer: Answer) -> APIResponse:
     from ._response import APIResponse  # noqa: PLC0415  (loaded once with_raw_response is used)
 
-    return APIResponse(call.shown(response), call.parse)
+    return APIResponse(call.shown(answer), call.parse)
 
 
 class TaptiWithRawResponse:

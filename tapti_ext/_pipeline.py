@@ -25,7 +25,7 @@ import httpcore2
 import httpx2
 
 from . import _network, _tracing
-from ._call import API_KEY_HEADER, MAX_RESPONSE_BYTES, Call, Unreadable
+from ._call import API_KEY_HEADER, MAX_RESPONSE_BYTES, Answer, Call, Unreadable
 from ._deadline import Attempt, Deadline
 from ._decode import BodyDecoder, BodyTooLargeError, UndecodableBodyError
 from ._errors import (
@@ -54,7 +54,7 @@ _BODILESS: Final = frozenset({204, 304})
 _BODY_ERRORS: Final = (BodyTooLargeError, UndecodableBodyError, httpx2.RequestError)
 _T = TypeVar("_T")
 _Http = TypeVar("_Http", httpx2.Client, httpx2.AsyncClient)
-_Outcome = httpx2.Response | Unreadable | httpx2.RequestError
+_Outcome = Answer | Unreadable | httpx2.RequestError
 _thread_id: Final = threading.get_ident
 _PERCENT, _BACKSLASH, _AMPERSAND = (mark.encode() for mark in ENCODED_MARKS)
 
@@ -115,27 +115,19 @@ class _Opened:
         self.status, self.headers, self.raw, self.close = status, headers, raw, close
         self.extensions = extensions
 
-    def response(self, secret: str, needle: bytes, content: bytes = b"") -> httpx2.Response:
+    def answer(self, secret: str, needle: bytes, content: bytes = b"") -> Answer:
         """The answer with its body decoded (the transfer headers no longer describe it), and
-        the key masked in any header that echoes it (a request id, say), for all who read it.
-        Its request is added when a user is shown it (``Call.shown``)."""
+        the key masked in any header that echoes it (a request id, say), for all who read it."""
         headers = _key_masked_headers(
             [(k, v) for k, v in self.headers if k.lower() not in _TRANSFER_HEADERS], secret, needle
         )
-        if content:  # as httpx2.Response(content=...) sets it, which costs ~8 µs more a call
+        if content:  # as httpx2.Response(content=...) would set it
             headers.append((b"Content-Length", str(len(content)).encode()))
         extensions = {k: v for k, v in self.extensions.items() if k != "network_stream"}
         reason = extensions.get("reason_phrase")
         if reason and _may_hold(reason, needle):
             extensions["reason_phrase"] = _key_masked(reason, secret)
-        response = httpx2.Response(
-            self.status,
-            headers=headers,
-            stream=httpx2.ByteStream(content),
-            extensions=extensions,
-        )
-        response.read()
-        return response
+        return Answer(self.status, headers, content, extensions)
 
     @classmethod
     def caller(cls, response: httpx2.Response, *, is_async: bool) -> _Opened:
@@ -311,7 +303,7 @@ class Pipeline(_Base[httpx2.Client]):
         self._wake = threading.Event()  # set by close(), so a retry wait ends at once
         self._pool_locks: dict[int, threading.Lock] = {}
 
-    def run(self, call: Call[_T]) -> httpx2.Response:
+    def run(self, call: Call[_T]) -> Answer:
         deadline = Deadline(call.timeout)
         retries = 0
         span = self._start_span(call, self._parts, propagate=self.propagate_trace_context)
@@ -319,7 +311,7 @@ class Pipeline(_Base[httpx2.Client]):
             while True:
                 span.attempt(retries)
                 step = call.settle(self._attempt(call, Attempt(deadline)), retries, deadline)
-                if isinstance(step, httpx2.Response):
+                if isinstance(step, Answer):
                     span.end(step)
                     return step
                 if _sleep(self._wake, step) or self.closed:
@@ -353,11 +345,11 @@ class Pipeline(_Base[httpx2.Client]):
             try:
                 opened = self._open(call, attempt.deadline, pool)
                 content = self._read(opened, attempt, call.method)
-                return opened.response(self._api_key, self._key_needle, content)
+                return opened.answer(self._api_key, self._key_needle, content)
             except _BODY_ERRORS as exc:
                 if opened is None:
                     return _failed(exc, attempt)
-                return Unreadable(opened.response(self._api_key, self._key_needle), exc)
+                return Unreadable(opened.answer(self._api_key, self._key_needle), exc)
             except Exception as exc:  # sorted by _failed: the program's own pass through
                 return _failed(exc, attempt)
             finally:
@@ -485,7 +477,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
         self._loop: object = None
         self._wake: Any = None  # an anyio.Event of this client's loop, made at the first wait
 
-    async def run(self, call: Call[_T]) -> httpx2.Response:
+    async def run(self, call: Call[_T]) -> Answer:
         deadline = Deadline(call.timeout)
         retries = 0
         span = self._start_span(call, self._parts, propagate=self.propagate_trace_context)
@@ -494,7 +486,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
                 span.attempt(retries)
                 outcome = await self._attempt(call, Attempt(deadline))
                 step = call.settle(outcome, retries, deadline)
-                if isinstance(step, httpx2.Response):
+                if isinstance(step, Answer):
                     span.end(step)
                     return step
                 if self._wake is None:
@@ -521,11 +513,11 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
             try:
                 opened = await self._open(call, attempt.deadline)
                 content = await self._read(opened, attempt, call.method)
-                return opened.response(self._api_key, self._key_needle, content)
+                return opened.answer(self._api_key, self._key_needle, content)
             except _BODY_ERRORS as exc:
                 if opened is None:
                     return _failed(exc, attempt)
-                return Unreadable(opened.response(self._api_key, self._key_needle), exc)
+                return Unreadable(opened.answer(self._api_key, self._key_needle), exc)
             except Exception as exc:  # sorted by _failed: the program's own pass through
                 return _failed(exc, attempt)
             finally:

@@ -18,7 +18,7 @@ from tapti_api_client.models.create_sdk_token_response import CreateSdkTokenResp
 from tapti_api_client.models.platform import Platform
 from tapti_api_client.models.scope import Scope
 
-from ._call import json_object, model_from
+from ._call import Answer, as_response, json_object, model_from
 from ._errors import (
     TOKEN_PARAM,
     APIResponseValidationError,
@@ -212,26 +212,26 @@ def _none_given(values: object) -> bool:
 
 
 def token_from_response(
-    response: httpx2.Response,
+    answer: Answer | httpx2.Response,
     platforms: tuple[Platform, ...],
     scopes: tuple[Scope, ...],
     secret: str = "",
 ) -> SdkToken:
     """The token in a 2xx answer, or ``APIResponseValidationError``; nothing else escapes."""
-    data = json_object(response)
+    data = json_object(answer)
     parsed = model_from(
-        lambda: CreateSdkTokenResponse.from_dict(data), response, "CreateSdkTokenResponse", secret
+        lambda: CreateSdkTokenResponse.from_dict(data), answer, "CreateSdkTokenResponse", secret
     )
     url = parsed.oauth_portal_url
     # The URL is never quoted in these messages: it carries the SDK token.
     if not isinstance(url, str):
         raise APIResponseValidationError(
-            "oauth_portal_url is not an absolute http(s) URL", response=response
+            "oauth_portal_url is not an absolute http(s) URL", response=as_response(answer)
         )
     try:
         return SdkToken._checked(url, platforms, scopes, parsed)
     except InvalidInputError as exc:  # no sdk_token in the URL
-        raise APIResponseValidationError(str(exc), response=response) from None
+        raise APIResponseValidationError(str(exc), response=as_response(answer)) from None
 
 
 def _with_params(url: str, params: list[tuple[str, str]]) -> str:

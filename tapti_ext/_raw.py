@@ -54,7 +54,7 @@ class _PipelineTransport(httpx2.BaseTransport):
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         pipeline = self.route.pipeline
         assert isinstance(pipeline, Pipeline)  # noqa: S101  (built so by raw_client)
-        return pipeline.run(self.route.call(request))
+        return pipeline.run(self.route.call(request)).response()
 
 
 class _AsyncPipelineTransport(httpx2.AsyncBaseTransport):
@@ -64,7 +64,7 @@ class _AsyncPipelineTransport(httpx2.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         pipeline = self.route.pipeline
         assert isinstance(pipeline, AsyncPipeline)  # noqa: S101  (built so by raw_client)
-        return await pipeline.run(self.route.call(request))
+        return (await pipeline.run(self.route.call(request))).response()
 
 
 @attrs.define(repr=False)

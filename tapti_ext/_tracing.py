@@ -22,9 +22,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 if TYPE_CHECKING:  # types only: a Protocol class costs ~15 µs to create at import
-    import httpx2
-
-    from ._call import Call
+    from ._call import Answer, Call
 
     class Span(Protocol):
         """What the pipeline tells the span of one call."""
@@ -32,7 +30,7 @@ if TYPE_CHECKING:  # types only: a Protocol class costs ~15 µs to create at imp
         def attempt(self, retries: int) -> None:
             """An attempt is about to be sent; ``retries`` were sent before it."""
 
-        def end(self, outcome: httpx2.Response | BaseException) -> None:
+        def end(self, outcome: Answer | BaseException) -> None:
             """The call is over: this is its response, or what it raises."""
 
     # The API's raw scheme, host and port (``httpx2.URL.raw_scheme``, ``raw_host``, ``port``):
@@ -54,7 +52,7 @@ class _NoSpan:
     def attempt(self, retries: int) -> None:
         pass
 
-    def end(self, outcome: httpx2.Response | BaseException) -> None:
+    def end(self, outcome: Answer | BaseException) -> None:
         pass
 
 

@@ -17,6 +17,7 @@ from opentelemetry import trace
 from opentelemetry.propagate import inject
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from ._call import Answer
 from ._errors import _ResponseError, request_id_of
 from ._tracing import _NO_SPAN
 from ._version import __version__
@@ -52,7 +53,7 @@ class _OtelSpan:
         if retries:
             self._span.set_attribute("http.request.resend_count", retries)
 
-    def end(self, outcome: httpx2.Response | BaseException) -> None:
+    def end(self, outcome: Answer | BaseException) -> None:
         span = self._span
         try:
             if span.is_recording():
@@ -113,10 +114,12 @@ def _at_start(method: str, origin: Origin, template: str | None) -> tuple[str, d
     return (f"{name} {template}" if template else name), attributes
 
 
-def _attributes_at_end(outcome: httpx2.Response | BaseException) -> tuple[dict[str, Any], bool]:
+def _attributes_at_end(outcome: Answer | BaseException) -> tuple[dict[str, Any], bool]:
     """What the outcome adds to the span, and whether the call failed."""
     attributes: dict[str, Any] = {}
     response = outcome.response if isinstance(outcome, _ResponseError) else outcome
+    if isinstance(response, Answer):
+        response = response.response()
     status = None
     if isinstance(response, httpx2.Response):
         status = response.status_code
