@@ -224,6 +224,9 @@ def request_parts(
         payload = {**payload, **extras.body}
     method = spec["method"].upper()  # the generated code writes it lower-case
     generated = spec.get("headers")
+    if generated and payload is not None and generated.get("Content-Type") == "application/json":
+        # The framing below sets it after Content-Length, as httpx2 does for ``json=``.
+        generated = {k: v for k, v in generated.items() if k != "Content-Type"}
     if generated or extras.headers:
         headers = {**(generated or {}), **headers, **(extras.headers or {})}
     try:
@@ -233,16 +236,17 @@ def request_parts(
             url = url.copy_merge_params(params or {}).copy_merge_params(extras.query or {})
             host = url.netloc
         sent = [(b"Host", host)]
-        sent += [(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()]
+        if payload is None and method in _BODY_METHODS:
+            sent.append(_NO_CONTENT)  # where httpx2 puts it for a request without a body
+        sent += [(_header_bytes(name), _header_bytes(value)) for name, value in headers.items()]
         content = b""
         if payload is not None:  # as httpx2 encodes ``json=``: compact, UTF-8, no NaN
             content = json.dumps(
                 payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False
             ).encode()
-        if payload is not None or method in _BODY_METHODS:
             sent.append((b"Content-Length", str(len(content)).encode()))
-        if payload is not None and not any(name.lower() == b"content-type" for name, _ in sent):
-            sent.append(_JSON_TYPE)
+            if not any(name.lower() == b"content-type" for name, _ in sent):
+                sent.append(_JSON_TYPE)
     # A value JSON or a URL cannot carry (an object, a lone surrogate, a 64 KiB query, absurd
     # nesting): refused before anything is sent. The message never quotes the value.
     except (TypeError, ValueError, RecursionError, httpx2.InvalidURL) as exc:
@@ -251,7 +255,18 @@ def request_parts(
 
 
 _JSON_TYPE: Final = (b"Content-Type", b"application/json")
+_NO_CONTENT: Final = (b"Content-Length", b"0")
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "QUERY"})  # httpx2 frames them
+
+
+def _header_bytes(text: object) -> bytes:
+    """A header name or value as httpx2 takes one: ``str`` (ASCII) or ``bytes``, else a
+    ``TypeError`` (a generated builder passes header parameters on unconverted)."""
+    if isinstance(text, str):
+        return text.encode("ascii")
+    if isinstance(text, bytes):
+        return text
+    raise TypeError(f"a header must be str or bytes, not {type(text).__name__}")
 
 
 class Answer:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,15 +14,19 @@ from typing import Any
 import httpx2
 import pytest
 from _fields import portal_body
+from tapti_api_client.api.users import create_sdk_token
+from tapti_api_client.models import CreateSdkTokenRequest
 
 from tapti_ext import (
     APIConnectionError,
     APIResponseValidationError,
     APITimeoutError,
     AsyncTapti,
+    InvalidInputError,
     NotFoundError,
     Tapti,
 )
+from tapti_ext._client import _HEADERS as SDK_HEADERS
 
 API_KEY = "sk_test_real_http"
 PORTAL = "https://oauth.tapti.dev?sdk_token=tok%2Breal&origin=https%3A%2F%2Fapp.example"
@@ -40,6 +45,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: Any
+    header_list: list[tuple[str, str]] = field(default_factory=list)  # as sent, in order
 
 
 @dataclass
@@ -76,6 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self.path,
                     {k.lower(): v for k, v in self.headers.items()},
                     json.loads(raw) if raw else None,
+                    list(self.headers.items()),
                 )
             )
         step = state.next_step()
@@ -130,17 +137,21 @@ def server() -> Iterator[Server]:
         thread.join()
 
 
+EXPECTED_BODY = {
+    "user_platforms": ["YOUTUBE", "TIKTOK"],
+    "enabled_scopes": ["PROFILE_READ"],
+    "callback_url": "https://app.example/cb",
+    "redirect_url": "https://app.example/done",
+}
+EXPECTED_MODEL = CreateSdkTokenRequest.from_dict(EXPECTED_BODY)
+
+
 def assert_received_call(received: Received, user_segment: str = "user_123") -> None:
     assert received.method == "POST"
     assert received.path == f"/users/{user_segment}/sdk-token"
     assert received.headers["x-api-key"] == API_KEY
     assert received.headers["content-type"] == "application/json"
-    assert received.body == {
-        "user_platforms": ["YOUTUBE", "TIKTOK"],
-        "enabled_scopes": ["PROFILE_READ"],
-        "callback_url": "https://app.example/cb",
-        "redirect_url": "https://app.example/done",
-    }
+    assert received.body == EXPECTED_BODY
 
 
 def test_sync_call(server: Server) -> None:
@@ -185,6 +196,85 @@ def test_errors_and_raw_responses_show_the_request_sent(server: Server) -> None:
     assert_shown_request_is_the_sent_one(missing.value.response.request, server.received[0])
     assert_shown_request_is_the_sent_one(misshapen.value.response.request, server.received[1])
     assert_shown_request_is_the_sent_one(raw.http_response.request, server.received[2])
+
+
+def as_httpx2_builds_it(url: str, extra_headers: dict[str, str] | None = None) -> list[Any]:
+    """The headers ``httpx2.Request(json=...)`` makes of the call (what the SDK built before it
+    sent its requests' parts itself), then the key, which the SDK's own pool adds last."""
+    built = httpx2.Request(
+        "POST",
+        f"{url}/users/user_123/sdk-token",
+        json=EXPECTED_BODY,
+        headers={**SDK_HEADERS, **(extra_headers or {})},
+    )
+    return [*built.headers.multi_items(), ("x-api-key", API_KEY)]
+
+
+@pytest.mark.parametrize(
+    "extra_headers",
+    [None, {"content-type": "application/json; charset=utf-8", "x-trace": "t-1"}],
+)
+def test_the_wire_headers_are_those_httpx2_would_build(
+    server: Server, extra_headers: dict[str, str] | None
+) -> None:
+    with Tapti(api_key=API_KEY, base_url=server.url) as tapti:
+        tapti.user("user_123").create_sdk_token(**CALL, extra_headers=extra_headers)
+        tapti.call(create_sdk_token, "user_123", body=EXPECTED_MODEL, extra_headers=extra_headers)
+    expected = as_httpx2_builds_it(server.url, extra_headers)
+    for received in server.received:
+        assert [(k.lower(), v) for k, v in received.header_list] == [
+            (k.lower(), v) for k, v in expected
+        ]
+
+
+@pytest.mark.anyio
+async def test_async_wire_headers_are_those_httpx2_would_build(server: Server) -> None:
+    extra = {"Content-Type": "application/json; charset=utf-8"}
+    async with AsyncTapti(api_key=API_KEY, base_url=server.url) as tapti:
+        await tapti.user("user_123").create_sdk_token(**CALL, extra_headers=extra)
+    expected = as_httpx2_builds_it(server.url, extra)
+    assert [(k.lower(), v) for k, v in server.received[0].header_list] == [
+        (k.lower(), v) for k, v in expected
+    ]
+
+
+def test_a_header_parameter_that_is_no_str_is_refused_before_sending(server: Server) -> None:
+    # What openapi-python-client writes for a header parameter: the value, unconverted.
+    def _get_kwargs(id: str, *, x_tag: Any) -> dict[str, Any]:
+        return {
+            "method": "post",
+            "url": f"/users/{id}/sdk-token",
+            "json": EXPECTED_BODY,
+            "headers": {"X-Tag": x_tag, "Content-Type": "application/json"},
+        }
+
+    operation = types.ModuleType("tapti_api_client.api.users.tag_user")
+    operation._get_kwargs = _get_kwargs  # type: ignore[attr-defined]
+    operation._parse_response = lambda *, client, response: None  # type: ignore[attr-defined]
+    with Tapti(api_key=API_KEY, base_url=server.url) as tapti:
+        for value in (123, None):
+            with pytest.raises(InvalidInputError, match="cannot be built"):
+                tapti.call(operation, "user_123", x_tag=value)
+    assert server.received == []
+
+
+def test_extra_query_is_added_to_an_operations_own_query(server: Server) -> None:
+    # An operation with query parameters, as the generator writes one: the caller's extra_query
+    # is merged over them (it used to replace the URL's query, losing ``b``, then lose to them).
+    def _get_kwargs(id: str) -> dict[str, Any]:
+        return {
+            "method": "post",
+            "url": f"/users/{id}/sdk-token",
+            "params": {"a": "1", "z": "2"},
+            "json": EXPECTED_BODY,
+        }
+
+    operation = types.ModuleType("tapti_api_client.api.users.listed")
+    operation._get_kwargs = _get_kwargs  # type: ignore[attr-defined]
+    operation._parse_response = lambda *, client, response: None  # type: ignore[attr-defined]
+    with Tapti(api_key=API_KEY, base_url=server.url) as tapti:
+        tapti.call(operation, "user_123", extra_query={"a": "X", "b": "3"})
+    assert server.received[0].path == "/users/user_123/sdk-token?a=X&z=2&b=3"
 
 
 @pytest.mark.anyio
