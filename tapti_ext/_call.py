@@ -275,7 +275,15 @@ class Answer:
     to a user (an error, a raw response, ``tapti.raw``, a generated parser); a call that
     succeeds is parsed from the body."""
 
-    __slots__ = ("_headers", "_response", "content", "extensions", "raw_headers", "status_code")
+    __slots__ = (
+        "_call",
+        "_headers",
+        "_response",
+        "content",
+        "extensions",
+        "raw_headers",
+        "status_code",
+    )
 
     def __init__(
         self,
@@ -283,9 +291,10 @@ class Answer:
         raw_headers: list[tuple[bytes, bytes]],
         content: bytes,
         extensions: dict[str, Any],
+        call: Call[Any],
     ) -> None:
         self.status_code, self.raw_headers, self.content = status_code, raw_headers, content
-        self.extensions = extensions
+        self.extensions, self._call = extensions, call
         self._headers: httpx2.Headers | None = None
         self._response: httpx2.Response | None = None
 
@@ -296,12 +305,13 @@ class Answer:
         return self._headers
 
     def response(self) -> httpx2.Response:
-        """The answer as an ``httpx2.Response``, read; the same one each time."""
+        """The answer as an ``httpx2.Response`` with its request, read; the same one each time."""
         if self._response is None:
             self._response = httpx2.Response(
                 self.status_code,
                 headers=self.raw_headers,
                 stream=httpx2.ByteStream(self.content),
+                request=self._call.request,
                 extensions=self.extensions,
             )
             self._response.read()
@@ -433,13 +443,6 @@ class Call(Generic[_T]):
             self.headers = self._request.headers  # one set of headers from now on
         return self._request
 
-    def shown(self, answer: Answer | httpx2.Response) -> httpx2.Response:
-        """``answer`` as a response with its request, before a user can see it (an error, a raw
-        response)."""
-        response = as_response(answer)
-        response.request = self.request
-        return response
-
     def __repr__(self) -> str:  # never the secret
         return f"Call({self.method} {self.url.path}, timeout={self.timeout!r})"
 
@@ -449,7 +452,6 @@ class Call(Generic[_T]):
         try:
             return self._parse(answer, secret=self.secret)
         except BaseException as exc:  # the parsers' frames hold the key: cleared, as elsewhere
-            self.shown(answer)  # the error holds its response, which now has its request
             forget_locals(exc)
             raise
 
@@ -473,7 +475,7 @@ class Call(Generic[_T]):
                 return self._documented(outcome)
             retry_after = parse_retry_after(outcome.headers)
             error = status_error_from_response(
-                self.shown(outcome),
+                outcome.response(),
                 outcome.content,
                 secret=self.secret,
                 retry_after=retry_after,
@@ -509,7 +511,7 @@ class Call(Generic[_T]):
         documented = ", ".join(map(str, self.success)) or "no 2xx"
         raise APIResponseValidationError(
             f"status {status} is not an answer this operation documents ({documented})",
-            response=self.shown(response),
+            response=response.response(),
         )
 
     def _settle_unreadable(
@@ -518,7 +520,9 @@ class Call(Generic[_T]):
         response, error = outcome.response, outcome.error
         if response is not None and not 200 <= response.status_code < 300:
             # The status is what counts; the body is left out of the error.
-            unread = Answer(response.status_code, response.raw_headers, b"", response.extensions)
+            unread = Answer(
+                response.status_code, response.raw_headers, b"", response.extensions, self
+            )
             return self.settle(unread, retries, deadline)
         self._log_attempt(retries, error)
         forget_locals(error)
@@ -530,7 +534,7 @@ class Call(Generic[_T]):
                 "retried: a token may have been issued)",
                 request=self.request,
             ) from error
-        stand_in = self.shown(response or httpx2.Response(200))
+        stand_in = response.response() if response else httpx2.Response(200, request=self.request)
         if isinstance(error, BodyTooLargeError):
             message = f"response body is larger than {MAX_RESPONSE_BYTES} bytes once decoded"
         else:

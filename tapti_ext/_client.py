@@ -744,7 +744,7 @@ class AsyncUserWithRawResponse(_UserCalls):
 def _api_response(call: Call[SdkToken], answer: Answer) -> APIResponse:
     from ._response import APIResponse  # noqa: PLC0415  (loaded once with_raw_response is used)
 
-    return APIResponse(call.shown(answer), call.parse)
+    return APIResponse(answer.response(), call.parse)
 
 
 class TaptiWithRawResponse:

@@ -115,7 +115,7 @@ class _Opened:
         self.status, self.headers, self.raw, self.close = status, headers, raw, close
         self.extensions = extensions
 
-    def answer(self, secret: str, needle: bytes, content: bytes = b"") -> Answer:
+    def answer(self, call: Call[Any], secret: str, needle: bytes, content: bytes = b"") -> Answer:
         """The answer with its body decoded (the transfer headers no longer describe it), and
         the key masked in any header that echoes it (a request id, say), for all who read it."""
         headers = _key_masked_headers(
@@ -127,7 +127,7 @@ class _Opened:
         reason = extensions.get("reason_phrase")
         if reason and _may_hold(reason, needle):
             extensions["reason_phrase"] = _key_masked(reason, secret)
-        return Answer(self.status, headers, content, extensions)
+        return Answer(self.status, headers, content, extensions, call)
 
     @classmethod
     def caller(cls, response: httpx2.Response, *, is_async: bool) -> _Opened:
@@ -345,11 +345,11 @@ class Pipeline(_Base[httpx2.Client]):
             try:
                 opened = self._open(call, attempt.deadline, pool)
                 content = self._read(opened, attempt, call.method)
-                return opened.answer(self._api_key, self._key_needle, content)
+                return opened.answer(call, self._api_key, self._key_needle, content)
             except _BODY_ERRORS as exc:
                 if opened is None:
                     return _failed(exc, attempt)
-                return Unreadable(opened.answer(self._api_key, self._key_needle), exc)
+                return Unreadable(opened.answer(call, self._api_key, self._key_needle), exc)
             except Exception as exc:  # sorted by _failed: the program's own pass through
                 return _failed(exc, attempt)
             finally:
@@ -513,11 +513,11 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
             try:
                 opened = await self._open(call, attempt.deadline)
                 content = await self._read(opened, attempt, call.method)
-                return opened.answer(self._api_key, self._key_needle, content)
+                return opened.answer(call, self._api_key, self._key_needle, content)
             except _BODY_ERRORS as exc:
                 if opened is None:
                     return _failed(exc, attempt)
-                return Unreadable(opened.answer(self._api_key, self._key_needle), exc)
+                return Unreadable(opened.answer(call, self._api_key, self._key_needle), exc)
             except Exception as exc:  # sorted by _failed: the program's own pass through
                 return _failed(exc, attempt)
             finally:
