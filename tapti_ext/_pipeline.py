@@ -222,14 +222,14 @@ class _Base(Generic[_Http]):
         proxy = self._settings.proxy if self._settings is not None else None
         return proxy.described() if proxy is not None else None
 
-    def _check_usable(self, url: httpx2.URL) -> None:
+    def _check_usable(self, call: Call[Any]) -> None:
         """Refuse a closed client, another host, and a caller's client forked since."""
         if self.closed:
             raise TaptiError("this client is closed; create a new one")
-        if (url.raw_scheme, url.raw_host, url.port) != self._parts and url.origin != self._origin:
+        if call.target[:3] != self._parts and call.url.origin != self._origin:
             raise InvalidInputError(
                 f"the API key is sent only to the base URL's origin ({self._origin}); "
-                f"this request is for {url.origin}. Use your own httpx2 client for "
+                f"this request is for {call.url.origin}. Use your own httpx2 client for "
                 "other hosts"
             )
         if self._http is not None and self._http.is_closed:
@@ -327,7 +327,7 @@ class Pipeline(_Base[httpx2.Client]):
                 self._forget(call.request)
 
     def _attempt(self, call: Call[Any], attempt: Attempt) -> _Outcome:
-        self._check_usable(call.url)
+        self._check_usable(call)
         if self._http is not None:
             return self._exchange(call, attempt, None)
         pool = self._own_pool()
@@ -506,7 +506,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
                 self._forget(call.request)
 
     async def _attempt(self, call: Call[Any], attempt: Attempt) -> _Outcome:
-        self._check_usable(call.url)
+        self._check_usable(call)
         self._check_loop()
         opened = None
         with attempt.running():

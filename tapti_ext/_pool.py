@@ -259,12 +259,10 @@ def to_core_request(
 ) -> httpcore2.Request:
     """``call``'s request for httpcore2, with headers that never touch an ``httpx2.Request``
     (the key)."""
-    url = call.url
+    scheme, host, port, target, _ = call.target
     return httpcore2.Request(
         method=call.method,
-        url=httpcore2.URL(
-            scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
-        ),
+        url=httpcore2.URL(scheme=scheme, host=host, port=port, target=target),
         headers=[*call.headers.raw, *extra_headers],
         content=call.body,
         extensions={"timeout": timeouts},

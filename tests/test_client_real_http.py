@@ -238,6 +238,64 @@ async def test_async_wire_headers_are_those_httpx2_would_build(server: Server) -
     ]
 
 
+# Ids and base paths at the edges of what the SDK sends as written, without httpx2 parsing it.
+_IDS = ["user_123", "a/b", "a%2Fb", "é", "a.b", "..a", "~x", "a b", "a?b#c", "[1]", "x" * 1024]
+_IDS += ["é" * 1024]  # past the length the SDK sends without parsing
+_BASE_PATHS = ["", "/v1", "/v1/", "/a/./b", "/a/../v2", "/%7Ev1"]
+
+
+@pytest.mark.parametrize("base_path", _BASE_PATHS)
+def test_the_request_target_is_the_one_httpx2_makes_of_the_url(
+    server: Server, base_path: str
+) -> None:
+    with Tapti(api_key=API_KEY, base_url=server.url + base_path) as tapti:
+        for user_id in _IDS:
+            raw = tapti.with_raw_response.user(user_id).create_sdk_token(**CALL)
+            spec = create_sdk_token._get_kwargs(user_id, body=EXPECTED_MODEL)
+            expected = httpx2.URL(tapti.base_url + spec["url"])  # base_url: no trailing "/"
+            assert server.received[-1].path == expected.raw_path.decode()
+            assert raw.http_response.request.url == expected
+
+
+@pytest.mark.parametrize("user_id", ["user_123", "a/b", "a%2Fb/.."])
+def test_an_undocumented_2xx_is_refused_whatever_the_id_holds(server: Server, user_id: str) -> None:
+    # The operation is recognised on the path as sent: an id's "/" is escaped there, and would
+    # split a segment of the decoded path.
+    server.script = [201]
+    with (
+        Tapti(api_key=API_KEY, base_url=server.url, max_retries=0) as tapti,
+        pytest.raises(APIResponseValidationError, match="status 201 is not an answer"),
+    ):
+        tapti.user(user_id).create_sdk_token(**CALL)
+
+
+def _operation_at(path: str) -> types.ModuleType:
+    """An operation whose generated ``_get_kwargs`` gives ``path`` as it is."""
+    operation = types.ModuleType("tapti_api_client.api.users.at_path")
+    operation._get_kwargs = lambda: {"method": "post", "url": path, "json": EXPECTED_BODY}  # type: ignore[attr-defined]
+    operation._parse_response = lambda *, client, response: None  # type: ignore[attr-defined]
+    return operation
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/users/a%zz/x", "/users/100%/x", "/users/[1]/x", "/a/../users/x", "/a/./x/", "/a/ b", "//x"],
+)
+def test_a_path_httpx2_would_rewrite_is_sent_as_httpx2_writes_it(server: Server, path: str) -> None:
+    with Tapti(api_key=API_KEY, base_url=server.url + "/v1") as tapti:
+        tapti.call(_operation_at(path))
+    assert server.received[0].path == httpx2.URL(f"{server.url}/v1{path}").raw_path.decode()
+
+
+def test_a_path_too_long_for_httpx2_is_refused_before_sending(server: Server) -> None:
+    with (
+        Tapti(api_key=API_KEY, base_url=server.url) as tapti,
+        pytest.raises(InvalidInputError, match="cannot be built"),
+    ):
+        tapti.call(_operation_at("/" + "x" * 70_000))
+    assert server.received == []
+
+
 def test_a_header_parameter_that_is_no_str_is_refused_before_sending(server: Server) -> None:
     # What openapi-python-client writes for a header parameter: the value, unconverted.
     def _get_kwargs(id: str, *, x_tag: Any) -> dict[str, Any]:
