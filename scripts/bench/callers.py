@@ -1,7 +1,8 @@
 """The same call made three ways: through the SDK, through the generated client, through httpx2.
 
 Each builder takes a client (and the user id, which picks the size of the server's answer) and
-returns ``run(calls)``, which makes ``calls`` sequential calls.
+returns ``run(calls)``, which makes ``calls`` sequential calls, each for its own user
+(``bench_request.user_ids``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .child.bench_request import (
     SCOPES,
     USER_ID,
     path_for,
+    user_ids,
 )
 
 if TYPE_CHECKING:
@@ -47,8 +49,10 @@ def _loop(call: Callable[[], str]) -> Run:
 
 
 def sdk(tapti: Tapti, user_id: str = USER_ID) -> Run:
+    ids = user_ids(user_id)
+
     def call() -> str:
-        token = tapti.user(user_id).create_sdk_token(
+        token = tapti.user(next(ids)).create_sdk_token(
             platforms=PLATFORMS,
             scopes=SCOPES,
             callback_url=CALLBACK_URL,
@@ -60,10 +64,10 @@ def sdk(tapti: Tapti, user_id: str = USER_ID) -> Run:
 
 
 def plain_httpx(client: httpx2.Client, user_id: str = USER_ID) -> Run:
-    path = path_for(user_id)
+    ids = user_ids(user_id)
 
     def call() -> str:
-        response = client.post(path, json=BODY)
+        response = client.post(path_for(next(ids)), json=BODY)
         response.raise_for_status()
         portal_url: str = response.json()["oauth_portal_url"]
         return portal_url
@@ -80,6 +84,8 @@ def generated(client: AuthenticatedClient, user_id: str = USER_ID) -> Run:
         Scope,
     )
 
+    ids = user_ids(user_id)
+
     def call() -> str:
         body = CreateSdkTokenRequest(
             user_platforms=[Platform.YOUTUBE],
@@ -87,7 +93,7 @@ def generated(client: AuthenticatedClient, user_id: str = USER_ID) -> Run:
             callback_url=CALLBACK_URL,
             redirect_url=REDIRECT_URL,
         )
-        response = create_sdk_token.sync_detailed(user_id, client=client, body=body)
+        response = create_sdk_token.sync_detailed(next(ids), client=client, body=body)
         if not isinstance(response.parsed, CreateSdkTokenResponse):
             raise SystemExit(f"the generated client got {response.status_code}")
         return response.parsed.oauth_portal_url

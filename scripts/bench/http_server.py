@@ -51,7 +51,7 @@ def _response(status: bytes, body: bytes) -> bytes:
 
 
 _OK = _response(b"200 OK", _BODY)
-_SIZED = re.compile(rb"post /users/b(\d{1,7})(gz)?/")
+_SIZED = re.compile(rb"post /users/b(\d{1,7})(gz)?(?:-\d+)?/")  # -n: the call's own id
 _LARGEST = 1 << 20
 
 

@@ -24,11 +24,12 @@ from .child.bench_request import (
     API_KEY,
     BODY,
     CALLBACK_URL,
-    PATH,
     PLATFORMS,
     REDIRECT_URL,
     SCOPES,
     USER_ID,
+    path_for,
+    user_ids,
 )
 from .config import Settings
 from .server import Server
@@ -57,10 +58,11 @@ async def run_concurrently(
 async def sdk_round(url: str, calls: int, concurrency: int) -> tuple[float, float]:
     from tapti_ext import AsyncTapti  # noqa: PLC0415
 
+    ids = user_ids(USER_ID)
     async with AsyncTapti(api_key=API_KEY, base_url=url) as tapti:
 
         async def call() -> None:
-            await tapti.user(USER_ID).create_sdk_token(
+            await tapti.user(next(ids)).create_sdk_token(
                 platforms=PLATFORMS,
                 scopes=SCOPES,
                 callback_url=CALLBACK_URL,
@@ -71,10 +73,11 @@ async def sdk_round(url: str, calls: int, concurrency: int) -> tuple[float, floa
 
 
 async def httpx_round(url: str, calls: int, concurrency: int) -> tuple[float, float]:
+    ids = user_ids(USER_ID)
     async with httpx2.AsyncClient(base_url=url, headers={"x-api-key": API_KEY}) as client:
 
         async def call() -> None:
-            response = await client.post(PATH, json=BODY)
+            response = await client.post(path_for(next(ids)), json=BODY)
             response.raise_for_status()
             response.json()["oauth_portal_url"]
 
