@@ -208,13 +208,12 @@ Target: TypeAlias = tuple[bytes, bytes, int | None, bytes, "str | httpx2.URL"]
 # parts as they are; an ``httpx2.Request`` is built only for what shows one to a user.
 RequestParts: TypeAlias = tuple[str, Target, httpx2.Headers, bytes]
 
-# A path httpx2 would send exactly as written: no dot segment, nothing its parser encodes
-# (unreserved, sub-delims, ``:@``, valid escapes; the generated code percent-encodes every
-# parameter). Any other path is parsed by httpx2.
-_AS_WRITTEN: Final = re.compile(
-    r"(?:/(?!\.\.?(?:/|$))(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})*)+"
-)
-_AS_WRITTEN_MAX: Final = 4096  # httpx2 refuses URLs past 64 KiB: a long one is its to judge
+# A path httpx2 sends exactly as written: it starts with "/", has no segment starting with "."
+# (httpx2 drops dot segments), and every character is one httpx2's parser leaves as it is in a
+# path (printable ASCII but space and ``"#<>?`{}``; a "%" stays, escape or not). The generated
+# code percent-encodes every parameter, so the paths of the API's calls are all of this kind.
+_PATH_AS_IS: Final = "".join(chr(code) for code in range(0x21, 0x7F) if chr(code) not in '"#<>?`{}')
+_AS_IS_MAX: Final = 4096  # httpx2 refuses URLs past 64 KiB: a long one is its to judge
 
 
 @lru_cache(maxsize=64)
@@ -233,8 +232,10 @@ def _target(base_url: str, path: str, query: list[Mapping[str, Any]]) -> tuple[T
     if (
         not query
         and prefix is not None
-        and len(base_url) + len(path) <= _AS_WRITTEN_MAX
-        and _AS_WRITTEN.fullmatch(path)
+        and path[:1] == "/"
+        and "/." not in path
+        and len(base_url) + len(path) <= _AS_IS_MAX
+        and not path.rstrip(_PATH_AS_IS)
     ):
         return (scheme, host, port, prefix + path.encode(), base_url + path), netloc
     url = httpx2.URL(base_url + path)

@@ -279,7 +279,10 @@ def _operation_at(path: str) -> types.ModuleType:
 
 @pytest.mark.parametrize(
     "path",
-    ["/users/a%zz/x", "/users/100%/x", "/users/[1]/x", "/a/../users/x", "/a/./x/", "/a/ b", "//x"],
+    [
+        *("/users/a%zz/x", "/users/100%/x", "/users/%41/x", "/users/[1]/x", "/a/../users/x"),
+        *("/a/./x/", "/a/.x", "/a/ b", "//x", "/a{b}", "/a`b", "/a<b>", '/a"b', "/é", "users/x"),
+    ],
 )
 def test_a_path_httpx2_would_rewrite_is_sent_as_httpx2_writes_it(server: Server, path: str) -> None:
     with Tapti(api_key=API_KEY, base_url=server.url + "/v1") as tapti:
