@@ -230,7 +230,8 @@ def _target(base_url: str, path: str, query: list[Mapping[str, Any]]) -> tuple[T
     """Where ``base_url`` + ``path`` goes, with ``query`` merged in order, and its ``Host``."""
     scheme, host, port, netloc, prefix = _base(base_url)
     if (
-        not query
+        type(path) is str  # anything else is httpx2's to accept or refuse
+        and not query
         and prefix is not None
         and path[:1] == "/"
         and "/." not in path

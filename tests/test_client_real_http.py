@@ -6,6 +6,7 @@ import json
 import socket
 import threading
 import types
+from collections import UserString
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -269,7 +270,7 @@ def test_an_undocumented_2xx_is_refused_whatever_the_id_holds(server: Server, us
         tapti.user(user_id).create_sdk_token(**CALL)
 
 
-def _operation_at(path: str) -> types.ModuleType:
+def _operation_at(path: Any) -> types.ModuleType:
     """An operation whose generated ``_get_kwargs`` gives ``path`` as it is."""
     operation = types.ModuleType("tapti_api_client.api.users.at_path")
     operation._get_kwargs = lambda: {"method": "post", "url": path, "json": EXPECTED_BODY}  # type: ignore[attr-defined]
@@ -288,6 +289,18 @@ def test_a_path_httpx2_would_rewrite_is_sent_as_httpx2_writes_it(server: Server,
     with Tapti(api_key=API_KEY, base_url=server.url + "/v1") as tapti:
         tapti.call(_operation_at(path))
     assert server.received[0].path == httpx2.URL(f"{server.url}/v1{path}").raw_path.decode()
+
+
+@pytest.mark.parametrize("path", [UserString("/users/x/sdk-token"), {"/x": 1}, b"/x", 7])
+def test_a_path_that_is_no_str_is_refused_before_sending(server: Server, path: Any) -> None:
+    # A str look-alike once passed the as-written checks and went out, then failed raw where
+    # the request was shown; a dict raised KeyError on Python 3.12+.
+    with (
+        Tapti(api_key=API_KEY, base_url=server.url) as tapti,
+        pytest.raises(InvalidInputError, match="cannot be built"),
+    ):
+        tapti.call(_operation_at(path))
+    assert server.received == []
 
 
 def test_a_path_too_long_for_httpx2_is_refused_before_sending(server: Server) -> None:

@@ -416,6 +416,9 @@ def test_url_template_keeps_the_base_path_and_hides_the_id() -> None:
     assert url_template("POST", "/tapti/v1/users/u-1/sdk-token") == f"/tapti/v1{TEMPLATE}"
     assert url_template("GET", "/users/u-1/sdk-token") is None  # no such operation
     assert url_template("POST", "/users/u-1") is None
+    # The path as sent: an escaped "/" stays inside the id's segment, escapes stay as they are.
+    assert url_template("POST", "/users/a%2Fb/sdk-token") == TEMPLATE
+    assert url_template("POST", "/%C3%A9/v1/users/u-1/sdk-token") == f"/%C3%A9/v1{TEMPLATE}"
 
 
 # --- process-wide: the global provider, and no OpenTelemetry at all ----------------------------
