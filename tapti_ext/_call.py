@@ -364,37 +364,35 @@ class Unreadable:
 
 
 @lru_cache(maxsize=1)
-def _operations() -> tuple[tuple[str, re.Pattern[str], str, tuple[int, ...]], ...]:
-    """The spec's operations (``_names.OPERATIONS``), each template as a pattern for a path's end,
-    where a ``{parameter}`` is one segment."""
+def _operations() -> tuple[tuple[str, str, re.Pattern[str], str, tuple[int, ...]], ...]:
+    """The spec's operations (``_names.OPERATIONS``), each with the text its template ends with
+    (checked first, by ``str.endswith``) and the template as a pattern for a path's end, where
+    a ``{parameter}`` is one segment."""
     found = []
     for method, template, success in OPERATIONS:
         pattern = re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(template))
-        found.append((method, re.compile(pattern + "$"), template, success))
+        tail = template.rpartition("}")[2]
+        found.append((method, tail, re.compile(pattern + "$"), template, success))
     return tuple(found)
 
 
-def _operation(method: str, path: str) -> tuple[int, str, tuple[int, ...]] | None:
-    """Where the most specific operation for ``method path`` starts in the path (after any
-    base path), its template and its documented 2xx statuses."""
-    matches = [
-        (found.start(), template, success)
-        for verb, pattern, template, success in _operations()
-        if verb == method and (found := pattern.search(path))
-    ]
-    return max(matches, key=lambda match: len(match[1])) if matches else None
-
-
-@lru_cache(maxsize=1024)
 def spec_facts(method: str, path: str) -> tuple[tuple[int, ...] | None, str | None]:
-    """What the spec says of ``method path`` (any base path before it), found by one match: the
-    2xx statuses it documents, and the path as its template (``/users/{id}/sdk-token``, the base
-    path kept), what a trace may show of a path whose parameters name a user. ``(None, None)``
-    for a request that is none of the spec's operations."""
-    operation = _operation(method, path)
-    if operation is None:
+    """What the spec says of ``method path`` (any base path before it): the 2xx statuses it
+    documents, and the path as its template (``/users/{id}/sdk-token``, the base path kept),
+    what a trace may show of a path whose parameters name a user. ``(None, None)`` for a
+    request that is none of the spec's operations. The most specific operation wins.
+
+    Not cached: every call is for another user, so a path is seldom seen twice."""
+    best: tuple[int, str, tuple[int, ...]] | None = None
+    for verb, tail, pattern, template, success in _operations():
+        if verb != method or not path.endswith(tail):
+            continue
+        found = pattern.search(path)
+        if found and (best is None or len(template) > len(best[1])):
+            best = (found.start(), template, success)
+    if best is None:
         return None, None
-    start, template, success = operation
+    start, template, success = best
     return success, path[:start] + template
 
 
