@@ -55,6 +55,7 @@ __all__ = [
     "json_object",
     "model_from",
     "parse_retry_after",
+    "parsed_base",
     "request_parts",
     "spec_facts",
     "url_template",
@@ -217,9 +218,10 @@ _AS_IS_MAX: Final = 4096  # httpx2 refuses URLs past 64 KiB: a long one is its t
 
 
 @lru_cache(maxsize=64)
-def _base(base_url: str) -> tuple[bytes, bytes, int | None, bytes, bytes | None]:
-    """A base URL's scheme, host, port, ``Host`` header, and the target prefix that an
-    as-written path is appended to (``None``: this base's own path must go through httpx2)."""
+def parsed_base(base_url: str) -> tuple[bytes, bytes, int | None, bytes, bytes | None]:
+    """A base URL's scheme, host, port (what a request for its origin has: the pipelines
+    compare them), ``Host`` header, and the target prefix that an as-written path is appended
+    to (``None``: this base's own path must go through httpx2). Parsed once per base URL."""
     url = httpx2.URL(base_url)
     prefix = httpx2.URL(base_url + "/-").raw_path[:-2]
     joins = httpx2.URL(base_url + "/a/-").raw_path == prefix + b"/a/-"
@@ -228,7 +230,7 @@ def _base(base_url: str) -> tuple[bytes, bytes, int | None, bytes, bytes | None]
 
 def _target(base_url: str, path: str, query: list[Mapping[str, Any]]) -> tuple[Target, bytes]:
     """Where ``base_url`` + ``path`` goes, with ``query`` merged in order, and its ``Host``."""
-    scheme, host, port, netloc, prefix = _base(base_url)
+    scheme, host, port, netloc, prefix = parsed_base(base_url)
     if (
         type(path) is str  # anything else is httpx2's to accept or refuse
         and not query

@@ -25,7 +25,7 @@ import httpcore2
 import httpx2
 
 from . import _network, _tracing
-from ._call import API_KEY_HEADER, MAX_RESPONSE_BYTES, Answer, Call, Unreadable
+from ._call import API_KEY_HEADER, MAX_RESPONSE_BYTES, Answer, Call, Unreadable, parsed_base
 from ._deadline import Attempt, Deadline
 from ._decode import BodyDecoder, BodyTooLargeError, UndecodableBodyError
 from ._errors import (
@@ -198,10 +198,9 @@ class _Base(Generic[_Http]):
         self._key_header = [(API_KEY_HEADER.encode(), api_key.encode())]
         self._api_key = api_key
         self._key_needle = api_key.lower().encode()  # what answers are searched for
-        base = httpx2.URL(base_url)
-        self._origin = base.origin
+        self._base_url = base_url
         # The same parts as the base URL's: the same origin, known without building an Origin.
-        self._parts = (base.raw_scheme, base.raw_host, base.port)
+        self._parts = parsed_base(base_url)[:3]
         self._http: _Http | None = http_client
         # The caller's cookies as given, not as answers add to them: httpx2 stores what each
         # answer sets in the client's jar, and one user's session cookie would go with the next
@@ -226,12 +225,13 @@ class _Base(Generic[_Http]):
         """Refuse a closed client, another host, and a caller's client forked since."""
         if self.closed:
             raise TaptiError("this client is closed; create a new one")
-        if call.target[:3] != self._parts and call.url.origin != self._origin:
-            raise InvalidInputError(
-                f"the API key is sent only to the base URL's origin ({self._origin}); "
-                f"this request is for {call.url.origin}. Use your own httpx2 client for "
-                "other hosts"
-            )
+        if call.target[:3] != self._parts:
+            origin = httpx2.URL(self._base_url).origin
+            if call.url.origin != origin:
+                raise InvalidInputError(
+                    f"the API key is sent only to the base URL's origin ({origin}); this "
+                    f"request is for {call.url.origin}. Use your own httpx2 client for other hosts"
+                )
         if self._http is not None and self._http.is_closed:
             raise TaptiError(
                 "the http_client given to this client is closed; pass one that is open, and "
