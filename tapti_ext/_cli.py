@@ -425,8 +425,8 @@ def _plain(value: Any) -> Any:
 
 
 def _create_sdk_token(args: argparse.Namespace) -> None:
+    from ._errors import RequiredFieldError  # noqa: PLC0415
     from ._inputs import check_platform, check_platforms, check_scopes, check_user_id  # noqa: PLC0415
-    from ._operation import RequiredFieldError  # noqa: PLC0415
 
     user_id = check_user_id(args.user_id, argument="USER_ID")
     platforms = check_platforms(split_values(args.platform), argument="--platform")

@@ -20,12 +20,15 @@ from typing import (
     Generic,
     NamedTuple,
     ParamSpec,
+    Protocol,
     Self,
     TypeVar,
+    cast,
     overload,
 )
 
 import httpx2
+from tapti_api_client._unknown import KEEP_UNKNOWN
 from tapti_api_client.api.users import create_sdk_token as _create_sdk_token
 from tapti_api_client.client import Client as _GeneratedClient
 from tapti_api_client.models.create_sdk_token_request import CreateSdkTokenRequest
@@ -44,7 +47,7 @@ from ._call import (
     request_parts,
 )
 from ._decode import ACCEPT_ENCODING
-from ._errors import InvalidInputError, TaptiError
+from ._errors import InvalidInputError, RequiredFieldError, TaptiError
 from ._inputs import (
     PlatformLike,
     ScopeLike,
@@ -57,13 +60,13 @@ from ._inputs import (
     check_url,
     check_user_id,
 )
-from ._operation import OperationModule, request_model
 from ._pipeline import ASYNC_DEFAULT_LIMITS, DEFAULT_LIMITS, AsyncPipeline, Pipeline
 from ._portal import SdkToken, oauth_portal_url, resolve_portal_url, token_from_response
 from ._version import __version__
 
 if TYPE_CHECKING:
     from tapti_api_client import AuthenticatedClient
+    from tapti_api_client.models.error_body import ErrorBody
 
     from ._response import APIResponse
 
@@ -111,6 +114,27 @@ _Pipe = TypeVar("_Pipe", Pipeline, AsyncPipeline)
 # An operation's parameters and its parsed success model, for call().
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+_R_co = TypeVar("_R_co", covariant=True)
+_M = TypeVar("_M")
+
+
+class OperationModule(Protocol[_P, _R_co]):
+    """What ``call()`` takes: a generated operation module, e.g.
+    ``tapti_api_client.api.users.create_sdk_token``, typed by its own signature.
+
+    Each module of ``tapti_api_client.api`` satisfies it as it is (type checkers accept modules
+    as protocol implementations): ``_P`` is what its ``_get_kwargs`` takes, and ``_R_co`` what
+    its ``_parse_response`` returns for a success. The error model and ``None`` are left out:
+    the SDK raises a typed error for any non-2xx answer, so a call never returns them.
+    """
+
+    __name__: str
+
+    def _get_kwargs(self, *args: _P.args, **kwargs: _P.kwargs) -> dict[str, Any]: ...
+
+    def _parse_response(
+        self, *, client: AuthenticatedClient | _GeneratedClient, response: httpx2.Response
+    ) -> _R_co | ErrorBody | None: ...
 
 
 class _Arguments(NamedTuple):
@@ -828,3 +852,53 @@ def _setting(value: str | None, variable: str) -> str | None:
     """The argument when given (even empty, so that it is refused), else the environment's
     (where an empty variable counts as unset, as shells make it easy to leave one so)."""
     return value if value is not None else (os.environ.get(variable) or None)
+
+
+def request_model(
+    model: type[_M], fields: Mapping[str, Any], extra_body: Mapping[str, Any] | None, what: str
+) -> _M:
+    """A generated request model from the wire ``fields`` this code knows, and from
+    ``extra_body`` the ones the spec made required since: for when the generated constructor
+    refuses the fields this code knows (a bare ``TypeError`` a user could do nothing about).
+
+    A required field in neither is an ``InvalidInputError`` that names it and says how to
+    pass it. Only the fields the model requires are read from ``extra_body`` here (as the API's
+    answers are: an enum value the spec does not list yet is kept); the whole of it is merged
+    into the request as usual.
+    """
+    data, given, missing = dict(fields), extra_body or {}, []
+    while True:
+        try:
+            built = _from_dict(model, data)
+        except KeyError as exc:  # the generated from_dict pops each required field
+            name = exc.args[0] if exc.args else None
+            if isinstance(name, str) and name not in data:
+                if name in given:
+                    data[name] = given[name]
+                else:
+                    missing.append(name)
+                    data[name] = None  # a stand-in, to find the next missing field
+                continue
+            if missing:  # a stand-in did not fit: the fields found so far are named
+                break
+            raise InvalidInputError(
+                f"{what}: extra_body does not fit the request (missing field {exc})"
+            ) from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            if missing:
+                break
+            raise InvalidInputError(
+                f"{what}: extra_body does not fit the request ({type(exc).__name__})"
+            ) from None
+        if not missing:
+            return built
+        break
+    raise RequiredFieldError(what, missing)
+
+
+def _from_dict(model: type[_M], data: dict[str, Any]) -> _M:
+    keep = KEEP_UNKNOWN.set(True)
+    try:
+        return cast("_M", model.from_dict(data))  # type: ignore[attr-defined]
+    finally:
+        KEEP_UNKNOWN.reset(keep)

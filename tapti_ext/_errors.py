@@ -2,6 +2,7 @@
 
     TaptiError
     ├── InvalidInputError(ValueError)      bad arguments; raised before any byte is sent
+    │   └── RequiredFieldError(TypeError)  a field the spec made required that no one sent
     ├── APIConnectionError                 the request got no HTTP response at all
     │   └── APITimeoutError                ... because a timeout ran out
     ├── APIResponseValidationError         a 2xx whose body is not the documented shape
@@ -91,6 +92,24 @@ def _rebuilt(kind: type[TaptiError], args: tuple[object, ...]) -> TaptiError:
 
 class InvalidInputError(TaptiError, ValueError):
     """An argument is wrong; nothing was sent. A ``ValueError`` too, as Python code expects."""
+
+
+class RequiredFieldError(InvalidInputError, TypeError):
+    """A request field the spec made required that this code does not send, nor the caller.
+
+    A ``TypeError`` too, as the generated constructor's error was: code that caught that keeps
+    working.
+    """
+
+    def __init__(self, what: str, names: list[str]) -> None:
+        quoted = ", ".join(repr(name) for name in names)
+        example = ", ".join(f'"{name}": ...' for name in names)
+        verb = "is" if len(names) == 1 else "are"
+        super().__init__(
+            f"{what}: {quoted} {verb} required by the API and not sent by this version of the "
+            f"SDK; pass {'it' if len(names) == 1 else 'them'} with extra_body={{{example}}}"
+        )
+        self.names = tuple(names)
 
 
 class APIConnectionError(TaptiError):

@@ -37,8 +37,9 @@ from tapti_ext import (
     Tapti,
 )
 from tapti_ext._call import model_from
+from tapti_ext._client import request_model
+from tapti_ext._errors import RequiredFieldError
 from tapti_ext._masking import masked
-from tapti_ext._operation import RequiredFieldError, request_model
 from tapti_ext._portal import token_from_response
 from tapti_ext.testing import MockTaptiServer
 
