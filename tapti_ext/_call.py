@@ -75,6 +75,7 @@ _M = TypeVar("_M")
 # answer and must hand the last error back untouched). Transient by nature: timeouts,
 # conflicts with in-flight state, rate limits, server failures.
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
+_LONGEST_RETRY_AFTER: Final = 86_400.0  # a day
 
 
 def parse_retry_after(headers: httpx2.Headers) -> float | None:
@@ -95,7 +96,9 @@ def parse_retry_after(headers: httpx2.Headers) -> float | None:
             return None
     if math.isnan(seconds):
         return None
-    return max(seconds, 0.0)
+    # "inf", "1e999" or a date in the year 9999 mean "not soon": kept a wait a caller can still
+    # sleep on or round (inf breaks int(), time.sleep() and asyncio.sleep()).
+    return min(max(seconds, 0.0), _LONGEST_RETRY_AFTER)
 
 
 class RetryPolicy:
@@ -265,26 +268,76 @@ def request_parts(
         generated = {k: v for k, v in generated.items() if k != "Content-Type"}
     if generated or extras.headers:
         headers = {**(generated or {}), **headers, **(extras.headers or {})}
+    # A value JSON or a URL cannot carry (an object, a lone surrogate, a 64 KiB query, absurd
+    # nesting) is refused before anything is sent, naming where it was; never quoting it.
     try:
         query = [found for found in (spec.get("params"), extras.query) if found]
         target, host = _target(base_url, spec["url"], query)
+    except (TypeError, ValueError, RecursionError, httpx2.InvalidURL) as exc:
+        if extras.query and not _fits_a_url(extras.query):
+            raise InvalidInputError(f"extra_query cannot be sent in a URL ({_why(exc)})") from None
+        raise InvalidInputError(f"the request cannot be built: its URL ({_why(exc)})") from None
+    try:
         sent = [(b"Host", host)]
         if payload is None and method in _BODY_METHODS:
             sent.append(_NO_CONTENT)  # where httpx2 puts it for a request without a body
         sent += [(_header_bytes(name), _header_bytes(value)) for name, value in headers.items()]
-        content = b""
-        if payload is not None:  # as httpx2 encodes ``json=``: compact, UTF-8, no NaN
-            content = json.dumps(
-                payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-            ).encode()
-            sent.append((b"Content-Length", str(len(content)).encode()))
-            if not any(name.lower() == b"content-type" for name, _ in sent):
-                sent.append(_JSON_TYPE)
-    # A value JSON or a URL cannot carry (an object, a lone surrogate, a 64 KiB query, absurd
-    # nesting): refused before anything is sent. The message never quotes the value.
-    except (TypeError, ValueError, RecursionError, httpx2.InvalidURL) as exc:
-        raise InvalidInputError(f"the request cannot be built ({type(exc).__name__})") from None
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"the request cannot be built: a header ({_why(exc)})") from None
+    content = b""
+    if payload is not None:
+        content = _body_bytes(payload, extras)
+        sent.append((b"Content-Length", str(len(content)).encode()))
+        if not any(name.lower() == b"content-type" for name, _ in sent):
+            sent.append(_JSON_TYPE)
     return method, target, httpx2.Headers(sent), content
+
+
+def _body_bytes(payload: object, extras: Extras) -> bytes:
+    try:
+        return _json_bytes(payload)
+    except (TypeError, ValueError, RecursionError) as exc:
+        culprit = extras.body and not _encodes(extras.body)
+        where = "extra_body" if culprit else "the request body"
+        raise InvalidInputError(f"{where} cannot be sent as JSON ({_why(exc)})") from None
+
+
+def _json_bytes(value: object) -> bytes:
+    """``value`` as httpx2 encodes ``json=``: compact, UTF-8, no NaN."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _encodes(value: object) -> bool:
+    try:
+        _json_bytes(value)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return True
+
+
+def _fits_a_url(query: Mapping[str, Any]) -> bool:
+    try:
+        httpx2.URL("http://example.invalid/", params=query)
+    except (TypeError, ValueError, RecursionError, httpx2.InvalidURL):
+        return False
+    return True
+
+
+def _why(exc: BaseException) -> str:
+    """What made a value unsendable, in words that never quote it."""
+    if isinstance(exc, UnicodeError):
+        return "a lone surrogate is not text that can be encoded"
+    if isinstance(exc, RecursionError):
+        return "it nests too deeply"
+    said = str(exc)
+    if said.startswith("Out of range float values"):
+        return "NaN and infinite numbers have no JSON form"
+    if said.startswith("Circular reference"):
+        return "it contains itself"
+    kind = re.match(r"Object of type (\w+) is not JSON serializable", said)
+    if kind:
+        return f"{kind[1]} values have no JSON form"
+    return type(exc).__name__
 
 
 _JSON_TYPE: Final = (b"Content-Type", b"application/json")
@@ -541,10 +594,9 @@ class Call(Generic[_T]):
         """Where the call went and how often, in the caller's terms (never the path's ids)."""
         url = self.url
         port = url.port or _DEFAULT_PORTS.get(url.scheme)
+        host = f"[{url.host}]" if ":" in url.host else url.host  # an IPv6 address, as in a URL
         attempts = f"{retries + 1} attempt{'s' if retries else ''}"
-        where = (
-            f"{url.scheme}://{url.host}:{port}, {attempts}; base URL from {self.sources.base_url}"
-        )
+        where = f"{url.scheme}://{host}:{port}, {attempts}; base URL from {self.sources.base_url}"
         proxy = self.sources.proxy
         return f"{where}; through the proxy in {proxy}" if proxy else where
 

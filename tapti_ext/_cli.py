@@ -91,6 +91,7 @@ _CLI_TERMS: Final[tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...]] 
     (r"\b(base|callback|redirect)_url\b", r"--\1-url"),
     (r"\bportal_url\b", "--portal-url (or TAPTI_PORTAL_URL)"),
     (r"^timeout\b", "--timeout"),
+    (r"^the request body\b", "--body"),
     (r", None or an httpx2?\.Timeout\b", ""),
     (r"^sdk_token must be a non-empty str$", "SDK_TOKEN must not be empty"),
     (r"^sdk_token\b", "SDK_TOKEN"),
@@ -523,8 +524,8 @@ def _mock_flags(**flags: str) -> Iterator[None]:
         yield
     except ValueError as exc:
         message = str(exc)
-        for name, flag in flags.items():
-            message = re.sub(rf"\b{name}\b", flag, message)
+        for name, flag in flags.items():  # the argument leads; "status" recurs in the sentence
+            message = re.sub(rf"^{name}\b", flag, message)
         raise bad_input(_in_cli_terms(message)) from None
 
 

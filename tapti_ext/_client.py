@@ -46,13 +46,14 @@ from ._call import (
     request_parts,
 )
 from ._decode import ACCEPT_ENCODING
-from ._errors import InvalidInputError, RequiredFieldError, TaptiError
+from ._errors import InvalidInputError, RequiredFieldError, TaptiError, forget_locals
 from ._inputs import (
     PlatformLike,
     ScopeLike,
     Timeout,
     check_api_key,
     check_base_url,
+    check_flag,
     check_platforms,
     check_scopes,
     check_timeout,
@@ -272,8 +273,11 @@ class _BaseTapti(Generic[_Pipe]):
         """
         if http_client is not None and not isinstance(http_client, self._http_type):
             raise InvalidInputError(_wrong_http_client(http_client, self._http_type))
+        check_flag(allow_insecure_http, argument="allow_insecure_http")
+        check_flag(propagate_trace_context, argument="propagate_trace_context")
+        key_argument = "api_key" if api_key is not None else "TAPTI_API_KEY"
         self._settings = _Settings(
-            api_key=check_api_key(_setting(api_key, "TAPTI_API_KEY")),
+            api_key=check_api_key(_setting(api_key, "TAPTI_API_KEY"), argument=key_argument),
             base_url=_base_url(base_url, allow_insecure_http=allow_insecure_http),
             # A caller's client keeps its own timeout unless one is given here too.
             timeout=_initial_timeout(timeout, caller_client=http_client is not None),
@@ -424,9 +428,14 @@ class _BaseTapti(Generic[_Pipe]):
     ) -> Call[Any]:
         if self._pipeline.closed:
             raise TaptiError(f"this {type(self).__name__} is closed; create a new one")
-        settings = self._settings
+        try:
+            request = request_parts(spec, self._settings.base_url, _HEADERS, extras)
+        except InvalidInputError as exc:  # no frame below keeps what it was given
+            forget_locals(exc)
+            raise
+        settings = self._settings  # only now: a refused request leaves no local with the key
         return Call(
-            request=request_parts(spec, settings.base_url, _HEADERS, extras),
+            request=request,
             parse=parse,
             retry=settings.retry,
             timeout=settings.timeout if isinstance(timeout, NotGiven) else check_timeout(timeout),

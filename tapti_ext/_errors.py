@@ -362,8 +362,8 @@ def _marks(secret: str) -> tuple[str, ...]:
 def _spellings(secret: str) -> re.Pattern[str]:
     """Every way a server's text can spell ``secret`` (printable ASCII, ``check_api_key``):
     each character as written in any case, percent-encoded once or twice in either case of
-    hex, an HTML character reference, or escaped by JSON (``\\u002f``, ``\\/``, ``\\"``), in
-    any mix.
+    hex, an HTML character reference (numeric, or named for ``& < > " '``), or escaped by
+    JSON (``\\u002f``, ``\\/``, ``\\"``), in any mix.
 
     A backslash of the key is matched written out, never escaped (``\\\\``): a backslash that
     could be one character or half of two would let a key of many make the search backtrack
@@ -381,12 +381,23 @@ def _spellings(secret: str) -> re.Pattern[str]:
         ]
         if not char.isalnum() and char != "\\":
             ways.append(re.escape("\\" + char))
+        if char in _NAMED_REFERENCES:  # as html.escape(), Jinja and XML write them
+            ways.append(_NAMED_REFERENCES[char])
         spelled.append(f"(?:{'|'.join(ways)})")
     pattern = "".join(spelled)
     if len(secret) < _SHORT_SECRET:  # alone: no key-like character, or an escape, beside it
         pattern = rf"{_ALONE_AFTER}{pattern}(?![A-Za-z0-9_\-])"
     return re.compile(pattern, re.IGNORECASE)
 
+
+# The named HTML character references that escapers write for printable ASCII.
+_NAMED_REFERENCES: Final = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    '"': "&quot;",
+    "'": "&apos;",
+}
 
 # What may stand before a short key: no key-like character, or the end of an escape.
 _ALONE_AFTER: Final = (

@@ -29,6 +29,7 @@ __all__ = [
     "bad_host_label",
     "check_api_key",
     "check_base_url",
+    "check_flag",
     "check_platform",
     "check_platforms",
     "check_scopes",
@@ -62,21 +63,29 @@ MAX_USER_ID_LENGTH = 1024
 _MAX_INT_ID_BITS = 3400  # about 1,024 decimal digits; str() refuses far longer ints anyway
 
 
-def check_api_key(api_key: object) -> str:
+def check_api_key(api_key: object, *, argument: str = "api_key") -> str:
+    """The key, stripped; ``argument`` names where it came from (``TAPTI_API_KEY``)."""
     if api_key is None:
         raise InvalidInputError(
             "no API key: pass api_key=... or set the TAPTI_API_KEY environment variable"
         )
     if not isinstance(api_key, str):
-        raise InvalidInputError(f"api_key must be a str, not {type(api_key).__name__}")
+        raise InvalidInputError(f"{argument} must be a str, not {type(api_key).__name__}")
     key = api_key.strip()
     if not key:
         raise InvalidInputError("api_key is empty: pass api_key=... or set TAPTI_API_KEY")
     if not (key.isascii() and key.isprintable()) or _WHITESPACE_OR_CONTROL.search(key):
         # Said without the key itself: a message must never carry a secret. HTTP headers
         # are ASCII, so anything else could not be sent anyway.
-        raise InvalidInputError("api_key must be printable ASCII without whitespace")
+        raise InvalidInputError(f"{argument} must be printable ASCII without whitespace")
     return key
+
+
+def check_flag(value: object, *, argument: str) -> bool:
+    """A yes-or-no argument: a bool only ("false" is truthy; 0.0 false by accident)."""
+    if type(value) is not bool:
+        raise InvalidInputError(f"{argument} must be True or False, not {type(value).__name__}")
+    return value
 
 
 def check_user_id(user_id: object, *, argument: str = "user id") -> str:
@@ -214,7 +223,7 @@ def _split(value: str, argument: str) -> SplitResult:
     return parts
 
 
-_MAX_QUOTED_URL = 200
+_MAX_QUOTED = 200
 _MAX_LABEL = 63
 _MAX_HOST = 253
 
@@ -228,8 +237,19 @@ def _without_credentials(value: str) -> str:
     return f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{tail}"
 
 
-def _quoted(text: str) -> str:
-    return repr(text if len(text) <= _MAX_QUOTED_URL else text[:_MAX_QUOTED_URL] + "...")
+def _quoted(value: object) -> str:
+    """A value a caller gave, as a message repeats it: cut short, or named by its type alone
+    (another object's repr could be any size, or raise; web apps pass ``?platform=`` on)."""
+    if isinstance(value, str):
+        return repr(value if len(value) <= _MAX_QUOTED else value[:_MAX_QUOTED] + "...")
+    if value is None or type(value) in {int, float, bool}:
+        try:
+            shown = repr(value)
+        except ValueError:  # an int beyond sys.get_int_max_str_digits()
+            shown = ""
+        if 0 < len(shown) <= _MAX_QUOTED:
+            return shown
+    return f"of type {type(value).__name__}"
 
 
 def bad_host_label(host: str) -> str | None:
@@ -300,7 +320,7 @@ def _member(enum: type[_E], value: object, argument: str) -> _E:
         except ValueError:
             pass
     valid = ", ".join(member.value.lower() for member in enum)
-    raise InvalidInputError(f"{argument}: unknown value {value!r}; valid values are {valid}")
+    raise InvalidInputError(f"{argument}: unknown value {_quoted(value)}; valid values are {valid}")
 
 
 def _members(enum: type[_E], value: object, argument: str) -> tuple[_E, ...]:

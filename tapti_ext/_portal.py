@@ -53,10 +53,12 @@ _PLATFORM_PARAM = "platform"
 
 def resolve_portal_url(portal_url: str | None) -> str:
     """The argument, else ``TAPTI_PORTAL_URL``, else Tapti's hosted portal; checked either way."""
-    chosen = portal_url
-    if chosen is None:  # an empty argument is refused below; an empty variable counts as unset
-        chosen = os.environ.get("TAPTI_PORTAL_URL") or DEFAULT_PORTAL_URL
-    return check_url(chosen, argument="portal_url")
+    if portal_url is not None:  # an empty argument is refused; an empty variable is unset
+        return check_url(portal_url, argument="portal_url")
+    from_environment = os.environ.get("TAPTI_PORTAL_URL")
+    if from_environment:
+        return check_url(from_environment, argument="TAPTI_PORTAL_URL")
+    return DEFAULT_PORTAL_URL
 
 
 def oauth_portal_url(
@@ -164,6 +166,14 @@ class SdkToken:
 
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"SdkToken is read-only; {name} cannot be deleted")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt through the checks (no attribute can be set from outside): copy, deepcopy
+        # (the answer copied too), pickle to a worker process, dataclasses.asdict.
+        return (
+            SdkToken._checked,
+            (self.oauth_portal_url, self.platforms, self.scopes, self.response),
+        )
 
     def _key(self) -> tuple[str, tuple[Platform, ...], tuple[Scope, ...]]:
         return (self.oauth_portal_url, self.platforms, self.scopes)

@@ -659,7 +659,7 @@ ERROR_PATHS = {
         CREATE,
         "invalid_input_error",
         env=(*ON_MOCK, ("TAPTI_PORTAL_URL", "ftp://p")),
-        says="--portal-url (or TAPTI_PORTAL_URL) must",
+        says="TAPTI_PORTAL_URL must",
     ),
     "unknown-platform": Failing(
         tuple(a.replace("TikTok", "myspace") for a in CREATE), "invalid_input_error"
@@ -796,3 +796,26 @@ def test_every_error_path_speaks_cli_as_a_line_and_as_json(
     assert_in_cli_terms(error["message"])
     assert KEY not in out
     assert WRONG_KEY not in out
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--fail-next", "1", "--fail-status", "99"], "--fail-status must be an HTTP status code"),
+        (["--fail-next", "1", "--retry-after", "1\u00e9"], "--retry-after must be printable"),
+        (["--delay", "-1"], "--delay must be a finite number"),
+    ],
+)
+def test_mock_server_fault_flag_messages_name_the_flag_once(args: list[str], said: str) -> None:
+    result = run("mock-server", *args)
+    assert result.returncode == 2
+    assert said in result.stderr, result.stderr
+    assert result.stderr.count("--") == 1, result.stderr
+
+
+def test_api_a_body_json_cannot_carry_is_bad_input_naming_body(server: MockTaptiServer) -> None:
+    result = run(*API_CREATE, json.dumps({**BODY, "ttl": float("nan")}), env=env_for(server))
+    assert result.returncode == 2
+    assert_one_clean_error_line(result)
+    assert "--body cannot be sent as JSON" in result.stderr, result.stderr
+    assert server.requests == []

@@ -217,7 +217,7 @@ def test_bad_portal_url_in_environment_is_refused(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("TAPTI_PORTAL_URL", "portal.example")
     with pytest.raises(InvalidInputError) as exc:
         Tapti(api_key=API_KEY)
-    assert_refused(exc, "portal_url")
+    assert_refused(exc, "TAPTI_PORTAL_URL")  # the variable, not an argument never passed
 
 
 # --- call arguments ----------------------------------------------------------------------------
@@ -447,3 +447,48 @@ def test_int_user_id_too_long_to_print_is_refused(
     with pytest.raises(InvalidInputError, match="user id"):
         Tapti(api_key=API_KEY, http_client=http).user(10**5000)
     assert sent == []
+
+
+@pytest.mark.parametrize("flag", ["allow_insecure_http", "propagate_trace_context"])
+@pytest.mark.parametrize("value", ["false", "off", 0, 1, 1.0, [0], None])
+def test_a_flag_must_be_a_bool(flag: str, value: object) -> None:
+    # "false" is truthy: taken as True, it sent the key over plain http to another machine.
+    for client in (Tapti, AsyncTapti):
+        with pytest.raises(InvalidInputError, match=f"^{flag} must be True or False"):
+            client(api_key=API_KEY, base_url="http://api.example.com", **{flag: value})
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda huge: (
+            Tapti(api_key=API_KEY)
+            .user("u1")
+            .create_sdk_token(
+                platforms=huge,
+                scopes="profile_read",
+                callback_url="https://a.example/cb",
+                redirect_url="https://a.example/r",
+            )
+        ),
+        lambda huge: Tapti(api_key=API_KEY).oauth_portal_url("tok", platform=huge),
+        lambda huge: Tapti(api_key=API_KEY, scopes=[huge]),
+    ],
+    ids=["platforms", "portal-platform", "scopes"],
+)
+def test_an_unknown_platform_or_scope_is_quoted_in_short(call: Any) -> None:
+    huge = "x" * 1_000_000  # a visitor's ?platform= can be any size
+    with pytest.raises(InvalidInputError) as caught:
+        call(huge)
+    assert len(str(caught.value)) < 400, len(str(caught.value))
+    assert "unknown value 'xxx" in str(caught.value)
+
+
+class _Unprintable:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+def test_an_unknown_value_whose_repr_fails_is_named_by_its_type() -> None:
+    with pytest.raises(InvalidInputError, match="unknown value of type _Unprintable"):
+        Tapti(api_key=API_KEY, platforms=[_Unprintable()])

@@ -407,3 +407,21 @@ def test_backoff_stays_capped_after_thousands_of_retries() -> None:
     delay = policy.delay(4000)
     assert delay is not None
     assert policy.max_delay / 2 <= delay <= policy.max_delay
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("inf", 86_400.0),
+        ("Infinity", 86_400.0),
+        ("1e999", 86_400.0),
+        ("-inf", 0.0),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 86_400.0),
+    ],
+)
+def test_an_endless_retry_after_is_at_most_a_day(value: str, expected: float) -> None:
+    # float() reads these; int() and time.sleep() raise OverflowError on inf, and
+    # asyncio.sleep(inf) never returns: a caller must be able to use what it is given.
+    seconds = parse_retry_after(httpx2.Headers({"retry-after": value}))
+    assert seconds == expected
+    assert int(seconds) >= 0

@@ -155,3 +155,58 @@ def test_server_text_in_messages_is_printable_bounded_and_redacted(
     if said:  # the server's words are still there, escaped
         assert "\\x1b[2J" in message
         assert "2026-12-02 INFO payment ok" in message
+
+
+def test_a_connection_error_brackets_an_ipv6_host() -> None:
+    with socket.socket(socket.AF_INET6) as probe:
+        probe.bind(("::1", 0))
+        port = int(probe.getsockname()[1])
+    tapti = Tapti(api_key=KEY, base_url=f"http://[::1]:{port}", max_retries=0)
+    with tapti, pytest.raises(APIConnectionError) as caught:
+        tapti.user("u1").create_sdk_token(**CALL)
+    assert f"http://[::1]:{port}, 1 attempt" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("TAPTI_PORTAL_URL", "https://portal example", "TAPTI_PORTAL_URL must not contain"),
+        ("TAPTI_PORTAL_URL", "ftp://portal.example", "TAPTI_PORTAL_URL must be"),
+        ("TAPTI_API_KEY", "key with spaces", "TAPTI_API_KEY must be printable ASCII"),
+    ],
+)
+def test_a_bad_environment_variable_is_named_not_the_argument(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, said: str
+) -> None:
+    monkeypatch.setenv("TAPTI_API_KEY", KEY)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(InvalidInputError) as caught:
+        Tapti()
+    assert str(caught.value).startswith(said), str(caught.value)
+    if variable == "TAPTI_PORTAL_URL":  # read by the bare function too
+        from tapti_ext import oauth_portal_url  # noqa: PLC0415
+
+        with pytest.raises(InvalidInputError, match=f"^{said}"):
+            oauth_portal_url("tok")
+
+
+@pytest.mark.parametrize(
+    ("extras", "said"),
+    [
+        ({"extra_body": {"ttl": float("nan")}}, "extra_body cannot be sent as JSON"),
+        ({"extra_body": {"ttl": float("inf")}}, "extra_body cannot be sent as JSON"),
+        ({"extra_body": {"note": "\ud800"}}, "extra_body cannot be sent as JSON"),
+        ({"extra_body": {"when": {1, 2}}}, "extra_body cannot be sent as JSON"),
+        ({"extra_query": {"q": "\ud800"}}, "extra_query cannot be sent in a URL"),
+    ],
+    ids=["nan", "inf", "surrogate", "set", "query-surrogate"],
+)
+def test_a_request_that_cannot_be_built_names_the_argument(
+    extras: dict[str, Any], said: str
+) -> None:
+    with MockTaptiServer(api_key=KEY) as server, Tapti(api_key=KEY, base_url=server.url) as tapti:
+        with pytest.raises(InvalidInputError) as caught:
+            tapti.user("u1").create_sdk_token(**CALL, **extras)
+        assert server.requests == []  # refused before anything was sent
+    assert str(caught.value).startswith(said), str(caught.value)
+    assert "\ud800" not in str(caught.value)

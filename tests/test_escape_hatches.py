@@ -87,7 +87,7 @@ def test_extra_headers_can_never_replace_the_key(
     [
         ({"extra_body": ["not", "a", "mapping"]}, "extra_body"),
         ({"extra_headers": {"x-n": 1}}, "extra_headers"),
-        ({"extra_body": {"when": object()}}, "cannot be built"),
+        ({"extra_body": {"when": object()}}, "^extra_body cannot be sent as JSON"),
     ],
 )
 def test_bad_extras_are_refused_before_sending(

@@ -501,3 +501,25 @@ def test_a_key_of_letters_only_is_masked_in_any_case(
     with pytest.raises(APIStatusError) as caught:
         wrapper(server.url, key)
     assert caught.value.request_id == "***"
+
+
+@pytest.mark.parametrize("escape", ["html.escape", "named-apos"])
+def test_a_key_escaped_with_named_html_references_is_masked(
+    serve: Callable[..., Server], escape: str
+) -> None:
+    # html.escape(), Jinja and most HTML error pages write & < > " as named references.
+    import html  # noqa: PLC0415
+
+    key = "sk_live&Q<9>z\"w'v"
+    echo = html.escape(key)
+    if escape == "named-apos":
+        echo = echo.replace("&#x27;", "&apos;").replace("&quot;", "&QUOT;")
+    body = json.dumps({"error": "no", "echo": echo}).encode()
+    server = serve(answering(answer(401, body, f"x-request-id: req-{echo}")))
+    with pytest.raises(APIStatusError) as caught:
+        wrapper(server.url, key)
+    assert caught.value.request_id == "req-***"
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body["echo"] == "***"
+    assert echo not in str(caught.value.response.headers)
+    assert echo not in str(caught.value)

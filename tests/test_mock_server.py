@@ -813,3 +813,19 @@ _CALL: dict[str, Any] = {
     "callback_url": "https://app.example/cb",
     "redirect_url": "https://app.example/done",
 }
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: MockTaptiServer(portal_url=True),  # type: ignore[arg-type]
+        lambda: MockTaptiServer(portal_url=8080),  # type: ignore[arg-type]
+        lambda: MockTaptiServer().delay_next(10**400),
+        lambda: MockTaptiServer().fail_next(1, retry_after=10**400),
+    ],
+    ids=["portal_url-bool", "portal_url-int", "huge-delay", "huge-retry-after"],
+)
+def test_the_kits_bad_arguments_are_value_or_type_errors(make: Any) -> None:
+    with pytest.raises((ValueError, TypeError)) as caught:
+        make()
+    assert type(caught.value) in {ValueError, TypeError}, repr(caught.value)

@@ -307,3 +307,28 @@ def test_portal_url_keeps_the_other_parameters_exactly_as_the_api_wrote_them() -
 def test_lone_surrogate_token_is_refused() -> None:
     with pytest.raises(InvalidInputError, match="sdk_token"):
         oauth_portal_url("tok\udcff")
+
+
+def test_a_token_survives_copy_deepcopy_pickle_and_asdict() -> None:
+    import copy  # noqa: PLC0415
+    import dataclasses  # noqa: PLC0415
+    import pickle  # noqa: PLC0415
+
+    token = SdkToken(URL, ["youtube"], "profile_read")
+
+    @dataclasses.dataclass
+    class Holder:
+        token: SdkToken
+
+    for duplicate in (
+        copy.copy(token),
+        copy.deepcopy(token),
+        pickle.loads(pickle.dumps(token)),
+        dataclasses.asdict(Holder(token))["token"],
+    ):
+        assert duplicate == token
+        assert duplicate.sdk_token == TOKEN
+        assert duplicate.platforms == (Platform.YOUTUBE,)
+        assert duplicate.response.oauth_portal_url == URL
+        assert TOKEN not in repr(duplicate.response)  # still masked
+    assert copy.deepcopy(token).response is not token.response  # deep: its own answer

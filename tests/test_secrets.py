@@ -516,3 +516,47 @@ async def test_no_object_reachable_from_async_tapti_shows_the_key() -> None:
             await copy.get_async_httpx_client().aclose()
     assert generated.status_code == 200
     assert copy_response.status_code == 200
+
+
+def _holds(value: object, secret: str) -> bool:
+    """Whether ``value``, or an attribute or item of it one level down, is or shows ``secret``."""
+    inner = [value]
+    if isinstance(value, list | tuple | set | frozenset):
+        inner += list(value)
+    elif isinstance(value, dict):
+        inner += [*value.keys(), *value.values()]
+    for slot in getattr(type(value), "__slots__", ()):
+        inner.append(getattr(value, slot, None))
+    inner += list(getattr(value, "__dict__", {}).values())
+    return any(item == secret or (isinstance(item, str) and secret in item) for item in inner)
+
+
+@pytest.mark.parametrize(
+    "extras",
+    [{"extra_body": {"n": float("nan")}}, {"extra_query": {"q": "\ud800"}}],
+    ids=["extra_body", "extra_query"],
+)
+def test_a_request_refused_while_built_leaves_no_key_in_frame_locals(
+    extras: dict[str, Any],
+) -> None:
+    from tapti_api_client.api.users import create_sdk_token  # noqa: PLC0415
+    from tapti_api_client.models import CreateSdkTokenRequest  # noqa: PLC0415
+
+    body = CreateSdkTokenRequest.from_dict(
+        {"user_platforms": ["YOUTUBE"], "enabled_scopes": ["PROFILE_READ"]}
+        | {"callback_url": CALL["callback_url"], "redirect_url": CALL["redirect_url"]}
+    )
+    with Tapti(api_key=API_KEY, base_url="http://127.0.0.1:9") as tapti:  # nothing is sent
+        for call in (
+            lambda: tapti.user("u1").create_sdk_token(**CALL, **extras),
+            lambda: tapti.call(create_sdk_token, "u1", body=body, **extras),
+        ):
+            with pytest.raises(InvalidInputError) as caught:
+                call()
+            held = [
+                f"{frame.f_code.co_name}: {name}"
+                for frame, _ in traceback.walk_tb(caught.value.__traceback__.tb_next)
+                for name, value in frame.f_locals.items()
+                if _holds(value, API_KEY)
+            ]
+            assert held == []

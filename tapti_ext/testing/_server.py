@@ -180,9 +180,16 @@ def _format_retry_after(value: float | str) -> str:
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError("retry_after must be a number of seconds or a string")
-    if not math.isfinite(value) or value < 0:
+    if not _finite(value) or value < 0:
         raise ValueError("retry_after must be a finite number of seconds >= 0")
     return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float: no finite number of seconds either
+        return False
 
 
 def _check_count(count: object) -> int:
@@ -544,6 +551,8 @@ class MockTaptiServer:
             raise ValueError("portal must be True or False")
         if portal and portal_url is not None:
             raise ValueError("portal=True serves the portal itself: do not pass portal_url too")
+        if portal_url is not None and not isinstance(portal_url, str):
+            raise ValueError(f"portal_url must be a str, not {type(portal_url).__name__}")
         base = urlsplit(portal_url or _DEFAULT_PORTAL_URL)
         if base.scheme not in ("http", "https") or not base.netloc or base.fragment:
             raise ValueError("portal_url must be an absolute http(s) URL without a fragment")
@@ -731,7 +740,7 @@ class MockTaptiServer:
         if (
             isinstance(seconds, bool)
             or not isinstance(seconds, int | float)
-            or not math.isfinite(seconds)
+            or not _finite(seconds)
             or seconds < 0
         ):
             raise ValueError("seconds must be a finite number >= 0")
