@@ -829,3 +829,22 @@ def test_the_kits_bad_arguments_are_value_or_type_errors(make: Any) -> None:
     with pytest.raises((ValueError, TypeError)) as caught:
         make()
     assert type(caught.value) in {ValueError, TypeError}, repr(caught.value)
+
+
+def test_a_recorded_request_survives_copy_deepcopy_and_pickle(
+    server: MockTaptiServer, client: httpx2.Client
+) -> None:
+    import copy  # noqa: PLC0415
+    import pickle  # noqa: PLC0415
+
+    client.post("/users/u1/sdk-token", json={"user_platforms": ["YOUTUBE"]})
+    recorded = server.requests[-1]
+    for duplicate in (
+        copy.copy(recorded),
+        copy.deepcopy(recorded),
+        pickle.loads(pickle.dumps(recorded)),
+    ):
+        assert duplicate == recorded
+        assert duplicate.headers["x-api-key"] == "***"
+        with pytest.raises(TypeError):  # still read-only
+            duplicate.headers["x-api-key"] = "k"  # type: ignore[index]

@@ -83,6 +83,17 @@ class RecordedRequest:
     status: int
     request_id: str
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copy, deepcopy and pickle cannot take the read-only headers view as it is.
+        fields = (self.method, self.path, self.user_id, dict(self.headers))
+        return (_recorded, (*fields, self.json, self.status, self.request_id))
+
+
+def _recorded(
+    method: str, path: str, user_id: str | None, headers: dict[str, str], *rest: Any
+) -> RecordedRequest:
+    return RecordedRequest(method, path, user_id, types.MappingProxyType(headers), *rest)
+
 
 @dataclass(frozen=True, slots=True)
 class _Reply:
