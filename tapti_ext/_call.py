@@ -32,7 +32,6 @@ from ._errors import (
     describe_transport_error,
     excerpt,
     forget_locals,
-    redacted,
     status_error_from_response,
 )
 from ._inputs import Timeout
@@ -484,6 +483,7 @@ class Call(Generic[_T]):
         "body",
         "headers",
         "method",
+        "replayable",
         "retry",
         "secret",
         "sources",
@@ -511,9 +511,12 @@ class Call(Generic[_T]):
             url = request.url
             self.method, self.headers, self.body = request.method, request.headers, request.stream
             self.target = (url.raw_scheme, url.raw_host, url.port, url.raw_path, url)
+            # A body streamed from a generator or a file can be read once: never sent again.
+            self.replayable = isinstance(request.stream, httpx2.ByteStream)
         else:
             self._request = None
             self.method, self.target, self.headers, self.body = request
+            self.replayable = True
         # A 2xx the operation does not document is no success: its body is not the model's. The
         # template is for tracing; both come from one match of the path as sent (an id's
         # escaped "/" stays inside its segment).
@@ -625,9 +628,11 @@ class Call(Generic[_T]):
         # Without a parsed head, the bytes that came only may be a 2xx: say so, and why no retry.
         what = "a successful response" if response else "an answer that may be a success"
         if isinstance(error, httpx2.TimeoutException):
+            # A write that timed out with an answer already waiting (``Attempt.saw_waiting``).
+            doing = "sending the request, with" if isinstance(error, httpx2.WriteTimeout) else ""
             raise APITimeoutError(
-                f"the call's time ran out while reading {what} ({self._where(retries)}; not "
-                "retried: a token may have been issued)",
+                f"the call's time ran out while {doing or 'reading'} {what} "
+                f"({self._where(retries)}; not retried: a token may have been issued)",
                 request=self.request,
             ) from error
         stand_in = response.response() if response else httpx2.Response(200, request=self.request)
@@ -647,7 +652,7 @@ class Call(Generic[_T]):
         reason: str,
         cause: Exception | None = None,
     ) -> float:
-        delay = self.retry.delay(retries, retry_after)
+        delay = self.retry.delay(retries, retry_after) if self.replayable else None
         if delay is None or not deadline.allows_wait(delay):
             forget_locals(cause)
             raise error from cause
@@ -656,7 +661,7 @@ class Call(Generic[_T]):
 
     def _log_attempt(self, retries: int, outcome: int | Exception) -> None:
         if log.isEnabledFor(logging.DEBUG):
-            said = outcome if isinstance(outcome, int) else redacted(str(outcome), self.secret)
+            said = outcome if isinstance(outcome, int) else excerpt(str(outcome), self.secret)
             log.debug("%s %s -> %s (attempt %d)", self.method, self.url.path, said, retries + 1)
 
 

@@ -86,6 +86,7 @@ class Attempt:
         "_class",
         "_pending",
         "_skipped",
+        "answered_unread",
         "deadline",
         "head_end",
         "received",
@@ -105,6 +106,7 @@ class Attempt:
         self._class: int | None = None  # the first digit of the head being read, once known
         self._pending = b""  # the head being read (interim answers already skipped)
         self._skipped = 0  # bytes of interim answers before it
+        self.answered_unread = False  # an answer waited unread when a write failed
 
     @contextmanager
     def running(self) -> Iterator[None]:
@@ -143,9 +145,18 @@ class Attempt:
         """Whether the API may have answered this attempt with a 2xx, so that the token may
         exist: bytes of its final answer arrived, and they prove no other status. A cut, garbled
         or unusual status line counts, however many interim answers came first."""
+        if self.answered_unread and not self.tunnelling:
+            return True
         if self.tunnelling or self.received <= self._skipped:
             return False  # nothing from the API, or only interim answers
         return self._class not in _NOT_2XX
+
+    def saw_waiting(self, data: bytes) -> None:
+        """``data`` waited unread when a write failed: a server may answer before it has read
+        the whole request. Unless it plainly starts a 3xx to 5xx (TLS records cannot be read
+        here), the attempt may have been answered with a 2xx."""
+        status = re.match(_STATUS_START, data)
+        self.answered_unread = status is None or status.group(1)[0] not in b"345"
 
     def clean_end(self, content_length: int | None) -> bool:
         """Whether exactly one answer of ``content_length`` body bytes was read, nothing more.

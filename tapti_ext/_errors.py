@@ -304,9 +304,11 @@ def status_error_from_response(
 
 
 def excerpt(text: str, secret: str, limit: int = _MAX_QUOTED_MESSAGE) -> str:
-    """What an error message may quote of what a server sent: redacted, made printable (no
-    terminal escapes, no line breaks to forge log lines with), then bounded."""
-    printable = re.sub(_UNPRINTABLE, lambda c: ascii(c.group())[1:-1], redacted(text, secret))
+    """What an error message may quote of what a server sent: the key and any SDK token
+    masked, made printable (no terminal escapes, no line breaks to forge log lines with), then
+    bounded."""
+    shown = masked_url(redacted(text, secret))
+    printable = re.sub(_UNPRINTABLE, lambda c: ascii(c.group())[1:-1], shown)
     return _shortened(printable, limit)
 
 

@@ -67,6 +67,12 @@ __all__ = [
 _WRITE_SLICE: Final = 64 * 1024
 # A socket timeout fires after its time; earlier than this before it, a TimeoutError is not one.
 _EARLY: Final = 0.005
+# How an answer waiting unread is looked at: a peek that does not wait (no such flag on
+# Windows: there, none is looked for), of enough bytes to read a status line's class.
+_DONTWAIT: Final = getattr(socket, "MSG_DONTWAIT", 0)
+_PEEK_NOW: Final = socket.MSG_PEEK | _DONTWAIT if _DONTWAIT else 0
+_PEEKED: Final = 64
+_A_MOMENT: Final = 0.01
 
 
 def _bounded(timeout: float | None, error: type[Exception]) -> float | None:
@@ -96,6 +102,21 @@ def _pass_on_program_timeout(
     if timeout is not None and time.monotonic() - started + _EARLY >= timeout:
         return  # the socket's own timeout
     raise cause from None
+
+
+def _look_for_an_answer(inner: Any) -> None:
+    """After a write timed out: show the attempt any answer already waiting, unread, on the
+    connection (a peek, which leaves it there), so that a 2xx is never taken for none."""
+    attempt = current_attempt.get()
+    sock = inner.get_extra_info("socket")
+    if attempt is None or not _PEEK_NOW or not isinstance(sock, socket.socket):
+        return
+    try:  # the socket's own recv: on a TLS socket, the encrypted bytes, as a sign of life
+        waiting = socket.socket.recv(sock, _PEEKED, _PEEK_NOW)
+    except OSError:  # nothing waiting, or the connection is gone
+        return
+    if waiting:
+        attempt.saw_waiting(waiting)
 
 
 def _sending(buffer: bytes) -> None:
@@ -201,6 +222,7 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
                 self._inner.write(view[start : start + _WRITE_SLICE], bound)
             except httpcore2.TimeoutException as exc:
                 _pass_on_program_timeout(exc, started, bound)
+                _look_for_an_answer(self._inner)
                 raise
 
     def close(self) -> None:
@@ -308,7 +330,22 @@ class _AsyncStream(_Discardable, httpcore2.AsyncNetworkStream):
             await self._inner.write(buffer, timeout)
         except httpcore2.TimeoutException as exc:
             _pass_on_program_timeout(exc, started, timeout)
+            await self._look_for_an_answer()
             raise
+
+    async def _look_for_an_answer(self) -> None:
+        """``_look_for_an_answer`` for async backends, which read what arrives into buffers of
+        their own: a peek at the socket finds nothing there. So this reads (the connection is
+        dropped after a failed write anyway), waiting a moment at most."""
+        attempt = current_attempt.get()
+        if attempt is None:
+            return
+        try:
+            waiting = await self._inner.read(_PEEKED, _A_MOMENT)
+        except (httpcore2.NetworkError, httpcore2.TimeoutException, OSError):
+            return
+        if waiting:
+            attempt.saw_waiting(waiting)
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -31,6 +31,7 @@ from tapti_ext import (
     InvalidInputError,
     SdkToken,
     Tapti,
+    TaptiError,
 )
 
 __all__ = ["serve", "spans"]  # the fixtures, imported for pytest
@@ -511,3 +512,24 @@ def test_a_key_of_letters_only_is_masked_in_any_case(
     with pytest.raises(APIStatusError) as caught:
         wrapper(server.url, key)
     assert caught.value.request_id == "***"
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        # A head h11 refuses, quoting the line: "illegal header line: bytearray(b'Location ...')".
+        f"HTTP/1.1 200 OK\r\nLocation https://portal.example/?sdk_token={TOKEN}\r\n",
+        f"HTTP/1.1 503 retry sdk_token={TOKEN}\r\n",  # a reason phrase
+        f"HTTP/1.1 401 see https://p.example/?a=1&sdk_token={TOKEN}\r\n",
+    ],
+    ids=["malformed-200-head", "503-reason", "401-reason"],
+)
+def test_an_sdk_token_in_an_answers_head_is_masked_in_messages_and_logs(
+    serve: Callable[..., Server], head: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = serve(answering(f"{head}Content-Length: 0\r\nConnection: close\r\n\r\n".encode()))
+    with caplog.at_level(logging.DEBUG, "tapti_ext"), pytest.raises(TaptiError) as caught:
+        wrapper(server.url)
+    assert "sdk_token" in str(caught.value) or "sdk_token" in caplog.text  # it was quoted
+    assert TOKEN not in str(caught.value)
+    assert TOKEN not in caplog.text

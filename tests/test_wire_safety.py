@@ -787,3 +787,107 @@ def test_cancelled_async_calls_leave_no_connection_behind(serve: Callable[..., S
     assert busy == 0
     assert kept <= 20  # the async keep-alive limit
     assert open_sockets() <= before + 2  # the client closed: its connections with it
+
+
+# --- a streamed body through tapti.raw --------------------------------------------------------
+
+
+def _streamed_body() -> tuple[bytes, Any, Any]:
+    body = json.dumps({"user_platforms": ["YOUTUBE"], **CALL}).encode()
+
+    def chunks() -> Iterator[bytes]:
+        yield body[:10]
+        yield body[10:]
+
+    async def async_chunks() -> Any:
+        for part in chunks():
+            yield part
+
+    return body, chunks, async_chunks
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_raw_sends_a_streamed_body_once_and_raises_a_typed_error(
+    flavour: str, serve: Callable[..., Server]
+) -> None:
+    # A generator can be read once: a retry raised httpx2's StreamConsumed (a plain iterator
+    # sent an empty body instead), losing the 503 the server had sent.
+    head, payload = response_bytes(503, b"{}", {"Retry-After": "0"})
+    server = serve(lambda connection, _: connection.sendall(head + payload))
+    body, chunks, async_chunks = _streamed_body()
+    headers = {"content-type": "application/json", "content-length": str(len(body))}
+    path = "/users/u1/sdk-token"
+
+    def send() -> None:
+        if flavour == "sync":
+            with Tapti(api_key=API_KEY, base_url=server.url, timeout=10) as tapti:
+                tapti.raw.get_httpx_client().post(path, content=chunks(), headers=headers)
+            return
+
+        async def run() -> None:
+            async with AsyncTapti(api_key=API_KEY, base_url=server.url, timeout=10) as tapti:
+                http = tapti.raw.get_async_httpx_client()
+                await http.post(path, content=async_chunks(), headers=headers)
+
+        asyncio.run(run())
+
+    with pytest.raises(TaptiError) as caught:
+        send()
+    assert caught.value.status_code == 503  # type: ignore[attr-defined]
+    assert server.attempts == 1
+
+
+# --- an answer that arrives while the request is still being sent -----------------------------
+
+
+def _answers_after_the_head(status: int) -> tuple[str, list[socket.socket]]:
+    """A server that reads a request's head only, answers at once and reads nothing more (RFC
+    9112 lets a server answer before the request is complete)."""
+    kept: list[socket.socket] = []
+    head, payload = response_bytes(status, token_body("u1"))
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            kept.append(connection)
+            seen = b""
+            while b"\r\n\r\n" not in seen:
+                seen += connection.recv(4096)
+            connection.sendall(head + payload)
+
+    threading.Thread(target=serve, daemon=True).start()
+    kept.append(listener)
+    return f"http://127.0.0.1:{listener.getsockname()[1]}", kept
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_2xx_waiting_unread_when_a_write_times_out_is_not_retried(flavour: str) -> None:
+    # httpx2.Timeout: per-operation limits, retries allowed. The body fills the socket buffers;
+    # the write times out with the 200 and its token sitting unread: three tokens were issued.
+    url, kept = _answers_after_the_head(200)
+    pad = {"pad": "x" * 30_000_000}
+    timeout = httpx2.Timeout(1.0)
+
+    def call() -> None:
+        if flavour == "sync":
+            with Tapti(api_key=API_KEY, base_url=url, timeout=timeout) as tapti:
+                tapti.user("u1").create_sdk_token(**CALL, extra_body=pad)
+            return
+
+        async def run() -> None:
+            async with AsyncTapti(api_key=API_KEY, base_url=url, timeout=timeout) as tapti:
+                await tapti.user("u1").create_sdk_token(**CALL, extra_body=pad)
+
+        asyncio.run(run())
+
+    try:
+        with pytest.raises(TaptiError, match="while sending the request, with an answer that"):
+            call()
+        assert len(kept) == 2  # the listener and one connection: one request, one token
+    finally:
+        for sock in kept:
+            sock.close()
