@@ -450,6 +450,7 @@ def test_a_json_escaped_key_in_a_header_is_masked_in_debug_logs(
 
 
 HTML_KEY = "sk_live&Q<9>z\"w'v"  # printable ASCII, as check_api_key allows
+LOWBAR_KEY = "sk_live_lowbar_0123"
 
 
 @pytest.mark.parametrize(
@@ -461,8 +462,9 @@ HTML_KEY = "sk_live&Q<9>z\"w'v"  # printable ASCII, as check_api_key allows
         # html.escape(), Jinja and HTML error pages write & < > " ' as named references.
         (HTML_KEY, html.escape(HTML_KEY)),
         (HTML_KEY, html.escape(HTML_KEY).replace("&#x27;", "&apos;").replace("&quot;", "&QUOT;")),
+        (LOWBAR_KEY, LOWBAR_KEY.replace("_", "&lowbar;")),  # HTML5 names "_" too
     ],
-    ids=["double-percent", "html-decimal", "html-hex", "html-named", "html-named-apos"],
+    ids=["double-percent", "html-decimal", "html-hex", "html-named", "html-named-apos", "lowbar"],
 )
 def test_a_key_encoded_twice_or_as_html_is_masked(
     serve: Callable[..., Server], key: str, echo: str
