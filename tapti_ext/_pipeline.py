@@ -101,6 +101,8 @@ def _without_keys(text: str, keys: set[str]) -> str:
 
 
 _LOG_FILTER: Final = _KeyMaskingFilter()
+# Each caller's client lent to the SDK, with the process generation it was first lent in.
+_CALLER_CLIENTS: Final[weakref.WeakKeyDictionary[Any, int]] = weakref.WeakKeyDictionary()
 for _name in ("connection", "http11", "http2", "proxy", "socks"):  # httpcore2's loggers
     logging.getLogger(f"httpcore2.{_name}").addFilter(_LOG_FILTER)
 logging.getLogger("httpx2").addFilter(_LOG_FILTER)
@@ -210,6 +212,13 @@ class _Base(Generic[_Http]):
         # Read now, so that a bad proxy or certificate variable is refused by the constructor.
         self._settings = PoolSettings(base_url) if http_client is None else None
         self._generation = _network.generation
+        # A caller's client belongs to the process that first lent it to a Tapti client: in a
+        # forked child its pool holds the parent's connections, whoever made the Tapti client.
+        self._http_generation = (
+            _CALLER_CLIENTS.setdefault(http_client, _network.generation)
+            if http_client is not None
+            else None
+        )
         self.closed = False
         _LOG_FILTER.clients.add(self)
         self._start_span = _tracing.span_starter()
@@ -237,12 +246,12 @@ class _Base(Generic[_Http]):
                 "the http_client given to this client is closed; pass one that is open, and "
                 "close it after the Tapti client"
             )
-        if self._http is not None and self._generation != _network.generation:
+        if self._http is not None and self._http_generation != _network.generation:
             raise TaptiError(
-                "this client's http_client was created before os.fork(): its pooled connections "
+                "this client's http_client was used before os.fork(): its pooled connections "
                 "are shared with the parent process, which could hand this process another "
-                "user's answer. Create the httpx2 client (or the Tapti client) after forking, "
-                "e.g. in gunicorn's post_fork or Celery's worker_process_init"
+                "user's answer. Create the httpx2 client after forking, e.g. in gunicorn's "
+                "post_fork or Celery's worker_process_init"
             )
 
     def _forked(self) -> bool:

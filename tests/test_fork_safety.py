@@ -448,3 +448,26 @@ def test_callers_http_client_used_after_fork_is_refused_before_sending(
     assert "fork" in report["error"].lower(), f"the message should say why: {report}"
     users = [entry["user"] for entry in server.log()]
     assert "own-child" not in users, "the child's request reached the server"
+
+
+def test_a_tapti_made_in_the_child_on_the_parents_http_client_is_refused(
+    server: TokenServer,
+) -> None:
+    # The guard followed the Tapti object: a child making its own Tapti on the parent's
+    # httpx2 client (which holds the parent's kept-alive connection) sent on that connection.
+    with httpx2.Client(timeout=TIMEOUT) as http:
+        tapti = Tapti(api_key=API_KEY, base_url=server.url, http_client=http, max_retries=0)
+        assert token_of(tapti.user("own-warm2").create_sdk_token(**CALL)) == "tok-for-own-warm2"
+
+        def child() -> dict[str, Any]:
+            made_here = Tapti(api_key=API_KEY, base_url=server.url, http_client=http)
+            return {"token": token_of(made_here.user("own-child2").create_sdk_token(**CALL))}
+
+        pid, pipe = fork_child(child)
+        report = wait_child(pid, pipe)
+        tapti.close()
+    assert "token" not in report, f"the child sent on the parent's client: {report}"
+    assert "TaptiError" in report.get("error_type", []), report
+    assert "after forking" in report["error"], report
+    assert "or the Tapti client" not in report["error"], report  # that advice was wrong
+    assert "own-child2" not in [entry["user"] for entry in server.log()]
