@@ -8,6 +8,7 @@ recorded, and the caller's trace context, if any, is still passed on.
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 
@@ -34,6 +35,7 @@ __all__ = ["start"]
 
 # The logger's name too: one name to filter the SDK's telemetry by.
 _TRACER: Final = trace.get_tracer("tapti_ext", __version__)
+_log: Final = logging.getLogger("tapti_ext")
 # Methods the conventions name; any other is reported as "_OTHER" (a method is no free text).
 _METHODS: Final = frozenset(
     {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"}
@@ -70,10 +72,16 @@ def start(call: Call[Any], origin: Origin, *, propagate: bool) -> Span:
     """A span for ``call`` (see ``_tracing.span_starter``), current until it ends.
 
     A span that records nothing (no OpenTelemetry SDK configured, or not sampled) is not made
-    current and gets nothing at its end; the trace context is still sent.
+    current and gets nothing at its end; the trace context is still sent. Telemetry never
+    fails a call: a tracer or propagator that raises costs the call its span or its
+    ``traceparent``, not its token.
     """
     name, attributes = _at_start(call.method, origin, call.template)
-    span = _TRACER.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+    try:
+        span = _TRACER.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+    except Exception:  # a tracer provider's bug
+        _log.debug("tracing: no span for this call", exc_info=True)
+        return _NO_SPAN
     if not span.is_recording():
         if propagate:
             _pass_on(span, call.headers)
@@ -82,7 +90,7 @@ def start(call: Call[Any], origin: Origin, *, propagate: bool) -> Span:
     if propagate:
         # Into the request's headers, which never hold the key on the SDK's own pool (it is
         # added below httpx2); a caller's client gets the key on the request only later.
-        inject(call.headers, context=current)
+        _inject(call.headers, current)
     return _OtelSpan(span, otel_context.attach(current))
 
 
@@ -90,9 +98,16 @@ def _pass_on(span: trace.Span, headers: httpx2.Headers) -> None:
     """Send the context of a span that records nothing: its own (unsampled by an SDK), else
     the caller's (older APIs' no-op spans carry none); nothing, cheaply, without a trace."""
     if span.get_span_context().is_valid:
-        inject(headers, context=trace.set_span_in_context(span))
+        _inject(headers, trace.set_span_in_context(span))
     elif trace.get_current_span().get_span_context().is_valid:
-        inject(headers)
+        _inject(headers, None)
+
+
+def _inject(headers: httpx2.Headers, context: Context | None) -> None:
+    try:
+        inject(headers, context=context)
+    except Exception:  # a propagator's bug: the call goes without its trace context
+        _log.debug("tracing: the trace context could not be sent", exc_info=True)
 
 
 @lru_cache(maxsize=64)

@@ -538,3 +538,39 @@ def test_the_process_wide_provider_traces_calls_even_when_set_after_the_client()
         "names": [f"POST {TEMPLATE}"] * 6,
         "sent": [True] * 6,
     }
+
+
+class _BrokenPropagator:
+    """A vendor propagator with a bug: its ``inject`` raises."""
+
+    fields: frozenset[str] = frozenset()
+
+    def extract(self, carrier: Any, context: Any = None, getter: Any = None) -> Any:
+        return context
+
+    def inject(self, carrier: Any, context: Any = None, setter: Any = None) -> None:
+        raise RuntimeError("propagator bug")
+
+
+class _BrokenTracer:
+    def start_span(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("tracer bug")
+
+
+@pytest.mark.parametrize("run", [wrapper_sync, wrapper_async], ids=["sync", "async"])
+def test_a_broken_propagator_or_tracer_never_fails_the_call(
+    spans: Traced, monkeypatch: pytest.MonkeyPatch, run: Callable[[Any], None]
+) -> None:
+    from opentelemetry import propagate  # noqa: PLC0415
+
+    from tapti_ext import _tracing_otel  # noqa: PLC0415
+
+    monkeypatch.setattr(propagate, "get_global_textmap", _BrokenPropagator)
+    with MockTaptiServer(api_key=KEY) as server:
+        run(server)  # the token is created: telemetry is no reason to fail a call
+        assert len(server.requests) == 1
+    assert the_call_span(spans).end_time is not None  # started, and ended
+    monkeypatch.setattr(_tracing_otel, "_TRACER", _BrokenTracer())
+    with MockTaptiServer(api_key=KEY) as server:
+        run(server)
+        assert len(server.requests) == 1
