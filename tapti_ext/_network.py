@@ -149,6 +149,10 @@ class _Streams:
             release_socket(stream.get_extra_info("socket"))
         self._streams.clear()
 
+    def close(self) -> None:
+        for stream in list(self._streams):
+            stream.close()
+
 
 class _Discardable:
     """What both stream kinds share: the inner stream, whether it may be reused, and a request
@@ -192,7 +196,58 @@ class _Discardable:
 
 
 class _Stream(_Discardable, httpcore2.NetworkStream):
+    """A sync stream, which ``close()`` from another thread (the client closed while calls
+    run) must not pull from under a read or write: the descriptor is shut down, which wakes
+    the call at once, and closed only when the call leaves it. Closed under a blocked read,
+    its number could be handed to another socket of the process and read by the call."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self._guard = threading.Lock()
+        self._busy = 0  # reads and writes under way
+        self._shut = False  # closed: no read or write starts; the last one leaving closes
+
+    def _enter(self, error: type[Exception]) -> None:
+        with self._guard:
+            if self._shut:
+                raise error("the connection was closed: the client was closed")
+            self._busy += 1
+
+    def _leave(self) -> None:
+        with self._guard:
+            self._busy -= 1
+            last = self._shut and not self._busy
+        if last:
+            self._inner.close()
+
+    def close(self) -> None:
+        with self._guard:
+            busy, self._shut = self._busy, True
+        if not busy:
+            self._inner.close()
+            return
+        sock = self._inner.get_extra_info("socket")
+        if isinstance(sock, socket.socket):  # the socket's own shutdown, TLS or not
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self._enter(httpcore2.ReadError)
+        try:
+            return self._read(max_bytes, timeout)
+        finally:
+            self._leave()
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._enter(httpcore2.WriteError)
+        try:
+            _sending(buffer)
+            for part in self._outgoing(buffer):
+                self._send(part, timeout)
+        finally:
+            self._leave()
+
+    def _read(self, max_bytes: int, timeout: float | None) -> bytes:
         if self._head:
             self._send(self._take_head(), timeout)
         self._head_next = True  # what is written after a read starts a new request
@@ -208,11 +263,6 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
             attempt.saw(data)
         return data
 
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        _sending(buffer)
-        for part in self._outgoing(buffer):
-            self._send(part, timeout)
-
     def _send(self, buffer: bytes, timeout: float | None) -> None:
         view = memoryview(buffer)
         for start in range(0, len(view), _WRITE_SLICE):
@@ -224,9 +274,6 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
                 _pass_on_program_timeout(exc, started, bound)
                 _look_for_an_answer(self._inner)
                 raise
-
-    def close(self) -> None:
-        self._inner.close()
 
     def start_tls(
         self,
@@ -269,6 +316,13 @@ class TrackingBackend(httpcore2.NetworkBackend):
     def __init__(self) -> None:
         self._inner = httpcore2.SyncBackend()
         self.streams = _Streams()
+        self._closed = False
+
+    def close(self) -> None:
+        """Close every stream opened here, whatever the pool still knows of: an idle one now,
+        one in use when its call leaves it, one still connecting once it connects."""
+        self._closed = True
+        self.streams.close()
 
     def connect_tcp(
         self,
@@ -293,6 +347,9 @@ class TrackingBackend(httpcore2.NetworkBackend):
                 continue
             stream = _Stream(inner)
             self.streams.add(stream)
+            if self._closed:  # the client was closed while this connected
+                stream.close()
+                raise httpcore2.ConnectError("the client was closed")
             return stream
         raise failure or httpcore2.ConnectError(f"{host} has no address")
 

@@ -455,6 +455,12 @@ class Pipeline(_Base[httpx2.Client]):
     def close(self) -> None:
         self.closed = True
         self._wake.set()
+        if self._generation == _network.generation:
+            # First the sockets, every one the pool opened (calls still running in other
+            # threads are woken, and theirs closed as they leave them; one still connecting
+            # closes once connected): the pool alone closed them under the calls' reads, and
+            # lost those it handed out while it closed.
+            self._backend.close()
         for pool in (self._pool, self._main_pool):
             if pool is None:
                 continue

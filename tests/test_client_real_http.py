@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 import types
 from collections import UserString
 from collections.abc import Iterator
@@ -26,8 +27,10 @@ from tapti_ext import (
     InvalidInputError,
     NotFoundError,
     Tapti,
+    TaptiError,
 )
 from tapti_ext._client import _HEADERS as SDK_HEADERS
+from tapti_ext.testing import MockTaptiServer
 
 API_KEY = "sk_test_real_http"
 PORTAL = "https://oauth.tapti.dev?sdk_token=tok%2Breal&origin=https%3A%2F%2Fapp.example"
@@ -466,3 +469,40 @@ def test_nothing_listening_is_connection_error(slept: list[float]) -> None:
     ):
         tapti.user("user_123").create_sdk_token(**CALL)
     assert len(slept) == 2
+
+
+def test_close_from_another_thread_ends_calls_in_flight_without_touching_freed_sockets() -> None:
+    # close() closed the sockets of calls other threads were reading: they failed with EBADF,
+    # or polled a descriptor number the process had handed to another socket meanwhile, and
+    # hung for their whole timeout with their answer unread.
+    timeout = 6.0
+    failures: list[str] = []
+    with MockTaptiServer(api_key=API_KEY) as server:
+        for iteration in range(40):
+            tapti = Tapti(api_key=API_KEY, base_url=server.url, max_retries=0, timeout=timeout)
+            start = threading.Barrier(9)
+
+            def call(tapti: Tapti = tapti, start: threading.Barrier = start) -> None:
+                start.wait()
+                began = time.monotonic()
+                try:
+                    tapti.user("u1").create_sdk_token(**CALL)
+                except TaptiError as exc:
+                    if "Bad file descriptor" in str(exc):
+                        failures.append(f"EBADF: {exc}")
+                except Exception as exc:
+                    failures.append(f"{type(exc).__name__}: {exc}")
+                if time.monotonic() - began > timeout / 2:
+                    failures.append("a call hung after close()")
+
+            threads = [threading.Thread(target=call, daemon=True) for _ in range(8)]
+            for thread in threads:
+                thread.start()
+            start.wait()
+            time.sleep((iteration % 30) * 0.0001)
+            tapti.close()
+            for thread in threads:
+                thread.join(timeout * 2)
+            if failures:
+                break
+    assert failures == []
