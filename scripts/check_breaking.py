@@ -116,7 +116,7 @@ def required_for_breaking(released: Version) -> Version:
     return Version(f"{released.major + 1}.0.0")
 
 
-def changelog_section(root: Path, version: Version) -> str | None:
+def changelog_section(root: Path, version: Version | str) -> str | None:
     """The text of CHANGELOG.md's ``## [X.Y.Z]`` entry (Keep a Changelog), up to the next ``## ``
     heading; ``None`` when there is no such heading."""
     path = root / CHANGELOG
@@ -158,6 +158,20 @@ def require_entry(root: Path, version: Version) -> str:
             f"the '## [{version}]' entry of {CHANGELOG} is empty: say what changed for users"
         )
     return section
+
+
+def require_release_recorded(root: Path, current: Version, released: Version) -> None:
+    """A version whose entry is dated while later changes gather under ``[Unreleased]`` has
+    been released: its spec must be the base of the check, or a breaking change made since
+    would pass as that version's."""
+    if current == released or changelog_section(root, current) is None:
+        return
+    if says_something(changelog_section(root, "Unreleased") or ""):
+        raise CheckFailedError(
+            f"{current} is released (its '## [{current}]' entry is dated and later changes are "
+            f"under '## [Unreleased]'), but {RELEASED_VERSION} still says {released}: record "
+            f"{current}'s spec (`make release-spec` while openapi/tapti.yaml is the released one)"
+        )
 
 
 def load_yaml(path: Path) -> dict[str, Any]:
@@ -231,6 +245,7 @@ def read_optic(returncode: int, stdout: str, stderr: str) -> OpticResult:
 def check(root: Path) -> str:
     """Run the whole check; return the verdict, or raise CheckFailedError/ToolFailedError."""
     current, released = versions(root)
+    require_release_recorded(root, current, released)
     section = require_entry(root, current) if current != released else ""
     result = run_optic(root)
     sys.stdout.write(result.output)

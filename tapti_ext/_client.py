@@ -268,7 +268,7 @@ class _BaseTapti(Generic[_Pipe]):
                 own request hooks see the key.
             allow_insecure_http: Allow a plain ``http://`` base URL on another machine (the key
                 then travels unencrypted).
-            propagate_trace_context: With OpenTelemetry installed (``pip install 'tapti[otel]'``),
+            propagate_trace_context: With OpenTelemetry installed (``pip install '.[otel]'``),
                 each call is a CLIENT span; this sends its W3C ``traceparent`` to the API too.
         """
         if http_client is not None and not isinstance(http_client, self._http_type):

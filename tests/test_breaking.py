@@ -517,3 +517,21 @@ def test_a_header_name_is_not_mentioned_by_a_longer_one() -> None:
     broken = [sdk_surface.Break("x-api-key", "gone")]
     assert check_breaking.unnamed("renamed x-api-key-v2", broken) == ["x-api-key"]
     assert check_breaking.unnamed("`x-api-key` is now `x-tapti-key`", broken) == []
+
+
+def test_a_released_version_whose_spec_was_not_recorded_fails(repo: Path) -> None:
+    # 0.2.0 was released (dated, with later changes under [Unreleased]) without
+    # `make release-spec`: the check went on comparing with 0.1.0, and a break made after 0.2.0
+    # passed as 0.2.0's.
+    set_version(repo, "0.2.0")
+    add_changelog_entry(repo, "0.2.0")
+    changelog = repo / "CHANGELOG.md"
+    changelog.write_text(
+        changelog.read_text().replace("## [Unreleased]\n", "## [Unreleased]\n\n- Later work.\n")
+    )
+    result = run(repo)
+    assert result.returncode == 1
+    assert "0.2.0 is released" in result.stderr
+    assert "still says 0.1.0" in result.stderr
+    assert run(repo, "--release").returncode == 0
+    assert run(repo).returncode == 0, run(repo).stderr
