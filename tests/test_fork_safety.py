@@ -60,8 +60,17 @@ from urllib.parse import unquote
 DELAY = float(sys.argv[1])
 log, lock = [], threading.Lock()
 
+connections = iter(range(1, 1 << 62))  # one number per accepted connection
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as a real API
+
+    def setup(self):
+        # Not the client's port: the kernel hands a closed connection's port to a new one
+        # (a child's, once it exited), which would read as two processes sharing one.
+        super().setup()
+        with lock:
+            self.serial = next(connections)
 
     def _send(self, body):
         self.send_response(200)
@@ -75,7 +84,7 @@ class Handler(BaseHTTPRequestHandler):
         parts = self.path.split("/")
         user = unquote(parts[2]) if len(parts) == 4 and parts[1] == "users" else ""
         with lock:
-            log.append({"user": user, "port": self.client_address[1]})
+            log.append({"user": user, "connection": self.serial})
         time.sleep(DELAY)
         url = "https://portal.example/?sdk_token=tok-for-" + user
         self._send(json.dumps({"oauth_portal_url": url}).encode())
@@ -106,7 +115,7 @@ class TokenServer:
         return f"http://127.0.0.1:{self.port}"
 
     def log(self) -> list[dict[str, Any]]:
-        """Every request so far: ``{"user": ..., "port": <client port>}``, oldest first."""
+        """Every request so far: ``{"user": ..., "connection": <its number>}``, oldest first."""
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         try:
             connection.request("GET", "/log")
@@ -115,8 +124,8 @@ class TokenServer:
         finally:
             connection.close()
 
-    def ports_of(self, predicate: Callable[[str], bool]) -> set[int]:
-        return {entry["port"] for entry in self.log() if predicate(entry["user"])}
+    def connections_of(self, predicate: Callable[[str], bool]) -> set[int]:
+        return {entry["connection"] for entry in self.log() if predicate(entry["user"])}
 
 
 @pytest.fixture(scope="module")
@@ -251,9 +260,9 @@ def test_parent_and_child_calling_at_once_each_get_their_own_token(server: Token
         fds_after = fd_count()
     assert not failures, "\n".join(failures)
     assert fds_after == fds_before, f"the parent holds {fds_after - fds_before} more fds"
-    child_ports = server.ports_of(lambda user: user.startswith("child"))
-    parent_ports = server.ports_of(lambda user: not user.startswith("child"))
-    assert not child_ports & parent_ports, "a child sent on a connection its parent opened"
+    children = server.connections_of(lambda user: user.startswith("child"))
+    parents = server.connections_of(lambda user: not user.startswith("child"))
+    assert not children & parents, "a child sent on a connection its parent opened"
 
 
 def _one_trial(tapti: Tapti, server: TokenServer, trial: int) -> list[str]:
@@ -365,9 +374,9 @@ def test_async_client_in_a_forked_child_with_a_new_loop(server: TokenServer) -> 
         loop.run_until_complete(tapti.close())
         loop.close()
     assert not failures, "\n".join(failures)
-    child_ports = server.ports_of(lambda user: user.startswith("child-async"))
-    parent_ports = server.ports_of(lambda user: "async" in user and not user.startswith("child"))
-    assert not child_ports & parent_ports, "a child sent on a connection its parent opened"
+    children = server.connections_of(lambda user: user.startswith("child-async"))
+    parents = server.connections_of(lambda user: "async" in user and not user.startswith("child"))
+    assert not children & parents, "a child sent on a connection its parent opened"
 
 
 # --- (d) the generated client, tapti.raw, and its copies ----------------------------------------
@@ -414,9 +423,9 @@ def test_raw_client_and_its_copies_after_fork(server: TokenServer) -> None:
         with copy:  # a copy owns its pool: closing it is the caller's job
             pass
     assert not failures, "\n".join(failures)
-    child_ports = server.ports_of(lambda user: user.startswith("child-"))
-    parent_ports = server.ports_of(lambda user: "warm" in user or user.startswith("parent-"))
-    assert not child_ports & parent_ports, "a child sent on a connection its parent opened"
+    children = server.connections_of(lambda user: user.startswith("child-"))
+    parents = server.connections_of(lambda user: "warm" in user or user.startswith("parent-"))
+    assert not children & parents, "a child sent on a connection its parent opened"
 
 
 # --- (e) a caller's http_client cannot be made safe: it is refused ------------------------------
