@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import os
 from collections.abc import Iterable, Mapping
 from functools import lru_cache, partial
 from typing import (
@@ -59,6 +58,7 @@ from ._inputs import (
     check_timeout,
     check_url,
     check_user_id,
+    from_argument_or_environment,
 )
 from ._pipeline import ASYNC_DEFAULT_LIMITS, DEFAULT_LIMITS, AsyncPipeline, Pipeline
 from ._portal import SdkToken, oauth_portal_url, resolve_portal_url, token_from_response
@@ -275,18 +275,21 @@ class _BaseTapti(Generic[_Pipe]):
             raise InvalidInputError(_wrong_http_client(http_client, self._http_type))
         check_flag(allow_insecure_http, argument="allow_insecure_http")
         check_flag(propagate_trace_context, argument="propagate_trace_context")
-        key_argument = "api_key" if api_key is not None else "TAPTI_API_KEY"
+        key, key_from = from_argument_or_environment(api_key, "api_key", "TAPTI_API_KEY")
+        url, url_from = from_argument_or_environment(base_url, "base_url", "TAPTI_BASE_URL")
         self._settings = _Settings(
-            api_key=check_api_key(_setting(api_key, "TAPTI_API_KEY"), argument=key_argument),
-            base_url=_base_url(base_url, allow_insecure_http=allow_insecure_http),
+            api_key=check_api_key(key, argument=key_from),
+            base_url=DEFAULT_BASE_URL
+            if url is None
+            else check_base_url(url, allow_insecure_http=allow_insecure_http, argument=url_from),
             # A caller's client keeps its own timeout unless one is given here too.
             timeout=_initial_timeout(timeout, caller_client=http_client is not None),
             retry=RetryPolicy(max_retries=_check_retries(max_retries)),
             portal_url=resolve_portal_url(portal_url),
             defaults=_Arguments.checked(platforms, scopes, callback_url, redirect_url),
             sources=Sources(
-                base_url=_source(base_url, "TAPTI_BASE_URL", "base_url", "the default"),
-                api_key=_source(api_key, "TAPTI_API_KEY", "api_key", "nowhere"),
+                base_url=_source(url, url_from, "the default"),
+                api_key=_source(key, key_from, "nowhere"),
             ),
         )
         self._pipeline = self._pipeline_type(
@@ -866,28 +869,12 @@ def _initial_timeout(timeout: TimeoutLike | NotGiven, *, caller_client: bool) ->
     return check_timeout(timeout)
 
 
-def _base_url(base_url: str | None, *, allow_insecure_http: bool) -> str:
-    if base_url is not None:
-        return check_base_url(base_url, allow_insecure_http=allow_insecure_http)
-    from_environment = os.environ.get("TAPTI_BASE_URL") or None
-    if from_environment is None:
-        return DEFAULT_BASE_URL
-    return check_base_url(
-        from_environment, allow_insecure_http=allow_insecure_http, argument="TAPTI_BASE_URL"
-    )
-
-
-def _source(given: object, variable: str, argument: str, otherwise: str) -> str:
-    """Where a setting came from, as the same rule as ``_setting`` reads it."""
-    if given is not None:
-        return f"the {argument} argument"
-    return variable if os.environ.get(variable) else otherwise
-
-
-def _setting(value: str | None, variable: str) -> str | None:
-    """The argument when given (even empty, so that it is refused), else the environment's
-    (where an empty variable counts as unset, as shells make it easy to leave one so)."""
-    return value if value is not None else (os.environ.get(variable) or None)
+def _source(value: object, named: str, otherwise: str) -> str:
+    """Where a setting came from, for messages: ``named`` (an argument or a variable, from
+    ``from_argument_or_environment``), or ``otherwise`` when neither gave one."""
+    if value is None:
+        return otherwise
+    return f"the {named} argument" if named.islower() else named  # variables: upper case
 
 
 def request_model(

@@ -439,7 +439,7 @@ def request_id_of(headers: httpx2.Headers) -> str | None:
     """The ``x-request-id`` a server sent, fit to show: any ``sdk_token`` in it masked, made
     printable and bounded. (The pipeline has masked the key in every header of an answer.)"""
     value: str | None = headers.get(REQUEST_ID_HEADER)
-    return excerpt(masked_url(value), "", _MAX_QUOTED_ID) if value else value
+    return excerpt(value, "", _MAX_QUOTED_ID) if value else value  # excerpt masks tokens
 
 
 def nests_within(value: JSONValue, limit: int = MAX_NESTING) -> bool:

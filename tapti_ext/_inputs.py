@@ -8,11 +8,12 @@ backend that creates a token per request pays for them once.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from collections.abc import Iterable
 from enum import StrEnum
 from functools import lru_cache
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import SplitResult, urlsplit
 
 import httpx2
@@ -36,6 +37,7 @@ __all__ = [
     "check_timeout",
     "check_url",
     "check_user_id",
+    "from_argument_or_environment",
     "is_ip",
     "is_loopback",
     "is_valid_text",
@@ -79,6 +81,15 @@ def check_api_key(api_key: object, *, argument: str = "api_key") -> str:
         # are ASCII, so anything else could not be sent anyway.
         raise InvalidInputError(f"{argument} must be printable ASCII without whitespace")
     return key
+
+
+def from_argument_or_environment(value: object, argument: str, variable: str) -> tuple[Any, str]:
+    """The argument when given (even empty, so that it is refused), else the environment
+    variable's value (an empty one counts as unset, as shells make it easy to leave one so),
+    else ``None``; with the name a message should say for it."""
+    if value is not None:
+        return value, argument
+    return os.environ.get(variable) or None, variable
 
 
 def check_flag(value: object, *, argument: str) -> bool:

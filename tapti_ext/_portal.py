@@ -7,7 +7,6 @@ leaves every other one exactly as the API wrote it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -34,6 +33,7 @@ from ._inputs import (
     check_platforms,
     check_scopes,
     check_url,
+    from_argument_or_environment,
     is_valid_text,
     redirect_problem,
 )
@@ -53,12 +53,8 @@ _PLATFORM_PARAM = "platform"
 
 def resolve_portal_url(portal_url: str | None) -> str:
     """The argument, else ``TAPTI_PORTAL_URL``, else Tapti's hosted portal; checked either way."""
-    if portal_url is not None:  # an empty argument is refused; an empty variable is unset
-        return check_url(portal_url, argument="portal_url")
-    from_environment = os.environ.get("TAPTI_PORTAL_URL")
-    if from_environment:
-        return check_url(from_environment, argument="TAPTI_PORTAL_URL")
-    return DEFAULT_PORTAL_URL
+    chosen, named = from_argument_or_environment(portal_url, "portal_url", "TAPTI_PORTAL_URL")
+    return DEFAULT_PORTAL_URL if chosen is None else check_url(chosen, argument=named)
 
 
 def oauth_portal_url(

@@ -8,7 +8,6 @@ recorded, and the caller's trace context, if any, is still passed on.
 
 from __future__ import annotations
 
-import logging
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 
@@ -18,7 +17,7 @@ from opentelemetry import trace
 from opentelemetry.propagate import inject
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from ._call import Answer
+from ._call import Answer, log
 from ._errors import _ResponseError, request_id_of
 from ._tracing import _NO_SPAN
 from ._version import __version__
@@ -35,7 +34,6 @@ __all__ = ["start"]
 
 # The logger's name too: one name to filter the SDK's telemetry by.
 _TRACER: Final = trace.get_tracer("tapti_ext", __version__)
-_log: Final = logging.getLogger("tapti_ext")
 # Methods the conventions name; any other is reported as "_OTHER" (a method is no free text).
 _METHODS: Final = frozenset(
     {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"}
@@ -80,7 +78,7 @@ def start(call: Call[Any], origin: Origin, *, propagate: bool) -> Span:
     try:
         span = _TRACER.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
     except Exception:  # a tracer provider's bug
-        _log.debug("tracing: no span for this call", exc_info=True)
+        log.debug("tracing: no span for this call", exc_info=True)
         return _NO_SPAN
     if not span.is_recording():
         if propagate:
@@ -107,7 +105,7 @@ def _inject(headers: httpx2.Headers, context: Context | None) -> None:
     try:
         inject(headers, context=context)
     except Exception:  # a propagator's bug: the call goes without its trace context
-        _log.debug("tracing: the trace context could not be sent", exc_info=True)
+        log.debug("tracing: the trace context could not be sent", exc_info=True)
 
 
 @lru_cache(maxsize=64)
