@@ -13,15 +13,16 @@ are the API's own strings, untouched.
 
 from __future__ import annotations
 
+import types
 from collections.abc import Iterable
 from enum import Enum
 from functools import cache
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, SupportsIndex, TypeVar, cast
 
 import attrs
 from tapti_api_client.types import Unset
 
-from ._errors import MASK, MAX_NESTING, JSONValue, masked_url, without_secret
+from ._errors import MASK, MAX_NESTING, masked_url, without_secret
 
 __all__ = ["NestingError", "is_masked", "masked"]
 
@@ -63,9 +64,9 @@ def masked(value: _T, secret: bool = False, depth: int = 0, key: str = "") -> _T
         for name, secret_name in fields:
             child = getattr(value, name, _MISSING)
             if child is not _MISSING and type(child) not in _LEAVES:
-                if key and child and name == "additional_properties":
-                    child = without_secret(cast("JSONValue", child), key)
                 new = masked(child, secret or secret_name, depth + 1, key)
+                if key and new and name == "additional_properties":
+                    new = _members_for(kind, new, key)
                 if new is not child:
                     object.__setattr__(value, name, new)
         value.__class__ = _masked_class(_unmasked(kind), secret)
@@ -79,6 +80,19 @@ def masked(value: _T, secret: bool = False, depth: int = 0, key: str = "") -> _T
         }
         return cast("_T", _MaskedDict(items, secret))
     return value
+
+
+def _members_for(kind: type, members: Any, key: str) -> Any:
+    """What a model keeps in ``additional_properties``: the members with ``key`` masked, done
+    on their first read (``_unread_members``) where the model's class allows it, else now.
+
+    Why on first read: masking looks at every string a server sent beyond the spec, four scans
+    of each; on a 900 KiB answer that was most of what the SDK cost over httpx2, paid by every
+    call, though few callers ever read those members.
+    """
+    if _members_slot(_unmasked(kind)) is None:
+        return masked(without_secret(members, key), False, 1)
+    return _UnreadMembers(members, key)
 
 
 def is_masked(value: object) -> bool:
@@ -104,9 +118,38 @@ def _unmasked(cls: type) -> type:
 
 
 @cache
+def _members_slot(base: type) -> Any:
+    """The slot holding ``base``'s ``additional_properties`` (attrs' slotted classes, as the
+    generator writes them), or None: no such field, or no slot to read past a property."""
+    for klass in base.__mro__:
+        found = klass.__dict__.get("additional_properties")
+        if found is not None:
+            return found if isinstance(found, types.MemberDescriptorType) else None
+    return None
+
+
+def _unread_members(slot: Any) -> property:
+    """``additional_properties`` read through a masked model: its members, their echoes of the
+    key masked on the first read and kept so. Every door reads through it: the attribute,
+    ``model[name]``, ``to_dict()``, ``repr``, equality, pickling."""
+
+    def read(model: Any) -> Any:
+        members = slot.__get__(model)
+        if type(members) is _UnreadMembers:
+            members = masked(without_secret(members, members.key), type(model)._tapti_secret, 1)
+            slot.__set__(model, members)
+        return members
+
+    return property(read, slot.__set__, slot.__delete__)
+
+
+@cache
 def _masked_class(base: type, secret: bool) -> type:
     """``base`` with a masking ``repr``: no new slot, so an instance can take it on in place."""
+    slot = _members_slot(base)
+    members = {"additional_properties": _unread_members(slot)} if slot is not None else {}
     namespace = {
+        **members,
         "__slots__": (),
         "__module__": base.__module__,
         "__qualname__": base.__qualname__,
@@ -168,6 +211,24 @@ class _MaskedDict(dict[Any, Any]):
 
     def __repr__(self) -> str:
         return _render(self, self._secret)
+
+
+class _UnreadMembers(_MaskedDict):
+    """A model's ``additional_properties`` not yet read, with the key still to mask in them.
+    Only the generated class's own slot hands it out (``_unread_members``); even then its repr
+    and its pickle hold the key masked."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, members: dict[Any, Any], key: str) -> None:
+        super().__init__(members, members._secret if type(members) is _MaskedDict else False)
+        self.key = key
+
+    def __repr__(self) -> str:
+        return _render(without_secret(dict(self), self.key), self._secret)
+
+    def __reduce_ex__(self, _protocol: SupportsIndex) -> tuple[Any, ...]:
+        return (dict, (without_secret(dict(self), self.key),))
 
 
 def _render(value: object, secret: bool) -> str:

@@ -5,9 +5,11 @@ raw exception, and no secret reaches a message, an attribute or a span."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import html
 import json
 import logging
+import pickle
 import re
 import socket
 import subprocess
@@ -17,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
+import attrs
 import httpx2
 import pytest
 from tapti_api_client.api.users import create_sdk_token as operation
@@ -33,11 +36,13 @@ from tapti_ext import (
     Tapti,
     TaptiError,
 )
+from tapti_ext._masking import masked
 
 __all__ = ["serve", "spans"]  # the fixtures, imported for pytest
 
 KEY = "tk_live_round5_0123456789"
 TOKEN = "tok_round5_secret_77"
+URL = f"https://portal.example/?sdk_token={TOKEN}"
 
 
 def answer(status: int, body: bytes, *headers: str) -> bytes:
@@ -408,6 +413,48 @@ def test_a_key_echoed_in_a_success_body_is_masked_in_the_parsed_answer(
     assert debug == {"api_key": "***", "hint": "***", "***": 1}
     assert not spells(repr(result), KEY)
     assert not spells(repr(answer_model), KEY)
+
+
+# Each door is the first read of a fresh answer: the members are masked on their first read.
+FIRST_READS: dict[str, Callable[[Any], object]] = {
+    "attribute": lambda model: model.additional_properties,
+    "item": lambda model: {"debug": model["debug"]},
+    "to_dict": lambda model: model.to_dict(),
+    "repr": repr,
+    "pickle": lambda model: pickle.loads(pickle.dumps(model)).additional_properties,
+    "copy": lambda model: copy.copy(model).additional_properties,
+    "attrs.asdict": attrs.asdict,
+    "the class's own slot": lambda model: type(model).__mro__[1].additional_properties.__get__(
+        model
+    ),
+}
+
+
+@pytest.mark.parametrize("read", FIRST_READS.values(), ids=FIRST_READS.keys())
+def test_every_first_read_of_the_members_beyond_the_spec_masks_the_key(
+    serve: Callable[..., Server], read: Callable[[Any], object]
+) -> None:
+    echo = {"api_key": KEY, "hint": percent_encoded(KEY)}
+    server = serve(answering(answer(200, portal_body(URL, debug=echo))))
+    model = wrapper(server.url).response
+    seen = read(model)
+    assert not spells(repr(seen), KEY)
+    assert not spells(str(pickle.dumps(seen)), KEY)
+    assert KEY not in json.dumps(model.to_dict())
+    assert model.additional_properties["debug"] == {"api_key": "***", "hint": "***"}
+
+
+def test_members_of_a_model_without_slots_are_masked_at_once() -> None:
+    @attrs.define(slots=False)
+    class Answer:  # a generator that stopped writing slotted classes
+        oauth_portal_url: str
+        additional_properties: dict[str, Any] = attrs.field(init=False, factory=dict)
+
+    model = Answer(URL)
+    model.additional_properties = {"echo": KEY}
+    checked = masked(model, key=KEY)
+    assert vars(checked)["additional_properties"] == {"echo": "***"}
+    assert checked.additional_properties == {"echo": "***"}
 
 
 def test_a_token_a_server_puts_in_a_header_is_masked_in_debug_logs(
