@@ -23,11 +23,13 @@ from typing import Any
 
 __all__ = [
     "Break",
+    "as_released_path_names",
     "breaking_changes",
     "enum_members",
     "key_headers",
     "model_fields",
     "model_names",
+    "operation_arguments",
     "operation_functions",
     "operation_security",
     "security_schemes",
@@ -194,6 +196,25 @@ def operation_functions(spec: Spec) -> set[str]:
     }
 
 
+def operation_arguments(spec: Spec) -> dict[str, bool]:
+    """``tag.function.argument`` -> whether it is required, for each argument an operation
+    function takes besides ``client``: its parameters (path ones positional, in the path's
+    order), then ``body`` where the operation has a request body."""
+    arguments: dict[str, bool] = {}
+    for path, method, operation in _operations(spec):
+        tag = python_name(str((operation.get("tags") or ["default"])[0]), "tag")
+        function = f"{tag}.{_function(path, method, operation)}"
+        shared = _resolve(spec, spec["paths"][path]).get("parameters") or []
+        for raw in [*shared, *(operation.get("parameters") or [])]:
+            parameter = _resolve(spec, raw)
+            required = bool(parameter.get("required")) or parameter.get("in") == "path"
+            arguments[f"{function}.{python_name(str(parameter.get('name')))}"] = required
+        body = _resolve(spec, operation.get("requestBody"))
+        if body:
+            arguments[f"{function}.body"] = bool(body.get("required"))
+    return arguments
+
+
 def model_names(spec: Spec) -> set[str]:
     """The classes of ``tapti_api_client.models``: models and enums."""
     return set(_classes(spec))
@@ -251,6 +272,51 @@ def _schemes(spec: Spec) -> Mapping[str, Any]:
     return (spec.get("components") or {}).get("securitySchemes") or {}
 
 
+_PATH_PARAMETER = re.compile(r"\{([^}]*)\}")
+
+
+def as_released_path_names(released: Spec, current: Spec) -> tuple[Spec, dict[str, str]]:
+    """``current`` with each path parameter named as in ``released`` where a path differs only
+    in those names, and the renames made (``{current: released}``).
+
+    A path parameter's name never reaches the wire, only the SDK's argument name
+    (``operation_arguments`` reports that), and Optic cannot judge such a rename: it prints no
+    checks at all. Given this copy, it judges the rest of the HTTP contract.
+    """
+    shapes = {_PATH_PARAMETER.sub("{}", path): path for path in released.get("paths") or {}}
+    renames: dict[str, str] = {}
+    paths: dict[str, Any] = {}
+    for path, item in (current.get("paths") or {}).items():
+        old_path = shapes.get(_PATH_PARAMETER.sub("{}", path), path)
+        pairs = zip(_PATH_PARAMETER.findall(path), _PATH_PARAMETER.findall(old_path), strict=True)
+        names = dict(pairs)
+        names = {new: old for new, old in names.items() if new != old}
+        paths[old_path] = _renamed_parameters(item, names) if names else item
+        renames.update(names)
+    return {**current, "paths": paths}, renames
+
+
+def _renamed_parameters(item: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    def renamed(holder: Mapping[str, Any]) -> dict[str, Any]:
+        parameters = holder.get("parameters")
+        if not isinstance(parameters, list):
+            return dict(holder)
+        return {**holder, "parameters": [_renamed(p, names) for p in parameters]}
+
+    copied = renamed(item)
+    for method in _METHODS:
+        if isinstance(item.get(method), Mapping):
+            copied[method] = renamed(item[method])
+    return copied
+
+
+def _renamed(parameter: Any, names: Mapping[str, str]) -> Any:
+    if isinstance(parameter, Mapping) and parameter.get("in") == "path":
+        name = str(parameter.get("name"))
+        return {**parameter, "name": names.get(name, name)}
+    return parameter
+
+
 # --- comparing two documents ------------------------------------------------------------------
 
 
@@ -258,6 +324,7 @@ def breaking_changes(released: Spec, current: Spec) -> list[Break]:
     """Every change from ``released`` to ``current`` that breaks code using the released SDK."""
     found = [
         *_gone_operations(released, current),
+        *_argument_breaks(released, current),
         *_gone_names(model_names(released), model_names(current), "class", "models"),
         *_gone_members(released, current),
         *_field_breaks(released, current),
@@ -276,6 +343,21 @@ def _gone_operations(released: Spec, current: Spec) -> Iterator[Break]:
             f"operation function tapti_api_client.api.{tag}.{function} is gone "
             "(operationId or first tag renamed, or the operation removed)",
         )
+
+
+def _argument_breaks(released: Spec, current: Spec) -> Iterator[Break]:
+    old, new = operation_arguments(released), operation_arguments(current)
+    kept = operation_functions(released) & operation_functions(current)
+    for entry in sorted(old.keys() | new.keys()):
+        function, argument = entry.rsplit(".", 1)
+        if function not in kept:
+            continue  # a gone operation is reported as one
+        name = function.split(".")[1]
+        if entry not in new:
+            what = "is gone (the parameter renamed or removed)"
+            yield Break(argument, f"argument {argument} of operation {name} {what}")
+        elif new[entry] and not old.get(entry, False):
+            yield Break(argument, f"argument {argument} of operation {name} is newly required")
 
 
 def _gone_names(old: set[str], new: set[str], kind: str, where: str) -> Iterator[Break]:

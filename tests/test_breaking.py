@@ -15,6 +15,7 @@ import copy
 import enum
 import importlib
 import importlib.util
+import inspect
 import shutil
 import subprocess
 import sys
@@ -310,7 +311,18 @@ def rename_key_header(spec: Spec) -> str:
     return old
 
 
-SDK_BREAKS = [rename_operation, rename_scope_schema, rename_key_header]
+def rename_path_parameter(spec: Spec) -> str:
+    """``id`` to ``user_id``: the same URLs, but ``sync_detailed(id=...)`` breaks, and Optic
+    alone printed no checks at all, so the check could never pass."""
+    path, method = OPERATION
+    item = spec["paths"].pop(path)
+    spec["paths"][path.replace("{id}", "{user_id}")] = item
+    (parameter,) = item[method]["parameters"]
+    parameter["name"] = "user_id"
+    return "id"
+
+
+SDK_BREAKS = [rename_operation, rename_scope_schema, rename_key_header, rename_path_parameter]
 
 
 @pytest.mark.parametrize("change", SDK_BREAKS)
@@ -402,6 +414,14 @@ def test_the_surface_is_what_the_generator_made_of_the_spec() -> None:
     }
     assert sdk_surface.model_fields(spec) == fields
     assert sdk_surface.key_headers(spec) == {("x-api-key", "header")}
+    arguments = {}
+    for entry in sdk_surface.operation_functions(spec):
+        tag, function = entry.split(".")
+        module = importlib.import_module(f"tapti_api_client.api.{tag}.{function}")
+        for name, parameter in inspect.signature(module.sync_detailed).parameters.items():
+            if name != "client":
+                arguments[f"{entry}.{name}"] = parameter.default is inspect.Parameter.empty
+    assert sdk_surface.operation_arguments(spec) == arguments
 
 
 @pytest.mark.parametrize(
@@ -465,6 +485,32 @@ def test_a_required_field_made_optional_does_not_break_and_a_removed_one_does() 
 
     assert breaks(optional) == []
     assert [item.name for item in breaks(removed)] == ["CreateSdkTokenRequest.redirect_url"]
+
+
+def test_an_operation_argument_gone_or_newly_required_breaks() -> None:
+    def query(required: bool) -> Callable[[Spec], None]:
+        def change(spec: Spec) -> None:
+            parameter = {"name": "dryRun", "in": "query", "required": required}
+            operation(spec)["parameters"].append({**parameter, "schema": {"type": "boolean"}})
+
+        return change
+
+    assert breaks(query(required=False)) == []
+    (broken,) = breaks(query(required=True))
+    assert (broken.name, "newly required") == ("dry_run", broken.what[-14:])
+    (gone,) = breaks(lambda spec: operation(spec).pop("requestBody"))
+    assert gone.name == "body"
+    assert "argument body of operation create_sdk_token is gone" in gone.what
+    assert [item.name for item in breaks(rename_path_parameter)] == ["id", "user_id"]
+
+
+def test_optic_sees_a_renamed_path_parameter_under_its_released_name() -> None:
+    spec = copy.deepcopy(load_spec())
+    rename_path_parameter(spec)
+    wire, renames = sdk_surface.as_released_path_names(load_spec(), spec)
+    assert renames == {"user_id": "id"}
+    assert wire == load_spec()
+    assert sdk_surface.as_released_path_names(load_spec(), load_spec()) == (load_spec(), {})
 
 
 def test_a_removed_enum_member_breaks_and_a_renamed_class_is_one_break() -> None:
