@@ -424,8 +424,8 @@ FIRST_READS: dict[str, Callable[[Any], object]] = {
     "pickle": lambda model: pickle.loads(pickle.dumps(model)).additional_properties,
     "copy": lambda model: copy.copy(model).additional_properties,
     "attrs.asdict": attrs.asdict,
-    "the class's own slot": lambda model: type(model).__mro__[1].additional_properties.__get__(
-        model
+    "the class's own slot": lambda model: (
+        type(model).__mro__[1].additional_properties.__get__(model)
     ),
 }
 
