@@ -4,7 +4,8 @@ Optic compares HTTP contracts; it does not see that renaming an operationId rena
 ``from tapti_api_client.api.users import create_sdk_token``, that renaming a schema renames a class,
 or that renaming the API-key header makes every call of the released SDK a 401. This module derives
 those names from the parsed spec the way openapi-python-client 0.29.1 names them (its
-``strings.py``: snake_case modules and fields, PascalCase classes, upper-case enum members), so
+``strings.py``: snake_case modules and fields, PascalCase classes, upper-case enum members; its
+parser's names for colliding parameters, ``id_path`` and ``id_query``), so
 ``scripts/check_breaking.py`` can compare the released spec with the current one without running
 the generator. tests/test_breaking.py checks the derivation against the committed generated/.
 
@@ -32,6 +33,7 @@ __all__ = [
     "operation_arguments",
     "operation_functions",
     "operation_security",
+    "path_arguments",
     "security_schemes",
 ]
 
@@ -42,6 +44,7 @@ _DELIMITERS = "\\. _-"
 _RESERVED = (set(dir(builtins)) | {"self", "true", "false", "datetime"}) - {"id"}
 _FIELD_PREFIX = "field_"  # the generator's default config.field_prefix
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+_PATH_PARAMETER = re.compile(r"\{([^}]*)\}")
 
 
 @dataclass(frozen=True, order=True)
@@ -189,30 +192,84 @@ def _classes(spec: Spec) -> dict[str, _Class]:
 
 def operation_functions(spec: Spec) -> set[str]:
     """``tag.function`` of each operation: ``from tapti_api_client.api.<tag> import <function>``."""
-    return {
-        f"{python_name(str((operation.get('tags') or ['default'])[0]), 'tag')}."
-        f"{_function(path, method, operation)}"
-        for path, method, operation in _operations(spec)
-    }
+    return {_entry(path, method, operation) for path, method, operation in _operations(spec)}
 
 
 def operation_arguments(spec: Spec) -> dict[str, bool]:
     """``tag.function.argument`` -> whether it is required, for each argument an operation
-    function takes besides ``client``: its parameters (path ones positional, in the path's
-    order), then ``body`` where the operation has a request body."""
+    function takes besides ``client``: its parameters, then ``body`` where the operation has a
+    request body (optional unless required with one content type, as the generator makes it)."""
     arguments: dict[str, bool] = {}
     for path, method, operation in _operations(spec):
-        tag = python_name(str((operation.get("tags") or ["default"])[0]), "tag")
-        function = f"{tag}.{_function(path, method, operation)}"
-        shared = _resolve(spec, spec["paths"][path]).get("parameters") or []
-        for raw in [*shared, *(operation.get("parameters") or [])]:
-            parameter = _resolve(spec, raw)
-            required = bool(parameter.get("required")) or parameter.get("in") == "path"
-            arguments[f"{function}.{python_name(str(parameter.get('name')))}"] = required
+        function = _entry(path, method, operation)
+        for parameter in _parameters(spec, path, operation):
+            arguments[f"{function}.{parameter.python}"] = parameter.required
         body = _resolve(spec, operation.get("requestBody"))
         if body:
-            arguments[f"{function}.body"] = bool(body.get("required"))
+            single = len(body.get("content") or {}) == 1
+            arguments[f"{function}.body"] = bool(body.get("required")) and single
     return arguments
+
+
+def path_arguments(spec: Spec) -> dict[str, tuple[str, ...]]:
+    """``tag.function`` -> its path arguments in the order it takes them, the path's, as
+    positional arguments: swapping two changes what a call sends."""
+    order: dict[str, tuple[str, ...]] = {}
+    for path, method, operation in _operations(spec):
+        names = {p.name: p.python for p in _parameters(spec, path, operation) if p.where == "path"}
+        in_path = _PATH_PARAMETER.findall(path)
+        order[_entry(path, method, operation)] = tuple(names.get(name, name) for name in in_path)
+    return order
+
+
+def _entry(path: str, method: str, operation: Mapping[str, Any]) -> str:
+    tag = python_name(str((operation.get("tags") or ["default"])[0]), "tag")
+    return f"{tag}.{_function(path, method, operation)}"
+
+
+@dataclass
+class _Parameter:
+    where: str  # path, query, header or cookie
+    name: str  # as the spec spells it
+    python: str  # the generated argument's name
+    required: bool
+
+
+def _parameters(spec: Spec, path: str, operation: Mapping[str, Any]) -> list[_Parameter]:
+    """The parameters the generator makes arguments of: the operation's, then those of the path
+    item it does not redefine; one described by ``content`` rather than ``schema`` is left out.
+    A required one with a default becomes optional."""
+    shared = _resolve(spec, spec["paths"][path]).get("parameters") or []
+    found: dict[tuple[str, str], _Parameter] = {}
+    for raw in [*(operation.get("parameters") or []), *shared]:
+        parameter = _resolve(spec, raw)
+        where, name = str(parameter.get("in")), str(parameter.get("name"))
+        if "schema" not in parameter or (where, name) in found:
+            continue
+        has_default = "default" in _resolve(spec, parameter["schema"])
+        required = where == "path" or (bool(parameter.get("required")) and not has_default)
+        found[where, name] = _Parameter(where, name, python_name(name), required)
+    return _told_apart(list(found.values()))
+
+
+def _told_apart(parameters: list[_Parameter]) -> list[_Parameter]:
+    """The generator's names for parameters whose names collide: ``client`` and ``url`` (its own
+    arguments) and a name shared across locations get the location appended (``id_path``,
+    ``id_query``); within one location, each keeps its name as the spec spells it."""
+    for parameter in parameters:
+        if parameter.python in {"client", "url"}:
+            parameter.python = python_name(f"{parameter.python}_{parameter.where}")
+    groups: dict[str, list[_Parameter]] = {}
+    for parameter in parameters:
+        groups.setdefault(parameter.python, []).append(parameter)
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        across = len({parameter.where for parameter in group}) > 1
+        for parameter in group:
+            renamed = f"{parameter.python}_{parameter.where}" if across else parameter.name
+            parameter.python = python_name(renamed) if across else renamed
+    return parameters
 
 
 def model_names(spec: Spec) -> set[str]:
@@ -261,18 +318,13 @@ def operation_security(spec: Spec) -> dict[str, set[frozenset[str]]]:
     default = spec.get("security") or []
     accepted: dict[str, set[frozenset[str]]] = {}
     for path, method, operation in _operations(spec):
-        tag = python_name(str((operation.get("tags") or ["default"])[0]), "tag")
         requirements = operation.get("security", default) or [{}]
-        key = f"{tag}.{_function(path, method, operation)}"
-        accepted[key] = {frozenset(requirement) for requirement in requirements}
+        accepted[_entry(path, method, operation)] = {frozenset(r) for r in requirements}
     return accepted
 
 
 def _schemes(spec: Spec) -> Mapping[str, Any]:
     return (spec.get("components") or {}).get("securitySchemes") or {}
-
-
-_PATH_PARAMETER = re.compile(r"\{([^}]*)\}")
 
 
 def as_released_path_names(released: Spec, current: Spec) -> tuple[Spec, dict[str, str]]:
@@ -284,24 +336,28 @@ def as_released_path_names(released: Spec, current: Spec) -> tuple[Spec, dict[st
     checks at all. Given this copy, it judges the rest of the HTTP contract.
     """
     shapes = {_PATH_PARAMETER.sub("{}", path): path for path in released.get("paths") or {}}
+    current_paths = current.get("paths") or {}
     renames: dict[str, str] = {}
     paths: dict[str, Any] = {}
-    for path, item in (current.get("paths") or {}).items():
+    for path, item in current_paths.items():
         old_path = shapes.get(_PATH_PARAMETER.sub("{}", path), path)
+        if old_path != path and (old_path in current_paths or old_path in paths):
+            old_path = path  # that name is another path's: renaming would merge the two
         pairs = zip(_PATH_PARAMETER.findall(path), _PATH_PARAMETER.findall(old_path), strict=True)
-        names = dict(pairs)
-        names = {new: old for new, old in names.items() if new != old}
-        paths[old_path] = _renamed_parameters(item, names) if names else item
+        names = {new: old for new, old in pairs if new != old}
+        paths[old_path] = _renamed_parameters(current, item, names) if names else item
         renames.update(names)
     return {**current, "paths": paths}, renames
 
 
-def _renamed_parameters(item: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+def _renamed_parameters(
+    spec: Spec, item: Mapping[str, Any], names: Mapping[str, str]
+) -> dict[str, Any]:
     def renamed(holder: Mapping[str, Any]) -> dict[str, Any]:
         parameters = holder.get("parameters")
         if not isinstance(parameters, list):
             return dict(holder)
-        return {**holder, "parameters": [_renamed(p, names) for p in parameters]}
+        return {**holder, "parameters": [_renamed(spec, p, names) for p in parameters]}
 
     copied = renamed(item)
     for method in _METHODS:
@@ -310,10 +366,13 @@ def _renamed_parameters(item: Mapping[str, Any], names: Mapping[str, str]) -> di
     return copied
 
 
-def _renamed(parameter: Any, names: Mapping[str, str]) -> Any:
-    if isinstance(parameter, Mapping) and parameter.get("in") == "path":
-        name = str(parameter.get("name"))
-        return {**parameter, "name": names.get(name, name)}
+def _renamed(spec: Spec, parameter: Any, names: Mapping[str, str]) -> Any:
+    """The parameter under its released name; one given by ``$ref`` is written out."""
+    resolved = _resolve(spec, parameter)
+    if isinstance(resolved, Mapping) and resolved.get("in") == "path":
+        name = str(resolved.get("name"))
+        if name in names:
+            return {**resolved, "name": names[name]}
     return parameter
 
 
@@ -358,6 +417,15 @@ def _argument_breaks(released: Spec, current: Spec) -> Iterator[Break]:
             yield Break(argument, f"argument {argument} of operation {name} {what}")
         elif new[entry] and not old.get(entry, False):
             yield Break(argument, f"argument {argument} of operation {name} is newly required")
+    old_order, new_order = path_arguments(released), path_arguments(current)
+    for function in sorted(kept):
+        before, after = old_order[function], new_order[function]
+        if before != after and set(before) == set(after):
+            name = function.split(".")[1]
+            order = f"({', '.join(before)}) to ({', '.join(after)})"
+            yield Break(
+                name, f"operation {name} takes its path arguments in another order: {order}"
+            )
 
 
 def _gone_names(old: set[str], new: set[str], kind: str, where: str) -> Iterator[Break]:

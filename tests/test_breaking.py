@@ -11,6 +11,7 @@ surface are tested without it.
 
 from __future__ import annotations
 
+import ast
 import copy
 import enum
 import importlib
@@ -27,6 +28,7 @@ from typing import Any
 import attrs
 import pytest
 import yaml
+from test_generation import generate, scratch_copy
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path("scripts/check_breaking.py")
@@ -110,6 +112,11 @@ def resolve(spec: Spec, schema: Spec) -> Spec:
     while "$ref" in schema:
         schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
     return schema
+
+
+def operation_at(spec: Spec, path: str) -> Spec:
+    result: Spec = spec["paths"][path][OPERATION[1]]
+    return result
 
 
 def operation(spec: Spec) -> Spec:
@@ -504,6 +511,78 @@ def test_an_operation_argument_gone_or_newly_required_breaks() -> None:
     assert [item.name for item in breaks(rename_path_parameter)] == ["id", "user_id"]
 
 
+def _signatures(package: Path) -> tuple[dict[str, bool], dict[str, tuple[str, ...]]]:
+    """Each generated ``sync_detailed``'s arguments (required or not) and positional ones."""
+    arguments: dict[str, bool] = {}
+    positional: dict[str, tuple[str, ...]] = {}
+    for module in (package / "api").rglob("*.py"):
+        if module.name == "__init__.py":
+            continue
+        entry = f"{module.parent.name}.{module.stem}"
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        (function,) = [
+            node
+            for node in tree.body
+            if isinstance(node, ast.FunctionDef) and node.name == "sync_detailed"
+        ]
+        given = function.args
+        positional[entry] = tuple(argument.arg for argument in given.args)
+        defaults = [None] * (len(given.args) - len(given.defaults)) + list(given.defaults)
+        for argument, default in zip(given.args, defaults, strict=True):
+            arguments[f"{entry}.{argument.arg}"] = default is None
+        for argument, default in zip(given.kwonlyargs, given.kw_defaults, strict=True):
+            if argument.arg != "client":
+                arguments[f"{entry}.{argument.arg}"] = default is None
+    return arguments, positional
+
+
+def test_the_arguments_derived_are_those_the_generator_writes_for_awkward_parameters(
+    tmp_path: Path,
+) -> None:
+    """Names that collide across locations or with the generator's own, defaults, a parameter
+    without a schema, path-level parameters, a body in two media types: regenerated for real."""
+    spec = copy.deepcopy(load_spec())
+    path, _ = OPERATION
+    string = {"type": "string"}
+    spec["paths"][path]["parameters"] = [{"name": "trace", "in": "header", "schema": string}]
+    operation(spec)["parameters"] += [
+        {"name": "id", "in": "query", "required": True, "schema": string},
+        {"name": "client", "in": "header", "schema": string},
+        {"name": "from", "in": "query", "schema": string},
+        {"name": "mode", "in": "query", "required": True, "schema": {**string, "default": "x"}},
+        {"name": "filter", "in": "query", "content": {"application/json": {"schema": string}}},
+        {"name": "dry-run", "in": "query", "schema": {"type": "boolean"}},
+        {"name": "dry_run", "in": "header", "schema": {"type": "boolean"}},
+    ]
+    content = operation(spec)["requestBody"]["content"]
+    content["application/x-www-form-urlencoded"] = content["application/json"]
+    repo = scratch_copy(tmp_path)
+    (repo / SPEC).write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    result = generate(repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    arguments, positional = _signatures(repo / "generated" / "tapti_api_client")
+    assert "users.create_sdk_token.id_path" in arguments  # the collision happened
+    assert sdk_surface.operation_arguments(spec) == arguments
+    assert sdk_surface.path_arguments(spec) == positional
+
+
+def test_path_arguments_in_another_order_break() -> None:
+    def two_path_parameters(spec: Spec, order: str) -> None:
+        path, method = OPERATION
+        item = spec["paths"].pop(path)
+        spec["paths"][f"/users/{order}/sdk-token"] = item
+        platform = {"name": "platform", "in": "path", "required": True, "schema": {}}
+        item[method]["parameters"].append(platform)
+
+    released = copy.deepcopy(load_spec())
+    two_path_parameters(released, "{id}/{platform}")
+    current = copy.deepcopy(load_spec())
+    two_path_parameters(current, "{platform}/{id}")
+    (broken,) = sdk_surface.breaking_changes(released, current)
+    assert broken.name == "create_sdk_token"
+    assert "path arguments in another order: (id, platform) to (platform, id)" in broken.what
+
+
 def test_optic_sees_a_renamed_path_parameter_under_its_released_name() -> None:
     spec = copy.deepcopy(load_spec())
     rename_path_parameter(spec)
@@ -511,6 +590,31 @@ def test_optic_sees_a_renamed_path_parameter_under_its_released_name() -> None:
     assert renames == {"user_id": "id"}
     assert wire == load_spec()
     assert sdk_surface.as_released_path_names(load_spec(), load_spec()) == (load_spec(), {})
+
+
+def test_the_optic_copy_writes_out_a_renamed_parameter_given_by_reference() -> None:
+    spec = copy.deepcopy(load_spec())
+    rename_path_parameter(spec)
+    (parameter,) = operation_at(spec, "/users/{user_id}/sdk-token")["parameters"]
+    spec["components"]["parameters"] = {"UserId": parameter}
+    operation_at(spec, "/users/{user_id}/sdk-token")["parameters"] = [
+        {"$ref": "#/components/parameters/UserId"}
+    ]
+    wire, _ = sdk_surface.as_released_path_names(load_spec(), spec)
+    (written,) = wire["paths"]["/users/{id}/sdk-token"][OPERATION[1]]["parameters"]
+    assert written["name"] == "id"
+    assert written["in"] == "path"
+
+
+def test_the_optic_copy_never_merges_two_paths() -> None:
+    spec = copy.deepcopy(load_spec())
+    path, method = OPERATION
+    spec["paths"]["/users/{user_id}/sdk-token"] = {"get": copy.deepcopy(operation(spec))}
+    spec["paths"]["/users/{user_id}/sdk-token"]["get"]["operationId"] = "readSdkToken"
+    wire, renames = sdk_surface.as_released_path_names(load_spec(), spec)
+    assert set(wire["paths"]) == set(spec["paths"])
+    assert method in wire["paths"][path]
+    assert renames == {}
 
 
 def test_a_removed_enum_member_breaks_and_a_renamed_class_is_one_break() -> None:
