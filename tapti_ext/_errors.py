@@ -26,7 +26,7 @@ import json
 import re
 import traceback
 from functools import cache, lru_cache
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias, cast
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import httpx2
@@ -248,12 +248,20 @@ def without_secret(value: JSONValue, secret: str) -> JSONValue:
         if isinstance(item, str):
             return text(item)
         if isinstance(item, list):
-            return [walk(child) for child in item]
+            return _alike(item, [walk(child) for child in item])
         if isinstance(item, dict):
-            return {text(name): walk(child) for name, child in item.items()}
+            return _alike(item, {text(name): walk(child) for name, child in item.items()})
         return item
 
     return walk(value)
+
+
+def _alike(original: JSONValue, copied: JSONValue) -> JSONValue:
+    # A parsed answer's lists and dicts carry masking reprs (_masking): their copies keep them.
+    if type(original) in {list, dict}:
+        return copied
+    alike: Any = getattr(original, "alike", None)
+    return cast("JSONValue", alike(copied)) if alike is not None else copied
 
 
 def server_message(body: JSONValue) -> str | None:

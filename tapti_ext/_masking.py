@@ -136,7 +136,7 @@ def _unread_members(slot: Any) -> property:
     def read(model: Any) -> Any:
         members = slot.__get__(model)
         if type(members) is _UnreadMembers:
-            members = masked(without_secret(members, members.key), type(model)._tapti_secret, 1)
+            members = without_secret(members, members.key)  # a _MaskedDict: one walk, reprs kept
             slot.__set__(model, members)
         return members
 
@@ -201,6 +201,10 @@ class _MaskedList(list[Any]):
     def __repr__(self) -> str:
         return _render(self, self._secret)
 
+    def alike(self, items: list[Any]) -> _MaskedList:
+        """``items`` with this list's masking repr (``without_secret`` copies through it)."""
+        return _MaskedList(items, self._secret)
+
 
 class _MaskedDict(dict[Any, Any]):
     __slots__ = ("_secret",)
@@ -212,11 +216,15 @@ class _MaskedDict(dict[Any, Any]):
     def __repr__(self) -> str:
         return _render(self, self._secret)
 
+    def alike(self, items: dict[Any, Any]) -> _MaskedDict:
+        """``items`` with this dict's masking repr (``without_secret`` copies through it)."""
+        return _MaskedDict(items, self._secret)
+
 
 class _UnreadMembers(_MaskedDict):
     """A model's ``additional_properties`` not yet read, with the key still to mask in them.
-    Only the generated class's own slot hands it out (``_unread_members``); even then its repr
-    and its pickle hold the key masked."""
+    Only the generated class's own slot hands it out (``_unread_members``), to introspection
+    that asks for it by name; even then its repr and its pickle hold the key masked."""
 
     __slots__ = ("key",)
 

@@ -435,13 +435,18 @@ def test_every_first_read_of_the_members_beyond_the_spec_masks_the_key(
     serve: Callable[..., Server], read: Callable[[Any], object]
 ) -> None:
     echo = {"api_key": KEY, "hint": percent_encoded(KEY)}
-    server = serve(answering(answer(200, portal_body(URL, debug=echo))))
+    links = [{"next": f"https://portal.example/?sdk_token={TOKEN}"}]
+    server = serve(answering(answer(200, portal_body(URL, debug=echo, links=links))))
     model = wrapper(server.url).response
     seen = read(model)
     assert not spells(repr(seen), KEY)
     assert not spells(str(pickle.dumps(seen)), KEY)
     assert KEY not in json.dumps(model.to_dict())
     assert model.additional_properties["debug"] == {"api_key": "***", "hint": "***"}
+    # Masked once read, the members still print SDK tokens masked, at any depth.
+    assert model.additional_properties["links"] == links
+    assert TOKEN not in repr(model.additional_properties)
+    assert TOKEN not in repr(model.additional_properties["links"])
 
 
 def test_members_of_a_model_without_slots_are_masked_at_once() -> None:
