@@ -277,11 +277,14 @@ class _BaseTapti(Generic[_Pipe]):
         check_flag(propagate_trace_context, argument="propagate_trace_context")
         key, key_from = from_argument_or_environment(api_key, "api_key", "TAPTI_API_KEY")
         url, url_from = from_argument_or_environment(base_url, "base_url", "TAPTI_BASE_URL")
+        checked_key = check_api_key(key, argument=key_from)
         self._settings = _Settings(
-            api_key=check_api_key(key, argument=key_from),
+            api_key=checked_key,
             base_url=DEFAULT_BASE_URL
             if url is None
-            else check_base_url(url, allow_insecure_http=allow_insecure_http, argument=url_from),
+            else check_base_url(
+                url, allow_insecure_http=allow_insecure_http, argument=url_from, secret=checked_key
+            ),
             # A caller's client keeps its own timeout unless one is given here too.
             timeout=_initial_timeout(timeout, caller_client=http_client is not None),
             retry=RetryPolicy(max_retries=_check_retries(max_retries)),

@@ -20,7 +20,7 @@ import httpx2
 from tapti_api_client.models.platform import Platform
 from tapti_api_client.models.scope import Scope
 
-from ._errors import InvalidInputError
+from ._errors import MASK, InvalidInputError, excerpt, redacted
 from ._names import PlatformName, ScopeName
 
 __all__ = [
@@ -181,14 +181,17 @@ def redirect_problem(url: str) -> str | None:
     return None
 
 
-def check_base_url(value: object, *, allow_insecure_http: bool, argument: str = "base_url") -> str:
+def check_base_url(
+    value: object, *, allow_insecure_http: bool, argument: str = "base_url", secret: str = ""
+) -> str:
     """The API's root: absolute, https unless the host is this machine or the caller insists.
 
-    ``argument`` names where the value came from (``TAPTI_BASE_URL`` when read from there).
+    ``argument`` names where the value came from (``TAPTI_BASE_URL`` when read from there);
+    ``secret``, the API key, is masked wherever a message quotes the value.
     """
     if not isinstance(value, str):
         raise InvalidInputError(f"{argument} must be a str URL, not {type(value).__name__}")
-    parts = _split(value, argument)
+    parts = _split(value, argument, secret)
     if "?" in value or "#" in value:  # even an empty one would swallow the request path
         raise InvalidInputError(f"{argument} must not have a query or fragment")
     if parts.username is not None or parts.password is not None:
@@ -208,7 +211,7 @@ def _checked_url(value: str, argument: str) -> str:
     return value
 
 
-def _split(value: str, argument: str) -> SplitResult:
+def _split(value: str, argument: str, secret: str = "") -> SplitResult:
     if _WHITESPACE_OR_CONTROL.search(value):
         raise InvalidInputError(f"{argument} must not contain whitespace or control characters")
     if not is_valid_text(value):
@@ -220,16 +223,18 @@ def _split(value: str, argument: str) -> SplitResult:
         parts.port  # noqa: B018  (urllib checks the port lazily; a bad one raises here)
         host = httpx2.URL(value).raw_host.decode("ascii")  # what httpx2 will send, IDNA-encoded
     except (ValueError, httpx2.InvalidURL) as exc:
+        shown = _shown_url(value, secret)
         raise InvalidInputError(
-            f"{argument} is not a valid URL ({exc}): {_quoted(_without_credentials(value))}"
+            f"{argument} is not a valid URL ({excerpt(str(exc), secret, 100)}): {shown}"
         ) from None
     if parts.scheme not in _WEB_SCHEMES or not parts.hostname:
-        shown = _quoted(_without_credentials(value))
+        shown = _shown_url(value, secret)
         raise InvalidInputError(f"{argument} must be an absolute http(s) URL with a host: {shown}")
     bad_label = bad_host_label(host)
     if bad_label is not None:
+        shown = _quoted(redacted(parts.hostname, secret))
         raise InvalidInputError(
-            f"{argument} has a host name that cannot be sent ({bad_label}): {parts.hostname!r}"
+            f"{argument} has a host name that cannot be sent ({bad_label}): {shown}"
         )
     return parts
 
@@ -239,13 +244,20 @@ _MAX_LABEL = 63
 _MAX_HOST = 253
 
 
-def _without_credentials(value: str) -> str:
-    """``value`` with any user name and password cut out, to be quoted in a message."""
+def _shown_url(value: str, secret: str) -> str:
+    """A refused URL as a message quotes it: no user name or password, each query value and
+    the fragment as ``***`` (where an SDK token or a key would travel), ``secret`` masked."""
     scheme, sep, rest = value.partition("://")
-    if not sep:
-        return value
-    authority, slash, tail = rest.partition("/")
-    return f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{tail}"
+    if sep:
+        authority, slash, tail = rest.partition("/")
+        value = f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{tail}"
+    value, hashed, _ = value.partition("#")
+    value, asked, query = value.partition("?")
+    names = [pair.partition("=")[0] for pair in query.split("&")] if asked else []
+    shown = (
+        value + asked + "&".join(f"{name}={MASK}" for name in names) + hashed + MASK * bool(hashed)
+    )
+    return _quoted(redacted(shown, secret))
 
 
 def _quoted(value: object) -> str:

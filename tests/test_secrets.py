@@ -34,6 +34,7 @@ from tapti_ext import (
     Tapti,
     TaptiError,
     UnprocessableEntityError,
+    oauth_portal_url,
 )
 from tapti_ext.testing import MockTaptiServer
 
@@ -560,3 +561,43 @@ def test_a_request_refused_while_built_leaves_no_key_in_frame_locals(
                 if _holds(value, API_KEY)
             ]
             assert held == []
+
+
+# --- a refused URL argument, quoted in its error -----------------------------------------------
+
+REFUSED_URLS: dict[str, Callable[[], object]] = {
+    "callback_url, a token in its query": lambda: (
+        Tapti(api_key=API_KEY, base_url="http://127.0.0.1:1")
+        .user("u1")
+        .create_sdk_token(
+            platforms=["youtube"],
+            scopes=["profile_read"],
+            callback_url="ftp://x/?sdk_token=tok-secret-1",
+            redirect_url="https://a.example/r",
+        )
+    ),
+    "redirect_url, the key in its query": lambda: Tapti(
+        api_key=API_KEY, base_url="http://127.0.0.1:1", redirect_url=f"https://x:99999/?k={API_KEY}"
+    ),
+    "portal_url, a token in its query and fragment": lambda: oauth_portal_url(
+        "t", portal_url="ftp://x/?sdk_token=tok-secret-1#sdk_token=tok-secret-1"
+    ),
+    "base_url, the key in its path": lambda: Tapti(
+        api_key=API_KEY, base_url=f"https://x:99999/{API_KEY}"
+    ),
+    "base_url, credentials and the key": lambda: Tapti(
+        api_key=API_KEY, base_url=f"ftp://user:pw@x/{API_KEY.lower()}?a=1&b"
+    ),
+}
+
+
+@pytest.mark.parametrize("refused", REFUSED_URLS.values(), ids=REFUSED_URLS.keys())
+def test_a_refused_url_is_quoted_without_a_token_a_key_or_credentials(
+    refused: Callable[[], object],
+) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        refused()
+    message = str(caught.value)
+    assert "://x" in message  # still says which URL
+    for secret in ("tok-secret-1", API_KEY.lower(), "user", "pw"):
+        assert secret not in message.lower()
