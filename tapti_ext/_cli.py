@@ -104,10 +104,15 @@ _CLI_TERMS: Final[tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...]] 
 )
 
 
+# A value a message quotes (``repr``): the caller's own text, never reworded.
+_QUOTED: Final = re.compile(r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+
+
 def _in_cli_terms(message: str) -> str:
+    parts = _QUOTED.split(message)  # the words at even places, quoted values at odd ones
     for pattern, replacement in _CLI_TERMS:
-        message = re.sub(pattern, replacement, message)
-    return message
+        parts[::2] = [re.sub(pattern, replacement, words) for words in parts[::2]]
+    return "".join(parts)
 
 
 def _words(name: str) -> str:
@@ -140,15 +145,23 @@ def bad_input(message: str) -> _CliError:
     return _CliError(_Failure("invalid_input_error", message, f"tapti: error: {message}"))
 
 
+_LONG_QUOTE: Final = re.compile(r"('[^']{80})[^']+'")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (or one JSON object) with exit code 2, and the
     text after the options (examples, environment, exit codes) keeps its line breaks."""
 
     def __init__(self, **kwargs: Any) -> None:
+        # No abbreviations: "--js" would be --json to argparse, and not to main(), which must
+        # know before parsing whether errors are JSON.
+        kwargs.setdefault("allow_abbrev", False)
         super().__init__(formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         prog = self.prog
+        # argparse quotes what it refuses in full: a pasted 100 KB value stays 80 characters.
+        message = re.sub(_LONG_QUOTE, r"\1...'", message)
         raise _CliError(
             _Failure("usage_error", f"{prog}: {message}", f"{prog}: error: {message} (see --help)")
         )
@@ -610,17 +623,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         failure = _failure(exc)
         if failure is None:
             raise  # a bug of ours: the traceback is the useful report
-        if in_json:
-            error = {
-                "type": failure.type,
-                "message": failure.message,
-                "request_id": failure.request_id,
-            }
-            print(json.dumps({"error": error}), flush=True)
-        else:
-            print(failure.line, file=sys.stderr)
+        _report(failure, in_json=in_json)
         return failure.exit_code
     return 0
+
+
+def _report(failure: _Failure, *, in_json: bool) -> None:
+    """The failure on stdout as JSON, or as a line on stderr; a reader gone away or a full disk
+    cannot add a traceback to it (the exit code still tells)."""
+    error = {"type": failure.type, "message": failure.message, "request_id": failure.request_id}
+    stream = sys.stdout if in_json else sys.stderr
+    if stream is None:  # closed (`2>&-`): print() would fall back to stdout, into `$(...)`
+        return
+    try:
+        print(json.dumps({"error": error}) if in_json else failure.line, file=stream, flush=True)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
 
 def _failure(exc: Exception) -> _Failure | None:

@@ -237,7 +237,13 @@ class _ShapeError(TypeError):
 def _json_argument(text: str) -> Any:
     """``--body``'s JSON: given inline, as ``@FILE``, or ``-`` for standard input."""
     if text == "-":
-        text = sys.stdin.read()
+        try:  # bytes, decoded as a file's are: the terminal's encoding is no guide to a pipe
+            text = sys.stdin.buffer.read().decode("utf-8")
+        except (AttributeError, OSError, UnicodeError) as exc:  # no stdin at all (`<&-`)
+            reason = getattr(exc, "strerror", None) or (
+                "not UTF-8 text" if isinstance(exc, UnicodeError) else "no standard input"
+            )
+            raise bad_input(f"--body: cannot read standard input ({reason})") from None
     elif text.startswith("@"):
         try:
             text = Path(text[1:]).read_text(encoding="utf-8")

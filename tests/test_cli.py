@@ -819,3 +819,69 @@ def test_api_a_body_json_cannot_carry_is_bad_input_naming_body(server: MockTapti
     assert_one_clean_error_line(result)
     assert "--body cannot be sent as JSON" in result.stderr, result.stderr
     assert server.requests == []
+
+
+# --- the seventh review: output that cannot be written, odd stdin, abbreviations, quotes ---------
+
+
+def _shell(command: str) -> subprocess.CompletedProcess[str]:
+    """``command`` under sh, with ``tapti`` standing for this interpreter's CLI."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TAPTI_")}
+    tapti = f"{shlex.quote(sys.executable)} -m tapti_ext"
+    return subprocess.run(
+        ["/bin/sh", "-c", command.replace("tapti ", f"{tapti} ")],
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "tapti portal-url '' --json > /dev/full; echo exit $?",
+        "tapti portal-url '' --json | head -c0; echo",  # the reader leaves before the error
+        "tapti portal-url '' 2>&-; echo exit $?",
+    ],
+)
+def test_an_error_report_that_cannot_be_written_is_no_traceback(command: str) -> None:
+    result = _shell(command)
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "tapti: error" not in result.stdout  # never into the stream `$(...)` captures
+    if "exit" in command:
+        assert result.stdout.strip() == "exit 2"
+
+
+@pytest.mark.parametrize(
+    ("stdin", "reason"), [("printf '\\377{}' |", "not UTF-8 text"), ("<&-", "no standard input")]
+)
+def test_api_body_from_a_stdin_that_cannot_be_read_is_bad_input(stdin: str, reason: str) -> None:
+    body = "tapti api create-sdk-token u1 --body - --json"
+    result = _shell(f"{stdin} {body}" if stdin.endswith("|") else f"{body} {stdin}")
+    assert result.returncode == 2, result.stderr
+    error = json.loads(result.stdout)["error"]
+    assert error["message"] == f"--body: cannot read standard input ({reason})"
+
+
+def test_an_abbreviated_flag_is_a_usage_error_not_a_silent_json() -> None:
+    result = run("portal-url", "tok", "--js")
+    assert result.returncode == 2
+    assert "unrecognized arguments: --js" in result.stderr
+
+
+def test_a_usage_error_quotes_a_huge_value_in_short() -> None:
+    result = run("x" * 100_000, "--json")
+    message = json.loads(result.stdout)["error"]["message"]
+    assert len(message) < 300
+    assert "'" + "x" * 80 + "...'" in message
+    assert "choose from" in message
+
+
+def test_a_quoted_value_is_never_reworded_into_cli_terms() -> None:
+    url = "ftp://x/TimeoutError?redirect_url=1"
+    result = run("portal-url", "tok", "--portal-url", url)
+    assert result.returncode == 2
+    assert "'ftp://x/TimeoutError?redirect_url=***'" in result.stderr
+    assert result.stderr.startswith("tapti: error: --portal-url (or TAPTI_PORTAL_URL) must be")
