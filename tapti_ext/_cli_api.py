@@ -274,23 +274,25 @@ def _from_json(data: Any, kind: Any) -> Any:
 
 
 def _body(text: str, body: Parameter, operation: Operation) -> Any:
-    """The request model, from ``--body``; a body it cannot be is bad input, said plainly."""
+    """The request model, from ``--body``; a body it cannot be is bad input, said plainly.
+
+    The spec judges first: the generated ``from_dict`` takes ``"callback_url": 5`` as it is,
+    and the API would refuse it after the call was made."""
     data = _json_argument(text)
+    said = [  # what the spec finds wrong, its first few fields
+        f"{'' if found['field'] == 'body' else found['field'] + ' '}{found['message']}"
+        for found in (operation.check_body(data) if operation.check_body else [])
+    ]
+    if said:
+        more = f"; and {len(said) - 3} more" if len(said) > 3 else ""
+        raise bad_input(f"--body: {'; '.join(said[:3])}{more}")
     problem: Exception | None = None
     for kind in _members(body.kind):
         try:
             return _from_json(data, kind)
         except (*_FAILED_CONVERSIONS, IndexError) as exc:
             problem = problem or exc
-    # What the spec finds wrong: its first few fields, else what the model said.
-    said = [
-        f"{'' if found['field'] == 'body' else found['field'] + ' '}{found['message']}"
-        for found in (operation.check_body(data) if operation.check_body else [])
-    ]
-    more = f"; and {len(said) - 3} more" if len(said) > 3 else ""
-    raise bad_input(
-        f"--body: {'; '.join(said[:3])}{more}" if said else _body_problem(problem, operation.name)
-    ) from None
+    raise bad_input(_body_problem(problem, operation.name)) from None
 
 
 def _body_problem(problem: Exception | None, operation: str) -> str:

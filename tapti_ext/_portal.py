@@ -54,7 +54,15 @@ _PLATFORM_PARAM = "platform"
 def resolve_portal_url(portal_url: str | None) -> str:
     """The argument, else ``TAPTI_PORTAL_URL``, else Tapti's hosted portal; checked either way."""
     chosen, named = from_argument_or_environment(portal_url, "portal_url", "TAPTI_PORTAL_URL")
-    return DEFAULT_PORTAL_URL if chosen is None else check_url(chosen, argument=named)
+    if chosen is None:
+        return DEFAULT_PORTAL_URL
+    checked = check_url(chosen, argument=named)
+    # A browser is sent there: refused as SdkToken refuses such a URL in an answer, so that
+    # what the builders make can be read back.
+    problem = redirect_problem(checked)
+    if problem:
+        raise InvalidInputError(f"{named} {problem}")
+    return checked
 
 
 def oauth_portal_url(
@@ -113,6 +121,14 @@ class SdkToken:
             )
         chosen = () if _none_given(platforms) else check_platforms(platforms)
         asked = () if _none_given(scopes) else check_scopes(scopes)
+        if response is not None and (
+            not attrs.has(type(response))
+            or getattr(response, "oauth_portal_url", None) != oauth_portal_url
+        ):
+            raise InvalidInputError(
+                "response must be the parsed answer this oauth_portal_url came in "
+                f"(a generated model with the same oauth_portal_url), not {type(response).__name__}"
+            )
         self._fill(oauth_portal_url, chosen, asked, response)
 
     @classmethod

@@ -815,6 +815,13 @@ _CALL: dict[str, Any] = {
 }
 
 
+def _deeply_nested(depth: int) -> list[Any]:
+    nested: list[Any] = []
+    for _ in range(depth):
+        nested = [nested]
+    return nested
+
+
 @pytest.mark.parametrize(
     "make",
     [
@@ -822,8 +829,35 @@ _CALL: dict[str, Any] = {
         lambda: MockTaptiServer(portal_url=8080),  # type: ignore[arg-type]
         lambda: MockTaptiServer().delay_next(10**400),
         lambda: MockTaptiServer().fail_next(1, retry_after=10**400),
+        # Longer than a thread can wait: the answer was dropped, not held.
+        lambda: MockTaptiServer().delay_next(1e10),
+        lambda: MockTaptiServer().fail_next(1, body=float("nan")),  # no JSON has it
+        lambda: MockTaptiServer().fail_next(1, body=_deeply_nested(100_000)),
+        # Portal URLs the SDK would refuse in every answer the mock then gave.
+        lambda: MockTaptiServer(portal_url="https://a b"),
+        lambda: MockTaptiServer(portal_url="https://\ud800"),
+        lambda: MockTaptiServer(portal_url="https://x:99999"),
+        lambda: MockTaptiServer(portal_url="https://u:p@x"),
+        lambda: MockTaptiServer(portal_url="https://x/?sdk_token=abc"),
+        lambda: MockTaptiServer(host=5),  # type: ignore[arg-type]
+        lambda: MockTaptiServer(host="not a host").start(),
     ],
-    ids=["portal_url-bool", "portal_url-int", "huge-delay", "huge-retry-after"],
+    ids=[
+        "portal_url-bool",
+        "portal_url-int",
+        "huge-delay",
+        "huge-retry-after",
+        "delay-past-a-thread's-wait",
+        "nan-body",
+        "deep-body",
+        "portal_url-space",
+        "portal_url-surrogate",
+        "portal_url-port",
+        "portal_url-credentials",
+        "portal_url-own-token",
+        "host-int",
+        "host-unknown",
+    ],
 )
 def test_the_kits_bad_arguments_are_value_or_type_errors(make: Any) -> None:
     with pytest.raises((ValueError, TypeError)) as caught:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tapti_api_client.models import CreateSdkTokenResponse
 
 from tapti_ext import (
     DEFAULT_PORTAL_URL,
@@ -332,3 +334,34 @@ def test_a_token_survives_copy_deepcopy_pickle_and_asdict() -> None:
         assert duplicate.response.oauth_portal_url == URL
         assert TOKEN not in repr(duplicate.response)  # still masked
     assert copy.deepcopy(token).response is not token.response  # deep: its own answer
+
+
+# --- what the builders make, SdkToken reads back --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "portal",
+    [
+        "https://u:pw@p.example",
+        "https://good.example\\@evil.example",  # a browser and Python see two hosts
+        "https://good.example\u3002evil.com",
+        "https://p.example/\u202egnp.exe",  # a bidi override, written to terminals raw
+    ],
+)
+def test_a_portal_url_sdk_token_would_refuse_is_refused_by_the_builders(portal: str) -> None:
+    with pytest.raises(InvalidInputError, match=r"^portal_url (holds|has)"):
+        oauth_portal_url("tok", "youtube", portal_url=portal)
+    # the same refusal as for a portal URL in an answer
+    with pytest.raises(InvalidInputError, match=r"^oauth_portal_url (holds|has)"):
+        SdkToken(f"{portal}?sdk_token=tok", ["youtube"], [])
+
+
+@pytest.mark.parametrize(
+    "response",
+    [5, {"oauth_portal_url": URL}, CreateSdkTokenResponse(oauth_portal_url=URL + "&x=1")],
+    ids=["int", "dict", "another URL's answer"],
+)
+def test_a_token_built_by_hand_refuses_a_response_that_is_not_its_answer(response: Any) -> None:
+    with pytest.raises(InvalidInputError, match=r"^response must be the parsed answer"):
+        SdkToken(URL, ["youtube"], [], response=response)
+    assert SdkToken(URL, ["youtube"], [], response=CreateSdkTokenResponse(URL)).sdk_token == TOKEN

@@ -107,7 +107,7 @@ class _Reply:
 def _json_reply(
     status: int, payload: object, headers: tuple[tuple[str, str], ...] = (), *, close: bool = False
 ) -> _Reply:
-    return _Reply(status, json.dumps(payload).encode(), _JSON, headers, close)
+    return _Reply(status, json.dumps(payload, allow_nan=False).encode(), _JSON, headers, close)
 
 
 def _message(status: int, message: str, *, close: bool = False) -> _Reply:
@@ -194,6 +194,27 @@ def _format_retry_after(value: float | str) -> str:
     if not _finite(value) or value < 0:
         raise ValueError("retry_after must be a finite number of seconds >= 0")
     return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _checked_portal_url(portal_url: object) -> str:
+    """The base of the portal URLs the mock issues: one the SDK will accept in its answers
+    (``redirect_problem``), else every call against the mock would fail."""
+    if portal_url is None:
+        return _DEFAULT_PORTAL_URL
+    # Here, not at the top: the mock alone runs without the generated client _inputs imports.
+    from .._inputs import redirect_problem  # noqa: PLC0415
+
+    if not isinstance(portal_url, str):
+        raise ValueError(  # noqa: TRY004  (ValueError, as for every bad argument of the mock)
+            f"portal_url must be a str, not {type(portal_url).__name__}"
+        )
+    problem = redirect_problem(portal_url)
+    if problem is not None:
+        raise ValueError(f"portal_url {problem}")
+    base = urlsplit(portal_url)
+    if base.fragment or "sdk_token" in unquote_plus(base.query):
+        raise ValueError("portal_url must have no fragment and no sdk_token of its own")
+    return portal_url
 
 
 def _finite(value: float) -> bool:
@@ -562,11 +583,9 @@ class MockTaptiServer:
             raise ValueError("portal must be True or False")
         if portal and portal_url is not None:
             raise ValueError("portal=True serves the portal itself: do not pass portal_url too")
-        if portal_url is not None and not isinstance(portal_url, str):
-            raise ValueError(f"portal_url must be a str, not {type(portal_url).__name__}")
-        base = urlsplit(portal_url or _DEFAULT_PORTAL_URL)
-        if base.scheme not in ("http", "https") or not base.netloc or base.fragment:
-            raise ValueError("portal_url must be an absolute http(s) URL without a fragment")
+        if not isinstance(host, str):
+            raise ValueError(f"host must be a str, not {type(host).__name__}")  # noqa: TRY004
+        base = urlsplit(_checked_portal_url(portal_url))
         self._api_key = api_key
         self._key_bytes = api_key.encode()
         self._address = (host, port)
@@ -592,7 +611,13 @@ class MockTaptiServer:
         """Bind and serve from a daemon thread; does nothing when already running."""
         with self._lifecycle:
             if self._httpd is None:
-                httpd = _HTTPServer(self._address, self)
+                try:
+                    httpd = _HTTPServer(self._address, self)
+                except socket.gaierror as exc:  # a host that names no address here
+                    host = self._address[0][:100]
+                    raise ValueError(
+                        f"host {host!r} cannot be served on ({exc.strerror})"
+                    ) from None
                 thread = threading.Thread(
                     target=httpd.serve_forever,
                     kwargs={"poll_interval": 0.01},  # how quickly stop() is noticed
@@ -732,8 +757,11 @@ class MockTaptiServer:
         else:
             try:
                 reply = _json_reply(status, _INJECTED if body is None else body, headers)
-            except (TypeError, ValueError) as exc:
-                raise ValueError("body must be JSON-serialisable, or bytes") from exc
+            except (TypeError, ValueError, RecursionError) as exc:
+                raise ValueError(
+                    "body must be JSON-serialisable (no NaN or infinity, no absurd nesting), "
+                    "or bytes"
+                ) from exc
         if count:
             with self._lock:
                 self._failures.append(_Scripted(count, reply=reply))
@@ -752,9 +780,9 @@ class MockTaptiServer:
             isinstance(seconds, bool)
             or not isinstance(seconds, int | float)
             or not _finite(seconds)
-            or seconds < 0
+            or not 0 <= seconds <= threading.TIMEOUT_MAX  # a longer wait raises in the thread
         ):
-            raise ValueError("seconds must be a finite number >= 0")
+            raise ValueError(f"seconds must be a number from 0 to {threading.TIMEOUT_MAX:.0f}")
         if count:
             with self._lock:
                 self._delays.append(_Scripted(count, delay=float(seconds)))
