@@ -169,6 +169,23 @@ class Extras:
                 )
         if headers:
             _check_headers(headers)
+        if query:
+            _check_query(query)
+
+
+# What a query value can be and be sent as itself; anything else httpx2 would send as its
+# str(): b"\xff" as "b'\\xff'", an object as its repr.
+_QUERY_VALUES: Final = (str, int, float, type(None))
+
+
+def _check_query(query: Mapping[str, Any]) -> None:
+    for name, value in query.items():
+        values = value if isinstance(value, list | tuple) else [value]
+        if not isinstance(name, str) or not all(isinstance(v, _QUERY_VALUES) for v in values):
+            raise InvalidInputError(
+                "extra_query must map str names to str, int, float, bool or None values "
+                "(or lists of them)"
+            )
 
 
 def _check_headers(headers: Mapping[str, str]) -> None:

@@ -198,8 +198,12 @@ def test_a_bad_environment_variable_is_named_not_the_argument(
         ({"extra_body": {"note": "\ud800"}}, "extra_body cannot be sent as JSON"),
         ({"extra_body": {"when": {1, 2}}}, "extra_body cannot be sent as JSON"),
         ({"extra_query": {"q": "\ud800"}}, "extra_query cannot be sent in a URL"),
+        # httpx2 would send their str(): "b'\\xff'", an object's repr.
+        ({"extra_query": {"q": b"\xff"}}, "extra_query must map str names to str, int"),
+        ({"extra_query": {"q": [1, object()]}}, "extra_query must map str names to str, int"),
+        ({"extra_query": {1: "x"}}, "extra_query must map str names to str, int"),
     ],
-    ids=["nan", "inf", "surrogate", "set", "query-surrogate"],
+    ids=["nan", "inf", "surrogate", "set", "query-surrogate", "bytes", "object", "int-name"],
 )
 def test_a_request_that_cannot_be_built_names_the_argument(
     extras: dict[str, Any], said: str
