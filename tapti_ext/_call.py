@@ -14,6 +14,7 @@ import logging
 import math
 import random
 import re
+import sys
 import time
 from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
@@ -32,6 +33,7 @@ from ._errors import (
     describe_transport_error,
     excerpt,
     forget_locals,
+    redacted_content,
     status_error_from_response,
 )
 from ._inputs import Timeout
@@ -50,6 +52,7 @@ __all__ = [
     "Target",
     "Unreadable",
     "as_response",
+    "error_response",
     "extras_of",
     "json_object",
     "model_from",
@@ -407,21 +410,53 @@ class Answer:
         return self._headers
 
     def response(self) -> httpx2.Response:
-        """The answer as an ``httpx2.Response`` with its request, read; the same one each time."""
+        """The answer as an ``httpx2.Response`` with its request, read; the same one each time.
+        The body is the server's, as the call's own parse reads it (``error_response`` masks)."""
         if self._response is None:
-            self._response = httpx2.Response(
+            self._response = _read_response(
                 self.status_code,
-                headers=self.raw_headers,
-                stream=httpx2.ByteStream(self.content),
-                request=self._call.request,
-                extensions=self.extensions,
+                self.raw_headers,
+                self.content,
+                self._call.request,
+                self.extensions,
             )
-            self._response.read()
         return self._response
+
+
+def _read_response(
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    content: bytes,
+    request: httpx2.Request,
+    extensions: dict[str, Any],
+) -> httpx2.Response:
+    response = httpx2.Response(
+        status,
+        headers=headers,
+        stream=httpx2.ByteStream(content),
+        request=request,
+        extensions=extensions,
+    )
+    response.read()
+    return response
 
 
 def as_response(answer: Answer | httpx2.Response) -> httpx2.Response:
     return answer.response() if isinstance(answer, Answer) else answer
+
+
+def error_response(answer: Answer | httpx2.Response, secret: str) -> httpx2.Response:
+    """The response an error keeps: its body with the key masked, as the rest of the error,
+    should the server have echoed it there (a new response then, its length set to match)."""
+    response = as_response(answer)
+    content = redacted_content(response.content, secret)
+    if content is response.content:
+        return response
+    headers = [(k, v) for k, v in response.headers.raw if k.lower() != b"content-length"]
+    headers.append((b"Content-Length", str(len(content)).encode()))
+    return _read_response(
+        response.status_code, headers, content, response.request, response.extensions
+    )
 
 
 class Unreadable:
@@ -566,10 +601,11 @@ class Call(Generic[_T]):
     def parse(self, answer: Answer | httpx2.Response) -> _T:
         """The result of a 2xx answer; the key is masked in what it holds beyond the spec's
         fields, should the server echo it there."""
+        handling = sys.exception()  # the caller's own, should they call from an except block
         try:
             return self._parse(answer, secret=self.secret)
         except BaseException as exc:  # the parsers' frames hold the key: cleared, as elsewhere
-            forget_locals(exc)
+            forget_locals(exc, until=handling)
             raise
 
     def settle(
@@ -592,7 +628,7 @@ class Call(Generic[_T]):
                 return self._documented(outcome)
             retry_after = parse_retry_after(outcome.headers)
             error = status_error_from_response(
-                outcome.response(),
+                error_response(outcome, self.secret),
                 outcome.content,
                 secret=self.secret,
                 retry_after=retry_after,
@@ -602,7 +638,6 @@ class Call(Generic[_T]):
                 return self._again(error, retries, deadline, retry_after, f"status {status}")
             raise error
         if isinstance(outcome, httpx2.LocalProtocolError):  # h11 refused what it was to send
-            forget_locals(outcome)
             raise InvalidInputError(
                 f"the request cannot be sent: {excerpt(str(outcome), self.secret)}"
             ) from None
@@ -627,7 +662,7 @@ class Call(Generic[_T]):
         documented = ", ".join(map(str, self.success)) or "no 2xx"
         raise APIResponseValidationError(
             f"status {status} is not an answer this operation documents ({documented})",
-            response=response.response(),
+            response=error_response(response, self.secret),
         )
 
     def _settle_unreadable(
@@ -641,7 +676,6 @@ class Call(Generic[_T]):
             )
             return self.settle(unread, retries, deadline)
         self._log_attempt(retries, error)
-        forget_locals(error)
         # Without a parsed head, the bytes that came only may be a 2xx: say so, and why no retry.
         what = "a successful response" if response else "an answer that may be a success"
         if isinstance(error, httpx2.TimeoutException):
@@ -652,7 +686,11 @@ class Call(Generic[_T]):
                 f"({self._where(retries)}; not retried: a token may have been issued)",
                 request=self.request,
             ) from error
-        stand_in = response.response() if response else httpx2.Response(200, request=self.request)
+        stand_in = (
+            error_response(response, self.secret)
+            if response
+            else httpx2.Response(200, request=self.request)
+        )
         if isinstance(error, BodyTooLargeError):
             message = f"response body is larger than {MAX_RESPONSE_BYTES} bytes once decoded"
         else:
@@ -671,8 +709,7 @@ class Call(Generic[_T]):
     ) -> float:
         delay = self.retry.delay(retries, retry_after) if self.replayable else None
         if delay is None or not deadline.allows_wait(delay):
-            forget_locals(cause)
-            raise error from cause
+            raise error from cause  # the pipeline masks and clears the chain (Pipeline.run)
         log.info("retrying %s %s in %.2fs after %s", self.method, self.url.path, delay, reason)
         return delay
 
@@ -682,7 +719,7 @@ class Call(Generic[_T]):
             log.debug("%s %s -> %s (attempt %d)", self.method, self.url.path, said, retries + 1)
 
 
-def json_object(answer: Answer | httpx2.Response) -> dict[str, Any]:
+def json_object(answer: Answer | httpx2.Response, secret: str = "") -> dict[str, Any]:
     """The body as a JSON object, or ``APIResponseValidationError``."""
     try:
         data = json.loads(answer.content)
@@ -690,12 +727,12 @@ def json_object(answer: Answer | httpx2.Response) -> dict[str, Any]:
         raise APIResponseValidationError(
             "response body is not JSON (content-type "
             f"{excerpt(repr(answer.headers.get('content-type')), '', 100)})",
-            response=as_response(answer),
+            response=error_response(answer, secret),
         ) from None
     if not isinstance(data, dict):
         raise APIResponseValidationError(
             f"response body is a JSON {type(data).__name__}, not an object",
-            response=as_response(answer),
+            response=error_response(answer, secret),
         )
     return data
 
@@ -719,7 +756,8 @@ def model_from(
         if isinstance(exc, NestingError):  # its message is the SDK's own, quoting nothing
             detail = str(exc)
         raise APIResponseValidationError(
-            f"response body is not a valid {what} ({detail})", response=as_response(answer)
+            f"response body is not a valid {what} ({detail})",
+            response=error_response(answer, secret),
         ) from None
     finally:
         KEEP_UNKNOWN.reset(keep)

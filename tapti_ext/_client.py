@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import sys
 from collections.abc import Iterable, Mapping
 from functools import lru_cache, partial
 from typing import (
@@ -275,32 +276,25 @@ class _BaseTapti(Generic[_Pipe]):
             raise InvalidInputError(_wrong_http_client(http_client, self._http_type))
         check_flag(allow_insecure_http, argument="allow_insecure_http")
         check_flag(propagate_trace_context, argument="propagate_trace_context")
-        key, key_from = from_argument_or_environment(api_key, "api_key", "TAPTI_API_KEY")
-        url, url_from = from_argument_or_environment(base_url, "base_url", "TAPTI_BASE_URL")
-        checked_key = check_api_key(key, argument=key_from)
-        self._settings = _Settings(
-            api_key=checked_key,
-            base_url=DEFAULT_BASE_URL
-            if url is None
-            else check_base_url(
-                url, allow_insecure_http=allow_insecure_http, argument=url_from, secret=checked_key
-            ),
-            # A caller's client keeps its own timeout unless one is given here too.
-            timeout=_initial_timeout(timeout, caller_client=http_client is not None),
-            retry=RetryPolicy(max_retries=_check_retries(max_retries)),
-            portal_url=resolve_portal_url(portal_url),
-            defaults=_Arguments.checked(platforms, scopes, callback_url, redirect_url),
-            sources=Sources(
-                base_url=_source(url, url_from, "the default"),
-                api_key=_source(key, key_from, "nowhere"),
-            ),
-        )
-        self._pipeline = self._pipeline_type(
-            api_key=self._settings.api_key,
-            base_url=self._settings.base_url,
-            http_client=http_client,
-            limits=self._limits,
-        )
+        handling = sys.exception()
+        try:  # the frames below hold the key (perhaps from TAPTI_API_KEY): cleared on a refusal
+            self._settings = _Settings(
+                **_connection_settings(api_key, base_url, allow_insecure_http=allow_insecure_http),
+                # A caller's client keeps its own timeout unless one is given here too.
+                timeout=_initial_timeout(timeout, caller_client=http_client is not None),
+                retry=RetryPolicy(max_retries=_check_retries(max_retries)),
+                portal_url=resolve_portal_url(portal_url),
+                defaults=_Arguments.checked(platforms, scopes, callback_url, redirect_url),
+            )
+            self._pipeline = self._pipeline_type(
+                api_key=self._settings.api_key,
+                base_url=self._settings.base_url,
+                http_client=http_client,
+                limits=self._limits,
+            )
+        except BaseException as exc:
+            forget_locals(exc, until=handling)
+            raise
         # With OpenTelemetry: send traceparent to the API (each call is a span either way).
         self._pipeline.propagate_trace_context = propagate_trace_context
         self._settings.sources.proxy = self._pipeline.proxy_described()
@@ -434,10 +428,11 @@ class _BaseTapti(Generic[_Pipe]):
     ) -> Call[Any]:
         if self._pipeline.closed:
             raise TaptiError(f"this {type(self).__name__} is closed; create a new one")
+        handling = sys.exception()  # the caller's own, should they call from an except block
         try:
             request = request_parts(spec, self._settings.base_url, _HEADERS, extras)
         except InvalidInputError as exc:  # no frame below keeps what it was given
-            forget_locals(exc)
+            forget_locals(exc, until=handling)
             raise
         settings = self._settings  # only now: a refused request leaves no local with the key
         return Call(
@@ -450,6 +445,9 @@ class _BaseTapti(Generic[_Pipe]):
         )
 
     def __repr__(self) -> str:
+        settings = getattr(self, "_settings", None)  # None while a refused __init__ is shown
+        if settings is None:
+            return f"<{type(self).__name__}, not configured>"
         return f"{type(self).__name__}(base_url={self.base_url!r}, max_retries={self.max_retries})"
 
 
@@ -858,6 +856,26 @@ def _wrong_http_client(given: object, expected: type) -> str:
             f"; create it with httpx2.{expected.__qualname__}(...) instead (pip install httpx2)"
         )
     return message
+
+
+def _connection_settings(
+    api_key: str | None, base_url: str | None, *, allow_insecure_http: bool
+) -> dict[str, Any]:
+    """The key, the base URL and where each came from (the argument or the environment)."""
+    key, key_from = from_argument_or_environment(api_key, "api_key", "TAPTI_API_KEY")
+    url, url_from = from_argument_or_environment(base_url, "base_url", "TAPTI_BASE_URL")
+    checked_key = check_api_key(key, argument=key_from)
+    checked_url = (
+        DEFAULT_BASE_URL
+        if url is None
+        else check_base_url(
+            url, allow_insecure_http=allow_insecure_http, argument=url_from, secret=checked_key
+        )
+    )
+    sources = Sources(
+        base_url=_source(url, url_from, "the default"), api_key=_source(key, key_from, "nowhere")
+    )
+    return {"api_key": checked_key, "base_url": checked_url, "sources": sources}
 
 
 def _check_retries(max_retries: object) -> int:

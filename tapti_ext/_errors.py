@@ -337,6 +337,14 @@ def redacted(text: str, secret: str) -> str:
     return _spellings(secret).sub(MASK, text)
 
 
+def redacted_content(content: bytes, secret: str) -> bytes:
+    """A body with ``secret`` masked as ``redacted`` masks it in text. Read as Latin-1, so that
+    every byte not part of a spelling of the key (all ASCII) stays as the server sent it."""
+    if not secret or not might_spell(content, secret):
+        return content
+    return redacted(content.decode("latin-1"), secret).encode("latin-1")
+
+
 def might_spell(content: bytes, secret: str) -> bool:
     """Whether ``content`` may hold ``secret`` in one of its spellings (``_marks``)."""
     return _has_mark(content.decode("latin-1"), _marks(secret))
@@ -408,7 +416,12 @@ def _named_references() -> dict[str, list[str]]:
     named: dict[str, list[str]] = {}
     for name, char in html5.items():
         if len(char) == 1 and " " < char <= "~":
-            named.setdefault(char, []).append(re.escape(f"&{name}"))
+            # Once per name in any case (``&amp;``, ``&AMP;``): the pattern ignores case, and
+            # two ways to match one text would make the search backtrack exponentially.
+            ways = named.setdefault(char, [])
+            way = re.escape(f"&{name.lower()}")
+            if way not in ways:
+                ways.append(way)
     return named
 
 
@@ -480,21 +493,43 @@ def describe_transport_error(
     return APIConnectionError(f"connection error: {detail}{suffix}", request=_request_of(exc))
 
 
-def forget_locals(exc: BaseException | None) -> None:
-    """Clear the local variables of every frame in ``exc``'s chain of causes.
+def forget_locals(
+    exc: BaseException | None, secret: str = "", *, until: BaseException | None = None
+) -> None:
+    """Clear the local variables of every frame in ``exc``'s chain of causes and, given the
+    key, mask it (and any SDK token) in each message of the chain.
 
     httpcore2's frames hold the request's headers, the key among them; error reporters such as
     Sentry, ``pytest --showlocals`` and rich tracebacks print frame locals, scrubbing them by
-    variable name only. The stack itself stays for debugging.
+    variable name only. httpx2's and h11's errors quote what a server sent (a malformed header
+    line), and ``traceback.format_exception`` prints every message of the chain. The stack
+    itself stays for debugging. ``until``: the exception the caller was handling when the call
+    began, where the walk stops: its frames are the caller's own.
     """
-    pending, seen = [exc], set()
+    pending, seen = [exc], {id(until)}
     while pending:
         current = pending.pop()
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
         traceback.clear_frames(current.__traceback__)
+        if secret:
+            _mask_messages(current, secret)
         pending += [current.__cause__, current.__context__]
+
+
+def _mask_messages(exc: BaseException, secret: str) -> None:
+    # Through ``args`` (what ``str()`` of an exception shows) and PEP 678 notes; only a text
+    # that holds a secret is replaced, so other exceptions keep theirs as they were.
+    def shown(value: object) -> object:
+        return masked_url(redacted(value, secret)) if isinstance(value, str) else value
+
+    masked = tuple(shown(arg) for arg in exc.args)
+    if masked != exc.args:
+        exc.args = masked
+    notes = getattr(exc, "__notes__", None)
+    if isinstance(notes, list):
+        notes[:] = [shown(note) for note in notes]
 
 
 def _request_of(exc: httpx2.RequestError) -> httpx2.Request | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import threading
 import weakref
 from collections.abc import AsyncIterator, Iterator
@@ -288,11 +289,10 @@ def _failed(exc: Exception, attempt: Attempt) -> Unreadable | httpx2.RequestErro
 
     A transport error after a 2xx status line is no connection error: the token exists.
     Anything that is neither httpx2's nor the SDK's (a program's signal handler raising, say)
-    is the program's own: it leaves unchanged, never retried, its frames' locals cleared.
+    is the program's own: it leaves unchanged, never retried (``run`` clears its frames' locals).
     """
     if isinstance(exc, httpx2.RequestError):
         return Unreadable(None, exc) if attempt.may_be_2xx() else exc
-    forget_locals(exc)
     raise exc
 
 
@@ -315,6 +315,7 @@ class Pipeline(_Base[httpx2.Client]):
     def run(self, call: Call[_T]) -> Answer:
         deadline = Deadline(call.timeout)
         retries = 0
+        handling = sys.exception()  # the caller's own, should they call from an except block
         span = self._start_span(call, self._parts, propagate=self.propagate_trace_context)
         try:
             while True:
@@ -329,6 +330,8 @@ class Pipeline(_Base[httpx2.Client]):
                     )
                 retries += 1
         except BaseException as exc:  # the call's span ends with whatever ends the call
+            # No key left in its chain's messages or finished frames, before anyone formats it.
+            forget_locals(exc, call.secret, until=handling)
             span.end(exc)
             raise
         finally:
@@ -495,6 +498,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
     async def run(self, call: Call[_T]) -> Answer:
         deadline = Deadline(call.timeout)
         retries = 0
+        handling = sys.exception()  # the caller's own, should they call from an except block
         span = self._start_span(call, self._parts, propagate=self.propagate_trace_context)
         try:
             while True:
@@ -514,6 +518,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
                     )
                 retries += 1
         except BaseException as exc:
+            forget_locals(exc, call.secret, until=handling)
             span.end(exc)
             raise
         finally:

@@ -18,7 +18,7 @@ from tapti_api_client.models.create_sdk_token_response import CreateSdkTokenResp
 from tapti_api_client.models.platform import Platform
 from tapti_api_client.models.scope import Scope
 
-from ._call import Answer, as_response, json_object, model_from
+from ._call import Answer, error_response, json_object, model_from
 from ._errors import (
     TOKEN_PARAM,
     APIResponseValidationError,
@@ -246,7 +246,7 @@ def token_from_response(
     secret: str = "",
 ) -> SdkToken:
     """The token in a 2xx answer, or ``APIResponseValidationError``; nothing else escapes."""
-    data = json_object(answer)
+    data = json_object(answer, secret)
     parsed = model_from(
         lambda: CreateSdkTokenResponse.from_dict(data), answer, "CreateSdkTokenResponse", secret
     )
@@ -254,12 +254,15 @@ def token_from_response(
     # The URL is never quoted in these messages: it carries the SDK token.
     if not isinstance(url, str):
         raise APIResponseValidationError(
-            "oauth_portal_url is not an absolute http(s) URL", response=as_response(answer)
+            "oauth_portal_url is not an absolute http(s) URL",
+            response=error_response(answer, secret),
         )
     try:
         return SdkToken._checked(url, platforms, scopes, parsed)
     except InvalidInputError as exc:  # no sdk_token in the URL
-        raise APIResponseValidationError(str(exc), response=as_response(answer)) from None
+        raise APIResponseValidationError(
+            str(exc), response=error_response(answer, secret)
+        ) from None
 
 
 def _with_params(url: str, params: list[tuple[str, str]]) -> str:

@@ -42,6 +42,12 @@ class _Route:
     def call(self, request: httpx2.Request) -> Call[httpx2.Response]:
         if API_KEY_HEADER in request.headers:  # the pipeline adds the one true key
             del request.headers[API_KEY_HEADER]
+        host = request.headers.get("host")
+        if host is not None and host.lower().encode("ascii", "replace") != request.url.netloc:
+            # On a shared load balancer another Host is another site: the key would go there.
+            raise InvalidInputError(
+                "a Host header must name the base URL's host: the API key goes nowhere else"
+            )
         return Call(request, _unparsed, self.retry, self.timeout, self.secret, self.sources)
 
 

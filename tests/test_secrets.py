@@ -219,6 +219,24 @@ def test_server_echoing_the_key_is_redacted_but_message_kept() -> None:
     assert API_KEY not in str(info.value)
 
 
+@pytest.mark.timeout(60)
+def test_a_key_of_html_special_characters_is_masked_without_backtracking() -> None:
+    # HTML names "&" as &amp; and &AMP;: matched both ways, each such character of the key
+    # doubled the ways to try a body full of &amp; (2**24 here: hours, not milliseconds).
+    key = "&" * 24 + "kX"
+    spelled = "&amp;" * 24 + "kX"
+    body = {"message": f"{'&amp;' * 300} {spelled} {key}"}
+
+    def handler(_: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(400, json=body)
+
+    with httpx2.Client(transport=httpx2.MockTransport(handler)) as http:
+        tapti = Tapti(api_key=key, http_client=http, max_retries=0)
+        with pytest.raises(BadRequestError) as info:
+            tapti.user("u").create_sdk_token(**CALL)
+    assert info.value.body == {"message": f"{'&amp;' * 300} *** ***"}
+
+
 @pytest.mark.parametrize(
     "make",
     [

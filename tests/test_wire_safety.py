@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import os
+import pickle
 import random
 import signal
 import socket
@@ -21,11 +22,13 @@ import sys
 import textwrap
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import httpcore2
 import httpx2
 import pytest
 from tapti_api_client.api.users import create_sdk_token
@@ -35,6 +38,7 @@ from test_deadline import API_KEY, CALL, Handler, Server, response_bytes
 from tapti_ext import (
     APIResponseValidationError,
     AsyncTapti,
+    AuthenticationError,
     InvalidInputError,
     SdkToken,
     Tapti,
@@ -891,3 +895,170 @@ def test_a_2xx_waiting_unread_when_a_write_times_out_is_not_retried(flavour: str
     finally:
         for sock in kept:
             sock.close()
+
+
+# --- 7. a key the server echoes stays out of everything an error keeps --------------------------
+
+
+def echoing_in_a_bad_header(status: bytes) -> Handler:
+    """A head that h11 refuses, quoting the line that holds the key in its own error."""
+
+    def handler(connection: socket.socket, _: Server) -> None:
+        connection.sendall(
+            b"HTTP/1.1 " + status + b"\r\nbad line " + API_KEY.encode() + b"\r\n\r\n"
+        )
+
+    return handler
+
+
+def echoing_in_the_body(status: int) -> Handler:
+    def handler(connection: socket.socket, _: Server) -> None:
+        body = json.dumps({"message": f"bad key {API_KEY}", "oauth_portal_url": 5}).encode()
+        head, body = response_bytes(status, body)
+        connection.sendall(head + body)
+
+    return handler
+
+
+def locals_showing_the_key(exc: BaseException) -> list[str]:
+    """Each local, in a frame of ``exc``'s chain of causes outside this file, that shows the key:
+    in its repr, or in an httpcore2 request's headers (its repr leaves them out)."""
+    found, seen, pending = [], set(), [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        for frame, _ in traceback.walk_tb(current.__traceback__):
+            if frame.f_code.co_filename != __file__:
+                found += [
+                    f"{frame.f_code.co_name}: {name}"
+                    for name, value in frame.f_locals.items()
+                    if _shows_the_key(value)
+                ]
+        pending += [current.__cause__, current.__context__]
+    return found
+
+
+def _shows_the_key(value: object) -> bool:
+    headers = value.headers if isinstance(value, httpcore2.Request) else []
+    return API_KEY in repr(value) or any(API_KEY.encode() in v for _, v in headers)
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("status", [b"500 Oops", b"200 OK"], ids=["5xx", "2xx"])
+def test_a_refused_head_quoting_the_key_leaves_it_in_no_cause_nor_frame(
+    flavour: str, status: bytes, serve: Callable[..., Server]
+) -> None:
+    [error] = tokens_for(flavour, serve(echoing_in_a_bad_header(status)).url, ["alice"])
+    assert isinstance(error, TaptiError)
+    assert isinstance(error.__cause__, httpx2.RemoteProtocolError)  # the chain is kept...
+    assert "***" in str(error.__cause__)  # ...its messages masked
+    assert API_KEY not in "".join(traceback.format_exception(error))
+    assert locals_showing_the_key(error) == []
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("status", [401, 200])
+def test_the_response_an_error_keeps_has_the_key_masked_in_its_body(
+    flavour: str, status: int, serve: Callable[..., Server]
+) -> None:
+    [error] = tokens_for(flavour, serve(echoing_in_the_body(status)).url, ["alice"])
+    assert isinstance(error, AuthenticationError if status == 401 else APIResponseValidationError)
+    response = error.response
+    assert response.json()["message"] == "bad key ***"
+    assert response.headers["content-length"] == str(len(response.content))
+    assert API_KEY.encode() not in pickle.dumps(error)
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [{"TAPTI_BASE_URL": "http://api.example.com"}, {"HTTPS_PROXY": "ftp://proxy.example"}],
+    ids=["insecure-base-url", "unusable-proxy"],
+)
+def test_a_refused_constructor_leaves_the_key_in_no_frame(
+    environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TAPTI_API_KEY", API_KEY)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(InvalidInputError) as caught:
+        Tapti()
+    assert locals_showing_the_key(caught.value) == []
+    # Reporters that print every frame's locals call repr() on the half-made client too.
+    shown = traceback.TracebackException.from_exception(caught.value, capture_locals=True)
+    text = "".join(shown.format())
+    assert "self = <Tapti, not configured>" in text or "self = Tapti(base_url=" in text
+    assert API_KEY not in text
+
+
+class ProgramStop(BaseException):
+    """What a program's signal handler raises: no exception of the SDK's."""
+
+
+def test_a_program_exception_mid_call_leaves_the_key_in_no_frame(
+    serve: Callable[..., Server],
+) -> None:
+    def never_answer(connection: socket.socket, server: Server) -> None:
+        server.pause(5)
+
+    def stop(*_: object) -> None:
+        raise ProgramStop
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    try:
+        with Tapti(api_key=API_KEY, base_url=serve(never_answer).url) as tapti:
+            signal.setitimer(signal.ITIMER_REAL, 0.3)
+            with pytest.raises(ProgramStop) as caught:
+                tapti.user("alice").create_sdk_token(**CALL)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert locals_showing_the_key(caught.value) == []
+
+
+def test_a_cancelled_async_call_leaves_the_key_in_no_frame(
+    serve: Callable[..., Server],
+) -> None:
+    def never_answer(connection: socket.socket, server: Server) -> None:
+        server.pause(5)
+
+    async def run() -> None:
+        async with AsyncTapti(api_key=API_KEY, base_url=serve(never_answer).url) as tapti:
+            await asyncio.wait_for(tapti.user("alice").create_sdk_token(**CALL), 0.3)
+
+    with pytest.raises(TimeoutError) as caught:
+        asyncio.run(run())
+    assert locals_showing_the_key(caught.value) == []
+
+
+def test_a_call_from_an_except_block_leaves_the_callers_frames_alone(
+    serve: Callable[..., Server],
+) -> None:
+    def callers_own_failure() -> None:
+        detail = "the caller's own local"  # noqa: F841  (what a debugger would show)
+        raise LookupError
+
+    with Tapti(api_key=API_KEY, base_url=serve(echoing_in_a_bad_header(b"500 Oops")).url) as t:
+        try:
+            callers_own_failure()
+        except LookupError as own:
+            with pytest.raises(TaptiError):
+                t.with_options(max_retries=0).user("alice").create_sdk_token(**CALL)
+            frames = [frame for frame, _ in traceback.walk_tb(own.__traceback__)]
+    assert frames[-1].f_locals["detail"] == "the caller's own local"
+
+
+def test_raw_refuses_a_host_header_naming_another_site(serve: Callable[..., Server]) -> None:
+    api = serve(answer_then(lambda _: b""))
+    with Tapti(api_key=API_KEY, base_url=api.url) as tapti:
+        for send in (
+            lambda: tapti.raw.with_headers({"Host": "other.example"}).get_httpx_client().get("/"),
+            lambda: tapti.raw.get_httpx_client().get("/", headers={"host": "other.example"}),
+        ):
+            with pytest.raises(InvalidInputError, match="Host header"):
+                send()
+        assert api.attempts == 0
+        same_site = {"Host": api.url.removeprefix("http://")}
+        answer = tapti.raw.get_httpx_client().post("/users/alice/sdk-token", headers=same_site)
+        assert answer.status_code == 200
