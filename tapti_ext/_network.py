@@ -425,6 +425,8 @@ class AsyncTrackingBackend(httpcore2.AsyncNetworkBackend):
     def __init__(self) -> None:
         self._inner: httpcore2.AsyncNetworkBackend | None = None
         self.streams = _Streams()
+        # Set when the client closes: calls still queued for a pool slot then open nothing.
+        self.closed = False
 
     def _backend(self) -> httpcore2.AsyncNetworkBackend:
         if self._inner is None:
@@ -445,12 +447,16 @@ class AsyncTrackingBackend(httpcore2.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.AsyncNetworkStream:
         timeout = _bounded(timeout, httpcore2.ConnectTimeout)
-        inner = await self._backend().connect_tcp(
-            host, port, timeout, local_address, socket_options
-        )
-        stream = _AsyncStream(inner)
-        self.streams.add(stream)
-        return stream
+        if not self.closed:
+            inner = await self._backend().connect_tcp(
+                host, port, timeout, local_address, socket_options
+            )
+            if not self.closed:  # closed while this connected
+                stream = _AsyncStream(inner)
+                self.streams.add(stream)
+                return stream
+            await inner.aclose()
+        raise httpcore2.ConnectError("the client was closed")
 
     async def sleep(self, seconds: float) -> None:
         await self._backend().sleep(seconds)

@@ -20,7 +20,7 @@ import sys
 import threading
 import weakref
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar, cast
 
 import httpcore2
 import httpx2
@@ -601,7 +601,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
         return decoder.finish()
 
     async def close(self) -> None:
-        self.closed = True
+        self.closed = self._backend.closed = True
         if self._wake is not None and _running_loop() is self._loop:
             self._wake.set()  # a call waiting to retry ends now
         if self._pool is None:
@@ -619,7 +619,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
         """The pool's loop has ended (a second ``asyncio.run``): release its sockets here; a
         loop still running elsewhere owns them, and must close them itself."""
         if _loop_running(self._loop):
-            self.closed = False
+            self.closed = self._backend.closed = False
             raise TaptiError(
                 "this AsyncTapti's connections belong to an event loop that is still running "
                 "in another thread; close it there (await tapti.close() in that loop)"
@@ -650,8 +650,21 @@ def _running_loop() -> object:
 
 
 def _loop_running(loop: object) -> bool:
+    """Whether an asyncio loop runs, or a trio run (its token) has not ended."""
     is_running = getattr(loop, "is_running", None)
-    return bool(is_running()) if is_running is not None else False
+    if is_running is not None:
+        return bool(is_running())
+    import trio  # noqa: PLC0415  (a trio token: trio is there)
+
+    try:  # a token takes a callback for as long as its run lasts
+        cast("trio.lowlevel.TrioToken", loop).run_sync_soon(_nothing)
+    except trio.RunFinishedError:
+        return False
+    return True
+
+
+def _nothing() -> None:
+    pass
 
 
 async def _async_sleep(wake: Any, seconds: float) -> bool:

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from tapti_ext import AsyncTapti, InvalidInputError, Tapti, TaptiError
+from tapti_ext import APIConnectionError, AsyncTapti, InvalidInputError, Tapti, TaptiError
 from tapti_ext.testing import MockTaptiServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -227,6 +227,53 @@ def test_async_close_while_its_loop_runs_elsewhere_says_where(tapti_mock: MockTa
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+def test_async_close_while_its_trio_run_lasts_elsewhere_says_where(
+    tapti_mock: MockTaptiServer,
+) -> None:
+    trio = pytest.importorskip("trio")
+    client = AsyncTapti(api_key=tapti_mock.api_key, base_url=tapti_mock.url)
+    used, release = threading.Event(), threading.Event()
+
+    async def own() -> None:
+        await client.user("u").create_sdk_token(**CALL)
+        used.set()
+        await trio.to_thread.run_sync(release.wait)
+        await client.close()  # where it belongs: this run still owns the connection
+
+    thread = threading.Thread(target=trio.run, args=(own,))
+    thread.start()
+    try:
+        assert used.wait(10)
+        with pytest.raises(TaptiError, match="close it there"):
+            asyncio.run(client.close())
+    finally:
+        release.set()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_async_close_sends_nothing_more_for_calls_queued_for_a_connection(
+    tapti_mock: MockTaptiServer,
+) -> None:
+    # 150 calls on a pool of 100 connections: 50 wait for one when the client closes.
+    tapti_mock.delay_next(1.0, count=150)
+
+    async def close_under_load() -> tuple[int, list[object]]:
+        client = AsyncTapti(api_key=tapti_mock.api_key, base_url=tapti_mock.url)
+        calls = [
+            asyncio.ensure_future(client.user(f"u{i}").create_sdk_token(**CALL)) for i in range(150)
+        ]
+        await asyncio.sleep(0.5)
+        sent_before_close = len(tapti_mock.requests)
+        await client.close()
+        return sent_before_close, await asyncio.gather(*calls, return_exceptions=True)
+
+    sent_before_close, outcomes = asyncio.run(close_under_load())
+    assert 0 < sent_before_close <= 100
+    assert len(tapti_mock.requests) == sent_before_close
+    assert {type(outcome) for outcome in outcomes} <= {TaptiError, APIConnectionError}
 
 
 def test_an_import_failing_for_a_dependency_names_the_package_and_versions() -> None:
