@@ -153,7 +153,8 @@ def check_scopes(value: object, *, argument: str = "scopes") -> tuple[Scope, ...
 
 
 def check_url(value: object, *, argument: str) -> str:
-    """An absolute http(s) URL with a host and no whitespace: what Tapti can redirect to."""
+    """An absolute http(s) URL with a host and no whitespace, where a browser finds the host
+    Python does (``redirect_problem``): what Tapti can send a user's browser to."""
     if not isinstance(value, str):
         raise InvalidInputError(f"{argument} must be a str URL, not {type(value).__name__}")
     return _checked_url(value, argument)
@@ -205,9 +206,13 @@ def check_base_url(
     return value.rstrip("/")
 
 
+# Cached: a backend makes a call or a portal URL per request, from one or two settings.
 @lru_cache(maxsize=256)
 def _checked_url(value: str, argument: str) -> str:
     _split(value, argument)
+    problem = redirect_problem(value)  # never quotes it, as the URL of an answer is not
+    if problem:
+        raise InvalidInputError(f"{argument} {problem}")
     return value
 
 
@@ -220,7 +225,9 @@ def _split(value: str, argument: str, secret: str = "") -> SplitResult:
         )
     try:
         parts = urlsplit(value)
-        parts.port  # noqa: B018  (urllib checks the port lazily; a bad one raises here)
+        if parts.port == 0:  # urllib checks the port lazily; a bad one raises here
+            # httpcore2 reads port 0 as none given: the call would go to 80 or 443.
+            raise ValueError("port 0")  # noqa: TRY301  (said as urllib's own refusals are)
         host = httpx2.URL(value).raw_host.decode("ascii")  # what httpx2 will send, IDNA-encoded
     except (ValueError, httpx2.InvalidURL) as exc:
         shown = _shown_url(value, secret)

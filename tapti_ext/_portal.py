@@ -8,7 +8,6 @@ leaves every other one exactly as the API wrote it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import lru_cache
 from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -57,18 +56,8 @@ def resolve_portal_url(portal_url: str | None) -> str:
     chosen, named = from_argument_or_environment(portal_url, "portal_url", "TAPTI_PORTAL_URL")
     if chosen is None:
         return DEFAULT_PORTAL_URL
-    return _browser_safe(check_url(chosen, argument=named), named)  # a non-str refused first
-
-
-# Cached as check_url is: a backend builds a portal URL per request, from one or two settings.
-@lru_cache(maxsize=64)
-def _browser_safe(checked: str, named: str) -> str:
-    # A browser is sent there: refused as SdkToken refuses such a URL in an answer, so that
-    # what the builders make can be read back.
-    problem = redirect_problem(checked)
-    if problem:
-        raise InvalidInputError(f"{named} {problem}")
-    return checked
+    # Refused as SdkToken refuses such a URL in an answer, so that what builders make reads back.
+    return check_url(chosen, argument=named)
 
 
 def oauth_portal_url(
