@@ -200,9 +200,13 @@ def _check_headers(headers: Mapping[str, str]) -> None:
             raise InvalidInputError(f"extra_headers: {name!r} is not a valid header name")
         if name.lower() in _SDK_HEADERS:
             raise InvalidInputError(f"extra_headers must not set {name}: the SDK sets it")
+        # The value is never quoted: it could be a credential.
         if not value.isascii() or re.search(_HEADER_VALUE_FORBIDDEN, value):
-            # The value is not quoted: it could be a credential.
             raise InvalidInputError(f"extra_headers: the value of {name} must be printable ASCII")
+        if value != value.strip(" \t"):  # h11 refuses it, quoting it whole
+            raise InvalidInputError(
+                f"extra_headers: the value of {name} must not begin or end with a space or tab"
+            )
 
 
 NO_EXTRAS: Final = Extras()
@@ -638,8 +642,10 @@ class Call(Generic[_T]):
                 return self._again(error, retries, deadline, retry_after, f"status {status}")
             raise error
         if isinstance(outcome, httpx2.LocalProtocolError):  # h11 refused what it was to send
+            # Said up to what h11 quotes: a header value, which may be a credential.
+            said = str(outcome).partition("b'")[0].partition("'")[0].strip(" :")
             raise InvalidInputError(
-                f"the request cannot be sent: {excerpt(str(outcome), self.secret)}"
+                f"the request cannot be sent: {excerpt(said or 'refused by h11', self.secret)}"
             ) from None
         failure = describe_transport_error(outcome, secret=self.secret, where=self._where(retries))
         self._log_attempt(retries, failure)

@@ -655,9 +655,11 @@ def _failure(exc: Exception) -> _Failure | None:
         APIStatusError,
         InvalidInputError,
         TaptiError,
+        redacted,
     )
 
-    message = _in_cli_terms(str(exc))
+    # A command that makes no client (portal-url) has no key to mask; the environment's is it.
+    message = _in_cli_terms(redacted(str(exc), os.environ.get("TAPTI_API_KEY", "").strip()))
     if isinstance(exc, InvalidInputError):
         return _Failure("invalid_input_error", message, f"tapti: error: {message}")
     if isinstance(exc, OSError) and not isinstance(exc, TaptiError):  # a port in use

@@ -277,9 +277,13 @@ class _BaseTapti(Generic[_Pipe]):
         check_flag(allow_insecure_http, argument="allow_insecure_http")
         check_flag(propagate_trace_context, argument="propagate_trace_context")
         handling = sys.exception()
-        try:  # the frames below hold the key (perhaps from TAPTI_API_KEY): cleared on a refusal
+        connection: dict[str, Any] = {}  # emptied on the way out: this frame keeps no key
+        try:
+            connection.update(
+                _connection_settings(api_key, base_url, allow_insecure_http=allow_insecure_http)
+            )
             self._settings = _Settings(
-                **_connection_settings(api_key, base_url, allow_insecure_http=allow_insecure_http),
+                **connection,
                 # A caller's client keeps its own timeout unless one is given here too.
                 timeout=_initial_timeout(timeout, caller_client=http_client is not None),
                 retry=RetryPolicy(max_retries=_check_retries(max_retries)),
@@ -293,8 +297,12 @@ class _BaseTapti(Generic[_Pipe]):
                 limits=self._limits,
             )
         except BaseException as exc:
-            forget_locals(exc, until=handling)
+            # The frames below hold the key (perhaps from TAPTI_API_KEY), and a refused URL is
+            # quoted: it may be the key, pasted into the wrong variable.
+            forget_locals(exc, connection.get("api_key", ""), until=handling)
             raise
+        finally:
+            connection.clear()
         # With OpenTelemetry: send traceparent to the API (each call is a span either way).
         self._pipeline.propagate_trace_context = propagate_trace_context
         self._settings.sources.proxy = self._pipeline.proxy_described()
@@ -367,12 +375,17 @@ class _BaseTapti(Generic[_Pipe]):
         self,
         bound_id: str | None,
         user_id: object,
-        given: _Arguments,
+        given: tuple[Platforms | None, Scopes | None, str | None, str | None],
         timeout: TimeoutLike | NotGiven,
         extras: Extras,
     ) -> Call[SdkToken]:
+        handling = sys.exception()
+        try:
+            chosen = _Arguments.checked(*given).over(self._settings.defaults)
+        except InvalidInputError as exc:  # a refused URL is quoted: it may be the key, misplaced
+            forget_locals(exc, self._settings.api_key, until=handling)
+            raise
         checked_id = _one_user_id(bound_id, user_id)
-        chosen = given.over(self._settings.defaults)
         platforms, scopes = chosen.platforms or (), chosen.scopes or ()
         try:
             body = CreateSdkTokenRequest(
@@ -709,7 +722,7 @@ class User(_UserCalls):
         SDK does not know yet (they cannot replace the API key). Generate the token just before
         redirecting; never store it.
         """
-        given = _Arguments.checked(platforms, scopes, callback_url, redirect_url)
+        given = (platforms, scopes, callback_url, redirect_url)
         extras = extras_of(extra_headers, extra_query, extra_body)
         call = self._client._token_call(self._id, user_id, given, timeout, extras)
         return call.parse(self._client._pipeline.run(call))
@@ -739,7 +752,7 @@ class AsyncUser(_UserCalls):
         extra_body: Mapping[str, Any] | None = None,
     ) -> SdkToken:
         """Create an SDK token that opens the OAuth Portal for this user (as ``User`` does)."""
-        given = _Arguments.checked(platforms, scopes, callback_url, redirect_url)
+        given = (platforms, scopes, callback_url, redirect_url)
         extras = extras_of(extra_headers, extra_query, extra_body)
         call = self._client._token_call(self._id, user_id, given, timeout, extras)
         return call.parse(await self._client._pipeline.run(call))
@@ -768,7 +781,7 @@ class UserWithRawResponse(_UserCalls):
         extra_body: Mapping[str, Any] | None = None,
     ) -> APIResponse:
         """``User.create_sdk_token``, answering with the HTTP response."""
-        given = _Arguments.checked(platforms, scopes, callback_url, redirect_url)
+        given = (platforms, scopes, callback_url, redirect_url)
         extras = extras_of(extra_headers, extra_query, extra_body)
         call = self._client._token_call(self._id, user_id, given, timeout, extras)
         return _api_response(call, self._client._pipeline.run(call))
@@ -797,7 +810,7 @@ class AsyncUserWithRawResponse(_UserCalls):
         extra_body: Mapping[str, Any] | None = None,
     ) -> APIResponse:
         """``AsyncUser.create_sdk_token``, answering with the HTTP response."""
-        given = _Arguments.checked(platforms, scopes, callback_url, redirect_url)
+        given = (platforms, scopes, callback_url, redirect_url)
         extras = extras_of(extra_headers, extra_query, extra_body)
         call = self._client._token_call(self._id, user_id, given, timeout, extras)
         return _api_response(call, await self._client._pipeline.run(call))

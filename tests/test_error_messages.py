@@ -214,3 +214,81 @@ def test_a_request_that_cannot_be_built_names_the_argument(
         assert server.requests == []  # refused before anything was sent
     assert str(caught.value).startswith(said), str(caught.value)
     assert "\ud800" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://app.example@evil.example/done",
+        "https://app.example\\@evil.example/done",
+        "https://app\u3002example/done",
+    ],
+    ids=["user-name", "backslash", "ideographic-dot"],
+)
+@pytest.mark.parametrize("argument", ["callback_url", "redirect_url"])
+def test_a_url_a_browser_reads_as_another_host_is_refused_as_a_call_argument(
+    argument: str, url: str
+) -> None:
+    with MockTaptiServer(api_key=KEY) as server, Tapti(api_key=KEY, base_url=server.url) as tapti:
+        with pytest.raises(InvalidInputError, match=f"^{argument} (holds|has a host)"):
+            tapti.user("u1").create_sdk_token(**{**CALL, argument: url})
+        with pytest.raises(InvalidInputError, match=f"^{argument} (holds|has a host)"):
+            Tapti(api_key=KEY, base_url=server.url, **{argument: url})
+        assert server.requests == []
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_port_0_is_refused_not_sent_to_the_default_port(scheme: str) -> None:
+    # httpcore2 reads port 0 as none given: the key went to port 80 or 443 of that host.
+    with pytest.raises(InvalidInputError, match=r"^base_url is not a valid URL \(port 0\)"):
+        Tapti(api_key=KEY, base_url=f"{scheme}://127.0.0.1:0")
+    with pytest.raises(InvalidInputError, match=r"^callback_url is not a valid URL \(port 0\)"):
+        Tapti(api_key=KEY, callback_url=f"{scheme}://app.example:0/cb")
+
+
+def test_a_header_value_h11_would_quote_is_refused_without_quoting_it() -> None:
+    credential = "Bearer partner-secret-0123456789"
+    with MockTaptiServer(api_key=KEY) as server, Tapti(api_key=KEY, base_url=server.url) as tapti:
+        for value in (f"{credential} ", f"\t{credential}"):
+            with pytest.raises(InvalidInputError, match="must not begin or end") as caught:
+                tapti.user("u1").create_sdk_token(**CALL, extra_headers={"authorization": value})
+            assert "partner-secret" not in str(caught.value)
+        assert server.requests == []
+
+
+KEY_AS_URL = {
+    "TAPTI_PORTAL_URL": lambda: Tapti(api_key=KEY),
+    "portal_url": lambda: Tapti(api_key=KEY, portal_url=KEY),
+    "redirect_url default": lambda: Tapti(api_key=KEY, redirect_url=f"https://a:{KEY}/"),
+    "callback_url of a call": lambda: (
+        Tapti(api_key=KEY, base_url="http://127.0.0.1:9")
+        .user("u1")
+        .create_sdk_token(**{**CALL, "callback_url": KEY})
+    ),
+}
+
+
+@pytest.mark.parametrize("refused", KEY_AS_URL.values(), ids=KEY_AS_URL.keys())
+def test_a_key_pasted_as_a_url_is_masked_where_the_url_is_quoted(
+    refused: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TAPTI_PORTAL_URL", KEY)
+    monkeypatch.delenv("TAPTI_BASE_URL", raising=False)
+    with pytest.raises(InvalidInputError) as caught:
+        refused()
+    assert KEY not in str(caught.value)
+    assert "***" in str(caught.value)
+
+
+def test_the_cli_masks_the_environments_key_in_a_refused_url(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tapti_ext._cli import main  # noqa: PLC0415
+
+    monkeypatch.setenv("TAPTI_API_KEY", KEY)
+    monkeypatch.setenv("TAPTI_PORTAL_URL", KEY)
+    assert main(["portal-url", "tok", "--json"]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error["type"] == "invalid_input_error"
+    assert KEY not in error["message"]
+    assert error["message"].endswith("'***'")
