@@ -149,6 +149,17 @@ class _Streams:
             release_socket(stream.get_extra_info("socket"))
         self._streams.clear()
 
+    def close_after_trio_run(self) -> None:
+        """Close every descriptor after the trio run that owned them ended: each trio socket
+        gives its descriptor up (``detach``), so nothing of it can close that number again."""
+        for stream in list(self._streams):
+            sock = stream.get_extra_info("socket")
+            with contextlib.suppress(OSError):
+                fd = sock.detach()
+                if fd >= 0:
+                    os.close(fd)
+        self._streams.clear()
+
     def close(self) -> None:
         for stream in list(self._streams):
             stream.close()

@@ -624,8 +624,11 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
                 "this AsyncTapti's connections belong to an event loop that is still running "
                 "in another thread; close it there (await tapti.close() in that loop)"
             )
-        self._backend.streams.release_inherited()
-        _network.keep_inherited(self._pool)  # its sockets are closed; nothing of it runs again
+        if hasattr(self._loop, "is_running"):  # asyncio: its transports keep their descriptors
+            self._backend.streams.release_inherited()
+            _network.keep_inherited(self._pool)  # its sockets are closed; nothing of it runs again
+        else:  # a trio run's sockets let go of theirs: closed, and the pool can go
+            self._backend.streams.close_after_trio_run()
 
 
 async def _async_core_chunks(answer: httpcore2.Response, call: Call[Any]) -> AsyncIterator[bytes]:

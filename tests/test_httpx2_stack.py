@@ -213,6 +213,33 @@ def test_async_close_from_an_ended_loops_successor_releases_the_sockets(
     assert _open_descriptors() <= before
 
 
+def test_async_close_after_its_trio_run_ended_closes_every_descriptor(
+    tapti_mock: MockTaptiServer,
+) -> None:
+    trio = pytest.importorskip("trio")
+    clients = [AsyncTapti(api_key=tapti_mock.api_key, base_url=tapti_mock.url) for _ in range(10)]
+
+    async def use() -> None:
+        for i, client in enumerate(clients):
+            await client.user(f"u{i}").create_sdk_token(**CALL)
+
+    async def close_all() -> None:
+        for client in clients:
+            await client.close()
+
+    def descriptors() -> int:  # sockets, and any pointed at /dev/null
+        return len(os.listdir("/proc/self/fd"))
+
+    before = descriptors()
+    trio.run(use)  # each client keeps one connection to the mock, in a run now ended
+    assert descriptors() >= before + 10
+    trio.run(close_all)
+    deadline = time.monotonic() + 5  # the mock's side closes once it reads the end
+    while descriptors() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert descriptors() <= before
+
+
 def test_async_close_while_its_loop_runs_elsewhere_says_where(tapti_mock: MockTaptiServer) -> None:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
