@@ -154,7 +154,7 @@ class _Streams:
         gives its descriptor up (``detach``), so nothing of it can close that number again."""
         for stream in list(self._streams):
             sock = stream.get_extra_info("socket")
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, AttributeError):  # None: a stream without one
                 fd = sock.detach()
                 if fd >= 0:
                     os.close(fd)
