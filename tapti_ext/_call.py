@@ -642,10 +642,10 @@ class Call(Generic[_T]):
                 return self._again(error, retries, deadline, retry_after, f"status {status}")
             raise error
         if isinstance(outcome, httpx2.LocalProtocolError):  # h11 refused what it was to send
-            # Said up to what h11 quotes: a header value, which may be a credential.
-            said = str(outcome).partition("b'")[0].partition("'")[0].strip(" :")
+            # Only h11's own words, not what it quotes: a header value may be a credential.
+            said = re.split(r"\s*b?['\"]|[^A-Za-z ]", str(outcome), maxsplit=1)[0].strip()
             raise InvalidInputError(
-                f"the request cannot be sent: {excerpt(said or 'refused by h11', self.secret)}"
+                f"the request cannot be sent: {said or 'refused by h11'}"
             ) from None
         failure = describe_transport_error(outcome, secret=self.secret, where=self._where(retries))
         self._log_attempt(retries, failure)

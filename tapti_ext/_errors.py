@@ -496,8 +496,8 @@ def describe_transport_error(
 def forget_locals(
     exc: BaseException | None, secret: str = "", *, until: BaseException | None = None
 ) -> None:
-    """Clear the local variables of every frame in ``exc``'s chain of causes and, given the
-    key, mask it (and any SDK token) in each message of the chain.
+    """Clear the local variables of every frame in ``exc``'s chain of causes (and the members
+    of a group) and, given the key, mask it (and any SDK token) in each message of the chain.
 
     httpcore2's frames hold the request's headers, the key among them; error reporters such as
     Sentry, ``pytest --showlocals`` and rich tracebacks print frame locals, scrubbing them by
@@ -516,6 +516,8 @@ def forget_locals(
         if secret:
             _mask_messages(current, secret)
         pending += [current.__cause__, current.__context__]
+        if isinstance(current, BaseExceptionGroup):  # a transport's, anyio's: each member too
+            pending += current.exceptions
 
 
 def _mask_messages(exc: BaseException, secret: str) -> None:

@@ -152,12 +152,16 @@ def check_scopes(value: object, *, argument: str = "scopes") -> tuple[Scope, ...
     return _members(Scope, value, argument)
 
 
-def check_url(value: object, *, argument: str) -> str:
+def check_url(value: object, *, argument: str, ascii_host: bool = False) -> str:
     """An absolute http(s) URL with a host and no whitespace, where a browser finds the host
-    Python does (``redirect_problem``): what Tapti can send a user's browser to."""
+    Python does (``redirect_problem``): what Tapti can send a user's browser to.
+
+    An internationalised host is judged in its IDNA form, as httpx2 and browsers send it;
+    ``ascii_host``: it must be written so (the portal's, which ``SdkToken`` reads back).
+    """
     if not isinstance(value, str):
         raise InvalidInputError(f"{argument} must be a str URL, not {type(value).__name__}")
-    return _checked_url(value, argument)
+    return _checked_url(value, argument, ascii_host)
 
 
 def redirect_problem(url: str) -> str | None:
@@ -208,9 +212,10 @@ def check_base_url(
 
 # Cached: a backend makes a call or a portal URL per request, from one or two settings.
 @lru_cache(maxsize=256)
-def _checked_url(value: str, argument: str) -> str:
+def _checked_url(value: str, argument: str, ascii_host: bool) -> str:
     _split(value, argument)
-    problem = redirect_problem(value)  # never quotes it, as the URL of an answer is not
+    judged = value if ascii_host or value.isascii() else str(httpx2.URL(value))
+    problem = redirect_problem(judged)  # never quotes it, as the URL of an answer is not
     if problem:
         raise InvalidInputError(f"{argument} {problem}")
     return value

@@ -326,7 +326,7 @@ class Pipeline(_Base[httpx2.Client]):
                     return step
                 if _sleep(self._wake, step) or self.closed:
                     raise TaptiError(  # noqa: TRY301  (the span must see it too)
-                        "the client was closed while the call waited to retry"
+                        "the client was closed during the call"
                     )
                 retries += 1
         except BaseException as exc:  # the call's span ends with whatever ends the call
@@ -514,7 +514,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
                     self._wake = anyio.Event()
                 if await _async_sleep(self._wake, step) or self.closed:
                     raise TaptiError(  # noqa: TRY301  (the span must see it too)
-                        "the client was closed while the call waited to retry"
+                        "the client was closed during the call"
                     )
                 retries += 1
         except BaseException as exc:

@@ -57,7 +57,7 @@ def resolve_portal_url(portal_url: str | None) -> str:
     if chosen is None:
         return DEFAULT_PORTAL_URL
     # Refused as SdkToken refuses such a URL in an answer, so that what builders make reads back.
-    return check_url(chosen, argument=named)
+    return check_url(chosen, argument=named, ascii_host=True)
 
 
 def oauth_portal_url(

@@ -43,12 +43,21 @@ class _Route:
         if API_KEY_HEADER in request.headers:  # the pipeline adds the one true key
             del request.headers[API_KEY_HEADER]
         host = request.headers.get("host")
-        if host is not None and host.lower().encode("ascii", "replace") != request.url.netloc:
+        if host is not None and not _names_the_site(host, request.url):
             # On a shared load balancer another Host is another site: the key would go there.
             raise InvalidInputError(
                 "a Host header must name the base URL's host: the API key goes nowhere else"
             )
         return Call(request, _unparsed, self.retry, self.timeout, self.secret, self.sources)
+
+
+def _names_the_site(host: str, url: httpx2.URL) -> bool:
+    """Whether a ``Host`` header names ``url``'s host and port (the default one written or not)."""
+    named = host.lower().encode("ascii", "replace")
+    if url.port is not None:  # httpx2 keeps a port only when it is not the scheme's default
+        return named == url.netloc
+    default = {"http": b":80", "https": b":443"}.get(url.scheme, b"")
+    return named in {url.netloc, url.netloc + default}
 
 
 class _PipelineTransport(httpx2.BaseTransport):

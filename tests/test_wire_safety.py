@@ -1062,3 +1062,64 @@ def test_raw_refuses_a_host_header_naming_another_site(serve: Callable[..., Serv
         same_site = {"Host": api.url.removeprefix("http://")}
         answer = tapti.raw.get_httpx_client().post("/users/alice/sdk-token", headers=same_site)
         assert answer.status_code == 200
+
+
+def test_a_group_of_errors_from_a_callers_transport_is_masked_member_by_member() -> None:
+    class TwoTries(httpx2.BaseTransport):
+        def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+            raise ExceptionGroup(
+                "both attempts failed",
+                [httpx2.RemoteProtocolError(f"bad line {API_KEY}") for _ in range(2)],
+            )
+
+    with (
+        httpx2.Client(transport=TwoTries()) as http,
+        Tapti(api_key=API_KEY, base_url="https://api.example", http_client=http) as tapti,
+        pytest.raises(ExceptionGroup) as caught,  # the program's own: passed through
+    ):
+        tapti.user("alice").create_sdk_token(**CALL)
+    assert [str(member) for member in caught.value.exceptions] == ["bad line ***"] * 2
+    assert API_KEY not in "".join(traceback.format_exception(caught.value))
+    assert locals_showing_the_key(caught.value) == []
+
+
+def test_a_header_value_h11_refuses_through_raw_is_not_quoted(serve: Callable[..., Server]) -> None:
+    api = serve(answer_then(lambda _: b""))
+    with Tapti(api_key=API_KEY, base_url=api.url) as tapti:
+        for value in (" partner-secret-1", " partner-secret-1'x", ' partner-secret-1"x'):
+            client = tapti.raw.with_headers({"x-partner-auth": value}).get_httpx_client()
+            with pytest.raises(InvalidInputError) as caught:
+                client.post("/users/alice/sdk-token")
+            assert str(caught.value) == "the request cannot be sent: Illegal header value"
+    assert api.attempts == 0
+
+
+@pytest.mark.parametrize(
+    ("host", "sent"),
+    [
+        ("api.example", True),
+        ("API.example:443", True),
+        ("api.example:8443", False),
+        ("other.example", False),
+    ],
+)
+def test_raw_takes_a_host_header_naming_the_api_with_or_without_its_default_port(
+    host: str, sent: bool
+) -> None:
+    seen: list[str] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request.headers["host"])
+        return httpx2.Response(200, json={"oauth_portal_url": "https://p.example?sdk_token=t"})
+
+    with (
+        httpx2.Client(transport=httpx2.MockTransport(answer)) as http,
+        Tapti(api_key=API_KEY, base_url="https://api.example", http_client=http) as tapti,
+    ):
+        client = tapti.raw.with_headers({"Host": host}).get_httpx_client()
+        if sent:
+            assert client.post("/users/alice/sdk-token").status_code == 200
+        else:
+            with pytest.raises(InvalidInputError, match="Host header"):
+                client.post("/users/alice/sdk-token")
+    assert seen == ([host] if sent else [])
