@@ -41,6 +41,7 @@ from ._masking import NestingError, masked
 
 __all__ = [
     "API_KEY_HEADER",
+    "DEFAULT_PORTS",
     "MAX_RESPONSE_BYTES",
     "RETRYABLE_STATUSES",
     "Answer",
@@ -139,7 +140,7 @@ class RetryPolicy:
         return ceiling * (0.5 + random.random() / 2)  # noqa: S311 (not cryptographic)
 
 
-_DEFAULT_PORTS: Final = {"https": 443, "http": 80}
+DEFAULT_PORTS: Final = {"https": 443, "http": 80}
 
 
 # RFC 9110 token characters; values may hold no control character but tab. Strings, compiled
@@ -654,7 +655,7 @@ class Call(Generic[_T]):
     def _where(self, retries: int) -> str:
         """Where the call went and how often, in the caller's terms (never the path's ids)."""
         url = self.url
-        port = url.port or _DEFAULT_PORTS.get(url.scheme)
+        port = url.port or DEFAULT_PORTS.get(url.scheme)
         host = f"[{url.host}]" if ":" in url.host else url.host  # an IPv6 address, as in a URL
         attempts = f"{retries + 1} attempt{'s' if retries else ''}"
         where = f"{url.scheme}://{host}:{port}, {attempts}; base URL from {self.sources.base_url}"
@@ -725,7 +726,7 @@ class Call(Generic[_T]):
             log.debug("%s %s -> %s (attempt %d)", self.method, self.url.path, said, retries + 1)
 
 
-def json_object(answer: Answer | httpx2.Response, secret: str = "") -> dict[str, Any]:
+def json_object(answer: Answer | httpx2.Response, secret: str) -> dict[str, Any]:
     """The body as a JSON object, or ``APIResponseValidationError``."""
     try:
         data = json.loads(answer.content)

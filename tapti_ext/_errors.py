@@ -315,9 +315,14 @@ def excerpt(text: str, secret: str, limit: int = _MAX_QUOTED_MESSAGE) -> str:
     """What an error message may quote of what a server sent: the key and any SDK token
     masked, made printable (no terminal escapes, no line breaks to forge log lines with), then
     bounded."""
-    shown = masked_url(redacted(text, secret))
+    shown = hidden(text, secret)
     printable = re.sub(_UNPRINTABLE, lambda c: ascii(c.group())[1:-1], shown)
     return _shortened(printable, limit)
+
+
+def hidden(text: str, secret: str) -> str:
+    """``text`` with ``secret`` masked in any spelling, and the value of any ``sdk_token``."""
+    return masked_url(redacted(text, secret))
 
 
 def _shortened(text: str, limit: int) -> str:
@@ -524,7 +529,7 @@ def _mask_messages(exc: BaseException, secret: str) -> None:
     # Through ``args`` (what ``str()`` of an exception shows) and PEP 678 notes; only a text
     # that holds a secret is replaced, so other exceptions keep theirs as they were.
     def shown(value: object) -> object:
-        return masked_url(redacted(value, secret)) if isinstance(value, str) else value
+        return hidden(value, secret) if isinstance(value, str) else value
 
     masked = tuple(shown(arg) for arg in exc.args)
     if masked != exc.args:

@@ -153,11 +153,8 @@ class _Streams:
         """Close every descriptor after the trio run that owned them ended: each trio socket
         gives its descriptor up (``detach``), so nothing of it can close that number again."""
         for stream in list(self._streams):
-            sock = stream.get_extra_info("socket")
             with contextlib.suppress(OSError, AttributeError):  # None: a stream without one
-                fd = sock.detach()
-                if fd >= 0:
-                    os.close(fd)
+                _close_detached(stream.get_extra_info("socket"))
         self._streams.clear()
 
     def close(self) -> None:
@@ -507,15 +504,20 @@ def release_socket(sock_like: Any) -> None:
     or an asyncio/trio wrapper of one, reached through its public ``fileno()`` only.
     """
     if isinstance(sock_like, socket.socket):
-        fd = sock_like.detach()  # the object forgets the descriptor, so it can never close it
-        if fd >= 0:
-            os.close(fd)  # no shutdown(): the parent's copy of the connection stays open
+        _close_detached(sock_like)  # no shutdown(): the parent's copy of the connection stays open
     elif sock_like is not None:
         # A wrapper keeps its descriptor: point it at /dev/null, so it reads nothing, writes
         # nowhere, and the parent's connection loses the child's reference. The wrapper may
         # close it later, harmlessly.
         with contextlib.suppress(OSError, AttributeError, TypeError):
             _blank(sock_like.fileno())
+
+
+def _close_detached(sock: Any) -> None:
+    """Close a socket's descriptor, which the object forgets first, so it can never close it."""
+    fd = sock.detach()
+    if fd >= 0:
+        os.close(fd)
 
 
 def _blank(fd: int) -> None:

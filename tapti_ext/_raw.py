@@ -17,7 +17,7 @@ import attrs
 import httpx2
 from tapti_api_client import AuthenticatedClient
 
-from ._call import API_KEY_HEADER, Call, RetryPolicy, Sources
+from ._call import API_KEY_HEADER, DEFAULT_PORTS, Call, RetryPolicy, Sources
 from ._errors import InvalidInputError
 from ._inputs import Timeout, check_timeout, is_valid_text, segment_problem
 from ._pipeline import AsyncPipeline, Pipeline
@@ -56,8 +56,8 @@ def _names_the_site(host: str, url: httpx2.URL) -> bool:
     named = host.lower().encode("ascii", "replace")
     if url.port is not None:  # httpx2 keeps a port only when it is not the scheme's default
         return named == url.netloc
-    default = {"http": b":80", "https": b":443"}.get(url.scheme, b"")
-    return named in {url.netloc, url.netloc + default}
+    default = DEFAULT_PORTS.get(url.scheme)  # another scheme is refused as another origin
+    return named in {url.netloc, b"%s:%d" % (url.netloc, default or 0)}
 
 
 class _PipelineTransport(httpx2.BaseTransport):

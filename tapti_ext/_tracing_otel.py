@@ -17,7 +17,7 @@ from opentelemetry import trace
 from opentelemetry.propagate import inject
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from ._call import Answer, log
+from ._call import DEFAULT_PORTS, Answer, log
 from ._errors import _ResponseError, request_id_of
 from ._tracing import _NO_SPAN
 from ._version import __version__
@@ -38,7 +38,6 @@ _TRACER: Final = trace.get_tracer("tapti_ext", __version__)
 _METHODS: Final = frozenset(
     {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"}
 )
-_DEFAULT_PORTS: Final = {"https": 443, "http": 80}
 
 
 class _OtelSpan:
@@ -117,7 +116,7 @@ def _at_start(method: str, origin: Origin, template: str | None) -> tuple[str, d
     attributes: dict[str, Any] = {
         "http.request.method": method if known else "_OTHER",
         "server.address": host.decode("ascii"),
-        "server.port": port or _DEFAULT_PORTS.get(scheme.decode("ascii"), 0),
+        "server.port": port or DEFAULT_PORTS.get(scheme.decode("ascii"), 0),
     }
     if not known:
         attributes["http.request.method_original"] = method
