@@ -25,6 +25,7 @@ from ._errors import (
     masked_url,
     pair_name,
     query_pairs,
+    redacted,
 )
 from ._inputs import (
     PlatformLike,
@@ -244,6 +245,13 @@ def token_from_response(
     if not isinstance(url, str):
         raise APIResponseValidationError(
             "oauth_portal_url is not an absolute http(s) URL",
+            response=error_response(answer, secret),
+        )
+    # Masking the key there would change where the user goes; passing the URL on would put the
+    # key in every browser sent to it, and in the portal's logs.
+    if secret and redacted(url, secret) != url:
+        raise APIResponseValidationError(
+            "oauth_portal_url holds the API key; refused, so that no browser is sent it",
             response=error_response(answer, secret),
         )
     try:

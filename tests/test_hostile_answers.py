@@ -415,6 +415,41 @@ def test_a_key_echoed_in_a_success_body_is_masked_in_the_parsed_answer(
     assert not spells(repr(answer_model), KEY)
 
 
+def raw_then_parse(url: str) -> Any:
+    with Tapti(api_key=KEY, base_url=url, max_retries=0) as tapti:
+        return tapti.with_raw_response.user("u1").create_sdk_token(**CALL).parse()
+
+
+@pytest.mark.parametrize(
+    "spelled", [KEY, KEY.upper(), percent_encoded(KEY), percent_encoded(KEY, "%{:02x}")]
+)
+@pytest.mark.parametrize("way", [wrapper, wrapper_async, raw_then_parse])
+def test_a_key_echoed_in_the_portal_url_is_refused_not_handed_on(
+    serve: Callable[..., Server], way: Callable[[str], Any], spelled: str
+) -> None:
+    """Masked, the URL would send the user elsewhere; as sent, every browser redirected to it
+    would get the key: the answer is refused."""
+    url = f"https://portal.example/?sdk_token={TOKEN}&debug={spelled}"
+    server = serve(answering(answer(200, portal_body(url))))
+    with pytest.raises(APIResponseValidationError, match="holds the API key") as caught:
+        way(server.url)
+    shown = "".join(traceback.format_exception(caught.value))
+    assert not spells(shown, KEY)
+    assert caught.value.response is not None
+    assert not spells(caught.value.response.text, KEY)
+    assert TOKEN not in str(caught.value)
+
+
+def test_a_portal_url_without_the_key_is_handed_on_whatever_it_holds(
+    serve: Callable[..., Server],
+) -> None:
+    # Pieces of the key, and the key of another client, are not the key.
+    url = f"https://portal.example/?sdk_token={TOKEN}&a={KEY[:-1]}&b=%25{KEY[1:]}"
+    server = serve(answering(answer(200, portal_body(url))))
+    assert wrapper(server.url).oauth_portal_url == url
+    assert wrapper(server.url, key=KEY + "x").oauth_portal_url == url
+
+
 # Each door is the first read of a fresh answer: the members are masked on their first read.
 FIRST_READS: dict[str, Callable[[Any], object]] = {
     "attribute": lambda model: model.additional_properties,
