@@ -28,21 +28,27 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple, NoReturn
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
     from ._client import Tapti
     from ._portal import SdkToken
 
 __all__ = ["main"]
 
 _API_ERROR, _BAD_INPUT, _INTERRUPTED = 1, 2, 130
+# 128 + SIGPIPE: what a shell reports for a program the closed pipe ended, as 130 for Ctrl-C.
+_READER_GONE: Final = 141
 
 # --- help text: each page ends with examples, then the environment (tapti) and exit codes ---
 
 _EXIT_CODES: Final = """\
 exit codes:
   0    success
-  1    the API answered with an error, or could not be reached
+  1    the API answered with an error, or could not be reached; or the output
+       could not be written (a full disk)
   2    bad input: a usage error, or a value refused before anything was sent
   130  interrupted (Ctrl-C)
+  141  the output's reader went away (a closed pipe: `tapti ... | head -c1`)
 
 With --json, an error is one JSON object on stdout instead of a line on stderr:
   {"error": {"type": "authentication_error", "message": "...", "request_id": "..."}}"""
@@ -132,6 +138,20 @@ class _Failure(NamedTuple):
         return _BAD_INPUT if self.type in {"usage_error", "invalid_input_error"} else _API_ERROR
 
 
+class _Version(argparse.Action):
+    """``--version``, written by ``write_out`` (argparse's own action ignores a failed write)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        _namespace: argparse.Namespace,
+        _values: str | Sequence[Any] | None,
+        _option_string: str | None = None,
+    ) -> None:
+        write_out(f"{parser.prog} {__version__}\n")
+        parser.exit()
+
+
 class _CliError(Exception):
     """A failure the CLI found and worded itself: reported as it is, never reworded."""
 
@@ -157,6 +177,13 @@ class _Parser(argparse.ArgumentParser):
         # know before parsing whether errors are JSON.
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+
+    def print_help(self, file: SupportsWrite[str] | None = None) -> None:
+        # argparse ignores a failed write (a full disk); written here, the exit code tells.
+        if file is None or file is sys.stdout:
+            write_out(self.format_help())
+        else:
+            super().print_help(file)
 
     def error(self, message: str) -> NoReturn:
         prog = self.prog
@@ -223,7 +250,9 @@ def _build_parser(argv: Sequence[str]) -> _Parser:
             f"{_ENVIRONMENT}\n\n{_EXIT_CODES}",
         ),
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--version", action=_Version, nargs=0, help="show the version number and exit"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_sdk_token(commands)
     _add_portal_url(commands)
@@ -466,7 +495,7 @@ def _create_sdk_token(args: argparse.Namespace) -> None:
                 "`tapti api create-sdk-token USER_ID --body JSON`"
             ) from None
     url = token.portal_url(portal_platform)
-    print(to_json(_as_json(token, url)) if args.json else url)
+    write_out((to_json(_as_json(token, url)) if args.json else url) + "\n")
 
 
 def _as_json(token: SdkToken, url: str) -> dict[str, object]:
@@ -489,7 +518,7 @@ def _portal_url(args: argparse.Namespace) -> None:
     if platform is not None:
         platform = check_platform(platform, argument="--platform")
     url = oauth_portal_url(args.sdk_token, platform, portal_url=args.portal_url)
-    print(to_json({"portal_url": url}) if args.json else url)
+    write_out((to_json({"portal_url": url}) if args.json else url) + "\n")
 
 
 # --- tapti mock-server ----------------------------------------------------------------------
@@ -506,13 +535,11 @@ def _mock_server(args: argparse.Namespace) -> None:
     with contextlib.suppress(KeyboardInterrupt), _stop_signals(), mock as server:
         portal_url = server.portal_url if server.portal else None
         settings = {"base_url": server.url, "api_key": server.api_key, "portal_url": portal_url}
-        print(
-            json.dumps({**settings, "faults": faults}) if args.json else _banner(settings, faults),
-            flush=True,
-        )
+        started = {**settings, "faults": faults}
+        write_out((json.dumps(started) if args.json else _banner(settings, faults)) + "\n")
         threading.Event().wait()  # until a signal raises in this (the main) thread
     if not args.json:
-        print("Mock Tapti API stopped.", flush=True)
+        write_out("Mock Tapti API stopped.\n")
 
 
 def _banner(settings: Mapping[str, str | None], faults: list[str]) -> str:
@@ -610,15 +637,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Known before parsing, so that usage errors follow it too.
     in_json = "--json" in arguments[: arguments.index("--") if "--" in arguments else None]
     try:
-        args = _build_parser(arguments).parse_args(arguments)
-        args.handler(args)
+        _run(arguments)
     except KeyboardInterrupt:
         return _INTERRUPTED
-    except BrokenPipeError:
-        # The reader went away (`tapti ... | head -c1`): nothing left to tell anyone. Stdout
-        # goes to /dev/null so that the interpreter's final flush cannot fail again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return _API_ERROR
+    except BrokenPipeError:  # the reader went away: nothing left to tell anyone
+        _silence(sys.stdout)
+        return _READER_GONE
     except Exception as exc:
         failure = _failure(exc)
         if failure is None:
@@ -626,6 +650,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         _report(failure, in_json=in_json)
         return failure.exit_code
     return 0
+
+
+def _run(arguments: list[str]) -> None:
+    """Parse and run one command. Its output goes through ``write_out``: a closed pipe or a full
+    disk is then told by the exit code, where argparse and the interpreter would lose it."""
+    if sys.stdout is None:  # closed (`>&-`): refused before the command sends anything
+        raise _output_error("standard output is closed")
+    try:
+        args = _build_parser(arguments).parse_args(arguments)
+    except SystemExit as done:  # --help and --version, written; usage errors raise _CliError
+        if done.code not in {0, None}:
+            raise
+    else:
+        args.handler(args)
+
+
+def write_out(text: str) -> None:
+    """``text`` on stdout, flushed. A failed write is the command's failure: a closed pipe ends
+    it with ``BrokenPipeError``, anything else (a full disk) with an output error."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        _silence(sys.stdout)
+        if isinstance(exc, BrokenPipeError):
+            raise
+        raise _output_error(f"cannot write the output ({exc.strerror or exc})") from None
+
+
+def _output_error(message: str) -> _CliError:
+    return _CliError(_Failure("output_error", message, f"tapti: error: {message}"))
 
 
 def _report(failure: _Failure, *, in_json: bool) -> None:
@@ -638,8 +693,16 @@ def _report(failure: _Failure, *, in_json: bool) -> None:
     try:
         print(json.dumps({"error": error}) if in_json else failure.line, file=stream, flush=True)
     except OSError:
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        _silence(stream)
+
+
+def _silence(stream: Any) -> None:
+    """Point ``stream`` at /dev/null: what stays buffered in it is then flushed there, and the
+    interpreter's final flush cannot fail with a traceback."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
 
 
 def _failure(exc: Exception) -> _Failure | None:

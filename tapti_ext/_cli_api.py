@@ -36,6 +36,7 @@ from ._cli import (
     epilog,
     split_values,
     to_json,
+    write_out,
 )
 from .testing._spec import load_spec
 
@@ -326,7 +327,7 @@ def _run(operation: Operation, args: argparse.Namespace) -> None:
     if operation.body is not None and args.body is not None:
         keywords["body"] = _body(args.body, operation.body, operation)
     with client(args) as tapti:
-        print(to_json(tapti.call(operation.module, *path, **keywords)))
+        write_out(to_json(tapti.call(operation.module, *path, **keywords)) + "\n")
 
 
 def add_operations(api: argparse.ArgumentParser) -> None:

@@ -864,6 +864,57 @@ def test_an_error_report_that_cannot_be_written_is_no_traceback(command: str) ->
 
 
 @pytest.mark.parametrize(
+    "command",
+    [
+        "tapti --help",
+        "tapti --version",
+        "tapti sdk-token --help",
+        "tapti api create-sdk-token --help",
+        "tapti portal-url tok",
+        "tapti portal-url tok --json",
+    ],
+)
+def test_output_that_cannot_be_written_fails_the_command(command: str) -> None:
+    """argparse ignores a failed write, and Python's last flush is past the exit code: without
+    a flush of its own, `tapti --help > /dev/full` succeeded having written nothing."""
+    result = _shell(f"{command} > /dev/full; echo exit $?")
+    assert result.stdout.strip() == "exit 1"
+    assert "Traceback" not in result.stderr
+    if "--json" not in command:  # with --json, the report itself goes to the full stdout
+        assert result.stderr == "tapti: error: cannot write the output (No space left on device)\n"
+
+
+def test_a_closed_stdout_is_refused_before_anything_is_sent(server: MockTaptiServer) -> None:
+    result = _shell(
+        f"TAPTI_API_KEY={KEY} TAPTI_BASE_URL={server.url} "
+        "tapti sdk-token create u1 --platform youtube --scope profile_read "
+        "--callback-url https://app.example/cb --redirect-url https://app.example/done >&-; "
+        "echo exit $? >&2"
+    )
+    assert result.stderr == "tapti: error: standard output is closed\nexit 1\n"
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("command", [["portal-url", "tok"], ["--help"], ["--version"]])
+def test_a_reader_gone_away_ends_with_sigpipes_exit_code_and_says_nothing(
+    command: list[str],
+) -> None:
+    # 141 (128 + SIGPIPE) is what a shell reports for a program the closed pipe ended.
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tapti_ext", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert child.stdout is not None
+    assert child.stderr is not None
+    child.stdout.close()  # before the child writes: it starts in tens of milliseconds
+    said = child.stderr.read()
+    child.stderr.close()
+    assert child.wait(timeout=60) == 141
+    assert said == b""
+
+
+@pytest.mark.parametrize(
     ("stdin", "reason"), [("printf '\\377{}' |", "not UTF-8 text"), ("<&-", "no standard input")]
 )
 def test_api_body_from_a_stdin_that_cannot_be_read_is_bad_input(stdin: str, reason: str) -> None:
