@@ -306,7 +306,8 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-insecure-http",
         action="store_true",
-        help="allow a plain http:// base URL on another machine (sends the key unencrypted)",
+        help="allow plain http:// base and portal URLs on another machine (sends the key and "
+        "SDK tokens unencrypted)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print the answer, or the error, as JSON on stdout"
@@ -371,6 +372,11 @@ def _add_portal_url(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     portal.add_argument(
         "--portal-url", help="the portal's base URL (default: TAPTI_PORTAL_URL or Tapti's)"
+    )
+    portal.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        help="allow a plain http:// portal URL on another machine (the token goes unencrypted)",
     )
     portal.add_argument(
         "--json", action="store_true", help="print a JSON object, or the error, on stdout"
@@ -517,7 +523,10 @@ def _portal_url(args: argparse.Namespace) -> None:
     platform = args.platform
     if platform is not None:
         platform = check_platform(platform, argument="--platform")
-    url = oauth_portal_url(args.sdk_token, platform, portal_url=args.portal_url)
+    insecure = args.allow_insecure_http
+    url = oauth_portal_url(
+        args.sdk_token, platform, portal_url=args.portal_url, allow_insecure_http=insecure
+    )
     write_out((to_json({"portal_url": url}) if args.json else url) + "\n")
 
 

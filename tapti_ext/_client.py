@@ -267,8 +267,8 @@ class _BaseTapti(Generic[_Pipe]):
             http_client: Your own ``httpx2.Client`` (``httpx2.AsyncClient`` for ``AsyncTapti``), to
                 send through instead of the SDK's pool. It stays open when this client closes; its
                 own request hooks see the key.
-            allow_insecure_http: Allow a plain ``http://`` base URL on another machine (the key
-                then travels unencrypted).
+            allow_insecure_http: Allow a plain ``http://`` base URL or portal URL on another
+                machine (the key, or the SDK tokens, then travel unencrypted).
             propagate_trace_context: With OpenTelemetry installed (``pip install '.[otel]'``),
                 each call is a CLIENT span; this sends its W3C ``traceparent`` to the API too.
         """
@@ -287,7 +287,7 @@ class _BaseTapti(Generic[_Pipe]):
                 # A caller's client keeps its own timeout unless one is given here too.
                 timeout=_initial_timeout(timeout, caller_client=http_client is not None),
                 retry=RetryPolicy(max_retries=_check_retries(max_retries)),
-                portal_url=resolve_portal_url(portal_url),
+                portal_url=resolve_portal_url(portal_url, allow_insecure_http=allow_insecure_http),
                 defaults=_Arguments.checked(platforms, scopes, callback_url, redirect_url),
             )
             self._pipeline = self._pipeline_type(
@@ -369,7 +369,9 @@ class _BaseTapti(Generic[_Pipe]):
 
     def oauth_portal_url(self, sdk_token: str, platform: PlatformLike | None = None) -> str:
         """The portal URL for a bare token, on this client's ``portal_url``."""
-        return oauth_portal_url(sdk_token, platform, portal_url=self._settings.portal_url)
+        # Its portal URL passed the constructor's check, allow_insecure_http included.
+        portal = self._settings.portal_url
+        return oauth_portal_url(sdk_token, platform, portal_url=portal, allow_insecure_http=True)
 
     def _token_call(
         self,

@@ -41,6 +41,7 @@ __all__ = [
     "is_ip",
     "is_loopback",
     "is_valid_text",
+    "refuse_plain_http",
     "segment_problem",
 ]
 
@@ -202,12 +203,19 @@ def check_base_url(
     if parts.username is not None or parts.password is not None:
         # Said without them: they are credentials, and httpx2 would send them as Basic auth.
         raise InvalidInputError(f"{argument} must not hold a user name or password")
-    if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):
+    if not allow_insecure_http:
+        refuse_plain_http(parts, argument, "the API key")
+    return value.rstrip("/")
+
+
+def refuse_plain_http(parts: SplitResult, argument: str, carried: str) -> None:
+    """``InvalidInputError`` for plain http to another machine: ``carried`` would cross the
+    network unencrypted. This machine's own servers (the mock) are left alone."""
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise InvalidInputError(
-            f"{argument} uses plain http to a remote host, which would send the API key "
+            f"{argument} uses plain http to a remote host, which would send {carried} "
             "unencrypted; use https, or pass allow_insecure_http=True"
         )
-    return value.rstrip("/")
 
 
 # Cached: a backend makes a call or a portal URL per request, from one or two settings.

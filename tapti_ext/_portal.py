@@ -30,6 +30,7 @@ from ._errors import (
 from ._inputs import (
     PlatformLike,
     ScopeLike,
+    check_flag,
     check_platform,
     check_platforms,
     check_scopes,
@@ -37,6 +38,7 @@ from ._inputs import (
     from_argument_or_environment,
     is_valid_text,
     redirect_problem,
+    refuse_plain_http,
 )
 from ._masking import NestingError, is_masked, masked
 
@@ -52,19 +54,30 @@ DEFAULT_PORTAL_URL = "https://oauth.tapti.dev"
 _PLATFORM_PARAM = "platform"
 
 
-def resolve_portal_url(portal_url: str | None) -> str:
+def resolve_portal_url(portal_url: str | None, *, allow_insecure_http: bool = False) -> str:
     """The argument, else ``TAPTI_PORTAL_URL``, else Tapti's hosted portal; checked either way."""
     chosen, named = from_argument_or_environment(portal_url, "portal_url", "TAPTI_PORTAL_URL")
     if chosen is None:
         return DEFAULT_PORTAL_URL
     # Refused as SdkToken refuses such a URL in an answer, so that what builders make reads back.
-    return check_url(chosen, argument=named, ascii_host=True)
+    checked = check_url(chosen, argument=named, ascii_host=True)
+    if not allow_insecure_http:
+        refuse_plain_http(urlsplit(checked), named, "every SDK token")
+    return checked
 
 
 def oauth_portal_url(
-    sdk_token: str, platform: PlatformLike | None = None, *, portal_url: str | None = None
+    sdk_token: str,
+    platform: PlatformLike | None = None,
+    *,
+    portal_url: str | None = None,
+    allow_insecure_http: bool = False,
 ) -> str:
     """The portal URL for ``sdk_token``; ``platform`` skips the portal's platform picker.
+
+    ``portal_url`` (default: ``TAPTI_PORTAL_URL``, else Tapti's portal) may be plain
+    ``http://`` only on this machine, unless ``allow_insecure_http``: the token in it would
+    cross the network unencrypted.
 
     >>> oauth_portal_url("tok", platform="youtube")
     'https://oauth.tapti.dev?sdk_token=tok&platform=youtube'
@@ -76,7 +89,9 @@ def oauth_portal_url(
     params = [(TOKEN_PARAM, sdk_token)]
     if platform is not None:
         params.append((_PLATFORM_PARAM, check_platform(platform).value.lower()))
-    return _with_params(resolve_portal_url(portal_url), params)
+    check_flag(allow_insecure_http, argument="allow_insecure_http")
+    base = resolve_portal_url(portal_url, allow_insecure_http=allow_insecure_http)
+    return _with_params(base, params)
 
 
 class SdkToken:

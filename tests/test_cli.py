@@ -945,3 +945,16 @@ def test_a_quoted_value_is_never_reworded_into_cli_terms() -> None:
     assert result.returncode == 2
     assert "'ftp://x/TimeoutError?redirect_url=***'" in result.stderr
     assert result.stderr.startswith("tapti: error: --portal-url (or TAPTI_PORTAL_URL) must be")
+
+
+def test_a_plain_http_portal_on_another_machine_needs_the_flag() -> None:
+    url = "http://portal.example/start"
+    refused = run("portal-url", "tok", "--portal-url", url)
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        "tapti: error: --portal-url (or TAPTI_PORTAL_URL) uses plain http to a remote host, "
+        "which would send every SDK token unencrypted; use https, or pass "
+        "--allow-insecure-http\n"
+    )
+    allowed = run("portal-url", "tok", "--portal-url", url, "--allow-insecure-http")
+    assert (allowed.returncode, allowed.stdout) == (0, f"{url}?sdk_token=tok\n")

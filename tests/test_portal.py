@@ -12,6 +12,7 @@ from tapti_api_client.models import CreateSdkTokenResponse
 
 from tapti_ext import (
     DEFAULT_PORTAL_URL,
+    AsyncTapti,
     InvalidInputError,
     Platform,
     Scope,
@@ -211,6 +212,33 @@ def test_oauth_portal_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> N
     assert (
         oauth_portal_url("abc", portal_url="https://p.example") == "https://p.example?sdk_token=abc"
     )
+
+
+REMOTE_HTTP_PORTAL = "http://portal.example/start"
+
+
+def test_a_plain_http_portal_on_another_machine_is_refused_naming_where_it_came_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The SDK token in the URL would cross the network unencrypted, as the key would with a
+    plain-http base URL: refused alike, and allowed alike."""
+    said = "plain http to a remote host, which would send every SDK token unencrypted"
+    with pytest.raises(InvalidInputError, match=f"^portal_url uses {said}"):
+        oauth_portal_url("abc", portal_url=REMOTE_HTTP_PORTAL)
+    with pytest.raises(InvalidInputError, match=f"^portal_url uses {said}"):
+        Tapti(api_key="sk_portal", portal_url=REMOTE_HTTP_PORTAL)
+    monkeypatch.setenv("TAPTI_PORTAL_URL", REMOTE_HTTP_PORTAL)
+    with pytest.raises(InvalidInputError, match=f"^TAPTI_PORTAL_URL uses {said}"):
+        oauth_portal_url("abc")
+    with pytest.raises(InvalidInputError, match=f"^TAPTI_PORTAL_URL uses {said}"):
+        AsyncTapti(api_key="sk_portal")
+    allowed = f"{REMOTE_HTTP_PORTAL}?sdk_token=abc"
+    assert oauth_portal_url("abc", allow_insecure_http=True) == allowed
+    with Tapti(api_key="sk_portal", allow_insecure_http=True) as tapti:
+        assert tapti.oauth_portal_url("abc") == allowed
+        assert tapti.with_options(max_retries=0).oauth_portal_url("abc") == allowed
+    with pytest.raises(InvalidInputError, match="allow_insecure_http must be True or False"):
+        oauth_portal_url("abc", allow_insecure_http="yes")  # type: ignore[arg-type]
 
 
 def test_client_oauth_portal_url_uses_its_portal() -> None:
