@@ -441,16 +441,24 @@ def masked_url(text: str) -> str:
     query (whatever the name's percent-encoding), or written out anywhere else."""
     if TOKEN_PARAM not in unquote_plus(text).lower():  # most strings: nothing to take apart
         return text
+    # A URL holds no whitespace: in a message, each word is taken apart alone, so that the
+    # words after a URL stay out of its query (and out of the masked value).
+    text = "".join(_masked_query(word) for word in re.split(r"(\s+)", text))
+    return re.sub(_TOKEN_ANYWHERE, rf"\g<1>{MASK}", text)
+
+
+def _masked_query(word: str) -> str:
+    if TOKEN_PARAM not in unquote_plus(word).lower():
+        return word
     try:
-        parts = urlsplit(text)
+        parts = urlsplit(word)
         pairs = [
             f"{TOKEN_PARAM}={MASK}" if pair_name(pair) == TOKEN_PARAM else pair
             for pair in query_pairs(parts.query)
         ]
-        text = urlunsplit(parts._replace(query="&".join(pairs)))
-    except ValueError:  # not a URL (an unbalanced IPv6 bracket): the pattern below still masks
-        pass
-    return re.sub(_TOKEN_ANYWHERE, rf"\g<1>{MASK}", text)
+        return urlunsplit(parts._replace(query="&".join(pairs)))
+    except ValueError:  # not a URL (an unbalanced IPv6 bracket): the pattern still masks
+        return word
 
 
 def query_pairs(query: str) -> list[str]:

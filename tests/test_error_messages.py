@@ -93,6 +93,32 @@ def test_an_echoed_key_is_masked_in_the_body_too(content_type: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("said", "shown"),
+    [
+        (
+            "token https://oauth.tapti.dev?sdk_token=tok_9 is expired; create a new one",
+            "token https://oauth.tapti.dev?sdk_token=*** is expired; create a new one",
+        ),
+        (
+            "see https://p.example/?%73dk%5Ftoken=tok_9&x=1\tand retry",
+            "see https://p.example/?sdk_token=***&x=1\\tand retry",  # the tab shown escaped
+        ),
+        ('{"sdk_token": "tok_9", "hint": "create a new one"}', "create a new one"),
+    ],
+)
+def test_a_token_in_the_servers_message_is_masked_and_the_rest_kept(said: str, shown: str) -> None:
+    """A message was taken apart as one URL: all of it after the token went into the masked
+    value, the words after it with it."""
+    answer = httpx2.Response(400, json={"message": said})
+    with httpx2.Client(transport=httpx2.MockTransport(lambda _: answer)) as http:
+        tapti = Tapti(api_key=KEY, http_client=http, max_retries=0)
+        with pytest.raises(TaptiError) as info:
+            tapti.user("u").create_sdk_token(**CALL)
+    assert shown in str(info.value)
+    assert "tok_9" not in str(info.value)
+
+
+@pytest.mark.parametrize(
     ("base_url", "shown"),
     [
         ("ftp://api.example", "'ftp://api.example'"),
