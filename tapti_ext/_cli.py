@@ -461,8 +461,20 @@ def client(args: argparse.Namespace) -> Tapti:
 
 
 def to_json(value: object) -> str:
-    """``value`` as indented JSON: generated models through their ``to_dict``."""
-    return json.dumps(value, indent=2, default=_plain)
+    """``value`` as indented JSON: generated models through their ``to_dict``.
+
+    JSON has no Infinity or NaN, which ``json.dumps`` writes and ``jq`` refuses: a number too
+    large for a float (an answer's ``1e999``) is written ``1e999`` again, a NaN ``null``.
+    """
+    text = json.dumps(value, indent=2, default=_plain)
+    if "Infinity" not in text and "NaN" not in text:
+        return text
+    return re.sub(_STRING_OR_NON_FINITE, lambda found: _NON_FINITE.get(found[0], found[0]), text)
+
+
+# A JSON string as json.dumps writes it (skipped whole), or a non-finite number outside one.
+_STRING_OR_NON_FINITE: Final = r'"(?:[^"\\]|\\.)*"|-?Infinity|NaN'
+_NON_FINITE: Final = {"Infinity": "1e999", "-Infinity": "-1e999", "NaN": "null"}
 
 
 def _plain(value: Any) -> Any:
@@ -614,15 +626,20 @@ def _stop_signals() -> Iterator[None]:
     """SIGINT and SIGTERM raise ``KeyboardInterrupt``, whatever disposition was inherited.
 
     A shell starting a background job leaves SIGINT ignored (Python keeps an inherited ignore),
-    and SIGTERM's default would end the process without closing the server. Later signals are
-    ignored, so that they cannot interrupt the shutdown.
+    and SIGTERM's default would end the process without closing the server. Once one has come,
+    later ones are ignored until the process ends (they are left so): the first already asked
+    for the stop, and a second, as container runtimes send, must not cut the shutdown short.
     """
     if threading.current_thread() is not threading.main_thread():
         yield  # handlers can only be set from the main thread; Ctrl-C works as it does
         return
     signals = (signal.SIGINT, signal.SIGTERM)
 
+    stopping = False
+
     def stop(signum: int, frame: object) -> None:  # noqa: ARG001
+        nonlocal stopping
+        stopping = True
         for number in signals:
             signal.signal(number, signal.SIG_IGN)
         raise KeyboardInterrupt
@@ -631,8 +648,9 @@ def _stop_signals() -> Iterator[None]:
     try:
         yield
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        if not stopping:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
 
 # --- main -----------------------------------------------------------------------------------

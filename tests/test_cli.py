@@ -17,17 +17,21 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import pytest
 import tapti_api_client.models
+from test_deadline import Server, serve
+from test_hostile_answers import answer, answering
 
 import tapti_ext
 from tapti_ext import Platform, Scope
-from tapti_ext._cli import main
+from tapti_ext._cli import main, to_json
 from tapti_ext.testing import MockTaptiServer
+
+__all__ = ["serve"]  # the fixture, imported for pytest
 
 KEY = "cli-test-key"
 CREATE = [
@@ -287,6 +291,19 @@ def test_mock_server_command_stops_cleanly_on_sigterm() -> None:
     assert "Traceback" not in stderr
     with httpx2.Client(trust_env=False) as http, pytest.raises(httpx2.ConnectError):
         http.get(url)  # the port was closed
+
+
+def test_mock_server_command_ignores_signals_after_the_first() -> None:
+    """Container runtimes may signal twice: the second must not cut the shutdown short (the
+    handlers of before were put back as the server stopped, and SIGTERM's default killed it)."""
+    with mock_cli("--api-key", "k1") as (process, _, rest):
+        process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + _LINE_SECONDS
+        while process.poll() is None and time.monotonic() < deadline:
+            process.send_signal(signal.SIGTERM)
+            time.sleep(0.002)
+        assert process.wait(timeout=_LINE_SECONDS) == 0
+        assert rest.get(timeout=_LINE_SECONDS).strip() == "Mock Tapti API stopped."
 
 
 def test_mock_server_fault_flags_fail_then_recover() -> None:
@@ -958,3 +975,45 @@ def test_a_plain_http_portal_on_another_machine_needs_the_flag() -> None:
     )
     allowed = run("portal-url", "tok", "--portal-url", url, "--allow-insecure-http")
     assert (allowed.returncode, allowed.stdout) == (0, f"{url}?sdk_token=tok\n")
+
+
+INF = float("inf")
+
+
+@pytest.mark.parametrize(
+    ("value", "read_back"),
+    [
+        ({"n": INF}, {"n": INF}),
+        ({"n": [-INF, float("nan")]}, {"n": [-INF, None]}),
+        ({"s": 'Infinity "NaN" -Infinity', "n": 1.5}, {"s": 'Infinity "NaN" -Infinity', "n": 1.5}),
+    ],
+)
+def test_json_output_is_json_whatever_numbers_the_answer_held(
+    value: dict[str, Any], read_back: dict[str, Any]
+) -> None:
+    """json.dumps writes Infinity and NaN, which no JSON reader takes; an answer's 1e999 (valid
+    JSON, too large for a float) came out so from `tapti sdk-token create --json`."""
+    text = to_json(value)
+    # 1e999 reads back as infinity; Infinity and NaN would reach _refuse.
+    assert json.loads(text, parse_constant=_refuse) == read_back
+
+
+def _refuse(constant: str) -> None:
+    raise AssertionError(f"not JSON: {constant}")
+
+
+@pytest.mark.parametrize(
+    "command", [CREATE, [*API_CREATE, json.dumps(BODY)]], ids=["create", "api"]
+)
+def test_an_answer_with_a_huge_number_prints_as_json(
+    serve: Callable[..., Server], command: list[str]
+) -> None:
+    portal = "https://oauth.tapti.dev?sdk_token=tok_1"
+    body = json.dumps({"oauth_portal_url": portal}).encode()[:-1] + b', "expires_in": 1e999}'
+    server = serve(answering(answer(200, body)))
+    env = {"TAPTI_API_KEY": KEY, "TAPTI_BASE_URL": server.url}
+    result = run(*command, "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout, parse_constant=_refuse)
+    assert printed["oauth_portal_url"] == portal
+    assert '"expires_in": 1e999' in result.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -148,6 +149,31 @@ def test_missing_api_key_is_401(server: MockTaptiServer) -> None:
         response = http.post(PATH, json=VALID)
     assert response.status_code == 401
     assert response.json() == {"message": "invalid or missing API key"}
+
+
+@pytest.mark.parametrize("spaced", [f"{KEY} ", f"\t{KEY}", f"  {KEY}\t "])
+def test_a_key_with_surrounding_whitespace_is_the_key(server: MockTaptiServer, spaced: str) -> None:
+    # RFC 9110, 5.5: a field value's leading and trailing spaces and tabs are not part of it.
+    body = json.dumps(VALID).encode()
+    head = f"POST {PATH} HTTP/1.1\r\nHost: x\r\nx-api-key: {spaced}\r\n"
+    head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    answer = _raw_exchange(server, (head + "Connection: close\r\n\r\n").encode() + body)
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+
+
+@pytest.mark.parametrize(
+    "request_line", [b"POST /users/u1/sdk-token HTTP/1.x", b"PRI * HTTP/2.0", b"GET / HTTP/3"]
+)
+def test_a_request_line_of_another_http_version_gets_a_status_line_and_a_request_id(
+    server: MockTaptiServer, request_line: bytes
+) -> None:
+    """http.server writes no status line or headers while it takes the request for HTTP/0.9
+    (its default, until the version is read): the answer was a bare JSON body."""
+    answer = _raw_exchange(server, request_line + b"\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert re.match(rb"HTTP/1\.1 (400|505) ", head), answer[:200]
+    assert b"\r\nx-request-id: " in head.lower()
+    assert isinstance(json.loads(body)["message"], str)
 
 
 def test_wrong_api_key_is_401_and_not_echoed(client: httpx2.Client) -> None:

@@ -529,6 +529,10 @@ class _Handler(BaseHTTPRequestHandler):
         # Protocol errors found by the base class (bad request line, too many headers...) would be
         # answered in HTML; keep every answer JSON.
         self.log_error("code %d, message %s", code, message)
+        # A request line refused before its version was read leaves http.server's default,
+        # HTTP/0.9, under which it writes no status line or headers: a bare body.
+        if self.request_version == "HTTP/0.9":
+            self.request_version = "HTTP/1.1"
         self._send(_message(code, message or HTTPStatus(code).phrase, close=True))
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
@@ -553,7 +557,7 @@ class MockTaptiServer:
     a path the spec does not declare (405 with ``Allow`` for an undeclared method on one of its
     paths, whatever the method's name), 401 unless the API key comes as one of the operation's
     security alternatives in the spec (the ``x-api-key`` header), 400 for a body that is not
-    JSON (411/413 for one without a length or over 1 MiB), 422 with
+    JSON (411 for a chunked one, 413 over 1 MiB), 422 with
     ``{"message", "errors": [{"field", "message"}]}`` for JSON the request schema refuses, and
     otherwise 200 with the response schema's object: ``oauth_portal_url`` is
     ``<portal_url>?sdk_token=<fresh token>&origin=<redirect_url>``. Every API answer is JSON (but a
@@ -887,10 +891,17 @@ class MockTaptiServer:
     def _presents_key(self, credentials: Credentials, headers: Message) -> bool:
         if not credentials.checkable:
             return False
-        presented = [headers.get_all(name) for name in credentials.key_headers]
+        # A field value's surrounding spaces and tabs are not part of it (RFC 9110, 5.5).
+        presented = [
+            [value.strip(" \t") for value in headers.get_all(name) or []] or None
+            for name in credentials.key_headers
+        ]
         if credentials.bearer:
             presented.append(
-                [value.removeprefix("Bearer ") for value in headers.get_all("Authorization") or []]
+                [
+                    value.strip(" \t").removeprefix("Bearer ")
+                    for value in headers.get_all("Authorization") or []
+                ]
             )
         # The header arrives decoded as latin-1; comparing bytes works for any key.
         return all(
