@@ -27,6 +27,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from html import escape
+from urllib.parse import quote
 
 from examples._requirements import missing
 
@@ -81,14 +82,15 @@ def create_app(
         user = signed_in_user(request)
         if user is None:
             return "<!doctype html><title>Your app</title><p>Sign in first.</p>"
-        base = f"/connect/{escape(user)}"
+        # URL-encoded for the path ("#" or "?" in an id would end it), then escaped for HTML.
+        base = escape(f"/connect/{quote(user, safe='')}")
         return (
             "<!doctype html><title>Your app</title><h1>Your accounts</h1><ul>"
             f'<li><a href="{base}?platform=youtube">Connect YouTube</a></li>'
             f'<li><a href="{base}">Connect an account (any platform)</a></li></ul>'
         )
 
-    @app.get("/connect/{user_id}")
+    @app.get("/connect/{user_id:path}")  # ":path": an id may hold "/"
     async def connect(user_id: str, request: Request, platform: str | None = None) -> Response:
         signed_in = signed_in_user(request)
         if signed_in is None:

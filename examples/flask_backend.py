@@ -1,7 +1,7 @@
 """A minimal Flask backend that sends a signed-in user to Tapti's OAuth Portal.
 
-Follows the reference page's security advice: the SDK token is created on the server for each
-visit to /connect/<platform>, just before the redirect; it is never stored, logged or put into a
+The SDK token is created on the server for each visit to /connect/<platform>, just before the
+redirect; it is never stored, logged or put into a
 page's source, and the redirect response is marked uncacheable and sends no Referer on.
 
 The whole connect flow offline, with one command (from the repository root, once

@@ -316,8 +316,12 @@ class _BaseTapti(Generic[_Pipe]):
 
     @property
     def timeout(self) -> Timeout:
-        """Seconds for a whole call (``None``: no limit), or an ``httpx2.Timeout`` per phase."""
-        return self._settings.timeout
+        """What bounds a call: seconds for the whole call, an ``httpx2.Timeout`` per phase, or
+        ``None`` for no limit. Through your own ``http_client``, given no ``timeout``, that
+        client's own ``httpx2.Timeout``, which then applies."""
+        own = self._settings.timeout
+        lent = self._pipeline.lent_client
+        return lent.timeout if own is None and lent is not None else own
 
     @property
     def max_retries(self) -> int:

@@ -226,6 +226,11 @@ class _Base(Generic[_Http]):
         # Send the caller's trace context (traceparent) with each call, when OpenTelemetry is on.
         self.propagate_trace_context = True
 
+    @property
+    def lent_client(self) -> _Http | None:
+        """The caller's ``http_client``, or ``None`` for the SDK's own pool."""
+        return self._http
+
     def proxy_described(self) -> str | None:
         """The environment's proxy the own pool goes through, for errors to name."""
         proxy = self._settings.proxy if self._settings is not None else None

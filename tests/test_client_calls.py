@@ -227,6 +227,20 @@ def test_client_timeout_applies_to_calls(http: httpx2.Client, sent: list[httpx2.
     assert_budget(sent[0].extensions["timeout"], 7.0)
 
 
+def test_the_timeout_property_says_which_limit_applies() -> None:
+    """A caller's client keeps its own timeout unless one is given: the property said None (no
+    limit) while that client's 0.5 s applied."""
+    own = httpx2.Timeout(0.5, connect=0.2)
+    with httpx2.Client(timeout=own) as http:
+        assert Tapti(api_key=API_KEY, http_client=http).timeout == own
+        assert Tapti(api_key=API_KEY, http_client=http, timeout=None).timeout == own
+        lent = Tapti(api_key=API_KEY, http_client=http, timeout=7)
+        assert lent.timeout == 7
+        assert lent.with_options(timeout=None).timeout == own
+    with Tapti(api_key=API_KEY, timeout=None) as tapti:  # the SDK's own pool: no limit at all
+        assert tapti.timeout is None
+
+
 def test_base_url_path_prefix_is_kept(http: httpx2.Client, sent: list[httpx2.Request]) -> None:
     tapti = Tapti(api_key=API_KEY, http_client=http, base_url="https://gw.example/tapti/v1/")
     tapti.user("user_123").create_sdk_token(**CALL)

@@ -3,7 +3,9 @@ its lifespan run as a server would run it, and as the program ``--mock`` starts,
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -125,6 +127,23 @@ async def test_an_api_failure_is_502(
 async def test_home_links_to_the_connect_route(app_client: httpx2.AsyncClient) -> None:
     page = (await app_client.get("/")).text
     assert f'href="/connect/{USER}?platform=youtube"' in page
+
+
+@pytest.mark.parametrize("user", ["team#1", "a?b", "org/alice", "a%2Fb", "<b>&amp;"])
+async def test_the_home_pages_links_work_for_any_user_id(
+    app_client: httpx2.AsyncClient,
+    tapti_mock: MockTaptiServer,
+    signed_in: dict[str, str | None],
+    user: str,
+) -> None:
+    """The links were HTML-escaped but not URL-encoded: "#" or "?" ended the path (403), and
+    "/" split it (404)."""
+    signed_in["user"] = user
+    page = (await app_client.get("/")).text
+    link = html.unescape(re.findall(r'href="([^"]*)\?platform=youtube"', page)[0])
+    response = await app_client.get(link, params={"platform": "youtube"})
+    assert response.status_code == 303, (link, response.text)
+    assert tapti_mock.requests[-1].user_id == user
 
 
 def _free_port() -> int:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import builtins
+import collections.abc
+import inspect
+import re
 import subprocess
 import sys
+import typing
 
+import httpx2
 import tapti_api_client.models
 
 import tapti_ext
@@ -55,3 +61,40 @@ def test_public_signatures_show_public_types() -> None:
         documented = client.__doc__ or ""
         for parameter in inspect.signature(client).parameters:
             assert f"{parameter}:" in documented, f"{client.__name__} does not document {parameter}"
+
+
+def _annotation_names(annotation: object) -> set[str]:
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", str(annotation)))
+
+
+def test_every_name_in_a_public_signature_can_be_imported() -> None:
+    """A user annotating their own wrapper needs the types the SDK's signatures name: those
+    were PlatformLike, ScopeLike, JSONValue and OperationModule, not exported."""
+    known = (
+        set(dir(builtins))
+        | set(typing.__all__)
+        | set(collections.abc.__all__)
+        | {"httpx2", "Self", *dir(httpx2), *tapti_api_client.models.__all__}
+        | set(tapti_ext.__all__)
+    )
+    unknown: dict[str, set[str]] = {}
+    for name in tapti_ext.__all__:
+        value = getattr(tapti_ext, name)
+        members = [(name, value)]
+        if inspect.isclass(value):
+            members += [
+                (f"{name}.{member}", attribute)
+                for member, attribute in vars(value).items()
+                if callable(attribute) and (not member.startswith("_") or member == "__init__")
+            ]
+        for label, member in members:
+            try:
+                signature = inspect.signature(member)
+            except (TypeError, ValueError):  # a class without its own signature
+                continue
+            annotations = [p.annotation for p in signature.parameters.values()]
+            for annotation in [*annotations, signature.return_annotation]:
+                if annotation is not inspect.Parameter.empty:
+                    for missing in _annotation_names(annotation) - known:
+                        unknown.setdefault(missing, set()).add(label)
+    assert unknown == {}
