@@ -26,7 +26,9 @@ __all__ = [
     "Break",
     "as_released_path_names",
     "breaking_changes",
+    "closed_models",
     "enum_members",
+    "field_wire_names",
     "key_headers",
     "model_fields",
     "model_names",
@@ -35,6 +37,8 @@ __all__ = [
     "operation_security",
     "path_arguments",
     "security_schemes",
+    "server_url",
+    "success_statuses",
 ]
 
 Spec = Mapping[str, Any]
@@ -122,6 +126,8 @@ def _function(path: str, method: str, operation: Mapping[str, Any]) -> str:
 class _Class:
     fields: dict[str, bool]  # python name -> required
     members: tuple[str, ...] | None = None  # an enum's member names
+    wire: dict[str, str] | None = None  # python name -> the JSON name it is sent and read as
+    closed: bool = False  # additionalProperties: false (no additional_properties attribute)
 
 
 def _enum_members(schema: Mapping[str, Any]) -> tuple[str, ...]:
@@ -167,7 +173,11 @@ def _collect(spec: Spec, node: Any, name: str, parent: str, found: dict[str, _Cl
         return
     if node.get("type") == "object" or "properties" in node or "allOf" in node:
         properties, required = _object_parts(spec, node)
-        found[cls] = _Class({python_name(p): p in required for p in properties})
+        found[cls] = _Class(
+            {python_name(p): p in required for p in properties},
+            wire={python_name(p): p for p in properties},
+            closed=node.get("additionalProperties") is False,
+        )
         for prop, child in properties.items():
             _collect(spec, child, prop, cls, found)
 
@@ -293,18 +303,55 @@ def model_fields(spec: Spec) -> dict[str, bool]:
     }
 
 
-def key_headers(spec: Spec) -> set[tuple[str, str]]:
-    """``(name, in)`` of each apiKey security scheme: where the SDK sends the key."""
-    schemes = [_resolve(spec, scheme) for scheme in _schemes(spec).values()]
+def field_wire_names(spec: Spec) -> dict[str, str]:
+    """``Model.field`` -> the JSON name the field is sent and read under."""
     return {
-        (str(scheme.get("name")), str(scheme.get("in")))
-        for scheme in schemes
-        if scheme.get("type") == "apiKey"
+        f"{name}.{field}": wire
+        for name, cls in _classes(spec).items()
+        for field, wire in (cls.wire or {}).items()
     }
 
 
+def closed_models(spec: Spec) -> set[str]:
+    """Models whose schema refuses properties it does not list (``additionalProperties:
+    false``): the generator gives them no ``additional_properties``, and the API refuses what
+    ``extra_body`` adds."""
+    return {name for name, cls in _classes(spec).items() if cls.closed}
+
+
+def success_statuses(spec: Spec) -> dict[str, set[str]]:
+    """``tag.function`` -> the 2xx statuses it documents: the SDK refuses any other 2xx."""
+    return {
+        _entry(path, method, operation): {
+            str(code) for code in operation.get("responses") or {} if str(code).startswith("2")
+        }
+        for path, method, operation in _operations(spec)
+    }
+
+
+def server_url(spec: Spec) -> str | None:
+    """The first ``servers`` URL: the SDK's ``DEFAULT_BASE_URL`` (a test keeps them equal)."""
+    servers = spec.get("servers") or []
+    url = servers[0].get("url") if servers and isinstance(servers[0], Mapping) else None
+    return str(url).rstrip("/") if url else None
+
+
+def key_headers(spec: Spec) -> set[tuple[str, str]]:
+    """``(name, in)`` of each apiKey security scheme: where the SDK sends the key (a header's
+    name in lower case: HTTP ignores its case)."""
+    schemes = [_resolve(spec, scheme) for scheme in _schemes(spec).values()]
+    return {_key_place(scheme) for scheme in schemes if scheme.get("type") == "apiKey"}
+
+
+def _key_place(scheme: Mapping[str, Any]) -> tuple[str, str]:
+    name, place = str(scheme.get("name")), str(scheme.get("in"))
+    return (name.lower() if place == "header" else name), place
+
+
 def security_schemes(spec: Spec) -> dict[str, str]:
-    """Each security scheme's name -> its kind (an apiKey's header name is ``key_headers``)."""
+    """Each security scheme's name -> its kind (an apiKey's name is ``key_headers``). The
+    scheme's own name never reaches the wire or the generated code: schemes are compared by kind.
+    """
     described: dict[str, str] = {}
     for name, raw in _schemes(spec).items():
         scheme = _resolve(spec, raw)
@@ -387,6 +434,10 @@ def breaking_changes(released: Spec, current: Spec) -> list[Break]:
         *_gone_names(model_names(released), model_names(current), "class", "models"),
         *_gone_members(released, current),
         *_field_breaks(released, current),
+        *_wire_breaks(released, current),
+        *_closed_breaks(released, current),
+        *_status_breaks(released, current),
+        *_server_breaks(released, current),
         *_key_breaks(released, current),
         *_scheme_breaks(released, current),
         *_security_breaks(released, current),
@@ -451,6 +502,50 @@ def _field_breaks(released: Spec, current: Spec) -> Iterator[Break]:
             yield Break(field, f"field {field} is a new required constructor argument")
 
 
+def _wire_breaks(released: Spec, current: Spec) -> Iterator[Break]:
+    old, new = field_wire_names(released), field_wire_names(current)
+    for field in sorted(old.keys() & new.keys()):
+        if old[field] != new[field]:
+            yield Break(
+                field,
+                f"field {field} is sent and read as {new[field]!r}, not {old[field]!r}: the "
+                f"released SDK still uses {old[field]!r}",
+            )
+
+
+def _closed_breaks(released: Spec, current: Spec) -> Iterator[Break]:
+    newly = (closed_models(current) - closed_models(released)) & model_names(released)
+    for name in sorted(newly):
+        yield Break(
+            name,
+            f"class {name} now refuses properties it does not list (additionalProperties: "
+            "false): it loses additional_properties, and what extra_body adds is refused",
+        )
+
+
+def _status_breaks(released: Spec, current: Spec) -> Iterator[Break]:
+    old, new = success_statuses(released), success_statuses(current)
+    for operation in sorted(old.keys() & new.keys()):
+        added = sorted(new[operation] - old[operation])
+        if added:
+            function = operation.split(".")[1]
+            yield Break(
+                function,
+                f"operation {function} may now answer {', '.join(added)}, which the released "
+                f"SDK refuses as undocumented (it takes {', '.join(sorted(old[operation]))})",
+            )
+
+
+def _server_breaks(released: Spec, current: Spec) -> Iterator[Break]:
+    old, new = server_url(released), server_url(current)
+    if old and new and old != new:
+        yield Break(
+            new,
+            f"the API's address moved from {old} to {new}: the released SDK's default base_url "
+            f"is {old}",
+        )
+
+
 def _key_breaks(released: Spec, current: Spec) -> Iterator[Break]:
     for name, place in sorted(key_headers(released) - key_headers(current)):
         yield Break(
@@ -462,18 +557,30 @@ def _key_breaks(released: Spec, current: Spec) -> Iterator[Break]:
 def _scheme_breaks(released: Spec, current: Spec) -> Iterator[Break]:
     old, new = security_schemes(released), security_schemes(current)
     for name in sorted(old):
-        if name not in new:
-            yield Break(name, f"security scheme {name!r} ({old[name]}) is gone")
-        elif new[name] != old[name]:
+        if name in new and new[name] != old[name]:
             yield Break(name, f"security scheme {name!r} changed from {old[name]} to {new[name]}")
+        elif name not in new and old[name] not in new.values():  # not merely renamed
+            yield Break(name, f"security scheme {name!r} ({old[name]}) is gone")
 
 
 def _security_breaks(released: Spec, current: Spec) -> Iterator[Break]:
     old, new = operation_security(released), operation_security(current)
+    old_kinds, new_kinds = security_schemes(released), security_schemes(current)
+
+    def label(name: str, kinds: Mapping[str, str], other: Mapping[str, str]) -> str:
+        # A scheme only one side names was renamed, or added or removed: known by its kind.
+        return name if name in other else f"({kinds.get(name, name)})"
+
     for operation in sorted(old.keys() & new.keys()):
         if frozenset() in new[operation]:
             continue  # anonymous calls are accepted: every credential still works
-        for alternative in sorted(old[operation] - new[operation], key=sorted):
+        accepted = {
+            frozenset(label(name, new_kinds, old_kinds) for name in alternative)
+            for alternative in new[operation]
+        }
+        for alternative in sorted(old[operation], key=sorted):
+            if frozenset(label(name, old_kinds, new_kinds) for name in alternative) in accepted:
+                continue
             names = " + ".join(sorted(alternative)) or "no credentials"
             function = operation.split(".")[1]
             yield Break(function, f"operation {function} no longer accepts {names}")

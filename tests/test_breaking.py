@@ -30,6 +30,8 @@ import pytest
 import yaml
 from test_generation import generate, scratch_copy
 
+import tapti_ext
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path("scripts/check_breaking.py")
 SURFACE = Path("scripts/sdk_surface.py")
@@ -685,3 +687,63 @@ def test_a_released_version_whose_spec_was_not_recorded_fails(repo: Path) -> Non
     assert "still says 0.1.0" in result.stderr
     assert run(repo, "--release").returncode == 0
     assert run(repo).returncode == 0, run(repo).stderr
+
+
+# --- what Optic does not see, found by a probe of the check ----------------------------------
+
+
+def test_a_field_renamed_on_the_wire_under_the_same_python_name_breaks() -> None:
+    def camel(spec: Spec) -> None:
+        request = spec["components"]["schemas"]["CreateSdkTokenRequest"]
+        request["properties"]["redirectUrl"] = request["properties"].pop("redirect_url")
+        request["required"].remove("redirect_url")  # optional: Optic takes it for an addition
+
+    (broken,) = breaks(camel)
+    assert broken.name == "CreateSdkTokenRequest.redirect_url"
+    assert "sent and read as 'redirectUrl', not 'redirect_url'" in broken.what
+
+
+@pytest.mark.parametrize("schema", ["CreateSdkTokenRequest", "CreateSdkTokenResponse"])
+def test_a_model_closed_to_extra_properties_breaks(schema: str) -> None:
+    def closed(spec: Spec) -> None:
+        spec["components"]["schemas"][schema]["additionalProperties"] = False
+
+    (broken,) = breaks(closed)
+    assert broken.name == schema
+    assert "now refuses properties it does not list (additionalProperties: false)" in broken.what
+
+
+def test_a_new_success_status_breaks_and_a_removed_one_does_not() -> None:
+    def also_201(spec: Spec) -> None:
+        responses = operation(spec)["responses"]
+        responses["201"] = copy.deepcopy(responses["200"])
+
+    (broken,) = breaks(also_201)
+    assert broken.name == "create_sdk_token"
+    assert "may now answer 201, which the released SDK refuses" in broken.what
+    with_201 = copy.deepcopy(load_spec())
+    also_201(with_201)
+    assert sdk_surface.breaking_changes(with_201, load_spec()) == []  # 201 no longer documented
+
+
+def test_a_moved_server_breaks_and_the_sdks_default_follows_the_spec() -> None:
+    def moved(spec: Spec) -> None:
+        spec["servers"] = [{"url": "https://api.tapti.ai/v2"}]
+
+    (broken,) = breaks(moved)
+    assert broken.name == "https://api.tapti.ai/v2"
+    assert sdk_surface.server_url(load_spec()) == tapti_ext.DEFAULT_BASE_URL
+
+
+def test_respelling_the_key_header_or_renaming_its_scheme_breaks_nothing() -> None:
+    def capitalised(spec: Spec) -> None:
+        (scheme,) = spec["components"]["securitySchemes"].values()
+        scheme["name"] = "X-API-Key"
+
+    def renamed(spec: Spec) -> None:
+        schemes = spec["components"]["securitySchemes"]
+        schemes["ApiKeyAuth"] = schemes.pop("apiKey")
+        operation(spec)["security"] = [{"ApiKeyAuth": []}]
+
+    assert breaks(capitalised) == []
+    assert breaks(renamed) == []
