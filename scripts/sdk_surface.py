@@ -28,6 +28,7 @@ __all__ = [
     "breaking_changes",
     "closed_models",
     "enum_members",
+    "field_types",
     "field_wire_names",
     "key_headers",
     "model_fields",
@@ -127,6 +128,7 @@ class _Class:
     fields: dict[str, bool]  # python name -> required
     members: tuple[str, ...] | None = None  # an enum's member names
     wire: dict[str, str] | None = None  # python name -> the JSON name it is sent and read as
+    types: dict[str, str] | None = None  # python name -> its Python type, where plain (_plain_type)
     closed: bool = False  # additionalProperties: false (no additional_properties attribute)
 
 
@@ -176,10 +178,29 @@ def _collect(spec: Spec, node: Any, name: str, parent: str, found: dict[str, _Cl
         found[cls] = _Class(
             {python_name(p): p in required for p in properties},
             wire={python_name(p): p for p in properties},
+            types={python_name(p): t for p, s in properties.items() if (t := _plain_type(s))},
             closed=node.get("additionalProperties") is False,
         )
         for prop, child in properties.items():
             _collect(spec, child, prop, cls, found)
+
+
+# The generator's Python type of a string by its format (others stay str), and of the other
+# plain types. Classes, enums and unions are compared by name elsewhere, or not at all.
+_STRING_FORMATS = {"date-time": "datetime", "date": "date", "uuid": "UUID", "binary": "File"}
+_PLAIN_TYPES = {"integer": "int", "number": "float", "boolean": "bool"}
+
+
+def _plain_type(node: Any) -> str | None:
+    if not isinstance(node, Mapping) or "$ref" in node or node.get("enum"):
+        return None
+    kind = node.get("type")
+    if kind == "string":
+        return _STRING_FORMATS.get(str(node.get("format")), "str")
+    if kind == "array":
+        inner = _plain_type(node.get("items"))
+        return f"list[{inner}]" if inner else None
+    return _PLAIN_TYPES.get(str(kind))
 
 
 def _classes(spec: Spec) -> dict[str, _Class]:
@@ -312,6 +333,16 @@ def field_wire_names(spec: Spec) -> dict[str, str]:
     }
 
 
+def field_types(spec: Spec) -> dict[str, str]:
+    """``Model.field`` -> its Python type, for fields of a plain type (``str``, ``datetime``,
+    ``int``, ``list[str]``...): a format added to a string changes what users get."""
+    return {
+        f"{name}.{field}": kind
+        for name, cls in _classes(spec).items()
+        for field, kind in (cls.types or {}).items()
+    }
+
+
 def closed_models(spec: Spec) -> set[str]:
     """Models whose schema refuses properties it does not list (``additionalProperties:
     false``): the generator gives them no ``additional_properties``, and the API refuses what
@@ -435,6 +466,7 @@ def breaking_changes(released: Spec, current: Spec) -> list[Break]:
         *_gone_members(released, current),
         *_field_breaks(released, current),
         *_wire_breaks(released, current),
+        *_type_breaks(released, current),
         *_closed_breaks(released, current),
         *_status_breaks(released, current),
         *_server_breaks(released, current),
@@ -511,6 +543,13 @@ def _wire_breaks(released: Spec, current: Spec) -> Iterator[Break]:
                 f"field {field} is sent and read as {new[field]!r}, not {old[field]!r}: the "
                 f"released SDK still uses {old[field]!r}",
             )
+
+
+def _type_breaks(released: Spec, current: Spec) -> Iterator[Break]:
+    old, new = field_types(released), field_types(current)
+    for field in sorted(old.keys() & new.keys()):
+        if old[field] != new[field]:
+            yield Break(field, f"field {field} is now a {new[field]}, not a {old[field]}")
 
 
 def _closed_breaks(released: Spec, current: Spec) -> Iterator[Break]:

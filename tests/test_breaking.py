@@ -747,3 +747,21 @@ def test_respelling_the_key_header_or_renaming_its_scheme_breaks_nothing() -> No
 
     assert breaks(capitalised) == []
     assert breaks(renamed) == []
+
+
+@pytest.mark.parametrize(("format_", "now"), [("date-time", "datetime"), ("uuid", "UUID")])
+def test_a_format_that_changes_a_fields_python_type_breaks(format_: str, now: str) -> None:
+    def formatted(spec: Spec) -> None:
+        response_schema(spec)["properties"]["oauth_portal_url"]["format"] = format_
+
+    (broken,) = breaks(formatted)
+    assert broken.name == "CreateSdkTokenResponse.oauth_portal_url"
+    assert broken.what.endswith(f"is now a {now}, not a str")
+    assert (
+        breaks(
+            lambda spec: response_schema(spec)["properties"]["oauth_portal_url"].update(
+                format="uri"
+            )
+        )
+        == []
+    )  # still a str
