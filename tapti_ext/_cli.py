@@ -14,14 +14,18 @@ import argparse
 import contextlib
 import datetime
 import enum
+import errno
 import json
+import math
 import os
 import re
+import secrets
 import shlex
 import signal
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, NoReturn
 
@@ -467,14 +471,26 @@ def to_json(value: object) -> str:
     large for a float (an answer's ``1e999``) is written ``1e999`` again, a NaN ``null``.
     """
     text = json.dumps(value, indent=2, default=_plain)
-    if "Infinity" not in text and "NaN" not in text:
+    if "Infinity" not in text and "NaN" not in text:  # the usual case: one pass
         return text
-    return re.sub(_STRING_OR_NON_FINITE, lambda found: _NON_FINITE.get(found[0], found[0]), text)
+    # Each such number becomes a string no answer can hold (a fresh nonce), then its JSON form.
+    nonce = secrets.token_hex(16)
+    text = json.dumps(_marked_non_finite(value, nonce), indent=2, default=_plain)
+    for mark, written in (("-inf", "-1e999"), ("inf", "1e999"), ("nan", "null")):
+        text = text.replace(f'"{nonce}{mark}"', written)
+    return text
 
 
-# A JSON string as json.dumps writes it (skipped whole), or a non-finite number outside one.
-_STRING_OR_NON_FINITE: Final = r'"(?:[^"\\]|\\.)*"|-?Infinity|NaN'
-_NON_FINITE: Final = {"Infinity": "1e999", "-Infinity": "-1e999", "NaN": "null"}
+def _marked_non_finite(value: object, nonce: str) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return nonce + ("nan" if math.isnan(value) else "inf" if value > 0 else "-inf")
+    if hasattr(value, "to_dict"):  # a generated model: its floats are inside
+        value = value.to_dict()
+    if isinstance(value, dict):
+        return {name: _marked_non_finite(item, nonce) for name, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_marked_non_finite(item, nonce) for item in value]
+    return value
 
 
 def _plain(value: Any) -> Any:
@@ -553,13 +569,20 @@ def _mock_server(args: argparse.Namespace) -> None:
         mock = MockTaptiServer(port=args.port, portal=args.portal, **key)
     faults = _script_faults(mock, args)
     # The handlers outlive the server: a second signal cannot interrupt its shutdown.
-    with contextlib.suppress(KeyboardInterrupt), _stop_signals(), mock as server:
+    quiet = sys.stdout is None  # `tapti mock-server >&- &`: it serves all the same
+    stopping = _stop_signals(leave_ignored=args.as_program)
+    with contextlib.suppress(KeyboardInterrupt), stopping, mock as server:
         portal_url = server.portal_url if server.portal else None
         settings = {"base_url": server.url, "api_key": server.api_key, "portal_url": portal_url}
         started = {**settings, "faults": faults}
-        write_out((json.dumps(started) if args.json else _banner(settings, faults)) + "\n")
-        threading.Event().wait()  # until a signal raises in this (the main) thread
-    if not args.json:
+        if not quiet:
+            write_out((json.dumps(started) if args.json else _banner(settings, faults)) + "\n")
+        # Until a signal's handler raises here, in the main thread. Woken every 0.1 s: a signal
+        # the kernel gave a server thread would not end a wait without a timeout, and its
+        # handler (run only here) would never run: a SIGTERM at start-up was lost.
+        while True:
+            time.sleep(0.1)
+    if not args.json and not quiet:
         write_out("Mock Tapti API stopped.\n")
 
 
@@ -622,13 +645,14 @@ def _seconds_or_text(value: str | None) -> float | str | None:
 
 
 @contextlib.contextmanager
-def _stop_signals() -> Iterator[None]:
+def _stop_signals(*, leave_ignored: bool) -> Iterator[None]:
     """SIGINT and SIGTERM raise ``KeyboardInterrupt``, whatever disposition was inherited.
 
     A shell starting a background job leaves SIGINT ignored (Python keeps an inherited ignore),
     and SIGTERM's default would end the process without closing the server. Once one has come,
-    later ones are ignored until the process ends (they are left so): the first already asked
-    for the stop, and a second, as container runtimes send, must not cut the shutdown short.
+    later ones are ignored: the first already asked for the stop, and a second, as container
+    runtimes send, must not cut the shutdown short. ``leave_ignored`` (the process is the
+    command, and ends): they stay so, to its exit; else the handlers of before are put back.
     """
     if threading.current_thread() is not threading.main_thread():
         yield  # handlers can only be set from the main thread; Ctrl-C works as it does
@@ -648,7 +672,7 @@ def _stop_signals() -> Iterator[None]:
     try:
         yield
     finally:
-        if not stopping:
+        if not (stopping and leave_ignored):
             for number, handler in previous.items():
                 signal.signal(number, handler)
 
@@ -664,7 +688,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Known before parsing, so that usage errors follow it too.
     in_json = "--json" in arguments[: arguments.index("--") if "--" in arguments else None]
     try:
-        _run(arguments)
+        _run(arguments, as_program=argv is None)
     except KeyboardInterrupt:
         return _INTERRUPTED
     except BrokenPipeError:  # the reader went away: nothing left to tell anyone
@@ -679,28 +703,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _run(arguments: list[str]) -> None:
+def _run(arguments: list[str], *, as_program: bool) -> None:
     """Parse and run one command. Its output goes through ``write_out``: a closed pipe or a full
-    disk is then told by the exit code, where argparse and the interpreter would lose it."""
-    if sys.stdout is None:  # closed (`>&-`): refused before the command sends anything
-        raise _output_error("standard output is closed")
+    disk is then told by the exit code, where argparse and the interpreter would lose it.
+
+    ``as_program``: this process is the ``tapti`` command (not a test or a program calling
+    ``main()``), and may leave its signal handlers as its end needs them.
+    """
     try:
         args = _build_parser(arguments).parse_args(arguments)
     except SystemExit as done:  # --help and --version, written; usage errors raise _CliError
         if done.code not in {0, None}:
             raise
-    else:
-        args.handler(args)
+        return
+    if sys.stdout is None and args.command != "mock-server":
+        # Closed (`>&-`): the answer would be lost, a token issued unseen. Refused first.
+        raise _output_error("standard output is closed")
+    args.as_program = as_program
+    args.handler(args)
 
 
 def write_out(text: str) -> None:
     """``text`` on stdout, flushed. A failed write is the command's failure: a closed pipe ends
     it with ``BrokenPipeError``, anything else (a full disk) with an output error."""
+    stream = sys.stdout
+    if stream is None:
+        raise _output_error("standard output is closed")
     try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        binary = getattr(stream, "buffer", None)
+        if binary is None:  # a text-only stream (a test's StringIO)
+            stream.write(text)
+            stream.flush()
+            return
+        stream.flush()  # what was written before goes first
+        data = memoryview(text.encode(stream.encoding or "utf-8", stream.errors or "strict"))
+        while data:
+            # Unbuffered (python -u, PYTHONUNBUFFERED), a write may take part of it, and the
+            # text layer would drop the rest without a word: a full disk, a reader gone.
+            written = binary.write(data)
+            if written is None:  # a non-blocking stdout that would block
+                raise BlockingIOError(errno.EAGAIN, "the output would block")
+            data = data[written:]
+        binary.flush()
     except OSError as exc:
-        _silence(sys.stdout)
+        _silence(stream)
         if isinstance(exc, BrokenPipeError):
             raise
         raise _output_error(f"cannot write the output ({exc.strerror or exc})") from None
@@ -714,6 +760,7 @@ def _report(failure: _Failure, *, in_json: bool) -> None:
     """The failure on stdout as JSON, or as a line on stderr; a reader gone away or a full disk
     cannot add a traceback to it (the exit code still tells)."""
     error = {"type": failure.type, "message": failure.message, "request_id": failure.request_id}
+    in_json = in_json and sys.stdout is not None  # closed: the line goes to stderr instead
     stream = sys.stdout if in_json else sys.stderr
     if stream is None:  # closed (`2>&-`): print() would fall back to stdout, into `$(...)`
         return

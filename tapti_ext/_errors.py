@@ -27,7 +27,7 @@ import re
 import traceback
 from functools import cache, lru_cache
 from typing import Any, Final, TypeAlias, cast
-from urllib.parse import unquote_plus, urlsplit, urlunsplit
+from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
 
 import httpx2
 
@@ -57,10 +57,15 @@ TOKEN_PARAM: Final = "sdk_token"  # noqa: S105  (a parameter name, not a secret)
 # How deep an answer's JSON may nest: the documented bodies nest 2 levels. Deeper ones are no
 # answer of this API, and walking them (masking, printing) would exhaust Python's stack.
 MAX_NESTING: Final = 32
-# The parameter outside a query too (a fragment, a form body, a message quoting a URL).
+# The parameter outside a query too (a fragment, a form body, a message quoting a URL), written
+# as a query pair (any character of its name, or "=", percent-encoded or not) or a JSON member.
 # A pattern: ``re`` compiles it at first use (a repr, a message), not on the import path.
-# Written as a query pair (its "_" or "=" percent-encoded or not) or as a JSON member.
-_TOKEN_ANYWHERE: Final = r"""(?i)(sdk(?:_|%5f)token(?:=|%3d|"?\s*:\s*"?))[^&#\s"',}]*"""  # noqa: S105  (a pattern)
+_TOKEN_NAME: Final = "".join(f"(?:{re.escape(char)}|%{ord(char):02x})" for char in "sdk_token")
+_TOKEN_ANYWHERE: Final = (
+    rf"""(?i)({_TOKEN_NAME}(?:=|%3d|"?\s*:\s*"?))"""
+    # The value, on past a line break or tab (a URL parser drops them: a wrapped token is one).
+    r"""[^&#\s"',}]*(?:[\t\r\n]+[^&#\s"',}]*)*"""
+)
 # The longest server message quoted in an exception; the full body stays on ``error.body``.
 _MAX_QUOTED_MESSAGE = 300
 _MAX_QUOTED_REASON = 100
@@ -348,6 +353,17 @@ def redacted_content(content: bytes, secret: str) -> bytes:
     if not secret or not might_spell(content, secret):
         return content
     return redacted(content.decode("latin-1"), secret).encode("latin-1")
+
+
+def carries_secret(url: str, secret: str) -> bool:
+    """Whether ``url`` hands ``secret`` to whoever follows it: written out, or percent-encoded
+    once or twice (what a server decodes). Unlike ``redacted``, which over-masks to be safe, this
+    refuses: a key shorter than a real one (a test key, ``k``) is not looked for, as it stands in
+    common words and hosts."""
+    if len(secret) < _SHORT_SECRET:
+        return False
+    once = unquote(url)
+    return secret in url or secret in once or secret in unquote(once)
 
 
 def might_spell(content: bytes, secret: str) -> bool:

@@ -22,10 +22,10 @@ from ._errors import (
     TOKEN_PARAM,
     APIResponseValidationError,
     InvalidInputError,
+    carries_secret,
     masked_url,
     pair_name,
     query_pairs,
-    redacted,
 )
 from ._inputs import (
     PlatformLike,
@@ -264,7 +264,7 @@ def token_from_response(
         )
     # Masking the key there would change where the user goes; passing the URL on would put the
     # key in every browser sent to it, and in the portal's logs.
-    if secret and redacted(url, secret) != url:
+    if carries_secret(url, secret):
         raise APIResponseValidationError(
             "oauth_portal_url holds the API key; refused, so that no browser is sent it",
             response=error_response(answer, secret),

@@ -9,8 +9,10 @@ import json
 import os
 import queue
 import re
+import resource
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -1017,3 +1019,82 @@ def test_an_answer_with_a_huge_number_prints_as_json(
     printed = json.loads(result.stdout, parse_constant=_refuse)
     assert printed["oauth_portal_url"] == portal
     assert '"expires_in": 1e999' in result.stdout
+
+
+def test_output_cut_short_fails_the_command_even_unbuffered(tmp_path: Path) -> None:
+    """Unbuffered (python -u, PYTHONUNBUFFERED=1, as containers set), the text layer drops the
+    rest of a write the system took only part of: 8 KiB of 100 KB written, exit 0."""
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+
+    token = "a" * 100_000
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TAPTI_")}
+    with (tmp_path / "out").open("wb") as out:
+        result = subprocess.run(
+            [sys.executable, "-m", "tapti_ext", "portal-url", token],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            env={**clean, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=small_files,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert result.stderr == "tapti: error: cannot write the output (File too large)\n"
+
+
+def test_a_closed_stdout_under_json_is_told_on_stderr() -> None:
+    result = _shell("tapti portal-url tok --json >&-; echo exit $? >&2")
+    assert result.stderr == "tapti: error: standard output is closed\nexit 1\n"
+
+
+def test_the_mock_server_serves_with_stdout_closed() -> None:
+    # Its banner is for people; `tapti mock-server --port N >&- &` serves all the same.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TAPTI_")}
+    command = [sys.executable, "-m", "tapti_ext", "mock-server", "--port", str(port)]
+    with subprocess.Popen(
+        command,
+        env=clean,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: os.close(1),  # noqa: PLW1509
+    ) as process:
+        deadline = time.monotonic() + _LINE_SECONDS
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            time.sleep(0.05)
+        # As soon as the port listens: a SIGTERM the kernel gave the server's thread then was
+        # lost, the main thread waiting without a timeout (the handler runs only there).
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=_LINE_SECONDS) == 0
+        assert process.stderr is not None
+        assert process.stderr.read() == b""
+
+
+def test_main_called_in_process_puts_the_signal_handlers_back() -> None:
+    """Left ignored after a stop, they would outlive the call: the host program deaf to Ctrl-C,
+    and every child it starts later ignoring SIGINT and SIGTERM."""
+    script = (
+        "import os, signal, sys, threading\n"
+        "from tapti_ext._cli import main\n"
+        "before = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))\n"
+        "threading.Timer(2, os.kill, (os.getpid(), signal.SIGINT)).start()\n"
+        "code = main(['mock-server', '--json'])\n"
+        "after = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))\n"
+        "print(code, before == after, file=sys.stderr)\n"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TAPTI_")}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.stderr.splitlines()[-1] == "0 True", result.stderr

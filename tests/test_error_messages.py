@@ -12,6 +12,7 @@ import httpx2
 import pytest
 
 from tapti_ext import APIConnectionError, AuthenticationError, InvalidInputError, Tapti, TaptiError
+from tapti_ext._errors import masked_url
 from tapti_ext.testing import MockTaptiServer
 
 CALL: dict[str, Any] = {
@@ -327,3 +328,21 @@ def test_the_cli_masks_the_environments_key_in_a_refused_url(
     assert error["type"] == "invalid_input_error"
     assert KEY not in error["message"]
     assert error["message"].endswith("'***'")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://p.example/?app=My App&%73dk_token=tok_9 more",  # a space before an encoded name
+        "https://p.example/?sdk_token=tok_\n9 more",  # a token wrapped onto the next line
+        "https://p.example/?sdk_token=tok_\t9 more",
+        "https://p.example/?SDK%5fTOKEN=tok_9 more",
+    ],
+)
+def test_a_token_is_masked_however_the_text_around_it_is_cut(text: str) -> None:
+    """Taking a message apart word by word (to keep the words after a token) must not let a
+    token through that parsing the whole text as one URL masked."""
+    shown = masked_url(text)
+    assert "tok_" not in shown
+    assert "9" not in shown
+    assert shown.endswith(" more")

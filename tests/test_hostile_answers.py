@@ -421,7 +421,9 @@ def raw_then_parse(url: str) -> Any:
 
 
 @pytest.mark.parametrize(
-    "spelled", [KEY, KEY.upper(), percent_encoded(KEY), percent_encoded(KEY, "%{:02x}")]
+    "spelled",
+    [KEY, percent_encoded(KEY), percent_encoded(KEY, "%{:02x}"), percent_encoded(KEY, "%25{:02X}")],
+    ids=["written", "encoded", "encoded-lower-hex", "encoded-twice"],
 )
 @pytest.mark.parametrize("way", [wrapper, wrapper_async, raw_then_parse])
 def test_a_key_echoed_in_the_portal_url_is_refused_not_handed_on(
@@ -443,11 +445,12 @@ def test_a_key_echoed_in_the_portal_url_is_refused_not_handed_on(
 def test_a_portal_url_without_the_key_is_handed_on_whatever_it_holds(
     serve: Callable[..., Server],
 ) -> None:
-    # Pieces of the key, and the key of another client, are not the key.
-    url = f"https://portal.example/?sdk_token={TOKEN}&a={KEY[:-1]}&b=%25{KEY[1:]}"
+    # Pieces of the key, the key in another case, the key of another client are not the key;
+    # nor is a short test key (it stands in words and hosts: "dev", "k").
+    url = f"https://oauth.tapti.dev/k/?sdk_token={TOKEN}&a={KEY[:-1]}&b={KEY.upper()}"
     server = serve(answering(answer(200, portal_body(url))))
-    assert wrapper(server.url).oauth_portal_url == url
-    assert wrapper(server.url, key=KEY + "x").oauth_portal_url == url
+    for key in (KEY, KEY + "x", "dev", "k", "oauth", "tapti"):
+        assert wrapper(server.url, key=key).oauth_portal_url == url, key
 
 
 # Each door is the first read of a fresh answer: the members are masked on their first read.
