@@ -219,17 +219,104 @@ def _ssl_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
     return httpx2.create_ssl_context(trust_env=False)
 
 
+# httpcore2's tunnel (an https API through an HTTP proxy) leaves a connection whose CONNECT or
+# TLS handshake failed neither closed nor available: it held its pool slot for good, and after
+# max_connections such failures (a certificate that fails, a proxy that drops tunnels) every call
+# waited out its budget for a slot. Through the pools' public door, create_connection, each
+# proxied connection is closed when a request on it fails; the pool then drops it.
+
+
+class _ClosedOnFailure(httpcore2.ConnectionInterface):
+    def __init__(self, inner: httpcore2.ConnectionInterface) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpcore2.Request) -> httpcore2.Response:
+        try:
+            return self._inner.handle_request(request)
+        except httpcore2.ConnectionNotAvailable:  # the pool tries another connection
+            raise
+        except BaseException:
+            self._inner.close()
+            raise
+
+    def can_handle_request(self, origin: httpcore2.Origin) -> bool:
+        return self._inner.can_handle_request(origin)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def info(self) -> str:
+        return self._inner.info()
+
+    def is_available(self) -> bool:
+        return self._inner.is_available()
+
+    def has_expired(self) -> bool:
+        return self._inner.has_expired()
+
+    def is_idle(self) -> bool:
+        return self._inner.is_idle()
+
+    def is_closed(self) -> bool:
+        return self._inner.is_closed()
+
+
+class _AsyncClosedOnFailure(httpcore2.AsyncConnectionInterface):
+    def __init__(self, inner: httpcore2.AsyncConnectionInterface) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpcore2.Request) -> httpcore2.Response:
+        try:
+            return await self._inner.handle_async_request(request)
+        except httpcore2.ConnectionNotAvailable:
+            raise
+        except BaseException:
+            await self._inner.aclose()
+            raise
+
+    def can_handle_request(self, origin: httpcore2.Origin) -> bool:
+        return self._inner.can_handle_request(origin)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def info(self) -> str:
+        return self._inner.info()
+
+    def is_available(self) -> bool:
+        return self._inner.is_available()
+
+    def has_expired(self) -> bool:
+        return self._inner.has_expired()
+
+    def is_idle(self) -> bool:
+        return self._inner.is_idle()
+
+    def is_closed(self) -> bool:
+        return self._inner.is_closed()
+
+
+class _HTTPProxy(httpcore2.HTTPProxy):
+    def create_connection(self, origin: httpcore2.Origin) -> httpcore2.ConnectionInterface:
+        return _ClosedOnFailure(super().create_connection(origin))
+
+
+class _AsyncHTTPProxy(httpcore2.AsyncHTTPProxy):
+    def create_connection(self, origin: httpcore2.Origin) -> httpcore2.AsyncConnectionInterface:
+        return _AsyncClosedOnFailure(super().create_connection(origin))
+
+
 def new_pool(
     settings: PoolSettings, limits: httpx2.Limits, backend: httpcore2.NetworkBackend
 ) -> httpcore2.ConnectionPool:
-    kinds = (httpcore2.ConnectionPool, httpcore2.SOCKSProxy, httpcore2.HTTPProxy)
+    kinds = (httpcore2.ConnectionPool, httpcore2.SOCKSProxy, _HTTPProxy)
     return _pool(settings, limits, backend, kinds)  # type: ignore[no-any-return]
 
 
 def new_async_pool(
     settings: PoolSettings, limits: httpx2.Limits, backend: httpcore2.AsyncNetworkBackend
 ) -> httpcore2.AsyncConnectionPool:
-    kinds = (httpcore2.AsyncConnectionPool, httpcore2.AsyncSOCKSProxy, httpcore2.AsyncHTTPProxy)
+    kinds = (httpcore2.AsyncConnectionPool, httpcore2.AsyncSOCKSProxy, _AsyncHTTPProxy)
     return _pool(settings, limits, backend, kinds)  # type: ignore[no-any-return]
 
 

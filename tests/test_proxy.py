@@ -9,6 +9,7 @@ variables are refused when the client is constructed (before any call), naming t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
 import socket
@@ -246,6 +247,38 @@ def test_a_proxy_that_drops_the_tunnel_after_its_200_is_retried(
     finally:
         proxy.close()
     assert len(proxy.connections) == 3, proxy.connections
+    assert all(seen.startswith(b"CONNECT ") for seen in proxy.connections)
+
+
+@pytest.mark.parametrize("way", ["sync", "async"])
+def test_tunnels_whose_handshake_failed_give_their_pool_slots_back(
+    proxy: RecordingProxy, way: str
+) -> None:
+    """httpcore2 leaves a tunnel whose TLS handshake failed neither closed nor available: past
+    the pool's 100 connections of such failures (a certificate that fails, a proxy dropping
+    tunnels), every call waited out its budget for a slot and never reached the proxy."""
+    calls = 105
+
+    def sync_calls() -> None:
+        with Tapti(api_key=API_KEY, base_url="https://api.tapti.example", max_retries=0) as tapti:
+            for _ in range(calls):
+                with pytest.raises(APIConnectionError) as caught:
+                    tapti.user("user_1").create_sdk_token(**CALL, timeout=2)
+                assert "pool timeout" not in str(caught.value)
+
+    async def async_calls() -> None:
+        base = "https://api.tapti.example"
+        async with AsyncTapti(api_key=API_KEY, base_url=base, max_retries=0) as tapti:
+            for _ in range(calls):
+                with pytest.raises(APIConnectionError) as caught:
+                    await tapti.user("user_1").create_sdk_token(**CALL, timeout=2)
+                assert "pool timeout" not in str(caught.value)
+
+    if way == "sync":
+        sync_calls()
+    else:
+        asyncio.run(async_calls())
+    assert len(proxy.connections) == calls
     assert all(seen.startswith(b"CONNECT ") for seen in proxy.connections)
 
 
