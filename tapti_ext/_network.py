@@ -47,11 +47,11 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol
 
 import httpcore2
 
-from ._deadline import Attempt, current_attempt
+from ._deadline import CONNECT_TIMEOUT, Attempt, current_attempt
 from ._inputs import is_ip
 
 __all__ = [
@@ -89,6 +89,26 @@ def _bounded_by(
     if left <= 0.0:
         raise error("the call's timeout ran out")
     return left if timeout is None or left < timeout else timeout
+
+
+def _read_bound(attempt: Attempt | None, timeout: float | None) -> tuple[float | None, bool]:
+    """One read's time, and whether it reads a proxy's answer to CONNECT: that is part of
+    connecting, bounded as a connection attempt is. A proxy that never answered took the whole
+    budget, told as the API's read timeout, and left no time to retry."""
+    timeout = _bounded_by(attempt, timeout, httpcore2.ReadTimeout)
+    tunnelling = attempt is not None and attempt.tunnelling
+    if tunnelling and (timeout is None or timeout > CONNECT_TIMEOUT):
+        timeout = CONNECT_TIMEOUT
+    return timeout, tunnelling
+
+
+def _read_timed_out(
+    exc: httpcore2.TimeoutException, started: float, timeout: float | None, *, tunnelling: bool
+) -> NoReturn:
+    _pass_on_program_timeout(exc, started, timeout)
+    if tunnelling:
+        raise httpcore2.ConnectTimeout("the proxy did not answer CONNECT") from exc
+    raise exc
 
 
 def _pass_on_program_timeout(
@@ -260,13 +280,12 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
             self._send(self._take_head(), timeout)
         self._head_next = True  # what is written after a read starts a new request
         attempt = current_attempt.get()
-        timeout = _bounded_by(attempt, timeout, httpcore2.ReadTimeout)
+        timeout, tunnelling = _read_bound(attempt, timeout)
         started = time.monotonic()
         try:
             data: bytes = self._inner.read(max_bytes, timeout)
         except httpcore2.TimeoutException as exc:
-            _pass_on_program_timeout(exc, started, timeout)
-            raise
+            _read_timed_out(exc, started, timeout, tunnelling=tunnelling)
         if attempt is not None:
             attempt.saw(data)
         return data
@@ -371,13 +390,12 @@ class _AsyncStream(_Discardable, httpcore2.AsyncNetworkStream):
             await self._send(self._take_head(), timeout)
         self._head_next = True  # what is written after a read starts a new request
         attempt = current_attempt.get()
-        timeout = _bounded_by(attempt, timeout, httpcore2.ReadTimeout)
+        timeout, tunnelling = _read_bound(attempt, timeout)
         started = time.monotonic()
         try:
             data: bytes = await self._inner.read(max_bytes, timeout)
         except httpcore2.TimeoutException as exc:
-            _pass_on_program_timeout(exc, started, timeout)
-            raise
+            _read_timed_out(exc, started, timeout, tunnelling=tunnelling)
         if attempt is not None:
             attempt.saw(data)
         return data

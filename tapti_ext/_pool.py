@@ -102,7 +102,8 @@ class _Proxy:
 
     @property
     def auth(self) -> tuple[bytes, bytes] | None:
-        if not self.url.username:
+        # A password alone (http://:token@proxy) is credentials too, as httpx2 and curl send it.
+        if not self.url.username and not self.url.password:
             return None
         return self.url.username.encode(), self.url.password.encode()
 

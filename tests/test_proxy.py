@@ -10,10 +10,12 @@ variables are refused when the client is constructed (before any call), naming t
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import importlib.util
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ import pytest
 from tapti_api_client.api.users import create_sdk_token
 from tapti_api_client.models import CreateSdkTokenRequest, Platform, Scope
 
-from tapti_ext import APIConnectionError, AsyncTapti, InvalidInputError, Tapti
+from tapti_ext import APIConnectionError, APITimeoutError, AsyncTapti, InvalidInputError, Tapti
 from tapti_ext.testing import MockTaptiServer
 
 API_KEY = "sk_live_PROXYsecret_7Hq2"
@@ -282,6 +284,37 @@ def test_tunnels_whose_handshake_failed_give_their_pool_slots_back(
     assert all(seen.startswith(b"CONNECT ") for seen in proxy.connections)
 
 
+def test_a_proxy_that_never_answers_connect_is_a_connect_timeout_and_retried(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    """Waiting for the proxy's answer to CONNECT is connecting: it took the call's whole budget
+    as a read timeout (as if the API might have the request), with no time left to retry."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def hold() -> None:  # accept, read nothing, answer nothing
+        with contextlib.suppress(OSError):
+            while True:
+                held.append(listener.accept()[0])
+
+    threading.Thread(target=hold, daemon=True).start()
+    clean_env.setenv("HTTPS_PROXY", f"http://127.0.0.1:{listener.getsockname()[1]}")
+    started = time.monotonic()
+    try:
+        with (
+            Tapti(api_key=API_KEY, base_url="https://api.tapti.example", timeout=6) as tapti,
+            pytest.raises(APITimeoutError, match=r"\(connect timeout\)") as caught,
+        ):
+            tapti.user("user_1").create_sdk_token(**CALL)
+    finally:
+        listener.close()
+        for connection in held:
+            connection.close()
+    assert time.monotonic() - started < 6.5
+    assert "2 attempts" in str(caught.value)  # 5 s for the first, what was left for another
+    assert len(held) == 2
+
+
 # --- bad settings in the environment are named ------------------------------------------------
 
 _HAS_SOCKSIO = importlib.util.find_spec("socksio") is not None
@@ -363,6 +396,26 @@ def test_a_host_no_name_can_hold_is_refused_in_urls_too(
 ) -> None:
     with pytest.raises(InvalidInputError, match=argument):
         Tapti(api_key=API_KEY, **{argument: "https://*"})
+
+
+@pytest.mark.parametrize("credentials", ["alice:s3cret", ":s3cret"])
+def test_proxy_credentials_are_sent_a_password_alone_too(
+    clean_env: pytest.MonkeyPatch, credentials: str
+) -> None:
+    # httpx2 and curl send a password without a user name (a token); it was dropped: a 407.
+    recording = RecordingProxy()
+    try:
+        clean_env.setenv("HTTPS_PROXY", f"http://{credentials}@127.0.0.1:{recording.port}")
+        with (
+            Tapti(api_key=API_KEY, base_url="https://api.tapti.example", max_retries=0) as tapti,
+            pytest.raises(APIConnectionError),
+        ):
+            tapti.user("user_1").create_sdk_token(**CALL)
+    finally:
+        recording.close()
+    head = recording.connections[0].split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+    sent = {name.lower(): value for name, _, value in (line.partition(": ") for line in head)}
+    assert sent["proxy-authorization"] == f"Basic {base64.b64encode(credentials.encode()).decode()}"
 
 
 def test_a_connection_error_through_a_proxy_names_it_never_its_password(
