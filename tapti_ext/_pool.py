@@ -227,9 +227,33 @@ def _ssl_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
 # proxied connection is closed when a request on it fails; the pool then drops it.
 
 
-class _ClosedOnFailure(httpcore2.ConnectionInterface):
-    def __init__(self, inner: httpcore2.ConnectionInterface) -> None:
+class _Delegating:
+    """What a pool asks of a connection between requests, answered by the one wrapped."""
+
+    def __init__(self, inner: httpcore2.ConnectionInterface | httpcore2.AsyncConnectionInterface):
         self._inner = inner
+
+    def can_handle_request(self, origin: httpcore2.Origin) -> bool:
+        return self._inner.can_handle_request(origin)
+
+    def info(self) -> str:
+        return self._inner.info()
+
+    def is_available(self) -> bool:
+        return self._inner.is_available()
+
+    def has_expired(self) -> bool:
+        return self._inner.has_expired()
+
+    def is_idle(self) -> bool:
+        return self._inner.is_idle()
+
+    def is_closed(self) -> bool:
+        return self._inner.is_closed()
+
+
+class _ClosedOnFailure(_Delegating, httpcore2.ConnectionInterface):
+    _inner: httpcore2.ConnectionInterface
 
     def handle_request(self, request: httpcore2.Request) -> httpcore2.Response:
         try:
@@ -240,31 +264,12 @@ class _ClosedOnFailure(httpcore2.ConnectionInterface):
             self._inner.close()
             raise
 
-    def can_handle_request(self, origin: httpcore2.Origin) -> bool:
-        return self._inner.can_handle_request(origin)
-
     def close(self) -> None:
         self._inner.close()
 
-    def info(self) -> str:
-        return self._inner.info()
 
-    def is_available(self) -> bool:
-        return self._inner.is_available()
-
-    def has_expired(self) -> bool:
-        return self._inner.has_expired()
-
-    def is_idle(self) -> bool:
-        return self._inner.is_idle()
-
-    def is_closed(self) -> bool:
-        return self._inner.is_closed()
-
-
-class _AsyncClosedOnFailure(httpcore2.AsyncConnectionInterface):
-    def __init__(self, inner: httpcore2.AsyncConnectionInterface) -> None:
-        self._inner = inner
+class _AsyncClosedOnFailure(_Delegating, httpcore2.AsyncConnectionInterface):
+    _inner: httpcore2.AsyncConnectionInterface
 
     async def handle_async_request(self, request: httpcore2.Request) -> httpcore2.Response:
         try:
@@ -275,26 +280,8 @@ class _AsyncClosedOnFailure(httpcore2.AsyncConnectionInterface):
             await self._inner.aclose()
             raise
 
-    def can_handle_request(self, origin: httpcore2.Origin) -> bool:
-        return self._inner.can_handle_request(origin)
-
     async def aclose(self) -> None:
         await self._inner.aclose()
-
-    def info(self) -> str:
-        return self._inner.info()
-
-    def is_available(self) -> bool:
-        return self._inner.is_available()
-
-    def has_expired(self) -> bool:
-        return self._inner.has_expired()
-
-    def is_idle(self) -> bool:
-        return self._inner.is_idle()
-
-    def is_closed(self) -> bool:
-        return self._inner.is_closed()
 
 
 class _HTTPProxy(httpcore2.HTTPProxy):
