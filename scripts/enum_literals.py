@@ -19,6 +19,8 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from sdk_surface import class_name  # a sibling script: the generator's naming rules
+
 HEADER = '''"""Names from openapi/tapti.yaml: platform and scope names as ``Literal`` types (a
 misspelt name fails type checking), the header that carries the API key, and the operations.
 
@@ -45,14 +47,31 @@ class SpecError(Exception):
     """The spec lacks what the SDK needs from it."""
 
 
+def _string_enum(schema: Mapping[str, Any]) -> bool:
+    """An enum of strings, however typed: ``string``, OpenAPI 3.1's ``[string]`` or
+    ``[string, "null"]``, or no type at all."""
+    kinds = schema.get("type")
+    kinds = set(kinds) if isinstance(kinds, list) else {kinds}
+    values = [value for value in schema.get("enum") or [] if value is not None]
+    return (
+        bool(values)
+        and kinds <= {"string", "null", None}
+        and all(isinstance(value, str) for value in values)
+    )
+
+
 def literal_module(spec: dict[str, Any]) -> str:
     """The module text: the key header, and one ``<Schema>Name`` alias per string enum among the
     component schemas."""
     schemas = spec.get("components", {}).get("schemas", {})
+    # Named as the generator names the enum's class (its title, else its key): tapti_ext imports
+    # PlatformName beside Platform, however the spec spells the schema.
     enums = {
-        name: [str(value) for value in schema["enum"]]
+        class_name(str(schema.get("title") or name)): [
+            str(v) for v in schema["enum"] if v is not None
+        ]
         for name, schema in sorted(schemas.items())
-        if schema.get("type") == "string" and schema.get("enum")
+        if _string_enum(schema)
     }
     exported = ["API_KEY_HEADER", "OPERATIONS", *(f"{n}Name" for n in enums)]
     names = ", ".join(f'"{name}"' for name in exported)

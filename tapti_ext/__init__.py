@@ -188,6 +188,11 @@ def _dependency_problem(exc: ImportError | AttributeError) -> str:
 
     failed = exc.name if isinstance(exc, ImportError) else getattr(exc.obj, "__name__", None)
     top = (failed if isinstance(failed, str) else "").partition(".")[0]
+    if top in {"tapti_ext", "tapti_api_client"}:  # this package's own code, not a dependency
+        return (
+            f"tapti cannot import its own module {failed} ({exc}): the generated client and "
+            "tapti_ext disagree (after make generate: run make test, and see the CHANGELOG)"
+        )
     distribution = (metadata.packages_distributions().get(top) or [top])[0]
     try:
         version = f"{distribution} {metadata.version(distribution)} is installed"

@@ -303,6 +303,29 @@ def test_async_close_sends_nothing_more_for_calls_queued_for_a_connection(
     assert {type(outcome) for outcome in outcomes} <= {TaptiError, APIConnectionError}
 
 
+def test_an_import_failing_in_the_packages_own_code_says_so_not_not_installed() -> None:
+    """A regenerated client that no longer writes a name tapti_ext imports (PlatformName) was
+    reported as "tapti_ext is not installed"."""
+    script = textwrap.dedent(
+        """
+        import sys
+        import tapti_ext._names as names
+        del names.PlatformName  # what a spec the literal writer misread left out
+        try:
+            from tapti_ext import Tapti
+        except ImportError as exc:
+            print(exc)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    message = result.stdout.strip()
+    assert message.startswith("tapti cannot import its own module tapti_ext._names (")
+    assert "PlatformName" in message
+    assert "not installed" not in message
+
+
 def test_an_import_failing_for_a_dependency_names_the_package_and_versions() -> None:
     script = textwrap.dedent(
         """

@@ -16,7 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -42,6 +42,9 @@ BODY: dict[str, Any] = {
 
 
 def _load_script(name: str) -> ModuleType:
+    # As the scripts run (python scripts/x.py): their siblings importable.
+    if str(ROOT / "scripts") not in sys.path:
+        sys.path.append(str(ROOT / "scripts"))
     spec = importlib.util.spec_from_file_location(f"_auth_{name}", ROOT / "scripts" / f"{name}.py")
     assert spec is not None
     assert spec.loader is not None
@@ -220,3 +223,26 @@ def test_a_regenerated_copy_sends_and_checks_the_renamed_header(tmp_path: Path) 
     assert seen["issued"] is True  # the copy's mock accepted the key under the new name
     assert seen["sent"]["x-tapti-key"] == "***"
     assert "x-api-key" not in seen["sent"]
+
+
+@pytest.mark.parametrize(
+    "respell",
+    [
+        lambda schemas: schemas["Platform"].update(type=["string"]),  # OpenAPI 3.1
+        lambda schemas: schemas["Platform"].pop("type"),
+        lambda schemas: schemas.update(
+            SocialPlatform={**schemas.pop("Platform"), "title": "Platform"}
+        ),
+    ],
+    ids=["type-list", "no-type", "renamed-key-same-title"],
+)
+def test_the_enum_literals_follow_the_class_the_generator_makes(
+    respell: Callable[[dict[str, Any]], object],
+) -> None:
+    """Each spelling leaves the generated class Platform: PlatformName, which tapti_ext imports
+    beside it, was not written, and `import tapti_ext` failed after make generate."""
+    document = _document()
+    respell(document["components"]["schemas"])
+    text = enum_literals.literal_module(document)
+    assert "\nPlatformName: TypeAlias = Literal[\n" in text
+    assert '    "youtube",\n' in text
