@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 import httpcore2
 import httpx2
 
+from ._call import DEFAULT_PORTS
 from ._errors import InvalidInputError
 from ._inputs import bad_host_label, is_loopback
 
@@ -115,7 +116,7 @@ def _environment_proxy(url: httpx2.URL) -> _Proxy | None:
         return None
     variable, value = found
     no_proxy = os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or ""
-    if no_proxy and _bypassed(url.host, no_proxy):
+    if no_proxy and _bypassed(url, no_proxy):
         return None
     if "://" not in value:  # "proxy:3128", as curl accepts it
         value = "http://" + value
@@ -149,17 +150,21 @@ def _environment_proxy(url: httpx2.URL) -> _Proxy | None:
     return _Proxy(proxy_url, variable)
 
 
-def _bypassed(host: str, no_proxy: str) -> bool:
-    """Whether ``NO_PROXY`` excludes ``host``, read as httpx2 and curl read it: ``*``, a
-    domain and its subdomains (``tapti.ai``, ``.tapti.ai``, ``*.tapti.ai``), an address or a
-    network (``10.0.0.0/8``, ``[2001:db8::1]``), each maybe with a port."""
-    name = host.strip("[]").rstrip(".").lower()
+def _bypassed(url: httpx2.URL, no_proxy: str) -> bool:
+    """Whether ``NO_PROXY`` excludes ``url``, read as httpx2 reads it: ``*``, a domain and its
+    subdomains (``tapti.ai``, ``.tapti.ai``, ``*.tapti.ai``), an address or a network
+    (``10.0.0.0/8``, ``[2001:db8::1]``), each maybe with a scheme or a port, which must then
+    be the URL's (``api.tapti.ai:8443`` leaves port 443 to the proxy)."""
+    name = url.host.strip("[]").rstrip(".").lower()
+    port = url.port or DEFAULT_PORTS.get(url.scheme)
     try:
         address = ipaddress.ip_address(name)
     except ValueError:
         address = None
     for entry in no_proxy.split(","):
-        excluded = _excluded_host(entry)
+        excluded, scheme, entry_port = _excluded_host(entry)
+        if (scheme is not None and scheme != url.scheme) or entry_port not in {None, port}:
+            continue
         if excluded == "*":
             return True
         try:
@@ -174,14 +179,20 @@ def _bypassed(host: str, no_proxy: str) -> bool:
     return False
 
 
-def _excluded_host(entry: str) -> str:
-    """One ``NO_PROXY`` entry without its port (and an IPv6 address without its brackets)."""
+def _excluded_host(entry: str) -> tuple[str, str | None, int | None]:
+    """One ``NO_PROXY`` entry's host (an IPv6 address without its brackets), and its scheme
+    and port where it names them."""
     entry = entry.strip().lower()
+    scheme = None
+    if "://" in entry:
+        scheme, _, entry = entry.partition("://")
     if entry.startswith("["):
-        return entry[1:].partition("]")[0]
+        host, _, rest = entry[1:].partition("]")
+        return host, scheme, int(rest[1:]) if rest[1:].isdigit() else None
     if entry.count(":") == 1:  # a name or an IPv4 address with a port
-        return entry.partition(":")[0]
-    return entry
+        host, _, port = entry.partition(":")
+        return host, scheme, int(port) if port.isdigit() else None
+    return entry, scheme, None
 
 
 def _proxy_variable(scheme: str) -> tuple[str, str] | None:

@@ -457,6 +457,8 @@ def test_a_proxy_url_whose_credentials_spill_past_its_authority_is_refused_unquo
         ("[2001:db8::1]", "https://[2001:db8::1]"),
         ("2001:db8::/32", "https://[2001:db8::1]"),
         ("*", "https://api.tapti.example"),
+        ("api.tapti.example:443", "https://api.tapti.example"),
+        ("https://api.tapti.example", "https://api.tapti.example"),
     ],
 )
 def test_no_proxy_is_read_as_httpx2_reads_it(
@@ -469,3 +471,19 @@ def test_no_proxy_is_read_as_httpx2_reads_it(
     ):
         tapti.user("user_1").create_sdk_token(**CALL)
     _assert_proxy_untouched(proxy)
+
+
+@pytest.mark.parametrize(
+    "no_proxy", ["api.tapti.example:8443", "http://api.tapti.example", "other.example"]
+)
+def test_a_no_proxy_entry_for_another_port_or_scheme_leaves_the_call_to_the_proxy(
+    proxy: RecordingProxy, clean_env: pytest.MonkeyPatch, no_proxy: str
+) -> None:
+    # httpx2 reads an entry's port and scheme: "api.tapti.example:8443" went direct for 443.
+    clean_env.setenv("NO_PROXY", no_proxy)
+    with (
+        Tapti(api_key=API_KEY, base_url="https://api.tapti.example", max_retries=0) as tapti,
+        pytest.raises(APIConnectionError),  # the recording proxy tunnels nowhere
+    ):
+        tapti.user("user_1").create_sdk_token(**CALL)
+    assert proxy.connections[0].startswith(b"CONNECT api.tapti.example:443 ")
