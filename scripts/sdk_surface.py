@@ -535,21 +535,25 @@ def _field_breaks(released: Spec, current: Spec) -> Iterator[Break]:
 
 
 def _wire_breaks(released: Spec, current: Spec) -> Iterator[Break]:
-    old, new = field_wire_names(released), field_wire_names(current)
-    for field in sorted(old.keys() & new.keys()):
-        if old[field] != new[field]:
-            yield Break(
-                field,
-                f"field {field} is sent and read as {new[field]!r}, not {old[field]!r}: the "
-                f"released SDK still uses {old[field]!r}",
-            )
+    return _changed_fields(
+        field_wire_names(released),
+        field_wire_names(current),
+        "field {field} is sent and read as {new!r}, not {old!r}: the released SDK still uses "
+        "{old!r}",
+    )
 
 
 def _type_breaks(released: Spec, current: Spec) -> Iterator[Break]:
-    old, new = field_types(released), field_types(current)
+    return _changed_fields(
+        field_types(released), field_types(current), "field {field} is now a {new}, not a {old}"
+    )
+
+
+def _changed_fields(old: dict[str, str], new: dict[str, str], says: str) -> Iterator[Break]:
+    """A break for each field both sides have whose value changed, worded by ``says``."""
     for field in sorted(old.keys() & new.keys()):
         if old[field] != new[field]:
-            yield Break(field, f"field {field} is now a {new[field]}, not a {old[field]}")
+            yield Break(field, says.format(field=field, old=old[field], new=new[field]))
 
 
 def _closed_breaks(released: Spec, current: Spec) -> Iterator[Break]:

@@ -362,8 +362,13 @@ def carries_secret(url: str, secret: str) -> bool:
     common words and hosts."""
     if len(secret) < _SHORT_SECRET:
         return False
-    once = unquote(url)
-    return secret in url or secret in once or secret in unquote(once)
+    for _ in range(3):  # as written, then decoded once, then twice
+        if secret in url:
+            return True
+        if "%" not in url:
+            return False
+        url = unquote(url)
+    return False
 
 
 def might_spell(content: bytes, secret: str) -> bool:

@@ -231,99 +231,22 @@ def _ssl_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
     return httpx2.create_ssl_context(trust_env=False)
 
 
-# httpcore2's tunnel (an https API through an HTTP proxy) leaves a connection whose CONNECT or
-# TLS handshake failed neither closed nor available: it held its pool slot for good, and after
-# max_connections such failures (a certificate that fails, a proxy that drops tunnels) every call
-# waited out its budget for a slot. Through the pools' public door, create_connection, each
-# proxied connection is closed when a request on it fails; the pool then drops it.
-
-
-class _Delegating:
-    """What a pool asks of a connection between requests, answered by the one wrapped."""
-
-    def __init__(self, inner: httpcore2.ConnectionInterface | httpcore2.AsyncConnectionInterface):
-        self._inner = inner
-
-    def can_handle_request(self, origin: httpcore2.Origin) -> bool:
-        return self._inner.can_handle_request(origin)
-
-    def info(self) -> str:
-        return self._inner.info()
-
-    def is_available(self) -> bool:
-        return self._inner.is_available()
-
-    def has_expired(self) -> bool:
-        return self._inner.has_expired()
-
-    def is_idle(self) -> bool:
-        return self._inner.is_idle()
-
-    def is_closed(self) -> bool:
-        return self._inner.is_closed()
-
-
-class _ClosedOnFailure(_Delegating, httpcore2.ConnectionInterface):
-    _inner: httpcore2.ConnectionInterface
-
-    def handle_request(self, request: httpcore2.Request) -> httpcore2.Response:
-        try:
-            return self._inner.handle_request(request)
-        except httpcore2.ConnectionNotAvailable:  # the pool tries another connection
-            raise
-        except BaseException:
-            self._inner.close()
-            raise
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-class _AsyncClosedOnFailure(_Delegating, httpcore2.AsyncConnectionInterface):
-    _inner: httpcore2.AsyncConnectionInterface
-
-    async def handle_async_request(self, request: httpcore2.Request) -> httpcore2.Response:
-        try:
-            return await self._inner.handle_async_request(request)
-        except httpcore2.ConnectionNotAvailable:
-            raise
-        except BaseException:
-            await self._inner.aclose()
-            raise
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-class _HTTPProxy(httpcore2.HTTPProxy):
-    def create_connection(self, origin: httpcore2.Origin) -> httpcore2.ConnectionInterface:
-        return _ClosedOnFailure(super().create_connection(origin))
-
-
-class _AsyncHTTPProxy(httpcore2.AsyncHTTPProxy):
-    def create_connection(self, origin: httpcore2.Origin) -> httpcore2.AsyncConnectionInterface:
-        return _AsyncClosedOnFailure(super().create_connection(origin))
-
-
 def new_pool(
     settings: PoolSettings, limits: httpx2.Limits, backend: httpcore2.NetworkBackend
 ) -> httpcore2.ConnectionPool:
-    kinds = (httpcore2.ConnectionPool, httpcore2.SOCKSProxy, _HTTPProxy)
-    return _pool(settings, limits, backend, kinds)  # type: ignore[no-any-return]
+    return _pool(settings, limits, backend, asynchronous=False)  # type: ignore[no-any-return]
 
 
 def new_async_pool(
     settings: PoolSettings, limits: httpx2.Limits, backend: httpcore2.AsyncNetworkBackend
 ) -> httpcore2.AsyncConnectionPool:
-    kinds = (httpcore2.AsyncConnectionPool, httpcore2.AsyncSOCKSProxy, _AsyncHTTPProxy)
-    return _pool(settings, limits, backend, kinds)  # type: ignore[no-any-return]
+    return _pool(settings, limits, backend, asynchronous=True)  # type: ignore[no-any-return]
 
 
 def _pool(
-    settings: PoolSettings, limits: httpx2.Limits, backend: Any, kinds: tuple[Any, ...]
+    settings: PoolSettings, limits: httpx2.Limits, backend: Any, *, asynchronous: bool
 ) -> Any:
-    """A direct, SOCKS or HTTP-proxy pool (``kinds``, sync or async) on ``backend``."""
-    direct, socks, http_proxy = kinds
+    """A direct, SOCKS or HTTP-proxy pool, sync or async, on ``backend``."""
     common = {
         "ssl_context": settings.ssl_context,
         "max_connections": limits.max_connections,
@@ -333,8 +256,15 @@ def _pool(
     }
     proxy = settings.proxy
     if proxy is None:
+        direct = httpcore2.AsyncConnectionPool if asynchronous else httpcore2.ConnectionPool
         return direct(**common)
-    kind = socks if proxy.url.scheme.startswith("socks") else http_proxy
+    kind: Any
+    if proxy.url.scheme.startswith("socks"):
+        kind = httpcore2.AsyncSOCKSProxy if asynchronous else httpcore2.SOCKSProxy
+    else:
+        from ._tunnel import AsyncHTTPProxy, HTTPProxy  # noqa: PLC0415  (proxied clients only)
+
+        kind = AsyncHTTPProxy if asynchronous else HTTPProxy
     return kind(proxy_url=proxy.core_url, proxy_auth=proxy.auth, **common)
 
 

@@ -61,7 +61,8 @@ def resolve_portal_url(portal_url: str | None, *, allow_insecure_http: bool = Fa
         return DEFAULT_PORTAL_URL
     # Refused as SdkToken refuses such a URL in an answer, so that what builders make reads back.
     checked = check_url(chosen, argument=named, ascii_host=True)
-    if not allow_insecure_http:
+    # Taken apart again only when plain http: oauth_portal_url() runs this on every call.
+    if not allow_insecure_http and checked[:5].lower() == "http:":
         refuse_plain_http(urlsplit(checked), named, "every SDK token")
     return checked
 

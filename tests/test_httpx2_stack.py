@@ -306,45 +306,31 @@ def test_async_close_sends_nothing_more_for_calls_queued_for_a_connection(
     assert {type(outcome) for outcome in outcomes} <= {TaptiError, APIConnectionError}
 
 
-def test_an_import_failing_in_the_packages_own_code_says_so_not_not_installed() -> None:
-    """A regenerated client that no longer writes a name tapti_ext imports (PlatformName) was
-    reported as "tapti_ext is not installed"."""
-    script = textwrap.dedent(
-        """
-        import sys
-        import tapti_ext._names as names
-        del names.PlatformName  # what a spec the literal writer misread left out
-        try:
-            from tapti_ext import Tapti
-        except ImportError as exc:
-            print(exc)
-        """
-    )
+def _import_error_after(breaking: str) -> str:
+    """What ``from tapti_ext import Tapti`` raises in a fresh interpreter once ``breaking`` ran."""
+    attempt = "try:\n    from tapti_ext import Tapti\nexcept ImportError as exc:\n    print(exc)\n"
+    script = f"{breaking}\n{attempt}"
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
-    message = result.stdout.strip()
+    return result.stdout.strip()
+
+
+def test_an_import_failing_in_the_packages_own_code_says_so_not_not_installed() -> None:
+    """A regenerated client that no longer writes a name tapti_ext imports (PlatformName) was
+    reported as "tapti_ext is not installed"."""
+    # What a spec the literal writer misread left out.
+    message = _import_error_after("import tapti_ext._names as names\ndel names.PlatformName")
     assert message.startswith("tapti cannot import its own module tapti_ext._names (")
     assert "PlatformName" in message
     assert "not installed" not in message
 
 
 def test_an_import_failing_for_a_dependency_names_the_package_and_versions() -> None:
-    script = textwrap.dedent(
-        """
-        import sys, types
-        sys.modules["httpcore2"] = types.ModuleType("httpcore2")  # a release without its names
-        import tapti_ext
-        try:
-            tapti_ext.Tapti
-        except ImportError as exc:
-            print(exc)
-        """
+    # A release of httpcore2 without its names.
+    message = _import_error_after(
+        "import sys, types\nsys.modules['httpcore2'] = types.ModuleType('httpcore2')"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
-    )
-    message = result.stdout.strip()
     assert message.startswith("tapti cannot import httpcore2 (httpcore2 2.")
     assert "is installed; tapti requires httpcore2" in message
     assert "has no attribute" in message

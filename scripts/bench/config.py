@@ -22,6 +22,7 @@ FORBIDDEN_MODULES = (
     "tapti_ext._cli",
     "tapti_ext._cli_api",
     "tapti_ext._raw",
+    "tapti_ext._tunnel",
     "tapti_ext.testing",
     "dateutil",
     "argparse",
