@@ -58,6 +58,7 @@ _Http = TypeVar("_Http", httpx2.Client, httpx2.AsyncClient)
 _Outcome = Answer | Unreadable | httpx2.RequestError
 _thread_id: Final = threading.get_ident
 _PERCENT, _BACKSLASH, _AMPERSAND = (mark.encode() for mark in ENCODED_MARKS)
+_CORE_LOGGERS: Final = ("connection", "http11", "http2", "proxy", "socks")  # httpcore2's
 
 
 class _KeyMaskingFilter(logging.Filter):
@@ -104,9 +105,12 @@ def _without_keys(text: str, keys: set[str]) -> str:
 _LOG_FILTER: Final = _KeyMaskingFilter()
 # Each caller's client lent to the SDK, with the process generation it was first lent in.
 _CALLER_CLIENTS: Final[weakref.WeakKeyDictionary[Any, int]] = weakref.WeakKeyDictionary()
-for _name in ("connection", "http11", "http2", "proxy", "socks"):  # httpcore2's loggers
-    logging.getLogger(f"httpcore2.{_name}").addFilter(_LOG_FILTER)
-logging.getLogger("httpx2").addFilter(_LOG_FILTER)
+for _logger in map(logging.getLogger, ("httpx2", *(f"httpcore2.{name}" for name in _CORE_LOGGERS))):
+    # A weak proxy: a logger (alive until the interpreter's very end) holding the filter would
+    # keep this module, and through it all of httpx2, alive into the interpreter's last garbage
+    # collection: ~10 ms more at every process exit (make bench, figure 1). Should the filter
+    # go (the interpreter ending, a module reload), the logger drops the proxy.
+    _logger.addFilter(weakref.proxy(_LOG_FILTER, _logger.removeFilter))
 
 
 class _Opened:

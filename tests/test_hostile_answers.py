@@ -222,6 +222,35 @@ def test_a_key_echoed_in_a_header_is_masked_in_debug_logs(
     assert KEY not in caplog.text
 
 
+def test_the_log_filter_is_held_weakly_and_survives_a_reload() -> None:
+    # Held weakly, so that a logger does not keep the SDK alive into the interpreter's last
+    # collection (figure 1 of make bench); a reload must then leave one live filter per logger,
+    # masking as before, rather than a dead proxy that raises on every record.
+    script = f"""
+import importlib, io, logging, weakref
+import tapti_ext._pipeline as pipeline
+names = ["httpx2", *(f"httpcore2.{{n}}" for n in pipeline._CORE_LOGGERS)]
+loggers = [logging.getLogger(name) for name in names]
+assert all(type(f) is weakref.ProxyType for lg in loggers for f in lg.filters)
+importlib.reload(pipeline)
+print([len(lg.filters) for lg in loggers])
+from tapti_ext import Tapti
+client = Tapti(api_key={KEY!r}, base_url="http://127.0.0.1:9")
+out = io.StringIO()
+logger = logging.getLogger("httpcore2.http11")
+logger.addHandler(logging.StreamHandler(out))
+logger.setLevel(logging.DEBUG)
+logger.debug("echoed %s", {KEY!r})
+print(out.getvalue().strip())
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[1, 1, 1, 1, 1, 1]", "echoed ***"]
+    assert "ReferenceError" not in done.stderr
+
+
 # --- a seventh round: what the fixes above still let through ------------------------------------
 
 
