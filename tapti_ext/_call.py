@@ -33,6 +33,7 @@ from ._errors import (
     describe_transport_error,
     excerpt,
     forget_locals,
+    lasting_failure,
     redacted_content,
     status_error_from_response,
 )
@@ -516,7 +517,7 @@ class Sources:
     """Where a client's base URL and key came from, so that errors say it in the caller's terms."""
 
     # A plain class, as the others on the import path: a NamedTuple costs ~70 µs to create.
-    __slots__ = ("api_key", "base_url", "proxy")
+    __slots__ = ("api_key", "base_url", "proxy", "trust")
 
     def __init__(
         self,
@@ -526,6 +527,8 @@ class Sources:
         self.base_url, self.api_key = base_url, api_key
         # The environment's proxy the SDK's pool goes through: "HTTPS_PROXY (host:port)".
         self.proxy: str | None = None
+        # Where the certificates trusted came from: "the CAs in SSL_CERT_FILE", say.
+        self.trust = "the CAs trusted"
 
 
 _DEFAULT_SOURCES: Final = Sources()
@@ -648,8 +651,13 @@ class Call(Generic[_T]):
             raise InvalidInputError(
                 f"the request cannot be sent: {said or 'refused by h11'}"
             ) from None
-        failure = describe_transport_error(outcome, secret=self.secret, where=self._where(retries))
+        lasting = lasting_failure(outcome, self.sources.trust)
+        failure = describe_transport_error(
+            outcome, secret=self.secret, where=self._where(retries), lasting=lasting
+        )
         self._log_attempt(retries, failure)
+        if lasting:
+            raise failure from outcome  # the pipeline masks and clears the chain (Pipeline.run)
         return self._again(failure, retries, deadline, None, type(failure).__name__, outcome)
 
     def _where(self, retries: int) -> str:

@@ -306,6 +306,7 @@ class _BaseTapti(Generic[_Pipe]):
         # With OpenTelemetry: send traceparent to the API (each call is a span either way).
         self._pipeline.propagate_trace_context = propagate_trace_context
         self._settings.sources.proxy = self._pipeline.proxy_described()
+        self._settings.sources.trust = self._pipeline.trust_described()
         self._owns_pipeline = True
         self._raw: AuthenticatedClient | None = None
 

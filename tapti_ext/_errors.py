@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import traceback
 from functools import cache, lru_cache
 from typing import Any, Final, TypeAlias, cast
@@ -513,17 +514,37 @@ def nests_within(value: JSONValue, limit: int = MAX_NESTING) -> bool:
     return False
 
 
+def lasting_failure(exc: httpx2.RequestError, trust: str) -> str | None:
+    """Why another attempt would fail the same way, in the caller's terms; ``None`` when it may
+    not. Retrying these only spends the call's budget: a certificate the client does not trust
+    stays untrusted, a proxy that refused its credentials refuses them again. ``trust``: where
+    the trusted CAs came from (``Sources.trust``)."""
+    if isinstance(exc, httpx2.ProxyError) and str(exc).startswith("407"):
+        return "the proxy refused its credentials (the user and password in the proxy URL)"
+    cause: BaseException | None = exc
+    for _ in range(8):  # httpx2's error, httpcore2's, then ssl's: a short chain
+        if cause is None:
+            break
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"the server's certificate failed verification against {trust}"
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 def describe_transport_error(
-    exc: httpx2.RequestError, *, secret: str, where: str = ""
+    exc: httpx2.RequestError, *, secret: str, where: str = "", lasting: str | None = None
 ) -> APIConnectionError:
     """Wrap an httpx2 failure to get a response. Its text may quote what the server sent (h11
     quotes a malformed header line), which may echo the key: it is redacted here too.
-    ``where`` says where the call went and how often (``Call``)."""
+    ``where`` says where the call went and how often (``Call``); ``lasting``, why it was not
+    retried (``lasting_failure``)."""
     suffix = f" ({where})" if where else ""
     if isinstance(exc, httpx2.TimeoutException):
         kind = type(exc).__name__.replace("Timeout", " timeout").strip().lower()
         return APITimeoutError(f"request timed out ({kind}){suffix}", request=_request_of(exc))
     detail = excerpt(str(exc) or type(exc).__name__, secret)
+    if lasting:
+        suffix += f"; not retried: {lasting}"
     return APIConnectionError(f"connection error: {detail}{suffix}", request=_request_of(exc))
 
 

@@ -240,6 +240,12 @@ class _Base(Generic[_Http]):
         proxy = self._settings.proxy if self._settings is not None else None
         return proxy.described() if proxy is not None else None
 
+    def trust_described(self) -> str:
+        """Where the certificates the pool trusts came from, for errors to name."""
+        if self._settings is None:
+            return "the certificates your http_client trusts"
+        return self._settings.trust
+
     def _check_usable(self, call: Call[Any]) -> None:
         """Refuse a closed client, another host, and a caller's client forked since."""
         if self.closed:

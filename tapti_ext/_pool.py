@@ -65,17 +65,17 @@ def as_httpx_error(exc: Exception, request: httpx2.Request) -> httpx2.RequestErr
 class PoolSettings:
     """The route and TLS settings for one base URL, read from the environment once."""
 
-    __slots__ = ("proxy", "ssl_context")
+    __slots__ = ("proxy", "ssl_context", "trust")
 
     def __init__(self, base_url: str) -> None:
         url = httpx2.URL(base_url)
         self.proxy = None if is_loopback(url.host) else _environment_proxy(url)
         needs_tls = url.scheme == "https" or (self.proxy is not None and self.proxy.is_https)
-        self.ssl_context = (
-            _ssl_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
-            if needs_tls
-            else None
-        )
+        cert_file, cert_dir = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+        self.ssl_context = _ssl_context(cert_file, cert_dir) if needs_tls else None
+        # As httpx2 reads them: the file first, then the directory, else the system's store.
+        variable = "SSL_CERT_FILE" if cert_file else "SSL_CERT_DIR" if cert_dir else None
+        self.trust = f"the CAs in {variable}" if variable else "the system's CA certificates"
 
 
 class _Proxy:

@@ -252,6 +252,44 @@ def test_a_proxy_that_drops_the_tunnel_after_its_200_is_retried(
     assert all(seen.startswith(b"CONNECT ") for seen in proxy.connections)
 
 
+@pytest.mark.parametrize(
+    ("answer", "sent"),
+    [
+        (b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n", 1),
+        (b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n", 3),
+    ],
+    ids=["407-once", "502-retried"],
+)
+@pytest.mark.parametrize("way", ["sync", "async"])
+def test_a_proxy_refusing_its_credentials_is_not_asked_again(
+    clean_env: pytest.MonkeyPatch, answer: bytes, sent: int, way: str
+) -> None:
+    """A 407 to CONNECT comes back the same until the proxy URL's credentials change: retrying
+    it only spent the budget. A 502 (the proxy could not reach the API) may pass: retried."""
+    proxy = RecordingProxy(connect_answer=answer)
+    base = "https://api.tapti.example"
+
+    async def async_call() -> None:
+        async with AsyncTapti(api_key=API_KEY, base_url=base, max_retries=2) as tapti:
+            await tapti.user("user_1").create_sdk_token(**CALL)
+
+    def sync_call() -> None:
+        with Tapti(api_key=API_KEY, base_url=base, max_retries=2) as tapti:
+            tapti.user("user_1").create_sdk_token(**CALL)
+
+    try:
+        clean_env.setenv("HTTPS_PROXY", proxy.url.replace("//", "//me:wrong@"))
+        with pytest.raises(APIConnectionError) as caught:
+            sync_call() if way == "sync" else asyncio.run(async_call())
+    finally:
+        proxy.close()
+    assert len(proxy.connections) == sent, proxy.connections
+    message = str(caught.value)
+    assert f"{sent} attempt" in message
+    assert ("not retried: the proxy refused its credentials" in message) == (sent == 1)
+    assert "wrong" not in message  # the proxy's password
+
+
 @pytest.mark.parametrize("way", ["sync", "async"])
 def test_tunnels_whose_handshake_failed_give_their_pool_slots_back(
     proxy: RecordingProxy, way: str
