@@ -203,6 +203,14 @@ def check_base_url(
     if parts.username is not None or parts.password is not None:
         # Said without them: they are credentials, and httpx2 would send them as Basic auth.
         raise InvalidInputError(f"{argument} must not hold a user name or password")
+    if parts.scheme == "https" and (parts.hostname or "").endswith("."):
+        # httpx2 would verify the certificate (and send SNI) for the name as written, and no
+        # certificate names a host with the root's dot: every handshake would fail.
+        shown = _shown_url(value, secret)
+        raise InvalidInputError(
+            f"{argument} has a host name ending in a dot, which no TLS certificate matches; "
+            f"remove the dot: {shown}"
+        )
     if not allow_insecure_http:
         refuse_plain_http(parts, argument, "the API key")
     return value.rstrip("/")

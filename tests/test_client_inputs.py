@@ -101,6 +101,7 @@ CONSTRUCTION_CASES: list[tuple[dict[str, Any], tuple[str, ...]]] = [
     ({"callback_url": "not-a-url"}, ("callback_url",)),
     ({"redirect_url": "https://exa mple.com"}, ("redirect_url",)),
     ({"http_client": object()}, ("http_client",)),
+    ({"base_url": "https://api.tapti.ai./v1"}, ("base_url", "dot", "https://api.tapti.ai./v1")),
     ({"http_client": "https://api.tapti.ai"}, ("http_client",)),
 ]
 
