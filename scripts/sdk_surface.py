@@ -20,6 +20,7 @@ import keyword
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "operation_functions",
     "operation_security",
     "path_arguments",
+    "request_bounds",
     "security_schemes",
     "server_url",
     "success_statuses",
@@ -360,6 +362,46 @@ def success_statuses(spec: Spec) -> dict[str, set[str]]:
     }
 
 
+# The keywords that bound what a request may hold, by how a new value narrows them: a smaller
+# upper bound, a larger lower bound, or any new or changed exact rule (Optic passes all three).
+_UPPER_BOUNDS = ("maxLength", "maxItems", "maxProperties", "maximum", "exclusiveMaximum")
+_LOWER_BOUNDS = ("minLength", "minItems", "minProperties", "minimum", "exclusiveMinimum")
+_EXACT_RULES = ("pattern", "format", "multipleOf", "const", "uniqueItems")
+
+
+def request_bounds(spec: Spec) -> dict[str, dict[str, Any]]:
+    """``function body.field`` (``[]`` for an array's items) or ``function parameter name`` ->
+    the keywords that bound what a request may send there."""
+    found: dict[str, dict[str, Any]] = {}
+    for path, method, operation in _operations(spec):
+        function = _function(path, method, operation)
+        body = _resolve(spec, operation.get("requestBody") or {})
+        media = (body.get("content") or {}).get("application/json") or {}
+        _bounds(spec, media.get("schema"), f"{function} body", found, frozenset())
+        for parameter in map(partial(_resolve, spec), operation.get("parameters") or []):
+            where = f"{function} parameter {parameter.get('name')}"
+            _bounds(spec, parameter.get("schema"), where, found, frozenset())
+    return found
+
+
+def _bounds(
+    spec: Spec, node: Any, where: str, found: dict[str, dict[str, Any]], seen: frozenset[str]
+) -> None:
+    reference = node.get("$ref") if isinstance(node, Mapping) else None
+    if reference in seen:
+        return  # a schema that holds itself: its fields are already collected
+    node = _resolve(spec, node)
+    if not isinstance(node, Mapping):
+        return
+    seen |= {reference} if isinstance(reference, str) else set()
+    rules = (*_UPPER_BOUNDS, *_LOWER_BOUNDS, *_EXACT_RULES)
+    found[where] = {key: node[key] for key in rules if key in node}
+    if node.get("type") == "array":
+        _bounds(spec, node.get("items"), f"{where}[]", found, seen)
+    for name, child in _object_parts(spec, node)[0].items():
+        _bounds(spec, child, f"{where}.{name}", found, seen)
+
+
 def server_url(spec: Spec) -> str | None:
     """The first ``servers`` URL: the SDK's ``DEFAULT_BASE_URL`` (a test keeps them equal)."""
     servers = spec.get("servers") or []
@@ -468,6 +510,7 @@ def breaking_changes(released: Spec, current: Spec) -> list[Break]:
         *_wire_breaks(released, current),
         *_type_breaks(released, current),
         *_closed_breaks(released, current),
+        *_bound_breaks(released, current),
         *_status_breaks(released, current),
         *_server_breaks(released, current),
         *_key_breaks(released, current),
@@ -564,6 +607,40 @@ def _closed_breaks(released: Spec, current: Spec) -> Iterator[Break]:
             f"class {name} now refuses properties it does not list (additionalProperties: "
             "false): it loses additional_properties, and what extra_body adds is refused",
         )
+
+
+def _bound_breaks(released: Spec, current: Spec) -> Iterator[Break]:
+    old, new = request_bounds(released), request_bounds(current)
+    for where in sorted(old.keys() & new.keys()):
+        narrowed = _narrowed(old[where], new[where])
+        if narrowed:
+            name = re.split(r"[ .]", where.replace("[]", ""))[-1]  # the field or parameter
+            yield Break(
+                name,
+                f"request {where} accepts less ({', '.join(narrowed)}): requests the released "
+                "SDK sends may be refused",
+            )
+
+
+def _narrowed(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Each keyword of ``new`` that lets through less than ``old`` did, as ``key old -> new``."""
+    said = []
+    for key, value in new.items():
+        before = old.get(key)
+        if key == "uniqueItems" and value is False:
+            continue  # no rule at all
+        try:
+            tighter = (
+                before is None
+                or (key in _UPPER_BOUNDS and value < before)
+                or (key in _LOWER_BOUNDS and value > before)
+                or (key in _EXACT_RULES and value != before)
+            )
+        except TypeError:  # a number against a boolean (OpenAPI 3.0's exclusiveMaximum)
+            tighter = True
+        if tighter:
+            said.append(f"{key} {'none' if before is None else repr(before)} -> {value!r}")
+    return said
 
 
 def _status_breaks(released: Spec, current: Spec) -> Iterator[Break]:

@@ -468,6 +468,66 @@ def test_inline_classes_are_named_after_their_parent() -> None:
     )
 
 
+def request_field(spec: Spec, name: str) -> Spec:
+    field: Spec = spec["components"]["schemas"]["CreateSdkTokenRequest"]["properties"][name]
+    return field
+
+
+def path_parameter(spec: Spec) -> Spec:
+    (parameter,) = operation(spec)["parameters"]
+    schema: Spec = parameter["schema"]
+    return schema
+
+
+# (the change, what it sets): each makes requests the released SDK sends refusable.
+NARROWED: list[tuple[str, Callable[[Spec], Spec], dict[str, Any]]] = [
+    ("callback_url", lambda s: request_field(s, "callback_url"), {"maxLength": 100}),
+    ("callback_url", lambda s: request_field(s, "callback_url"), {"minLength": 12}),
+    ("redirect_url", lambda s: request_field(s, "redirect_url"), {"pattern": "^https://"}),
+    ("redirect_url", lambda s: request_field(s, "redirect_url"), {"format": "uri"}),
+    ("user_platforms", lambda s: request_field(s, "user_platforms"), {"maxItems": 3}),
+    ("enabled_scopes", lambda s: request_field(s, "enabled_scopes"), {"uniqueItems": True}),
+    ("id", path_parameter, {"maxLength": 64}),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "where", "rule"), NARROWED, ids=[f"{n}-{next(iter(r))}" for n, _, r in NARROWED]
+)
+def test_a_narrowed_request_rule_breaks(
+    name: str, where: Callable[[Spec], Spec], rule: dict[str, Any]
+) -> None:
+    """Optic passes each of these; every one can make a request the released SDK sends fail."""
+    found = breaks(lambda spec: where(spec).update(rule))
+    assert [b.name for b in found] == [name], found
+    assert f"{next(iter(rule))} none -> " in found[0].what
+
+
+def test_a_bound_made_tighter_breaks_and_one_made_looser_does_not() -> None:
+    def bounded(**rules: Any) -> Spec:
+        spec = copy.deepcopy(load_spec())
+        request_field(spec, "callback_url").update(rules)
+        return spec
+
+    released = bounded(maxLength=200, minLength=10, pattern="^https://")
+    looser = bounded(maxLength=300, minLength=5)  # the pattern dropped
+    tighter = bounded(maxLength=150, minLength=10, pattern="^https://")
+    assert sdk_surface.breaking_changes(released, looser) == []
+    (found,) = sdk_surface.breaking_changes(released, tighter)
+    assert found.name == "callback_url"
+    assert "maxLength 200 -> 150" in found.what
+
+
+def test_a_narrowed_response_rule_does_not_break() -> None:
+    # The SDK reads what it gets; a response that may hold less breaks no one.
+    found = breaks(
+        lambda spec: response_schema(spec)["properties"]["oauth_portal_url"].update(
+            {"maxLength": 2048, "pattern": "^https://"}
+        )
+    )
+    assert found == []
+
+
 def test_a_new_required_field_breaks_and_a_new_optional_one_does_not() -> None:
     def add(required: bool) -> Callable[[Spec], None]:
         def change(spec: Spec) -> None:
