@@ -621,11 +621,14 @@ class Call(Generic[_T]):
         outcome: Answer | Unreadable | httpx2.RequestError,
         retries: int,
         deadline: Deadline,
+        handling: BaseException | None = None,
     ) -> Answer | float:
         """The 2xx response, or the seconds to wait before retrying; raises the final error.
 
         Never retries once a 2xx status arrived (the server did the work: another attempt
         would create a second token), and never starts a wait the deadline would cut short.
+        ``handling``: the exception the caller was handling when the call began (its chain is
+        theirs, not this call's).
         """
         if isinstance(outcome, Unreadable):
             return self._settle_unreadable(outcome, retries, deadline)
@@ -651,9 +654,13 @@ class Call(Generic[_T]):
             raise InvalidInputError(
                 f"the request cannot be sent: {said or 'refused by h11'}"
             ) from None
-        lasting = lasting_failure(outcome, self.sources.trust)
+        lasting = lasting_failure(outcome, self.sources.trust, handling)
         failure = describe_transport_error(
-            outcome, secret=self.secret, where=self._where(retries), lasting=lasting
+            outcome,
+            secret=self.secret,
+            where=self._where(retries),
+            lasting=lasting,
+            until=handling,
         )
         self._log_attempt(retries, failure)
         if lasting:

@@ -26,6 +26,7 @@ import json
 import re
 import ssl
 import traceback
+from collections.abc import Iterator
 from functools import cache, lru_cache
 from typing import Any, Final, TypeAlias, cast
 from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
@@ -514,35 +515,53 @@ def nests_within(value: JSONValue, limit: int = MAX_NESTING) -> bool:
     return False
 
 
-def lasting_failure(exc: httpx2.RequestError, trust: str) -> str | None:
+def _chain(exc: BaseException, until: BaseException | None) -> Iterator[BaseException]:
+    """``exc`` and what it was raised from (httpx2's error, httpcore2's, then ssl's or the
+    socket's), as far as ``until``: the exception the caller was handling when the call began,
+    which a failure inside their ``except`` block carries as its context."""
+    current: BaseException | None = exc
+    for _ in range(8):  # a short chain: the bound only guards against a cycle
+        if current is None or current is until:
+            return
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def lasting_failure(
+    exc: httpx2.RequestError, trust: str, until: BaseException | None = None
+) -> str | None:
     """Why another attempt would fail the same way, in the caller's terms; ``None`` when it may
     not. Retrying these only spends the call's budget: a certificate the client does not trust
-    stays untrusted, a proxy that refused its credentials refuses them again. ``trust``: where
-    the trusted CAs came from (``Sources.trust``)."""
+    stays untrusted, a proxy that wants other credentials refuses them again. ``trust``: where
+    the trusted CAs came from (``Sources.trust``); ``until``: see ``_chain``."""
     if isinstance(exc, httpx2.ProxyError) and str(exc).startswith("407"):
-        return "the proxy refused its credentials (the user and password in the proxy URL)"
-    cause: BaseException | None = exc
-    for _ in range(8):  # httpx2's error, httpcore2's, then ssl's: a short chain
-        if cause is None:
-            break
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return f"the server's certificate failed verification against {trust}"
-        cause = cause.__cause__ or cause.__context__
+        return "the proxy answered 407: the user and password of the proxy URL are missing or wrong"
+    if any(isinstance(cause, ssl.SSLCertVerificationError) for cause in _chain(exc, until)):
+        # The API's certificate, or an https proxy's: the message's detail and "where" tell.
+        return f"the certificate presented failed verification against {trust}"
     return None
 
 
 def describe_transport_error(
-    exc: httpx2.RequestError, *, secret: str, where: str = "", lasting: str | None = None
+    exc: httpx2.RequestError,
+    *,
+    secret: str,
+    where: str = "",
+    lasting: str | None = None,
+    until: BaseException | None = None,
 ) -> APIConnectionError:
     """Wrap an httpx2 failure to get a response. Its text may quote what the server sent (h11
     quotes a malformed header line), which may echo the key: it is redacted here too.
     ``where`` says where the call went and how often (``Call``); ``lasting``, why it was not
-    retried (``lasting_failure``)."""
+    retried (``lasting_failure``). An error without words of its own (anyio's, under httpx2's
+    async transport) is described by the first one in its chain that has some."""
     suffix = f" ({where})" if where else ""
     if isinstance(exc, httpx2.TimeoutException):
         kind = type(exc).__name__.replace("Timeout", " timeout").strip().lower()
         return APITimeoutError(f"request timed out ({kind}){suffix}", request=_request_of(exc))
-    detail = excerpt(str(exc) or type(exc).__name__, secret)
+    said = (str(cause) for cause in _chain(exc, until))
+    detail = next((text for text in said if text and text != type(exc).__name__), "")
+    detail = excerpt(detail or type(exc).__name__, secret)
     if lasting:
         suffix += f"; not retried: {lasting}"
     return APIConnectionError(f"connection error: {detail}{suffix}", request=_request_of(exc))

@@ -203,9 +203,10 @@ def check_base_url(
     if parts.username is not None or parts.password is not None:
         # Said without them: they are credentials, and httpx2 would send them as Basic auth.
         raise InvalidInputError(f"{argument} must not hold a user name or password")
-    if parts.scheme == "https" and (parts.hostname or "").endswith("."):
+    if parts.scheme == "https" and httpx2.URL(value).raw_host.endswith(b"."):
         # httpx2 would verify the certificate (and send SNI) for the name as written, and no
-        # certificate names a host with the root's dot: every handshake would fail.
+        # certificate names a host with the root's dot: every handshake would fail. Judged as
+        # httpx2 sends it: it makes a dot of an ideographic full stop ("\u3002") too.
         shown = _shown_url(value, secret)
         raise InvalidInputError(
             f"{argument} has a host name ending in a dot, which no TLS certificate matches; "

@@ -15,7 +15,7 @@ current for the network layer (``_network``) for exactly the span of its send an
 from __future__ import annotations
 
 import contextlib
-import logging
+import ssl
 import sys
 import threading
 import weakref
@@ -25,21 +25,26 @@ from typing import Any, Final, Generic, TypeVar, cast
 import httpcore2
 import httpx2
 
-from . import _network, _tracing
+from . import _logfilter, _network, _tracing
 from ._call import API_KEY_HEADER, MAX_RESPONSE_BYTES, Answer, Call, Unreadable, parsed_base
 from ._deadline import Attempt, Deadline
 from ._decode import BodyDecoder, BodyTooLargeError, UndecodableBodyError
 from ._errors import (
     ENCODED_MARKS,
-    MASK,
     InvalidInputError,
     TaptiError,
     forget_locals,
-    masked_url,
     redacted,
 )
 from ._network import AsyncTrackingBackend, TrackingBackend
-from ._pool import PoolSettings, as_httpx_error, new_async_pool, new_pool, to_core_request
+from ._pool import (
+    PoolSettings,
+    as_httpx_error,
+    new_async_pool,
+    new_pool,
+    tls_read_error,
+    to_core_request,
+)
 
 __all__ = ["ASYNC_DEFAULT_LIMITS", "DEFAULT_LIMITS", "AsyncPipeline", "Pipeline"]
 
@@ -58,59 +63,8 @@ _Http = TypeVar("_Http", httpx2.Client, httpx2.AsyncClient)
 _Outcome = Answer | Unreadable | httpx2.RequestError
 _thread_id: Final = threading.get_ident
 _PERCENT, _BACKSLASH, _AMPERSAND = (mark.encode() for mark in ENCODED_MARKS)
-_CORE_LOGGERS: Final = ("connection", "http11", "http2", "proxy", "socks")  # httpcore2's
-
-
-class _KeyMaskingFilter(logging.Filter):
-    """httpcore2 logs each answer's headers at DEBUG, and httpx2 a caller's client's status line
-    at INFO: a server (or a proxy) echoing the key in one would have it written out. Every live
-    client's key is masked in those records, in any spelling, and so is any SDK token; clients
-    are held weakly, so no key is kept here. Only records of those loggers come here: no cost
-    on a call besides."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.clients: weakref.WeakSet[_Base[Any]] = weakref.WeakSet()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Pass the record with every key masked; drop it when that cannot be made sure of."""
-        for _ in range(3):  # a client made in another thread meanwhile changes the set: again
-            try:
-                message = record.getMessage()
-                shown = masked_url(message)  # an SDK token a server put in a header
-                keys = {client._api_key for client in list(self.clients)}  # each key once
-                if "\\\\" in shown:
-                    # httpcore2 logs header bytes by repr(), which doubles the backslash of an
-                    # escape the key may be spelled with: undone where that shows a key.
-                    undoubled = _without_keys(shown.replace("\\\\", "\\"), keys)
-                    if MASK in undoubled:
-                        shown = undoubled
-                shown = _without_keys(shown, keys)
-            except RuntimeError:
-                continue
-            except Exception:  # a record whose arguments do not format
-                return False
-            if shown is not message:
-                record.msg, record.args = shown, ()
-            return True
-        return False
-
-
-def _without_keys(text: str, keys: set[str]) -> str:
-    for key in keys:
-        text = redacted(text, key)
-    return text
-
-
-_LOG_FILTER: Final = _KeyMaskingFilter()
 # Each caller's client lent to the SDK, with the process generation it was first lent in.
 _CALLER_CLIENTS: Final[weakref.WeakKeyDictionary[Any, int]] = weakref.WeakKeyDictionary()
-for _logger in map(logging.getLogger, ("httpx2", *(f"httpcore2.{name}" for name in _CORE_LOGGERS))):
-    # A weak proxy: a logger (alive until the interpreter's very end) holding the filter would
-    # keep this module, and through it all of httpx2, alive into the interpreter's last garbage
-    # collection: ~10 ms more at every process exit (make bench, figure 1). Should the filter
-    # go (the interpreter ending, a module reload), the logger drops the proxy.
-    _logger.addFilter(weakref.proxy(_LOG_FILTER, _logger.removeFilter))
 
 
 class _Opened:
@@ -225,7 +179,7 @@ class _Base(Generic[_Http]):
             else None
         )
         self.closed = False
-        _LOG_FILTER.clients.add(self)
+        _logfilter.FILTER.clients.add(self)
         self._start_span = _tracing.span_starter()
         # Send the caller's trace context (traceparent) with each call, when OpenTelemetry is on.
         self.propagate_trace_context = True
@@ -306,6 +260,8 @@ def _failed(exc: Exception, attempt: Attempt) -> Unreadable | httpx2.RequestErro
     Anything that is neither httpx2's nor the SDK's (a program's signal handler raising, say)
     is the program's own: it leaves unchanged, never retried (``run`` clears its frames' locals).
     """
+    if isinstance(exc, ssl.SSLError):  # a TLS alert after the handshake, under anyio (below)
+        exc = tls_read_error(exc)
     if isinstance(exc, httpx2.RequestError):
         return Unreadable(None, exc) if attempt.may_be_2xx() else exc
     raise exc
@@ -335,7 +291,8 @@ class Pipeline(_Base[httpx2.Client]):
         try:
             while True:
                 span.attempt(retries)
-                step = call.settle(self._attempt(call, Attempt(deadline)), retries, deadline)
+                outcome = self._attempt(call, Attempt(deadline))
+                step = call.settle(outcome, retries, deadline, handling)
                 if isinstance(step, Answer):
                     span.end(step)
                     return step
@@ -519,7 +476,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
             while True:
                 span.attempt(retries)
                 outcome = await self._attempt(call, Attempt(deadline))
-                step = call.settle(outcome, retries, deadline)
+                step = call.settle(outcome, retries, deadline, handling)
                 if isinstance(step, Answer):
                     span.end(step)
                     return step

@@ -59,7 +59,20 @@ def as_httpx_error(exc: Exception, request: httpx2.Request) -> httpx2.RequestErr
     for core, mapped in HTTPCORE_ERRORS:
         if isinstance(exc, core):
             return mapped(str(exc) or type(exc).__name__, request=request)
+    if isinstance(exc, ssl.SSLError):
+        return tls_read_error(exc, request)
     return None
+
+
+def tls_read_error(exc: ssl.SSLError, request: httpx2.Request | None = None) -> httpx2.ReadError:
+    """A TLS failure after the handshake (a server's alert asking for a client certificate, on
+    the first read): anyio's stream passes the ``ssl.SSLError`` on, and neither httpcore2 nor
+    httpx2 maps it, so it would leave the SDK as a raw exception. The chain keeps it."""
+    error = httpx2.ReadError(str(exc) or type(exc).__name__)
+    if request is not None:
+        error.request = request
+    error.__cause__ = exc
+    return error
 
 
 class PoolSettings:
@@ -72,7 +85,11 @@ class PoolSettings:
         self.proxy = None if is_loopback(url.host) else _environment_proxy(url)
         needs_tls = url.scheme == "https" or (self.proxy is not None and self.proxy.is_https)
         cert_file, cert_dir = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
-        self.ssl_context = _ssl_context(cert_file, cert_dir) if needs_tls else None
+        self.ssl_context = (
+            _ssl_context(cert_file, cert_dir, _version_of(cert_file or cert_dir))
+            if needs_tls
+            else None
+        )
         # As httpx2 reads them: the file first, then the directory, else the system's store.
         variable = "SSL_CERT_FILE" if cert_file else "SSL_CERT_DIR" if cert_dir else None
         self.trust = f"the CAs in {variable}" if variable else "the system's CA certificates"
@@ -210,12 +227,27 @@ def _proxy_variable(scheme: str) -> tuple[str, str] | None:
     return None
 
 
+def _version_of(path: str | None) -> tuple[int, int, int] | None:
+    """What changes when a CA bundle is replaced (a rotated secret, update-ca-certificates):
+    a client made after that trusts the new one, as a new httpx2 client would."""
+    try:
+        found = os.stat(path) if path else None
+    except OSError:
+        return None  # _ssl_context says what is wrong with it
+    return (found.st_mtime_ns, found.st_size, found.st_ino) if found else None
+
+
 @lru_cache(maxsize=8)
-def _ssl_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+def _ssl_context(
+    cert_file: str | None,
+    cert_dir: str | None,
+    version: tuple[int, int, int] | None,  # noqa: ARG001  (part of the cache's key only)
+) -> ssl.SSLContext:
     """httpx2's default context, with certificate variables checked and named when wrong.
 
-    One per process and trust setting, shared by every client: loading a CA bundle costs
-    ~15 ms and ~0.7 MB, which a backend creating a client per request would pay each time.
+    One per process, trust setting and version of its file (``_version_of``), shared by every
+    client: loading a CA bundle costs ~15 ms and ~0.7 MB, which a backend creating a client per
+    request would pay each time.
     """
     for variable, value in (("SSL_CERT_FILE", cert_file), ("SSL_CERT_DIR", cert_dir)):
         if not value:
@@ -265,6 +297,8 @@ def _pool(
         from ._tunnel import AsyncHTTPProxy, HTTPProxy  # noqa: PLC0415  (proxied clients only)
 
         kind = AsyncHTTPProxy if asynchronous else HTTPProxy
+        if proxy.is_https:  # else httpcore2 loads the CA bundle anew for each proxy connection
+            common["proxy_ssl_context"] = settings.ssl_context
     return kind(proxy_url=proxy.core_url, proxy_auth=proxy.auth, **common)
 
 

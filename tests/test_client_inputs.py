@@ -102,6 +102,8 @@ CONSTRUCTION_CASES: list[tuple[dict[str, Any], tuple[str, ...]]] = [
     ({"redirect_url": "https://exa mple.com"}, ("redirect_url",)),
     ({"http_client": object()}, ("http_client",)),
     ({"base_url": "https://api.tapti.ai./v1"}, ("base_url", "dot", "https://api.tapti.ai./v1")),
+    ({"base_url": "https://api.tapti.ai\u3002"}, ("base_url", "dot")),
+    ({"base_url": "https://api.tapti.ai\uff0e:443"}, ("base_url", "dot")),
     ({"http_client": "https://api.tapti.ai"}, ("http_client",)),
 ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import ssl
 import threading
@@ -102,8 +103,9 @@ def trust(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[trustme.
     """Trust ``ca`` through SSL_CERT_FILE, or (given None) the system's store only."""
 
     def set_trust(ca: trustme.CA | None) -> None:
-        for name in ("SSL_CERT_FILE", "SSL_CERT_DIR", "HTTPS_PROXY", "https_proxy"):
+        for name in ("SSL_CERT_FILE", "SSL_CERT_DIR", "HTTPS_PROXY", "ALL_PROXY"):
             monkeypatch.delenv(name, raising=False)
+            monkeypatch.delenv(name.lower(), raising=False)
         if ca is not None:
             bundle = tmp_path / "ca.pem"
             ca.cert_pem.write_to_path(str(bundle))
@@ -172,7 +174,7 @@ def test_a_certificate_that_fails_verification_is_not_tried_again(
     assert "certificate verify failed" in message
     assert f"https://127.0.0.1:{server.port}, 1 attempt;" in message
     assert message.endswith(
-        f"not retried: the server's certificate failed verification against {named}"
+        f"not retried: the certificate presented failed verification against {named}"
     )
 
 
@@ -197,3 +199,124 @@ def test_a_handshake_cut_short_is_retried(ca: trustme.CA, serve: Any, trust: Any
     assert server.connections == 3
     assert "3 attempts" in str(caught.value)
     assert "not retried" not in str(caught.value)
+    # The reason, sync and async: httpx2's async error alone says only "ConnectError".
+    assert "connection error: [SSL: " in str(caught.value)
+
+
+def test_a_failure_inside_the_callers_except_block_is_judged_on_its_own(
+    ca: trustme.CA, serve: Any, trust: Any
+) -> None:
+    """The caller handles a certificate failure and tries elsewhere: that call's own failure
+    (a server closing at once) carries the caller's exception as its context, and must still
+    be retried, not taken for the certificate."""
+    trust(None)
+    refused = serve(answering_over_tls(server_context(ca, "127.0.0.1")))
+    flaky = serve(lambda connection: connection.shutdown(socket.SHUT_RDWR))
+    try:
+        call("sync", f"https://127.0.0.1:{refused.port}")
+    except APIConnectionError:
+        with pytest.raises(APIConnectionError) as caught:
+            call("sync", f"http://127.0.0.1:{flaky.port}")
+    assert flaky.connections == 3
+    assert "not retried" not in str(caught.value)
+
+
+def requiring_a_client_certificate(context: ssl.SSLContext) -> Callable[[socket.socket], None]:
+    """TLS 1.3: the handshake completes, then the server's alert comes on the first read."""
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    return lambda connection: context.wrap_socket(connection, server_side=True).recv(1)
+
+
+@pytest.mark.parametrize("lent", [False, True], ids=["own-pool", "http_client"])
+def test_an_alert_after_the_handshake_is_a_typed_error_async(
+    ca: trustme.CA, serve: Any, trust: Any, lent: bool
+) -> None:
+    """anyio passes the ``ssl.SSLError`` of that alert on, unmapped by httpcore2 and httpx2:
+    about one call in two raised it raw. Ten calls: each a ``TaptiError``."""
+    trust(ca)
+    server = serve(requiring_a_client_certificate(server_context(ca, "127.0.0.1")))
+
+    async def calls() -> list[BaseException]:
+        raised = []
+        verify = ssl.create_default_context()
+        ca.configure_trust(verify)
+        async with httpx2.AsyncClient(verify=verify) as client:
+            for _ in range(10):
+                options = {"http_client": client} if lent else {}
+                try:
+                    async with AsyncTapti(
+                        api_key=KEY,
+                        base_url=f"https://127.0.0.1:{server.port}",
+                        max_retries=0,
+                        **options,
+                    ) as tapti:
+                        await tapti.user("user_1").create_sdk_token(**CALL)
+                except BaseException as exc:  # what leaves is the question
+                    raised.append(exc)
+        return raised
+
+    raised = asyncio.run(calls())
+    assert [type(exc) for exc in raised] == [APIConnectionError] * 10
+
+
+def test_a_ca_bundle_replaced_on_disk_is_what_the_next_client_trusts(
+    serve: Any, trust: Any
+) -> None:
+    """A rotated bundle (a mounted secret, update-ca-certificates) under the same path: a new
+    client trusts the new CA and no longer the removed one, as a new httpx2 client would."""
+    old, new = trustme.CA(), trustme.CA()
+    trust(old)
+    signed_by_old = serve(answering_over_tls(server_context(old, "127.0.0.1")))
+    signed_by_new = serve(answering_over_tls(server_context(new, "127.0.0.1")))
+    assert call("sync", f"https://127.0.0.1:{signed_by_old.port}")
+    new.cert_pem.write_to_path(os.environ["SSL_CERT_FILE"])  # the same path, rewritten
+    assert call("sync", f"https://127.0.0.1:{signed_by_new.port}")
+    with pytest.raises(APIConnectionError, match="certificate verify failed"):
+        call("sync", f"https://127.0.0.1:{signed_by_old.port}")
+
+
+def https_proxy_answering_407(context: ssl.SSLContext) -> Callable[[socket.socket], None]:
+    answer = b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n"
+
+    def handle(connection: socket.socket) -> None:
+        with context.wrap_socket(connection, server_side=True) as tls:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += tls.recv(4096)
+            tls.sendall(answer)
+
+    return handle
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_an_https_proxy_is_trusted_as_the_client_was_made_to(
+    ca: trustme.CA,
+    serve: Any,
+    trust: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    way: str,
+) -> None:
+    """The proxy's TLS uses the trust the constructor checked and the messages name: httpcore2
+    left alone reads SSL_CERT_FILE again for each proxy connection (and loads the bundle each
+    time), so a variable changed since raised a raw ``FileNotFoundError``."""
+    trust(ca)
+    proxy = serve(https_proxy_answering_407(server_context(ca, "127.0.0.1")))
+    monkeypatch.setenv("HTTPS_PROXY", f"https://127.0.0.1:{proxy.port}")
+
+    async def async_call(tapti: AsyncTapti) -> None:
+        async with tapti:
+            await tapti.user("user_1").create_sdk_token(**CALL)
+
+    def sync_call(tapti: Tapti) -> None:
+        with tapti:
+            tapti.user("user_1").create_sdk_token(**CALL)
+
+    client_class = Tapti if way == "sync" else AsyncTapti
+    tapti = client_class(api_key=KEY, base_url="https://api.tapti.example")
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "gone.pem"))  # changed after construction
+    with pytest.raises(APIConnectionError) as caught:
+        sync_call(tapti) if way == "sync" else asyncio.run(async_call(tapti))  # type: ignore[arg-type]
+    assert proxy.connections == 1
+    assert "not retried: the proxy answered 407" in str(caught.value)
