@@ -5,17 +5,19 @@ INFO: a server (or a proxy) echoing the key in one would have it written out. ``
 those loggers and masks every live client's key there, in any spelling.
 
 A module of its own, holding next to nothing: the loggers keep the filter, and with it this
-module's globals, until the interpreter's very end. Defined beside the pipeline, it kept all of
-httpx2 alive into the interpreter's last garbage collection, ~10 ms more at every process exit
-(make bench, figure 1); the masking functions are therefore looked up when a record comes, not
-held here. A reload of the pipeline leaves the filter, and the clients it knows, in place.
+module's globals, until the interpreter's very end (logging's at-fork hook holds them). Defined
+beside the pipeline, it kept all of httpx2 alive into the interpreter's last garbage collection,
+~10 ms more at every process exit (make bench, figure 1). So the masking functions are looked up
+when a record comes, and nothing of ``typing`` is held either: ``Final`` alone leads to typing's
+caches, and through them to every class a generic was made of. A reload of the pipeline leaves
+the filter, and the clients it knows, in place.
 """
 
 from __future__ import annotations
 
 import logging
 import weakref
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING  # a bool: no reference to typing is kept (see above)
 
 if TYPE_CHECKING:
     from typing import Protocol
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["FILTER"]
 
 # httpcore2's loggers that may write a header, and httpx2's.
-_LOGGERS: Final = (
+_LOGGERS = (
     "httpx2",
     *(f"httpcore2.{name}" for name in ("connection", "http11", "http2", "proxy", "socks")),
 )
@@ -70,6 +72,6 @@ class _KeyMaskingFilter(logging.Filter):
         return False
 
 
-FILTER: Final = _KeyMaskingFilter()
+FILTER = _KeyMaskingFilter()
 for _name in _LOGGERS:
     logging.getLogger(_name).addFilter(FILTER)

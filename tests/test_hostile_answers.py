@@ -240,7 +240,8 @@ importlib.reload(_pipeline)
 after = Tapti(api_key={KEY!r} + "_after", base_url="http://127.0.0.1:9")
 kinds = [[type(f).__name__ for f in lg.filters] for lg in loggers]
 print(kinds == [["AppFilter", "_KeyMaskingFilter"]] * 6)
-print(sorted(n for n, v in vars(_logfilter).items() if isinstance(v, types.ModuleType)))
+held = [(n, v) for n, v in vars(_logfilter).items() if not n.startswith("__")]
+print(sorted(n for n, v in held if isinstance(v, types.ModuleType) or "typing" in repr(v)))
 out = io.StringIO()
 logger = logging.getLogger("httpcore2.http11")
 logger.addHandler(logging.StreamHandler(out))
