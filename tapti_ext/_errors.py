@@ -411,9 +411,10 @@ def _spellings(secret: str) -> re.Pattern[str]:
     hex, an HTML character reference (numeric, or named as HTML5 names it), or escaped by
     JSON (``\\u002f``, ``\\/``, ``\\"``), in any mix.
 
-    A backslash of the key is matched written out, never escaped (``\\\\``): a backslash that
-    could be one character or half of two would let a key of many make the search backtrack
-    exponentially. A JSON body is parsed before it is searched, so its escapes are gone.
+    A key holds no backslash (``check_api_key``): one that could be a character of the key or
+    half of an escape would let a key of many make the search backtrack exponentially, and
+    each layer of quoting (h11's, then httpcore2's log) doubles it. A JSON body is parsed before
+    it is searched, so its escapes are gone.
     """
     spelled = []
     for char in secret:
@@ -425,8 +426,8 @@ def _spellings(secret: str) -> re.Pattern[str]:
             f"&#0*{code};",
             f"&#x0*{code:x};",
         ]
-        if not char.isalnum() and char != "\\":
-            ways.append(re.escape("\\" + char))
+        if not char.isalnum() and char != "\\":  # escaped by JSON or repr(), or twice
+            ways.append(rf"\\{{1,3}}{re.escape(char)}")
         ways += _named_references().get(char, [])
         spelled.append(f"(?:{'|'.join(ways)})")
     pattern = "".join(spelled)

@@ -81,6 +81,10 @@ def check_api_key(api_key: object, *, argument: str = "api_key") -> str:
         # Said without the key itself: a message must never carry a secret. HTTP headers
         # are ASCII, so anything else could not be sent anyway.
         raise InvalidInputError(f"{argument} must be printable ASCII without whitespace")
+    if "\\" in key:
+        # Quoted by a server's error and again by a log, its escapes could not be told from
+        # the key's own characters: it could not be masked there.
+        raise InvalidInputError(f"{argument} must not contain a backslash")
     return key
 
 

@@ -28,10 +28,13 @@ if TYPE_CHECKING:
 
 __all__ = ["FILTER"]
 
-# httpcore2's loggers that may write a header, and httpx2's.
+# The loggers that may write a header: httpx2's, httpcore2's, and hpack's.
 _LOGGERS = (
     "httpx2",
     *(f"httpcore2.{name}" for name in ("connection", "http11", "http2", "proxy", "socks")),
+    # h2's header compression, under a caller's HTTP/2 client: it logs each header it codes.
+    "hpack.hpack",
+    "hpack.table",
 )
 
 
@@ -45,8 +48,10 @@ class _KeyMaskingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Pass the record with every key masked; drop it when that cannot be made sure of."""
-        from ._errors import MASK, masked_url, redacted  # noqa: PLC0415  (see the docstring)
-
+        try:
+            from ._errors import MASK, masked_url, redacted  # noqa: PLC0415  (see the docstring)
+        except ImportError:  # the interpreter is shutting down: drop it, never pass it unmasked
+            return False
         for _ in range(3):  # a client made in another thread meanwhile changes the set: again
             try:
                 message = record.getMessage()

@@ -86,7 +86,7 @@ class PoolSettings:
         needs_tls = url.scheme == "https" or (self.proxy is not None and self.proxy.is_https)
         cert_file, cert_dir = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
         self.ssl_context = (
-            _ssl_context(cert_file, cert_dir, _version_of(cert_file or cert_dir))
+            _ssl_context(cert_file, cert_dir, _version_of(cert_file or cert_dir or _system_store()))
             if needs_tls
             else None
         )
@@ -227,9 +227,16 @@ def _proxy_variable(scheme: str) -> tuple[str, str] | None:
     return None
 
 
+def _system_store() -> str:
+    """The CA file (else directory) httpcore2 trusts when no variable names one."""
+    paths = ssl.get_default_verify_paths()
+    return paths.openssl_cafile if os.path.isfile(paths.openssl_cafile) else paths.openssl_capath
+
+
 def _version_of(path: str | None) -> tuple[int, int, int] | None:
     """What changes when a CA bundle is replaced (a rotated secret, update-ca-certificates):
-    a client made after that trusts the new one, as a new httpx2 client would."""
+    a client made after that trusts the new one, as a new httpx2 client would. (A file
+    rewritten in place within one clock tick, at its old size, goes unnoticed.)"""
     try:
         found = os.stat(path) if path else None
     except OSError:

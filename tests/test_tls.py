@@ -276,6 +276,28 @@ def test_a_ca_bundle_replaced_on_disk_is_what_the_next_client_trusts(
         call("sync", f"https://127.0.0.1:{signed_by_old.port}")
 
 
+def test_the_system_store_replaced_is_what_the_next_client_trusts(
+    serve: Any, trust: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The usual set-up names no CA variable: the system's store, replaced by
+    update-ca-certificates, is what a new client trusts, as for the variables."""
+    old, new = trustme.CA(), trustme.CA()
+    trust(None)
+    store = tmp_path / "ca-certificates.crt"
+    old.cert_pem.write_to_path(str(store))
+    paths = ssl.get_default_verify_paths()._replace(openssl_cafile=str(store))
+    monkeypatch.setattr(ssl, "get_default_verify_paths", lambda: paths)  # httpcore2's too
+    signed_by_old = serve(answering_over_tls(server_context(old, "127.0.0.1")))
+    signed_by_new = serve(answering_over_tls(server_context(new, "127.0.0.1")))
+    assert call("sync", f"https://127.0.0.1:{signed_by_old.port}")
+    replacement = tmp_path / "new.crt"
+    new.cert_pem.write_to_path(str(replacement))
+    replacement.replace(store)  # a new file renamed over the old, as update-ca-certificates does
+    assert call("sync", f"https://127.0.0.1:{signed_by_new.port}")
+    with pytest.raises(APIConnectionError, match="against the system's CA certificates"):
+        call("sync", f"https://127.0.0.1:{signed_by_old.port}")
+
+
 def https_proxy_answering_407(context: ssl.SSLContext) -> Callable[[socket.socket], None]:
     answer = b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n"
 
