@@ -1,6 +1,10 @@
-"""Helpers for tests that record the requests a transport saw."""
+"""Helpers for tests: recording the requests a transport saw, and the test servers' accept loop."""
 
 from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable
 
 import httpcore2
 import httpx2
@@ -68,3 +72,18 @@ class PoolRecorder:
     @property
     def last(self) -> httpx2.Request:
         return self.requests[-1]
+
+
+def accept_each(
+    listener: socket.socket, stopping: threading.Event, take: Callable[[socket.socket], None]
+) -> None:
+    """Hand each connection ``listener`` accepts to ``take``, until ``stopping`` is set or the
+    listener is closed. The listener's timeout is how often ``stopping`` is looked at."""
+    while not stopping.is_set():
+        try:
+            connection, _ = listener.accept()
+        except TimeoutError:
+            continue
+        except OSError:
+            return
+        take(connection)

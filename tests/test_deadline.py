@@ -32,6 +32,7 @@ from typing import IO, Any, Self
 
 import httpx2
 import pytest
+from _http import accept_each
 
 from tapti_ext import (
     APITimeoutError,
@@ -132,17 +133,13 @@ class Server:
         thread.start()
 
     def _accept(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                connection, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            connection.settimeout(None)
-            with self._lock:
-                self._connections.append(connection)
-            self._start(self._serve, connection)
+        accept_each(self._listener, self.stopping, self._take)
+
+    def _take(self, connection: socket.socket) -> None:
+        connection.settimeout(None)
+        with self._lock:
+            self._connections.append(connection)
+        self._start(self._serve, connection)
 
     def _serve(self, connection: socket.socket) -> None:
         with connection, connection.makefile("rb") as reader:

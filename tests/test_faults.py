@@ -28,6 +28,7 @@ from typing import Any, Self
 import httpx2
 import pytest
 from _fields import PORTAL_FIELD, portal_body
+from _http import accept_each
 
 from tapti_ext import (
     APIConnectionError,
@@ -115,19 +116,15 @@ class FaultServer:
         return len(self.received)
 
     def _accept(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                connection, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with self._lock:
-                self.connections += 1
-                self._sockets.append(connection)
-            worker = threading.Thread(target=self._serve, args=(connection,), daemon=True)
-            self._threads.append(worker)
-            worker.start()
+        accept_each(self._listener, self.stopping, self._take)
+
+    def _take(self, connection: socket.socket) -> None:
+        with self._lock:
+            self.connections += 1
+            self._sockets.append(connection)
+        worker = threading.Thread(target=self._serve, args=(connection,), daemon=True)
+        self._threads.append(worker)
+        worker.start()
 
     def _serve(self, connection: socket.socket) -> None:
         with connection:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _http import accept_each
 from tapti_api_client.api.users import create_sdk_token
 from tapti_api_client.models import CreateSdkTokenRequest, Platform, Scope
 
@@ -66,15 +67,11 @@ class RecordingProxy:
         return b"".join(self.connections)
 
     def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                connection, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with connection:
-                self.connections.append(self._record(connection))
+        accept_each(self._listener, self._stop, self._take)
+
+    def _take(self, connection: socket.socket) -> None:
+        with connection:
+            self.connections.append(self._record(connection))
 
     def _record(self, connection: socket.socket) -> bytes:
         connection.settimeout(2.0)

@@ -21,6 +21,7 @@ from typing import Any
 import httpx2
 import pytest
 import trustme
+from _http import accept_each
 from test_deadline import CALL, TOKEN_BODY, response_bytes
 
 from tapti_ext import APIConnectionError, AsyncTapti, Tapti
@@ -42,17 +43,13 @@ class TlsServer:
         self._threads[0].start()
 
     def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                connection, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.connections += 1
-            thread = threading.Thread(target=self._serve, args=(connection,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
+        accept_each(self._listener, self._stop, self._take)
+
+    def _take(self, connection: socket.socket) -> None:
+        self.connections += 1
+        thread = threading.Thread(target=self._serve, args=(connection,), daemon=True)
+        self._threads.append(thread)
+        thread.start()
 
     def _serve(self, connection: socket.socket) -> None:
         with connection, contextlib.suppress(OSError):
