@@ -310,7 +310,11 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
     ) -> httpcore2.NetworkStream:
         timeout = _bounded(timeout, httpcore2.ConnectTimeout)
         _tunnelled()
-        self._inner = self._inner.start_tls(ssl_context, server_hostname, timeout)
+        try:
+            self._inner = self._inner.start_tls(ssl_context, server_hostname, timeout)
+        except BaseException:  # an interrupt mid-handshake: httpcore2 closes on Exception only
+            self._inner.close()
+            raise
         return self
 
 
@@ -441,7 +445,11 @@ class _AsyncStream(_Discardable, httpcore2.AsyncNetworkStream):
     ) -> httpcore2.AsyncNetworkStream:
         timeout = _bounded(timeout, httpcore2.ConnectTimeout)
         _tunnelled()
-        self._inner = await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        try:
+            self._inner = await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        except BaseException:  # cancelled mid-handshake: httpcore2 closes on Exception only,
+            await self._inner.aclose()  # and the socket stayed open until a garbage collection
+            raise
         return self
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import socket
 import ssl
@@ -293,6 +294,37 @@ def test_the_system_store_replaced_is_what_the_next_client_trusts(
     assert call("sync", f"https://127.0.0.1:{signed_by_new.port}")
     with pytest.raises(APIConnectionError, match="against the system's CA certificates"):
         call("sync", f"https://127.0.0.1:{signed_by_old.port}")
+
+
+def stalling(connection: socket.socket) -> None:
+    """Reads the ClientHello and never answers it."""
+    with contextlib.suppress(OSError):
+        connection.recv(4096)
+        connection.recv(1)  # until the client goes
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc")
+def test_calls_cancelled_mid_handshake_leave_no_socket_open(serve: Any, trust: Any) -> None:
+    """httpcore2 closes a stream whose handshake failed, not one whose handshake was cancelled:
+    each such call kept its socket until a garbage collection (with a ResourceWarning)."""
+    trust(None)
+    server = serve(stalling)
+
+    async def cancelled_calls() -> int:
+        async with AsyncTapti(api_key=KEY, base_url=f"https://127.0.0.1:{server.port}") as tapti:
+            before = len(os.listdir("/proc/self/fd"))
+            for _ in range(30):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(tapti.user("user_1").create_sdk_token(**CALL), 0.05)
+            return len(os.listdir("/proc/self/fd")) - before
+
+    gc.disable()  # as between two collections in a busy program
+    try:
+        grown = asyncio.run(cancelled_calls())
+    finally:
+        gc.enable()
+    assert server.connections == 30
+    assert grown <= 2, f"{grown} descriptors left open by 30 cancelled calls"
 
 
 def https_proxy_answering_407(context: ssl.SSLContext) -> Callable[[socket.socket], None]:
