@@ -36,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -328,6 +329,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except (ToolFailedError, FileNotFoundError) as exc:
         sys.stderr.write(f"check-breaking: ERROR: {exc}\n")
+        return 2
+    except Exception:  # a description the check cannot read: never taken for a verdict
+        traceback.print_exc()
+        sys.stderr.write("check-breaking: ERROR: the check itself failed (above)\n")
         return 2
     sys.stdout.write(f"check-breaking: OK: {verdict}\n")
     return 0

@@ -20,7 +20,6 @@ import keyword
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 __all__ = [
@@ -106,7 +105,11 @@ def _resolve(spec: Spec, node: Any) -> Any:
         seen.add(reference)
         node = spec
         for part in reference[2:].split("/"):
-            node = node.get(part.replace("~1", "/").replace("~0", "~"), {})
+            key = part.replace("~1", "/").replace("~0", "~")
+            if isinstance(node, list):  # a pointer through a list (bundlers write them)
+                node = node[int(key)] if key.isdigit() and int(key) < len(node) else {}
+            else:
+                node = node.get(key, {}) if isinstance(node, Mapping) else {}
     return node
 
 
@@ -152,12 +155,20 @@ def _enum_members(schema: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(members)
 
 
-def _object_parts(spec: Spec, schema: Mapping[str, Any]) -> tuple[dict[str, Any], set[str]]:
-    """The properties and required names of an object schema, ``allOf`` parts merged in."""
+def _object_parts(
+    spec: Spec, schema: Mapping[str, Any], seen: frozenset[str] = frozenset()
+) -> tuple[dict[str, Any], set[str]]:
+    """The properties and required names of an object schema, ``allOf`` parts merged in (a
+    part that holds the schema again is merged once)."""
     properties = dict(schema.get("properties") or {})
     required = set(schema.get("required") or [])
     for part in schema.get("allOf") or []:
-        more, also = _object_parts(spec, _resolve(spec, part))
+        reference = part.get("$ref") if isinstance(part, Mapping) else None
+        if reference in seen:
+            continue
+        more, also = _object_parts(
+            spec, _resolve(spec, part), seen | {reference} if isinstance(reference, str) else seen
+        )
         properties.update(more)
         required |= also
     return properties, required
@@ -362,44 +373,99 @@ def success_statuses(spec: Spec) -> dict[str, set[str]]:
     }
 
 
-# The keywords that bound what a request may hold, by how a new value narrows them: a smaller
-# upper bound, a larger lower bound, or any new or changed exact rule (Optic passes all three).
-_UPPER_BOUNDS = ("maxLength", "maxItems", "maxProperties", "maximum", "exclusiveMaximum")
-_LOWER_BOUNDS = ("minLength", "minItems", "minProperties", "minimum", "exclusiveMinimum")
+# The keywords that bound what a request may hold (Optic judges none of them). Numeric bounds
+# are compared as one bound per side, exclusive or not; length and count bounds by value; the
+# other rules are narrowed by any rule that was not there.
+_UPPER_LIMITS = ("maxLength", "maxItems", "maxProperties")
+_LOWER_LIMITS = ("minLength", "minItems", "minProperties")  # 0 when absent
 _EXACT_RULES = ("pattern", "format", "multipleOf", "const", "uniqueItems")
+_NUMERIC = {
+    "maximum": ("upper", False),
+    "exclusiveMaximum": ("upper", True),
+    "minimum": ("lower", False),
+    "exclusiveMinimum": ("lower", True),
+}
+# Formats that only tell a user interface how to show a value: no server refuses by them.
+_ANNOTATION_FORMATS = frozenset({"password"})
 
 
 def request_bounds(spec: Spec) -> dict[str, dict[str, Any]]:
-    """``function body.field`` (``[]`` for an array's items) or ``function parameter name`` ->
-    the keywords that bound what a request may send there."""
+    """``function body.field`` (``[]`` an array's items, ``.*`` a map's values, ``|N`` an
+    ``anyOf``/``oneOf`` branch) or ``function query parameter name`` -> what bounds it: each
+    keyword's values, from the node, its ``$ref``, and its ``allOf`` parts."""
     found: dict[str, dict[str, Any]] = {}
     for path, method, operation in _operations(spec):
         function = _function(path, method, operation)
         body = _resolve(spec, operation.get("requestBody") or {})
         media = (body.get("content") or {}).get("application/json") or {}
         _bounds(spec, media.get("schema"), f"{function} body", found, frozenset())
-        for parameter in map(partial(_resolve, spec), operation.get("parameters") or []):
-            where = f"{function} parameter {parameter.get('name')}"
-            _bounds(spec, parameter.get("schema"), where, found, frozenset())
+        shared = _resolve(spec, spec["paths"][path]).get("parameters") or []
+        for raw in [*(operation.get("parameters") or []), *shared]:
+            parameter = _resolve(spec, raw)
+            place, name = str(parameter.get("in")), str(parameter.get("name"))
+            where = f"{function} {place} parameter {name.lower() if place == 'header' else name}"
+            if where not in found:  # the operation's own redefines the path item's
+                _bounds(spec, parameter.get("schema"), where, found, frozenset())
     return found
 
 
 def _bounds(
     spec: Spec, node: Any, where: str, found: dict[str, dict[str, Any]], seen: frozenset[str]
 ) -> None:
-    reference = node.get("$ref") if isinstance(node, Mapping) else None
-    if reference in seen:
-        return  # a schema that holds itself: its fields are already collected
-    node = _resolve(spec, node)
-    if not isinstance(node, Mapping):
+    parts, seen = _schema_parts(spec, node, seen)
+    if not parts:
         return
-    seen |= {reference} if isinstance(reference, str) else set()
-    rules = (*_UPPER_BOUNDS, *_LOWER_BOUNDS, *_EXACT_RULES)
-    found[where] = {key: node[key] for key in rules if key in node}
-    if node.get("type") == "array":
-        _bounds(spec, node.get("items"), f"{where}[]", found, seen)
-    for name, child in _object_parts(spec, node)[0].items():
-        _bounds(spec, child, f"{where}.{name}", found, seen)
+    found[where] = _rules(parts)
+    for part in parts:
+        if isinstance(part.get("items"), Mapping):
+            _bounds(spec, part["items"], f"{where}[]", found, seen)
+        if isinstance(part.get("additionalProperties"), Mapping):
+            _bounds(spec, part["additionalProperties"], f"{where}.*", found, seen)
+        for index, branch in enumerate([*(part.get("anyOf") or []), *(part.get("oneOf") or [])]):
+            _bounds(spec, branch, f"{where}|{index}", found, seen)
+        for name, child in (part.get("properties") or {}).items():
+            _bounds(spec, child, f"{where}.{name}", found, seen)
+
+
+def _schema_parts(
+    spec: Spec, node: Any, seen: frozenset[str]
+) -> tuple[list[Mapping[str, Any]], frozenset[str]]:
+    """``node`` and what applies with it: the target of its ``$ref`` (beside which OpenAPI
+    3.1 keeps its other keywords) and its ``allOf`` parts, each reference followed once; with
+    the references followed so far (a schema that holds itself is not walked again)."""
+    parts: list[Mapping[str, Any]] = []
+    pending, visited = [node], set(seen)
+    while pending and len(parts) < 64:
+        current = pending.pop()
+        if not isinstance(current, Mapping):
+            continue
+        reference = current.get("$ref")
+        if isinstance(reference, str):
+            if reference in visited:
+                continue
+            visited.add(reference)
+            pending.append(_resolve(spec, {"$ref": reference}))
+        parts.append(current)
+        pending += [p for p in current.get("allOf") or [] if isinstance(p, Mapping)]
+    return parts, frozenset(visited)
+
+
+def _rules(parts: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """The tightest of each bound the parts set, and every other rule they set."""
+    rules: dict[str, Any] = {}
+    for part in parts:
+        for key in (*_UPPER_LIMITS, *_LOWER_LIMITS, *_EXACT_RULES, *_NUMERIC):
+            if key in part:
+                rules.setdefault(key, []).append(part[key])
+    return rules
+
+
+def _number(value: Any) -> float | None:
+    """A bound as a number (PyYAML reads ``1e6`` as text); ``None`` when it is none."""
+    try:
+        return float(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
 
 
 def server_url(spec: Spec) -> str | None:
@@ -614,7 +680,7 @@ def _bound_breaks(released: Spec, current: Spec) -> Iterator[Break]:
     for where in sorted(old.keys() & new.keys()):
         narrowed = _narrowed(old[where], new[where])
         if narrowed:
-            name = re.split(r"[ .]", where.replace("[]", ""))[-1]  # the field or parameter
+            name = re.split(r"[ .]", re.sub(r"\[\]|\.\*|\|\d+", "", where))[-1]
             yield Break(
                 name,
                 f"request {where} accepts less ({', '.join(narrowed)}): requests the released "
@@ -623,24 +689,76 @@ def _bound_breaks(released: Spec, current: Spec) -> Iterator[Break]:
 
 
 def _narrowed(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """Each keyword of ``new`` that lets through less than ``old`` did, as ``key old -> new``."""
+    """Each way ``new`` lets through less than ``old`` did, as ``key old -> new``."""
     said = []
-    for key, value in new.items():
-        before = old.get(key)
-        if key == "uniqueItems" and value is False:
-            continue  # no rule at all
-        try:
-            tighter = (
-                before is None
-                or (key in _UPPER_BOUNDS and value < before)
-                or (key in _LOWER_BOUNDS and value > before)
-                or (key in _EXACT_RULES and value != before)
-            )
-        except TypeError:  # a number against a boolean (OpenAPI 3.0's exclusiveMaximum)
-            tighter = True
-        if tighter:
-            said.append(f"{key} {'none' if before is None else repr(before)} -> {value!r}")
+    for key in _UPPER_LIMITS + _LOWER_LIMITS:
+        upper = key in _UPPER_LIMITS
+        before, after = (_limit(rules.get(key), upper=upper) for rules in (old, new))
+        if after is not None and (before is None or (after < before if upper else after > before)):
+            said.append(f"{key} {_shown(before)} -> {_shown(after)}")
+    for side in ("upper", "lower"):
+        before, after = _numeric_bound(old, side), _numeric_bound(new, side)
+        if after is not None and (
+            before is None or (after < before if side == "upper" else after > before)
+        ):
+            said.append(f"{side} bound {_shown(before)} -> {_shown(after)}")
+    for key in _EXACT_RULES:
+        added = [
+            v for v in new.get(key, []) if v not in old.get(key, []) and _rules_out(key, v, old)
+        ]
+        said += [f"{key} {_shown(old.get(key))} -> {value!r}" for value in added]
     return said
+
+
+def _limit(values: list[Any] | None, *, upper: bool) -> float | None:
+    numbers = [n for n in map(_number, values or []) if n is not None]
+    if not upper:
+        numbers = [n for n in numbers if n > 0]  # a lower limit of 0 is none
+    return (min(numbers) if upper else max(numbers)) if numbers else None
+
+
+def _numeric_bound(rules: Mapping[str, Any], side: str) -> tuple[float, int] | None:
+    """The tightest bound on one side, as (value, order): at one value an exclusive bound is
+    the tighter. OpenAPI 3.0 writes ``exclusiveMaximum: true`` beside ``maximum``."""
+    bounds = []
+    flags = {key: any(v is True for v in rules.get(key, [])) for key in _NUMERIC}
+    for key, (bound_side, exclusive) in _NUMERIC.items():
+        if bound_side != side:
+            continue
+        for value in [n for n in map(_number, rules.get(key, [])) if n is not None]:
+            strict = (
+                exclusive or flags["exclusiveMaximum" if side == "upper" else "exclusiveMinimum"]
+            )
+            bounds.append(
+                (value, (0 if strict else 1) if side == "upper" else (1 if strict else 0))
+            )
+    if not bounds:
+        return None
+    return min(bounds) if side == "upper" else max(bounds)
+
+
+def _rules_out(key: str, value: Any, old: Mapping[str, Any]) -> bool:
+    """Whether a rule ``old`` did not have refuses something it let through."""
+    if key == "uniqueItems":
+        return value is True
+    if key == "format":
+        return value not in _ANNOTATION_FORMATS
+    if key == "multipleOf":  # a multiple of an old divisor's multiple lets all of those through
+        divisor = _number(value)
+        return not divisor or not any(
+            (n := _number(o)) and n % divisor == 0 for o in old.get(key, [])
+        )
+    return True
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == []:
+        return "none"
+    if isinstance(value, tuple):  # a numeric bound
+        return f"{value[0]:g}"
+    if isinstance(value, list):
+        return ", ".join(map(repr, value))
+    return f"{value:g}" if isinstance(value, float) else repr(value)
 
 
 def _status_breaks(released: Spec, current: Spec) -> Iterator[Break]:

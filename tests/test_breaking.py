@@ -518,6 +518,141 @@ def test_a_bound_made_tighter_breaks_and_one_made_looser_does_not() -> None:
     assert "maxLength 200 -> 150" in found.what
 
 
+def request_schema(spec: Spec) -> Spec:
+    schema: Spec = spec["components"]["schemas"]["CreateSdkTokenRequest"]
+    return schema
+
+
+def with_field(**field: Any) -> Callable[[Spec], None]:
+    """A change adding request field ``extra`` as given (to both specs, by ``judged``)."""
+    return lambda spec: request_schema(spec)["properties"].update({"extra": field})
+
+
+def with_query(*parameters: Spec, on_path: bool = False) -> Callable[[Spec], None]:
+    def change(spec: Spec) -> None:
+        path, method = OPERATION
+        holder = spec["paths"][path] if on_path else spec["paths"][path][method]
+        holder.setdefault("parameters", []).extend(copy.deepcopy(list(parameters)))
+
+    return change
+
+
+def judged(before: Callable[[Spec], None], after: Callable[[Spec], None]) -> list[str]:
+    """The names ``breaking_changes`` reports from a spec changed by ``before`` to the same
+    spec changed by ``after`` instead."""
+    released, current = copy.deepcopy(load_spec()), copy.deepcopy(load_spec())
+    before(released)
+    after(current)
+    return [found.name for found in sdk_surface.breaking_changes(released, current)]
+
+
+LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 100}}
+STRING = {"type": "string"}
+
+# (the rule before, the rule after, whether requests the released SDK sends may be refused)
+BOUND_CASES: list[tuple[str, Callable[[Spec], None], Callable[[Spec], None], bool]] = [
+    ("inside allOf", with_field(**STRING), with_field(allOf=[{"maxLength": 9}], **STRING), True),
+    ("beside a $ref", with_field(**STRING), with_field(**{"$ref": "#/x", "maxLength": 9}), True),
+    (
+        "in an anyOf branch",
+        with_field(anyOf=[STRING, {"type": "null"}]),
+        with_field(anyOf=[{**STRING, "maxLength": 9}, {"type": "null"}]),
+        True,
+    ),
+    (
+        "items of a nullable array",
+        with_field(type=["array", "null"], items=STRING),
+        with_field(type=["array", "null"], items={**STRING, "maxLength": 9}),
+        True,
+    ),
+    (
+        "a map's values",
+        with_field(type="object", additionalProperties={**STRING, "maxLength": 99}),
+        with_field(type="object", additionalProperties={**STRING, "maxLength": 9}),
+        True,
+    ),
+    (
+        "a path item's parameter",
+        with_query(LIMIT, on_path=True),
+        with_query({**LIMIT, "schema": {"type": "integer", "maximum": 10}}, on_path=True),
+        True,
+    ),
+    (
+        "a query parameter named as the path's",
+        with_query({**LIMIT, "name": "id"}),
+        with_query({**LIMIT, "name": "id", "schema": {"type": "integer", "maximum": 10}}),
+        True,
+    ),
+    (
+        "an exponent PyYAML reads as text",
+        with_query({**LIMIT, "schema": {"type": "number", "maximum": "1e6"}}),
+        with_query({**LIMIT, "schema": {"type": "number", "maximum": "5e5"}}),
+        True,
+    ),
+    (
+        "OpenAPI 3.0's exclusiveMaximum made true",
+        with_query({**LIMIT, "schema": {"maximum": 100, "exclusiveMaximum": False}}),
+        with_query({**LIMIT, "schema": {"maximum": 100, "exclusiveMaximum": True}}),
+        True,
+    ),
+    ("minLength 0", with_field(**STRING), with_field(minLength=0, **STRING), False),
+    (
+        "maximum moved to a looser exclusiveMaximum",
+        with_query(LIMIT),
+        with_query({**LIMIT, "schema": {"type": "integer", "exclusiveMaximum": 1000}}),
+        False,
+    ),
+    (
+        "multipleOf 10 to 5",
+        with_field(type="integer", multipleOf=10),
+        with_field(type="integer", multipleOf=5),
+        False,
+    ),
+    ("format password", with_field(**STRING), with_field(format="password", **STRING), False),
+    (
+        "uniqueItems false",
+        with_field(type="array"),
+        with_field(type="array", uniqueItems=False),
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "breaks_users"),
+    [case[1:] for case in BOUND_CASES],
+    ids=[case[0] for case in BOUND_CASES],
+)
+def test_request_rules_are_judged_where_and_as_they_apply(
+    before: Callable[[Spec], None], after: Callable[[Spec], None], breaks_users: bool
+) -> None:
+    def referenced(spec: Spec) -> None:  # the target of the "$ref" case
+        spec["x"] = dict(STRING)
+
+    def both(change: Callable[[Spec], None]) -> Callable[[Spec], None]:
+        return lambda spec: (referenced(spec), change(spec))
+
+    found = judged(both(before), both(after))
+    expected = {"extra", "limit", "id"}
+    assert bool(set(found) & expected) == breaks_users, found
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: request_schema(s).update(
+            allOf=[{"$ref": "#/components/schemas/CreateSdkTokenRequest"}]
+        ),
+        lambda s: request_schema(s)["properties"].update(
+            callback_url={"$ref": "#/components/schemas/CreateSdkTokenRequest/required/0"}
+        ),
+    ],
+    ids=["allOf-cycle", "pointer-through-a-list"],
+)
+def test_an_odd_description_is_read_without_a_crash(change: Callable[[Spec], None]) -> None:
+    breaks(change)  # a crash would be read as "breaking" by make check-breaking: it must not be
+
+
 def test_a_narrowed_response_rule_does_not_break() -> None:
     # The SDK reads what it gets; a response that may hold less breaks no one.
     found = breaks(
