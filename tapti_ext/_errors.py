@@ -516,6 +516,10 @@ def nests_within(value: JSONValue, limit: int = MAX_NESTING) -> bool:
     return False
 
 
+# OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH: no CA is to blame.
+_NAME_MISMATCH: Final = frozenset({62, 64})
+
+
 def _chain(exc: BaseException, until: BaseException | None) -> Iterator[BaseException]:
     """``exc`` and what it was raised from (httpx2's error, httpcore2's, then ssl's or the
     socket's), as far as ``until``: the exception the caller was handling when the call began,
@@ -537,10 +541,13 @@ def lasting_failure(
     the trusted CAs came from (``Sources.trust``); ``until``: see ``_chain``."""
     if isinstance(exc, httpx2.ProxyError) and str(exc).startswith("407"):
         return "the proxy answered 407: the user and password of the proxy URL are missing or wrong"
-    if any(isinstance(cause, ssl.SSLCertVerificationError) for cause in _chain(exc, until)):
-        # The API's certificate, or an https proxy's: the message's detail and "where" tell.
-        return f"the certificate presented failed verification against {trust}"
-    return None
+    refused = [c for c in _chain(exc, until) if isinstance(c, ssl.SSLCertVerificationError)]
+    if not refused:
+        return None
+    # The API's certificate, or an https proxy's (the message names the proxy if there is one).
+    if refused[0].verify_code in _NAME_MISMATCH:
+        return "the certificate presented names another host (or address)"
+    return f"the certificate presented failed verification against {trust}"
 
 
 def describe_transport_error(

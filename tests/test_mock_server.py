@@ -605,7 +605,12 @@ def test_server_can_be_restarted() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"api_key": ""}, {"portal_url": "oauth.tapti.dev"}, {"portal_url": "ftp://oauth.tapti.dev"}],
+    [
+        {"api_key": ""},
+        {"api_key": "test\\key"},  # the SDK refuses it: the mock's key must be one it can send
+        {"portal_url": "oauth.tapti.dev"},
+        {"portal_url": "ftp://oauth.tapti.dev"},
+    ],
 )
 def test_bad_constructor_arguments_are_rejected(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):

@@ -579,8 +579,10 @@ class MockTaptiServer:
     ) -> None:
         if not isinstance(api_key, str) or not api_key:
             raise ValueError("api_key must be a non-empty string")
-        if not (api_key.isascii() and api_key.isprintable()) or " " in api_key:
-            raise ValueError("api_key must be printable ASCII without spaces, as the SDK's is")
+        if not (api_key.isascii() and api_key.isprintable()) or " " in api_key or "\\" in api_key:
+            raise ValueError(
+                "api_key must be printable ASCII without spaces or backslashes, as the SDK's is"
+            )
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError("port must be an int from 0 (a free port) to 65535")
         if type(portal) is not bool:  # ValueError, as for every bad argument of the mock
