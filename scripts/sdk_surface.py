@@ -20,6 +20,7 @@ import keyword
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 __all__ = [
@@ -107,7 +108,8 @@ def _resolve(spec: Spec, node: Any) -> Any:
         for part in reference[2:].split("/"):
             key = part.replace("~1", "/").replace("~0", "~")
             if isinstance(node, list):  # a pointer through a list (bundlers write them)
-                node = node[int(key)] if key.isdigit() and int(key) < len(node) else {}
+                index = int(key) if re.fullmatch("[0-9]{1,9}", key) else len(node)
+                node = node[index] if index < len(node) else {}
             else:
                 node = node.get(key, {}) if isinstance(node, Mapping) else {}
     return node
@@ -412,19 +414,27 @@ def request_bounds(spec: Spec) -> dict[str, dict[str, Any]]:
 def _bounds(
     spec: Spec, node: Any, where: str, found: dict[str, dict[str, Any]], seen: frozenset[str]
 ) -> None:
-    parts, seen = _schema_parts(spec, node, seen)
+    """Each location's rules under ``node``; ``node`` may be a list of schemas that all apply
+    there (a property every ``allOf`` part declares is bounded by all of them)."""
+    parts: list[Mapping[str, Any]] = []
+    for one in node if isinstance(node, list) else [node]:
+        more, seen = _schema_parts(spec, one, seen)
+        parts += more
     if not parts:
         return
     found[where] = _rules(parts)
+    children: dict[str, list[Any]] = {}
     for part in parts:
         if isinstance(part.get("items"), Mapping):
-            _bounds(spec, part["items"], f"{where}[]", found, seen)
+            children.setdefault("[]", []).append(part["items"])
         if isinstance(part.get("additionalProperties"), Mapping):
-            _bounds(spec, part["additionalProperties"], f"{where}.*", found, seen)
+            children.setdefault(".*", []).append(part["additionalProperties"])
         for index, branch in enumerate([*(part.get("anyOf") or []), *(part.get("oneOf") or [])]):
-            _bounds(spec, branch, f"{where}|{index}", found, seen)
+            children.setdefault(f"|{index}", []).append(branch)
         for name, child in (part.get("properties") or {}).items():
-            _bounds(spec, child, f"{where}.{name}", found, seen)
+            children.setdefault(f".{name}", []).append(child)
+    for suffix, schemas in children.items():
+        _bounds(spec, schemas, f"{where}{suffix}", found, seen)
 
 
 def _schema_parts(
@@ -460,11 +470,14 @@ def _rules(parts: list[Mapping[str, Any]]) -> dict[str, Any]:
     return rules
 
 
-def _number(value: Any) -> float | None:
-    """A bound as a number (PyYAML reads ``1e6`` as text); ``None`` when it is none."""
+def _number(value: Any) -> Fraction | None:
+    """A bound as an exact number (PyYAML reads ``1e6`` as text; ``0.1`` must stay a tenth for
+    ``multipleOf``); ``None`` when it is none."""
+    if isinstance(value, bool):
+        return None
     try:
-        return float(value) if not isinstance(value, bool) else None
-    except (TypeError, ValueError):
+        return Fraction(str(value))
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
         return None
 
 
@@ -710,14 +723,14 @@ def _narrowed(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     return said
 
 
-def _limit(values: list[Any] | None, *, upper: bool) -> float | None:
+def _limit(values: list[Any] | None, *, upper: bool) -> Fraction | None:
     numbers = [n for n in map(_number, values or []) if n is not None]
     if not upper:
         numbers = [n for n in numbers if n > 0]  # a lower limit of 0 is none
     return (min(numbers) if upper else max(numbers)) if numbers else None
 
 
-def _numeric_bound(rules: Mapping[str, Any], side: str) -> tuple[float, int] | None:
+def _numeric_bound(rules: Mapping[str, Any], side: str) -> tuple[Fraction, int] | None:
     """The tightest bound on one side, as (value, order): at one value an exclusive bound is
     the tighter. OpenAPI 3.0 writes ``exclusiveMaximum: true`` beside ``maximum``."""
     bounds = []
@@ -755,10 +768,12 @@ def _shown(value: Any) -> str:
     if value is None or value == []:
         return "none"
     if isinstance(value, tuple):  # a numeric bound
-        return f"{value[0]:g}"
+        value = value[0]
+    if isinstance(value, Fraction):
+        return str(value.numerator) if value.denominator == 1 else f"{float(value):g}"
     if isinstance(value, list):
         return ", ".join(map(repr, value))
-    return f"{value:g}" if isinstance(value, float) else repr(value)
+    return repr(value)
 
 
 def _status_breaks(released: Spec, current: Spec) -> Iterator[Break]:

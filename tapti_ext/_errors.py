@@ -545,7 +545,7 @@ def lasting_failure(
     if not refused:
         return None
     # The API's certificate, or an https proxy's (the message names the proxy if there is one).
-    if refused[0].verify_code in _NAME_MISMATCH:
+    if getattr(refused[0], "verify_code", None) in _NAME_MISMATCH:  # one made in Python has none
         return "the certificate presented names another host (or address)"
     return f"the certificate presented failed verification against {trust}"
 

@@ -310,11 +310,7 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
     ) -> httpcore2.NetworkStream:
         timeout = _bounded(timeout, httpcore2.ConnectTimeout)
         _tunnelled()
-        try:
-            self._inner = self._inner.start_tls(ssl_context, server_hostname, timeout)
-        except BaseException:  # an interrupt mid-handshake: httpcore2 closes on Exception only
-            self._inner.close()
-            raise
+        self._inner = self._inner.start_tls(ssl_context, server_hostname, timeout)
         return self
 
 

@@ -186,6 +186,23 @@ def test_with_a_callers_client_the_message_names_its_trust(
     assert str(caught.value).endswith("against the certificates your http_client trusts")
 
 
+def test_a_verification_error_made_in_python_is_judged_too() -> None:
+    """Mocks and trust-store shims raise one they built, without OpenSSL's ``verify_code``."""
+
+    def refuse(request: httpx2.Request) -> httpx2.Response:
+        try:
+            raise ssl.SSLCertVerificationError("certificate verify failed (a stand-in)")
+        except ssl.SSLError as exc:
+            raise httpx2.ConnectError(str(exc), request=request) from exc
+
+    with (
+        httpx2.Client(transport=httpx2.MockTransport(refuse)) as client,
+        pytest.raises(APIConnectionError) as caught,
+    ):
+        call("sync", "https://api.tapti.example", http_client=client)
+    assert str(caught.value).endswith("against the certificates your http_client trusts")
+
+
 @pytest.mark.parametrize("way", WAYS)
 def test_a_handshake_cut_short_is_retried(ca: trustme.CA, serve: Any, trust: Any, way: str) -> None:
     """No verdict on the certificate: the server (a restarting balancer, say) closed first."""
