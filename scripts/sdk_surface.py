@@ -392,9 +392,11 @@ _ANNOTATION_FORMATS = frozenset({"password"})
 
 
 def request_bounds(spec: Spec) -> dict[str, dict[str, Any]]:
-    """``function body.field`` (``[]`` an array's items, ``.*`` a map's values, ``|N`` an
-    ``anyOf``/``oneOf`` branch) or ``function query parameter name`` -> what bounds it: each
-    keyword's values, from the node, its ``$ref``, and its ``allOf`` parts."""
+    """``function body.field`` (``[]`` an array's items, ``.*`` a map's values, ``|string`` an
+    ``anyOf``/``oneOf`` branch by its type, ``|string#2`` the second of that type) or
+    ``function query parameter name`` -> what bounds it: each keyword's values, from the node,
+    its ``$ref``, and its ``allOf`` parts. Branches are keyed by type, not position, so that
+    reordering them, or adding one of another type in front, changes no key."""
     found: dict[str, dict[str, Any]] = {}
     for path, method, operation in _operations(spec):
         function = _function(path, method, operation)
@@ -429,12 +431,25 @@ def _bounds(
             children.setdefault("[]", []).append(part["items"])
         if isinstance(part.get("additionalProperties"), Mapping):
             children.setdefault(".*", []).append(part["additionalProperties"])
-        for index, branch in enumerate([*(part.get("anyOf") or []), *(part.get("oneOf") or [])]):
-            children.setdefault(f"|{index}", []).append(branch)
+        for branch in [*(part.get("anyOf") or []), *(part.get("oneOf") or [])]:
+            kind = _kind(spec, branch, seen)
+            same = sum(key.partition("#")[0] == f"|{kind}" for key in children)
+            children.setdefault(f"|{kind}#{same + 1}" if same else f"|{kind}", []).append(branch)
         for name, child in (part.get("properties") or {}).items():
             children.setdefault(f".{name}", []).append(child)
     for suffix, schemas in children.items():
         _bounds(spec, schemas, f"{where}{suffix}", found, seen)
+
+
+def _kind(spec: Spec, branch: Any, seen: frozenset[str]) -> str:
+    """A branch's ``type`` (``string``, ``array-null`` for a list), else ``any``."""
+    for part in _schema_parts(spec, branch, seen)[0]:
+        kind = part.get("type")
+        if isinstance(kind, list):
+            return "-".join(sorted(map(str, kind)))
+        if kind is not None:
+            return str(kind)
+    return "any"
 
 
 def _schema_parts(
@@ -693,7 +708,7 @@ def _bound_breaks(released: Spec, current: Spec) -> Iterator[Break]:
     for where in sorted(old.keys() & new.keys()):
         narrowed = _narrowed(old[where], new[where])
         if narrowed:
-            name = re.split(r"[ .]", re.sub(r"\[\]|\.\*|\|\d+", "", where))[-1]
+            name = re.split(r"[ .]", re.sub(r"\[\]|\.\*|\|[\w#-]+", "", where))[-1]
             yield Break(
                 name,
                 f"request {where} accepts less ({', '.join(narrowed)}): requests the released "

@@ -610,6 +610,18 @@ BOUND_CASES: list[tuple[str, Callable[[Spec], None], Callable[[Spec], None], boo
     ),
     ("format password", with_field(**STRING), with_field(format="password", **STRING), False),
     (
+        "anyOf branches reordered",
+        with_field(anyOf=[{**STRING, "maxLength": 100}, {"type": "integer"}]),
+        with_field(anyOf=[{"type": "integer"}, {**STRING, "maxLength": 100}]),
+        False,
+    ),
+    (
+        "a branch of another type put in front of a narrowed one",
+        with_field(anyOf=[{**STRING, "maxLength": 100}]),
+        with_field(anyOf=[{"type": "null"}, {**STRING, "maxLength": 10}]),
+        True,
+    ),
+    (
         "multipleOf 1 to 0.01, exactly",
         with_field(type="number", multipleOf=1),
         with_field(type="number", multipleOf=0.01),
