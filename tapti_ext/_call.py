@@ -528,7 +528,7 @@ class Sources:
         # The environment's proxy the SDK's pool goes through: "HTTPS_PROXY (host:port)".
         self.proxy: str | None = None
         # Where the certificates trusted came from: "the CAs in SSL_CERT_FILE", say.
-        self.trust = "the CAs trusted"
+        self.trust = "the trusted CAs"
 
 
 _DEFAULT_SOURCES: Final = Sources()
