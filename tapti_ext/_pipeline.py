@@ -15,7 +15,6 @@ current for the network layer (``_network``) for exactly the span of its send an
 from __future__ import annotations
 
 import contextlib
-import ssl
 import sys
 import threading
 import weakref
@@ -42,7 +41,6 @@ from ._pool import (
     as_httpx_error,
     new_async_pool,
     new_pool,
-    tls_read_error,
     to_core_request,
 )
 
@@ -253,15 +251,15 @@ class _Base(Generic[_Http]):
             request.headers[API_KEY_HEADER] = "***"
 
 
-def _failed(exc: Exception, attempt: Attempt) -> Unreadable | httpx2.RequestError:
+def _failed(exc: Exception, attempt: Attempt, call: Call[Any]) -> Unreadable | httpx2.RequestError:
     """What a failure before a readable answer means for ``Call.settle``; raises what is final.
 
     A transport error after a 2xx status line is no connection error: the token exists.
     Anything that is neither httpx2's nor the SDK's (a program's signal handler raising, say)
     is the program's own: it leaves unchanged, never retried (``run`` clears its frames' locals).
     """
-    if isinstance(exc, ssl.SSLError):  # a TLS alert after the handshake, under anyio (below)
-        exc = tls_read_error(exc)
+    if not isinstance(exc, httpx2.RequestError):  # a lent client's TLS alert, say
+        exc = as_httpx_error(exc, call.request) or exc
     if isinstance(exc, httpx2.RequestError):
         return Unreadable(None, exc) if attempt.may_be_2xx() else exc
     raise exc
@@ -332,10 +330,10 @@ class Pipeline(_Base[httpx2.Client]):
                 return opened.answer(call, self._api_key, self._key_needle, content)
             except _BODY_ERRORS as exc:
                 if opened is None:
-                    return _failed(exc, attempt)
+                    return _failed(exc, attempt, call)
                 return Unreadable(opened.answer(call, self._api_key, self._key_needle), exc)
             except Exception as exc:  # sorted by _failed: the program's own pass through
-                return _failed(exc, attempt)
+                return _failed(exc, attempt, call)
             finally:
                 if opened is not None:
                     opened.close()
@@ -508,10 +506,10 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
                 return opened.answer(call, self._api_key, self._key_needle, content)
             except _BODY_ERRORS as exc:
                 if opened is None:
-                    return _failed(exc, attempt)
+                    return _failed(exc, attempt, call)
                 return Unreadable(opened.answer(call, self._api_key, self._key_needle), exc)
             except Exception as exc:  # sorted by _failed: the program's own pass through
-                return _failed(exc, attempt)
+                return _failed(exc, attempt, call)
             finally:
                 if opened is not None:
                     await opened.close()

@@ -56,23 +56,20 @@ HTTPCORE_ERRORS: Final[tuple[tuple[type[Exception], type[httpx2.RequestError]], 
 
 
 def as_httpx_error(exc: Exception, request: httpx2.Request) -> httpx2.RequestError | None:
+    """httpx2's error for a failure below it, or None for one that is not the network's.
+
+    Every door goes through here: the SDK's pool raises httpcore2's errors, and a TLS alert
+    after the handshake (a server asking for a client certificate, on the first read) comes
+    as a raw ``ssl.SSLError`` from anyio through the pool and through a lent ``http_client``
+    alike, since neither httpcore2 nor httpx2 maps it. The chain keeps the original."""
     for core, mapped in HTTPCORE_ERRORS:
         if isinstance(exc, core):
             return mapped(str(exc) or type(exc).__name__, request=request)
     if isinstance(exc, ssl.SSLError):
-        return tls_read_error(exc, request)
+        error = httpx2.ReadError(str(exc) or type(exc).__name__, request=request)
+        error.__cause__ = exc
+        return error
     return None
-
-
-def tls_read_error(exc: ssl.SSLError, request: httpx2.Request | None = None) -> httpx2.ReadError:
-    """A TLS failure after the handshake (a server's alert asking for a client certificate, on
-    the first read): anyio's stream passes the ``ssl.SSLError`` on, and neither httpcore2 nor
-    httpx2 maps it, so it would leave the SDK as a raw exception. The chain keeps it."""
-    error = httpx2.ReadError(str(exc) or type(exc).__name__)
-    if request is not None:
-        error.request = request
-    error.__cause__ = exc
-    return error
 
 
 class PoolSettings:
@@ -84,15 +81,13 @@ class PoolSettings:
         url = httpx2.URL(base_url)
         self.proxy = None if is_loopback(url.host) else _environment_proxy(url)
         needs_tls = url.scheme == "https" or (self.proxy is not None and self.proxy.is_https)
-        cert_file, cert_dir = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+        named = _named_store()
         self.ssl_context = (
-            _ssl_context(cert_file, cert_dir, _version_of(cert_file or cert_dir or _system_store()))
+            _ssl_context(named, _version_of(named[1] if named else _system_store()))
             if needs_tls
             else None
         )
-        # As httpx2 reads them: the file first, then the directory, else the system's store.
-        variable = "SSL_CERT_FILE" if cert_file else "SSL_CERT_DIR" if cert_dir else None
-        self.trust = f"the CAs in {variable}" if variable else "the system's CA certificates"
+        self.trust = f"the CAs in {named[0]}" if named else "the system's CA certificates"
 
 
 class _Proxy:
@@ -227,6 +222,15 @@ def _proxy_variable(scheme: str) -> tuple[str, str] | None:
     return None
 
 
+def _named_store() -> tuple[str, str] | None:
+    """The certificate variable httpx2 obeys and its value: ``SSL_CERT_FILE`` first, then
+    ``SSL_CERT_DIR``; None means the system's store."""
+    for variable in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+        if value := os.environ.get(variable):
+            return variable, value
+    return None
+
+
 def _system_store() -> str:
     """The CA file (else directory) httpcore2 trusts when no variable names one."""
     paths = ssl.get_default_verify_paths()
@@ -246,28 +250,26 @@ def _version_of(path: str | None) -> tuple[int, int, int] | None:
 
 @lru_cache(maxsize=8)
 def _ssl_context(
-    cert_file: str | None,
-    cert_dir: str | None,
+    named: tuple[str, str] | None,
     version: tuple[int, int, int] | None,  # noqa: ARG001  (part of the cache's key only)
 ) -> ssl.SSLContext:
-    """httpx2's default context, with certificate variables checked and named when wrong.
+    """httpx2's default context, with a certificate variable checked and named when wrong.
 
     One per process, trust setting and version of its file (``_version_of``), shared by every
     client: loading a CA bundle costs ~15 ms and ~0.7 MB, which a backend creating a client per
     request would pay each time.
     """
-    for variable, value in (("SSL_CERT_FILE", cert_file), ("SSL_CERT_DIR", cert_dir)):
-        if not value:
-            continue
-        if variable == "SSL_CERT_DIR" and not os.path.isdir(value):
-            # OpenSSL would accept it and then trust nothing: every call would fail.
-            raise InvalidInputError(f"SSL_CERT_DIR is not a directory: {value!r}")
-        try:
-            return httpx2.create_ssl_context(trust_env=True)
-        except (OSError, ssl.SSLError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            raise InvalidInputError(f"{variable} cannot be used ({reason}): {value!r}") from None
-    return httpx2.create_ssl_context(trust_env=False)
+    if named is None:
+        return httpx2.create_ssl_context(trust_env=False)
+    variable, value = named
+    if variable == "SSL_CERT_DIR" and not os.path.isdir(value):
+        # OpenSSL would accept it and then trust nothing: every call would fail.
+        raise InvalidInputError(f"SSL_CERT_DIR is not a directory: {value!r}")
+    try:
+        return httpx2.create_ssl_context(trust_env=True)
+    except (OSError, ssl.SSLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise InvalidInputError(f"{variable} cannot be used ({reason}): {value!r}") from None
 
 
 def new_pool(
