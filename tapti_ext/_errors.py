@@ -518,6 +518,20 @@ def nests_within(value: JSONValue, limit: int = MAX_NESTING) -> bool:
 
 # OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH: no CA is to blame.
 _NAME_MISMATCH: Final = frozenset({62, 64})
+# A server's TLS alerts about the client's certificate (OpenSSL's reason names): the same
+# client presents the same certificate, or none, on every attempt.
+_CLIENT_CERTIFICATE_ALERTS: Final = frozenset(
+    f"{prefix}_ALERT_{alert}"
+    for prefix, alert in (
+        ("TLSV13", "CERTIFICATE_REQUIRED"),
+        ("SSLV3", "BAD_CERTIFICATE"),
+        ("SSLV3", "UNSUPPORTED_CERTIFICATE"),
+        ("SSLV3", "CERTIFICATE_REVOKED"),
+        ("SSLV3", "CERTIFICATE_EXPIRED"),
+        ("SSLV3", "CERTIFICATE_UNKNOWN"),
+        ("TLSV1", "UNKNOWN_CA"),
+    )
+)
 
 
 def _chain(exc: BaseException, until: BaseException | None) -> Iterator[BaseException]:
@@ -537,11 +551,16 @@ def lasting_failure(
 ) -> str | None:
     """Why another attempt would fail the same way, in the caller's terms; ``None`` when it may
     not. Retrying these only spends the call's budget: a certificate the client does not trust
-    stays untrusted, a proxy that wants other credentials refuses them again. ``trust``: where
+    stays untrusted, a server that wants a client certificate gets the same one (or none), a
+    proxy that wants other credentials refuses them again. ``trust``: where
     the trusted CAs came from (``Sources.trust``); ``until``: see ``_chain``."""
     if isinstance(exc, httpx2.ProxyError) and str(exc).startswith("407"):
         return "the proxy answered 407: the user and password of the proxy URL are missing or wrong"
-    refused = [c for c in _chain(exc, until) if isinstance(c, ssl.SSLCertVerificationError)]
+    chain = list(_chain(exc, until))
+    alert = next((getattr(c, "reason", None) for c in chain if isinstance(c, ssl.SSLError)), None)
+    if alert in _CLIENT_CERTIFICATE_ALERTS:
+        return f"the server refused this client's certificate, or its lack of one ({alert})"
+    refused = [c for c in chain if isinstance(c, ssl.SSLCertVerificationError)]
     if not refused:
         return None
     # The API's certificate, or an https proxy's (the message names the proxy if there is one).

@@ -274,6 +274,38 @@ def test_an_alert_after_the_handshake_is_a_typed_error_async(
     assert [type(exc) for exc in raised] == [APIConnectionError] * 10
 
 
+def alerting_until_closed(context: ssl.SSLContext) -> Callable[[socket.socket], None]:
+    """As ``requiring_a_client_certificate``, but the socket stays open until the client
+    closes it: closing with its request unread would send a reset, which can overtake the
+    alert, so the client's first read would meet the reset instead (a retried failure)."""
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+
+    def handle(connection: socket.socket) -> None:
+        with contextlib.suppress(ssl.SSLError):
+            context.wrap_socket(connection, server_side=True)
+        while connection.recv(4096):
+            pass
+
+    return handle
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_a_server_refusing_the_client_certificate_is_not_asked_again(
+    ca: trustme.CA, serve: Any, trust: Any, way: str
+) -> None:
+    """The same client brings the same certificate (here none) to every attempt."""
+    trust(ca)
+    server = serve(alerting_until_closed(server_context(ca, "127.0.0.1")))
+    with pytest.raises(APIConnectionError) as caught:
+        call(way, f"https://127.0.0.1:{server.port}")
+    assert server.connections == 1
+    assert str(caught.value).endswith(
+        "not retried: the server refused this client's certificate, or its lack of one"
+        " (TLSV13_ALERT_CERTIFICATE_REQUIRED)"
+    )
+
+
 def test_a_ca_bundle_replaced_on_disk_is_what_the_next_client_trusts(
     serve: Any, trust: Any
 ) -> None:
