@@ -381,12 +381,9 @@ def success_statuses(spec: Spec) -> dict[str, set[str]]:
 _UPPER_LIMITS = ("maxLength", "maxItems", "maxProperties")
 _LOWER_LIMITS = ("minLength", "minItems", "minProperties")  # 0 when absent
 _EXACT_RULES = ("pattern", "format", "multipleOf", "const", "uniqueItems")
-_NUMERIC = {
-    "maximum": ("upper", False),
-    "exclusiveMaximum": ("upper", True),
-    "minimum": ("lower", False),
-    "exclusiveMinimum": ("lower", True),
-}
+# Each side's inclusive keyword and its exclusive one (a flag in OpenAPI 3.0, a number in 3.1).
+_NUMERIC = {"upper": ("maximum", "exclusiveMaximum"), "lower": ("minimum", "exclusiveMinimum")}
+_NUMERIC_KEYWORDS = tuple(keyword for pair in _NUMERIC.values() for keyword in pair)
 # Formats that only tell a user interface how to show a value: no server refuses by them.
 _ANNOTATION_FORMATS = frozenset({"password"})
 
@@ -479,7 +476,7 @@ def _rules(parts: list[Mapping[str, Any]]) -> dict[str, Any]:
     """The tightest of each bound the parts set, and every other rule they set."""
     rules: dict[str, Any] = {}
     for part in parts:
-        for key in (*_UPPER_LIMITS, *_LOWER_LIMITS, *_EXACT_RULES, *_NUMERIC):
+        for key in (*_UPPER_LIMITS, *_LOWER_LIMITS, *_EXACT_RULES, *_NUMERIC_KEYWORDS):
             if key in part:
                 rules.setdefault(key, []).append(part[key])
     return rules
@@ -746,23 +743,40 @@ def _limit(values: list[Any] | None, *, upper: bool) -> Fraction | None:
 
 
 def _numeric_bound(rules: Mapping[str, Any], side: str) -> tuple[Fraction, int] | None:
-    """The tightest bound on one side, as (value, order): at one value an exclusive bound is
-    the tighter. OpenAPI 3.0 writes ``exclusiveMaximum: true`` beside ``maximum``."""
-    bounds = []
-    flags = {key: any(v is True for v in rules.get(key, [])) for key in _NUMERIC}
-    for key, (bound_side, exclusive) in _NUMERIC.items():
-        if bound_side != side:
-            continue
-        for value in [n for n in map(_number, rules.get(key, [])) if n is not None]:
-            strict = (
-                exclusive or flags["exclusiveMaximum" if side == "upper" else "exclusiveMinimum"]
-            )
-            bounds.append(
-                (value, (0 if strict else 1) if side == "upper" else (1 if strict else 0))
-            )
+    """The tightest bound on one side, as (value, order) (``_ordered``), however written."""
+    bounds = [*_bounds_openapi_30(rules, side), *_bounds_openapi_31(rules, side)]
     if not bounds:
         return None
     return min(bounds) if side == "upper" else max(bounds)
+
+
+def _bounds_openapi_30(rules: Mapping[str, Any], side: str) -> list[tuple[Fraction, int]]:
+    """``maximum``/``minimum``, each exclusive where OpenAPI 3.0's ``exclusiveMaximum: true``
+    (``exclusiveMinimum``) says so: there the exclusive keyword is a flag on the inclusive one.
+    3.1 writes ``maximum`` the same way, without the flag."""
+    inclusive, exclusive = _NUMERIC[side]
+    strict = any(value is True for value in rules.get(exclusive, []))
+    return [_ordered(value, side, strict=strict) for value in _numbers(rules.get(inclusive))]
+
+
+def _bounds_openapi_31(rules: Mapping[str, Any], side: str) -> list[tuple[Fraction, int]]:
+    """OpenAPI 3.1's ``exclusiveMaximum: 100`` (``exclusiveMinimum``): a bound of its own, always
+    exclusive (3.0's booleans are no numbers, so they are not read here)."""
+    _, exclusive = _NUMERIC[side]
+    return [_ordered(value, side, strict=True) for value in _numbers(rules.get(exclusive))]
+
+
+def _ordered(value: Fraction, side: str, *, strict: bool) -> tuple[Fraction, int]:
+    """A bound as (value, order), comparable as a tuple: at one value an exclusive bound lets
+    through less, so it sorts below an inclusive upper bound and above an inclusive lower one."""
+    if side == "upper":
+        return value, 0 if strict else 1
+    return value, 1 if strict else 0
+
+
+def _numbers(values: list[Any] | None) -> list[Fraction]:
+    """The values that are numbers (``_number``), the others (flags, text) left out."""
+    return [number for number in map(_number, values or []) if number is not None]
 
 
 def _rules_out(key: str, value: Any, old: Mapping[str, Any]) -> bool:
