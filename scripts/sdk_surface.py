@@ -383,7 +383,6 @@ _LOWER_LIMITS = ("minLength", "minItems", "minProperties")  # 0 when absent
 _EXACT_RULES = ("pattern", "format", "multipleOf", "const", "uniqueItems")
 # Each side's inclusive keyword and its exclusive one (a flag in OpenAPI 3.0, a number in 3.1).
 _NUMERIC = {"upper": ("maximum", "exclusiveMaximum"), "lower": ("minimum", "exclusiveMinimum")}
-_NUMERIC_KEYWORDS = tuple(keyword for pair in _NUMERIC.values() for keyword in pair)
 # Formats that only tell a user interface how to show a value: no server refuses by them.
 _ANNOTATION_FORMATS = frozenset({"password"})
 
@@ -473,12 +472,18 @@ def _schema_parts(
 
 
 def _rules(parts: list[Mapping[str, Any]]) -> dict[str, Any]:
-    """The tightest of each bound the parts set, and every other rule they set."""
+    """Every value each rule has in the parts; numeric bounds as ``upper`` and ``lower``
+    (``_ordered``), read part by part: OpenAPI 3.0's exclusive flag qualifies only the
+    ``maximum`` (``minimum``) beside it."""
     rules: dict[str, Any] = {}
     for part in parts:
-        for key in (*_UPPER_LIMITS, *_LOWER_LIMITS, *_EXACT_RULES, *_NUMERIC_KEYWORDS):
+        for key in (*_UPPER_LIMITS, *_LOWER_LIMITS, *_EXACT_RULES):
             if key in part:
                 rules.setdefault(key, []).append(part[key])
+        for side in _NUMERIC:
+            bounds = [*_bounds_openapi_30(part, side), *_bounds_openapi_31(part, side)]
+            if bounds:
+                rules.setdefault(side, []).extend(bounds)
     return rules
 
 
@@ -736,34 +741,34 @@ def _narrowed(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
 
 
 def _limit(values: list[Any] | None, *, upper: bool) -> Fraction | None:
-    numbers = [n for n in map(_number, values or []) if n is not None]
+    numbers = _numbers(values)
     if not upper:
         numbers = [n for n in numbers if n > 0]  # a lower limit of 0 is none
     return (min(numbers) if upper else max(numbers)) if numbers else None
 
 
 def _numeric_bound(rules: Mapping[str, Any], side: str) -> tuple[Fraction, int] | None:
-    """The tightest bound on one side, as (value, order) (``_ordered``), however written."""
-    bounds = [*_bounds_openapi_30(rules, side), *_bounds_openapi_31(rules, side)]
+    """The tightest bound on one side (``upper`` or ``lower``) of those ``_rules`` read."""
+    bounds = rules.get(side) or []
     if not bounds:
         return None
     return min(bounds) if side == "upper" else max(bounds)
 
 
-def _bounds_openapi_30(rules: Mapping[str, Any], side: str) -> list[tuple[Fraction, int]]:
-    """``maximum``/``minimum``, each exclusive where OpenAPI 3.0's ``exclusiveMaximum: true``
-    (``exclusiveMinimum``) says so: there the exclusive keyword is a flag on the inclusive one.
-    3.1 writes ``maximum`` the same way, without the flag."""
+def _bounds_openapi_30(part: Mapping[str, Any], side: str) -> list[tuple[Fraction, int]]:
+    """One schema's ``maximum`` (``minimum``), exclusive where OpenAPI 3.0's
+    ``exclusiveMaximum: true`` beside it says so: in 3.0 that keyword is a flag on the
+    inclusive one, and bounds nothing alone. 3.1 writes ``maximum`` the same way, unflagged."""
     inclusive, exclusive = _NUMERIC[side]
-    strict = any(value is True for value in rules.get(exclusive, []))
-    return [_ordered(value, side, strict=strict) for value in _numbers(rules.get(inclusive))]
+    value = _number(part.get(inclusive))
+    return [] if value is None else [_ordered(value, side, strict=part.get(exclusive) is True)]
 
 
-def _bounds_openapi_31(rules: Mapping[str, Any], side: str) -> list[tuple[Fraction, int]]:
-    """OpenAPI 3.1's ``exclusiveMaximum: 100`` (``exclusiveMinimum``): a bound of its own, always
-    exclusive (3.0's booleans are no numbers, so they are not read here)."""
-    _, exclusive = _NUMERIC[side]
-    return [_ordered(value, side, strict=True) for value in _numbers(rules.get(exclusive))]
+def _bounds_openapi_31(part: Mapping[str, Any], side: str) -> list[tuple[Fraction, int]]:
+    """One schema's OpenAPI 3.1 ``exclusiveMaximum: 100`` (``exclusiveMinimum``): a bound of
+    its own, always exclusive (3.0's flags are no numbers, so they are not read here)."""
+    value = _number(part.get(_NUMERIC[side][1]))
+    return [] if value is None else [_ordered(value, side, strict=True)]
 
 
 def _ordered(value: Fraction, side: str, *, strict: bool) -> tuple[Fraction, int]:

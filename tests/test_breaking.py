@@ -642,6 +642,31 @@ BOUND_CASES: list[tuple[str, Callable[[Spec], None], Callable[[Spec], None], boo
         with_field(type="array", uniqueItems=False),
         False,
     ),
+    (
+        "OpenAPI 3.0's exclusiveMaximum made false",
+        with_query({**LIMIT, "schema": {"maximum": 100, "exclusiveMaximum": True}}),
+        with_query({**LIMIT, "schema": {"maximum": 100, "exclusiveMaximum": False}}),
+        False,
+    ),
+    (
+        "OpenAPI 3.0's exclusiveMinimum made false",
+        with_query({**LIMIT, "schema": {"minimum": 1, "exclusiveMinimum": True}}),
+        with_query({**LIMIT, "schema": {"minimum": 1, "exclusiveMinimum": False}}),
+        False,
+    ),
+    (
+        "OpenAPI 3.0's exclusiveMinimum made true",
+        with_query({**LIMIT, "schema": {"minimum": 1, "exclusiveMinimum": False}}),
+        with_query({**LIMIT, "schema": {"minimum": 1, "exclusiveMinimum": True}}),
+        True,
+    ),
+    (
+        # In 3.0 the flag qualifies the maximum beside it; in a part of its own it bounds nothing.
+        "OpenAPI 3.0's exclusiveMaximum moved beside the maximum it did not qualify",
+        with_query({**LIMIT, "schema": {"allOf": [{"maximum": 100}, {"exclusiveMaximum": True}]}}),
+        with_query({**LIMIT, "schema": {"maximum": 100, "exclusiveMaximum": True}}),
+        True,
+    ),
 ]
 
 
