@@ -385,6 +385,9 @@ _EXACT_RULES = ("pattern", "format", "multipleOf", "const", "uniqueItems")
 _NUMERIC = {"upper": ("maximum", "exclusiveMaximum"), "lower": ("minimum", "exclusiveMinimum")}
 # Formats that only tell a user interface how to show a value: no server refuses by them.
 _ANNOTATION_FORMATS = frozenset({"password"})
+# Each format -> the formats whose every value it takes: where one of those was already there,
+# it refuses nothing more.
+_WIDER_FORMATS = {"int64": frozenset({"int32"}), "double": frozenset({"float"})}
 
 
 def request_bounds(spec: Spec) -> dict[str, dict[str, Any]]:
@@ -789,7 +792,11 @@ def _rules_out(key: str, value: Any, old: Mapping[str, Any]) -> bool:
     if key == "uniqueItems":
         return value is True
     if key == "format":
-        return value not in _ANNOTATION_FORMATS
+        value = str(value)  # a format is text; str() keeps an odd one from crashing the check
+        narrower = _WIDER_FORMATS.get(value, frozenset())
+        return value not in _ANNOTATION_FORMATS and not any(
+            str(before) in narrower for before in old.get(key, [])
+        )
     if key == "multipleOf":  # a multiple of an old divisor's multiple lets all of those through
         divisor = _number(value)
         return not divisor or not any(

@@ -667,6 +667,18 @@ BOUND_CASES: list[tuple[str, Callable[[Spec], None], Callable[[Spec], None], boo
         with_query({**LIMIT, "schema": {"maximum": 100, "exclusiveMaximum": True}}),
         True,
     ),
+    (
+        "format int32 to int64",
+        with_field(type="integer", format="int32"),
+        with_field(type="integer", format="int64"),
+        False,
+    ),
+    (
+        "format int64 to int32",
+        with_field(type="integer", format="int64"),
+        with_field(type="integer", format="int32"),
+        True,
+    ),
 ]
 
 
