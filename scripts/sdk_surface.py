@@ -381,6 +381,9 @@ def success_statuses(spec: Spec) -> dict[str, set[str]]:
 _UPPER_LIMITS = ("maxLength", "maxItems", "maxProperties")
 _LOWER_LIMITS = ("minLength", "minItems", "minProperties")  # 0 when absent
 _EXACT_RULES = ("pattern", "format", "multipleOf", "const", "uniqueItems")
+# Read only to judge another rule: an enum of the one value a new const names was that const.
+# (A request enum that loses a value is Optic's to find, and its member _gone_members'.)
+_CONTEXT_RULES = ("enum",)
 # Each side's inclusive keyword and its exclusive one (a flag in OpenAPI 3.0, a number in 3.1).
 _NUMERIC = {"upper": ("maximum", "exclusiveMaximum"), "lower": ("minimum", "exclusiveMinimum")}
 # Formats that only tell a user interface how to show a value: no server refuses by them.
@@ -480,7 +483,7 @@ def _rules(parts: list[Mapping[str, Any]]) -> dict[str, Any]:
     ``maximum`` (``minimum``) beside it."""
     rules: dict[str, Any] = {}
     for part in parts:
-        for key in (*_UPPER_LIMITS, *_LOWER_LIMITS, *_EXACT_RULES):
+        for key in (*_UPPER_LIMITS, *_LOWER_LIMITS, *_EXACT_RULES, *_CONTEXT_RULES):
             if key in part:
                 rules.setdefault(key, []).append(part[key])
         for side in _NUMERIC:
@@ -797,12 +800,22 @@ def _rules_out(key: str, value: Any, old: Mapping[str, Any]) -> bool:
         return value not in _ANNOTATION_FORMATS and not any(
             str(before) in narrower for before in old.get(key, [])
         )
+    if key == "const":  # an old enum of this one value let through nothing else
+        return not any(
+            isinstance(enum, list) and enum and all(_same_value(v, value) for v in enum)
+            for enum in old.get("enum", [])
+        )
     if key == "multipleOf":  # a multiple of an old divisor's multiple lets all of those through
         divisor = _number(value)
         return not divisor or not any(
             (n := _number(o)) and n % divisor == 0 for o in old.get(key, [])
         )
     return True
+
+
+def _same_value(one: Any, other: Any) -> bool:
+    """Whether two JSON values are one: Python's ``True == 1`` is not JSON's."""
+    return bool(one == other) and isinstance(one, bool) == isinstance(other, bool)
 
 
 def _shown(value: Any) -> str:
