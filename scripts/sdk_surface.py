@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import builtins
 import keyword
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -805,12 +806,20 @@ def _rules_out(key: str, value: Any, old: Mapping[str, Any]) -> bool:
             isinstance(enum, list) and enum and all(_same_value(v, value) for v in enum)
             for enum in old.get("enum", [])
         )
-    if key == "multipleOf":  # a multiple of an old divisor's multiple lets all of those through
-        divisor = _number(value)
-        return not divisor or not any(
-            (n := _number(o)) and n % divisor == 0 for o in old.get(key, [])
-        )
+    if key == "multipleOf":  # what old let through divides by all its divisors, so by their lcm
+        divisor, common = _number(value), _common_multiple(_numbers(old.get(key)))
+        return not divisor or common is None or common % divisor != 0
     return True
+
+
+def _common_multiple(divisors: list[Fraction]) -> Fraction | None:
+    """The least common multiple of the positive divisors (of fractions: the lcm of the
+    numerators over the gcd of the denominators); ``None`` when there is none."""
+    positive = [divisor for divisor in divisors if divisor > 0]
+    if not positive:
+        return None
+    numerator = math.lcm(*(divisor.numerator for divisor in positive))
+    return Fraction(numerator, math.gcd(*(divisor.denominator for divisor in positive)))
 
 
 def _same_value(one: Any, other: Any) -> bool:

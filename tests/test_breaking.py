@@ -682,6 +682,18 @@ BOUND_CASES: list[tuple[str, Callable[[Spec], None], Callable[[Spec], None], boo
     ("enum of one value to const", with_field(enum=["a"]), with_field(const="a"), False),
     ("const to enum of that value", with_field(const="a"), with_field(enum=["a"]), False),
     ("enum of two values to const", with_field(enum=["a", "b"]), with_field(const="a"), True),
+    (
+        "multipleOf 2 and 3 in allOf to multipleOf 6",
+        with_field(type="integer", allOf=[{"multipleOf": 2}, {"multipleOf": 3}]),
+        with_field(type="integer", multipleOf=6),
+        False,
+    ),
+    (
+        "multipleOf 2 and 3 in allOf to multipleOf 12",
+        with_field(type="integer", allOf=[{"multipleOf": 2}, {"multipleOf": 3}]),
+        with_field(type="integer", multipleOf=12),
+        True,
+    ),
 ]
 
 
