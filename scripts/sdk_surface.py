@@ -16,6 +16,7 @@ Inline ``oneOf``/``anyOf`` options are not followed (the generator's union namin
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import keyword
 import math
 import re
@@ -378,7 +379,7 @@ def success_statuses(spec: Spec) -> dict[str, set[str]]:
 
 # The keywords that bound what a request may hold (Optic judges none of them). Numeric bounds
 # are compared as one bound per side, exclusive or not; length and count bounds by value; the
-# other rules are narrowed by any rule that was not there.
+# other rules are narrowed by any rule that was not there, save where _rules_out knows better.
 _UPPER_LIMITS = ("maxLength", "maxItems", "maxProperties")
 _LOWER_LIMITS = ("minLength", "minItems", "minProperties")  # 0 when absent
 _EXACT_RULES = ("pattern", "format", "multipleOf", "const", "uniqueItems")
@@ -394,54 +395,68 @@ _ANNOTATION_FORMATS = frozenset({"password"})
 _WIDER_FORMATS = {"int64": frozenset({"int32"}), "double": frozenset({"float"})}
 
 
-def request_bounds(spec: Spec) -> dict[str, dict[str, Any]]:
-    """``function body.field`` (``[]`` an array's items, ``.*`` a map's values, ``|string`` an
-    ``anyOf``/``oneOf`` branch by its type, ``|string#2`` the second of that type) or
-    ``function query parameter name`` -> what bounds it: each keyword's values, from the node,
-    its ``$ref``, and its ``allOf`` parts. Branches are keyed by type, not position, so that
-    reordering them, or adding one of another type in front, changes no key."""
-    found: dict[str, dict[str, Any]] = {}
+@dataclass
+class _Place:
+    """What bounds one place in a request, and the places under it."""
+
+    rules: dict[str, Any]  # each keyword's values (_rules)
+    # The places under it: ".name" a property, "[]" an array's items, ".*" a map's values.
+    children: dict[str, _Place] = dataclasses.field(default_factory=dict)
+    # anyOf/oneOf branches by type (_kind), in order: judged as a set, not by position.
+    branches: dict[str, list[_Place]] = dataclasses.field(default_factory=dict)
+    one_of: bool = False  # some branches are oneOf's: a value must match exactly one
+
+
+def request_bounds(spec: Spec) -> dict[str, _Place]:
+    """``function body`` or ``function query parameter name`` -> what bounds it and the places
+    under it: each keyword's values, from the node, its ``$ref``, and its ``allOf`` parts."""
+    found: dict[str, _Place] = {}
     for path, method, operation in _operations(spec):
         function = _function(path, method, operation)
         body = _resolve(spec, operation.get("requestBody") or {})
         media = (body.get("content") or {}).get("application/json") or {}
-        _bounds(spec, media.get("schema"), f"{function} body", found, frozenset())
+        places = [(f"{function} body", media.get("schema"))]
         shared = _resolve(spec, spec["paths"][path]).get("parameters") or []
         for raw in [*(operation.get("parameters") or []), *shared]:
             parameter = _resolve(spec, raw)
-            place, name = str(parameter.get("in")), str(parameter.get("name"))
-            where = f"{function} {place} parameter {name.lower() if place == 'header' else name}"
-            if where not in found:  # the operation's own redefines the path item's
-                _bounds(spec, parameter.get("schema"), where, found, frozenset())
+            where, name = str(parameter.get("in")), str(parameter.get("name"))
+            name = name.lower() if where == "header" else name
+            places.append((f"{function} {where} parameter {name}", parameter.get("schema")))
+        for where, schema in places:
+            place = _bounds(spec, schema, frozenset())
+            if place and where not in found:  # the operation's own redefines the path item's
+                found[where] = place
     return found
 
 
-def _bounds(
-    spec: Spec, node: Any, where: str, found: dict[str, dict[str, Any]], seen: frozenset[str]
-) -> None:
-    """Each location's rules under ``node``; ``node`` may be a list of schemas that all apply
-    there (a property every ``allOf`` part declares is bounded by all of them)."""
+def _bounds(spec: Spec, node: Any, seen: frozenset[str]) -> _Place | None:
+    """What bounds ``node``, a schema or a list of schemas that all apply there (a property
+    every ``allOf`` part declares is bounded by all of them); ``None`` where nothing is."""
     parts: list[Mapping[str, Any]] = []
     for one in node if isinstance(node, list) else [node]:
         more, seen = _schema_parts(spec, one, seen)
         parts += more
     if not parts:
-        return
-    found[where] = _rules(parts)
+        return None
+    place = _Place(_rules(parts))
     children: dict[str, list[Any]] = {}
     for part in parts:
         if isinstance(part.get("items"), Mapping):
             children.setdefault("[]", []).append(part["items"])
         if isinstance(part.get("additionalProperties"), Mapping):
             children.setdefault(".*", []).append(part["additionalProperties"])
-        for branch in [*(part.get("anyOf") or []), *(part.get("oneOf") or [])]:
-            kind = _kind(spec, branch, seen)
-            same = sum(key.partition("#")[0] == f"|{kind}" for key in children)
-            children.setdefault(f"|{kind}#{same + 1}" if same else f"|{kind}", []).append(branch)
         for name, child in (part.get("properties") or {}).items():
             children.setdefault(f".{name}", []).append(child)
+        for branch in [*(part.get("anyOf") or []), *(part.get("oneOf") or [])]:
+            bounded = _bounds(spec, branch, seen)
+            if bounded:
+                place.branches.setdefault(_kind(spec, branch, seen), []).append(bounded)
+        place.one_of |= bool(part.get("oneOf"))
     for suffix, schemas in children.items():
-        _bounds(spec, schemas, f"{where}{suffix}", found, seen)
+        bounded = _bounds(spec, schemas, seen)
+        if bounded:
+            place.children[suffix] = bounded
+    return place
 
 
 def _kind(spec: Spec, branch: Any, seen: frozenset[str]) -> str:
@@ -714,15 +729,63 @@ def _closed_breaks(released: Spec, current: Spec) -> Iterator[Break]:
 
 def _bound_breaks(released: Spec, current: Spec) -> Iterator[Break]:
     old, new = request_bounds(released), request_bounds(current)
-    for where in sorted(old.keys() & new.keys()):
-        narrowed = _narrowed(old[where], new[where])
-        if narrowed:
+    for root in sorted(old.keys() & new.keys()):
+        for where, narrowed in _narrowings(old[root], new[root], root):
             name = re.split(r"[ .]", re.sub(r"\[\]|\.\*|\|[\w#-]+", "", where))[-1]
             yield Break(
                 name,
                 f"request {where} accepts less ({', '.join(narrowed)}): requests the released "
                 "SDK sends may be refused",
             )
+
+
+def _narrowings(old: _Place, new: _Place, where: str) -> Iterator[tuple[str, list[str]]]:
+    """Each place at or under ``where`` (``[]`` an array's items, ``.*`` a map's values,
+    ``|string`` an ``anyOf``/``oneOf`` branch by its type, ``|string#2`` the second of that
+    type) where ``new`` lets through less than ``old``, with how."""
+    narrowed = _narrowed(old.rules, new.rules)
+    if narrowed:
+        yield where, narrowed
+    for suffix in sorted(old.children.keys() & new.children.keys()):
+        yield from _narrowings(old.children[suffix], new.children[suffix], f"{where}{suffix}")
+    for kind in sorted(old.branches.keys() & new.branches.keys()):
+        yield from _branch_narrowings(old, new, kind, f"{where}|{kind}")
+
+
+def _branch_narrowings(
+    old: _Place, new: _Place, kind: str, where: str
+) -> Iterator[tuple[str, list[str]]]:
+    """How the branches of one type let through less. A union takes what any branch takes, so
+    it takes no less while each old branch is no narrower than some new one, wherever it
+    stands. In a oneOf a value must match exactly one branch: a branch made wider, or one added,
+    can overlap another and refuse what it took, so where two branches share a type there,
+    only reordering them is sure to refuse nothing."""
+    before, after = old.branches[kind], new.branches[kind]
+    if new.one_of and max(len(before), len(after)) > 1:
+        if not (old.one_of and _same_branches(before, after)):
+            yield where, [f"oneOf {kind} branches changed: a value may now match two, or none"]
+        return
+    for index, branch in enumerate(before, 1):
+        place = where if index == 1 else f"{where}#{index}"
+        found = [list(_narrowings(branch, other, place)) for other in after]
+        if all(found):  # no new branch takes all this one took: say how the closest falls short
+            yield from min(found, key=len)
+
+
+def _same_branches(before: list[_Place], after: list[_Place]) -> bool:
+    """Whether ``after`` is ``before`` reordered: each branch neither narrower nor wider than
+    the one it is paired with."""
+    unpaired = list(after)
+    for branch in before:
+        index = next((i for i, other in enumerate(unpaired) if _equal(branch, other)), None)
+        if index is None:
+            return False
+        del unpaired[index]
+    return not unpaired
+
+
+def _equal(one: _Place, other: _Place) -> bool:
+    return not any(_narrowings(one, other, "")) and not any(_narrowings(other, one, ""))
 
 
 def _narrowed(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:

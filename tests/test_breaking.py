@@ -549,6 +549,17 @@ def judged(before: Callable[[Spec], None], after: Callable[[Spec], None]) -> lis
 LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 100}}
 STRING = {"type": "string"}
 
+
+def bounded_object(**max_lengths: int | None) -> Spec:
+    """An object whose string properties are bounded to the given ``maxLength`` (``None``:
+    unbounded)."""
+    properties = {
+        name: {**STRING, **({} if limit is None else {"maxLength": limit})}
+        for name, limit in max_lengths.items()
+    }
+    return {"type": "object", "properties": properties}
+
+
 # (the rule before, the rule after, whether requests the released SDK sends may be refused)
 BOUND_CASES: list[tuple[str, Callable[[Spec], None], Callable[[Spec], None], bool]] = [
     ("inside allOf", with_field(**STRING), with_field(allOf=[{"maxLength": 9}], **STRING), True),
@@ -694,6 +705,49 @@ BOUND_CASES: list[tuple[str, Callable[[Spec], None], Callable[[Spec], None], boo
         with_field(type="integer", multipleOf=12),
         True,
     ),
+    (
+        "two string branches swapped",
+        with_field(anyOf=[{**STRING, "maxLength": 5}, {**STRING, "pattern": "^a"}]),
+        with_field(anyOf=[{**STRING, "pattern": "^a"}, {**STRING, "maxLength": 5}]),
+        False,
+    ),
+    (
+        "a string branch dropped beside another",
+        with_field(anyOf=[{**STRING, "maxLength": 5}, {**STRING, "pattern": "^a"}]),
+        with_field(anyOf=[{**STRING, "maxLength": 5}]),
+        True,
+    ),
+    (
+        "a string branch added in front",
+        with_field(anyOf=[{**STRING, "maxLength": 5}]),
+        with_field(anyOf=[{**STRING, "pattern": "^a"}, {**STRING, "maxLength": 5}]),
+        False,
+    ),
+    (
+        "an object branch narrowed where its twin was swapped in",
+        with_field(anyOf=[bounded_object(a=5, b=None), bounded_object(a=None, b=5)]),
+        with_field(anyOf=[bounded_object(a=None, b=5), bounded_object(a=5, b=5)]),
+        True,
+    ),
+    (
+        # "abcdefg" matched only the pattern, and now both: oneOf refuses it.
+        "a oneOf string branch widened to overlap its twin",
+        with_field(oneOf=[{**STRING, "maxLength": 5}, {**STRING, "pattern": "^a"}]),
+        with_field(oneOf=[{**STRING, "maxLength": 10}, {**STRING, "pattern": "^a"}]),
+        True,
+    ),
+    (
+        "two oneOf string branches swapped",
+        with_field(oneOf=[{**STRING, "maxLength": 5}, {**STRING, "pattern": "^a"}]),
+        with_field(oneOf=[{**STRING, "pattern": "^a"}, {**STRING, "maxLength": 5}]),
+        False,
+    ),
+    (
+        "an anyOf of twin string branches made a oneOf",
+        with_field(anyOf=[{**STRING, "maxLength": 5}, {**STRING, "pattern": "^a"}]),
+        with_field(oneOf=[{**STRING, "maxLength": 5}, {**STRING, "pattern": "^a"}]),
+        True,
+    ),
 ]
 
 
@@ -712,7 +766,7 @@ def test_request_rules_are_judged_where_and_as_they_apply(
         return lambda spec: (referenced(spec), change(spec))
 
     found = judged(both(before), both(after))
-    expected = {"extra", "limit", "id"}
+    expected = {"extra", "limit", "id", "a", "b"}  # a and b: the properties of bounded_object cases
     assert bool(set(found) & expected) == breaks_users, found
 
 
