@@ -796,12 +796,10 @@ def _narrowed(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
         before, after = (_limit(rules.get(key), upper=upper) for rules in (old, new))
         if after is not None and (before is None or (after < before if upper else after > before)):
             said.append(f"{key} {_shown(before)} -> {_shown(after)}")
-    for side in ("upper", "lower"):
-        before, after = _numeric_bound(old, side), _numeric_bound(new, side)
-        if after is not None and (
-            before is None or (after < before if side == "upper" else after > before)
-        ):
-            said.append(f"{side} bound {_shown(before)} -> {_shown(after)}")
+    for side in _NUMERIC:
+        was, now = _numeric_bound(old, side), _numeric_bound(new, side)
+        if now is not None and (was is None or (now < was if side == "upper" else now > was)):
+            said.append(f"{side} bound {_shown_bound(was, side)} -> {_shown_bound(now, side)}")
     for key in _EXACT_RULES:
         added = [
             v for v in new.get(key, []) if v not in old.get(key, []) and _rules_out(key, v, old)
@@ -819,7 +817,7 @@ def _limit(values: list[Any] | None, *, upper: bool) -> Fraction | None:
 
 def _numeric_bound(rules: Mapping[str, Any], side: str) -> tuple[Fraction, int] | None:
     """The tightest bound on one side (``upper`` or ``lower``) of those ``_rules`` read."""
-    bounds = rules.get(side) or []
+    bounds: list[tuple[Fraction, int]] = rules.get(side) or []
     if not bounds:
         return None
     return min(bounds) if side == "upper" else max(bounds)
@@ -890,11 +888,18 @@ def _same_value(one: Any, other: Any) -> bool:
     return bool(one == other) and isinstance(one, bool) == isinstance(other, bool)
 
 
+def _shown_bound(bound: tuple[Fraction, int] | None, side: str) -> str:
+    """``<= 100``, ``< 100``...: an exclusive bound and an inclusive one at one value differ."""
+    if bound is None:
+        return "none"
+    value, order = bound
+    strict = order == (0 if side == "upper" else 1)  # as _ordered places it
+    return f"{'<' if side == 'upper' else '>'}{'' if strict else '='} {_shown(value)}"
+
+
 def _shown(value: Any) -> str:
     if value is None or value == []:
         return "none"
-    if isinstance(value, tuple):  # a numeric bound
-        value = value[0]
     if isinstance(value, Fraction):
         return str(value.numerator) if value.denominator == 1 else f"{float(value):g}"
     if isinstance(value, list):

@@ -770,6 +770,16 @@ def test_request_rules_are_judged_where_and_as_they_apply(
     assert bool(set(found) & expected) == breaks_users, found
 
 
+def test_a_bound_made_exclusive_says_so() -> None:
+    # "upper bound 100 -> 100" read as no change at all.
+    inclusive = with_query({**LIMIT, "schema": {"maximum": 100, "exclusiveMaximum": False}})
+    released, current = copy.deepcopy(load_spec()), copy.deepcopy(load_spec())
+    inclusive(released)
+    with_query({**LIMIT, "schema": {"exclusiveMaximum": 100}})(current)
+    (found,) = sdk_surface.breaking_changes(released, current)
+    assert "(upper bound <= 100 -> < 100)" in found.what
+
+
 @pytest.mark.parametrize(
     "change",
     [
