@@ -690,6 +690,12 @@ BOUND_CASES: list[tuple[str, Callable[[Spec], None], Callable[[Spec], None], boo
         with_field(type="integer", format="int32"),
         True,
     ),
+    (
+        "format float to double",
+        with_field(type="number", format="float"),
+        with_field(type="number", format="double"),
+        False,
+    ),
     ("enum of one value to const", with_field(enum=["a"]), with_field(const="a"), False),
     ("const to enum of that value", with_field(const="a"), with_field(enum=["a"]), False),
     ("enum of two values to const", with_field(enum=["a", "b"]), with_field(const="a"), True),
