@@ -48,5 +48,17 @@ class APIResponse:
             self._parsed = self._parse(self.http_response)
         return self._parsed
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Parsed first: the parser is the call's own, and the call holds the key, which a
+        # response cache or a task queue's result store must never be given.
+        return (_parsed_response, (self.http_response, self.parse()))
+
     def __repr__(self) -> str:
         return f"<APIResponse [{self.status_code}] request_id={self.request_id!r}>"
+
+
+def _parsed_response(http_response: httpx2.Response, token: SdkToken) -> APIResponse:
+    """An unpickled ``APIResponse``: parsed already, and its parser the token itself."""
+    response = APIResponse(http_response, lambda _: token)
+    response.parse()  # as it was when pickled; the lambda is never pickled (``__reduce__``)
+    return response

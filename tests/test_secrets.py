@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import pickle
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -400,6 +401,20 @@ def assert_nothing_reachable_shows_the_key(roots: dict[str, object]) -> int:
     return len(seen)
 
 
+def assert_no_pickle_holds_the_key(roots: dict[str, object]) -> int:
+    """Pickle each root that pickles (a result store, a task queue, a cache would): its bytes
+    hold no key, private attributes included. Returns how many pickled."""
+    pickled = 0
+    for where, obj in roots.items():
+        try:
+            data = pickle.dumps(obj)
+        except (TypeError, AttributeError, pickle.PicklingError):
+            continue  # what cannot be pickled cannot hand the key on that way
+        assert API_KEY.encode() not in data, f"pickle.dumps({where}) holds the key"
+        pickled += 1
+    return pickled
+
+
 def _generated_body() -> Any:
     from tapti_api_client.models import CreateSdkTokenRequest, Platform, Scope  # noqa: PLC0415
 
@@ -478,6 +493,12 @@ def test_no_object_reachable_from_tapti_shows_the_key(unused_port: int) -> None:
     ):
         errors = _sync_errors(tapti, server, unused_port)
         roots = _sync_roots(tapti, errors)
+        # Pickled first: the walk reads properties that httpx2 caches (a response's cookie
+        # jar, which holds a lock), and that pickle then refuses.
+        assert assert_no_pickle_holds_the_key(roots) >= 10
+        again = pickle.loads(pickle.dumps(roots["with_raw_response"]))
+        assert again.parse() == roots["with_raw_response.parse()"]
+        assert again.request_id == roots["with_raw_response"].request_id  # type: ignore[attr-defined]
         checked = assert_nothing_reachable_shows_the_key(roots)
         assert roots["token.response"] is not None, "SdkToken.response: the generated response"
     assert checked > 100, f"the walk saw only {checked} objects"
@@ -531,6 +552,7 @@ async def test_no_object_reachable_from_async_tapti_shows_the_key() -> None:
                 "copy headers": copy.get_async_httpx_client().headers,
                 "copy asyncio_detailed()": copy_response,
             }
+            assert assert_no_pickle_holds_the_key(roots) >= 5  # first: see the sync test
             assert_nothing_reachable_shows_the_key(roots)
             await copy.get_async_httpx_client().aclose()
     assert generated.status_code == 200
