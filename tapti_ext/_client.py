@@ -18,9 +18,11 @@ from typing import (
     Any,
     Final,
     Generic,
+    NoReturn,
     ParamSpec,
     Protocol,
     Self,
+    SupportsIndex,
     TypeVar,
     cast,
     overload,
@@ -344,11 +346,28 @@ class _BaseTapti(Generic[_Pipe]):
             changes["timeout"] = check_timeout(timeout)
         if max_retries is not None:
             changes["retry"] = RetryPolicy(max_retries=_check_retries(max_retries))
-        clone = copy.copy(self)
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
         clone._settings = self._settings.replace(**changes)
         clone._owns_pipeline = False
         clone._raw = None
         return clone
+
+    def __copy__(self) -> Self:
+        # As with_options() makes one: a copy closed (``with copy.copy(tapti):``) must not
+        # close the pool this client still sends through.
+        return self.with_options()
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Self:
+        # Sockets and locks cannot be copied: a settings object holding a client deep-copies
+        # to one that shares the pool, as copy.copy does.
+        return self.with_options()
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
+        raise TypeError(
+            f"cannot pickle {type(self).__name__!r} object: it holds a connection pool and the "
+            "API key; make a client in each process"
+        )
 
     @property
     def raw(self) -> AuthenticatedClient:

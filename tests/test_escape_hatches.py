@@ -7,8 +7,10 @@ exactly wrong.
 from __future__ import annotations
 
 import asyncio
+import copy
 import http.server
 import json
+import pickle
 import threading
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -110,6 +112,46 @@ def test_with_options_shares_the_pool_and_changes_only_what_it_names(
     patient.close()  # the pool stays the original's
     assert isinstance(tapti.user("u2").create_sdk_token(**CALL), SdkToken)
     assert [r.status for r in server.requests] == [503, 200, 200]
+
+
+@pytest.mark.parametrize("make_copy", [copy.copy, copy.deepcopy], ids=["copy", "deepcopy"])
+@pytest.mark.parametrize("kind", [Tapti, AsyncTapti])
+def test_a_copied_client_shares_the_pool_and_closing_it_leaves_the_original_open(
+    server: MockTaptiServer, make_copy: Any, kind: type[Tapti] | type[AsyncTapti]
+) -> None:
+    """``with copy.copy(tapti):`` closed the original's pool; a deep copy raised a raw
+    ``TypeError`` about a lock or a socket (async: only after the first call)."""
+
+    async def twice_async(client: AsyncTapti) -> None:
+        await client.user("u1").create_sdk_token(**CALL)
+        async with make_copy(client) as copied:
+            await copied.user("u2").create_sdk_token(**CALL)
+        await client.user("u3").create_sdk_token(**CALL)
+        await client.aclose()
+
+    client = kind(api_key=server.api_key, base_url=server.url, max_retries=0)
+    if isinstance(client, AsyncTapti):
+        asyncio.run(twice_async(client))
+    else:
+        client.user("u1").create_sdk_token(**CALL)
+        with make_copy(client) as copied:
+            copied.user("u2").create_sdk_token(**CALL)
+        client.user("u3").create_sdk_token(**CALL)
+        client.close()
+    assert [r.user_id for r in server.requests] == ["u1", "u2", "u3"]
+
+
+@pytest.mark.parametrize("kind", [Tapti, AsyncTapti])
+def test_a_client_refuses_pickling_in_words(
+    server: MockTaptiServer, kind: type[Tapti] | type[AsyncTapti]
+) -> None:
+    client = kind(api_key=server.api_key, base_url=server.url)
+    with pytest.raises(TypeError, match=f"cannot pickle '{kind.__name__}' object: it holds a "):
+        pickle.dumps(client)
+    with pytest.raises(TypeError, match="make a client in each process"):
+        pickle.dumps(client.with_options(max_retries=1))
+    if isinstance(client, Tapti):  # an AsyncTapti that never sent holds no socket
+        client.close()
 
 
 def test_with_options_checks_its_arguments(tapti: Tapti) -> None:
