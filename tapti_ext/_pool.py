@@ -22,6 +22,7 @@ import ssl
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 
+import h11
 import httpcore2
 import httpx2
 
@@ -52,6 +53,9 @@ HTTPCORE_ERRORS: Final[tuple[tuple[type[Exception], type[httpx2.RequestError]], 
     (httpcore2.LocalProtocolError, httpx2.LocalProtocolError),
     (httpcore2.NetworkError, httpx2.NetworkError),
     (httpcore2.ProtocolError, httpx2.ProtocolError),
+    # httpcore2 maps h11's refusal of a request's head, not of its body: a streamed body
+    # longer or shorter than its Content-Length says comes as h11's own.
+    (h11.LocalProtocolError, httpx2.LocalProtocolError),
 )
 
 

@@ -48,7 +48,23 @@ class _Route:
             raise InvalidInputError(
                 "a Host header must name the base URL's host: the API key goes nowhere else"
             )
+        _check_content_length(request)
         return Call(request, _unparsed, self.retry, self.timeout, self.secret, self.sources)
+
+
+def _check_content_length(request: httpx2.Request) -> None:
+    """A ``Content-Length`` the body disagrees with, refused before anything is sent: h11 would
+    refuse it only midway, the head and part of the body already on the wire."""
+    declared = request.headers.get_list("content-length")
+    if not declared or not isinstance(request.stream, httpx2.ByteStream):
+        return  # a streamed body's length is known only as it is sent (then h11 refuses it)
+    actual = len(request.content)
+    if declared != [str(actual)]:
+        said = declared[0] if len(declared) == 1 and declared[0].isdigit() else "something else"
+        raise InvalidInputError(
+            f"the Content-Length header says {said[:20]} but the body is {actual} bytes: "
+            "leave the header out, httpx2 sets it"
+        )
 
 
 def _names_the_site(host: str, url: httpx2.URL) -> bool:

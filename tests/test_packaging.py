@@ -59,6 +59,7 @@ def test_wheel_contents(tmp_path: Path) -> None:
     assert runtime == [
         "anyio>=4.16",
         "attrs>=23.2",
+        "h11>=0.16",
         "httpcore2<3,>=2.16",
         "httpx2<3,>=2.16",
         "python-dateutil>=2.8",
