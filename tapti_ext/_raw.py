@@ -49,7 +49,21 @@ class _Route:
                 "a Host header must name the base URL's host: the API key goes nowhere else"
             )
         _check_content_length(request)
-        return Call(request, _unparsed, self.retry, self.timeout, self.secret, self.sources)
+        return Call(
+            request, _unparsed, self.retry, self._timeout(request), self.secret, self.sources
+        )
+
+    def _timeout(self, request: httpx2.Request) -> Timeout:
+        """The route's, unless the request names its own (``client.get(..., timeout=0.5)``):
+        httpx2 then puts that one, per phase, where it puts its client's default otherwise."""
+        asked = request.extensions.get("timeout")
+        if not asked or asked == _as_httpx_timeout(self.timeout).as_dict():
+            return self.timeout
+        return check_timeout(httpx2.Timeout(**asked))
+
+
+def _as_httpx_timeout(timeout: Timeout) -> httpx2.Timeout:
+    return timeout if isinstance(timeout, httpx2.Timeout) else httpx2.Timeout(timeout)
 
 
 def _check_content_length(request: httpx2.Request) -> None:
@@ -229,6 +243,7 @@ def _attach(settings: dict[str, Any]) -> _PipelineClient:
         "headers": settings["headers"],
         "cookies": _cookie_jar(settings["cookies"]),
         "follow_redirects": False,
+        "timeout": _as_httpx_timeout(route.timeout),  # so that a request's own shows (_Route)
         "trust_env": False,  # the pipeline decides the route, proxies included
     }
     if isinstance(route.pipeline, Pipeline):
@@ -258,7 +273,7 @@ def raw_client(
             "auth_header_name": API_KEY_HEADER,
             "headers": dict(headers),
             "cookies": {},
-            "timeout": timeout if isinstance(timeout, httpx2.Timeout) else httpx2.Timeout(timeout),
+            "timeout": _as_httpx_timeout(timeout),
             "verify_ssl": True,
             "follow_redirects": False,
             "raise_on_unexpected_status": False,

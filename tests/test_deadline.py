@@ -461,6 +461,33 @@ def test_call_timeout_overrides_the_clients(
     assert server.attempts == 1
 
 
+@pytest.mark.parametrize("asked", [0.5, httpx2.Timeout(0.5)], ids=["seconds", "httpx2.Timeout"])
+@pytest.mark.parametrize("way", ["sync", "async"])
+def test_raw_httpx_clients_request_timeout_is_obeyed(
+    way: str, asked: Any, serve: Callable[..., Server]
+) -> None:
+    """``tapti.raw.get_httpx_client().get(..., timeout=0.5)`` ran to the client's own timeout
+    (30 s by default, 6 s here), as if not given; plain httpx2 stops at 0.5 s."""
+    server = serve(never_answers)
+    options = {"api_key": API_KEY, "base_url": server.url, "timeout": 6, "max_retries": 0}
+
+    async def send_async() -> None:
+        async with AsyncTapti(**options) as tapti:
+            await tapti.raw.get_async_httpx_client().get("/x", timeout=asked)
+
+    def send() -> None:
+        if way == "async":
+            asyncio.run(send_async())
+            return
+        with Tapti(**options) as tapti:
+            tapti.raw.get_httpx_client().get("/x", timeout=asked)
+
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError):
+        send()
+    assert time.monotonic() - started < 2.5
+
+
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_httpx_timeout_keeps_its_per_operation_meaning(
     flavour: str, serve: Callable[..., Server]
