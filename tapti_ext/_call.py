@@ -9,6 +9,7 @@ no I/O, so the sync and async clients share it, and it is tested without sockets
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import math
@@ -89,17 +90,20 @@ def parse_retry_after(headers: httpx2.Headers) -> float | None:
         return None
     value = value.strip()
     try:
+        # float() reads Python's own spellings too ("1_0", Arabic-Indic digits): not HTTP's.
+        if not value.isascii() or "_" in value:
+            raise ValueError(value)  # noqa: TRY301  (then read as a date, which it is not)
         seconds = float(value)
     except ValueError:
         try:
             when = parsedate_to_datetime(value)
-            if when.tzinfo is None:
-                return None
+            if when.tzinfo is None:  # asctime's form, which RFC 9110 has recipients read as GMT
+                when = when.replace(tzinfo=datetime.UTC)
             seconds = when.timestamp() - time.time()
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
-    if math.isnan(seconds):
-        return None
+    if math.isnan(seconds) or value.startswith("-"):
+        return None  # a wait cannot be negative: a header that says so is no advice at all
     # "inf", "1e999" or a date in the year 9999 mean "not soon": kept a wait a caller can still
     # sleep on or round (inf breaks int(), time.sleep() and asyncio.sleep()).
     return min(max(seconds, 0.0), _LONGEST_RETRY_AFTER)
