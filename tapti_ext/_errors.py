@@ -310,6 +310,12 @@ def status_error_from_response(
         message = f"{message} (request id {redacted(request_id, secret)})"
     if key_source and status in {401, 403}:
         message = f"{message}; the API key came from {key_source}"
+    location = response.headers.get("location") if 300 <= status < 400 else None
+    if location is not None:
+        # Never followed: the key would go along. Mostly a base URL missing its https or its path.
+        shown = excerpt(location, secret, _MAX_QUOTED_REASON)
+        message = f"{message}; a redirect to {shown}, which the SDK does not follow"
+        message += ": is the base URL right?"
     if status == 429:
         return RateLimitError(message, response=response, body=body, retry_after=retry_after)
     if status >= 500:

@@ -138,6 +138,22 @@ def test_redirects_are_not_followed(status: int, client_follows: bool) -> None:
     assert type(error) is APIStatusError
     assert error.status_code == status
     assert [r.url.host for r in handler.requests] == ["api.tapti.ai"]
+    assert str(error).endswith(
+        "; a redirect to https://evil.example/steal, which the SDK does not follow:"
+        " is the base URL right?"
+    )
+
+
+def test_a_redirects_location_is_quoted_masked_and_bounded() -> None:
+    """It says where the answer pointed (it was only the status line); what the server wrote
+    there is quoted as any server text is: the key and a token masked, 100 characters."""
+    location = f"https://x.example/?k={API_KEY}&sdk_token=tok_secret&pad={'a' * 300}"
+    handler = Recorder(lambda _: httpx2.Response(302, headers={"location": location}))
+    message = str(raises(handler, APIStatusError))
+    assert "a redirect to https://x.example/?k=***&sdk_token=***&pad=aaa" in message
+    assert API_KEY not in message
+    assert "tok_secret" not in message
+    assert "a" * 120 not in message
 
 
 def test_a_2xx_the_spec_does_not_document_is_not_a_token() -> None:
