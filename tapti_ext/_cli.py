@@ -55,7 +55,9 @@ exit codes:
   141  the output's reader went away (a closed pipe: `tapti ... | head -c1`)
 
 With --json, an error is one JSON object on stdout instead of a line on stderr:
-  {"error": {"type": "authentication_error", "message": "...", "request_id": "..."}}"""
+  {"error": {"type": "rate_limit_error", "message": "...", "request_id": "...",
+             "status_code": 429, "retry_after": 30.0}}
+(status_code and retry_after are null where the API gave none)"""
 _MOCK_EXIT_CODES: Final = """\
 exit codes:
   0    stopped by Ctrl-C (SIGINT) or SIGTERM
@@ -136,6 +138,8 @@ class _Failure(NamedTuple):
     message: str
     line: str  # what stderr shows without --json: "tapti: ..."
     request_id: str | None = None
+    status_code: int | None = None  # the API's answer, when there was one
+    retry_after: float | None = None  # seconds the API asked to wait (a 429, a 503)
 
     @property
     def exit_code(self) -> int:
@@ -759,7 +763,13 @@ def _output_error(message: str) -> _CliError:
 def _report(failure: _Failure, *, in_json: bool) -> None:
     """The failure on stdout as JSON, or as a line on stderr; a reader gone away or a full disk
     cannot add a traceback to it (the exit code still tells)."""
-    error = {"type": failure.type, "message": failure.message, "request_id": failure.request_id}
+    error = {
+        "type": failure.type,
+        "message": failure.message,
+        "request_id": failure.request_id,
+        "status_code": failure.status_code,
+        "retry_after": failure.retry_after,
+    }
     in_json = in_json and sys.stdout is not None  # closed: the line goes to stderr instead
     stream = sys.stdout if in_json else sys.stderr
     if stream is None:  # closed (`2>&-`): print() would fall back to stdout, into `$(...)`
@@ -810,4 +820,11 @@ def _failure(exc: Exception) -> _Failure | None:
     elif isinstance(exc, APIConnectionError | APIStatusError):
         label = ""
     kind = _words(type(exc).__name__).lower().replace(" ", "_")  # "authentication_error"
-    return _Failure(kind, message, f"tapti: {label}{message}", getattr(exc, "request_id", None))
+    return _Failure(
+        kind,
+        message,
+        f"tapti: {label}{message}",
+        getattr(exc, "request_id", None),
+        getattr(exc, "status_code", None),
+        getattr(exc, "retry_after", None),
+    )

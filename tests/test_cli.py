@@ -588,6 +588,22 @@ def test_api_errors_from_the_api_are_exit_1_with_the_request_id_in_json(
     assert error["type"] == "authentication_error"
     assert error["request_id"] == server.requests[-1].request_id
     assert error["message"].startswith("401 Unauthorized")
+    assert (error["status_code"], error["retry_after"]) == (401, None)
+
+
+def test_a_rate_limit_in_json_says_its_status_and_how_long_to_wait(
+    server: MockTaptiServer,
+) -> None:
+    """A script deciding when to run again reads them, not the message's words."""
+    server.fail_next(1, status=429, retry_after=120)
+    result = run(*API_CREATE, json.dumps(BODY), "--json", env=env_for(server))
+    assert result.returncode == 1
+    error = json.loads(result.stdout)["error"]
+    assert (error["type"], error["status_code"], error["retry_after"]) == (
+        "rate_limit_error",
+        429,
+        120.0,
+    )
 
 
 @pytest.mark.parametrize("command", ["api", "sdk-token"])
@@ -818,7 +834,7 @@ def test_every_error_path_speaks_cli_as_a_line_and_as_json(
     assert len(out.splitlines()) == 1, out
     error = json.loads(out)["error"]
     assert set(json.loads(out)) == {"error"}
-    assert set(error) == {"type", "message", "request_id"}
+    assert set(error) == {"type", "message", "request_id", "status_code", "retry_after"}
     assert error["type"] == case.type
     assert_in_cli_terms(error["message"])
     assert KEY not in out
