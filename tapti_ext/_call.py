@@ -31,6 +31,7 @@ from ._errors import (
     APIResponseValidationError,
     APITimeoutError,
     InvalidInputError,
+    TaptiError,
     describe_transport_error,
     excerpt,
     forget_locals,
@@ -626,14 +627,25 @@ class Call(Generic[_T]):
         retries: int,
         deadline: Deadline,
         handling: BaseException | None = None,
+        *,
+        closed: bool = False,
     ) -> Answer | float:
         """The 2xx response, or the seconds to wait before retrying; raises the final error.
 
         Never retries once a 2xx status arrived (the server did the work: another attempt
         would create a second token), and never starts a wait the deadline would cut short.
         ``handling``: the exception the caller was handling when the call began (its chain is
-        theirs, not this call's).
+        theirs, not this call's). ``closed``: the client was closed meanwhile, which is then
+        what failed the attempt (the pool shut its socket), not the server.
         """
+        if closed and not isinstance(outcome, Answer):
+            began = isinstance(outcome, Unreadable) and (
+                outcome.response is None or 200 <= outcome.response.status_code < 300
+            )
+            said = ", as a successful answer arrived (not retried: a token may exist)"
+            message = f"the client was closed during the call{said if began else ''}"
+            cause = outcome.error if isinstance(outcome, Unreadable) else outcome
+            raise TaptiError(message) from cause
         if isinstance(outcome, Unreadable):
             return self._settle_unreadable(outcome, retries, deadline)
         if isinstance(outcome, Answer):

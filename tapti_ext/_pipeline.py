@@ -290,7 +290,7 @@ class Pipeline(_Base[httpx2.Client]):
             while True:
                 span.attempt(retries)
                 outcome = self._attempt(call, Attempt(deadline))
-                step = call.settle(outcome, retries, deadline, handling)
+                step = call.settle(outcome, retries, deadline, handling, closed=self.closed)
                 if isinstance(step, Answer):
                     span.end(step)
                     return step
@@ -474,7 +474,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
             while True:
                 span.attempt(retries)
                 outcome = await self._attempt(call, Attempt(deadline))
-                step = call.settle(outcome, retries, deadline, handling)
+                step = call.settle(outcome, retries, deadline, handling, closed=self.closed)
                 if isinstance(step, Answer):
                     span.end(step)
                     return step

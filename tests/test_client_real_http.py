@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -18,6 +19,9 @@ import pytest
 from _fields import portal_body
 from tapti_api_client.api.users import create_sdk_token
 from tapti_api_client.models import CreateSdkTokenRequest
+from test_deadline import FOREVER as DEADLINE_FOREVER
+from test_deadline import Server as DeadlineServer
+from test_deadline import response_bytes
 
 from tapti_ext import (
     APIConnectionError,
@@ -506,3 +510,38 @@ def test_close_from_another_thread_ends_calls_in_flight_without_touching_freed_s
             if failures:
                 break
     assert failures == []
+
+
+def _half_a_success(connection: socket.socket, server: DeadlineServer) -> None:
+    head, body = response_bytes(200)
+    connection.sendall(head + body[:10])
+    server.pause(DEADLINE_FOREVER)
+
+
+async def _closed_meanwhile_async(base_url: str) -> None:
+    async with AsyncTapti(api_key=API_KEY, base_url=base_url, max_retries=2) as tapti:
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.3, lambda: loop.create_task(tapti.aclose()))
+        await tapti.user("user_123").create_sdk_token(**CALL)
+
+
+def _closed_meanwhile(base_url: str, way: str) -> None:
+    """One call, the client closed 0.3 s into it: from a task (async) or a thread (sync)."""
+    if way == "async":
+        asyncio.run(_closed_meanwhile_async(base_url))
+        return
+    tapti = Tapti(api_key=API_KEY, base_url=base_url, max_retries=2)
+    threading.Timer(0.3, tapti.close).start()
+    tapti.user("user_123").create_sdk_token(**CALL)
+
+
+@pytest.mark.parametrize("way", ["sync", "async"])
+def test_closing_the_client_while_a_success_arrives_says_so_not_the_server(way: str) -> None:
+    """close() from another thread (or task) while a 2xx body is read: the message blamed the
+    server ("peer closed connection without sending complete message body"; async, only
+    "ReadError"), though it was the client that shut the socket."""
+    closed = "the client was closed during the call, as a successful answer arrived"
+    with DeadlineServer(_half_a_success) as server, pytest.raises(TaptiError) as caught:
+        _closed_meanwhile(server.url, way)
+    assert str(caught.value) == f"{closed} (not retried: a token may exist)"
+    assert server.attempts == 1
