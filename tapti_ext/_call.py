@@ -638,14 +638,8 @@ class Call(Generic[_T]):
         theirs, not this call's). ``closed``: the client was closed meanwhile, which is then
         what failed the attempt (the pool shut its socket), not the server.
         """
-        if closed and not isinstance(outcome, Answer):
-            began = isinstance(outcome, Unreadable) and (
-                outcome.response is None or 200 <= outcome.response.status_code < 300
-            )
-            said = ", as a successful answer arrived (not retried: a token may exist)"
-            message = f"the client was closed during the call{said if began else ''}"
-            cause = outcome.error if isinstance(outcome, Unreadable) else outcome
-            raise TaptiError(message) from cause
+        if closed:
+            self._raise_if_closed_during(outcome)
         if isinstance(outcome, Unreadable):
             return self._settle_unreadable(outcome, retries, deadline)
         if isinstance(outcome, Answer):
@@ -682,6 +676,31 @@ class Call(Generic[_T]):
         if lasting:
             raise failure from outcome  # the pipeline masks and clears the chain (Pipeline.run)
         return self._again(failure, retries, deadline, None, type(failure).__name__, outcome)
+
+    def _raise_if_closed_during(self, outcome: Answer | Unreadable | httpx2.RequestError) -> None:
+        """A failed attempt of a client closed meanwhile: the close shut its socket, not the
+        server. A status that arrived says what happened instead (settled as usual), unless it
+        is a 2xx whose body the close cut: a token may exist, which the error must say."""
+        if isinstance(outcome, httpx2.RequestError):
+            raise TaptiError("the client was closed during the call") from outcome
+        if not isinstance(outcome, Unreadable):
+            return
+        response = outcome.response
+        if response is not None and not 200 <= response.status_code < 300:
+            return
+        what = "a successful response" if response else "an answer that may be a success"
+        raise APIResponseValidationError(
+            f"the client was closed during the call, while {what} was read "
+            "(not retried: a token may exist)",
+            response=self._stand_in(response),
+        ) from outcome.error
+
+    def _stand_in(self, response: Answer | None) -> httpx2.Response:
+        """What an error about an unread 2xx keeps as its response: the head that came, or
+        only a 200 for the request when just a 2xx status line did."""
+        if response is None:
+            return httpx2.Response(200, request=self.request)
+        return error_response(response, self.secret)
 
     def _where(self, retries: int) -> str:
         """Where the call went and how often, in the caller's terms (never the path's ids)."""
@@ -724,11 +743,7 @@ class Call(Generic[_T]):
                 f"({self._where(retries)}; not retried: a token may have been issued)",
                 request=self.request,
             ) from error
-        stand_in = (
-            error_response(response, self.secret)
-            if response
-            else httpx2.Response(200, request=self.request)
-        )
+        stand_in = self._stand_in(response)
         if isinstance(error, BodyTooLargeError):
             message = f"response body is larger than {MAX_RESPONSE_BYTES} bytes once decoded"
         else:

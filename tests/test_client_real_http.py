@@ -28,6 +28,7 @@ from tapti_ext import (
     APIResponseValidationError,
     APITimeoutError,
     AsyncTapti,
+    AuthenticationError,
     InvalidInputError,
     NotFoundError,
     Tapti,
@@ -540,8 +541,24 @@ def test_closing_the_client_while_a_success_arrives_says_so_not_the_server(way: 
     """close() from another thread (or task) while a 2xx body is read: the message blamed the
     server ("peer closed connection without sending complete message body"; async, only
     "ReadError"), though it was the client that shut the socket."""
-    closed = "the client was closed during the call, as a successful answer arrived"
-    with DeadlineServer(_half_a_success) as server, pytest.raises(TaptiError) as caught:
+    closed = "the client was closed during the call, while a successful response was read"
+    with DeadlineServer(_half_a_success) as server, pytest.raises(APIResponseValidationError) as e:
         _closed_meanwhile(server.url, way)
-    assert str(caught.value) == f"{closed} (not retried: a token may exist)"
+    assert str(e.value) == f"{closed} (not retried: a token may exist)"
+    assert e.value.response.status_code == 200
+    assert server.attempts == 1
+
+
+def _half_a_refusal(connection: socket.socket, server: DeadlineServer) -> None:
+    head, body = response_bytes(401, b'{"message": "who are you"}')
+    connection.sendall(head + body[:5])
+    server.pause(DEADLINE_FOREVER)
+
+
+@pytest.mark.parametrize("way", ["sync", "async"])
+def test_closing_the_client_while_an_error_arrives_keeps_the_status_error(way: str) -> None:
+    """The status line said what happened: the close that cut its body changes nothing."""
+    with DeadlineServer(_half_a_refusal) as server, pytest.raises(AuthenticationError) as e:
+        _closed_meanwhile(server.url, way)
+    assert e.value.status_code == 401
     assert server.attempts == 1

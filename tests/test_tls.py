@@ -282,10 +282,13 @@ def alerting_until_closed(context: ssl.SSLContext) -> Callable[[socket.socket], 
     context.minimum_version = ssl.TLSVersion.TLSv1_3
 
     def handle(connection: socket.socket) -> None:
-        with contextlib.suppress(ssl.SSLError):
-            context.wrap_socket(connection, server_side=True)
-        while connection.recv(4096):
-            pass
+        # A failed handshake closes the wrapped descriptor at once: the duplicate keeps the
+        # connection open to drain.
+        with connection.dup() as kept:
+            with contextlib.suppress(ssl.SSLError):
+                context.wrap_socket(connection, server_side=True)
+            while kept.recv(4096):
+                pass
 
     return handle
 
