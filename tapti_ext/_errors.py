@@ -313,7 +313,7 @@ def status_error_from_response(
     location = response.headers.get("location") if 300 <= status < 400 else None
     if location is not None:
         # Never followed: the key would go along. Mostly a base URL missing its https or its path.
-        shown = excerpt(location, secret, _MAX_QUOTED_REASON)
+        shown = excerpt(url_without_secrets(location, secret), secret, _MAX_QUOTED_REASON)
         message = f"{message}; a redirect to {shown}, which the SDK does not follow"
         message += ": is the base URL right?"
     if status == 429:
@@ -322,6 +322,23 @@ def status_error_from_response(
         return InternalServerError(message, response=response, body=body)
     error_class = _STATUS_ERRORS.get(status, APIStatusError)
     return error_class(message, response=response, body=body)
+
+
+def url_without_secrets(value: str, secret: str) -> str:
+    """A URL as a message may show it: no user name or password, each query value and the
+    fragment as ``***`` (where an SDK token, a key or a one-time code would travel), ``secret``
+    masked. Scheme, host and path stay: they are what tells a wrong URL."""
+    scheme, sep, rest = value.partition("://")
+    if sep:
+        authority, slash, tail = rest.partition("/")
+        value = f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{tail}"
+    value, hashed, _ = value.partition("#")
+    value, asked, query = value.partition("?")
+    names = [pair.partition("=")[0] for pair in query.split("&")] if asked else []
+    shown = (
+        value + asked + "&".join(f"{name}={MASK}" for name in names) + hashed + MASK * bool(hashed)
+    )
+    return redacted(shown, secret)
 
 
 def excerpt(text: str, secret: str, limit: int = _MAX_QUOTED_MESSAGE) -> str:

@@ -20,7 +20,7 @@ import httpx2
 from tapti_api_client.models.platform import Platform
 from tapti_api_client.models.scope import Scope
 
-from ._errors import MASK, InvalidInputError, excerpt, redacted
+from ._errors import InvalidInputError, excerpt, redacted, url_without_secrets
 from ._names import PlatformName, ScopeName
 
 __all__ = [
@@ -278,19 +278,8 @@ _MAX_HOST = 253
 
 
 def _shown_url(value: str, secret: str) -> str:
-    """A refused URL as a message quotes it: no user name or password, each query value and
-    the fragment as ``***`` (where an SDK token or a key would travel), ``secret`` masked."""
-    scheme, sep, rest = value.partition("://")
-    if sep:
-        authority, slash, tail = rest.partition("/")
-        value = f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{tail}"
-    value, hashed, _ = value.partition("#")
-    value, asked, query = value.partition("?")
-    names = [pair.partition("=")[0] for pair in query.split("&")] if asked else []
-    shown = (
-        value + asked + "&".join(f"{name}={MASK}" for name in names) + hashed + MASK * bool(hashed)
-    )
-    return _quoted(redacted(shown, secret))
+    """A refused URL as a message quotes it (``url_without_secrets``), cut short."""
+    return _quoted(url_without_secrets(value, secret))
 
 
 def _quoted(value: object) -> str:

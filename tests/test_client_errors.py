@@ -144,16 +144,23 @@ def test_redirects_are_not_followed(status: int, client_follows: bool) -> None:
     )
 
 
-def test_a_redirects_location_is_quoted_masked_and_bounded() -> None:
-    """It says where the answer pointed (it was only the status line); what the server wrote
-    there is quoted as any server text is: the key and a token masked, 100 characters."""
-    location = f"https://x.example/?k={API_KEY}&sdk_token=tok_secret&pad={'a' * 300}"
+def test_a_redirects_location_is_quoted_without_secrets_and_bounded() -> None:
+    """It says where the answer pointed (it was only the status line), as a refused URL is
+    quoted: no credentials, no query value or fragment (a one-time code, a signature), the key
+    masked in the path too, 100 characters at most."""
+    location = (
+        f"https://user:pa55word@x.example/{API_KEY}/{'a' * 300}"
+        "?access_token=at_secret&sdk_token=tok_secret#frag_secret"
+    )
     handler = Recorder(lambda _: httpx2.Response(302, headers={"location": location}))
     message = str(raises(handler, APIStatusError))
-    assert "a redirect to https://x.example/?k=***&sdk_token=***&pad=aaa" in message
-    assert API_KEY not in message
-    assert "tok_secret" not in message
-    assert "a" * 120 not in message
+    assert "a redirect to https://x.example/***/aaa" in message
+    for secret in (API_KEY, "pa55word", "at_secret", "tok_secret", "frag_secret", "a" * 120):
+        assert secret not in message
+    short = Recorder(lambda _: httpx2.Response(302, headers={"location": location[-60:]}))
+    assert "a redirect to aaaa?access_token=***&sdk_token=***#***, which" in str(
+        raises(short, APIStatusError)
+    )
 
 
 def test_a_2xx_the_spec_does_not_document_is_not_a_token() -> None:
