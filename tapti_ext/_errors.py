@@ -544,16 +544,15 @@ _NAME_MISMATCH: Final = frozenset({62, 64})
 # A server's TLS alerts about the client's certificate (OpenSSL's reason names): the same
 # client presents the same certificate, or none, on every attempt.
 _CLIENT_CERTIFICATE_ALERTS: Final = frozenset(
-    f"{prefix}_ALERT_{alert}"
-    for prefix, alert in (
-        ("TLSV13", "CERTIFICATE_REQUIRED"),
-        ("SSLV3", "BAD_CERTIFICATE"),
-        ("SSLV3", "UNSUPPORTED_CERTIFICATE"),
-        ("SSLV3", "CERTIFICATE_REVOKED"),
-        ("SSLV3", "CERTIFICATE_EXPIRED"),
-        ("SSLV3", "CERTIFICATE_UNKNOWN"),
-        ("TLSV1", "UNKNOWN_CA"),
-    )
+    {
+        "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+        "SSLV3_ALERT_BAD_CERTIFICATE",
+        "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
+        "SSLV3_ALERT_CERTIFICATE_REVOKED",
+        "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+        "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+        "TLSV1_ALERT_UNKNOWN_CA",
+    }
 )
 
 

@@ -254,12 +254,13 @@ class _Base(Generic[_Http]):
 def _failed(exc: Exception, attempt: Attempt, call: Call[Any]) -> Unreadable | httpx2.RequestError:
     """What a failure before a readable answer means for ``Call.settle``; raises what is final.
 
-    A transport error after a 2xx status line is no connection error: the token exists.
-    Anything that is neither httpx2's nor the SDK's (a program's signal handler raising, say)
-    is the program's own: it leaves unchanged, never retried (``run`` clears its frames' locals).
+    A transport error after a 2xx status line is no connection error: the token exists. What
+    comes from below httpx2 (a lent client's TLS alert, h11's refusal of a streamed body) is
+    made httpx2's first. Anything else (a program's signal handler raising, say) is the
+    program's own: it leaves unchanged, never retried (``run`` clears its frames' locals).
     """
-    if not isinstance(exc, httpx2.RequestError):  # a lent client's TLS alert, say
-        exc = as_httpx_error(exc, call.request) or exc
+    if not isinstance(exc, httpx2.RequestError):
+        exc = _as_httpx(exc, call)
     if isinstance(exc, httpx2.RequestError):
         return Unreadable(None, exc) if attempt.may_be_2xx() else exc
     raise exc

@@ -66,14 +66,14 @@ def as_httpx_error(exc: Exception, request: httpx2.Request) -> httpx2.RequestErr
     after the handshake (a server asking for a client certificate, on the first read) comes
     as a raw ``ssl.SSLError`` from anyio through the pool and through a lent ``http_client``
     alike, since neither httpcore2 nor httpx2 maps it. The chain keeps the original."""
-    for core, mapped in HTTPCORE_ERRORS:
-        if isinstance(exc, core):
-            return mapped(str(exc) or type(exc).__name__, request=request)
-    if isinstance(exc, ssl.SSLError):
-        error = httpx2.ReadError(str(exc) or type(exc).__name__, request=request)
-        error.__cause__ = exc
-        return error
-    return None
+    kind = next((mapped for core, mapped in HTTPCORE_ERRORS if isinstance(exc, core)), None)
+    if kind is None and isinstance(exc, ssl.SSLError):
+        kind = httpx2.ReadError
+    if kind is None:
+        return None
+    error = kind(str(exc) or type(exc).__name__, request=request)
+    error.__cause__ = exc  # what lasting_failure and the message read, wherever it is raised
+    return error
 
 
 class PoolSettings:

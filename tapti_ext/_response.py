@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import httpx2
 
-from ._errors import request_id_of
+from ._errors import TaptiError, request_id_of
 
 if TYPE_CHECKING:
     from ._portal import SdkToken
@@ -51,7 +51,13 @@ class APIResponse:
     def __reduce__(self) -> tuple[object, ...]:
         # Parsed first: the parser is the call's own, and the call holds the key, which a
         # response cache or a task queue's result store must never be given.
-        return (_parsed_response, (self.http_response, self.parse()))
+        try:
+            parsed = self.parse()
+        except TaptiError as exc:  # what pickle and copy raise for what they cannot take
+            raise TypeError(
+                f"cannot pickle an APIResponse whose body does not parse: {exc}"
+            ) from exc
+        return (_parsed_response, (self.http_response, parsed))
 
     def __repr__(self) -> str:
         return f"<APIResponse [{self.status_code}] request_id={self.request_id!r}>"

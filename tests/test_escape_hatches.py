@@ -154,6 +154,17 @@ def test_a_client_refuses_pickling_in_words(
         client.close()
 
 
+def test_a_raw_response_pickles_parsed_and_refuses_when_it_cannot_parse(
+    tapti: Tapti, server: MockTaptiServer
+) -> None:
+    answered = tapti.with_raw_response.user("u1").create_sdk_token(**CALL)
+    assert pickle.loads(pickle.dumps(answered)).parse() == answered.parse()
+    server.fail_next(1, status=200, body={"oauth_portal_url": 42})
+    unparsable = tapti.with_raw_response.user("u1").create_sdk_token(**CALL)
+    with pytest.raises(TypeError, match="cannot pickle an APIResponse whose body does not parse"):
+        pickle.dumps(unparsable)
+
+
 def test_with_options_checks_its_arguments(tapti: Tapti) -> None:
     with pytest.raises(InvalidInputError, match="max_retries"):
         tapti.with_options(max_retries=-1)
