@@ -10,7 +10,7 @@ methods. The key is added below httpx2, so no httpx2 object here ever holds it.
 from __future__ import annotations
 
 from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
-from typing import Any, Self
+from typing import Any, Final, Self
 from urllib.parse import unquote_to_bytes
 
 import attrs
@@ -23,6 +23,9 @@ from ._inputs import Timeout, check_timeout, is_valid_text, segment_problem
 from ._pipeline import AsyncPipeline, Pipeline
 
 __all__ = ["raw_client"]
+
+
+_OWN_TIMEOUT: Final = "tapti_own_timeout"  # a request extension: see _built
 
 
 def _unparsed(response: httpx2.Response, secret: str = "") -> httpx2.Response:  # noqa: ARG001
@@ -54,12 +57,11 @@ class _Route:
         )
 
     def _timeout(self, request: httpx2.Request) -> Timeout:
-        """The route's, unless the request names its own (``client.get(..., timeout=0.5)``):
-        httpx2 then puts that one, per phase, where it puts its client's default otherwise."""
-        asked = request.extensions.get("timeout")
-        if not asked or asked == _as_httpx_timeout(self.timeout).as_dict():
+        """The route's, unless the request's caller named one (``client.get(..., timeout=0.5)``,
+        marked by ``_built``): that one applies per phase of each attempt, as httpx2 reads it."""
+        if not request.extensions.get(_OWN_TIMEOUT):
             return self.timeout
-        return check_timeout(httpx2.Timeout(**asked))
+        return check_timeout(httpx2.Timeout(**request.extensions["timeout"]))
 
 
 def _as_httpx_timeout(timeout: Timeout) -> httpx2.Timeout:
@@ -195,12 +197,21 @@ def _segment_problem(segment: str) -> str | None:
     return segment_problem(segment)
 
 
+def _built(request: httpx2.Request, timeout: object) -> httpx2.Request:
+    """``request`` marked when its caller named a timeout (``client.get(..., timeout=...)``):
+    httpx2 puts the client's default in the same place otherwise (``_Route._timeout``)."""
+    if timeout is not httpx2.USE_CLIENT_DEFAULT:
+        request.extensions[_OWN_TIMEOUT] = True
+    return request
+
+
 class _BorrowedClient(httpx2.Client):
     """The httpx2 client of ``tapti.raw``: closing it (or leaving ``with``) closes nothing, as
     the pool is the ``Tapti`` client's and ``tapti.raw`` is kept for later calls."""
 
     def build_request(self, method: str, url: httpx2.URL | str, **kwargs: Any) -> httpx2.Request:
-        return super().build_request(method, _checked_url(url), **kwargs)
+        request = super().build_request(method, _checked_url(url), **kwargs)
+        return _built(request, kwargs.get("timeout", httpx2.USE_CLIENT_DEFAULT))
 
     def close(self) -> None:
         pass
@@ -211,7 +222,8 @@ class _BorrowedClient(httpx2.Client):
 
 class _AsyncBorrowedClient(httpx2.AsyncClient):
     def build_request(self, method: str, url: httpx2.URL | str, **kwargs: Any) -> httpx2.Request:
-        return super().build_request(method, _checked_url(url), **kwargs)
+        request = super().build_request(method, _checked_url(url), **kwargs)
+        return _built(request, kwargs.get("timeout", httpx2.USE_CLIENT_DEFAULT))
 
     async def aclose(self) -> None:
         pass
