@@ -57,7 +57,7 @@ exit codes:
 With --json, an error is one JSON object on stdout instead of a line on stderr:
   {"error": {"type": "rate_limit_error", "message": "...", "request_id": "...",
              "status_code": 429, "retry_after": 30.0}}
-(status_code and retry_after are null where the API gave none)"""
+(status_code: the API's error status; retry_after: a 429's wait; else null)"""
 _MOCK_EXIT_CODES: Final = """\
 exit codes:
   0    stopped by Ctrl-C (SIGINT) or SIGTERM
@@ -138,8 +138,8 @@ class _Failure(NamedTuple):
     message: str
     line: str  # what stderr shows without --json: "tapti: ..."
     request_id: str | None = None
-    status_code: int | None = None  # the API's answer, when there was one
-    retry_after: float | None = None  # seconds the API asked to wait (a 429, a 503)
+    status_code: int | None = None  # the error status the API answered with
+    retry_after: float | None = None  # seconds a 429 asked to wait
 
     @property
     def exit_code(self) -> int:
@@ -825,6 +825,7 @@ def _failure(exc: Exception) -> _Failure | None:
         message,
         f"tapti: {label}{message}",
         getattr(exc, "request_id", None),
-        getattr(exc, "status_code", None),
+        # An unreadable answer's status may be a stand-in: only an error status is reported.
+        exc.status_code if isinstance(exc, APIStatusError) else None,
         getattr(exc, "retry_after", None),
     )
