@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-import math
 import random
 import re
 import sys
@@ -84,18 +83,20 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429})
 _LONGEST_RETRY_AFTER: Final = 86_400.0  # a day
 
 
+_DELTA_SECONDS: Final = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+
 def parse_retry_after(headers: httpx2.Headers) -> float | None:
     """Seconds to wait from ``Retry-After`` (delta-seconds or an HTTP date), or ``None``."""
     value = headers.get("retry-after")
     if value is None:
         return None
     value = value.strip()
-    try:
-        # float() reads Python's own spellings too ("1_0", Arabic-Indic digits): not HTTP's.
-        if not value.isascii() or "_" in value:
-            raise ValueError(value)  # noqa: TRY301  (then read as a date, which it is not)
-        seconds = float(value)
-    except ValueError:
+    # HTTP's delta-seconds are digits (a fraction is read too); float() would also take "-5",
+    # "1_0", "inf" and Arabic-Indic digits, none of which is advice a server can mean.
+    if _DELTA_SECONDS.fullmatch(value):
+        seconds = float(value)  # 400 digits read as inf: "not soon", capped below
+    else:
         try:
             when = parsedate_to_datetime(value)
             if when.tzinfo is None:  # asctime's form, which RFC 9110 has recipients read as GMT
@@ -103,8 +104,6 @@ def parse_retry_after(headers: httpx2.Headers) -> float | None:
             seconds = when.timestamp() - time.time()
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
-    if math.isnan(seconds) or value.startswith("-"):
-        return None  # a wait cannot be negative: a header that says so is no advice at all
     # "inf", "1e999" or a date in the year 9999 mean "not soon": kept a wait a caller can still
     # sleep on or round (inf breaks int(), time.sleep() and asyncio.sleep()).
     return min(max(seconds, 0.0), _LONGEST_RETRY_AFTER)

@@ -222,7 +222,7 @@ def test_retry_after_date_in_the_past_means_now(slept: list[float]) -> None:
 
 @pytest.mark.parametrize(
     "header",
-    ["61", "120", "86400", "inf", "__date_in_an_hour__"],
+    ["61", "120", "86400", "9" * 400, "__date_in_an_hour__"],
 )
 def test_retry_after_beyond_cap_is_not_retried(header: str, slept: list[float]) -> None:
     if header == "__date_in_an_hour__":
@@ -329,6 +329,10 @@ def test_policy_retryable_statuses(status: int, retried: bool) -> None:
         ("-5", None),
         ("-1e308", None),
         ("-inf", None),
+        ("inf", None),
+        ("1e999", None),
+        ("+5", None),
+        ("5e1", None),
         ("1_0", None),
         ("\u0663".encode(), None),  # an Arabic-Indic 3, as UTF-8 on the wire
         # asctime's form of a date, which has no zone: GMT, as RFC 9110 says.
@@ -420,9 +424,7 @@ def test_backoff_stays_capped_after_thousands_of_retries() -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("inf", 86_400.0),
-        ("Infinity", 86_400.0),
-        ("1e999", 86_400.0),
+        ("9" * 400, 86_400.0),
         ("Fri, 31 Dec 9999 23:59:59 GMT", 86_400.0),
     ],
 )
