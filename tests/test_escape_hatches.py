@@ -244,28 +244,43 @@ def test_raw_header_value_that_cannot_be_sent_is_invalid_input(
 PATH = "/users/u1/sdk-token"
 
 
+def _raw_post(
+    server: MockTaptiServer,
+    kind: type[Tapti] | type[AsyncTapti],
+    headers: dict[str, str],
+    body: bytes | None,
+) -> None:
+    """One POST through ``tapti.raw``'s httpx2 client, sync or async: ``body``, or (None) a
+    stream of ``{}``, whose length is known only as it is sent."""
+
+    async def send_async(tapti: AsyncTapti) -> None:
+        async def stream() -> Any:
+            yield b"{}"
+
+        try:
+            client = tapti.raw.get_async_httpx_client()
+            await client.post(PATH, content=stream() if body is None else body, headers=headers)
+        finally:
+            await tapti.aclose()
+
+    tapti = kind(api_key=server.api_key, base_url=server.url, max_retries=2)
+    if isinstance(tapti, AsyncTapti):
+        asyncio.run(send_async(tapti))
+        return
+    with tapti:
+        content = iter([b"{}"]) if body is None else body
+        tapti.raw.get_httpx_client().post(PATH, content=content, headers=headers)
+
+
 @pytest.mark.parametrize("declared", ["1", "10", "ten"])
 @pytest.mark.parametrize("kind", [Tapti, AsyncTapti])
 def test_raw_content_length_the_body_disagrees_with_is_refused_before_sending(
     server: MockTaptiServer, declared: str, kind: type[Tapti] | type[AsyncTapti]
 ) -> None:
     """Was a raw ``h11.LocalProtocolError``, the head and part of the body already sent."""
-    content = json.dumps({"callback_url": "x"}).encode()
-    headers = {"content-length": declared}
     said = declared if declared.isdigit() else "something else"
-    refused = pytest.raises(InvalidInputError, match=f"Content-Length header says {said} but")
-
-    async def send_async(tapti: AsyncTapti) -> None:
-        with refused:
-            await tapti.raw.get_async_httpx_client().post(PATH, content=content, headers=headers)
-        await tapti.aclose()
-
-    tapti = kind(api_key=server.api_key, base_url=server.url, max_retries=2)
-    if isinstance(tapti, AsyncTapti):
-        asyncio.run(send_async(tapti))
-    else:
-        with tapti, refused:
-            tapti.raw.get_httpx_client().post(PATH, content=content, headers=headers)
+    with pytest.raises(InvalidInputError, match=f"Content-Length header says {said} but"):
+        _raw_post(server, kind, {"content-length": declared}, b'{"callback_url":"x"}')
     assert server.requests == []
 
 
@@ -274,23 +289,8 @@ def test_raw_streamed_body_shorter_than_declared_is_invalid_input(
     server: MockTaptiServer, kind: type[Tapti] | type[AsyncTapti]
 ) -> None:
     """Known only as it is sent: h11 refuses it midway, which httpcore2 does not map."""
-    headers = {"content-length": "100"}
-    refused = pytest.raises(InvalidInputError, match="cannot be sent: Too little data")
-
-    async def send_async(tapti: AsyncTapti) -> None:
-        async def stream() -> Any:
-            yield b"{}"
-
-        with refused:
-            await tapti.raw.get_async_httpx_client().post(PATH, content=stream(), headers=headers)
-        await tapti.aclose()
-
-    tapti = kind(api_key=server.api_key, base_url=server.url, max_retries=2)
-    if isinstance(tapti, AsyncTapti):
-        asyncio.run(send_async(tapti))
-    else:
-        with tapti, refused:
-            tapti.raw.get_httpx_client().post(PATH, content=iter([b"{}"]), headers=headers)
+    with pytest.raises(InvalidInputError, match="cannot be sent: Too little data"):
+        _raw_post(server, kind, {"content-length": "100"}, None)
 
 
 def test_raw_connection_error_keeps_no_key(unused_port: int) -> None:
