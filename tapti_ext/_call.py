@@ -104,7 +104,7 @@ def parse_retry_after(headers: httpx2.Headers) -> float | None:
             seconds = when.timestamp() - time.time()
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
-    # "inf", "1e999" or a date in the year 9999 mean "not soon": kept a wait a caller can still
+    # 400 digits or a date in the year 9999 mean "not soon": kept a wait a caller can still
     # sleep on or round (inf breaks int(), time.sleep() and asyncio.sleep()).
     return min(max(seconds, 0.0), _LONGEST_RETRY_AFTER)
 
