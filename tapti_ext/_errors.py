@@ -75,7 +75,7 @@ _MAX_QUOTED_ID = 200
 # Control characters (C0, DEL, C1) and the invisible ones that reorder or hide text. A pattern:
 # ``re`` compiles it at first use, off the import.
 _UNPRINTABLE = r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]"
-_SHORT_SECRET = 8
+SHORT_SECRET = 8  # shorter keys are searched for only alone (no key-like character beside)
 # What a spelling of a secret holds unless it is written out: a percent-encoded character, an
 # escaped one, an HTML character reference (``_spellings``).
 ENCODED_MARKS: Final = ("%", "\\", "&")
@@ -385,7 +385,7 @@ def carries_secret(url: str, secret: str) -> bool:
     once or twice (what a server decodes). Unlike ``redacted``, which over-masks to be safe, this
     refuses: a key shorter than a real one (a test key, ``k``) is not looked for, as it stands in
     common words and hosts."""
-    if len(secret) < _SHORT_SECRET:
+    if len(secret) < SHORT_SECRET:
         return False
     for _ in range(3):  # as written, then decoded once, then twice
         if secret in url:
@@ -454,7 +454,7 @@ def _spellings(secret: str) -> re.Pattern[str]:
         ways += _named_references().get(char, [])
         spelled.append(f"(?:{'|'.join(ways)})")
     pattern = "".join(spelled)
-    if len(secret) < _SHORT_SECRET:  # alone: no key-like character, or an escape, beside it
+    if len(secret) < SHORT_SECRET:  # alone: no key-like character, or an escape, beside it
         pattern = rf"{_ALONE_AFTER}{pattern}(?![A-Za-z0-9_\-])"
     return re.compile(pattern, re.IGNORECASE)
 

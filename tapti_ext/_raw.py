@@ -10,7 +10,7 @@ methods. The key is added below httpx2, so no httpx2 object here ever holds it.
 from __future__ import annotations
 
 from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
-from typing import Any, Final, Self
+from typing import Any, Final, NoReturn, Self, SupportsIndex
 from urllib.parse import unquote_to_bytes
 
 import attrs
@@ -122,6 +122,12 @@ class _PipelineClient(AuthenticatedClient):
 
     def __repr__(self) -> str:
         return f"AuthenticatedClient(base_url={self._base_url!r}, token='***')"
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
+        raise TypeError(
+            "cannot pickle tapti.raw: it sends through its Tapti client's pool with its API key;"
+            " make a client in each process"
+        )
 
     def with_headers(self, headers: dict[str, str]) -> AuthenticatedClient:
         return self._copy(headers={**self._headers, **_str_mapping(headers, "headers")})

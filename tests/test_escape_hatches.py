@@ -150,6 +150,8 @@ def test_a_client_refuses_pickling_in_words(
         pickle.dumps(client)
     with pytest.raises(TypeError, match="make a client in each process"):
         pickle.dumps(client.with_options(max_retries=1))
+    with pytest.raises(TypeError, match=r"cannot pickle tapti\.raw: it sends through"):
+        pickle.dumps(client.raw)
     if isinstance(client, Tapti):  # an AsyncTapti that never sent holds no socket
         client.close()
 
@@ -291,6 +293,41 @@ def test_raw_streamed_body_shorter_than_declared_is_invalid_input(
     """Known only as it is sent: h11 refuses it midway, which httpcore2 does not map."""
     with pytest.raises(InvalidInputError, match="cannot be sent: Too little data"):
         _raw_post(server, kind, {"content-length": "100"}, None)
+
+
+KEY_IN_URL_DOORS: dict[str, Any] = {
+    "extra_query": lambda t, key: t.user("u1").create_sdk_token(**CALL, extra_query={"k": key}),
+    "user id": lambda t, key: t.user(f"u-{key}").create_sdk_token(**CALL),
+    "call()": lambda t, key: t.call(operation, key, body=BODY),
+    "raw, encoded": lambda t, key: t.raw.get_httpx_client().get("/x", params={"k": key}),
+    "raw, as written": lambda t, key: t.raw.get_httpx_client().get(f"/x/{key}"),
+}
+
+
+@pytest.mark.parametrize("door", KEY_IN_URL_DOORS)
+def test_a_url_holding_the_api_key_is_refused_before_sending(door: str) -> None:
+    """The key put in a query or a path (by mistake) stayed in ``exc.request.url`` and in every
+    repr of the request, where errors, logs and traces show it."""
+    key = "sk+live/key=0123456789"  # characters a URL percent-encodes too
+    with (
+        MockTaptiServer(api_key=key) as keyed,
+        Tapti(api_key=key, base_url=keyed.url) as tapti,
+        pytest.raises(InvalidInputError, match="goes only in the x-api-key header") as caught,
+    ):
+        KEY_IN_URL_DOORS[door](tapti, key)
+    assert keyed.requests == []
+    assert key not in str(caught.value)
+
+
+def test_a_url_holding_the_api_key_is_refused_async() -> None:
+    async def send() -> None:
+        async with AsyncTapti(api_key="sk_async_key_0123", base_url=keyed.url) as tapti:
+            await tapti.user("u1").create_sdk_token(**CALL, extra_query={"k": "sk_async_key_0123"})
+
+    with MockTaptiServer(api_key="sk_async_key_0123") as keyed:
+        with pytest.raises(InvalidInputError, match="goes only in the x-api-key header"):
+            asyncio.run(send())
+        assert keyed.requests == []
 
 
 def test_raw_connection_error_keeps_no_key(unused_port: int) -> None:
