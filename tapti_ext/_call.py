@@ -83,7 +83,8 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429})
 _LONGEST_RETRY_AFTER: Final = 86_400.0  # a day
 
 
-_DELTA_SECONDS: Final = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+# A pattern: ``re`` compiles it at the first Retry-After (~0.2 ms), not on the import path.
+_DELTA_SECONDS: Final = r"[0-9]+(?:\.[0-9]+)?"
 
 
 def parse_retry_after(headers: httpx2.Headers) -> float | None:
@@ -94,7 +95,7 @@ def parse_retry_after(headers: httpx2.Headers) -> float | None:
     value = value.strip()
     # HTTP's delta-seconds are digits (a fraction is read too); float() would also take "-5",
     # "1_0", "inf" and Arabic-Indic digits, none of which is advice a server can mean.
-    if _DELTA_SECONDS.fullmatch(value):
+    if re.fullmatch(_DELTA_SECONDS, value):
         seconds = float(value)  # 400 digits read as inf: "not soon", capped below
     else:
         try:
