@@ -33,12 +33,13 @@ from ._inputs import bad_host_label, is_loopback
 if TYPE_CHECKING:
     from ._call import Call
 
-__all__ = ["HTTPCORE_ERRORS", "PoolSettings", "new_async_pool", "new_pool", "to_core_request"]
+__all__ = ["PoolSettings", "as_httpx_error", "new_async_pool", "new_pool", "to_core_request"]
 
 _PROXY_SCHEMES: Final = frozenset({"http", "https", "socks5", "socks5h"})
 
-# httpcore2's failures as httpx2's, so that one error table (``_errors``) serves every sender.
-HTTPCORE_ERRORS: Final[tuple[tuple[type[Exception], type[httpx2.RequestError]], ...]] = (
+# What fails below httpx2 (httpcore2, and h11 where httpcore2 does not map it) as httpx2's
+# errors, so that one error table (``_errors``) serves every sender.
+_BELOW_HTTPX_ERRORS: Final[tuple[tuple[type[Exception], type[httpx2.RequestError]], ...]] = (
     (httpcore2.ConnectTimeout, httpx2.ConnectTimeout),
     (httpcore2.ReadTimeout, httpx2.ReadTimeout),
     (httpcore2.WriteTimeout, httpx2.WriteTimeout),
@@ -66,7 +67,7 @@ def as_httpx_error(exc: Exception, request: httpx2.Request) -> httpx2.RequestErr
     after the handshake (a server asking for a client certificate, on the first read) comes
     as a raw ``ssl.SSLError`` from anyio through the pool and through a lent ``http_client``
     alike, since neither httpcore2 nor httpx2 maps it. The chain keeps the original."""
-    kind = next((mapped for core, mapped in HTTPCORE_ERRORS if isinstance(exc, core)), None)
+    kind = next((mapped for core, mapped in _BELOW_HTTPX_ERRORS if isinstance(exc, core)), None)
     if kind is None and isinstance(exc, ssl.SSLError):
         kind = httpx2.ReadError
     if kind is None:
