@@ -460,7 +460,10 @@ def error_response(answer: Answer | httpx2.Response, secret: str) -> httpx2.Resp
     """The response an error keeps: its body with the key masked, as the rest of the error,
     should the server have echoed it there (a new response then, its length set to match)."""
     response = as_response(answer)
-    content = redacted_content(response.content, secret)
+    content = response.content
+    # How a reader will decode it: ``.text`` by the charset, ``.json()`` as json.loads detects.
+    readings = (response.encoding or "utf-8", json.detect_encoding(content)) if content else ()
+    content = redacted_content(content, secret, readings)
     if content is response.content:
         return response
     headers = [(k, v) for k, v in response.headers.raw if k.lower() != b"content-length"]

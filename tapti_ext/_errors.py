@@ -372,12 +372,43 @@ def redacted(text: str, secret: str) -> str:
     return _spellings(secret).sub(MASK, text)
 
 
-def redacted_content(content: bytes, secret: str) -> bytes:
-    """A body with ``secret`` masked as ``redacted`` masks it in text. Read as Latin-1, so that
-    every byte not part of a spelling of the key (all ASCII) stays as the server sent it."""
-    if not secret or not might_spell(content, secret):
+def redacted_content(content: bytes, secret: str, readings: tuple[str, ...] = ()) -> bytes:
+    """A body with ``secret`` masked as ``redacted`` masks it in text, however it is read.
+
+    Read as Latin-1 first, so that every byte not part of a spelling of the key (all ASCII)
+    stays as the server sent it: that covers every charset that writes ASCII as ASCII. Each of
+    ``readings`` that does not (UTF-16, UTF-32, EBCDIC: the declared charset, JSON's detected
+    encoding) is decoded, masked and encoded back, or a reader of ``.text`` or ``.json()``
+    would find the key the bytes hide between NULs.
+    """
+    if not secret:
         return content
-    return redacted(content.decode("latin-1"), secret).encode("latin-1")
+    if might_spell(content, secret):
+        content = redacted(content.decode("latin-1"), secret).encode("latin-1")
+    for encoding in readings:
+        if _writes_ascii_as_ascii(encoding):
+            continue
+        text = content.decode(encoding, errors="replace")
+        masked = redacted(text, secret)
+        if masked != text:
+            content = masked.encode(encoding, errors="replace")
+    return content
+
+
+# Every printable ASCII character and a line feed: 96 bytes, whole UTF-16 and UTF-32 units.
+_ASCII_PROBE: Final = bytes(range(32, 127)) + b"\n"
+
+
+@lru_cache(maxsize=16)
+def _writes_ascii_as_ascii(encoding: str) -> bool:
+    """Whether ``encoding`` reads ASCII bytes as the same characters (one Python lacks: no
+    reader decodes with it, so there is nothing to mask)."""
+    try:
+        return _ASCII_PROBE.decode(encoding) == _ASCII_PROBE.decode("ascii")
+    except LookupError:
+        return True
+    except UnicodeError:
+        return False
 
 
 def carries_secret(url: str, secret: str) -> bool:

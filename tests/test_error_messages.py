@@ -4,6 +4,7 @@ the base URL and the key came from (never the key), and a bad base URL repeated.
 from __future__ import annotations
 
 import json
+import pickle
 import socket
 import threading
 from typing import Any
@@ -94,6 +95,42 @@ def test_an_echoed_key_is_masked_in_the_body_too(content_type: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("content_type", "encoding"),
+    [
+        ("application/json", "utf-16"),
+        ("application/json", "utf-16-be"),
+        ("application/json", "utf-32"),
+        ("text/plain; charset=utf-16", "utf-16"),
+        ("text/plain; charset=cp500", "cp500"),
+    ],
+)
+def test_an_echoed_key_is_masked_in_the_kept_response_in_any_encoding(
+    content_type: str, encoding: str
+) -> None:
+    """Masking the body as Latin-1 bytes missed a key written in UTF-16, UTF-32 or EBCDIC:
+    ``exc.body`` was masked, ``exc.response.text`` and ``.json()`` were not."""
+    said = f"key {KEY} is revoked"
+    text = json.dumps({"message": said}) if "json" in content_type else said
+    listener, url = _status_server(
+        b"401 Unauthorized", text.encode(encoding), content_type.encode()
+    )
+    with (
+        listener,
+        Tapti(api_key=KEY, base_url=url, max_retries=0) as tapti,
+        pytest.raises(AuthenticationError) as info,
+    ):
+        tapti.user("u").create_sdk_token(**CALL)
+    response = info.value.response
+    # Read as a user reads it, masked, the rest as the server wrote it.
+    if "json" in content_type:
+        assert response.json() == {"message": "key *** is revoked"}
+    else:
+        assert response.text == "key *** is revoked"
+    spelled = KEY.encode({"utf-16": "utf-16-le", "utf-32": "utf-32-le"}.get(encoding, encoding))
+    assert spelled not in pickle.dumps(info.value)
+
+
+@pytest.mark.parametrize(
     ("said", "shown"),
     [
         (
@@ -137,8 +174,10 @@ def test_a_bad_base_url_is_repeated_without_credentials(base_url: str, shown: st
 # --- what a server says is quoted printable and bounded ------------------------------------------
 
 
-def _status_server(status_line: bytes, body: bytes) -> tuple[socket.socket, str]:
-    """A server giving every connection one answer: ``status_line`` and a JSON ``body``."""
+def _status_server(
+    status_line: bytes, body: bytes, content_type: bytes = b"application/json"
+) -> tuple[socket.socket, str]:
+    """A server giving every connection one answer: ``status_line`` and ``body``."""
     listener = socket.create_server(("127.0.0.1", 0))
 
     def serve() -> None:
@@ -149,7 +188,7 @@ def _status_server(status_line: bytes, body: bytes) -> tuple[socket.socket, str]
                 return
             with connection:
                 connection.recv(65536)
-                head = b"HTTP/1.1 %s\r\nContent-Type: application/json\r\n" % status_line
+                head = b"HTTP/1.1 %s\r\nContent-Type: %s\r\n" % (status_line, content_type)
                 connection.sendall(head + b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
 
     threading.Thread(target=serve, daemon=True).start()
