@@ -44,6 +44,7 @@ from ._masking import NestingError, masked
 __all__ = [
     "API_KEY_HEADER",
     "DEFAULT_PORTS",
+    "MAX_PORT",
     "MAX_RESPONSE_BYTES",
     "RETRYABLE_STATUSES",
     "Answer",
@@ -147,6 +148,7 @@ class RetryPolicy:
 
 
 DEFAULT_PORTS: Final = {"https": 443, "http": 80}
+MAX_PORT: Final = 65535
 
 
 # RFC 9110 token characters; values may hold no control character but tab. Strings, compiled

@@ -254,7 +254,11 @@ def _split(value: str, argument: str, secret: str = "") -> SplitResult:
         if parts.port == 0:  # urllib checks the port lazily; a bad one raises here
             # httpcore2 reads port 0 as none given: the call would go to 80 or 443.
             raise ValueError("port 0")  # noqa: TRY301  (said as urllib's own refusals are)
-        host = httpx2.URL(value).raw_host.decode("ascii")  # what httpx2 will send, IDNA-encoded
+        url = httpx2.URL(value)
+        host = url.raw_host.decode("ascii")  # what httpx2 will send, IDNA-encoded
+        # Read as httpx2 reads it for the pool and proxies: a host holding "xn--" anywhere is
+        # IDNA-decoded whole, and idna's errors are ValueErrors.
+        url.host  # noqa: B018
     except (ValueError, httpx2.InvalidURL) as exc:
         shown = _shown_url(value, secret)
         raise InvalidInputError(

@@ -26,7 +26,7 @@ import h11
 import httpcore2
 import httpx2
 
-from ._call import DEFAULT_PORTS
+from ._call import DEFAULT_PORTS, MAX_PORT
 from ._errors import InvalidInputError
 from ._inputs import bad_host_label, is_loopback
 
@@ -148,6 +148,9 @@ def _environment_proxy(url: httpx2.URL) -> _Proxy | None:
         proxy_url = httpx2.URL(value)
         host = proxy_url.host
         unusable = bad_host_label(proxy_url.raw_host.decode("ascii")) if host else None
+        port = proxy_url.port  # httpx2 takes any number; the socket would wrap it
+        if unusable is None and port is not None and not 0 < port <= MAX_PORT:
+            unusable = f"port {port} is not from 1 to {MAX_PORT}"
     except (httpx2.InvalidURL, ValueError):  # ValueError: e.g. an invalid IDNA host name
         unusable = "not a URL"
     if unusable is not None:

@@ -227,7 +227,13 @@ def test_raw_misuse_is_a_tapti_error(mock: MockTaptiServer) -> None:
     ("variable", "value", "base_url"),
     [
         ("TAPTI_BASE_URL", "https://xn--", None),
+        # "xn--" inside a label: httpx2 IDNA-decodes the whole host, which raised idna's errors.
+        ("TAPTI_BASE_URL", "https://kxn--.example", None),
+        ("TAPTI_BASE_URL", "https://api_1.xn--bcher-kva.example", None),
         ("HTTPS_PROXY", "http://xn--:1", "https://api.example"),
+        # httpx2 accepts any port; the socket took 99999 for 34463 (sync), or raised (async).
+        ("HTTPS_PROXY", "http://127.0.0.1:99999", "https://api.example"),
+        ("HTTPS_PROXY", "http://127.0.0.1:0", "https://api.example"),
         ("SSL_CERT_DIR", "/nonexistent/certs", "https://api.example"),
     ],
 )
@@ -240,9 +246,14 @@ def test_unusable_settings_are_refused_naming_them(
         Tapti(api_key=KEY, base_url=base_url)
 
 
-def test_an_idna_error_in_base_url_is_refused() -> None:
-    with pytest.raises(InvalidInputError, match="base_url"):
-        Tapti(api_key=KEY, base_url="https://xn--")
+@pytest.mark.parametrize(
+    "base_url", ["https://xn--", "https://kxn--.example", "https://api_1.xn--bcher-kva.example"]
+)
+def test_an_idna_error_in_base_url_is_refused_naming_the_host(base_url: str) -> None:
+    for client in (Tapti, AsyncTapti):
+        with pytest.raises(InvalidInputError, match="base_url") as info:
+            client(api_key=KEY, base_url=base_url)
+        assert base_url.partition("//")[2] in str(info.value)
 
 
 def test_an_empty_lower_case_proxy_variable_wins(
