@@ -215,6 +215,19 @@ def test_body_that_is_not_json_is_400(
     assert isinstance(response.json()["message"], str)
 
 
+@pytest.mark.parametrize("field", ["redirect_url", "callback_url"])
+def test_a_lone_surrogate_in_a_url_is_400_and_issues_nothing(
+    server: MockTaptiServer, client: httpx2.Client, field: str
+) -> None:
+    """JSON may escape a lone surrogate (\\ud800), which no UTF-8 text holds: the mock recorded
+    a token, then failed building the portal URL and answered 500, "a bug in the mock"."""
+    content = json.dumps(_with(**{field: "https://app.example/\ud800"})).encode()
+    response = client.post(PATH, content=content, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert "surrogate" in response.json()["message"]
+    assert server.issued_tokens == []
+
+
 def test_json_content_type_with_charset_is_accepted(client: httpx2.Client) -> None:
     response = client.post(
         PATH,
@@ -872,6 +885,10 @@ def _deeply_nested(depth: int) -> list[Any]:
         lambda: MockTaptiServer(portal_url="https://x/?sdk_token=abc"),
         lambda: MockTaptiServer(host=5),  # type: ignore[arg-type]
         lambda: MockTaptiServer(host="not a host").start(),
+        # An empty host binds every interface, where anyone reaching this machine gets tokens.
+        lambda: MockTaptiServer(host=""),
+        lambda: MockTaptiServer(host="127.0.0.1\x00"),
+        lambda: MockTaptiServer(host="\udcff"),
     ],
     ids=[
         "portal_url-bool",
@@ -888,6 +905,9 @@ def _deeply_nested(depth: int) -> list[Any]:
         "portal_url-own-token",
         "host-int",
         "host-unknown",
+        "host-empty",
+        "host-nul",
+        "host-surrogate",
     ],
 )
 def test_the_kits_bad_arguments_are_value_or_type_errors(make: Any) -> None:

@@ -132,6 +132,9 @@ _TRUNCATED: Final = _message(400, "request body is shorter than its Content-Leng
 _NOT_JSON_TYPE: Final = _message(400, "Content-Type must be application/json")
 _EMPTY: Final = _message(400, "request body is empty; expected a JSON object")
 _BAD_JSON: Final = _message(400, "request body is not valid JSON")
+_LONE_SURROGATE: Final = _message(
+    400, "request body escapes a lone surrogate (\\ud800-\\udfff), which no UTF-8 text holds"
+)
 _BUG: Final = _message(500, "MockTaptiServer failed to handle the request (a bug in the mock)")
 _INJECTED: Final = {"message": "injected failure"}
 _UNKNOWN_TOKEN: Final = _page(
@@ -156,13 +159,17 @@ _NO_JSON: Final = object()
 
 
 def _parse_json(body: bytes) -> object:
-    """The parsed body, or ``_NO_JSON`` (``None`` is a valid JSON document)."""
+    """The parsed body, or ``_NO_JSON`` (``None`` is a valid JSON document). JSON escaping a
+    lone surrogate (``"\\ud800"``) is none: no UTF-8 text holds one, nor could a URL built
+    from it (the mock's own portal URL failed on it with a token already issued)."""
     if not body:
         return _NO_JSON
     try:
-        return json.loads(body, parse_constant=_reject_constant)
+        parsed = json.loads(body, parse_constant=_reject_constant)
+        json.dumps(parsed, ensure_ascii=False).encode()  # UnicodeEncodeError: a lone surrogate
     except (ValueError, RecursionError):
         return _NO_JSON
+    return parsed
 
 
 def _is_json_media_type(content_type: str | None) -> bool:
@@ -591,6 +598,12 @@ class MockTaptiServer:
             raise ValueError("portal=True serves the portal itself: do not pass portal_url too")
         if not isinstance(host, str):
             raise ValueError(f"host must be a str, not {type(host).__name__}")  # noqa: TRY004
+        if not host or not host.isprintable():
+            # An empty host would bind every interface: anyone reaching this machine could
+            # take tokens from it. Say "0.0.0.0" to mean that.
+            raise ValueError(
+                "host must be a printable, non-empty address or name (127.0.0.1 by default)"
+            )
         base = urlsplit(_checked_portal_url(portal_url))
         self._api_key = api_key
         self._key_bytes = api_key.encode()
@@ -1081,5 +1094,14 @@ def _body_problem(operation: Operation, incoming: _Incoming) -> _Reply | None:
     if not incoming.body:
         return _EMPTY
     if incoming.parsed is _NO_JSON:
-        return _BAD_JSON
+        return _LONE_SURROGATE if _parses(incoming.body) else _BAD_JSON
     return None
+
+
+def _parses(body: bytes) -> bool:
+    """Whether ``body`` is JSON (all that ``_parse_json`` refuses besides is a lone surrogate)."""
+    try:
+        json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return False
+    return True
