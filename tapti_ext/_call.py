@@ -46,11 +46,9 @@ __all__ = [
     "DEFAULT_PORTS",
     "MAX_PORT",
     "MAX_RESPONSE_BYTES",
-    "RETRYABLE_STATUSES",
     "Answer",
     "Call",
     "Extras",
-    "RequestParts",
     "RetryPolicy",
     "Sources",
     "Target",
@@ -63,7 +61,6 @@ __all__ = [
     "parse_retry_after",
     "parsed_base",
     "request_parts",
-    "spec_facts",
     "url_template",
 ]
 
