@@ -47,7 +47,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol
+from typing import Any, Final, NoReturn
 
 import httpcore2
 
@@ -155,11 +155,11 @@ def _tunnelled() -> None:
 
 
 class _Streams:
-    """The streams a backend opened, released in a forked child."""
+    """The streams a backend opened, released in a forked child (``_after_fork_in_child``)."""
 
     def __init__(self) -> None:
         self._streams: weakref.WeakSet[Any] = weakref.WeakSet()
-        track(self)
+        _OWNERS.add(self)
 
     def add(self, stream: Any) -> None:
         self._streams.add(stream)
@@ -493,26 +493,15 @@ class AsyncTrackingBackend(httpcore2.AsyncNetworkBackend):
 
 
 # Forks: what a child must never share with its parent.
-if TYPE_CHECKING:  # a type only: a Protocol class costs ~15 µs to create at import
-
-    class SocketOwner(Protocol):
-        def release_inherited(self) -> None: ...
-
-
 # Bumped in every child at the fork; a pool built under another value came from the parent.
 generation = 0
 # Where signal handlers run, so where an interrupt can land mid-call (``Pipeline._own_pool``):
 # threading's main thread, and in a forked child the thread that forked.
 main_thread_id = threading.main_thread().ident
-_OWNERS: Final[weakref.WeakSet[SocketOwner]] = weakref.WeakSet()
+_OWNERS: Final[weakref.WeakSet[_Streams]] = weakref.WeakSet()
 # Pools inherited from the parent, kept so that nothing of theirs is finalised (an asyncio
 # transport's finaliser would touch the parent's event loop); their sockets are already released.
 _INHERITED: Final[list[object]] = []
-
-
-def track(owner: SocketOwner) -> None:
-    """Have ``owner.release_inherited()`` called in each forked child."""
-    _OWNERS.add(owner)
 
 
 def keep_inherited(pool: object) -> None:
