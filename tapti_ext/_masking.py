@@ -72,7 +72,8 @@ def masked(value: _T, secret: bool = False, depth: int = 0, key: str = "") -> _T
         value.__class__ = _masked_class(_unmasked(kind), secret)
         return value
     if isinstance(value, list):
-        return cast("_T", _MaskedList(_items(value, secret, depth + 1, key), secret))
+        children = (masked(item, secret, depth + 1, key) for item in value)
+        return cast("_T", _MaskedList(children, secret))
     if isinstance(value, dict):
         items = {
             name: masked(child, secret or _secret_name(name), depth + 1, key)
@@ -108,13 +109,8 @@ def _model_fields(kind: type) -> tuple[tuple[str, bool], ...] | None:
     return tuple((field.name, _secret_field(field.name)) for field in attrs.fields(_unmasked(kind)))
 
 
-def _items(values: Iterable[Any], secret: bool, depth: int, key: str) -> Iterable[Any]:
-    return (masked(item, secret, depth, key) for item in values)
-
-
 def _unmasked(cls: type) -> type:
-    base: type = cls.__dict__.get("_tapti_base", cls)
-    return base
+    return cast("type", cls.__dict__.get("_tapti_base", cls))
 
 
 @cache
