@@ -38,7 +38,7 @@ from ._errors import (
     redacted_content,
     status_error_from_response,
 )
-from ._inputs import Timeout
+from ._inputs import MAX_TIMEOUT_SECONDS, Timeout
 from ._masking import NestingError, masked
 
 __all__ = [
@@ -78,7 +78,6 @@ _M = TypeVar("_M")
 # answer and must hand the last error back untouched). Transient by nature: timeouts,
 # conflicts with in-flight state, rate limits, server failures.
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
-_LONGEST_RETRY_AFTER: Final = 86_400.0  # a day
 
 
 # A pattern: ``re`` compiles it at the first Retry-After (~0.2 ms), not on the import path.
@@ -105,7 +104,7 @@ def parse_retry_after(headers: httpx2.Headers) -> float | None:
             return None
     # 400 digits or a date in the year 9999 mean "not soon": kept a wait a caller can still
     # sleep on or round (inf breaks int(), time.sleep() and asyncio.sleep()).
-    return min(max(seconds, 0.0), _LONGEST_RETRY_AFTER)
+    return min(max(seconds, 0.0), MAX_TIMEOUT_SECONDS)
 
 
 class RetryPolicy:

@@ -59,9 +59,9 @@ _PLAIN_AUTHORITY = r"(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?"
 # pattern: ``re`` compiles it at first use, off the import.
 _HOST_LABEL = r"[A-Za-z0-9_-]+"
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
-# Far beyond any real id, far below httpx2's 64 KiB URL limit even when percent-encoded.
-# A day: longer is no timeout in practice, and the OS's clocks overflow well beyond it.
+# A day: longer is no timeout (or Retry-After wait) in practice; the OS's clocks overflow beyond.
 MAX_TIMEOUT_SECONDS = 86_400.0
+# Far beyond any real id, far below httpx2's 64 KiB URL limit even when percent-encoded.
 MAX_USER_ID_LENGTH = 1024
 _MAX_INT_ID_BITS = 3400  # about 1,024 decimal digits; str() refuses far longer ints anyway
 
