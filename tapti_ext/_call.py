@@ -5,6 +5,9 @@ percent-encoded path, JSON body, headers), plus the caller's extras; it is sent 
 as often as the retry policy and the deadline allow. ``Call.settle`` is the one place that
 decides, from an attempt's outcome alone, whether to return, wait and retry, or raise: it does
 no I/O, so the sync and async clients share it, and it is tested without sockets.
+
+The classes here are plain ones with ``__slots__``: import time is most of a cold start, and
+creating an attrs class costs ~0.3 ms, a NamedTuple ~70 µs, a plain class ~6 µs.
 """
 
 from __future__ import annotations
@@ -113,8 +116,6 @@ class RetryPolicy:
     ``max_retries`` counts retries, not attempts: 2 means at most 3 requests.
     """
 
-    # A plain class: on the import path, an attrs class costs ~0.3 ms to create, a NamedTuple
-    # ~70 µs, this ~6 µs.
     __slots__ = ("initial_delay", "max_delay", "max_retries", "max_retry_after")
 
     def __init__(
@@ -152,9 +153,6 @@ MAX_PORT: Final = 65535
 _HEADER_NAME: Final = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _HEADER_VALUE_FORBIDDEN: Final = r"[\x00-\x08\x0a-\x1f\x7f]"
 _SDK_HEADERS: Final = frozenset({API_KEY_HEADER, "host", "content-length", "transfer-encoding"})
-
-# The classes here are plain, not attrs: each attrs class costs ~0.3 ms to create at import,
-# and import time is most of a cold start.
 
 
 class Extras:
@@ -522,7 +520,6 @@ def url_template(method: str, path: str) -> str | None:
 class Sources:
     """Where a client's base URL and key came from, so that errors say it in the caller's terms."""
 
-    # A plain class, as the others on the import path: a NamedTuple costs ~70 µs to create.
     __slots__ = ("api_key", "base_url", "proxy", "trust")
 
     def __init__(

@@ -61,7 +61,7 @@ TOKEN_PARAM: Final = "sdk_token"  # noqa: S105  (a parameter name, not a secret)
 MAX_NESTING: Final = 32
 # The parameter outside a query too (a fragment, a form body, a message quoting a URL), written
 # as a query pair (any character of its name, or "=", percent-encoded or not) or a JSON member.
-# A pattern: ``re`` compiles it at first use (a repr, a message), not on the import path.
+# Patterns, here and below: ``re`` compiles them at first use (a repr, a message), off the import.
 _TOKEN_NAME: Final = "".join(f"(?:{re.escape(char)}|%{ord(char):02x})" for char in "sdk_token")
 _TOKEN_ANYWHERE: Final = (
     rf"""(?i)({_TOKEN_NAME}(?:=|%3d|"?\s*:\s*"?))"""
@@ -72,8 +72,7 @@ _TOKEN_ANYWHERE: Final = (
 _MAX_QUOTED_MESSAGE = 300
 _MAX_QUOTED_REASON = 100
 _MAX_QUOTED_ID = 200
-# Control characters (C0, DEL, C1) and the invisible ones that reorder or hide text. A pattern:
-# ``re`` compiles it at first use, off the import.
+# Control characters (C0, DEL, C1) and the invisible ones that reorder or hide text.
 _UNPRINTABLE = r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]"
 SHORT_SECRET = 8  # shorter keys are searched for only alone (no key-like character beside)
 # What a spelling of a secret holds unless it is written out: a percent-encoded character, an
