@@ -116,18 +116,14 @@ class RetryPolicy:
     ``max_retries`` counts retries, not attempts: 2 means at most 3 requests.
     """
 
-    __slots__ = ("initial_delay", "max_delay", "max_retries", "max_retry_after")
+    __slots__ = ("max_retries",)
+    initial_delay: Final = 0.5
+    max_delay: Final = 8.0
+    # A Retry-After beyond this is a server saying "not soon": raise, not hang a worker.
+    max_retry_after: Final = 60.0
 
-    def __init__(
-        self,
-        max_retries: int = 2,
-        initial_delay: float = 0.5,
-        max_delay: float = 8.0,
-        # A Retry-After beyond this is a server saying "not soon": raise, not hang a worker.
-        max_retry_after: float = 60.0,
-    ) -> None:
-        self.max_retries, self.initial_delay = max_retries, initial_delay
-        self.max_delay, self.max_retry_after = max_delay, max_retry_after
+    def __init__(self, max_retries: int = 2) -> None:
+        self.max_retries = max_retries
 
     def should_retry_status(self, status: int) -> bool:
         return status in RETRYABLE_STATUSES or status >= 500
