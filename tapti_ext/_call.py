@@ -520,17 +520,14 @@ class Sources:
 
     def __init__(
         self,
-        base_url: str = "the base_url argument",  # or "TAPTI_BASE_URL", "the default"
-        api_key: str = "the api_key argument",  # or "TAPTI_API_KEY"
+        base_url: str,  # "the base_url argument", "TAPTI_BASE_URL" or "the default"
+        api_key: str,  # "the api_key argument" or "TAPTI_API_KEY"
     ) -> None:
         self.base_url, self.api_key = base_url, api_key
         # The environment's proxy the SDK's pool goes through: "HTTPS_PROXY (host:port)".
         self.proxy: str | None = None
         # Where the certificates trusted came from: "the CAs in SSL_CERT_FILE", say.
         self.trust = "the trusted CAs"
-
-
-_DEFAULT_SOURCES: Final = Sources()
 
 
 class Call(Generic[_T]):
@@ -559,7 +556,7 @@ class Call(Generic[_T]):
         retry: RetryPolicy,
         timeout: Timeout,
         secret: str,
-        sources: Sources = _DEFAULT_SOURCES,
+        sources: Sources,
     ) -> None:
         self._parse, self.retry = parse, retry
         self.timeout, self.secret, self.sources = timeout, secret, sources
