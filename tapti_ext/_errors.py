@@ -346,16 +346,12 @@ def excerpt(text: str, secret: str, limit: int = _MAX_QUOTED_MESSAGE) -> str:
     bounded."""
     shown = hidden(text, secret)
     printable = re.sub(_UNPRINTABLE, lambda c: ascii(c.group())[1:-1], shown)
-    return _shortened(printable, limit)
+    return printable if len(printable) <= limit else printable[:limit] + "..."
 
 
 def hidden(text: str, secret: str) -> str:
     """``text`` with ``secret`` masked in any spelling, and the value of any ``sdk_token``."""
     return masked_url(redacted(text, secret))
-
-
-def _shortened(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def redacted(text: str, secret: str) -> str:
