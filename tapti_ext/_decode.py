@@ -18,10 +18,10 @@ from typing import Final
 __all__ = ["ACCEPT_ENCODING", "BodyDecoder", "BodyTooLargeError", "UndecodableBodyError"]
 
 ACCEPT_ENCODING: Final = "gzip"
-# Real servers apply one coding, rarely two; each layer costs a 32 KiB window, so a header
-# listing dozens must not allocate dozens.
 # Decoded pieces smaller than this are gathered into one buffer (``BodyDecoder._keep``).
 _GATHER: Final = 4 * 1024
+# Real servers apply one coding, rarely two; each layer costs a 32 KiB window, so a header
+# listing dozens must not allocate dozens.
 MAX_LAYERS: Final = 4
 # The most output the layers' steps may produce together, shared out between them: small enough
 # to bound memory, large enough that a legitimate body decodes in few steps (64 KiB steps made
