@@ -31,6 +31,7 @@ from ._deadline import Attempt, Deadline
 from ._decode import BodyDecoder, BodyTooLargeError, UndecodableBodyError
 from ._errors import (
     ENCODED_MARKS,
+    MASK,
     SHORT_SECRET,
     InvalidInputError,
     TaptiError,
@@ -264,7 +265,7 @@ class _Base(Generic[_Http]):
     def _forget(self, request: httpx2.Request) -> None:
         # A caller's client needed the key on the request, which errors and responses keep.
         if API_KEY_HEADER in request.headers:
-            request.headers[API_KEY_HEADER] = "***"
+            request.headers[API_KEY_HEADER] = MASK
 
 
 def _failed(exc: Exception, attempt: Attempt, call: Call[Any]) -> Unreadable | httpx2.RequestError:
