@@ -414,15 +414,13 @@ def check_timeout(value: object) -> Timeout:
                 "None or an httpx2.Timeout"
             )
         return float(value)  # type: ignore[arg-type]  # _is_duration checked it
-    timeout = value
-    for phase in ("connect", "read", "write", "pool"):
-        seconds = getattr(timeout, phase)
+    for phase, seconds in value.as_dict().items():
         if seconds is not None and not _is_duration(seconds):
             raise InvalidInputError(
                 f"timeout: {phase} must be None or a positive number of seconds "
                 f"up to {MAX_TIMEOUT_SECONDS:g}"
             )
-    return timeout
+    return value
 
 
 def _is_duration(value: object) -> bool:
