@@ -158,15 +158,9 @@ class Attempt:
         status = re.match(_STATUS_START, data)
         self.answered_unread = status is None or status.group(1)[0] not in b"345"
 
-    def clean_end(self, content_length: int | None) -> bool:
-        """Whether exactly one answer of ``content_length`` body bytes was read, nothing more.
-
-        ``None`` (chunked or unframed): not provable without parsing the framing again, so the
-        connection is not reused.
-        """
-        if content_length is None or self.head_end is None:
-            return False
-        return self.received == self.head_end + content_length
+    def clean_end(self, content_length: int) -> bool:
+        """Whether exactly one answer of ``content_length`` body bytes was read, nothing more."""
+        return self.head_end is not None and self.received == self.head_end + content_length
 
 
 current_attempt: ContextVar[Attempt | None] = ContextVar("tapti_attempt", default=None)
