@@ -92,6 +92,11 @@ class _Opened:
         return Answer(self.status, headers, content, extensions, call)
 
     @classmethod
+    def own(cls, answer: httpcore2.Response, raw: Any, close: Any) -> _Opened:
+        """An answer of the SDK's own pool, its body read from ``raw``."""
+        return cls(answer.status, answer.headers, raw, close, answer.extensions)
+
+    @classmethod
     def caller(cls, response: httpx2.Response, *, is_async: bool) -> _Opened:
         """A caller's client's answer: still streaming, or read (or closed) by their own hook."""
         close = response.aclose if is_async else response.close
@@ -262,6 +267,15 @@ class _Base(Generic[_Http]):
             request.extensions["timeout"] = deadline.timeouts()
         return request
 
+    def _failure(
+        self, exc: Exception, opened: _Opened | None, attempt: Attempt, call: Call[Any]
+    ) -> _Outcome:
+        """A failed attempt's outcome: a body that failed after its head came is ``Unreadable``;
+        anything else is sorted by ``_failed``."""
+        if opened is not None and isinstance(exc, _BODY_ERRORS):
+            return Unreadable(opened.answer(call, self._api_key, self._key_needle), exc)
+        return _failed(exc, attempt, call)
+
     def _forget(self, request: httpx2.Request) -> None:
         # A caller's client needed the key on the request, which errors and responses keep.
         if API_KEY_HEADER in request.headers:
@@ -346,12 +360,8 @@ class Pipeline(_Base[httpx2.Client]):
                 opened = self._open(call, attempt.deadline, pool)
                 content = self._read(opened, attempt, call.method)
                 return opened.answer(call, self._api_key, self._key_needle, content)
-            except _BODY_ERRORS as exc:
-                if opened is None:
-                    return _failed(exc, attempt, call)
-                return Unreadable(opened.answer(call, self._api_key, self._key_needle), exc)
-            except Exception as exc:  # sorted by _failed: the program's own pass through
-                return _failed(exc, attempt, call)
+            except Exception as exc:  # sorted by _failure: the program's own pass through
+                return self._failure(exc, opened, attempt, call)
             finally:
                 if opened is not None:
                     opened.close()
@@ -381,13 +391,7 @@ class Pipeline(_Base[httpx2.Client]):
             answer = pool.handle_request(core)
         except Exception as exc:
             raise _as_httpx(exc, call) from exc
-        return _Opened(
-            answer.status,
-            answer.headers,
-            _core_chunks(answer, call),
-            answer.close,
-            answer.extensions,
-        )
+        return _Opened.own(answer, _core_chunks(answer, call), answer.close)
 
     def _own_pool(self) -> httpcore2.ConnectionPool:
         """The main thread's own pool, or the one other threads share.
@@ -522,12 +526,8 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
                 opened = await self._open(call, attempt.deadline)
                 content = await self._read(opened, attempt, call.method)
                 return opened.answer(call, self._api_key, self._key_needle, content)
-            except _BODY_ERRORS as exc:
-                if opened is None:
-                    return _failed(exc, attempt, call)
-                return Unreadable(opened.answer(call, self._api_key, self._key_needle), exc)
-            except Exception as exc:  # sorted by _failed: the program's own pass through
-                return _failed(exc, attempt, call)
+            except Exception as exc:  # sorted by _failure: the program's own pass through
+                return self._failure(exc, opened, attempt, call)
             finally:
                 if opened is not None:
                     await opened.close()
@@ -560,13 +560,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
             answer = await self._own_pool().handle_async_request(core)
         except Exception as exc:
             raise _as_httpx(exc, call) from exc
-        return _Opened(
-            answer.status,
-            answer.headers,
-            _async_core_chunks(answer, call),
-            answer.aclose,
-            answer.extensions,
-        )
+        return _Opened.own(answer, _async_core_chunks(answer, call), answer.aclose)
 
     def _own_pool(self) -> httpcore2.AsyncConnectionPool:
         if self._pool is None or self._forked():
