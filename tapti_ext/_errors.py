@@ -233,11 +233,19 @@ def decode_body(response: httpx2.Response, content: bytes | None, secret: str = 
         if secret and (b"\x00" in content or might_spell(content, secret)):
             return without_secret(parsed, secret)
         return parsed
-    try:
-        text = content.decode(response.encoding or "utf-8", errors="replace")
-    except (LookupError, UnicodeError):  # a charset Python lacks, or one that is not text
+    text = decoded(content, response.encoding or "utf-8")
+    if text is None:
         text = content.decode("utf-8", errors="replace")
     return redacted(text, secret)
+
+
+def decoded(content: bytes, encoding: str) -> str | None:
+    """``content`` as ``.text`` decodes it, or ``None`` where the codec fails: a charset Python
+    lacks, one that is not text, or a warning of its raised under ``-W error``."""
+    try:
+        return content.decode(encoding, errors="replace")
+    except Exception:  # a server names the codec: any of its errors
+        return None
 
 
 def without_secret(value: JSONValue, secret: str) -> JSONValue:
@@ -371,39 +379,34 @@ def redacted_content(content: bytes, secret: str, readings: tuple[str, ...] = ()
     """A body with ``secret`` masked as ``redacted`` masks it in text, however it is read.
 
     Read as Latin-1 first, so that every byte not part of a spelling of the key (all ASCII)
-    stays as the server sent it: that covers every charset that writes ASCII as ASCII. Each of
-    ``readings`` that does not (UTF-16, UTF-32, EBCDIC: the declared charset, JSON's detected
-    encoding) is decoded, masked and encoded back, or a reader of ``.text`` or ``.json()``
-    would find the key the bytes hide between NULs.
+    stays as the server sent it. Then decoded as each of ``readings`` (the charset ``.text``
+    uses, the encoding ``.json()`` detects) would decode it, masked, and encoded back: in
+    UTF-16 or UTF-32 the key's bytes sit between NULs, in ISO-2022-JP an escape may split
+    them, in ``unicode_escape`` they may be written as escapes, all unseen by a byte search.
     """
     if not secret:
         return content
     if might_spell(content, secret):
         content = redacted(content.decode("latin-1"), secret).encode("latin-1")
-    for encoding in readings:
-        if _writes_ascii_as_ascii(encoding):
-            continue
-        text = content.decode(encoding, errors="replace")
-        masked = redacted(text, secret)
-        if masked != text:
-            content = masked.encode(encoding, errors="replace")
+    for encoding in dict.fromkeys(readings):
+        content = _redacted_as(content, secret, encoding)
     return content
 
 
-# Every printable ASCII character and a line feed: 96 bytes, whole UTF-16 and UTF-32 units.
-_ASCII_PROBE: Final = bytes(range(32, 127)) + b"\n"
-
-
-@lru_cache(maxsize=16)
-def _writes_ascii_as_ascii(encoding: str) -> bool:
-    """Whether ``encoding`` reads ASCII bytes as the same characters (one Python lacks: no
-    reader decodes with it, so there is nothing to mask)."""
+def _redacted_as(content: bytes, secret: str, encoding: str) -> bytes:
+    """``content`` with ``secret`` masked in its text as ``encoding`` decodes it. Never raises
+    (an error answer is being kept): a codec that fails fails a reader too, and a masked text
+    that cannot be encoded back is kept as UTF-8."""
+    text = decoded(content, encoding)
+    if text is None:
+        return content
+    masked = redacted(text, secret)
+    if masked == text:
+        return content
     try:
-        return _ASCII_PROBE.decode(encoding) == _ASCII_PROBE.decode("ascii")
-    except LookupError:
-        return True
-    except UnicodeError:
-        return False
+        return masked.encode(encoding, errors="replace")
+    except Exception:  # a codec that cannot encode what it decodes (idna)
+        return masked.encode("utf-8", errors="replace")
 
 
 def carries_secret(url: str, secret: str) -> bool:

@@ -7,6 +7,7 @@ import json
 import pickle
 import socket
 import threading
+import warnings
 from typing import Any
 
 import httpx2
@@ -102,6 +103,9 @@ def test_an_echoed_key_is_masked_in_the_body_too(content_type: str) -> None:
         ("application/json", "utf-32"),
         ("text/plain; charset=utf-16", "utf-16"),
         ("text/plain; charset=cp500", "cp500"),
+        # Stateful: an escape back to ASCII inside the key hides it from a byte search.
+        ("text/plain; charset=iso-2022-jp", "iso-2022-jp"),
+        ("text/plain; charset=unicode_escape", "unicode_escape"),
     ],
 )
 def test_an_echoed_key_is_masked_in_the_kept_response_in_any_encoding(
@@ -111,9 +115,12 @@ def test_an_echoed_key_is_masked_in_the_kept_response_in_any_encoding(
     ``exc.body`` was masked, ``exc.response.text`` and ``.json()`` were not."""
     said = f"key {KEY} is revoked"
     text = json.dumps({"message": said}) if "json" in content_type else said
-    listener, url = _status_server(
-        b"401 Unauthorized", text.encode(encoding), content_type.encode()
-    )
+    body = text.encode(encoding)
+    if encoding == "iso-2022-jp":  # a redundant switch to ASCII after the key's first letter
+        body = body.replace(KEY[:1].encode(), KEY[:1].encode() + b"\x1b(B", 1)
+    elif encoding == "unicode_escape":  # the key's letters written as escapes
+        body = body.replace(KEY.encode(), "".join(f"\\x{ord(c):02x}" for c in KEY).encode())
+    listener, url = _status_server(b"401 Unauthorized", body, content_type.encode())
     with (
         listener,
         Tapti(api_key=KEY, base_url=url, max_retries=0) as tapti,
@@ -126,8 +133,24 @@ def test_an_echoed_key_is_masked_in_the_kept_response_in_any_encoding(
         assert response.json() == {"message": "key *** is revoked"}
     else:
         assert response.text == "key *** is revoked"
-    spelled = KEY.encode({"utf-16": "utf-16-le", "utf-32": "utf-32-le"}.get(encoding, encoding))
-    assert spelled not in pickle.dumps(info.value)
+    if encoding not in {"iso-2022-jp", "unicode_escape"}:  # those hide it by escapes
+        spelled = KEY.encode({"utf-16": "utf-16-le", "utf-32": "utf-32-le"}.get(encoding, encoding))
+        assert spelled not in pickle.dumps(info.value)
+
+
+def test_a_charset_whose_decoding_warns_still_gives_the_status_error() -> None:
+    """Masking decodes as ``.text`` would; ``unicode_escape`` warns of an invalid escape, and
+    under ``-W error`` (this suite's setting) that warning came out of the call, not the 401."""
+    body = f"bad escape \\] and key {KEY}".encode()
+    listener, url = _status_server(b"401 Unauthorized", body, b"text/plain; charset=unicode_escape")
+    with (
+        warnings.catch_warnings(),
+        listener,
+        Tapti(api_key=KEY, base_url=url, max_retries=0) as tapti,
+    ):
+        warnings.simplefilter("error")
+        with pytest.raises(AuthenticationError):
+            tapti.user("u").create_sdk_token(**CALL)
 
 
 @pytest.mark.parametrize(
