@@ -207,6 +207,13 @@ def check_base_url(
     if parts.username is not None or parts.password is not None:
         # Said without them: they are credentials, and httpx2 would send them as Basic auth.
         raise InvalidInputError(f"{argument} must not hold a user name or password")
+    try:  # as httpx2 reads it for the pool and proxies: "xn--" anywhere decodes the host whole
+        httpx2.URL(value).host  # noqa: B018
+    except ValueError as exc:  # idna's errors
+        raise InvalidInputError(
+            f"{argument} has a host name httpx2 cannot read ({excerpt(str(exc), secret, 100)}): "
+            f"{_shown_url(value, secret)}"
+        ) from None
     if parts.scheme == "https" and httpx2.URL(value).raw_host.endswith(b"."):
         # httpx2 would verify the certificate (and send SNI) for the name as written, and no
         # certificate names a host with the root's dot: every handshake would fail. Judged as
@@ -254,11 +261,7 @@ def _split(value: str, argument: str, secret: str = "") -> SplitResult:
         if parts.port == 0:  # urllib checks the port lazily; a bad one raises here
             # httpcore2 reads port 0 as none given: the call would go to 80 or 443.
             raise ValueError("port 0")  # noqa: TRY301  (said as urllib's own refusals are)
-        url = httpx2.URL(value)
-        host = url.raw_host.decode("ascii")  # what httpx2 will send, IDNA-encoded
-        # Read as httpx2 reads it for the pool and proxies: a host holding "xn--" anywhere is
-        # IDNA-decoded whole, and idna's errors are ValueErrors.
-        url.host  # noqa: B018
+        host = httpx2.URL(value).raw_host.decode("ascii")  # what httpx2 will send, IDNA-encoded
     except (ValueError, httpx2.InvalidURL) as exc:
         shown = _shown_url(value, secret)
         raise InvalidInputError(

@@ -9,6 +9,8 @@ methods. The key is added below httpx2, so no httpx2 object here ever holds it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
 from typing import Any, Final, NoReturn, Self, SupportsIndex
 from urllib.parse import unquote_to_bytes
@@ -194,6 +196,18 @@ def _checked_url(url: httpx2.URL | str) -> httpx2.URL | str:
     return url
 
 
+@contextmanager
+def _unreadable_host() -> Iterator[None]:
+    """httpx2 IDNA-decodes a host holding "xn--" while it builds the request; idna's errors
+    (not quoted: the host could hold the key) become an ``InvalidInputError``."""
+    try:
+        yield
+    except UnicodeError:
+        raise InvalidInputError(
+            "the URL's host is not a name httpx2 can IDNA-decode; nothing was sent"
+        ) from None
+
+
 def _segment_problem(segment: str) -> str | None:
     if "%" in segment and is_valid_text(segment):
         try:  # an encoded surrogate decodes to one, which segment_problem names
@@ -216,7 +230,8 @@ class _BorrowedClient(httpx2.Client):
     the pool is the ``Tapti`` client's and ``tapti.raw`` is kept for later calls."""
 
     def build_request(self, method: str, url: httpx2.URL | str, **kwargs: Any) -> httpx2.Request:
-        request = super().build_request(method, _checked_url(url), **kwargs)
+        with _unreadable_host():
+            request = super().build_request(method, _checked_url(url), **kwargs)
         return _built(request, kwargs.get("timeout", httpx2.USE_CLIENT_DEFAULT))
 
     def close(self) -> None:
@@ -228,7 +243,8 @@ class _BorrowedClient(httpx2.Client):
 
 class _AsyncBorrowedClient(httpx2.AsyncClient):
     def build_request(self, method: str, url: httpx2.URL | str, **kwargs: Any) -> httpx2.Request:
-        request = super().build_request(method, _checked_url(url), **kwargs)
+        with _unreadable_host():
+            request = super().build_request(method, _checked_url(url), **kwargs)
         return _built(request, kwargs.get("timeout", httpx2.USE_CLIENT_DEFAULT))
 
     async def aclose(self) -> None:

@@ -208,6 +208,28 @@ def test_call_turns_deeply_nested_json_into_a_validation_error() -> None:
 # --- tapti.raw --------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("field", ["callback_url", "redirect_url"])
+def test_a_url_the_sdk_only_passes_on_may_hold_a_host_httpx2_cannot_decode(
+    mock: MockTaptiServer, field: str
+) -> None:
+    """Browsers open these, httpx2 never resolves them: the base URL's IDNA check is not theirs."""
+    with Tapti(api_key=KEY, base_url=mock.url) as tapti:
+        call = {**CALL, field: "https://my_app.xn--bcher-kva.example/done"}
+        assert tapti.user("u1").create_sdk_token(**call).sdk_token
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("host", ["kxn--.example", "api_1.xn--bcher-kva.example"])
+async def test_a_raw_url_whose_host_httpx2_cannot_decode_is_invalid_input(
+    mock: MockTaptiServer, host: str
+) -> None:
+    with Tapti(api_key=KEY, base_url=mock.url) as tapti, pytest.raises(InvalidInputError):
+        tapti.raw.get_httpx_client().get(f"https://{host}/v1")
+    async with AsyncTapti(api_key=KEY, base_url=mock.url) as atapti:
+        with pytest.raises(InvalidInputError):
+            await atapti.raw.get_async_httpx_client().get(f"https://{host}/v1")
+
+
 def test_raw_misuse_is_a_tapti_error(mock: MockTaptiServer) -> None:
     with Tapti(api_key=KEY, base_url=mock.url) as tapti:
         with pytest.raises(InvalidInputError):
