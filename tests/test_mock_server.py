@@ -889,6 +889,7 @@ def _deeply_nested(depth: int) -> list[Any]:
         lambda: MockTaptiServer(host=""),
         lambda: MockTaptiServer(host="127.0.0.1\x00"),
         lambda: MockTaptiServer(host="\udcff"),
+        lambda: MockTaptiServer(host="0").start(),  # bound every interface too
     ],
     ids=[
         "portal_url-bool",
@@ -908,6 +909,7 @@ def _deeply_nested(depth: int) -> list[Any]:
         "host-empty",
         "host-nul",
         "host-surrogate",
+        "host-zero",
     ],
 )
 def test_the_kits_bad_arguments_are_value_or_type_errors(make: Any) -> None:

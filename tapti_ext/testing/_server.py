@@ -71,8 +71,9 @@ class RecordedRequest:
     query parameter reads ``***``. ``user_id`` is the decoded ``{id}`` of the path, or ``None``.
     ``headers`` has lower-case names, with credentials (every header an apiKey security scheme of
     the spec names, such as ``x-api-key``, and ``authorization``, ``cookie``...) replaced by
-    ``"***"``. ``json`` is the parsed body, or ``None`` when there was none or it was
-    not JSON. ``status`` is what the mock answered and ``request_id`` the ``x-request-id`` it sent.
+    ``"***"``. ``json`` is the parsed body, or ``None`` when there was none or it was not JSON
+    (or escaped a lone surrogate, which no UTF-8 text holds). ``status`` is what the mock
+    answered and ``request_id`` the ``x-request-id`` it sent.
     """
 
     method: str
@@ -132,6 +133,7 @@ _TRUNCATED: Final = _message(400, "request body is shorter than its Content-Leng
 _NOT_JSON_TYPE: Final = _message(400, "Content-Type must be application/json")
 _EMPTY: Final = _message(400, "request body is empty; expected a JSON object")
 _BAD_JSON: Final = _message(400, "request body is not valid JSON")
+_EVERY_INTERFACE: Final = ("0.0.0.0", "::")  # noqa: S104  (refused unless written so)
 _LONE_SURROGATE: Final = _message(
     400, "request body escapes a lone surrogate (\\ud800-\\udfff), which no UTF-8 text holds"
 )
@@ -637,6 +639,14 @@ class MockTaptiServer:
                     raise ValueError(
                         f"host {host!r} cannot be served on ({exc.strerror})"
                     ) from None
+                if httpd.server_address[0] in _EVERY_INTERFACE and self._address[0] not in (
+                    _EVERY_INTERFACE
+                ):
+                    httpd.server_close()  # "0", "0.0": every interface, said by accident
+                    raise ValueError(
+                        f"host {self._address[0][:100]!r} binds every interface; "
+                        "say '0.0.0.0' if that is meant"
+                    )
                 thread = threading.Thread(
                     target=httpd.serve_forever,
                     kwargs={"poll_interval": 0.01},  # how quickly stop() is noticed
