@@ -42,6 +42,8 @@ __all__ = ["main"]
 _API_ERROR, _BAD_INPUT, _INTERRUPTED = 1, 2, 130
 # 128 + SIGPIPE: what a shell reports for a program the closed pipe ended, as 130 for Ctrl-C.
 _READER_GONE: Final = 141
+_FROM_STDIN: Final = "-"  # SDK_TOKEN read from standard input: `ps` shows an argument
+_MAX_TOKEN_LINE: Final = 64 * 1024  # what `portal-url -` reads of standard input, at most
 
 # --- help text: each page ends with examples, then the environment (tapti) and exit codes ---
 
@@ -371,10 +373,13 @@ def _add_portal_url(commands: argparse._SubParsersAction[_Parser]) -> None:
         "Print the OAuth Portal URL for SDK_TOKEN. Nothing is sent.",
         epilog(
             "  tapti portal-url SDK_TOKEN\n"
-            "  tapti portal-url SDK_TOKEN --platform youtube    # skip the platform picker"
+            "  tapti portal-url SDK_TOKEN --platform youtube    # skip the platform picker\n"
+            "  tapti portal-url - < token.txt    # kept out of `ps` and the shell's history"
         ),
     )
-    portal.add_argument("sdk_token", metavar="SDK_TOKEN")
+    portal.add_argument(
+        "sdk_token", metavar="SDK_TOKEN", help="the token, or - to read it from standard input"
+    )
     portal.add_argument(
         "--platform", help="skip the portal's platform picker for one of: <platforms>"
     )
@@ -555,9 +560,13 @@ def _portal_url(args: argparse.Namespace) -> None:
     platform = args.platform
     if platform is not None:
         platform = check_platform(platform, argument="--platform")
+    sdk_token = args.sdk_token
+    if sdk_token == _FROM_STDIN:  # one line, bounded: not the whole of a stream that never ends
+        line = sys.stdin.buffer.readline(_MAX_TOKEN_LINE) if sys.stdin is not None else b""
+        sdk_token = line.decode("utf-8", "surrogateescape").strip()
     insecure = args.allow_insecure_http
     url = oauth_portal_url(
-        args.sdk_token, platform, portal_url=args.portal_url, allow_insecure_http=insecure
+        sdk_token, platform, portal_url=args.portal_url, allow_insecure_http=insecure
     )
     write_out((to_json({"portal_url": url}) if args.json else url) + "\n")
 

@@ -171,6 +171,18 @@ def test_portal_url_command() -> None:
     assert parse_qs(urlsplit(url).query) == {"sdk_token": ["a+b/c=&%"], "platform": ["youtube"]}
 
 
+def test_portal_url_reads_the_token_from_standard_input_given_a_dash() -> None:
+    """On the command line a token shows in ``ps`` and the shell's history; ``-`` keeps it off."""
+    result = run("portal-url", "-", "--portal-url", "https://p.example", stdin="a+b/c=&%\n")
+    assert result.returncode == 0, result.stderr
+    url = result.stdout.strip()
+    assert parse_qs(urlsplit(url).query) == {"sdk_token": ["a+b/c=&%"]}
+    empty = run("portal-url", "-", stdin="")
+    assert empty.returncode == 2
+    assert_one_clean_error_line(empty)
+    assert "SDK_TOKEN must not be empty" in empty.stderr
+
+
 def test_portal_url_rejects_unknown_platform() -> None:
     result = run("portal-url", "tok", "--platform", "friendster")
     assert result.returncode == 2
