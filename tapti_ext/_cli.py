@@ -2,7 +2,7 @@
 
 Exit codes: 0 success, 2 bad input (usage errors and ``InvalidInputError``: nothing was sent),
 1 API or network errors, 130 interrupted. An error is one line on stderr, never a traceback, or
-with ``--json`` one JSON object on stdout. Messages name flags and environment variables: the
+with ``--json`` one JSON object on stdout; only a bug of tapti's own adds its traceback. Messages name flags and environment variables: the
 CLI's own say them already; the library's, which name Python arguments, are reworded
 (``_CLI_TERMS``). The API key is read from ``TAPTI_API_KEY`` only: a command-line flag would show
 it to every user of the machine. ``tapti api`` (any generated operation) is in ``_cli_api``.
@@ -709,8 +709,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _READER_GONE
     except Exception as exc:
         failure = _failure(exc)
-        if failure is None:
-            raise  # a bug of ours: the traceback is the useful report
+        if failure is None:  # a bug of ours: the traceback is the useful report
+            if in_json:  # and a script reading stdout still gets its one object
+                _report(_bug(exc), in_json=True)
+            raise
         _report(failure, in_json=in_json)
         return failure.exit_code
     return 0
@@ -796,6 +798,14 @@ def _silence(stream: Any) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, stream.fileno())
         os.close(devnull)
+
+
+def _bug(exc: Exception) -> _Failure:
+    from ._errors import excerpt  # noqa: PLC0415
+
+    said = excerpt(str(exc), os.environ.get("TAPTI_API_KEY", "").strip(), 200)
+    message = f"a bug in tapti ({type(exc).__name__}: {said}); the traceback is on stderr"
+    return _Failure("internal_error", message, f"tapti: {message}")
 
 
 def _failure(exc: Exception) -> _Failure | None:

@@ -826,6 +826,30 @@ def _run_in_process(
     return code, out.getvalue(), err.getvalue()
 
 
+def test_a_bug_with_json_still_prints_one_json_object_and_the_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A script reading ``--json`` output gets its one object even when tapti itself fails;
+    the traceback, the useful report of a bug, still goes to stderr."""
+
+    def broken(*_: object, **__: object) -> str:
+        raise RuntimeError(f"no such thing; {KEY}")
+
+    monkeypatch.setenv("TAPTI_API_KEY", KEY)
+    monkeypatch.setattr("tapti_ext._portal.oauth_portal_url", broken)
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        pytest.raises(RuntimeError),
+    ):
+        main(["portal-url", "tok", "--json"])
+    error = json.loads(out.getvalue())["error"]
+    assert error["type"] == "internal_error"
+    assert error["message"].startswith("a bug in tapti (RuntimeError: no such thing; ***)")
+    assert KEY not in out.getvalue()
+
+
 @pytest.mark.parametrize("name", ERROR_PATHS)
 def test_every_error_path_speaks_cli_as_a_line_and_as_json(
     server: MockTaptiServer, unused_port: int, name: str
