@@ -452,10 +452,7 @@ def error_response(answer: Answer | httpx2.Response, secret: str) -> httpx2.Resp
     """The response an error keeps: its body with the key masked, as the rest of the error,
     should the server have echoed it there (a new response then, its length set to match)."""
     response = as_response(answer)
-    content = response.content
-    # How a reader will decode it: ``.text`` by the charset, ``.json()`` as json.loads detects.
-    readings = (response.encoding or "utf-8", json.detect_encoding(content)) if content else ()
-    content = redacted_content(content, secret, readings)
+    content = redacted_content(response.content, secret, response.encoding or "utf-8")
     if content is response.content:
         return response
     headers = [(k, v) for k, v in response.headers.raw if k.lower() != b"content-length"]
@@ -639,9 +636,10 @@ class Call(Generic[_T]):
             if 200 <= status < 300:
                 return self._documented(outcome)
             retry_after = parse_retry_after(outcome.headers)
+            kept = error_response(outcome, self.secret)
             error = status_error_from_response(
-                error_response(outcome, self.secret),
-                outcome.content,
+                kept,
+                kept.content,  # masked for every reader, so exc.body is too
                 secret=self.secret,
                 retry_after=retry_after,
                 key_source=self.sources.api_key,

@@ -22,6 +22,7 @@ Messages never hold the API key or an SDK token: errors are built from the respo
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import ssl
@@ -74,6 +75,9 @@ _MAX_QUOTED_REASON = 100
 _MAX_QUOTED_ID = 200
 # Control characters (C0, DEL, C1) and the invisible ones that reorder or hide text.
 _UNPRINTABLE = r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]"
+_MASKING_ROUNDS: Final = 4
+# Codecs Python accepts as a charset that no text is written in (``decoded``).
+_HOST_NAME_CODECS: Final = frozenset({"idna", "punycode"})
 SHORT_SECRET = 8  # shorter keys are searched for only alone (no key-like character beside)
 # What a spelling of a secret holds unless it is written out: a percent-encoded character, an
 # escaped one, an HTML character reference (``_spellings``).
@@ -240,9 +244,13 @@ def decode_body(response: httpx2.Response, content: bytes | None, secret: str = 
 
 
 def decoded(content: bytes, encoding: str) -> str | None:
-    """``content`` as ``.text`` decodes it, or ``None`` where the codec fails: a charset Python
-    lacks, one that is not text, or a warning of its raised under ``-W error``."""
+    """``content`` as ``.text`` decodes it, or ``None`` where the codec fails (a charset Python
+    lacks, one that is not text, a warning of its raised under ``-W error``) or is one of the
+    host-name codecs: no text is written in them, their ASCII is ASCII, and punycode decodes in
+    quadratic time (a 1 MiB body: two minutes)."""
     try:
+        if codecs.lookup(encoding).name in _HOST_NAME_CODECS:
+            return None
         return content.decode(encoding, errors="replace")
     except Exception:  # a server names the codec: any of its errors
         return None
@@ -375,38 +383,70 @@ def redacted(text: str, secret: str) -> str:
     return _spellings(secret).sub(MASK, text)
 
 
-def redacted_content(content: bytes, secret: str, readings: tuple[str, ...] = ()) -> bytes:
+def redacted_content(content: bytes, secret: str, charset: str = "utf-8") -> bytes:
     """A body with ``secret`` masked as ``redacted`` masks it in text, however it is read.
 
-    Read as Latin-1 first, so that every byte not part of a spelling of the key (all ASCII)
-    stays as the server sent it. Then decoded as each of ``readings`` (the charset ``.text``
-    uses, the encoding ``.json()`` detects) would decode it, masked, and encoded back: in
-    UTF-16 or UTF-32 the key's bytes sit between NULs, in ISO-2022-JP an escape may split
-    them, in ``unicode_escape`` they may be written as escapes, all unseen by a byte search.
+    Read as Latin-1, so that every byte not part of a spelling of the key (all ASCII) stays as
+    the server sent it; decoded as ``.text`` (``charset``) and ``.json()`` (the encoding
+    ``json.loads`` detects) decode it, masked and encoded back: there an ISO-2022 escape may
+    split the key's bytes, or ``unicode_escape`` write them as escapes; and with NULs between
+    its characters (UTF-16 or UTF-32 shown as bytes). Repeated until nothing changes, as
+    encoding one reading back can shift another's bytes into the key; a body still changing
+    after a few rounds was built to defeat this, and is replaced by the mask.
     """
-    if not secret:
+    if not secret or not content:
         return content
+    masked = content
+    for _ in range(_MASKING_ROUNDS):
+        again = _masked_once(masked, secret, charset)
+        if again == masked:
+            return content if masked == content else masked
+        masked = again
+    return MASK.encode()
+
+
+def _masked_once(content: bytes, secret: str, charset: str) -> bytes:
     if might_spell(content, secret):
         content = redacted(content.decode("latin-1"), secret).encode("latin-1")
-    for encoding in dict.fromkeys(readings):
-        content = _redacted_as(content, secret, encoding)
+    for encoding in dict.fromkeys((charset, json.detect_encoding(content))):
+        text = decoded(content, encoding)
+        if text is not None and (masked := redacted(text, secret)) != text:
+            content = _encoded_like(masked, encoding, content)
+    if b"\x00" in content:  # what no reading decodes: UTF-16 with neither charset nor JSON
+        content = _nul_spaced(secret).sub(_starred, content)
     return content
 
 
-def _redacted_as(content: bytes, secret: str, encoding: str) -> bytes:
-    """``content`` with ``secret`` masked in its text as ``encoding`` decodes it. Never raises
-    (an error answer is being kept): a codec that fails fails a reader too, and a masked text
-    that cannot be encoded back is kept as UTF-8."""
-    text = decoded(content, encoding)
-    if text is None:
-        return content
-    masked = redacted(text, secret)
-    if masked == text:
-        return content
+@lru_cache(maxsize=8)
+def _nul_spaced(secret: str) -> re.Pattern[bytes]:
+    """The key written out, any case, with up to three NULs after each character."""
+    return re.compile(b"\x00{0,3}".join(re.escape(c.encode()) for c in secret), re.IGNORECASE)
+
+
+def _starred(found: re.Match[bytes]) -> bytes:
+    # Each character starred, the NULs kept: a UTF-16 or UTF-32 reader stays in step.
+    return bytes(byte and 42 for byte in found.group())
+
+
+_BYTE_ORDERS: Final = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16's, whose little-endian mark it starts with
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def _encoded_like(text: str, encoding: str, content: bytes) -> bytes:
+    """``text`` encoded as ``content`` was: in the byte order of its BOM (``"utf-16"`` itself
+    would write this machine's), or as UTF-8 where ``encoding`` cannot encode what it read."""
     try:
-        return masked.encode(encoding, errors="replace")
-    except Exception:  # a codec that cannot encode what it decodes (idna)
-        return masked.encode("utf-8", errors="replace")
+        name = codecs.lookup(encoding).name
+        for mark, exact in _BYTE_ORDERS:
+            if exact.startswith(name) and content.startswith(mark):
+                return mark + text.encode(exact, errors="replace")
+        return text.encode(encoding, errors="replace")
+    except Exception:  # a codec that cannot encode what it decodes
+        return text.encode("utf-8", errors="replace")
 
 
 def carries_secret(url: str, secret: str) -> bool:

@@ -3,6 +3,8 @@ the base URL and the key came from (never the key), and a bad base URL repeated.
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import json
 import pickle
 import socket
@@ -14,7 +16,7 @@ import httpx2
 import pytest
 
 from tapti_ext import APIConnectionError, AuthenticationError, InvalidInputError, Tapti, TaptiError
-from tapti_ext._errors import masked_url
+from tapti_ext._errors import decoded, masked_url
 from tapti_ext.testing import MockTaptiServer
 
 CALL: dict[str, Any] = {
@@ -136,6 +138,62 @@ def test_an_echoed_key_is_masked_in_the_kept_response_in_any_encoding(
     if encoding not in {"iso-2022-jp", "unicode_escape"}:  # those hide it by escapes
         spelled = KEY.encode({"utf-16": "utf-16-le", "utf-32": "utf-32-le"}.get(encoding, encoding))
         assert spelled not in pickle.dumps(info.value)
+
+
+def _big_endian_json_hiding_a_swapped_key() -> bytes:
+    """UTF-16 with a big-endian BOM, echoing the key, and beside it the key's byte pairs
+    swapped: no reader shows those as the key, unless masking re-encodes little-endian."""
+    padded = KEY.encode() + b" " * (len(KEY) % 2)
+    swapped = b"".join(padded[i : i + 2][::-1] for i in range(0, len(padded), 2))
+    said = f'{{"message": "key {KEY} is revoked", "x": "'.encode("utf-16-be")
+    return codecs.BOM_UTF16_BE + said + swapped + '"}'.encode("utf-16-be")
+
+
+def _utf16_key_a_utf8_rewrite_would_align() -> bytes:
+    """A UTF-16-LE copy of the key at an odd offset, unseen by ``.text``; before it, a copy
+    only a case-insensitive search finds (a Kelvin sign) and a cut UTF-8 sequence, which
+    masking as UTF-8 replaces with 3 bytes for 2, shifting the copy into line."""
+    body = b"ab " + KEY.replace("k", "\u212a", 1).encode() + b" \xe2\x84 "
+    body += b" " * (len(body) % 2 == 0)
+    return body + KEY.encode("utf-16-le") + b"\x00"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (_big_endian_json_hiding_a_swapped_key(), b"application/json"),
+        (_utf16_key_a_utf8_rewrite_would_align(), b"text/plain; charset=utf-16-le"),
+        # No charset, and JSON's detection reads UTF-8: a terminal hides the NULs.
+        (f"\u4e2d key {KEY} is revoked".encode("utf-16-le"), b"text/plain"),
+        # Not a charset: not decoded (punycode takes quadratic time); its ASCII is masked.
+        (f"key {KEY} is revoked".encode(), b"text/plain; charset=punycode"),
+    ],
+    ids=["big-endian-bom", "utf8-rewrite-shift", "undeclared-utf16", "punycode"],
+)
+def test_masking_a_kept_body_hands_no_reader_the_key(body: bytes, content_type: bytes) -> None:
+    listener, url = _status_server(b"401 Unauthorized", body, content_type)
+    with (
+        listener,
+        Tapti(api_key=KEY, base_url=url, max_retries=0) as tapti,
+        pytest.raises(AuthenticationError) as info,
+    ):
+        tapti.user("u").create_sdk_token(**CALL)
+    response = info.value.response
+    readings = [response.content.replace(b"\x00", b"").decode("latin-1"), str(info.value.body)]
+    with contextlib.suppress(Exception):  # a reader that cannot decode it sees nothing
+        readings.append(response.text)
+    with contextlib.suppress(Exception):
+        readings.append(json.dumps(response.json()))
+    assert not [reading for reading in readings if KEY.lower() in reading.lower()]
+    assert KEY.encode() not in pickle.dumps(info.value).replace(b"\x00", b"")
+
+
+def test_host_name_codecs_are_not_read_as_a_charset() -> None:
+    """punycode decodes in quadratic time (a 1 MiB body took two minutes, with the GIL held):
+    neither masking nor ``exc.body`` decodes with it; its ASCII, the key's, is masked as bytes."""
+    assert decoded(b"abc", "punycode") is None
+    assert decoded(b"abc", "IDNA") is None
+    assert decoded(b"abc", "utf-8") == "abc"
 
 
 def test_a_charset_whose_decoding_warns_still_gives_the_status_error() -> None:
