@@ -9,8 +9,6 @@ methods. The key is added below httpx2, so no httpx2 object here ever holds it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
 from typing import Any, Final, NoReturn, Self, SupportsIndex
 from urllib.parse import unquote_to_bytes
@@ -188,24 +186,21 @@ def _checked_url(url: httpx2.URL | str) -> httpx2.URL | str:
     segment is one the wrapper would refuse as an id: ``..`` would send ``/users/../sdk-token``
     as ``/sdk-token``, another operation; percent-escapes are judged as the server decodes them
     (the generated functions quote a lone surrogate into bytes that are not UTF-8)."""
+    try:  # httpx2 IDNA-decodes a host holding "xn--" as it builds the request
+        httpx2.URL(url).host  # noqa: B018
+    except UnicodeError as exc:
+        if isinstance(exc, UnicodeEncodeError | UnicodeDecodeError):
+            raise  # another part's text, not the host's name: httpx2's own error, as before
+        # idna's errors, not quoted: the host could hold the key.
+        raise InvalidInputError(
+            "the URL's host is not a name httpx2 can IDNA-decode; nothing was sent"
+        ) from None
     path = url.raw_path.decode("ascii") if isinstance(url, httpx2.URL) else str(url)
     for segment in path.partition("?")[0].split("/"):
         problem = _segment_problem(segment)
         if problem is not None:
             raise InvalidInputError(f"a path parameter {problem}; nothing was sent")
     return url
-
-
-@contextmanager
-def _unreadable_host() -> Iterator[None]:
-    """httpx2 IDNA-decodes a host holding "xn--" while it builds the request; idna's errors
-    (not quoted: the host could hold the key) become an ``InvalidInputError``."""
-    try:
-        yield
-    except UnicodeError:
-        raise InvalidInputError(
-            "the URL's host is not a name httpx2 can IDNA-decode; nothing was sent"
-        ) from None
 
 
 def _segment_problem(segment: str) -> str | None:
@@ -230,8 +225,7 @@ class _BorrowedClient(httpx2.Client):
     the pool is the ``Tapti`` client's and ``tapti.raw`` is kept for later calls."""
 
     def build_request(self, method: str, url: httpx2.URL | str, **kwargs: Any) -> httpx2.Request:
-        with _unreadable_host():
-            request = super().build_request(method, _checked_url(url), **kwargs)
+        request = super().build_request(method, _checked_url(url), **kwargs)
         return _built(request, kwargs.get("timeout", httpx2.USE_CLIENT_DEFAULT))
 
     def close(self) -> None:
@@ -243,8 +237,7 @@ class _BorrowedClient(httpx2.Client):
 
 class _AsyncBorrowedClient(httpx2.AsyncClient):
     def build_request(self, method: str, url: httpx2.URL | str, **kwargs: Any) -> httpx2.Request:
-        with _unreadable_host():
-            request = super().build_request(method, _checked_url(url), **kwargs)
+        request = super().build_request(method, _checked_url(url), **kwargs)
         return _built(request, kwargs.get("timeout", httpx2.USE_CLIENT_DEFAULT))
 
     async def aclose(self) -> None:
