@@ -2,10 +2,11 @@
 
 Exit codes: 0 success, 2 bad input (usage errors and ``InvalidInputError``: nothing was sent),
 1 API or network errors, 130 interrupted. An error is one line on stderr, never a traceback, or
-with ``--json`` one JSON object on stdout; only a bug of tapti's own adds its traceback. Messages name flags and environment variables: the
-CLI's own say them already; the library's, which name Python arguments, are reworded
-(``_CLI_TERMS``). The API key is read from ``TAPTI_API_KEY`` only: a command-line flag would show
-it to every user of the machine. ``tapti api`` (any generated operation) is in ``_cli_api``.
+with ``--json`` one JSON object on stdout; only a bug of tapti's own adds its traceback.
+Messages name flags and environment variables: the CLI's own say them already; the library's,
+which name Python arguments, are reworded (``_CLI_TERMS``). The API key is read from
+``TAPTI_API_KEY`` only: a command-line flag would show it to every user of the machine.
+``tapti api`` (any generated operation) is in ``_cli_api``.
 """
 
 from __future__ import annotations
@@ -561,14 +562,22 @@ def _portal_url(args: argparse.Namespace) -> None:
     if platform is not None:
         platform = check_platform(platform, argument="--platform")
     sdk_token = args.sdk_token
-    if sdk_token == _FROM_STDIN:  # one line, bounded: not the whole of a stream that never ends
-        line = sys.stdin.buffer.readline(_MAX_TOKEN_LINE) if sys.stdin is not None else b""
-        sdk_token = line.decode("utf-8", "surrogateescape").strip()
+    if sdk_token == _FROM_STDIN:
+        sdk_token = _token_from_stdin()
     insecure = args.allow_insecure_http
     url = oauth_portal_url(
         sdk_token, platform, portal_url=args.portal_url, allow_insecure_http=insecure
     )
     write_out((to_json({"portal_url": url}) if args.json else url) + "\n")
+
+
+def _token_from_stdin() -> str:
+    """The first line of standard input, bounded (not the whole of a stream that never ends),
+    without the BOM a Windows editor writes."""
+    line = sys.stdin.buffer.readline(_MAX_TOKEN_LINE + 1) if sys.stdin is not None else b""
+    if len(line) > _MAX_TOKEN_LINE:
+        raise bad_input(f"SDK_TOKEN from standard input is longer than {_MAX_TOKEN_LINE} bytes")
+    return line.decode("utf-8", "surrogateescape").removeprefix("\ufeff").strip()
 
 
 # --- tapti mock-server ----------------------------------------------------------------------
@@ -801,10 +810,8 @@ def _silence(stream: Any) -> None:
 
 
 def _bug(exc: Exception) -> _Failure:
-    from ._errors import excerpt  # noqa: PLC0415
-
-    said = excerpt(str(exc), os.environ.get("TAPTI_API_KEY", "").strip(), 200)
-    message = f"a bug in tapti ({type(exc).__name__}: {said}); the traceback is on stderr"
+    # The type only: the exception's own words may hold an SDK token read from stdin.
+    message = f"a bug in tapti ({type(exc).__name__}); the traceback is on stderr"
     return _Failure("internal_error", message, f"tapti: {message}")
 
 
@@ -824,14 +831,14 @@ def _failure(exc: Exception) -> _Failure | None:
         redacted,
     )
 
+    if not isinstance(exc, TaptiError | OSError):
+        return None  # a bug, whose str() may fail too
     # A command that makes no client (portal-url) has no key to mask; the environment's is it.
     message = _in_cli_terms(redacted(str(exc), os.environ.get("TAPTI_API_KEY", "").strip()))
     if isinstance(exc, InvalidInputError):
         return _Failure("invalid_input_error", message, f"tapti: error: {message}")
-    if isinstance(exc, OSError) and not isinstance(exc, TaptiError):  # a port in use
+    if not isinstance(exc, TaptiError):  # an OSError: a port in use
         return _Failure("system_error", message, f"tapti: system error: {message}")
-    if not isinstance(exc, TaptiError):
-        return None
     # Said before the message, unless the message says what failed.
     label = "error: "
     if isinstance(exc, APIResponseValidationError):
