@@ -133,7 +133,7 @@ _TRUNCATED: Final = _message(400, "request body is shorter than its Content-Leng
 _NOT_JSON_TYPE: Final = _message(400, "Content-Type must be application/json")
 _EMPTY: Final = _message(400, "request body is empty; expected a JSON object")
 _BAD_JSON: Final = _message(400, "request body is not valid JSON")
-_EVERY_INTERFACE: Final = ("0.0.0.0", "::")  # noqa: S104  (refused unless written so)
+_EVERY_INTERFACE: Final = "0.0.0.0"  # noqa: S104  (refused unless written so; IPv4 only)
 _LONE_SURROGATE: Final = _message(
     400, "request body escapes a lone surrogate (\\ud800-\\udfff), which no UTF-8 text holds"
 )
@@ -639,9 +639,8 @@ class MockTaptiServer:
                     raise ValueError(
                         f"host {host!r} cannot be served on ({exc.strerror})"
                     ) from None
-                if httpd.server_address[0] in _EVERY_INTERFACE and self._address[0] not in (
-                    _EVERY_INTERFACE
-                ):
+                bound = httpd.server_address[0]
+                if bound == _EVERY_INTERFACE and self._address[0] != _EVERY_INTERFACE:
                     httpd.server_close()  # "0", "0.0": every interface, said by accident
                     raise ValueError(
                         f"host {self._address[0][:100]!r} binds every interface; "
