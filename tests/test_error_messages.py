@@ -97,6 +97,18 @@ def test_an_echoed_key_is_masked_in_the_body_too(content_type: str) -> None:
     assert KEY not in str(info.value)
 
 
+def _refused(body: bytes, content_type: bytes) -> AuthenticationError:
+    """The error of a call answered ``401`` with ``body``, by a server of its own."""
+    listener, url = _status_server(b"401 Unauthorized", body, content_type)
+    with (
+        listener,
+        Tapti(api_key=KEY, base_url=url, max_retries=0) as tapti,
+        pytest.raises(AuthenticationError) as info,
+    ):
+        tapti.user("u").create_sdk_token(**CALL)
+    return info.value
+
+
 @pytest.mark.parametrize(
     ("content_type", "encoding"),
     [
@@ -122,14 +134,8 @@ def test_an_echoed_key_is_masked_in_the_kept_response_in_any_encoding(
         body = body.replace(KEY[:1].encode(), KEY[:1].encode() + b"\x1b(B", 1)
     elif encoding == "unicode_escape":  # the key's letters written as escapes
         body = body.replace(KEY.encode(), "".join(f"\\x{ord(c):02x}" for c in KEY).encode())
-    listener, url = _status_server(b"401 Unauthorized", body, content_type.encode())
-    with (
-        listener,
-        Tapti(api_key=KEY, base_url=url, max_retries=0) as tapti,
-        pytest.raises(AuthenticationError) as info,
-    ):
-        tapti.user("u").create_sdk_token(**CALL)
-    response = info.value.response
+    error = _refused(body, content_type.encode())
+    response = error.response
     # Read as a user reads it, masked, the rest as the server wrote it.
     if "json" in content_type:
         assert response.json() == {"message": "key *** is revoked"}
@@ -137,7 +143,7 @@ def test_an_echoed_key_is_masked_in_the_kept_response_in_any_encoding(
         assert response.text == "key *** is revoked"
     if encoding not in {"iso-2022-jp", "unicode_escape"}:  # those hide it by escapes
         spelled = KEY.encode({"utf-16": "utf-16-le", "utf-32": "utf-32-le"}.get(encoding, encoding))
-        assert spelled not in pickle.dumps(info.value)
+        assert spelled not in pickle.dumps(error)
 
 
 def _big_endian_json_hiding_a_swapped_key() -> bytes:
@@ -171,21 +177,15 @@ def _utf16_key_a_utf8_rewrite_would_align() -> bytes:
     ids=["big-endian-bom", "utf8-rewrite-shift", "undeclared-utf16", "punycode"],
 )
 def test_masking_a_kept_body_hands_no_reader_the_key(body: bytes, content_type: bytes) -> None:
-    listener, url = _status_server(b"401 Unauthorized", body, content_type)
-    with (
-        listener,
-        Tapti(api_key=KEY, base_url=url, max_retries=0) as tapti,
-        pytest.raises(AuthenticationError) as info,
-    ):
-        tapti.user("u").create_sdk_token(**CALL)
-    response = info.value.response
-    readings = [response.content.replace(b"\x00", b"").decode("latin-1"), str(info.value.body)]
+    error = _refused(body, content_type)
+    response = error.response
+    readings = [response.content.replace(b"\x00", b"").decode("latin-1"), str(error.body)]
     with contextlib.suppress(Exception):  # a reader that cannot decode it sees nothing
         readings.append(response.text)
     with contextlib.suppress(Exception):
         readings.append(json.dumps(response.json()))
     assert not [reading for reading in readings if KEY.lower() in reading.lower()]
-    assert KEY.encode() not in pickle.dumps(info.value).replace(b"\x00", b"")
+    assert KEY.encode() not in pickle.dumps(error).replace(b"\x00", b"")
 
 
 def test_host_name_codecs_are_not_read_as_a_charset() -> None:
