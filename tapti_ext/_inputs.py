@@ -201,20 +201,20 @@ def check_base_url(
     """
     if not isinstance(value, str):
         raise InvalidInputError(f"{argument} must be a str URL, not {type(value).__name__}")
-    parts = _split(value, argument, secret)
+    parts, url = _split(value, argument, secret)
     if "?" in value or "#" in value:  # even an empty one would swallow the request path
         raise InvalidInputError(f"{argument} must not have a query or fragment")
     if parts.username is not None or parts.password is not None:
         # Said without them: they are credentials, and httpx2 would send them as Basic auth.
         raise InvalidInputError(f"{argument} must not hold a user name or password")
     try:  # as httpx2 reads it for the pool and proxies: "xn--" anywhere decodes the host whole
-        httpx2.URL(value).host  # noqa: B018
+        url.host  # noqa: B018
     except ValueError as exc:  # idna's errors
         raise InvalidInputError(
             f"{argument} has a host name httpx2 cannot read ({excerpt(str(exc), secret, 100)}): "
             f"{_shown_url(value, secret)}"
         ) from None
-    if parts.scheme == "https" and httpx2.URL(value).raw_host.endswith(b"."):
+    if parts.scheme == "https" and url.raw_host.endswith(b"."):
         # httpx2 would verify the certificate (and send SNI) for the name as written, and no
         # certificate names a host with the root's dot: every handshake would fail. Judged as
         # httpx2 sends it: it makes a dot of an ideographic full stop ("\u3002") too.
@@ -249,7 +249,9 @@ def _checked_url(value: str, argument: str, ascii_host: bool) -> str:
     return value
 
 
-def _split(value: str, argument: str, secret: str = "") -> SplitResult:
+def _split(value: str, argument: str, secret: str = "") -> tuple[SplitResult, httpx2.URL]:
+    """``value`` taken apart by urllib and by httpx2 (once each: a client's base URL is checked
+    at every construction), or the ``InvalidInputError`` that says why it cannot be sent."""
     if _WHITESPACE_OR_CONTROL.search(value):
         raise InvalidInputError(f"{argument} must not contain whitespace or control characters")
     if not is_valid_text(value):
@@ -261,7 +263,8 @@ def _split(value: str, argument: str, secret: str = "") -> SplitResult:
         if parts.port == 0:  # urllib checks the port lazily; a bad one raises here
             # httpcore2 reads port 0 as none given: the call would go to 80 or 443.
             raise ValueError("port 0")  # noqa: TRY301  (said as urllib's own refusals are)
-        host = httpx2.URL(value).raw_host.decode("ascii")  # what httpx2 will send, IDNA-encoded
+        url = httpx2.URL(value)
+        host = url.raw_host.decode("ascii")  # what httpx2 will send, IDNA-encoded
     except (ValueError, httpx2.InvalidURL) as exc:
         shown = _shown_url(value, secret)
         raise InvalidInputError(
@@ -276,7 +279,7 @@ def _split(value: str, argument: str, secret: str = "") -> SplitResult:
         raise InvalidInputError(
             f"{argument} has a host name that cannot be sent ({bad_label}): {shown}"
         )
-    return parts
+    return parts, url
 
 
 _MAX_QUOTED = 200

@@ -187,7 +187,8 @@ def _checked_url(url: httpx2.URL | str) -> httpx2.URL | str:
     as ``/sdk-token``, another operation; percent-escapes are judged as the server decodes them
     (the generated functions quote a lone surrogate into bytes that are not UTF-8)."""
     try:  # httpx2 IDNA-decodes a host holding "xn--" as it builds the request
-        httpx2.URL(url).host  # noqa: B018
+        if isinstance(url, httpx2.URL) or "//" in url:  # a generated path has none: not parsed
+            httpx2.URL(url).host  # noqa: B018
     except UnicodeError as exc:
         if isinstance(exc, UnicodeEncodeError | UnicodeDecodeError):
             raise  # another part's text, not the host's name: httpx2's own error, as before
