@@ -636,10 +636,8 @@ class Call(Generic[_T]):
             if 200 <= status < 300:
                 return self._documented(outcome)
             retry_after = parse_retry_after(outcome.headers)
-            kept = error_response(outcome, self.secret)
             error = status_error_from_response(
-                kept,
-                kept.content,  # masked for every reader, so exc.body is too
+                error_response(outcome, self.secret),
                 secret=self.secret,
                 retry_after=retry_after,
                 key_source=self.sources.api_key,

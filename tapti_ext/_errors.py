@@ -216,13 +216,12 @@ _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
 }
 
 
-def decode_body(response: httpx2.Response, content: bytes | None, secret: str = "") -> JSONValue:
-    """``content`` as JSON when it parses, else as text, else ``None``: never raises. Every
-    string in it has ``secret`` masked, should a server echo the key.
-
-    ``content`` is ``None`` when the body was too large to read. JSON nesting deeper than
-    ``MAX_NESTING`` gives ``None`` too.
+def decode_body(response: httpx2.Response, secret: str = "") -> JSONValue:
+    """``response``'s body as JSON when it parses, else as text, else ``None``: never raises.
+    Every string in it has ``secret`` masked, should a server echo the key. JSON nesting deeper
+    than ``MAX_NESTING`` gives ``None``.
     """
+    content = response.content
     if not content:
         return None
     try:
@@ -302,17 +301,17 @@ def server_message(body: JSONValue) -> str | None:
 
 def status_error_from_response(
     response: httpx2.Response,
-    content: bytes | None,
     *,
     secret: str,
     retry_after: float | None,
     key_source: str | None = None,
 ) -> APIStatusError:
-    """Build the ``APIStatusError`` subclass that matches ``response``'s status.
+    """Build the ``APIStatusError`` subclass that matches ``response``'s status, from the
+    response the error keeps (``_call.error_response``: its body masked for every reader).
 
     ``key_source`` (``TAPTI_API_KEY`` or the argument) is named on a 401 or 403, never the key.
     """
-    body = decode_body(response, content, secret)
+    body = decode_body(response, secret)
     status = response.status_code
     # Everything quoted comes from the server: each part goes through excerpt().
     reason = excerpt(response.reason_phrase or "Error", secret, _MAX_QUOTED_REASON)
