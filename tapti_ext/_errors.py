@@ -27,7 +27,7 @@ import json
 import re
 import ssl
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache, lru_cache
 from typing import Any, Final, TypeAlias, cast
 from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
@@ -407,13 +407,19 @@ def redacted_content(content: bytes, secret: str, charset: str = "utf-8") -> byt
 def _masked_once(content: bytes, secret: str, charset: str) -> bytes:
     if might_spell(content, secret):
         content = redacted(content.decode("latin-1"), secret).encode("latin-1")
-    for encoding in dict.fromkeys((charset, json.detect_encoding(content))):
+    for encoding in dict.fromkeys((charset, _json_encoding(content))):
         text = decoded(content, encoding)
         if text is not None and (masked := redacted(text, secret)) != text:
             content = _encoded_like(masked, encoding, content)
     if b"\x00" in content:  # what no reading decodes: UTF-16 with neither charset nor JSON
         content = _nul_spaced(secret).sub(_starred, content)
     return content
+
+
+# How json.loads (and so httpx2's .json()) reads bytes: UTF-8, or UTF-16/32 by BOM or NULs.
+# Outside json's __all__ and its documentation: without it, UTF-8, and the NUL pass below
+# still masks the key in UTF-16 and UTF-32 (starred, its length shown).
+_json_encoding: Callable[[bytes], str] = getattr(json, "detect_encoding", lambda _: "utf-8")
 
 
 @lru_cache(maxsize=8)

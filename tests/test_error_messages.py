@@ -15,7 +15,14 @@ from typing import Any
 import httpx2
 import pytest
 
-from tapti_ext import APIConnectionError, AuthenticationError, InvalidInputError, Tapti, TaptiError
+from tapti_ext import (
+    APIConnectionError,
+    AuthenticationError,
+    InvalidInputError,
+    Tapti,
+    TaptiError,
+    _errors,
+)
 from tapti_ext._errors import decoded, masked_url
 from tapti_ext.testing import MockTaptiServer
 
@@ -186,6 +193,23 @@ def test_masking_a_kept_body_hands_no_reader_the_key(body: bytes, content_type: 
         readings.append(json.dumps(response.json()))
     assert not [reading for reading in readings if KEY.lower() in reading.lower()]
     assert KEY.encode() not in pickle.dumps(error).replace(b"\x00", b"")
+
+
+def test_masking_reads_json_as_json_loads_does_through_its_detect_encoding() -> None:
+    """Pins ``json.detect_encoding``, a name outside json's ``__all__`` and documentation."""
+    assert _errors._json_encoding is json.detect_encoding
+    assert json.detect_encoding("{}".encode("utf-16-be")) == "utf-16-be"
+
+
+def test_without_json_detect_encoding_a_utf16_key_is_still_masked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Were the name gone, UTF-8 is assumed, and the NUL pass masks a UTF-16 key."""
+    monkeypatch.setattr(_errors, "_json_encoding", lambda _: "utf-8")
+    body = json.dumps({"message": f"key {KEY} is revoked"}).encode("utf-16")
+    kept = _errors.redacted_content(body, KEY, "utf-8")
+    assert KEY not in kept.decode("utf-16")
+    assert "is revoked" in kept.decode("utf-16")
 
 
 def test_host_name_codecs_are_not_read_as_a_charset() -> None:
