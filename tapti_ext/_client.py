@@ -598,8 +598,8 @@ class Tapti(_BaseTapti[Pipeline]):
         ``tapti.call(create_sdk_token, "user_123", body=CreateSdkTokenRequest(...))`` takes the
         operation's own arguments and returns its parsed success model, typed for mypy and
         pyright; ``timeout=`` and ``extra_headers=``/``extra_query=``/``extra_body=`` work as on
-        every call. An operation added to the spec is usable after ``make generate`` without a
-        line of wrapper code.
+        every call. Any operation of the generated client works here, including one added to
+        the API description since this SDK was released, once the client is regenerated.
         """
         call = self._operation_call(operation, args, kwargs)
         return call.parse(self._pipeline.run(call))

@@ -98,9 +98,9 @@ def oauth_portal_url(
 class SdkToken:
     """A created SDK token: the portal URL exactly as the API returned it, and what was asked for.
 
-    ``response`` is the whole parsed answer (the generated ``CreateSdkTokenResponse``): a field
-    added to the spec is there after ``make generate``, and fields a newer server sends are in
-    its ``additional_properties``. The token is a credential for the user's session:
+    ``response`` is the whole parsed answer (the generated ``CreateSdkTokenResponse``), with
+    every field of the API description, and fields a newer server sends in its
+    ``additional_properties``. The token is a credential for the user's session:
     ``repr``/``str`` mask it, here and in ``response`` at any depth, so a token logged by
     accident leaks nothing. Read ``sdk_token`` or ``oauth_portal_url`` explicitly. Built by
     hand without ``response=``, ``response`` holds the URL only (a field a newer spec requires

@@ -98,3 +98,21 @@ def test_every_name_in_a_public_signature_can_be_imported() -> None:
                     for missing in _annotation_names(annotation) - known:
                         unknown.setdefault(missing, set()).add(label)
     assert unknown == {}
+
+
+def test_help_speaks_to_users_not_maintainers() -> None:
+    """What ``help()`` and the reference page show: no build commands, no notes on how the SDK
+    itself is made (those belong in comments and CONTRIBUTING.md)."""
+    import pydoc  # noqa: PLC0415
+
+    import tapti_ext.testing  # noqa: PLC0415
+
+    maintainers_words = re.compile(r"\bmake (generate|test|bench|docs)\b|CONTRIBUTING|noqa")
+    for module in (tapti_ext, tapti_ext.testing):
+        for name in module.__all__:
+            value = getattr(module, name)
+            if name == "__version__" or not (inspect.isclass(value) or callable(value)):
+                continue
+            text = pydoc.render_doc(value, renderer=pydoc.plaintext)
+            found = maintainers_words.search(text)
+            assert found is None, f"help({name}) says {found and found.group()!r}"
