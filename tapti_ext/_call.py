@@ -536,6 +536,7 @@ class Call(Generic[_T]):
         "body",
         "headers",
         "method",
+        "path",
         "replayable",
         "retry",
         "secret",
@@ -573,8 +574,10 @@ class Call(Generic[_T]):
         # A 2xx the operation does not document is no success: its body is not the model's. The
         # template is for tracing; both come from one match of the path as sent (an id's
         # escaped "/" stays inside its segment).
-        path = self.target[3].partition(b"?")[0].decode("ascii")
-        self.success, self.template = spec_facts(self.method, path)
+        # The path as sent, escapes kept: what logs and reprs show (decoded, an escaped line
+        # break would forge a log line).
+        self.path = self.target[3].partition(b"?")[0].decode("ascii")
+        self.success, self.template = spec_facts(self.method, self.path)
 
     @property
     def url(self) -> httpx2.URL:
@@ -597,7 +600,7 @@ class Call(Generic[_T]):
         return self._request
 
     def __repr__(self) -> str:  # never the secret
-        return f"Call({self.method} {self.url.path}, timeout={self.timeout!r})"
+        return f"Call({self.method} {self.path}, timeout={self.timeout!r})"
 
     def parse(self, answer: Answer | httpx2.Response) -> _T:
         """The result of a 2xx answer; the key is masked in what it holds beyond the spec's
@@ -750,13 +753,13 @@ class Call(Generic[_T]):
         delay = self.retry.delay(retries, retry_after) if self.replayable else None
         if delay is None or not deadline.allows_wait(delay):
             raise error from cause  # the pipeline masks and clears the chain (Pipeline.run)
-        log.info("retrying %s %s in %.2fs after %s", self.method, self.url.path, delay, reason)
+        log.info("retrying %s %s in %.2fs after %s", self.method, self.path, delay, reason)
         return delay
 
     def _log_attempt(self, retries: int, outcome: int | Exception) -> None:
         if log.isEnabledFor(logging.DEBUG):
             said = outcome if isinstance(outcome, int) else excerpt(str(outcome), self.secret)
-            log.debug("%s %s -> %s (attempt %d)", self.method, self.url.path, said, retries + 1)
+            log.debug("%s %s -> %s (attempt %d)", self.method, self.path, said, retries + 1)
 
 
 def json_object(answer: Answer | httpx2.Response, secret: str) -> dict[str, Any]:

@@ -20,8 +20,8 @@ import httpx2
 from tapti_api_client.models.platform import Platform
 from tapti_api_client.models.scope import Scope
 
-from ._errors import InvalidInputError, excerpt, redacted, url_without_secrets
-from ._names import PlatformName, ScopeName
+from ._errors import InvalidInputError, carries_secret, excerpt, redacted, url_without_secrets
+from ._names import API_KEY_HEADER, PlatformName, ScopeName
 
 __all__ = [
     "PlatformLike",
@@ -202,6 +202,10 @@ def check_base_url(
     if not isinstance(value, str):
         raise InvalidInputError(f"{argument} must be a str URL, not {type(value).__name__}")
     parts, url = _split(value, argument, secret)
+    if carries_secret(value, secret):  # written out or escaped: the server would read it
+        raise InvalidInputError(
+            f"{argument} holds the API key, which goes only in the {API_KEY_HEADER} header"
+        )
     if "?" in value or "#" in value:  # even an empty one would swallow the request path
         raise InvalidInputError(f"{argument} must not have a query or fragment")
     if parts.username is not None or parts.password is not None:

@@ -20,7 +20,6 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Final, Generic, TypeVar, cast
-from urllib.parse import quote
 
 import httpcore2
 import httpx2
@@ -32,9 +31,9 @@ from ._decode import BodyDecoder, BodyTooLargeError, UndecodableBodyError
 from ._errors import (
     ENCODED_MARKS,
     MASK,
-    SHORT_SECRET,
     InvalidInputError,
     TaptiError,
+    carries_secret,
     forget_locals,
     redacted,
 )
@@ -165,13 +164,6 @@ class _Base(Generic[_Http]):
         self._key_header = [(API_KEY_HEADER.encode(), api_key.encode())]
         self._api_key = api_key
         self._key_needle = api_key.lower().encode()  # what answers are searched for
-        # The key as a URL would hold it, written out or percent-encoded (see _check_usable); a
-        # key too short to tell from a path's own letters is not looked for.
-        self._key_in_target = (
-            {api_key.encode(), quote(api_key, safe="").encode()}
-            if len(api_key) >= SHORT_SECRET
-            else set()
-        )
         self._base_url = base_url
         # The same parts as the base URL's: the same origin, known without building an Origin.
         self._parts = parsed_base(base_url)[:3]
@@ -224,9 +216,9 @@ class _Base(Generic[_Http]):
                     f"the API key is sent only to the base URL's origin ({origin}); this "
                     f"request is for {call.url.origin}. Use your own httpx2 client for other hosts"
                 )
-        if any(spelling in call.target[3] for spelling in self._key_in_target):
-            # An extra_query, a path argument or a raw URL holding it: every error, log line and
-            # trace would show the URL, and with it the key.
+        if carries_secret(call.target[3].decode("latin-1"), self._api_key):
+            # An extra_query, a path argument or a raw URL holding it, written out or escaped
+            # (the server decodes it): every error, log line and trace would show the URL.
             raise InvalidInputError(
                 f"the API key goes only in the {API_KEY_HEADER} header, and this request's URL "
                 "holds it: take it out of the path or query"

@@ -301,14 +301,33 @@ KEY_IN_URL_DOORS: dict[str, Any] = {
     "call()": lambda t, key: t.call(operation, key, body=BODY),
     "raw, encoded": lambda t, key: t.raw.get_httpx_client().get("/x", params={"k": key}),
     "raw, as written": lambda t, key: t.raw.get_httpx_client().get(f"/x/{key}"),
+    "raw, every byte escaped": lambda t, key: t.raw.get_httpx_client().get(f"/x/{_escaped(key)}"),
+    "raw, some bytes escaped": lambda t, key: t.raw.get_httpx_client().get(
+        f"/x/{key[:3]}{_escaped(key[3:6]).lower()}{key[6:]}"
+    ),
+    "raw, escaped in the query": lambda t, key: t.raw.get_httpx_client().get(
+        f"/x?k={_escaped(key)}"
+    ),
+    "raw, escaped twice": lambda t, key: t.raw.get_httpx_client().get(
+        f"/x/{_escaped(key).replace('%', '%25')}"
+    ),
 }
 
 
+def _escaped(text: str) -> str:
+    return "".join(f"%{byte:02X}" for byte in text.encode())
+
+
+# A key of characters a URL never escapes, whose quote() is itself, and one with some it does.
+KEYS = ["sk_live_SECRETKEY123456", "sk+live/key=0123456789"]
+
+
+@pytest.mark.parametrize("key", KEYS)
 @pytest.mark.parametrize("door", KEY_IN_URL_DOORS)
-def test_a_url_holding_the_api_key_is_refused_before_sending(door: str) -> None:
+def test_a_url_holding_the_api_key_is_refused_before_sending(door: str, key: str) -> None:
     """The key put in a query or a path (by mistake) stayed in ``exc.request.url`` and in every
-    repr of the request, where errors, logs and traces show it."""
-    key = "sk+live/key=0123456789"  # characters a URL percent-encodes too
+    repr of the request, where errors, logs and traces show it. Written with escapes, the
+    server still reads the key, and the SDK's log lines printed it decoded."""
     with (
         MockTaptiServer(api_key=key) as keyed,
         Tapti(api_key=key, base_url=keyed.url) as tapti,
@@ -317,6 +336,26 @@ def test_a_url_holding_the_api_key_is_refused_before_sending(door: str) -> None:
         KEY_IN_URL_DOORS[door](tapti, key)
     assert keyed.requests == []
     assert key not in str(caught.value)
+
+
+@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("source", ["base_url", "TAPTI_BASE_URL"])
+@pytest.mark.parametrize("spelling", ["written out", "escaped", "escaped twice"])
+def test_a_base_url_holding_the_api_key_is_refused_by_the_constructor(
+    key: str, source: str, spelling: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused at the first call before; escaped, it was sent, and logged decoded."""
+    escaped = _escaped(key)
+    written = {"written out": key, "escaped": escaped, "escaped twice": escaped.replace("%", "%25")}
+    url = f"http://127.0.0.1:9/{written[spelling]}"
+    arguments = {"base_url": url} if source == "base_url" else {}
+    if source == "TAPTI_BASE_URL":
+        monkeypatch.setenv("TAPTI_BASE_URL", url)
+    for kind in (Tapti, AsyncTapti):
+        with pytest.raises(InvalidInputError, match=f"{source} holds the API key") as caught:
+            kind(api_key=key, **arguments)
+        assert key not in str(caught.value)
+        assert escaped not in str(caught.value)
 
 
 def test_a_url_holding_the_api_key_is_refused_async() -> None:

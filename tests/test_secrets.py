@@ -280,6 +280,21 @@ def test_retries_log_one_debug_line_per_attempt(logs: pytest.LogCaptureFixture) 
     assert_logs_clean(logs)
 
 
+def test_log_lines_show_the_path_as_sent(logs: pytest.LogCaptureFixture) -> None:
+    """Decoded, a path showed what escapes hide: a key written with escapes, a line break."""
+    answers = iter([503, 200])
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return ok(request) if next(answers) == 200 else httpx2.Response(503)
+
+    with httpx2.Client(transport=httpx2.MockTransport(handler)) as http:
+        tapti = Tapti(api_key=API_KEY, http_client=http, max_retries=1)
+        tapti.user("a b/c").create_sdk_token(**CALL)
+    lines = [r.getMessage() for r in logs.records if r.name == "tapti_ext"]
+    assert any(line.startswith("retrying POST /users/a%20b%2Fc/sdk-token") for line in lines)
+    assert all("a b" not in line for line in lines), lines
+
+
 # --- over a real socket, with httpcore2 logging too ---------------------------------------------
 
 
