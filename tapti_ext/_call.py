@@ -282,6 +282,7 @@ def request_parts(
     if extras.body:
         if not isinstance(payload, dict):
             raise InvalidInputError("extra_body needs an operation whose body is a JSON object")
+        _refuse_replaced_fields(payload, extras.body)
         payload = {**payload, **extras.body}
     method = spec["method"].upper()  # the generated code writes it lower-case
     generated = spec.get("headers")
@@ -313,6 +314,26 @@ def request_parts(
         if not any(name.lower() == b"content-type" for name, _ in sent):
             sent.append(_JSON_TYPE)
     return method, target, httpx2.Headers(sent), content
+
+
+def _refuse_replaced_fields(payload: Mapping[str, Any], extra: Mapping[str, Any]) -> None:
+    """``extra_body`` adds what the request lacks; replacing a field the operation sends would
+    skip the checks its argument had (a ``javascript:`` redirect_url), and a result built from
+    the arguments would describe a request that was not made."""
+    replaced = [name for name in extra if name in payload and _differ(payload[name], extra[name])]
+    if replaced:
+        names = excerpt(", ".join(repr(name) for name in replaced[:5]), "", 200)
+        raise InvalidInputError(
+            f"extra_body must not replace fields the request already sends ({names}); "
+            "give them as the operation's own arguments, where they are checked"
+        )
+
+
+def _differ(sent: object, extra: object) -> bool:
+    try:
+        return bool(sent != extra)
+    except Exception:  # a caller's value whose == raises, or is no bool
+        return True
 
 
 def _body_bytes(payload: object, extras: Extras) -> bytes:

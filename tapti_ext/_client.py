@@ -471,7 +471,7 @@ class _BaseTapti(Generic[_Pipe]):
         try:
             request = request_parts(spec, self._settings.base_url, _HEADERS, extras)
         except InvalidInputError as exc:  # no frame below keeps what it was given
-            forget_locals(exc, until=handling)
+            forget_locals(exc, self._settings.api_key, until=handling)  # a name it quotes
             raise
         settings = self._settings  # only now: a refused request leaves no local with the key
         return Call(

@@ -75,6 +75,40 @@ def test_extras_are_merged_into_the_generated_request(
     assert sent.path == "/users/u1/sdk-token?dry_run=1"
 
 
+REPLACEMENTS = {
+    "user_platforms": ["TIKTOK"],
+    "enabled_scopes": [],
+    "callback_url": "https://evil.example/cb",
+    "redirect_url": "javascript:alert(1)",
+}
+
+
+@pytest.mark.parametrize("field", REPLACEMENTS)
+def test_extra_body_cannot_replace_a_field_the_request_sends(
+    tapti: Tapti, server: MockTaptiServer, field: str
+) -> None:
+    """It was sent, past the checks its argument has, and the token described the request as
+    the arguments had it (platforms YOUTUBE, while the API was asked for TIKTOK)."""
+    extra = {field: REPLACEMENTS[field]}
+    with pytest.raises(InvalidInputError, match=f"must not replace .*'{field}'"):
+        tapti.user("u1").create_sdk_token(**CALL, extra_body=extra)
+    with pytest.raises(InvalidInputError, match=f"must not replace .*'{field}'"):
+        tapti.call(operation, "u1", body=BODY, extra_body=extra)
+    with pytest.raises(InvalidInputError, match=f"must not replace .*'{field}'"):
+        asyncio.run(_async_create(server, extra))
+    assert server.requests == []
+
+
+async def _async_create(server: MockTaptiServer, extra: dict[str, Any]) -> SdkToken:
+    async with AsyncTapti(api_key=server.api_key, base_url=server.url) as tapti:
+        return await tapti.user("u1").create_sdk_token(**CALL, extra_body=extra)
+
+
+def test_extra_body_may_repeat_a_field_as_sent(tapti: Tapti, server: MockTaptiServer) -> None:
+    tapti.user("u1").create_sdk_token(**CALL, extra_body={"user_platforms": ["YOUTUBE"]})
+    assert server.requests[-1].json["user_platforms"] == ["YOUTUBE"]
+
+
 @pytest.mark.parametrize("name", ["x-api-key", "X-API-Key"])
 def test_extra_headers_can_never_replace_the_key(
     tapti: Tapti, server: MockTaptiServer, name: str
