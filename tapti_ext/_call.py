@@ -110,6 +110,11 @@ def parse_retry_after(headers: httpx2.Headers) -> float | None:
     return min(max(seconds, 0.0), MAX_TIMEOUT_SECONDS)
 
 
+# The operating system's randomness: a program's random.seed() neither shifts nor fixes it, so
+# workers seeded alike still spread their retries, and forked children differ.
+_JITTER: Final = random.SystemRandom()
+
+
 class RetryPolicy:
     """Exponential backoff with full jitter, capped; the server's ``Retry-After`` wins when sane.
 
@@ -137,7 +142,7 @@ class RetryPolicy:
         # The exponent is capped too: 2.0**1024 overflows long before max_delay applies.
         ceiling = min(self.initial_delay * 2.0 ** min(retries_done, 32), self.max_delay)
         # Jitter between half and all of the ceiling spreads clients that failed together.
-        return ceiling * (0.5 + random.random() / 2)  # noqa: S311 (not cryptographic)
+        return ceiling * (0.5 + _JITTER.random() / 2)
 
 
 DEFAULT_PORTS: Final = {"https": 443, "http": 80}

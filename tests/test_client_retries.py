@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from email.utils import formatdate
 from typing import Any
@@ -22,6 +23,7 @@ from tapti_ext import (
     Tapti,
 )
 from tapti_ext._call import RetryPolicy, parse_retry_after
+from tapti_ext.testing import MockTaptiServer
 
 API_KEY = "sk_test_retries"
 PORTAL = "https://oauth.tapti.dev?sdk_token=tok_retries"
@@ -284,8 +286,26 @@ def test_policy_delay_is_capped_near_eight_seconds() -> None:
 def test_policy_jitter_bounds(
     random_value: float, expected: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("tapti_ext._call.random.random", lambda: random_value)
+    monkeypatch.setattr("tapti_ext._call._JITTER.random", lambda: random_value)
     assert RetryPolicy().delay(0) == pytest.approx(expected)
+
+
+def test_jitter_neither_uses_nor_follows_the_programs_random(tapti_mock: MockTaptiServer) -> None:
+    """A retry drew from the module ``random``: it shifted a seeded program's own sequence, and
+    workers that all called ``random.seed(42)`` waited alike, bunched together again."""
+    random.seed(42)
+    expected = [random.random() for _ in range(3)]
+    delays = []
+    for _ in range(3):
+        random.seed(42)
+        delays.append(RetryPolicy().delay(0))
+    tapti_mock.fail_next(1)
+    random.seed(42)
+    with Tapti(api_key=tapti_mock.api_key, base_url=tapti_mock.url, max_retries=1) as tapti:
+        tapti.user("u1").create_sdk_token(**CALL)
+    assert [random.random() for _ in range(3)] == expected
+    assert len(tapti_mock.requests) == 2
+    assert len(set(delays)) == 3, delays
 
 
 def test_policy_gives_up_after_max_retries() -> None:
