@@ -303,15 +303,21 @@ def request_parts(
         target, host = _target(base_url, spec["url"], query)
     except (TypeError, ValueError, RecursionError, httpx2.InvalidURL) as exc:
         if extras.query and not _fits_a_url(extras.query):
-            raise InvalidInputError(f"extra_query cannot be sent in a URL ({_why(exc)})") from None
-        raise InvalidInputError(f"the request cannot be built: its URL ({_why(exc)})") from None
+            raise InvalidInputError(
+                f"extra_query cannot be sent in a URL ({why_unsendable(exc)})"
+            ) from None
+        raise InvalidInputError(
+            f"the request cannot be built: its URL ({why_unsendable(exc)})"
+        ) from None
     try:
         sent = [(b"Host", host)]
         if payload is None and method in _BODY_METHODS:
             sent.append(_NO_CONTENT)  # where httpx2 puts it for a request without a body
         sent += [(_header_bytes(name), _header_bytes(value)) for name, value in headers.items()]
     except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"the request cannot be built: a header ({_why(exc)})") from None
+        raise InvalidInputError(
+            f"the request cannot be built: a header ({why_unsendable(exc)})"
+        ) from None
     content = b""
     if payload is not None:
         content = _body_bytes(payload, extras)
@@ -347,7 +353,7 @@ def _body_bytes(payload: object, extras: Extras) -> bytes:
     except (TypeError, ValueError, RecursionError) as exc:
         culprit = extras.body and not _encodes(extras.body)
         where = "extra_body" if culprit else "the request body"
-        raise InvalidInputError(f"{where} cannot be sent as JSON ({_why(exc)})") from None
+        raise InvalidInputError(f"{where} cannot be sent as JSON ({why_unsendable(exc)})") from None
 
 
 def _json_bytes(value: object) -> bytes:
@@ -371,10 +377,10 @@ def _fits_a_url(query: Mapping[str, Any]) -> bool:
     return True
 
 
-def _why(exc: BaseException) -> str:
+def why_unsendable(exc: BaseException) -> str:
     """What made a value unsendable, in words that never quote it."""
     if isinstance(exc, UnicodeError):
-        return "a lone surrogate is not text that can be encoded"
+        return "text that cannot be encoded: a lone surrogate, or a header beyond ASCII"
     if isinstance(exc, RecursionError):
         return "it nests too deeply"
     said = str(exc)

@@ -17,7 +17,7 @@ import attrs
 import httpx2
 from tapti_api_client import AuthenticatedClient
 
-from ._call import API_KEY_HEADER, DEFAULT_PORTS, Call, RetryPolicy, Sources
+from ._call import API_KEY_HEADER, DEFAULT_PORTS, Call, RetryPolicy, Sources, why_unsendable
 from ._errors import InvalidInputError
 from ._inputs import Timeout, check_timeout, is_valid_text, segment_problem
 from ._pipeline import AsyncPipeline, Pipeline
@@ -189,9 +189,11 @@ def _checked_url(url: httpx2.URL | str) -> httpx2.URL | str:
     try:  # httpx2 IDNA-decodes a host holding "xn--" as it builds the request
         if isinstance(url, httpx2.URL) or "//" in url:  # a generated path has none: not parsed
             httpx2.URL(url).host  # noqa: B018
+    except httpx2.InvalidURL as exc:  # a bad port, say
+        raise _unbuildable(exc) from None
     except UnicodeError as exc:
-        if isinstance(exc, UnicodeEncodeError | UnicodeDecodeError):
-            raise  # another part's text, not the host's name: httpx2's own error, as before
+        if isinstance(exc, UnicodeEncodeError | UnicodeDecodeError):  # not the host's name
+            raise _unbuildable(exc) from None
         # idna's errors, not quoted: the host could hold the key.
         raise InvalidInputError(
             "the URL's host is not a name httpx2 can IDNA-decode; nothing was sent"
@@ -221,13 +223,31 @@ def _built(request: httpx2.Request, timeout: object) -> httpx2.Request:
     return request
 
 
+def _unbuildable(exc: BaseException) -> InvalidInputError:
+    return InvalidInputError(
+        f"the request cannot be built ({why_unsendable(exc)}); nothing was sent"
+    )
+
+
+def _checked_build(
+    build: Any, method: str, url: httpx2.URL | str, kwargs: dict[str, Any]
+) -> httpx2.Request:
+    """httpx2's ``build_request``, with what it refuses (a bad port, a header beyond ASCII, a
+    ``json=`` value JSON has no form for) an ``InvalidInputError``, as on every other door."""
+    checked = _checked_url(url)  # its own InvalidInputErrors are not httpx2's ValueErrors
+    try:
+        request = build(method, checked, **kwargs)
+    except (httpx2.InvalidURL, TypeError, ValueError, RecursionError) as exc:
+        raise _unbuildable(exc) from None
+    return _built(request, kwargs.get("timeout", httpx2.USE_CLIENT_DEFAULT))
+
+
 class _BorrowedClient(httpx2.Client):
     """The httpx2 client of ``tapti.raw``: closing it (or leaving ``with``) closes nothing, as
     the pool is the ``Tapti`` client's and ``tapti.raw`` is kept for later calls."""
 
     def build_request(self, method: str, url: httpx2.URL | str, **kwargs: Any) -> httpx2.Request:
-        request = super().build_request(method, _checked_url(url), **kwargs)
-        return _built(request, kwargs.get("timeout", httpx2.USE_CLIENT_DEFAULT))
+        return _checked_build(super().build_request, method, url, kwargs)
 
     def close(self) -> None:
         pass
@@ -238,8 +258,7 @@ class _BorrowedClient(httpx2.Client):
 
 class _AsyncBorrowedClient(httpx2.AsyncClient):
     def build_request(self, method: str, url: httpx2.URL | str, **kwargs: Any) -> httpx2.Request:
-        request = super().build_request(method, _checked_url(url), **kwargs)
-        return _built(request, kwargs.get("timeout", httpx2.USE_CLIENT_DEFAULT))
+        return _checked_build(super().build_request, method, url, kwargs)
 
     async def aclose(self) -> None:
         pass

@@ -230,6 +230,43 @@ async def test_a_raw_url_whose_host_httpx2_cannot_decode_is_invalid_input(
             await atapti.raw.get_async_httpx_client().get(f"https://{host}/v1")
 
 
+def _circular() -> dict[str, Any]:
+    looped: dict[str, Any] = {}
+    looped["self"] = looped
+    return looped
+
+
+RAW_BUILD_REFUSALS: dict[str, tuple[Callable[[str], str], dict[str, Any]]] = {
+    "a bad port": (lambda url: url.replace("127.0.0.1:", "127.0.0.1:9.:"), {}),
+    "a header beyond ASCII": (str, {"headers": {"x-note": "\u20ac"}}),
+    "a set in json=": (str, {"json": {"a": {1, 2}}}),
+    "NaN in json=": (str, {"json": {"a": float("nan")}}),
+    "a circular json=": (str, {"json": _circular()}),
+    "content= that is no bytes": (str, {"content": 123}),
+}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("case", RAW_BUILD_REFUSALS)
+async def test_what_httpx2_cannot_build_through_raw_is_invalid_input(
+    mock: MockTaptiServer, case: str
+) -> None:
+    """These came out as httpx2.InvalidURL, UnicodeEncodeError, TypeError or ValueError, past
+    an ``except TaptiError``; nothing was sent, then as now."""
+    spoil, kwargs = RAW_BUILD_REFUSALS[case]
+    url = spoil(f"{mock.url}/users/u1/sdk-token")
+    refused = r"cannot be built .*nothing was sent"
+    with (
+        Tapti(api_key=KEY, base_url=mock.url) as tapti,
+        pytest.raises(InvalidInputError, match=refused),
+    ):
+        tapti.raw.get_httpx_client().post(url, **kwargs)
+    async with AsyncTapti(api_key=KEY, base_url=mock.url) as atapti:
+        with pytest.raises(InvalidInputError, match=refused):
+            await atapti.raw.get_async_httpx_client().post(url, **kwargs)
+    assert mock.requests == []
+
+
 def test_raw_misuse_is_a_tapti_error(mock: MockTaptiServer) -> None:
     with Tapti(api_key=KEY, base_url=mock.url) as tapti:
         with pytest.raises(InvalidInputError):
