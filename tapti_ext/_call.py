@@ -200,16 +200,17 @@ def _check_headers(headers: Mapping[str, str]) -> None:
     for name, value in headers.items():
         if not isinstance(name, str) or not isinstance(value, str):
             raise InvalidInputError("extra_headers must map str names to str values")
+        shown = excerpt(repr(name), "", 80)  # a name may be long, or hold terminal escapes
         if not re.fullmatch(_HEADER_NAME, name):
-            raise InvalidInputError(f"extra_headers: {name!r} is not a valid header name")
+            raise InvalidInputError(f"extra_headers: {shown} is not a valid header name")
         if name.lower() in _SDK_HEADERS:
             raise InvalidInputError(f"extra_headers must not set {name}: the SDK sets it")
         # The value is never quoted: it could be a credential.
         if not value.isascii() or re.search(_HEADER_VALUE_FORBIDDEN, value):
-            raise InvalidInputError(f"extra_headers: the value of {name} must be printable ASCII")
+            raise InvalidInputError(f"extra_headers: the value of {shown} must be printable ASCII")
         if value != value.strip(" \t"):  # h11 refuses it, quoting it whole
             raise InvalidInputError(
-                f"extra_headers: the value of {name} must not begin or end with a space or tab"
+                f"extra_headers: the value of {shown} must not begin or end with a space or tab"
             )
 
 

@@ -134,6 +134,22 @@ def test_bad_extras_are_refused_before_sending(
     assert server.requests == []
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [{"\x1b[31m" + "n" * 100_000: "v"}, {"n" * 100_000: "caf\u00e9"}],
+    ids=["a long name with an escape", "a long name with a bad value"],
+)
+def test_a_refused_header_name_is_quoted_bounded_and_printable(
+    tapti: Tapti, server: MockTaptiServer, headers: dict[str, str]
+) -> None:
+    """The whole name was quoted: a 100,082-character message."""
+    with pytest.raises(InvalidInputError, match="extra_headers") as caught:
+        tapti.user("u1").create_sdk_token(**CALL, extra_headers=headers)
+    assert len(str(caught.value)) < 300
+    assert "\x1b" not in str(caught.value)
+    assert server.requests == []
+
+
 def test_with_options_shares_the_pool_and_changes_only_what_it_names(
     tapti: Tapti, server: MockTaptiServer
 ) -> None:
