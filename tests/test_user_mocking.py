@@ -4,12 +4,18 @@
   The SDK's retries and typed errors still apply to what the handler answers.
 - pytest-httpx2's ``httpx2_mock`` fixture (respx on httpcore2's pools): it sees the SDK's
   default traffic, its own pool included, so with it active no call reaches a real server.
+- httpx2-pytest's ``httpx2_mock`` (it patches ``httpx2.HTTPTransport``): it sees the SDK only
+  through an ``http_client``; the default pool goes past it.
 - The SDK's own ``MockTaptiServer`` and fixtures: tests/test_mock_server.py and the docs.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -91,3 +97,72 @@ def test_pytest_httpx2_lets_nothing_unmocked_through(httpx2_mock: respx.Router) 
         tapti.user("user_1").create_sdk_token(**CALL)
     # respx's refusal is the test's own failure, passed through, not retried or wrapped.
     assert httpx2_mock.calls.call_count == 0
+
+
+# httpx2-pytest installs the same module as pytest-httpx2 (``pytest_httpx2``), so it runs in a
+# pytest of its own, with it alone on the path ahead of the dev environment's.
+HTTPX2_PYTEST = "httpx2-pytest==2.0.0"
+PIP_INSTALL = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+HTTPX2_PYTEST_USER_TESTS = """
+import httpx2
+import pytest
+from tapti_ext import Tapti
+from tapti_ext.testing import MockTaptiServer
+
+CALL = {CALL!r}
+MOCKED = {{"oauth_portal_url": "https://oauth.tapti.dev?sdk_token=tok_from_plugin&origin=x"}}
+
+
+@pytest.mark.httpx2_mock(assert_all_responses_were_requested=False)
+def test_the_default_pool_goes_past_the_plugin(httpx2_mock):
+    httpx2_mock.add_response(json=MOCKED)
+    with MockTaptiServer() as server, Tapti(api_key=server.api_key, base_url=server.url) as tapti:
+        token = tapti.user("u1").create_sdk_token(**CALL)
+    assert len(server.requests) == 1  # the real server answered
+    assert token.sdk_token != "tok_from_plugin"
+    assert httpx2_mock.get_requests() == []
+
+
+def test_an_httpx2_client_is_seen_by_the_plugin(httpx2_mock):
+    httpx2_mock.add_response(json=MOCKED)
+    with httpx2.Client() as http, Tapti(api_key="sk_test_key_1", http_client=http) as tapti:
+        token = tapti.user("u1").create_sdk_token(**CALL)
+    assert token.sdk_token == "tok_from_plugin"
+    assert len(httpx2_mock.get_requests()) == 1
+"""
+
+
+def test_httpx2_pytest_sees_the_sdk_only_through_an_httpx2_client(tmp_path: Path) -> None:
+    """What docs/testing.md says of httpx2-pytest (it patches ``httpx2.HTTPTransport``): the
+    SDK's default pool goes past it, to the network; given ``http_client=httpx2.Client()``,
+    the plugin answers. Its own assertion on unrequested responses is off in the first test."""
+    plugin = tmp_path / "plugin"
+    installed = subprocess.run(
+        [*PIP_INSTALL, "--no-deps", "--target", str(plugin), HTTPX2_PYTEST],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert installed.returncode == 0, f"pip could not install {HTTPX2_PYTEST}: {installed.stderr}"
+    (tmp_path / "test_user.py").write_text(HTTPX2_PYTEST_USER_TESTS.format(CALL=CALL))
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(plugin), *sys.path]),
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+    }
+    ran = subprocess.run(
+        [*PYTEST, "-p", "pytest_httpx2", "-W", "error", "test_user.py"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert "2 passed" in ran.stdout, ran.stdout + ran.stderr
+    probe = [sys.executable, "-c", "import pytest_httpx2; print(pytest_httpx2.__file__)"]
+    where = subprocess.run(probe, env=environment, capture_output=True, text=True, check=True)
+    assert where.stdout.startswith(str(plugin)), "the run did not use httpx2-pytest"
