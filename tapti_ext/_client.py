@@ -529,11 +529,15 @@ class Tapti(_BaseTapti[Pipeline]):
 
     Use it as a context manager, or call ``close()``.
 
-    >>> tapti = Tapti(api_key="...")
-    >>> token = tapti.user("user_123").create_sdk_token(platforms="youtube", scopes="profile_read",
-    ...     callback_url="https://your-app.com/api/oauth/callback",
-    ...     redirect_url="https://your-app.com/dashboard/accounts")
-    >>> token.portal_url(platform="youtube")
+    >>> with Tapti() as tapti:  # the key from TAPTI_API_KEY
+    ...     token = tapti.user("user_123").create_sdk_token(
+    ...         platforms="youtube",
+    ...         scopes="profile_read",
+    ...         callback_url="https://your-app.com/api/oauth/callback",
+    ...         redirect_url="https://your-app.com/dashboard/accounts",
+    ...     )
+    >>> token.portal_url(platform="youtube")  # where to redirect the user's browser
+    'https://...?sdk_token=...&platform=youtube'
     """
 
     _pipeline_type = Pipeline
