@@ -26,7 +26,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpcore2
 import httpx2
@@ -87,33 +87,70 @@ def serve() -> Iterator[Callable[..., Server]]:
         yield lambda *handlers: servers.enter_context(Server(*handlers))
 
 
-def tokens_for(flavour: str, url: str, users: list[str], **client: Any) -> list[str | Exception]:
-    """One call per user on one client (one pool): each call's token, or the error it raised."""
+DOORS = ["wrapper", "call()", "raw", "raw httpx2"]
+
+
+def tokens_for(
+    flavour: str, url: str, users: list[str], door: str = "wrapper", **client: Any
+) -> list[str | Exception]:
+    """One call per user on one client (one pool), through ``door``: each call's token, or
+    the ``TaptiError`` it raised (any other exception fails the test)."""
     if flavour == "async":
-        return asyncio.run(_async_tokens_for(url, users, client))
+        return asyncio.run(_async_tokens_for(url, users, door, client))
     results: list[str | Exception] = []
     client = {"max_retries": 0, **client}
     with Tapti(api_key=API_KEY, base_url=url, **client) as tapti:
         for user in users:
             try:
-                results.append(tapti.user(user).create_sdk_token(**CALL).sdk_token)
+                results.append(_token_through(tapti, door, user))
             except TaptiError as exc:
                 results.append(exc)
     return results
 
 
+def _token_through(tapti: Tapti, door: str, user: str) -> str:
+    if door == "wrapper":
+        return tapti.user(user).create_sdk_token(**CALL).sdk_token
+    if door == "call()":
+        return _token_in(tapti.call(create_sdk_token, user, body=BODY).oauth_portal_url)
+    if door == "raw":
+        answer = create_sdk_token.sync_detailed(user, client=tapti.raw, body=BODY)
+        return _token_in(answer.parsed.oauth_portal_url)  # type: ignore[union-attr]
+    http = tapti.raw.get_httpx_client()
+    return _token_in(http.post(f"/users/{user}/sdk-token", json=BODY.to_dict()).json())
+
+
 async def _async_tokens_for(
-    url: str, users: list[str], client: dict[str, Any]
+    url: str, users: list[str], door: str, client: dict[str, Any]
 ) -> list[str | Exception]:
     results: list[str | Exception] = []
     client = {"max_retries": 0, **client}
     async with AsyncTapti(api_key=API_KEY, base_url=url, **client) as tapti:
         for user in users:
             try:
-                results.append((await tapti.user(user).create_sdk_token(**CALL)).sdk_token)
+                results.append(await _async_token_through(tapti, door, user))
             except TaptiError as exc:
                 results.append(exc)
     return results
+
+
+async def _async_token_through(tapti: AsyncTapti, door: str, user: str) -> str:
+    if door == "wrapper":
+        return (await tapti.user(user).create_sdk_token(**CALL)).sdk_token
+    if door == "call()":
+        return _token_in((await tapti.call(create_sdk_token, user, body=BODY)).oauth_portal_url)
+    if door == "raw":
+        answer = await create_sdk_token.asyncio_detailed(user, client=tapti.raw, body=BODY)
+        return _token_in(answer.parsed.oauth_portal_url)  # type: ignore[union-attr]
+    http = tapti.raw.get_async_httpx_client()
+    answered = await http.post(f"/users/{user}/sdk-token", json=BODY.to_dict())
+    return _token_in(answered.json())
+
+
+def _token_in(answer: str | dict[str, Any]) -> str:
+    """The sdk_token of a portal URL, or of an answer's body as JSON."""
+    url = answer if isinstance(answer, str) else answer["oauth_portal_url"]
+    return parse_qs(urlsplit(url).query)["sdk_token"][0]
 
 
 def assert_own_tokens(users: list[str], results: list[str | Exception]) -> None:
@@ -137,6 +174,16 @@ def test_bytes_past_an_answer_never_reach_the_next_caller(
     for _ in range(5):
         server = serve(answer_then(extra))
         assert_own_tokens(USERS, tokens_for(flavour, server.url, USERS))
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("door", DOORS[1:])
+@pytest.mark.parametrize("extra", [mallory, short_length], ids=["second-200", "body-past-length"])
+def test_bytes_past_an_answer_never_reach_the_next_caller_through_any_door(
+    flavour: str, door: str, extra: Callable[[str], bytes], serve: Callable[..., Server]
+) -> None:
+    server = serve(answer_then(extra))
+    assert_own_tokens(USERS, tokens_for(flavour, server.url, USERS, door))
 
 
 def bodiless_then_mallory(status: bytes) -> Handler:
@@ -254,6 +301,22 @@ def test_a_broken_2xx_is_not_retried(
 ) -> None:
     server = serve(broken_after(preamble, status_line))
     [result] = tokens_for(flavour, server.url, ["alice"], max_retries=2)
+    assert isinstance(result, APIResponseValidationError)
+    assert server.attempts == 1
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("door", DOORS[1:])
+@pytest.mark.parametrize(
+    ("preamble", "status_line"),
+    [(EARLY_HINTS * 400, b"HTTP/1.1 200 OK"), (b"", b"HTTP/1.2 200 OK")],
+    ids=["22KiB-of-103", "HTTP/1.2"],
+)
+def test_a_broken_2xx_is_not_retried_through_any_door(
+    flavour: str, door: str, preamble: bytes, status_line: bytes, serve: Callable[..., Server]
+) -> None:
+    server = serve(broken_after(preamble, status_line))
+    [result] = tokens_for(flavour, server.url, ["alice"], door, max_retries=2)
     assert isinstance(result, APIResponseValidationError)
     assert server.attempts == 1
 
@@ -431,7 +494,14 @@ def alarm_raising(exception: BaseException, after: float) -> Iterator[None]:
 
 
 @pytest.mark.parametrize(
-    "exception", [TimeoutError("the program's alarm"), SoftTimeLimitExceededError("soft limit")]
+    "exception",
+    [
+        TimeoutError("the program's alarm"),
+        SoftTimeLimitExceededError("soft limit"),
+        KeyboardInterrupt(),
+        SystemExit(3),
+    ],
+    ids=["TimeoutError", "SoftTimeLimitExceeded", "KeyboardInterrupt", "SystemExit"],
 )
 def test_a_signal_handlers_exception_passes_through_unretried(
     exception: BaseException, serve: Callable[..., Server]
@@ -541,6 +611,8 @@ def test_raw_refuses_unsendable_path_parameters(user_id: str) -> None:
         for function in (create_sdk_token.sync_detailed, create_sdk_token.sync):
             with pytest.raises(InvalidInputError, match="a path parameter must"):
                 function(user_id, client=tapti.raw, body=BODY)
+            with pytest.raises(InvalidInputError, match="a path parameter must"):
+                function(id=user_id, client=tapti.raw, body=BODY)
     assert listener.received() == b""  # no connection at all
 
 
@@ -552,6 +624,8 @@ async def test_async_raw_refuses_unsendable_path_parameters(user_id: str) -> Non
         for function in (create_sdk_token.asyncio_detailed, create_sdk_token.asyncio):
             with pytest.raises(InvalidInputError, match="a path parameter must"):
                 await function(user_id, client=tapti.raw, body=BODY)
+            with pytest.raises(InvalidInputError, match="a path parameter must"):
+                await function(id=user_id, client=tapti.raw, body=BODY)
     assert listener.received() == b""
 
 
@@ -616,6 +690,24 @@ def test_an_undocumented_2xx_is_a_validation_error_through_every_door(
         with pytest.raises(APIResponseValidationError, match="201"):
             create_sdk_token.sync_detailed("alice", client=tapti.raw, body=BODY)
     assert server.attempts == 3  # each sent once: the answer arrived, it was not retried
+
+
+def test_an_undocumented_2xx_is_a_validation_error_through_every_async_door(
+    serve: Callable[..., Server],
+) -> None:
+    server = serve(created)
+
+    async def main() -> None:
+        async with AsyncTapti(api_key=API_KEY, base_url=server.url) as tapti:
+            with pytest.raises(APIResponseValidationError, match="201"):
+                await tapti.user("alice").create_sdk_token(**CALL)
+            with pytest.raises(APIResponseValidationError, match="201"):
+                await tapti.call(create_sdk_token, "alice", body=BODY)
+            with pytest.raises(APIResponseValidationError, match="201"):
+                await create_sdk_token.asyncio_detailed("alice", client=tapti.raw, body=BODY)
+
+    asyncio.run(main())
+    assert server.attempts == 3
 
 
 def test_a_documented_answer_still_parses(serve: Callable[..., Server]) -> None:
