@@ -59,6 +59,7 @@ __all__ = [
     "as_response",
     "error_response",
     "extras_of",
+    "is_token",
     "json_object",
     "model_from",
     "parse_retry_after",
@@ -167,6 +168,7 @@ class Extras:
         headers: Mapping[str, str] | None = None,
         query: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
+        secret: str = "",
     ) -> None:
         self.headers, self.query, self.body = headers, query, body
         for name, given in (("headers", headers), ("query", query), ("body", body)):
@@ -175,7 +177,7 @@ class Extras:
                     f"extra_{name} must be a mapping, not {type(given).__name__}"
                 )
         if headers:
-            _check_headers(headers)
+            _check_headers(headers, secret)
         if query:
             _check_query(query)
 
@@ -195,13 +197,19 @@ def _check_query(query: Mapping[str, Any]) -> None:
             )
 
 
-def _check_headers(headers: Mapping[str, str]) -> None:
+def is_token(text: str) -> bool:
+    """Whether ``text`` is an RFC 9110 token: what a header name or a method may be."""
+    return re.fullmatch(_HEADER_NAME, text) is not None
+
+
+def _check_headers(headers: Mapping[str, str], secret: str) -> None:
     """Headers that can be sent as given and leave the key and the framing to the SDK."""
     for name, value in headers.items():
         if not isinstance(name, str) or not isinstance(value, str):
             raise InvalidInputError("extra_headers must map str names to str values")
-        shown = excerpt(repr(name), "", 80)  # a name may be long, or hold terminal escapes
-        if not re.fullmatch(_HEADER_NAME, name):
+        # A name may be long, hold terminal escapes, or the key (masked before it is cut).
+        shown = excerpt(repr(name), secret, 80)
+        if not is_token(name):
             raise InvalidInputError(f"extra_headers: {shown} is not a valid header name")
         if name.lower() in _SDK_HEADERS:
             raise InvalidInputError(f"extra_headers must not set {name}: the SDK sets it")
@@ -221,12 +229,15 @@ def extras_of(
     headers: Mapping[str, str] | None,
     query: Mapping[str, Any] | None,
     body: Mapping[str, Any] | None,
+    *,
+    secret: str,
 ) -> Extras:
-    """The call's extras; the shared empty one when none were given (most calls)."""
+    """The call's extras; the shared empty one when none were given (most calls). ``secret``
+    is masked where a refusal quotes what was given."""
     return (
         NO_EXTRAS
         if headers is None and query is None and body is None
-        else Extras(headers, query, body)
+        else Extras(headers, query, body, secret)
     )
 
 
@@ -288,7 +299,6 @@ def request_parts(
     if extras.body:
         if not isinstance(payload, dict):
             raise InvalidInputError("extra_body needs an operation whose body is a JSON object")
-        _refuse_replaced_fields(payload, extras.body)
         payload = {**payload, **extras.body}
     method = spec["method"].upper()  # the generated code writes it lower-case
     generated = spec.get("headers")
@@ -326,26 +336,6 @@ def request_parts(
         if not any(name.lower() == b"content-type" for name, _ in sent):
             sent.append(_JSON_TYPE)
     return method, target, httpx2.Headers(sent), content
-
-
-def _refuse_replaced_fields(payload: Mapping[str, Any], extra: Mapping[str, Any]) -> None:
-    """``extra_body`` adds what the request lacks; replacing a field the operation sends would
-    skip the checks its argument had (a ``javascript:`` redirect_url), and a result built from
-    the arguments would describe a request that was not made."""
-    replaced = [name for name in extra if name in payload and _differ(payload[name], extra[name])]
-    if replaced:
-        names = excerpt(", ".join(repr(name) for name in replaced[:5]), "", 200)
-        raise InvalidInputError(
-            f"extra_body must not replace fields the request already sends ({names}); "
-            "give them as the operation's own arguments, where they are checked"
-        )
-
-
-def _differ(sent: object, extra: object) -> bool:
-    try:
-        return bool(sent != extra)
-    except Exception:  # a caller's value whose == raises, or is no bool
-        return True
 
 
 def _body_bytes(payload: object, extras: Extras) -> bytes:

@@ -403,13 +403,15 @@ class _BaseTapti(Generic[_Pipe]):
         user_id: object,
         given: tuple[Platforms | None, Scopes | None, str | None, str | None],
         timeout: TimeoutLike | NotGiven,
-        extras: Extras,
+        extra: tuple[Mapping[str, str] | None, Mapping[str, Any] | None, Mapping[str, Any] | None],
     ) -> Call[SdkToken]:
         handling = sys.exception()
         try:
             chosen = _Arguments.checked(*given).over(self._settings.defaults)
-        except InvalidInputError as exc:  # a refused URL is quoted: it may be the key, misplaced
+            extras = _token_extras(extra, self._settings.api_key)
+        except InvalidInputError as exc:  # a refused URL or header name may quote the key
             forget_locals(exc, self._settings.api_key, until=handling)
+            del extra  # this frame stays in the traceback: it keeps nothing of what was refused
             raise
         checked_id = _one_user_id(bound_id, user_id)
         platforms, scopes = chosen.platforms or (), chosen.scopes or ()
@@ -421,12 +423,13 @@ class _BaseTapti(Generic[_Pipe]):
                 redirect_url=chosen.redirect_url or "",
             )
         except TypeError:  # the spec made a field required that this code does not send
-            fields = {
-                "user_platforms": [platform.value for platform in platforms],
-                "enabled_scopes": [scope.value for scope in scopes],
-                "callback_url": chosen.callback_url,
-                "redirect_url": chosen.redirect_url,
-            }
+            values = (
+                [platform.value for platform in platforms],
+                [scope.value for scope in scopes],
+                chosen.callback_url,
+                chosen.redirect_url,
+            )
+            fields = dict(zip(_ARGUMENT_FIELDS, values, strict=True))
             body = request_model(CreateSdkTokenRequest, fields, extras.body, "create_sdk_token")
         spec = _create_sdk_token._get_kwargs(checked_id, body=body)
         parse = partial(token_from_response, platforms=platforms, scopes=scopes)
@@ -438,11 +441,17 @@ class _BaseTapti(Generic[_Pipe]):
         # The SDK's options (the typed overloads of call() cannot list them beside the
         # operation's own parameters), then the operation's arguments.
         timeout = kwargs.pop("timeout", NOT_GIVEN)
-        extras = extras_of(
-            kwargs.pop("extra_headers", None),
-            kwargs.pop("extra_query", None),
-            kwargs.pop("extra_body", None),
-        )
+        handling = sys.exception()
+        try:
+            extras = extras_of(
+                kwargs.pop("extra_headers", None),
+                kwargs.pop("extra_query", None),
+                kwargs.pop("extra_body", None),
+                secret=self._settings.api_key,
+            )
+        except InvalidInputError as exc:  # a refused header name is quoted: it may hold the key
+            forget_locals(exc, self._settings.api_key, until=handling)
+            raise
         get_kwargs = getattr(operation, "_get_kwargs", None)
         parse_response = getattr(operation, "_parse_response", None)
         if get_kwargs is None or parse_response is None:
@@ -753,7 +762,7 @@ class User(_UserCalls):
         redirecting; never store it.
         """
         given = (platforms, scopes, callback_url, redirect_url)
-        extras = extras_of(extra_headers, extra_query, extra_body)
+        extras = (extra_headers, extra_query, extra_body)
         call = self._client._token_call(self._id, user_id, given, timeout, extras)
         return call.parse(self._client._pipeline.run(call))
 
@@ -783,7 +792,7 @@ class AsyncUser(_UserCalls):
     ) -> SdkToken:
         """Create an SDK token that opens the OAuth Portal for this user (as ``User`` does)."""
         given = (platforms, scopes, callback_url, redirect_url)
-        extras = extras_of(extra_headers, extra_query, extra_body)
+        extras = (extra_headers, extra_query, extra_body)
         call = self._client._token_call(self._id, user_id, given, timeout, extras)
         return call.parse(await self._client._pipeline.run(call))
 
@@ -812,7 +821,7 @@ class UserWithRawResponse(_UserCalls):
     ) -> APIResponse:
         """``User.create_sdk_token``, answering with the HTTP response."""
         given = (platforms, scopes, callback_url, redirect_url)
-        extras = extras_of(extra_headers, extra_query, extra_body)
+        extras = (extra_headers, extra_query, extra_body)
         call = self._client._token_call(self._id, user_id, given, timeout, extras)
         return _api_response(call, self._client._pipeline.run(call))
 
@@ -841,7 +850,7 @@ class AsyncUserWithRawResponse(_UserCalls):
     ) -> APIResponse:
         """``AsyncUser.create_sdk_token``, answering with the HTTP response."""
         given = (platforms, scopes, callback_url, redirect_url)
-        extras = extras_of(extra_headers, extra_query, extra_body)
+        extras = (extra_headers, extra_query, extra_body)
         call = self._client._token_call(self._id, user_id, given, timeout, extras)
         return _api_response(call, await self._client._pipeline.run(call))
 
@@ -939,6 +948,26 @@ def _source(value: object, named: str, otherwise: str) -> str:
     if value is None:
         return otherwise
     return f"the {named} argument" if named.islower() else named  # variables: upper case
+
+
+# The request fields create_sdk_token fills from its arguments, which it checks (a redirect_url
+# must be an absolute http(s) URL): extra_body may add fields, never set these.
+_ARGUMENT_FIELDS: Final = ("user_platforms", "enabled_scopes", "callback_url", "redirect_url")
+
+
+def _token_extras(
+    extra: tuple[Mapping[str, str] | None, Mapping[str, Any] | None, Mapping[str, Any] | None],
+    secret: str,
+) -> Extras:
+    """create_sdk_token's extras: an ``extra_body`` may add fields, not set its arguments'."""
+    extras = extras_of(*extra, secret=secret)
+    named = [field for field in _ARGUMENT_FIELDS if extras.body and field in extras.body]
+    if named:
+        raise InvalidInputError(
+            f"extra_body must not set {', '.join(named)}: pass them as create_sdk_token's "
+            "arguments (platforms, scopes, callback_url, redirect_url), where they are checked"
+        )
+    return extras
 
 
 def request_model(

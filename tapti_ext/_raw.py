@@ -17,7 +17,15 @@ import attrs
 import httpx2
 from tapti_api_client import AuthenticatedClient
 
-from ._call import API_KEY_HEADER, DEFAULT_PORTS, Call, RetryPolicy, Sources, why_unsendable
+from ._call import (
+    API_KEY_HEADER,
+    DEFAULT_PORTS,
+    Call,
+    RetryPolicy,
+    Sources,
+    is_token,
+    why_unsendable,
+)
 from ._errors import InvalidInputError
 from ._inputs import Timeout, check_timeout, is_valid_text, segment_problem
 from ._pipeline import AsyncPipeline, Pipeline
@@ -233,11 +241,16 @@ def _checked_build(
     build: Any, method: str, url: httpx2.URL | str, kwargs: dict[str, Any]
 ) -> httpx2.Request:
     """httpx2's ``build_request``, with what it refuses (a bad port, a header beyond ASCII, a
-    ``json=`` value JSON has no form for) an ``InvalidInputError``, as on every other door."""
+    ``json=`` value JSON has no form for, ``params=5``) an ``InvalidInputError``, as on every
+    other door. (What httpx2 reads only as it sends, ``auth=`` and ``files=``, is its own.)"""
+    if not isinstance(method, str) or not is_token(method):
+        raise InvalidInputError("the request cannot be built (its method is not an HTTP token)")
+    if not isinstance(url, str | httpx2.URL):
+        raise InvalidInputError(f"the URL must be a str or an httpx2.URL, not {type(url).__name__}")
     checked = _checked_url(url)  # its own InvalidInputErrors are not httpx2's ValueErrors
     try:
         request = build(method, checked, **kwargs)
-    except (httpx2.InvalidURL, TypeError, ValueError, RecursionError) as exc:
+    except (httpx2.InvalidURL, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise _unbuildable(exc) from None
     return _built(request, kwargs.get("timeout", httpx2.USE_CLIENT_DEFAULT))
 

@@ -243,6 +243,7 @@ RAW_BUILD_REFUSALS: dict[str, tuple[Callable[[str], str], dict[str, Any]]] = {
     "NaN in json=": (str, {"json": {"a": float("nan")}}),
     "a circular json=": (str, {"json": _circular()}),
     "content= that is no bytes": (str, {"content": 123}),
+    "params= that is no mapping": (str, {"params": 5}),
 }
 
 
@@ -264,6 +265,28 @@ async def test_what_httpx2_cannot_build_through_raw_is_invalid_input(
     async with AsyncTapti(api_key=KEY, base_url=mock.url) as atapti:
         with pytest.raises(InvalidInputError, match=refused):
             await atapti.raw.get_async_httpx_client().post(url, **kwargs)
+    assert mock.requests == []
+
+
+@pytest.mark.anyio
+async def test_a_raw_method_or_url_of_the_wrong_kind_is_invalid_input(
+    mock: MockTaptiServer,
+) -> None:
+    """A bytes or int URL raised TypeError; a method beyond ASCII, the SDK's own TypeError."""
+    cases: list[tuple[Any, Any]] = [
+        ("POST", b"/x"),
+        ("POST", 5),
+        ("G\u00c9T", "/x"),
+        (b"GET", "/x"),
+    ]
+    with Tapti(api_key=KEY, base_url=mock.url) as tapti:
+        for method, url in cases:
+            with pytest.raises(InvalidInputError):
+                tapti.raw.get_httpx_client().request(method, url)
+    async with AsyncTapti(api_key=KEY, base_url=mock.url) as atapti:
+        for method, url in cases:
+            with pytest.raises(InvalidInputError):
+                await atapti.raw.get_async_httpx_client().request(method, url)
     assert mock.requests == []
 
 

@@ -213,6 +213,8 @@ def _change_spec(spec: Path) -> None:
     schemas["CreateSdkTokenRequest"]["properties"]["expires_in"] = {
         "type": "integer",
         "description": "Seconds until the SDK token expires.",
+        # The generated model then always sends it: extra_body must still be able to set it.
+        "default": 600,
     }
     schemas["CreateSdkTokenResponse"]["properties"]["expires_at"] = {
         "type": "string",
@@ -332,6 +334,7 @@ def test_the_new_platform_works_end_to_end(seen: dict[str, Any]) -> None:
             "enabled_scopes": ["PROFILE_READ"],
             "callback_url": CALL["callback_url"],
             "redirect_url": CALL["redirect_url"],
+            "expires_in": 600,  # the spec's default, which the generated model sends
         },
         "status": 200,
     }
