@@ -170,12 +170,14 @@ class Extras:
         body: Mapping[str, Any] | None = None,
         secret: str = "",
     ) -> None:
-        self.headers, self.query, self.body = headers, query, body
         for name, given in (("headers", headers), ("query", query), ("body", body)):
             if given is not None and not isinstance(given, Mapping):
                 raise InvalidInputError(
                     f"extra_{name} must be a mapping, not {type(given).__name__}"
                 )
+        # The body read once: what a check sees is what is sent (a Mapping may answer anew).
+        self.headers, self.query = headers, query
+        self.body = dict(body) if body is not None else None
         if headers:
             _check_headers(headers, secret)
         if query:

@@ -411,8 +411,9 @@ class _BaseTapti(Generic[_Pipe]):
             extras = _token_extras(extra, self._settings.api_key)
         except InvalidInputError as exc:  # a refused URL or header name may quote the key
             forget_locals(exc, self._settings.api_key, until=handling)
-            del extra  # this frame stays in the traceback: it keeps nothing of what was refused
             raise
+        finally:  # the caller's extras, read: no later traceback through this frame shows them
+            del extra
         checked_id = _one_user_id(bound_id, user_id)
         platforms, scopes = chosen.platforms or (), chosen.scopes or ()
         try:
@@ -955,13 +956,22 @@ def _source(value: object, named: str, otherwise: str) -> str:
 _ARGUMENT_FIELDS: Final = ("user_platforms", "enabled_scopes", "callback_url", "redirect_url")
 
 
+def _loosely(name: str) -> str:
+    return "".join(c for c in name if c.isalnum()).casefold()
+
+
 def _token_extras(
     extra: tuple[Mapping[str, str] | None, Mapping[str, Any] | None, Mapping[str, Any] | None],
     secret: str,
 ) -> Extras:
-    """create_sdk_token's extras: an ``extra_body`` may add fields, not set its arguments'."""
+    """create_sdk_token's extras: an ``extra_body`` may add fields, not set its arguments'
+    (in any spelling a lenient server might match: ``REDIRECT_URL``, ``redirectUrl``)."""
     extras = extras_of(*extra, secret=secret)
-    named = [field for field in _ARGUMENT_FIELDS if extras.body and field in extras.body]
+    names = list(extras.body or ())
+    if any(type(name) is not str for name in names):  # a str subclass may hash or compare apart
+        raise InvalidInputError("extra_body's member names must be plain str")
+    loose = {_loosely(name) for name in names}
+    named = [field for field in _ARGUMENT_FIELDS if _loosely(field) in loose]
     if named:
         raise InvalidInputError(
             f"extra_body must not set {', '.join(named)}: pass them as create_sdk_token's "

@@ -243,7 +243,9 @@ def _checked_build(
     """httpx2's ``build_request``, with what it refuses (a bad port, a header beyond ASCII, a
     ``json=`` value JSON has no form for, ``params=5``) an ``InvalidInputError``, as on every
     other door. (What httpx2 reads only as it sends, ``auth=`` and ``files=``, is its own.)"""
-    if not isinstance(method, str) or not is_token(method):
+    if not isinstance(method, str):
+        raise InvalidInputError(f"the method must be a str, not {type(method).__name__}")
+    if not is_token(method):
         raise InvalidInputError("the request cannot be built (its method is not an HTTP token)")
     if not isinstance(url, str | httpx2.URL):
         raise InvalidInputError(f"the URL must be a str or an httpx2.URL, not {type(url).__name__}")

@@ -14,10 +14,12 @@ import pickle
 import threading
 import traceback
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx2
 import pytest
+import yaml
 from tapti_api_client.api.users import create_sdk_token as operation
 from tapti_api_client.models import CreateSdkTokenRequest, CreateSdkTokenResponse, Platform, Scope
 
@@ -33,6 +35,7 @@ from tapti_ext import (
 )
 from tapti_ext.testing import MockTaptiServer
 
+ROOT = Path(__file__).resolve().parent.parent
 CALL: dict[str, Any] = {
     "platforms": "youtube",
     "scopes": "profile_read",
@@ -101,6 +104,77 @@ def test_extra_body_cannot_set_a_field_create_sdk_token_has_an_argument_for(
 async def _async_create(server: MockTaptiServer, extra: dict[str, Any]) -> SdkToken:
     async with AsyncTapti(api_key=server.api_key, base_url=server.url) as tapti:
         return await tapti.user("u1").create_sdk_token(**CALL, extra_body=extra)
+
+
+class _Hiding(dict[str, Any]):
+    """A mapping that denies holding what it holds."""
+
+    def __contains__(self, key: object) -> bool:
+        return False
+
+
+class _Unequal(str):
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    __hash__ = str.__hash__
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"REDIRECT_URL": "javascript:alert(1)"},
+        {"redirectUrl": "javascript:alert(1)"},
+        {"redirect_url ": "javascript:alert(1)"},
+        _Hiding(redirect_url="javascript:alert(1)"),
+    ],
+    ids=["upper case", "camel case", "trailing space", "a mapping that hides it"],
+)
+def test_extra_body_cannot_set_an_argument_field_in_another_spelling(
+    tapti: Tapti, server: MockTaptiServer, extra: dict[str, Any]
+) -> None:
+    """A server matching names loosely (Go's encoding/json ignores case) reads the last one."""
+    with pytest.raises(InvalidInputError, match="extra_body must not set redirect_url"):
+        tapti.user("u1").create_sdk_token(**CALL, extra_body=extra)
+    with pytest.raises(InvalidInputError, match="plain str"):
+        tapti.user("u1").create_sdk_token(
+            **CALL, extra_body={_Unequal("redirect_url"): "javascript:alert(1)"}
+        )
+    assert server.requests == []
+
+
+def test_the_argument_fields_are_named_by_the_spec() -> None:
+    """Renamed in the spec, a stale name would guard nothing."""
+    from tapti_ext._client import _ARGUMENT_FIELDS  # noqa: PLC0415
+
+    spec = yaml.safe_load((ROOT / "openapi" / "tapti.yaml").read_text(encoding="utf-8"))
+    request = spec["components"]["schemas"]["CreateSdkTokenRequest"]
+    assert set(_ARGUMENT_FIELDS) <= set(request["properties"])
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [
+        {"extra_query": {"k": "v", "big": "x" * 70_000}},
+        {"extra_body": {"s": {1, 2}}},
+        {"user_id": ".."},
+    ],
+    ids=["a query too long", "a body JSON cannot hold", "a bad user id"],
+)
+def test_a_refusal_after_the_extras_were_read_leaves_them_in_no_frame(
+    tapti: Tapti, server: MockTaptiServer, refused: dict[str, Any]
+) -> None:
+    key = server.api_key
+    extras = {
+        "extra_headers": {"x-note": key},
+        **{k: v for k, v in refused.items() if k != "user_id"},
+    }
+    with pytest.raises(InvalidInputError) as caught:  # the id, checked after the extras
+        tapti.user().create_sdk_token(refused.get("user_id", "u1"), **CALL, **extras)
+    assert not _sdk_locals_showing(caught.value, key)
+    assert server.requests == []
 
 
 def test_call_sends_the_body_model_as_given_with_extra_body_over_it(
