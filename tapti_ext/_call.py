@@ -209,19 +209,26 @@ def _check_headers(headers: Mapping[str, str], secret: str) -> None:
     for name, value in headers.items():
         if not isinstance(name, str) or not isinstance(value, str):
             raise InvalidInputError("extra_headers must map str names to str values")
-        # A name may be long, hold terminal escapes, or the key (masked before it is cut).
-        shown = excerpt(repr(name), secret, 80)
         if not is_token(name):
+            shown = _header_name_shown(name, secret)
             raise InvalidInputError(f"extra_headers: {shown} is not a valid header name")
         if name.lower() in _SDK_HEADERS:
             raise InvalidInputError(f"extra_headers must not set {name}: the SDK sets it")
         # The value is never quoted: it could be a credential.
         if not value.isascii() or re.search(_HEADER_VALUE_FORBIDDEN, value):
+            shown = _header_name_shown(name, secret)
             raise InvalidInputError(f"extra_headers: the value of {shown} must be printable ASCII")
         if value != value.strip(" \t"):  # h11 refuses it, quoting it whole
+            shown = _header_name_shown(name, secret)
             raise InvalidInputError(
                 f"extra_headers: the value of {shown} must not begin or end with a space or tab"
             )
+
+
+def _header_name_shown(name: str, secret: str) -> str:
+    # A name may be long, hold terminal escapes, or the key (masked before it is cut). Made
+    # only for a refusal: extra headers that pass are checked on every call that has them.
+    return excerpt(repr(name), secret, 80)
 
 
 NO_EXTRAS: Final = Extras()

@@ -763,8 +763,8 @@ class User(_UserCalls):
         redirecting; never store it.
         """
         given = (platforms, scopes, callback_url, redirect_url)
-        extras = (extra_headers, extra_query, extra_body)
-        call = self._client._token_call(self._id, user_id, given, timeout, extras)
+        extra = (extra_headers, extra_query, extra_body)
+        call = self._client._token_call(self._id, user_id, given, timeout, extra)
         return call.parse(self._client._pipeline.run(call))
 
     # The spelling of Tapti's JavaScript docs: tapti.user().createSDKToken(userId).
@@ -793,8 +793,8 @@ class AsyncUser(_UserCalls):
     ) -> SdkToken:
         """Create an SDK token that opens the OAuth Portal for this user (as ``User`` does)."""
         given = (platforms, scopes, callback_url, redirect_url)
-        extras = (extra_headers, extra_query, extra_body)
-        call = self._client._token_call(self._id, user_id, given, timeout, extras)
+        extra = (extra_headers, extra_query, extra_body)
+        call = self._client._token_call(self._id, user_id, given, timeout, extra)
         return call.parse(await self._client._pipeline.run(call))
 
     createSDKToken = create_sdk_token  # noqa: N815
@@ -822,8 +822,8 @@ class UserWithRawResponse(_UserCalls):
     ) -> APIResponse:
         """``User.create_sdk_token``, answering with the HTTP response."""
         given = (platforms, scopes, callback_url, redirect_url)
-        extras = (extra_headers, extra_query, extra_body)
-        call = self._client._token_call(self._id, user_id, given, timeout, extras)
+        extra = (extra_headers, extra_query, extra_body)
+        call = self._client._token_call(self._id, user_id, given, timeout, extra)
         return _api_response(call, self._client._pipeline.run(call))
 
     createSDKToken = create_sdk_token  # noqa: N815
@@ -851,8 +851,8 @@ class AsyncUserWithRawResponse(_UserCalls):
     ) -> APIResponse:
         """``AsyncUser.create_sdk_token``, answering with the HTTP response."""
         given = (platforms, scopes, callback_url, redirect_url)
-        extras = (extra_headers, extra_query, extra_body)
-        call = self._client._token_call(self._id, user_id, given, timeout, extras)
+        extra = (extra_headers, extra_query, extra_body)
+        call = self._client._token_call(self._id, user_id, given, timeout, extra)
         return _api_response(call, await self._client._pipeline.run(call))
 
     createSDKToken = create_sdk_token  # noqa: N815

@@ -246,7 +246,9 @@ def _checked_build(
     if not isinstance(method, str):
         raise InvalidInputError(f"the method must be a str, not {type(method).__name__}")
     if not is_token(method):
-        raise InvalidInputError("the request cannot be built (its method is not an HTTP token)")
+        raise InvalidInputError(
+            "the request cannot be built (its method is not an HTTP token); nothing was sent"
+        )
     if not isinstance(url, str | httpx2.URL):
         raise InvalidInputError(f"the URL must be a str or an httpx2.URL, not {type(url).__name__}")
     checked = _checked_url(url)  # its own InvalidInputErrors are not httpx2's ValueErrors
