@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 from collections.abc import Iterable
 from enum import StrEnum
 from functools import lru_cache
@@ -49,15 +48,17 @@ PlatformLike = Platform | PlatformName
 ScopeLike = Scope | ScopeName
 _E = TypeVar("_E", bound=StrEnum)
 
+# The checks below use str methods, not ``re``: compiling a pattern costs 0.1-0.2 ms, which a
+# cold start (make bench, figure 1) would pay for each one a first call meets.
 # C0 controls, DEL and C1 controls: never valid in an id or a URL we send.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROLS = frozenset(map(chr, (*range(0x20), *range(0x7F, 0xA0))))
 _WEB_SCHEMES = frozenset({"http", "https"})
-_WHITESPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
-# A host a browser reads as Python does: ASCII name or address, an IPv6 literal, a port.
-_PLAIN_AUTHORITY = r"(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?"
-# What a DNS label holds once IDNA-encoded (the underscore: names some resolvers serve). A
-# pattern: ``re`` compiles it at first use, off the import.
-_HOST_LABEL = r"[A-Za-z0-9_-]+"
+_DIGITS = "0123456789"
+# What a DNS label holds once IDNA-encoded (the underscore: names some resolvers serve).
+_LABEL_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" + _DIGITS + "_-"
+# A host a browser reads as Python does: an ASCII name or address, or an IPv6 literal.
+_NAME_CHARACTERS = _LABEL_CHARACTERS.replace("_", "._")
+_IPV6_CHARACTERS = "0123456789ABCDEFabcdef:."
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 # A day: longer is no timeout (or Retry-After wait) in practice; the OS's clocks overflow beyond.
 MAX_TIMEOUT_SECONDS = 86_400.0
@@ -77,7 +78,7 @@ def check_api_key(api_key: object, *, argument: str = "api_key") -> str:
     key = api_key.strip()
     if not key:
         raise InvalidInputError("api_key is empty: pass api_key=... or set TAPTI_API_KEY")
-    if not (key.isascii() and key.isprintable()) or _WHITESPACE_OR_CONTROL.search(key):
+    if not (key.isascii() and key.isprintable()) or " " in key:
         # Said without the key itself: a message must never carry a secret. HTTP headers
         # are ASCII, so anything else could not be sent anyway.
         raise InvalidInputError(f"{argument} must be printable ASCII without whitespace")
@@ -138,7 +139,7 @@ def segment_problem(text: str) -> str | None:
     """
     if text in {".", ".."}:
         return f"must not be {text!r}: it would change the request path"
-    if _CONTROL.search(text):
+    if has_control(text):
         return "must not contain control characters"
     if not is_valid_text(text):
         return "must be valid Unicode text (it holds a lone surrogate)"
@@ -185,7 +186,7 @@ def redirect_problem(url: str) -> str | None:
         return "is not an absolute http(s) URL"
     if "@" in parts.netloc:  # https://trusted@evil.example: a phishing shape
         return "holds a user name or password"
-    if not re.fullmatch(_PLAIN_AUTHORITY, parts.netloc):
+    if not _plain_authority(parts.netloc):
         # "\", "%", "。" or text after "]": a browser finds another host there than Python
         return "has a host a browser could read otherwise"
     return None
@@ -256,7 +257,7 @@ def _checked_url(value: str, argument: str, ascii_host: bool) -> str:
 def _split(value: str, argument: str, secret: str = "") -> tuple[SplitResult, httpx2.URL]:
     """``value`` taken apart by urllib and by httpx2 (once each: a client's base URL is checked
     at every construction), or the ``InvalidInputError`` that says why it cannot be sent."""
-    if _WHITESPACE_OR_CONTROL.search(value):
+    if _has_whitespace_or_control(value):
         raise InvalidInputError(f"{argument} must not contain whitespace or control characters")
     if not is_valid_text(value):
         raise InvalidInputError(
@@ -328,7 +329,7 @@ def bad_host_label(host: str) -> str | None:
 def _label_problem(label: str) -> str | None:
     if not label:
         return "an empty label"
-    if not re.fullmatch(_HOST_LABEL, label):  # "*", a space: no name, yet a resolver may answer
+    if label.strip(_LABEL_CHARACTERS):  # "*", a space: no name, yet a resolver may answer
         return f"a label no host name can hold {label!r}"
     if len(label) > _MAX_LABEL:
         return f"a label longer than {_MAX_LABEL} characters"
@@ -357,6 +358,34 @@ def is_valid_text(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def has_control(text: str) -> bool:
+    """Whether ``text`` holds a C0 or C1 control or DEL (printable text holds none)."""
+    return not text.isprintable() and not _CONTROLS.isdisjoint(text)
+
+
+def _has_whitespace_or_control(text: str) -> bool:
+    """Whether ``text`` holds whitespace, a C0 or C1 control or DEL. Printable text holds no
+    control and no whitespace but the space: a char-by-char look only for the rest."""
+    if text.isprintable():
+        return " " in text
+    return not _CONTROLS.isdisjoint(text) or any(char.isspace() for char in text)
+
+
+def _plain_authority(netloc: str) -> bool:
+    """Whether ``netloc`` is an ASCII host name or address, or an IPv6 literal, with an optional
+    port of digits: nothing a browser could read as another host than Python does."""
+    if netloc.startswith("["):
+        host, bracket, port = netloc[1:].partition("]")
+        plain_host = bool(bracket) and not host.strip(_IPV6_CHARACTERS)
+    else:
+        host, colon, port = netloc.partition(":")
+        port = colon + port
+        plain_host = not host.strip(_NAME_CHARACTERS)
+    if not host or not plain_host:
+        return False
+    return not port or (port[0] == ":" and not port[1:].strip(_DIGITS))
 
 
 def is_loopback(host: str | None) -> bool:
