@@ -1,14 +1,14 @@
-"""One OpenTelemetry client span per API call, when ``opentelemetry-api`` is installed.
+"""One OpenTelemetry client span per API call, read only where the program uses OpenTelemetry.
 
-The pipeline asks its ``span_starter()`` for a span at the start of each call, tells it
-of each attempt (``span.attempt(retries)``) and ends it with the call's response or the
-exception it raises (``span.end(outcome)``). Retries stay inside the one span: a traced backend
-sees one call of the API, whose ``http.request.resend_count`` says how often it was re-sent.
+The pipeline starts a call's span (``start``), tells it of each attempt
+(``span.attempt(retries)``) and ends it with the call's response or the exception it raises
+(``span.end(outcome)``). Retries stay inside the one span: a traced backend sees one call of
+the API, whose ``http.request.resend_count`` says how often it was re-sent.
 
-Whether OpenTelemetry is there is decided once per process, by one import attempt when the
-first client is made (not at ``import tapti_ext``: it costs tens of milliseconds, which a
-program that never makes a client should not pay). Without it, every call gets one shared span
-whose methods do nothing, and nothing of OpenTelemetry is imported.
+The span is a CLIENT span in the caller's current trace, made current while the call runs (so
+that the SDK's log lines and a caller's own instrumented ``http_client`` nest in it). Without
+an OpenTelemetry SDK configured the API hands out non-recording spans: nothing is recorded,
+and the caller's trace context, if any, is still passed on.
 
 Names and attributes follow OpenTelemetry's semantic conventions for HTTP client spans, with
 one deliberate gap: no ``url.full``, as the path holds the caller's user id. The path appears
@@ -18,66 +18,143 @@ as nothing here reads a header or a body.
 
 from __future__ import annotations
 
-from functools import cache
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Final
 
-if TYPE_CHECKING:  # types only: a Protocol class costs ~15 µs to create at import
-    from ._call import Answer, Call
+import httpx2
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.propagate import inject
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
-    class Span(Protocol):
-        """What the pipeline tells the span of one call."""
+from ._call import DEFAULT_PORTS, Answer, log
+from ._errors import _ResponseError, request_id_of
+from ._pipeline import NO_SPAN
+from ._version import __version__
 
-        def attempt(self, retries: int) -> None:
-            """An attempt is about to be sent; ``retries`` were sent before it."""
+if TYPE_CHECKING:
+    from contextvars import Token
 
-        def end(self, outcome: Answer | BaseException) -> None:
-            """The call is over: this is its response, or what it raises."""
+    from opentelemetry.context import Context
 
-    # The API's raw scheme, host and port (``httpx2.URL.raw_scheme``, ``raw_host``, ``port``):
-    # every request of a client goes to this one origin, so its span attributes are known once.
-    Origin = tuple[bytes, bytes, int | None]
+    from ._call import Call
+    from ._pipeline import Origin, Span
 
-    class SpanStarter(Protocol):
-        def __call__(self, call: Call[Any], origin: Origin, *, propagate: bool) -> Span: ...
+__all__ = ["start"]
+
+# The logger's name too: one name to filter the SDK's telemetry by.
+_TRACER: Final = trace.get_tracer("tapti_ext", __version__)
+# Methods the conventions name; any other is reported as "_OTHER" (a method is no free text).
+_METHODS: Final = frozenset(
+    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"}
+)
 
 
-__all__ = ["span_starter"]
+class _OtelSpan:
+    """One call's span, current from ``start`` until ``end``."""
 
+    __slots__ = ("_span", "_token")
 
-class _NoSpan:
-    """The span of every call when OpenTelemetry is not installed."""
-
-    __slots__ = ()
+    def __init__(self, span: trace.Span, token: Token[Context]) -> None:
+        self._span, self._token = span, token
 
     def attempt(self, retries: int) -> None:
-        pass
+        if retries:
+            self._span.set_attribute("http.request.resend_count", retries)
 
     def end(self, outcome: Answer | BaseException) -> None:
-        pass
+        span = self._span
+        try:
+            if span.is_recording():
+                attributes, failed = _attributes_at_end(outcome)
+                span.set_attributes(attributes)
+                if failed:
+                    span.set_status(Status(StatusCode.ERROR))
+        finally:
+            otel_context.detach(self._token)
+            span.end()
 
 
-_NO_SPAN: Final = _NoSpan()
+def start(call: Call[Any], origin: Origin, *, propagate: bool) -> Span:
+    """A span for ``call`` (see ``_pipeline._start_span``), current until it ends.
 
-
-def _no_span(call: Call[Any], origin: Origin, *, propagate: bool) -> Span:  # noqa: ARG001
-    return _NO_SPAN
-
-
-@cache
-def span_starter() -> SpanStarter:
-    """Where every call's span comes from: chosen once per process, by one import attempt.
-
-    The starter takes the call and ``propagate``: whether to send the trace context (W3C
-    ``traceparent``, through OpenTelemetry's configured propagators) in its request headers.
+    A span that records nothing (no OpenTelemetry SDK configured, or not sampled) is not made
+    current and gets nothing at its end; the trace context is still sent. Telemetry never
+    fails a call: a tracer or propagator that raises costs the call its span or its
+    ``traceparent``, not its token.
     """
+    name, attributes = _at_start(call.method, origin, call.template)
     try:
-        # OpenTelemetry's own module first: where it is absent, the SDK's module for it is
-        # never read either (0.3 ms of a cold start).
-        import opentelemetry.trace  # noqa: F401, PLC0415  (the one attempt)
+        span = _TRACER.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+    except Exception:  # a tracer provider's bug
+        log.debug("tracing: no span for this call", exc_info=True)
+        return NO_SPAN
+    if not span.is_recording():
+        if propagate:
+            _pass_on(span, call.headers)
+        return NO_SPAN
+    current = trace.set_span_in_context(span)
+    if propagate:
+        # Into the request's headers, which never hold the key on the SDK's own pool (it is
+        # added below httpx2); a caller's client gets the key on the request only later.
+        _inject(call.headers, current)
+    return _OtelSpan(span, otel_context.attach(current))
 
-        from ._tracing_otel import start  # noqa: PLC0415
-    except ImportError as exc:
-        if (exc.name or "").partition(".")[0] != "opentelemetry":
-            raise  # the SDK's own bug, not an absent extra: never hidden
-        return _no_span
-    return start
+
+def _pass_on(span: trace.Span, headers: httpx2.Headers) -> None:
+    """Send the context of a span that records nothing: its own (unsampled by an SDK), else
+    the caller's (older APIs' no-op spans carry none); nothing, cheaply, without a trace."""
+    if span.get_span_context().is_valid:
+        _inject(headers, trace.set_span_in_context(span))
+    elif trace.get_current_span().get_span_context().is_valid:
+        _inject(headers, None)
+
+
+def _inject(headers: httpx2.Headers, context: Context | None) -> None:
+    try:
+        inject(headers, context=context)
+    except Exception:  # a propagator's bug: the call goes without its trace context
+        log.debug("tracing: the trace context could not be sent", exc_info=True)
+
+
+@lru_cache(maxsize=64)
+def _at_start(method: str, origin: Origin, template: str | None) -> tuple[str, dict[str, Any]]:
+    """The span's name and what is known before sending (which samplers see too): the same
+    for every call of an operation. The dict is shared: OpenTelemetry copies what it gets."""
+    known = method in _METHODS
+    scheme, host, port = origin
+    attributes: dict[str, Any] = {
+        "http.request.method": method if known else "_OTHER",
+        "server.address": host.decode("ascii"),
+        "server.port": port or DEFAULT_PORTS.get(scheme.decode("ascii"), 0),
+    }
+    if not known:
+        attributes["http.request.method_original"] = method
+    if template is not None:
+        attributes["url.template"] = template
+    name = method if known else "HTTP"
+    return (f"{name} {template}" if template else name), attributes
+
+
+def _attributes_at_end(outcome: Answer | BaseException) -> tuple[dict[str, Any], bool]:
+    """What the outcome adds to the span, and whether the call failed."""
+    attributes: dict[str, Any] = {}
+    response = outcome.response if isinstance(outcome, _ResponseError) else outcome
+    if isinstance(response, Answer):
+        response = response.response()
+    status = None
+    if isinstance(response, httpx2.Response):
+        status = response.status_code
+        attributes["http.response.status_code"] = status
+        version = response.http_version.partition("/")[2]
+        if version:
+            attributes["network.protocol.version"] = version
+        request_id = request_id_of(response.headers)
+        if request_id:
+            attributes["tapti.request_id"] = request_id
+    if not isinstance(outcome, BaseException):
+        return attributes, False
+    # The status is the error's type when the server gave one; otherwise the class raised.
+    failed_status = status is not None and status >= 400
+    attributes["error.type"] = str(status) if failed_status else type(outcome).__qualname__
+    return attributes, True

@@ -78,10 +78,10 @@ class Traced:
 
 @pytest.fixture
 def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[Traced]:
-    from tapti_ext import _tracing_otel  # noqa: PLC0415 (imported once a client is made)
+    from tapti_ext import _tracing  # noqa: PLC0415 (imported by a traced call)
 
     traced = Traced()
-    monkeypatch.setattr(_tracing_otel, "_TRACER", traced.provider.get_tracer("tapti_ext"))
+    monkeypatch.setattr(_tracing, "_TRACER", traced.provider.get_tracer("tapti_ext"))
     yield traced
     traced.provider.shutdown()
 
@@ -395,9 +395,9 @@ def test_without_an_sdk_nothing_is_recorded_but_a_callers_trace_is_passed_on(
 ) -> None:
     """OpenTelemetry's API alone (no SDK): spans record nothing and cost little; an incoming
     trace context, as a web framework's instrumentation would set, still reaches the API."""
-    from tapti_ext import _tracing_otel  # noqa: PLC0415
+    from tapti_ext import _tracing  # noqa: PLC0415
 
-    monkeypatch.setattr(_tracing_otel, "_TRACER", trace.NoOpTracer())
+    monkeypatch.setattr(_tracing, "_TRACER", trace.NoOpTracer())
     incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     with MockTaptiServer(api_key=KEY) as server, _client(server) as tapti:
         tapti.user(USER).create_sdk_token(**CALL)  # no trace: nothing to send
@@ -470,7 +470,8 @@ _CALLS = """
 
 
 def test_without_opentelemetry_nothing_of_it_is_imported() -> None:
-    """One import attempt for the whole process, then no-op spans: nothing imported or sent."""
+    """A program that never imports OpenTelemetry: no import attempt of it, no module of the
+    SDK's for it, no trace context sent, whichever door the calls take."""
     found = run_python(
         """
         import importlib.abc, json, sys
@@ -496,8 +497,8 @@ def test_without_opentelemetry_nothing_of_it_is_imported() -> None:
         """,
     )
     assert found == {
-        "attempts": ["opentelemetry"],
-        "loaded": ["tapti_ext._tracing"],
+        "attempts": [],
+        "loaded": [],
         "sent": [None] * 6,
     }
 
@@ -534,10 +535,41 @@ def test_the_process_wide_provider_traces_calls_even_when_set_after_the_client()
         """,
     )
     assert found == {
-        "imported_first": False,  # importing tapti_ext does not; the first client does
+        "imported_first": False,  # neither importing tapti_ext nor making a client does
         "names": [f"POST {TEMPLATE}"] * 6,
         "sent": [True] * 6,
     }
+
+
+def test_a_client_made_before_the_program_imports_opentelemetry_traces_later_calls() -> None:
+    """Tracing follows the program, call by call: a client made at start-up, before tracing
+    is set up, traces the calls made after it."""
+    found = run_python(
+        _CALLS,
+        """
+        import json, sys
+
+        with MockTaptiServer(api_key="k") as server:
+            options = dict(api_key="k", base_url=server.url, allow_insecure_http=True)
+            with Tapti(**options) as tapti:
+                tapti.user("u1").create_sdk_token(**CALL)
+                from opentelemetry import trace
+                from opentelemetry.sdk.trace import TracerProvider
+                from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+                from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+                    InMemorySpanExporter,
+                )
+
+                exporter = InMemorySpanExporter()
+                provider = TracerProvider()
+                provider.add_span_processor(SimpleSpanProcessor(exporter))
+                trace.set_tracer_provider(provider)
+                tapti.user("u2").create_sdk_token(**CALL)
+            sent = [r.headers.get("traceparent") is not None for r in server.requests]
+        print(json.dumps({"spans": len(exporter.get_finished_spans()), "sent": sent}))
+        """,
+    )
+    assert found == {"spans": 1, "sent": [False, True]}
 
 
 class _BrokenPropagator:
@@ -563,14 +595,14 @@ def test_a_broken_propagator_or_tracer_never_fails_the_call(
 ) -> None:
     from opentelemetry import propagate  # noqa: PLC0415
 
-    from tapti_ext import _tracing_otel  # noqa: PLC0415
+    from tapti_ext import _tracing  # noqa: PLC0415
 
     monkeypatch.setattr(propagate, "get_global_textmap", _BrokenPropagator)
     with MockTaptiServer(api_key=KEY) as server:
         run(server)  # the token is created: telemetry is no reason to fail a call
         assert len(server.requests) == 1
     assert the_call_span(spans).end_time is not None  # started, and ended
-    monkeypatch.setattr(_tracing_otel, "_TRACER", _BrokenTracer())
+    monkeypatch.setattr(_tracing, "_TRACER", _BrokenTracer())
     with MockTaptiServer(api_key=KEY) as server:
         run(server)
         assert len(server.requests) == 1
