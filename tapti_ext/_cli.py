@@ -137,6 +137,8 @@ def _words(name: str) -> str:
 
 
 class _Failure(NamedTuple):
+    """Every field but ``line`` is a key of the ``--json`` error object, in this order."""
+
     type: str  # the JSON error's type: "authentication_error", "usage_error"
     message: str
     line: str  # what stderr shows without --json: "tapti: ..."
@@ -783,13 +785,7 @@ def _output_error(message: str) -> _CliError:
 def _report(failure: _Failure, *, in_json: bool) -> None:
     """The failure on stdout as JSON, or as a line on stderr; a reader gone away or a full disk
     cannot add a traceback to it (the exit code still tells)."""
-    error = {
-        "type": failure.type,
-        "message": failure.message,
-        "request_id": failure.request_id,
-        "status_code": failure.status_code,
-        "retry_after": failure.retry_after,
-    }
+    error = {name: value for name, value in failure._asdict().items() if name != "line"}
     in_json = in_json and sys.stdout is not None  # closed: the line goes to stderr instead
     stream = sys.stdout if in_json else sys.stderr
     if stream is None:  # closed (`2>&-`): print() would fall back to stdout, into `$(...)`
