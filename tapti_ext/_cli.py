@@ -432,10 +432,7 @@ def _add_mock_server(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="print the URLs and key as one JSON object (or the error) on stdout",
     )
     mock.set_defaults(handler=_mock_server)
-    _add_fault_options(mock.add_argument_group("faults", "script the mock's next answers"))
-
-
-def _add_fault_options(faults: argparse._ArgumentGroup) -> None:
+    faults = mock.add_argument_group("faults", "script the mock's next answers")
     faults.add_argument(
         "--fail-next", type=integer, default=0, metavar="N", help="fail the next N API calls"
     )
