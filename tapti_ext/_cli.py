@@ -813,8 +813,7 @@ def _failure(exc: Exception) -> _Failure | None:
     if isinstance(exc, _CliError):
         return exc.failure
     if isinstance(exc, UnicodeEncodeError):  # output the terminal cannot show, not bad input
-        message = f"cannot print in this terminal's encoding ({exc.reason})"
-        return _Failure("output_error", message, f"tapti: error: {message}")
+        return _output_error(f"cannot print in this terminal's encoding ({exc.reason})").failure
     from ._errors import (  # noqa: PLC0415  (httpx2: not for --help)
         APIConnectionError,
         APIResponseValidationError,
