@@ -1,8 +1,7 @@
 """The ``tapti`` command: a thin shell over the public API, nothing the library cannot do.
 
-Exit codes: 0 success, 2 bad input (usage errors and ``InvalidInputError``: nothing was sent),
-1 API or network errors, 130 interrupted. An error is one line on stderr, never a traceback, or
-with ``--json`` one JSON object on stdout; only a bug of tapti's own adds its traceback.
+An error is one line on stderr, never a traceback, or with ``--json`` one JSON object on stdout;
+only a bug of tapti's own adds its traceback. The exit codes are the help's, ``_EXIT_CODES``.
 Messages name flags and environment variables: the CLI's own say them already; the library's,
 which name Python arguments, are reworded (``_CLI_TERMS``). The API key is read from
 ``TAPTI_API_KEY`` only: a command-line flag would show it to every user of the machine.
