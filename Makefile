@@ -68,7 +68,8 @@ check-generated: $(PY_STAMP)
 	$(PY) scripts/generate.py --check
 
 # Optic (package.json) diffs openapi/tapti.yaml against openapi/released/, the last release's spec;
-# a breaking change passes only with a bumped tapti_ext/_version.py and its CHANGELOG.md entry.
+# a breaking change passes only with a bumped __version__ (tapti_ext/__init__.py) and its
+# CHANGELOG.md entry.
 check-breaking: $(PY_STAMP) $(NODE_STAMP)
 	$(PY) scripts/check_breaking.py
 

@@ -15,8 +15,9 @@ release (whose version is in openapi/released/VERSION), twice:
 
 It fails when
 
-- either finds a breaking change and tapti_ext/_version.py was not bumped past the released
-  version accordingly (semver: a new major; while the major is 0, a new minor is enough);
+- either finds a breaking change and ``__version__`` (tapti_ext/__init__.py) was not bumped past
+  the released version accordingly (semver: a new major; while the major is 0, a new minor is
+  enough);
 - the version differs from the released one and CHANGELOG.md has no `## [X.Y.Z]` entry for it,
   or the entry has no text (a bare heading announces nothing);
 - the entry does not name every SDK name that broke (`create_sdk_token`, `Scope`, `x-api-key`):
@@ -55,7 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SPEC = Path("openapi/tapti.yaml")
 RELEASED_SPEC = Path("openapi/released/tapti.yaml")
 RELEASED_VERSION = Path("openapi/released/VERSION")
-VERSION_FILE = Path("tapti_ext/_version.py")
+VERSION_FILE = Path("tapti_ext/__init__.py")
 CHANGELOG = Path("CHANGELOG.md")
 STANDARD = Path("scripts/optic/standard.yml")
 OPTIC = Path("node_modules/.bin/optic")
@@ -86,7 +87,7 @@ class OpticResult:
 
 
 def package_version(root: Path) -> Version:
-    """tapti_ext/_version.py's __version__, read as text (importing the package is not needed)."""
+    """tapti_ext/__init__.py's __version__, read as text (importing the package is not needed)."""
     text = (root / VERSION_FILE).read_text(encoding="utf-8")
     match = re.search(r"""^__version__\s*=\s*["']([^"']+)["']""", text, re.M)
     if match is None:

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, NoReturn
 
-from ._version import __version__
+from . import __version__
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite

@@ -36,6 +36,7 @@ from tapti_api_client.models.create_sdk_token_request import CreateSdkTokenReque
 from tapti_api_client.models.platform import Platform
 from tapti_api_client.models.scope import Scope
 
+from . import __version__
 from ._call import (
     Answer,
     Call,
@@ -65,7 +66,6 @@ from ._inputs import (
 )
 from ._pipeline import ASYNC_DEFAULT_LIMITS, DEFAULT_LIMITS, AsyncPipeline, Pipeline
 from ._portal import SdkToken, oauth_portal_url, resolve_portal_url, token_from_response
-from ._version import __version__
 
 if TYPE_CHECKING:
     from tapti_api_client import AuthenticatedClient

@@ -27,10 +27,10 @@ from opentelemetry import trace
 from opentelemetry.propagate import inject
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from . import __version__
 from ._call import DEFAULT_PORTS, Answer, log
 from ._errors import _ResponseError, request_id_of
 from ._pipeline import NO_SPAN
-from ._version import __version__
 
 if TYPE_CHECKING:
     from contextvars import Token

@@ -1,10 +1,11 @@
 """`make check-breaking` fails on a breaking spec change the version and CHANGELOG do not announce.
 
 Each test runs scripts/check_breaking.py, the script make runs, in a scratch copy of the files it
-reads: the spec, the released snapshot, tapti_ext/_version.py, CHANGELOG.md, the Optic standard and
-scripts/sdk_surface.py, with node_modules linked from this checkout (a missing Optic fails the
-test, as Prism's absence does: CI must run the check). The copy starts as a release of 0.1.0 whose
-spec is today's openapi/tapti.yaml, so the tests do not depend on the version this checkout is at.
+reads: the spec, the released snapshot, ``__version__`` in tapti_ext/__init__.py, CHANGELOG.md,
+the Optic standard and scripts/sdk_surface.py, with node_modules linked from this checkout (a
+missing Optic fails the test, as Prism's absence does: CI must run the check). The copy starts as a
+release of 0.1.0 whose spec is today's openapi/tapti.yaml, so the tests do not depend on the
+version this checkout is at.
 Optic starts in about 1.5 s, so the cases that run it are few; the version arithmetic and the SDK
 surface are tested without it.
 """
@@ -76,7 +77,7 @@ def repo(tmp_path: Path) -> Path:
 
 
 def set_version(repo: Path, version: str) -> None:
-    (repo / "tapti_ext" / "_version.py").write_text(f'__version__ = "{version}"\n')
+    (repo / "tapti_ext" / "__init__.py").write_text(f'__version__ = "{version}"\n')
 
 
 def add_changelog_entry(repo: Path, version: str, text: str = "- A breaking change.\n") -> None:
