@@ -1,6 +1,6 @@
 """Checks written out with ``str`` and ``bytes`` methods agree with the patterns they stand for.
 
-A first call used to compile about ten regular expressions, 0.1-0.2 ms each, which every cold start
+A first call used to compile seven regular expressions, 0.1-0.2 ms each, which every cold start
 paid (``make bench``, figure 1). The checks on a call's path are now written out by hand. Each test
 here holds one of them to the pattern it replaced, over generated inputs and the edge cases by
 name: a check that drifted from its pattern would let a reply be misjudged (a 2xx taken for no
