@@ -21,11 +21,11 @@ __all__ = ["CONNECT_TIMEOUT", "Attempt", "Deadline", "current_attempt"]
 
 # A dead host is given up on after this long, leaving the rest of the budget for a retry.
 CONNECT_TIMEOUT: Final = 5.0
-# h11 refuses a head larger than 16 KiB; interim answers before it may add as much again.
+# How much of the heads is followed: httpcore2 lets h11 read a head of up to 100 KiB, so a
+# longer interim head counts as lost (``Attempt._lose``), not as skipped.
 _HEAD_SCAN_LIMIT: Final = 64 * 1024
 # First digits that prove an answer is no 2xx: an interim answer, or a final 3xx to 5xx.
 _NOT_2XX: Final = frozenset(b"1345")
-_ASCII_WHITESPACE: Final = b" \t\n\r\x0b\x0c"
 
 
 class Deadline:
@@ -78,6 +78,7 @@ class Attempt:
 
     __slots__ = (
         "_class",
+        "_lost",
         "_pending",
         "_skipped",
         "answered_unread",
@@ -100,6 +101,7 @@ class Attempt:
         self._class: int | None = None  # the first digit of the head being read, once known
         self._pending = b""  # the head being read (interim answers already skipped)
         self._skipped = 0  # bytes of interim answers before it
+        self._lost = False  # the heads could not be followed: what came may be a 2xx
         self.answered_unread = False  # an answer waited unread when a write failed
 
     @contextmanager
@@ -114,12 +116,17 @@ class Attempt:
 
     def saw(self, data: bytes) -> None:
         self.received += len(data)
-        if self.head_end is None and len(self._pending) <= _HEAD_SCAN_LIMIT:
+        if self.head_end is None and not self._lost:
             # A blank line may straddle two reads: look again from 3 bytes before the new ones,
             # so that a head trickled byte by byte is scanned once, not once per byte.
             start = max(len(self._pending) - 3, 0)
             self._pending += data
             self._scan(start)
+            if self.head_end is None and len(self._pending) > _HEAD_SCAN_LIMIT:
+                self._lose()  # an interim head this long may hide the 2xx after it
+
+    def _lose(self) -> None:
+        self._lost, self._class, self._pending = True, None, b""
 
     def _scan(self, start: int) -> None:
         while True:
@@ -130,6 +137,9 @@ class Attempt:
                 return
             if self._class != ord("1"):
                 self.head_end, self._pending = self._skipped + end, b""
+                return
+            if not _one_interim_head(self._pending[:end]):
+                self._lose()
                 return
             self._skipped += end
             self._pending = self._pending[end:]
@@ -161,14 +171,17 @@ def _status_class(head: bytes) -> int | None:
     version or padding h11 would refuse), or ``None`` when it starts no status line (yet).
 
     Written out, not a pattern: compiling one costs a cold start 0.1 ms (make bench, figure 1).
+    Only the first line is copied: ``head`` may hold the first 64 KiB of a body too.
     """
     line = head.lstrip()
+    newline = line.find(b"\n")  # no part of a status line is a newline
+    if newline != -1:
+        line = line[:newline]
     if line[:5].upper() != b"HTTP/":
         return None
-    version_end = 5
-    while version_end < len(line) and line[version_end] not in _ASCII_WHITESPACE:
-        version_end += 1
-    after_version = line[version_end:]
+    rest = line[5:]
+    version = rest.split(None, 1)[0] if rest[:1].strip() else b""
+    after_version = rest[len(version) :]
     status = after_version.lstrip(b" \t")
     if len(status) == len(after_version):
         return None  # no space or tab after the version
@@ -178,18 +191,26 @@ def _status_class(head: bytes) -> int | None:
     return ord("0") if len(digits) < len(status) else None
 
 
+def _one_interim_head(head: bytes) -> bool:
+    """Whether an interim answer's head is one head and nothing else: a bare CR (which h11
+    refuses) or a later line starting a status line means a final answer may sit inside it."""
+    if b"\r" in head.replace(b"\r\n", b""):
+        return False
+    return not any(line.lstrip().upper().startswith(b"HTTP/") for line in head.split(b"\n")[1:])
+
+
 def _head_end(data: bytes, start: int) -> int | None:
     """Where the first blank line found from ``start`` on ends (the end of a head), or
-    ``None``. h11 accepts bare LF line ends too, so either line end may lack its CR."""
-    line_end = data.find(b"\n", start)
-    while line_end != -1:
-        after = line_end + 1
-        if data[after : after + 1] == b"\r":
-            after += 1
-        if data[after : after + 1] == b"\n":
-            return after + 1
-        line_end = data.find(b"\n", line_end + 1)
-    return None
+    ``None``. h11 accepts bare LF line ends too, so either line end may lack its CR: the
+    blank line ends with the first LF LF or LF CR LF (a CR before it changes no end).
+
+    The LF LF search stops where an LF CR LF was found: ``data`` may hold 64 KiB of body
+    after the head, and searching all of it for a pair of bytes costs 50 µs."""
+    crlf = data.find(b"\n\r\n", start)
+    lf = data.find(b"\n\n", start, len(data) if crlf == -1 else crlf + 1)
+    if lf != -1:
+        return lf + 2
+    return None if crlf == -1 else crlf + 3
 
 
 current_attempt: ContextVar[Attempt | None] = ContextVar("tapti_attempt", default=None)

@@ -19,13 +19,22 @@ import sys
 import threading
 import weakref
 from collections.abc import AsyncIterator, Iterator
+from functools import cache
 from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar, cast
 
 import httpcore2
 import httpx2
 
 from . import _logfilter, _network
-from ._call import API_KEY_HEADER, MAX_RESPONSE_BYTES, Answer, Call, Unreadable, parsed_base
+from ._call import (
+    API_KEY_HEADER,
+    MAX_RESPONSE_BYTES,
+    Answer,
+    Call,
+    Unreadable,
+    log,
+    parsed_base,
+)
 from ._deadline import Attempt, Deadline
 from ._decode import BodyDecoder, BodyTooLargeError, UndecodableBodyError
 from ._errors import (
@@ -81,6 +90,9 @@ if TYPE_CHECKING:  # types only: a Protocol class costs ~15 µs to create at imp
     # every request of a client goes to this one origin, so its span attributes are known once.
     Origin = tuple[bytes, bytes, int | None]
 
+    class SpanStarter(Protocol):
+        def __call__(self, call: Call[Any], origin: Origin, *, propagate: bool) -> Span: ...
+
 
 class _NoSpan:
     """The span of a call that is not traced: it does nothing."""
@@ -105,13 +117,25 @@ def _start_span(call: Call[Any], origin: Origin, *, propagate: bool) -> Span:
     is lost, and a program without OpenTelemetry pays for nothing of it, not even an import
     attempt (0.2 ms of a cold start). Asked on every call: a client made before the program
     sets up tracing is traced from then on. ``propagate``: send the trace context (W3C
-    ``traceparent``) in the request's headers too.
+    ``traceparent``) in the request's headers too. Telemetry never fails a call: a test
+    suite's ``sys.modules["opentelemetry.trace"] = None``, or an OpenTelemetry that cannot be
+    loaded, leaves the call without a span.
     """
-    if "opentelemetry.trace" not in sys.modules:
+    if sys.modules.get("opentelemetry.trace") is None:
         return NO_SPAN
-    from ._tracing import start  # noqa: PLC0415  (read only where OpenTelemetry is in use)
+    start = _span_starter()
+    return NO_SPAN if start is None else start(call, origin, propagate=propagate)
 
-    return start(call, origin, propagate=propagate)
+
+@cache
+def _span_starter() -> SpanStarter | None:
+    """``_tracing.start``, or ``None`` (said once, at WARNING) when it cannot be loaded."""
+    try:
+        from ._tracing import start  # noqa: PLC0415  (read only where OpenTelemetry is in use)
+    except Exception:  # a broken install: no span, and no import attempt on every call
+        log.warning("tracing is off: OpenTelemetry cannot be loaded", exc_info=True)
+        return None
+    return start
 
 
 class _Opened:

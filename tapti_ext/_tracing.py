@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, Final
 import httpx2
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.propagate import inject
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from . import __version__
 from ._call import DEFAULT_PORTS, Answer, log
@@ -44,6 +44,10 @@ __all__ = ["start"]
 
 # The logger's name too: one name to filter the SDK's telemetry by.
 _TRACER: Final = trace.get_tracer("tapti_ext", __version__)
+# What goes to the API: the W3C trace context (traceparent, tracestate), never the program's
+# other propagators: its baggage holds what it meant for its own services (an e-mail, a
+# tenant), and the API is another party's.
+_PROPAGATOR: Final = TraceContextTextMapPropagator()
 # Methods the conventions name; any other is reported as "_OTHER" (a method is no free text).
 _METHODS: Final = frozenset(
     {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"}
@@ -112,7 +116,7 @@ def _pass_on(span: trace.Span, headers: httpx2.Headers) -> None:
 
 def _inject(headers: httpx2.Headers, context: Context | None) -> None:
     try:
-        inject(headers, context=context)
+        _PROPAGATOR.inject(headers, context=context)
     except Exception:  # a propagator's bug: the call goes without its trace context
         log.debug("tracing: the trace context could not be sent", exc_info=True)
 

@@ -218,6 +218,33 @@ def test_propagation_can_be_turned_off(spans: Traced) -> None:
     assert the_call_span(spans).name == f"POST {TEMPLATE}"  # still traced
 
 
+def test_only_the_w3c_trace_context_goes_to_the_api_never_the_programs_baggage(
+    spans: Traced, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Baggage carries what a program meant for its own services (an e-mail, a session id);
+    the API is another party's. Neither it nor the program's other propagators reach it."""
+    from opentelemetry import baggage, propagate  # noqa: PLC0415
+    from opentelemetry.baggage.propagation import W3CBaggagePropagator  # noqa: PLC0415
+    from opentelemetry.propagators.composite import CompositePropagator  # noqa: PLC0415
+    from opentelemetry.trace.propagation.tracecontext import (  # noqa: PLC0415
+        TraceContextTextMapPropagator,
+    )
+
+    everything = CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
+    monkeypatch.setattr(propagate, "get_global_textmap", lambda: everything)
+    token = otel_context.attach(baggage.set_baggage("user.email", "alice@corp.example"))
+    try:
+        with MockTaptiServer(api_key=KEY) as server:
+            with spans.tracer.start_as_current_span("handler"):
+                wrapper_sync(server)
+            (request,) = server.requests
+    finally:
+        otel_context.detach(token)
+    assert request.headers["traceparent"] == traceparent_of(the_call_span(spans))
+    assert "baggage" not in request.headers
+    assert "alice" not in str(request.headers)
+
+
 def test_a_callers_http_client_sends_the_trace_and_never_traces_the_key(
     spans: Traced,
 ) -> None:
@@ -503,6 +530,50 @@ def test_without_opentelemetry_nothing_of_it_is_imported() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("setup", "environment"),
+    [
+        # A test suite hiding OpenTelemetry the usual way.
+        ('sys.modules["opentelemetry.trace"] = None', {}),
+        # An OpenTelemetry that cannot be loaded (a part of it missing).
+        (
+            "import opentelemetry.trace\n"
+            'sys.modules["opentelemetry.trace.propagation.tracecontext"] = None',
+            {},
+        ),
+        # A propagator named in the environment that is not installed: the program's own
+        # propagators are never read.
+        ("import opentelemetry.trace", {"OTEL_PROPAGATORS": "tracecontext,b3"}),
+    ],
+    ids=["hidden", "unloadable", "unknown-propagator"],
+)
+def test_an_opentelemetry_that_cannot_be_used_never_fails_a_call(
+    setup: str, environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    found = run_python(
+        "import json, logging, sys",
+        setup,
+        _CALLS,
+        """
+        records = []
+        logging.getLogger("tapti_ext").addHandler(logging.Handler())
+        logging.getLogger("tapti_ext").handlers[-1].emit = records.append
+        with MockTaptiServer(api_key="k") as server:
+            calls(server)
+            sent = len(server.requests)
+        warned = [r.getMessage() for r in records if r.levelname == "WARNING"]
+        print(json.dumps({"sent": sent, "warned": warned}))
+        """,
+    )
+    unloadable = "propagation.tracecontext" in setup
+    assert found == {
+        "sent": 6,  # every call got its token, through every door
+        "warned": ["tracing is off: OpenTelemetry cannot be loaded"] if unloadable else [],
+    }
+
+
 def test_the_process_wide_provider_traces_calls_even_when_set_after_the_client() -> None:
     found = run_python(
         _CALLS,
@@ -593,11 +664,9 @@ class _BrokenTracer:
 def test_a_broken_propagator_or_tracer_never_fails_the_call(
     spans: Traced, monkeypatch: pytest.MonkeyPatch, run: Callable[[Any], None]
 ) -> None:
-    from opentelemetry import propagate  # noqa: PLC0415
-
     from tapti_ext import _tracing  # noqa: PLC0415
 
-    monkeypatch.setattr(propagate, "get_global_textmap", _BrokenPropagator)
+    monkeypatch.setattr(_tracing, "_PROPAGATOR", _BrokenPropagator())
     with MockTaptiServer(api_key=KEY) as server:
         run(server)  # the token is created: telemetry is no reason to fail a call
         assert len(server.requests) == 1

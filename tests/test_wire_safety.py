@@ -177,6 +177,29 @@ def test_bytes_past_an_answer_never_reach_the_next_caller(
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize(
+    "final", [b"Content-Length: 10\r\nBad header\r\n\r\n", b"Content-Ty"], ids=["bad-header", "cut"]
+)
+def test_a_broken_2xx_after_an_interim_head_too_long_to_follow_is_not_retried(
+    flavour: str, final: bytes, serve: Callable[..., Server]
+) -> None:
+    """One 103 of 70 KiB (h11 reads heads up to 100 KiB), the first 66 KiB of it in one write:
+    the SDK stops following heads at 64 KiB, and a 2xx may come after what it let go."""
+    link = b"Link: </" + b"a" * 200 + b">; rel=preload\r\n"
+    interim = b"HTTP/1.1 103 Early Hints\r\n" + link * (70 * 1024 // len(link)) + b"\r\n"
+
+    def handler(connection: socket.socket, _: Server) -> None:
+        connection.sendall(interim[: 66 * 1024])
+        time.sleep(0.2)
+        connection.sendall(interim[66 * 1024 :] + b"HTTP/1.1 200 OK\r\n" + final)
+        connection.shutdown(socket.SHUT_WR)  # the answer ends there, cut or not
+
+    server = serve(handler)
+    tokens_for(flavour, server.url, ["alice"], max_retries=2)
+    assert server.attempts == 1
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
 @pytest.mark.parametrize("door", DOORS[1:])
 @pytest.mark.parametrize("extra", [mallory, short_length], ids=["second-200", "body-past-length"])
 def test_bytes_past_an_answer_never_reach_the_next_caller_through_any_door(
@@ -272,6 +295,9 @@ EARLY_HINTS = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\
         (EARLY_HINTS * 400, b"HTTP/1.1 200 OK"),  # ~22 KiB of interim answers first
         (EARLY_HINTS * 20, b"HTTP/1.1 200 OK"),
         (EARLY_HINTS * 1200, b"HTTP/1.1 200 OK"),  # past the 64 KiB a head may hold
+        # Interim heads h11 refuses, in which the 2xx's status line would be a header line.
+        (b"HTTP/1.1 103 Early Hints\rLink: </a>\r\r", b"HTTP/1.1 200 OK"),
+        (b"HTTP/1.1 100 Continue\r\n\r\r\n", b"HTTP/1.1 200 OK"),
         (b"", b"HTTP/1.2 200 OK"),
         (b"", b"HTTP/1.1 201 Created"),
         # Status lines h11 refuses: the server still answered 2xx, so a token exists.
@@ -287,6 +313,8 @@ EARLY_HINTS = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\
         "22KiB-of-103",
         "1KiB-of-103",
         "66KiB-of-103",
+        "bare-CR-103",
+        "stray-CR-100",
         "HTTP/1.2",
         "201",
         "HTTP/2",

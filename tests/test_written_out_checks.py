@@ -185,7 +185,18 @@ def pattern_facts(
     return best[2], path[: best[0]] + best[1]
 
 
-SEGMENTS = ["users", "{id}", "sdk-token", "a{x}b", "{a}{b}", "{id}.json", "v1"]
+SEGMENTS = [
+    "users",
+    "{id}",
+    "sdk-token",
+    "a{x}b",
+    "{a}{b}",
+    "{id}.json",
+    "v1",
+    "a{x",
+    "{a{b}",
+    "x}}",
+]
 templates = st.lists(st.sampled_from(SEGMENTS), min_size=1, max_size=4).map(
     lambda parts: "/" + "/".join(parts)
 )
@@ -193,7 +204,9 @@ operations = st.lists(
     st.tuples(st.sampled_from(["POST", "GET"]), templates, st.just((200,))), max_size=4
 ).map(tuple)
 paths = st.lists(
-    st.sampled_from(["", "users", "u1", "sdk-token", "ab", "a1b", "7.json", ".json", "{id}", "v1"]),
+    st.sampled_from(
+        ["", "users", "u1", "sdk-token", "ab", "a1b", "7.json", ".json", "{id}", "v1", "a{x", "x}}"]
+    ),
     max_size=6,
 ).map("/".join)
 
