@@ -246,7 +246,9 @@ def refuse_plain_http(parts: SplitResult, argument: str, carried: str) -> None:
 # Cached: a backend makes a call or a portal URL per request, from one or two settings.
 @lru_cache(maxsize=256)
 def _checked_url(value: str, argument: str, ascii_host: bool) -> str:
-    _split(value, argument)
+    parts, _ = _split(value, argument)
+    if "@" in parts.netloc:  # looked for as written: httpx2 drops an empty "https://@host"
+        raise InvalidInputError(f"{argument} holds a user name or password")
     judged = value if ascii_host or value.isascii() else str(httpx2.URL(value))
     problem = redirect_problem(judged)  # never quotes it, as the URL of an answer is not
     if problem:

@@ -86,9 +86,10 @@ if TYPE_CHECKING:  # types only: a Protocol class costs ~15 µs to create at imp
         def end(self, outcome: Answer | BaseException) -> None:
             """The call is over: this is its response, or what it raises."""
 
-    # The API's raw scheme, host and port (``httpx2.URL.raw_scheme``, ``raw_host``, ``port``):
-    # every request of a client goes to this one origin, so its span attributes are known once.
-    Origin = tuple[bytes, bytes, int | None]
+    # The API's raw scheme, host and port (``httpx2.URL.raw_scheme``, ``raw_host``, ``port``),
+    # and its base path as sent: every request of a client goes there, so its span attributes
+    # are known once.
+    Origin = tuple[bytes, bytes, int | None, str]
 
     class SpanStarter(Protocol):
         def __call__(self, call: Call[Any], origin: Origin, *, propagate: bool) -> Span: ...
@@ -237,7 +238,10 @@ class _Base(Generic[_Http]):
         self._key_needle = api_key.lower().encode()  # what answers are searched for
         self._base_url = base_url
         # The same parts as the base URL's: the same origin, known without building an Origin.
-        self._parts = parsed_base(base_url)[:3]
+        base = parsed_base(base_url)
+        self._parts = base[:3]
+        base_path = base[4] if base[4] is not None else httpx2.URL(base_url).raw_path
+        self._origin: Origin = (*self._parts, base_path.decode("ascii").rstrip("/"))
         self._http: _Http | None = http_client
         # The caller's cookies as given, not as answers add to them: httpx2 stores what each
         # answer sets in the client's jar, and one user's session cookie would go with the next
@@ -379,7 +383,7 @@ class Pipeline(_Base[httpx2.Client]):
         deadline = Deadline(call.timeout)
         retries = 0
         handling = sys.exception()  # the caller's own, should they call from an except block
-        span = _start_span(call, self._parts, propagate=self.propagate_trace_context)
+        span = _start_span(call, self._origin, propagate=self.propagate_trace_context)
         try:
             while True:
                 span.attempt(retries)
@@ -553,7 +557,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
         deadline = Deadline(call.timeout)
         retries = 0
         handling = sys.exception()  # the caller's own, should they call from an except block
-        span = _start_span(call, self._parts, propagate=self.propagate_trace_context)
+        span = _start_span(call, self._origin, propagate=self.propagate_trace_context)
         try:
             while True:
                 span.attempt(retries)

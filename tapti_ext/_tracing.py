@@ -30,6 +30,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from . import __version__
 from ._call import DEFAULT_PORTS, Answer, log
 from ._errors import _ResponseError, request_id_of
+from ._names import OPERATIONS
 from ._pipeline import NO_SPAN
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ _TRACER: Final = trace.get_tracer("tapti_ext", __version__)
 # other propagators: its baggage holds what it meant for its own services (an e-mail, a
 # tenant), and the API is another party's.
 _PROPAGATOR: Final = TraceContextTextMapPropagator()
+_SPEC_TEMPLATES: Final = frozenset(template for _, template, _ in OPERATIONS)
 # Methods the conventions name; any other is reported as "_OTHER" (a method is no free text).
 _METHODS: Final = frozenset(
     {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"}
@@ -87,7 +89,7 @@ def start(call: Call[Any], origin: Origin, *, propagate: bool) -> Span:
     fails a call: a tracer or propagator that raises costs the call its span or its
     ``traceparent``, not its token.
     """
-    name, attributes = _at_start(call.method, origin, call.template)
+    name, attributes = _at_start(call.method, origin, _shown(call.template, origin[3]))
     try:
         span = _TRACER.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
     except Exception:  # a tracer provider's bug
@@ -121,12 +123,21 @@ def _inject(headers: httpx2.Headers, context: Context | None) -> None:
         log.debug("tracing: the trace context could not be sent", exc_info=True)
 
 
+def _shown(template: str | None, base_path: str) -> str | None:
+    """The template a span may show: the base URL's path, then one of the spec's templates.
+    A request through ``tapti.raw`` may put text of its own before the template (a user id):
+    then the span shows no path at all."""
+    if template is None or not template.startswith(base_path):
+        return None
+    return template if template[len(base_path) :] in _SPEC_TEMPLATES else None
+
+
 @lru_cache(maxsize=64)
 def _at_start(method: str, origin: Origin, template: str | None) -> tuple[str, dict[str, Any]]:
     """The span's name and what is known before sending (which samplers see too): the same
     for every call of an operation. The dict is shared: OpenTelemetry copies what it gets."""
     known = method in _METHODS
-    scheme, host, port = origin
+    scheme, host, port, _ = origin
     attributes: dict[str, Any] = {
         "http.request.method": method if known else "_OTHER",
         "server.address": host.decode("ascii"),

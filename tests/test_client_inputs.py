@@ -312,6 +312,9 @@ CALL_CASES: list[tuple[dict[str, Any], tuple[str, ...]]] = [
     ({"callback_url": "https://app.example/\x00"}, ("callback_url",)),
     ({"callback_url": "https://app.example:99999/cb"}, ("callback_url",)),
     ({"callback_url": "http://[::1"}, ("callback_url",)),
+    # An empty user name, which httpx2's form of a non-ASCII URL drops: refused as written.
+    ({"callback_url": "https://@evil.example/\u00e9"}, ("callback_url", "user name")),
+    ({"redirect_url": "https://@evil.example/"}, ("redirect_url", "user name")),
     ({"callback_url": 123}, ("callback_url",)),
     ({"redirect_url": "app.example/dashboard"}, ("redirect_url",)),
     ({"redirect_url": "mailto:someone@app.example"}, ("redirect_url",)),

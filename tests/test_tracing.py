@@ -40,6 +40,7 @@ from tapti_ext import (
     AuthenticationError,
     InternalServerError,
     Tapti,
+    TaptiError,
 )
 from tapti_ext._call import url_template
 from tapti_ext.testing import MockTaptiServer
@@ -243,6 +244,26 @@ def test_only_the_w3c_trace_context_goes_to_the_api_never_the_programs_baggage(
     assert request.headers["traceparent"] == traceparent_of(the_call_span(spans))
     assert "baggage" not in request.headers
     assert "alice" not in str(request.headers)
+
+
+def test_a_raw_path_with_text_of_its_own_before_the_template_shows_no_path(
+    spans: Traced,
+) -> None:
+    """A span shows the base URL's path and a spec template, never what a raw request put
+    before the template: that text could be a user id."""
+    with MockTaptiServer(api_key=KEY) as server:
+        base_url = f"{server.url}/v1"
+        with Tapti(api_key=KEY, base_url=base_url, allow_insecure_http=True) as tapti:
+            with contextlib.suppress(TaptiError):  # the mock serves no /v1
+                tapti.user(USER).create_sdk_token(**CALL)
+            raw = tapti.raw.get_httpx_client()
+            with contextlib.suppress(TaptiError):
+                raw.post("/user-7731/users/u1/sdk-token", json=BODY.to_dict())
+    assert [span.name for span in spans.exporter.get_finished_spans()] == [
+        f"POST /v1{TEMPLATE}",
+        "POST",
+    ]
+    assert_secret_free(spans, "user-7731")
 
 
 def test_a_callers_http_client_sends_the_trace_and_never_traces_the_key(
