@@ -123,26 +123,34 @@ class Attempt:
             self._pending += data
             self._scan(start)
             if self.head_end is None and len(self._pending) > _HEAD_SCAN_LIMIT:
-                self._lose()  # an interim head this long may hide the 2xx after it
+                self._lose()  # a head longer than h11 may ever read whole: not followed
 
     def _lose(self) -> None:
-        self._lost, self._class, self._pending = True, None, b""
+        """Stop following the heads (one is too long, or an interim one h11 refuses): an
+        interim class proves nothing any more, as a 2xx may sit in or after that head."""
+        self._lost, self._pending = True, b""
+        if self._class == ord("1"):
+            self._class = None
 
     def _scan(self, start: int) -> None:
+        """Skip the complete interim heads in ``_pending`` and read the class of the head
+        after them; a blank line may begin at ``start`` at the earliest."""
+        pending, at = self._pending, 0  # the head being read starts at ``at``
         while True:
-            self._class = _status_class(self._pending)
-            end = _head_end(self._pending, start)
-            start = 0
+            end = _head_end(pending, max(start, at))
+            head = pending[at:] if end is None else pending[at:end]  # one copy of each head
+            self._class = _status_class(head)
             if end is None:
+                self._pending = head
                 return
             if self._class != ord("1"):
-                self.head_end, self._pending = self._skipped + end, b""
+                self.head_end, self._pending = self._skipped + end - at, b""
                 return
-            if not _one_interim_head(self._pending[:end]):
+            if not _one_interim_head(head):
                 self._lose()
                 return
-            self._skipped += end
-            self._pending = self._pending[end:]
+            self._skipped += end - at
+            at = end
 
     def may_be_2xx(self) -> bool:
         """Whether the API may have answered this attempt with a 2xx, so that the token may
@@ -171,7 +179,7 @@ def _status_class(head: bytes) -> int | None:
     version or padding h11 would refuse), or ``None`` when it starts no status line (yet).
 
     Written out, not a pattern: compiling one costs a cold start 0.1 ms (make bench, figure 1).
-    Only the first line is copied: ``head`` may hold the first 64 KiB of a body too.
+    Only the first line is read (``_scan`` hands it one head, or what has come of one).
     """
     line = head.lstrip()
     newline = line.find(b"\n")  # no part of a status line is a newline
@@ -201,16 +209,19 @@ def _one_interim_head(head: bytes) -> bool:
 
 def _head_end(data: bytes, start: int) -> int | None:
     """Where the first blank line found from ``start`` on ends (the end of a head), or
-    ``None``. h11 accepts bare LF line ends too, so either line end may lack its CR: the
-    blank line ends with the first LF LF or LF CR LF (a CR before it changes no end).
+    ``None``. h11 accepts bare LF line ends too, so either line end may lack its CR.
 
-    The LF LF search stops where an LF CR LF was found: ``data`` may hold 64 KiB of body
-    after the head, and searching all of it for a pair of bytes costs 50 µs."""
-    crlf = data.find(b"\n\r\n", start)
-    lf = data.find(b"\n\n", start, len(data) if crlf == -1 else crlf + 1)
-    if lf != -1:
-        return lf + 2
-    return None if crlf == -1 else crlf + 3
+    From line end to line end: a search for the blank line itself would run on through the
+    body after the head (64 KiB read with it) whenever the head's ends are not the ones
+    searched for."""
+    line_end = data.find(b"\n", start)
+    while line_end != -1:
+        if data[line_end + 1 : line_end + 2] == b"\n":
+            return line_end + 2
+        if data[line_end + 1 : line_end + 3] == b"\r\n":
+            return line_end + 3
+        line_end = data.find(b"\n", line_end + 1)
+    return None
 
 
 current_attempt: ContextVar[Attempt | None] = ContextVar("tapti_attempt", default=None)

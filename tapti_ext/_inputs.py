@@ -57,7 +57,7 @@ _DIGITS = "0123456789"
 # What a DNS label holds once IDNA-encoded (the underscore: names some resolvers serve).
 _LABEL_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" + _DIGITS + "_-"
 # A host a browser reads as Python does: an ASCII name or address, or an IPv6 literal.
-_NAME_CHARACTERS = _LABEL_CHARACTERS.replace("_", "._")
+_NAME_CHARACTERS = _LABEL_CHARACTERS + "."
 _IPV6_CHARACTERS = "0123456789ABCDEFabcdef:."
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 # A day: longer is no timeout (or Retry-After wait) in practice; the OS's clocks overflow beyond.
@@ -139,7 +139,7 @@ def segment_problem(text: str) -> str | None:
     """
     if text in {".", ".."}:
         return f"must not be {text!r}: it would change the request path"
-    if has_control(text):
+    if _has_control(text):
         return "must not contain control characters"
     if not is_valid_text(text):
         return "must be valid Unicode text (it holds a lone surrogate)"
@@ -362,7 +362,7 @@ def is_valid_text(text: str) -> bool:
     return True
 
 
-def has_control(text: str) -> bool:
+def _has_control(text: str) -> bool:
     """Whether ``text`` holds a C0 or C1 control or DEL (printable text holds none)."""
     return not text.isprintable() and not _CONTROLS.isdisjoint(text)
 

@@ -66,9 +66,18 @@ class _OtelSpan:
 
     def attempt(self, retries: int) -> None:
         if retries:
-            self._span.set_attribute("http.request.resend_count", retries)
+            try:
+                self._span.set_attribute("http.request.resend_count", retries)
+            except Exception:  # a span implementation's bug: the attempt goes on
+                log.debug("tracing: the resend count could not be set", exc_info=True)
 
     def end(self, outcome: Answer | BaseException) -> None:
+        try:
+            self._finish(outcome)
+        except Exception:  # a span processor's or exporter's bug: the call is over already
+            log.debug("tracing: the span could not be ended", exc_info=True)
+
+    def _finish(self, outcome: Answer | BaseException) -> None:
         span = self._span
         try:
             if span.is_recording():
@@ -78,7 +87,7 @@ class _OtelSpan:
                     span.set_status(Status(StatusCode.ERROR))
         finally:
             otel_context.detach(self._token)
-            span.end()
+            span.end()  # span processors run here, exporters too when they are synchronous
 
 
 def start(call: Call[Any], origin: Origin, *, propagate: bool) -> Span:
@@ -89,12 +98,16 @@ def start(call: Call[Any], origin: Origin, *, propagate: bool) -> Span:
     fails a call: a tracer or propagator that raises costs the call its span or its
     ``traceparent``, not its token.
     """
-    name, attributes = _at_start(call.method, origin, _shown(call.template, origin[3]))
     try:
-        span = _TRACER.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
-    except Exception:  # a tracer provider's bug
+        return _started(call, origin, propagate=propagate)
+    except Exception:  # a tracer provider's or span processor's bug
         log.debug("tracing: no span for this call", exc_info=True)
         return NO_SPAN
+
+
+def _started(call: Call[Any], origin: Origin, *, propagate: bool) -> Span:
+    name, attributes = _at_start(call.method, origin, _shown(call.template, origin[3]))
+    span = _TRACER.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
     if not span.is_recording():
         if propagate:
             _pass_on(span, call.headers)

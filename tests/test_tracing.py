@@ -27,7 +27,7 @@ from _fields import portal_body
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.propagate import extract
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
@@ -645,6 +645,7 @@ def test_a_client_made_before_the_program_imports_opentelemetry_traces_later_cal
             options = dict(api_key="k", base_url=server.url, allow_insecure_http=True)
             with Tapti(**options) as tapti:
                 tapti.user("u1").create_sdk_token(**CALL)
+                untouched = not any(m.startswith("opentelemetry") for m in sys.modules)
                 from opentelemetry import trace
                 from opentelemetry.sdk.trace import TracerProvider
                 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -658,10 +659,12 @@ def test_a_client_made_before_the_program_imports_opentelemetry_traces_later_cal
                 trace.set_tracer_provider(provider)
                 tapti.user("u2").create_sdk_token(**CALL)
             sent = [r.headers.get("traceparent") is not None for r in server.requests]
-        print(json.dumps({"spans": len(exporter.get_finished_spans()), "sent": sent}))
+        spans = len(exporter.get_finished_spans())
+        print(json.dumps({"untouched": untouched, "spans": spans, "sent": sent}))
         """,
     )
-    assert found == {"spans": 1, "sent": [False, True]}
+    # The SDK imported nothing of OpenTelemetry before the program did.
+    assert found == {"untouched": True, "spans": 1, "sent": [False, True]}
 
 
 class _BrokenPropagator:
@@ -674,6 +677,34 @@ class _BrokenPropagator:
 
     def inject(self, carrier: Any, context: Any = None, setter: Any = None) -> None:
         raise RuntimeError("propagator bug")
+
+
+class _RaisingProcessor(SpanProcessor):
+    """A vendor span processor (or a synchronous exporter behind one) with a bug."""
+
+    def __init__(self, when: str) -> None:
+        self.when = when
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        if self.when == "start":
+            raise RuntimeError("processor bug at the start")
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if self.when == "end":
+            raise RuntimeError("exporter bug at the end")
+
+
+@pytest.mark.parametrize("when", ["start", "end"])
+@pytest.mark.parametrize("run", [wrapper_sync, wrapper_async], ids=["sync", "async"])
+def test_a_span_processor_that_raises_never_fails_the_call(
+    spans: Traced, when: str, run: Callable[[Any], None]
+) -> None:
+    """The token exists once the answer came: a processor raising as the span ends must not
+    take it from the caller (a retry by the caller would make a second one)."""
+    spans.provider.add_span_processor(_RaisingProcessor(when))
+    with MockTaptiServer(api_key=KEY) as server:
+        run(server)  # raises if the call failed
+        assert len(server.requests) == 1
 
 
 class _BrokenTracer:

@@ -124,7 +124,7 @@ def test_status_classes_at_the_edges(head: bytes, expected: int | None) -> None:
 @given(texts)
 def test_url_checks_judge_as_their_patterns_did(text: str) -> None:
     assert _inputs._plain_authority(text) == bool(re.fullmatch(PLAIN_AUTHORITY, text))
-    assert _inputs.has_control(text) == bool(re.search(CONTROL, text))
+    assert _inputs._has_control(text) == bool(re.search(CONTROL, text))
     assert _inputs._has_whitespace_or_control(text) == bool(re.search(WHITESPACE_OR_CONTROL, text))
     if text:  # _label_problem refuses an empty label before this check
         assert (not text.strip(_inputs._LABEL_CHARACTERS)) == bool(re.fullmatch(HOST_LABEL, text))
@@ -164,7 +164,7 @@ def test_every_character_is_judged_as_the_patterns_did() -> None:
     """Whitespace and controls, one code point at a time: all 1,114,112 of them."""
     for code in range(0x110000):
         char = chr(code)
-        assert _inputs.has_control(char) == bool(re.search(CONTROL, char)), hex(code)
+        assert _inputs._has_control(char) == bool(re.search(CONTROL, char)), hex(code)
         assert _inputs._has_whitespace_or_control(char) == bool(
             re.search(WHITESPACE_OR_CONTROL, char)
         ), hex(code)
@@ -218,3 +218,15 @@ def test_a_path_is_matched_to_its_template_as_the_patterns_did(
 ) -> None:
     with mock.patch.object(_call, "OPERATIONS", spec):
         assert _call.spec_facts(method, path) == pattern_facts(method, path, spec)
+
+
+def test_an_attempt_that_lost_track_of_the_heads_starts_afresh_when_restarted() -> None:
+    """A garbled interim head makes any later answer a possible 2xx; ``restart`` (TLS through
+    a proxy's tunnel) forgets it, and the heads after it are followed again."""
+    attempt = _deadline.Attempt(_deadline.Deadline(None))
+    attempt.saw(b"HTTP/1.1 103 Early Hints\rLink: </a>\r\r\n\nHTTP/1.1 503 Busy\r\n\r\n")
+    assert attempt.may_be_2xx()  # the 503 could be a header line of the 103: nothing is proved
+    attempt.restart()
+    attempt.saw(b"HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 503 Busy\r\n\r\n")
+    assert not attempt.may_be_2xx()
+    assert attempt.head_end == 49  # the end of the 503's head, past the 103
