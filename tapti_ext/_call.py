@@ -538,6 +538,8 @@ def _template_start(path: str, template: str) -> int | None:
 def _segment_fits(segment: str, template: str) -> bool:
     """Whether ``segment`` fits ``template``'s segment, where each ``{parameter}`` stands for
     one or more characters (a ``{`` never closed is text)."""
+    if "}" not in template:  # no parameter: most segments
+        return segment == template
     head, _, rest = template.partition("{")
     _, close, tail = rest.partition("}")
     if not close:
