@@ -59,6 +59,9 @@ _LABEL_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" + _DI
 # A host a browser reads as Python does: an ASCII name or address, or an IPv6 literal.
 _NAME_CHARACTERS = _LABEL_CHARACTERS + "."
 _IPV6_CHARACTERS = "0123456789ABCDEFabcdef:."
+# Why a URL with "@" in its authority is refused (redirect_problem, and check_url on the URL as
+# written, before httpx2's form of it drops an empty user name).
+_USERINFO = "holds a user name or password"
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 # A day: longer is no timeout (or Retry-After wait) in practice; the OS's clocks overflow beyond.
 MAX_TIMEOUT_SECONDS = 86_400.0
@@ -185,7 +188,7 @@ def redirect_problem(url: str) -> str | None:
     if parts.scheme not in _WEB_SCHEMES or not host:
         return "is not an absolute http(s) URL"
     if "@" in parts.netloc:  # https://trusted@evil.example: a phishing shape
-        return "holds a user name or password"
+        return _USERINFO
     if not _plain_authority(parts.netloc):
         # "\", "%", "。" or text after "]": a browser finds another host there than Python
         return "has a host a browser could read otherwise"
@@ -248,7 +251,7 @@ def refuse_plain_http(parts: SplitResult, argument: str, carried: str) -> None:
 def _checked_url(value: str, argument: str, ascii_host: bool) -> str:
     parts, _ = _split(value, argument)
     if "@" in parts.netloc:  # looked for as written: httpx2 drops an empty "https://@host"
-        raise InvalidInputError(f"{argument} holds a user name or password")
+        raise InvalidInputError(f"{argument} {_USERINFO}")
     judged = value if ascii_host or value.isascii() else str(httpx2.URL(value))
     problem = redirect_problem(judged)  # never quotes it, as the URL of an answer is not
     if problem:
