@@ -121,7 +121,11 @@ def _pass_on_program_timeout(
         return
     if timeout is not None and time.monotonic() - started + _EARLY >= timeout:
         return  # the socket's own timeout
-    raise cause from None
+    chain = cause.__cause__, cause.__context__, cause.__suppress_context__
+    try:
+        raise cause
+    finally:  # as the program raised it, not chained to httpcore2's timeout (itself caused by it)
+        cause.__cause__, cause.__context__, cause.__suppress_context__ = chain
 
 
 def _look_for_an_answer(inner: Any) -> None:

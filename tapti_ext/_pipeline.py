@@ -20,7 +20,7 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from functools import cache
-from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, Generic, NoReturn, Protocol, TypeVar, cast
 
 import httpcore2
 import httpx2
@@ -364,7 +364,18 @@ def _failed(exc: Exception, attempt: Attempt, call: Call[Any]) -> Unreadable | h
 
 
 def _as_httpx(exc: Exception, call: Call[Any]) -> Exception:
-    return as_httpx_error(exc, call.request) or exc
+    """``exc`` as httpx2's error, caused by it; else ``exc`` itself."""
+    mapped = as_httpx_error(exc, call.request)
+    if mapped is None:
+        return exc
+    mapped.__cause__ = exc  # as ``raise mapped from exc``
+    return mapped
+
+
+def _raise_as_httpx(exc: Exception, call: Call[Any]) -> NoReturn:
+    """Raise ``_as_httpx(exc)``: a program's own exception leaves unchanged (``raise exc from
+    exc`` made it its own cause, and a loop walking causes to the root never ended)."""
+    raise _as_httpx(exc, call)
 
 
 class Pipeline(_Base[httpx2.Client]):
@@ -456,7 +467,7 @@ class Pipeline(_Base[httpx2.Client]):
         try:
             answer = pool.handle_request(core)
         except Exception as exc:
-            raise _as_httpx(exc, call) from exc
+            _raise_as_httpx(exc, call)
         return _Opened.own(answer, _core_chunks(answer, call), answer.close)
 
     def _own_pool(self) -> httpcore2.ConnectionPool:
@@ -535,7 +546,7 @@ def _core_chunks(answer: httpcore2.Response, call: Call[Any]) -> Iterator[bytes]
     try:
         yield from answer.iter_stream()
     except Exception as exc:
-        raise _as_httpx(exc, call) from exc
+        _raise_as_httpx(exc, call)
 
 
 def _sleep(wake: threading.Event, seconds: float) -> bool:
@@ -625,7 +636,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
         try:
             answer = await self._own_pool().handle_async_request(core)
         except Exception as exc:
-            raise _as_httpx(exc, call) from exc
+            _raise_as_httpx(exc, call)
         return _Opened.own(answer, _async_core_chunks(answer, call), answer.aclose)
 
     def _own_pool(self) -> httpcore2.AsyncConnectionPool:
@@ -684,7 +695,7 @@ async def _async_core_chunks(answer: httpcore2.Response, call: Call[Any]) -> Asy
         async for chunk in answer.aiter_stream():
             yield chunk
     except Exception as exc:
-        raise _as_httpx(exc, call) from exc
+        _raise_as_httpx(exc, call)
 
 
 def _running_loop() -> object:

@@ -544,8 +544,61 @@ def test_a_signal_handlers_exception_passes_through_unretried(
     ):
         tapti.user("alice").create_sdk_token(**CALL, timeout=10)
     assert info.value is exception
+    assert_chain_unchanged(info.value)
     assert server.attempts == 1
     assert_no_local_holds_the_key(info.value)
+
+
+def assert_chain_unchanged(exception: BaseException) -> None:
+    """A program's exception leaves with no cause or context added: never its own cause (a
+    loop walking ``__cause__`` to the root would never end). (httpcore2's pool re-raises it
+    ``from None``, which sets ``__suppress_context__``: plain httpx2 shows the same.)"""
+    assert exception.__cause__ is None
+    assert exception.__context__ is None
+
+
+class ProgramError(Exception):
+    """Raised by the program's own code running inside httpcore2 (a patched pool, a hook)."""
+
+
+def one_call(url: str, *, is_async: bool) -> None:
+    if not is_async:
+        with Tapti(api_key=API_KEY, base_url=url) as tapti:
+            tapti.user("alice").create_sdk_token(**CALL)
+        return
+
+    async def main() -> None:
+        async with AsyncTapti(api_key=API_KEY, base_url=url) as tapti:
+            await tapti.user("alice").create_sdk_token(**CALL)
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("where", ["sending", "reading the body"])
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_a_program_exception_from_inside_the_pool_is_not_its_own_cause(
+    where: str, is_async: bool, serve: Callable[..., Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = serve(quick_answer)
+    raised = ProgramError("the program's own")
+
+    def fail(*_: object, **__: object) -> Any:
+        raise raised
+
+    async def afail(*_: object, **__: object) -> Any:
+        raise raised
+
+    if where == "sending":
+        monkeypatch.setattr(httpcore2.ConnectionPool, "handle_request", fail)
+        monkeypatch.setattr(httpcore2.AsyncConnectionPool, "handle_async_request", afail)
+    else:
+        monkeypatch.setattr(httpcore2.Response, "iter_stream", fail)
+        monkeypatch.setattr(httpcore2.Response, "aiter_stream", fail)  # raises on the call
+    with pytest.raises(ProgramError) as info:
+        one_call(server.url, is_async=is_async)
+    assert info.value is raised
+    assert_chain_unchanged(info.value)
+    assert server.attempts == (0 if where == "sending" else 1)  # never retried
 
 
 def test_async_cancellation_passes_through_unretried(serve: Callable[..., Server]) -> None:
