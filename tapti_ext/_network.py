@@ -365,15 +365,15 @@ class TrackingBackend(httpcore2.NetworkBackend):
     ) -> httpcore2.NetworkStream:
         failure: Exception | None = None
         for address in _addresses(host, port, _bounded(timeout, httpcore2.ConnectTimeout)):
+            bound = _bounded(timeout, httpcore2.ConnectTimeout)  # raises once the call's is up
+            started = time.monotonic()
             try:
-                inner = self._inner.connect_tcp(
-                    address,
-                    port,
-                    _bounded(timeout, httpcore2.ConnectTimeout),
-                    local_address,
-                    socket_options,
-                )
-            except httpcore2.ConnectError as exc:  # the next address, as create_connection
+                inner = self._inner.connect_tcp(address, port, bound, local_address, socket_options)
+            except httpcore2.ConnectTimeout as exc:  # a dead address that drops what it is sent
+                _pass_on_program_timeout(exc, started, bound)
+                failure = exc
+                continue
+            except httpcore2.ConnectError as exc:  # each next address, as create_connection
                 failure = exc
                 continue
             stream = _Stream(inner)

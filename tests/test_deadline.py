@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 import socket
 import threading
 import time
@@ -545,3 +546,88 @@ def test_a_slow_name_lookup_is_bounded_by_the_timeout(
     with Tapti(api_key=API_KEY, base_url=url, allow_insecure_http=True, timeout=BUDGET) as tapti:
         assert tapti.user("alice").create_sdk_token(**CALL).sdk_token
     assert server.attempts == 1
+
+
+TWO_ADDRESSES = "two-addresses.tapti.test"
+
+
+@pytest.fixture
+def dead_first_address(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], str]]:
+    """A URL for a port: ``TWO_ADDRESSES`` resolves to 127.0.0.2 and then 127.0.0.1, and
+    127.0.0.2 drops every connection attempt to that port (its listener's queue is full, and
+    Linux then ignores the SYN: a firewalled address, a node gone from the network)."""
+    opened: list[socket.socket] = []
+    real = socket.getaddrinfo
+
+    def url_for(port: int) -> str:
+        listener = socket.socket()
+        opened.append(listener)
+        listener.bind(("127.0.0.2", port))
+        listener.listen(0)
+        for _ in range(3):
+            filler = socket.socket()
+            opened.append(filler)
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.2", port))
+        with socket.socket() as probe:
+            probe.settimeout(0.3)
+            with contextlib.suppress(OSError):
+                probe.connect(("127.0.0.2", port))
+                pytest.skip("this system answers a full listen queue: no address drops SYNs")
+        return f"http://{TWO_ADDRESSES}:{port}"
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != TWO_ADDRESSES:
+            return real(host, port, *args, **kwargs)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in DEAD_THEN_LIVE]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    yield url_for
+    for sock in opened:
+        sock.close()
+
+
+DEAD_THEN_LIVE = ("127.0.0.2", "127.0.0.1")
+
+
+def test_an_address_that_drops_connection_attempts_is_passed_over(
+    serve: Callable[..., Server], dead_first_address: Callable[[int], str]
+) -> None:
+    # The old code retried the first address only: every call failed after the budget.
+    server = serve(OK)
+    url = dead_first_address(int(server.url.rsplit(":", 1)[1]))
+    timeout = httpx2.Timeout(10.0, connect=0.5)
+    started = time.monotonic()
+    with Tapti(api_key=API_KEY, base_url=url, allow_insecure_http=True, timeout=timeout) as tapti:
+        assert tapti.user("alice").create_sdk_token(**CALL).sdk_token
+    assert 0.4 < time.monotonic() - started < 3.0  # one connect timeout, then the next address
+    assert server.attempts == 1
+
+
+def test_a_programs_timeout_while_connecting_is_not_taken_for_a_dead_address(
+    serve: Callable[..., Server], dead_first_address: Callable[[int], str]
+) -> None:
+    server = serve(OK)
+    url = dead_first_address(int(server.url.rsplit(":", 1)[1]))
+    alarm = TimeoutError("the program's alarm")
+
+    def handler(signum: int, frame: object) -> None:
+        raise alarm
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    try:
+        with (
+            Tapti(api_key=API_KEY, base_url=url, allow_insecure_http=True, timeout=10) as tapti,
+            pytest.raises(TimeoutError) as info,
+        ):
+            tapti.user("alice").create_sdk_token(**CALL)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert info.value is alarm
+    assert server.attempts == 0  # neither the next address nor a retry
