@@ -18,6 +18,7 @@ It also sends a request's head together with its body (``_outgoing``): one segme
 The system's name lookup takes no timeout (glibc retries a dead nameserver for 5 s a try), so
 the sync backend looks a host name up in a thread of its own, waiting only for the time left,
 and connects to the addresses found (the async backends' lookups are cancellable already).
+Calls needing a name while it is being looked up wait for that lookup: one thread per name.
 
 A ``TimeoutError`` that a program's own signal handler raises inside a socket call comes out of
 httpcore2 as its ``ReadTimeout``/``WriteTimeout``; it is told from a socket timeout by the time
@@ -323,22 +324,63 @@ def _addresses(host: str, port: int, timeout: float | None) -> list[str]:
     that takes longer is left to end on its own, in its daemon thread."""
     if timeout is None or is_ip(host):
         return [host]
-    found: list[Any] = []
-    done = threading.Event()
-
-    def look_up() -> None:
-        try:
-            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-        except OSError as exc:
-            found.append(exc)
-        done.set()
-
-    threading.Thread(target=look_up, name="tapti-name-lookup", daemon=True).start()
-    if not done.wait(timeout):
+    lookup = _lookup(host, port)
+    if not lookup.done.wait(timeout):
         raise httpcore2.ConnectTimeout(f"looking up {host} took longer than the time left")
-    if isinstance(found[0], OSError):
-        raise httpcore2.ConnectError(str(found[0]))
-    return list(dict.fromkeys(str(info[4][0]) for info in found[0]))
+    found = lookup.found
+    if isinstance(found, Exception):
+        raise httpcore2.ConnectError(str(found))
+    return list(dict.fromkeys(str(info[4][0]) for info in found))
+
+
+class _Lookup:
+    """One name lookup under way; every call that needs the name meanwhile waits for it."""
+
+    __slots__ = ("done", "found")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.found: Any = None  # getaddrinfo's list, or what it raised
+
+    def end(self, key: tuple[str, int], found: Any) -> None:
+        self.found = found
+        with _lookups_lock:
+            if _LOOKUPS.get(key) is self:
+                del _LOOKUPS[key]
+        self.done.set()
+
+
+# The lookups under way, one thread each: a dead nameserver holds a lookup for up to 30 s, and
+# a thread per call would pile up (700 under load: probe 8) and multiply the queries sent.
+_LOOKUPS: Final[dict[tuple[str, int], _Lookup]] = {}
+_lookups_lock = threading.Lock()
+
+
+def _lookup(host: str, port: int) -> _Lookup:
+    key = (host, port)
+    with _lookups_lock:
+        lookup = _LOOKUPS.get(key)
+        if lookup is not None:
+            return lookup
+        lookup = _LOOKUPS[key] = _Lookup()
+    thread = threading.Thread(
+        target=_look_up, args=(key, lookup), name="tapti-name-lookup", daemon=True
+    )
+    try:
+        thread.start()
+    except RuntimeError as exc:  # the process's thread limit: a connection error, not a crash
+        lookup.end(key, OSError(f"no thread could be started to look {host} up ({exc})"))
+    return lookup
+
+
+def _look_up(key: tuple[str, int], lookup: _Lookup) -> None:
+    found: Any = OSError(f"looking {key[0]} up ended without an answer")
+    try:
+        found = socket.getaddrinfo(*key, type=socket.SOCK_STREAM)
+    except Exception as exc:  # handed to every waiting call, as a connection error
+        found = exc
+    finally:
+        lookup.end(key, found)
 
 
 class TrackingBackend(httpcore2.NetworkBackend):
@@ -544,9 +586,12 @@ def _blank(fd: int) -> None:
 
 
 def _after_fork_in_child() -> None:
-    global generation, main_thread_id  # noqa: PLW0603  (the values every pool compares against)
+    global generation, main_thread_id, _lookups_lock  # noqa: PLW0603  (read by every call)
     generation += 1
     main_thread_id = threading.get_ident()
+    # The parent's lookups have no thread here, and their lock may have been held at the fork.
+    _lookups_lock = threading.Lock()
+    _LOOKUPS.clear()
     for owner in list(_OWNERS):
         with contextlib.suppress(Exception):  # a hook that raised would only print
             owner.release_inherited()

@@ -23,8 +23,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import socket
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,6 +40,7 @@ import pytest
 from _http import accept_each
 
 from tapti_ext import (
+    APIConnectionError,
     APITimeoutError,
     AsyncTapti,
     InternalServerError,
@@ -546,6 +551,106 @@ def test_a_slow_name_lookup_is_bounded_by_the_timeout(
     with Tapti(api_key=API_KEY, base_url=url, allow_insecure_http=True, timeout=BUDGET) as tapti:
         assert tapti.user("alice").create_sdk_token(**CALL).sdk_token
     assert server.attempts == 1
+
+
+def lookup_threads() -> int:
+    return sum(t.name == "tapti-name-lookup" for t in threading.enumerate())
+
+
+def test_calls_waiting_on_a_slow_name_share_one_lookup(
+    serve: Callable[..., Server], slow_resolver: list[float]
+) -> None:
+    # The old code started a thread per attempt, each left running: 700 under load (probe 8).
+    server = serve(OK)
+    url = server.url.replace("127.0.0.1", SLOW_NAME)
+    slow_resolver.append(1.5)
+    peak: list[int] = []
+    errors: list[str] = []
+
+    def calls(tapti: Tapti) -> None:
+        for _ in range(3):
+            try:
+                tapti.user("alice").create_sdk_token(**CALL, timeout=0.2)
+            except TaptiError as exc:
+                errors.append(type(exc).__name__)
+            peak.append(lookup_threads())
+
+    with Tapti(api_key=API_KEY, base_url=url, allow_insecure_http=True, max_retries=1) as tapti:
+        workers = [threading.Thread(target=calls, args=(tapti,)) for _ in range(10)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    assert errors == ["APITimeoutError"] * 30
+    assert max(peak) == 1
+    assert server.attempts == 0
+
+
+def test_a_lookup_thread_that_cannot_start_is_a_connection_error(
+    serve: Callable[..., Server], slow_resolver: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = serve(OK)
+    url = server.url.replace("127.0.0.1", SLOW_NAME)
+    start = threading.Thread.start
+
+    def start_unless_a_lookup(thread: threading.Thread) -> None:
+        if thread.name == "tapti-name-lookup":
+            raise RuntimeError("can't start new thread")  # a container's pids limit, say
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start_unless_a_lookup)
+    with (
+        Tapti(api_key=API_KEY, base_url=url, allow_insecure_http=True, max_retries=1) as tapti,
+        pytest.raises(APIConnectionError, match="no thread could be started"),
+    ):
+        tapti.user("alice").create_sdk_token(**CALL, timeout=BUDGET)
+    monkeypatch.setattr(threading.Thread, "start", start)  # the next lookup starts afresh
+    with Tapti(api_key=API_KEY, base_url=url, allow_insecure_http=True) as tapti:
+        assert tapti.user("alice").create_sdk_token(**CALL, timeout=BUDGET).sdk_token
+    assert server.attempts == 1
+
+
+FORKED_LOOKUP = textwrap.dedent(
+    """
+    import os, socket, sys, threading, time
+    from tapti_ext import Tapti
+    from tapti_ext._network import _addresses
+
+    real, slow = socket.getaddrinfo, [5.0]
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host == "slow.tapti.test":
+            time.sleep(slow[0])
+            host = "127.0.0.1"
+        return real(host, *args, **kwargs)
+
+    socket.getaddrinfo = getaddrinfo
+    try:
+        _addresses("slow.tapti.test", 80, 0.1)  # leaves a lookup under way in this process
+    except Exception as exc:
+        print("parent:", type(exc).__name__)
+    slow[0] = 0.0
+    pid = os.fork()
+    if pid == 0:  # the parent's lookup has no thread here: the child looks the name up itself
+        try:
+            print("child:", _addresses("slow.tapti.test", 80, 2.0), flush=True)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    """
+)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_does_not_wait_on_its_parents_lookup() -> None:
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore::DeprecationWarning", "-c", FORKED_LOOKUP],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.split("\n")[:2] == ["parent: ConnectTimeout", "child: ['127.0.0.1']"]
 
 
 TWO_ADDRESSES = "two-addresses.tapti.test"
