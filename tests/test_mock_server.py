@@ -95,6 +95,34 @@ def test_valid_request_returns_a_portal_url_with_a_fresh_token(
     assert server.issued_tokens == tokens
 
 
+def test_user_of_names_the_user_each_token_was_issued_for(server: MockTaptiServer) -> None:
+    tokens: dict[str, str] = {}
+
+    def call(tapti: Tapti, user: str) -> None:
+        tokens[user] = (
+            tapti.user(user)
+            .create_sdk_token(
+                platforms="youtube",
+                scopes="profile_read",
+                callback_url="https://app.example/cb",
+                redirect_url="https://app.example/done",
+            )
+            .sdk_token
+        )
+
+    users = ("alice", "bob", "carol")
+    with Tapti(api_key=KEY, base_url=server.url) as tapti:
+        threads = [threading.Thread(target=call, args=(tapti, user)) for user in users]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert [server.user_of(tokens[user]) for user in users] == list(users)
+    assert server.user_of("not-a-token") is None
+    server.clear()
+    assert server.user_of(tokens["alice"]) is None
+
+
 def test_portal_url_keeps_the_configured_base_and_its_query() -> None:
     with (
         MockTaptiServer(api_key=KEY, portal_url="http://portal.test/connect?brand=acme") as srv,

@@ -746,6 +746,14 @@ class MockTaptiServer:
         with self._lock:
             return list(self._tokens)
 
+    def user_of(self, token: str) -> str | None:
+        """The user id ``token`` was issued for: to check, under concurrent calls, that each
+        caller got its own user's token. ``None`` for a token this mock did not issue (or
+        forgot: ``clear``)."""
+        with self._lock:
+            issued = self._tokens.get(token)
+        return None if issued is None else issued.user_id
+
     def clear(self) -> None:
         """Forget recorded requests and issued tokens (the portal then refuses them), and cancel
         pending ``fail_next`` failures and ``delay_next`` delays."""
