@@ -132,7 +132,8 @@ def _environment_proxy(url: httpx2.URL) -> _Proxy | None:
     if found is None:
         return None
     variable, value = found
-    no_proxy = os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or ""
+    # Set but empty, the lower-case variable still wins (as for the proxy variables).
+    no_proxy = os.environ.get("no_proxy", os.environ.get("NO_PROXY", ""))
     if no_proxy and _bypassed(url, no_proxy):
         return None
     if "://" not in value:  # "proxy:3128", as curl accepts it

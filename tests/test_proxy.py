@@ -508,6 +508,20 @@ def test_no_proxy_is_read_as_httpx2_reads_it(
     _assert_proxy_untouched(proxy)
 
 
+def test_an_empty_lower_case_no_proxy_wins_over_no_proxy(
+    proxy: RecordingProxy, clean_env: pytest.MonkeyPatch
+) -> None:
+    # As urllib and httpx2 read them: the old code went direct (probe 8).
+    clean_env.setenv("NO_PROXY", "api.tapti.example")
+    clean_env.setenv("no_proxy", "")
+    with (
+        Tapti(api_key=API_KEY, base_url="https://api.tapti.example", max_retries=0) as tapti,
+        pytest.raises(APIConnectionError),  # the recording proxy tunnels nowhere
+    ):
+        tapti.user("user_1").create_sdk_token(**CALL)
+    assert proxy.connections[0].startswith(b"CONNECT api.tapti.example:443 ")
+
+
 @pytest.mark.parametrize(
     "no_proxy", ["api.tapti.example:8443", "http://api.tapti.example", "other.example"]
 )
