@@ -513,6 +513,28 @@ def test_httpx_timeout_keeps_its_per_operation_meaning(
 SLOW_NAME = "slow-resolver.tapti.test"
 
 
+def without_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+@contextlib.contextmanager
+def alarm_raising(exception: BaseException, after: float) -> Iterator[None]:
+    """The program's own ``SIGALRM`` handler raising ``exception`` ``after`` seconds in."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise exception
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, after)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 @pytest.fixture
 def slow_resolver(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """``SLOW_NAME`` resolves to 127.0.0.1 after the seconds the test appends (a resolver
@@ -527,9 +549,7 @@ def slow_resolver(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         return real(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
+    without_proxy_variables(monkeypatch)
     return delays
 
 
@@ -688,9 +708,7 @@ def dead_first_address(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[in
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in DEAD_THEN_LIVE]
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
+    without_proxy_variables(monkeypatch)
     yield url_for
     for sock in opened:
         sock.close()
@@ -719,20 +737,11 @@ def test_a_programs_timeout_while_connecting_is_not_taken_for_a_dead_address(
     server = serve(OK)
     url = dead_first_address(int(server.url.rsplit(":", 1)[1]))
     alarm = TimeoutError("the program's alarm")
-
-    def handler(signum: int, frame: object) -> None:
-        raise alarm
-
-    previous = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, 0.3)
-    try:
-        with (
-            Tapti(api_key=API_KEY, base_url=url, allow_insecure_http=True, timeout=10) as tapti,
-            pytest.raises(TimeoutError) as info,
-        ):
-            tapti.user("alice").create_sdk_token(**CALL)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    with (
+        Tapti(api_key=API_KEY, base_url=url, allow_insecure_http=True, timeout=10) as tapti,
+        alarm_raising(alarm, 0.3),
+        pytest.raises(TimeoutError) as info,
+    ):
+        tapti.user("alice").create_sdk_token(**CALL)
     assert info.value is alarm
     assert server.attempts == 0  # neither the next address nor a retry

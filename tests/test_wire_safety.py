@@ -33,7 +33,7 @@ import httpx2
 import pytest
 from tapti_api_client.api.users import create_sdk_token
 from tapti_api_client.models import CreateSdkTokenRequest
-from test_deadline import API_KEY, CALL, Handler, Server, response_bytes
+from test_deadline import API_KEY, CALL, Handler, Server, alarm_raising, response_bytes
 
 from tapti_ext import (
     APIResponseValidationError,
@@ -507,20 +507,6 @@ def slow_answer(connection: socket.socket, server: Server) -> None:
     server.pause(2.0)
     head, body = response_bytes(200, token_body("alice"))
     connection.sendall(head + body)
-
-
-@contextlib.contextmanager
-def alarm_raising(exception: BaseException, after: float) -> Iterator[None]:
-    def handler(signum: int, frame: object) -> None:
-        raise exception
-
-    previous = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, after)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.mark.parametrize(
