@@ -49,6 +49,7 @@ __all__ = [
     "DEFAULT_PORTS",
     "MAX_PORT",
     "MAX_RESPONSE_BYTES",
+    "SDK_HEADERS",
     "Answer",
     "Call",
     "Extras",
@@ -154,7 +155,8 @@ MAX_PORT: Final = 65535
 # (and cached by ``re``) on first use: most programs never pass extra headers.
 _HEADER_NAME: Final = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _HEADER_VALUE_FORBIDDEN: Final = r"[\x00-\x08\x0a-\x1f\x7f]"
-_SDK_HEADERS: Final = frozenset({API_KEY_HEADER, "host", "content-length", "transfer-encoding"})
+# What the SDK sets on every request and no one else may: the key, and where and how the body goes.
+SDK_HEADERS: Final = frozenset({API_KEY_HEADER, "host", "content-length", "transfer-encoding"})
 
 
 class Extras:
@@ -212,7 +214,7 @@ def _check_headers(headers: Mapping[str, str], secret: str) -> None:
         if not is_token(name):
             shown = _header_name_shown(name, secret)
             raise InvalidInputError(f"extra_headers: {shown} is not a valid header name")
-        if name.lower() in _SDK_HEADERS:
+        if name.lower() in SDK_HEADERS:
             raise InvalidInputError(f"extra_headers must not set {name}: the SDK sets it")
         # The value is never quoted: it could be a credential.
         if not value.isascii() or re.search(_HEADER_VALUE_FORBIDDEN, value):

@@ -20,6 +20,7 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from functools import cache
+from http import cookiejar
 from typing import TYPE_CHECKING, Any, Final, Generic, NoReturn, Protocol, TypeVar, cast
 
 import httpcore2
@@ -29,6 +30,7 @@ from . import _logfilter, _network
 from ._call import (
     API_KEY_HEADER,
     MAX_RESPONSE_BYTES,
+    SDK_HEADERS,
     Answer,
     Call,
     Unreadable,
@@ -324,7 +326,9 @@ class _Base(Generic[_Http]):
         request = call.request
         headers = request.headers
         for name, value in http.headers.multi_items():
-            if name not in headers:
+            # Its framing beside the SDK's would frame the body twice (a request a front end
+            # could split in two): the SDK's own wins, as over the key and Host.
+            if name not in headers and name not in SDK_HEADERS:
                 headers[name] = value
         if self._cookies:
             self._cookies.set_cookie_header(request)
@@ -346,6 +350,40 @@ class _Base(Generic[_Http]):
         # A caller's client needed the key on the request, which errors and responses keep.
         if API_KEY_HEADER in request.headers:
             request.headers[API_KEY_HEADER] = MASK
+
+
+@contextlib.contextmanager
+def _answers_cookies_kept_out(jar: cookiejar.CookieJar, url: httpx2.URL) -> Iterator[None]:
+    """Take out of a caller's jar what the API's answer put there.
+
+    httpx2's ``send`` stores every answer's cookies in the client's jar, and a Tapti client
+    made later over the same ``http_client`` would send one user's session cookie with every
+    user's call. Cookies the call added or replaced for the API's host are taken out (never put
+    back as they were: another call under way may have added what was there); the program's
+    own cookies for other hosts stay, even those it set meanwhile.
+    """
+    before = _cookies_in(jar)
+    try:
+        yield
+    finally:
+        changed = [key for key, cookie in _cookies_in(jar).items() if before.get(key) is not cookie]
+        host = _jar_host(url.host)
+        for domain, path, name in changed:
+            domain_lower = domain.lower()
+            if domain_lower == host or (domain_lower[:1] == "." and host.endswith(domain_lower)):
+                with contextlib.suppress(KeyError):  # another call took it out meanwhile
+                    jar.clear(domain, path, name)
+
+
+def _jar_host(host: str) -> str:
+    """The host as http.cookiejar files a host-only cookie under it: an IPv6 address in
+    brackets, and ".local" after a name without a dot ("localhost.local", "[::1].local")."""
+    host = f"[{host}]" if ":" in host else host.lower()
+    return host if "." in host else f"{host}.local"
+
+
+def _cookies_in(jar: cookiejar.CookieJar) -> dict[tuple[str, str, str], cookiejar.Cookie]:
+    return {(cookie.domain, cookie.path, cookie.name): cookie for cookie in jar}
 
 
 def _failed(exc: Exception, attempt: Attempt, call: Call[Any]) -> Unreadable | httpx2.RequestError:
@@ -451,7 +489,8 @@ class Pipeline(_Base[httpx2.Client]):
             return self._open_own(call, deadline.timeouts(), pool)
         request = self._caller_request(call, deadline)
         try:
-            response = self._http.send(request, stream=True, follow_redirects=False)
+            with _answers_cookies_kept_out(self._http.cookies.jar, request.url):
+                response = self._http.send(request, stream=True, follow_redirects=False)
         except httpx2.HTTPStatusError as exc:
             # A caller's event hook called raise_for_status(): httpx2 closed the response.
             response = exc.response
@@ -626,7 +665,8 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
             return await self._open_own(call, deadline.timeouts())
         request = self._caller_request(call, deadline)
         try:
-            response = await self._http.send(request, stream=True, follow_redirects=False)
+            with _answers_cookies_kept_out(self._http.cookies.jar, request.url):
+                response = await self._http.send(request, stream=True, follow_redirects=False)
         except httpx2.HTTPStatusError as exc:
             response = exc.response
         return _Opened.caller(response, is_async=True)

@@ -635,3 +635,72 @@ def test_a_callers_client_sends_its_own_cookies_never_one_an_answer_set(
         tapti.with_raw_response.user("carol").create_sdk_token(**CALL)
     expected = "lb=7" if cookies else None
     assert _SetsCookies.sent == [("alice", expected), ("bob", expected), ("carol", expected)]
+
+
+def _later_client_sends(http: httpx2.Client, cookie_server: str) -> None:
+    """Alice's call through one Tapti client, then bob's through a second one made over the same
+    http_client (another tenant's key, or one Tapti per request)."""
+    for user, key in (("alice", "key-tenant-a"), ("bob", "key-tenant-b")):
+        with Tapti(api_key=key, base_url=cookie_server, max_retries=0, http_client=http) as tapti:
+            tapti.user(user).create_sdk_token(**CALL)
+
+
+@pytest.mark.parametrize(
+    ("cookies", "host"),
+    [({}, "127.0.0.1"), ({"lb": "7"}, "127.0.0.1"), ({}, "localhost")],
+    ids=["none", "callers_own", "dotless_host"],  # the jar files "localhost.local"
+)
+def test_an_answers_cookie_stays_out_of_the_callers_jar(
+    cookie_server: str, cookies: dict[str, str], host: str
+) -> None:
+    with httpx2.Client(cookies=cookies) as http:
+        _later_client_sends(http, cookie_server.replace("127.0.0.1", host))
+        assert dict(http.cookies) == cookies
+    expected = "lb=7" if cookies else None
+    assert _SetsCookies.sent == [("alice", expected), ("bob", expected)]
+
+
+def test_an_answers_cookie_stays_out_of_the_callers_async_jar(cookie_server: str) -> None:
+    async def run() -> dict[str, str]:
+        async with httpx2.AsyncClient() as http:
+            for user in ("alice", "bob"):
+                async with AsyncTapti(
+                    api_key="key-async", base_url=cookie_server, max_retries=0, http_client=http
+                ) as tapti:
+                    await tapti.user(user).create_sdk_token(**CALL)
+            return dict(http.cookies)
+
+    assert asyncio.run(run()) == {}
+    assert _SetsCookies.sent == [("alice", None), ("bob", None)]
+
+
+def test_cookies_the_program_sets_meanwhile_for_other_hosts_stay(cookie_server: str) -> None:
+    """Only the API host's cookies are taken out: the program's own, set through the same
+    client while a call is under way (here from a response hook), are its business."""
+
+    def hook(response: httpx2.Response) -> None:
+        http.cookies.set("theirs", "1", domain="shop.example", path="/")
+
+    with httpx2.Client(event_hooks={"response": [hook]}) as http:
+        _later_client_sends(http, cookie_server)
+        assert [(c.domain, c.name) for c in http.cookies.jar] == [("shop.example", "theirs")]
+    assert _SetsCookies.sent == [("alice", None), ("bob", None)]
+
+
+def test_a_callers_default_framing_header_does_not_go_beside_the_sdks(
+    server: MockTaptiServer,
+) -> None:
+    """A default Transfer-Encoding on the caller's client beside the SDK's Content-Length would
+    frame the body twice (a request a front end could split); the SDK's framing wins, as it
+    does over a default Content-Length or Host."""
+    defaults = {"Transfer-Encoding": "chunked", "Content-Length": "5", "X-Team": "growth"}
+    with (
+        httpx2.Client(headers=defaults) as http,
+        Tapti(api_key=server.api_key, base_url=server.url, max_retries=0, http_client=http) as t,
+    ):
+        t.user("u1").create_sdk_token(**CALL)
+    sent = server.requests[-1]
+    assert sent.status == 200  # the mock answers 400 or 411 to a body framed twice
+    assert "transfer-encoding" not in {name.lower() for name in sent.headers}
+    assert sent.headers["content-length"] != "5"
+    assert sent.headers["x-team"] == "growth"
