@@ -537,7 +537,7 @@ def _create_sdk_token(args: argparse.Namespace) -> None:
                 "`tapti api create-sdk-token USER_ID --body JSON`"
             ) from None
     url = token.portal_url(portal_platform)
-    write_out((to_json(_as_json(token, url)) if args.json else url) + "\n")
+    write_out((to_json(_as_json(token, url)) if args.json else _ascii_url(url)) + "\n")
 
 
 def _as_json(token: SdkToken, url: str) -> dict[str, object]:
@@ -566,7 +566,19 @@ def _portal_url(args: argparse.Namespace) -> None:
     url = oauth_portal_url(
         sdk_token, platform, portal_url=args.portal_url, allow_insecure_http=insecure
     )
-    write_out((to_json({"portal_url": url}) if args.json else url) + "\n")
+    write_out((to_json({"portal_url": url}) if args.json else _ascii_url(url)) + "\n")
+
+
+def _ascii_url(url: str) -> str:
+    """The URL as a terminal of any encoding can print it, so that the token is not lost: each
+    character beyond ASCII as its UTF-8 bytes percent-encoded, the URI RFC 3987 maps an IRI to,
+    which browsers read alike."""
+    if url.isascii():
+        return url
+    from string import punctuation  # noqa: PLC0415  (rarely needed)
+    from urllib.parse import quote  # noqa: PLC0415
+
+    return quote(url, safe=punctuation)  # "%" among them: escapes already there stay
 
 
 def _token_from_stdin() -> str:
@@ -771,7 +783,10 @@ def write_out(text: str) -> None:
         _silence(stream)
         if isinstance(exc, BrokenPipeError):
             raise
-        raise _output_error(f"cannot write the output ({exc.strerror or exc})") from None
+        raise _output_error(f"{_CANNOT_WRITE} ({exc.strerror or exc})") from None
+
+
+_CANNOT_WRITE = "cannot write the output"
 
 
 def _output_error(message: str) -> _CliError:
@@ -782,7 +797,8 @@ def _report(failure: _Failure, *, in_json: bool) -> None:
     """The failure on stdout as JSON, or as a line on stderr; a reader gone away or a full disk
     cannot add a traceback to it (the exit code still tells)."""
     error = {name: value for name, value in failure._asdict().items() if name != "line"}
-    in_json = in_json and sys.stdout is not None  # closed: the line goes to stderr instead
+    # Closed, or failing its writes (a full disk): the line goes to stderr instead.
+    in_json = in_json and sys.stdout is not None and not failure.message.startswith(_CANNOT_WRITE)
     stream = sys.stdout if in_json else sys.stderr
     if stream is None:  # closed (`2>&-`): print() would fall back to stdout, into `$(...)`
         return
@@ -811,8 +827,6 @@ def _failure(exc: Exception) -> _Failure | None:
     """How an expected failure is reported, or None for a bug."""
     if isinstance(exc, _CliError):
         return exc.failure
-    if isinstance(exc, UnicodeEncodeError):  # output the terminal cannot show, not bad input
-        return _output_error(f"cannot print in this terminal's encoding ({exc.reason})").failure
     from ._errors import (  # noqa: PLC0415  (httpx2: not for --help)
         APIConnectionError,
         APIResponseValidationError,

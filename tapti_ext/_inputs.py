@@ -407,7 +407,8 @@ def is_loopback(host: str | None) -> bool:
 def _member(enum: type[_E], value: object, argument: str) -> _E:
     if isinstance(value, enum):
         return value
-    if isinstance(value, str):
+    # ASCII only: str.upper() makes "TIKTOK" of "tiktok" written with a dotless i, a look-alike.
+    if isinstance(value, str) and value.isascii():
         try:
             return enum(value.strip().upper())
         except ValueError:

@@ -490,6 +490,15 @@ def test_an_unknown_platform_or_scope_is_quoted_in_short(call: Any) -> None:
     assert "unknown value 'xxx" in str(caught.value)
 
 
+@pytest.mark.parametrize("look_alike", ["t\u0131ktok", "in\u017ftagram", "\uff59outube"])
+def test_a_look_alike_of_a_platform_name_is_refused(look_alike: str) -> None:
+    """A dotless i or a long s: str.upper() turns both into the ASCII letter; fullwidth too."""
+    with pytest.raises(InvalidInputError, match="unknown value"):
+        Tapti(api_key=API_KEY).oauth_portal_url("tok", platform=look_alike)
+    with pytest.raises(InvalidInputError, match="unknown value"):
+        Tapti(api_key=API_KEY, platforms=[look_alike])
+
+
 class _Unprintable:
     def __repr__(self) -> str:
         raise RuntimeError("no repr")
