@@ -116,9 +116,10 @@ def _pass_on_program_timeout(
     exc: httpcore2.TimeoutException, started: float, timeout: float | None
 ) -> None:
     """Raise the program's own ``TimeoutError`` behind ``exc``, if the socket's time had not
-    run out: then it came from the program (a signal handler), not from the socket."""
+    run out: then it came from the program (a signal handler), not from the socket. One with
+    an ``errno`` is the system's (``ETIMEDOUT``: a host that never answered), never a program's."""
     cause = exc.__cause__
-    if not isinstance(cause, TimeoutError):
+    if not isinstance(cause, TimeoutError) or cause.errno is not None:
         return
     if timeout is not None and time.monotonic() - started + _EARLY >= timeout:
         return  # the socket's own timeout
@@ -334,11 +335,12 @@ def _addresses(host: str, port: int, timeout: float | None) -> list[str]:
 
 
 class _Lookup:
-    """One name lookup under way; every call that needs the name meanwhile waits for it."""
+    """One name lookup under way; every call that needs the name soon after waits for it."""
 
-    __slots__ = ("done", "found")
+    __slots__ = ("done", "found", "started")
 
     def __init__(self) -> None:
+        self.started = time.monotonic()
         self.done = threading.Event()
         self.found: Any = None  # getaddrinfo's list, or what it raised
 
@@ -354,22 +356,29 @@ class _Lookup:
 # a thread per call would pile up (700 under load: probe 8) and multiply the queries sent.
 _LOOKUPS: Final[dict[tuple[str, int], _Lookup]] = {}
 _lookups_lock = threading.Lock()
+# Only a lookup this young is joined: one whose query was lost waits out glibc's 5 s, while a
+# new one may answer at once. Under a dead nameserver: one more thread a second per name.
+_JOINED_FOR: Final = 1.0
 
 
 def _lookup(host: str, port: int) -> _Lookup:
     key = (host, port)
     with _lookups_lock:
         lookup = _LOOKUPS.get(key)
-        if lookup is not None:
+        if lookup is not None and time.monotonic() - lookup.started < _JOINED_FOR:
             return lookup
-        lookup = _LOOKUPS[key] = _Lookup()
-    thread = threading.Thread(
-        target=_look_up, args=(key, lookup), name="tapti-name-lookup", daemon=True
-    )
+        lookup = _LOOKUPS[key] = _Lookup()  # an older one still ends itself, and only itself
     try:
-        thread.start()
-    except RuntimeError as exc:  # the process's thread limit: a connection error, not a crash
-        lookup.end(key, OSError(f"no thread could be started to look {host} up ({exc})"))
+        threading.Thread(
+            target=_look_up, args=(key, lookup), name="tapti-name-lookup", daemon=True
+        ).start()
+    except BaseException as exc:
+        # The process's thread limit (a connection error, not a crash), or a signal handler's
+        # exception landing here (passed on): either way no thread will end this lookup, and
+        # every later call for the name would wait on it.
+        lookup.end(key, OSError(f"no thread could be started to look {host} up ({exc!r})"))
+        if not isinstance(exc, RuntimeError):
+            raise
     return lookup
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import os
 import signal
@@ -48,6 +49,7 @@ from tapti_ext import (
     SdkToken,
     Tapti,
     TaptiError,
+    _network,
 )
 
 # A call that waited out a trickle or a 59.9 s Retry-After fails by this, not by hanging.
@@ -573,17 +575,22 @@ def test_a_slow_name_lookup_is_bounded_by_the_timeout(
     assert server.attempts == 1
 
 
-def lookup_threads() -> int:
-    return sum(t.name == "tapti-name-lookup" for t in threading.enumerate())
+def lookup_threads(ignored: frozenset[threading.Thread] = frozenset()) -> int:
+    """The SDK's name-lookup threads alive, but for ``ignored`` (those of earlier tests)."""
+    alive = threading.enumerate()
+    return sum(t.name == "tapti-name-lookup" and t not in ignored for t in alive)
 
 
 def test_calls_waiting_on_a_slow_name_share_one_lookup(
-    serve: Callable[..., Server], slow_resolver: list[float]
+    serve: Callable[..., Server], slow_resolver: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The old code started a thread per attempt, each left running: 700 under load (probe 8).
     server = serve(OK)
     url = server.url.replace("127.0.0.1", SLOW_NAME)
     slow_resolver.append(1.5)
+    # Every call joins, however long a loaded machine takes (the next test is the window's).
+    monkeypatch.setattr(_network, "_JOINED_FOR", FOREVER)
+    earlier = frozenset(threading.enumerate())
     peak: list[int] = []
     errors: list[str] = []
 
@@ -593,7 +600,7 @@ def test_calls_waiting_on_a_slow_name_share_one_lookup(
                 tapti.user("alice").create_sdk_token(**CALL, timeout=0.2)
             except TaptiError as exc:
                 errors.append(type(exc).__name__)
-            peak.append(lookup_threads())
+            peak.append(lookup_threads(earlier))
 
     with Tapti(api_key=API_KEY, base_url=url, allow_insecure_http=True, max_retries=1) as tapti:
         workers = [threading.Thread(target=calls, args=(tapti,)) for _ in range(10)]
@@ -606,8 +613,40 @@ def test_calls_waiting_on_a_slow_name_share_one_lookup(
     assert server.attempts == 0
 
 
-def test_a_lookup_thread_that_cannot_start_is_a_connection_error(
-    serve: Callable[..., Server], slow_resolver: list[float], monkeypatch: pytest.MonkeyPatch
+def test_a_lookup_that_was_slow_once_does_not_hold_up_later_calls(
+    serve: Callable[..., Server], slow_resolver: list[float]
+) -> None:
+    """A lost query waits out glibc's 5 s; a call a moment later asks again and is answered,
+    instead of joining the stuck lookup and timing out with it."""
+    server = serve(OK)
+    url = server.url.replace("127.0.0.1", SLOW_NAME)
+    slow_resolver.append(FOREVER / 10)  # this lookup's query was lost
+    with Tapti(api_key=API_KEY, base_url=url, allow_insecure_http=True, max_retries=0) as tapti:
+        first = time.monotonic()
+        with pytest.raises(APITimeoutError):
+            tapti.user("alice").create_sdk_token(**CALL, timeout=0.5)
+        time.sleep(max(0.0, first + _network._JOINED_FOR + 0.2 - time.monotonic()))  # past it
+        slow_resolver.append(0.0)  # the next query is answered at once
+        started = time.monotonic()
+        assert tapti.user("bob").create_sdk_token(**CALL, timeout=0.5).sdk_token
+    assert time.monotonic() - started < 0.5
+    assert server.attempts == 1
+
+
+@pytest.mark.parametrize(
+    ("refusal", "raised"),
+    [
+        (RuntimeError("can't start new thread"), APIConnectionError),  # a container's pids limit
+        (KeyboardInterrupt(), KeyboardInterrupt),  # the user's Ctrl-C, landing just there
+    ],
+    ids=["thread_limit", "interrupted"],
+)
+def test_a_lookup_thread_that_cannot_start_leaves_the_name_usable(
+    serve: Callable[..., Server],
+    slow_resolver: list[float],
+    monkeypatch: pytest.MonkeyPatch,
+    refusal: BaseException,
+    raised: type[BaseException],
 ) -> None:
     server = serve(OK)
     url = server.url.replace("127.0.0.1", SLOW_NAME)
@@ -615,18 +654,23 @@ def test_a_lookup_thread_that_cannot_start_is_a_connection_error(
 
     def start_unless_a_lookup(thread: threading.Thread) -> None:
         if thread.name == "tapti-name-lookup":
-            raise RuntimeError("can't start new thread")  # a container's pids limit, say
+            raise refusal
         start(thread)
 
     monkeypatch.setattr(threading.Thread, "start", start_unless_a_lookup)
     with (
         Tapti(api_key=API_KEY, base_url=url, allow_insecure_http=True, max_retries=1) as tapti,
-        pytest.raises(APIConnectionError, match="no thread could be started"),
+        pytest.raises(raised) as caught,
     ):
         tapti.user("alice").create_sdk_token(**CALL, timeout=BUDGET)
-    monkeypatch.setattr(threading.Thread, "start", start)  # the next lookup starts afresh
+    if raised is APIConnectionError:
+        assert "no thread could be started" in str(caught.value)
+    monkeypatch.setattr(threading.Thread, "start", start)
+    # The next call looks the name up afresh, at once: no lookup is left that no thread ends.
+    started = time.monotonic()
     with Tapti(api_key=API_KEY, base_url=url, allow_insecure_http=True) as tapti:
         assert tapti.user("alice").create_sdk_token(**CALL, timeout=BUDGET).sdk_token
+    assert time.monotonic() - started < 1.0
     assert server.attempts == 1
 
 
@@ -729,6 +773,29 @@ def test_an_address_that_drops_connection_attempts_is_passed_over(
         assert tapti.user("alice").create_sdk_token(**CALL).sdk_token
     assert 0.4 < time.monotonic() - started < 3.0  # one connect timeout, then the next address
     assert server.attempts == 1
+
+
+@pytest.mark.parametrize("timeout", [None, 10.0], ids=["no_limit", "numeric"])
+def test_the_systems_connect_timeout_is_the_sdks_timeout_error(
+    slept: list[float], monkeypatch: pytest.MonkeyPatch, timeout: float | None
+) -> None:
+    """The kernel giving up on a host that never answered (ETIMEDOUT, after ~127 s) raises a
+    ``TimeoutError`` with an errno: the connection's failure, retried, never the program's."""
+    tried: list[object] = []
+
+    def create_connection(address: object, *args: Any, **kwargs: Any) -> socket.socket:
+        tried.append(address)
+        raise OSError(errno.ETIMEDOUT, "Connection timed out")
+
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    without_proxy_variables(monkeypatch)
+    with (
+        Tapti(api_key=API_KEY, base_url="http://127.0.0.1:9", timeout=timeout) as tapti,
+        pytest.raises(APITimeoutError, match="3 attempts"),
+    ):
+        tapti.user("alice").create_sdk_token(**CALL)
+    assert len(tried) == 3
+    assert len(slept) == 2
 
 
 def test_a_programs_timeout_while_connecting_is_not_taken_for_a_dead_address(
