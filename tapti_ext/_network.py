@@ -126,7 +126,8 @@ def _pass_on_program_timeout(
     chain = cause.__cause__, cause.__context__, cause.__suppress_context__
     try:
         raise cause
-    finally:  # as the program raised it, not chained to httpcore2's timeout (itself caused by it)
+    finally:  # not chained to httpcore2's timeout, itself caused by it (a cycle); the pool may
+        # still clear the cause with its own `raise ... from None`, as for plain httpx2
         cause.__cause__, cause.__context__, cause.__suppress_context__ = chain
 
 

@@ -537,6 +537,34 @@ def alarm_raising(exception: BaseException, after: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+def assert_chain_unchanged(exception: BaseException) -> None:
+    """A program's exception leaves with no cause or context added: never its own cause (a
+    loop walking ``__cause__`` to the root would never end). (httpcore2's pool re-raises it
+    ``from None``, which sets ``__suppress_context__``: plain httpx2 shows the same.)"""
+    assert exception.__cause__ is None
+    assert exception.__context__ is None
+
+
+def assert_no_local_holds_the_key(exc: BaseException) -> None:
+    """No frame of the traceback, of any exception in the cause and context chain, holds a
+    local whose repr (or whose items' reprs) shows the key."""
+    pending, seen = [exc], set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        tb = current.__traceback__
+        while tb is not None:
+            for name, value in tb.tb_frame.f_locals.items():
+                shown = [repr(value)]
+                if isinstance(value, (list, tuple, dict)):
+                    shown += [repr(item) for item in value]
+                assert not any(API_KEY in text for text in shown), f"{name} holds the key"
+            tb = tb.tb_next
+        pending += [current.__cause__, current.__context__]
+
+
 @pytest.fixture
 def slow_resolver(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """``SLOW_NAME`` resolves to 127.0.0.1 after the seconds the test appends (a resolver
@@ -811,4 +839,6 @@ def test_a_programs_timeout_while_connecting_is_not_taken_for_a_dead_address(
     ):
         tapti.user("alice").create_sdk_token(**CALL)
     assert info.value is alarm
+    assert_chain_unchanged(info.value)  # not chained to the ConnectTimeout it caused
+    assert_no_local_holds_the_key(info.value)
     assert server.attempts == 0  # neither the next address nor a retry

@@ -33,7 +33,16 @@ import httpx2
 import pytest
 from tapti_api_client.api.users import create_sdk_token
 from tapti_api_client.models import CreateSdkTokenRequest
-from test_deadline import API_KEY, CALL, Handler, Server, alarm_raising, response_bytes
+from test_deadline import (
+    API_KEY,
+    CALL,
+    Handler,
+    Server,
+    alarm_raising,
+    assert_chain_unchanged,
+    assert_no_local_holds_the_key,
+    response_bytes,
+)
 
 from tapti_ext import (
     APIResponseValidationError,
@@ -535,14 +544,6 @@ def test_a_signal_handlers_exception_passes_through_unretried(
     assert_no_local_holds_the_key(info.value)
 
 
-def assert_chain_unchanged(exception: BaseException) -> None:
-    """A program's exception leaves with no cause or context added: never its own cause (a
-    loop walking ``__cause__`` to the root would never end). (httpcore2's pool re-raises it
-    ``from None``, which sets ``__suppress_context__``: plain httpx2 shows the same.)"""
-    assert exception.__cause__ is None
-    assert exception.__context__ is None
-
-
 class ProgramError(Exception):
     """Raised by the program's own code running inside httpcore2 (a patched pool, a hook)."""
 
@@ -610,26 +611,6 @@ def test_the_sdks_own_read_timeout_is_still_retried(serve: Callable[..., Server]
     ):
         tapti.user("alice").create_sdk_token(**CALL, timeout=httpx2.Timeout(5.0, read=0.3))
     assert server.attempts == 2
-
-
-def assert_no_local_holds_the_key(exc: BaseException) -> None:
-    """No frame of the traceback, of any exception in the cause and context chain, holds a
-    local whose repr (or whose items' reprs) shows the key."""
-    pending, seen = [exc], set()
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        tb = current.__traceback__
-        while tb is not None:
-            for name, value in tb.tb_frame.f_locals.items():
-                shown = [repr(value)]
-                if isinstance(value, (list, tuple, dict)):
-                    shown += [repr(item) for item in value]
-                assert not any(API_KEY in text for text in shown), f"{name} holds the key"
-            tb = tb.tb_next
-        pending += [current.__cause__, current.__context__]
 
 
 # --- 6. path parameters and undocumented statuses, through every door -------------------------
