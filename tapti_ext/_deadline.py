@@ -77,6 +77,7 @@ class Attempt:
     """
 
     __slots__ = (
+        "_chain",
         "_class",
         "_lost",
         "_pending",
@@ -90,6 +91,8 @@ class Attempt:
 
     def __init__(self, deadline: Deadline) -> None:
         self.deadline = deadline
+        # The last exception out of a socket call, with its cause and suppress flag as raised.
+        self._chain: tuple[BaseException, BaseException | None, bool] | None = None
         self.restart()
 
     def restart(self) -> None:
@@ -111,8 +114,17 @@ class Attempt:
         token = current_attempt.set(self)
         try:
             yield
+        except BaseException as exc:  # the program's own: the SDK's are outcomes
+            chain = self._chain
+            if chain is not None and chain[0] is exc:  # as raised: httpcore2's pool cleared it
+                exc.__cause__, exc.__suppress_context__ = chain[1], chain[2]
+            raise
         finally:
             current_attempt.reset(token)
+
+    def note_chain(self, exc: BaseException) -> None:
+        """Keep ``exc``'s cause as it left a socket call, for ``running`` to give back."""
+        self._chain = (exc, exc.__cause__, exc.__suppress_context__)
 
     def saw(self, data: bytes) -> None:
         self.received += len(data)

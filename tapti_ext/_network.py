@@ -18,11 +18,14 @@ It also sends a request's head together with its body (``_outgoing``): one segme
 The system's name lookup takes no timeout (glibc retries a dead nameserver for 5 s a try), so
 the sync backend looks a host name up in a thread of its own, waiting only for the time left,
 and connects to the addresses found (the async backends' lookups are cancellable already).
-Calls needing a name while it is being looked up wait for that lookup: one thread per name.
+Calls needing a name in the first second of its lookup wait for that lookup: at most about one
+thread per name and second, however many calls.
 
 A ``TimeoutError`` that a program's own signal handler raises inside a socket call comes out of
 httpcore2 as its ``ReadTimeout``/``WriteTimeout``; it is told from a socket timeout by the time
-that had passed, and re-raised as the program's own exception.
+that had passed, and re-raised as the program's own exception. Every exception leaving a sync
+socket call is shown to the attempt (``_note_chain``) with the cause it was raised with, which
+``Attempt.running`` gives back once httpcore2's pool has re-raised it ``from None``.
 
 **Forks.** After ``os.fork()`` (gunicorn ``--preload``, Celery prefork, ``multiprocessing``'s
 fork start method) a client's idle keep-alive sockets exist in both processes, and whichever
@@ -126,9 +129,18 @@ def _pass_on_program_timeout(
     chain = cause.__cause__, cause.__context__, cause.__suppress_context__
     try:
         raise cause
-    finally:  # not chained to httpcore2's timeout, itself caused by it (a cycle); the pool may
-        # still clear the cause with its own `raise ... from None`, as for plain httpx2
+    finally:  # as the program raised it, not chained to httpcore2's timeout (itself caused by it)
         cause.__cause__, cause.__context__, cause.__suppress_context__ = chain
+
+
+def _note_chain(exc: BaseException) -> None:
+    """Show the current attempt an exception leaving a sync socket call with its chain as it
+    was raised: httpcore2's pool re-raises what leaves a connect, a send or a head's read
+    ``from None``, and ``Attempt.running`` gives a program's own exception its chain back.
+    (An async program's signal handler raises from the event loop, not from these calls.)"""
+    attempt = current_attempt.get()
+    if attempt is not None:
+        attempt.note_chain(exc)
 
 
 def _look_for_an_answer(inner: Any) -> None:
@@ -270,6 +282,9 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
         self._enter(httpcore2.ReadError)
         try:
             return self._read(max_bytes, timeout)
+        except BaseException as exc:
+            _note_chain(exc)
+            raise
         finally:
             self._leave()
 
@@ -279,6 +294,9 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
             _sending(buffer)
             for part in self._outgoing(buffer):
                 self._send(part, timeout)
+        except BaseException as exc:
+            _note_chain(exc)
+            raise
         finally:
             self._leave()
 
@@ -317,7 +335,11 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
     ) -> httpcore2.NetworkStream:
         timeout = _bounded(timeout, httpcore2.ConnectTimeout)
         _tunnelled()
-        self._inner = self._inner.start_tls(ssl_context, server_hostname, timeout)
+        try:
+            self._inner = self._inner.start_tls(ssl_context, server_hostname, timeout)
+        except BaseException as exc:
+            _note_chain(exc)
+            raise
         return self
 
 
@@ -415,6 +437,21 @@ class TrackingBackend(httpcore2.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore2.NetworkStream:
+        try:
+            return self._connect(host, port, timeout, local_address, socket_options)
+        except BaseException as exc:
+            _note_chain(exc)
+            raise
+
+    def _connect(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None,
+        local_address: str | None,
+        socket_options: Iterable[Any] | None,
+    ) -> httpcore2.NetworkStream:
+        """``connect_tcp``: each address in turn, as ``socket.create_connection`` tries them."""
         failure: Exception | None = None
         for address in _addresses(host, port, _bounded(timeout, httpcore2.ConnectTimeout)):
             bound = _bounded(timeout, httpcore2.ConnectTimeout)  # raises once the call's is up

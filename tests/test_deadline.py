@@ -538,11 +538,12 @@ def alarm_raising(exception: BaseException, after: float) -> Iterator[None]:
 
 
 def assert_chain_unchanged(exception: BaseException) -> None:
-    """A program's exception leaves with no cause or context added: never its own cause (a
-    loop walking ``__cause__`` to the root would never end). (httpcore2's pool re-raises it
-    ``from None``, which sets ``__suppress_context__``: plain httpx2 shows the same.)"""
+    """A program's exception raised with no chain leaves with none added: never its own cause
+    (a loop walking ``__cause__`` to the root would never end), nor the ``from None`` that
+    httpcore2's pool re-raises it with (its ``__suppress_context__``)."""
     assert exception.__cause__ is None
     assert exception.__context__ is None
+    assert not exception.__suppress_context__
 
 
 def assert_no_local_holds_the_key(exc: BaseException) -> None:

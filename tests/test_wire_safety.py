@@ -544,6 +544,43 @@ def test_a_signal_handlers_exception_passes_through_unretried(
     assert_no_local_holds_the_key(info.value)
 
 
+def slow_body(connection: socket.socket, server: Server) -> None:
+    body = token_body("alice")
+    head, _ = response_bytes(200, body)
+    connection.sendall(head)
+    server.pause(2.0)
+    connection.sendall(body)
+
+
+@pytest.mark.parametrize("raised_as", ["from_a_reason", "while_handling"])
+@pytest.mark.parametrize("phase", ["head", "body"])
+def test_a_signal_handlers_exception_keeps_the_chain_it_was_raised_with(
+    raised_as: str, phase: str, serve: Callable[..., Server]
+) -> None:
+    """httpcore2's pool re-raises what leaves the head's read ``from None``; the SDK gives the
+    program's exception back its cause, or the context a traceback shows, as raised."""
+    server = serve(slow_answer if phase == "head" else slow_body)
+    exception = SoftTimeLimitExceededError("soft limit")
+    reason = ValueError("why the program gave up")
+    if raised_as == "from_a_reason":
+        exception.__cause__ = reason  # as `raise exception from reason` in the handler
+    else:
+        exception.__context__ = reason  # as raised in the handler's own `except` block
+    with (
+        Tapti(api_key=API_KEY, base_url=server.url, max_retries=2) as tapti,
+        alarm_raising(exception, 0.3),
+        pytest.raises(SoftTimeLimitExceededError) as info,
+    ):
+        tapti.user("alice").create_sdk_token(**CALL, timeout=10)
+    assert info.value is exception
+    if raised_as == "from_a_reason":
+        assert (exception.__cause__, exception.__suppress_context__) == (reason, True)
+    else:
+        assert (exception.__cause__, exception.__context__) == (None, reason)
+        assert not exception.__suppress_context__
+    assert server.attempts == 1
+
+
 class ProgramError(Exception):
     """Raised by the program's own code running inside httpcore2 (a patched pool, a hook)."""
 
