@@ -120,6 +120,7 @@ class Attempt:
                 exc.__cause__, exc.__suppress_context__ = chain[1], chain[2]
             raise
         finally:
+            self._chain = None  # the exception's frames hold this attempt: no cycle outlives it
             current_attempt.reset(token)
 
     def note_chain(self, exc: BaseException) -> None:

@@ -400,7 +400,7 @@ def _lookup(host: str, port: int) -> _Lookup:
         # exception landing here (passed on): either way no thread will end this lookup, and
         # every later call for the name would wait on it.
         lookup.end(key, OSError(f"no thread could be started to look {host} up ({exc!r})"))
-        if not isinstance(exc, RuntimeError):
+        if type(exc) is not RuntimeError:  # CPython's own; a subclass is the program's
             raise
     return lookup
 

@@ -662,13 +662,18 @@ def test_a_lookup_that_was_slow_once_does_not_hold_up_later_calls(
     assert server.attempts == 1
 
 
+class JobCancelledError(RuntimeError):
+    """A program's own exception, from its signal handler: CPython raises RuntimeError itself."""
+
+
 @pytest.mark.parametrize(
     ("refusal", "raised"),
     [
         (RuntimeError("can't start new thread"), APIConnectionError),  # a container's pids limit
         (KeyboardInterrupt(), KeyboardInterrupt),  # the user's Ctrl-C, landing just there
+        (JobCancelledError("by the supervisor"), JobCancelledError),  # a program's own subclass
     ],
-    ids=["thread_limit", "interrupted"],
+    ids=["thread_limit", "interrupted", "programs_runtime_error"],
 )
 def test_a_lookup_thread_that_cannot_start_leaves_the_name_usable(
     serve: Callable[..., Server],

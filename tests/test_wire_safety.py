@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import pickle
 import random
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import textwrap
@@ -36,6 +38,7 @@ from tapti_api_client.models import CreateSdkTokenRequest
 from test_deadline import (
     API_KEY,
     CALL,
+    OK,
     Handler,
     Server,
     alarm_raising,
@@ -53,6 +56,7 @@ from tapti_ext import (
     Tapti,
     TaptiError,
 )
+from tapti_ext._deadline import Attempt
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -579,6 +583,32 @@ def test_a_signal_handlers_exception_keeps_the_chain_it_was_raised_with(
         assert (exception.__cause__, exception.__context__) == (None, reason)
         assert not exception.__suppress_context__
     assert server.attempts == 1
+
+
+def reset(connection: socket.socket, _: Server) -> None:
+    """Close with a reset, unanswered: the client's read fails (a ReadError, retried)."""
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    raise OSError("closed by the test")  # the server's loop then closes the connection
+
+
+def test_a_retried_attempt_is_freed_without_the_garbage_collector(
+    slept: list[float], serve: Callable[..., Server]
+) -> None:
+    """The exception an attempt noted (for the program's chain) held the attempt through its
+    frames: 16 frames, 7 with the key in a request's headers, waited for the cyclic garbage
+    collector, forever in a program that turns it off (review 11)."""
+    server = serve(reset, OK)
+    with Tapti(api_key=API_KEY, base_url=server.url, max_retries=2) as tapti:
+        gc.collect()
+        gc.disable()
+        try:
+            earlier = {id(item): item for item in gc.get_objects() if type(item) is Attempt}
+            assert tapti.user("alice").create_sdk_token(**CALL).sdk_token
+            alive = [item for item in gc.get_objects() if type(item) is Attempt]
+        finally:
+            gc.enable()
+    assert [item for item in alive if earlier.get(id(item)) is not item] == []
+    assert (server.attempts, len(slept)) == (2, 1)
 
 
 class ProgramError(Exception):
