@@ -204,7 +204,7 @@ class _Settings:
         *,
         api_key: str,
         base_url: str,
-        timeout: Timeout,
+        timeout: Timeout | NotGiven,
         retry: RetryPolicy,
         portal_url: str,
         defaults: _Arguments,
@@ -256,8 +256,9 @@ class _BaseTapti(Generic[_Pipe]):
                 only. Default: the ``TAPTI_API_KEY`` environment variable.
             base_url: The API's root. Default: ``TAPTI_BASE_URL``, else ``https://api.tapti.ai``.
                 Plain ``http://`` is refused for another machine unless ``allow_insecure_http``.
-            timeout: Seconds a whole call may take, retries and waits included (default 30);
-                ``None`` for no limit; an ``httpx2.Timeout`` for httpx2's per-phase limits.
+            timeout: Seconds a whole call may take, retries and waits included (default 30,
+                or your ``http_client``'s own timeout); ``None`` for no limit; an
+                ``httpx2.Timeout`` for httpx2's per-phase limits.
             max_retries: How often a failed attempt is retried (connection errors, timeouts, 408,
                 409, 429, 5xx); never once a 2xx answer began. Default 2.
             portal_url: The OAuth Portal's base URL for ``oauth_portal_url()``. Default:
@@ -287,7 +288,6 @@ class _BaseTapti(Generic[_Pipe]):
             )
             self._settings = _Settings(
                 **connection,
-                # A caller's client keeps its own timeout unless one is given here too.
                 timeout=_initial_timeout(timeout, caller_client=http_client is not None),
                 retry=RetryPolicy(max_retries=_check_retries(max_retries)),
                 portal_url=resolve_portal_url(portal_url, allow_insecure_http=allow_insecure_http),
@@ -323,9 +323,7 @@ class _BaseTapti(Generic[_Pipe]):
         """What bounds a call: seconds for the whole call, an ``httpx2.Timeout`` per phase, or
         ``None`` for no limit. Through your own ``http_client``, given no ``timeout``, that
         client's own ``httpx2.Timeout``, which then applies."""
-        own = self._settings.timeout
-        lent = self._pipeline.lent_client
-        return lent.timeout if own is None and lent is not None else own
+        return resolved_timeout(self._settings.timeout, self._pipeline)
 
     @property
     def max_retries(self) -> int:
@@ -489,7 +487,10 @@ class _BaseTapti(Generic[_Pipe]):
             request=request,
             parse=parse,
             retry=settings.retry,
-            timeout=settings.timeout if isinstance(timeout, NotGiven) else check_timeout(timeout),
+            timeout=resolved_timeout(
+                settings.timeout if isinstance(timeout, NotGiven) else check_timeout(timeout),
+                self._pipeline,
+            ),
             secret=settings.api_key,
             sources=settings.sources,
         )
@@ -938,10 +939,21 @@ def _check_retries(max_retries: object) -> int:
     return max_retries
 
 
-def _initial_timeout(timeout: TimeoutLike | NotGiven, *, caller_client: bool) -> Timeout:
+def _initial_timeout(timeout: TimeoutLike | NotGiven, *, caller_client: bool) -> Timeout | NotGiven:
+    """``NOT_GIVEN`` for your own ``http_client`` given no timeout: its own applies, read at each
+    call; ``None`` stays "no limit" there too."""
     if isinstance(timeout, NotGiven):
-        return None if caller_client else DEFAULT_TIMEOUT
+        return NOT_GIVEN if caller_client else DEFAULT_TIMEOUT
     return check_timeout(timeout)
+
+
+def resolved_timeout(timeout: Timeout | NotGiven, pipeline: Pipeline | AsyncPipeline) -> Timeout:
+    """``timeout``, or for ``NOT_GIVEN`` the lent ``http_client``'s own as it is now."""
+    if not isinstance(timeout, NotGiven):
+        return timeout
+    lent = pipeline.lent_client
+    assert lent is not None  # noqa: S101  (only a lent client's settings hold NOT_GIVEN)
+    return lent.timeout
 
 
 def _source(value: object, named: str, otherwise: str) -> str:

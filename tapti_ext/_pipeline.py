@@ -76,6 +76,15 @@ _thread_id: Final = threading.get_ident
 _PERCENT, _BACKSLASH, _AMPERSAND = (mark.encode() for mark in ENCODED_MARKS)
 # Each caller's client lent to the SDK, with the process generation it was first lent in.
 _CALLER_CLIENTS: Final[weakref.WeakKeyDictionary[Any, int]] = weakref.WeakKeyDictionary()
+# Each lent httpx2.AsyncClient, with the event loop the SDK first sent through it in: its pooled
+# connections belong to that loop, whichever AsyncTapti sends.
+_CALLER_LOOPS: Final[weakref.WeakKeyDictionary[Any, object]] = weakref.WeakKeyDictionary()
+# Where http.cookiejar.CookieJar keeps its policy, which has no public getter (pinned by a test;
+# without it the SDK takes the jar's policy for the default one: a program's own is then lost).
+_JAR_POLICY: Final = "_policy"
+_URLLIB_KEY_HEADER: Final = API_KEY_HEADER.capitalize()  # as a urllib Request files it
+# What the caller's client's default headers may not add: the SDK frames and encodes its body.
+_BODY_HEADERS: Final = SDK_HEADERS | {"content-encoding", "expect"}
 
 if TYPE_CHECKING:  # types only: a Protocol class costs ~15 µs to create at import
 
@@ -327,14 +336,15 @@ class _Base(Generic[_Http]):
         headers = request.headers
         for name, value in http.headers.multi_items():
             # Its framing beside the SDK's would frame the body twice (a request a front end
-            # could split in two): the SDK's own wins, as over the key and Host.
-            if name not in headers and name not in SDK_HEADERS:
+            # could split in two), its Content-Encoding mislabel it: the SDK's own wins.
+            if name not in headers and name not in _BODY_HEADERS:
                 headers[name] = value
         if self._cookies:
             self._cookies.set_cookie_header(request)
         headers[API_KEY_HEADER] = self._api_key
-        if call.timeout is not None or deadline.per_operation or deadline.at is not None:
-            request.extensions["timeout"] = deadline.timeouts()
+        # Always: else httpx2 applies the client's own, which call.timeout (None: no limit,
+        # or the client's own read at the call) already says what to do about.
+        request.extensions["timeout"] = deadline.timeouts()
         return request
 
     def _failure(
@@ -352,38 +362,50 @@ class _Base(Generic[_Http]):
             request.headers[API_KEY_HEADER] = MASK
 
 
-@contextlib.contextmanager
-def _answers_cookies_kept_out(jar: cookiejar.CookieJar, url: httpx2.URL) -> Iterator[None]:
-    """Take out of a caller's jar what the API's answer put there.
+class _RefusingAnswerCookies(cookiejar.CookiePolicy):
+    """A lent client's cookie policy, standing in front of its own to refuse the cookies an
+    answer to a Tapti call sets.
 
-    httpx2's ``send`` stores every answer's cookies in the client's jar, and a Tapti client
-    made later over the same ``http_client`` would send one user's session cookie with every
-    user's call. Cookies the call added or replaced for the API's host are taken out (never put
-    back as they were: another call under way may have added what was there); the program's
-    own cookies for other hosts stay, even those it set meanwhile.
+    httpx2's ``send`` stores every answer's cookies in the client's jar, and from there one
+    user's session cookie would go with later calls, through any Tapti client made over the
+    same ``http_client``. Refused here, they are never in the jar, not even for a moment.
+    A Tapti call is told by its ``x-api-key`` header holding a key lent this jar.
     """
-    before = _cookies_in(jar)
-    try:
-        yield
-    finally:
-        changed = [key for key, cookie in _cookies_in(jar).items() if before.get(key) is not cookie]
-        host = _jar_host(url.host)
-        for domain, path, name in changed:
-            domain_lower = domain.lower()
-            if domain_lower == host or (domain_lower[:1] == "." and host.endswith(domain_lower)):
-                with contextlib.suppress(KeyError):  # another call took it out meanwhile
-                    jar.clear(domain, path, name)
+
+    def __init__(self, policy: Any) -> None:
+        object.__setattr__(self, "policy", policy)
+        object.__setattr__(self, "keys", set())
+
+    def set_ok(self, cookie: cookiejar.Cookie, request: Any) -> bool:
+        if request.get_header(_URLLIB_KEY_HEADER) in self.keys:
+            return False
+        return bool(self.policy.set_ok(cookie, request))
+
+    # Written out, not left to __getattr__: httpx2's jar looks them up on the class.
+    def return_ok(self, cookie: cookiejar.Cookie, request: Any) -> bool:
+        return bool(self.policy.return_ok(cookie, request))
+
+    def domain_return_ok(self, domain: str, request: Any) -> bool:
+        return bool(self.policy.domain_return_ok(domain, request))
+
+    def path_return_ok(self, path: str, request: Any) -> bool:
+        return bool(self.policy.path_return_ok(path, request))
+
+    def __getattr__(self, name: str) -> Any:  # its settings (netscape, rfc2965...) are its own
+        return getattr(self.policy, name)
+
+    def __setattr__(self, name: str, value: object) -> None:  # the jar sets its clock, _now
+        setattr(self.policy, name, value)
 
 
-def _jar_host(host: str) -> str:
-    """The host as http.cookiejar files a host-only cookie under it: an IPv6 address in
-    brackets, and ".local" after a name without a dot ("localhost.local", "[::1].local")."""
-    host = f"[{host}]" if ":" in host else host.lower()
-    return host if "." in host else f"{host}.local"
-
-
-def _cookies_in(jar: cookiejar.CookieJar) -> dict[tuple[str, str, str], cookiejar.Cookie]:
-    return {(cookie.domain, cookie.path, cookie.name): cookie for cookie in jar}
+def _refuse_answer_cookies(jar: cookiejar.CookieJar, api_key: str) -> None:
+    """Stand ``_RefusingAnswerCookies`` in front of ``jar``'s policy, if it is not already (a
+    program may replace its client's jar, or the jar's policy)."""
+    policy = getattr(jar, _JAR_POLICY, None)
+    if not isinstance(policy, _RefusingAnswerCookies):
+        policy = _RefusingAnswerCookies(policy or cookiejar.DefaultCookiePolicy())
+        jar.set_policy(policy)
+    policy.keys.add(api_key)
 
 
 def _failed(exc: Exception, attempt: Attempt, call: Call[Any]) -> Unreadable | httpx2.RequestError:
@@ -488,9 +510,9 @@ class Pipeline(_Base[httpx2.Client]):
             assert pool is not None  # noqa: S101  (_attempt gives the own pool)
             return self._open_own(call, deadline.timeouts(), pool)
         request = self._caller_request(call, deadline)
+        _refuse_answer_cookies(self._http.cookies.jar, self._api_key)
         try:
-            with _answers_cookies_kept_out(self._http.cookies.jar, request.url):
-                response = self._http.send(request, stream=True, follow_redirects=False)
+            response = self._http.send(request, stream=True, follow_redirects=False)
         except httpx2.HTTPStatusError as exc:
             # A caller's event hook called raise_for_status(): httpx2 closed the response.
             response = exc.response
@@ -659,14 +681,20 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
                 "connections (a second asyncio.run() makes a new loop). Create one AsyncTapti "
                 "per event loop, e.g. inside the coroutine you run or in your app's lifespan"
             )
+        if self._http is not None and _CALLER_LOOPS.setdefault(self._http, loop) is not loop:
+            raise TaptiError(
+                "this http_client was first used by the SDK in another event loop, which owns "
+                "its pooled connections. Create the httpx2.AsyncClient in the event loop that "
+                "uses it, with its AsyncTapti"
+            )
 
     async def _open(self, call: Call[Any], deadline: Deadline) -> _Opened:
         if self._http is None:
             return await self._open_own(call, deadline.timeouts())
         request = self._caller_request(call, deadline)
+        _refuse_answer_cookies(self._http.cookies.jar, self._api_key)
         try:
-            with _answers_cookies_kept_out(self._http.cookies.jar, request.url):
-                response = await self._http.send(request, stream=True, follow_redirects=False)
+            response = await self._http.send(request, stream=True, follow_redirects=False)
         except httpx2.HTTPStatusError as exc:
             response = exc.response
         return _Opened.caller(response, is_async=True)

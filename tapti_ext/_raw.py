@@ -26,6 +26,7 @@ from ._call import (
     is_token,
     why_unsendable,
 )
+from ._client import NotGiven, resolved_timeout
 from ._errors import InvalidInputError
 from ._inputs import Timeout, check_timeout, is_valid_text, segment_problem
 from ._pipeline import AsyncPipeline, Pipeline
@@ -45,7 +46,7 @@ class _Route:
     """What every raw call is sent with: the pipeline and the retry and time settings."""
 
     pipeline: Pipeline | AsyncPipeline
-    timeout: Timeout
+    timeout: Timeout | NotGiven  # NOT_GIVEN: a lent http_client's own
     retry: RetryPolicy
     secret: str = attrs.field(repr=False)
     sources: Sources
@@ -68,7 +69,7 @@ class _Route:
         """The route's, unless the request's caller named one (``client.get(..., timeout=0.5)``,
         marked by ``_built``): that one applies per phase of each attempt, as httpx2 reads it."""
         if not request.extensions.get(_OWN_TIMEOUT):
-            return self.timeout
+            return resolved_timeout(self.timeout, self.pipeline)
         return check_timeout(httpx2.Timeout(**request.extensions["timeout"]))
 
 
@@ -307,7 +308,8 @@ def _attach(settings: dict[str, Any]) -> _PipelineClient:
         "headers": settings["headers"],
         "cookies": _cookie_jar(settings["cookies"]),
         "follow_redirects": False,
-        "timeout": _as_httpx_timeout(route.timeout),  # so that a request's own shows (_Route)
+        # So that a request's own shows (_Route); a lent http_client's as it is now.
+        "timeout": _as_httpx_timeout(resolved_timeout(route.timeout, route.pipeline)),
         "trust_env": False,  # the pipeline decides the route, proxies included
     }
     if isinstance(route.pipeline, Pipeline):
@@ -324,7 +326,7 @@ def raw_client(
     *,
     base_url: str,
     api_key: str,
-    timeout: Timeout,
+    timeout: Timeout | NotGiven,
     retry: RetryPolicy,
     headers: dict[str, str],
     sources: Sources,
@@ -337,7 +339,7 @@ def raw_client(
             "auth_header_name": API_KEY_HEADER,
             "headers": dict(headers),
             "cookies": {},
-            "timeout": _as_httpx_timeout(timeout),
+            "timeout": _as_httpx_timeout(resolved_timeout(timeout, pipeline)),
             "verify_ssl": True,
             "follow_redirects": False,
             "raise_on_unexpected_status": False,

@@ -228,15 +228,18 @@ def test_client_timeout_applies_to_calls(http: httpx2.Client, sent: list[httpx2.
 
 
 def test_the_timeout_property_says_which_limit_applies() -> None:
-    """A caller's client keeps its own timeout unless one is given: the property said None (no
-    limit) while that client's 0.5 s applied."""
+    """A caller's client keeps its own timeout unless one is given, ``None`` (no limit) too:
+    the property said None while that client's 0.5 s applied, and then ``None`` given was
+    taken for none given."""
     own = httpx2.Timeout(0.5, connect=0.2)
     with httpx2.Client(timeout=own) as http:
         assert Tapti(api_key=API_KEY, http_client=http).timeout == own
-        assert Tapti(api_key=API_KEY, http_client=http, timeout=None).timeout == own
+        assert Tapti(api_key=API_KEY, http_client=http, timeout=None).timeout is None
         lent = Tapti(api_key=API_KEY, http_client=http, timeout=7)
         assert lent.timeout == 7
-        assert lent.with_options(timeout=None).timeout == own
+        assert lent.with_options(timeout=None).timeout is None
+        http.timeout = httpx2.Timeout(3.0)  # read as it is at each call
+        assert Tapti(api_key=API_KEY, http_client=http).timeout == httpx2.Timeout(3.0)
     with Tapti(api_key=API_KEY, timeout=None) as tapti:  # the SDK's own pool: no limit at all
         assert tapti.timeout is None
 

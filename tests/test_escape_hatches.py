@@ -14,6 +14,7 @@ import pickle
 import threading
 import traceback
 from collections.abc import Iterator
+from http import cookiejar
 from importlib import resources
 from typing import Any, ClassVar
 
@@ -25,12 +26,15 @@ from tapti_api_client.models import CreateSdkTokenRequest, CreateSdkTokenRespons
 from tapti_ext import (
     APIConnectionError,
     APIResponseValidationError,
+    APITimeoutError,
     AsyncTapti,
     AuthenticationError,
     InternalServerError,
     InvalidInputError,
     SdkToken,
     Tapti,
+    TaptiError,
+    _pipeline,
 )
 from tapti_ext.testing import MockTaptiServer
 
@@ -687,13 +691,86 @@ def test_cookies_the_program_sets_meanwhile_for_other_hosts_stay(cookie_server: 
     assert _SetsCookies.sent == [("alice", None), ("bob", None)]
 
 
+def test_a_client_made_while_an_answer_is_in_does_not_copy_its_cookie(cookie_server: str) -> None:
+    """A response hook that awaits holds alice's answer in: bob's AsyncTapti, made meanwhile
+    over the same client, copied her cookie from the jar when it was taken out only after the
+    send (review 11: 199 calls of 200)."""
+
+    async def run() -> None:
+        answered, release = asyncio.Event(), asyncio.Event()
+
+        async def hook(response: httpx2.Response) -> None:  # an async logging hook, say
+            if not answered.is_set():
+                answered.set()
+                await release.wait()
+
+        async with httpx2.AsyncClient(event_hooks={"response": [hook]}) as http:
+
+            async def alice() -> None:
+                async with AsyncTapti(
+                    api_key="key-a", base_url=cookie_server, max_retries=0, http_client=http
+                ) as tapti:
+                    await tapti.user("alice").create_sdk_token(**CALL)
+
+            first = asyncio.create_task(alice())
+            await answered.wait()  # alice's answer is in, her Set-Cookie read
+            async with AsyncTapti(
+                api_key="key-b", base_url=cookie_server, max_retries=0, http_client=http
+            ) as tapti:
+                release.set()
+                await first
+                await tapti.user("bob").create_sdk_token(**CALL)
+
+    asyncio.run(run())
+    assert _SetsCookies.sent == [("alice", None), ("bob", None)]
+
+
+def test_the_programs_own_requests_through_a_lent_client_keep_their_cookies(
+    cookie_server: str,
+) -> None:
+    """Only answers to the SDK's calls are refused: the program's own requests, one with
+    another service's x-api-key too, store their cookies as before."""
+    with httpx2.Client() as http:
+        _later_client_sends(http, cookie_server)
+        http.post(f"{cookie_server}/users/own/x", content=b"")
+        assert [c.value for c in http.cookies.jar] == ["of-own"]
+        http.post(f"{cookie_server}/users/svc/x", content=b"", headers={"x-api-key": "other"})
+        assert [c.value for c in http.cookies.jar] == ["of-svc"]  # the same cookie, set anew
+
+
+def test_the_jars_policy_is_where_the_sdk_reads_it() -> None:
+    """http.cookiejar has no public getter for a jar's policy; the SDK reads ``_policy``."""
+    policy = cookiejar.DefaultCookiePolicy(blocked_domains=["blocked.example"])
+    jar = cookiejar.CookieJar(policy)
+    assert getattr(jar, _pipeline._JAR_POLICY) is policy
+
+
+def test_without_the_jars_policy_attribute_answers_cookies_stay_out_still(
+    cookie_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should ``_policy`` be renamed, the SDK stands in front of a default policy instead (a
+    program's own is then lost): answers' cookies still never reach the jar."""
+    monkeypatch.setattr(_pipeline, "_JAR_POLICY", "_renamed_policy")
+    with httpx2.Client(cookies={"lb": "7"}) as http:
+        _later_client_sends(http, cookie_server)
+        http.post(f"{cookie_server}/users/own/x", content=b"")
+        assert sorted(c.value for c in http.cookies.jar) == ["7", "of-own"]
+    assert _SetsCookies.sent[:2] == [("alice", "lb=7"), ("bob", "lb=7")]
+
+
 def test_a_callers_default_framing_header_does_not_go_beside_the_sdks(
     server: MockTaptiServer,
 ) -> None:
     """A default Transfer-Encoding on the caller's client beside the SDK's Content-Length would
     frame the body twice (a request a front end could split); the SDK's framing wins, as it
     does over a default Content-Length or Host."""
-    defaults = {"Transfer-Encoding": "chunked", "Content-Length": "5", "X-Team": "growth"}
+    defaults = {
+        "Transfer-Encoding": "chunked",
+        "Content-Length": "5",
+        "Content-Encoding": "gzip",  # would mislabel the SDK's plain JSON
+        "Expect": "100-continue",
+        "X-Team": "growth",
+    }
     with (
         httpx2.Client(headers=defaults) as http,
         Tapti(api_key=server.api_key, base_url=server.url, max_retries=0, http_client=http) as t,
@@ -701,6 +778,74 @@ def test_a_callers_default_framing_header_does_not_go_beside_the_sdks(
         t.user("u1").create_sdk_token(**CALL)
     sent = server.requests[-1]
     assert sent.status == 200  # the mock answers 400 or 411 to a body framed twice
-    assert "transfer-encoding" not in {name.lower() for name in sent.headers}
-    assert sent.headers["content-length"] != "5"
+    sent_names = {name.lower() for name in sent.headers}
+    assert not sent_names & {"transfer-encoding", "content-encoding", "expect"}
     assert sent.headers["x-team"] == "growth"
+
+
+@pytest.mark.parametrize("how", ["constructor", "call", "with_options", "raw"])
+def test_timeout_none_beside_your_http_client_means_no_limit(
+    server: MockTaptiServer, how: str
+) -> None:
+    """``None`` is "no limit" there too; it was taken for none given, and the client's own
+    0.3 s applied."""
+    server.delay_next(0.6)
+    given = None if how == "constructor" else 10.0
+    with (
+        httpx2.Client(timeout=0.3) as http,
+        Tapti(
+            api_key=server.api_key,
+            base_url=server.url,
+            max_retries=0,
+            http_client=http,
+            timeout=given,
+        ) as tapti,
+    ):
+        if how == "raw":
+            raw = tapti.with_options(timeout=None).raw
+            assert operation.sync_detailed("u1", client=raw, body=BODY).status_code == 200
+            return
+        client = tapti.with_options(timeout=None) if how == "with_options" else tapti
+        per_call: dict[str, Any] = {"timeout": None} if how == "call" else {}
+        assert client.user("u1").create_sdk_token(**CALL, **per_call).sdk_token
+
+
+def test_your_http_clients_own_timeout_applies_when_the_sdk_is_given_none(
+    server: MockTaptiServer,
+) -> None:
+    async def run() -> None:
+        async with (
+            httpx2.AsyncClient(timeout=0.3) as http,
+            AsyncTapti(
+                api_key=server.api_key, base_url=server.url, max_retries=0, http_client=http
+            ) as tapti,
+        ):
+            server.delay_next(0.6)
+            with pytest.raises(APITimeoutError):  # after the client's own 0.3 s
+                await tapti.user("u1").create_sdk_token(**CALL)
+            server.delay_next(0.6)
+            async with AsyncTapti(
+                api_key=server.api_key, base_url=server.url, http_client=http, timeout=None
+            ) as unlimited:
+                assert (await unlimited.user("u2").create_sdk_token(**CALL)).sdk_token
+
+    asyncio.run(run())
+
+
+def test_a_lent_async_client_is_refused_in_a_second_event_loop(server: MockTaptiServer) -> None:
+    """Its pooled connections belong to the loop that opened them: an AsyncTapti per loop over
+    one shared AsyncClient raised httpx2's raw RuntimeError, at times after sending."""
+    http = httpx2.AsyncClient(limits=httpx2.Limits(max_keepalive_connections=0))  # none left
+
+    async def one_call() -> str:
+        async with AsyncTapti(
+            api_key=server.api_key, base_url=server.url, http_client=http
+        ) as tapti:
+            return (await tapti.user("u1").create_sdk_token(**CALL)).sdk_token
+
+    assert asyncio.run(one_call())
+    sent = len(server.requests)
+    with pytest.raises(TaptiError, match="another event loop") as caught:
+        asyncio.run(one_call())
+    assert type(caught.value) is TaptiError
+    assert len(server.requests) == sent  # refused before sending
