@@ -44,6 +44,7 @@ releases the sockets even of clients the child never uses again.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import os
 import socket
@@ -379,6 +380,8 @@ class _Lookup:
 # a thread per call would pile up (700 under load: probe 8) and multiply the queries sent.
 _LOOKUPS: Final[dict[tuple[str, int], _Lookup]] = {}
 _lookups_lock = threading.Lock()
+# What Thread.start raises when no thread can start: 3.13 raises its subclass at shutdown.
+_THREAD_START_ERRORS: Final = (RuntimeError, getattr(builtins, "PythonFinalizationError", None))
 # Only a lookup this young is joined: one whose query was lost waits out glibc's 5 s, while a
 # new one may answer at once. Under a dead nameserver: one more thread a second per name.
 _JOINED_FOR: Final = 1.0
@@ -400,7 +403,7 @@ def _lookup(host: str, port: int) -> _Lookup:
         # exception landing here (passed on): either way no thread will end this lookup, and
         # every later call for the name would wait on it.
         lookup.end(key, OSError(f"no thread could be started to look {host} up ({exc!r})"))
-        if type(exc) is not RuntimeError:  # CPython's own; a subclass is the program's
+        if type(exc) not in _THREAD_START_ERRORS:  # CPython's own; a subclass is the program's
             raise
     return lookup
 

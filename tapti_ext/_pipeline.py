@@ -20,7 +20,6 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from functools import cache
-from http import cookiejar
 from typing import TYPE_CHECKING, Any, Final, Generic, NoReturn, Protocol, TypeVar, cast
 
 import httpcore2
@@ -79,14 +78,11 @@ _CALLER_CLIENTS: Final[weakref.WeakKeyDictionary[Any, int]] = weakref.WeakKeyDic
 # Each lent httpx2.AsyncClient, with the event loop the SDK first sent through it in: its pooled
 # connections belong to that loop, whichever AsyncTapti sends.
 _CALLER_LOOPS: Final[weakref.WeakKeyDictionary[Any, object]] = weakref.WeakKeyDictionary()
-# Where http.cookiejar.CookieJar keeps its policy, which has no public getter (pinned by a test;
-# without it the SDK takes the jar's policy for the default one: a program's own is then lost).
-_JAR_POLICY: Final = "_policy"
-_URLLIB_KEY_HEADER: Final = API_KEY_HEADER.capitalize()  # as a urllib Request files it
 # What the caller's client's default headers may not add: the SDK frames and encodes its body.
 _BODY_HEADERS: Final = SDK_HEADERS | {"content-encoding", "expect"}
 
 if TYPE_CHECKING:  # types only: a Protocol class costs ~15 µs to create at import
+    from ._cookies import RefusingAnswerCookies
 
     class Span(Protocol):
         """A call's span, told of each attempt and ended with the call's outcome."""
@@ -362,50 +358,10 @@ class _Base(Generic[_Http]):
             request.headers[API_KEY_HEADER] = MASK
 
 
-class _RefusingAnswerCookies(cookiejar.CookiePolicy):
-    """A lent client's cookie policy, standing in front of its own to refuse the cookies an
-    answer to a Tapti call sets.
+def _refusing_policy(jar: Any) -> RefusingAnswerCookies:
+    from ._cookies import refusing_policy  # noqa: PLC0415  (loaded once a program lends a client)
 
-    httpx2's ``send`` stores every answer's cookies in the client's jar, and from there one
-    user's session cookie would go with later calls, through any Tapti client made over the
-    same ``http_client``. Refused here, they are never in the jar, not even for a moment.
-    A Tapti call is told by its ``x-api-key`` header holding a key lent this jar.
-    """
-
-    def __init__(self, policy: Any) -> None:
-        object.__setattr__(self, "policy", policy)
-        object.__setattr__(self, "keys", set())
-
-    def set_ok(self, cookie: cookiejar.Cookie, request: Any) -> bool:
-        if request.get_header(_URLLIB_KEY_HEADER) in self.keys:
-            return False
-        return bool(self.policy.set_ok(cookie, request))
-
-    # Written out, not left to __getattr__: httpx2's jar looks them up on the class.
-    def return_ok(self, cookie: cookiejar.Cookie, request: Any) -> bool:
-        return bool(self.policy.return_ok(cookie, request))
-
-    def domain_return_ok(self, domain: str, request: Any) -> bool:
-        return bool(self.policy.domain_return_ok(domain, request))
-
-    def path_return_ok(self, path: str, request: Any) -> bool:
-        return bool(self.policy.path_return_ok(path, request))
-
-    def __getattr__(self, name: str) -> Any:  # its settings (netscape, rfc2965...) are its own
-        return getattr(self.policy, name)
-
-    def __setattr__(self, name: str, value: object) -> None:  # the jar sets its clock, _now
-        setattr(self.policy, name, value)
-
-
-def _refuse_answer_cookies(jar: cookiejar.CookieJar, api_key: str) -> None:
-    """Stand ``_RefusingAnswerCookies`` in front of ``jar``'s policy, if it is not already (a
-    program may replace its client's jar, or the jar's policy)."""
-    policy = getattr(jar, _JAR_POLICY, None)
-    if not isinstance(policy, _RefusingAnswerCookies):
-        policy = _RefusingAnswerCookies(policy or cookiejar.DefaultCookiePolicy())
-        jar.set_policy(policy)
-    policy.keys.add(api_key)
+    return refusing_policy(jar)
 
 
 def _failed(exc: Exception, attempt: Attempt, call: Call[Any]) -> Unreadable | httpx2.RequestError:
@@ -510,12 +466,15 @@ class Pipeline(_Base[httpx2.Client]):
             assert pool is not None  # noqa: S101  (_attempt gives the own pool)
             return self._open_own(call, deadline.timeouts(), pool)
         request = self._caller_request(call, deadline)
-        _refuse_answer_cookies(self._http.cookies.jar, self._api_key)
+        refusing = _refusing_policy(self._http.cookies.jar)
+        refusing.begin(self._api_key)
         try:
             response = self._http.send(request, stream=True, follow_redirects=False)
         except httpx2.HTTPStatusError as exc:
             # A caller's event hook called raise_for_status(): httpx2 closed the response.
             response = exc.response
+        finally:
+            refusing.end(self._api_key)
         return _Opened.caller(response, is_async=False)
 
     def _open_own(
@@ -692,11 +651,14 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
         if self._http is None:
             return await self._open_own(call, deadline.timeouts())
         request = self._caller_request(call, deadline)
-        _refuse_answer_cookies(self._http.cookies.jar, self._api_key)
+        refusing = _refusing_policy(self._http.cookies.jar)
+        refusing.begin(self._api_key)
         try:
             response = await self._http.send(request, stream=True, follow_redirects=False)
         except httpx2.HTTPStatusError as exc:
             response = exc.response
+        finally:
+            refusing.end(self._api_key)
         return _Opened.caller(response, is_async=True)
 
     async def _open_own(self, call: Call[Any], timeouts: dict[str, float | None]) -> _Opened:

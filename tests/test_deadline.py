@@ -672,8 +672,18 @@ class JobCancelledError(RuntimeError):
         (RuntimeError("can't start new thread"), APIConnectionError),  # a container's pids limit
         (KeyboardInterrupt(), KeyboardInterrupt),  # the user's Ctrl-C, landing just there
         (JobCancelledError("by the supervisor"), JobCancelledError),  # a program's own subclass
+        *(  # 3.13: CPython's own subclass, at the interpreter's shutdown
+            [(PythonFinalizationError("shutting down"), APIConnectionError)]  # noqa: F821
+            if sys.version_info >= (3, 13)
+            else []
+        ),
     ],
-    ids=["thread_limit", "interrupted", "programs_runtime_error"],
+    ids=[
+        "thread_limit",
+        "interrupted",
+        "programs_runtime_error",
+        *(["finalizing"] if sys.version_info >= (3, 13) else []),
+    ],
 )
 def test_a_lookup_thread_that_cannot_start_leaves_the_name_usable(
     serve: Callable[..., Server],

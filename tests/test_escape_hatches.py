@@ -7,6 +7,7 @@ exactly wrong.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import http.server
 import json
@@ -34,7 +35,7 @@ from tapti_ext import (
     SdkToken,
     Tapti,
     TaptiError,
-    _pipeline,
+    _cookies,
 )
 from tapti_ext.testing import MockTaptiServer
 
@@ -738,11 +739,67 @@ def test_the_programs_own_requests_through_a_lent_client_keep_their_cookies(
         assert [c.value for c in http.cookies.jar] == ["of-svc"]  # the same cookie, set anew
 
 
+def test_two_threads_first_calls_over_a_fresh_client_store_no_answers_cookie(
+    cookie_server: str,
+) -> None:
+    """Review 12: both threads read the program's policy before either stood the SDK's in
+    front of it; one key then went to a policy the jar no longer used, and its answer's cookie
+    was stored (here every time: the program's policy waits until both have read it)."""
+    both_read = threading.Barrier(2, timeout=2)
+
+    class ProgramPolicy(cookiejar.DefaultCookiePolicy):
+        def __bool__(self) -> bool:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_read.wait()
+            return True
+
+    with httpx2.Client(cookies=cookiejar.CookieJar(ProgramPolicy())) as http:
+        tapti = [
+            Tapti(api_key=key, base_url=cookie_server, max_retries=0, http_client=http)
+            for key in ("key-a", "key-b")
+        ]
+        threads = [
+            threading.Thread(target=client.user(user).create_sdk_token, kwargs=CALL)
+            for client, user in zip(tapti, ("alice", "bob"), strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert list(http.cookies.jar) == []
+        policy = getattr(http.cookies.jar, _cookies.JAR_POLICY)
+        assert isinstance(policy.policy, ProgramPolicy)  # the program's own, still consulted
+        assert not policy.calls  # no key is kept once its call ends
+
+
+def test_the_sdks_policy_keeps_httpx2s_indexed_cookie_lookup(cookie_server: str) -> None:
+    """httpx2's jar finds a request's cookies by index only for a policy whose class matches
+    domains as DefaultCookiePolicy does; a program's own matching is still asked."""
+    asked: list[str] = []
+
+    class Matching(cookiejar.DefaultCookiePolicy):
+        def domain_return_ok(self, domain: str, request: Any) -> bool:
+            asked.append(domain)
+            return super().domain_return_ok(domain, request)
+
+    for policy in (cookiejar.DefaultCookiePolicy(), Matching()):
+        with httpx2.Client(cookies=cookiejar.CookieJar(policy)) as http:
+            _later_client_sends(http, cookie_server)
+            http.cookies.set("theirs", "1", domain="127.0.0.1", path="/")
+            http.post(f"{cookie_server}/users/own/x", content=b"")
+            standing = getattr(http.cookies.jar, _cookies.JAR_POLICY)
+            indexed = cookiejar.DefaultCookiePolicy.domain_return_ok
+            assert (type(standing).domain_return_ok is indexed) is (type(policy) is not Matching)
+            assert copy.copy(standing).policy is policy  # copies without recursing
+    assert asked  # the program's own matching was asked for its own request
+    assert ("own", "theirs=1") in _SetsCookies.sent
+
+
 def test_the_jars_policy_is_where_the_sdk_reads_it() -> None:
     """http.cookiejar has no public getter for a jar's policy; the SDK reads ``_policy``."""
     policy = cookiejar.DefaultCookiePolicy(blocked_domains=["blocked.example"])
     jar = cookiejar.CookieJar(policy)
-    assert getattr(jar, _pipeline._JAR_POLICY) is policy
+    assert getattr(jar, _cookies.JAR_POLICY) is policy
 
 
 def test_without_the_jars_policy_attribute_answers_cookies_stay_out_still(
@@ -750,7 +807,7 @@ def test_without_the_jars_policy_attribute_answers_cookies_stay_out_still(
 ) -> None:
     """Should ``_policy`` be renamed, the SDK stands in front of a default policy instead (a
     program's own is then lost): answers' cookies still never reach the jar."""
-    monkeypatch.setattr(_pipeline, "_JAR_POLICY", "_renamed_policy")
+    monkeypatch.setattr(_cookies, "JAR_POLICY", "_renamed_policy")
     with httpx2.Client(cookies={"lb": "7"}) as http:
         _later_client_sends(http, cookie_server)
         http.post(f"{cookie_server}/users/own/x", content=b"")
