@@ -49,7 +49,7 @@ __all__ = [
     "DEFAULT_PORTS",
     "MAX_PORT",
     "MAX_RESPONSE_BYTES",
-    "SDK_HEADERS",
+    "SDK_BODY_HEADERS",
     "Answer",
     "Call",
     "Extras",
@@ -156,7 +156,9 @@ MAX_PORT: Final = 65535
 _HEADER_NAME: Final = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _HEADER_VALUE_FORBIDDEN: Final = r"[\x00-\x08\x0a-\x1f\x7f]"
 # What the SDK sets on every request and no one else may: the key, and where and how the body goes.
-SDK_HEADERS: Final = frozenset({API_KEY_HEADER, "host", "content-length", "transfer-encoding"})
+_SDK_HEADERS: Final = frozenset({API_KEY_HEADER, "host", "content-length", "transfer-encoding"})
+# ... and what a lent client's default headers may not add either: the SDK encodes its body.
+SDK_BODY_HEADERS: Final = _SDK_HEADERS | {"content-encoding", "expect"}
 
 
 class Extras:
@@ -214,7 +216,7 @@ def _check_headers(headers: Mapping[str, str], secret: str) -> None:
         if not is_token(name):
             shown = _header_name_shown(name, secret)
             raise InvalidInputError(f"extra_headers: {shown} is not a valid header name")
-        if name.lower() in SDK_HEADERS:
+        if name.lower() in _SDK_HEADERS:
             raise InvalidInputError(f"extra_headers must not set {name}: the SDK sets it")
         # The value is never quoted: it could be a credential.
         if not value.isascii() or re.search(_HEADER_VALUE_FORBIDDEN, value):

@@ -29,7 +29,7 @@ from . import _logfilter, _network
 from ._call import (
     API_KEY_HEADER,
     MAX_RESPONSE_BYTES,
-    SDK_HEADERS,
+    SDK_BODY_HEADERS,
     Answer,
     Call,
     Unreadable,
@@ -78,8 +78,6 @@ _CALLER_CLIENTS: Final[weakref.WeakKeyDictionary[Any, int]] = weakref.WeakKeyDic
 # Each lent httpx2.AsyncClient, with the event loop the SDK first sent through it in: its pooled
 # connections belong to that loop, whichever AsyncTapti sends.
 _CALLER_LOOPS: Final[weakref.WeakKeyDictionary[Any, object]] = weakref.WeakKeyDictionary()
-# What the caller's client's default headers may not add: the SDK frames and encodes its body.
-_BODY_HEADERS: Final = SDK_HEADERS | {"content-encoding", "expect"}
 
 if TYPE_CHECKING:  # types only: a Protocol class costs ~15 µs to create at import
     from ._cookies import RefusingAnswerCookies
@@ -250,9 +248,8 @@ class _Base(Generic[_Http]):
         base_path = base[4] if base[4] is not None else httpx2.URL(base_url).raw_path
         self._origin: Origin = (*self._parts, base_path.decode("ascii").rstrip("/"))
         self._http: _Http | None = http_client
-        # The caller's cookies as given, not as answers add to them: httpx2 stores what each
-        # answer sets in the client's jar, and one user's session cookie would go with the next
-        # user's call.
+        # The caller's cookies as they are now, as the docs promise (the API's own never enter
+        # its jar: _cookies), not as the program's later requests add to them.
         self._cookies = httpx2.Cookies(http_client.cookies) if http_client is not None else None
         self._limits = limits
         # Read now, so that a bad proxy or certificate variable is refused by the constructor.
@@ -333,7 +330,7 @@ class _Base(Generic[_Http]):
         for name, value in http.headers.multi_items():
             # Its framing beside the SDK's would frame the body twice (a request a front end
             # could split in two), its Content-Encoding mislabel it: the SDK's own wins.
-            if name not in headers and name not in _BODY_HEADERS:
+            if name not in headers and name not in SDK_BODY_HEADERS:
                 headers[name] = value
         if self._cookies:
             self._cookies.set_cookie_header(request)

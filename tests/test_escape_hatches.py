@@ -653,7 +653,7 @@ def _later_client_sends(http: httpx2.Client, cookie_server: str) -> None:
 @pytest.mark.parametrize(
     ("cookies", "host"),
     [({}, "127.0.0.1"), ({"lb": "7"}, "127.0.0.1"), ({}, "localhost")],
-    ids=["none", "callers_own", "dotless_host"],  # the jar files "localhost.local"
+    ids=["none", "callers_own", "dotless_host"],  # a host the jar files as "localhost.local"
 )
 def test_an_answers_cookie_stays_out_of_the_callers_jar(
     cookie_server: str, cookies: dict[str, str], host: str
@@ -680,8 +680,8 @@ def test_an_answers_cookie_stays_out_of_the_callers_async_jar(cookie_server: str
 
 
 def test_cookies_the_program_sets_meanwhile_for_other_hosts_stay(cookie_server: str) -> None:
-    """Only the API host's cookies are taken out: the program's own, set through the same
-    client while a call is under way (here from a response hook), are its business."""
+    """Only answers to the SDK's calls are refused: the program's own cookies, set through the
+    same client while a call is under way (here from a response hook), are its business."""
 
     def hook(response: httpx2.Response) -> None:
         http.cookies.set("theirs", "1", domain="shop.example", path="/")
