@@ -49,7 +49,7 @@ from ._call import (
     request_parts,
 )
 from ._decode import ACCEPT_ENCODING
-from ._errors import InvalidInputError, RequiredFieldError, TaptiError, forget_locals
+from ._errors import InvalidInputError, RequiredFieldError, TaptiError, forget_keys, forget_locals
 from ._inputs import (
     PlatformLike,
     ScopeLike,
@@ -624,6 +624,7 @@ class Tapti(_BaseTapti[Pipeline]):
         """Close the pool this client created; a caller's ``http_client`` stays open."""
         if self._owns_pipeline:
             self._pipeline.close()
+        forget_keys()
 
     def __enter__(self) -> Self:
         return self
@@ -703,6 +704,7 @@ class AsyncTapti(_BaseTapti[AsyncPipeline]):
         """Close the pool this client created; a caller's ``http_client`` stays open."""
         if self._owns_pipeline:
             await self._pipeline.close()
+        forget_keys()
 
     async def aclose(self) -> None:
         """``close()`` under httpx2's name for it."""
