@@ -685,20 +685,7 @@ class Call(Generic[_T]):
         if isinstance(outcome, Unreadable):
             return self._settle_unreadable(outcome, retries, deadline)
         if isinstance(outcome, Answer):
-            status = outcome.status_code
-            self._log_attempt(retries, status)
-            if 200 <= status < 300:
-                return self._documented(outcome)
-            retry_after = parse_retry_after(outcome.headers)
-            error = status_error_from_response(
-                error_response(outcome, self.secret),
-                secret=self.secret,
-                retry_after=retry_after,
-                key_source=self.sources.api_key,
-            )
-            if self.retry.should_retry_status(status):
-                return self._again(error, retries, deadline, retry_after, f"status {status}")
-            raise error
+            return self._settle_answer(outcome, retries, deadline)
         if isinstance(outcome, httpx2.LocalProtocolError):  # h11 refused what it was to send
             # Only h11's own words, not what it quotes: a header value may be a credential.
             said = re.split(r"\s*b?['\"]|[^A-Za-z ]", str(outcome), maxsplit=1)[0].strip()
@@ -717,6 +704,23 @@ class Call(Generic[_T]):
         if lasting:
             raise failure from outcome  # the pipeline masks and clears the chain (Pipeline.run)
         return self._again(failure, retries, deadline, None, type(failure).__name__, outcome)
+
+    def _settle_answer(self, outcome: Answer, retries: int, deadline: Deadline) -> Answer | float:
+        """``settle`` for a status that arrived: a 2xx is the answer, never retried."""
+        status = outcome.status_code
+        self._log_attempt(retries, status)
+        if 200 <= status < 300:
+            return self._documented(outcome)
+        retry_after = parse_retry_after(outcome.headers)
+        error = status_error_from_response(
+            error_response(outcome, self.secret),
+            secret=self.secret,
+            retry_after=retry_after,
+            key_source=self.sources.api_key,
+        )
+        if self.retry.should_retry_status(status):
+            return self._again(error, retries, deadline, retry_after, f"status {status}")
+        raise error
 
     def _raise_if_closed_during(self, outcome: Answer | Unreadable | httpx2.RequestError) -> None:
         """A failed attempt of a client closed meanwhile: the close shut its socket, not the
