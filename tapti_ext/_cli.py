@@ -431,7 +431,10 @@ def _add_mock_server(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="print the URLs and key as one JSON object (or the error) on stdout",
     )
     mock.set_defaults(handler=_mock_server)
-    faults = mock.add_argument_group("faults", "script the mock's next answers")
+    _add_mock_faults(mock.add_argument_group("faults", "script the mock's next answers"))
+
+
+def _add_mock_faults(faults: argparse._ArgumentGroup) -> None:
     faults.add_argument(
         "--fail-next", type=integer, default=0, metavar="N", help="fail the next N API calls"
     )
