@@ -89,9 +89,9 @@ def _enum_values(match: re.Match[str]) -> str:
     from tapti_api_client.models.platform import Platform  # noqa: PLC0415
     from tapti_api_client.models.scope import Scope  # noqa: PLC0415
 
-    return ", ".join(
-        member.value.lower() for member in {"platforms": Platform, "scopes": Scope}[match[1]]
-    )
+    from ._inputs import listed  # noqa: PLC0415
+
+    return listed({"platforms": Platform, "scopes": Scope}[match[1]])
 
 
 # --- failures: one line on stderr, or one JSON object with --json ---------------------------

@@ -191,7 +191,9 @@ def _item(kind: Any) -> Any:
 def _enum_values(kind: Any) -> str | None:
     """An enum's values as the CLI takes them (in any case), or None for another type."""
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
-        return ", ".join(str(member.value).lower() for member in kind)
+        from ._inputs import listed  # noqa: PLC0415  (with the models it lists)
+
+        return listed(kind)
     return None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Iterable
-from enum import StrEnum
+from enum import Enum, StrEnum
 from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import SplitResult, urlsplit
@@ -23,6 +23,7 @@ from ._errors import InvalidInputError, carries_secret, excerpt, redacted, url_w
 from ._names import API_KEY_HEADER, PlatformName, ScopeName
 
 __all__ = [
+    "LONE_SURROGATE",
     "PlatformLike",
     "ScopeLike",
     "Timeout",
@@ -40,6 +41,7 @@ __all__ = [
     "is_ip",
     "is_loopback",
     "is_valid_text",
+    "listed",
     "refuse_plain_http",
     "segment_problem",
 ]
@@ -62,6 +64,7 @@ _IPV6_CHARACTERS = "0123456789ABCDEFabcdef:."
 # Why a URL with "@" in its authority is refused (redirect_problem, and check_url on the URL as
 # written, before httpx2's form of it drops an empty user name).
 _USERINFO = "holds a user name or password"
+LONE_SURROGATE = "must be valid Unicode text (it holds a lone surrogate)"
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 # A day: longer is no timeout (or Retry-After wait) in practice; the OS's clocks overflow beyond.
 MAX_TIMEOUT_SECONDS = 86_400.0
@@ -145,8 +148,19 @@ def segment_problem(text: str) -> str | None:
     if _has_control(text):
         return "must not contain control characters"
     if not is_valid_text(text):
-        return "must be valid Unicode text (it holds a lone surrogate)"
+        return LONE_SURROGATE
     return None
+
+
+def listed(members: Iterable[Enum]) -> str:
+    """Enum values as users write them: ``youtube, tiktok``."""
+    return ", ".join(str(member.value).lower() for member in members)
+
+
+def _str_url(value: object, argument: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{argument} must be a str URL, not {type(value).__name__}")
+    return value
 
 
 def check_platform(value: object, *, argument: str = "platform") -> Platform:
@@ -168,9 +182,7 @@ def check_url(value: object, *, argument: str, ascii_host: bool = False) -> str:
     An internationalised host is judged in its IDNA form, as httpx2 and browsers send it;
     ``ascii_host``: it must be written so (the portal's, which ``SdkToken`` reads back).
     """
-    if not isinstance(value, str):
-        raise InvalidInputError(f"{argument} must be a str URL, not {type(value).__name__}")
-    return _checked_url(value, argument, ascii_host)
+    return _checked_url(_str_url(value, argument), argument, ascii_host)
 
 
 def redirect_problem(url: str) -> str | None:
@@ -203,8 +215,7 @@ def check_base_url(
     ``argument`` names where the value came from (``TAPTI_BASE_URL`` when read from there);
     ``secret``, the API key, is masked wherever a message quotes the value.
     """
-    if not isinstance(value, str):
-        raise InvalidInputError(f"{argument} must be a str URL, not {type(value).__name__}")
+    value = _str_url(value, argument)
     parts, url = _split(value, argument, secret)
     if carries_secret(value, secret):  # written out or escaped: the server would read it
         raise InvalidInputError(
@@ -265,9 +276,7 @@ def _split(value: str, argument: str, secret: str = "") -> tuple[SplitResult, ht
     if _has_whitespace_or_control(value):
         raise InvalidInputError(f"{argument} must not contain whitespace or control characters")
     if not is_valid_text(value):
-        raise InvalidInputError(
-            f"{argument} must be valid Unicode text (it holds a lone surrogate)"
-        )
+        raise InvalidInputError(f"{argument} {LONE_SURROGATE}")
     try:
         parts = urlsplit(value)
         if parts.port == 0:  # urllib checks the port lazily; a bad one raises here
@@ -413,7 +422,7 @@ def _member(enum: type[_E], value: object, argument: str) -> _E:
             return enum(value.strip().upper())
         except ValueError:
             pass
-    valid = ", ".join(member.value.lower() for member in enum)
+    valid = listed(enum)
     raise InvalidInputError(f"{argument}: unknown value {_quoted(value)}; valid values are {valid}")
 
 

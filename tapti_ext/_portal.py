@@ -28,6 +28,7 @@ from ._errors import (
     query_pairs,
 )
 from ._inputs import (
+    LONE_SURROGATE,
     PlatformLike,
     ScopeLike,
     check_flag,
@@ -37,6 +38,7 @@ from ._inputs import (
     check_url,
     from_argument_or_environment,
     is_valid_text,
+    listed,
     redirect_problem,
     refuse_plain_http,
 )
@@ -86,7 +88,7 @@ def oauth_portal_url(
     if not isinstance(sdk_token, str) or not sdk_token:
         raise InvalidInputError("sdk_token must be a non-empty str")
     if not is_valid_text(sdk_token):
-        raise InvalidInputError("sdk_token must be valid Unicode text (it holds a lone surrogate)")
+        raise InvalidInputError(f"sdk_token {LONE_SURROGATE}")
     params = [(TOKEN_PARAM, sdk_token)]
     if platform is not None:
         params.append((_PLATFORM_PARAM, check_platform(platform).value.lower()))
@@ -224,9 +226,9 @@ class SdkToken:
             return self.oauth_portal_url
         chosen = check_platform(platform)
         if chosen not in self.platforms:
-            mine = ", ".join(p.value.lower() for p in self.platforms)
             raise InvalidInputError(
-                f"platform {chosen.value.lower()!r} is not one of this token's platforms ({mine})"
+                f"platform {chosen.value.lower()!r} is not one of this token's platforms "
+                f"({listed(self.platforms)})"
             )
         return _with_params(self.oauth_portal_url, [(_PLATFORM_PARAM, chosen.value.lower())])
 
