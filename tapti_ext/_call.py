@@ -528,20 +528,21 @@ def spec_facts(method: str, path: str) -> tuple[tuple[int, ...] | None, str | No
     return success, path[:start] + template
 
 
-def _template_start(path: str, template: str) -> int | None:
-    """Where ``template`` matches the end of ``path``, a ``{parameter}`` standing for text
-    within one segment, or ``None``. Segment by segment, not by a pattern: compiling one
-    costs a cold start 0.1-0.2 ms (make bench, figure 1)."""
+def _template_start(path: str, template: str, least: int = 1) -> int | None:
+    """Where ``template`` matches the end of ``path``, a ``{parameter}`` standing for at least
+    ``least`` characters within one segment, or ``None``. Segment by segment, not by a
+    pattern: compiling one costs a cold start 0.1-0.2 ms (make bench, figure 1)."""
     wanted = template.split("/")  # an OpenAPI path template starts with "/": wanted[0] is ""
     base, *found = path.rsplit("/", len(wanted) - 1)
-    if len(found) < len(wanted) - 1 or not all(map(_segment_fits, found, wanted[1:])):
+    if len(found) < len(wanted) - 1 or not all(
+        _segment_fits(segment, part, least) for segment, part in zip(found, wanted[1:], strict=True)
+    ):
         return None
     return len(base)
 
 
-def _segment_fits(segment: str, template: str) -> bool:
-    """Whether ``segment`` fits ``template``'s segment, where each ``{parameter}`` stands for
-    one or more characters (a ``{`` never closed is text)."""
+def _segment_fits(segment: str, template: str, least: int) -> bool:
+    """Whether ``segment`` fits ``template``'s segment (a ``{`` never closed is text)."""
     if "}" not in template:  # no parameter: most segments
         return segment == template
     head, _, rest = template.partition("{")
@@ -552,8 +553,19 @@ def _segment_fits(segment: str, template: str) -> bool:
         return False
     value = segment[len(head) :]
     if "{" not in tail:  # the last parameter: it is what lies between head and tail
-        return len(value) > len(tail) and value.endswith(tail)
-    return any(_segment_fits(value[cut:], tail) for cut in range(1, len(value) + 1))
+        return len(value) - len(tail) >= least and value.endswith(tail)
+    return any(_segment_fits(value[cut:], tail, least) for cut in range(least, len(value) + 1))
+
+
+def has_empty_parameter(method: str, path: str) -> bool:
+    """Whether ``path`` is one of the spec's operations only with a path parameter left empty:
+    ``/users//sdk-token``, which a proxy merging slashes sends as ``/users/sdk-token``."""
+    if spec_facts(method, path)[1] is not None:
+        return False
+    return any(
+        verb == method and _template_start(path, template, least=0) is not None
+        for verb, template, _ in OPERATIONS
+    )
 
 
 def url_template(method: str, path: str) -> str | None:

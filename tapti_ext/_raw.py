@@ -23,12 +23,13 @@ from ._call import (
     Call,
     RetryPolicy,
     Sources,
+    has_empty_parameter,
     is_token,
     why_unsendable,
 )
 from ._client import NotGiven, resolved_timeout
 from ._errors import InvalidInputError
-from ._inputs import Timeout, check_timeout, is_valid_text, segment_problem
+from ._inputs import MAX_USER_ID_LENGTH, Timeout, check_timeout, is_valid_text, segment_problem
 from ._pipeline import AsyncPipeline, Pipeline
 
 __all__ = ["raw_client"]
@@ -190,11 +191,12 @@ def _str_mapping(given: object, what: str) -> dict[str, str]:
     return given
 
 
-def _checked_url(url: httpx2.URL | str) -> httpx2.URL | str:
+def _checked_url(url: httpx2.URL | str, method: str) -> httpx2.URL | str:
     """A generated function's URL, refused before httpx2 resolves or sends it when a path
     segment is one the wrapper would refuse as an id: ``..`` would send ``/users/../sdk-token``
-    as ``/sdk-token``, another operation; percent-escapes are judged as the server decodes them
-    (the generated functions quote a lone surrogate into bytes that are not UTF-8)."""
+    as ``/sdk-token``, another operation, and so would an empty one behind a proxy that merges
+    slashes; percent-escapes are judged as the server decodes them (the generated functions
+    quote a lone surrogate into bytes that are not UTF-8)."""
     try:  # httpx2 IDNA-decodes a host holding "xn--" as it builds the request
         if isinstance(url, httpx2.URL) or "//" in url:  # a generated path has none: not parsed
             httpx2.URL(url).host  # noqa: B018
@@ -208,10 +210,13 @@ def _checked_url(url: httpx2.URL | str) -> httpx2.URL | str:
             "the URL's host is not a name httpx2 can IDNA-decode; nothing was sent"
         ) from None
     path = url.raw_path.decode("ascii") if isinstance(url, httpx2.URL) else str(url)
-    for segment in path.partition("?")[0].split("/"):
+    path = path.partition("?")[0]
+    for segment in path.split("/"):
         problem = _segment_problem(segment)
         if problem is not None:
             raise InvalidInputError(f"a path parameter {problem}; nothing was sent")
+    if has_empty_parameter(method.upper(), path):
+        raise InvalidInputError("a path parameter must not be empty; nothing was sent")
     return url
 
 
@@ -221,6 +226,10 @@ def _segment_problem(segment: str) -> str | None:
             segment = unquote_to_bytes(segment).decode("utf-8", "surrogatepass")
         except UnicodeDecodeError:
             return "must be UTF-8 text once percent-decoded"
+    if segment and not segment.strip():  # the wrapper's rules for an id (check_user_id)
+        return "must not be whitespace"
+    if len(segment) > MAX_USER_ID_LENGTH:
+        return f"must not be longer than {MAX_USER_ID_LENGTH} characters"
     return segment_problem(segment)
 
 
@@ -252,7 +261,7 @@ def _checked_build(
         )
     if not isinstance(url, str | httpx2.URL):
         raise InvalidInputError(f"the URL must be a str or an httpx2.URL, not {type(url).__name__}")
-    checked = _checked_url(url)  # its own InvalidInputErrors are not httpx2's ValueErrors
+    checked = _checked_url(url, method)  # its own InvalidInputErrors are not httpx2's ValueErrors
     try:
         request = build(method, checked, **kwargs)
     except (httpx2.InvalidURL, TypeError, ValueError, AttributeError, RecursionError) as exc:

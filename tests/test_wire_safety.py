@@ -725,7 +725,9 @@ def test_raw_refuses_dot_segments(user_id: str, serve: Callable[..., Server]) ->
 FAST: dict[str, Any] = {"timeout": 2, "max_retries": 0}
 # Ids the generated functions' quote() cannot encode (lone surrogates) or that would carry
 # control characters: refused through tapti.raw before any connection is made.
-UNSENDABLE_IDS = ["\ud800", "a\udfffb", "a\nb", "\x00", "\x85"]
+# Empty, blank or overlong ones, which the wrapper refuses as ids, too: "" would send
+# /users//sdk-token, which a proxy merging slashes forwards as /users/sdk-token.
+UNSENDABLE_IDS = ["\ud800", "a\udfffb", "a\nb", "\x00", "\x85", "", " ", "\u3000", "x" * 1025]
 
 
 @pytest.mark.parametrize("user_id", UNSENDABLE_IDS)
@@ -755,7 +757,10 @@ async def test_async_raw_refuses_unsendable_path_parameters(user_id: str) -> Non
 
 # Percent-escapes that decode to what the generated functions may not send: not UTF-8 (an
 # encoded surrogate, a stray byte), a control character, or a dot segment in disguise.
-UNSENDABLE_SEGMENTS = ["%ED%A0%80", "%ed%a0%80", "%FF", "%00", "a%0Ab", "%C2%85", "%2E%2E", "%2e"]
+UNSENDABLE_SEGMENTS = [
+    *("%ED%A0%80", "%ed%a0%80", "%FF", "%00", "a%0Ab", "%C2%85", "%2E%2E", "%2e"),
+    *("", "%20", "%E3%80%80", "%09%20"),  # empty or blank, as the wrapper's ids may not be
+]
 
 
 @pytest.mark.parametrize("segment", UNSENDABLE_SEGMENTS)
