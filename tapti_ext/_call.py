@@ -308,6 +308,11 @@ def request_parts(
     """The request the generated ``_get_kwargs`` describes, on ``base_url``, with ``extras``:
     what ``httpx2.Request(method, url, params=..., json=..., headers=...)`` would hold, without
     the ~20 µs that building one costs a call."""
+    if not spec.keys() <= _GENERATED_KWARGS:
+        raise InvalidInputError(
+            f"this operation's request has {', '.join(sorted(spec.keys() - _GENERATED_KWARGS))}"
+            ", which tapti.call cannot send; send it through tapti.raw"
+        )
     payload = spec.get("json")
     if extras.body:
         if not isinstance(payload, dict):
@@ -315,6 +320,11 @@ def request_parts(
         payload = {**payload, **extras.body}
     method = spec["method"].upper()  # the generated code writes it lower-case
     generated = spec.get("headers")
+    body = (
+        (_body_bytes(payload, extras), _JSON_TYPE)
+        if payload is not None
+        else _encoded_body(spec, method, generated)
+    )
     if generated and payload is not None and generated.get("Content-Type") == "application/json":
         # The framing below sets it after Content-Length, as httpx2 does for ``json=``.
         generated = {k: v for k, v in generated.items() if k != "Content-Type"}
@@ -335,20 +345,39 @@ def request_parts(
         ) from None
     try:
         sent = [(b"Host", host)]
-        if payload is None and method in _BODY_METHODS:
+        if body is None and method in _BODY_METHODS:
             sent.append(_NO_CONTENT)  # where httpx2 puts it for a request without a body
         sent += [(_header_bytes(name), _header_bytes(value)) for name, value in headers.items()]
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(
             f"the request cannot be built: a header ({why_unsendable(exc)})"
         ) from None
-    content = b""
-    if payload is not None:
-        content = _body_bytes(payload, extras)
-        sent.append((b"Content-Length", str(len(content)).encode()))
-        if not any(name.lower() == b"content-type" for name, _ in sent):
-            sent.append(_JSON_TYPE)
+    if body is None:
+        return method, target, httpx2.Headers(sent), b""
+    content, content_type = body
+    sent.append((b"Content-Length", str(len(content)).encode()))
+    if content_type[1] and not any(name.lower() == b"content-type" for name, _ in sent):
+        sent.append(content_type)
     return method, target, httpx2.Headers(sent), content
+
+
+def _encoded_body(
+    spec: dict[str, Any], method: str, headers: Mapping[str, str] | None
+) -> tuple[bytes, tuple[bytes, bytes]] | None:
+    """A form, multipart or binary body (``data=``, ``files=``, ``content=``) and its
+    Content-Type, encoded by httpx2 as ``tapti.raw`` would send it (a generated multipart
+    Content-Type names the boundary httpx2 then uses)."""
+    given = {key: spec[key] for key in _OTHER_BODIES if spec.get(key) is not None}
+    if not given:
+        return None
+    try:
+        request = httpx2.Request(method, "http://body.invalid/", headers=headers, **given)
+        content = request.read()
+    except (TypeError, ValueError, RuntimeError) as exc:  # e.g. an async stream, a bad value
+        raise InvalidInputError(
+            f"the request body cannot be encoded ({why_unsendable(exc)})"
+        ) from None
+    return content, (b"Content-Type", request.headers.get("content-type", "").encode())
 
 
 def _body_bytes(payload: object, extras: Extras) -> bytes:
@@ -401,6 +430,9 @@ def why_unsendable(exc: BaseException) -> str:
 _JSON_TYPE: Final = (b"Content-Type", b"application/json")
 _NO_CONTENT: Final = (b"Content-Length", b"0")
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "QUERY"})  # httpx2 frames them
+# What a generated _get_kwargs may hold: anything else (cookies) would be dropped unsent.
+_OTHER_BODIES: Final = ("content", "data", "files")
+_GENERATED_KWARGS: Final = frozenset({"method", "url", "params", "json", "headers", *_OTHER_BODIES})
 
 
 def _header_bytes(text: object) -> bytes:
@@ -515,17 +547,23 @@ def spec_facts(method: str, path: str) -> tuple[tuple[int, ...] | None, str | No
     request that is none of the spec's operations. The most specific operation wins.
 
     Not cached: every call is for another user, so a path is seldom seen twice."""
-    best: tuple[int, str, tuple[int, ...]] | None = None
-    for verb, template, success in OPERATIONS:
-        if verb != method or (best is not None and len(template) <= len(best[1])):
-            continue
-        start = _template_start(path, template)
-        if start is not None:
-            best = (start, template, success)
-    if best is None:
-        return None, None
-    start, template, success = best
-    return success, path[:start] + template
+    for verb, template, success in _MOST_SPECIFIC_FIRST:
+        if verb == method:
+            start = _template_start(path, template)
+            if start is not None:
+                return success, path[:start] + template
+    return None, None
+
+
+def _specificity(operation: tuple[str, str, tuple[int, ...]]) -> tuple[int, int]:
+    """More segments first (they match more of the path), then more literal text: as OpenAPI
+    says, ``/users/me`` matches before ``/users/{id}``, whose template is the longer text."""
+    head, *parameters = operation[1].split("{")
+    literal = len(head) + sum(len(part.partition("}")[2]) for part in parameters)
+    return operation[1].count("/"), literal
+
+
+_MOST_SPECIFIC_FIRST: Final = sorted(OPERATIONS, key=_specificity, reverse=True)
 
 
 def _template_start(path: str, template: str, least: int = 1) -> int | None:
@@ -564,7 +602,7 @@ def has_empty_parameter(method: str, path: str) -> bool:
         return False
     return any(
         verb == method and _template_start(path, template, least=0) is not None
-        for verb, template, _ in OPERATIONS
+        for verb, template, _ in _MOST_SPECIFIC_FIRST
     )
 
 

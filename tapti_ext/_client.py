@@ -519,8 +519,24 @@ def _checked_path_arguments(
         raise InvalidInputError(f"{name}: bad arguments ({exc})") from None
     for parameter, value in bound.items():
         if signature.parameters[parameter].kind in _POSITIONAL:
-            bound[parameter] = check_user_id(value, argument=f"{name} {parameter}")
+            argument = f"{name} {parameter}"
+            if _typed_path_value(value):  # the generated code sends str(value)
+                check_user_id(str(value), argument=argument)
+            else:
+                bound[parameter] = check_user_id(value, argument=argument)
     return bound
+
+
+def _typed_path_value(value: object) -> bool:
+    """Whether ``value`` is of a type the generator gives a path parameter besides str and int:
+    a float, a UUID or a date. Their modules are looked up, not imported (a cold start's
+    cost): a program holding a UUID has imported ``uuid``."""
+    uuid, dates = sys.modules.get("uuid"), sys.modules.get("datetime")
+    return (
+        isinstance(value, float)
+        or (uuid is not None and isinstance(value, uuid.UUID))
+        or (dates is not None and isinstance(value, dates.date))  # a datetime is a date
+    )
 
 
 def _parse_operation(

@@ -418,10 +418,13 @@ def _member(enum: type[_E], value: object, argument: str) -> _E:
         return value
     # ASCII only: str.upper() makes "TIKTOK" of "tiktok" written with a dotless i, a look-alike.
     if isinstance(value, str) and value.isascii():
+        wanted = value.strip().upper()
         try:
-            return enum(value.strip().upper())
-        except ValueError:
-            pass
+            return enum(wanted)  # the spec's values are upper case, so far
+        except ValueError:  # in any case, a value the spec writes otherwise ("YouTubeShorts")
+            found = next((member for member in enum if member.value.upper() == wanted), None)
+            if found is not None:
+                return found
     valid = listed(enum)
     raise InvalidInputError(f"{argument}: unknown value {_quoted(value)}; valid values are {valid}")
 

@@ -24,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -736,3 +737,156 @@ def test_a_new_required_field_through_the_library(required_root: Path) -> None:
         "CreateSdkTokenResponse(oauth_portal_url='https://portal.example/?sdk_token=***')"
     )
     assert "expires_at" in by_hand["unset"]
+
+
+# --- a spec grown as maintainers grow one (probe 11) -------------------------------------------
+
+
+def _grow_spec(spec: Path) -> None:
+    """Operations of shapes the committed spec does not have yet: a literal path beside a
+    templated one (declared after it), a form body, typed path parameters, and an enum value
+    written in mixed case."""
+    document = yaml.safe_load(spec.read_text(encoding="utf-8"))
+    schemas = document["components"]["schemas"]
+    schemas["Platform"]["enum"].append("YouTubeShorts")
+    schemas["Accounts"] = {
+        "type": "object",
+        "required": ["accounts"],
+        "properties": {"accounts": {"type": "array", "items": {"$ref": PLATFORM}}},
+    }
+    schemas["Note"] = {
+        "type": "object",
+        "required": ["text"],
+        "properties": {"text": {"type": "string"}},
+    }
+    accounts = {"application/json": {"schema": {"$ref": "#/components/schemas/Accounts"}}}
+
+    def path_parameter(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+        return {"name": name, "in": "path", "required": True, "schema": schema}
+
+    def operation(operation_id: str, *parameters: dict[str, Any], **more: Any) -> dict[str, Any]:
+        status = more.pop("status", "200")
+        answer = {"description": "done", "content": accounts} if status != "204" else None
+        return {
+            "operationId": operation_id,
+            "tags": ["users"],
+            "security": [{"apiKey": []}],
+            "parameters": [path_parameter("id", {"type": "string"}), *parameters],
+            "responses": {
+                status: answer or {"description": "done"},
+                "default": {"$ref": "#/components/responses/Error"},
+            },
+            **more,
+        }
+
+    paths = document["paths"]
+    platform = path_parameter("platform", {"$ref": PLATFORM})
+    paths["/users/{id}/accounts/{platform}"] = {"get": operation("getAccount", platform)}
+    paths["/users/{id}/accounts/all"] = {"get": operation("startAccountsJob", status="202")}
+    form = {"application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/Note"}}}
+    paths["/users/{id}/notes"] = {
+        "post": operation("addNote", status="204", requestBody={"required": True, "content": form})
+    }
+    post_id = path_parameter("post_id", {"type": "string", "format": "uuid"})
+    paths["/users/{id}/posts/{post_id}"] = {"get": operation("getPost", post_id)}
+    day = path_parameter("day", {"type": "string", "format": "date"})
+    paths["/users/{id}/stats/{day}"] = {"get": operation("getStats", day)}
+    spec.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def grown_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("grown-spec") / "project"
+    root.mkdir()
+    _copy_project(root)
+    _grow_spec(root / "openapi" / "tapti.yaml")
+    _run([sys.executable, str(root / "scripts" / "generate.py")], root)
+    return root
+
+
+_GROWN_PROBE = """
+import datetime, json, sys, traceback, uuid
+from tapti_api_client.api.users import add_note, get_post, get_stats, start_accounts_job
+from tapti_api_client.models import Note
+from tapti_ext import Tapti
+from tapti_ext.testing import MockTaptiServer
+
+call, key = json.loads(sys.argv[1]), sys.argv[2]
+seen = {}
+
+def step(name, run):
+    try:
+        seen[name] = run()
+    except Exception as exc:
+        seen[name] = {"error": "".join(traceback.format_exception_only(exc)).strip()}
+
+def last(server):
+    request = server.requests[-1]
+    return {"path": request.path, "status": request.status,
+            "type": request.headers.get("content-type"),
+            "length": request.headers.get("content-length")}
+
+with MockTaptiServer(api_key=key) as server, Tapti(
+    api_key=key, base_url=server.url, max_retries=0
+) as tapti:
+    step("literal_path", lambda: {
+        "call": [type(tapti.call(start_accounts_job, "u1")).__name__, last(server)],
+        "raw": [int(start_accounts_job.sync_detailed("u1", client=tapti.raw).status_code),
+                last(server)],
+    })
+    step("form_body", lambda: [tapti.call(add_note, "u1", body=Note(text="hello wörld")),
+                               last(server)])
+    step("typed_path", lambda: [
+        tapti.call(get_post, "u1", uuid.UUID(int=7)) and last(server),
+        tapti.call(get_stats, "u1", datetime.date(2026, 1, 31)) and last(server),
+    ])
+    def mixed_case():
+        names = ("YouTubeShorts", "youtubeshorts", "YOUTUBESHORTS")
+        tokens = [tapti.user("u1").create_sdk_token(**{**call, "platforms": name})
+                  for name in names]
+        return {"platforms": [[p.value for p in token.platforms] for token in tokens],
+                "sent": server.requests[-1].json["user_platforms"],
+                "portal": tokens[0].portal_url(platform="youtubeshorts")}
+    step("mixed_case", mixed_case)
+print(json.dumps(seen))
+"""
+
+
+@pytest.fixture(scope="module")
+def grown(grown_root: Path) -> dict[str, Any]:
+    command = [sys.executable, "-c", _GROWN_PROBE, json.dumps(CALL), KEY]
+    result: dict[str, Any] = json.loads(_run(command, grown_root, _copy_env(grown_root)))
+    return result
+
+
+def test_a_literal_path_beside_a_templated_one_is_its_own_operation(
+    grown: dict[str, Any],
+) -> None:
+    # /users/{id}/accounts/all, not /users/{id}/accounts/{platform} with platform "all": the
+    # mock serves its 202, and the SDK takes that 202 as the operation's documented answer.
+    outcome = _step(grown, "literal_path")
+    job = {"path": "/users/u1/accounts/all", "status": 202, "type": None, "length": None}
+    assert outcome["call"] == ["Accounts", job]
+    assert outcome["raw"] == [202, job]
+
+
+def test_a_form_body_is_sent_by_call(grown: dict[str, Any]) -> None:
+    parsed, request = _step(grown, "form_body")
+    assert parsed is None  # the 204
+    assert request["type"] == "application/x-www-form-urlencoded"
+    assert request["length"] == str(len("text=hello+w%C3%B6rld"))
+
+
+def test_typed_path_parameters_are_taken_as_the_generated_code_types_them(
+    grown: dict[str, Any],
+) -> None:
+    post, stats = _step(grown, "typed_path")
+    assert post["path"] == f"/users/u1/posts/{uuid.UUID(int=7)}"
+    assert stats["path"] == "/users/u1/stats/2026-01-31"
+
+
+def test_an_enum_value_in_mixed_case_is_taken_in_any_case(grown: dict[str, Any]) -> None:
+    outcome = _step(grown, "mixed_case")
+    assert outcome["platforms"] == [["YouTubeShorts"]] * 3
+    assert outcome["sent"] == ["YouTubeShorts"]
+    assert outcome["portal"].endswith("&platform=youtubeshorts")

@@ -1057,7 +1057,9 @@ class MockTaptiServer:
         if isinstance(found, _Reply):
             return found
         token, issued = found
-        chosen = [value.upper() for name, value in pairs if name == "platform"]
+        # In any case, as the SDK writes it (lower) and whatever case the spec gives a value.
+        spelled = {platform.upper(): platform for platform in issued.platforms}
+        chosen = [spelled.get(value.upper(), value) for name, value in pairs if name == "platform"]
         if len(chosen) > 1 or (chosen and chosen[0] not in issued.platforms):
             mine = ", ".join(platform.lower() for platform in issued.platforms) or "none"
             return _page(

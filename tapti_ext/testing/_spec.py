@@ -99,6 +99,9 @@ class Operation:
     filters: tuple[Filter, ...] = ()
 
 
+_PARAMETER: Final = re.compile(r"{[^{}]+}")  # a path template's parameter
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     """A path template and the operations declared on it."""
@@ -129,7 +132,11 @@ class Spec:
 
     def __init__(self, document: Mapping[str, Any]) -> None:
         self.document = document
-        self.routes: tuple[Route, ...] = tuple(self._routes())
+        # A concrete path before a templated one, as OpenAPI matches them: /users/me is not
+        # /users/{id} with id "me", though either pattern matches it.
+        self.routes: tuple[Route, ...] = tuple(
+            sorted(self._routes(), key=lambda route: -len(_PARAMETER.sub("", route.template)))
+        )
         # Every header an apiKey scheme names: what the mock never records or logs in clear.
         self.secret_headers: frozenset[str] = frozenset(
             str(scheme["name"]).lower()
@@ -169,7 +176,7 @@ class Spec:
                 if method in item
             }
             names = re.findall(r"{([^{}]+)}", template)
-            literal = re.split(r"{[^{}]+}", template)
+            literal = _PARAMETER.split(template)
             # One non-empty raw segment per parameter: "/users/a/b/sdk-token" is not a route.
             pattern = "([^/]+)".join(re.escape(part) for part in literal)
             yield Route(template, re.compile(pattern), tuple(names), operations)
