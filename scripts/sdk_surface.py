@@ -27,6 +27,7 @@ from typing import Any
 
 __all__ = [
     "Break",
+    "answer_kinds",
     "as_released_path_names",
     "breaking_changes",
     "closed_models",
@@ -377,6 +378,43 @@ def success_statuses(spec: Spec) -> dict[str, set[str]]:
     }
 
 
+def answer_kinds(spec: Spec) -> dict[str, frozenset[str]]:
+    """``function status`` and each place under it (``.field``, ``[]`` an array's items) ->
+    the JSON types a 2xx answer may hold there: ``string``, ``null`` (``nullable`` or a type
+    list), ``union`` where ``oneOf``/``anyOf`` stand. The released SDK parses by them."""
+    found: dict[str, frozenset[str]] = {}
+    for path, method, operation in _operations(spec):
+        function = _function(path, method, operation)
+        for code, response in (operation.get("responses") or {}).items():
+            if str(code).startswith("2"):
+                content = _resolve(spec, response).get("content") or {}
+                schema = (content.get("application/json") or {}).get("schema")
+                _walk_kinds(spec, schema, f"{function} {code}", found, frozenset())
+    return found
+
+
+def _walk_kinds(
+    spec: Spec, node: Any, where: str, found: dict[str, frozenset[str]], seen: frozenset[str]
+) -> None:
+    parts, seen = _schema_parts(spec, node, seen)
+    if not parts or where in found:
+        return
+    kinds: set[str] = set()
+    for part in parts:
+        kind = part.get("type")
+        kinds.update(map(str, kind) if isinstance(kind, list) else [str(kind)] if kind else [])
+        if part.get("nullable") is True:
+            kinds.add("null")
+        if part.get("oneOf") or part.get("anyOf"):
+            kinds.add("union")  # parsed another way: branches the released SDK never tries
+    found[where] = frozenset(kinds)
+    for part in parts:
+        for name, child in (part.get("properties") or {}).items():
+            _walk_kinds(spec, child, f"{where}.{name}", found, seen)
+        if isinstance(part.get("items"), Mapping):
+            _walk_kinds(spec, part["items"], f"{where}[]", found, seen)
+
+
 # The keywords that bound what a request may hold (Optic judges none of them). Numeric bounds
 # are compared as one bound per side, exclusive or not; length and count bounds by value; the
 # other rules are narrowed by any rule that was not there, save where _rules_out knows better.
@@ -630,6 +668,7 @@ def breaking_changes(released: Spec, current: Spec) -> list[Break]:
         *_closed_breaks(released, current),
         *_bound_breaks(released, current),
         *_status_breaks(released, current),
+        *_widened_answers(released, current),
         *_server_breaks(released, current),
         *_key_breaks(released, current),
         *_scheme_breaks(released, current),
@@ -905,6 +944,22 @@ def _shown(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(map(repr, value))
     return repr(value)
+
+
+def _widened_answers(released: Spec, current: Spec) -> Iterator[Break]:
+    """A 2xx answer that may now hold a type it could not (a oneOf, a null, an object where a
+    string was): the released SDK refuses it after the API did the work. A place with no type
+    took anything already; one that is new is a new field, which the SDK keeps."""
+    old, new = answer_kinds(released), answer_kinds(current)
+    for where in sorted(old.keys() & new.keys()):
+        added = new[where] - old[where] if old[where] else frozenset()
+        if added:
+            name = where.rpartition(".")[2] if "." in where else where.split()[0]
+            yield Break(
+                name.removesuffix("[]"),
+                f"answer {where} may now hold {', '.join(sorted(added))}, which the released "
+                f"SDK refuses (it takes {', '.join(sorted(old[where]))})",
+            )
 
 
 def _status_breaks(released: Spec, current: Spec) -> Iterator[Break]:

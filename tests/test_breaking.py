@@ -1115,3 +1115,39 @@ def test_a_format_that_changes_a_fields_python_type_breaks(format_: str, now: st
         )
         == []
     )  # still a str
+
+
+def test_an_answer_that_may_hold_more_types_breaks() -> None:
+    # The released SDK parses a 2xx by the types it was generated for: a oneOf, a null or an
+    # object where a string was is refused after the API did the work (probe 11, M6).
+    pending = {"type": "object", "properties": {"job_id": {"type": "string"}}}
+
+    def body_one_of(spec: Spec) -> None:
+        response = operation(spec)["responses"]["200"]["content"]["application/json"]
+        response["schema"] = {"oneOf": [response["schema"], pending]}
+
+    def field_widened(spec: Spec) -> None:
+        field = response_schema(spec)["properties"]["oauth_portal_url"]
+        field["oneOf"] = [{"type": "string"}, {"type": "object"}]
+        del field["type"]
+
+    def field_nullable(spec: Spec) -> None:
+        response_schema(spec)["properties"]["oauth_portal_url"]["type"] = ["string", "null"]
+
+    (broken,) = breaks(body_one_of)
+    assert broken.name == "create_sdk_token"
+    assert "answer create_sdk_token 200 may now hold union" in broken.what
+    for change, added in ((field_widened, "union"), (field_nullable, "null")):
+        (broken,) = breaks(change)
+        assert broken.name == "oauth_portal_url"
+        assert f"200.oauth_portal_url may now hold {added}, which the released SDK" in broken.what
+
+
+def test_an_answer_that_may_hold_fewer_types_breaks_nothing() -> None:
+    def narrowed(spec: Spec) -> None:
+        field = response_schema(spec)["properties"]["oauth_portal_url"]
+        field["type"] = ["string", "null"]
+
+    widened = copy.deepcopy(load_spec())
+    narrowed(widened)
+    assert sdk_surface.breaking_changes(widened, load_spec()) == []
