@@ -451,3 +451,21 @@ def test_a_client_generated_from_the_changed_spec_round_trips_through_the_mock(
     assert outcome["max_accounts"] == 1
     assert outcome["sent"] == sorted([*BASE_BODY, *NEW_REQUEST_PROPERTIES])
     assert outcome["token_in_url"] is True
+
+
+def test_the_user_id_follows_a_renamed_path_parameter() -> None:
+    # An announced {id} -> {user_id} rename: the SDK's URLs are the same, and the kit's
+    # requests[-1].user_id and user_of(token) must still name the user (probe 11, L2).
+    document = copy.deepcopy(_spec_document())
+    item = document["paths"].pop("/users/{id}/sdk-token")
+    for parameter in item["post"]["parameters"]:
+        if parameter.get("in") == "path":
+            parameter["name"] = "user_id"
+    document["paths"]["/users/{user_id}/sdk-token"] = item
+    with MockTaptiServer(api_key=KEY) as server:
+        server._spec = Spec(document)
+        answer = _post(server, BASE_BODY)
+        assert answer.status_code == 200, answer.text
+        token = parse_qs(urlsplit(answer.json()["oauth_portal_url"]).query)["sdk_token"][0]
+        assert server.requests[-1].user_id == "u1"
+        assert server.user_of(token) == "u1"

@@ -68,12 +68,13 @@ class RecordedRequest:
     """One request the mock answered, as a test wants to assert on it.
 
     ``path`` is the request target as sent (query included), except that an ``sdk_token``
-    query parameter reads ``***``. ``user_id`` is the decoded ``{id}`` of the path, or ``None``.
-    ``headers`` has lower-case names, with credentials (every header an apiKey security scheme of
-    the spec names, such as ``x-api-key``, and ``authorization``, ``cookie``...) replaced by
-    ``"***"``. ``json`` is the parsed body, or ``None`` when there was none or it was not JSON
-    (or escaped a lone surrogate, which no UTF-8 text holds). ``status`` is what the mock
-    answered and ``request_id`` the ``x-request-id`` it sent.
+    query parameter reads ``***``. ``user_id`` is the decoded ``{id}`` of the path (its first
+    parameter, whatever the spec names it), or ``None``. ``headers`` has lower-case names,
+    with credentials (every header an apiKey security scheme of the spec names, such as
+    ``x-api-key``, and ``authorization``, ``cookie``...) replaced by ``"***"``. ``json`` is
+    the parsed body, or ``None`` when there was none or it was not JSON (or escaped a lone
+    surrogate, which no UTF-8 text holds). ``status`` is what the mock answered and
+    ``request_id`` the ``x-request-id`` it sent.
     """
 
     method: str
@@ -274,6 +275,14 @@ class _Incoming:
     @property
     def operation(self) -> Operation | None:
         return None if self.route is None else self.route.operations.get(self.method)
+
+    @property
+    def user_id(self) -> str | None:
+        """The path's first parameter (``{id}`` of ``/users/{id}/...``), whatever the spec
+        names it: a renamed ``{user_id}`` is still the user."""
+        if self.route is None or not self.route.parameters:
+            return None
+        return self.params.get(self.route.parameters[0])
 
 
 def _fill_tokens(value: object, issue: Callable[[], tuple[str, str]]) -> object:
@@ -848,7 +857,7 @@ class MockTaptiServer:
         record = RecordedRequest(
             method=method,
             path=_masked_path(path),
-            user_id=incoming.params.get("id"),
+            user_id=incoming.user_id,
             headers=types.MappingProxyType(self._recorded_headers(headers)),
             json=None if incoming.parsed is _NO_JSON else incoming.parsed,
             status=reply.status,
@@ -1002,7 +1011,7 @@ class MockTaptiServer:
         redirect_url = body.get("redirect_url")
         callback_url = body.get("callback_url")
         issued = IssuedToken(
-            user_id=incoming.params.get("id"),
+            user_id=incoming.user_id,
             platforms=_strings(body.get("user_platforms")),
             scopes=_strings(body.get("enabled_scopes")),
             redirect_url=redirect_url if isinstance(redirect_url, str) else None,
