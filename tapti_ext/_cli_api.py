@@ -143,7 +143,8 @@ def _operation(
         text = " ".join(str(spec.get("description", "")).split())
         if parameter.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD:
             name = str(spec.get("name", parameter.name)).upper()
-            path.append(Parameter(parameter.name, name, kind, True, text or "a path parameter"))
+            text = _help(text or "a path parameter", kind)
+            path.append(Parameter(parameter.name, name, kind, True, text))
         elif parameter.name == "body":
             body = Parameter("body", "--body", kind, required, "")
         else:
@@ -152,10 +153,13 @@ def _operation(
                 Parameter(parameter.name, _flag(spec, parameter.name, taken), kind, required, text)
             )
     doc = (getattr(module, "sync_detailed", None) or get_kwargs).__doc__ or ""
+    first = doc.strip().partition("\n")[0]  # "Args:" where the spec gives no summary
     return Operation(
         name=module.__name__.rpartition(".")[2].replace("_", "-"),
         module=module,
-        summary=described.get("summary") or doc.strip().partition("\n")[0],
+        summary=described.get("summary")
+        or ("" if first.endswith(":") else first)
+        or described.get("route", ""),
         route=described.get("route", ""),
         path=tuple(path),
         options=tuple(options),

@@ -890,3 +890,13 @@ def test_an_enum_value_in_mixed_case_is_taken_in_any_case(grown: dict[str, Any])
     assert outcome["platforms"] == [["YouTubeShorts"]] * 3
     assert outcome["sent"] == ["YouTubeShorts"]
     assert outcome["portal"].endswith("&platform=youtubeshorts")
+
+
+def test_tapti_api_help_for_operations_the_spec_gives_no_summary(grown_root: Path) -> None:
+    listing, account = _cli(grown_root, ["api", "--help"], ["api", "get-account", "--help"])["runs"]
+    assert "Args:" not in listing["stdout"]  # the generated docstring's first line, before
+    assert re.search(
+        r"^    get-post +GET /users/\{id\}/posts/\{post_id\}$", listing["stdout"], re.M
+    )
+    # An enum path parameter lists its values, as an enum option does.
+    assert re.search(r"PLATFORM +a path parameter; one of: facebook,", account["stdout"]), account
