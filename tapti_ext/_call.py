@@ -320,6 +320,10 @@ def request_parts(
         payload = {**payload, **extras.body}
     method = spec["method"].upper()  # the generated code writes it lower-case
     generated = spec.get("headers")
+    if generated and not _SDK_HEADERS.isdisjoint(map(str.lower, generated)):
+        # A header parameter of the spec named so (Host): the SDK's would go beside it.
+        taken = sorted(name for name in generated if name.lower() in _SDK_HEADERS)
+        raise InvalidInputError(f"this operation sets {', '.join(taken)}, which the SDK sets")
     body = (
         (_body_bytes(payload, extras), _JSON_TYPE)
         if payload is not None

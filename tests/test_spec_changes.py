@@ -791,6 +791,8 @@ def _grow_spec(spec: Path) -> None:
     paths["/users/{id}/posts/{post_id}"] = {"get": operation("getPost", post_id)}
     day = path_parameter("day", {"type": "string", "format": "date"})
     paths["/users/{id}/stats/{day}"] = {"get": operation("getStats", day)}
+    host = {"name": "Host", "in": "header", "schema": {"type": "string"}}
+    paths["/users/{id}/ping"] = {"get": operation("pingUser", host)}
     spec.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
 
 
@@ -848,6 +850,17 @@ with MockTaptiServer(api_key=key) as server, Tapti(
                 "sent": server.requests[-1].json["user_platforms"],
                 "portal": tokens[0].portal_url(platform="youtubeshorts")}
     step("mixed_case", mixed_case)
+    def host_header():
+        from tapti_api_client.api.users import ping_user
+        sent, refusals = len(server.requests), []
+        for send in (lambda: tapti.call(ping_user, "u1", host="evil.example"),
+                     lambda: ping_user.sync_detailed("u1", client=tapti.raw, host="evil.example")):
+            try:
+                send()
+            except Exception as exc:
+                refusals.append([type(exc).__name__, str(exc)])
+        return {"refusals": refusals, "sent": len(server.requests) - sent}
+    step("host_header", host_header)
 print(json.dumps(seen))
 """
 
@@ -900,3 +913,13 @@ def test_tapti_api_help_for_operations_the_spec_gives_no_summary(grown_root: Pat
     )
     # An enum path parameter lists its values, as an enum option does.
     assert re.search(r"PLATFORM +a path parameter; one of: facebook,", account["stdout"]), account
+
+
+def test_a_header_parameter_the_sdk_sets_is_refused_unsent(grown: dict[str, Any]) -> None:
+    # A spec's header parameter named Host: the SDK's own Host would go beside it, and which
+    # one a server or a proxy reads is theirs to choose (probe 11, L4).
+    outcome = _step(grown, "host_header")
+    assert outcome["sent"] == 0
+    (call_type, call_message), (raw_type, _) = outcome["refusals"]
+    assert (call_type, raw_type) == ("InvalidInputError", "InvalidInputError")
+    assert call_message == "this operation sets Host, which the SDK sets"
