@@ -58,6 +58,7 @@ __all__ = [
     "Target",
     "Unreadable",
     "as_response",
+    "check_operation_request",
     "error_response",
     "extras_of",
     "is_token",
@@ -308,11 +309,6 @@ def request_parts(
     """The request the generated ``_get_kwargs`` describes, on ``base_url``, with ``extras``:
     what ``httpx2.Request(method, url, params=..., json=..., headers=...)`` would hold, without
     the ~20 µs that building one costs a call."""
-    if not spec.keys() <= _GENERATED_KWARGS:
-        raise InvalidInputError(
-            f"this operation's request has {', '.join(sorted(spec.keys() - _GENERATED_KWARGS))}"
-            ", which tapti.call cannot send; send it through tapti.raw"
-        )
     payload = spec.get("json")
     if extras.body:
         if not isinstance(payload, dict):
@@ -320,10 +316,6 @@ def request_parts(
         payload = {**payload, **extras.body}
     method = spec["method"].upper()  # the generated code writes it lower-case
     generated = spec.get("headers")
-    if generated and not _SDK_HEADERS.isdisjoint(map(str.lower, generated)):
-        # A header parameter of the spec named so (Host): the SDK's would go beside it.
-        taken = sorted(name for name in generated if name.lower() in _SDK_HEADERS)
-        raise InvalidInputError(f"this operation sets {', '.join(taken)}, which the SDK sets")
     body = (
         (_body_bytes(payload, extras), _JSON_TYPE)
         if payload is not None
@@ -363,6 +355,20 @@ def request_parts(
     if content_type[1] and not any(name.lower() == b"content-type" for name, _ in sent):
         sent.append(content_type)
     return method, target, httpx2.Headers(sent), content
+
+
+def check_operation_request(spec: dict[str, Any]) -> None:
+    """What a generated ``_get_kwargs`` made for ``tapti.call`` that ``request_parts`` cannot
+    send as asked: a part it does not know (cookies), or a header parameter the SDK sets
+    (``Host``: its own would go beside it). The wrapper's own operation has neither."""
+    if not spec.keys() <= _GENERATED_KWARGS:
+        raise InvalidInputError(
+            f"this operation's request has {', '.join(sorted(spec.keys() - _GENERATED_KWARGS))}"
+            ", which tapti.call cannot send; send it through tapti.raw"
+        )
+    taken = sorted(name for name in spec.get("headers") or {} if name.lower() in _SDK_HEADERS)
+    if taken:
+        raise InvalidInputError(f"this operation sets {', '.join(taken)}, which the SDK sets")
 
 
 def _encoded_body(

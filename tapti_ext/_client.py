@@ -44,6 +44,7 @@ from ._call import (
     RetryPolicy,
     Sources,
     as_response,
+    check_operation_request,
     extras_of,
     model_from,
     request_parts,
@@ -462,6 +463,7 @@ class _BaseTapti(Generic[_Pipe]):
         name = operation.__name__.rpartition(".")[2]
         try:
             spec = get_kwargs(**_checked_path_arguments(get_kwargs, name, args, kwargs))
+            check_operation_request(spec)
         except InvalidInputError:
             raise
         except (TypeError, AttributeError, ValueError, KeyError) as exc:  # e.g. a dict body
