@@ -522,8 +522,8 @@ def _checked_path_arguments(
     for parameter, value in bound.items():
         if signature.parameters[parameter].kind in _POSITIONAL:
             argument = f"{name} {parameter}"
-            if _typed_path_value(value):  # the generated code sends str(value)
-                check_user_id(str(value), argument=argument)
+            if not isinstance(value, str | int) and _typed_path_value(value):
+                check_user_id(str(value), argument=argument)  # what the generated code sends
             else:
                 bound[parameter] = check_user_id(value, argument=argument)
     return bound
