@@ -6,6 +6,9 @@
   default traffic, its own pool included, so with it active no call reaches a real server.
 - httpx2-pytest's ``httpx2_mock`` (it patches ``httpx2.HTTPTransport``): it sees the SDK only
   through an ``http_client``; the default pool goes past it.
+- vcrpy's cassettes: the same as httpx2-pytest. respx's ``respx.mock``, pytest-httpx and
+  responses (the httpx and requests stacks): they see nothing of the SDK.
+- pytest-socket: the guard that stops the SDK's calls to any other host, whatever the client.
 - The SDK's own ``MockTaptiServer`` and fixtures: tests/test_mock_server.py and the docs.
 """
 
@@ -23,6 +26,7 @@ import pytest
 import respx
 
 from tapti_ext import AsyncTapti, AuthenticationError, InternalServerError, Tapti
+from tapti_ext.testing import MockTaptiServer
 
 CALL: dict[str, Any] = {
     "platforms": "youtube",
@@ -166,3 +170,144 @@ def test_httpx2_pytest_sees_the_sdk_only_through_an_httpx2_client(tmp_path: Path
     probe = [sys.executable, "-c", "import pytest_httpx2; print(pytest_httpx2.__file__)"]
     where = subprocess.run(probe, env=environment, capture_output=True, text=True, check=True)
     assert where.stdout.startswith(str(plugin)), "the run did not use httpx2-pytest"
+
+
+def test_respx_mock_of_the_httpx_stack_sees_nothing_of_the_sdk() -> None:
+    """A 0.1-era suite's ``respx.mock`` (the SDK was on httpx then): it patches httpx's
+    stack, so the SDK's call goes past it to the server, and the route is never called."""
+    with MockTaptiServer() as server, respx.mock(assert_all_called=False) as router:
+        route = router.post(url__startswith=server.url).respond(json={"oauth_portal_url": PORTAL})
+        with Tapti(api_key=server.api_key, base_url=server.url) as tapti:
+            token = tapti.user("u1").create_sdk_token(**CALL)
+    assert not route.called
+    assert token.sdk_token == server.issued_tokens[-1]  # the server, not respx, answered
+
+
+# Cassettes (vcrpy, as pytest-recording runs it), the httpx and requests plugins, and a
+# socket-level guard, each in a pytest of its own with only the plugins named (-p ...).
+OTHER_PLUGINS = [
+    "vcrpy==9.4.2",
+    "wrapt==2.5.2",
+    "pytest-recording==0.15.0",
+    "pytest-socket==0.8.1",
+    "pytest-httpx==0.36.2",
+    "responses==0.26.3",
+]
+OTHER_PLUGINS_USER_TESTS = """
+import httpx2
+import pytest
+import responses
+from tapti_ext import Tapti
+from tapti_ext.testing import MockTaptiServer
+
+CALL = {CALL!r}
+
+
+@pytest.fixture
+def real_api():
+    # Stands in for the real API: a server the tests never meant to reach.
+    with MockTaptiServer() as server:
+        yield server
+
+
+@pytest.mark.vcr(record_mode="none")  # "no test may reach the network"
+def test_a_cassette_does_not_see_the_default_pool(real_api):
+    with Tapti(api_key=real_api.api_key, base_url=real_api.url) as tapti:
+        tapti.user("u1").create_sdk_token(**CALL)
+    assert len(real_api.requests) == 1
+
+
+@pytest.mark.vcr(record_mode="none")
+def test_a_cassette_sees_an_httpx2_client(real_api):
+    from vcr.errors import CannotOverwriteExistingCassetteException
+
+    with httpx2.Client() as http, Tapti(
+        api_key=real_api.api_key, base_url=real_api.url, http_client=http, max_retries=0
+    ) as tapti:
+        with pytest.raises(CannotOverwriteExistingCassetteException):
+            tapti.user("u1").create_sdk_token(**CALL)
+    assert real_api.requests == []
+
+
+def test_pytest_httpx_does_not_see_the_sdk(httpx_mock, real_api):
+    httpx_mock.add_response(json={{"oauth_portal_url": "x"}}, is_optional=True)
+    with Tapti(api_key=real_api.api_key, base_url=real_api.url) as tapti:
+        tapti.user("u1").create_sdk_token(**CALL)
+    assert len(real_api.requests) == 1
+
+
+@responses.activate
+def test_responses_does_not_see_the_sdk(real_api):
+    with Tapti(api_key=real_api.api_key, base_url=real_api.url) as tapti:
+        tapti.user("u1").create_sdk_token(**CALL)
+    assert len(real_api.requests) == 1
+"""
+SOCKET_GUARD_USER_TESTS = """
+import pytest
+from pytest_socket import SocketConnectBlockedError
+from tapti_ext import Tapti
+
+CALL = {CALL!r}
+
+
+def test_the_guard_stops_the_default_pool_before_another_host():
+    # 192.0.2.1 (TEST-NET-1): were it let through, the connect would only time out.
+    with Tapti(api_key="sk_test_key_1", base_url="http://192.0.2.1:9",
+               allow_insecure_http=True, max_retries=0, timeout=5) as tapti:
+        with pytest.raises(SocketConnectBlockedError):
+            tapti.user("u1").create_sdk_token(**CALL)
+
+
+def test_the_kit_on_this_machine_is_let_through(tapti_client, tapti_mock):
+    tapti_client.user("u1").create_sdk_token(**CALL)
+    assert len(tapti_mock.requests) == 1
+"""
+
+
+def _pytest_with(tmp_path: Path, plugins: list[str], tests: str, *args: str) -> str:
+    """``tests`` run by a pytest whose only plugins are ``-p`` ones, installed for it alone."""
+    target = tmp_path / "plugins"
+    installed = subprocess.run(
+        [*PIP_INSTALL, "--no-deps", "--target", str(target), *OTHER_PLUGINS],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert installed.returncode == 0, f"pip could not install the plugins: {installed.stderr}"
+    (tmp_path / "test_user.py").write_text(tests.format(CALL=CALL))
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([*sys.path, str(target)]),  # the dev pytest first
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+    }
+    options = [option for plugin in plugins for option in ("-p", plugin)]
+    ran = subprocess.run(
+        [*PYTEST, *options, *args, "test_user.py"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    return ran.stdout + ran.stderr
+
+
+def test_cassettes_and_the_httpx_and_requests_plugins_see_what_docs_say(tmp_path: Path) -> None:
+    """What docs/testing.md says of vcrpy (pytest-recording), pytest-httpx and responses:
+    only a cassette sees the SDK, and only through an ``httpx2.Client``; the default pool
+    goes past all three to the server."""
+    plugins = ["pytest_recording.plugin", "pytest_httpx", "tapti_mock"]
+    output = _pytest_with(tmp_path, plugins, OTHER_PLUGINS_USER_TESTS)
+    assert "4 passed" in output, output
+
+
+def test_a_socket_guard_stops_the_sdk_and_lets_the_kit_through(tmp_path: Path) -> None:
+    """The guard docs/testing.md recommends whatever the client: pytest-socket, allowing only
+    this machine. The SDK connects through Python's socket module, so the guard sees it."""
+    plugins = ["pytest_socket", "tapti_mock"]
+    args = ["--disable-socket", "--allow-hosts=127.0.0.1"]
+    output = _pytest_with(tmp_path, plugins, SOCKET_GUARD_USER_TESTS, *args)
+    assert "2 passed" in output, output
