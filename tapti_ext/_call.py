@@ -568,9 +568,9 @@ def spec_facts(method: str, path: str) -> tuple[tuple[int, ...] | None, str | No
 def _specificity(operation: tuple[str, str, tuple[int, ...]]) -> tuple[int, int]:
     """More segments first (they match more of the path), then more literal text: as OpenAPI
     says, ``/users/me`` matches before ``/users/{id}``, whose template is the longer text."""
-    head, *parameters = operation[1].split("{")
-    literal = len(head) + sum(len(part.partition("}")[2]) for part in parameters)
-    return operation[1].count("/"), literal
+    template = operation[1]
+    parameters = [part.partition("}")[0] for part in template.split("{")[1:] if "}" in part]
+    return template.count("/"), len(template) - sum(len(name) + 2 for name in parameters)
 
 
 _MOST_SPECIFIC_FIRST: Final = sorted(OPERATIONS, key=_specificity, reverse=True)

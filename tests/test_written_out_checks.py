@@ -170,15 +170,22 @@ def test_every_character_is_judged_as_the_patterns_did() -> None:
         ), hex(code)
 
 
+def specificity(template: str) -> tuple[int, int]:
+    """More segments, then more literal text (a ``{name}`` pair is none): as OpenAPI matches
+    ``/users/me`` before ``/users/{id}``."""
+    return template.count("/"), len(re.sub(r"\{[^{}]*\}", "", template))
+
+
 def pattern_facts(
     method: str, path: str, operations: tuple[tuple[str, str, tuple[int, ...]], ...]
 ) -> tuple[tuple[int, ...] | None, str | None]:
-    """``spec_facts`` as it was: each template a pattern, a parameter one or more non-slashes."""
+    """``spec_facts`` as patterns: each template one, a parameter one or more non-slashes; the
+    most specific template that matches wins (``specificity``), the first of equal ones."""
     best: tuple[int, str, tuple[int, ...]] | None = None
     for verb, template, success in operations:
         pattern = re.sub(r"\\\{[^/]*?\\\}", "[^/]+", re.escape(template))
         found = re.compile(pattern + "$").search(path) if verb == method else None
-        if found and (best is None or len(template) > len(best[1])):
+        if found and (best is None or specificity(template) > specificity(best[1])):
             best = (found.start(), template, success)
     if best is None:
         return None, None
@@ -216,8 +223,14 @@ paths = st.lists(
 def test_a_path_is_matched_to_its_template_as_the_patterns_did(
     spec: tuple[tuple[str, str, tuple[int, ...]], ...], path: str, method: str
 ) -> None:
-    with mock.patch.object(_call, "OPERATIONS", spec):
+    ordered = sorted(spec, key=lambda operation: specificity(operation[1]), reverse=True)
+    with mock.patch.object(_call, "_MOST_SPECIFIC_FIRST", ordered):
         assert _call.spec_facts(method, path) == pattern_facts(method, path, spec)
+
+
+@given(templates)
+def test_operations_are_ordered_as_the_pattern_says(template: str) -> None:
+    assert _call._specificity(("GET", template, (200,))) == specificity(template)
 
 
 def test_an_attempt_that_lost_track_of_the_heads_starts_afresh_when_restarted() -> None:
