@@ -50,7 +50,7 @@ from ._call import (
     request_parts,
 )
 from ._decode import ACCEPT_ENCODING
-from ._errors import InvalidInputError, RequiredFieldError, TaptiError, forget_keys, forget_locals
+from ._errors import InvalidInputError, RequiredFieldError, TaptiError, forget_locals
 from ._inputs import (
     PlatformLike,
     ScopeLike,
@@ -642,7 +642,6 @@ class Tapti(_BaseTapti[Pipeline]):
         """Close the pool this client created; a caller's ``http_client`` stays open."""
         if self._owns_pipeline:
             self._pipeline.close()
-        forget_keys()
 
     def __enter__(self) -> Self:
         return self
@@ -722,7 +721,6 @@ class AsyncTapti(_BaseTapti[AsyncPipeline]):
         """Close the pool this client created; a caller's ``http_client`` stays open."""
         if self._owns_pipeline:
             await self._pipeline.close()
-        forget_keys()
 
     async def aclose(self) -> None:
         """``close()`` under httpx2's name for it."""

@@ -533,13 +533,6 @@ def _spellings(secret: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
 
-def forget_keys() -> None:
-    """Drop the patterns built from keys: a closed client's key is then held by no cache of
-    this module (other clients' patterns are built again at their next masking)."""
-    for cached in (_nul_spaced, _marks, _spellings):
-        cached.cache_clear()
-
-
 @cache
 def _named_references() -> dict[str, list[str]]:
     """HTML5's named character references of each printable ASCII character (``&amp;``,
