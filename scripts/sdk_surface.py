@@ -381,7 +381,9 @@ def success_statuses(spec: Spec) -> dict[str, set[str]]:
 def answer_kinds(spec: Spec) -> dict[str, frozenset[str]]:
     """``function status`` and each place under it (``.field``, ``[]`` an array's items) ->
     the JSON types a 2xx answer may hold there: ``string``, ``null`` (``nullable`` or a type
-    list), ``union`` where ``oneOf``/``anyOf`` stand. The released SDK parses by them."""
+    list), and ``union`` with its branches' types where ``oneOf``/``anyOf`` stand; empty where
+    any type may stand. The released SDK parses by them. Places under a union's branches and
+    a map's values are not followed."""
     found: dict[str, frozenset[str]] = {}
     for path, method, operation in _operations(spec):
         function = _function(path, method, operation)
@@ -399,20 +401,29 @@ def _walk_kinds(
     parts, seen = _schema_parts(spec, node, seen)
     if not parts or where in found:
         return
+    kinds, untyped = _types(parts), not _types(parts)
+    for part in parts:
+        for branch in [*(part.get("oneOf") or []), *(part.get("anyOf") or [])]:
+            branch_kinds = _types(_schema_parts(spec, branch, seen)[0])
+            kinds |= {"union", *branch_kinds}  # parsed another way than a plain type
+            untyped = untyped and not branch_kinds
+    found[where] = frozenset() if untyped or not kinds - {"union"} else frozenset(kinds)
+    for part in parts:
+        for name, child in (part.get("properties") or {}).items():
+            _walk_kinds(spec, child, f"{where}.{name}", found, seen)
+        if isinstance(part.get("items"), Mapping):
+            _walk_kinds(spec, part["items"], f"{where}[]", found, seen)
+
+
+def _types(parts: list[Mapping[str, Any]]) -> set[str]:
+    """The JSON types the parts name (``null`` for OpenAPI 3.0's ``nullable``)."""
     kinds: set[str] = set()
     for part in parts:
         kind = part.get("type")
         kinds.update(map(str, kind) if isinstance(kind, list) else [str(kind)] if kind else [])
         if part.get("nullable") is True:
             kinds.add("null")
-        if part.get("oneOf") or part.get("anyOf"):
-            kinds.add("union")  # parsed another way: branches the released SDK never tries
-    found[where] = frozenset(kinds)
-    for part in parts:
-        for name, child in (part.get("properties") or {}).items():
-            _walk_kinds(spec, child, f"{where}.{name}", found, seen)
-        if isinstance(part.get("items"), Mapping):
-            _walk_kinds(spec, part["items"], f"{where}[]", found, seen)
+    return kinds
 
 
 # The keywords that bound what a request may hold (Optic judges none of them). Numeric bounds
@@ -952,7 +963,9 @@ def _widened_answers(released: Spec, current: Spec) -> Iterator[Break]:
     took anything already; one that is new is a new field, which the SDK keeps."""
     old, new = answer_kinds(released), answer_kinds(current)
     for where in sorted(old.keys() & new.keys()):
-        added = new[where] - old[where] if old[where] else frozenset()
+        if not old[where]:
+            continue  # any type could stand there already
+        added = new[where] - old[where] if new[where] else frozenset({"any type"})
         if added:
             name = where.rpartition(".")[2] if "." in where else where.split()[0]
             yield Break(

@@ -321,8 +321,13 @@ def request_parts(
         if payload is not None
         else _encoded_body(spec, method, generated)
     )
-    if generated and payload is not None and generated.get("Content-Type") == "application/json":
-        # The framing below sets it after Content-Length, as httpx2 does for ``json=``.
+    if (
+        generated
+        and body is not None
+        and (payload is None or generated.get("Content-Type") == "application/json")
+    ):
+        # The framing below sets it after Content-Length, as httpx2 does (an encoded body's
+        # own type: a multipart one names the boundary httpx2 chose).
         generated = {k: v for k, v in generated.items() if k != "Content-Type"}
     if generated or extras.headers:
         headers = {**(generated or {}), **headers, **(extras.headers or {})}
@@ -361,10 +366,11 @@ def check_operation_request(spec: dict[str, Any]) -> None:
     """What a generated ``_get_kwargs`` made for ``tapti.call`` that ``request_parts`` cannot
     send as asked: a part it does not know (cookies), or a header parameter the SDK sets
     (``Host``: its own would go beside it). The wrapper's own operation has neither."""
-    if not spec.keys() <= _GENERATED_KWARGS:
+    unsent = sorted(part for part in spec.keys() - _GENERATED_KWARGS if spec[part])
+    if unsent:  # an optional cookie parameter not given leaves "cookies": {}, nothing to send
         raise InvalidInputError(
-            f"this operation's request has {', '.join(sorted(spec.keys() - _GENERATED_KWARGS))}"
-            ", which tapti.call cannot send; send it through tapti.raw"
+            f"this operation's request has {', '.join(unsent)}, which tapti.call cannot send; "
+            "send it through tapti.raw"
         )
     taken = sorted(name for name in spec.get("headers") or {} if name.lower() in _SDK_HEADERS)
     if taken:
@@ -375,11 +381,15 @@ def _encoded_body(
     spec: dict[str, Any], method: str, headers: Mapping[str, str] | None
 ) -> tuple[bytes, tuple[bytes, bytes]] | None:
     """A form, multipart or binary body (``data=``, ``files=``, ``content=``) and its
-    Content-Type, encoded by httpx2 as ``tapti.raw`` would send it (a generated multipart
-    Content-Type names the boundary httpx2 then uses)."""
+    Content-Type, encoded by httpx2. A multipart body gets a boundary of httpx2's choosing:
+    the generator writes a fixed one (``+++``), which a file's own bytes could hold."""
     given = {key: spec[key] for key in _OTHER_BODIES if spec.get(key) is not None}
     if not given:
         return None
+    if hasattr(given.get("content"), "__aiter__"):
+        raise InvalidInputError("tapti.call sends a body it can read at once: give bytes")
+    if "files" in given and headers:
+        headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
     try:
         request = httpx2.Request(method, "http://body.invalid/", headers=headers, **given)
         content = request.read()
@@ -576,21 +586,20 @@ def _specificity(operation: tuple[str, str, tuple[int, ...]]) -> tuple[int, int]
 _MOST_SPECIFIC_FIRST: Final = sorted(OPERATIONS, key=_specificity, reverse=True)
 
 
-def _template_start(path: str, template: str, least: int = 1) -> int | None:
-    """Where ``template`` matches the end of ``path``, a ``{parameter}`` standing for at least
-    ``least`` characters within one segment, or ``None``. Segment by segment, not by a
-    pattern: compiling one costs a cold start 0.1-0.2 ms (make bench, figure 1)."""
+def _template_start(path: str, template: str) -> int | None:
+    """Where ``template`` matches the end of ``path``, a ``{parameter}`` standing for text
+    within one segment, or ``None``. Segment by segment, not by a pattern: compiling one
+    costs a cold start 0.1-0.2 ms (make bench, figure 1)."""
     wanted = template.split("/")  # an OpenAPI path template starts with "/": wanted[0] is ""
     base, *found = path.rsplit("/", len(wanted) - 1)
-    if len(found) < len(wanted) - 1 or not all(
-        _segment_fits(segment, part, least) for segment, part in zip(found, wanted[1:], strict=True)
-    ):
+    if len(found) < len(wanted) - 1 or not all(map(_segment_fits, found, wanted[1:])):
         return None
     return len(base)
 
 
-def _segment_fits(segment: str, template: str, least: int) -> bool:
-    """Whether ``segment`` fits ``template``'s segment (a ``{`` never closed is text)."""
+def _segment_fits(segment: str, template: str) -> bool:
+    """Whether ``segment`` fits ``template``'s segment, where each ``{parameter}`` stands for
+    one or more characters (a ``{`` never closed is text)."""
     if "}" not in template:  # no parameter: most segments
         return segment == template
     head, _, rest = template.partition("{")
@@ -601,17 +610,23 @@ def _segment_fits(segment: str, template: str, least: int) -> bool:
         return False
     value = segment[len(head) :]
     if "{" not in tail:  # the last parameter: it is what lies between head and tail
-        return len(value) - len(tail) >= least and value.endswith(tail)
-    return any(_segment_fits(value[cut:], tail, least) for cut in range(least, len(value) + 1))
+        return len(value) > len(tail) and value.endswith(tail)
+    return any(_segment_fits(value[cut:], tail) for cut in range(1, len(value) + 1))
 
 
 def has_empty_parameter(method: str, path: str) -> bool:
-    """Whether ``path`` is one of the spec's operations only with a path parameter left empty:
-    ``/users//sdk-token``, which a proxy merging slashes sends as ``/users/sdk-token``."""
-    if spec_facts(method, path)[1] is not None:
+    """Whether ``path`` is one of the spec's operations with a path parameter left empty:
+    ``/users//sdk-token``, which a proxy merging slashes sends as ``/users/sdk-token``. Judged
+    per template, as if each empty segment held a value: a shorter template may match the
+    path's end all the same (``/posts/{id}`` in ``/users//posts/7``)."""
+    if "//" not in path and not path.endswith("/"):
         return False
+    head, *segments = path.split("/")
+    filled = "/".join([head, *(segment or "\x00" for segment in segments)])
     return any(
-        verb == method and _template_start(path, template, least=0) is not None
+        verb == method
+        and _template_start(filled, template) is not None
+        and _template_start(path, template) is None
         for verb, template, _ in _MOST_SPECIFIC_FIRST
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import math
 import sys
 from collections.abc import Iterable, Mapping
 from functools import lru_cache, partial
@@ -523,6 +524,8 @@ def _checked_path_arguments(
         if signature.parameters[parameter].kind in _POSITIONAL:
             argument = f"{name} {parameter}"
             if not isinstance(value, str | int) and _typed_path_value(value):
+                if isinstance(value, float) and not math.isfinite(value):  # "nan" names nothing
+                    raise InvalidInputError(f"{argument} must be a finite number")
                 check_user_id(str(value), argument=argument)  # what the generated code sends
             else:
                 bound[parameter] = check_user_id(value, argument=argument)

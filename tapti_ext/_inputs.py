@@ -11,7 +11,7 @@ import ipaddress
 import os
 from collections.abc import Iterable
 from enum import Enum, StrEnum
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, TypeVar
 from urllib.parse import SplitResult, urlsplit
 
@@ -418,15 +418,22 @@ def _member(enum: type[_E], value: object, argument: str) -> _E:
         return value
     # ASCII only: str.upper() makes "TIKTOK" of "tiktok" written with a dotless i, a look-alike.
     if isinstance(value, str) and value.isascii():
-        wanted = value.strip().upper()
-        try:
-            return enum(wanted)  # the spec's values are upper case, so far
-        except ValueError:  # in any case, a value the spec writes otherwise ("YouTubeShorts")
-            found = next((member for member in enum if member.value.upper() == wanted), None)
-            if found is not None:
-                return found
+        exact, upper = _spellings(enum)
+        text = value.strip()
+        found: _E | None = exact.get(text) or upper.get(text.upper())  # "YouTubeShorts" too
+        if found is not None:
+            return found
     valid = listed(enum)
     raise InvalidInputError(f"{argument}: unknown value {_quoted(value)}; valid values are {valid}")
+
+
+@cache
+def _spellings(enum: type[_E]) -> tuple[dict[str, _E], dict[str, _E]]:
+    """An enum's members by value, and by value in upper case (the first of two values that
+    differ only in case: the other is found by its exact value)."""
+    members = list(enum)
+    upper = {member.value.upper(): member for member in reversed(members)}
+    return {member.value: member for member in members}, upper
 
 
 def _members(enum: type[_E], value: object, argument: str) -> tuple[_E, ...]:

@@ -1137,17 +1137,31 @@ def test_an_answer_that_may_hold_more_types_breaks() -> None:
     (broken,) = breaks(body_one_of)
     assert broken.name == "create_sdk_token"
     assert "answer create_sdk_token 200 may now hold union" in broken.what
-    for change, added in ((field_widened, "union"), (field_nullable, "null")):
+
+    def field_untyped(spec: Spec) -> None:
+        del response_schema(spec)["properties"]["oauth_portal_url"]["type"]
+
+    changes = (
+        (field_widened, "object, union"),
+        (field_nullable, "null"),
+        (field_untyped, "any type"),
+    )
+    for change, added in changes:
         (broken,) = breaks(change)
         assert broken.name == "oauth_portal_url"
         assert f"200.oauth_portal_url may now hold {added}, which the released SDK" in broken.what
 
 
 def test_an_answer_that_may_hold_fewer_types_breaks_nothing() -> None:
-    def narrowed(spec: Spec) -> None:
-        field = response_schema(spec)["properties"]["oauth_portal_url"]
-        field["type"] = ["string", "null"]
+    def nullable(spec: Spec) -> None:
+        response_schema(spec)["properties"]["oauth_portal_url"]["type"] = ["string", "null"]
 
-    widened = copy.deepcopy(load_spec())
-    narrowed(widened)
-    assert sdk_surface.breaking_changes(widened, load_spec()) == []
+    def union(spec: Spec) -> None:
+        field = response_schema(spec)["properties"]["oauth_portal_url"]
+        field["oneOf"] = [{"type": "string"}, {"type": "object"}]
+        del field["type"]
+
+    for widen in (nullable, union):  # the released spec had them; the current one narrows
+        widened = copy.deepcopy(load_spec())
+        widen(widened)
+        assert sdk_surface.breaking_changes(widened, load_spec()) == []

@@ -507,3 +507,19 @@ class _Unprintable:
 def test_an_unknown_value_whose_repr_fails_is_named_by_its_type() -> None:
     with pytest.raises(InvalidInputError, match="unknown value of type _Unprintable"):
         Tapti(api_key=API_KEY, platforms=[_Unprintable()])
+
+
+def test_an_enum_value_is_found_exactly_before_in_any_case() -> None:
+    # A spec may one day hold two values that differ only in case: each is its own by its
+    # exact spelling, and any other spelling finds the first (review 13, L3).
+    from enum import StrEnum  # noqa: PLC0415
+
+    from tapti_ext import _inputs  # noqa: PLC0415
+
+    class Mode(StrEnum):
+        MIXED = "Fast"
+        UPPER = "FAST"
+
+    assert _inputs._member(Mode, "Fast", "mode") is Mode.MIXED
+    assert _inputs._member(Mode, "FAST", "mode") is Mode.UPPER
+    assert _inputs._member(Mode, " fast ", "mode") is Mode.MIXED

@@ -793,6 +793,29 @@ def _grow_spec(spec: Path) -> None:
     paths["/users/{id}/stats/{day}"] = {"get": operation("getStats", day)}
     host = {"name": "Host", "in": "header", "schema": {"type": "string"}}
     paths["/users/{id}/ping"] = {"get": operation("pingUser", host)}
+    # A nested resource also served at the top: /posts/{post_id} matches /users//posts/...
+    top_post = operation("getTopPost", post_id)
+    top_post["parameters"] = [post_id]
+    paths["/posts/{post_id}"] = {"get": top_post}
+    score = path_parameter("score", {"type": "number"})
+    paths["/users/{id}/score/{score}"] = {"get": operation("getScore", score)}
+    locale = {"name": "locale", "in": "cookie", "schema": {"type": "string"}}
+    paths["/users/{id}/prefs"] = {"get": operation("getPrefs", locale)}
+    schemas["Avatar"] = {
+        "type": "object",
+        "properties": {
+            "file": {"type": "string", "format": "binary"},
+            "caption": {"type": "string"},
+        },
+    }
+    multipart = {"multipart/form-data": {"schema": {"$ref": "#/components/schemas/Avatar"}}}
+    binary = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+    for path, operation_id, content in (
+        ("/users/{id}/avatar", "setAvatar", multipart),
+        ("/users/{id}/blob", "putBlob", binary),
+    ):
+        body = {"required": True, "content": content}
+        paths[path] = {"put": operation(operation_id, status="204", requestBody=body)}
     spec.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
 
 
@@ -810,7 +833,7 @@ _GROWN_PROBE = """
 import datetime, json, sys, traceback, uuid
 from tapti_api_client.api.users import add_note, get_post, get_stats, start_accounts_job
 from tapti_api_client.models import Note
-from tapti_ext import Tapti
+from tapti_ext import AsyncTapti, Tapti
 from tapti_ext.testing import MockTaptiServer
 
 call, key = json.loads(sys.argv[1]), sys.argv[2]
@@ -861,6 +884,93 @@ with MockTaptiServer(api_key=key) as server, Tapti(
                 refusals.append([type(exc).__name__, str(exc)])
         return {"refusals": refusals, "sent": len(server.requests) - sent}
     step("host_header", host_header)
+
+    def refused(send):
+        sent = len(server.requests)
+        try:
+            send()
+        except Exception as exc:
+            return [type(exc).__name__, str(exc), len(server.requests) - sent]
+        return ["sent", None, len(server.requests) - sent]
+
+    def nested_empty():
+        post = uuid.UUID(int=7)
+        return [refused(lambda: get_post.sync_detailed("", post, client=tapti.raw)),
+                refused(lambda: tapti.call(get_post, "", post))]
+    step("nested_empty", nested_empty)
+
+    def top_post_user():
+        from tapti_api_client.api.users import get_top_post
+        tapti.call(get_top_post, uuid.UUID(int=7))
+        return {"user_id": server.requests[-1].user_id, "path": server.requests[-1].path}
+    step("top_post_user", top_post_user)
+
+    def score():
+        from tapti_api_client.api.users import get_score
+        tapti.call(get_score, "u1", 1.5)
+        return [last(server)["path"], refused(lambda: tapti.call(get_score, "u1", float("nan")))]
+    step("score", score)
+
+    def cookie():
+        from tapti_api_client.api.users import get_prefs
+        tapti.call(get_prefs, "u1")
+        return [last(server)["path"], refused(lambda: tapti.call(get_prefs, "u1", locale="de"))]
+    step("cookie", cookie)
+
+with MockTaptiServer(api_key=key, portal=True) as server, Tapti(
+    api_key=key, base_url=server.url, max_retries=0
+) as tapti:
+    def portal_in_any_case():
+        import httpx2
+        token = tapti.user("u1").create_sdk_token(**{**call, "platforms": "youtubeshorts"})
+        with httpx2.Client() as http:
+            return {"status": http.get(token.portal_url(platform="youtubeshorts")).status_code}
+    step("portal_in_any_case", portal_in_any_case)
+
+# What a form, multipart or binary body puts on the wire, as a raw server reads it.
+import asyncio, io, threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+received = []
+
+class Capture(BaseHTTPRequestHandler):
+    def do_PUT(self):
+        length = int(self.headers.get("Content-Length", 0))
+        received.append({"type": self.headers.get("Content-Type"),
+                         "body": self.rfile.read(length).decode("latin-1")})
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+
+capture = ThreadingHTTPServer(("127.0.0.1", 0), Capture)
+threading.Thread(target=capture.serve_forever, daemon=True).start()
+base = f"http://127.0.0.1:{capture.server_address[1]}"
+
+def bodies():
+    from tapti_api_client.api.users import put_blob, set_avatar
+    from tapti_api_client.models import Avatar
+    from tapti_api_client.types import File
+    sneaky = b"line\\r\\n--+++\\r\\nContent-Disposition: form-data; name=\\"caption\\"\\r\\n\\r\\nX"
+    with Tapti(api_key=key, base_url=base, max_retries=0) as tapti:
+        tapti.call(set_avatar, "u1", body=Avatar(
+            file=File(payload=io.BytesIO(sneaky), file_name="a.txt"), caption="mine"))
+        tapti.call(put_blob, "u1", body=File(payload=io.BytesIO(b"BLOBDATA")))
+
+    async def stream():
+        yield b"x"
+
+    async def async_stream():
+        async with AsyncTapti(api_key=key, base_url=base, max_retries=0) as tapti:
+            try:
+                await tapti.call(put_blob, "u1", body=File(payload=stream()))
+            except Exception as exc:
+                return [type(exc).__name__, str(exc)]
+            return ["sent", None]
+
+    return {"received": received[:], "async_stream": asyncio.run(async_stream())}
+
+step("bodies", bodies)
+capture.shutdown()
 print(json.dumps(seen))
 """
 
@@ -923,3 +1033,51 @@ def test_a_header_parameter_the_sdk_sets_is_refused_unsent(grown: dict[str, Any]
     (call_type, call_message), (raw_type, _) = outcome["refusals"]
     assert (call_type, raw_type) == ("InvalidInputError", "InvalidInputError")
     assert call_message == "this operation sets Host, which the SDK sets"
+
+
+def test_a_nested_path_left_empty_is_refused_through_raw(grown: dict[str, Any]) -> None:
+    # /users//posts/7: /posts/{post_id} matches its end all the same (review 13, M2).
+    raw, call = _step(grown, "nested_empty")
+    assert raw == ["InvalidInputError", "a path parameter must not be empty; nothing was sent", 0]
+    assert call[0] == "InvalidInputError"
+    assert call[2] == 0
+
+
+def test_a_float_path_value_is_sent_and_nan_refused(grown: dict[str, Any]) -> None:
+    path, nan = _step(grown, "score")
+    assert path == "/users/u1/score/1.5"
+    assert nan == ["InvalidInputError", "get_score score must be a finite number", 0]
+
+
+def test_an_optional_cookie_parameter_left_out_is_no_obstacle(grown: dict[str, Any]) -> None:
+    path, given = _step(grown, "cookie")
+    assert path == "/users/u1/prefs"  # nothing to send: the call went out
+    assert given[0] == "InvalidInputError"  # a cookie tapti.call cannot send
+    assert given[2] == 0
+    assert "cookies" in given[1]
+
+
+def test_the_stand_in_portal_takes_a_mixed_case_platform_in_any_case(
+    grown: dict[str, Any],
+) -> None:
+    assert _step(grown, "portal_in_any_case") == {"status": 200}
+
+
+def test_multipart_and_binary_bodies_go_out_whole(grown: dict[str, Any]) -> None:
+    outcome = _step(grown, "bodies")
+    avatar, blob = outcome["received"]
+    kind, _, boundary = avatar["type"].partition("; boundary=")
+    assert kind == "multipart/form-data"
+    assert boundary not in {"", "+++"}  # httpx2's own: a file's bytes cannot end a part early
+    assert avatar["body"].count(f"--{boundary}") == 3  # two parts and the closing line
+    assert (
+        f'name="caption"\r\nContent-Type: text/plain\r\n\r\nmine\r\n--{boundary}' in avatar["body"]
+    )
+    assert "--+++\r\nContent-Disposition" in avatar["body"]  # the file's bytes, kept as bytes
+    assert blob == {"type": "application/octet-stream", "body": "BLOBDATA"}
+    assert outcome["async_stream"][0] == "InvalidInputError"
+
+
+def test_the_mock_names_no_user_for_a_path_outside_users(grown: dict[str, Any]) -> None:
+    outcome = _step(grown, "top_post_user")
+    assert outcome == {"user_id": None, "path": f"/posts/{uuid.UUID(int=7)}"}

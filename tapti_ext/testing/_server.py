@@ -68,8 +68,8 @@ class RecordedRequest:
     """One request the mock answered, as a test wants to assert on it.
 
     ``path`` is the request target as sent (query included), except that an ``sdk_token``
-    query parameter reads ``***``. ``user_id`` is the decoded ``{id}`` of the path (its first
-    parameter, whatever the spec names it), or ``None``. ``headers`` has lower-case names,
+    query parameter reads ``***``. ``user_id`` is the decoded ``{id}`` of ``/users/{id}/...``
+    (whatever the spec names it), or ``None``. ``headers`` has lower-case names,
     with credentials (every header an apiKey security scheme of the spec names, such as
     ``x-api-key``, and ``authorization``, ``cookie``...) replaced by ``"***"``. ``json`` is
     the parsed body, or ``None`` when there was none or it was not JSON (or escaped a lone
@@ -278,11 +278,15 @@ class _Incoming:
 
     @property
     def user_id(self) -> str | None:
-        """The path's first parameter (``{id}`` of ``/users/{id}/...``), whatever the spec
-        names it: a renamed ``{user_id}`` is still the user."""
-        if self.route is None or not self.route.parameters:
+        """The parameter after ``/users/`` (``{id}``), whatever the spec names it: a renamed
+        ``{user_id}`` is still the user, and ``/posts/{post_id}`` names none."""
+        if self.route is None:
             return None
-        return self.params.get(self.route.parameters[0])
+        segments = self.route.template.split("/")
+        for before, segment in itertools.pairwise(segments):
+            if before == "users" and segment[:1] == "{" and segment[-1:] == "}":
+                return self.params.get(segment[1:-1])
+        return None
 
 
 def _fill_tokens(value: object, issue: Callable[[], tuple[str, str]]) -> object:
