@@ -386,7 +386,7 @@ def _encoded_body(
     given = {key: spec[key] for key in _OTHER_BODIES if spec.get(key) is not None}
     if not given:
         return None
-    if hasattr(given.get("content"), "__aiter__"):
+    if _reads_asynchronously(given):
         raise InvalidInputError("tapti.call sends a body it can read at once: give bytes")
     if "files" in given and headers:
         headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
@@ -398,6 +398,23 @@ def _encoded_body(
             f"the request body cannot be encoded ({why_unsendable(exc)})"
         ) from None
     return content, (b"Content-Type", request.headers.get("content-type", "").encode())
+
+
+def _reads_asynchronously(given: Mapping[str, Any]) -> bool:
+    """Whether a body or a file of it is read with ``await`` (an async stream, an aiofiles
+    file): httpx2 would loop for ever reading it at once."""
+    import inspect  # noqa: PLC0415  (only for a body that is not JSON)
+
+    files = given.get("files") or ()
+    fields = files.values() if isinstance(files, Mapping) else files
+    parts = [given.get("content")]
+    for field in fields:  # ("name", file) pairs, or a mapping's files; a file or its tuple
+        file = field[1] if isinstance(field, tuple) and len(field) > 1 else field
+        parts.append(file[1] if isinstance(file, tuple) and len(file) > 1 else file)
+    return any(
+        hasattr(part, "__aiter__") or inspect.iscoroutinefunction(getattr(part, "read", None))
+        for part in parts
+    )
 
 
 def _body_bytes(payload: object, extras: Extras) -> bytes:

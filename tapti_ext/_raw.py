@@ -197,9 +197,12 @@ def _checked_url(url: httpx2.URL | str, method: str) -> httpx2.URL | str:
     as ``/sdk-token``, another operation, and so would an empty one behind a proxy that merges
     slashes; percent-escapes are judged as the server decodes them (the generated functions
     quote a lone surrogate into bytes that are not UTF-8)."""
+    path = url if isinstance(url, str) else ""
     try:  # httpx2 IDNA-decodes a host holding "xn--" as it builds the request
         if isinstance(url, httpx2.URL) or "//" in url:  # a generated path has none: not parsed
-            httpx2.URL(url).host  # noqa: B018
+            parsed = httpx2.URL(url)
+            parsed.host  # noqa: B018
+            path = parsed.raw_path.decode("ascii")  # the path alone: not the scheme's "//"
     except httpx2.InvalidURL as exc:  # a bad port, say
         raise _unbuildable(exc) from None
     except UnicodeError as exc:
@@ -209,8 +212,7 @@ def _checked_url(url: httpx2.URL | str, method: str) -> httpx2.URL | str:
         raise InvalidInputError(
             "the URL's host is not a name httpx2 can IDNA-decode; nothing was sent"
         ) from None
-    path = url.raw_path.decode("ascii") if isinstance(url, httpx2.URL) else str(url)
-    path = path.partition("?")[0]
+    path = path.partition("?")[0].partition("#")[0]
     for segment in path.split("/"):
         problem = _segment_problem(segment)
         if problem is not None:

@@ -57,6 +57,7 @@ from tapti_ext import (
     TaptiError,
 )
 from tapti_ext._deadline import Attempt
+from tapti_ext.testing import MockTaptiServer
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -1344,3 +1345,20 @@ def test_raw_takes_a_host_header_naming_the_api_with_or_without_its_default_port
             with pytest.raises(InvalidInputError, match="Host header"):
                 client.post("/users/alice/sdk-token")
     assert seen == ([host] if sent else [])
+
+
+@pytest.mark.parametrize("absolute", [True, False])
+def test_raw_judges_the_path_alone_not_the_schemes_slashes(
+    absolute: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With /{org}/{team}/members in the spec, https://host/members read whole ("https:", "",
+    # "host", "members") looked like that operation with its parameters left empty (review 14).
+    from tapti_ext import NotFoundError, _call  # noqa: PLC0415
+
+    monkeypatch.setattr(_call, "_MOST_SPECIFIC_FIRST", [("GET", "/{org}/{team}/members", (200,))])
+    with MockTaptiServer() as server, Tapti(api_key=server.api_key, base_url=server.url) as tapti:
+        http = tapti.raw.get_httpx_client()
+        with pytest.raises(NotFoundError):  # sent: the mock serves no such path
+            http.get(f"{server.url}/members" if absolute else "/members")
+        with pytest.raises(InvalidInputError, match="must not be empty"):
+            http.get(f"{server.url}/a//members#x" if absolute else "/a//members")
