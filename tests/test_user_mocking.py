@@ -141,33 +141,12 @@ def test_httpx2_pytest_sees_the_sdk_only_through_an_httpx2_client(tmp_path: Path
     """What docs/testing.md says of httpx2-pytest (it patches ``httpx2.HTTPTransport``): the
     SDK's default pool goes past it, to the network; given ``http_client=httpx2.Client()``,
     the plugin answers. Its own assertion on unrequested responses is off in the first test."""
-    plugin = tmp_path / "plugin"
-    installed = subprocess.run(
-        [*PIP_INSTALL, "--no-deps", "--target", str(plugin), HTTPX2_PYTEST],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert installed.returncode == 0, f"pip could not install {HTTPX2_PYTEST}: {installed.stderr}"
-    (tmp_path / "test_user.py").write_text(HTTPX2_PYTEST_USER_TESTS.format(CALL=CALL))
-    (tmp_path / "pytest.ini").write_text("[pytest]\n")
-    environment = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(plugin), *sys.path]),
-        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-    }
-    ran = subprocess.run(
-        [*PYTEST, "-p", "pytest_httpx2", "-W", "error", "test_user.py"],
-        cwd=tmp_path,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert "2 passed" in ran.stdout, ran.stdout + ran.stderr
+    plugin = tmp_path / "plugins"
+    tests = HTTPX2_PYTEST_USER_TESTS
+    output = _pytest_with(tmp_path, [HTTPX2_PYTEST], ["pytest_httpx2"], tests, "-W", "error")
+    assert "2 passed" in output, output
     probe = [sys.executable, "-c", "import pytest_httpx2; print(pytest_httpx2.__file__)"]
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin), *sys.path])}
     where = subprocess.run(probe, env=environment, capture_output=True, text=True, check=True)
     assert where.stdout.startswith(str(plugin)), "the run did not use httpx2-pytest"
 
@@ -264,11 +243,14 @@ def test_the_kit_on_this_machine_is_let_through(tapti_client, tapti_mock):
 """
 
 
-def _pytest_with(tmp_path: Path, plugins: list[str], tests: str, *args: str) -> str:
-    """``tests`` run by a pytest whose only plugins are ``-p`` ones, installed for it alone."""
+def _pytest_with(
+    tmp_path: Path, packages: list[str], plugins: list[str], tests: str, *args: str
+) -> str:
+    """``tests`` run by a pytest whose only plugins are ``-p`` ones, ``packages`` installed for
+    it alone and found first (httpx2-pytest's module shadows pytest-httpx2's, installed here)."""
     target = tmp_path / "plugins"
     installed = subprocess.run(
-        [*PIP_INSTALL, "--no-deps", "--target", str(target), *OTHER_PLUGINS],
+        [*PIP_INSTALL, "--no-deps", "--target", str(target), *packages],
         capture_output=True,
         text=True,
         check=False,
@@ -279,7 +261,7 @@ def _pytest_with(tmp_path: Path, plugins: list[str], tests: str, *args: str) -> 
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     environment = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([*sys.path, str(target)]),  # the dev pytest first
+        "PYTHONPATH": os.pathsep.join([str(target), *sys.path]),
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
     }
     options = [option for plugin in plugins for option in ("-p", plugin)]
@@ -300,7 +282,7 @@ def test_cassettes_and_the_httpx_and_requests_plugins_see_what_docs_say(tmp_path
     only a cassette sees the SDK, and only through an ``httpx2.Client``; the default pool
     goes past all three to the server."""
     plugins = ["pytest_recording.plugin", "pytest_httpx", "tapti_mock"]
-    output = _pytest_with(tmp_path, plugins, OTHER_PLUGINS_USER_TESTS)
+    output = _pytest_with(tmp_path, OTHER_PLUGINS, plugins, OTHER_PLUGINS_USER_TESTS)
     assert "4 passed" in output, output
 
 
@@ -309,5 +291,5 @@ def test_a_socket_guard_stops_the_sdk_and_lets_the_kit_through(tmp_path: Path) -
     this machine. The SDK connects through Python's socket module, so the guard sees it."""
     plugins = ["pytest_socket", "tapti_mock"]
     args = ["--disable-socket", "--allow-hosts=127.0.0.1"]
-    output = _pytest_with(tmp_path, plugins, SOCKET_GUARD_USER_TESTS, *args)
+    output = _pytest_with(tmp_path, OTHER_PLUGINS, plugins, SOCKET_GUARD_USER_TESTS, *args)
     assert "2 passed" in output, output
