@@ -401,7 +401,8 @@ def _walk_kinds(
     parts, seen = _schema_parts(spec, node, seen)
     if not parts or where in found:
         return
-    kinds, untyped = _types(parts), not _types(parts)
+    kinds = _types(parts)
+    untyped = not kinds
     for part in parts:
         for branch in [*(part.get("oneOf") or []), *(part.get("anyOf") or [])]:
             branch_kinds = _types(_schema_parts(spec, branch, seen)[0])

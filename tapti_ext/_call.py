@@ -393,7 +393,7 @@ def _encoded_body(
     try:
         request = httpx2.Request(method, "http://body.invalid/", headers=headers, **given)
         content = request.read()
-    except (TypeError, ValueError, RuntimeError) as exc:  # e.g. an async stream, a bad value
+    except (TypeError, ValueError, RuntimeError) as exc:  # a value httpx2 cannot encode
         raise InvalidInputError(
             f"the request body cannot be encoded ({why_unsendable(exc)})"
         ) from None

@@ -70,6 +70,7 @@ _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 MAX_TIMEOUT_SECONDS = 86_400.0
 # Far beyond any real id, far below httpx2's 64 KiB URL limit even when percent-encoded.
 MAX_USER_ID_LENGTH = 1024
+_TOO_LONG = f"must not be longer than {MAX_USER_ID_LENGTH} characters"
 _MAX_INT_ID_BITS = 3400  # about 1,024 decimal digits; str() refuses far longer ints anyway
 
 
@@ -118,19 +119,15 @@ def check_user_id(user_id: object, *, argument: str = "user id") -> str:
         text = str.__str__(user_id)
     elif isinstance(user_id, int) and not isinstance(user_id, bool):
         if user_id.bit_length() > _MAX_INT_ID_BITS:
-            raise InvalidInputError(f"{argument} is longer than {MAX_USER_ID_LENGTH} characters")
+            raise InvalidInputError(f"{argument} {_TOO_LONG}")
         try:
             text = int.__repr__(user_id)
         except ValueError:  # beyond sys.set_int_max_str_digits()
-            raise InvalidInputError(
-                f"{argument} is longer than {MAX_USER_ID_LENGTH} characters"
-            ) from None
+            raise InvalidInputError(f"{argument} {_TOO_LONG}") from None
     else:
         raise InvalidInputError(f"{argument} must be a str or int, not {type(user_id).__name__}")
     if not text.strip():
         raise InvalidInputError(f"{argument} must not be empty or whitespace")
-    if len(text) > MAX_USER_ID_LENGTH:
-        raise InvalidInputError(f"{argument} is longer than {MAX_USER_ID_LENGTH} characters")
     problem = segment_problem(text)
     if problem is not None:
         raise InvalidInputError(f"{argument} {problem}")
@@ -145,6 +142,10 @@ def segment_problem(text: str) -> str | None:
     """
     if text in {".", ".."}:
         return f"must not be {text!r}: it would change the request path"
+    if text and not text.strip():  # an empty one is tapti.raw's to judge (has_empty_parameter)
+        return "must not be whitespace"
+    if len(text) > MAX_USER_ID_LENGTH:
+        return _TOO_LONG
     if _has_control(text):
         return "must not contain control characters"
     if not is_valid_text(text):

@@ -29,7 +29,7 @@ from ._call import (
 )
 from ._client import NotGiven, resolved_timeout
 from ._errors import InvalidInputError
-from ._inputs import MAX_USER_ID_LENGTH, Timeout, check_timeout, is_valid_text, segment_problem
+from ._inputs import Timeout, check_timeout, is_valid_text, segment_problem
 from ._pipeline import AsyncPipeline, Pipeline
 
 __all__ = ["raw_client"]
@@ -228,10 +228,6 @@ def _segment_problem(segment: str) -> str | None:
             segment = unquote_to_bytes(segment).decode("utf-8", "surrogatepass")
         except UnicodeDecodeError:
             return "must be UTF-8 text once percent-decoded"
-    if segment and not segment.strip():  # the wrapper's rules for an id (check_user_id)
-        return "must not be whitespace"
-    if len(segment) > MAX_USER_ID_LENGTH:
-        return f"must not be longer than {MAX_USER_ID_LENGTH} characters"
     return segment_problem(segment)
 
 
