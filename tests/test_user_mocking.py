@@ -141,9 +141,9 @@ def test_httpx2_pytest_sees_the_sdk_only_through_an_httpx2_client(tmp_path: Path
     """What docs/testing.md says of httpx2-pytest (it patches ``httpx2.HTTPTransport``): the
     SDK's default pool goes past it, to the network; given ``http_client=httpx2.Client()``,
     the plugin answers. Its own assertion on unrequested responses is off in the first test."""
-    plugin = tmp_path / "plugins"
+    plugin = _installed(tmp_path / "plugins", [HTTPX2_PYTEST])
     tests = HTTPX2_PYTEST_USER_TESTS
-    output = _pytest_with(tmp_path, [HTTPX2_PYTEST], ["pytest_httpx2"], tests, "-W", "error")
+    output = _pytest_with(tmp_path, plugin, ["pytest_httpx2"], tests, "-W", "error")
     assert "2 passed" in output, output
     probe = [sys.executable, "-c", "import pytest_httpx2; print(pytest_httpx2.__file__)"]
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin), *sys.path])}
@@ -243,12 +243,8 @@ def test_the_kit_on_this_machine_is_let_through(tapti_client, tapti_mock):
 """
 
 
-def _pytest_with(
-    tmp_path: Path, packages: list[str], plugins: list[str], tests: str, *args: str
-) -> str:
-    """``tests`` run by a pytest whose only plugins are ``-p`` ones, ``packages`` installed for
-    it alone and found first (httpx2-pytest's module shadows pytest-httpx2's, installed here)."""
-    target = tmp_path / "plugins"
+def _installed(target: Path, packages: list[str]) -> Path:
+    """``packages`` installed into ``target`` alone (no dependencies), for one pytest run."""
     installed = subprocess.run(
         [*PIP_INSTALL, "--no-deps", "--target", str(target), *packages],
         capture_output=True,
@@ -257,6 +253,18 @@ def _pytest_with(
         timeout=300,
     )
     assert installed.returncode == 0, f"pip could not install the plugins: {installed.stderr}"
+    return target
+
+
+@pytest.fixture(scope="module")
+def other_plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """OTHER_PLUGINS, installed once for the tests that run them."""
+    return _installed(tmp_path_factory.mktemp("other-plugins"), OTHER_PLUGINS)
+
+
+def _pytest_with(tmp_path: Path, target: Path, plugins: list[str], tests: str, *args: str) -> str:
+    """``tests`` run by a pytest whose only plugins are ``-p`` ones, what ``target`` holds
+    found first (httpx2-pytest's module shadows pytest-httpx2's, installed here)."""
     (tmp_path / "test_user.py").write_text(tests.format(CALL=CALL))
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     environment = {
@@ -277,19 +285,23 @@ def _pytest_with(
     return ran.stdout + ran.stderr
 
 
-def test_cassettes_and_the_httpx_and_requests_plugins_see_what_docs_say(tmp_path: Path) -> None:
+def test_cassettes_and_the_httpx_and_requests_plugins_see_what_docs_say(
+    tmp_path: Path, other_plugins: Path
+) -> None:
     """What docs/testing.md says of vcrpy (pytest-recording), pytest-httpx and responses:
     only a cassette sees the SDK, and only through an ``httpx2.Client``; the default pool
     goes past all three to the server."""
     plugins = ["pytest_recording.plugin", "pytest_httpx", "tapti_mock"]
-    output = _pytest_with(tmp_path, OTHER_PLUGINS, plugins, OTHER_PLUGINS_USER_TESTS)
+    output = _pytest_with(tmp_path, other_plugins, plugins, OTHER_PLUGINS_USER_TESTS)
     assert "4 passed" in output, output
 
 
-def test_a_socket_guard_stops_the_sdk_and_lets_the_kit_through(tmp_path: Path) -> None:
+def test_a_socket_guard_stops_the_sdk_and_lets_the_kit_through(
+    tmp_path: Path, other_plugins: Path
+) -> None:
     """The guard docs/testing.md recommends whatever the client: pytest-socket, allowing only
     this machine. The SDK connects through Python's socket module, so the guard sees it."""
     plugins = ["pytest_socket", "tapti_mock"]
     args = ["--disable-socket", "--allow-hosts=127.0.0.1"]
-    output = _pytest_with(tmp_path, OTHER_PLUGINS, plugins, SOCKET_GUARD_USER_TESTS, *args)
+    output = _pytest_with(tmp_path, other_plugins, plugins, SOCKET_GUARD_USER_TESTS, *args)
     assert "2 passed" in output, output
