@@ -757,8 +757,9 @@ def test_a_new_required_field_through_the_library(required_root: Path) -> None:
 
 def _grow_spec(spec: Path) -> None:
     """Operations of shapes the committed spec does not have yet: a literal path beside a
-    templated one (declared after it), a form body, typed path parameters, and an enum value
-    written in mixed case."""
+    templated one (declared after it), form, multipart and binary bodies, typed path
+    parameters (UUID, date, number), a nested resource also served at the top, header and
+    cookie parameters, and an enum value written in mixed case."""
     document = yaml.safe_load(spec.read_text(encoding="utf-8"))
     schemas = document["components"]["schemas"]
     schemas["Platform"]["enum"].append("YouTubeShorts")
