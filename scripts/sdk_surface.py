@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import itertools
 import keyword
 import math
 import re
@@ -402,13 +403,14 @@ def _walk_kinds(
     if not parts or where in found:
         return
     kinds = _types(parts)
-    untyped = not kinds
-    for part in parts:
-        for branch in [*(part.get("oneOf") or []), *(part.get("anyOf") or [])]:
-            branch_kinds = _types(_schema_parts(spec, branch, seen)[0])
-            kinds |= {"union", *branch_kinds}  # parsed another way than a plain type
-            untyped = untyped and not branch_kinds
-    found[where] = frozenset() if untyped or not kinds - {"union"} else frozenset(kinds)
+    branches = [
+        _types(_schema_parts(spec, branch, seen)[0])
+        for part in parts
+        for branch in [*(part.get("oneOf") or []), *(part.get("anyOf") or [])]
+    ]
+    if branches:  # parsed another way than a plain type; a branch of no type takes anything
+        kinds = set() if not all(branches) else {"union", *kinds, *itertools.chain(*branches)}
+    found[where] = frozenset(kinds)
     for part in parts:
         for name, child in (part.get("properties") or {}).items():
             _walk_kinds(spec, child, f"{where}.{name}", found, seen)
@@ -417,14 +419,40 @@ def _walk_kinds(
 
 
 def _types(parts: list[Mapping[str, Any]]) -> set[str]:
-    """The JSON types the parts name (``null`` for OpenAPI 3.0's ``nullable``)."""
+    """The JSON types the parts name (``null`` for OpenAPI 3.0's ``nullable``), or imply where
+    they name none: ``properties`` an object, ``items`` an array, ``enum`` its values' types."""
     kinds: set[str] = set()
     for part in parts:
         kind = part.get("type")
         kinds.update(map(str, kind) if isinstance(kind, list) else [str(kind)] if kind else [])
         if part.get("nullable") is True:
             kinds.add("null")
+    if kinds - {"null"}:
+        return kinds
+    for part in parts:
+        kinds.update(_IMPLIED[word] for word in part if word in _IMPLIED)
+        values = part.get("enum") or ([part["const"]] if "const" in part else [])
+        kinds.update(_json_type(value) for value in values)
     return kinds
+
+
+# What a schema without ``type`` holds, by the keywords only one type can use.
+_IMPLIED = {"properties": "object", "additionalProperties": "object", "items": "array"}
+
+
+# An enum value's JSON type, bool before int (a bool is an int); YAML's dates are JSON strings.
+_JSON_TYPES = (
+    (bool, "boolean"),
+    (int, "integer"),
+    (float, "number"),
+    (list, "array"),
+    (dict, "object"),
+    (type(None), "null"),
+)
+
+
+def _json_type(value: object) -> str:
+    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), "string")
 
 
 # The keywords that bound what a request may hold (Optic judges none of them). Numeric bounds

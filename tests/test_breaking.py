@@ -1165,3 +1165,31 @@ def test_an_answer_that_may_hold_fewer_types_breaks_nothing() -> None:
         widened = copy.deepcopy(load_spec())
         widen(widened)
         assert sdk_surface.breaking_changes(widened, load_spec()) == []
+
+
+def test_an_answer_rewritten_in_other_words_breaks_nothing() -> None:
+    # The generator writes the same code for both (review 14, N4): no type, the same parse.
+    def object_without_type(spec: Spec) -> None:
+        del response_schema(spec)["type"]  # its properties say it is an object
+
+    def string_as_an_untyped_enum(spec: Spec) -> None:
+        field = response_schema(spec)["properties"]["oauth_portal_url"]
+        del field["type"]
+        field["enum"] = ["https://portal.example/a", "https://portal.example/b"]
+
+    assert breaks(object_without_type) == []
+    assert breaks(string_as_an_untyped_enum) == []
+
+
+def test_a_union_that_gains_a_branch_of_no_type_breaks() -> None:
+    def union(*branches: dict[str, Any]) -> Spec:
+        spec = copy.deepcopy(load_spec())
+        field = response_schema(spec)["properties"]["oauth_portal_url"]
+        del field["type"]
+        field["oneOf"] = list(branches)
+        return spec
+
+    typed = ({"type": "string"}, {"type": "integer"})
+    (broken,) = sdk_surface.breaking_changes(union(*typed), union(*typed, {}))
+    assert "200.oauth_portal_url may now hold any type, which the released SDK" in broken.what
+    assert sdk_surface.breaking_changes(union(*typed), union(*typed)) == []

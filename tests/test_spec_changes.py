@@ -758,8 +758,9 @@ def test_a_new_required_field_through_the_library(required_root: Path) -> None:
 def _grow_spec(spec: Path) -> None:
     """Operations of shapes the committed spec does not have yet: a literal path beside a
     templated one (declared after it), form, multipart and binary bodies, typed path
-    parameters (UUID, date, number), a nested resource also served at the top, header and
-    cookie parameters, and an enum value written in mixed case."""
+    parameters (UUID, date, number), text beside a parameter in its segment, a nested resource
+    also served at the top, header and cookie parameters, and an enum value written in mixed
+    case."""
     document = yaml.safe_load(spec.read_text(encoding="utf-8"))
     schemas = document["components"]["schemas"]
     schemas["Platform"]["enum"].append("YouTubeShorts")
@@ -805,6 +806,9 @@ def _grow_spec(spec: Path) -> None:
     paths["/users/{id}/posts/{post_id}"] = {"get": operation("getPost", post_id)}
     day = path_parameter("day", {"type": "string", "format": "date"})
     paths["/users/{id}/stats/{day}"] = {"get": operation("getStats", day)}
+    # Text beside a parameter in its segment: /users/u1/stats/.csv leaves the day empty.
+    csv_day = path_parameter("day", {"type": "string"})
+    paths["/users/{id}/stats/{day}.csv"] = {"get": operation("getStatsCsv", csv_day)}
     host = {"name": "Host", "in": "header", "schema": {"type": "string"}}
     paths["/users/{id}/ping"] = {"get": operation("pingUser", host)}
     # A nested resource also served at the top: /posts/{post_id} matches /users//posts/...
@@ -905,6 +909,15 @@ with MockTaptiServer(api_key=key) as server, Tapti(
         return [refused(lambda: get_post.sync_detailed("", post, client=tapti.raw)),
                 refused(lambda: tapti.call(get_post, "", post))]
     step("nested_empty", nested_empty)
+
+    def empty_in_a_segment():
+        from tapti_api_client.api.users import get_stats_csv
+        tapti.call(get_stats_csv, "u1", "2026-12-06")
+        return [last(server)["path"],
+                refused(lambda: get_stats_csv.sync_detailed("u1", "", client=tapti.raw)),
+                refused(lambda: tapti.raw.get_httpx_client().get("/users/u1/stats/.csv")),
+                refused(lambda: tapti.call(get_stats_csv, "u1", ""))]
+    step("empty_in_a_segment", empty_in_a_segment)
 
     def top_post_user():
         from tapti_api_client.api.users import get_top_post
@@ -1059,6 +1072,17 @@ def test_a_nested_path_left_empty_is_refused_through_raw(grown: dict[str, Any]) 
     # /users//posts/7: /posts/{post_id} matches its end all the same (review 13, M2).
     raw, call = _step(grown, "nested_empty")
     assert raw == ["InvalidInputError", "a path parameter must not be empty; nothing was sent", 0]
+    assert call[0] == "InvalidInputError"
+    assert call[2] == 0
+
+
+def test_a_parameter_left_empty_inside_a_segment_is_refused(grown: dict[str, Any]) -> None:
+    # /users/u1/stats/.csv for /users/{id}/stats/{day}.csv (review 14, N2).
+    sent, generated, by_hand, call = _step(grown, "empty_in_a_segment")
+    assert sent == "/users/u1/stats/2026-12-06.csv"
+    empty = ["InvalidInputError", "a path parameter must not be empty; nothing was sent", 0]
+    assert generated == empty
+    assert by_hand == empty
     assert call[0] == "InvalidInputError"
     assert call[2] == 0
 
