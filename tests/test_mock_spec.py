@@ -469,3 +469,50 @@ def test_the_user_id_follows_a_renamed_path_parameter() -> None:
         token = parse_qs(urlsplit(answer.json()["oauth_portal_url"]).query)["sdk_token"][0]
         assert server.requests[-1].user_id == "u1"
         assert server.user_of(token) == "u1"
+
+
+def _operation(operation_id: str, *parameters: dict[str, Any]) -> dict[str, Any]:
+    id_ = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+    answer = {"application/json": {"schema": {"type": "object", "properties": {}}}}
+    return {
+        "operationId": operation_id,
+        "security": [{"apiKey": []}],
+        "parameters": [id_, *parameters],
+        "responses": {"200": {"description": "ok", "content": answer}},
+    }
+
+
+def test_path_parameters_are_checked_against_their_schemas() -> None:
+    # GET /users/u1/accounts/NOPE for an enum parameter was answered 200 (probe 11, L1).
+    document = _spec_document()
+    platform = {"$ref": "#/components/schemas/Platform"}
+    parameter = {"name": "platform", "in": "path", "required": True, "schema": platform}
+    document["paths"]["/users/{id}/accounts/{platform}"] = {
+        "get": _operation("getAccount", parameter)
+    }
+    with MockTaptiServer(api_key=KEY) as server, httpx2.Client(trust_env=False) as http:
+        server._spec = Spec(document)
+        good = http.get(f"{server.url}/users/u1/accounts/YOUTUBE", headers={"x-api-key": KEY})
+        bad = http.get(f"{server.url}/users/u1/accounts/NOPE", headers={"x-api-key": KEY})
+    assert good.status_code == 200, good.text
+    assert bad.status_code == 422
+    assert bad.json()["message"] == "request parameters do not match the spec"
+    assert [error["field"] for error in bad.json()["errors"]] == ["path.platform"]
+
+
+def test_a_method_goes_to_the_most_specific_path_that_declares_it() -> None:
+    # GET .../accounts/all beside POST .../accounts/all: the SDK files it under the templated
+    # GET, so the mock serves it there; a method neither declares is a 405 (review 13, L2).
+    document = _spec_document()
+    key = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
+    document["paths"]["/users/{id}/accounts/{key}"] = {"get": _operation("getAccount", key)}
+    document["paths"]["/users/{id}/accounts/all"] = {"post": _operation("startAccountsJob")}
+    with MockTaptiServer(api_key=KEY) as server, httpx2.Client(trust_env=False) as http:
+        server._spec = Spec(document)
+        read = http.get(f"{server.url}/users/u1/accounts/all", headers={"x-api-key": KEY})
+        started = http.post(f"{server.url}/users/u1/accounts/all", headers={"x-api-key": KEY})
+        deleted = http.delete(f"{server.url}/users/u1/accounts/all", headers={"x-api-key": KEY})
+    assert read.status_code == 200, read.text
+    assert server.requests[0].path == "/users/u1/accounts/all"
+    assert started.status_code == 200, started.text
+    assert (deleted.status_code, deleted.headers["allow"]) == (405, "POST")

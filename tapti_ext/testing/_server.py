@@ -341,7 +341,7 @@ def _same_json(value: object, expected: object) -> bool:
 
 
 def _coerce(schema: Mapping[str, Any], values: list[str]) -> object:
-    """A query or header parameter's text as the JSON value its schema describes."""
+    """A parameter's text as the JSON value its schema describes."""
     kind = schema.get("type")
     if kind == "array":
         items = schema.get("items", {})
@@ -887,7 +887,7 @@ class MockTaptiServer:
         self, method: str, path: str, headers: Message, body: bytes, framing_error: _Reply | None
     ) -> _Incoming:
         raw_path, _, query = path.partition("?")
-        found = self._spec.route_for(raw_path)
+        found = self._spec.route_for(method, raw_path)
         route, params = found if found is not None else (None, {})
         parsed = _parse_json(body)
         return _Incoming(
@@ -973,7 +973,9 @@ class MockTaptiServer:
         errors: list[FieldError] = []
         for parameter in operation.parameters:
             name, place = parameter["name"], parameter["in"]
-            if place == "query":
+            if place == "path":
+                values = [incoming.params[name]] if name in incoming.params else []
+            elif place == "query":
                 values = [value for key, value in query if key == name]
             else:
                 values = incoming.headers.get_all(name) or []

@@ -91,7 +91,7 @@ class Operation:
     body_required: bool
     body_name: str  # for messages: the schema's component name when it has one
     security: tuple[Credentials, ...]  # any one alternative will do; () allows anonymous calls
-    parameters: tuple[Schema, ...]  # query and header parameters, resolved
+    parameters: tuple[Schema, ...]  # path, query and header parameters, resolved
     status: int  # the success status the mock answers
     response_schema: Schema | None
     # Enum query parameters that name a property of the items of a list answer: the mock answers
@@ -159,13 +159,18 @@ class Spec:
                 node = node[part.replace("~1", "/").replace("~0", "~")]
         return node
 
-    def route_for(self, path: str) -> tuple[Route, dict[str, str]] | None:
-        """The route serving ``path`` (the raw path, without its query) and its parameters."""
+    def route_for(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        """The route serving ``method path`` (the raw path, without its query) and its
+        parameters: the most specific that declares the method, as the SDK files a request,
+        else the most specific of any method (whose answer is a 405)."""
+        fallback = None
         for route in self.routes:
             parameters = route.match(path)
             if parameters is not None:
-                return route, parameters
-        return None
+                if method in route.operations:
+                    return route, parameters
+                fallback = fallback or (route, parameters)
+        return fallback
 
     def _routes(self) -> Iterator[Route]:
         for template, raw_item in self.document.get("paths", {}).items():
@@ -205,7 +210,7 @@ class Spec:
         for raw in [*item.get("parameters", []), *operation.get("parameters", [])]:
             parameter = self.resolve(raw)
             merged[parameter["name"], parameter["in"]] = parameter
-        return (p for p in merged.values() if p["in"] in ("query", "header"))
+        return (p for p in merged.values() if p["in"] in ("path", "query", "header"))
 
     def _schemes(self) -> dict[str, Schema]:
         schemes = self.document.get("components", {}).get("securitySchemes", {})
