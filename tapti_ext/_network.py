@@ -213,7 +213,9 @@ class _Discardable:
         self._head_next = True
 
     def discard(self) -> None:
-        """Never reuse this connection: the pool's next look finds it "closed by the server"."""
+        """Never reuse this connection: it reads as "closed by the server" (readable while
+        idle), which httpcore2 checks before reuse (2.16 as its pool tidies, 2.17 as a request
+        comes; either way the request goes to another connection)."""
         self._discarded = True
 
     def get_extra_info(self, info: str) -> Any:
