@@ -51,7 +51,14 @@ from ._call import (
     request_parts,
 )
 from ._decode import ACCEPT_ENCODING
-from ._errors import InvalidInputError, RequiredFieldError, TaptiError, forget_locals
+from ._errors import (
+    InvalidInputError,
+    RequiredFieldError,
+    TaptiError,
+    forget_locals,
+    public_async_door,
+    public_door,
+)
 from ._inputs import (
     PlatformLike,
     ScopeLike,
@@ -234,6 +241,7 @@ class _BaseTapti(Generic[_Pipe]):
     _http_type: type[httpx2.Client | httpx2.AsyncClient]
     _limits: httpx2.Limits
 
+    @public_door
     def __init__(
         self,
         api_key: str | None = None,
@@ -577,6 +585,7 @@ class Tapti(_BaseTapti[Pipeline]):
     _http_type = httpx2.Client
     _limits = DEFAULT_LIMITS
 
+    @public_door
     def user(self, user_id: str | int | None = None) -> User:
         """Calls about one of your app's users (the id is checked now, before anything is sent)."""
         return User(self, user_id)
@@ -629,6 +638,7 @@ class Tapti(_BaseTapti[Pipeline]):
         extra_body: Mapping[str, Any] | None,
         **kwargs: Any,
     ) -> _R: ...
+    @public_door
     def call(self, operation: OperationModule[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Any generated operation, with this client's retries, deadline and typed errors.
 
@@ -665,6 +675,7 @@ class AsyncTapti(_BaseTapti[AsyncPipeline]):
     _http_type = httpx2.AsyncClient
     _limits = ASYNC_DEFAULT_LIMITS
 
+    @public_door
     def user(self, user_id: str | int | None = None) -> AsyncUser:
         """Calls about one of your app's users (the id is checked now, before anything is sent)."""
         return AsyncUser(self, user_id)
@@ -715,6 +726,7 @@ class AsyncTapti(_BaseTapti[AsyncPipeline]):
         extra_body: Mapping[str, Any] | None,
         **kwargs: Any,
     ) -> _R: ...
+    @public_async_door
     async def call(self, operation: OperationModule[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Any generated operation, awaited (as ``Tapti.call``)."""
         call = self._operation_call(operation, args, kwargs)
@@ -763,6 +775,7 @@ class User(_UserCalls):
     __slots__ = ()
     _client: Tapti
 
+    @public_door
     def create_sdk_token(
         self,
         user_id: str | int | None = None,
@@ -800,6 +813,7 @@ class AsyncUser(_UserCalls):
     __slots__ = ()
     _client: AsyncTapti
 
+    @public_async_door
     async def create_sdk_token(
         self,
         user_id: str | int | None = None,
@@ -829,6 +843,7 @@ class UserWithRawResponse(_UserCalls):
     __slots__ = ()
     _client: Tapti
 
+    @public_door
     def create_sdk_token(
         self,
         user_id: str | int | None = None,
@@ -858,6 +873,7 @@ class AsyncUserWithRawResponse(_UserCalls):
     __slots__ = ()
     _client: AsyncTapti
 
+    @public_async_door
     async def create_sdk_token(
         self,
         user_id: str | int | None = None,
@@ -895,6 +911,7 @@ class TaptiWithRawResponse:
     def __init__(self, client: Tapti) -> None:
         self._client = client
 
+    @public_door
     def user(self, user_id: str | int | None = None) -> UserWithRawResponse:
         return UserWithRawResponse(self._client, user_id)
 
@@ -907,6 +924,7 @@ class AsyncTaptiWithRawResponse:
     def __init__(self, client: AsyncTapti) -> None:
         self._client = client
 
+    @public_door
     def user(self, user_id: str | int | None = None) -> AsyncUserWithRawResponse:
         return AsyncUserWithRawResponse(self._client, user_id)
 

@@ -26,11 +26,12 @@ import codecs
 import json
 import re
 import ssl
+import sys
 import traceback
-from collections.abc import Callable, Iterator
-from functools import cache, lru_cache
-from typing import Any, Final, TypeAlias, cast
-from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
+from collections.abc import Callable, Coroutine, Iterator
+from functools import cache, lru_cache, wraps
+from typing import Any, Final, ParamSpec, TypeAlias, TypeVar, cast
+from urllib.parse import SplitResult, unquote, unquote_plus, urlsplit, urlunsplit
 
 import httpx2
 
@@ -50,6 +51,10 @@ __all__ = [
     "TaptiError",
     "UnprocessableEntityError",
 ]
+
+# urllib's urlsplit keeps its last answers (an lru_cache, 3.11+), so a URL holding an SDK token
+# or the key would outlive the call there; its uncached original parses alike.
+split_url: Final[Callable[[str], SplitResult]] = getattr(urlsplit, "__wrapped__", urlsplit)
 
 # What ``json.loads`` can return: an error body, when it is JSON.
 JSONValue: TypeAlias = dict[str, "JSONValue"] | list["JSONValue"] | str | int | float | bool | None
@@ -572,7 +577,7 @@ def _masked_query(word: str) -> str:
     if TOKEN_PARAM not in unquote_plus(word).lower():
         return word
     try:
-        parts = urlsplit(word)
+        parts = split_url(word)
         pairs = [
             f"{TOKEN_PARAM}={MASK}" if pair_name(pair) == TOKEN_PARAM else pair
             for pair in query_pairs(parts.query)
@@ -715,6 +720,51 @@ def forget_locals(
         pending += [current.__cause__, current.__context__]
         if isinstance(current, BaseExceptionGroup):  # a transport's, anyio's: each member too
             pending += current.exceptions
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def public_door(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``method`` as a way into the SDK: when it raises, every frame it ran keeps no locals,
+    its own included, and nothing of its arguments stays.
+
+    Each SDK frame that clears the frames below it still runs as it does so, so it keeps its
+    own (``self``, ``call``): error reporters that evaluate what a frame's source names
+    (Sentry's pure_eval, stackprinter, IPython's verbose tracebacks) would print
+    ``call.secret``, and every reporter would print a key passed by mistake in
+    ``extra_headers``. The door is above them all and finishes last."""
+
+    @wraps(method)
+    def door(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        handling = sys.exception()  # the caller's own, should they call from an except block
+        try:
+            return method(*args, **kwargs)
+        except BaseException as exc:
+            del args, kwargs
+            forget_locals(exc, until=handling)
+            raise
+
+    return door
+
+
+def public_async_door(
+    method: Callable[_P, Coroutine[Any, Any, _R]],
+) -> Callable[_P, Coroutine[Any, Any, _R]]:
+    """``public_door`` for a coroutine function."""
+
+    @wraps(method)
+    async def door(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        handling = sys.exception()
+        try:
+            return await method(*args, **kwargs)
+        except BaseException as exc:
+            del args, kwargs
+            forget_locals(exc, until=handling)
+            raise
+
+    return door
 
 
 def _mask_messages(exc: BaseException, secret: str) -> None:

@@ -13,13 +13,20 @@ from collections.abc import Iterable
 from enum import Enum, StrEnum
 from functools import cache, lru_cache
 from typing import Any, TypeVar
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult
 
 import httpx2
 from tapti_api_client.models.platform import Platform
 from tapti_api_client.models.scope import Scope
 
-from ._errors import InvalidInputError, carries_secret, excerpt, redacted, url_without_secrets
+from ._errors import (
+    InvalidInputError,
+    carries_secret,
+    excerpt,
+    redacted,
+    split_url,
+    url_without_secrets,
+)
 from ._names import API_KEY_HEADER, PlatformName, ScopeName
 
 __all__ = [
@@ -193,7 +200,7 @@ def redirect_problem(url: str) -> str | None:
     if not url.isprintable() or " " in url:  # a lone surrogate, bidi control: not printable
         return "holds whitespace, control characters or invalid text"
     try:
-        parts = urlsplit(url)
+        parts = split_url(url)
         host = parts.hostname
         parts.port  # noqa: B018  (urllib checks the port lazily; a bad one raises here)
     except ValueError:  # e.g. an unbalanced IPv6 bracket
@@ -279,7 +286,7 @@ def _split(value: str, argument: str, secret: str = "") -> tuple[SplitResult, ht
     if not is_valid_text(value):
         raise InvalidInputError(f"{argument} {LONE_SURROGATE}")
     try:
-        parts = urlsplit(value)
+        parts = split_url(value)
         if parts.port == 0:  # urllib checks the port lazily; a bad one raises here
             # httpcore2 reads port 0 as none given: the call would go to 80 or 443.
             raise ValueError("port 0")  # noqa: TRY301  (said as urllib's own refusals are)

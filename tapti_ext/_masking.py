@@ -14,7 +14,7 @@ are the API's own strings, untouched.
 from __future__ import annotations
 
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from enum import Enum
 from functools import cache
 from typing import Any, Final, SupportsIndex, TypeVar, cast
@@ -153,6 +153,7 @@ def _masked_class(base: type, secret: bool) -> type:
         "_tapti_base": base,
         "_tapti_secret": secret,
         "__repr__": _model_repr,
+        "__rich_repr__": _model_rich_repr,
         "__eq__": _model_eq,
         "__hash__": base.__hash__,
         "__reduce_ex__": _model_reduce,
@@ -255,15 +256,26 @@ def _render(value: object, secret: bool) -> str:
 
 
 def _render_model(model: object, secret: bool) -> str:
-    base = _unmasked(type(model))
-    shown = []
-    for field in attrs.fields(base):
+    shown = (f"{name}={_render(value, hidden)}" for name, value, hidden in _shown(model, secret))
+    return f"{_unmasked(type(model)).__name__}({', '.join(shown)})"
+
+
+def _model_rich_repr(self: Any) -> Iterator[tuple[str, object]]:
+    """The fields rich shows, masked: rich (and structlog, through it) expand an attrs model
+    field by field, past its ``repr``. Lists, dicts and models below have masking reprs."""
+    for name, value, hidden in _shown(self, type(self)._tapti_secret):
+        plain = isinstance(value, str) and not isinstance(value, Enum)
+        yield name, (MASK if hidden else masked_url(value)) if plain else value
+
+
+def _shown(model: object, secret: bool) -> Iterator[tuple[str, Any, bool]]:
+    """A model's fields as its repr shows them (the set ones), each with whether every string
+    below it is a token."""
+    for field in attrs.fields(_unmasked(type(model))):
         value = getattr(model, field.name, _MISSING)
         if value is _MISSING or isinstance(value, Unset):
             continue
-        if field.name == "additional_properties":
-            if value:
-                shown.append(f"additional_properties={_render(value, secret)}")
-            continue
-        shown.append(f"{field.name}={_render(value, secret or _secret_name(field.name))}")
-    return f"{base.__name__}({', '.join(shown)})"
+        if field.name != "additional_properties":
+            yield field.name, value, secret or _secret_name(field.name)
+        elif value:
+            yield field.name, value, secret

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any, TypeVar, cast
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlunsplit
 
 import attrs
 import httpx2
@@ -26,6 +26,7 @@ from ._errors import (
     masked_url,
     pair_name,
     query_pairs,
+    split_url,
 )
 from ._inputs import (
     LONE_SURROGATE,
@@ -65,7 +66,7 @@ def resolve_portal_url(portal_url: str | None, *, allow_insecure_http: bool = Fa
     checked = check_url(chosen, argument=named, ascii_host=True)
     # Taken apart again only when plain http: oauth_portal_url() runs this on every call.
     if not allow_insecure_http and checked[:5].lower() == "http:":
-        refuse_plain_http(urlsplit(checked), named, "every SDK token")
+        refuse_plain_http(split_url(checked), named, "every SDK token")
     return checked
 
 
@@ -168,7 +169,7 @@ class SdkToken:
         problem = redirect_problem(oauth_portal_url)
         if problem:  # the URL is never quoted: it carries the SDK token
             raise InvalidInputError(f"oauth_portal_url {problem}")
-        pairs = parse_qsl(urlsplit(oauth_portal_url).query, keep_blank_values=True)
+        pairs = parse_qsl(split_url(oauth_portal_url).query, keep_blank_values=True)
         query = dict(pairs)
         if not query.get(TOKEN_PARAM):
             raise InvalidInputError("oauth_portal_url has no sdk_token query parameter")
@@ -282,7 +283,7 @@ def token_from_response(
 
 def _with_params(url: str, params: list[tuple[str, str]]) -> str:
     """``url`` with ``params`` set, replacing earlier values; every other pair kept as is."""
-    parts = urlsplit(url)
+    parts = split_url(url)
     replaced = {name for name, _ in params}
     kept = [pair for pair in query_pairs(parts.query) if pair_name(pair) not in replaced]
     return urlunsplit(parts._replace(query="&".join([*kept, urlencode(params)])))

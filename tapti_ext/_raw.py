@@ -28,7 +28,7 @@ from ._call import (
     why_unsendable,
 )
 from ._client import NotGiven, resolved_timeout
-from ._errors import InvalidInputError
+from ._errors import MASK, InvalidInputError, public_async_door, public_door
 from ._inputs import Timeout, check_timeout, is_valid_text, segment_problem
 from ._pipeline import AsyncPipeline, Pipeline
 
@@ -108,6 +108,7 @@ class _PipelineTransport(httpx2.BaseTransport):
     def __init__(self, route: _Route) -> None:
         self.route = route
 
+    @public_door
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         pipeline = self.route.pipeline
         assert isinstance(pipeline, Pipeline)  # noqa: S101  (built so by raw_client)
@@ -118,6 +119,7 @@ class _AsyncPipelineTransport(httpx2.AsyncBaseTransport):
     def __init__(self, route: _Route) -> None:
         self.route = route
 
+    @public_async_door
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         pipeline = self.route.pipeline
         assert isinstance(pipeline, AsyncPipeline)  # noqa: S101  (built so by raw_client)
@@ -341,7 +343,9 @@ def raw_client(
     return _attach(
         {
             "base_url": base_url,
-            "token": api_key,
+            # Read by the generated code only to build an httpx2 client of its own, which this
+            # one never does; the pipeline adds the key. Error reporters show what a field holds.
+            "token": MASK,
             "prefix": "",
             "auth_header_name": API_KEY_HEADER,
             "headers": dict(headers),

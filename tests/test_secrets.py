@@ -10,14 +10,16 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 import httpx2
 import pytest
 from _http import snapshot
-from tapti_api_client import AuthenticatedClient
+from tapti_api_client.models import CreateSdkTokenRequest
 
+import tapti_ext
 from tapti_ext import (
     APIConnectionError,
     APIResponseValidationError,
@@ -369,8 +371,8 @@ def test_request_kept_by_errors_and_raw_responses_has_the_key_masked() -> None:
 # clients behind tapti.raw and its copies, their headers, raw responses, tokens (and the
 # generated response on them), errors with their request and response, following public
 # attributes a few levels deep. repr() and str() of each must never hold the key (httpx2 masks
-# only Authorization in a repr of headers). The one public value that is the key by design is
-# the generated AuthenticatedClient's ``token`` field, which its own code reads to send.
+# only Authorization in a repr of headers); tapti.raw's ``token`` field included, since error
+# reporters (rich, structlog) print an attrs object field by field.
 
 _WALK_DEPTH = 4
 _WALK_LIMIT = 5000
@@ -387,8 +389,6 @@ def _public_values(obj: object) -> Iterator[tuple[str, object]]:
     for name in dir(obj):
         if name.startswith("_"):
             continue
-        if name == "token" and isinstance(obj, AuthenticatedClient):
-            continue  # the generated client's key field: holding the key is its job
         try:
             value = getattr(obj, name)
         except Exception:  # a property that needs state (an unread body...): nothing to see
@@ -656,3 +656,155 @@ def test_a_refused_url_is_quoted_without_a_token_a_key_or_credentials(
     assert "://x" in message  # still says which URL
     for secret in ("tok-secret-1", API_KEY.lower(), "user", "pw"):
         assert secret not in message.lower()
+
+
+# --- what error reporters read in a failed call's frames ----------------------------------------
+#
+# Sentry's pure_eval, stackprinter and IPython's verbose tracebacks evaluate what a frame's source
+# names (``call.secret``, ``self._settings.api_key``); every reporter prints a frame's arguments
+# (a key passed by mistake in ``extra_headers``). After a call fails, no frame of the SDK's keeps
+# anything but its door's own bookkeeping (probe 13).
+
+_DOOR_LOCALS = {"handling", "method"}  # public_door's: the caller's exception, the method
+_SDK = Path(tapti_ext.__file__).parent
+
+
+def _sdk_frames_with_locals(exc: BaseException) -> dict[str, list[str]]:
+    """Each SDK frame in ``exc``'s traceback and chain that keeps more than its door's locals."""
+    kept: dict[str, list[str]] = {}
+    pending, seen = [exc], set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        for frame, _ in traceback.walk_tb(current.__traceback__):
+            if Path(frame.f_code.co_filename).is_relative_to(_SDK):
+                names = sorted(set(frame.f_locals) - _DOOR_LOCALS)
+                if names:
+                    kept[frame.f_code.co_qualname] = names
+        pending += [current.__cause__, current.__context__]
+    return kept
+
+
+_FAILURES: dict[str, Callable[[MockTaptiServer], dict[str, Any]]] = {
+    "401": lambda mock: mock.fail_next(1, status=401) or {},
+    "500": lambda mock: mock.fail_next(1, status=500) or {},
+    "2xx without its field": lambda mock: mock.fail_next(1, status=200, body={"x": 1}) or {},
+    "the key in extra_headers": lambda _: {"extra_headers": {"x-api-key": API_KEY}},
+}
+
+
+_UNRAISED = {
+    ("with_raw_response", "2xx without its field"),
+    ("raw", "the key in extra_headers"),
+}
+
+
+def _doors(tapti: Tapti, extra: dict[str, Any]) -> dict[str, Callable[[], object]]:
+    from tapti_api_client.api.users import create_sdk_token  # noqa: PLC0415
+
+    body = CreateSdkTokenRequest.from_dict(
+        {"user_platforms": ["YOUTUBE"], "enabled_scopes": ["PROFILE_READ"]}
+        | {"callback_url": CALL["callback_url"], "redirect_url": CALL["redirect_url"]}
+    )
+    return {
+        "wrapper": lambda: tapti.user("u1").create_sdk_token(**CALL, **extra),
+        "with_raw_response": lambda: tapti.with_raw_response.user("u1").create_sdk_token(
+            **CALL, **extra
+        ),
+        "call": lambda: tapti.call(create_sdk_token, "u1", body=body, **extra),
+        "raw": lambda: create_sdk_token.sync_detailed(
+            "u1", client=tapti.raw.with_headers(extra.get("extra_headers", {})), body=body
+        ),
+    }
+
+
+@pytest.mark.parametrize("failure", list(_FAILURES))
+@pytest.mark.parametrize("door", ["wrapper", "with_raw_response", "call", "raw"])
+def test_a_failed_call_leaves_no_sdk_frame_with_locals(failure: str, door: str) -> None:
+    with (
+        MockTaptiServer(api_key=API_KEY) as mock,
+        Tapti(api_key=API_KEY, base_url=mock.url, max_retries=0) as tapti,
+    ):
+        extra = _FAILURES[failure](mock)
+        make = _doors(tapti, extra)[door]
+        del extra
+        try:
+            outcome = make()
+        except Exception as exc:  # tapti.raw: a KeyError of the generated parser's, as documented
+            caught: BaseException = exc
+        else:  # an APIResponse is read only when parsed; tapti.raw sends any header it is given
+            assert (door, failure) in _UNRAISED, outcome
+            return
+    assert _sdk_frames_with_locals(caught) == {}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("failure", list(_FAILURES))
+async def test_a_failed_async_call_leaves_no_sdk_frame_with_locals(failure: str) -> None:
+    from tapti_api_client.api.users import create_sdk_token  # noqa: PLC0415
+
+    body = CreateSdkTokenRequest.from_dict(
+        {"user_platforms": ["YOUTUBE"], "enabled_scopes": ["PROFILE_READ"]}
+        | {"callback_url": CALL["callback_url"], "redirect_url": CALL["redirect_url"]}
+    )
+    with MockTaptiServer(api_key=API_KEY) as mock:
+        async with AsyncTapti(api_key=API_KEY, base_url=mock.url, max_retries=0) as tapti:
+            for door in ("wrapper", "call"):
+                extra = _FAILURES[failure](mock)
+                made = (
+                    tapti.user("u1").create_sdk_token(**CALL, **extra)
+                    if door == "wrapper"
+                    else tapti.call(create_sdk_token, "u1", body=body, **extra)
+                )
+                with pytest.raises(TaptiError) as caught:
+                    await made
+                del extra
+                assert _sdk_frames_with_locals(caught.value) == {}, door
+
+
+def test_a_refused_constructor_and_connection_leave_no_sdk_frame_with_locals(
+    unused_port: int,
+) -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        Tapti(api_key=API_KEY, base_url="ftp://api.example")
+    assert _sdk_frames_with_locals(refused.value) == {}
+    with (
+        Tapti(api_key=API_KEY, base_url=f"http://127.0.0.1:{unused_port}", max_retries=0) as tapti,
+        pytest.raises(APIConnectionError) as unreachable,
+    ):
+        tapti.user("u1").create_sdk_token(**CALL)
+    assert _sdk_frames_with_locals(unreachable.value) == {}
+
+
+def test_rich_shows_masked_models_and_raw_client_masked() -> None:
+    # rich (and structlog through it) print an attrs object field by field, past its repr.
+    pretty = pytest.importorskip("rich.pretty")
+    with (
+        MockTaptiServer(api_key=API_KEY) as mock,
+        Tapti(api_key=API_KEY, base_url=mock.url) as tapti,
+    ):
+        token = tapti.user("u1").create_sdk_token(**CALL)
+        issued = mock.issued_tokens[-1]
+        shown = pretty.pretty_repr(token.response)
+        raw = pretty.pretty_repr(tapti.raw)
+    assert "sdk_token=***" in shown
+    assert issued not in shown
+    assert "token='***'" in raw
+    assert API_KEY not in raw
+
+
+def test_no_portal_url_stays_in_urllibs_cache() -> None:
+    # urllib.parse.urlsplit keeps its last 128 answers (3.11+): an SDK token parsed there would
+    # outlive its SdkToken (probe 13). A lookup of the same text would hit the cache.
+    from urllib.parse import urlsplit  # noqa: PLC0415
+
+    transport = httpx2.MockTransport(ok)
+    with Tapti(api_key=API_KEY, http_client=httpx2.Client(transport=transport)) as tapti:
+        token = tapti.user("u1").create_sdk_token(**CALL)
+        shown = [token.oauth_portal_url, token.portal_url(platform="youtube"), str(token)]
+    hits = urlsplit.cache_info().hits
+    for url in shown:
+        urlsplit(url)
+    assert urlsplit.cache_info().hits == hits
