@@ -408,8 +408,10 @@ def _walk_kinds(
         for part in parts
         for branch in [*(part.get("oneOf") or []), *(part.get("anyOf") or [])]
     ]
-    if branches:  # parsed another way than a plain type; a branch of no type takes anything
-        kinds = set() if not all(branches) else {"union", *kinds, *itertools.chain(*branches)}
+    if branches:  # parsed another way than a plain type
+        # A branch of no type takes anything, unless the schema beside it names the type.
+        any_type = not kinds and not all(branches)
+        kinds = set() if any_type else {"union", *kinds, *itertools.chain(*branches)}
     found[where] = frozenset(kinds)
     for part in parts:
         for name, child in (part.get("properties") or {}).items():
@@ -420,7 +422,9 @@ def _walk_kinds(
 
 def _types(parts: list[Mapping[str, Any]]) -> set[str]:
     """The JSON types the parts name (``null`` for OpenAPI 3.0's ``nullable``), or imply where
-    they name none: ``properties`` an object, ``items`` an array, ``enum`` its values' types."""
+    they name none: ``properties`` an object (the generator writes the same model), an ``enum``
+    its values' types (all it can hold). The generator reads ``items`` or
+    ``additionalProperties`` alone as any type, so they imply nothing here."""
     kinds: set[str] = set()
     for part in parts:
         kind = part.get("type")
@@ -436,8 +440,8 @@ def _types(parts: list[Mapping[str, Any]]) -> set[str]:
     return kinds
 
 
-# What a schema without ``type`` holds, by the keywords only one type can use.
-_IMPLIED = {"properties": "object", "additionalProperties": "object", "items": "array"}
+# What a schema without ``type`` holds, by the keywords the generator reads as a type.
+_IMPLIED = {"properties": "object"}
 
 
 # An enum value's JSON type, bool before int (a bool is an int); YAML's dates are JSON strings.

@@ -602,6 +602,13 @@ def _specificity(operation: tuple[str, str, tuple[int, ...]]) -> tuple[int, int]
 
 
 _MOST_SPECIFIC_FIRST: Final = sorted(OPERATIONS, key=_specificity, reverse=True)
+# Whether a template writes text beside a parameter within a segment (``{day}.csv``): then a
+# parameter can be empty without leaving an empty segment.
+_TEXT_BESIDE_PARAMETER: Final = any(
+    "{" in segment and not (segment.startswith("{") and segment.endswith("}"))
+    for _, template, _ in OPERATIONS
+    for segment in template.split("/")
+)
 
 
 def _template_start(path: str, template: str) -> int | None:
@@ -636,8 +643,12 @@ def has_empty_parameter(method: str, path: str) -> bool:
     """Whether ``path`` is one of the spec's operations with a path parameter left empty:
     ``/users//sdk-token``, which a proxy merging slashes sends as ``/users/sdk-token``, or
     ``/reports/.csv``. Each template is tried as written, then with some of its parameters
-    written as nothing, most specific first: a path that fills a template is that operation
-    (a shorter template may match the end of ``/users//posts/7`` all the same)."""
+    written as nothing, most specific first, as a server routes: a path that fills a template
+    is that operation (a shorter one may match the end of ``/users//posts/7`` all the same).
+    ``/reports/.csv`` is refused even beside ``/reports/{name}``, which would take it whole:
+    the server would run that operation for a call meant for the other."""
+    if "//" not in path and not path.endswith("/") and not _TEXT_BESIDE_PARAMETER:
+        return False  # only a whole segment can be empty, and the path has none
     for verb, template, _ in _MOST_SPECIFIC_FIRST:
         if verb == method:
             if _template_start(path, template) is not None:

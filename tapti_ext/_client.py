@@ -343,6 +343,7 @@ class _BaseTapti(Generic[_Pipe]):
     def portal_url(self) -> str:
         return self._settings.portal_url
 
+    @public_door
     def with_options(
         self, *, timeout: TimeoutLike | NotGiven = NOT_GIVEN, max_retries: int | None = None
     ) -> Self:
@@ -400,6 +401,7 @@ class _BaseTapti(Generic[_Pipe]):
             )
         return self._raw
 
+    @public_door
     def oauth_portal_url(self, sdk_token: str, platform: PlatformLike | None = None) -> str:
         """The portal URL for a bare token, on this client's ``portal_url``."""
         # Its portal URL passed the constructor's check, allow_insecure_http included.

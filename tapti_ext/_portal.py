@@ -25,6 +25,7 @@ from ._errors import (
     carries_secret,
     masked_url,
     pair_name,
+    public_door,
     query_pairs,
     split_url,
 )
@@ -70,6 +71,7 @@ def resolve_portal_url(portal_url: str | None, *, allow_insecure_http: bool = Fa
     return checked
 
 
+@public_door
 def oauth_portal_url(
     sdk_token: str,
     platform: PlatformLike | None = None,
@@ -221,6 +223,7 @@ class SdkToken:
         """The ``origin`` query parameter (the redirect URL the portal returns to), if any."""
         return self._query.get("origin")
 
+    @public_door
     def portal_url(self, platform: PlatformLike | None = None) -> str:
         """The portal URL; ``platform`` (one of this token's) skips the portal's platform picker."""
         if platform is None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import httpx2
 
-from ._errors import TaptiError, request_id_of
+from ._errors import TaptiError, public_door, request_id_of
 
 if TYPE_CHECKING:
     from ._portal import SdkToken
@@ -43,6 +43,7 @@ class APIResponse:
     def request_id(self) -> str | None:
         return request_id_of(self.http_response.headers)
 
+    @public_door
     def parse(self) -> SdkToken:
         if self._parsed is None:
             self._parsed = self._parse(self.http_response)

@@ -1180,6 +1180,12 @@ def test_an_answer_rewritten_in_other_words_breaks_nothing() -> None:
     assert breaks(object_without_type) == []
     assert breaks(string_as_an_untyped_enum) == []
 
+    def untyped_items(spec: Spec) -> None:  # the generator reads it as any type
+        response_schema(spec)["properties"]["oauth_portal_url"] = {"items": {"type": "string"}}
+
+    (broken,) = breaks(untyped_items)
+    assert "200.oauth_portal_url may now hold any type" in broken.what
+
 
 def test_a_union_that_gains_a_branch_of_no_type_breaks() -> None:
     def union(*branches: dict[str, Any]) -> Spec:
@@ -1193,3 +1199,8 @@ def test_a_union_that_gains_a_branch_of_no_type_breaks() -> None:
     (broken,) = sdk_surface.breaking_changes(union(*typed), union(*typed, {}))
     assert "200.oauth_portal_url may now hold any type, which the released SDK" in broken.what
     assert sdk_surface.breaking_changes(union(*typed), union(*typed)) == []
+    # Branches of no type beside the schema's own type narrow it: still a string, or a union.
+    narrowed = union({"minLength": 1}, {"maxLength": 9})
+    response_schema(narrowed)["properties"]["oauth_portal_url"]["type"] = "string"
+    kinds = sdk_surface.answer_kinds(narrowed)
+    assert kinds["create_sdk_token 200.oauth_portal_url"] == {"string", "union"}
