@@ -642,20 +642,19 @@ def _segment_fits(segment: str, template: str) -> bool:
 def has_empty_parameter(method: str, path: str) -> bool:
     """Whether ``path`` is one of the spec's operations with a path parameter left empty:
     ``/users//sdk-token``, which a proxy merging slashes sends as ``/users/sdk-token``, or
-    ``/reports/.csv``. Each template is tried as written, then with some of its parameters
-    written as nothing, most specific first, as a server routes: a path that fills a template
-    is that operation (a shorter one may match the end of ``/users//posts/7`` all the same).
-    ``/reports/.csv`` is refused even beside ``/reports/{name}``, which would take it whole:
-    the server would run that operation for a call meant for the other."""
+    ``/reports/.csv``. Some template, with some of its parameters written as nothing, matches
+    it, and no template as written matches as much of it: ``/posts/{id}`` matches only the end
+    of ``/users//posts/7``, while ``/files/{name}`` takes ``/files/.bashrc`` whole, which is
+    then that operation's (the URL cannot tell it from ``/files/{name}.{ext}`` with no name)."""
     if "//" not in path and not path.endswith("/") and not _TEXT_BESIDE_PARAMETER:
         return False  # only a whole segment can be empty, and the path has none
-    for verb, template, _ in _MOST_SPECIFIC_FIRST:
-        if verb == method:
-            if _template_start(path, template) is not None:
-                return False
-            if any(_template_start(path, emptied) is not None for emptied in _emptied(template)):
-                return True
-    return False
+    templates = [template for verb, template, _ in _MOST_SPECIFIC_FIRST if verb == method]
+    emptied = (_template_start(path, each) for template in templates for each in _emptied(template))
+    widest = min((start for start in emptied if start is not None), default=None)
+    if widest is None:
+        return False
+    filled = (_template_start(path, template) for template in templates)
+    return all(start is None or start > widest for start in filled)
 
 
 @cache

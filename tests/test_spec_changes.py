@@ -806,8 +806,9 @@ def _grow_spec(spec: Path) -> None:
     paths["/users/{id}/posts/{post_id}"] = {"get": operation("getPost", post_id)}
     day = path_parameter("day", {"type": "string", "format": "date"})
     paths["/users/{id}/stats/{day}"] = {"get": operation("getStats", day)}
-    # Text beside a parameter in its segment: /users/u1/stats/.csv leaves the day empty.
+    # Text beside a parameter in its segment: /users/u1/reports/.csv leaves the day empty.
     csv_day = path_parameter("day", {"type": "string"})
+    paths["/users/{id}/reports/{day}.csv"] = {"get": operation("getReport", csv_day)}
     paths["/users/{id}/stats/{day}.csv"] = {"get": operation("getStatsCsv", csv_day)}
     host = {"name": "Host", "in": "header", "schema": {"type": "string"}}
     paths["/users/{id}/ping"] = {"get": operation("pingUser", host)}
@@ -911,12 +912,14 @@ with MockTaptiServer(api_key=key) as server, Tapti(
     step("nested_empty", nested_empty)
 
     def empty_in_a_segment():
-        from tapti_api_client.api.users import get_stats_csv
-        tapti.call(get_stats_csv, "u1", "2026-12-06")
+        from tapti_api_client.api.users import get_report
+        tapti.call(get_report, "u1", "2026-12-06")
         return [last(server)["path"],
-                refused(lambda: get_stats_csv.sync_detailed("u1", "", client=tapti.raw)),
-                refused(lambda: tapti.raw.get_httpx_client().get("/users/u1/stats/.csv")),
-                refused(lambda: tapti.call(get_stats_csv, "u1", ""))]
+                refused(lambda: get_report.sync_detailed("u1", "", client=tapti.raw)),
+                refused(lambda: tapti.raw.get_httpx_client().get("/users/u1/reports/.csv")),
+                refused(lambda: tapti.call(get_report, "u1", "")),
+                # /users/{id}/stats/{day} takes it whole: that operation's, sent
+                refused(lambda: tapti.raw.get_httpx_client().get("/users/u1/stats/.csv"))]
     step("empty_in_a_segment", empty_in_a_segment)
 
     def top_post_user():
@@ -1077,9 +1080,10 @@ def test_a_nested_path_left_empty_is_refused_through_raw(grown: dict[str, Any]) 
 
 
 def test_a_parameter_left_empty_inside_a_segment_is_refused(grown: dict[str, Any]) -> None:
-    # /users/u1/stats/.csv for /users/{id}/stats/{day}.csv (review 14, N2).
-    sent, generated, by_hand, call = _step(grown, "empty_in_a_segment")
-    assert sent == "/users/u1/stats/2026-12-06.csv"
+    # /users/u1/reports/.csv for /users/{id}/reports/{day}.csv (review 14, N2).
+    sent, generated, by_hand, call, filled = _step(grown, "empty_in_a_segment")
+    assert sent == "/users/u1/reports/2026-12-06.csv"
+    assert filled[2] == 1  # /users/{id}/stats/{day} with ".csv": sent (review 15, R15-4)
     empty = ["InvalidInputError", "a path parameter must not be empty; nothing was sent", 0]
     assert generated == empty
     assert by_hand == empty
