@@ -53,7 +53,8 @@ __all__ = [
 ]
 
 # urllib's urlsplit keeps its last answers (an lru_cache, 3.11+), so a URL holding an SDK token
-# or the key would outlive the call there; its uncached original parses alike.
+# or the key would outlive the call there; its uncached original parses alike. A client's own
+# URLs (callback, redirect, portal), the same on every call, keep the cache.
 split_url: Final[Callable[[str], SplitResult]] = getattr(urlsplit, "__wrapped__", urlsplit)
 
 # What ``json.loads`` can return: an error body, when it is JSON.

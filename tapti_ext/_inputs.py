@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from enum import Enum, StrEnum
 from functools import cache, lru_cache
 from typing import Any, TypeVar
-from urllib.parse import SplitResult
+from urllib.parse import SplitResult, urlsplit
 
 import httpx2
 from tapti_api_client.models.platform import Platform
@@ -286,7 +286,7 @@ def _split(value: str, argument: str, secret: str = "") -> tuple[SplitResult, ht
     if not is_valid_text(value):
         raise InvalidInputError(f"{argument} {LONE_SURROGATE}")
     try:
-        parts = split_url(value)
+        parts = urlsplit(value)  # cached: a client's URLs come again on every call
         if parts.port == 0:  # urllib checks the port lazily; a bad one raises here
             # httpcore2 reads port 0 as none given: the call would go to 80 or 443.
             raise ValueError("port 0")  # noqa: TRY301  (said as urllib's own refusals are)

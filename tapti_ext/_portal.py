@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any, TypeVar, cast
-from urllib.parse import parse_qsl, urlencode, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import attrs
 import httpx2
@@ -67,7 +67,7 @@ def resolve_portal_url(portal_url: str | None, *, allow_insecure_http: bool = Fa
     checked = check_url(chosen, argument=named, ascii_host=True)
     # Taken apart again only when plain http: oauth_portal_url() runs this on every call.
     if not allow_insecure_http and checked[:5].lower() == "http:":
-        refuse_plain_http(split_url(checked), named, "every SDK token")
+        refuse_plain_http(urlsplit(checked), named, "every SDK token")
     return checked
 
 
@@ -171,7 +171,7 @@ class SdkToken:
         problem = redirect_problem(oauth_portal_url)
         if problem:  # the URL is never quoted: it carries the SDK token
             raise InvalidInputError(f"oauth_portal_url {problem}")
-        pairs = parse_qsl(split_url(oauth_portal_url).query, keep_blank_values=True)
+        pairs = parse_qsl(query_of(oauth_portal_url), keep_blank_values=True)
         query = dict(pairs)
         if not query.get(TOKEN_PARAM):
             raise InvalidInputError("oauth_portal_url has no sdk_token query parameter")
@@ -282,6 +282,12 @@ def token_from_response(
         raise APIResponseValidationError(
             str(exc), response=error_response(answer, secret)
         ) from None
+
+
+def query_of(url: str) -> str:
+    """``urlsplit(url).query`` for a URL without whitespace or control characters (which
+    urlsplit would drop first): an answer's URL is parsed once (``redirect_problem``), not twice."""
+    return url.partition("#")[0].partition("?")[2]
 
 
 def _with_params(url: str, params: list[tuple[str, str]]) -> str:

@@ -243,3 +243,14 @@ def test_an_attempt_that_lost_track_of_the_heads_starts_afresh_when_restarted() 
     attempt.saw(b"HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 503 Busy\r\n\r\n")
     assert not attempt.may_be_2xx()
     assert attempt.head_end == 49  # the end of the 503's head, past the 103
+
+
+@given(st.text(alphabet=st.sampled_from("ab?#&=:/%.@[]"), max_size=24))
+def test_an_answers_query_is_read_as_urlsplit_reads_it(tail: str) -> None:
+    # SdkToken reads the query of a URL redirect_problem has parsed already: once, not twice.
+    from urllib.parse import urlsplit  # noqa: PLC0415
+
+    from tapti_ext._portal import query_of  # noqa: PLC0415
+
+    url = f"https://oauth.tapti.dev/{tail}"
+    assert query_of(url) == urlsplit(url).query
