@@ -38,6 +38,7 @@ from typing import IO, Any, Self
 
 import httpx2
 import pytest
+from _frames import chain_frames
 from _http import accept_each
 
 from tapti_ext import (
@@ -549,21 +550,12 @@ def assert_chain_unchanged(exception: BaseException) -> None:
 def assert_no_local_holds_the_key(exc: BaseException) -> None:
     """No frame of the traceback, of any exception in the cause and context chain, holds a
     local whose repr (or whose items' reprs) shows the key."""
-    pending, seen = [exc], set()
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        tb = current.__traceback__
-        while tb is not None:
-            for name, value in tb.tb_frame.f_locals.items():
-                shown = [repr(value)]
-                if isinstance(value, (list, tuple, dict)):
-                    shown += [repr(item) for item in value]
-                assert not any(API_KEY in text for text in shown), f"{name} holds the key"
-            tb = tb.tb_next
-        pending += [current.__cause__, current.__context__]
+    for frame in chain_frames(exc):
+        for name, value in frame.f_locals.items():
+            shown = [repr(value)]
+            if isinstance(value, (list, tuple, dict)):
+                shown += [repr(item) for item in value]
+            assert not any(API_KEY in text for text in shown), f"{name} holds the key"
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from urllib.parse import quote, quote_plus
 
 import httpx2
 import pytest
+from _frames import chain_frames
 from _http import snapshot
 from tapti_api_client.models import CreateSdkTokenRequest
 
@@ -671,20 +672,12 @@ _SDK = Path(tapti_ext.__file__).parent
 
 def _sdk_frames_with_locals(exc: BaseException) -> dict[str, list[str]]:
     """Each SDK frame in ``exc``'s traceback and chain that keeps more than its door's locals."""
-    kept: dict[str, list[str]] = {}
-    pending, seen = [exc], set()
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        for frame, _ in traceback.walk_tb(current.__traceback__):
-            if Path(frame.f_code.co_filename).is_relative_to(_SDK):
-                names = sorted(set(frame.f_locals) - _DOOR_LOCALS)
-                if names:
-                    kept[frame.f_code.co_qualname] = names
-        pending += [current.__cause__, current.__context__]
-    return kept
+    kept = (
+        (frame.f_code.co_qualname, sorted(set(frame.f_locals) - _DOOR_LOCALS))
+        for frame in chain_frames(exc)
+        if Path(frame.f_code.co_filename).is_relative_to(_SDK)
+    )
+    return {name: names for name, names in kept if names}
 
 
 _FAILURES: dict[str, Callable[[MockTaptiServer], dict[str, Any]]] = {

@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpcore2
 import httpx2
 import pytest
+from _frames import chain_frames
 from tapti_api_client.api.users import create_sdk_token
 from tapti_api_client.models import CreateSdkTokenRequest
 from test_deadline import (
@@ -1145,21 +1146,13 @@ def echoing_in_the_body(status: int) -> Handler:
 def locals_showing_the_key(exc: BaseException) -> list[str]:
     """Each local, in a frame of ``exc``'s chain of causes outside this file, that shows the key:
     in its repr, or in an httpcore2 request's headers (its repr leaves them out)."""
-    found, seen, pending = [], set(), [exc]
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        for frame, _ in traceback.walk_tb(current.__traceback__):
-            if frame.f_code.co_filename != __file__:
-                found += [
-                    f"{frame.f_code.co_name}: {name}"
-                    for name, value in frame.f_locals.items()
-                    if _shows_the_key(value)
-                ]
-        pending += [current.__cause__, current.__context__]
-    return found
+    return [
+        f"{frame.f_code.co_name}: {name}"
+        for frame in chain_frames(exc)
+        if frame.f_code.co_filename != __file__
+        for name, value in frame.f_locals.items()
+        if _shows_the_key(value)
+    ]
 
 
 def _shows_the_key(value: object) -> bool:
