@@ -434,14 +434,11 @@ def _types(parts: list[Mapping[str, Any]]) -> set[str]:
     if kinds - {"null"}:
         return kinds
     for part in parts:
-        kinds.update(_IMPLIED[word] for word in part if word in _IMPLIED)
+        if "properties" in part:
+            kinds.add("object")
         values = part.get("enum") or ([part["const"]] if "const" in part else [])
         kinds.update(_json_type(value) for value in values)
     return kinds
-
-
-# What a schema without ``type`` holds, by the keywords the generator reads as a type.
-_IMPLIED = {"properties": "object"}
 
 
 # An enum value's JSON type, bool before int (a bool is an int); YAML's dates are JSON strings.

@@ -432,7 +432,7 @@ def assert_no_pickle_holds_the_key(roots: dict[str, object]) -> int:
 
 
 def _generated_body() -> Any:
-    from tapti_api_client.models import CreateSdkTokenRequest, Platform, Scope  # noqa: PLC0415
+    from tapti_api_client.models import Platform, Scope  # noqa: PLC0415
 
     return CreateSdkTokenRequest(
         user_platforms=[Platform.YOUTUBE],
@@ -597,12 +597,8 @@ def test_a_request_refused_while_built_leaves_no_key_in_frame_locals(
     extras: dict[str, Any],
 ) -> None:
     from tapti_api_client.api.users import create_sdk_token  # noqa: PLC0415
-    from tapti_api_client.models import CreateSdkTokenRequest  # noqa: PLC0415
 
-    body = CreateSdkTokenRequest.from_dict(
-        {"user_platforms": ["YOUTUBE"], "enabled_scopes": ["PROFILE_READ"]}
-        | {"callback_url": CALL["callback_url"], "redirect_url": CALL["redirect_url"]}
-    )
+    body = _generated_body()
     with Tapti(api_key=API_KEY, base_url="http://127.0.0.1:9") as tapti:  # nothing is sent
         for call in (
             lambda: tapti.user("u1").create_sdk_token(**CALL, **extras),
@@ -694,10 +690,7 @@ _UNRAISED = {("raw", "the key in extra_headers")}  # tapti.raw sends any header 
 def _doors(tapti: Tapti, extra: dict[str, Any]) -> dict[str, Callable[[], object]]:
     from tapti_api_client.api.users import create_sdk_token  # noqa: PLC0415
 
-    body = CreateSdkTokenRequest.from_dict(
-        {"user_platforms": ["YOUTUBE"], "enabled_scopes": ["PROFILE_READ"]}
-        | {"callback_url": CALL["callback_url"], "redirect_url": CALL["redirect_url"]}
-    )
+    body = _generated_body()
     return {
         "wrapper": lambda: tapti.user("u1").create_sdk_token(**CALL, **extra),
         "with_raw_response": lambda: (
@@ -735,10 +728,7 @@ def test_a_failed_call_leaves_no_sdk_frame_with_locals(failure: str, door: str) 
 async def test_a_failed_async_call_leaves_no_sdk_frame_with_locals(failure: str) -> None:
     from tapti_api_client.api.users import create_sdk_token  # noqa: PLC0415
 
-    body = CreateSdkTokenRequest.from_dict(
-        {"user_platforms": ["YOUTUBE"], "enabled_scopes": ["PROFILE_READ"]}
-        | {"callback_url": CALL["callback_url"], "redirect_url": CALL["redirect_url"]}
-    )
+    body = _generated_body()
     with MockTaptiServer(api_key=API_KEY) as mock:
         async with AsyncTapti(api_key=API_KEY, base_url=mock.url, max_retries=0) as tapti:
             for door in ("wrapper", "call"):
