@@ -264,7 +264,7 @@ Target: TypeAlias = tuple[bytes, bytes, int | None, bytes, "str | httpx2.URL"]
 # A call's request before httpx2 models it: method, target, every header the SDK sends but the
 # key (``Host`` and the framing included), and the body. The SDK's own pool sends these
 # parts as they are; an ``httpx2.Request`` is built only for what shows one to a user.
-RequestParts: TypeAlias = tuple[str, Target, httpx2.Headers, bytes]
+RequestParts: TypeAlias = tuple[str, Target, list[tuple[bytes, bytes]], bytes]
 
 # A path httpx2 sends exactly as written: it starts with "/", has no segment starting with "."
 # (httpx2 drops dot segments), and every character is one httpx2's parser leaves as it is in a
@@ -355,12 +355,12 @@ def request_parts(
             f"the request cannot be built: a header ({why_unsendable(exc)})"
         ) from None
     if body is None:
-        return method, target, httpx2.Headers(sent), b""
+        return method, target, sent, b""
     content, content_type = body
     sent.append((b"Content-Length", str(len(content)).encode()))
     if content_type[1] and not any(name.lower() == b"content-type" for name, _ in sent):
         sent.append(content_type)
-    return method, target, httpx2.Headers(sent), content
+    return method, target, sent, content
 
 
 def check_operation_request(spec: dict[str, Any]) -> None:
@@ -695,10 +695,11 @@ class Call(Generic[_T]):
     """A prepared request, how to turn its 2xx response into a result, and when to give up."""
 
     __slots__ = (
+        "_header_list",
+        "_headers",
         "_parse",
         "_request",
         "body",
-        "headers",
         "method",
         "path",
         "replayable",
@@ -724,16 +725,18 @@ class Call(Generic[_T]):
         self.timeout, self.secret, self.sources = timeout, secret, sources
         self.body: Any  # bytes, or a raw request's own stream
         self.target: Target
+        self._headers: httpx2.Headers | None
         if isinstance(request, httpx2.Request):
             self._request: httpx2.Request | None = request
             url = request.url
-            self.method, self.headers, self.body = request.method, request.headers, request.stream
+            self.method, self._headers, self.body = request.method, request.headers, request.stream
+            self._header_list: list[tuple[bytes, bytes]] = []  # its headers are _headers
             self.target = (url.raw_scheme, url.raw_host, url.port, url.raw_path, url)
             # A body streamed from a generator or a file can be read once: never sent again.
             self.replayable = isinstance(request.stream, httpx2.ByteStream)
         else:
-            self._request = None
-            self.method, self.target, self.headers, self.body = request
+            self._request = self._headers = None
+            self.method, self.target, self._header_list, self.body = request
             self.replayable = True
         # A 2xx the operation does not document is no success: its body is not the model's. The
         # template is for tracing; both come from one match of the path as sent (an id's
@@ -753,6 +756,19 @@ class Call(Generic[_T]):
         return url
 
     @property
+    def headers(self) -> httpx2.Headers:
+        """The headers as httpx2 models them (tracing adds its own), made where one is used:
+        a call on the SDK's own pool that is not traced sends ``raw_headers`` as they are."""
+        if self._headers is None:
+            self._headers = httpx2.Headers(self._header_list)
+        return self._headers
+
+    @property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """Every header to send but the key, as bytes."""
+        return self._header_list if self._headers is None else self._headers.raw
+
+    @property
     def request(self) -> httpx2.Request:
         """The request as httpx2 models it, for errors, responses and a caller's client; made
         at the first use, so that a call on the SDK's own pool that succeeds never makes one."""
@@ -760,7 +776,7 @@ class Call(Generic[_T]):
             self._request = httpx2.Request(
                 self.method, self.url, headers=self.headers, content=self.body
             )
-            self.headers = self._request.headers  # one set of headers from now on
+            self._headers = self._request.headers  # one set of headers from now on
         return self._request
 
     def __repr__(self) -> str:  # never the secret

@@ -1014,6 +1014,9 @@ def _loosely(name: str) -> str:
     return "".join(c for c in name if c.isalnum()).casefold()
 
 
+_ARGUMENT_FIELDS_LOOSELY: Final = tuple((field, _loosely(field)) for field in _ARGUMENT_FIELDS)
+
+
 def _token_extras(
     extra: tuple[Mapping[str, str] | None, Mapping[str, Any] | None, Mapping[str, Any] | None],
     secret: str,
@@ -1021,11 +1024,13 @@ def _token_extras(
     """create_sdk_token's extras: an ``extra_body`` may add fields, not set its arguments'
     (in any spelling a lenient server might match: ``REDIRECT_URL``, ``redirectUrl``)."""
     extras = extras_of(*extra, secret=secret)
-    names = list(extras.body or ())
+    if not extras.body:  # most calls
+        return extras
+    names = list(extras.body)
     if any(type(name) is not str for name in names):  # a str subclass may hash or compare apart
         raise InvalidInputError("extra_body's member names must be plain str")
     loose = {_loosely(name) for name in names}
-    named = [field for field in _ARGUMENT_FIELDS if _loosely(field) in loose]
+    named = [field for field, loosely in _ARGUMENT_FIELDS_LOOSELY if loosely in loose]
     if named:
         raise InvalidInputError(
             f"extra_body must not set {', '.join(named)}: pass them as create_sdk_token's "

@@ -10,8 +10,6 @@ and write by what is left of it (``_network``).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Final
 
@@ -79,6 +77,7 @@ class Attempt:
     __slots__ = (
         "_chain",
         "_class",
+        "_entered",
         "_lost",
         "_pending",
         "_skipped",
@@ -107,21 +106,22 @@ class Attempt:
         self._lost = False  # the heads could not be followed: what came may be a 2xx
         self.answered_unread = False  # an answer waited unread when a write failed
 
-    @contextmanager
-    def running(self) -> Iterator[None]:
-        """Make this the current attempt, which the network layer bounds every read and write
-        by (a context variable: each thread and task sees only its own)."""
-        token = current_attempt.set(self)
-        try:
-            yield
-        except BaseException as exc:  # the program's own: the SDK's are outcomes
-            chain = self._chain
-            if chain is not None and chain[0] is exc:  # as raised: httpcore2's pool cleared it
-                exc.__cause__, exc.__suppress_context__ = chain[1], chain[2]
-            raise
-        finally:
-            self._chain = None  # the exception's frames hold this attempt: no cycle outlives it
-            current_attempt.reset(token)
+    def running(self) -> Attempt:
+        """``with attempt.running():`` makes this the current attempt, which the network layer
+        bounds every read and write by (a context variable: each thread and task sees only its
+        own). A class's ``__enter__``, not ``@contextmanager``: this runs on every call."""
+        return self
+
+    def __enter__(self) -> None:
+        self._entered = current_attempt.set(self)
+
+    def __exit__(self, kind: object, exc: BaseException | None, traceback: object) -> None:
+        chain = self._chain
+        if exc is not None and chain is not None and chain[0] is exc:
+            # The program's own exception, as raised: httpcore2's pool cleared its cause.
+            exc.__cause__, exc.__suppress_context__ = chain[1], chain[2]
+        self._chain = None  # the exception's frames hold this attempt: no cycle outlives it
+        current_attempt.reset(self._entered)
 
     def note_chain(self, exc: BaseException) -> None:
         """Keep ``exc``'s cause as it left a socket call, for ``running`` to give back."""

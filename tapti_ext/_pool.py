@@ -331,7 +331,7 @@ def to_core_request(
     return httpcore2.Request(
         method=call.method,
         url=httpcore2.URL(scheme=scheme, host=host, port=port, target=target),
-        headers=[*call.headers.raw, *extra_headers],
+        headers=[*call.raw_headers, *extra_headers],
         content=call.body,
         extensions={"timeout": timeouts},
     )
