@@ -10,7 +10,7 @@ and write by what is left of it (``_network``).
 from __future__ import annotations
 
 import time
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Final
 
 import httpx2
@@ -92,6 +92,7 @@ class Attempt:
         self.deadline = deadline
         # The last exception out of a socket call, with its cause and suppress flag as raised.
         self._chain: tuple[BaseException, BaseException | None, bool] | None = None
+        self._entered: Token[Attempt | None] | None = None  # while running
         self.restart()
 
     def restart(self) -> None:
@@ -109,19 +110,25 @@ class Attempt:
     def running(self) -> Attempt:
         """``with attempt.running():`` makes this the current attempt, which the network layer
         bounds every read and write by (a context variable: each thread and task sees only its
-        own). A class's ``__enter__``, not ``@contextmanager``: this runs on every call."""
+        own). Once, in one thread or task: an attempt is one exchange. A class's ``__enter__``,
+        not ``@contextmanager``: this runs on every call."""
         return self
 
     def __enter__(self) -> None:
+        if self._entered is not None:  # its token would be overwritten, and never reset
+            raise RuntimeError("an Attempt runs once at a time")
         self._entered = current_attempt.set(self)
 
     def __exit__(self, kind: object, exc: BaseException | None, traceback: object) -> None:
-        chain = self._chain
+        chain, entered = self._chain, self._entered
         if exc is not None and chain is not None and chain[0] is exc:
             # The program's own exception, as raised: httpcore2's pool cleared its cause.
             exc.__cause__, exc.__suppress_context__ = chain[1], chain[2]
-        self._chain = None  # the exception's frames hold this attempt: no cycle outlives it
-        current_attempt.reset(self._entered)
+        # The exception's frames hold this attempt: no cycle outlives it, and the token (which
+        # holds the task's or thread's whole context) is not kept past the exchange.
+        self._chain = self._entered = None
+        if entered is not None:
+            current_attempt.reset(entered)
 
     def note_chain(self, exc: BaseException) -> None:
         """Keep ``exc``'s cause as it left a socket call, for ``running`` to give back."""

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable
 from enum import Enum, StrEnum
 from functools import cache, lru_cache
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import SplitResult, urlsplit
 
 import httpx2
@@ -444,17 +444,16 @@ def _spellings(enum: type[_E]) -> tuple[dict[str, _E], dict[str, _E]]:
     return {member.value: member for member in members}, upper
 
 
-_SEQUENCES: Final = (list, tuple)
-
-
 def _members(enum: type[_E], value: object, argument: str) -> tuple[_E, ...]:
     """One value or many, enum members or strings in any case; duplicates dropped in order."""
     if isinstance(value, str):
         items: tuple[object, ...] = (value,)
-    elif type(value) in _SEQUENCES or (  # most calls: no ABC's isinstance
-        isinstance(value, Iterable) and not isinstance(value, bytes | dict)
+    elif (
+        type(value) is list  # most calls: no ABC's isinstance (and "is": a metaclass's __eq__
+        or type(value) is tuple  # could say any class is list)
+        or (isinstance(value, Iterable) and not isinstance(value, bytes | dict))
     ):
-        items = tuple(value)  # type: ignore[arg-type]  # iterable, as checked
+        items = tuple(value)
     else:
         raise InvalidInputError(
             f"{argument} must be a value or a list of values, not {type(value).__name__}"

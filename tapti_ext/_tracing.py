@@ -110,7 +110,7 @@ def _started(call: Call[Any], origin: Origin, *, propagate: bool) -> Span:
     span = _TRACER.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
     if not span.is_recording():
         if propagate:
-            _pass_on(span, call.headers)
+            _pass_on(span, call)
         return NO_SPAN
     current = trace.set_span_in_context(span)
     if propagate:
@@ -120,13 +120,14 @@ def _started(call: Call[Any], origin: Origin, *, propagate: bool) -> Span:
     return _OtelSpan(span, otel_context.attach(current))
 
 
-def _pass_on(span: trace.Span, headers: httpx2.Headers) -> None:
+def _pass_on(span: trace.Span, call: Call[Any]) -> None:
     """Send the context of a span that records nothing: its own (unsampled by an SDK), else
-    the caller's (older APIs' no-op spans carry none); nothing, cheaply, without a trace."""
+    the caller's (older APIs' no-op spans carry none); nothing, cheaply, without a trace (the
+    call's ``httpx2.Headers`` is not even made)."""
     if span.get_span_context().is_valid:
-        _inject(headers, trace.set_span_in_context(span))
+        _inject(call.headers, trace.set_span_in_context(span))
     elif trace.get_current_span().get_span_context().is_valid:
-        _inject(headers, None)
+        _inject(call.headers, None)
 
 
 def _inject(headers: httpx2.Headers, context: Context | None) -> None:

@@ -509,6 +509,25 @@ def test_an_unknown_value_whose_repr_fails_is_named_by_its_type() -> None:
         Tapti(api_key=API_KEY, platforms=[_Unprintable()])
 
 
+class _EqualToAnyClass(type):
+    def __eq__(cls, other: object) -> bool:
+        return True
+
+    __hash__ = type.__hash__
+
+
+class _NotAList(metaclass=_EqualToAnyClass):
+    pass
+
+
+def test_a_class_that_says_it_equals_list_is_not_taken_for_one() -> None:
+    # The fast path for a list of platforms compares types by identity: a metaclass's __eq__
+    # cannot make an object pass for a list and fail later as a bare TypeError (review 16).
+    assert type(_NotAList()) in (list, tuple)  # the premise: "in" compares by __eq__
+    with pytest.raises(InvalidInputError, match=r"^platforms must be a value or a list of values"):
+        Tapti(api_key=API_KEY, platforms=_NotAList())
+
+
 def test_an_enum_value_is_found_exactly_before_in_any_case() -> None:
     # A spec may one day hold two values that differ only in case: each is its own by its
     # exact spelling, and any other spelling finds the first (review 13, L3).

@@ -245,6 +245,24 @@ def test_an_attempt_that_lost_track_of_the_heads_starts_afresh_when_restarted() 
     assert attempt.head_end == 49  # the end of the 503's head, past the 103
 
 
+def test_an_attempt_runs_once_at_a_time_and_keeps_no_context_after() -> None:
+    """``with attempt.running():`` is a class's ``__enter__`` (it runs on every call): entered
+    twice, its first token would be lost and the attempt left current for good, so the second
+    entry is refused; after the exchange it keeps no token (which holds the whole context of
+    the task or thread), as the generator it replaced kept none (review 16)."""
+    attempt = _deadline.Attempt(_deadline.Deadline(None))
+    with attempt.running():
+        assert _deadline.current_attempt.get() is attempt
+        with pytest.raises(RuntimeError, match="runs once at a time"), attempt.running():
+            pass  # pragma: no cover  (refused on entry)
+        assert _deadline.current_attempt.get() is attempt
+    assert _deadline.current_attempt.get() is None
+    assert attempt._entered is None
+    with attempt.running():  # one after the other is fine
+        assert _deadline.current_attempt.get() is attempt
+    assert _deadline.current_attempt.get() is None
+
+
 @given(st.text(alphabet=st.sampled_from("ab?#&=:/%.@[]"), max_size=24))
 def test_an_answers_query_is_read_as_urlsplit_reads_it(tail: str) -> None:
     # SdkToken reads the query of a URL redirect_problem has parsed already: once, not twice.
