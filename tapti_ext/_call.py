@@ -331,7 +331,7 @@ def request_parts(
         # own type: a multipart one names the boundary httpx2 chose).
         generated = {k: v for k, v in generated.items() if k != "Content-Type"}
     if generated or extras.headers:
-        headers = {**(generated or {}), **headers, **(extras.headers or {})}
+        headers = _merged(generated or {}, headers, extras.headers or {})
     # A value JSON or a URL cannot carry (an object, a lone surrogate, a 64 KiB query, absurd
     # nesting) is refused before anything is sent, naming where it was; never quoting it.
     try:
@@ -361,6 +361,17 @@ def request_parts(
     if content_type[1] and not any(name.lower() == b"content-type" for name, _ in sent):
         sent.append(content_type)
     return method, target, sent, content
+
+
+def _merged(*layers: Mapping[str, str]) -> dict[str, str]:
+    """Headers of each layer over the layers before it, a name in any case naming one header:
+    an extra ``User-Agent`` replaces the SDK's ``user-agent`` rather than going beside it (two
+    of them, or two ``Accept-Encoding``, a server reads as it likes). The last spelling wins."""
+    merged: dict[str, tuple[str, str]] = {}
+    for layer in layers:
+        for name, value in layer.items():
+            merged[name.lower()] = (name, value)
+    return dict(merged.values())
 
 
 def check_operation_request(spec: dict[str, Any]) -> None:

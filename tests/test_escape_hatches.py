@@ -574,11 +574,13 @@ class _SetsCookies(http.server.BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     sent: ClassVar[list[tuple[str, str | None]]] = []
+    header_lines: ClassVar[list[list[tuple[str, str]]]] = []  # each request's, duplicates kept
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
         user = self.path.split("/")[2]
         self.sent.append((user, self.headers.get("Cookie")))
+        self.header_lines.append(list(self.headers.items()))
         url = f"https://oauth.tapti.dev/?sdk_token=tok_{user}"
         body = json.dumps({"oauth_portal_url": url}).encode()
         self.send_response(200)
@@ -594,7 +596,7 @@ class _SetsCookies(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def cookie_server() -> Iterator[str]:
-    _SetsCookies.sent = []
+    _SetsCookies.sent, _SetsCookies.header_lines = [], []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SetsCookies)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -602,6 +604,28 @@ def cookie_server() -> Iterator[str]:
     server.shutdown()
     server.server_close()
     thread.join()
+
+
+@pytest.mark.parametrize("lent", [False, True], ids=["own_pool", "callers_client"])
+def test_an_extra_header_replaces_the_sdks_own_in_any_case(cookie_server: str, lent: bool) -> None:
+    # The SDK's user-agent and accept-encoding went out beside a caller's User-Agent and
+    # Accept-Encoding: two of each, which servers and proxies read as they like (review 16).
+    with (
+        httpx2.Client() as http,
+        Tapti(
+            api_key="key-raw", base_url=cookie_server, http_client=http if lent else None
+        ) as tapti,
+    ):
+        tapti.user("alice").create_sdk_token(
+            **CALL, extra_headers={"User-Agent": "mine/1", "Accept-Encoding": "identity"}
+        )
+    (lines,) = _SetsCookies.header_lines
+
+    def sent(name: str) -> list[str]:
+        return [value for key, value in lines if key.lower() == name]
+
+    assert sent("user-agent") == ["mine/1"]
+    assert sent("accept-encoding") == ["identity"]
 
 
 @pytest.mark.parametrize("cookies", [{}, {"lb": "7"}], ids=["none", "with_cookies"])
