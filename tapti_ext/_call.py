@@ -176,18 +176,27 @@ class Extras:
         body: Mapping[str, Any] | None = None,
         secret: str = "",
     ) -> None:
-        for name, given in (("headers", headers), ("query", query), ("body", body)):
-            if given is not None and not isinstance(given, Mapping):
-                raise InvalidInputError(
-                    f"extra_{name} must be a mapping, not {type(given).__name__}"
-                )
-        # The body read once: what a check sees is what is sent (a Mapping may answer anew).
-        self.headers, self.query = headers, query
-        self.body = dict(body) if body is not None else None
-        if headers:
-            _check_headers(headers, secret)
-        if query:
-            _check_query(query)
+        # Each read once: what a check sees is what is sent (a Mapping may answer anew).
+        self.headers = _read_once(headers, "headers")
+        self.query = _read_once(query, "query")
+        self.body = _read_once(body, "body")
+        if self.headers:
+            _check_headers(self.headers, secret)
+        if self.query:
+            _check_query(self.query)
+
+
+def _read_once(given: Mapping[str, Any] | None, name: str) -> dict[str, Any] | None:
+    if given is None:
+        return None
+    if not isinstance(given, Mapping):
+        raise InvalidInputError(f"extra_{name} must be a mapping, not {type(given).__name__}")
+    try:
+        return dict(given)
+    except Exception as exc:  # a Mapping whose keys() names what it does not hold, say
+        raise InvalidInputError(
+            f"extra_{name} could not be read as a mapping ({type(exc).__name__})"
+        ) from None
 
 
 # What a query value can be and be sent as itself; anything else httpx2 would send as its

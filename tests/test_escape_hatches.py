@@ -82,6 +82,25 @@ def test_extras_are_merged_into_the_generated_request(
     assert sent.path == "/users/u1/sdk-token?dry_run=1"
 
 
+class _NamesWhatItLacks(dict[str, Any]):
+    # With its own __iter__, dict() reads a subclass through keys(), then each key.
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def keys(self) -> Any:
+        return ["x-missing"]
+
+
+@pytest.mark.parametrize("extra", ["extra_headers", "extra_query", "extra_body"])
+def test_an_extra_that_cannot_be_read_is_a_typed_error(
+    tapti: Tapti, server: MockTaptiServer, extra: str
+) -> None:
+    # Review 16 (pre-existing): a raw KeyError came out of reading it; nothing may be sent.
+    with pytest.raises(InvalidInputError, match=rf"^{extra} could not be read as a mapping"):
+        tapti.user("u1").create_sdk_token(**CALL, **{extra: _NamesWhatItLacks(a="1")})
+    assert server.requests == []
+
+
 REPLACEMENTS = {
     "user_platforms": ["TIKTOK"],
     "enabled_scopes": [],
