@@ -34,6 +34,7 @@ import itertools
 import resource
 import statistics
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 
@@ -41,7 +42,6 @@ from . import callers
 from .child.bench_request import API_KEY, sized_user
 from .config import BODY_VARIANTS, TARGET_SYNC_CPU, Settings
 
-SIDES = ("sdk", "httpx2", "generated")
 # Each side against the baseline, in a rotation of its own (see above).
 PAIRS: tuple[tuple[str, str], ...] = (("sdk", "httpx2"), ("generated", "httpx2"))
 # glibc's mallopt parameters (malloc.h) and the values set: far above any body the SDK accepts.
@@ -142,13 +142,15 @@ def summarize(
     is listed per side names its rotation, so no one pairs rounds of different rotations."""
     by_rotation = {"sdk_vs_httpx2": sdk_pair, "generated_vs_httpx2": generated_pair}
 
-    def per_side(measure: Any) -> dict[str, dict[str, float]]:
+    def per_side(
+        measure: Callable[[list[float]], float], of: str = "cpu_us"
+    ) -> dict[str, dict[str, float]]:
         return {
-            rotation: {side: measure(values) for side, values in measured["cpu_us"].items()}
+            rotation: {side: measure(values) for side, values in measured[of].items()}
             for rotation, measured in by_rotation.items()
         }
 
-    best_cpu, median_cpu = per_side(min), per_side(statistics.median)
+    best_cpu = per_side(min)
     ratio = _paired_median(sdk_pair["cpu_us"], "sdk", "httpx2")
     ratio_generated = _paired_median(generated_pair["cpu_us"], "generated", "httpx2")
     sdk_best, generated_best = best_cpu["sdk_vs_httpx2"], best_cpu["generated_vs_httpx2"]
@@ -159,11 +161,8 @@ def summarize(
         "calls_per_round": calls,
         "calls_per_side_and_rotation": rounds * calls,
         "best_cpu_us": best_cpu,
-        "median_cpu_us": median_cpu,
-        "best_wall_us": {
-            rotation: {side: min(values) for side, values in measured["wall_us"].items()}
-            for rotation, measured in by_rotation.items()
-        },
+        "median_cpu_us": per_side(statistics.median),
+        "best_wall_us": per_side(min, "wall_us"),
         "page_faults_per_call": {
             rotation: measured["page_faults_per_call"] for rotation, measured in by_rotation.items()
         },
