@@ -4,20 +4,19 @@ test_docs_snippets.py.
 
 Conventions, for whoever edits the documentation:
 
-- Each block is one test, run in a fresh namespace with ``TAPTI_API_KEY``/``TAPTI_BASE_URL``
-  pointing at a running mock (key ``"test-key"``). The namespace already holds the names the
-  docs use without defining them: ``tapti`` (a ``Tapti`` on the mock), ``user_id``
-  (``"user_123"``) and ``sdk_token`` (a token the mock issued).
+- Each block is one test, run in a fresh, empty namespace with ``TAPTI_API_KEY`` and
+  ``TAPTI_BASE_URL`` pointing at a running mock (key ``"test-key"``), as after "Try it locally"'s
+  ``export`` line: a block runs as a reader would paste it, so it defines every name it uses.
 - ``<!-- snippet: continues -->`` on the line before a block runs it after the block before it
   (in the same file), in the same namespace (for a block that uses what the previous one
   defined).
-- A call whose only argument is ``...`` (``create_sdk_token(...)``, ``createSDKToken(...)``)
-  gets the arguments of ``DEFAULT_CALL``; other ``...`` (``except X: ...``) stay as they are.
 - Top-level ``await`` / ``async with`` runs on an event loop.
 - A block that defines ``test_*`` functions is a test module: it is written to a file and run by
   pytest in a subprocess, with the package's real fixtures (``tapti_mock``, ``tapti_client``,
   ``tapti_async_client``), and every test it defines must pass.
 - Clients and servers a block leaves open are closed after it.
+- Every block (with those it continues) passes ``mypy --strict`` too (``type_check``): a typed
+  backend copies them.
 """
 
 from __future__ import annotations
@@ -42,14 +41,6 @@ from tapti_ext.testing import MockTaptiServer
 
 KEY = "test-key"
 CONTINUES = "<!-- snippet: continues -->"
-DEFAULT_CALL: dict[str, object] = {
-    "platforms": ["youtube", "tiktok"],
-    "scopes": ["profile_read"],
-    "callback_url": "https://your-app.com/api/oauth/callback",
-    "redirect_url": "https://your-app.com/dashboard/accounts",
-}
-# The SDK calls whose `...` argument stands for DEFAULT_CALL.
-SUBSTITUTED = frozenset({"create_sdk_token", "createSDKToken"})
 PYTEST_SECONDS = 120
 
 
@@ -100,31 +91,9 @@ def chain(blocks: list[Block], position: int) -> list[Block]:
     return found
 
 
-class _FillEllipsis(ast.NodeTransformer):
-    def visit_Call(self, node: ast.Call) -> ast.AST:
-        self.generic_visit(node)
-        callee = node.func.attr if isinstance(node.func, ast.Attribute) else None
-        if isinstance(node.func, ast.Name):
-            callee = node.func.id
-        only_ellipsis = (
-            len(node.args) == 1
-            and isinstance(node.args[0], ast.Constant)
-            and node.args[0].value is Ellipsis
-            and not node.keywords
-        )
-        if callee in SUBSTITUTED and only_ellipsis:
-            node.args = []
-            node.keywords = [
-                ast.keyword(arg=name, value=ast.parse(repr(value), mode="eval").body)
-                for name, value in DEFAULT_CALL.items()
-            ]
-        return node
-
-
 def _tree(block: Block) -> ast.Module:
     # Padded so that tracebacks give the Markdown file's own line numbers.
-    tree = ast.parse("\n" * (block.line - 1) + block.code, filename=str(block.path))
-    return ast.fix_missing_locations(_FillEllipsis().visit(tree))
+    return ast.parse("\n" * (block.line - 1) + block.code, filename=str(block.path))
 
 
 def _defines_tests(blocks: list[Block]) -> bool:
@@ -137,22 +106,15 @@ def _defines_tests(blocks: list[Block]) -> bool:
 
 @contextlib.contextmanager
 def snippet_namespace(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """A running mock, the environment pointing at it, and the names blocks may use."""
+    """A running mock, the environment pointing at it, and an empty namespace for the blocks."""
     with MockTaptiServer(api_key=KEY) as server:
         monkeypatch.setenv("TAPTI_API_KEY", KEY)
         monkeypatch.setenv("TAPTI_BASE_URL", server.url)
-        with Tapti(api_key=KEY, base_url=server.url) as tapti:
-            token = tapti.user("user_123").create_sdk_token(**DEFAULT_CALL)  # type: ignore[arg-type]
-            names: dict[str, Any] = {
-                "__name__": "doc_snippet",
-                "tapti": tapti,
-                "user_id": "user_123",
-                "sdk_token": token.sdk_token,
-            }
-            try:
-                yield names
-            finally:
-                _close_sync(names)
+        names: dict[str, Any] = {"__name__": "doc_snippet"}
+        try:
+            yield names
+        finally:
+            _close_sync(names)
 
 
 def _close_sync(names: dict[str, Any]) -> None:
@@ -219,3 +181,28 @@ def run_block(blocks: list[Block], position: int, names: dict[str, Any], folder:
         return
     for block in found:
         _run(block, names)
+
+
+def type_check(pages: list[Path], folder: Path) -> None:
+    """Every block of ``pages``, with those it continues, passes ``mypy --strict`` (one run).
+    Top-level ``await`` is allowed: the blocks that use it run on a loop (see above)."""
+    for page in pages:
+        blocks = blocks_of(page)
+        for position, block in enumerate(blocks):
+            if position + 1 < len(blocks) and blocks[position + 1].continues:
+                continue  # checked as part of the block that continues it
+            code = "\n".join(part.code for part in chain(blocks, position))
+            (folder / f"{block.test_id.replace('-', '_')}.py").write_text(code, encoding="utf-8")
+    config = folder / "mypy.ini"
+    config.write_text("[mypy]\nstrict = True\ndisable_error_code = top-level-await\n")
+    command = [sys.executable, "-m", "mypy", "--config-file", str(config), "--cache-dir"]
+    result = subprocess.run(
+        [*command, str(folder / ".mypy_cache"), str(folder)],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=PYTEST_SECONDS,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"no issues found in \d+ source files", result.stdout), result.stdout

@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _snippets import CONTINUES, Block, blocks_of, markers_of, run_block, snippet_namespace
+from _snippets import (
+    CONTINUES,
+    Block,
+    blocks_of,
+    markers_of,
+    run_block,
+    snippet_namespace,
+    type_check,
+)
 
 import tapti_ext
 import tapti_ext.testing
@@ -37,6 +45,10 @@ def test_docs_python_block_runs(
     blocks: list[Block], position: int, namespace: dict[str, Any], tmp_path: Path
 ) -> None:
     run_block(blocks, position, namespace, tmp_path)
+
+
+def test_every_block_of_the_readme_and_the_docs_type_checks_strictly(tmp_path: Path) -> None:
+    type_check([DOCS.parent / "README.md", *PAGES], tmp_path)
 
 
 def test_the_pages_with_code_have_python_blocks_and_known_markers() -> None:
