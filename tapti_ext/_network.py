@@ -48,6 +48,7 @@ import builtins
 import contextlib
 import os
 import socket
+import ssl
 import threading
 import time
 import weakref
@@ -222,6 +223,23 @@ class _Discardable:
         if info == "is_readable" and self._discarded:
             return True
         return self._inner.get_extra_info(info)
+
+    def tls_holds_more(self) -> bool:
+        """Whether TLS working through memory buffers (asyncio's, trio's, TLS inside a proxy's
+        TLS) holds bytes past what was read: it takes all the socket has and decrypts a record
+        per read, so a look at the socket finds it empty. (A TLS socket leaves later records in
+        the kernel, where httpcore2's look finds them.) Call it only to drop the connection if
+        so: it reads what it finds."""
+        tls = self._inner.get_extra_info("ssl_object")
+        if not isinstance(tls, ssl.SSLObject):
+            return False
+        try:
+            tls.read(_PEEKED)
+        except ssl.SSLWantReadError:  # no whole record: the rest of one is still on the socket
+            return False
+        except (ssl.SSLError, OSError, ValueError):  # an alert, garbage: not reusable either
+            return True
+        return True
 
     def _outgoing(self, buffer: bytes) -> tuple[bytes, ...]:
         """What to send now for ``buffer``.

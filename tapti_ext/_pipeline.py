@@ -201,7 +201,7 @@ class _Opened:
         length = lengths.pop() if len(lengths) == 1 and not chunked else b""
         if method == "HEAD" or self.status in _BODILESS:
             length = b"0"  # whatever the headers say (RFC 9112, 6.3): anything more is extra
-        if not (length.isdigit() and attempt.clean_end(int(length))):
+        if not (length.isdigit() and attempt.clean_end(int(length))) or stream.tls_holds_more():
             stream.discard()
 
 

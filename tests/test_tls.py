@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 import os
 import socket
 import ssl
@@ -21,6 +22,7 @@ from typing import Any
 
 import httpx2
 import pytest
+import trio
 import trustme
 from _http import accept_each
 from test_deadline import CALL, TOKEN_BODY, response_bytes
@@ -28,6 +30,7 @@ from test_deadline import CALL, TOKEN_BODY, response_bytes
 from tapti_ext import APIConnectionError, AsyncTapti, Tapti
 
 KEY = "sk_tls_key_0123456789"
+PORTAL_ORIGIN = "https://oauth.tapti.dev"
 
 
 class TlsServer:
@@ -422,3 +425,52 @@ def test_an_https_proxy_is_trusted_as_the_client_was_made_to(
         sync_call(tapti) if way == "sync" else asyncio.run(async_call(tapti))  # type: ignore[arg-type]
     assert proxy.connections == 1
     assert "not retried: the proxy answered 407" in str(caught.value)
+
+
+def answering_then(context: ssl.SSLContext, extra: list[str]) -> Callable[[socket.socket], None]:
+    """Each request's own 200, then a complete 200 for each name in ``extra``, in TLS records
+    of their own, all in one TCP segment: an async TLS layer reads the later records into its
+    buffer with the first, where a look at the socket no longer sees them."""
+
+    def handle(connection: socket.socket) -> None:
+        with context.wrap_socket(connection, server_side=True) as tls:
+            while True:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    data = tls.recv(4096)
+                    if not data:
+                        return
+                    request += data
+                user = request.split(b" ", 2)[1].split(b"/")[2].decode()
+                tls.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+                for name in (user, *extra):
+                    body = json.dumps({"oauth_portal_url": f"{PORTAL_ORIGIN}?sdk_token=tok-{name}"})
+                    tls.sendall(b"".join(response_bytes(200, body.encode())))
+                tls.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+
+    return handle
+
+
+@pytest.mark.parametrize("flavour", ["sync", "asyncio", "trio"])
+@pytest.mark.parametrize("extra", [["mallory"], []])
+def test_a_tls_record_past_an_answer_never_reaches_the_next_caller(
+    ca: trustme.CA, serve: Any, trust: Any, flavour: str, extra: list[str]
+) -> None:
+    trust(ca)
+    server = serve(answering_then(server_context(ca, "localhost"), extra))
+    url, users = f"https://localhost:{server.port}", ["alice", "bob", "carol", "dave"]
+    if flavour == "sync":
+        with Tapti(api_key=KEY, base_url=url, max_retries=0) as tapti:
+            got = [tapti.user(user).create_sdk_token(**CALL).sdk_token for user in users]
+    else:
+
+        async def calls() -> list[str]:
+            async with AsyncTapti(api_key=KEY, base_url=url, max_retries=0) as tapti:
+                return [
+                    (await tapti.user(user).create_sdk_token(**CALL)).sdk_token for user in users
+                ]
+
+        got = asyncio.run(calls()) if flavour == "asyncio" else trio.run(calls)
+    assert got == [f"tok-{user}" for user in users]
+    # None reused when each held an answer past its own; one for all when none did.
+    assert server.connections == (len(users) if extra else 1)
