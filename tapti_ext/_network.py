@@ -21,9 +21,10 @@ and connects to the addresses found (the async backends' lookups are cancellable
 Calls needing a name in the first second of its lookup wait for that lookup: at most about one
 thread per name and second, however many calls.
 
-A ``TimeoutError`` that a program's own signal handler raises inside a socket call comes out of
-httpcore2 as its ``ReadTimeout``/``WriteTimeout``; it is told from a socket timeout by the time
-that had passed, and re-raised as the program's own exception. Every exception leaving a sync
+An ``OSError`` that a program's own signal handler raises inside a socket call (a
+``TimeoutError``, a ``ConnectionError``...) comes out of httpcore2 as its ``ReadError``,
+``ReadTimeout``...; it is told from the system's by its missing ``errno`` (and a timeout by the
+time that had passed), and re-raised as the program's own exception. Every exception leaving a sync
 socket call is shown to the attempt (``_note_chain``) with the cause it was raised with, which
 ``Attempt.running`` gives back once httpcore2's pool has re-raised it ``from None``.
 
@@ -111,27 +112,35 @@ def _read_bound(attempt: Attempt | None, timeout: float | None) -> tuple[float |
 def _read_timed_out(
     exc: httpcore2.TimeoutException, started: float, timeout: float | None, *, tunnelling: bool
 ) -> NoReturn:
-    _pass_on_program_timeout(exc, started, timeout)
+    _pass_on_program_error(exc, started, timeout)
     if tunnelling:
         raise httpcore2.ConnectTimeout("the proxy did not answer CONNECT") from exc
     raise exc
 
 
-def _pass_on_program_timeout(
-    exc: httpcore2.TimeoutException, started: float, timeout: float | None
+def _pass_on_program_error(
+    exc: httpcore2.NetworkError | httpcore2.TimeoutException,
+    started: float = 0.0,
+    timeout: float | None = None,
 ) -> None:
-    """Raise the program's own ``TimeoutError`` behind ``exc``, if the socket's time had not
-    run out: then it came from the program (a signal handler), not from the socket. One with
-    an ``errno`` is the system's (``ETIMEDOUT``: a host that never answered), never a program's."""
+    """Raise the program's own exception behind ``exc``: an ``OSError`` (a ``ConnectionError``,
+    a ``TimeoutError``...) that a signal handler raised inside the socket call, which httpcore2
+    took for the socket's. The system's carry an ``errno``; a program's do not. Nor does a
+    socket's own timeout: a ``TimeoutError`` is the program's only if the socket's time
+    (``timeout``, from ``started``) had not run out."""
     cause = exc.__cause__
-    if not isinstance(cause, TimeoutError) or cause.errno is not None:
+    if not isinstance(cause, OSError) or cause.errno is not None:
         return
-    if timeout is not None and time.monotonic() - started + _EARLY >= timeout:
+    if (
+        isinstance(exc, httpcore2.TimeoutException)
+        and timeout is not None
+        and time.monotonic() - started + _EARLY >= timeout
+    ):
         return  # the socket's own timeout
     chain = cause.__cause__, cause.__context__, cause.__suppress_context__
     try:
         raise cause
-    finally:  # as the program raised it, not chained to httpcore2's timeout (itself caused by it)
+    finally:  # as the program raised it, not chained to httpcore2's error (itself caused by it)
         cause.__cause__, cause.__context__, cause.__suppress_context__ = chain
 
 
@@ -332,6 +341,9 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
             data: bytes = self._inner.read(max_bytes, timeout)
         except httpcore2.TimeoutException as exc:
             _read_timed_out(exc, started, timeout, tunnelling=tunnelling)
+        except httpcore2.NetworkError as exc:
+            _pass_on_program_error(exc)
+            raise
         if attempt is not None:
             attempt.saw(data)
         return data
@@ -344,8 +356,11 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
             try:
                 self._inner.write(view[start : start + _WRITE_SLICE], bound)
             except httpcore2.TimeoutException as exc:
-                _pass_on_program_timeout(exc, started, bound)
+                _pass_on_program_error(exc, started, bound)
                 _look_for_an_answer(self._inner)
+                raise
+            except httpcore2.NetworkError as exc:
+                _pass_on_program_error(exc)
                 raise
 
     def start_tls(
@@ -482,10 +497,11 @@ class TrackingBackend(httpcore2.NetworkBackend):
             try:
                 inner = self._inner.connect_tcp(address, port, bound, local_address, socket_options)
             except httpcore2.ConnectTimeout as exc:  # a dead address that drops what it is sent
-                _pass_on_program_timeout(exc, started, bound)
+                _pass_on_program_error(exc, started, bound)
                 failure = exc
                 continue
             except httpcore2.ConnectError as exc:  # each next address, as create_connection
+                _pass_on_program_error(exc)
                 failure = exc
                 continue
             stream = _Stream(inner)
@@ -528,7 +544,7 @@ class _AsyncStream(_Discardable, httpcore2.AsyncNetworkStream):
         try:
             await self._inner.write(buffer, timeout)
         except httpcore2.TimeoutException as exc:
-            _pass_on_program_timeout(exc, started, timeout)
+            _pass_on_program_error(exc, started, timeout)
             await self._look_for_an_answer()
             raise
 

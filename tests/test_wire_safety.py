@@ -518,6 +518,10 @@ class SoftTimeLimitExceededError(Exception):
     """What a worker's time limit raises from its signal handler (as Celery's does)."""
 
 
+class WorkerShutdownError(ConnectionError):
+    """A program's own exception that happens to be an ``OSError``, as a socket error is."""
+
+
 def slow_answer(connection: socket.socket, server: Server) -> None:
     server.pause(2.0)
     head, body = response_bytes(200, token_body("alice"))
@@ -531,8 +535,19 @@ def slow_answer(connection: socket.socket, server: Server) -> None:
         SoftTimeLimitExceededError("soft limit"),
         KeyboardInterrupt(),
         SystemExit(3),
+        WorkerShutdownError("stop now"),
+        OSError("the program's own"),
+        BrokenPipeError("the program's own"),
     ],
-    ids=["TimeoutError", "SoftTimeLimitExceeded", "KeyboardInterrupt", "SystemExit"],
+    ids=[
+        "TimeoutError",
+        "SoftTimeLimitExceeded",
+        "KeyboardInterrupt",
+        "SystemExit",
+        "ConnectionError",
+        "OSError",
+        "BrokenPipeError",
+    ],
 )
 def test_a_signal_handlers_exception_passes_through_unretried(
     exception: BaseException, serve: Callable[..., Server]
