@@ -410,10 +410,16 @@ def _plain_authority(netloc: str) -> bool:
     return not port or (port[0] == ":" and not port[1:].strip(_DIGITS))
 
 
+def is_loopback_name(host: str) -> bool:
+    """Whether ``host`` names this machine: the network layer connects it to loopback
+    addresses only, never looking it up (``_network.connect_addresses``)."""
+    return host.lower() in _LOOPBACK_NAMES
+
+
 def is_loopback(host: str | None) -> bool:
     if host is None:
         return False
-    if host.lower() in _LOOPBACK_NAMES:
+    if is_loopback_name(host):
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

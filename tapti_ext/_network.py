@@ -59,7 +59,7 @@ from typing import Any, Final, NoReturn
 import httpcore2
 
 from ._deadline import CONNECT_TIMEOUT, Attempt, current_attempt
-from ._inputs import is_ip
+from ._inputs import is_ip, is_loopback_name
 
 __all__ = [
     "AsyncTrackingBackend",
@@ -80,6 +80,16 @@ _DONTWAIT: Final = getattr(socket, "MSG_DONTWAIT", 0)
 _PEEK_NOW: Final = socket.MSG_PEEK | _DONTWAIT if _DONTWAIT else 0
 _PEEKED: Final = 64
 _A_MOMENT: Final = 0.01
+# Where a name of this machine connects, in turn (``connect_addresses``).
+_LOOPBACK_ADDRESSES: Final = ("127.0.0.1", "::1")
+
+
+def connect_addresses(host: str) -> tuple[str, ...]:
+    """What to connect to for ``host``: itself, or for a name of this machine (``localhost``)
+    its loopback addresses, never looked up. The SDK sends the key in clear to such a name, and
+    without a proxy, so a resolver's answer (a hosts file without it, DNS) must not send it to
+    another host; browsers treat ``localhost`` the same way."""
+    return _LOOPBACK_ADDRESSES if is_loopback_name(host) else (host,)
 
 
 def _bounded(timeout: float | None, error: type[Exception]) -> float | None:
@@ -382,6 +392,8 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
 def _addresses(host: str, port: int, timeout: float | None) -> list[str]:
     """The addresses of ``host`` in the resolver's order, found within ``timeout``: a lookup
     that takes longer is left to end on its own, in its daemon thread."""
+    if is_loopback_name(host):
+        return list(connect_addresses(host))
     if timeout is None or is_ip(host):
         return [host]
     lookup = _lookup(host, port)
@@ -610,15 +622,29 @@ class AsyncTrackingBackend(httpcore2.AsyncNetworkBackend):
     ) -> httpcore2.AsyncNetworkStream:
         timeout = _bounded(timeout, httpcore2.ConnectTimeout)
         if not self.closed:
-            inner = await self._backend().connect_tcp(
-                host, port, timeout, local_address, socket_options
-            )
+            inner = await self._connect(host, port, timeout, local_address, socket_options)
             if not self.closed:  # closed while this connected
                 stream = _AsyncStream(inner)
                 self.streams.add(stream)
                 return stream
             await inner.aclose()
         raise httpcore2.ConnectError("the client was closed")
+
+    async def _connect(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None,
+        local_address: str | None,
+        socket_options: Iterable[Any] | None,
+    ) -> httpcore2.AsyncNetworkStream:
+        *others, last = connect_addresses(host)
+        for address in others:
+            with contextlib.suppress(httpcore2.ConnectError):
+                return await self._backend().connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+        return await self._backend().connect_tcp(last, port, timeout, local_address, socket_options)
 
     async def sleep(self, seconds: float) -> None:
         await self._backend().sleep(seconds)

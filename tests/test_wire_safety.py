@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpcore2
 import httpx2
 import pytest
+import trio
 from _frames import chain_frames
 from tapti_api_client.api.users import create_sdk_token
 from tapti_api_client.models import CreateSdkTokenRequest
@@ -1372,3 +1373,39 @@ def test_raw_judges_the_path_alone_not_the_schemes_slashes(
             http.get(f"{server.url}/members" if absolute else "/members")
         with pytest.raises(InvalidInputError, match="must not be empty"):
             http.get(f"{server.url}/a//members#x" if absolute else "/a//members")
+
+
+@pytest.fixture
+def loopback_names_resolving_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resolver (a hosts file without them, a DNS answer) giving the loopback names an
+    address on another host: 192.0.2.1, reserved for documentation, routed nowhere."""
+    resolve = socket.getaddrinfo
+
+    def elsewhere(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(host, str) and host.lower() in {"localhost", "localhost.localdomain"}:
+            return resolve("192.0.2.1", port, *args, **kwargs)
+        return resolve(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", elsewhere)
+
+
+@pytest.mark.usefixtures("loopback_names_resolving_elsewhere")
+@pytest.mark.parametrize("flavour", ["sync", "asyncio", "trio"])
+@pytest.mark.parametrize("name", ["localhost", "LocalHost.localdomain"])
+def test_a_loopback_name_connects_to_this_machine_only(flavour: str, name: str) -> None:
+    """A name trusted as this machine (plain http allowed, no proxy) is never looked up: the
+    key in clear must not follow a resolver's answer to another host."""
+    with MockTaptiServer(api_key=API_KEY) as mock:
+        url = f"http://{name}:{urlsplit(mock.url).port}"
+        options: dict[str, Any] = {"api_key": API_KEY, "base_url": url, "max_retries": 0}
+        if flavour == "sync":
+            with Tapti(**options, timeout=2) as tapti:
+                token = tapti.user("alice").create_sdk_token(**CALL)
+        else:
+
+            async def call() -> Any:
+                async with AsyncTapti(**options, timeout=2) as tapti:
+                    return await tapti.user("alice").create_sdk_token(**CALL)
+
+            token = asyncio.run(call()) if flavour == "asyncio" else trio.run(call)
+        assert token.sdk_token == mock.issued_tokens[-1]
