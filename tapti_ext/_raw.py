@@ -62,6 +62,8 @@ class _Route:
                 "a Host header must name the base URL's host: the API key goes nowhere else"
             )
         _check_content_length(request)
+        # Again as sent: a request built by hand and given to send() skipped build_request.
+        _check_path(request.url.raw_path.decode("ascii"), request.method)
         return Call(
             request, _unparsed, self.retry, self._timeout(request), self.secret, self.sources
         )
@@ -214,6 +216,12 @@ def _checked_url(url: httpx2.URL | str, method: str) -> httpx2.URL | str:
         raise InvalidInputError(
             "the URL's host is not a name httpx2 can IDNA-decode; nothing was sent"
         ) from None
+    _check_path(path, method)
+    return url
+
+
+def _check_path(path: str, method: str) -> None:
+    """Refuse a path holding a segment the wrapper would refuse as an id (``_checked_url``)."""
     path = path.partition("?")[0].partition("#")[0]
     for segment in path.split("/"):
         problem = _segment_problem(segment)
@@ -221,7 +229,6 @@ def _checked_url(url: httpx2.URL | str, method: str) -> httpx2.URL | str:
             raise InvalidInputError(f"a path parameter {problem}; nothing was sent")
     if has_empty_parameter(method.upper(), path):
         raise InvalidInputError("a path parameter must not be empty; nothing was sent")
-    return url
 
 
 def _segment_problem(segment: str) -> str | None:

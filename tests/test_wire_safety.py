@@ -790,6 +790,10 @@ def test_raw_refuses_hand_built_paths_that_decode_badly(segment: str) -> None:
             http.post(f"/users/{segment}/sdk-token")
         with pytest.raises(InvalidInputError, match="a path parameter must"):
             http.post(httpx2.URL(f"{listener.url}/users/{segment}/sdk-token"))
+        # Built without the client's build_request: judged as it is sent.
+        request = httpx2.Request("POST", f"{listener.url}/users/{segment}/sdk-token")
+        with pytest.raises(InvalidInputError, match="a path parameter must"):
+            http.send(request)
     assert listener.received() == b""
 
 
@@ -798,8 +802,12 @@ def test_raw_refuses_hand_built_paths_that_decode_badly(segment: str) -> None:
 async def test_async_raw_refuses_hand_built_paths_that_decode_badly(segment: str) -> None:
     listener = Listener()
     async with AsyncTapti(api_key=API_KEY, base_url=listener.url, **FAST) as tapti:
+        http = tapti.raw.get_async_httpx_client()
         with pytest.raises(InvalidInputError, match="a path parameter must"):
-            await tapti.raw.get_async_httpx_client().post(f"/users/{segment}/sdk-token")
+            await http.post(f"/users/{segment}/sdk-token")
+        request = httpx2.Request("POST", f"{listener.url}/users/{segment}/sdk-token")
+        with pytest.raises(InvalidInputError, match="a path parameter must"):
+            await http.send(request)
     assert listener.received() == b""
 
 
