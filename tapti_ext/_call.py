@@ -866,6 +866,7 @@ class Call(Generic[_T]):
             secret=self.secret,
             retry_after=retry_after,
             key_source=self.sources.api_key,
+            attempts=retries + 1,
         )
         if self.retry.should_retry_status(status):
             return self._again(error, retries, deadline, retry_after, f"status {status}")

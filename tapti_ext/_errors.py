@@ -311,11 +311,13 @@ def status_error_from_response(
     secret: str,
     retry_after: float | None,
     key_source: str | None = None,
+    attempts: int = 1,
 ) -> APIStatusError:
     """Build the ``APIStatusError`` subclass that matches ``response``'s status, from the
     response the error keeps (``_call.error_response``: its body masked for every reader).
 
-    ``key_source`` (``TAPTI_API_KEY`` or the argument) is named on a 401 or 403, never the key.
+    ``key_source`` (``TAPTI_API_KEY`` or the argument) is named on a 401 or 403, never the key;
+    ``attempts``, when more than one, says the status is the last of that many.
     """
     body = decode_body(response, secret)
     status = response.status_code
@@ -336,6 +338,8 @@ def status_error_from_response(
         shown = excerpt(url_without_secrets(location, secret), secret, _MAX_QUOTED_REASON)
         message = f"{message}; a redirect to {shown}, which the SDK does not follow"
         message += ": is the base URL right?"
+    if attempts > 1:
+        message = f"{message}; after {attempts} attempts"
     if status == 429:
         return RateLimitError(message, response=response, body=body, retry_after=retry_after)
     if status >= 500:

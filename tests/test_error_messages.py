@@ -18,6 +18,7 @@ import pytest
 from tapti_ext import (
     APIConnectionError,
     AuthenticationError,
+    InternalServerError,
     InvalidInputError,
     Tapti,
     TaptiError,
@@ -69,6 +70,21 @@ def test_a_timeout_names_the_origin_too() -> None:
             pytest.raises(APIConnectionError, match=rf"{url}, 1 attempt; base URL"),
         ):
             tapti.user("u").create_sdk_token(**CALL, timeout=0.3)
+
+
+@pytest.mark.parametrize(("retries", "said"), [(2, "; after 3 attempts"), (0, "")])
+def test_a_status_error_says_how_many_attempts_ended_in_it(
+    retries: int, said: str, tapti_mock: MockTaptiServer
+) -> None:
+    tapti_mock.fail_next(3, status=503)
+    with (
+        Tapti(api_key=tapti_mock.api_key, base_url=tapti_mock.url, max_retries=retries) as tapti,
+        pytest.raises(InternalServerError) as info,
+    ):
+        tapti.user("u").create_sdk_token(**CALL)
+    assert str(info.value).startswith("503 ")
+    assert str(info.value).endswith(f"(request id {info.value.request_id}){said}")
+    assert len(tapti_mock.requests) == retries + 1
 
 
 @pytest.mark.parametrize("from_environment", [True, False])
