@@ -484,11 +484,14 @@ class _BaseTapti(Generic[_Pipe]):
         parse = partial(_parse_operation, parse_response, name)
         return self._call(spec, parse, timeout, extras)
 
+    def _check_open(self) -> None:
+        if self._pipeline.closed:
+            raise TaptiError(f"this {type(self).__name__} is closed; create a new one")
+
     def _call(
         self, spec: dict[str, Any], parse: Any, timeout: TimeoutLike | NotGiven, extras: Extras
     ) -> Call[Any]:
-        if self._pipeline.closed:
-            raise TaptiError(f"this {type(self).__name__} is closed; create a new one")
+        self._check_open()
         handling = sys.exception()  # the caller's own, should they call from an except block
         try:
             request = request_parts(spec, self._settings.base_url, _HEADERS, extras)
@@ -659,6 +662,7 @@ class Tapti(_BaseTapti[Pipeline]):
             self._pipeline.close()
 
     def __enter__(self) -> Self:
+        self._check_open()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -744,6 +748,7 @@ class AsyncTapti(_BaseTapti[AsyncPipeline]):
         await self.close()
 
     async def __aenter__(self) -> Self:
+        self._check_open()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -634,8 +634,9 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
         elif loop is not self._loop:
             raise TaptiError(
                 "this AsyncTapti was first used in another event loop, which owns its pooled "
-                "connections (a second asyncio.run() makes a new loop). Create one AsyncTapti "
-                "per event loop, e.g. inside the coroutine you run or in your app's lifespan"
+                "connections (a second asyncio.run(), or a loop in another thread, is another "
+                "loop). Create one AsyncTapti per event loop, e.g. inside the coroutine you run "
+                "or in your app's lifespan"
             )
         if self._http is not None and _CALLER_LOOPS.setdefault(self._http, loop) is not loop:
             raise TaptiError(

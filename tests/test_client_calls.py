@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -503,6 +504,23 @@ def test_a_closed_client_raises_a_tapti_error(
     with pytest.raises(TaptiError, match="closed"):
         tapti.user("u").create_sdk_token(**CALL)
     assert sent == []
+
+
+def test_a_closed_client_cannot_be_entered_again() -> None:
+    """As httpx2: the mistake shows where it is made, not at the first call inside."""
+    with Tapti(api_key=API_KEY) as tapti:
+        pass
+    with pytest.raises(TaptiError, match="this Tapti is closed; create a new one"), tapti:
+        pass
+
+    async def reenter() -> None:
+        async with AsyncTapti(api_key=API_KEY) as async_tapti:
+            pass
+        with pytest.raises(TaptiError, match="this AsyncTapti is closed"):
+            async with async_tapti:
+                pass
+
+    asyncio.run(reenter())
 
 
 @pytest.mark.parametrize(
