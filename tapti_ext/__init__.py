@@ -2,21 +2,21 @@
 
     from tapti_ext import Tapti
 
-    tapti = Tapti()  # TAPTI_API_KEY from the environment
-    token = tapti.user("user_123").create_sdk_token(
-        platforms=["youtube", "tiktok"],
-        scopes="profile_read",
-        callback_url="https://your-app.com/api/oauth/callback",
-        redirect_url="https://your-app.com/dashboard/accounts",
-    )
-    redirect_to(token.portal_url(platform="youtube"))
+    with Tapti() as tapti:  # TAPTI_API_KEY from the environment
+        token = tapti.user("user_123").create_sdk_token(
+            platforms=["youtube", "tiktok"],
+            scopes="profile_read",
+            callback_url="https://your-app.com/api/oauth/callback",
+            redirect_url="https://your-app.com/dashboard/accounts",
+        )
+    url = token.portal_url(platform="youtube")  # redirect the user's browser there
 
 The low-level client generated from the OpenAPI spec is ``tapti_api_client``; ``tapti.raw`` is
 one configured like ``tapti``.
-
-The names below load on first use: the pytest plugin and the ``tapti`` command import this
-package, and neither should pay for httpx2 and the generated models until it needs them.
 """
+
+# The names below load on first use: the pytest plugin and the tapti command import this
+# package, and neither should pay for httpx2 and the generated models until it needs them.
 
 from __future__ import annotations
 

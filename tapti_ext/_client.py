@@ -282,9 +282,9 @@ class _BaseTapti(Generic[_Pipe]):
                 own request hooks see the key.
             allow_insecure_http: Allow a plain ``http://`` base URL or portal URL on another
                 machine (the key, or the SDK tokens, then travel unencrypted).
-            propagate_trace_context: Where your program uses OpenTelemetry (``pip install
-                '.[otel]'``), each call is a CLIENT span; this sends its W3C trace context
-                (``traceparent``, never your baggage) to the API too.
+            propagate_trace_context: Where your program uses OpenTelemetry (the package's
+                ``otel`` extra brings ``opentelemetry-api``), each call is a CLIENT span; this
+                sends its W3C trace context (``traceparent``, never your baggage) to the API too.
         """
         if http_client is not None and not isinstance(http_client, self._http_type):
             raise InvalidInputError(_wrong_http_client(http_client, self._http_type))

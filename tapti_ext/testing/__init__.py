@@ -9,10 +9,10 @@ fresh SDK tokens inside OAuth Portal URLs. Point a ``Tapti`` client (or any HTTP
 ``server.delay_next(...)``, and click through the connect flow with ``portal=True`` (a stand-in
 OAuth Portal). With the package installed, pytest also gets the ``tapti_mock``, ``tapti_client``
 and ``tapti_async_client`` fixtures.
-
-The names are resolved on first use so that pytest, which imports the fixture plugin in every run,
-does not pay for ``http.server`` and the spec until a test asks for the server.
 """
+
+# The names are resolved on first use so that pytest, which imports the fixture plugin in every
+# run, does not pay for http.server and the spec until a test asks for the server.
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ __all__ = ["MockTaptiServer", "RecordedRequest"]
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from . import _server  # noqa: PLC0415 - deferred on purpose, see the module docstring
+        from . import _server  # noqa: PLC0415 - deferred on purpose (see the top)
 
         value = getattr(_server, name)
         globals()[name] = value
