@@ -603,6 +603,15 @@ def _mock_server(args: argparse.Namespace) -> None:
         key = {} if args.api_key is None else {"api_key": args.api_key}  # else the mock's own
         mock = MockTaptiServer(port=args.port, portal=args.portal, **key)
     faults = _script_faults(mock, args)
+    try:
+        mock.start()
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise OSError(  # the machine's state, not the input: a system error (exit 1)
+            f"port {args.port} on 127.0.0.1 is already in use: pick another --port, or leave it "
+            "out (a free one is chosen)"
+        ) from None
     # The handlers outlive the server: a second signal cannot interrupt its shutdown.
     quiet = sys.stdout is None  # `tapti mock-server >&- &`: it serves all the same
     stopping = _stop_signals(leave_ignored=args.as_program)

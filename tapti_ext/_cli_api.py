@@ -291,8 +291,9 @@ def _body(text: str, body: Parameter, operation: Operation) -> Any:
         for found in (operation.check_body(data) if operation.check_body else [])
     ]
     if said:
-        more = f"; and {len(said) - 3} more" if len(said) > 3 else ""
-        raise bad_input(f"--body: {'; '.join(said[:3])}{more}")
+        if len(said) > 4:  # "and 1 more" would take the room the one left needs
+            said = [*said[:3], f"and {len(said) - 3} more"]
+        raise bad_input(f"--body: {'; '.join(said)}")
     problem: Exception | None = None
     for kind in _members(body.kind):
         try:

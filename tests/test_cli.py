@@ -448,6 +448,23 @@ def test_mock_server_rejects_a_bad_port(port: str) -> None:
     assert_one_clean_error_line(result)
 
 
+@pytest.mark.parametrize("json_mode", [False, True])
+def test_mock_server_on_a_port_in_use_names_the_port_and_the_way_out(json_mode: bool) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        result = run("mock-server", "--port", port, *(["--json"] if json_mode else []))
+    assert result.returncode == 1
+    said = (
+        f"port {port} on 127.0.0.1 is already in use: pick another --port, or leave it out "
+        "(a free one is chosen)"
+    )
+    if json_mode:
+        error = json.loads(result.stdout)["error"]
+        assert (error["type"], error["message"]) == ("system_error", said)
+    else:
+        assert result.stderr == f"tapti: system error: {said}\n"
+
+
 def test_portal_url_with_undecodable_argument_is_bad_input() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "tapti_ext", "portal-url", b"tok\xff"],  # type: ignore[list-item]
@@ -577,6 +594,17 @@ def test_api_body_missing_a_required_field_is_one_line_and_sends_nothing(
     assert_one_clean_error_line(result)
     assert f"--body: {field} is required" in result.stderr
     assert server.requests == []
+
+
+def test_api_an_empty_body_lists_every_missing_field(server: MockTaptiServer) -> None:
+    """Four problems are all named: 'and 1 more' would take the room the fourth needs."""
+    result = run(*API_CREATE, "{}", env=env_for(server))
+    assert result.returncode == 2
+    assert result.stderr == (
+        "tapti: error: --body: "
+        + "; ".join(f"{field} is required" for field in BODY)  # in the spec's order
+        + "\n"
+    )
 
 
 @pytest.mark.parametrize(
