@@ -26,6 +26,7 @@ from typing import (
     SupportsIndex,
     TypeVar,
     cast,
+    get_args,
     overload,
 )
 
@@ -529,10 +530,17 @@ def _checked_path_arguments(
     """The arguments by name, each path parameter (the generated builder takes those
     positionally) checked as one path segment, as a user id, however it was given."""
     signature = _signature(get_kwargs)
+    unknown = [keyword for keyword in kwargs if keyword not in signature.parameters]
+    if unknown:  # before bind(), which names a missing argument first: the misspelt one's
+        raise InvalidInputError(
+            f"{name}: no argument named {unknown[0][:40]!r}; "
+            f"it takes {', '.join(signature.parameters)}"
+        )
     try:
         bound = signature.bind(*args, **kwargs).arguments
     except TypeError as exc:
         raise InvalidInputError(f"{name}: bad arguments ({exc})") from None
+    _check_models(signature, bound, name)
     for parameter, value in bound.items():
         if signature.parameters[parameter].kind in _POSITIONAL:
             argument = f"{name} {parameter}"
@@ -543,6 +551,22 @@ def _checked_path_arguments(
             else:
                 bound[parameter] = check_user_id(value, argument=argument)
     return bound
+
+
+def _check_models(signature: inspect.Signature, bound: dict[str, Any], name: str) -> None:
+    """A generated model's argument given as something else (a dict, most often) is refused
+    naming the class to build, not met by the builder's ``AttributeError``. The classes come
+    from the builder's own annotations (a model, or a union holding one)."""
+    for parameter, value in bound.items():
+        annotation = signature.parameters[parameter].annotation
+        classes = [kind for kind in get_args(annotation) or (annotation,) if isinstance(kind, type)]
+        models = [kind for kind in classes if hasattr(kind, "from_dict")]
+        if models and not isinstance(value, tuple(classes)):
+            model, package = models[0].__name__, models[0].__module__.rpartition(".")[0]
+            raise InvalidInputError(
+                f"{name} {parameter} must be a {model} (from {package}), not "
+                f"{type(value).__name__}: {model}.from_dict(...) makes one from a dict"
+            )
 
 
 def _typed_path_value(value: object) -> bool:

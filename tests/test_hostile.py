@@ -185,6 +185,30 @@ def test_call_refuses_bad_arguments(
     assert mock.requests == []
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "said"),
+    [
+        (
+            {"body": {"user_platforms": ["YOUTUBE"]}},
+            "create_sdk_token body must be a CreateSdkTokenRequest (from tapti_api_client.models),"
+            " not dict: CreateSdkTokenRequest.from_dict(...) makes one from a dict",
+        ),
+        (
+            {"bodyy": BODY},  # misspelt: named before the missing body
+            "create_sdk_token: no argument named 'bodyy'; it takes id, body",
+        ),
+    ],
+    ids=["dict-body", "misspelt"],
+)
+def test_call_says_what_an_argument_should_be_in_the_callers_terms(
+    mock: MockTaptiServer, kwargs: dict[str, Any], said: str
+) -> None:
+    with Tapti(api_key=KEY, base_url=mock.url) as tapti, pytest.raises(InvalidInputError) as info:
+        tapti.call(operation, "u1", **kwargs)
+    assert str(info.value) == said
+    assert mock.requests == []
+
+
 def test_an_int_id_beyond_the_digit_limit(mock: MockTaptiServer) -> None:
     limit = sys.get_int_max_str_digits()
     sys.set_int_max_str_digits(640)
