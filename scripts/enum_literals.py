@@ -84,6 +84,7 @@ def literal_module(spec: dict[str, Any]) -> str:
         spellings = dict.fromkeys([*(v.lower() for v in values), *(v.upper() for v in values)])
         members = "".join(f'    "{spelling}",\n' for spelling in spellings)
         parts.append(f"\n{name}Name: TypeAlias = Literal[\n{members}]\n")
+        parts.append(f'"""A {name} named in lower or upper case (any case at run time)."""\n')
     return "".join(parts)
 
 

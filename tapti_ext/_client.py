@@ -102,8 +102,9 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL: Final = "https://api.tapti.ai"
-# The whole call, retries and waits included: a backend request handler must not hang.
+"""The API's address, used unless ``base_url`` or ``TAPTI_BASE_URL`` says another."""
 DEFAULT_TIMEOUT: Final = 30.0
+"""Seconds a whole call may take, retries and waits included: a request handler must not hang."""
 _USER_AGENT: Final = f"tapti-python/{__version__} httpx2/{httpx2.__version__}"
 _HEADERS: Final = {"user-agent": _USER_AGENT, "accept-encoding": ACCEPT_ENCODING}
 # The generated parsers ask their client only whether to raise on undocumented statuses.
@@ -119,35 +120,42 @@ class NotGiven:
 
 
 NOT_GIVEN: Final = NotGiven()
+"""An argument left out: the client's setting applies."""
 
 Platforms = PlatformLike | Iterable[PlatformLike]
+"""One platform or several: ``"youtube"``, ``Platform.TIKTOK``, ``["youtube", "tiktok"]``."""
 Scopes = ScopeLike | Iterable[ScopeLike]
+"""One scope or several: ``"profile_read"``, ``[Scope.PROFILE_READ, "content_read"]``."""
 TimeoutLike = float | httpx2.Timeout | None
+"""Seconds for the whole call, an ``httpx2.Timeout`` (per phase, as httpx2 reads it), or
+``None`` for no limit."""
 _Pipe = TypeVar("_Pipe", Pipeline, AsyncPipeline)
-# An operation's parameters and its parsed success model, for call().
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-_R_co = TypeVar("_R_co", covariant=True)
+# An operation's parameters and its parsed success model, for call(); named for the reader of
+# call()'s signature (help(), the reference), as openai-python names its ResponseT.
+Params = ParamSpec("Params")
+Result = TypeVar("Result")
+Result_co = TypeVar("Result_co", covariant=True)
 _M = TypeVar("_M")
 
 
-class OperationModule(Protocol[_P, _R_co]):
+class OperationModule(Protocol[Params, Result_co]):
     """What ``call()`` takes: a generated operation module, e.g.
     ``tapti_api_client.api.users.create_sdk_token``, typed by its own signature.
 
     Each module of ``tapti_api_client.api`` satisfies it as it is (type checkers accept modules
-    as protocol implementations): ``_P`` is what its ``_get_kwargs`` takes, and ``_R_co`` what
-    its ``_parse_response`` returns for a success. The error model and ``None`` are left out:
-    the SDK raises a typed error for any non-2xx answer, so a call never returns them.
+    as protocol implementations): ``Params`` is what its ``_get_kwargs`` takes, and
+    ``Result_co`` what its ``_parse_response`` returns for a success. The error model and
+    ``None`` are left out: the SDK raises a typed error for any non-2xx answer, so a call never
+    returns them.
     """
 
     __name__: str
 
-    def _get_kwargs(self, *args: _P.args, **kwargs: _P.kwargs) -> dict[str, Any]: ...
+    def _get_kwargs(self, *args: Params.args, **kwargs: Params.kwargs) -> dict[str, Any]: ...
 
     def _parse_response(
         self, *, client: AuthenticatedClient | _GeneratedClient, response: httpx2.Response
-    ) -> _R_co | ErrorBody | None: ...
+    ) -> Result_co | ErrorBody | None: ...
 
 
 # The two classes below are plain, not NamedTuples: in a cold start, creating a NamedTuple
@@ -629,44 +637,48 @@ class Tapti(_BaseTapti[Pipeline]):
     # extra_*=) matches one of the later overloads: the result is typed, the arguments not.
     @overload
     def call(
-        self, operation: OperationModule[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs
-    ) -> _R: ...
+        self,
+        operation: OperationModule[Params, Result],
+        /,
+        *args: Params.args,
+        **kwargs: Params.kwargs,
+    ) -> Result: ...
     @overload
     def call(
         self,
-        operation: OperationModule[..., _R],
+        operation: OperationModule[..., Result],
         /,
         *args: Any,
         timeout: TimeoutLike,
         **kwargs: Any,
-    ) -> _R: ...
+    ) -> Result: ...
     @overload
     def call(
         self,
-        operation: OperationModule[..., _R],
+        operation: OperationModule[..., Result],
         /,
         *args: Any,
         extra_headers: Mapping[str, str] | None,
         **kwargs: Any,
-    ) -> _R: ...
+    ) -> Result: ...
     @overload
     def call(
         self,
-        operation: OperationModule[..., _R],
+        operation: OperationModule[..., Result],
         /,
         *args: Any,
         extra_query: Mapping[str, Any] | None,
         **kwargs: Any,
-    ) -> _R: ...
+    ) -> Result: ...
     @overload
     def call(
         self,
-        operation: OperationModule[..., _R],
+        operation: OperationModule[..., Result],
         /,
         *args: Any,
         extra_body: Mapping[str, Any] | None,
         **kwargs: Any,
-    ) -> _R: ...
+    ) -> Result: ...
     @public_door
     def call(self, operation: OperationModule[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Any generated operation, with this client's retries, deadline and typed errors.
@@ -718,44 +730,48 @@ class AsyncTapti(_BaseTapti[AsyncPipeline]):
     # As Tapti.call's overloads, awaited.
     @overload
     async def call(
-        self, operation: OperationModule[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs
-    ) -> _R: ...
+        self,
+        operation: OperationModule[Params, Result],
+        /,
+        *args: Params.args,
+        **kwargs: Params.kwargs,
+    ) -> Result: ...
     @overload
     async def call(
         self,
-        operation: OperationModule[..., _R],
+        operation: OperationModule[..., Result],
         /,
         *args: Any,
         timeout: TimeoutLike,
         **kwargs: Any,
-    ) -> _R: ...
+    ) -> Result: ...
     @overload
     async def call(
         self,
-        operation: OperationModule[..., _R],
+        operation: OperationModule[..., Result],
         /,
         *args: Any,
         extra_headers: Mapping[str, str] | None,
         **kwargs: Any,
-    ) -> _R: ...
+    ) -> Result: ...
     @overload
     async def call(
         self,
-        operation: OperationModule[..., _R],
+        operation: OperationModule[..., Result],
         /,
         *args: Any,
         extra_query: Mapping[str, Any] | None,
         **kwargs: Any,
-    ) -> _R: ...
+    ) -> Result: ...
     @overload
     async def call(
         self,
-        operation: OperationModule[..., _R],
+        operation: OperationModule[..., Result],
         /,
         *args: Any,
         extra_body: Mapping[str, Any] | None,
         **kwargs: Any,
-    ) -> _R: ...
+    ) -> Result: ...
     @public_async_door
     async def call(self, operation: OperationModule[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Any generated operation, awaited (as ``Tapti.call``)."""

@@ -57,8 +57,8 @@ __all__ = [
 # URLs (callback, redirect, portal), the same on every call, keep the cache.
 split_url: Final[Callable[[str], SplitResult]] = getattr(urlsplit, "__wrapped__", urlsplit)
 
-# What ``json.loads`` can return: an error body, when it is JSON.
 JSONValue: TypeAlias = dict[str, "JSONValue"] | list["JSONValue"] | str | int | float | bool | None
+"""What ``json.loads`` can return: ``APIStatusError.body``, when the body is JSON."""
 
 REQUEST_ID_HEADER = "x-request-id"
 MASK: Final = "***"
@@ -129,7 +129,14 @@ class RequiredFieldError(InvalidInputError, TypeError):
 
 
 class APIConnectionError(TaptiError):
-    """No HTTP response arrived: the connection failed, broke, or was refused."""
+    """No HTTP response arrived: the connection failed, broke, or was refused. The message
+    names the origin, the attempts made and where the base URL came from.
+
+    Attributes:
+        request (httpx2.Request | None): The last request sent, without the key.
+    """
+
+    request: httpx2.Request | None
 
     def __init__(self, message: str, *, request: httpx2.Request | None = None) -> None:
         super().__init__(message)
@@ -141,8 +148,11 @@ class APITimeoutError(APIConnectionError):
 
 
 class _ResponseError(TaptiError):
-    """An error about a response that did arrive: ``response``, ``status_code``, ``request_id``
-    (the ``x-request-id`` header, the thing to quote to Tapti's support)."""
+    """An error about a response that did arrive (its subclasses document the attributes)."""
+
+    response: httpx2.Response
+    status_code: int
+    request_id: str | None
 
     def __init__(self, message: str, *, response: httpx2.Response) -> None:
         super().__init__(message)
@@ -152,14 +162,27 @@ class _ResponseError(TaptiError):
 
 
 class APIResponseValidationError(_ResponseError):
-    """The server answered 2xx with a body that is not what the API documents."""
+    """The server answered 2xx with a body that is not what the API documents (a
+    ``TaptiError``). Not retried: a token may have been issued.
+
+    Attributes:
+        response (httpx2.Response): The response, read; the key masked should a server echo it.
+        status_code (int): Its HTTP status.
+        request_id (str | None): Its ``x-request-id``: the thing to quote to Tapti's support.
+    """
 
 
 class APIStatusError(_ResponseError):
-    """The server answered with a non-2xx status.
+    """The server answered with a non-2xx status (a ``TaptiError``); each common status has
+    a subclass below.
 
-    ``body`` is the parsed JSON when the body is JSON, else its text (or ``None`` when empty
-    or too large to read).
+    Attributes:
+        status_code (int): The HTTP status.
+        request_id (str | None): The ``x-request-id`` header: the thing to quote to Tapti's
+            support.
+        body (JSONValue): The parsed JSON when the body is JSON, else its text (``None`` when
+            empty or too large to read); a key the server echoed is masked.
+        response (httpx2.Response): The response, read, masked as ``body``.
     """
 
     body: JSONValue
@@ -194,7 +217,14 @@ class UnprocessableEntityError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    """429: too many requests. ``retry_after`` is the server's wait in seconds, when it said one."""
+    """429: too many requests.
+
+    Attributes:
+        retry_after (float | None): The server's wait in seconds (its ``Retry-After``), when it
+            said one; retries already waited it where the call's time allowed.
+    """
+
+    retry_after: float | None
 
     def __init__(
         self,

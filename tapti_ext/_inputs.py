@@ -54,7 +54,9 @@ __all__ = [
 ]
 
 PlatformLike = Platform | PlatformName
+"""A platform: a ``Platform`` member or its name (``PlatformName``)."""
 ScopeLike = Scope | ScopeName
+"""A scope: a ``Scope`` member or its name (``ScopeName``)."""
 _E = TypeVar("_E", bound=StrEnum)
 
 # The checks below use str methods, not ``re``: compiling a pattern costs 0.1-0.2 ms, which a

@@ -35,6 +35,7 @@ PlatformName: TypeAlias = Literal[
     "X",
     "LINKEDIN",
 ]
+"""A Platform named in lower or upper case (any case at run time)."""
 
 ScopeName: TypeAlias = Literal[
     "profile_read",
@@ -52,3 +53,4 @@ ScopeName: TypeAlias = Literal[
     "COMMENTS_READ",
     "COMMENTS_WRITE",
 ]
+"""A Scope named in lower or upper case (any case at run time)."""

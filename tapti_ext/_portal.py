@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 DEFAULT_PORTAL_URL = "https://oauth.tapti.dev"
+"""The OAuth Portal's address, used unless ``portal_url`` or ``TAPTI_PORTAL_URL`` says another."""
 _PLATFORM_PARAM = "platform"
 
 

@@ -5,6 +5,7 @@ that the quick start and the API reference render, and that no page reaches for 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -87,8 +88,15 @@ def test_the_reference_renders_the_clients_and_every_error(site: Path, page: Any
     assert "401: the API key is missing, wrong or revoked." in article
     errors = [name for name in tapti_ext.__all__ if name.endswith("Error")]
     assert len(errors) == 14
-    for name in [*errors, "Tapti", "AsyncTapti", "SdkToken", "MockTaptiServer"]:
+    public = [name for name in tapti_ext.__all__ if name != "__version__"]
+    for name in [*public, "MockTaptiServer"]:  # every public name, types and constants too
         assert page.locator(f'[id$=".{name}"]').count() >= 1, name
+    # What an error carries, as a table a reader can scan; no private base or type variable.
+    status_error = page.locator('[id="tapti_ext.APIStatusError"] ~ .doc-contents').first
+    assert {"status_code", "request_id", "body", "response"} <= set(
+        re.findall(r"\w+", status_error.inner_text())
+    )
+    assert not re.search(r"\b_[A-Z]\w*", article), re.search(r"\b_[A-Z]\w*", article)
     # Doctest examples are code (scripts/docs_doctest.py), not Markdown quotations.
     assert page.locator("article blockquote").count() == 0
     # The constructor's parameters are in the class's signature.

@@ -100,6 +100,20 @@ def test_every_name_in_a_public_signature_can_be_imported() -> None:
     assert unknown == {}
 
 
+def test_help_on_a_response_error_lists_what_it_carries() -> None:
+    import pydoc  # noqa: PLC0415
+
+    for error, carries in [
+        (tapti_ext.APIStatusError, ("status_code", "request_id", "body", "response")),
+        (tapti_ext.APIResponseValidationError, ("status_code", "request_id", "response")),
+        (tapti_ext.RateLimitError, ("retry_after",)),
+        (tapti_ext.APIConnectionError, ("request",)),
+    ]:
+        text = pydoc.render_doc(error, renderer=pydoc.plaintext)
+        for attribute in carries:
+            assert f"{attribute} (" in text, f"help({error.__name__}) omits {attribute}"
+
+
 def test_help_speaks_to_users_not_maintainers() -> None:
     """What ``help()`` and the reference page show: no build commands, no notes on how the SDK
     itself is made (those belong in comments and CONTRIBUTING.md)."""
