@@ -24,6 +24,7 @@ CONNECT_TIMEOUT: Final = 5.0
 _HEAD_SCAN_LIMIT: Final = 64 * 1024
 # First digits that prove an answer is no 2xx: an interim answer, or a final 3xx to 5xx.
 _NOT_2XX: Final = frozenset(b"1345")
+_FINAL_NOT_2XX: Final = frozenset(b"345")
 
 
 class Deadline:
@@ -82,6 +83,7 @@ class Attempt:
         "_pending",
         "_skipped",
         "answered_unread",
+        "cut_record",
         "deadline",
         "head_end",
         "received",
@@ -106,6 +108,7 @@ class Attempt:
         self._skipped = 0  # bytes of interim answers before it
         self._lost = False  # the heads could not be followed: what came may be a 2xx
         self.answered_unread = False  # an answer waited unread when a write failed
+        self.cut_record = False  # the connection ended or stalled inside a TLS record (_tls)
 
     def running(self) -> Attempt:
         """``with attempt.running():`` makes this the current attempt, which the network layer
@@ -176,9 +179,13 @@ class Attempt:
         """Whether the API may have answered this attempt with a 2xx, so that the token may
         exist: bytes of its final answer arrived, and they prove no other status. A cut, garbled
         or unusual status line counts, however many interim answers came first."""
-        if self.answered_unread and not self.tunnelling:
+        if self.tunnelling:
+            return False  # nothing from the API yet: a proxy's answer
+        if self.answered_unread:
             return True
-        if self.tunnelling or self.received <= self._skipped:
+        if self.cut_record and self._class not in _FINAL_NOT_2XX:
+            return True  # part of a record came, maybe of a 2xx: TLS cannot show it until whole
+        if self.received <= self._skipped:
             return False  # nothing from the API, or only interim answers
         return self._class not in _NOT_2XX
 

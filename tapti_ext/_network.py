@@ -13,7 +13,8 @@ where four promises are kept:
   closed by the server, so it is dropped instead of being handed to the next request;
 - **fork safety**: every stream is released in a forked child (below).
 
-It also sends a request's head together with its body (``_outgoing``): one segment, not two.
+It also sends a request's head together with its body (``_outgoing``): one segment, not two,
+and runs TLS itself (``_tls``), so that what a TLS layer holds is seen too.
 
 The system's name lookup takes no timeout (glibc retries a dead nameserver for 5 s a try), so
 the sync backend looks a host name up in a thread of its own, waiting only for the time left,
@@ -49,7 +50,6 @@ import builtins
 import contextlib
 import os
 import socket
-import ssl
 import threading
 import time
 import weakref
@@ -244,21 +244,16 @@ class _Discardable:
         return self._inner.get_extra_info(info)
 
     def tls_holds_more(self) -> bool:
-        """Whether TLS working through memory buffers (asyncio's, trio's, TLS inside a proxy's
-        TLS) holds bytes past what was read: it takes all the socket has and decrypts a record
-        per read, so a look at the socket finds it empty. (A TLS socket leaves later records in
-        the kernel, where httpcore2's look finds them.) Call it only to drop the connection if
-        so: it reads what it finds."""
-        tls = self._inner.get_extra_info("ssl_object")
-        if not isinstance(tls, ssl.SSLObject):
-            return False
-        try:
-            tls.read(_PEEKED)
-        except ssl.SSLWantReadError:  # no whole record: the rest of one is still on the socket
-            return False
-        except (ssl.SSLError, OSError, ValueError):  # an alert, garbage: not reusable either
-            return True
-        return True
+        """Whether the SDK's TLS layer (``_tls``) holds bytes past what was read."""
+        holds_more = getattr(self._inner, "holds_more", None)
+        return holds_more is not None and bool(holds_more())
+
+    def _note_cut(self, attempt: Attempt | None) -> None:
+        """A read ended (no bytes, or an error) inside a TLS record: part of an answer came and
+        cannot be decrypted. It may be a 2xx (``Attempt.may_be_2xx``)."""
+        records = getattr(self._inner, "records", None)
+        if attempt is not None and records is not None and records.unfinished():
+            attempt.cut_record = True
 
     def _outgoing(self, buffer: bytes) -> tuple[bytes, ...]:
         """What to send now for ``buffer``.
@@ -350,11 +345,15 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
         try:
             data: bytes = self._inner.read(max_bytes, timeout)
         except httpcore2.TimeoutException as exc:
+            self._note_cut(attempt)
             _read_timed_out(exc, started, timeout, tunnelling=tunnelling)
         except httpcore2.NetworkError as exc:
+            self._note_cut(attempt)
             _pass_on_program_error(exc)
             raise
         if attempt is not None:
+            if not data:
+                self._note_cut(attempt)
             attempt.saw(data)
         return data
 
@@ -379,10 +378,12 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore2.NetworkStream:
+        from ._tls import TlsStream  # noqa: PLC0415  (https connections only)
+
         timeout = _bounded(timeout, httpcore2.ConnectTimeout)
         _tunnelled()
         try:
-            self._inner = self._inner.start_tls(ssl_context, server_hostname, timeout)
+            self._inner = TlsStream.start(self._inner, ssl_context, server_hostname, timeout)
         except BaseException as exc:
             _note_chain(exc)
             raise
@@ -539,8 +540,14 @@ class _AsyncStream(_Discardable, httpcore2.AsyncNetworkStream):
         try:
             data: bytes = await self._inner.read(max_bytes, timeout)
         except httpcore2.TimeoutException as exc:
+            self._note_cut(attempt)
             _read_timed_out(exc, started, timeout, tunnelling=tunnelling)
+        except httpcore2.NetworkError:
+            self._note_cut(attempt)
+            raise
         if attempt is not None:
+            if not data:
+                self._note_cut(attempt)
             attempt.saw(data)
         return data
 
@@ -583,13 +590,11 @@ class _AsyncStream(_Discardable, httpcore2.AsyncNetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore2.AsyncNetworkStream:
+        from ._tls import AsyncTlsStream  # noqa: PLC0415  (https connections only)
+
         timeout = _bounded(timeout, httpcore2.ConnectTimeout)
         _tunnelled()
-        try:
-            self._inner = await self._inner.start_tls(ssl_context, server_hostname, timeout)
-        except BaseException:  # cancelled mid-handshake: httpcore2 closes on Exception only,
-            await self._inner.aclose()  # and the socket stayed open until a garbage collection
-            raise
+        self._inner = await AsyncTlsStream.start(self._inner, ssl_context, server_hostname, timeout)
         return self
 
 

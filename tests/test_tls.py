@@ -15,7 +15,9 @@ import json
 import os
 import socket
 import ssl
+import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,7 @@ import trustme
 from _http import accept_each
 from test_deadline import CALL, TOKEN_BODY, response_bytes
 
-from tapti_ext import APIConnectionError, AsyncTapti, Tapti
+from tapti_ext import APIConnectionError, AsyncTapti, Tapti, TaptiError
 
 KEY = "sk_tls_key_0123456789"
 PORTAL_ORIGIN = "https://oauth.tapti.dev"
@@ -474,3 +476,69 @@ def test_a_tls_record_past_an_answer_never_reaches_the_next_caller(
     assert got == [f"tok-{user}" for user in users]
     # None reused when each held an answer past its own; one for all when none did.
     assert server.connections == (len(users) if extra else 1)
+
+
+class CutAnswers:
+    """A TLS server (done through memory buffers, so the raw bytes it sends are its choice)
+    that reads each request, then per ``how``: ``"reset"`` sends the first 40 bytes of its
+    200's record and resets the connection; ``"stall"`` sends them and waits; ``"unanswered"``
+    resets without a byte of answer. ``requests`` counts what it was sent."""
+
+    def __init__(self, ca: trustme.CA, how: str) -> None:
+        self.context, self.how, self.requests = server_context(ca, "localhost"), how, 0
+
+    def __call__(self, connection: socket.socket) -> None:
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = self.context.wrap_bio(incoming, outgoing, server_side=True)
+        request = b""
+        while b"\r\n\r\n" not in request:
+            try:
+                request += tls.read(65536)
+            except ssl.SSLWantReadError:
+                connection.sendall(outgoing.read())
+                incoming.write(connection.recv(65536))
+        connection.sendall(outgoing.read())  # what the handshake's end left, if anything
+        self.requests += 1
+        tls.write(b"".join(response_bytes(200, TOKEN_BODY)))
+        record = outgoing.read()
+        if self.how != "unanswered":
+            connection.sendall(record[:40])  # the start of the record: nothing decrypts yet
+        # Read by the client before the reset: a reset discards what the client has not read.
+        time.sleep(2 if self.how == "stall" else 0.2)
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+@pytest.mark.parametrize("flavour", ["sync", "asyncio"])
+@pytest.mark.parametrize("how", ["reset", "stall", "unanswered"])
+def test_an_answer_cut_inside_its_first_tls_record_is_not_sent_again(
+    ca: trustme.CA, serve: Any, trust: Any, flavour: str, how: str
+) -> None:
+    """Part of a record came: it may hold a 2xx, which TLS cannot show until whole, so the
+    request is not sent again (a second token). With no byte of answer, it is."""
+    trust(ca)
+    cut = CutAnswers(ca, how)
+    server = serve(cut)
+    # Per phase, so that a stalled read ends the attempt but leaves time to retry.
+    options: dict[str, Any] = {
+        "api_key": KEY,
+        "base_url": f"https://localhost:{server.port}",
+        "max_retries": 2,
+        "timeout": httpx2.Timeout(0.5),
+    }
+    expected = APIConnectionError if how == "unanswered" else TaptiError
+    if flavour == "sync":
+        with Tapti(**options) as tapti, pytest.raises(expected) as info:
+            tapti.user("alice").create_sdk_token(**CALL)
+    else:
+
+        async def call() -> None:
+            async with AsyncTapti(**options) as tapti:
+                await tapti.user("alice").create_sdk_token(**CALL)
+
+        with pytest.raises(expected) as info:
+            asyncio.run(call())
+    if how == "unanswered":
+        assert cut.requests == 3  # nothing came: retried, as a connection a server dropped
+    else:
+        assert cut.requests == 1
+        assert "not retried" in str(info.value)

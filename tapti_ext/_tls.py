@@ -1,0 +1,245 @@
+"""TLS through memory buffers over a stream of raw bytes: the SDK's own, on every connection.
+
+httpcore2's TLS (a TLS socket when sync, asyncio's or trio's TLS streams when async) hides what
+the SDK must know to keep two promises:
+
+- **nothing past an answer reaches the next caller**: asyncio's and trio's TLS take everything
+  the socket holds and decrypt a record per read, so a second answer sent in a record of its
+  own waits in their buffer, where a look at the socket does not find it;
+- **a 2xx is never taken for no answer**: when a connection breaks or stalls inside the first
+  record of an answer, nothing of it decrypts, and the call looked unanswered and was sent
+  again (a second token). Here every raw byte passes through ``_Records``, which knows whether
+  a record was left unfinished.
+
+The same ``ssl`` module and OpenSSL do the work (``SSLContext.wrap_bio``, as TLS inside a
+proxy's TLS always did); this layer only moves the bytes, so one class serves sync streams and
+one async ones, over httpcore2's public stream interface, a proxy's TLS included.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from typing import Any, Final
+
+import httpcore2
+
+__all__ = ["AsyncTlsStream", "TlsStream"]
+
+# What one raw read asks for: a few records (16 KiB of payload each at most).
+_RAW_READ: Final = 64 * 1024
+_HEADER: Final = 5  # a record's type, version and length
+
+
+class _Records:
+    """Where the raw bytes stand in the record layer: inside a record or between two."""
+
+    __slots__ = ("_header", "_left")
+
+    def __init__(self) -> None:
+        self._header = b""  # a header arrived in part
+        self._left = 0  # bytes of the current record still to come
+
+    def saw(self, data: bytes) -> None:
+        at = 0
+        while at < len(data):
+            if self._left:
+                taken = min(self._left, len(data) - at)
+                self._left -= taken
+                at += taken
+                continue
+            needed = _HEADER - len(self._header)
+            self._header += data[at : at + needed]
+            at += needed
+            if len(self._header) == _HEADER:
+                self._left, self._header = int.from_bytes(self._header[3:], "big"), b""
+
+    def unfinished(self) -> bool:
+        return bool(self._left or self._header)
+
+
+class _Tls:
+    """The state both stream kinds share: the TLS object, its two buffers, the records."""
+
+    def __init__(self, inner: Any, context: ssl.SSLContext, server_hostname: str | None) -> None:
+        self._inner = inner
+        self._incoming, self._outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.ssl_object = context.wrap_bio(
+            self._incoming, self._outgoing, server_hostname=server_hostname
+        )
+        self.records = _Records()
+
+    def _took(self, data: bytes) -> None:
+        if data:
+            self.records.saw(data)
+            self._incoming.write(data)
+        else:
+            self._incoming.write_eof()
+
+    def holds_more(self) -> bool:
+        """Whether bytes past what was read wait here: decrypted, buffered, or part of a
+        record. The network layer drops the connection if so."""
+        return bool(
+            self.ssl_object.pending() or self._incoming.pending or self.records.unfinished()
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "ssl_object":
+            return self.ssl_object
+        if info == "is_readable" and self.holds_more():
+            return True
+        return self._inner.get_extra_info(info)
+
+
+def _left(end: float | None) -> float | None:
+    """The time left until ``end``; raises once it has passed (a raw read given 0 would not
+    wait at all, and say so as a connection error)."""
+    if end is None:
+        return None
+    left = end - time.monotonic()
+    if left <= 0.0:
+        raise httpcore2.ReadTimeout("the read's time ran out")
+    return left
+
+
+def _end(timeout: float | None) -> float | None:
+    return None if timeout is None else time.monotonic() + timeout
+
+
+def _handshake_failed(exc: Exception) -> httpcore2.ConnectError | httpcore2.ConnectTimeout:
+    if isinstance(exc, httpcore2.TimeoutException):
+        return httpcore2.ConnectTimeout(str(exc))
+    return httpcore2.ConnectError(str(exc))
+
+
+class TlsStream(_Tls, httpcore2.NetworkStream):
+    """TLS over a sync raw stream; ``start`` makes one and shakes hands."""
+
+    @classmethod
+    def start(
+        cls,
+        inner: Any,
+        context: ssl.SSLContext,
+        server_hostname: str | None,
+        timeout: float | None,
+    ) -> TlsStream:
+        stream = cls(inner, context, server_hostname)
+        end = _end(timeout)
+        try:
+            while True:
+                try:
+                    stream.ssl_object.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    stream._flush(_left(end))
+                    stream._took(inner.read(_RAW_READ, _left(end)))
+            stream._flush(_left(end))
+        except (ssl.SSLError, httpcore2.NetworkError, httpcore2.TimeoutException) as exc:
+            inner.close()
+            raise _handshake_failed(exc) from exc
+        return stream
+
+    def _flush(self, timeout: float | None) -> None:
+        data = self._outgoing.read()
+        if data:
+            self._inner.write(data, timeout)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        end = _end(timeout)
+        while True:
+            try:
+                data: bytes = self.ssl_object.read(max_bytes)
+            except ssl.SSLWantReadError:
+                self._took(self._inner.read(_RAW_READ, _left(end)))
+                continue
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                return b""  # closed, with or without close_notify: as httpcore2's TLS said
+            except ssl.SSLError as exc:
+                raise httpcore2.ReadError(str(exc)) from exc
+            return data
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        try:
+            self.ssl_object.write(buffer)
+        except ssl.SSLError as exc:
+            raise httpcore2.WriteError(str(exc)) from exc
+        self._flush(timeout)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore2.NetworkStream:
+        return TlsStream.start(self, ssl_context, server_hostname, timeout)
+
+
+class AsyncTlsStream(_Tls, httpcore2.AsyncNetworkStream):
+    """``TlsStream`` over an async raw stream (asyncio or trio, through httpcore2's)."""
+
+    @classmethod
+    async def start(
+        cls,
+        inner: Any,
+        context: ssl.SSLContext,
+        server_hostname: str | None,
+        timeout: float | None,
+    ) -> AsyncTlsStream:
+        stream = cls(inner, context, server_hostname)
+        end = _end(timeout)
+        try:
+            while True:
+                try:
+                    stream.ssl_object.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    await stream._flush(_left(end))
+                    stream._took(await inner.read(_RAW_READ, _left(end)))
+            await stream._flush(_left(end))
+        except (ssl.SSLError, httpcore2.NetworkError, httpcore2.TimeoutException) as exc:
+            await inner.aclose()
+            raise _handshake_failed(exc) from exc
+        except BaseException:  # cancelled mid-handshake: nothing else would close the socket
+            await inner.aclose()
+            raise
+        return stream
+
+    async def _flush(self, timeout: float | None) -> None:
+        data = self._outgoing.read()
+        if data:
+            await self._inner.write(data, timeout)
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        end = _end(timeout)
+        while True:
+            try:
+                data: bytes = self.ssl_object.read(max_bytes)
+            except ssl.SSLWantReadError:
+                self._took(await self._inner.read(_RAW_READ, _left(end)))
+                continue
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                return b""
+            except ssl.SSLError as exc:
+                raise httpcore2.ReadError(str(exc)) from exc
+            return data
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        try:
+            self.ssl_object.write(buffer)
+        except ssl.SSLError as exc:
+            raise httpcore2.WriteError(str(exc)) from exc
+        await self._flush(timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        return await AsyncTlsStream.start(self, ssl_context, server_hostname, timeout)
