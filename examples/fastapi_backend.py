@@ -142,6 +142,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         return user
 
     if not args.mock:
+        try:  # the settings, checked now: a missing key is one line, not a failed start-up
+            AsyncTapti()
+        except InvalidInputError as exc:
+            parser.exit(2, f"{parser.prog}: {exc} (or run with --mock)\n")
         uvicorn.run(create_app(AsyncTapti, as_user), host="127.0.0.1", port=args.port)
         return
     from tapti_ext.testing import MockTaptiServer  # noqa: PLC0415 - only the demo needs it

@@ -14,10 +14,11 @@ It starts the mock Tapti API with its stand-in OAuth Portal, signs every visitor
 the (mock) portal page, press its button and you are back on the app's /dashboard/accounts.
 
 Against a mock you run yourself (`tapti mock-server --portal` prints the exports), or against
-the real API with your key, in which case sign-in is yours to add (the `current_user` argument):
+the real API with your key, sign-in is yours to add (the `current_user` argument); until then,
+``--user ID`` signs every visitor in as ID:
 
     export TAPTI_BASE_URL=http://127.0.0.1:PORT TAPTI_API_KEY=test-key
-    flask --app examples.flask_backend run
+    python -m examples.flask_backend --user demo-user
 """
 
 from __future__ import annotations
@@ -74,8 +75,8 @@ def create_app(
     @app.get("/connect/<platform>")
     def connect(platform: str) -> Response:
         user_id = current_user()
-        if user_id is None:
-            abort(401)
+        if user_id is None:  # said plainly: a bare 401 reads like a wrong Tapti key
+            abort(401, description=_SIGN_IN_FIRST)
         try:
             chosen = Platform(platform.upper())
         except ValueError:
@@ -111,18 +112,26 @@ def create_app(
     return app
 
 
+_SIGN_IN_FIRST = (
+    "Sign in first. This example has no sign-in of its own: run it with --mock (every visitor "
+    "is demo-user) or --user ID, or give create_app your own current_user."
+)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m examples.flask_backend [--mock] [--port N]``."""
+    """``python -m examples.flask_backend [--mock] [--user ID] [--port N]``."""
     parser = argparse.ArgumentParser(prog="python -m examples.flask_backend")
     parser.add_argument(
         "--mock",
         action="store_true",
         help="run against an embedded mock Tapti API and stand-in portal, as demo-user",
     )
+    parser.add_argument("--user", help="sign every visitor in as this user (default with --mock)")
     parser.add_argument("--port", type=int, default=5000, help="the app's port (default 5000)")
     args = parser.parse_args(argv)
+    user = args.user or ("demo-user" if args.mock else None)
     if not args.mock:
-        create_app().run(port=args.port)
+        create_app(current_user=(lambda: user) if user else _session_user).run(port=args.port)
         return
     from tapti_ext.testing import MockTaptiServer  # noqa: PLC0415 - only the demo needs it
 
@@ -131,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         MockTaptiServer(portal=True) as mock,
         Tapti(api_key=mock.api_key, base_url=mock.url) as tapti,
     ):
-        app = create_app(tapti, lambda: "demo-user", redirect_url=f"{app_url}/dashboard/accounts")
+        app = create_app(tapti, lambda: user, redirect_url=f"{app_url}/dashboard/accounts")
         print(f"Mock Tapti API and its stand-in OAuth Portal on {mock.url} (a mock).")
         print(f"Open {app_url}/ and click Connect YouTube. Ctrl-C stops both.")
         app.run(host="127.0.0.1", port=args.port)

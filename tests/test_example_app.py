@@ -65,7 +65,10 @@ def test_unknown_platform_is_404_and_sends_nothing(
 
 def test_signed_out_user_is_401(client: FlaskClient, tapti_mock: MockTaptiServer) -> None:
     client.signed_in["user"] = None  # type: ignore[attr-defined]
-    assert client.get("/connect/youtube").status_code == 401
+    response = client.get("/connect/youtube")
+    assert response.status_code == 401
+    # Said plainly: Werkzeug's own 401 page reads like a wrong Tapti key.
+    assert "This example has no sign-in of its own" in response.get_data(as_text=True)
     assert tapti_mock.requests == []
 
 

@@ -216,3 +216,21 @@ def test_a_missing_framework_prints_the_install_command(example: str, package: s
     (line,) = result.stderr.splitlines()  # one line, no traceback
     assert f"{example} needs the package {package!r}" in line
     assert "pip install '.[examples]'" in line
+
+
+def test_without_a_key_the_example_says_so_in_one_line() -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TAPTI_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "examples.fastapi_backend", "--port", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=environment,
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        "python -m examples.fastapi_backend: no API key: pass api_key=... or set the "
+        "TAPTI_API_KEY environment variable (or run with --mock)\n"
+    )
