@@ -696,6 +696,8 @@ def lasting_failure(
     alert = next((getattr(c, "reason", None) for c in chain if isinstance(c, ssl.SSLError)), None)
     if alert in _CLIENT_CERTIFICATE_ALERTS:
         return f"the server refused this client's certificate, or its lack of one ({alert})"
+    if alert == "WRONG_VERSION_NUMBER":  # what OpenSSL makes of a plain-http answer
+        return "the server does not speak TLS there: is the base URL http://, not https://?"
     refused = [c for c in chain if isinstance(c, ssl.SSLCertVerificationError)]
     if not refused:
         return None

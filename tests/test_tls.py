@@ -30,6 +30,7 @@ from _http import accept_each
 from test_deadline import CALL, TOKEN_BODY, response_bytes
 
 from tapti_ext import APIConnectionError, AsyncTapti, Tapti, TaptiError
+from tapti_ext.testing import MockTaptiServer
 
 KEY = "sk_tls_key_0123456789"
 PORTAL_ORIGIN = "https://oauth.tapti.dev"
@@ -542,3 +543,19 @@ def test_an_answer_cut_inside_its_first_tls_record_is_not_sent_again(
     else:
         assert cut.requests == 1
         assert "not retried" in str(info.value)
+
+
+def test_https_to_a_plain_http_server_says_so_and_is_not_retried(trust: Any) -> None:
+    """A newcomer's classic: the mock (plain http) under an https:// URL. Another attempt
+    would meet the same server."""
+    trust(None)
+    with MockTaptiServer(api_key=KEY) as mock:
+        url = mock.url.replace("http://127.0.0.1", "https://localhost")
+        with (
+            Tapti(api_key=KEY, base_url=url, max_retries=2) as tapti,
+            pytest.raises(APIConnectionError) as info,
+        ):
+            tapti.user("alice").create_sdk_token(**CALL)
+    message = str(info.value)
+    assert ", 1 attempt;" in message
+    assert "not retried: the server does not speak TLS there: is the base URL http://" in message
