@@ -384,6 +384,10 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
         _tunnelled()
         try:
             self._inner = TlsStream.start(self._inner, ssl_context, server_hostname, timeout)
+        except httpcore2.ConnectError as exc:
+            _pass_on_program_error(exc)
+            _note_chain(exc)
+            raise
         except BaseException as exc:
             _note_chain(exc)
             raise

@@ -76,6 +76,34 @@ class _Tls:
         else:
             self._incoming.write_eof()
 
+    def _shaken(self) -> bool:
+        """One step of the handshake: whether it is done (else raw bytes are needed)."""
+        try:
+            self.ssl_object.do_handshake()
+        except ssl.SSLWantReadError:
+            return False
+        return True
+
+    def _decrypted(self, max_bytes: int) -> bytes | None:
+        """What is decrypted so far (``b""`` once the connection closed, with or without
+        close_notify, as httpcore2's TLS said), or ``None`` when raw bytes are needed."""
+        try:
+            data: bytes = self.ssl_object.read(max_bytes)
+        except ssl.SSLWantReadError:
+            return None
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            return b""
+        except ssl.SSLError as exc:
+            raise httpcore2.ReadError(str(exc)) from exc
+        return data
+
+    def _encrypted(self, buffer: bytes) -> bytes:
+        try:
+            self.ssl_object.write(buffer)
+        except ssl.SSLError as exc:
+            raise httpcore2.WriteError(str(exc)) from exc
+        return self._outgoing.read()
+
     def holds_more(self) -> bool:
         """Whether bytes past what was read wait here: decrypted, buffered, or part of a
         record. The network layer drops the connection if so."""
@@ -106,6 +134,14 @@ def _end(timeout: float | None) -> float | None:
     return None if timeout is None else time.monotonic() + timeout
 
 
+def _cause(exc: Exception) -> BaseException:
+    """What a handshake's failure is chained to: the ``ssl`` or socket error itself, as
+    httpcore2's own TLS chained it (the SDK's messages and retry decisions read it there)."""
+    if isinstance(exc, httpcore2.NetworkError | httpcore2.TimeoutException) and exc.__cause__:
+        return exc.__cause__
+    return exc
+
+
 def _handshake_failed(exc: Exception) -> httpcore2.ConnectError | httpcore2.ConnectTimeout:
     if isinstance(exc, httpcore2.TimeoutException):
         return httpcore2.ConnectTimeout(str(exc))
@@ -126,17 +162,16 @@ class TlsStream(_Tls, httpcore2.NetworkStream):
         stream = cls(inner, context, server_hostname)
         end = _end(timeout)
         try:
-            while True:
-                try:
-                    stream.ssl_object.do_handshake()
-                    break
-                except ssl.SSLWantReadError:
-                    stream._flush(_left(end))
-                    stream._took(inner.read(_RAW_READ, _left(end)))
+            while not stream._shaken():
+                stream._flush(_left(end))
+                stream._took(inner.read(_RAW_READ, _left(end)))
             stream._flush(_left(end))
         except (ssl.SSLError, httpcore2.NetworkError, httpcore2.TimeoutException) as exc:
             inner.close()
-            raise _handshake_failed(exc) from exc
+            raise _handshake_failed(exc) from _cause(exc)
+        except BaseException:  # an interrupt mid-handshake: the socket is closed now, not later
+            inner.close()
+            raise
         return stream
 
     def _flush(self, timeout: float | None) -> None:
@@ -146,24 +181,14 @@ class TlsStream(_Tls, httpcore2.NetworkStream):
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         end = _end(timeout)
-        while True:
-            try:
-                data: bytes = self.ssl_object.read(max_bytes)
-            except ssl.SSLWantReadError:
-                self._took(self._inner.read(_RAW_READ, _left(end)))
-                continue
-            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
-                return b""  # closed, with or without close_notify: as httpcore2's TLS said
-            except ssl.SSLError as exc:
-                raise httpcore2.ReadError(str(exc)) from exc
-            return data
+        data = self._decrypted(max_bytes)
+        while data is None:
+            self._took(self._inner.read(_RAW_READ, _left(end)))
+            data = self._decrypted(max_bytes)
+        return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        try:
-            self.ssl_object.write(buffer)
-        except ssl.SSLError as exc:
-            raise httpcore2.WriteError(str(exc)) from exc
-        self._flush(timeout)
+        self._inner.write(self._encrypted(buffer), timeout)
 
     def close(self) -> None:
         self._inner.close()
@@ -191,17 +216,13 @@ class AsyncTlsStream(_Tls, httpcore2.AsyncNetworkStream):
         stream = cls(inner, context, server_hostname)
         end = _end(timeout)
         try:
-            while True:
-                try:
-                    stream.ssl_object.do_handshake()
-                    break
-                except ssl.SSLWantReadError:
-                    await stream._flush(_left(end))
-                    stream._took(await inner.read(_RAW_READ, _left(end)))
+            while not stream._shaken():
+                await stream._flush(_left(end))
+                stream._took(await inner.read(_RAW_READ, _left(end)))
             await stream._flush(_left(end))
         except (ssl.SSLError, httpcore2.NetworkError, httpcore2.TimeoutException) as exc:
             await inner.aclose()
-            raise _handshake_failed(exc) from exc
+            raise _handshake_failed(exc) from _cause(exc)
         except BaseException:  # cancelled mid-handshake: nothing else would close the socket
             await inner.aclose()
             raise
@@ -214,24 +235,14 @@ class AsyncTlsStream(_Tls, httpcore2.AsyncNetworkStream):
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         end = _end(timeout)
-        while True:
-            try:
-                data: bytes = self.ssl_object.read(max_bytes)
-            except ssl.SSLWantReadError:
-                self._took(await self._inner.read(_RAW_READ, _left(end)))
-                continue
-            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
-                return b""
-            except ssl.SSLError as exc:
-                raise httpcore2.ReadError(str(exc)) from exc
-            return data
+        data = self._decrypted(max_bytes)
+        while data is None:
+            self._took(await self._inner.read(_RAW_READ, _left(end)))
+            data = self._decrypted(max_bytes)
+        return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        try:
-            self.ssl_object.write(buffer)
-        except ssl.SSLError as exc:
-            raise httpcore2.WriteError(str(exc)) from exc
-        await self._flush(timeout)
+        await self._inner.write(self._encrypted(buffer), timeout)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
