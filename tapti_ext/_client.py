@@ -14,6 +14,7 @@ import math
 import sys
 from collections.abc import Iterable, Mapping
 from functools import lru_cache, partial
+from types import UnionType
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -567,9 +568,11 @@ def _check_models(signature: inspect.Signature, bound: dict[str, Any], name: str
     from the builder's own annotations (a model, or a union holding one)."""
     for parameter, value in bound.items():
         annotation = signature.parameters[parameter].annotation
-        classes = [kind for kind in get_args(annotation) or (annotation,) if isinstance(kind, type)]
+        # A class, or a union of classes; anything else (list[Model], a dict type) is not judged.
+        members = get_args(annotation) if isinstance(annotation, UnionType) else (annotation,)
+        classes = [kind for kind in members if isinstance(kind, type)]
         models = [kind for kind in classes if hasattr(kind, "from_dict")]
-        if models and not isinstance(value, tuple(classes)):
+        if models and len(classes) == len(members) and not isinstance(value, tuple(classes)):
             model, package = models[0].__name__, models[0].__module__.rpartition(".")[0]
             raise InvalidInputError(
                 f"{name} {parameter} must be a {model} (from {package}), not "

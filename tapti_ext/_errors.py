@@ -696,8 +696,10 @@ def lasting_failure(
     alert = next((getattr(c, "reason", None) for c in chain if isinstance(c, ssl.SSLError)), None)
     if alert in _CLIENT_CERTIFICATE_ALERTS:
         return f"the server refused this client's certificate, or its lack of one ({alert})"
-    if alert == "WRONG_VERSION_NUMBER":  # what OpenSSL makes of a plain-http answer
-        return "the server does not speak TLS there: is the base URL http://, not https://?"
+    # What OpenSSL makes of a plain-http answer to its hello (later, mid-connection, it is a
+    # middlebox's doing, which another connection may not meet).
+    if alert == "WRONG_VERSION_NUMBER" and isinstance(exc, httpx2.ConnectError):
+        return "the server does not speak TLS there: is its URL (the base URL's, or the proxy's) http://?"
     refused = [c for c in chain if isinstance(c, ssl.SSLCertVerificationError)]
     if not refused:
         return None

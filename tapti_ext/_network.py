@@ -251,8 +251,8 @@ class _Discardable:
     def _note_cut(self, attempt: Attempt | None) -> None:
         """A read ended (no bytes, or an error) inside a TLS record: part of an answer came and
         cannot be decrypted. It may be a 2xx (``Attempt.may_be_2xx``)."""
-        records = getattr(self._inner, "records", None)
-        if attempt is not None and records is not None and records.unfinished():
+        unfinished = getattr(self._inner, "unfinished", None)
+        if attempt is not None and unfinished is not None and unfinished():
             attempt.cut_record = True
 
     def _outgoing(self, buffer: bytes) -> tuple[bytes, ...]:

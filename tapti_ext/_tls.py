@@ -29,20 +29,30 @@ __all__ = ["AsyncTlsStream", "TlsStream"]
 # What one raw read asks for: a few records (16 KiB of payload each at most).
 _RAW_READ: Final = 64 * 1024
 _HEADER: Final = 5  # a record's type, version and length
+# What a record header may hold (RFC 8446 5.1, RFC 5246 6.2): change_cipher_spec, alert,
+# handshake, application_data (and heartbeat); version 3.x; at most 2^14 + 2048 bytes.
+_CONTENT_TYPES: Final = frozenset(range(20, 25))
+_MAJOR: Final = 3
+_MAX_RECORD: Final = 2**14 + 2048
+# How much a look past an answer reads: any application data at all means more.
+_LOOK: Final = 1
 
 
 class _Records:
-    """Where the raw bytes stand in the record layer: inside a record or between two."""
+    """Where the raw bytes stand in the record layer: inside a record or between two. Bytes
+    that cannot start a record (plain text where TLS was expected) end the count: OpenSSL
+    refuses them, and they were never part of an answer."""
 
-    __slots__ = ("_header", "_left")
+    __slots__ = ("_header", "_left", "broken")
 
     def __init__(self) -> None:
         self._header = b""  # a header arrived in part
         self._left = 0  # bytes of the current record still to come
+        self.broken = False
 
     def saw(self, data: bytes) -> None:
         at = 0
-        while at < len(data):
+        while at < len(data) and not self.broken:
             if self._left:
                 taken = min(self._left, len(data) - at)
                 self._left -= taken
@@ -51,11 +61,15 @@ class _Records:
             needed = _HEADER - len(self._header)
             self._header += data[at : at + needed]
             at += needed
-            if len(self._header) == _HEADER:
-                self._left, self._header = int.from_bytes(self._header[3:], "big"), b""
+            if self._header[:1] and self._header[0] not in _CONTENT_TYPES:
+                self.broken = True
+            elif len(self._header) == _HEADER:
+                length = int.from_bytes(self._header[3:], "big")
+                self.broken = self._header[1] != _MAJOR or length > _MAX_RECORD
+                self._left, self._header = length, b""
 
     def unfinished(self) -> bool:
-        return bool(self._left or self._header)
+        return not self.broken and bool(self._left or self._header)
 
 
 class _Tls:
@@ -94,6 +108,7 @@ class _Tls:
         except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
             return b""
         except ssl.SSLError as exc:
+            self.records.broken = True  # what follows is no record of an answer
             raise httpcore2.ReadError(str(exc)) from exc
         return data
 
@@ -105,11 +120,23 @@ class _Tls:
         return self._outgoing.read()
 
     def holds_more(self) -> bool:
-        """Whether bytes past what was read wait here: decrypted, buffered, or part of a
-        record. The network layer drops the connection if so."""
-        return bool(
-            self.ssl_object.pending() or self._incoming.pending or self.records.unfinished()
-        )
+        """Whether bytes past what was read wait here or in a TLS layer below (a proxy's):
+        application data, an alert, or part of a record. Whole records that carry none (a TLS
+        1.3 session ticket, a key update) are taken in, as a read would. The network layer
+        drops the connection if so; anything read here would have been dropped with it."""
+        try:
+            self.ssl_object.read(_LOOK)
+        except ssl.SSLWantReadError:  # no application data: only part of a record, if any
+            below = self._inner
+            return self.unfinished() or (isinstance(below, _Tls) and below.holds_more())
+        except (ssl.SSLError, ValueError):
+            return True
+        return True
+
+    def unfinished(self) -> bool:
+        """Whether the bytes stopped inside a record, here or in a TLS layer below."""
+        below = self._inner
+        return self.records.unfinished() or (isinstance(below, _Tls) and below.unfinished())
 
     def get_extra_info(self, info: str) -> Any:
         if info == "ssl_object":
@@ -159,14 +186,19 @@ class TlsStream(_Tls, httpcore2.NetworkStream):
         server_hostname: str | None,
         timeout: float | None,
     ) -> TlsStream:
-        stream = cls(inner, context, server_hostname)
         end = _end(timeout)
         try:
+            stream = cls(inner, context, server_hostname)
             while not stream._shaken():
                 stream._flush(_left(end))
                 stream._took(inner.read(_RAW_READ, _left(end)))
             stream._flush(_left(end))
-        except (ssl.SSLError, httpcore2.NetworkError, httpcore2.TimeoutException) as exc:
+        except (
+            ssl.SSLError,
+            ValueError,
+            httpcore2.NetworkError,
+            httpcore2.TimeoutException,
+        ) as exc:
             inner.close()
             raise _handshake_failed(exc) from _cause(exc)
         except BaseException:  # an interrupt mid-handshake: the socket is closed now, not later
@@ -183,6 +215,7 @@ class TlsStream(_Tls, httpcore2.NetworkStream):
         end = _end(timeout)
         data = self._decrypted(max_bytes)
         while data is None:
+            self._flush(_left(end))  # what OpenSSL has to say first (a renegotiation)
             self._took(self._inner.read(_RAW_READ, _left(end)))
             data = self._decrypted(max_bytes)
         return data
@@ -213,14 +246,19 @@ class AsyncTlsStream(_Tls, httpcore2.AsyncNetworkStream):
         server_hostname: str | None,
         timeout: float | None,
     ) -> AsyncTlsStream:
-        stream = cls(inner, context, server_hostname)
         end = _end(timeout)
         try:
+            stream = cls(inner, context, server_hostname)
             while not stream._shaken():
                 await stream._flush(_left(end))
                 stream._took(await inner.read(_RAW_READ, _left(end)))
             await stream._flush(_left(end))
-        except (ssl.SSLError, httpcore2.NetworkError, httpcore2.TimeoutException) as exc:
+        except (
+            ssl.SSLError,
+            ValueError,
+            httpcore2.NetworkError,
+            httpcore2.TimeoutException,
+        ) as exc:
             await inner.aclose()
             raise _handshake_failed(exc) from _cause(exc)
         except BaseException:  # cancelled mid-handshake: nothing else would close the socket
@@ -237,6 +275,7 @@ class AsyncTlsStream(_Tls, httpcore2.AsyncNetworkStream):
         end = _end(timeout)
         data = self._decrypted(max_bytes)
         while data is None:
+            await self._flush(_left(end))  # what OpenSSL has to say first (a renegotiation)
             self._took(await self._inner.read(_RAW_READ, _left(end)))
             data = self._decrypted(max_bytes)
         return data

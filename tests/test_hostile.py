@@ -6,15 +6,19 @@ exception, a second token, or the key in a message or a frame's locals.
 
 from __future__ import annotations
 
+import inspect
 import socket
 import sys
 import traceback
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import httpx2
 import pytest
 from tapti_api_client.api.users import create_sdk_token as operation
+from tapti_api_client.models import CreateSdkTokenRequest
+from tapti_api_client.types import UNSET, Unset
 from test_deadline import Server, serve
 from test_escape_hatches import BODY, CALL
 
@@ -26,6 +30,7 @@ from tapti_ext import (
     Tapti,
     TaptiError,
 )
+from tapti_ext._client import _check_models
 from tapti_ext.testing import MockTaptiServer
 
 __all__ = ["serve"]  # the fixture, imported for pytest
@@ -371,3 +376,32 @@ def test_an_empty_lower_case_proxy_variable_wins(
     from tapti_ext._pool import PoolSettings  # noqa: PLC0415
 
     assert PoolSettings("https://api.example").proxy is None
+
+
+def _list_body(*, body: list[CreateSdkTokenRequest]) -> dict[str, Any]: ...
+def _union_body(*, body: CreateSdkTokenRequest | Unset = UNSET) -> dict[str, Any]: ...
+def _model_or_dict_body(*, body: CreateSdkTokenRequest | dict[str, Any]) -> dict[str, Any]: ...
+
+
+@pytest.mark.parametrize(
+    ("builder", "value", "refused"),
+    [
+        (_list_body, [BODY], False),  # list[Model]: not judged (only a class or a union of them)
+        (_union_body, BODY, False),
+        (_union_body, UNSET, False),
+        (_union_body, {"user_platforms": []}, True),
+        (_model_or_dict_body, {"user_platforms": []}, False),  # a dict type in the union
+    ],
+    ids=["list-of-models", "union-model", "union-unset", "union-dict", "model-or-dict"],
+)
+def test_model_arguments_are_judged_only_by_annotations_that_say_a_model(
+    builder: Any, value: object, refused: bool
+) -> None:
+    """What a future generated builder may take: a model only where its annotation says so."""
+    signature = inspect.signature(builder, eval_str=True)  # as the generated code has them
+    check = partial(_check_models, signature, {"body": value}, "an_operation")
+    if refused:
+        with pytest.raises(InvalidInputError, match="body must be a CreateSdkTokenRequest"):
+            check()
+    else:
+        check()

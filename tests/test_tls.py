@@ -483,7 +483,8 @@ class CutAnswers:
     """A TLS server (done through memory buffers, so the raw bytes it sends are its choice)
     that reads each request, then per ``how``: ``"reset"`` sends the first 40 bytes of its
     200's record and resets the connection; ``"stall"`` sends them and waits; ``"unanswered"``
-    resets without a byte of answer. ``requests`` counts what it was sent."""
+    resets without a byte of answer; ``"plaintext"`` answers outside TLS. ``requests`` counts
+    what it was sent."""
 
     def __init__(self, ca: trustme.CA, how: str) -> None:
         self.context, self.how, self.requests = server_context(ca, "localhost"), how, 0
@@ -500,6 +501,10 @@ class CutAnswers:
                 incoming.write(connection.recv(65536))
         connection.sendall(outgoing.read())  # what the handshake's end left, if anything
         self.requests += 1
+        if self.how == "plaintext":  # a middlebox's answer, outside TLS: no record at all
+            connection.sendall(b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n")
+            time.sleep(0.2)
+            return
         tls.write(b"".join(response_bytes(200, TOKEN_BODY)))
         record = outgoing.read()
         if self.how != "unanswered":
@@ -510,7 +515,7 @@ class CutAnswers:
 
 
 @pytest.mark.parametrize("flavour", ["sync", "asyncio"])
-@pytest.mark.parametrize("how", ["reset", "stall", "unanswered"])
+@pytest.mark.parametrize("how", ["reset", "stall", "unanswered", "plaintext"])
 def test_an_answer_cut_inside_its_first_tls_record_is_not_sent_again(
     ca: trustme.CA, serve: Any, trust: Any, flavour: str, how: str
 ) -> None:
@@ -526,7 +531,8 @@ def test_an_answer_cut_inside_its_first_tls_record_is_not_sent_again(
         "max_retries": 2,
         "timeout": httpx2.Timeout(0.5),
     }
-    expected = APIConnectionError if how == "unanswered" else TaptiError
+    answered = how not in {"unanswered", "plaintext"}  # plain text cannot be the API's 2xx
+    expected = TaptiError if answered else APIConnectionError
     if flavour == "sync":
         with Tapti(**options) as tapti, pytest.raises(expected) as info:
             tapti.user("alice").create_sdk_token(**CALL)
@@ -538,8 +544,8 @@ def test_an_answer_cut_inside_its_first_tls_record_is_not_sent_again(
 
         with pytest.raises(expected) as info:
             asyncio.run(call())
-    if how == "unanswered":
-        assert cut.requests == 3  # nothing came: retried, as a connection a server dropped
+    if not answered:
+        assert cut.requests == 3  # no part of a 2xx came: retried
     else:
         assert cut.requests == 1
         assert "not retried" in str(info.value)
@@ -558,4 +564,85 @@ def test_https_to_a_plain_http_server_says_so_and_is_not_retried(trust: Any) -> 
             tapti.user("alice").create_sdk_token(**CALL)
     message = str(info.value)
     assert ", 1 attempt;" in message
-    assert "not retried: the server does not speak TLS there: is the base URL http://" in message
+    assert "not retried: the server does not speak TLS there: is its URL (the base URL" in message
+
+
+class MemoryTls:
+    """A server's side of TLS through memory buffers over ``send``/``receive`` of raw bytes."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = context.wrap_bio(self.incoming, self.outgoing, server_side=True)
+
+    def read_head(self, send: Callable[[bytes], None], receive: Callable[[], bytes]) -> bytes:
+        """Decrypted bytes up to a blank line, shaking hands on the way."""
+        head = b""
+        while b"\r\n\r\n" not in head:
+            try:
+                head += self.tls.read(65536)
+            except ssl.SSLWantReadError:
+                send(self.outgoing.read())
+                self.incoming.write(receive())
+        send(self.outgoing.read())
+        return head
+
+    def sealed(self, data: bytes) -> bytes:
+        self.tls.write(data)
+        return self.outgoing.read()
+
+
+class CutProxy:
+    """An https proxy whose own record carrying the API's whole 200 is cut: the first bytes
+    sent, then a reset. ``answered`` counts the 200s the API behind it issued."""
+
+    def __init__(self, ca: trustme.CA) -> None:
+        self.proxy_context = server_context(ca, "127.0.0.1")
+        self.api_context = server_context(ca, "api.tapti.example")
+        self.answered = 0
+
+    def __call__(self, connection: socket.socket) -> None:
+        proxy, api = MemoryTls(self.proxy_context), MemoryTls(self.api_context)
+        received = b""
+
+        def from_client() -> bytes:  # decrypted through the proxy's TLS
+            nonlocal received
+            while not received:
+                try:
+                    received = proxy.tls.read(65536)
+                except ssl.SSLWantReadError:
+                    connection.sendall(proxy.outgoing.read())
+                    proxy.incoming.write(connection.recv(65536))
+            data, received = received, b""
+            return data
+
+        proxy.read_head(connection.sendall, lambda: connection.recv(65536))  # the CONNECT
+        connection.sendall(proxy.sealed(b"HTTP/1.1 200 Connection established\r\n\r\n"))
+        api.read_head(lambda data: connection.sendall(proxy.sealed(data)), from_client)
+        self.answered += 1
+        record = proxy.sealed(api.sealed(b"".join(response_bytes(200, TOKEN_BODY))))
+        connection.sendall(record[:-10])  # the API's record whole inside; the proxy's cut
+        time.sleep(0.2)
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+@pytest.mark.parametrize("flavour", ["sync", "asyncio"])
+def test_an_answer_cut_inside_an_https_proxys_record_is_not_sent_again(
+    ca: trustme.CA, serve: Any, trust: Any, monkeypatch: pytest.MonkeyPatch, flavour: str
+) -> None:
+    """The cut may be in any TLS layer: the proxy's holds the API's answer."""
+    trust(ca)
+    proxy = CutProxy(ca)
+    monkeypatch.setenv("HTTPS_PROXY", f"https://127.0.0.1:{serve(proxy).port}")
+    options: dict[str, Any] = {"api_key": KEY, "base_url": "https://api.tapti.example"}
+
+    def call() -> None:
+        with Tapti(**options, max_retries=2, timeout=5) as tapti:
+            tapti.user("alice").create_sdk_token(**CALL)
+
+    async def async_call() -> None:
+        async with AsyncTapti(**options, max_retries=2, timeout=5) as tapti:
+            await tapti.user("alice").create_sdk_token(**CALL)
+
+    with pytest.raises(TaptiError, match="not retried"):
+        call() if flavour == "sync" else asyncio.run(async_call())
+    assert proxy.answered == 1
