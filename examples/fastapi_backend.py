@@ -132,7 +132,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--mock", action="store_true", help="run against an embedded mock Tapti API and portal"
     )
-    parser.add_argument("--user", help="sign every visitor in as this user (default with --mock)")
+    parser.add_argument(
+        "--user",
+        help="sign every visitor in as this user (default with --mock); to try the flow only: "
+        "anyone reaching the app then connects accounts as this user",
+    )
     parser.add_argument("--port", type=int, default=8000, help="the app's port (default 8000)")
     args = parser.parse_args(argv)
     app_url = f"http://127.0.0.1:{args.port}"

@@ -126,7 +126,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_true",
         help="run against an embedded mock Tapti API and stand-in portal, as demo-user",
     )
-    parser.add_argument("--user", help="sign every visitor in as this user (default with --mock)")
+    parser.add_argument(
+        "--user",
+        help="sign every visitor in as this user (default with --mock); to try the flow only: "
+        "anyone reaching the app then connects accounts as this user",
+    )
     parser.add_argument("--port", type=int, default=5000, help="the app's port (default 5000)")
     args = parser.parse_args(argv)
     user = args.user or ("demo-user" if args.mock else None)

@@ -518,7 +518,10 @@ class TrackingBackend(httpcore2.NetworkBackend):
                 failure = exc
                 continue
             except httpcore2.ConnectError as exc:  # each next address, as create_connection
-                _pass_on_program_error(exc)
+                if (
+                    type(exc.__cause__) is not OSError
+                ):  # its own "getaddrinfo returns an empty list"
+                    _pass_on_program_error(exc)
                 failure = exc
                 continue
             stream = _Stream(inner)
