@@ -564,20 +564,31 @@ def _checked_path_arguments(
 
 def _check_models(signature: inspect.Signature, bound: dict[str, Any], name: str) -> None:
     """A generated model's argument given as something else (a dict, most often) is refused
-    naming the class to build, not met by the builder's ``AttributeError``. The classes come
-    from the builder's own annotations (a model, or a union holding one)."""
+    naming the class to build, not met by the builder's ``AttributeError``."""
+    expected = _model_parameters(signature)
     for parameter, value in bound.items():
-        annotation = signature.parameters[parameter].annotation
-        # A class, or a union of classes; anything else (list[Model], a dict type) is not judged.
-        members = get_args(annotation) if isinstance(annotation, UnionType) else (annotation,)
-        classes = [kind for kind in members if isinstance(kind, type)]
-        models = [kind for kind in classes if hasattr(kind, "from_dict")]
-        if models and len(classes) == len(members) and not isinstance(value, tuple(classes)):
-            model, package = models[0].__name__, models[0].__module__.rpartition(".")[0]
+        if parameter in expected and not isinstance(value, expected[parameter]):
+            model = next(kind for kind in expected[parameter] if hasattr(kind, "from_dict"))
+            package = model.__module__.rpartition(".")[0]
             raise InvalidInputError(
-                f"{name} {parameter} must be a {model} (from {package}), not "
-                f"{type(value).__name__}: {model}.from_dict(...) makes one from a dict"
+                f"{name} {parameter} must be a {model.__name__} (from {package}), not "
+                f"{type(value).__name__}: {model.__name__}.from_dict(...) makes one from a dict"
             )
+
+
+@lru_cache(maxsize=64)
+def _model_parameters(signature: inspect.Signature) -> dict[str, tuple[type, ...]]:
+    """The parameters a builder's own annotations say take a model: a model class, or a union
+    of classes holding one (``list[Model]`` or a dict type is not judged), with the classes
+    each accepts. Worked out once per builder, as its signature is."""
+    found = {}
+    for parameter in signature.parameters.values():
+        annotation = parameter.annotation
+        members = get_args(annotation) if isinstance(annotation, UnionType) else (annotation,)
+        classes = tuple(kind for kind in members if isinstance(kind, type))
+        if len(classes) == len(members) and any(hasattr(kind, "from_dict") for kind in classes):
+            found[parameter.name] = classes
+    return found
 
 
 def _typed_path_value(value: object) -> bool:

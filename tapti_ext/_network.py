@@ -398,7 +398,7 @@ def _addresses(host: str, port: int, timeout: float | None) -> list[str]:
     """The addresses of ``host`` in the resolver's order, found within ``timeout``: a lookup
     that takes longer is left to end on its own, in its daemon thread."""
     if is_loopback_name(host):
-        return list(connect_addresses(host))
+        return list(_LOOPBACK_ADDRESSES)
     if timeout is None or is_ip(host):
         return [host]
     lookup = _lookup(host, port)
@@ -518,9 +518,8 @@ class TrackingBackend(httpcore2.NetworkBackend):
                 failure = exc
                 continue
             except httpcore2.ConnectError as exc:  # each next address, as create_connection
-                if (
-                    type(exc.__cause__) is not OSError
-                ):  # its own "getaddrinfo returns an empty list"
+                # A bare OSError is create_connection's own ("getaddrinfo returns an empty list").
+                if type(exc.__cause__) is not OSError:
                     _pass_on_program_error(exc)
                 failure = exc
                 continue
@@ -634,29 +633,24 @@ class AsyncTrackingBackend(httpcore2.AsyncNetworkBackend):
     ) -> httpcore2.AsyncNetworkStream:
         timeout = _bounded(timeout, httpcore2.ConnectTimeout)
         if not self.closed:
-            inner = await self._connect(host, port, timeout, local_address, socket_options)
+            *others, last = connect_addresses(host)
+            inner = None
+            for address in others:  # a name of this machine: its other loopback address next
+                with contextlib.suppress(httpcore2.ConnectError):
+                    inner = await self._backend().connect_tcp(
+                        address, port, timeout, local_address, socket_options
+                    )
+                    break
+            if inner is None:
+                inner = await self._backend().connect_tcp(
+                    last, port, timeout, local_address, socket_options
+                )
             if not self.closed:  # closed while this connected
                 stream = _AsyncStream(inner)
                 self.streams.add(stream)
                 return stream
             await inner.aclose()
         raise httpcore2.ConnectError("the client was closed")
-
-    async def _connect(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None,
-        local_address: str | None,
-        socket_options: Iterable[Any] | None,
-    ) -> httpcore2.AsyncNetworkStream:
-        *others, last = connect_addresses(host)
-        for address in others:
-            with contextlib.suppress(httpcore2.ConnectError):
-                return await self._backend().connect_tcp(
-                    address, port, timeout, local_address, socket_options
-                )
-        return await self._backend().connect_tcp(last, port, timeout, local_address, socket_options)
 
     async def sleep(self, seconds: float) -> None:
         await self._backend().sleep(seconds)
