@@ -127,8 +127,8 @@ class _Tls:
         try:
             self.ssl_object.read(_LOOK)
         except ssl.SSLWantReadError:  # no application data: only part of a record, if any
-            below = self._inner
-            return self.unfinished() or (isinstance(below, _Tls) and below.holds_more())
+            below = self._inner  # a proxy's layer: its holds_more covers its unfinished()
+            return self.records.unfinished() or (isinstance(below, _Tls) and below.holds_more())
         except (ssl.SSLError, ValueError):
             return True
         return True
