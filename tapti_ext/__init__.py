@@ -67,8 +67,7 @@ if TYPE_CHECKING:
     )
     from ._inputs import PlatformLike, ScopeLike
     from ._names import PlatformName, ScopeName
-    from ._portal import DEFAULT_PORTAL_URL, SdkToken, oauth_portal_url
-    from ._response import APIResponse
+    from ._portal import DEFAULT_PORTAL_URL, APIResponse, SdkToken, oauth_portal_url
 
 _HOMES = {
     "Platform": "tapti_api_client.models.platform",
@@ -114,8 +113,9 @@ _HOMES = {
         ],
         "tapti_ext._errors",
     ),
-    **dict.fromkeys(["DEFAULT_PORTAL_URL", "SdkToken", "oauth_portal_url"], "tapti_ext._portal"),
-    "APIResponse": "tapti_ext._response",
+    **dict.fromkeys(
+        ["DEFAULT_PORTAL_URL", "APIResponse", "SdkToken", "oauth_portal_url"], "tapti_ext._portal"
+    ),
     "PlatformLike": "tapti_ext._inputs",
     "ScopeLike": "tapti_ext._inputs",
     "PlatformName": "tapti_ext._names",

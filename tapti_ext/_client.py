@@ -34,8 +34,10 @@ from typing import (
 import httpx2
 from tapti_api_client._unknown import KEEP_UNKNOWN
 from tapti_api_client.api.users import create_sdk_token as _create_sdk_token
+from tapti_api_client.client import AuthenticatedClient
 from tapti_api_client.client import Client as _GeneratedClient
 from tapti_api_client.models.create_sdk_token_request import CreateSdkTokenRequest
+from tapti_api_client.models.error_body import ErrorBody
 from tapti_api_client.models.platform import Platform
 from tapti_api_client.models.scope import Scope
 
@@ -76,13 +78,13 @@ from ._inputs import (
     from_argument_or_environment,
 )
 from ._pipeline import ASYNC_DEFAULT_LIMITS, DEFAULT_LIMITS, AsyncPipeline, Pipeline
-from ._portal import SdkToken, oauth_portal_url, resolve_portal_url, token_from_response
-
-if TYPE_CHECKING:
-    from tapti_api_client import AuthenticatedClient
-    from tapti_api_client.models.error_body import ErrorBody
-
-    from ._response import APIResponse
+from ._portal import (
+    APIResponse,
+    SdkToken,
+    oauth_portal_url,
+    resolve_portal_url,
+    token_from_response,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -131,6 +133,9 @@ TimeoutLike = float | httpx2.Timeout | None
 """Seconds for the whole call, an ``httpx2.Timeout`` (per phase, as httpx2 reads it), or
 ``None`` for no limit."""
 _Pipe = TypeVar("_Pipe", Pipeline, AsyncPipeline)
+# The http_client each client takes (mypy and pyright refuse Tapti(http_client=AsyncClient()));
+# named without an underscore for the reference, which shows it in the shared signature.
+HttpClientT = TypeVar("HttpClientT", httpx2.Client, httpx2.AsyncClient)
 # An operation's parameters and its parsed success model, for call(); named for the reader of
 # call()'s signature (help(), the reference), as openai-python names its ResponseT.
 Params = ParamSpec("Params")
@@ -242,13 +247,14 @@ class _Settings:
         return f"_Settings(base_url={self.base_url!r}, timeout={self.timeout!r})"
 
 
-class _BaseTapti(Generic[_Pipe]):
+class _BaseTapti(Generic[_Pipe, HttpClientT]):
     """Argument checking, configuration and call preparation shared by both clients."""
 
     _pipeline: _Pipe
+    __signature__: inspect.Signature  # help()'s, set for each client below
     # Each client's own: its pipeline, the httpx2 client a caller may lend it, its pool's limits.
     _pipeline_type: type[_Pipe]
-    _http_type: type[httpx2.Client | httpx2.AsyncClient]
+    _http_type: type[HttpClientT]
     _limits: httpx2.Limits
 
     @public_door
@@ -264,7 +270,7 @@ class _BaseTapti(Generic[_Pipe]):
         scopes: Scopes | None = None,
         callback_url: str | None = None,
         redirect_url: str | None = None,
-        http_client: httpx2.Client | httpx2.AsyncClient | None = None,
+        http_client: HttpClientT | None = None,
         allow_insecure_http: bool = False,
         propagate_trace_context: bool = True,
     ) -> None:
@@ -616,7 +622,7 @@ def _parse_operation(
     )
 
 
-class Tapti(_BaseTapti[Pipeline]):
+class Tapti(_BaseTapti[Pipeline, httpx2.Client]):
     """The Tapti API client. ``Tapti(api_key=...)``, or ``TAPTI_API_KEY`` from the environment.
 
     Use it as a context manager, or call ``close()``.
@@ -719,7 +725,7 @@ class Tapti(_BaseTapti[Pipeline]):
         self.close()
 
 
-class AsyncTapti(_BaseTapti[AsyncPipeline]):
+class AsyncTapti(_BaseTapti[AsyncPipeline, httpx2.AsyncClient]):
     """``Tapti`` for asyncio (or trio): the same arguments and calls, awaited.
 
     One client per event loop: its pooled connections belong to the loop that opened them.
@@ -805,16 +811,30 @@ class AsyncTapti(_BaseTapti[AsyncPipeline]):
         self._check_open()
         return self
 
+    if not TYPE_CHECKING:  # type checkers refuse `with AsyncTapti()` already: let them go on
+
+        def __enter__(self):
+            raise TypeError("AsyncTapti is an async context manager: use `async with`")
+
+        def __exit__(self, *exc_info):  # looked up with __enter__, never called
+            return None
+
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
 
 # help() shows a class's own docstring first: both clients' get the constructor's arguments,
 # written once on _BaseTapti.__init__ (where mkdocstrings and editors find them in the source).
+# Their signatures there name the http_client each takes, not the type variable both share.
 _ARGUMENTS: Final = inspect.cleandoc(_BaseTapti.__init__.__doc__ or "")  # "": python -OO
+_PARAMETERS: Final = list(inspect.signature(_BaseTapti.__init__).parameters.values())[1:]
 for _documented in (Tapti, AsyncTapti):
     _documented.__doc__ = f"{inspect.cleandoc(_documented.__doc__ or '')}\n\n{_ARGUMENTS}"
-del _documented
+    _lent = f"httpx2.{_documented._http_type.__name__} | None"
+    _documented.__signature__ = inspect.Signature(
+        [p.replace(annotation=_lent) if p.name == "http_client" else p for p in _PARAMETERS]
+    )
+del _documented, _lent
 
 
 class _UserCalls:
@@ -959,8 +979,6 @@ class AsyncUserWithRawResponse(_UserCalls):
 
 
 def _api_response(call: Call[SdkToken], answer: Answer) -> APIResponse:
-    from ._response import APIResponse  # noqa: PLC0415  (loaded once with_raw_response is used)
-
     return APIResponse(answer.response(), call.parse)
 
 

@@ -1,4 +1,5 @@
-"""The OAuth Portal: the token the API returns, and the portal URLs built from it.
+"""The OAuth Portal: the token the API returns (``with_raw_response``: its HTTP response first),
+and the portal URLs built from it.
 
 URLs are taken apart and put together with ``urllib.parse`` only: an SDK token may hold ``+``,
 ``/``, ``=``, ``&`` or ``%``, and string concatenation would corrupt it. Setting a parameter
@@ -7,7 +8,7 @@ leaves every other one exactly as the API wrote it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -22,11 +23,13 @@ from ._errors import (
     TOKEN_PARAM,
     APIResponseValidationError,
     InvalidInputError,
+    TaptiError,
     carries_secret,
     masked_url,
     pair_name,
     public_door,
     query_pairs,
+    request_id_of,
     split_url,
 )
 from ._inputs import (
@@ -48,6 +51,7 @@ from ._masking import NestingError, is_masked, masked
 
 __all__ = [
     "DEFAULT_PORTAL_URL",
+    "APIResponse",
     "SdkToken",
     "oauth_portal_url",
     "resolve_portal_url",
@@ -323,3 +327,59 @@ def _model(cls: type[_M], **known: Any) -> _M:
                 continue
             object.__setattr__(model, field.name, value)
         return model
+
+
+class APIResponse:
+    """A successful response before it is turned into an ``SdkToken``.
+
+    ``parse()`` applies the same checks as the plain call and raises
+    ``APIResponseValidationError`` on a body that is not the documented shape.
+    """
+
+    __slots__ = ("_parse", "_parsed", "http_response")
+
+    def __init__(
+        self, http_response: httpx2.Response, parse: Callable[[httpx2.Response], SdkToken]
+    ) -> None:
+        self.http_response = http_response
+        self._parse = parse
+        self._parsed: SdkToken | None = None
+
+    @property
+    def status_code(self) -> int:
+        return self.http_response.status_code
+
+    @property
+    def headers(self) -> httpx2.Headers:
+        return self.http_response.headers
+
+    @property
+    def request_id(self) -> str | None:
+        return request_id_of(self.http_response.headers)
+
+    @public_door
+    def parse(self) -> SdkToken:
+        if self._parsed is None:
+            self._parsed = self._parse(self.http_response)
+        return self._parsed
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Parsed first: the parser is the call's own, and the call holds the key, which a
+        # response cache or a task queue's result store must never be given.
+        try:
+            parsed = self.parse()
+        except TaptiError as exc:  # what pickle and copy raise for what they cannot take
+            raise TypeError(
+                f"cannot pickle an APIResponse whose body does not parse: {exc}"
+            ) from exc
+        return (_parsed_response, (self.http_response, parsed))
+
+    def __repr__(self) -> str:
+        return f"<APIResponse [{self.status_code}] request_id={self.request_id!r}>"
+
+
+def _parsed_response(http_response: httpx2.Response, token: SdkToken) -> APIResponse:
+    """An unpickled ``APIResponse``: parsed already, and its parser the token itself."""
+    response = APIResponse(http_response, lambda _: token)
+    response.parse()  # as it was when pickled; the lambda is never pickled (``__reduce__``)
+    return response

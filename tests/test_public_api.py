@@ -12,8 +12,10 @@ import typing
 
 import httpx2
 import tapti_api_client.models
+from tapti_api_client import AuthenticatedClient
 
 import tapti_ext
+import tapti_ext.testing
 
 
 def test_every_public_name_resolves_and_all_is_complete() -> None:
@@ -57,10 +59,50 @@ def test_public_signatures_show_public_types() -> None:
                 assert not private, f"{name}({parameter.name}: {annotation})"
     raw = inspect.signature(tapti_ext.UserWithRawResponse.create_sdk_token).return_annotation
     assert raw == "APIResponse"
-    for client in (tapti_ext.Tapti, tapti_ext.AsyncTapti):
+    for client, lent in ((tapti_ext.Tapti, "Client"), (tapti_ext.AsyncTapti, "AsyncClient")):
+        http_client = inspect.signature(client).parameters["http_client"]
+        assert http_client.annotation == f"httpx2.{lent} | None"
         documented = client.__doc__ or ""
         for parameter in inspect.signature(client).parameters:
             assert f"{parameter}:" in documented, f"{client.__name__} does not document {parameter}"
+
+
+def _public_callables() -> list[tuple[str, object]]:
+    """Every public function, class and method (inherited ones and properties' getters too)."""
+    found: list[tuple[str, object]] = []
+    for module in (tapti_ext, tapti_ext.testing):
+        for name in module.__all__:
+            value = getattr(module, name)
+            if inspect.isfunction(value):
+                found.append((name, value))
+            if not inspect.isclass(value):
+                continue
+            found.append((name, value))
+            for owner in reversed(value.__mro__[:-1]):
+                for member, attribute in vars(owner).items():
+                    if member.startswith("_") and member != "__init__":
+                        continue
+                    getter = attribute.fget if isinstance(attribute, property) else attribute
+                    if inspect.isfunction(getter):
+                        found.append((f"{name}.{member}", getter))
+    return found
+
+
+def test_type_hints_of_every_public_callable_resolve_at_run_time() -> None:
+    """typeguard, beartype, FastAPI and IDEs call get_type_hints: a name imported only for
+    type checkers made it raise NameError on the raw-response calls and on ``raw``."""
+    callables = _public_callables()
+    assert len(callables) > 100
+    unresolved = {}
+    for label, member in callables:
+        try:
+            typing.get_type_hints(member)
+        except NameError as exc:
+            unresolved[label] = str(exc)
+    assert unresolved == {}
+    raw_call = tapti_ext.UserWithRawResponse.create_sdk_token
+    assert typing.get_type_hints(raw_call)["return"] is tapti_ext.APIResponse
+    assert typing.get_type_hints(tapti_ext.Tapti.raw.fget)["return"] is AuthenticatedClient
 
 
 def _annotation_names(annotation: object) -> set[str]:

@@ -190,3 +190,29 @@ def test_pyright_sees_the_operations_model_and_arguments(tmp_path: Path) -> None
     errors = _errors(wrong.stdout)
     assert sum('No parameter named "bdy"' in error for error in errors) == 2, wrong.stdout
     assert any('"oauth_portal_urlx"' in error for error in errors), wrong.stdout
+
+
+HTTP_CLIENTS = """\
+import httpx2
+from tapti_ext import AsyncTapti, Tapti
+
+Tapti("k", http_client=httpx2.Client())
+AsyncTapti("k", http_client=httpx2.AsyncClient())
+Tapti("k", http_client=httpx2.AsyncClient())
+AsyncTapti("k", http_client=httpx2.Client())
+"""
+
+
+@pytest.mark.usefixtures("pyright_ready")
+def test_each_client_takes_its_own_kind_of_http_client_for_both_type_checkers(
+    tmp_path: Path,
+) -> None:
+    mypy = mypy_strict(tmp_path, HTTP_CLIENTS)
+    assert mypy.returncode == 1
+    for line in ("user_code.py:6: error", "user_code.py:7: error"):
+        assert line in mypy.stdout, mypy.stdout
+    assert mypy.stdout.count(": error:") == 2, mypy.stdout
+    pyright = pyright_strict(tmp_path, HTTP_CLIENTS)
+    assert pyright.returncode == 1
+    errors = _errors(pyright.stdout)
+    assert [error.split(":")[1] for error in errors] == ["6", "7"], pyright.stdout
