@@ -11,7 +11,7 @@ on. ``?platform=youtube`` asks for that platform only and skips the portal's pla
 The whole connect flow offline, with one command (from the repository root, once
 ``pip install '.[examples]'`` has installed the SDK, FastAPI and uvicorn):
 
-    python -m examples.fastapi_backend --mock
+    python examples/fastapi_backend.py --mock
 
 It starts the mock Tapti API with its stand-in OAuth Portal, signs every visitor in as
 "demo-user" and serves the app on http://127.0.0.1:8000: open it, click "Connect YouTube", press
@@ -29,8 +29,6 @@ from contextlib import asynccontextmanager
 from html import escape
 from urllib.parse import quote
 
-from examples._requirements import missing
-
 try:
     import uvicorn
     from fastapi import FastAPI, HTTPException, Request, Response
@@ -38,7 +36,13 @@ try:
 
     from tapti_ext import AsyncTapti, InvalidInputError, Platform, TaptiError
 except ModuleNotFoundError as exc:  # a venv without the examples extra: say how to get it
-    raise missing(exc, "examples.fastapi_backend", as_program=__name__ == "__main__") from None
+    needs = (
+        f"examples/fastapi_backend.py needs the package {exc.name!r}, which is not installed: "
+        "run pip install '.[examples]' in the repository's root (the SDK and FastAPI and uvicorn)"
+    )
+    if __name__ == "__main__":  # run as a program: one line, no traceback
+        raise SystemExit(needs) from None
+    raise ModuleNotFoundError(needs, name=exc.name) from None
 
 CALLBACK_URL = os.environ.get("APP_CALLBACK_URL", "https://your-app.com/api/oauth/callback")
 REDIRECT_URL = os.environ.get("APP_REDIRECT_URL", "https://your-app.com/dashboard/accounts")
@@ -127,8 +131,8 @@ def create_app(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m examples.fastapi_backend [--mock] [--user ID] [--port N]``."""
-    parser = argparse.ArgumentParser(prog="python -m examples.fastapi_backend")
+    """``python examples/fastapi_backend.py [--mock] [--user ID] [--port N]``."""
+    parser = argparse.ArgumentParser(prog="python examples/fastapi_backend.py")
     parser.add_argument(
         "--mock", action="store_true", help="run against an embedded mock Tapti API and portal"
     )

@@ -7,7 +7,7 @@ page's source, and the redirect response is marked uncacheable and sends no Refe
 The whole connect flow offline, with one command (from the repository root, once
 ``pip install '.[examples]'`` has installed the SDK and Flask):
 
-    python -m examples.flask_backend --mock
+    python examples/flask_backend.py --mock
 
 It starts the mock Tapti API with its stand-in OAuth Portal, signs every visitor in as
 "demo-user" and serves the app on http://127.0.0.1:5000: open it, click "Connect YouTube", look at
@@ -18,7 +18,7 @@ the real API with your key, sign-in is yours to add (the `current_user` argument
 ``--user ID`` signs every visitor in as ID:
 
     export TAPTI_BASE_URL=http://127.0.0.1:PORT TAPTI_API_KEY=test-key
-    python -m examples.flask_backend --user demo-user
+    python examples/flask_backend.py --user demo-user
 """
 
 from __future__ import annotations
@@ -28,14 +28,18 @@ import os
 import secrets
 from collections.abc import Callable, Sequence
 
-from examples._requirements import missing
-
 try:
     from flask import Flask, Response, abort, session
 
     from tapti_ext import InvalidInputError, Platform, Tapti, TaptiError
 except ModuleNotFoundError as exc:  # a venv without the examples extra: say how to get it
-    raise missing(exc, "examples.flask_backend", as_program=__name__ == "__main__") from None
+    needs = (
+        f"examples/flask_backend.py needs the package {exc.name!r}, which is not installed: "
+        "run pip install '.[examples]' in the repository's root (the SDK and Flask)"
+    )
+    if __name__ == "__main__":  # run as a program: one line, no traceback
+        raise SystemExit(needs) from None
+    raise ModuleNotFoundError(needs, name=exc.name) from None
 
 CALLBACK_URL = os.environ.get("APP_CALLBACK_URL", "https://your-app.com/api/oauth/callback")
 REDIRECT_URL = os.environ.get("APP_REDIRECT_URL", "https://your-app.com/dashboard/accounts")
@@ -119,8 +123,8 @@ _SIGN_IN_FIRST = (
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m examples.flask_backend [--mock] [--user ID] [--port N]``."""
-    parser = argparse.ArgumentParser(prog="python -m examples.flask_backend")
+    """``python examples/flask_backend.py [--mock] [--user ID] [--port N]``."""
+    parser = argparse.ArgumentParser(prog="python examples/flask_backend.py")
     parser.add_argument(
         "--mock",
         action="store_true",

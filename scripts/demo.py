@@ -105,7 +105,7 @@ def main() -> int:
     print("\nClick through the whole connect flow offline, in a browser, with the mock's stand-in")
     print("OAuth Portal (it shows the token's user, platforms and scopes; its button goes to the")
     print("redirect URL):")
-    print("   python -m examples.flask_backend --mock   # then open http://127.0.0.1:5000/")
+    print("   python examples/flask_backend.py --mock   # then open http://127.0.0.1:5000/")
     print("   tapti mock-server --portal                # issued portal URLs open the mock portal")
     return 0
 

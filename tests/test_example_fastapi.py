@@ -152,13 +152,22 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _standalone(example: str, folder: Path) -> Path:
+    """A copy of ``examples/<example>.py`` alone in ``folder``: run as the docs say, it must not
+    need the rest of the checkout (``python -m examples...`` ran the checkout's SDK)."""
+    copy = folder / f"{example}.py"
+    copy.write_text((ROOT / "examples" / f"{example}.py").read_text())
+    return copy
+
+
 @pytest.fixture
-def running_demo() -> Iterator[str]:
-    """``python -m examples.fastapi_backend --mock`` on a free port; its URL."""
+def running_demo(tmp_path: Path) -> Iterator[str]:
+    """``python examples/fastapi_backend.py --mock`` on a free port; its URL."""
     port = _free_port()
+    script = _standalone("fastapi_backend", tmp_path)
     process = subprocess.Popen(
-        [sys.executable, "-m", "examples.fastapi_backend", "--mock", "--port", str(port)],
-        cwd=ROOT,
+        [sys.executable, str(script), "--mock", "--port", str(port)],
+        cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -192,19 +201,21 @@ def test_the_mock_demo_runs_the_whole_flow_over_http(running_demo: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("example", "package"),
-    [("examples.fastapi_backend", "fastapi"), ("examples.flask_backend", "flask")],
+    ("example", "package"), [("fastapi_backend", "fastapi"), ("flask_backend", "flask")]
 )
-def test_a_missing_framework_prints_the_install_command(example: str, package: str) -> None:
+def test_a_missing_framework_prints_the_install_command(
+    example: str, package: str, tmp_path: Path
+) -> None:
     # A venv without the examples extra, simulated by making the framework unimportable.
+    script = _standalone(example, tmp_path)
     hide = (
         "import runpy, sys\n"
         f"sys.modules[{package!r}] = None\n"
-        f"runpy.run_module({example!r}, run_name='__main__', alter_sys=True)\n"
+        f"runpy.run_path({str(script)!r}, run_name='__main__')\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", hide, "--mock"],
-        cwd=ROOT,
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=60,
@@ -214,15 +225,16 @@ def test_a_missing_framework_prints_the_install_command(example: str, package: s
     assert result.returncode == 1
     assert result.stdout == ""
     (line,) = result.stderr.splitlines()  # one line, no traceback
-    assert f"{example} needs the package {package!r}" in line
+    assert f"examples/{example}.py needs the package {package!r}" in line
     assert "pip install '.[examples]'" in line
 
 
-def test_without_a_key_the_example_says_so_in_one_line() -> None:
+def test_without_a_key_the_example_says_so_in_one_line(tmp_path: Path) -> None:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TAPTI_")}
+    script = _standalone("fastapi_backend", tmp_path)
     result = subprocess.run(
-        [sys.executable, "-m", "examples.fastapi_backend", "--port", "1"],
-        cwd=ROOT,
+        [sys.executable, str(script), "--port", "1"],
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=60,
@@ -231,6 +243,6 @@ def test_without_a_key_the_example_says_so_in_one_line() -> None:
     )
     assert result.returncode == 2
     assert result.stderr == (
-        "python -m examples.fastapi_backend: no API key: pass api_key=... or set the "
+        "python examples/fastapi_backend.py: no API key: pass api_key=... or set the "
         "TAPTI_API_KEY environment variable (or run with --mock)\n"
     )
