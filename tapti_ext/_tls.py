@@ -82,6 +82,7 @@ class _Tls:
             self._incoming, self._outgoing, server_hostname=server_hostname
         )
         self.records = _Records()
+        self._failed: httpcore2.ReadError | None = None  # found while reading ahead
 
     def _took(self, data: bytes) -> None:
         if data:
@@ -99,8 +100,34 @@ class _Tls:
         return True
 
     def _decrypted(self, max_bytes: int) -> bytes | None:
-        """What is decrypted so far (``b""`` once the connection closed, with or without
-        close_notify, as httpcore2's TLS said), or ``None`` when raw bytes are needed."""
+        """What is decrypted so far, up to ``max_bytes`` from every whole record here (``b""``
+        once the connection closed, with or without close_notify, as httpcore2's TLS said), or
+        ``None`` when raw bytes are needed.
+
+        OpenSSL hands over one record (16 KiB at most) per read, and every read is a pass
+        through h11 and the SDK's layers: read record by record, a 900 KiB answer cost 10% more
+        CPU than over httpx2's TLS socket. What is read past an answer is counted by the
+        network layer, which then drops the connection, as with plain HTTP's reads."""
+        data = self._record(max_bytes)
+        if not data or not self._incoming.pending:
+            return data
+        parts, size = [data], len(data)
+        while size < max_bytes and self._incoming.pending:
+            try:
+                more = self._record(max_bytes - size)
+            except httpcore2.ReadError as exc:
+                self._failed = exc  # raised by the next read, after the data before it
+                break
+            if not more:  # part of a record, or closed: the next read finds it again
+                break
+            parts.append(more)
+            size += len(more)
+        return b"".join(parts)
+
+    def _record(self, max_bytes: int) -> bytes | None:
+        if self._failed is not None:
+            failed, self._failed = self._failed, None
+            raise failed
         try:
             data: bytes = self.ssl_object.read(max_bytes)
         except ssl.SSLWantReadError:
