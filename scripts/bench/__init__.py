@@ -6,8 +6,8 @@ against baselines measured in the same run (docs/benchmarks.md has the method an
 1. cold start to process exit over https, against the generated client and raw httpx2
    (``cold.py``, ``tls.py``), with the modules the call imports and their import times
    (``importtime.py``);
-2. client CPU time per sync call at body sizes from 200 B to 900 KiB, identity and gzip
-   (``percall.py``);
+2. client CPU time per sync call at body sizes from 200 B to 900 KiB, identity and gzip, over
+   http and https (``percall.py``);
 3. async throughput at concurrency 50 against ``httpx2.AsyncClient`` (``throughput.py``);
 4. TCP connections used by 1,000 sequential calls, and
 5. RSS growth over 20,000 calls (``memory.py``);

@@ -98,11 +98,12 @@ def check_measured_environment() -> None:
 
 
 def run_figures(wanted: set[str], settings: Settings, delay_us: int) -> dict[str, Any]:
-    """The figures asked for, each timed; 2 to 5 share one plain-HTTP server (1 starts an
-    HTTPS one of its own, 6 makes no call)."""
+    """The figures asked for, each timed; 2 to 5 share one plain-HTTP server (1 and figure 2's
+    https rows start an HTTPS one of their own, 6 makes no call)."""
     steps: list[tuple[str, str, Callable[[Server], Any]]] = [
         ("1", "cold_start", lambda _: cold.cold_start(settings, delay_us)),
         ("2", "sync", lambda server: percall.sync_per_call(server.url, settings)),
+        ("2", "sync_https", lambda _: percall.sync_per_call_https(settings)),
         ("3", "async", lambda server: asyncio.run(throughput.async_throughput(server, settings))),
         ("4", "reuse_memory", lambda server: memory.connections_and_memory(server, settings)),
         ("6", "clients", lambda _: clients.client_cost(settings)),

@@ -144,6 +144,24 @@ def sync_rows(sync: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def sync_https_rows(sync: dict[str, Any]) -> list[Row]:
+    rows = []
+    for fig in sync["variants"].values():
+        best = fig["best_cpu_us"]
+        coding = "gzip" if fig["gzip"] else "identity"
+        rows.append(
+            row(
+                f"2. over https: vs httpx2, {_size(fig['body_bytes'])} {coding}",
+                f"{fig['ratio_cpu']:.3f}x",
+                f"<= {TARGET_SYNC_CPU:.2f}x",
+                fig["ratio_cpu"] <= TARGET_SYNC_CPU,
+                f"median of {fig['rounds']} paired ratios (rounds of {fig['calls_per_round']} "
+                f"calls); best rounds SDK {best['sdk']:.1f}, httpx2 {best['httpx2']:.1f} µs",
+            )
+        )
+    return rows
+
+
 def async_rows(fig: dict[str, Any]) -> list[Row]:
     median, best = fig["median_calls_per_s"], fig["best_calls_per_s"]
     return [
@@ -216,6 +234,7 @@ def client_rows(fig: dict[str, Any]) -> list[Row]:
 BUILDERS = {
     "cold_start": cold_rows,
     "sync": sync_rows,
+    "sync_https": sync_https_rows,
     "async": async_rows,
     "reuse_memory": memory_rows,
     "clients": client_rows,
