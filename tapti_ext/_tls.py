@@ -24,6 +24,8 @@ from typing import Any, Final
 
 import httpcore2
 
+from ._errors import PLAIN_TEXT_REASON
+
 __all__ = ["AsyncTlsStream", "TlsStream"]
 
 # What one raw read asks for: a few records (16 KiB of payload each at most).
@@ -33,22 +35,26 @@ _HEADER: Final = 5  # a record's type, version and length
 # handshake, application_data (and heartbeat); version 3.x; at most 2^14 + 2048 bytes.
 _CONTENT_TYPES: Final = frozenset(range(20, 25))
 _MAJOR: Final = 3
+_APPLICATION_DATA: Final = 23  # in TLS 1.3 every record after the handshake says so outside
 _MAX_RECORD: Final = 2**14 + 2048
 # How much a look past an answer reads: any application data at all means more.
 _LOOK: Final = 1
 
 
 class _Records:
-    """Where the raw bytes stand in the record layer: inside a record or between two. Bytes
-    that cannot start a record (plain text where TLS was expected) end the count: OpenSSL
-    refuses them, and they were never part of an answer."""
+    """Where the raw bytes stand in the record layer: inside a record or between two, and
+    whether application data came since the last write. Bytes that cannot start a record
+    (plain text where TLS was expected) end the count: OpenSSL refuses them, and they were
+    never part of an answer."""
 
-    __slots__ = ("_header", "_left", "broken")
+    __slots__ = ("_header", "_left", "broken", "garbled", "replied")
 
     def __init__(self) -> None:
         self._header = b""  # a header arrived in part
         self._left = 0  # bytes of the current record still to come
         self.broken = False
+        self.replied = False  # an application-data record began since the last write
+        self.garbled = False  # and then a record failed to decrypt
 
     def saw(self, data: bytes) -> None:
         at = 0
@@ -66,10 +72,14 @@ class _Records:
             elif len(self._header) == _HEADER:
                 length = int.from_bytes(self._header[3:], "big")
                 self.broken = self._header[1] != _MAJOR or length > _MAX_RECORD
+                self.replied |= not self.broken and self._header[0] == _APPLICATION_DATA
                 self._left, self._header = length, b""
 
     def unfinished(self) -> bool:
-        return not self.broken and bool(self._left or self._header)
+        """Whether an answer may have begun that cannot be read: the bytes stopped inside a
+        record, or a record that came after the request failed to decrypt (corrupted on the
+        way, it is no less an answer than a cut one: it may hold a 2xx)."""
+        return self.garbled or (not self.broken and bool(self._left or self._header))
 
 
 class _Tls:
@@ -146,13 +156,20 @@ class _Tls:
         except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
             data = b""
         except ssl.SSLError as exc:
-            self._ended = self.records.broken = True  # what follows is no record of an answer
+            # A record that came after the request and fails did not survive the way (and may
+            # hold a 2xx); not so the server's alert, or plain text where TLS was expected.
+            reason = exc.reason or ""
+            refusal = "ALERT" in reason or reason == PLAIN_TEXT_REASON
+            records = self.records
+            records.garbled = records.replied and not refusal
+            self._ended = records.broken = True  # what follows is no record of an answer
             raise httpcore2.ReadError(str(exc)) from exc
         if not data:  # closed (after a close_notify, OpenSSL says so with no exception)
             self._ended = True
         return data
 
     def _encrypted(self, buffer: bytes) -> bytes:
+        self.records.replied = False  # what comes now answers this
         try:
             self.ssl_object.write(buffer)
         except ssl.SSLError as exc:
@@ -161,9 +178,11 @@ class _Tls:
 
     def holds_more(self) -> bool:
         """Whether bytes past what was read wait here or in a TLS layer below (a proxy's):
-        application data, an alert, or part of a record. Whole records that carry none (a TLS
-        1.3 session ticket, a key update) are taken in, as a read would. The network layer
-        drops the connection if so; anything read here would have been dropped with it."""
+        application data, an alert, or part of a record; or whether OpenSSL has output of its
+        own to send first (a TLS 1.2 HelloRequest began a renegotiation). Whole records that
+        carry no data (a TLS 1.3 session ticket, a key update) are taken in, as a read would.
+        The network layer drops the connection if so; anything read here would have been
+        dropped with it."""
         if not self._idle():
             try:
                 self.ssl_object.read(_LOOK)
@@ -173,6 +192,8 @@ class _Tls:
                 return True
             else:
                 return True
+        if self._outgoing.pending:  # the next request's write would be refused until the
+            return True  # handshake ends (and httpcore2 would take that for an early answer)
         below = self._inner  # a proxy's layer: its holds_more covers its unfinished()
         return self.records.unfinished() or (isinstance(below, _Tls) and below.holds_more())
 

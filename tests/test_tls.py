@@ -484,11 +484,14 @@ class CutAnswers:
     """A TLS server (done through memory buffers, so the raw bytes it sends are its choice)
     that reads each request, then per ``how``: ``"reset"`` sends the first 40 bytes of its
     200's record and resets the connection; ``"stall"`` sends them and waits; ``"unanswered"``
-    resets without a byte of answer; ``"plaintext"`` answers outside TLS. ``requests`` counts
-    what it was sent."""
+    resets without a byte of answer; ``"plaintext"`` answers outside TLS; ``"garbled"`` sends
+    the whole record with its last byte changed (a corrupting middlebox), over TLS 1.3 or, as
+    ``"garbled-tls1.2"``, 1.2. ``requests`` counts what it was sent."""
 
     def __init__(self, ca: trustme.CA, how: str) -> None:
         self.context, self.how, self.requests = server_context(ca, "localhost"), how, 0
+        if how == "garbled-tls1.2":
+            self.context.maximum_version = ssl.TLSVersion.TLSv1_2
 
     def __call__(self, connection: socket.socket) -> None:
         incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
@@ -508,7 +511,9 @@ class CutAnswers:
             return
         tls.write(b"".join(response_bytes(200, TOKEN_BODY)))
         record = outgoing.read()
-        if self.how != "unanswered":
+        if self.how.startswith("garbled"):
+            connection.sendall(record[:-1] + bytes([record[-1] ^ 0x01]))
+        elif self.how != "unanswered":
             connection.sendall(record[:40])  # the start of the record: nothing decrypts yet
         # Read by the client before the reset: a reset discards what the client has not read.
         time.sleep(2 if self.how == "stall" else 0.2)
@@ -516,12 +521,15 @@ class CutAnswers:
 
 
 @pytest.mark.parametrize("flavour", ["sync", "asyncio"])
-@pytest.mark.parametrize("how", ["reset", "stall", "unanswered", "plaintext"])
+@pytest.mark.parametrize(
+    "how", ["reset", "stall", "unanswered", "plaintext", "garbled", "garbled-tls1.2"]
+)
 def test_an_answer_cut_inside_its_first_tls_record_is_not_sent_again(
     ca: trustme.CA, serve: Any, trust: Any, flavour: str, how: str
 ) -> None:
-    """Part of a record came: it may hold a 2xx, which TLS cannot show until whole, so the
-    request is not sent again (a second token). With no byte of answer, it is."""
+    """Part of a record came, or a whole one that does not decrypt: it may hold a 2xx, which
+    TLS cannot show, so the request is not sent again (a second token). With no byte of answer,
+    it is."""
     trust(ca)
     cut = CutAnswers(ca, how)
     server = serve(cut)
@@ -735,3 +743,24 @@ def test_what_ends_the_records_is_met_after_the_data_before_it(
     else:
         assert first == b"a" * 100 + b"b" * 100 + b"c" * 100
         assert second == b""
+
+
+def test_a_connection_with_tls_output_unsent_is_not_reused(ca: trustme.CA) -> None:
+    """A TLS 1.2 server's HelloRequest behind an answer starts a renegotiation when the SDK
+    looks past the answer: OpenSSL queues a ClientHello and refuses the next request's write
+    until the handshake ends, and httpcore2 took that refusal for an early answer and waited
+    for one (each second call hung for its whole timeout; probe 18, reproduced with OpenSSL's
+    SSL_renegotiate on the server, which Python's ssl does not offer). Output OpenSSL has yet
+    to send is reason enough to drop the connection."""
+    from tapti_ext._tls import TlsStream  # noqa: PLC0415  (the layer itself, under test)
+
+    class Idle:
+        def get_extra_info(self, info: str) -> None:
+            return None
+
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    stream = TlsStream(Idle(), context, "localhost")
+    assert not stream.holds_more()
+    stream._outgoing.write(b"a handshake message")
+    assert stream.holds_more()
