@@ -45,6 +45,7 @@ from ._errors import (
     TaptiError,
     carries_secret,
     forget_locals,
+    hidden,
     redacted,
 )
 from ._network import AsyncTrackingBackend, TrackingBackend
@@ -155,7 +156,8 @@ class _Opened:
 
     def answer(self, call: Call[Any], secret: str, needle: bytes, content: bytes = b"") -> Answer:
         """The answer with its body decoded (the transfer headers no longer describe it), and
-        the key masked in any header that echoes it (a request id, say), for all who read it."""
+        the key masked in any header that echoes it (a request id, say), for all who read it;
+        in the reason phrase, SDK tokens too (``repr(error.response)`` shows it)."""
         headers = _key_masked_headers(
             [(k, v) for k, v in self.headers if k.lower() not in _TRANSFER_HEADERS], secret, needle
         )
@@ -163,8 +165,8 @@ class _Opened:
             headers.append((b"Content-Length", str(len(content)).encode()))
         extensions = {k: v for k, v in self.extensions.items() if k != "network_stream"}
         reason = extensions.get("reason_phrase")
-        if reason and _may_hold(reason, needle):
-            extensions["reason_phrase"] = _key_masked(reason, secret)
+        if reason and (_may_hold(reason, needle) or b"token" in reason.lower()):
+            extensions["reason_phrase"] = hidden(reason.decode("latin-1"), secret).encode("latin-1")
         return Answer(self.status, headers, content, extensions, call)
 
     @classmethod

@@ -701,3 +701,6 @@ def test_an_sdk_token_in_an_answers_head_is_masked_in_messages_and_logs(
     assert "sdk_token" in str(caught.value) or "sdk_token" in caplog.text  # it was quoted
     assert TOKEN not in str(caught.value)
     assert TOKEN not in caplog.text
+    response = getattr(caught.value, "response", None)  # a status error's, and its repr
+    if response is not None:
+        assert TOKEN not in f"{response!r} {response.reason_phrase} {response.extensions}"
