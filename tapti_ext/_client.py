@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache, partial
 from types import UnionType
 from typing import (
-    TYPE_CHECKING,
     Any,
     Final,
     Generic,
@@ -251,7 +250,13 @@ class _BaseTapti(Generic[_Pipe, HttpClientT]):
     """Argument checking, configuration and call preparation shared by both clients."""
 
     _pipeline: _Pipe
-    __signature__: inspect.Signature  # help()'s, set for each client below
+    __signature__: inspect.Signature | None  # help()'s, set for each client below
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in vars(cls):  # a subclass's own __init__: inspect reads it, not ours
+            cls.__signature__ = None
+
     # Each client's own: its pipeline, the httpx2 client a caller may lend it, its pool's limits.
     _pipeline_type: type[_Pipe]
     _http_type: type[HttpClientT]
@@ -810,14 +815,6 @@ class AsyncTapti(_BaseTapti[AsyncPipeline, httpx2.AsyncClient]):
     async def __aenter__(self) -> Self:
         self._check_open()
         return self
-
-    if not TYPE_CHECKING:  # type checkers refuse `with AsyncTapti()` already: let them go on
-
-        def __enter__(self):
-            raise TypeError("AsyncTapti is an async context manager: use `async with`")
-
-        def __exit__(self, *exc_info):  # looked up with __enter__, never called
-            return None
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()

@@ -523,12 +523,6 @@ def test_a_closed_client_cannot_be_entered_again() -> None:
     asyncio.run(reenter())
 
 
-def test_a_plain_with_on_an_async_client_says_async_with() -> None:
-    tapti = AsyncTapti(api_key=API_KEY)
-    with pytest.raises(TypeError, match="use `async with`"), tapti:  # type: ignore[attr-defined]
-        pytest.fail("entered")
-
-
 @pytest.mark.parametrize(
     ("name", "value"),
     [

@@ -62,6 +62,16 @@ def test_public_signatures_show_public_types() -> None:
     for client, lent in ((tapti_ext.Tapti, "Client"), (tapti_ext.AsyncTapti, "AsyncClient")):
         http_client = inspect.signature(client).parameters["http_client"]
         assert http_client.annotation == f"httpx2.{lent} | None"
+
+        class Inherits(client):  # type: ignore[misc,valid-type]
+            pass
+
+        class Own(client):  # type: ignore[misc,valid-type]
+            def __init__(self, region: str) -> None:
+                super().__init__(api_key="k")
+
+        assert inspect.signature(Inherits) == inspect.signature(client)
+        assert list(inspect.signature(Own).parameters) == ["region"]
         documented = client.__doc__ or ""
         for parameter in inspect.signature(client).parameters:
             assert f"{parameter}:" in documented, f"{client.__name__} does not document {parameter}"
