@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import ssl
 import time
+from collections import deque
 from typing import Any, Final
 
 import httpcore2
-
-from ._errors import PLAIN_TEXT_REASON
 
 __all__ = ["AsyncTlsStream", "TlsStream"]
 
@@ -35,26 +34,30 @@ _HEADER: Final = 5  # a record's type, version and length
 # handshake, application_data (and heartbeat); version 3.x; at most 2^14 + 2048 bytes.
 _CONTENT_TYPES: Final = frozenset(range(20, 25))
 _MAJOR: Final = 3
-_APPLICATION_DATA: Final = 23  # in TLS 1.3 every record after the handshake says so outside
+_ALERT: Final = 21
+# The longest alert record: 2 bytes, and up to 64 of IV, MAC and padding (TLS 1.2 CBC-SHA256;
+# an AEAD cipher adds 24 or fewer). A 2xx answer, with its token, is longer.
+_MAX_ALERT_RECORD: Final = 66
 _MAX_RECORD: Final = 2**14 + 2048
 # How much a look past an answer reads: any application data at all means more.
 _LOOK: Final = 1
 
 
 class _Records:
-    """Where the raw bytes stand in the record layer: inside a record or between two, and
-    whether application data came since the last write. Bytes that cannot start a record
-    (plain text where TLS was expected) end the count: OpenSSL refuses them, and they were
-    never part of an answer."""
+    """Where the raw bytes stand in the record layer: inside a record or between two; and the
+    headers of the records that came since the last write, to judge one that fails. Bytes
+    that cannot start a record (plain text where TLS was expected) end the count."""
 
-    __slots__ = ("_header", "_left", "broken", "garbled", "replied")
+    __slots__ = ("_header", "_heads", "_left", "_start", "broken", "garbled", "seen")
 
     def __init__(self) -> None:
         self._header = b""  # a header arrived in part
         self._left = 0  # bytes of the current record still to come
+        self.seen = 0  # raw bytes seen
+        self._start = 0  # where the record whose header is arriving began
+        self._heads: deque[tuple[int, bytes]] = deque()  # since the last write: where, what
         self.broken = False
-        self.replied = False  # an application-data record began since the last write
-        self.garbled = False  # and then a record failed to decrypt
+        self.garbled = False  # a record that may be (part of) an answer failed
 
     def saw(self, data: bytes) -> None:
         at = 0
@@ -64,22 +67,59 @@ class _Records:
                 self._left -= taken
                 at += taken
                 continue
+            if not self._header:
+                self._start = self.seen + at
             needed = _HEADER - len(self._header)
             self._header += data[at : at + needed]
             at += needed
-            if self._header[:1] and self._header[0] not in _CONTENT_TYPES:
+            if self._header[0] not in _CONTENT_TYPES:
                 self.broken = True
+                self._heads.append((self._start, self._header))
             elif len(self._header) == _HEADER:
                 length = int.from_bytes(self._header[3:], "big")
                 self.broken = self._header[1] != _MAJOR or length > _MAX_RECORD
-                self.replied |= not self.broken and self._header[0] == _APPLICATION_DATA
+                self._heads.append((self._start, self._header))
                 self._left, self._header = length, b""
+        self.seen += len(data)
+
+    def wrote(self) -> None:
+        """A request went out: what comes now answers it."""
+        self._heads.clear()
+
+    def consumed(self, upto: int) -> None:
+        """OpenSSL has taken the raw bytes up to ``upto``: only the last record begun before
+        that can still fail, and those begun later."""
+        heads = self._heads
+        while len(heads) > 1 and heads[1][0] < upto:
+            heads.popleft()
+
+    def failed(self, upto: int, reason: str) -> None:
+        """OpenSSL refused a record, having taken the raw bytes up to ``upto``. It may hold an
+        answer (a 2xx, a token) if it came after the request and is neither the server's alert
+        nor plain text where TLS was expected: a damaged answer is no less an answer than a
+        cut one."""
+        self.consumed(upto)
+        heads = [head for start, head in self._heads if start < upto]
+        if self._header and self._start < upto:
+            heads.append(self._header)
+        self.garbled = bool(heads) and not _refusal(heads[-1], reason)
+        self.broken = True  # what follows is no record of an answer
 
     def unfinished(self) -> bool:
         """Whether an answer may have begun that cannot be read: the bytes stopped inside a
-        record, or a record that came after the request failed to decrypt (corrupted on the
-        way, it is no less an answer than a cut one: it may hold a 2xx)."""
+        record, or a record that may hold one failed."""
         return self.garbled or (not self.broken and bool(self._left or self._header))
+
+
+def _refusal(header: bytes, reason: str) -> bool:
+    """Whether a record OpenSSL refused says no rather than carries an answer: an alert (one
+    OpenSSL decrypted names itself; a record of the alert type as short as an alert), or bytes
+    that start no record (plain text)."""
+    if "ALERT" in reason:
+        return True
+    if header[0] == _ALERT:
+        return len(header) < _HEADER or int.from_bytes(header[3:], "big") <= _MAX_ALERT_RECORD
+    return header[0] not in _CONTENT_TYPES
 
 
 class _Tls:
@@ -94,6 +134,8 @@ class _Tls:
         self.records = _Records()
         self._failed: httpcore2.ReadError | None = None  # found while reading ahead
         self._ended = False  # a read met the end: close_notify, an EOF or an error
+        self._settled = False  # the handshake is over
+        self._renegotiating = False  # TLS 1.2 only: a handshake began after the first
 
     def _took(self, data: bytes) -> None:
         if data:
@@ -156,20 +198,28 @@ class _Tls:
         except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
             data = b""
         except ssl.SSLError as exc:
-            # A record that came after the request and fails did not survive the way (and may
-            # hold a 2xx); not so the server's alert, or plain text where TLS was expected.
-            reason = exc.reason or ""
-            refusal = "ALERT" in reason or reason == PLAIN_TEXT_REASON
-            records = self.records
-            records.garbled = records.replied and not refusal
-            self._ended = records.broken = True  # what follows is no record of an answer
+            self._ended = True
+            self.records.failed(self._taken(), exc.reason or "")
             raise httpcore2.ReadError(str(exc)) from exc
         if not data:  # closed (after a close_notify, OpenSSL says so with no exception)
             self._ended = True
+        self.records.consumed(self._taken())
+        return data
+
+    def _taken(self) -> int:
+        """How many raw bytes OpenSSL has taken from the incoming buffer."""
+        return self.records.seen - self._incoming.pending
+
+    def _output(self) -> bytes:
+        """What OpenSSL has to send. Between requests a TLS 1.2 connection says nothing but
+        for a renegotiation, which refuses the next request's write until it ends."""
+        data: bytes = self._outgoing.read()
+        if data and self._settled and self.ssl_object.version() != "TLSv1.3":
+            self._renegotiating = True
         return data
 
     def _encrypted(self, buffer: bytes) -> bytes:
-        self.records.replied = False  # what comes now answers this
+        self.records.wrote()
         try:
             self.ssl_object.write(buffer)
         except ssl.SSLError as exc:
@@ -192,8 +242,8 @@ class _Tls:
                 return True
             else:
                 return True
-        if self._outgoing.pending:  # the next request's write would be refused until the
-            return True  # handshake ends (and httpcore2 would take that for an early answer)
+        if self._outgoing.pending or self._renegotiating:  # the next request's write would be
+            return True  # refused until the handshake ends (httpcore2 took that for an answer)
         below = self._inner  # a proxy's layer: its holds_more covers its unfinished()
         return self.records.unfinished() or (isinstance(below, _Tls) and below.holds_more())
 
@@ -257,6 +307,7 @@ class TlsStream(_Tls, httpcore2.NetworkStream):
                 stream._flush(_left(end))
                 stream._took(inner.read(_RAW_READ, _left(end)))
             stream._flush(_left(end))
+            stream._settled = True
         except (
             ssl.SSLError,
             ValueError,
@@ -271,7 +322,7 @@ class TlsStream(_Tls, httpcore2.NetworkStream):
         return stream
 
     def _flush(self, timeout: float | None) -> None:
-        data = self._outgoing.read()
+        data = self._output()
         if data:
             self._inner.write(data, timeout)
 
@@ -317,6 +368,7 @@ class AsyncTlsStream(_Tls, httpcore2.AsyncNetworkStream):
                 await stream._flush(_left(end))
                 stream._took(await inner.read(_RAW_READ, _left(end)))
             await stream._flush(_left(end))
+            stream._settled = True
         except (
             ssl.SSLError,
             ValueError,
@@ -331,7 +383,7 @@ class AsyncTlsStream(_Tls, httpcore2.AsyncNetworkStream):
         return stream
 
     async def _flush(self, timeout: float | None) -> None:
-        data = self._outgoing.read()
+        data = self._output()
         if data:
             await self._inner.write(data, timeout)
 

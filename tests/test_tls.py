@@ -484,9 +484,11 @@ class CutAnswers:
     """A TLS server (done through memory buffers, so the raw bytes it sends are its choice)
     that reads each request, then per ``how``: ``"reset"`` sends the first 40 bytes of its
     200's record and resets the connection; ``"stall"`` sends them and waits; ``"unanswered"``
-    resets without a byte of answer; ``"plaintext"`` answers outside TLS; ``"garbled"`` sends
-    the whole record with its last byte changed (a corrupting middlebox), over TLS 1.3 or, as
-    ``"garbled-tls1.2"``, 1.2. ``requests`` counts what it was sent."""
+    resets without a byte of answer; ``"plaintext"`` answers outside TLS; ``"alert"`` sends a
+    fatal alert in the clear, no answer; ``"garbled"`` sends the whole record with its last
+    byte changed (a corrupting middlebox), over TLS 1.3 or, as ``"garbled-tls1.2"``, 1.2;
+    ``"garbled-header"`` changes its header's version instead. ``requests`` counts what it was
+    sent."""
 
     def __init__(self, ca: trustme.CA, how: str) -> None:
         self.context, self.how, self.requests = server_context(ca, "localhost"), how, 0
@@ -505,13 +507,18 @@ class CutAnswers:
                 incoming.write(connection.recv(65536))
         connection.sendall(outgoing.read())  # what the handshake's end left, if anything
         self.requests += 1
-        if self.how == "plaintext":  # a middlebox's answer, outside TLS: no record at all
-            connection.sendall(b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n")
+        if self.how in {"plaintext", "alert"}:  # a middlebox's answer, or an alert: no answer
+            plain = b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n"
+            connection.sendall(
+                plain if self.how == "plaintext" else b"\x15\x03\x03\x00\x02\x02\x50"
+            )
             time.sleep(0.2)
             return
         tls.write(b"".join(response_bytes(200, TOKEN_BODY)))
         record = outgoing.read()
-        if self.how.startswith("garbled"):
+        if self.how == "garbled-header":
+            connection.sendall(record[:2] + bytes([record[2] ^ 0x01]) + record[3:])
+        elif self.how.startswith("garbled"):
             connection.sendall(record[:-1] + bytes([record[-1] ^ 0x01]))
         elif self.how != "unanswered":
             connection.sendall(record[:40])  # the start of the record: nothing decrypts yet
@@ -522,7 +529,11 @@ class CutAnswers:
 
 @pytest.mark.parametrize("flavour", ["sync", "asyncio"])
 @pytest.mark.parametrize(
-    "how", ["reset", "stall", "unanswered", "plaintext", "garbled", "garbled-tls1.2"]
+    "how",
+    [
+        *("reset", "stall", "unanswered", "plaintext", "alert"),
+        *("garbled", "garbled-tls1.2", "garbled-header"),
+    ],
 )
 def test_an_answer_cut_inside_its_first_tls_record_is_not_sent_again(
     ca: trustme.CA, serve: Any, trust: Any, flavour: str, how: str
@@ -540,7 +551,7 @@ def test_an_answer_cut_inside_its_first_tls_record_is_not_sent_again(
         "max_retries": 2,
         "timeout": httpx2.Timeout(0.5),
     }
-    answered = how not in {"unanswered", "plaintext"}  # plain text cannot be the API's 2xx
+    answered = how not in {"unanswered", "plaintext", "alert"}  # none of these is a 2xx
     expected = TaptiError if answered else APIConnectionError
     if flavour == "sync":
         with Tapti(**options) as tapti, pytest.raises(expected) as info:
