@@ -656,7 +656,7 @@ def nests_within(value: JSONValue, limit: int = MAX_NESTING) -> bool:
 # OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH: no CA is to blame.
 _NAME_MISMATCH: Final = frozenset({62, 64})
 # OpenSSL's reason for bytes that are no TLS record: plain text where TLS was expected.
-PLAIN_TEXT_REASON: Final = "WRONG_VERSION_NUMBER"
+_PLAIN_TEXT_REASON: Final = "WRONG_VERSION_NUMBER"
 # A server's TLS alerts about the client's certificate (OpenSSL's reason names): the same
 # client presents the same certificate, or none, on every attempt.
 _CLIENT_CERTIFICATE_ALERTS: Final = frozenset(
@@ -700,7 +700,7 @@ def lasting_failure(
         return f"the server refused this client's certificate, or its lack of one ({alert})"
     # What OpenSSL makes of a plain-http answer to its hello (later, mid-connection, it is a
     # middlebox's doing, which another connection may not meet).
-    if alert == PLAIN_TEXT_REASON and isinstance(exc, httpx2.ConnectError):
+    if alert == _PLAIN_TEXT_REASON and isinstance(exc, httpx2.ConnectError):
         return "the server does not speak TLS there: is its URL (the base URL's, or the proxy's) http://?"
     refused = [c for c in chain if isinstance(c, ssl.SSLCertVerificationError)]
     if not refused:

@@ -41,6 +41,7 @@ from ._decode import BodyDecoder, BodyTooLargeError, UndecodableBodyError
 from ._errors import (
     ENCODED_MARKS,
     MASK,
+    TOKEN_PARAM,
     InvalidInputError,
     TaptiError,
     carries_secret,
@@ -66,6 +67,8 @@ DEFAULT_LIMITS: Final = httpx2.Limits(max_connections=100, max_keepalive_connect
 ASYNC_DEFAULT_LIMITS: Final = httpx2.Limits(max_connections=100, max_keepalive_connections=20)
 # Headers that describe the body as it travelled, not as the SDK hands it on decoded.
 _TRANSFER_HEADERS: Final = frozenset({b"content-encoding", b"transfer-encoding", b"content-length"})
+# An SDK token's parameter name as a reason phrase may spell it (encoded ones: _may_hold).
+_TOKEN_NAME: Final = TOKEN_PARAM.encode()
 # Answers that end at their head, whatever their headers announce.
 _BODILESS: Final = frozenset({204, 304})
 _BODY_ERRORS: Final = (BodyTooLargeError, UndecodableBodyError, httpx2.RequestError)
@@ -165,7 +168,7 @@ class _Opened:
             headers.append((b"Content-Length", str(len(content)).encode()))
         extensions = {k: v for k, v in self.extensions.items() if k != "network_stream"}
         reason = extensions.get("reason_phrase")
-        if reason and (_may_hold(reason, needle) or b"token" in reason.lower()):
+        if reason and (_may_hold(reason, needle) or _TOKEN_NAME in reason.lower()):
             extensions["reason_phrase"] = hidden(reason.decode("latin-1"), secret).encode("latin-1")
         return Answer(self.status, headers, content, extensions, call)
 

@@ -139,6 +139,7 @@ class _Tls:
 
     def _took(self, data: bytes) -> None:
         if data:
+            self.records.consumed(self._taken())  # once a raw read: the list stays within one
             self.records.saw(data)
             self._incoming.write(data)
         else:
@@ -203,7 +204,6 @@ class _Tls:
             raise httpcore2.ReadError(str(exc)) from exc
         if not data:  # closed (after a close_notify, OpenSSL says so with no exception)
             self._ended = True
-        self.records.consumed(self._taken())
         return data
 
     def _taken(self) -> int:
