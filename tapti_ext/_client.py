@@ -1,6 +1,6 @@
 """``Tapti`` and ``AsyncTapti``: the clients people use.
 
-Both take the same arguments, check them once (``_BaseTapti``, which also documents them), build
+Both take the same arguments, check them once (``BaseTapti``, which also documents them), build
 every call the same way (``_call``) and send it through a pipeline (``_pipeline``); only the
 pipeline's send, read and wait differ, as in the OpenAI and Anthropic SDKs. Redirects are never
 followed, so the API key cannot be carried to another host.
@@ -246,7 +246,7 @@ class _Settings:
         return f"_Settings(base_url={self.base_url!r}, timeout={self.timeout!r})"
 
 
-class _BaseTapti(Generic[_Pipe, HttpClientT]):
+class BaseTapti(Generic[_Pipe, HttpClientT]):
     """Argument checking, configuration and call preparation shared by both clients."""
 
     _pipeline: _Pipe
@@ -627,7 +627,7 @@ def _parse_operation(
     )
 
 
-class Tapti(_BaseTapti[Pipeline, httpx2.Client]):
+class Tapti(BaseTapti[Pipeline, httpx2.Client]):
     """The Tapti API client. ``Tapti(api_key=...)``, or ``TAPTI_API_KEY`` from the environment.
 
     Use it as a context manager, or call ``close()``.
@@ -730,7 +730,7 @@ class Tapti(_BaseTapti[Pipeline, httpx2.Client]):
         self.close()
 
 
-class AsyncTapti(_BaseTapti[AsyncPipeline, httpx2.AsyncClient]):
+class AsyncTapti(BaseTapti[AsyncPipeline, httpx2.AsyncClient]):
     """``Tapti`` for asyncio (or trio): the same arguments and calls, awaited.
 
     One client per event loop: its pooled connections belong to the loop that opened them.
@@ -821,10 +821,10 @@ class AsyncTapti(_BaseTapti[AsyncPipeline, httpx2.AsyncClient]):
 
 
 # help() shows a class's own docstring first: both clients' get the constructor's arguments,
-# written once on _BaseTapti.__init__ (where mkdocstrings and editors find them in the source).
+# written once on BaseTapti.__init__ (where mkdocstrings and editors find them in the source).
 # Their signatures there name the http_client each takes, not the type variable both share.
-_ARGUMENTS: Final = inspect.cleandoc(_BaseTapti.__init__.__doc__ or "")  # "": python -OO
-_PARAMETERS: Final = list(inspect.signature(_BaseTapti.__init__).parameters.values())[1:]
+_ARGUMENTS: Final = inspect.cleandoc(BaseTapti.__init__.__doc__ or "")  # "": python -OO
+_PARAMETERS: Final = list(inspect.signature(BaseTapti.__init__).parameters.values())[1:]
 for _documented in (Tapti, AsyncTapti):
     _documented.__doc__ = f"{inspect.cleandoc(_documented.__doc__ or '')}\n\n{_ARGUMENTS}"
     _lent = f"httpx2.{_documented._http_type.__name__} | None"
@@ -834,7 +834,7 @@ for _documented in (Tapti, AsyncTapti):
 del _documented, _lent
 
 
-class _UserCalls:
+class UserCalls:
     """The client and the user id (checked now) that the four user classes' calls use."""
 
     __slots__ = ("_client", "_id")
@@ -847,7 +847,7 @@ class _UserCalls:
         return f"{type(self).__name__}(id={self._id!r})"
 
 
-class User(_UserCalls):
+class User(UserCalls):
     """Calls about one user: ``tapti.user("user_123").create_sdk_token(...)``."""
 
     __slots__ = ()
@@ -885,7 +885,7 @@ class User(_UserCalls):
     createSDKToken = create_sdk_token  # noqa: N815
 
 
-class AsyncUser(_UserCalls):
+class AsyncUser(UserCalls):
     """Calls about one user: ``await tapti.user("user_123").create_sdk_token(...)``."""
 
     __slots__ = ()
@@ -915,7 +915,7 @@ class AsyncUser(_UserCalls):
     createSDKToken = create_sdk_token  # noqa: N815
 
 
-class UserWithRawResponse(_UserCalls):
+class UserWithRawResponse(UserCalls):
     """``User``'s calls, answering with an ``APIResponse``."""
 
     __slots__ = ()
@@ -945,7 +945,7 @@ class UserWithRawResponse(_UserCalls):
     createSDKToken = create_sdk_token  # noqa: N815
 
 
-class AsyncUserWithRawResponse(_UserCalls):
+class AsyncUserWithRawResponse(UserCalls):
     """``AsyncUser``'s calls, answering with an ``APIResponse``."""
 
     __slots__ = ()

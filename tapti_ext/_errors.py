@@ -147,7 +147,7 @@ class APITimeoutError(APIConnectionError):
     """A connect, read, write or pool timeout ran out before the response arrived."""
 
 
-class _ResponseError(TaptiError):
+class ResponseError(TaptiError):
     """An error about a response that did arrive (its subclasses document the attributes)."""
 
     response: httpx2.Response
@@ -161,7 +161,7 @@ class _ResponseError(TaptiError):
         self.request_id = request_id_of(response.headers)
 
 
-class APIResponseValidationError(_ResponseError):
+class APIResponseValidationError(ResponseError):
     """The server answered 2xx with a body that is not what the API documents (a
     ``TaptiError``). Not retried: a token may have been issued.
 
@@ -172,7 +172,7 @@ class APIResponseValidationError(_ResponseError):
     """
 
 
-class APIStatusError(_ResponseError):
+class APIStatusError(ResponseError):
     """The server answered with a non-2xx status (a ``TaptiError``); each common status has
     a subclass below.
 

@@ -29,7 +29,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from . import __version__
 from ._call import DEFAULT_PORTS, Answer, log
-from ._errors import _ResponseError, request_id_of
+from ._errors import ResponseError, request_id_of
 from ._names import OPERATIONS
 from ._pipeline import NO_SPAN
 
@@ -168,7 +168,7 @@ def _at_start(method: str, origin: Origin, template: str | None) -> tuple[str, d
 def _attributes_at_end(outcome: Answer | BaseException) -> tuple[dict[str, Any], bool]:
     """What the outcome adds to the span, and whether the call failed."""
     attributes: dict[str, Any] = {}
-    response = outcome.response if isinstance(outcome, _ResponseError) else outcome
+    response = outcome.response if isinstance(outcome, ResponseError) else outcome
     if isinstance(response, Answer):
         response = response.response()
     status = None

@@ -166,6 +166,24 @@ def test_help_on_a_response_error_lists_what_it_carries() -> None:
             assert f"{attribute} (" in text, f"help({error.__name__}) omits {attribute}"
 
 
+def test_help_on_a_public_class_names_no_private_class() -> None:
+    """``help()`` lists a class's bases and what it inherits from each: a base named with a
+    leading underscore reads as something the user must not touch (httpx's clients show
+    ``BaseClient``, a public name in a private module, and so do these)."""
+    import tapti_ext.testing  # noqa: PLC0415
+
+    bases_of = {
+        f"{module.__name__}.{name}": [base.__qualname__ for base in value.__mro__]
+        for module in (tapti_ext, tapti_ext.testing)
+        for name in module.__all__
+        if inspect.isclass(value := getattr(module, name))
+    }
+    assert len(bases_of) > 20  # the clients, the user classes, every error, the kit's classes
+    assert {
+        name: bases for name, bases in bases_of.items() if any(b.startswith("_") for b in bases)
+    } == {}
+
+
 def test_help_speaks_to_users_not_maintainers() -> None:
     """What ``help()`` and the reference page show: no build commands, no notes on how the SDK
     itself is made (those belong in comments and CONTRIBUTING.md)."""
