@@ -832,7 +832,7 @@ def _silence(stream: Any) -> None:
 def _bug(exc: Exception) -> _Failure:
     # The type only: the exception's own words may hold an SDK token read from stdin.
     message = f"a bug in tapti ({type(exc).__name__}); the traceback is on stderr"
-    return _Failure("internal_error", message, f"tapti: {message}")
+    return _Failure("internal_error", message, f"tapti: error: {message}")
 
 
 def _failure(exc: Exception) -> _Failure | None:
@@ -840,7 +840,6 @@ def _failure(exc: Exception) -> _Failure | None:
     if isinstance(exc, _CliError):
         return exc.failure
     from ._errors import (  # noqa: PLC0415  (httpx2: not for --help)
-        APIConnectionError,
         APIResponseValidationError,
         APIStatusError,
         InvalidInputError,
@@ -855,18 +854,17 @@ def _failure(exc: Exception) -> _Failure | None:
     if isinstance(exc, InvalidInputError):
         return _Failure("invalid_input_error", message, f"tapti: error: {message}")
     if not isinstance(exc, TaptiError):  # an OSError: a port in use
-        return _Failure("system_error", message, f"tapti: system error: {message}")
-    # Said before the message, unless the message says what failed.
-    label = "error: "
+        return _Failure("system_error", message, f"tapti: error: {message}")
+    # Said before the message, unless the message says what failed ("401 ...", "connection
+    # error: ..."); every line begins "tapti: error: ", as argparse's do, for one grep.
+    label = ""
     if isinstance(exc, APIResponseValidationError):
         label = "unexpected answer from the API: "
-    elif isinstance(exc, APIConnectionError | APIStatusError):
-        label = ""
     kind = _words(type(exc).__name__).lower().replace(" ", "_")  # "authentication_error"
     return _Failure(
         kind,
         message,
-        f"tapti: {label}{message}",
+        f"tapti: error: {label}{message}",
         getattr(exc, "request_id", None),
         # An unreadable answer's status may be a stand-in: only an error status is reported.
         exc.status_code if isinstance(exc, APIStatusError) else None,

@@ -112,7 +112,7 @@ def test_wrong_key_is_an_api_error_with_exit_1(server: MockTaptiServer) -> None:
     result = run(*CREATE, env=env_for(server, key="not-the-key"))
     assert result.returncode == 1
     assert_one_clean_error_line(result)
-    assert result.stderr.startswith("tapti: 401 Unauthorized")
+    assert result.stderr.startswith("tapti: error: 401 Unauthorized")
     assert "the API key came from TAPTI_API_KEY" in result.stderr  # the CLI's only key source
     assert "not-the-key" not in result.stderr
 
@@ -154,7 +154,7 @@ def test_connection_refused_is_exit_1(unused_port: int) -> None:
     result = run(*CREATE, "--max-retries", "0", env=env)
     assert result.returncode == 1
     assert_one_clean_error_line(result)
-    assert result.stderr.startswith("tapti: connection error:")
+    assert result.stderr.startswith("tapti: error: connection error:")
     # Where the URL came from: a stale TAPTI_BASE_URL is the usual cause.
     assert f"(http://127.0.0.1:{unused_port}, 1 attempt; base URL from TAPTI_BASE_URL)" in (
         result.stderr
@@ -462,7 +462,7 @@ def test_mock_server_on_a_port_in_use_names_the_port_and_the_way_out(json_mode: 
         error = json.loads(result.stdout)["error"]
         assert (error["type"], error["message"]) == ("system_error", said)
     else:
-        assert result.stderr == f"tapti: system error: {said}\n"
+        assert result.stderr == f"tapti: error: {said}\n"
 
 
 def test_portal_url_with_undecodable_argument_is_bad_input() -> None:
@@ -664,7 +664,7 @@ def test_an_answer_that_cannot_be_parsed_is_one_line_and_exit_1(
     result = run(*args, env=env_for(server))
     assert result.returncode == 1
     assert_one_clean_error_line(result)
-    assert result.stderr.startswith("tapti: unexpected answer from the API: ")
+    assert result.stderr.startswith("tapti: error: unexpected answer from the API: ")
     assert "missing field 'oauth_portal_url'" in result.stderr
 
 
@@ -1190,3 +1190,34 @@ def test_main_called_in_process_puts_the_signal_handlers_back() -> None:
         check=False,
     )
     assert result.stderr.splitlines()[-1] == "0 True", result.stderr
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        tapti_ext.InvalidInputError("user_id must not be empty"),
+        OSError(98, "Address already in use"),
+        tapti_ext.APIConnectionError("connection error: refused (http://127.0.0.1:1)"),
+        tapti_ext.APITimeoutError("timed out after 1.0 s (http://127.0.0.1:1)"),
+        tapti_ext.AuthenticationError(
+            "401 Unauthorized",
+            response=httpx2.Response(401, request=httpx2.Request("POST", "http://h/")),
+            body=None,
+        ),
+        tapti_ext.APIResponseValidationError(
+            "the body is not JSON",
+            response=httpx2.Response(200, request=httpx2.Request("POST", "http://h/")),
+        ),
+        tapti_ext.TaptiError("the client is closed"),
+        KeyError("a bug"),
+    ],
+    ids=lambda exc: type(exc).__name__,
+)
+def test_every_failure_line_begins_the_same_way(exc: Exception) -> None:
+    """One form for every kind of failure, as argparse writes its own: a script or a person
+    finds them all with one grep, whatever went wrong."""
+    from tapti_ext import _cli  # noqa: PLC0415
+
+    failure = _cli._failure(exc) or _cli._bug(exc)
+    assert failure.line.startswith("tapti: error: ")
+    assert not failure.line.startswith("tapti: error: error")  # said once
