@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections import deque
 from typing import Any, Final
 
 import httpcore2
@@ -34,32 +33,27 @@ _HEADER: Final = 5  # a record's type, version and length
 # handshake, application_data (and heartbeat); version 3.x; at most 2^14 + 2048 bytes.
 _CONTENT_TYPES: Final = frozenset(range(20, 25))
 _MAJOR: Final = 3
-_ALERT: Final = 21
-# The longest alert record: 2 bytes, and up to 64 of IV, MAC and padding (TLS 1.2 CBC-SHA256;
-# an AEAD cipher adds 24 or fewer). A 2xx answer, with its token, is longer.
-_MAX_ALERT_RECORD: Final = 66
 _MAX_RECORD: Final = 2**14 + 2048
 # How much a look past an answer reads: any application data at all means more.
 _LOOK: Final = 1
 
 
 class _Records:
-    """Where the raw bytes stand in the record layer: inside a record or between two; and the
-    headers of the records that came since the last write, to judge one that fails. Bytes
-    that cannot start a record (plain text where TLS was expected) end the count."""
+    """Where the raw bytes stand in the record layer: inside a record or between two; and
+    whether any came since the last write, to judge a failure. Bytes that cannot start a
+    record (plain text where TLS was expected) end the count."""
 
-    __slots__ = ("_header", "_heads", "_left", "_start", "broken", "garbled", "seen")
+    __slots__ = ("_header", "_left", "broken", "garbled", "heard")
 
     def __init__(self) -> None:
         self._header = b""  # a header arrived in part
         self._left = 0  # bytes of the current record still to come
-        self.seen = 0  # raw bytes seen
-        self._start = 0  # where the record whose header is arriving began
-        self._heads: deque[tuple[int, bytes]] = deque()  # since the last write: where, what
+        self.heard = False  # raw bytes came since the last write
         self.broken = False
-        self.garbled = False  # a record that may be (part of) an answer failed
+        self.garbled = False  # what may hold an answer failed
 
     def saw(self, data: bytes) -> None:
+        self.heard = True
         at = 0
         while at < len(data) and not self.broken:
             if self._left:
@@ -67,59 +61,39 @@ class _Records:
                 self._left -= taken
                 at += taken
                 continue
-            if not self._header:
-                self._start = self.seen + at
             needed = _HEADER - len(self._header)
             self._header += data[at : at + needed]
             at += needed
             if self._header[0] not in _CONTENT_TYPES:
                 self.broken = True
-                self._heads.append((self._start, self._header))
             elif len(self._header) == _HEADER:
                 length = int.from_bytes(self._header[3:], "big")
                 self.broken = self._header[1] != _MAJOR or length > _MAX_RECORD
-                self._heads.append((self._start, self._header))
                 self._left, self._header = length, b""
-        self.seen += len(data)
 
     def wrote(self) -> None:
         """A request went out: what comes now answers it."""
-        self._heads.clear()
+        self.heard = False
 
-    def consumed(self, upto: int) -> None:
-        """OpenSSL has taken the raw bytes up to ``upto``: only the last record begun before
-        that can still fail, and those begun later."""
-        heads = self._heads
-        while len(heads) > 1 and heads[1][0] < upto:
-            heads.popleft()
-
-    def failed(self, upto: int, reason: str) -> None:
-        """OpenSSL refused a record, having taken the raw bytes up to ``upto``. It may hold an
-        answer (a 2xx, a token) if it came after the request and is neither the server's alert
-        nor plain text where TLS was expected: a damaged answer is no less an answer than a
-        cut one."""
-        self.consumed(upto)
-        heads = [head for start, head in self._heads if start < upto]
-        if self._header and self._start < upto:
-            heads.append(self._header)
-        self.garbled = bool(heads) and not _refusal(heads[-1], reason)
+    def failed(self, reason: str) -> None:
+        """OpenSSL refused what came. If bytes came after the request, an answer (a 2xx, a
+        token) may be in them, unless the refusal is the server's own alert: a damaged record
+        is no less an answer than a cut one, and plain text or a forged alert may stand in
+        front of one, sent with it or just after it (probe 19)."""
+        self.garbled = self.heard and not _refusal(reason)
         self.broken = True  # what follows is no record of an answer
 
     def unfinished(self) -> bool:
         """Whether an answer may have begun that cannot be read: the bytes stopped inside a
-        record, or a record that may hold one failed."""
+        record, or what may hold one failed."""
         return self.garbled or (not self.broken and bool(self._left or self._header))
 
 
-def _refusal(header: bytes, reason: str) -> bool:
-    """Whether a record OpenSSL refused says no rather than carries an answer: an alert (one
-    OpenSSL decrypted names itself; a record of the alert type as short as an alert), or bytes
-    that start no record (plain text)."""
-    if "ALERT" in reason:
-        return True
-    if header[0] == _ALERT:
-        return len(header) < _HEADER or int.from_bytes(header[3:], "big") <= _MAX_ALERT_RECORD
-    return header[0] not in _CONTENT_TYPES
+def _refusal(reason: str) -> bool:
+    """Whether OpenSSL's reason is an alert the server sent: after the handshake only one
+    decrypted with the connection's keys is read as an alert (``SSLV3_ALERT_...``), so no one
+    on the path can forge it. Any other failure proves nothing about what follows it."""
+    return "ALERT" in reason
 
 
 class _Tls:
@@ -139,7 +113,6 @@ class _Tls:
 
     def _took(self, data: bytes) -> None:
         if data:
-            self.records.consumed(self._taken())  # once a raw read: the list stays within one
             self.records.saw(data)
             self._incoming.write(data)
         else:
@@ -200,15 +173,11 @@ class _Tls:
             data = b""
         except ssl.SSLError as exc:
             self._ended = True
-            self.records.failed(self._taken(), exc.reason or "")
+            self.records.failed(exc.reason or "")
             raise httpcore2.ReadError(str(exc)) from exc
         if not data:  # closed (after a close_notify, OpenSSL says so with no exception)
             self._ended = True
         return data
-
-    def _taken(self) -> int:
-        """How many raw bytes OpenSSL has taken from the incoming buffer."""
-        return self.records.seen - self._incoming.pending
 
     def _output(self) -> bytes:
         """What OpenSSL has to send. Between requests a TLS 1.2 connection says nothing but

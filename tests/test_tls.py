@@ -484,11 +484,12 @@ class CutAnswers:
     """A TLS server (done through memory buffers, so the raw bytes it sends are its choice)
     that reads each request, then per ``how``: ``"reset"`` sends the first 40 bytes of its
     200's record and resets the connection; ``"stall"`` sends them and waits; ``"unanswered"``
-    resets without a byte of answer; ``"plaintext"`` answers outside TLS; ``"alert"`` sends a
-    fatal alert in the clear, no answer; ``"garbled"`` sends the whole record with its last
-    byte changed (a corrupting middlebox), over TLS 1.3 or, as ``"garbled-tls1.2"``, 1.2;
-    ``"garbled-header"`` changes its header's version instead. ``requests`` counts what it was
-    sent."""
+    resets without a byte of answer; ``"plaintext"`` answers a 503 outside TLS; ``"alert"``
+    sends a fatal alert in the clear; ``"stray"`` and ``"forged-alert"`` send two bytes of
+    plain text, or a record shaped as an alert that no key encrypted, in front of the whole
+    200 (probe 19); ``"garbled"`` sends the whole record with its last byte changed (a
+    corrupting middlebox), over TLS 1.3 or, as ``"garbled-tls1.2"``, 1.2; ``"garbled-header"``
+    changes its header's version instead. ``requests`` counts what it was sent."""
 
     def __init__(self, ca: trustme.CA, how: str) -> None:
         self.context, self.how, self.requests = server_context(ca, "localhost"), how, 0
@@ -518,6 +519,10 @@ class CutAnswers:
         record = outgoing.read()
         if self.how == "garbled-header":
             connection.sendall(record[:2] + bytes([record[2] ^ 0x01]) + record[3:])
+        elif self.how == "stray":
+            connection.sendall(b"\r\n" + record)
+        elif self.how == "forged-alert":
+            connection.sendall(b"\x15\x03\x03\x00\x13" + os.urandom(19) + record)
         elif self.how.startswith("garbled"):
             connection.sendall(record[:-1] + bytes([record[-1] ^ 0x01]))
         elif self.how != "unanswered":
@@ -531,16 +536,16 @@ class CutAnswers:
 @pytest.mark.parametrize(
     "how",
     [
-        *("reset", "stall", "unanswered", "plaintext", "alert"),
+        *("reset", "stall", "unanswered", "plaintext", "alert", "stray", "forged-alert"),
         *("garbled", "garbled-tls1.2", "garbled-header"),
     ],
 )
 def test_an_answer_cut_inside_its_first_tls_record_is_not_sent_again(
     ca: trustme.CA, serve: Any, trust: Any, flavour: str, how: str
 ) -> None:
-    """Part of a record came, or a whole one that does not decrypt: it may hold a 2xx, which
-    TLS cannot show, so the request is not sent again (a second token). With no byte of answer,
-    it is."""
+    """Part of a record came, or a whole one that does not decrypt, or bytes that are no
+    record: a 2xx may be in them or behind them, which TLS cannot show, so the request is not
+    sent again (a second token). With no byte of answer, it is."""
     trust(ca)
     cut = CutAnswers(ca, how)
     server = serve(cut)
@@ -551,7 +556,7 @@ def test_an_answer_cut_inside_its_first_tls_record_is_not_sent_again(
         "max_retries": 2,
         "timeout": httpx2.Timeout(0.5),
     }
-    answered = how not in {"unanswered", "plaintext", "alert"}  # none of these is a 2xx
+    answered = how != "unanswered"  # bytes came after the request, none the server's alert
     expected = TaptiError if answered else APIConnectionError
     if flavour == "sync":
         with Tapti(**options) as tapti, pytest.raises(expected) as info:
@@ -754,6 +759,34 @@ def test_what_ends_the_records_is_met_after_the_data_before_it(
     else:
         assert first == b"a" * 100 + b"b" * 100 + b"c" * 100
         assert second == b""
+
+
+@pytest.mark.parametrize(
+    ("reason", "heard", "garbled"),
+    [
+        ("SSLV3_ALERT_BAD_RECORD_MAC", True, False),  # the server's own alert: retried
+        ("TLSV1_ALERT_INTERNAL_ERROR", True, False),
+        ("BAD_RECORD_TYPE", True, True),  # an alert in the clear, which anyone can send
+        ("WRONG_VERSION_NUMBER", True, True),  # plain text
+        ("DECRYPTION_FAILED_OR_BAD_RECORD_MAC", True, True),
+        ("DECRYPTION_FAILED_OR_BAD_RECORD_MAC", False, False),  # all came before the request
+    ],
+)
+def test_only_the_servers_own_alert_after_a_request_says_no_answer(
+    reason: str, heard: bool, garbled: bool
+) -> None:
+    """The rule behind the test above, for the failures a test server cannot make (an alert
+    encrypted with the connection's keys): what OpenSSL refuses after a request may hide an
+    answer, unless it is an alert OpenSSL decrypted."""
+    from tapti_ext._tls import _Records  # noqa: PLC0415
+
+    records = _Records()
+    records.saw(b"\x17\x03\x03\x00\x05hello")  # a previous answer
+    records.wrote()
+    if heard:
+        records.saw(b"\x15\x03\x03\x00\x02\x02\x50")
+    records.failed(reason)
+    assert records.unfinished() is garbled
 
 
 def test_a_connection_with_tls_output_unsent_is_not_reused(ca: trustme.CA) -> None:
