@@ -49,13 +49,19 @@ class _KeyMaskingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         """Pass the record with every key masked; drop it when that cannot be made sure of."""
         try:
-            from ._errors import MASK, masked_url, redacted  # noqa: PLC0415  (see the docstring)
+            from ._errors import (  # noqa: PLC0415  (see the docstring)
+                MASK,
+                masked_token_headers,
+                masked_url,
+                redacted,
+            )
         except ImportError:  # the interpreter is shutting down: drop it, never pass it unmasked
             return False
         for _ in range(3):  # a client made in another thread meanwhile changes the set: again
             try:
                 message = record.getMessage()
-                shown = masked_url(message)  # an SDK token a server put in a header
+                # An SDK token a server put in a header: as sdk_token=, or named for one.
+                shown = masked_token_headers(masked_url(message))
                 keys = {client._api_key for client in list(self.clients)}  # each key once
                 if "\\\\" in shown:
                     # httpcore2 logs header bytes by repr(), which doubles the backslash of an
