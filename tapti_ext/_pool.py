@@ -278,6 +278,11 @@ def _ssl_context(
         return httpx2.create_ssl_context(trust_env=True)
     except (OSError, ssl.SSLError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        keylog = os.environ.get("SSLKEYLOGFILE")
+        if keylog and isinstance(exc, OSError) and exc.filename == keylog:
+            # Python's ssl opens it with a CA file or directory (httpx2 passes those on): not
+            # the variable named here, though its file was read.
+            variable, value = "SSLKEYLOGFILE", keylog
         raise InvalidInputError(f"{variable} cannot be used ({reason}): {value!r}") from None
 
 

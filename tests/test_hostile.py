@@ -12,10 +12,12 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
+import trustme
 from tapti_api_client.api.users import create_sdk_token as operation
 from tapti_api_client.models import CreateSdkTokenRequest
 from tapti_api_client.types import UNSET, Unset
@@ -355,6 +357,24 @@ def test_unusable_settings_are_refused_naming_them(
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     with pytest.raises(InvalidInputError, match=variable):
         Tapti(api_key=KEY, base_url=base_url)
+
+
+def test_a_key_log_file_that_cannot_be_opened_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Python's ssl opens ``SSLKEYLOGFILE`` while it reads the CA file ``SSL_CERT_FILE`` names
+    (probe 19): the message named the CA file, which was fine."""
+    from tapti_ext._pool import _ssl_context  # noqa: PLC0415
+
+    _ssl_context.cache_clear()  # the context is kept per trust setting: made again here
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text(trustme.CA().cert_pem.bytes().decode(), encoding="ascii")
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    monkeypatch.setenv("SSLKEYLOGFILE", str(tmp_path / "missing" / "keys.log"))
+    with pytest.raises(InvalidInputError, match=r"^SSLKEYLOGFILE cannot be used") as info:
+        Tapti(api_key=KEY, base_url="https://api.example")
+    assert "keys.log" in str(info.value)
+    assert "SSL_CERT_FILE" not in str(info.value)
 
 
 @pytest.mark.parametrize(
