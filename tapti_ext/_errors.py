@@ -610,7 +610,9 @@ def masked_url(text: str) -> str:
 
 # A header named for a token, as httpcore2 logs an answer's headers (a list of byte-string
 # pairs: ``(b'X-Sdk-Token', b'...')``): its value, quoted as repr() quotes it, up to its quote.
-_TOKEN_HEADER: Final = r"""(?i)(\(b(['"])[^'"]*token[^'"]*\2, b(['"]))(?:\\.|(?!\3).)*\3\)"""  # noqa: S105
+# A backslash is only ever the start of an escape: were it also a character alone, a value of
+# many backslashes and no closing quote would take 2^n tries to fail (a server's header).
+_TOKEN_HEADER: Final = r"""(?i)(\(b(['"])[^'"]*token[^'"]*\2, b(['"]))(?:\\.|(?!\3)[^\\])*\3\)"""  # noqa: S105
 
 
 def masked_token_headers(text: str) -> str:

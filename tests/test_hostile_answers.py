@@ -680,6 +680,21 @@ def test_a_key_of_backslashes_cannot_make_masking_backtrack_for_ever() -> None:
     assert result.stdout.strip() == "True", result.stderr
 
 
+def test_a_header_of_backslashes_cannot_make_log_masking_backtrack_for_ever() -> None:
+    # A value that spells a header named for a token, never closed, then many backslashes:
+    # were a backslash matched alone as well as escaped, failing would take 2**n tries.
+    script = (
+        "from tapti_ext._errors import masked_token_headers\n"
+        "value = b'(b\"x-token\", b\"' + b'\\\\' * 60\n"
+        "line = repr([(b'X-Echo', value)])\n"
+        "print(masked_token_headers(line) == line)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.stdout.strip() == "True", result.stderr
+
+
 @pytest.mark.parametrize("echo", ["abcdefghijklmn", "%41bcDEFghijklmn", "ABCDEFGHIJKLMN"])
 def test_a_key_of_letters_only_is_masked_in_any_case(
     serve: Callable[..., Server], echo: str
