@@ -29,6 +29,12 @@ only; every row is bounded by ``--max-seconds``. A soak run, not a test; it judg
     python scripts/soak.py                      # the five rows, a few minutes on 2 cores
     python scripts/soak.py --rows sequential threads
     python scripts/soak.py --scale 0.05         # a quick look: 5% of the calls
+    python scripts/soak.py --tls                # the same rows over https
+
+With ``--tls`` the server speaks TLS (a throwaway CA made with the ``openssl`` command, which the
+client trusts through ``SSL_CERT_FILE``), so that the SDK's own TLS layer (``tapti_ext._tls``)
+meets the same load and the same dropped connections; a connection closed after an answer is
+closed without a close_notify, as a server that crashed or timed the connection out would.
 """
 
 from __future__ import annotations
@@ -45,11 +51,14 @@ import os
 import random
 import re
 import socket
+import ssl
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from tapti_ext import AsyncTapti, Tapti
@@ -92,8 +101,9 @@ class SoakServer:
     """Answers ``POST /users/{id}/sdk-token`` with a token naming ``id``; drops connections at
     ``close_rate`` (half before answering, half after). Everything it did is counted."""
 
-    def __init__(self, close_rate: float, seed: int) -> None:
+    def __init__(self, close_rate: float, seed: int, tls: ssl.SSLContext | None = None) -> None:
         self._close_rate = close_rate
+        self._tls = tls
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._serial = itertools.count(1)
@@ -105,7 +115,8 @@ class SoakServer:
         self._threads: list[threading.Thread] = []
         self._listener = socket.create_server(("127.0.0.1", 0), backlog=1024)
         self._listener.settimeout(0.1)  # so that the accept loop sees stop()
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self._listener.getsockname()[1]}"
         self._running = True
         self._acceptor = threading.Thread(target=self._accept_loop, daemon=True)
         self._acceptor.start()
@@ -131,6 +142,11 @@ class SoakServer:
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         buffer = b""
         try:
+            if self._tls is not None:  # the handshake here, off the accept loop
+                plain, conn = conn, self._tls.wrap_socket(conn, server_side=True)
+                with self._lock:
+                    self._open.discard(plain)
+                    self._open.add(conn)
             while True:
                 request, buffer = _read_request(conn, buffer)
                 if request is None:
@@ -143,8 +159,8 @@ class SoakServer:
                 conn.sendall(self._answer(user))
                 if fate == "after":
                     return
-        except OSError:
-            return  # the client left, or stop()
+        except OSError:  # ssl.SSLError too: the client left, or stop()
+            return
         finally:
             with self._lock:
                 self._open.discard(conn)
@@ -208,6 +224,19 @@ def _read_request(conn: socket.socket, buffer: bytes) -> tuple[bytes | None, byt
             return None, buffer
         buffer += chunk
     return head, buffer[length:]
+
+
+def server_tls() -> ssl.SSLContext:
+    """The server's TLS context, its certificate signed by a throwaway CA that this process's
+    clients trust (``SSL_CERT_FILE``, read when each client is made)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from bench.tls import self_signed  # noqa: PLC0415  (only with --tls)
+
+    made = self_signed(Path(tempfile.mkdtemp(prefix="tapti-soak-")))
+    os.environ["SSL_CERT_FILE"] = str(made.ca)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(made.cert, made.key)
+    return context
 
 
 # --- the clients -------------------------------------------------------------------------------
@@ -355,13 +384,15 @@ def judge(row: Row, server: SoakServer, outcomes: list[Outcome]) -> dict[str, An
     }
 
 
-def run_row(row: Row, seed: int, max_seconds: float) -> dict[str, Any]:
+def run_row(
+    row: Row, seed: int, max_seconds: float, tls: ssl.SSLContext | None = None
+) -> dict[str, Any]:
     gc.collect()
     before = open_fds()
     watch = FdWatch()
     retries = RetryLog()
     logging.getLogger("tapti_ext").addHandler(retries)
-    server = SoakServer(row.close_rate, seed)
+    server = SoakServer(row.close_rate, seed, tls)
     began = time.monotonic()
     try:
         run: Callable[[Row, str, float], list[Outcome]] = (
@@ -428,6 +459,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=19)
     parser.add_argument("--max-seconds", type=float, default=600.0, help="per row")
     parser.add_argument("--json", default=None, help="also write the results to this file")
+    parser.add_argument("--tls", action="store_true", help="over https (needs openssl)")
     args = parser.parse_args(argv)
     if not 0 < args.scale <= 10 or args.max_seconds <= 0:
         parser.error("--scale must be in (0, 10] and --max-seconds positive")
@@ -441,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     if not os.path.isdir("/proc/self/fd"):
         print("counting descriptors needs /proc/self/fd (Linux)", file=sys.stderr)
         return 2
+    tls = server_tls() if args.tls else None
     logging.getLogger("tapti_ext").setLevel(logging.INFO)
     logging.getLogger("tapti_ext").propagate = False
     print(_HEADER + "\n|" + "---|" * _HEADER.count(" | ") + "---|", flush=True)
@@ -453,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
         row = dataclasses.replace(
             row, calls=max(1, round(row.calls * args.scale)), close_rate=close_rate
         )
-        result = run_row(row, args.seed, args.max_seconds)
+        result = run_row(row, args.seed, args.max_seconds, tls)
         results.append(result)
         print(table_line(result), flush=True)
         for user, error, read, answered, seconds in result["failed_calls"]:

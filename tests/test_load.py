@@ -35,6 +35,7 @@ import gc
 import importlib.util
 import os
 import resource
+import ssl
 import sys
 import time
 from pathlib import Path
@@ -43,6 +44,7 @@ from typing import Any
 
 import anyio
 import pytest
+import trustme
 
 from tapti_ext import AsyncTapti, SdkToken
 from tapti_ext.testing import MockTaptiServer
@@ -188,3 +190,20 @@ def test_a_short_soak_row_passes(row: tuple[str, str, int, int, float]) -> None:
     assert result["tokens"] == row[3] - result["errors"]
     if row[4]:
         assert result["unanswered"] > 0, "the server dropped no connection: the row tested nothing"
+
+
+def test_a_short_soak_row_passes_over_https(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``soak.py --tls``: the same server speaking TLS, the client trusting its CA."""
+    ca = trustme.CA()
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    row = soak.Row("closes-threads", "sync", 4, 60, 0.2)
+    result = soak.run_row(row, seed=19, max_seconds=60.0, tls=context)
+    assert soak.failures(result) == []
+    assert (result["calls"], result["tokens"] + result["errors"]) == (60, 60)
+    assert result["unanswered"] > 0, "the server dropped no connection: the row tested nothing"
