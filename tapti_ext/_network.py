@@ -583,6 +583,8 @@ class _AsyncStream(_Discardable, httpcore2.AsyncNetworkStream):
         try:
             waiting = await self._inner.read(_PEEKED, _A_MOMENT)
         except (httpcore2.NetworkError, httpcore2.TimeoutException, OSError):
+            # Over TLS: a record that did not decrypt or stopped short may be the answer.
+            self._note_cut(attempt)
             return
         if waiting:
             attempt.saw_waiting(waiting)
