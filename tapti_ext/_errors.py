@@ -608,20 +608,32 @@ def masked_url(text: str) -> str:
     return re.sub(_TOKEN_ANYWHERE, rf"\g<1>{MASK}", text)
 
 
-# A header named for a token, as httpcore2 logs an answer's headers (a list of byte-string
-# pairs: ``(b'X-Sdk-Token', b'...')``): its value, quoted as repr() quotes it, up to its quote.
-# A backslash is only ever the start of an escape: were it also a character alone, a value of
-# many backslashes and no closing quote would take 2^n tries to fail (a server's header).
-_TOKEN_HEADER: Final = r"""(?i)(\(b(['"])[^'"]*token[^'"]*\2, b(['"]))(?:\\.|(?!\3)[^\\])*\3\)"""  # noqa: S105
+# Header names and values as httpcore2 and hpack log them: a pair, ``(b'X-Sdk-Token', b'...')``
+# or ``b'X-Sdk-Token': b'...'``, each quoted as repr() quotes bytes; and hpack's raw blocks,
+# ``Decoding b'...'``. Possessive, and a backslash only ever an escape's start: a server's
+# header makes no try twice (a value of 60 backslashes, never closed, took 2^60 tries).
+_HEADER_PAIR: Final = r"""(b(['"])(?:\\.|(?!\2)[^\\])*+\2)(, |: )b(['"])(?:\\.|(?!\4)[^\\])*+\4"""
+_RAW_BLOCK: Final = r"""((?:Decoding|Encoded header block to) )(b(['"])(?:\\.|(?!\3)[^\\])*+\3)"""
 
 
 def masked_token_headers(text: str) -> str:
-    """``text``, a log of headers, with the value of any header whose name says token masked:
-    a token a server or gateway echoes there (``X-Sdk-Token``) is not yet known by its value
-    when httpcore2 logs the headers, before the body that carries it."""
+    """``text``, a log line of headers, with the value of each header named for a token
+    masked (any name holding "token"), and any raw header block holding one: a token a server
+    or gateway echoes there (``X-Sdk-Token``) is not yet known by its value when the headers
+    are logged, before the body that carries it."""
     if "token" not in text.lower():
         return text
-    return re.sub(_TOKEN_HEADER, rf"\g<1>{MASK}\3)", text)
+    text = re.sub(_HEADER_PAIR, _masked_pair, text)
+    return re.sub(_RAW_BLOCK, _masked_block, text)
+
+
+def _masked_pair(pair: re.Match[str]) -> str:
+    name, between, quote = pair.group(1, 3, 4)
+    return f"{name}{between}b{quote}{MASK}{quote}" if "token" in name.lower() else pair[0]
+
+
+def _masked_block(block: re.Match[str]) -> str:
+    return f"{block[1]}b'{MASK}'" if "token" in block[2].lower() else block[0]
 
 
 def _masked_query(word: str) -> str:

@@ -597,6 +597,49 @@ def test_a_token_a_server_puts_in_a_header_is_masked_in_debug_logs(
     assert TOKEN not in caplog.text
 
 
+@pytest.mark.parametrize(
+    ("logger", "message", "args"),
+    [  # hpack's own format strings (python-hyper/hpack), under a caller's HTTP/2 client
+        ("hpack.table", "Evicting %s: %s from the header table", (b"x-sdk-token", TOKEN.encode())),
+        ("hpack.hpack", "Decoding %s", (b"\x88\x40\x0bx-sdk-token\x14" + TOKEN.encode(),)),
+        ("hpack.hpack", "Decoded %s, consumed %d bytes", ((b"x-sdk-token", TOKEN.encode()), 30)),
+        ("hpack.hpack", "HPACK encoding %s", ([(b"x-sdk-token", TOKEN.encode())],)),
+        # a name with a quote (a legal header character): repr() quotes it with double quotes
+        (
+            "httpcore2.http11",
+            "receive_response_headers %s",
+            ([(b"X-Sdk-Token'", b"it's " + TOKEN.encode())],),
+        ),
+    ],
+    ids=["evicting", "decoding", "decoded", "encoding", "quoted-name"],
+)
+def test_a_header_named_for_a_token_is_masked_in_every_header_log_form(
+    caplog: pytest.LogCaptureFixture, logger: str, message: str, args: tuple[Any, ...]
+) -> None:
+    """Review 19: only httpcore2's ``(b'name', b'value')`` form was masked."""
+    Tapti(api_key=KEY, base_url="http://127.0.0.1:9").close()  # the filter sits on the loggers
+    with caplog.at_level(logging.DEBUG, logger=logger):
+        logging.getLogger(logger).debug(message, *args)
+    assert len(caplog.records) == 1
+    assert "***" in caplog.text
+    assert TOKEN not in caplog.text
+
+
+def test_log_masking_of_token_headers_takes_linear_time() -> None:
+    # Each a line a server's header could put in a log; quadratic, the first took 3 s at 40 KB
+    # and held a call past its timeout (review 19). Run apart, bounded, as the test above it.
+    script = (
+        "from tapti_ext._errors import masked_token_headers\n"
+        'for line in ["(b\'" + \'token\' * 20000, "b\'" + "tokenb\'" * 10000]:\n'
+        "    masked_token_headers(line * 5)\n"
+        "print('done')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=20, check=False
+    )
+    assert result.stdout.strip() == "done", result.stderr
+
+
 # --- a tenth round: what the ninth round's pattern still let through ----------------------------
 
 SLASH_KEY = "tk_live/AB+cd/ef==0123"
