@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import dataclasses
 import gc
@@ -50,6 +51,7 @@ import logging
 import os
 import random
 import re
+import shutil
 import socket
 import ssl
 import sys
@@ -232,10 +234,14 @@ def server_tls() -> ssl.SSLContext:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from bench.tls import self_signed  # noqa: PLC0415  (only with --tls)
 
-    made = self_signed(Path(tempfile.mkdtemp(prefix="tapti-soak-")))
+    folder = Path(tempfile.mkdtemp(prefix="tapti-soak-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    made = self_signed(folder)
     os.environ["SSL_CERT_FILE"] = str(made.ca)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(made.cert, made.key)
+    for key in folder.glob("*key.pem"):  # loaded: no private key stays on disk meanwhile
+        key.unlink()
     return context
 
 
