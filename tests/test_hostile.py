@@ -364,9 +364,6 @@ def test_a_key_log_file_that_cannot_be_opened_is_named(
 ) -> None:
     """Python's ssl opens ``SSLKEYLOGFILE`` while it reads the CA file ``SSL_CERT_FILE`` names
     (probe 19): the message named the CA file, which was fine."""
-    from tapti_ext._pool import _ssl_context  # noqa: PLC0415
-
-    _ssl_context.cache_clear()  # the context is kept per trust setting: made again here
     bundle = tmp_path / "ca.pem"
     bundle.write_text(trustme.CA().cert_pem.bytes().decode(), encoding="ascii")
     monkeypatch.setenv("SSL_CERT_FILE", str(bundle))

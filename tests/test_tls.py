@@ -509,7 +509,7 @@ class CutAnswers:
                 incoming.write(connection.recv(65536))
         connection.sendall(outgoing.read())  # what the handshake's end left, if anything
         self.requests += 1
-        if self.how in {"plaintext", "alert"}:  # a middlebox's answer, or an alert: no answer
+        if self.how in {"plaintext", "alert"}:  # outside TLS: a 503, or an alert in the clear
             plain = b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n"
             connection.sendall(
                 plain if self.how == "plaintext" else b"\x15\x03\x03\x00\x02\x02\x50"
@@ -811,9 +811,10 @@ def test_an_unreadable_answer_met_when_a_write_times_out_is_not_sent_again(
 def test_only_the_servers_own_alert_after_a_request_says_no_answer(
     reason: str, heard: bool, garbled: bool
 ) -> None:
-    """The rule behind the test above, for the failures a test server cannot make (an alert
-    encrypted with the connection's keys): what OpenSSL refuses after a request may hide an
-    answer, unless it is an alert OpenSSL decrypted."""
+    """The rule behind ``test_an_answer_cut_inside_its_first_tls_record_is_not_sent_again``,
+    for the failures a test server cannot make (an alert encrypted with the connection's
+    keys): what OpenSSL refuses after a request may hide an answer, unless it is an alert
+    OpenSSL decrypted."""
     from tapti_ext._tls import _Records  # noqa: PLC0415
 
     records = _Records()
