@@ -35,7 +35,6 @@ import gc
 import importlib.util
 import os
 import resource
-import ssl
 import sys
 import time
 from pathlib import Path
@@ -45,9 +44,12 @@ from typing import Any
 import anyio
 import pytest
 import trustme
+from test_tls import ca, server_context, trust
 
 from tapti_ext import AsyncTapti, SdkToken
 from tapti_ext.testing import MockTaptiServer
+
+__all__ = ["ca", "trust"]  # the fixtures, imported for pytest
 
 API_KEY = "sk_load_test"
 CALLS = 10_000
@@ -192,17 +194,11 @@ def test_a_short_soak_row_passes(row: tuple[str, str, int, int, float]) -> None:
         assert result["unanswered"] > 0, "the server dropped no connection: the row tested nothing"
 
 
-def test_a_short_soak_row_passes_over_https(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_a_short_soak_row_passes_over_https(ca: trustme.CA, trust: Any) -> None:
     """``soak.py --tls``: the same server speaking TLS, the client trusting its CA."""
-    ca = trustme.CA()
-    bundle = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(bundle))
-    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
+    trust(ca)
     row = soak.Row("closes-threads", "sync", 4, 60, 0.2)
+    context = server_context(ca, "127.0.0.1")
     result = soak.run_row(row, seed=19, max_seconds=60.0, tls=context)
     assert soak.failures(result) == []
     assert (result["calls"], result["tokens"] + result["errors"]) == (60, 60)
