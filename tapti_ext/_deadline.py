@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from contextvars import ContextVar, Token
-from typing import Final
+from typing import Any, Final
 
 import httpx2
 
@@ -73,6 +73,8 @@ class Attempt:
     token may exist and the call is never retried). ``head_end`` and ``received`` let the
     pipeline check, once the body is read, that the connection holds nothing past this answer
     (``clean_end``): bytes beyond it would be handed to the next caller as their answer.
+    ``stream`` is the connection it opened, if any, which the pipeline closes when the attempt
+    fails before an answer: httpcore2 leaves one open when a SOCKS proxy refuses it.
     """
 
     __slots__ = (
@@ -87,6 +89,7 @@ class Attempt:
         "deadline",
         "head_end",
         "received",
+        "stream",
         "tunnelling",
     )
 
@@ -95,6 +98,7 @@ class Attempt:
         # The last exception out of a socket call, with its cause and suppress flag as raised.
         self._chain: tuple[BaseException, BaseException | None, bool] | None = None
         self._entered: Token[Attempt | None] | None = None  # while running
+        self.stream: Any = None  # a network stream (_network's), sync or async
         self.restart()
 
     def restart(self) -> None:

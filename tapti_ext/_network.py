@@ -80,6 +80,10 @@ _DONTWAIT: Final = getattr(socket, "MSG_DONTWAIT", 0)
 _PEEK_NOW: Final = socket.MSG_PEEK | _DONTWAIT if _DONTWAIT else 0
 _PEEKED: Final = 64
 _A_MOMENT: Final = 0.01
+# The first byte of each message a SOCKS5 client sends before its tunnel is up: the greeting
+# and the CONNECT (version 5), the user and password (version 1, RFC 1929). A request starts
+# with its method's letters, a JSON body with "{".
+_SOCKS_VERSIONS: Final = (b"\x05", b"\x01")
 # Where a name of this machine connects, in turn (``connect_addresses``).
 _LOOPBACK_ADDRESSES: Final = ("127.0.0.1", "::1")
 
@@ -180,18 +184,29 @@ def _look_for_an_answer(inner: Any) -> None:
 
 
 def _sending(buffer: bytes) -> None:
-    """A proxy is asked for a tunnel: until TLS starts through it, what arrives is the proxy's
-    answer, whose 200 says nothing of the API's."""
-    if buffer.startswith(b"CONNECT "):
-        attempt = current_attempt.get()
-        if attempt is not None:
-            attempt.tunnelling = True
+    """Tell the attempt whose bytes go out. A proxy's handshake (an HTTP proxy's CONNECT, a
+    SOCKS proxy's greeting): what arrives next is the proxy's answer, whose success says nothing
+    of the API's. The request, after one: what arrives is the API's again (through SOCKS to a
+    plain-http API no TLS start says so)."""
+    attempt = current_attempt.get()
+    if attempt is None:
+        return
+    if buffer.startswith(b"CONNECT ") or buffer[:1] in _SOCKS_VERSIONS:
+        attempt.tunnelling = True
+    elif attempt.tunnelling and buffer:  # h11 ends a CONNECT with an empty write
+        attempt.restart()
 
 
 def _tunnelled() -> None:
     attempt = current_attempt.get()
     if attempt is not None:
         attempt.restart()
+
+
+def _opened(stream: _Discardable) -> None:
+    attempt = current_attempt.get()
+    if attempt is not None:
+        attempt.stream = stream
 
 
 class _Streams:
@@ -525,6 +540,7 @@ class TrackingBackend(httpcore2.NetworkBackend):
                 continue
             stream = _Stream(inner)
             self.streams.add(stream)
+            _opened(stream)
             if self._closed:  # the client was closed while this connected
                 stream.close()
                 raise httpcore2.ConnectError("the client was closed")
@@ -650,6 +666,7 @@ class AsyncTrackingBackend(httpcore2.AsyncNetworkBackend):
             if not self.closed:  # closed while this connected
                 stream = _AsyncStream(inner)
                 self.streams.add(stream)
+                _opened(stream)
                 return stream
             await inner.aclose()
         raise httpcore2.ConnectError("the client was closed")

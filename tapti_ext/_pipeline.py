@@ -456,6 +456,8 @@ class Pipeline(_Base[httpx2.Client]):
                 content = self._read(opened, attempt, call.method)
                 return opened.answer(call, self._api_key, self._key_needle, content)
             except Exception as exc:  # sorted by _failure: the program's own pass through
+                if opened is None and attempt.stream is not None:
+                    attempt.stream.close()  # see Attempt: closing twice is harmless
                 return self._failure(exc, opened, attempt, call)
             finally:
                 if opened is not None:
@@ -626,6 +628,8 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
                 content = await self._read(opened, attempt, call.method)
                 return opened.answer(call, self._api_key, self._key_needle, content)
             except Exception as exc:  # sorted by _failure: the program's own pass through
+                if opened is None and attempt.stream is not None:
+                    await attempt.stream.aclose()  # see Attempt: closing twice is harmless
                 return self._failure(exc, opened, attempt, call)
             finally:
                 if opened is not None:

@@ -19,6 +19,7 @@ import ipaddress
 import os
 import re
 import ssl
+import sys
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 
@@ -66,15 +67,26 @@ def as_httpx_error(exc: Exception, request: httpx2.Request) -> httpx2.RequestErr
     Every door goes through here: the SDK's pool raises httpcore2's errors, and a TLS alert
     after the handshake (a server asking for a client certificate, on the first read) comes
     as a raw ``ssl.SSLError`` from anyio through the pool and through a lent ``http_client``
-    alike, since neither httpcore2 nor httpx2 maps it. The chain keeps the original."""
+    alike, since neither httpcore2 nor httpx2 maps it; nor socksio's, for a SOCKS proxy's
+    answer that is not SOCKS. The chain keeps the original."""
     kind = next((mapped for core, mapped in _BELOW_HTTPX_ERRORS if isinstance(exc, core)), None)
+    said = str(exc) or type(exc).__name__
     if kind is None and isinstance(exc, ssl.SSLError):
         kind = httpx2.ReadError
+    elif kind is None and _from_socksio(exc):
+        kind, said = httpx2.ProxyError, f"the proxy's answer is not SOCKS5 ({said})"
     if kind is None:
         return None
-    error = kind(str(exc) or type(exc).__name__, request=request)
+    error = kind(said, request=request)
     error.__cause__ = exc  # what lasting_failure and the message read, wherever it is raised
     return error
+
+
+def _from_socksio(exc: Exception) -> bool:
+    """Whether ``exc`` is socksio's (an HTTP proxy's 400 to the greeting, a reply cut short).
+    Looked up, not imported: socksio is there only for a SOCKS proxy, and then loaded."""
+    socksio = sys.modules.get("socksio")
+    return socksio is not None and isinstance(exc, socksio.SOCKSError)
 
 
 class PoolSettings:
@@ -162,7 +174,7 @@ def _environment_proxy(url: httpx2.URL) -> _Proxy | None:
         )
     if proxy_url.scheme.startswith("socks"):
         try:
-            import socksio  # type: ignore[import-not-found]  # noqa: F401, PLC0415
+            import socksio  # noqa: F401, PLC0415
         except ImportError:
             raise InvalidInputError(
                 f"{variable} names a SOCKS proxy, which needs the socksio package: "

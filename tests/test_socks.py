@@ -1,0 +1,166 @@
+"""Calls through a SOCKS5 proxy (``ALL_PROXY=socks5://...``, with socksio installed).
+
+A SOCKS proxy's refusal and an answer that is not SOCKS are the proxy's, before anything
+reaches the API: ``APIConnectionError``, retried like a connection that failed. Once the tunnel
+stands, what arrives is the API's again: a 2xx cut short there is never sent twice.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import trustme
+from test_tls import WAYS, TlsServer, answering_over_tls, ca, call, server_context, trust
+
+from tapti_ext import APIConnectionError, APIResponseValidationError
+
+pytest.importorskip("socksio")
+
+__all__ = ["ca", "trust"]
+
+NO_AUTHENTICATION = b"\x05\x00"
+SUCCEEDED = b"\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x00"
+HOST_UNREACHABLE = b"\x05\x04\x00\x01\x00\x00\x00\x00\x00\x00"
+GENERAL_FAILURE = b"\x05\x01\x00\x01\x00\x00\x00\x00\x00\x00"
+API_HOST = "api.tapti.test"  # not loopback by its name, so the proxy is used
+
+
+def socks5(
+    target_port: int,
+    asked: list[bytes],
+    *,
+    greeting_answer: bytes = NO_AUTHENTICATION,
+    reply: bytes = SUCCEEDED,
+) -> Callable[[socket.socket], None]:
+    """A SOCKS5 proxy's side of one connection: its answers as given, and after a success the
+    tunnel relayed to 127.0.0.1:``target_port``, whatever host was asked for (``asked``)."""
+
+    def handle(client: socket.socket) -> None:
+        client.recv(64)  # the greeting
+        client.sendall(greeting_answer)
+        if greeting_answer != NO_AUTHENTICATION:
+            return
+        asked.append(client.recv(300))  # the CONNECT, naming the host
+        client.sendall(reply)
+        if reply == SUCCEEDED:
+            with socket.create_connection(("127.0.0.1", target_port)) as upstream:
+                relay(client, upstream)
+
+    return handle
+
+
+def relay(one: socket.socket, other: socket.socket) -> None:
+    """Bytes both ways until either side closes."""
+    peer = {one: other, other: one}
+    while True:
+        readable, _, _ = select.select(list(peer), [], [], 5)
+        for side in readable:
+            data = side.recv(65536)
+            if not data:
+                return
+            peer[side].sendall(data)
+        if not readable:
+            return
+
+
+def cut_2xx(requests: list[bytes]) -> Callable[[socket.socket], None]:
+    """The API: reads a request, answers the start of a 200, and closes."""
+
+    def handle(connection: socket.socket) -> None:
+        request = b""
+        while b"}" not in request:  # the JSON body's end
+            request += connection.recv(4096)
+        requests.append(request)
+        connection.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n{"oauth_')
+
+    return handle
+
+
+@pytest.fixture
+def servers() -> Iterator[Callable[[Callable[[socket.socket], None]], TlsServer]]:
+    started: list[TlsServer] = []
+
+    def start(handle: Callable[[socket.socket], None]) -> TlsServer:
+        started.append(TlsServer(handle))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.close()
+
+
+@pytest.fixture
+def through(monkeypatch: pytest.MonkeyPatch) -> Callable[[TlsServer], None]:
+    """Send every call through ``proxy``, and nothing of the shell's proxy settings."""
+
+    def use(proxy: TlsServer) -> None:
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+            monkeypatch.delenv(name.lower(), raising=False)
+        monkeypatch.delenv("all_proxy", raising=False)
+        monkeypatch.setenv("ALL_PROXY", f"socks5://127.0.0.1:{proxy.port}")
+
+    return use
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_an_https_call_through_a_socks_proxy_gets_its_token(
+    ca: trustme.CA, trust: Any, servers: Any, through: Any, way: str
+) -> None:
+    api = servers(answering_over_tls(server_context(ca, API_HOST)))
+    asked: list[bytes] = []
+    trust(ca)
+    through(servers(socks5(api.port, asked)))
+    portal_url = call(way, f"https://{API_HOST}:{api.port}")
+    assert "sdk_token=" in portal_url
+    assert len(asked) == 1
+    assert API_HOST.encode() in asked[0]
+
+
+@pytest.mark.parametrize(
+    "reply", [HOST_UNREACHABLE, GENERAL_FAILURE], ids=["unreachable", "failure"]
+)
+@pytest.mark.parametrize("way", WAYS)
+def test_a_socks_proxys_refusal_is_a_connection_error_and_retried(
+    servers: Any, through: Any, way: str, reply: bytes
+) -> None:
+    api = servers(cut_2xx([]))
+    asked: list[bytes] = []
+    proxy = servers(socks5(api.port, asked, reply=reply))
+    through(proxy)
+    with pytest.raises(APIConnectionError, match=r"could not connect.*3 attempts"):
+        call(way, f"http://{API_HOST}:{api.port}", allow_insecure_http=True)
+    assert len(asked) == 3  # max_retries=2: the API was never reached, so each try is safe
+    assert api.connections == 0
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", b"\x05"],
+    ids=["an-http-proxy", "cut-short"],
+)
+@pytest.mark.parametrize("way", WAYS)
+def test_an_answer_to_the_greeting_that_is_not_socks_is_a_connection_error(
+    servers: Any, through: Any, way: str, answer: bytes
+) -> None:
+    proxy = servers(socks5(1, [], greeting_answer=answer))
+    through(proxy)
+    with pytest.raises(APIConnectionError, match="the proxy's answer is not SOCKS5"):
+        call(way, f"http://{API_HOST}:1", allow_insecure_http=True)
+    assert proxy.connections == 3
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_a_2xx_cut_short_behind_a_socks_tunnel_is_not_sent_again(
+    servers: Any, through: Any, way: str
+) -> None:
+    requests: list[bytes] = []
+    api = servers(cut_2xx(requests))
+    through(servers(socks5(api.port, [])))
+    with pytest.raises(APIResponseValidationError, match="not retried"):
+        call(way, f"http://{API_HOST}:{api.port}", allow_insecure_http=True)
+    assert len(requests) == 1
