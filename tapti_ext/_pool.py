@@ -187,7 +187,10 @@ def _bypassed(url: httpx2.URL, no_proxy: str) -> bool:
     """Whether ``NO_PROXY`` excludes ``url``, read as httpx2 reads it: ``*``, a domain and its
     subdomains (``tapti.ai``, ``.tapti.ai``, ``*.tapti.ai``), an address or a network
     (``10.0.0.0/8``, ``[2001:db8::1]``), each maybe with a scheme or a port, which must then
-    be the URL's (``api.tapti.ai:8443`` leaves port 443 to the proxy)."""
+    be the URL's (``api.tapti.ai:8443`` leaves port 443 to the proxy). Unlike httpx2, a port
+    matches the scheme's default (``api.tapti.ai:443``) and a trailing dot is the same host.
+    An entry nothing can match (``*ai``, a port that is no number) excludes nothing: going
+    direct where a proxy is required is the mistake to avoid."""
     name = url.host.strip("[]").rstrip(".").lower()
     port = url.port or DEFAULT_PORTS.get(url.scheme)
     try:
@@ -197,13 +200,15 @@ def _bypassed(url: httpx2.URL, no_proxy: str) -> bool:
     for entry in no_proxy.split(","):
         excluded, scheme, entry_port = _excluded_host(entry)
         if (scheme is not None and scheme != url.scheme) or entry_port not in {None, port}:
-            continue
+            continue  # entry_port -1: one that is no number
         if excluded == "*":
             return True
         try:
             network = ipaddress.ip_network(excluded, strict=False)
         except ValueError:
-            domain = excluded.lstrip("*").lstrip(".").rstrip(".")
+            domain = (excluded[2:] if excluded.startswith("*.") else excluded.lstrip(".")).rstrip(
+                "."
+            )
             if domain and (name == domain or name.endswith("." + domain)):
                 return True
         else:
@@ -214,18 +219,22 @@ def _bypassed(url: httpx2.URL, no_proxy: str) -> bool:
 
 def _excluded_host(entry: str) -> tuple[str, str | None, int | None]:
     """One ``NO_PROXY`` entry's host (an IPv6 address without its brackets), and its scheme
-    and port where it names them."""
+    and port where it names them (-1 for a port that is no number, which no URL has)."""
     entry = entry.strip().lower()
     scheme = None
     if "://" in entry:
         scheme, _, entry = entry.partition("://")
     if entry.startswith("["):
         host, _, rest = entry[1:].partition("]")
-        return host, scheme, int(rest[1:]) if rest[1:].isdigit() else None
+        return host, scheme, _entry_port(rest[1:]) if rest else None
     if entry.count(":") == 1:  # a name or an IPv4 address with a port
         host, _, port = entry.partition(":")
-        return host, scheme, int(port) if port.isdigit() else None
+        return host, scheme, _entry_port(port)
     return entry, scheme, None
+
+
+def _entry_port(text: str) -> int:
+    return int(text) if text.isdigit() and text.isascii() else -1
 
 
 def _proxy_variable(scheme: str) -> tuple[str, str] | None:

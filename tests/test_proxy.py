@@ -521,7 +521,15 @@ def test_an_empty_lower_case_no_proxy_wins_over_no_proxy(
 
 
 @pytest.mark.parametrize(
-    "no_proxy", ["api.tapti.example:8443", "http://api.tapti.example", "other.example"]
+    "no_proxy",
+    [
+        "api.tapti.example:8443",
+        "http://api.tapti.example",
+        "other.example",
+        "*example",  # a "*" is all hosts alone, or "*." and a domain (probe 20: all of .example)
+        "*tapti.example",
+        "api.tapti.example:443/x",  # a port that is no number (probe 20: any port)
+    ],
 )
 def test_a_no_proxy_entry_for_another_port_or_scheme_leaves_the_call_to_the_proxy(
     proxy: RecordingProxy, clean_env: pytest.MonkeyPatch, no_proxy: str
