@@ -158,17 +158,27 @@ class _PipelineClient(AuthenticatedClient):
 
     def get_httpx_client(self) -> httpx2.Client:
         if self._client is None:
-            raise InvalidInputError(
-                "AsyncTapti.raw serves the generated asyncio functions; use Tapti.raw"
+            raise self._without_client(
+                Pipeline, "AsyncTapti.raw serves the generated asyncio functions; use Tapti.raw"
             )
         return self._client
 
     def get_async_httpx_client(self) -> httpx2.AsyncClient:
         if self._async_client is None:
-            raise InvalidInputError(
-                "Tapti.raw serves the generated sync functions; use AsyncTapti.raw"
+            raise self._without_client(
+                AsyncPipeline, "Tapti.raw serves the generated sync functions; use AsyncTapti.raw"
             )
         return self._async_client
+
+    def _without_client(self, kind: type, other_kind: str) -> InvalidInputError:
+        """Why there is no httpx2 client of the kind asked for: the other kind's raw client, or
+        a copy made past ``_copy`` (``attrs.evolve``), which no transport was attached to."""
+        if self._route is not None and not isinstance(self._route.pipeline, kind):
+            return InvalidInputError(other_kind)
+        return InvalidInputError(
+            "this copy of tapti.raw has no client to send with: copy it with with_headers(), "
+            "with_cookies() or with_timeout(), not attrs.evolve()"
+        )
 
     def __enter__(self) -> Self:
         return self

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import attrs
 import httpx2
 import pytest
 from _fields import portal_body, portal_of
@@ -572,3 +573,19 @@ async def test_async_raw_refuses_the_sync_functions() -> None:
 def test_sync_raw_refuses_the_async_functions(tapti: Tapti) -> None:
     with pytest.raises(InvalidInputError, match="sync"):
         tapti.raw.get_async_httpx_client()
+
+
+@pytest.mark.anyio
+async def test_a_raw_client_copied_by_attrs_evolve_is_refused_for_what_it_is(
+    tapti_mock: MockTaptiServer,
+) -> None:
+    # Probe 20: each copy was told it was the other kind's raw client.
+    async with AsyncTapti(api_key=tapti_mock.api_key, base_url=tapti_mock.url) as async_tapti:
+        with pytest.raises(InvalidInputError, match=r"not attrs\.evolve\(\)"):
+            attrs.evolve(async_tapti.raw, base_url="http://127.0.0.1:1").get_async_httpx_client()
+    with Tapti(api_key=tapti_mock.api_key, base_url=tapti_mock.url) as tapti:
+        copied = attrs.evolve(tapti.raw, base_url="http://127.0.0.1:1")
+        with pytest.raises(InvalidInputError, match=r"not attrs\.evolve\(\)"):
+            copied.get_httpx_client()
+        with pytest.raises(InvalidInputError, match="serves the generated sync functions"):
+            copied.get_async_httpx_client()
