@@ -330,11 +330,18 @@ def test_wrong_types_are_422(client: httpx2.Client, changes: dict[str, Any], fie
         "/users/a/b/sdk-token",
         "/v1/users/u1/sdk-token",
         "/users/sdk-token",
+        # Ids the SDK refuses to send, decoded as a server would (probe 20: each got a token).
+        "/users/%2e%2e/sdk-token",
+        "/users/%2E/sdk-token",
+        "/users/a%00b/sdk-token",
+        "/users/%ff/sdk-token",
+        "/users/%20/sdk-token",
     ],
 )
-def test_unknown_path_is_404(client: httpx2.Client, path: str) -> None:
+def test_unknown_path_is_404(server: MockTaptiServer, client: httpx2.Client, path: str) -> None:
     response = client.post(path, json=VALID)
     assert response.status_code == 404
+    assert server.requests[-1].user_id is None
     assert isinstance(response.json()["message"], str)
 
 

@@ -100,6 +100,7 @@ class Operation:
 
 
 _PARAMETER: Final = re.compile(r"{[^{}]+}")  # a path template's parameter
+_CONTROLS: Final = re.compile("[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +118,25 @@ class Route:
         return ", ".join(self.operations)
 
     def match(self, path: str) -> dict[str, str] | None:
-        """The decoded path parameters when ``path`` (without its query) is this route's."""
+        """The decoded path parameters when ``path`` (without its query) is this route's.
+
+        Not for a parameter the SDK refuses to send (``..``, a control character, blank, bytes
+        that are not UTF-8): a server normalising the path would route it elsewhere, or refuse
+        it, and a client written by hand should not pass against the mock alone. (The SDK's own
+        check lives beside the generated client, which the mock must not need.)"""
         found = self.pattern.fullmatch(path)
         if found is None:
             return None
-        return {
-            name: unquote(value)
-            for name, value in zip(self.parameters, found.groups(), strict=True)
-        }
+        params = {}
+        for name, value in zip(self.parameters, found.groups(), strict=True):
+            try:
+                decoded = unquote(value, errors="strict")
+            except UnicodeDecodeError:
+                return None
+            if decoded in {".", ".."} or not decoded.strip() or _CONTROLS.search(decoded):
+                return None
+            params[name] = decoded
+        return params
 
 
 class Spec:
