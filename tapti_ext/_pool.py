@@ -206,9 +206,8 @@ def _bypassed(url: httpx2.URL, no_proxy: str) -> bool:
         try:
             network = ipaddress.ip_network(excluded, strict=False)
         except ValueError:
-            domain = (excluded[2:] if excluded.startswith("*.") else excluded.lstrip(".")).rstrip(
-                "."
-            )
+            domain = excluded[2:] if excluded.startswith("*.") else excluded.lstrip(".")
+            domain = domain.rstrip(".")
             if domain and (name == domain or name.endswith("." + domain)):
                 return True
         else:

@@ -577,10 +577,11 @@ class MockTaptiServer:
     Use it as a context manager (``with MockTaptiServer(api_key="k") as server:``) or call
     ``start()``/``stop()``. For ``POST /users/{id}/sdk-token`` it answers, in this order: 404 for
     a path the spec does not declare, or whose ``{id}`` the SDK would not send (``..``, blank,
-    a control character, bytes that are not UTF-8, once percent-decoded) (405 with ``Allow`` for an undeclared method on one of its
-    paths, whatever the method's name), 401 unless the API key comes as one of the operation's
-    security alternatives in the spec (the ``x-api-key`` header), 400 for a body that is not
-    JSON (411 for a chunked one, 413 over 1 MiB), 422 with
+    a control character, bytes that are not UTF-8, once percent-decoded); 405 with ``Allow``
+    for an undeclared method on one of its paths, whatever the method's name; 401 unless the
+    API key comes as one of the operation's security alternatives in the spec (the
+    ``x-api-key`` header); 400 for a body that is not JSON (411 for a chunked one, 413 over
+    1 MiB); 422 with
     ``{"message", "errors": [{"field", "message"}]}`` for JSON the request schema refuses, and
     otherwise 200 with the response schema's object: ``oauth_portal_url`` is
     ``<portal_url>?sdk_token=<fresh token>&origin=<redirect_url>``. Every API answer is JSON (but a
