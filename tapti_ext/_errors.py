@@ -23,6 +23,7 @@ Messages never hold the API key or an SDK token: errors are built from the respo
 from __future__ import annotations
 
 import codecs
+import inspect
 import json
 import re
 import ssl
@@ -30,6 +31,7 @@ import sys
 import traceback
 from collections.abc import Callable, Coroutine, Iterator
 from functools import cache, lru_cache, wraps
+from types import TracebackType
 from typing import Any, Final, ParamSpec, TypeAlias, TypeVar, cast
 from urllib.parse import SplitResult, unquote, unquote_plus, urlsplit, urlunsplit
 
@@ -784,11 +786,31 @@ def forget_locals(
             continue
         seen.add(id(current))
         traceback.clear_frames(current.__traceback__)
+        _clear_returned_callers(current.__traceback__)
         if secret:
             _mask_messages(current, secret)
         pending += [current.__cause__, current.__context__]
         if isinstance(current, BaseExceptionGroup):  # a transport's, anyio's: each member too
             pending += current.exceptions
+
+
+# A generator's, coroutine's or async generator's frame (inspect is loaded with the clients).
+_SUSPENDABLE: Final = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+
+
+def _clear_returned_callers(tb: TracebackType | None) -> None:
+    """Clear the callers of ``tb``'s first frame that have returned since. CPython keeps a
+    caller alive as ``f_back`` of a frame that outlives its call: an error caught, handed up as
+    an outcome and raised later as a cause keeps the frame that received it, with its pipeline
+    and pool (probe 20b). The first caller still running ends the walk, and so does a
+    generator's or coroutine's frame, which clearing would close."""
+    caller = tb.tb_frame.f_back if tb is not None else None
+    while caller is not None and not caller.f_code.co_flags & _SUSPENDABLE:
+        try:
+            caller.clear()
+        except RuntimeError:  # running: it and its callers are the call's own stack
+            return
+        caller = caller.f_back
 
 
 _P = ParamSpec("_P")

@@ -9,7 +9,8 @@ from types import FrameType
 
 def chain_frames(exc: BaseException) -> Iterator[FrameType]:
     """The frames of ``exc``'s traceback and of every exception in its cause and context
-    chain, each exception once."""
+    chain, each exception once, and the callers each traceback's first frame still links to
+    (``f_back``: a frame kept past its return keeps its caller's, probe 20b)."""
     pending: list[BaseException | None] = [exc]
     seen: set[int] = set()
     while pending:
@@ -18,4 +19,8 @@ def chain_frames(exc: BaseException) -> Iterator[FrameType]:
             continue
         seen.add(id(current))
         yield from (frame for frame, _ in traceback.walk_tb(current.__traceback__))
+        caller = current.__traceback__.tb_frame.f_back if current.__traceback__ else None
+        while caller is not None:
+            yield caller
+            caller = caller.f_back
         pending += [current.__cause__, current.__context__]
