@@ -219,10 +219,16 @@ class _Streams:
     def add(self, stream: Any) -> None:
         self._streams.add(stream)
 
-    def release_inherited(self) -> None:
+    def release_inherited(self) -> list[Any]:
+        """Release every stream's socket. Returns the backend's own streams beneath them, which
+        hold the descriptors: the caller keeps them (``keep_inherited``) where their finalisers
+        must not run."""
+        held = []
         for stream in list(self._streams):
             release_socket(stream.get_extra_info("socket"))
+            held.append(stream.raw_stream())
         self._streams.clear()
+        return held
 
     def close_after_trio_run(self) -> None:
         """Close every descriptor after the trio run that owned them ended: each trio socket
@@ -257,6 +263,11 @@ class _Discardable:
         if info == "is_readable" and self._discarded:
             return True
         return self._inner.get_extra_info(info)
+
+    def raw_stream(self) -> Any:
+        """The backend's own stream, beneath any TLS layer (``_tls``): what holds the socket."""
+        inner = self._inner
+        return getattr(inner, "raw_stream", inner)
 
     def tls_holds_more(self) -> bool:
         """Whether the SDK's TLS layer (``_tls``) holds bytes past what was read."""

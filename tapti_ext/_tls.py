@@ -111,6 +111,12 @@ class _Tls:
         self._settled = False  # the handshake is over
         self._renegotiating = False  # TLS 1.2 only: a handshake began after the first
 
+    @property
+    def raw_stream(self) -> Any:
+        """The stream beneath every TLS layer (two through an https proxy)."""
+        inner = self._inner
+        return inner.raw_stream if isinstance(inner, _Tls) else inner
+
     def _took(self, data: bytes) -> None:
         if data:
             self.records.saw(data)

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpcore2
 import httpx2
 import pytest
 
@@ -211,6 +213,33 @@ def test_async_close_from_an_ended_loops_successor_releases_the_sockets(
     while _open_descriptors() > before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _open_descriptors() <= before
+
+
+def test_an_async_client_closed_from_an_ended_loops_successor_keeps_no_pool(
+    tapti_mock: MockTaptiServer,
+) -> None:
+    # Probe 20b: each kept its whole pool (TLS objects and all) for the life of the process;
+    # only what holds the descriptors must stay.
+    def pools() -> int:
+        gc.collect()
+        return sum(isinstance(o, httpcore2.AsyncConnectionPool) for o in gc.get_objects())
+
+    before = pools()
+    clients = [AsyncTapti(api_key=tapti_mock.api_key, base_url=tapti_mock.url) for _ in range(5)]
+
+    async def use() -> None:
+        for i, client in enumerate(clients):
+            await client.user(f"u{i}").create_sdk_token(**CALL)
+
+    async def close_all() -> None:
+        for client in clients:
+            await client.close()
+
+    asyncio.run(use())
+    assert pools() == before + 5
+    asyncio.run(close_all())
+    clients.clear()
+    assert pools() == before
 
 
 def test_async_close_after_its_trio_run_ended_closes_every_descriptor(
