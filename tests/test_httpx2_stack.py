@@ -190,24 +190,30 @@ def _open_descriptors() -> int:
     return found
 
 
+def _clients(mock: MockTaptiServer, count: int) -> list[AsyncTapti]:
+    return [AsyncTapti(api_key=mock.api_key, base_url=mock.url) for _ in range(count)]
+
+
+async def _use_each(clients: list[AsyncTapti]) -> None:
+    """One call through each client: each keeps a connection to the mock in this loop."""
+    for i, client in enumerate(clients):
+        await client.user(f"u{i}").create_sdk_token(**CALL)
+
+
+async def _close_each(clients: list[AsyncTapti]) -> None:
+    for client in clients:
+        await client.close()
+
+
 def test_async_close_from_an_ended_loops_successor_releases_the_sockets(
     tapti_mock: MockTaptiServer,
 ) -> None:
-    clients = [AsyncTapti(api_key=tapti_mock.api_key, base_url=tapti_mock.url) for _ in range(20)]
-
-    async def use() -> None:
-        for i, client in enumerate(clients):
-            await client.user(f"u{i}").create_sdk_token(**CALL)
-
+    clients = _clients(tapti_mock, 20)
     before = _open_descriptors()
-    asyncio.run(use())  # each client keeps one connection to the mock, in a loop now ended
+    asyncio.run(_use_each(clients))  # in a loop now ended
     assert _open_descriptors() >= before + 20
 
-    async def close_all() -> None:
-        for client in clients:
-            await client.close()
-
-    asyncio.run(close_all())
+    asyncio.run(_close_each(clients))
     # The mock's side of each connection closes once it reads the end: give it a moment.
     deadline = time.monotonic() + 5
     while _open_descriptors() > before and time.monotonic() < deadline:
@@ -225,19 +231,10 @@ def test_an_async_client_closed_from_an_ended_loops_successor_keeps_no_pool(
         return sum(isinstance(o, httpcore2.AsyncConnectionPool) for o in gc.get_objects())
 
     before = pools()
-    clients = [AsyncTapti(api_key=tapti_mock.api_key, base_url=tapti_mock.url) for _ in range(5)]
-
-    async def use() -> None:
-        for i, client in enumerate(clients):
-            await client.user(f"u{i}").create_sdk_token(**CALL)
-
-    async def close_all() -> None:
-        for client in clients:
-            await client.close()
-
-    asyncio.run(use())
+    clients = _clients(tapti_mock, 5)
+    asyncio.run(_use_each(clients))
     assert pools() == before + 5
-    asyncio.run(close_all())
+    asyncio.run(_close_each(clients))
     clients.clear()
     assert pools() == before
 
@@ -246,23 +243,15 @@ def test_async_close_after_its_trio_run_ended_closes_every_descriptor(
     tapti_mock: MockTaptiServer,
 ) -> None:
     trio = pytest.importorskip("trio")
-    clients = [AsyncTapti(api_key=tapti_mock.api_key, base_url=tapti_mock.url) for _ in range(10)]
-
-    async def use() -> None:
-        for i, client in enumerate(clients):
-            await client.user(f"u{i}").create_sdk_token(**CALL)
-
-    async def close_all() -> None:
-        for client in clients:
-            await client.close()
+    clients = _clients(tapti_mock, 10)
 
     def descriptors() -> int:  # sockets, and any pointed at /dev/null
         return len(os.listdir("/proc/self/fd"))
 
     before = descriptors()
-    trio.run(use)  # each client keeps one connection to the mock, in a run now ended
+    trio.run(_use_each, clients)  # in a run now ended
     assert descriptors() >= before + 10
-    trio.run(close_all)
+    trio.run(_close_each, clients)
     deadline = time.monotonic() + 5  # the mock's side closes once it reads the end
     while descriptors() > before and time.monotonic() < deadline:
         time.sleep(0.05)

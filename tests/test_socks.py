@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import select
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import trustme
-from test_tls import WAYS, TlsServer, answering_over_tls, ca, call, server_context, trust
+from test_tls import WAYS, TlsServer, answering_over_tls, ca, call, serve, server_context, trust
 
 from tapti_ext import APIConnectionError, APIResponseValidationError
 
 pytest.importorskip("socksio")
 
-__all__ = ["ca", "trust"]
+__all__ = ["ca", "serve", "trust"]
 
 NO_AUTHENTICATION = b"\x05\x00"
 SUCCEEDED = b"\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x00"
@@ -81,19 +81,6 @@ def cut_2xx(requests: list[bytes]) -> Callable[[socket.socket], None]:
 
 
 @pytest.fixture
-def servers() -> Iterator[Callable[[Callable[[socket.socket], None]], TlsServer]]:
-    started: list[TlsServer] = []
-
-    def start(handle: Callable[[socket.socket], None]) -> TlsServer:
-        started.append(TlsServer(handle))
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.close()
-
-
-@pytest.fixture
 def through(monkeypatch: pytest.MonkeyPatch) -> Callable[[TlsServer], None]:
     """Send every call through ``proxy``, and nothing of the shell's proxy settings."""
 
@@ -109,12 +96,12 @@ def through(monkeypatch: pytest.MonkeyPatch) -> Callable[[TlsServer], None]:
 
 @pytest.mark.parametrize("way", WAYS)
 def test_an_https_call_through_a_socks_proxy_gets_its_token(
-    ca: trustme.CA, trust: Any, servers: Any, through: Any, way: str
+    ca: trustme.CA, trust: Any, serve: Any, through: Any, way: str
 ) -> None:
-    api = servers(answering_over_tls(server_context(ca, API_HOST)))
+    api = serve(answering_over_tls(server_context(ca, API_HOST)))
     asked: list[bytes] = []
     trust(ca)
-    through(servers(socks5(api.port, asked)))
+    through(serve(socks5(api.port, asked)))
     portal_url = call(way, f"https://{API_HOST}:{api.port}")
     assert "sdk_token=" in portal_url
     assert len(asked) == 1
@@ -126,11 +113,11 @@ def test_an_https_call_through_a_socks_proxy_gets_its_token(
 )
 @pytest.mark.parametrize("way", WAYS)
 def test_a_socks_proxys_refusal_is_a_connection_error_and_retried(
-    servers: Any, through: Any, way: str, reply: bytes
+    serve: Any, through: Any, way: str, reply: bytes
 ) -> None:
-    api = servers(cut_2xx([]))
+    api = serve(cut_2xx([]))
     asked: list[bytes] = []
-    proxy = servers(socks5(api.port, asked, reply=reply))
+    proxy = serve(socks5(api.port, asked, reply=reply))
     through(proxy)
     with pytest.raises(APIConnectionError, match=r"could not connect.*3 attempts"):
         call(way, f"http://{API_HOST}:{api.port}", allow_insecure_http=True)
@@ -145,9 +132,9 @@ def test_a_socks_proxys_refusal_is_a_connection_error_and_retried(
 )
 @pytest.mark.parametrize("way", WAYS)
 def test_an_answer_to_the_greeting_that_is_not_socks_is_a_connection_error(
-    servers: Any, through: Any, way: str, answer: bytes
+    serve: Any, through: Any, way: str, answer: bytes
 ) -> None:
-    proxy = servers(socks5(1, [], greeting_answer=answer))
+    proxy = serve(socks5(1, [], greeting_answer=answer))
     through(proxy)
     with pytest.raises(APIConnectionError, match="the proxy's answer is not SOCKS5"):
         call(way, f"http://{API_HOST}:1", allow_insecure_http=True)
@@ -156,11 +143,11 @@ def test_an_answer_to_the_greeting_that_is_not_socks_is_a_connection_error(
 
 @pytest.mark.parametrize("way", WAYS)
 def test_a_2xx_cut_short_behind_a_socks_tunnel_is_not_sent_again(
-    servers: Any, through: Any, way: str
+    serve: Any, through: Any, way: str
 ) -> None:
     requests: list[bytes] = []
-    api = servers(cut_2xx(requests))
-    through(servers(socks5(api.port, [])))
+    api = serve(cut_2xx(requests))
+    through(serve(socks5(api.port, [])))
     with pytest.raises(APIResponseValidationError, match="not retried"):
         call(way, f"http://{API_HOST}:{api.port}", allow_insecure_http=True)
     assert len(requests) == 1
