@@ -62,6 +62,8 @@ from ._deadline import CONNECT_TIMEOUT, Attempt, current_attempt
 from ._inputs import is_ip, is_loopback_name
 
 __all__ = [
+    "HTTP_PROXY_HANDSHAKE",
+    "SOCKS_HANDSHAKE",
     "AsyncTrackingBackend",
     "TrackingBackend",
     "generation",
@@ -80,10 +82,11 @@ _DONTWAIT: Final = getattr(socket, "MSG_DONTWAIT", 0)
 _PEEK_NOW: Final = socket.MSG_PEEK | _DONTWAIT if _DONTWAIT else 0
 _PEEKED: Final = 64
 _A_MOMENT: Final = 0.01
-# The first byte of each message a SOCKS5 client sends before its tunnel is up: the greeting
-# and the CONNECT (version 5), the user and password (version 1, RFC 1929). A request starts
-# with its method's letters, a JSON body with "{".
-_SOCKS_VERSIONS: Final = (b"\x05", b"\x01")
+# How the messages of a proxy's handshake begin, written on a proxied connection before its
+# request (``_pool`` gives a backend its proxy's): an HTTP proxy's CONNECT; a SOCKS5 proxy's
+# greeting and CONNECT (version 5) and its user and password (version 1, RFC 1929).
+HTTP_PROXY_HANDSHAKE: Final = (b"CONNECT ",)
+SOCKS_HANDSHAKE: Final = (b"\x05", b"\x01")
 # Where a name of this machine connects, in turn (``connect_addresses``).
 _LOOPBACK_ADDRESSES: Final = ("127.0.0.1", "::1")
 
@@ -183,18 +186,22 @@ def _look_for_an_answer(inner: Any) -> None:
         attempt.saw_waiting(waiting)
 
 
-def _sending(buffer: bytes) -> None:
-    """Tell the attempt whose bytes go out. A proxy's handshake (an HTTP proxy's CONNECT, a
-    SOCKS proxy's greeting): what arrives next is the proxy's answer, whose success says nothing
-    of the API's. The request, after one: what arrives is the API's again (through SOCKS to a
-    plain-http API no TLS start says so)."""
+def _sending(buffer: bytes, handshake: tuple[bytes, ...]) -> tuple[bytes, ...]:
+    """Tell the attempt what a proxied connection writes before its request, and return what
+    may still come of the proxy's ``handshake`` (nothing once the request goes out).
+
+    A message of the handshake: what arrives next is the proxy's answer, whose success says
+    nothing of the API's. The request: what arrives is the API's again (through SOCKS to a
+    plain-http API, no TLS start says so). Only a proxied connection's first writes are looked
+    at: a request's body may begin with any byte."""
     attempt = current_attempt.get()
-    if attempt is None:
-        return
-    if buffer.startswith(b"CONNECT ") or buffer[:1] in _SOCKS_VERSIONS:
-        attempt.tunnelling = True
-    elif attempt.tunnelling and buffer:  # h11 ends a CONNECT with an empty write
+    if not buffer or buffer.startswith(handshake):  # h11 ends a CONNECT with an empty write
+        if buffer and attempt is not None:
+            attempt.tunnelling = True
+        return handshake
+    if attempt is not None and attempt.tunnelling:
         attempt.restart()
+    return ()
 
 
 def _tunnelled() -> None:
@@ -247,11 +254,12 @@ class _Discardable:
     """What both stream kinds share: the inner stream, whether it may be reused, and a request
     head waiting for what follows it."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, handshake: tuple[bytes, ...]) -> None:
         self._inner = inner
         self._discarded = False
         self._head = b""
         self._head_next = True
+        self._handshake = handshake  # a proxy's, until the request goes out (``_sending``)
 
     def discard(self) -> None:
         """Never reuse this connection: it reads as "closed by the server" (readable while
@@ -309,8 +317,8 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
     the call at once, and closed only when the call leaves it. Closed under a blocked read,
     its number could be handed to another socket of the process and read by the call."""
 
-    def __init__(self, inner: Any) -> None:
-        super().__init__(inner)
+    def __init__(self, inner: Any, handshake: tuple[bytes, ...]) -> None:
+        super().__init__(inner, handshake)
         self._guard = threading.Lock()
         self._busy = 0  # reads and writes under way
         self._shut = False  # closed: no read or write starts; the last one leaving closes
@@ -352,7 +360,8 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self._enter(httpcore2.WriteError)
         try:
-            _sending(buffer)
+            if self._handshake:
+                self._handshake = _sending(buffer, self._handshake)
             for part in self._outgoing(buffer):
                 self._send(part, timeout)
         except BaseException as exc:
@@ -503,6 +512,7 @@ class TrackingBackend(httpcore2.NetworkBackend):
         self._inner = httpcore2.SyncBackend()
         self.streams = _Streams()
         self._closed = False
+        self.handshake: tuple[bytes, ...] = ()  # its proxy's (``_pool``), for each stream
 
     def close(self) -> None:
         """Close every stream opened here, whatever the pool still knows of: an idle one now,
@@ -549,7 +559,7 @@ class TrackingBackend(httpcore2.NetworkBackend):
                     _pass_on_program_error(exc)
                 failure = exc
                 continue
-            stream = _Stream(inner)
+            stream = _Stream(inner, self.handshake)
             self.streams.add(stream)
             _opened(stream)
             if self._closed:  # the client was closed while this connected
@@ -585,7 +595,8 @@ class _AsyncStream(_Discardable, httpcore2.AsyncNetworkStream):
         return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        _sending(buffer)
+        if self._handshake:
+            self._handshake = _sending(buffer, self._handshake)
         for part in self._outgoing(buffer):
             await self._send(part, timeout)
 
@@ -639,6 +650,7 @@ class AsyncTrackingBackend(httpcore2.AsyncNetworkBackend):
     def __init__(self) -> None:
         self._inner: httpcore2.AsyncNetworkBackend | None = None
         self.streams = _Streams()
+        self.handshake: tuple[bytes, ...] = ()  # its proxy's (``_pool``), for each stream
         # Set when the client closes: calls still queued for a pool slot then open nothing.
         self.closed = False
 
@@ -675,7 +687,7 @@ class AsyncTrackingBackend(httpcore2.AsyncNetworkBackend):
                     last, port, timeout, local_address, socket_options
                 )
             if not self.closed:  # closed while this connected
-                stream = _AsyncStream(inner)
+                stream = _AsyncStream(inner, self.handshake)
                 self.streams.add(stream)
                 _opened(stream)
                 return stream

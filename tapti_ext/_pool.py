@@ -30,6 +30,7 @@ import httpx2
 from ._call import DEFAULT_PORTS, MAX_PORT
 from ._errors import InvalidInputError
 from ._inputs import bad_host_label, is_loopback
+from ._network import HTTP_PROXY_HANDSHAKE, SOCKS_HANDSHAKE
 
 if TYPE_CHECKING:
     from ._call import Call
@@ -336,10 +337,12 @@ def _pool(
     kind: Any
     if proxy.url.scheme.startswith("socks"):
         kind = httpcore2.AsyncSOCKSProxy if asynchronous else httpcore2.SOCKSProxy
+        backend.handshake = SOCKS_HANDSHAKE
     else:
         from ._tunnel import AsyncHTTPProxy, HTTPProxy  # noqa: PLC0415  (proxied clients only)
 
         kind = AsyncHTTPProxy if asynchronous else HTTPProxy
+        backend.handshake = HTTP_PROXY_HANDSHAKE
         if proxy.is_https:  # else httpcore2 loads the CA bundle anew for each proxy connection
             common["proxy_ssl_context"] = settings.ssl_context
     return kind(proxy_url=proxy.core_url, proxy_auth=proxy.auth, **common)

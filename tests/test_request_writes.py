@@ -133,7 +133,7 @@ class _Inner:
 
 def test_a_read_sends_a_held_head_first_and_the_next_head_is_held_again() -> None:
     inner = _Inner()
-    stream = _Stream(inner)
+    stream = _Stream(inner, ())
     stream.write(b"GET / HTTP/1.1\r\n\r\n")
     assert inner.events == []
     stream.read(1024)
