@@ -714,6 +714,17 @@ def _chain(exc: BaseException, until: BaseException | None) -> Iterator[BaseExce
         current = current.__cause__ or current.__context__
 
 
+NOT_SOCKS5: Final = "the proxy's answer is not SOCKS5"
+# How a proxy's refusal that another attempt would meet again begins (httpcore2's words for
+# SOCKS5's), and what the caller is told of it.
+_PROXY_REFUSALS: Final = (
+    ("407", "the proxy answered 407: the user and password of the proxy URL are missing or wrong"),
+    ("Invalid username/password", "the SOCKS proxy refused the user and password of its URL"),
+    ("Requested ", "the SOCKS proxy wants a user and password in its URL, or none"),
+    (NOT_SOCKS5, "is the proxy URL's port an HTTP proxy's? (http://, not socks5://)"),
+)
+
+
 def lasting_failure(
     exc: httpx2.RequestError, trust: str, until: BaseException | None = None
 ) -> str | None:
@@ -722,8 +733,11 @@ def lasting_failure(
     stays untrusted, a server that wants a client certificate gets the same one (or none), a
     proxy that wants other credentials refuses them again. ``trust``: where
     the trusted CAs came from (``Sources.trust``); ``until``: see ``_chain``."""
-    if isinstance(exc, httpx2.ProxyError) and str(exc).startswith("407"):
-        return "the proxy answered 407: the user and password of the proxy URL are missing or wrong"
+    if isinstance(exc, httpx2.ProxyError):
+        said = str(exc)
+        refusal = next((why for start, why in _PROXY_REFUSALS if said.startswith(start)), None)
+        if refusal is not None:
+            return refusal
     chain = list(_chain(exc, until))
     alert = next((getattr(c, "reason", None) for c in chain if isinstance(c, ssl.SSLError)), None)
     if alert in _CLIENT_CERTIFICATE_ALERTS:

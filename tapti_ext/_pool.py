@@ -28,7 +28,7 @@ import httpcore2
 import httpx2
 
 from ._call import DEFAULT_PORTS, MAX_PORT
-from ._errors import InvalidInputError
+from ._errors import NOT_SOCKS5, InvalidInputError
 from ._inputs import bad_host_label, is_loopback
 from ._network import HTTP_PROXY_HANDSHAKE, SOCKS_HANDSHAKE
 
@@ -75,7 +75,7 @@ def as_httpx_error(exc: Exception, request: httpx2.Request) -> httpx2.RequestErr
     if kind is None and isinstance(exc, ssl.SSLError):
         kind = httpx2.ReadError
     elif kind is None and _from_socksio(exc):
-        kind, said = httpx2.ProxyError, f"the proxy's answer is not SOCKS5 ({said})"
+        kind, said = httpx2.ProxyError, f"{NOT_SOCKS5} ({said})"
     if kind is None:
         return None
     error = kind(said, request=request)

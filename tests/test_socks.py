@@ -140,19 +140,25 @@ def test_a_socks_proxys_refusal_is_a_connection_error_and_retried(
 
 
 @pytest.mark.parametrize(
-    "answer",
-    [b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", b"\x05"],
-    ids=["an-http-proxy", "cut-short"],
+    ("answer", "why"),
+    [
+        (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", "an HTTP proxy's"),
+        (b"\x05", "an HTTP proxy's"),  # cut short
+        (b"\x05\x02", "wants a user and password in its URL"),
+        (b"\x05\xff", "wants a user and password in its URL"),  # no method it accepts
+    ],
+    ids=["an-http-proxy", "cut-short", "wants-a-password", "no-method"],
 )
 @pytest.mark.parametrize("way", WAYS)
-def test_an_answer_to_the_greeting_that_is_not_socks_is_a_connection_error(
-    serve: Any, through: Any, way: str, answer: bytes
+def test_a_socks_proxy_that_would_answer_the_same_again_is_asked_once(
+    serve: Any, through: Any, way: str, answer: bytes, why: str
 ) -> None:
+    # Like an HTTP proxy's 407: another attempt would meet the same answer.
     proxy = serve(socks5(1, [], greeting_answer=answer))
     through(proxy)
-    with pytest.raises(APIConnectionError, match="the proxy's answer is not SOCKS5"):
+    with pytest.raises(APIConnectionError, match=f"1 attempt.*not retried: .*{why}"):
         call(way, f"http://{API_HOST}:1", allow_insecure_http=True)
-    assert proxy.connections == 3
+    assert proxy.connections == 1
 
 
 @pytest.mark.parametrize("answer", [IN_HEAD, IN_BODY], ids=["in-its-head", "in-its-body"])
