@@ -188,8 +188,9 @@ def _bypassed(url: httpx2.URL, no_proxy: str) -> bool:
     """Whether ``NO_PROXY`` excludes ``url``, read as httpx2 reads it: ``*``, a domain and its
     subdomains (``tapti.ai``, ``.tapti.ai``, ``*.tapti.ai``), an address or a network
     (``10.0.0.0/8``, ``[2001:db8::1]``), each maybe with a scheme or a port, which must then
-    be the URL's (``api.tapti.ai:8443`` leaves port 443 to the proxy). Unlike httpx2, a port
-    matches the scheme's default (``api.tapti.ai:443``) and a trailing dot is the same host.
+    be the URL's (``api.tapti.ai:8443`` leaves port 443 to the proxy); ``.tapti.ai`` and
+    ``*.tapti.ai`` name the subdomains only. Unlike httpx2, a port matches the scheme's default
+    (``api.tapti.ai:443``) and a trailing dot is the same host.
     An entry nothing can match (``*ai``, a port that is no number) excludes nothing: going
     direct where a proxy is required is the mistake to avoid."""
     name = url.host.strip("[]").rstrip(".").lower()
@@ -207,9 +208,11 @@ def _bypassed(url: httpx2.URL, no_proxy: str) -> bool:
         try:
             network = ipaddress.ip_network(excluded, strict=False)
         except ValueError:
-            domain = excluded[2:] if excluded.startswith("*.") else excluded.lstrip(".")
-            domain = domain.rstrip(".")
-            if domain and (name == domain or name.endswith("." + domain)):
+            # "tapti.ai": it and its subdomains; ".tapti.ai" and "*.tapti.ai": subdomains only.
+            subdomains_only = excluded.startswith((".", "*."))  # "*ai" stays: it names none
+            domain = excluded.removeprefix("*." if subdomains_only else ".")
+            domain = domain.removeprefix(".").rstrip(".")
+            if domain and (name.endswith("." + domain) or (name == domain and not subdomains_only)):
                 return True
         else:
             if address is not None and address in network:
@@ -226,7 +229,9 @@ def _excluded_host(entry: str) -> tuple[str, str | None, int | None]:
         scheme, _, entry = entry.partition("://")
     if entry.startswith("["):
         host, _, rest = entry[1:].partition("]")
-        return host, scheme, _entry_port(rest[1:]) if rest else None
+        if not rest:
+            return host, scheme, None
+        return host, scheme, _entry_port(rest[1:]) if rest.startswith(":") else -1
     if entry.count(":") == 1:  # a name or an IPv4 address with a port
         host, _, port = entry.partition(":")
         return host, scheme, _entry_port(port)

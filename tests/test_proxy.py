@@ -542,3 +542,30 @@ def test_a_no_proxy_entry_for_another_port_or_scheme_leaves_the_call_to_the_prox
     ):
         tapti.user("user_1").create_sdk_token(**CALL)
     assert proxy.connections[0].startswith(b"CONNECT api.tapti.example:443 ")
+
+
+@pytest.mark.parametrize(
+    ("no_proxy", "base_url", "target"),
+    [
+        (".tapti.example", "https://tapti.example", b"tapti.example:443"),
+        ("*.tapti.example", "https://tapti.example", b"tapti.example:443"),
+        ("[2001:db8::1]x443", "https://[2001:db8::1]", b"2001:db8::1:443"),
+    ],
+    ids=["dot-domain", "star-dot-domain", "bracket-then-no-colon"],
+)
+def test_no_proxy_entries_that_name_other_hosts_leave_the_call_to_the_proxy(
+    proxy: RecordingProxy,
+    clean_env: pytest.MonkeyPatch,
+    no_proxy: str,
+    base_url: str,
+    target: bytes,
+) -> None:
+    # Review 20: ".tapti.example" and "*.tapti.example" name the subdomains only, as httpx2
+    # reads them (the apex went direct); "[::1]x443" was read as port 443.
+    clean_env.setenv("NO_PROXY", no_proxy)
+    with (
+        Tapti(api_key=API_KEY, base_url=base_url, max_retries=0) as tapti,
+        pytest.raises(APIConnectionError),  # the recording proxy tunnels nowhere
+    ):
+        tapti.user("user_1").create_sdk_token(**CALL)
+    assert proxy.connections[0].startswith(b"CONNECT " + target + b" ")
