@@ -185,14 +185,13 @@ def _environment_proxy(url: httpx2.URL) -> _Proxy | None:
 
 
 def _bypassed(url: httpx2.URL, no_proxy: str) -> bool:
-    """Whether ``NO_PROXY`` excludes ``url``, read as httpx2 reads it: ``*``, a domain and its
-    subdomains (``tapti.ai``, ``.tapti.ai``, ``*.tapti.ai``), an address or a network
-    (``10.0.0.0/8``, ``[2001:db8::1]``), each maybe with a scheme or a port, which must then
-    be the URL's (``api.tapti.ai:8443`` leaves port 443 to the proxy); ``.tapti.ai`` and
-    ``*.tapti.ai`` name the subdomains only. Unlike httpx2, a port matches the scheme's default
-    (``api.tapti.ai:443``) and a trailing dot is the same host.
-    An entry nothing can match (``*ai``, a port that is no number) excludes nothing: going
-    direct where a proxy is required is the mistake to avoid."""
+    """Whether ``NO_PROXY`` excludes ``url``, read as httpx2 reads it: ``*``, a domain
+    (``tapti.ai``: it and its subdomains; ``.tapti.ai``, ``*.tapti.ai``: its subdomains), an
+    address or a network (``10.0.0.0/8``, ``[2001:db8::1]``), each maybe with a scheme or a
+    port, which must then be the URL's (``api.tapti.ai:8443`` leaves port 443 to the proxy).
+    Unlike httpx2, a port matches the scheme's default (``api.tapti.ai:443``) and a trailing
+    dot is the same host. An entry nothing can match (``*ai``, a port that is no number)
+    excludes nothing: going direct where a proxy is required is the mistake to avoid."""
     name = url.host.strip("[]").rstrip(".").lower()
     port = url.port or DEFAULT_PORTS.get(url.scheme)
     try:
