@@ -233,7 +233,7 @@ class _Streams:
         held = []
         for stream in list(self._streams):
             release_socket(stream.get_extra_info("socket"))
-            held.append(stream.raw_stream())
+            held.append(stream.raw_stream)
         self._streams.clear()
         return held
 
@@ -272,6 +272,7 @@ class _Discardable:
             return True
         return self._inner.get_extra_info(info)
 
+    @property
     def raw_stream(self) -> Any:
         """The backend's own stream, beneath any TLS layer (``_tls``): what holds the socket."""
         inner = self._inner
