@@ -725,6 +725,16 @@ _PROXY_REFUSALS: Final = (
 )
 
 
+def without_proxy_reason(said: str) -> str:
+    """httpcore2's words for a proxy's refusal of a tunnel ("407 <its reason phrase>") with
+    the standard phrase for the status instead of the proxy's own: a proxy may echo the
+    credentials it was sent there, and those are the proxy URL's (probe 20)."""
+    status = said[:3]
+    if not (status.isdigit() and said[3:4] in ("", " ")):
+        return said
+    return f"{status} {httpx2.codes.get_reason_phrase(int(status))}".rstrip()
+
+
 def lasting_failure(
     exc: httpx2.RequestError, trust: str, until: BaseException | None = None
 ) -> str | None:

@@ -2,7 +2,8 @@
 
 httpcore2 logs each answer's headers at DEBUG, and httpx2 a caller's client's status line at
 INFO: a server (or a proxy) echoing the key in one would have it written out. ``FILTER`` sits on
-those loggers and masks every live client's key there, in any spelling.
+those loggers and masks every live client's key there, in any spelling, and the password of
+its proxy URL (a proxy's reason phrase may echo it).
 
 A module of its own, holding next to nothing: the loggers keep the filter, and with it this
 module's globals, until the interpreter's very end (logging's at-fork hook holds them). Defined
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from typing import Protocol
 
     class _Client(Protocol):
-        _api_key: str
+        logged_secrets: tuple[str, ...]
 
 
 __all__ = ["FILTER"]
@@ -62,7 +63,7 @@ class _KeyMaskingFilter(logging.Filter):
                 message = record.getMessage()
                 # An SDK token a server put in a header: as sdk_token=, or named for one.
                 shown = masked_token_headers(masked_url(message))
-                keys = {client._api_key for client in list(self.clients)}  # each key once
+                keys = {secret for client in list(self.clients) for secret in client.logged_secrets}
                 if "\\\\" in shown:
                     # httpcore2 logs header bytes by repr(), which doubles the backslash of an
                     # escape the key may be spelled with: undone where that shows a key.

@@ -28,7 +28,7 @@ import httpcore2
 import httpx2
 
 from ._call import DEFAULT_PORTS, MAX_PORT
-from ._errors import NOT_SOCKS5, InvalidInputError
+from ._errors import NOT_SOCKS5, InvalidInputError, without_proxy_reason
 from ._inputs import bad_host_label, is_loopback
 from ._network import HTTP_PROXY_HANDSHAKE, SOCKS_HANDSHAKE
 
@@ -76,6 +76,9 @@ def as_httpx_error(exc: Exception, request: httpx2.Request) -> httpx2.RequestErr
         kind = httpx2.ReadError
     elif kind is None and _from_socksio(exc):
         kind, said = httpx2.ProxyError, f"{NOT_SOCKS5} ({said})"
+    elif kind is httpx2.ProxyError:
+        said = without_proxy_reason(said)
+        exc.args = (said,)  # the chain shows it as well
     if kind is None:
         return None
     error = kind(said, request=request)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 import socket
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -285,6 +287,32 @@ def test_a_proxy_refusing_its_credentials_is_not_asked_again(
     assert f"{sent} attempt" in message
     assert ("not retried: the proxy answered 407" in message) == (sent == 1)
     assert "pw-9f3Kq" not in message  # the proxy's password
+
+
+def test_a_proxys_reason_phrase_echoing_its_credentials_is_not_quoted_nor_logged(
+    clean_env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A proxy may echo the credentials it was sent in its reason phrase (probe 20): the
+    error says the standard phrase for the status, in its message and its chain, and
+    httpcore2's DEBUG record of the answer has the proxy URL's password masked."""
+    answer = b"HTTP/1.1 407 bad credentials me:pw-9f3Kq\r\nContent-Length: 0\r\n\r\n"
+    proxy = RecordingProxy(connect_answer=answer)
+    caplog.set_level(logging.DEBUG)
+    try:
+        clean_env.setenv("HTTPS_PROXY", proxy.url.replace("//", "//me:pw-9f3Kq@"))
+        with (
+            Tapti(api_key=API_KEY, base_url="https://api.tapti.example") as tapti,
+            pytest.raises(APIConnectionError) as caught,
+        ):
+            tapti.user("user_1").create_sdk_token(**CALL)
+    finally:
+        proxy.close()
+    shown = "".join(traceback.format_exception(caught.value))
+    assert "connection error: 407 Proxy Authentication Required (" in shown
+    assert "pw-9f3Kq" not in shown
+    records = [record.getMessage() for record in caplog.records]
+    assert any("bad credentials me:***" in text for text in records), records
+    assert not [text for text in records if "pw-9f3Kq" in text]
 
 
 @pytest.mark.parametrize("way", ["sync", "async"])
