@@ -184,6 +184,14 @@ def _environment_proxy(url: httpx2.URL) -> _Proxy | None:
                 f"{variable} names a SOCKS proxy, which needs the socksio package: "
                 "pip install 'httpx2[socks]'"
             ) from None
+    if ":" in url.host and not proxy_url.scheme.startswith("socks"):
+        # httpcore2 writes the host without its brackets in the CONNECT and in a plain-http
+        # target: "2001:db8::1:443" is another address, which a lenient proxy would reach.
+        raise InvalidInputError(
+            f"the base URL's host is an IPv6 address, which the proxy in {variable} would be "
+            "asked for without its brackets (httpcore2 writes it so); add the address to "
+            "NO_PROXY, or use a host name"
+        )
     return _Proxy(proxy_url, variable)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import importlib.util
 import logging
 import socket
 import sys
@@ -287,6 +288,27 @@ def test_a_proxy_refusing_its_credentials_is_not_asked_again(
     assert f"{sent} attempt" in message
     assert ("not retried: the proxy answered 407" in message) == (sent == 1)
     assert "pw-9f3Kq" not in message  # the proxy's password
+
+
+@pytest.mark.parametrize("proxy_scheme", ["http", "https"])
+def test_an_ipv6_api_host_through_an_http_proxy_is_refused_before_anything_is_sent(
+    clean_env: pytest.MonkeyPatch, proxy_scheme: str
+) -> None:
+    """httpcore2 would ask for ``CONNECT 2001:db8::1:443``, which reads as another address
+    (probe 20, L5): refused by the constructor, pointing at NO_PROXY. A SOCKS5 proxy is given
+    the address as an address, and the address in NO_PROXY goes direct."""
+    clean_env.setenv("HTTPS_PROXY", f"{proxy_scheme}://127.0.0.1:9")
+    # "[...]x443" names no port (review 20: it was read as 443): the proxy is still the route.
+    for no_proxy in ("", "[2001:db8::1]x8443"):
+        clean_env.setenv("NO_PROXY", no_proxy)
+        with pytest.raises(InvalidInputError, match=r"IPv6 address.*HTTPS_PROXY.*NO_PROXY"):
+            Tapti(api_key=API_KEY, base_url="https://[2001:db8::1]:8443")
+    clean_env.setenv("NO_PROXY", "[2001:db8::1]")
+    Tapti(api_key=API_KEY, base_url="https://[2001:db8::1]:8443").close()
+    if importlib.util.find_spec("socksio") is not None:
+        clean_env.delenv("NO_PROXY")
+        clean_env.setenv("HTTPS_PROXY", "socks5://127.0.0.1:9")
+        Tapti(api_key=API_KEY, base_url="https://[2001:db8::1]:8443").close()
 
 
 def test_a_proxys_reason_phrase_echoing_its_credentials_is_not_quoted_nor_logged(
@@ -577,9 +599,8 @@ def test_a_no_proxy_entry_for_another_port_or_scheme_leaves_the_call_to_the_prox
     [
         (".tapti.example", "https://tapti.example", b"tapti.example:443"),
         ("*.tapti.example", "https://tapti.example", b"tapti.example:443"),
-        ("[2001:db8::1]x443", "https://[2001:db8::1]", b"2001:db8::1:443"),
     ],
-    ids=["dot-domain", "star-dot-domain", "bracket-then-no-colon"],
+    ids=["dot-domain", "star-dot-domain"],
 )
 def test_no_proxy_entries_that_name_other_hosts_leave_the_call_to_the_proxy(
     proxy: RecordingProxy,
@@ -589,7 +610,7 @@ def test_no_proxy_entries_that_name_other_hosts_leave_the_call_to_the_proxy(
     target: bytes,
 ) -> None:
     # Review 20: ".tapti.example" and "*.tapti.example" name the subdomains only, as httpx2
-    # reads them (the apex went direct); "[::1]x443" was read as port 443.
+    # reads them (the apex went direct).
     clean_env.setenv("NO_PROXY", no_proxy)
     with (
         Tapti(api_key=API_KEY, base_url=base_url, max_retries=0) as tapti,
