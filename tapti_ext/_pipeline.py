@@ -409,6 +409,8 @@ class Pipeline(_Base[httpx2.Client]):
         # The pool other threads share, and the main thread's own (see _own_pool).
         self._pool: httpcore2.ConnectionPool | None = None
         self._main_pool: httpcore2.ConnectionPool | None = None
+        # How many calls are on each main-thread pool: green threads share it (_retire).
+        self._main_users: dict[httpcore2.ConnectionPool, int] = {}
         self._wake = threading.Event()  # set by close(), so a retry wait ends at once
         self._pool_locks: dict[int, threading.Lock] = {}
 
@@ -444,11 +446,16 @@ class Pipeline(_Base[httpx2.Client]):
         if self._http is not None:
             return self._exchange(call, attempt, None)
         pool = self._own_pool()
+        if pool is not self._main_pool:
+            return self._exchange(call, attempt, pool)
+        self._main_users[pool] = self._main_users.get(pool, 0) + 1
         try:
             return self._exchange(call, attempt, pool)
         except BaseException:  # not the SDK's (its own are outcomes): maybe a signal handler's,
             self._retire(pool)  # landed inside the pool
             raise
+        finally:
+            self._leave_main(pool)
 
     def _exchange(
         self, call: Call[Any], attempt: Attempt, pool: httpcore2.ConnectionPool | None
@@ -522,6 +529,7 @@ class Pipeline(_Base[httpx2.Client]):
                     if inherited is not None:
                         _network.keep_inherited(inherited)
                 self._pool = self._main_pool = None
+                self._main_users = {}
                 self._backend = TrackingBackend()
             pool = self._main_pool if main else self._pool
             if pool is None:
@@ -534,11 +542,24 @@ class Pipeline(_Base[httpx2.Client]):
             return pool
 
     def _retire(self, pool: httpcore2.ConnectionPool) -> None:
-        """Close the main thread's pool after an exception the SDK did not raise left a call on
-        it, whatever that left held or taken inside; the next call builds a fresh one. No other
-        thread uses it, and the call it served has ended."""
+        """Hand out no more the main thread's pool after an exception the SDK did not raise
+        left a call on it, whatever that left held or taken inside; the next call builds a
+        fresh one. It is closed once its last call ends (``_leave_main``): no other thread uses
+        it, but green threads do (gevent or eventlet patching threading after the SDK was
+        imported: gunicorn's ``--preload``), and closing it under their calls sent each again
+        (probe 21)."""
         if pool is self._main_pool:
             self._main_pool = None
+
+    def _leave_main(self, pool: httpcore2.ConnectionPool) -> None:
+        users = self._main_users.get(pool)
+        if users is None:  # counted before a fork: the parent's pool, never closed here
+            return
+        if users > 1:
+            self._main_users[pool] = users - 1
+            return
+        del self._main_users[pool]
+        if pool is not self._main_pool:  # retired, and its last call has ended
             pool.close()
 
     @staticmethod

@@ -1,0 +1,114 @@
+"""Green threads: one sync client shared by a gevent worker's greenlets, and eventlet's sockets.
+
+gunicorn's ``--preload`` imports the app, and with it the SDK, before its gevent worker patches
+``threading``: every greenlet then runs in the main thread as the SDK sees it, and shares the
+main thread's own pool, which the SDK retires after an exception it did not raise (probe 21).
+Each child here runs greenlets against the project's mock, one of them cut short by a
+``gevent.Timeout``, and says what each call got; the mock counts the requests per user.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tapti_ext import _network
+from tapti_ext.testing import MockTaptiServer
+
+pytest.importorskip("gevent")  # a dev dependency: its absence here is a broken install
+
+VICTIMS = 8
+CHILD = textwrap.dedent(
+    """
+    import json, sys
+    if sys.argv[2] == "after":
+        from tapti_ext import Tapti
+    from gevent import monkey
+    monkey.patch_all()
+    import gevent
+    from tapti_ext import Tapti, TaptiError
+
+    CALL = dict(platforms="youtube", scopes="profile_read",
+                callback_url="https://app.example/cb", redirect_url="https://app.example/done")
+    tapti = Tapti(api_key="test-key", base_url=sys.argv[1], timeout=10)
+
+    def victim(index):
+        try:
+            return tapti.user(f"victim{index}").create_sdk_token(**CALL).oauth_portal_url[:8]
+        except TaptiError as exc:
+            return f"{type(exc).__name__}: {exc}"
+
+    def interrupted():
+        try:
+            with gevent.Timeout(0.3):
+                tapti.user("interrupted").create_sdk_token(**CALL)
+        except gevent.Timeout:
+            return "the Timeout passed through"
+        except BaseException as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return "no Timeout"
+
+    victims = [gevent.spawn(victim, index) for index in range(int(sys.argv[3]))]
+    gevent.sleep(0.1)  # every victim's request is sent and waits for its answer
+    cut = gevent.spawn(interrupted)
+    gevent.joinall([*victims, cut], timeout=20)
+    tapti.close()
+    print(json.dumps({"victims": [job.value for job in victims], "interrupted": cut.value}))
+    """
+)
+
+
+@pytest.fixture
+def server() -> Iterator[MockTaptiServer]:
+    with MockTaptiServer() as mock:
+        yield mock
+
+
+@pytest.mark.parametrize("patched", ["after", "before"], ids=["patched-after-import", "first"])
+def test_a_greenlets_timeout_leaves_the_others_calls_alone(
+    server: MockTaptiServer, tmp_path: Path, patched: str
+) -> None:
+    """Closing the shared pool under the other greenlets sent each of their requests again
+    (two tokens per call) or lost the answer arriving; the pool waits for its last call."""
+    server.delay_next(0.8, count=VICTIMS + 1)  # every answer, the interrupted call's too
+    script = tmp_path / "green.py"
+    script.write_text(CHILD, encoding="utf-8")
+    argv = [sys.executable, str(script), server.url, patched, str(VICTIMS)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    said = json.loads(done.stdout.strip().splitlines()[-1])
+    assert said["interrupted"] == "the Timeout passed through"
+    assert said["victims"] == ["https://"] * VICTIMS, said["victims"]
+    sent = Counter(request.path.split("/")[2] for request in server.requests)
+    assert sent == {"interrupted": 1, **{f"victim{index}": 1 for index in range(VICTIMS)}}
+
+
+class GreenSocketShape:
+    """eventlet's green socket as ``close()`` meets it: its class has no ``shutdown``, its
+    instances hand every call to the socket they wrap (``fd``)."""
+
+    def __init__(self, wrapped: socket.socket) -> None:
+        self.fd = wrapped
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.fd, name)
+
+
+def test_a_wrapped_socket_in_use_is_shut_down_through_its_instance() -> None:
+    """``close()`` with a call in flight shuts its connection down to wake it: through the
+    socket class, that raised ``AttributeError`` out of ``close()`` under eventlet, leaving the
+    call to wait out its timeout and the pool's other sockets open (probe 21)."""
+    ours, peer = socket.socketpair()
+    with ours, peer:
+        peer.settimeout(5)
+        _network._shut_down(GreenSocketShape(ours))
+        assert peer.recv(1) == b""  # the other end sees the connection end
+        assert ours.fileno() >= 0  # shut down, not closed: closing stays the pool's
