@@ -50,6 +50,7 @@ import builtins
 import contextlib
 import os
 import socket
+import ssl
 import threading
 import time
 import weakref
@@ -179,11 +180,30 @@ def _look_for_an_answer(inner: Any) -> None:
     if attempt is None or not _PEEK_NOW or not isinstance(sock, socket.socket):
         return
     try:  # the socket's own recv: on a TLS socket, the encrypted bytes, as a sign of life
-        waiting = socket.socket.recv(sock, _PEEKED, _PEEK_NOW)
+        timeout = sock.gettimeout()
+        # Not waiting at all: given a timeout, recv waits for a byte first, whatever its flags,
+        # which spent the call's budget a second time (probe 21).
+        sock.settimeout(0.0)
+        try:
+            waiting = socket.socket.recv(sock, _PEEKED, _PEEK_NOW)
+        finally:
+            sock.settimeout(timeout)
     except OSError:  # nothing waiting, or the connection is gone
         return
     if waiting:
         attempt.saw_waiting(waiting)
+
+
+def _shut_down(sock: Any) -> None:
+    """End the connection both ways, which wakes a read or write on it in another thread.
+    Below TLS: ``ssl.SSLSocket``'s own shutdown drops its TLS object under that read. Through
+    the instance otherwise: eventlet's socket class has no ``shutdown`` of its own, its
+    instances hand it to the socket they wrap (probe 21)."""
+    with contextlib.suppress(OSError):
+        if isinstance(sock, ssl.SSLSocket):
+            super(ssl.SSLSocket, sock).shutdown(socket.SHUT_RDWR)
+        else:
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _sending(buffer: bytes, handshake: tuple[bytes, ...]) -> tuple[bytes, ...]:
@@ -344,9 +364,8 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
             self._inner.close()
             return
         sock = self._inner.get_extra_info("socket")
-        if isinstance(sock, socket.socket):  # the socket's own shutdown, TLS or not
-            with contextlib.suppress(OSError):
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        if sock is not None:
+            _shut_down(sock)
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         self._enter(httpcore2.ReadError)

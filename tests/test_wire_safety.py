@@ -51,6 +51,7 @@ from test_deadline import (
 
 from tapti_ext import (
     APIResponseValidationError,
+    APITimeoutError,
     AsyncTapti,
     AuthenticationError,
     InvalidInputError,
@@ -510,6 +511,56 @@ def test_a_timeout_bounds_sending_a_large_body(flavour: str) -> None:
         reader.close()
     # One 64 KiB slice may be under way when the budget runs out.
     assert time.monotonic() - started < 5.5  # the old code: 25.7 s
+
+
+class StopsReading:
+    """Reads a request's head, then nothing more, and never answers: the body fills the
+    socket buffers and the write waits for room that never comes."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.kept: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            connection = self.listener.accept()[0]
+            self.kept.append(connection)
+            seen = b""
+            while b"\r\n\r\n" not in seen:
+                seen += connection.recv(4096)
+
+    def close(self) -> None:
+        for sock in [self.listener, *self.kept]:
+            sock.close()
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_write_that_times_out_ends_the_call_at_its_timeout(flavour: str) -> None:
+    """After a write timed out, the look for an answer already waiting waited out the socket's
+    timeout once more: ``timeout=1`` ended after 2 s (probe 21; plain httpx2: 1.04 s)."""
+    server = StopsReading()
+    big = {"padding": "x" * (8 << 20)}
+    started = time.monotonic()
+    try:
+        if flavour == "sync":
+            with (
+                Tapti(api_key=API_KEY, base_url=server.url, max_retries=0) as tapti,
+                pytest.raises(APITimeoutError),
+            ):
+                tapti.user("u").create_sdk_token(**CALL, timeout=1, extra_body=big)
+        else:
+
+            async def call() -> None:
+                async with AsyncTapti(api_key=API_KEY, base_url=server.url, max_retries=0) as t:
+                    with pytest.raises(APITimeoutError):
+                        await t.user("u").create_sdk_token(**CALL, timeout=1, extra_body=big)
+
+            asyncio.run(call())
+    finally:
+        server.close()
+    assert time.monotonic() - started < 1.7
 
 
 # --- 5. the program's own exceptions pass through ---------------------------------------------
