@@ -51,6 +51,7 @@ __all__ = [
     "MAX_PORT",
     "MAX_RESPONSE_BYTES",
     "SDK_BODY_HEADERS",
+    "STAND_IN",
     "Answer",
     "Call",
     "Extras",
@@ -150,6 +151,8 @@ class RetryPolicy:
 
 
 DEFAULT_PORTS: Final = {"https": 443, "http": 80}
+# Marks the response an error keeps when no status line was read (``Call._stand_in``).
+STAND_IN: Final = "tapti_stand_in"
 MAX_PORT: Final = 65535
 
 
@@ -893,8 +896,8 @@ class Call(Generic[_T]):
     def _stand_in(self, response: Answer | None) -> httpx2.Response:
         """What an error about an unread 2xx keeps as its response: the head that came, or
         only a 200 for the request when just a 2xx status line did."""
-        if response is None:
-            return httpx2.Response(200, request=self.request)
+        if response is None:  # its status says no more than "maybe a 2xx": marked so
+            return httpx2.Response(200, request=self.request, extensions={STAND_IN: True})
         return error_response(response, self.secret)
 
     def _where(self, retries: int) -> str:

@@ -28,7 +28,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from . import __version__
-from ._call import DEFAULT_PORTS, Answer, log
+from ._call import DEFAULT_PORTS, STAND_IN, Answer, log
 from ._errors import ResponseError, request_id_of
 from ._names import OPERATIONS
 from ._pipeline import NO_SPAN
@@ -172,7 +172,7 @@ def _attributes_at_end(outcome: Answer | BaseException) -> tuple[dict[str, Any],
     if isinstance(response, Answer):
         response = response.response()
     status = None
-    if isinstance(response, httpx2.Response):
+    if isinstance(response, httpx2.Response) and not response.extensions.get(STAND_IN):
         status = response.status_code
         attributes["http.response.status_code"] = status
         version = response.http_version.partition("/")[2]

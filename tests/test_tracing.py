@@ -36,6 +36,7 @@ from tapti_api_client.models import CreateSdkTokenRequest, Platform, Scope
 
 from tapti_ext import (
     APIConnectionError,
+    APIResponseValidationError,
     AsyncTapti,
     AuthenticationError,
     InternalServerError,
@@ -305,9 +306,10 @@ def test_a_refused_status_is_the_error_type_and_is_not_resent(
 
 class ScriptedServer:
     """An HTTP/1.1 server on 127.0.0.1 answering each request (one per connection) with the
-    next step: a status code, or ``None`` to close the connection without an answer."""
+    next step: a status code, bytes to send as they are, or ``None`` to close the connection
+    without an answer."""
 
-    def __init__(self, *steps: int | None) -> None:
+    def __init__(self, *steps: int | bytes | None) -> None:
         self.steps = list(steps)
         self.headers: list[dict[str, str]] = []  # each request's, as received
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -333,7 +335,9 @@ class ScriptedServer:
                 return
             with connection, connection.makefile("rb") as reader:
                 self.headers.append(_read_headers(reader))
-                if step is not None:
+                if isinstance(step, bytes):
+                    connection.sendall(step)
+                elif step is not None:
                     connection.sendall(_answer(step, f"raw-{len(self.headers)}"))
 
 
@@ -418,6 +422,21 @@ def test_a_connection_error_is_the_error_type(spans: Traced, slept: list[float])
     assert dict(span.attributes or {}) == attributes
     assert span.status.status_code is StatusCode.ERROR
     assert len(server.headers) == 3
+
+
+def test_an_answer_without_a_status_line_has_no_status_on_the_span(spans: Traced) -> None:
+    """The error keeps a stand-in 200 for an answer that may be a success: the span said the
+    server answered 200 (probe 21b), and a dashboard counted the failure as one."""
+    with (
+        ScriptedServer(b"\x1b[31mNOT HTTP AT ALL\r\n\r\n") as server,
+        _client(server) as tapti,
+        pytest.raises(APIResponseValidationError),
+    ):
+        tapti.user(USER).create_sdk_token(**CALL)
+    attributes = dict(the_call_span(spans).attributes or {})
+    assert attributes["error.type"] == "APIResponseValidationError"
+    assert "http.response.status_code" not in attributes
+    assert "network.protocol.version" not in attributes
 
 
 def test_a_refused_connection_is_the_error_type(spans: Traced, unused_port: int) -> None:
