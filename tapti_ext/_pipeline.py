@@ -261,8 +261,8 @@ class _Base(Generic[_Http]):
         self._settings = PoolSettings(base_url) if http_client is None else None
         proxy = self._settings.proxy if self._settings is not None else None
         # What the log filter masks in httpcore2's records: a proxy may echo its credentials.
-        password = proxy.url.password if proxy is not None else ""
-        self.logged_secrets: tuple[str, ...] = (api_key, password) if password else (api_key,)
+        echoed: tuple[str, ...] = proxy.secrets if proxy is not None else ()
+        self.logged_secrets = (api_key, *echoed)
         self._generation = _network.generation
         # A caller's client belongs to the process that first lent it to a Tapti client: in a
         # forked child its pool holds the parent's connections, whoever made the Tapti client.

@@ -15,6 +15,7 @@ Bad proxy or certificate settings in the environment are refused here, naming th
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import re
@@ -133,6 +134,16 @@ class _Proxy:
         return httpcore2.URL(
             scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
         )
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The password, and the credentials as they travel (``Basic`` base64 of
+        ``user:password``): what a proxy may echo, for the log filter to mask."""
+        auth = self.auth
+        if auth is None:
+            return ()
+        sent = base64.b64encode(b":".join(auth)).decode("ascii")
+        return (auth[1].decode(), sent) if auth[1] else (sent,)
 
     @property
     def auth(self) -> tuple[bytes, bytes] | None:

@@ -316,8 +316,13 @@ def test_a_proxys_reason_phrase_echoing_its_credentials_is_not_quoted_nor_logged
 ) -> None:
     """A proxy may echo the credentials it was sent in its reason phrase (probe 20): the
     error says the standard phrase for the status, in its message and its chain, and
-    httpcore2's DEBUG record of the answer has the proxy URL's password masked."""
-    answer = b"HTTP/1.1 407 bad credentials me:pw-9f3Kq\r\nContent-Length: 0\r\n\r\n"
+    httpcore2's DEBUG record of the answer has the proxy URL's password masked, in its
+    ``Basic`` spelling too (probe 21b)."""
+    sent = base64.b64encode(b"me:pw-9f3Kq")  # the Proxy-Authorization it was sent, echoed
+    answer = (
+        b"HTTP/1.1 407 bad credentials me:pw-9f3Kq\r\nX-Echo: Basic " + sent + b"\r\n"
+        b"Content-Length: 0\r\n\r\n"
+    )
     proxy = RecordingProxy(connect_answer=answer)
     caplog.set_level(logging.DEBUG)
     try:
@@ -334,7 +339,7 @@ def test_a_proxys_reason_phrase_echoing_its_credentials_is_not_quoted_nor_logged
     assert "pw-9f3Kq" not in shown
     records = [record.getMessage() for record in caplog.records]
     assert any("bad credentials me:***" in text for text in records), records
-    assert not [text for text in records if "pw-9f3Kq" in text]
+    assert not [text for text in records if "pw-9f3Kq" in text or sent.decode() in text]
 
 
 @pytest.mark.parametrize("way", ["sync", "async"])
