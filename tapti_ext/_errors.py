@@ -82,7 +82,6 @@ _MAX_QUOTED_MESSAGE = 300
 _MAX_QUOTED_REASON = 100
 _MAX_QUOTED_ID = 200
 # Control characters (C0, DEL, C1) and the invisible ones that reorder or hide text.
-_UNPRINTABLE = r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]"
 _MASKING_ROUNDS: Final = 4
 # Codecs Python accepts as a charset that no text is written in (``decoded``).
 _HOST_NAME_CODECS: Final = frozenset({"idna", "punycode"})
@@ -402,8 +401,15 @@ def excerpt(text: str, secret: str, limit: int = _MAX_QUOTED_MESSAGE) -> str:
     masked, made printable (no terminal escapes, no line breaks to forge log lines with), then
     bounded."""
     shown = hidden(text, secret)
-    printable = re.sub(_UNPRINTABLE, lambda c: ascii(c.group())[1:-1], shown)
+    printable = shown if shown.isprintable() else "".join(map(_printable, shown))
     return printable if len(printable) <= limit else printable[:limit] + "..."
+
+
+def _printable(char: str) -> str:
+    """``char``, or its escape when it is not printable: a control, a line or paragraph
+    separator, a format character (bidi marks, zero-width ones, Unicode tags that spell hidden
+    text: probe 21b), or a space other than the space."""
+    return char if char.isprintable() else ascii(char)[1:-1]
 
 
 def hidden(text: str, secret: str) -> str:

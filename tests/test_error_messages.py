@@ -322,8 +322,10 @@ def _status_server(
         (b"400 Bad Request", "\x1b[2J\x1b]0;owned\x07\n2026-12-02 INFO payment ok \u202etxt"),
         (b"401 " + b"R" * 15_000, ""),
         (b"401 bad key " + KEY.encode() + b"\x1b[31m", ""),
+        # Unicode tags spelling hidden words, a bidi mark, zero-width characters.
+        (b"400 Bad Request", "\U000e0049\U000e0047 \u061c\ufeff\u2060 2026-12-02 INFO payment ok"),
     ],
-    ids=["escapes-in-message", "huge-reason", "key-and-escape-in-reason"],
+    ids=["escapes-in-message", "huge-reason", "key-and-escape-in-reason", "format-characters"],
 )
 def test_server_text_in_messages_is_printable_bounded_and_redacted(
     status_line: bytes, said: str
@@ -340,8 +342,9 @@ def test_server_text_in_messages_is_printable_bounded_and_redacted(
     assert len(message) <= 600
     assert KEY not in message
     if said:  # the server's words are still there, escaped
-        assert "\\x1b[2J" in message
         assert "2026-12-02 INFO payment ok" in message
+        escaped = ("\\x1b[2J", "\\U000e0049\\U000e0047 \\u061c\\ufeff\\u2060")
+        assert any(escape in message for escape in escaped), message
 
 
 def test_a_connection_error_brackets_an_ipv6_host() -> None:
