@@ -3,7 +3,8 @@
 An error is one line on stderr, never a traceback, or with ``--json`` one JSON object on stdout;
 only a bug of tapti's own adds its traceback. The exit codes are the help's, ``_EXIT_CODES``.
 Messages name flags and environment variables: the CLI's own say them already; the library's,
-which name Python arguments, are reworded (``_CLI_TERMS``). The API key is read from
+which name Python arguments, are reworded (``_CLI_TERMS``), but for a status error's, whose
+words are the API's. The API key is read from
 ``TAPTI_API_KEY`` only: a command-line flag would show it to every user of the machine.
 ``tapti api`` (any generated operation) is in ``_cli_api``.
 """
@@ -850,7 +851,9 @@ def _failure(exc: Exception) -> _Failure | None:
     if not isinstance(exc, TaptiError | OSError):
         return None  # a bug, whose str() may fail too
     # A command that makes no client (portal-url) has no key to mask; the environment's is it.
-    message = _in_cli_terms(redacted(str(exc), os.environ.get("TAPTI_API_KEY", "").strip()))
+    message = redacted(str(exc), os.environ.get("TAPTI_API_KEY", "").strip())
+    if not isinstance(exc, APIStatusError):  # its words are the server's: quoted as they came
+        message = _in_cli_terms(message)
     if isinstance(exc, InvalidInputError):
         return _Failure("invalid_input_error", message, f"tapti: error: {message}")
     if not isinstance(exc, TaptiError):  # an OSError: a port in use

@@ -655,6 +655,18 @@ def test_a_rate_limit_in_json_says_its_status_and_how_long_to_wait(
     )
 
 
+def test_the_apis_own_words_are_quoted_as_they_came(server: MockTaptiServer) -> None:
+    """The CLI says the library's Python names as flags; the API's message is not the
+    library's, and was reworded too: a script matching it no longer matched (probe 21b)."""
+    said = "callback_url must be on a verified domain; api_key InvalidRequest"
+    server.fail_next(1, status=422, body={"message": said})
+    result = run(*API_CREATE, json.dumps(BODY), "--json", env=env_for(server))
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["error"]["message"].startswith(
+        f"422 Unprocessable Entity: {said} ("
+    )
+
+
 @pytest.mark.parametrize("command", ["api", "sdk-token"])
 def test_an_answer_that_cannot_be_parsed_is_one_line_and_exit_1(
     server: MockTaptiServer, command: str
