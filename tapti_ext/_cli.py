@@ -64,8 +64,10 @@ With --json, an error is one JSON object on stdout instead of a line on stderr:
 _MOCK_EXIT_CODES: Final = """\
 exit codes:
   0    stopped by Ctrl-C (SIGINT) or SIGTERM
-  1    the port is in use, or cannot be listened on
-  2    bad input: a usage error or a refused flag value"""
+  1    the port is in use, or cannot be listened on; or the output could not be
+       written (a full disk)
+  2    bad input: a usage error or a refused flag value
+  141  the output's reader went away (a closed pipe)"""
 _ENVIRONMENT: Final = """\
 environment:
   TAPTI_API_KEY     your API key (required to call the API; never a flag)

@@ -217,6 +217,7 @@ def test_help_everywhere_ends_with_examples_and_exit_codes(args: list[str]) -> N
     codes = examples.split("\nexit codes:\n")[1]
     assert re.search(r"^  0 +\w", codes, re.MULTILINE)
     assert re.search(r"^  2 +bad input", codes, re.MULTILINE)
+    assert re.search(r"^  141 +the output's reader went away", codes, re.MULTILINE)
     assert "Traceback" not in result.stderr
 
 
@@ -1018,7 +1019,9 @@ def test_a_closed_stdout_is_refused_before_anything_is_sent(server: MockTaptiSer
     assert server.requests == []
 
 
-@pytest.mark.parametrize("command", [["portal-url", "tok"], ["--help"], ["--version"]])
+@pytest.mark.parametrize(
+    "command", [["portal-url", "tok"], ["--help"], ["--version"], ["mock-server", "--port", "0"]]
+)
 def test_a_reader_gone_away_ends_with_sigpipes_exit_code_and_says_nothing(
     command: list[str],
 ) -> None:
