@@ -75,7 +75,6 @@ _BODY_ERRORS: Final = (BodyTooLargeError, UndecodableBodyError, httpx2.RequestEr
 _T = TypeVar("_T")
 _Http = TypeVar("_Http", httpx2.Client, httpx2.AsyncClient)
 _Outcome = Answer | Unreadable | httpx2.RequestError
-_thread_id: Final = threading.get_ident
 _PERCENT, _BACKSLASH, _AMPERSAND = (mark.encode() for mark in ENCODED_MARKS)
 # Each caller's client lent to the SDK, with the process generation it was first lent in.
 _CALLER_CLIENTS: Final[weakref.WeakKeyDictionary[Any, int]] = weakref.WeakKeyDictionary()
@@ -409,8 +408,6 @@ class Pipeline(_Base[httpx2.Client]):
         # The pool other threads share, and the main thread's own (see _own_pool).
         self._pool: httpcore2.ConnectionPool | None = None
         self._main_pool: httpcore2.ConnectionPool | None = None
-        # How many calls are on each main-thread pool: green threads share it (_retire).
-        self._main_users: dict[httpcore2.ConnectionPool, int] = {}
         self._wake = threading.Event()  # set by close(), so a retry wait ends at once
         self._pool_locks: dict[int, threading.Lock] = {}
 
@@ -446,16 +443,11 @@ class Pipeline(_Base[httpx2.Client]):
         if self._http is not None:
             return self._exchange(call, attempt, None)
         pool = self._own_pool()
-        if pool is not self._main_pool:
-            return self._exchange(call, attempt, pool)
-        self._main_users[pool] = self._main_users.get(pool, 0) + 1
         try:
             return self._exchange(call, attempt, pool)
         except BaseException:  # not the SDK's (its own are outcomes): maybe a signal handler's,
             self._retire(pool)  # landed inside the pool
             raise
-        finally:
-            self._leave_main(pool)
 
     def _exchange(
         self, call: Call[Any], attempt: Attempt, pool: httpcore2.ConnectionPool | None
@@ -514,7 +506,10 @@ class Pipeline(_Base[httpx2.Client]):
         ever), or a request's entry taken, reserving its connection for ever. Signal handlers
         run in the main thread only, so its pool is its own, and ``_retire`` replaces it.
         """
-        main = _thread_id() == _network.main_thread_id
+        # Looked up now, not at import: gevent or eventlet patching threading after the SDK's
+        # import (gunicorn's --preload) makes each green thread a thread of its own, none the
+        # main thread; read then, every one was, and shared this pool (probe 21).
+        main = threading.get_ident() == _network.main_thread_id
         pool = self._main_pool if main else self._pool
         if pool is not None and self._generation == _network.generation:
             return pool  # the hot path takes no lock
@@ -529,7 +524,6 @@ class Pipeline(_Base[httpx2.Client]):
                     if inherited is not None:
                         _network.keep_inherited(inherited)
                 self._pool = self._main_pool = None
-                self._main_users = {}
                 self._backend = TrackingBackend()
             pool = self._main_pool if main else self._pool
             if pool is None:
@@ -542,24 +536,11 @@ class Pipeline(_Base[httpx2.Client]):
             return pool
 
     def _retire(self, pool: httpcore2.ConnectionPool) -> None:
-        """Hand out no more the main thread's pool after an exception the SDK did not raise
-        left a call on it, whatever that left held or taken inside; the next call builds a
-        fresh one. It is closed once its last call ends (``_leave_main``): no other thread uses
-        it, but green threads do (gevent or eventlet patching threading after the SDK was
-        imported: gunicorn's ``--preload``), and closing it under their calls sent each again
-        (probe 21)."""
+        """Close the main thread's pool after an exception the SDK did not raise left a call on
+        it, whatever that left held or taken inside; the next call builds a fresh one. No other
+        thread uses it, and the call it served has ended."""
         if pool is self._main_pool:
             self._main_pool = None
-
-    def _leave_main(self, pool: httpcore2.ConnectionPool) -> None:
-        users = self._main_users.get(pool)
-        if users is None:  # counted before a fork: the parent's pool, never closed here
-            return
-        if users > 1:
-            self._main_users[pool] = users - 1
-            return
-        del self._main_users[pool]
-        if pool is not self._main_pool:  # retired, and its last call has ended
             pool.close()
 
     @staticmethod
