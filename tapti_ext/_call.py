@@ -591,6 +591,17 @@ def error_response(answer: Answer | httpx2.Response, secret: str) -> httpx2.Resp
     )
 
 
+# Only a proxy answers so (to a plain-http request it forwards): its words may echo the
+# credentials it was sent, which masking the key does not cover (review 21).
+_PROXY_AUTHENTICATION: Final = 407
+
+
+def _without_proxy_words(answer: Answer, call: Call[Any]) -> Answer:
+    """A proxy's 407 without its body and with the standard reason phrase."""
+    extensions = {k: v for k, v in answer.extensions.items() if k != "reason_phrase"}
+    return Answer(answer.status_code, answer.raw_headers, b"", extensions, call)
+
+
 class Unreadable:
     """An attempt that got a status (or only a 2xx status line) but not a readable body."""
 
@@ -863,6 +874,8 @@ class Call(Generic[_T]):
         self._log_attempt(retries, status)
         if 200 <= status < 300:
             return self._documented(outcome)
+        if status == _PROXY_AUTHENTICATION:
+            outcome = _without_proxy_words(outcome, self)
         retry_after = parse_retry_after(outcome.headers)
         error = status_error_from_response(
             error_response(outcome, self.secret),

@@ -400,16 +400,21 @@ def excerpt(text: str, secret: str, limit: int = _MAX_QUOTED_MESSAGE) -> str:
     """What an error message may quote of what a server sent: the key and any SDK token
     masked, made printable (no terminal escapes, no line breaks to forge log lines with), then
     bounded."""
-    shown = hidden(text, secret)
+    shown = hidden(text, secret)[: limit + 1]  # escapes only lengthen it
     printable = shown if shown.isprintable() else "".join(map(_printable, shown))
     return printable if len(printable) <= limit else printable[:limit] + "..."
+
+
+_BREAKS: Final = "\u2028\u2029"  # spaces to Python, line and paragraph breaks to a log
 
 
 def _printable(char: str) -> str:
     """``char``, or its escape when it is not printable: a control, a line or paragraph
     separator, a format character (bidi marks, zero-width ones, Unicode tags that spell hidden
-    text: probe 21b), or a space other than the space."""
-    return char if char.isprintable() else ascii(char)[1:-1]
+    text: probe 21b). Spaces stay, the no-break ones of French or Japanese text among them."""
+    if char.isprintable() or (char.isspace() and char >= "\xa0" and char not in _BREAKS):
+        return char
+    return ascii(char)[1:-1]
 
 
 def hidden(text: str, secret: str) -> str:
@@ -633,6 +638,29 @@ def masked_token_headers(text: str) -> str:
         return text
     text = re.sub(_HEADER_PAIR, _masked_pair, text)
     return re.sub(_RAW_BLOCK, _masked_block, text)
+
+
+# A status and its reason phrase as httpcore2 logs an answer's head, and as httpx2 logs a
+# caller's client's status line.
+_LOGGED_REASON: Final = (
+    r"""(?<=\(b'HTTP/\d\.\d', )(\d{3}), b(['"])(?:\\.|(?!\2)[^\\])*+\2"""
+    r"""|(?<=\"HTTP/\d\.\d )(\d{3}) [^"]*(?="$)"""
+)
+
+
+def standard_reasons(text: str) -> str:
+    """``text``, a log line, with each logged reason phrase the standard one for its status:
+    a proxy may fill its own with the credentials it was sent, in spellings (bytes escapes)
+    masking cannot know (probe 21b)."""
+    if "HTTP/" not in text:
+        return text
+    return re.sub(_LOGGED_REASON, _standard_reason, text)
+
+
+def _standard_reason(logged: re.Match[str]) -> str:
+    if logged[1] is not None:  # httpcore2's (version, status, reason, headers)
+        return f"{logged[1]}, {httpx2.codes.get_reason_phrase(int(logged[1])).encode()!r}"
+    return f"{logged[3]} {httpx2.codes.get_reason_phrase(int(logged[3]))}"
 
 
 def _masked_pair(pair: re.Match[str]) -> str:

@@ -55,6 +55,7 @@ class _KeyMaskingFilter(logging.Filter):
                 masked_token_headers,
                 masked_url,
                 redacted,
+                standard_reasons,
             )
         except ImportError:  # the interpreter is shutting down: drop it, never pass it unmasked
             return False
@@ -62,7 +63,7 @@ class _KeyMaskingFilter(logging.Filter):
             try:
                 message = record.getMessage()
                 # An SDK token a server put in a header: as sdk_token=, or named for one.
-                shown = masked_token_headers(masked_url(message))
+                shown = standard_reasons(masked_token_headers(masked_url(message)))
                 keys = {secret for client in list(self.clients) for secret in client.logged_secrets}
                 if "\\\\" in shown:
                     # httpcore2 logs header bytes by repr(), which doubles the backslash of an

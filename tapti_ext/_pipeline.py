@@ -56,6 +56,7 @@ from ._pool import (
     new_async_pool,
     new_pool,
     to_core_request,
+    without_proxy_words,
 )
 
 __all__ = ["ASYNC_DEFAULT_LIMITS", "DEFAULT_LIMITS", "AsyncPipeline", "Pipeline"]
@@ -379,6 +380,8 @@ def _failed(exc: Exception, attempt: Attempt, call: Call[Any]) -> Unreadable | h
     """
     if not isinstance(exc, httpx2.RequestError):
         exc = _as_httpx(exc, call)
+    elif isinstance(exc, httpx2.ProxyError):  # a lent client's: httpx2 made it its own
+        without_proxy_words(exc)
     if isinstance(exc, httpx2.RequestError):
         return Unreadable(None, exc) if attempt.may_be_2xx() else exc
     raise exc

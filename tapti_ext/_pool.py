@@ -29,7 +29,7 @@ import httpcore2
 import httpx2
 
 from ._call import DEFAULT_PORTS, MAX_PORT
-from ._errors import NOT_SOCKS5, InvalidInputError, without_proxy_reason
+from ._errors import NOT_SOCKS5, SHORT_SECRET, InvalidInputError, without_proxy_reason
 from ._inputs import bad_host_label, is_loopback
 from ._network import HTTP_PROXY_HANDSHAKE, SOCKS_HANDSHAKE
 
@@ -77,14 +77,24 @@ def as_httpx_error(exc: Exception, request: httpx2.Request) -> httpx2.RequestErr
         kind = httpx2.ReadError
     elif kind is None and _from_socksio(exc):
         kind, said = httpx2.ProxyError, f"{NOT_SOCKS5} ({said})"
-    elif kind is httpx2.ProxyError:
-        said = without_proxy_reason(said)
-        exc.args = (said,)  # the chain shows it as well
     if kind is None:
         return None
     error = kind(said, request=request)
     error.__cause__ = exc  # what lasting_failure and the message read, wherever it is raised
+    if isinstance(error, httpx2.ProxyError):
+        without_proxy_words(error)
     return error
+
+
+def without_proxy_words(exc: httpx2.ProxyError) -> None:
+    """Tell a proxy's refusal of a tunnel with the standard phrase for its status, in ``exc``
+    and in httpcore2's error it came from, whichever pool (the SDK's, a lent client's) raised
+    it: the proxy's own reason phrase may echo the credentials it was sent (probe 20)."""
+    for error in (exc, exc.__cause__, exc.__context__):
+        if isinstance(error, httpx2.ProxyError | httpcore2.ProxyError) and error.args:
+            said = error.args[0]
+            if isinstance(said, str):
+                error.args = (without_proxy_reason(said), *error.args[1:])
 
 
 def _from_socksio(exc: Exception) -> bool:
@@ -137,13 +147,16 @@ class _Proxy:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """The password, and the credentials as they travel (``Basic`` base64 of
-        ``user:password``): what a proxy may echo, for the log filter to mask."""
+        """What a proxy may echo of its credentials, for the log filter to mask: the password,
+        as text and as httpcore2 logs bytes, and the ``Basic`` base64 of ``user:password``.
+        Not a short one: masked wherever it appears alone, ``1`` made every ``HTTP/1.1`` of
+        the logs ``HTTP/***.***``, and showed the password by where it was."""
         auth = self.auth
         if auth is None:
             return ()
-        sent = base64.b64encode(b":".join(auth)).decode("ascii")
-        return (auth[1].decode(), sent) if auth[1] else (sent,)
+        password = auth[1].decode()
+        spellings = {password, repr(auth[1])[2:-1], base64.b64encode(b":".join(auth)).decode()}
+        return tuple(sorted(s for s in spellings if len(s) >= SHORT_SECRET))
 
     @property
     def auth(self) -> tuple[bytes, bytes] | None:

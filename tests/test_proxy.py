@@ -23,12 +23,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from _http import accept_each
 from tapti_api_client.api.users import create_sdk_token
 from tapti_api_client.models import CreateSdkTokenRequest, Platform, Scope
 
-from tapti_ext import APIConnectionError, APITimeoutError, AsyncTapti, InvalidInputError, Tapti
+from tapti_ext import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AsyncTapti,
+    InvalidInputError,
+    Tapti,
+)
 from tapti_ext.testing import MockTaptiServer
 
 API_KEY = "sk_live_PROXYsecret_7Hq2"
@@ -50,9 +58,12 @@ class RecordingProxy:
     """
 
     def __init__(
-        self, connect_answer: bytes = b"HTTP/1.1 200 Connection established\r\n\r\n"
+        self,
+        connect_answer: bytes = b"HTTP/1.1 200 Connection established\r\n\r\n",
+        plain_answer: bytes = b"",
     ) -> None:
         self._connect_answer = connect_answer
+        self._plain_answer = plain_answer  # to a plain-http request, when given
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.05)
         self.port: int = self._listener.getsockname()[1]
@@ -83,6 +94,8 @@ class RecordingProxy:
             connection.sendall(self._connect_answer)
             with contextlib.suppress(OSError):
                 data += connection.recv(65536)  # the start of the tunnel: a ClientHello
+        elif self._plain_answer:
+            connection.sendall(self._plain_answer)
         return data
 
     def close(self) -> None:
@@ -311,35 +324,100 @@ def test_an_ipv6_api_host_through_an_http_proxy_is_refused_before_anything_is_se
         Tapti(api_key=API_KEY, base_url="https://[2001:db8::1]:8443").close()
 
 
-def test_a_proxys_reason_phrase_echoing_its_credentials_is_not_quoted_nor_logged(
+PROXY_USER = b"me:pw-9f3Kq"  # a proxy URL's user and password
+ECHOED = base64.b64encode(PROXY_USER).decode()  # the Proxy-Authorization it was sent, echoed
+
+
+def _echoing(status: bytes, body: bytes = b"") -> bytes:
+    """A proxy's answer that echoes the credentials it was sent: in its reason phrase, in a
+    header as they travelled (``Basic``), and in its body."""
+    return (
+        b"HTTP/1.1 " + status + b" bad credentials " + PROXY_USER + b"\r\nX-Echo: Basic "
+        + ECHOED.encode() + b"\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    )  # fmt: skip
+
+
+def _shows_the_proxy_password(text: str) -> bool:
+    return "pw-9f3Kq" in text or ECHOED in text
+
+
+@pytest.mark.parametrize("door", ["own-pool", "lent-client"])
+def test_a_proxys_refusal_echoing_its_credentials_is_not_quoted_nor_logged(
+    clean_env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, door: str
+) -> None:
+    """A proxy may echo the credentials it was sent (probes 20, 21b; review 21): the error
+    says the standard phrase for the status, in its message and its chain, through the SDK's
+    pool and a lent client's alike; the DEBUG records say the standard phrase too, and mask the
+    proxy URL's password and its ``Basic`` spelling, which the SDK knows for its own pool."""
+    proxy = RecordingProxy(connect_answer=_echoing(b"407"))
+    proxy_url = proxy.url.replace("//", f"//{PROXY_USER.decode()}@")
+    caplog.set_level(logging.DEBUG)
+    if door == "own-pool":
+        clean_env.setenv("HTTPS_PROXY", proxy_url)
+    lent = httpx2.Client(proxy=proxy_url) if door == "lent-client" else None
+    try:
+        with (
+            Tapti(api_key=API_KEY, base_url="https://api.tapti.example", http_client=lent) as t,
+            pytest.raises(APIConnectionError) as caught,
+        ):
+            t.user("user_1").create_sdk_token(**CALL)
+    finally:
+        proxy.close()
+        if lent is not None:
+            lent.close()
+    shown = "".join(traceback.format_exception(caught.value))
+    assert "connection error: 407 Proxy Authentication Required (" in shown
+    assert not _shows_the_proxy_password(shown)
+    records = [record.getMessage() for record in caplog.records]
+    assert any("407, b'Proxy Authentication Required'" in text for text in records), records
+    logged = [text for text in records if _shows_the_proxy_password(text)]
+    assert not logged if door == "own-pool" else not [t for t in logged if "pw-9f3Kq" in t]
+
+
+def test_a_short_proxy_password_is_not_masked_all_over_the_logs(
     clean_env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A proxy may echo the credentials it was sent in its reason phrase (probe 20): the
-    error says the standard phrase for the status, in its message and its chain, and
-    httpcore2's DEBUG record of the answer has the proxy URL's password masked, in its
-    ``Basic`` spelling too (probe 21b)."""
-    sent = base64.b64encode(b"me:pw-9f3Kq")  # the Proxy-Authorization it was sent, echoed
-    answer = (
-        b"HTTP/1.1 407 bad credentials me:pw-9f3Kq\r\nX-Echo: Basic " + sent + b"\r\n"
-        b"Content-Length: 0\r\n\r\n"
-    )
-    proxy = RecordingProxy(connect_answer=answer)
+    """Masked wherever it appears alone, a password ``1`` made each ``HTTP/1.1`` of every
+    client's DEBUG records ``HTTP/***.***``, and showed where it was (review 21)."""
+    proxy = RecordingProxy(connect_answer=b"HTTP/1.1 407 No\r\nContent-Length: 0\r\n\r\n")
     caplog.set_level(logging.DEBUG)
+    clean_env.setenv("HTTPS_PROXY", proxy.url.replace("//", "//me:1@"))
     try:
-        clean_env.setenv("HTTPS_PROXY", proxy.url.replace("//", "//me:pw-9f3Kq@"))
         with (
             Tapti(api_key=API_KEY, base_url="https://api.tapti.example") as tapti,
-            pytest.raises(APIConnectionError) as caught,
+            pytest.raises(APIConnectionError),
         ):
             tapti.user("user_1").create_sdk_token(**CALL)
     finally:
         proxy.close()
-    shown = "".join(traceback.format_exception(caught.value))
-    assert "connection error: 407 Proxy Authentication Required (" in shown
-    assert "pw-9f3Kq" not in shown
     records = [record.getMessage() for record in caplog.records]
-    assert any("bad credentials me:***" in text for text in records), records
-    assert not [text for text in records if "pw-9f3Kq" in text or sent.decode() in text]
+    assert any("(b'HTTP/1.1', 407, " in text for text in records), records
+
+
+def test_a_proxys_407_to_a_plain_http_request_keeps_none_of_its_words(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    """Through an HTTP proxy, a plain-http request gets the proxy's 407 as its answer: a status
+    error, which quotes and keeps the server's words, the key masked; a proxy's may echo its
+    credentials, so the error keeps its status and headers only (review 21)."""
+    body = b'{"message": "wrong password pw-9f3Kq"}'
+    proxy = RecordingProxy(plain_answer=_echoing(b"407", body))
+    try:
+        clean_env.setenv("HTTP_PROXY", proxy.url.replace("//", f"//{PROXY_USER.decode()}@"))
+        with (
+            Tapti(
+                api_key=API_KEY, base_url="http://api.tapti.example", allow_insecure_http=True
+            ) as tapti,
+            pytest.raises(APIStatusError) as caught,
+        ):
+            tapti.user("user_1").create_sdk_token(**CALL)
+    finally:
+        proxy.close()
+    error = caught.value
+    assert str(error) == "407 Proxy Authentication Required"
+    assert not _shows_the_proxy_password("".join(traceback.format_exception(error)))
+    assert (error.body, error.response.content) == (None, b"")
+    assert error.response.reason_phrase == "Proxy Authentication Required"
 
 
 @pytest.mark.parametrize("way", ["sync", "async"])
