@@ -50,7 +50,6 @@ import builtins
 import contextlib
 import os
 import socket
-import ssl
 import threading
 import time
 import weakref
@@ -192,18 +191,6 @@ def _look_for_an_answer(inner: Any) -> None:
         return
     if waiting:
         attempt.saw_waiting(waiting)
-
-
-def _shut_down(sock: Any) -> None:
-    """End the connection both ways, which wakes a read or write on it in another thread.
-    Below TLS: ``ssl.SSLSocket``'s own shutdown drops its TLS object under that read. Through
-    the instance otherwise: eventlet's socket class has no ``shutdown`` of its own, its
-    instances hand it to the socket they wrap (probe 21)."""
-    with contextlib.suppress(OSError):
-        if isinstance(sock, ssl.SSLSocket):
-            super(ssl.SSLSocket, sock).shutdown(socket.SHUT_RDWR)
-        else:
-            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _sending(buffer: bytes, handshake: tuple[bytes, ...]) -> tuple[bytes, ...]:
@@ -364,8 +351,11 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
             self._inner.close()
             return
         sock = self._inner.get_extra_info("socket")
-        if sock is not None:
-            _shut_down(sock)
+        if sock is not None:  # TLS is the SDK's own, in memory (_tls): this is the TCP socket
+            # Through the instance: eventlet's socket class has no shutdown of its own; its
+            # instances hand it to the socket they wrap (probe 21).
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         self._enter(httpcore2.ReadError)

@@ -14,6 +14,8 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,8 +24,6 @@ import pytest
 
 from tapti_ext import _network
 from tapti_ext.testing import MockTaptiServer
-
-pytest.importorskip("gevent")  # a dev dependency: its absence here is a broken install
 
 VICTIMS = 8
 CHILD = textwrap.dedent(
@@ -102,13 +102,35 @@ class GreenSocketShape:
         return getattr(self.fd, name)
 
 
-def test_a_wrapped_socket_in_use_is_shut_down_through_its_instance() -> None:
-    """``close()`` with a call in flight shuts its connection down to wake it: through the
-    socket class, that raised ``AttributeError`` out of ``close()`` under eventlet, leaving the
+class _Inner:
+    """httpcore2's sync stream as the SDK's ``_Stream`` wraps it, over a green socket."""
+
+    def __init__(self, sock: GreenSocketShape) -> None:
+        self.sock = sock
+
+    def get_extra_info(self, name: str) -> object:
+        return self.sock if name == "socket" else None
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        data: bytes = self.sock.recv(max_bytes)
+        return data
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_green_socket_in_use_is_shut_down_by_close() -> None:
+    """``close()`` with a call in flight shuts its connection down to wake the call: through
+    the socket class, that raised ``AttributeError`` out of ``close()`` under eventlet, left the
     call to wait out its timeout and the pool's other sockets open (probe 21)."""
     ours, peer = socket.socketpair()
     with ours, peer:
-        peer.settimeout(5)
-        _network._shut_down(GreenSocketShape(ours))
-        assert peer.recv(1) == b""  # the other end sees the connection end
-        assert ours.fileno() >= 0  # shut down, not closed: closing stays the pool's
+        stream = _network._Stream(_Inner(GreenSocketShape(ours)), ())
+        read: list[bytes] = []
+        reader = threading.Thread(target=lambda: read.append(stream.read(100)))
+        reader.start()
+        time.sleep(0.2)  # the read waits: the peer sends nothing
+        stream.close()
+        reader.join(5)
+        assert read == [b""]  # woken by the shutdown, not by a timeout
+        assert ours.fileno() == -1  # and closed as the read left it
