@@ -487,30 +487,38 @@ class SlowReader:
         self.socket.close()
 
 
+def seconds_to_fail(
+    flavour: str, url: str, error: type[TaptiError], *, timeout: float, padding: int
+) -> float:
+    """How long a call with ``padding`` bytes of extra body took to raise ``error``."""
+    big = {"padding": "x" * padding}
+    started = time.monotonic()
+    if flavour == "sync":
+        with (
+            Tapti(api_key=API_KEY, base_url=url, max_retries=0) as tapti,
+            pytest.raises(error),
+        ):
+            tapti.user("u").create_sdk_token(**CALL, timeout=timeout, extra_body=big)
+        return time.monotonic() - started
+
+    async def call() -> None:
+        async with AsyncTapti(api_key=API_KEY, base_url=url, max_retries=0) as t:
+            with pytest.raises(error):
+                await t.user("u").create_sdk_token(**CALL, timeout=timeout, extra_body=big)
+
+    asyncio.run(call())
+    return time.monotonic() - started
+
+
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_a_timeout_bounds_sending_a_large_body(flavour: str) -> None:
     reader = SlowReader()
-    big = {"padding": "x" * (40 << 20)}
-    started = time.monotonic()
     try:
-        if flavour == "sync":
-            with (
-                Tapti(api_key=API_KEY, base_url=reader.url, max_retries=0) as tapti,
-                pytest.raises(TaptiError),
-            ):
-                tapti.user("u").create_sdk_token(**CALL, timeout=2, extra_body=big)
-        else:
-
-            async def call() -> None:
-                async with AsyncTapti(api_key=API_KEY, base_url=reader.url, max_retries=0) as t:
-                    with pytest.raises(TaptiError):
-                        await t.user("u").create_sdk_token(**CALL, timeout=2, extra_body=big)
-
-            asyncio.run(call())
+        seconds = seconds_to_fail(flavour, reader.url, TaptiError, timeout=2, padding=40 << 20)
     finally:
         reader.close()
     # One 64 KiB slice may be under way when the budget runs out.
-    assert time.monotonic() - started < 5.5  # the old code: 25.7 s
+    assert seconds < 5.5  # the old code: 25.7 s
 
 
 class StopsReading:
@@ -541,26 +549,11 @@ def test_a_write_that_times_out_ends_the_call_at_its_timeout(flavour: str) -> No
     """After a write timed out, the look for an answer already waiting waited out the socket's
     timeout once more: ``timeout=1`` ended after 2 s (probe 21; plain httpx2: 1.04 s)."""
     server = StopsReading()
-    big = {"padding": "x" * (8 << 20)}
-    started = time.monotonic()
     try:
-        if flavour == "sync":
-            with (
-                Tapti(api_key=API_KEY, base_url=server.url, max_retries=0) as tapti,
-                pytest.raises(APITimeoutError),
-            ):
-                tapti.user("u").create_sdk_token(**CALL, timeout=1, extra_body=big)
-        else:
-
-            async def call() -> None:
-                async with AsyncTapti(api_key=API_KEY, base_url=server.url, max_retries=0) as t:
-                    with pytest.raises(APITimeoutError):
-                        await t.user("u").create_sdk_token(**CALL, timeout=1, extra_body=big)
-
-            asyncio.run(call())
+        seconds = seconds_to_fail(flavour, server.url, APITimeoutError, timeout=1, padding=8 << 20)
     finally:
         server.close()
-    assert time.monotonic() - started < 1.7
+    assert seconds < 1.7
 
 
 # --- 5. the program's own exceptions pass through ---------------------------------------------
