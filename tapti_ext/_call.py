@@ -38,6 +38,7 @@ from ._errors import (
     describe_transport_error,
     excerpt,
     forget_locals,
+    h11_words,
     lasting_failure,
     redacted_content,
     status_error_from_response,
@@ -592,14 +593,16 @@ def error_response(answer: Answer | httpx2.Response, secret: str) -> httpx2.Resp
 
 
 # Only a proxy answers so (to a plain-http request it forwards): its words may echo the
-# credentials it was sent, which masking the key does not cover (review 21).
+# credentials it was sent, which masking the key does not cover (reviews 21 and 21b).
 _PROXY_AUTHENTICATION: Final = 407
 
 
 def _without_proxy_words(answer: Answer, call: Call[Any]) -> Answer:
-    """A proxy's 407 without its body and with the standard reason phrase."""
+    """A proxy's 407 with the standard reason phrase, and of its headers only the one that
+    says which credentials it wants (``Proxy-Authenticate``)."""
     extensions = {k: v for k, v in answer.extensions.items() if k != "reason_phrase"}
-    return Answer(answer.status_code, answer.raw_headers, b"", extensions, call)
+    wants = [(k, v) for k, v in answer.raw_headers if k.lower() == b"proxy-authenticate"]
+    return Answer(answer.status_code, wants, b"", extensions, call)
 
 
 class Unreadable:
@@ -850,8 +853,7 @@ class Call(Generic[_T]):
         if isinstance(outcome, Answer):
             return self._settle_answer(outcome, retries, deadline)
         if isinstance(outcome, httpx2.LocalProtocolError):  # h11 refused what it was to send
-            # Only h11's own words, not what it quotes: a header value may be a credential.
-            said = re.split(r"\s*b?['\"]|[^A-Za-z ]", str(outcome), maxsplit=1)[0].strip()
+            said = h11_words(str(outcome))  # not what it quotes: a header may be a credential
             raise InvalidInputError(
                 f"the request cannot be sent: {said or 'refused by h11'}"
             ) from None

@@ -644,7 +644,7 @@ def masked_token_headers(text: str) -> str:
 # caller's client's status line.
 _LOGGED_REASON: Final = (
     r"""(?<=\(b'HTTP/\d\.\d', )(\d{3}), b(['"])(?:\\.|(?!\2)[^\\])*+\2"""
-    r"""|(?<=\"HTTP/\d\.\d )(\d{3}) [^"]*(?="$)"""
+    r"""|(?<=\"HTTP/\d\.\d )(\d{3}) .*(?="$)"""
 )
 
 
@@ -767,6 +767,12 @@ def without_proxy_reason(said: str) -> str:
     if not (status.isdigit() and said[3:4] in ("", " ")):
         return said
     return f"{status} {httpx2.codes.get_reason_phrase(int(status))}".rstrip()
+
+
+def h11_words(said: str) -> str:
+    """h11's own words in its error, not the line or value it quotes (``illegal status line:
+    bytearray(b'...')``), which may hold a credential the other side echoed."""
+    return re.split(r"\s*b?['\"]|[^A-Za-z ]", said, maxsplit=1)[0].strip()
 
 
 def lasting_failure(

@@ -380,7 +380,10 @@ def _failed(exc: Exception, attempt: Attempt, call: Call[Any]) -> Unreadable | h
     """
     if not isinstance(exc, httpx2.RequestError):
         exc = _as_httpx(exc, call)
-    elif isinstance(exc, httpx2.ProxyError):  # a lent client's: httpx2 made it its own
+    # The proxy's answer to CONNECT that failed it (a lent client's too: httpx2 made its own).
+    if isinstance(exc, httpx2.ProxyError) or (
+        attempt.tunnelling and isinstance(exc, httpx2.ProtocolError)
+    ):
         without_proxy_words(exc)
     if isinstance(exc, httpx2.RequestError):
         return Unreadable(None, exc) if attempt.may_be_2xx() else exc

@@ -29,7 +29,13 @@ import httpcore2
 import httpx2
 
 from ._call import DEFAULT_PORTS, MAX_PORT
-from ._errors import NOT_SOCKS5, SHORT_SECRET, InvalidInputError, without_proxy_reason
+from ._errors import (
+    NOT_SOCKS5,
+    SHORT_SECRET,
+    InvalidInputError,
+    h11_words,
+    without_proxy_reason,
+)
 from ._inputs import bad_host_label, is_loopback
 from ._network import HTTP_PROXY_HANDSHAKE, SOCKS_HANDSHAKE
 
@@ -86,15 +92,23 @@ def as_httpx_error(exc: Exception, request: httpx2.Request) -> httpx2.RequestErr
     return error
 
 
-def without_proxy_words(exc: httpx2.ProxyError) -> None:
-    """Tell a proxy's refusal of a tunnel with the standard phrase for its status, in ``exc``
-    and in httpcore2's error it came from, whichever pool (the SDK's, a lent client's) raised
-    it: the proxy's own reason phrase may echo the credentials it was sent (probe 20)."""
-    for error in (exc, exc.__cause__, exc.__context__):
-        if isinstance(error, httpx2.ProxyError | httpcore2.ProxyError) and error.args:
-            said = error.args[0]
-            if isinstance(said, str):
-                error.args = (without_proxy_reason(said), *error.args[1:])
+def without_proxy_words(exc: httpx2.RequestError) -> None:
+    """Leave none of a proxy's own words in ``exc`` and the errors it was raised from,
+    whichever pool raised it (the SDK's, a lent client's): a refusal's reason phrase becomes
+    the standard phrase for its status, a line h11 could not parse leaves h11's words only. A
+    proxy may echo there the credentials it was sent (probe 20, review 21)."""
+    error: BaseException | None = exc
+    for _ in range(4):  # httpx2's, httpcore2's, h11's
+        if error is None:
+            return
+        said = error.args[0] if error.args else None
+        if isinstance(said, str):
+            refusal = isinstance(error, httpx2.ProxyError | httpcore2.ProxyError)
+            shown = without_proxy_reason(said) if refusal else h11_words(said)
+            error.args = (shown, *error.args[1:])
+        # httpcore2 makes h11's error its argument, raised while handling it, not from it;
+        # the context is followed no further: it may be the caller's own exception.
+        error = error.__cause__ or (said if isinstance(said, BaseException) else None)
 
 
 def _from_socksio(exc: Exception) -> bool:

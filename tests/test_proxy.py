@@ -37,6 +37,7 @@ from tapti_ext import (
     InvalidInputError,
     Tapti,
 )
+from tapti_ext._errors import standard_reasons
 from tapti_ext.testing import MockTaptiServer
 
 API_KEY = "sk_live_PROXYsecret_7Hq2"
@@ -374,6 +375,48 @@ def test_a_proxys_refusal_echoing_its_credentials_is_not_quoted_nor_logged(
     assert not logged if door == "own-pool" else not [t for t in logged if "pw-9f3Kq" in t]
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [b"HTTP/1.1 407 bad " + PROXY_USER + b"\x00\r\n\r\n", b"HTTP/1.1 200 OK\r\nbad " + PROXY_USER],
+    ids=["status-line", "header-line"],
+)
+def test_a_proxys_unreadable_answer_echoing_its_credentials_is_not_quoted(
+    clean_env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, answer: bytes
+) -> None:
+    """h11 quotes a line it cannot parse; a proxy's may echo the credentials it was sent
+    (review 21b): the error, its chain and the SDK's log keep h11's own words only."""
+    proxy = RecordingProxy(connect_answer=answer + b"\r\n\r\n")
+    caplog.set_level(logging.DEBUG)
+    clean_env.setenv("HTTPS_PROXY", proxy.url.replace("//", f"//{PROXY_USER.decode()}@"))
+    try:
+        with (
+            Tapti(api_key=API_KEY, base_url="https://api.tapti.example", max_retries=0) as t,
+            pytest.raises(APIConnectionError) as caught,
+        ):
+            t.user("user_1").create_sdk_token(**CALL)
+    finally:
+        proxy.close()
+    shown = "".join(traceback.format_exception(caught.value))
+    assert "connection error: illegal " in shown
+    assert not _shows_the_proxy_password(shown)
+    assert not [r for r in caplog.records if _shows_the_proxy_password(r.getMessage())]
+
+
+def test_logged_reason_phrases_are_the_standard_ones() -> None:
+    """What the log filter writes for httpcore2's record of a head and httpx2's status line,
+    whatever quotes the reason phrase holds."""
+    assert standard_reasons(
+        "receive_response_headers.complete return_value="
+        "(b'HTTP/1.1', 407, b\"me:it's\\\"\", [(b'Via', b'1.1 p')])"
+    ) == (
+        "receive_response_headers.complete return_value="
+        "(b'HTTP/1.1', 407, b'Proxy Authentication Required', [(b'Via', b'1.1 p')])"
+    )
+    assert standard_reasons('HTTP Request: GET http://a/ "HTTP/1.1 407 me:"pw" x"') == (
+        'HTTP Request: GET http://a/ "HTTP/1.1 407 Proxy Authentication Required"'
+    )
+
+
 def test_a_short_proxy_password_is_not_masked_all_over_the_logs(
     clean_env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -418,6 +461,7 @@ def test_a_proxys_407_to_a_plain_http_request_keeps_none_of_its_words(
     assert not _shows_the_proxy_password("".join(traceback.format_exception(error)))
     assert (error.body, error.response.content) == (None, b"")
     assert error.response.reason_phrase == "Proxy Authentication Required"
+    assert not _shows_the_proxy_password(str(error.response.headers))  # its X-Echo is gone
 
 
 @pytest.mark.parametrize("way", ["sync", "async"])
