@@ -1,10 +1,11 @@
 """Green threads: one sync client shared by a gevent worker's greenlets, and eventlet's sockets.
 
 gunicorn's ``--preload`` imports the app, and with it the SDK, before its gevent worker patches
-``threading``: every greenlet then runs in the main thread as the SDK sees it, and shares the
-main thread's own pool, which the SDK retires after an exception it did not raise (probe 21).
-Each child here runs greenlets against the project's mock, one of them cut short by a
-``gevent.Timeout``, and says what each call got; the mock counts the requests per user.
+``threading``. The SDK took every greenlet for the main thread then, as it asked which thread a
+call runs in at its import: they shared the main thread's own pool, which it retires after an
+exception it did not raise (probe 21). Each child here runs greenlets against the project's
+mock, one of them cut short by a ``gevent.Timeout``, and says what each call got; the mock
+counts the requests per user.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def test_a_greenlets_timeout_leaves_the_others_calls_alone(
     server: MockTaptiServer, tmp_path: Path, patched: str
 ) -> None:
     """Closing the shared pool under the other greenlets sent each of their requests again
-    (two tokens per call) or lost the answer arriving; the pool waits for its last call."""
+    (two tokens per call) or lost the answer arriving; each greenlet is a thread of its own
+    now, none the main thread, whenever gevent patched."""
     server.delay_next(0.8, count=VICTIMS + 1)  # every answer, the interrupted call's too
     script = tmp_path / "green.py"
     script.write_text(CHILD, encoding="utf-8")
@@ -127,7 +129,7 @@ def test_a_green_socket_in_use_is_shut_down_by_close() -> None:
     with ours, peer:
         stream = _network._Stream(_Inner(GreenSocketShape(ours)), ())
         read: list[bytes] = []
-        reader = threading.Thread(target=lambda: read.append(stream.read(100)))
+        reader = threading.Thread(target=lambda: read.append(stream.read(100)), daemon=True)
         reader.start()
         time.sleep(0.2)  # the read waits: the peer sends nothing
         stream.close()
