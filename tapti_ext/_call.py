@@ -597,7 +597,7 @@ def error_response(answer: Answer | httpx2.Response, secret: str) -> httpx2.Resp
 _PROXY_AUTHENTICATION: Final = 407
 
 
-def _without_proxy_words(answer: Answer, call: Call[Any]) -> Answer:
+def _bare_proxy_refusal(answer: Answer, call: Call[Any]) -> Answer:
     """A proxy's 407 with the standard reason phrase, and of its headers only the one that
     says which credentials it wants (``Proxy-Authenticate``)."""
     extensions = {k: v for k, v in answer.extensions.items() if k != "reason_phrase"}
@@ -877,7 +877,7 @@ class Call(Generic[_T]):
         if 200 <= status < 300:
             return self._documented(outcome)
         if status == _PROXY_AUTHENTICATION:
-            outcome = _without_proxy_words(outcome, self)
+            outcome = _bare_proxy_refusal(outcome, self)
         retry_after = parse_retry_after(outcome.headers)
         error = status_error_from_response(
             error_response(outcome, self.secret),

@@ -4,8 +4,8 @@ An error is one line on stderr, never a traceback, or with ``--json`` one JSON o
 only a bug of tapti's own adds its traceback. The exit codes are the help's, ``_EXIT_CODES``.
 Messages name flags and environment variables: the CLI's own say them already; the library's,
 which name Python arguments, are reworded (``_CLI_TERMS``), but for a status error's, whose
-words are the API's. The API key is read from
-``TAPTI_API_KEY`` only: a command-line flag would show it to every user of the machine.
+words are the API's. The API key is read from ``TAPTI_API_KEY`` only: a command-line flag
+would show it to every user of the machine.
 ``tapti api`` (any generated operation) is in ``_cli_api``.
 """
 

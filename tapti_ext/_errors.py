@@ -81,7 +81,6 @@ _TOKEN_ANYWHERE: Final = (
 _MAX_QUOTED_MESSAGE = 300
 _MAX_QUOTED_REASON = 100
 _MAX_QUOTED_ID = 200
-# Control characters (C0, DEL, C1) and the invisible ones that reorder or hide text.
 _MASKING_ROUNDS: Final = 4
 # Codecs Python accepts as a charset that no text is written in (``decoded``).
 _HOST_NAME_CODECS: Final = frozenset({"idna", "punycode"})

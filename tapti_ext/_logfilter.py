@@ -3,7 +3,8 @@
 httpcore2 logs each answer's headers at DEBUG, and httpx2 a caller's client's status line at
 INFO: a server (or a proxy) echoing the key in one would have it written out. ``FILTER`` sits on
 those loggers and masks every live client's key there, in any spelling, and the password of
-its proxy URL (a proxy's reason phrase may echo it).
+its proxy URL; each reason phrase there is the standard one for its status (a proxy may echo
+its credentials in its own).
 
 A module of its own, holding next to nothing: the loggers keep the filter, and with it this
 module's globals, until the interpreter's very end (logging's at-fork hook holds them). Defined

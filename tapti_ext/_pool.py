@@ -42,7 +42,14 @@ from ._network import HTTP_PROXY_HANDSHAKE, SOCKS_HANDSHAKE
 if TYPE_CHECKING:
     from ._call import Call
 
-__all__ = ["PoolSettings", "as_httpx_error", "new_async_pool", "new_pool", "to_core_request"]
+__all__ = [
+    "PoolSettings",
+    "as_httpx_error",
+    "new_async_pool",
+    "new_pool",
+    "to_core_request",
+    "without_proxy_words",
+]
 
 _PROXY_SCHEMES: Final = frozenset({"http", "https", "socks5", "socks5h"})
 
@@ -87,14 +94,13 @@ def as_httpx_error(exc: Exception, request: httpx2.Request) -> httpx2.RequestErr
         return None
     error = kind(said, request=request)
     error.__cause__ = exc  # what lasting_failure and the message read, wherever it is raised
-    if isinstance(error, httpx2.ProxyError):
-        without_proxy_words(error)
     return error
 
 
 def without_proxy_words(exc: httpx2.RequestError) -> None:
     """Leave none of a proxy's own words in ``exc`` and the errors it was raised from,
-    whichever pool raised it (the SDK's, a lent client's): a refusal's reason phrase becomes
+    whichever pool raised it (the SDK's, a lent client's; ``_pipeline._failed`` sees both
+    alike): a refusal's reason phrase becomes
     the standard phrase for its status, a line h11 could not parse leaves h11's words only. A
     proxy may echo there the credentials it was sent (probe 20, review 21)."""
     error: BaseException | None = exc
