@@ -57,7 +57,8 @@ exit codes:
   130  interrupted (Ctrl-C)
   141  the output's reader went away (a closed pipe: `tapti ... | head -c1`)
 
-With --json, an error is one JSON object on stdout instead of a line on stderr:
+With --json, an error is one JSON object on stdout instead of a line on stderr
+(an interrupt too, as type "interrupted"):
   {"error": {"type": "rate_limit_error", "message": "...", "request_id": "...",
              "status_code": 429, "retry_after": 30.0}}
 (status_code: the API's error status; retry_after: a 429's wait; else null)"""
@@ -737,6 +738,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _run(arguments, as_program=argv is None)
     except KeyboardInterrupt:
+        if in_json:  # a script reading stdout still gets its one object; a second ^C ends it
+            with contextlib.suppress(KeyboardInterrupt):
+                _report(_Failure("interrupted", "interrupted", "tapti: interrupted"), in_json=True)
         return _INTERRUPTED
     except BrokenPipeError:  # the reader went away: nothing left to tell anyone
         _silence(sys.stdout)

@@ -161,6 +161,43 @@ def test_connection_refused_is_exit_1(unused_port: int) -> None:
     )
 
 
+@pytest.mark.parametrize("json_mode", [False, True], ids=["text", "json"])
+def test_ctrl_c_during_a_call_exits_130_and_json_mode_still_prints_one_object(
+    json_mode: bool,
+) -> None:
+    """Interrupted while the API has not answered: 130 either way; with --json the script
+    reading stdout gets its one object (before, nothing: `jq` failed on empty input)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TAPTI_")}
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(_LINE_SECONDS)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        command = [sys.executable, "-m", "tapti_ext", *CREATE, *(["--json"] if json_mode else [])]
+        env = {**clean, "TAPTI_API_KEY": KEY, "TAPTI_BASE_URL": url}
+        with subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        ) as process:
+            connection, _ = listener.accept()
+            with connection:
+                connection.settimeout(_LINE_SECONDS)
+                assert connection.recv(65536).startswith(b"POST /users/user_7/sdk-token ")
+                process.send_signal(signal.SIGINT)  # the call waits for an answer
+                stdout, stderr = process.communicate(timeout=_LINE_SECONDS)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
+    if not json_mode:
+        assert stdout == ""
+        return
+    assert json.loads(stdout) == {
+        "error": {
+            "type": "interrupted",
+            "message": "interrupted",
+            "request_id": None,
+            "status_code": None,
+            "retry_after": None,
+        }
+    }
+
+
 def test_portal_url_command() -> None:
     result = run(
         "portal-url", "a+b/c=&%", "--platform", "YouTube", "--portal-url", "https://p.example"
