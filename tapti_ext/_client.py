@@ -321,7 +321,11 @@ class BaseTapti(Generic[_Pipe, HttpClientT]):
                 **connection,
                 timeout=_initial_timeout(timeout, caller_client=http_client is not None),
                 retry=RetryPolicy(max_retries=_check_retries(max_retries)),
-                portal_url=resolve_portal_url(portal_url, allow_insecure_http=allow_insecure_http),
+                portal_url=resolve_portal_url(
+                    portal_url,
+                    allow_insecure_http=allow_insecure_http,
+                    secret=connection["api_key"],
+                ),
                 defaults=_Arguments.checked(platforms, scopes, callback_url, redirect_url),
             )
             self._pipeline = self._pipeline_type(

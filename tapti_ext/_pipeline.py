@@ -310,6 +310,14 @@ class _Base(Generic[_Http]):
                 f"the API key goes only in the {API_KEY_HEADER} header, and this request's URL "
                 "holds it: take it out of the path or query"
             )
+        if carries_secret(_readable_body(call), self._api_key):
+            # The API sends callback_url and redirect_url on to browsers (their history, the
+            # Referer), and every error or log line that quotes the body would show it.
+            raise InvalidInputError(
+                f"the API key goes only in the {API_KEY_HEADER} header, and this request's body "
+                "holds it (in callback_url or redirect_url, the API would send it on to "
+                "browsers): take it out"
+            )
         if self._http is not None and self._http.is_closed:
             raise TaptiError(
                 "the http_client given to this client is closed; pass one that is open, and "
@@ -576,6 +584,15 @@ class Pipeline(_Base[httpx2.Client]):
                 pool.close()
             else:  # the parent's pool: its sockets are released; its locks may be held for ever
                 _network.keep_inherited(pool)
+
+
+def _readable_body(call: Call[Any]) -> str:
+    """The body as the server reads it, where reading it leaves it whole: bytes (every call
+    the SDK builds) or a raw request's in-memory content; a streamed one is sent unread."""
+    body = call.body
+    if isinstance(body, httpx2.ByteStream):
+        body = b"".join(body)
+    return body.decode("latin-1") if isinstance(body, bytes) else ""
 
 
 def _core_chunks(answer: httpcore2.Response, call: Call[Any]) -> Iterator[bytes]:

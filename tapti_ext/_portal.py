@@ -8,6 +8,7 @@ leaves every other one exactly as the API wrote it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -63,13 +64,21 @@ DEFAULT_PORTAL_URL = "https://oauth.tapti.dev"
 _PLATFORM_PARAM = "platform"
 
 
-def resolve_portal_url(portal_url: str | None, *, allow_insecure_http: bool = False) -> str:
-    """The argument, else ``TAPTI_PORTAL_URL``, else Tapti's hosted portal; checked either way."""
+def resolve_portal_url(
+    portal_url: str | None, *, allow_insecure_http: bool = False, secret: str
+) -> str:
+    """The argument, else ``TAPTI_PORTAL_URL``, else Tapti's hosted portal; checked either way.
+    ``secret``: the API key, which the URL must not hold (every browser sent there would get it)."""
     chosen, named = from_argument_or_environment(portal_url, "portal_url", "TAPTI_PORTAL_URL")
     if chosen is None:
         return DEFAULT_PORTAL_URL
     # Refused as SdkToken refuses such a URL in an answer, so that what builders make reads back.
     checked = check_url(chosen, argument=named, ascii_host=True)
+    if carries_secret(checked, secret):
+        raise InvalidInputError(
+            f"{named} holds the API key: every portal URL made from it would hand the key to a "
+            "browser"
+        )
     # Taken apart again only when plain http: oauth_portal_url() runs this on every call.
     if not allow_insecure_http and checked[:5].lower() == "http:":
         refuse_plain_http(urlsplit(checked), named, "every SDK token")
@@ -101,7 +110,9 @@ def oauth_portal_url(
     if platform is not None:
         params.append((_PLATFORM_PARAM, check_platform(platform).value.lower()))
     check_flag(allow_insecure_http, argument="allow_insecure_http")
-    base = resolve_portal_url(portal_url, allow_insecure_http=allow_insecure_http)
+    # No client here: the key a program (or the tapti command) would use is the environment's.
+    key = os.environ.get("TAPTI_API_KEY", "").strip()
+    base = resolve_portal_url(portal_url, allow_insecure_http=allow_insecure_http, secret=key)
     return _with_params(base, params)
 
 

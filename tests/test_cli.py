@@ -231,6 +231,21 @@ def test_portal_url_rejects_unknown_platform() -> None:
     assert_one_clean_error_line(result)
 
 
+@pytest.mark.parametrize("source", ["--portal-url", "TAPTI_PORTAL_URL"])
+def test_portal_url_holding_the_api_key_is_bad_input_and_prints_no_url(source: str) -> None:
+    """Printed before, exit 0: a URL for a browser, holding the key."""
+    key = "sk_live_SECRETKEY123456"
+    portal = f"https://portal.example/{key}/"
+    flags = ["--portal-url", portal] if source == "--portal-url" else []
+    env = {"TAPTI_API_KEY": key, **({"TAPTI_PORTAL_URL": portal} if not flags else {})}
+    result = run("portal-url", "tok", *flags, env=env)
+    assert result.returncode == 2
+    assert_one_clean_error_line(result)
+    assert source in result.stderr
+    assert "holds the API key" in result.stderr
+    assert key not in result.stderr
+
+
 @pytest.mark.parametrize(
     "args",
     [

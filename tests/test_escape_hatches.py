@@ -36,6 +36,7 @@ from tapti_ext import (
     Tapti,
     TaptiError,
     _cookies,
+    oauth_portal_url,
 )
 from tapti_ext.testing import MockTaptiServer
 
@@ -545,6 +546,85 @@ def test_a_base_url_holding_the_api_key_is_refused_by_the_constructor(
             kind(api_key=key, **arguments)
         assert key not in str(caught.value)
         assert escaped not in str(caught.value)
+
+
+def _body_with(key: str, field: str) -> CreateSdkTokenRequest:
+    return CreateSdkTokenRequest.from_dict(
+        {**BODY.to_dict(), field: f"https://app.example/cb?k={key}"}
+    )
+
+
+def _with_default_redirect(tapti: Tapti, key: str) -> None:
+    redirect = f"https://app.example/{key}/done"
+    with Tapti(api_key=key, base_url=tapti.base_url, redirect_url=redirect) as other:
+        other.user("u1").create_sdk_token(**{k: v for k, v in CALL.items() if k != "redirect_url"})
+
+
+# The callback and redirect URLs go from the API to browsers (their history, the Referer).
+KEY_IN_BODY_DOORS: dict[str, Any] = {
+    "callback_url": lambda t, key: t.user("u1").create_sdk_token(
+        **{**CALL, "callback_url": f"https://app.example/cb?k={key}"}
+    ),
+    "redirect_url, escaped": lambda t, key: t.user("u1").create_sdk_token(
+        **{**CALL, "redirect_url": f"https://app.example/done#{_escaped(key)}"}
+    ),
+    "the constructor's default": _with_default_redirect,
+    "extra_body": lambda t, key: t.user("u1").create_sdk_token(**CALL, extra_body={"note": key}),
+    "call()": lambda t, key: t.call(operation, "u1", body=_body_with(key, "callback_url")),
+    "raw, generated": lambda t, key: operation.sync_detailed(
+        "u1", client=t.raw, body=_body_with(key, "redirect_url")
+    ),
+    "raw, httpx2": lambda t, key: t.raw.get_httpx_client().post(
+        "/users/u1/sdk-token", json={**BODY.to_dict(), "callback_url": key}
+    ),
+}
+
+
+@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("door", KEY_IN_BODY_DOORS)
+def test_a_body_holding_the_api_key_is_refused_before_sending(door: str, key: str) -> None:
+    """Sent before: the API would have passed the key on to every browser it redirected."""
+    with (
+        MockTaptiServer(api_key=key) as keyed,
+        Tapti(api_key=key, base_url=keyed.url) as tapti,
+        pytest.raises(InvalidInputError, match="this request's body holds it") as caught,
+    ):
+        KEY_IN_BODY_DOORS[door](tapti, key)
+    assert keyed.requests == []
+    assert key not in str(caught.value)
+
+
+def test_a_body_holding_the_api_key_is_refused_async() -> None:
+    key = "sk_async_key_0123"
+
+    async def send() -> None:
+        async with AsyncTapti(api_key=key, base_url=keyed.url) as tapti:
+            await tapti.user("u1").create_sdk_token(**{**CALL, "callback_url": f"https://a/{key}"})
+
+    with MockTaptiServer(api_key=key) as keyed:
+        with pytest.raises(InvalidInputError, match="this request's body holds it"):
+            asyncio.run(send())
+        assert keyed.requests == []
+
+
+@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("source", ["portal_url", "TAPTI_PORTAL_URL"])
+def test_a_portal_url_holding_the_api_key_is_refused(
+    key: str, source: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Accepted before: every portal URL built on it sent the key to a browser."""
+    url = f"https://portal.example/{_escaped(key)}/"
+    arguments = {"portal_url": url} if source == "portal_url" else {}
+    if source == "TAPTI_PORTAL_URL":
+        monkeypatch.setenv("TAPTI_PORTAL_URL", url)
+    for kind in (Tapti, AsyncTapti):
+        with pytest.raises(InvalidInputError, match=f"{source} holds the API key") as caught:
+            kind(api_key=key, **arguments)
+        assert key not in str(caught.value)
+    # The function, which makes no client, refuses the environment's key.
+    monkeypatch.setenv("TAPTI_API_KEY", key)
+    with pytest.raises(InvalidInputError, match=f"{source} holds the API key"):
+        oauth_portal_url("tok", **arguments)
 
 
 def test_a_url_holding_the_api_key_is_refused_async() -> None:
