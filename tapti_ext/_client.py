@@ -12,7 +12,7 @@ import copy
 import inspect
 import math
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache, partial
 from types import UnionType
 from typing import (
@@ -251,11 +251,6 @@ class BaseTapti(Generic[_Pipe, HttpClientT]):
 
     _pipeline: _Pipe
     __signature__: inspect.Signature | None  # help()'s, set for each client below
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "__init__" in vars(cls):  # a subclass's own __init__: inspect reads it, not ours
-            cls.__signature__ = None
 
     # Each client's own: its pipeline, the httpx2 client a caller may lend it, its pool's limits.
     _pipeline_type: type[_Pipe]
@@ -824,47 +819,63 @@ class AsyncTapti(BaseTapti[AsyncPipeline, httpx2.AsyncClient]):
         await self.close()
 
 
-class _OnFirstRead:
-    """A class attribute worked out when first read. help() reads the clients' ``__doc__`` and
-    ``__signature__``; built at import, the two clients' cost ~0.4 ms of every cold start, and
-    few processes ever call help(). (``type.__doc__`` honours a descriptor, as attributes do.)"""
+class _HelpText:
+    """The clients' ``__doc__``, for help(): the class's own text, then the constructor's
+    arguments, written once on ``BaseTapti.__init__`` (where mkdocstrings and editors find them).
 
-    __slots__ = ("_make", "_value")
-    _value: object
+    Made when first read: built at import, the two clients' help cost ~0.4 ms of every cold
+    start, and few processes call help(). ``type.__doc__`` calls a descriptor's ``__get__``.
+    """
 
-    def __init__(self, make: Callable[[], object]) -> None:
-        self._make = make
+    __slots__ = ("_made", "_own")
 
-    def __get__(self, instance: object, owner: type | None = None) -> object:
-        try:
-            return self._value
-        except AttributeError:  # the first read; two threads at once make the same value
-            self._value = self._make()
-            return self._value
+    def __init__(self, own: str | None) -> None:
+        self._own, self._made = own, ""
 
-
-def _with_arguments(own_doc: str | None) -> str:
-    """help() shows a class's own docstring first: both clients' get the constructor's
-    arguments after it, written once on ``BaseTapti.__init__`` (where mkdocstrings and editors
-    find them in the source). ``or ""``: python -OO strips docstrings."""
-    arguments = inspect.cleandoc(BaseTapti.__init__.__doc__ or "")
-    return f"{inspect.cleandoc(own_doc or '')}\n\n{arguments}"
+    def __get__(self, instance: object, owner: type | None = None) -> str | None:
+        if not self._made:  # two threads at once make the same text
+            # python -OO strips docstrings: then there is none to show.
+            texts = (self._own, BaseTapti.__init__.__doc__)
+            parts = (inspect.cleandoc(text or "") for text in texts)
+            self._made = "\n\n".join(part for part in parts if part)
+        return self._made or None
 
 
-def _signature_lending(http_type: type) -> inspect.Signature:
-    """The constructor's signature naming the http_client this client takes, not the type
-    variable both share."""
-    parameters = list(inspect.signature(BaseTapti.__init__).parameters.values())[1:]
-    lent = f"httpx2.{http_type.__name__} | None"
-    return inspect.Signature(
-        [p.replace(annotation=lent) if p.name == "http_client" else p for p in parameters]
-    )
+class _HelpSignature:
+    """The clients' ``__signature__``, for help() and inspect: the constructor's, naming the
+    http_client each takes rather than the type variable both share. Made when first read (see
+    ``_HelpText``).
+
+    ``None`` for a subclass whose instances another ``__init__`` or ``__new__`` makes (its own, a
+    mixin's, one ``@dataclass`` added): inspect then reads that one.
+    """
+
+    __slots__ = ("_http_type", "_made")
+    _made: inspect.Signature | None
+
+    def __init__(self, http_type: type) -> None:
+        self._http_type, self._made = http_type, None
+
+    def __get__(
+        self, instance: object, owner: type[BaseTapti[Any, Any]] | None = None
+    ) -> inspect.Signature | None:
+        if owner is not None and not (
+            owner.__init__ is BaseTapti.__init__ and owner.__new__ is object.__new__
+        ):
+            return None
+        if self._made is None:
+            parameters = list(inspect.signature(BaseTapti.__init__).parameters.values())[1:]
+            lent = f"httpx2.{self._http_type.__name__} | None"
+            self._made = inspect.Signature(
+                [p.replace(annotation=lent) if p.name == "http_client" else p for p in parameters]
+            )
+        return self._made
 
 
 for _documented in (Tapti, AsyncTapti):
     # Descriptors where a str and a Signature are declared: each reads as one (see above).
-    _documented.__doc__ = _OnFirstRead(partial(_with_arguments, _documented.__doc__))  # type: ignore[assignment]
-    _documented.__signature__ = _OnFirstRead(partial(_signature_lending, _documented._http_type))  # type: ignore[assignment]
+    _documented.__doc__ = _HelpText(_documented.__doc__)  # type: ignore[assignment]
+    _documented.__signature__ = _HelpSignature(_documented._http_type)  # type: ignore[assignment]
 del _documented
 
 

@@ -77,6 +77,43 @@ def test_public_signatures_show_public_types() -> None:
             assert f"{parameter}:" in documented, f"{client.__name__} does not document {parameter}"
 
 
+def test_a_subclass_made_by_another_constructor_shows_that_constructors_signature() -> None:
+    """Only a subclass with an ``__init__`` of its own dropped the clients' signature: one from a
+    mixin, ``@dataclass`` or a ``__new__`` of its own showed Tapti's arguments, not its own."""
+    import dataclasses  # noqa: PLC0415
+
+    class Mixin:
+        def __init__(self, region: str) -> None:
+            self.region = region
+
+    for client in (tapti_ext.Tapti, tapti_ext.AsyncTapti):
+
+        class FromMixin(Mixin, client):  # type: ignore[misc,valid-type]
+            pass
+
+        @dataclasses.dataclass(init=True, eq=False)
+        class Made(client):  # type: ignore[misc,valid-type]
+            region: str = "eu"
+
+        class New(client):  # type: ignore[misc,valid-type]
+            def __new__(cls, region: str) -> New:
+                return super().__new__(cls)
+
+        assert list(inspect.signature(FromMixin).parameters) == ["region"]
+        assert list(inspect.signature(Made).parameters) == ["region"]
+        assert list(inspect.signature(New).parameters) == ["region"]
+
+
+def test_help_text_under_python_oo_is_none_as_for_any_class() -> None:
+    code = (
+        "import tapti_ext; print(repr(tapti_ext.Tapti.__doc__), repr(tapti_ext.AsyncTapti.__doc__))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-OO", "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.split() == ["None", "None"]
+
+
 def _public_callables() -> list[tuple[str, object]]:
     """Every public function, class and method (inherited ones and properties' getters too)."""
     found: list[tuple[str, object]] = []
