@@ -738,7 +738,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _run(arguments, as_program=argv is None)
     except KeyboardInterrupt:
-        if in_json:  # a script reading stdout still gets its one object; a second ^C ends it
+        # A script reading stdout still gets its one object; a second ^C ends it. (One landing
+        # in the last write of a result leaves part of it before this: the exit code tells.)
+        if in_json:
             with contextlib.suppress(KeyboardInterrupt):
                 _report(_Failure("interrupted", "interrupted", "tapti: interrupted"), in_json=True)
         return _INTERRUPTED

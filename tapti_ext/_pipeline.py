@@ -303,21 +303,6 @@ class _Base(Generic[_Http]):
                     f"the API key is sent only to the base URL's origin ({origin}); this "
                     f"request is for {call.url.origin}. Use your own httpx2 client for other hosts"
                 )
-        if carries_secret(call.target[3].decode("latin-1"), self._api_key):
-            # An extra_query, a path argument or a raw URL holding it, written out or escaped
-            # (the server decodes it): every error, log line and trace would show the URL.
-            raise InvalidInputError(
-                f"the API key goes only in the {API_KEY_HEADER} header, and this request's URL "
-                "holds it: take it out of the path or query"
-            )
-        if carries_secret(_readable_body(call), self._api_key):
-            # The API sends callback_url and redirect_url on to browsers (their history, the
-            # Referer), and every error or log line that quotes the body would show it.
-            raise InvalidInputError(
-                f"the API key goes only in the {API_KEY_HEADER} header, and this request's body "
-                "holds it (in callback_url or redirect_url, the API would send it on to "
-                "browsers): take it out"
-            )
         if self._http is not None and self._http.is_closed:
             raise TaptiError(
                 "the http_client given to this client is closed; pass one that is open, and "
@@ -329,6 +314,25 @@ class _Base(Generic[_Http]):
                 "are shared with the parent process, which could hand this process another "
                 "user's answer. Create the httpx2 client after forking, e.g. in gunicorn's "
                 "post_fork or Celery's worker_process_init"
+            )
+
+    def _check_key_kept(self, call: Call[Any]) -> None:
+        """Refuse a request whose URL or body holds the key, once a call (its retries send the
+        same request; scanning a large raw body with escapes in it takes milliseconds)."""
+        if carries_secret(call.target[3].decode("latin-1"), self._api_key):
+            # An extra_query, a path argument or a raw URL holding it, written out or escaped
+            # (the server decodes it): every error, log line and trace would show the URL.
+            raise InvalidInputError(
+                f"the API key goes only in the {API_KEY_HEADER} header, and this request's URL "
+                "holds it: take it out of the path or query"
+            )
+        if carries_secret(_readable_body(call).decode("latin-1"), self._api_key):
+            # The API sends callback_url and redirect_url on to browsers (their history, the
+            # Referer), and every error or log line that quotes the body would show it.
+            raise InvalidInputError(
+                f"the API key goes only in the {API_KEY_HEADER} header, and this request's body "
+                "holds it (the API sends callback_url and redirect_url on to browsers): take "
+                "it out"
             )
 
     def _forked(self) -> bool:
@@ -431,6 +435,7 @@ class Pipeline(_Base[httpx2.Client]):
         handling = sys.exception()  # the caller's own, should they call from an except block
         span = _start_span(call, self._origin, propagate=self.propagate_trace_context)
         try:
+            self._check_key_kept(call)
             while True:
                 span.attempt(retries)
                 outcome = self._attempt(call, Attempt(deadline))
@@ -586,13 +591,14 @@ class Pipeline(_Base[httpx2.Client]):
                 _network.keep_inherited(pool)
 
 
-def _readable_body(call: Call[Any]) -> str:
-    """The body as the server reads it, where reading it leaves it whole: bytes (every call
-    the SDK builds) or a raw request's in-memory content; a streamed one is sent unread."""
+def _readable_body(call: Call[Any]) -> bytes:
+    """The body as sent, where reading it leaves it whole: bytes (every call the SDK builds) or
+    a raw request's one in-memory piece (``content=``, ``json=``, ``data=``). A stream, a
+    multipart body (``files=``) is sent unread."""
     body = call.body
     if isinstance(body, httpx2.ByteStream):
         body = b"".join(body)
-    return body.decode("latin-1") if isinstance(body, bytes) else ""
+    return body if isinstance(body, bytes) else b""
 
 
 def _core_chunks(answer: httpcore2.Response, call: Call[Any]) -> Iterator[bytes]:
@@ -623,6 +629,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
         handling = sys.exception()  # the caller's own, should they call from an except block
         span = _start_span(call, self._origin, propagate=self.propagate_trace_context)
         try:
+            self._check_key_kept(call)
             while True:
                 span.attempt(retries)
                 outcome = await self._attempt(call, Attempt(deadline))

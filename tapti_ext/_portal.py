@@ -55,6 +55,7 @@ __all__ = [
     "APIResponse",
     "SdkToken",
     "oauth_portal_url",
+    "portal_url_on",
     "resolve_portal_url",
     "token_from_response",
 ]
@@ -72,13 +73,14 @@ def resolve_portal_url(
     chosen, named = from_argument_or_environment(portal_url, "portal_url", "TAPTI_PORTAL_URL")
     if chosen is None:
         return DEFAULT_PORTAL_URL
-    # Refused as SdkToken refuses such a URL in an answer, so that what builders make reads back.
-    checked = check_url(chosen, argument=named, ascii_host=True)
-    if carries_secret(checked, secret):
+    # Before the URL is judged, whose messages quote it.
+    if isinstance(chosen, str) and carries_secret(chosen, secret):
         raise InvalidInputError(
             f"{named} holds the API key: every portal URL made from it would hand the key to a "
             "browser"
         )
+    # Refused as SdkToken refuses such a URL in an answer, so that what builders make reads back.
+    checked = check_url(chosen, argument=named, ascii_host=True)
     # Taken apart again only when plain http: oauth_portal_url() runs this on every call.
     if not allow_insecure_http and checked[:5].lower() == "http:":
         refuse_plain_http(urlsplit(checked), named, "every SDK token")
@@ -97,11 +99,21 @@ def oauth_portal_url(
 
     ``portal_url`` (default: ``TAPTI_PORTAL_URL``, else Tapti's portal) may be plain
     ``http://`` only on this machine, unless ``allow_insecure_http``: the token in it would
-    cross the network unencrypted.
+    cross the network unencrypted. One holding the key in ``TAPTI_API_KEY`` is refused: every
+    browser sent there would get it.
 
     >>> oauth_portal_url("tok", platform="youtube")
     'https://oauth.tapti.dev?sdk_token=tok&platform=youtube'
     """
+    check_flag(allow_insecure_http, argument="allow_insecure_http")
+    # No client here: the key a program (or the tapti command) would use is the environment's.
+    key = os.environ.get("TAPTI_API_KEY", "").strip()
+    base = resolve_portal_url(portal_url, allow_insecure_http=allow_insecure_http, secret=key)
+    return portal_url_on(base, sdk_token, platform)
+
+
+def portal_url_on(base: str, sdk_token: str, platform: PlatformLike | None) -> str:
+    """The portal URL for ``sdk_token`` on ``base``, a portal URL already checked."""
     if not isinstance(sdk_token, str) or not sdk_token:
         raise InvalidInputError("sdk_token must be a non-empty str")
     if not is_valid_text(sdk_token):
@@ -109,10 +121,6 @@ def oauth_portal_url(
     params = [(TOKEN_PARAM, sdk_token)]
     if platform is not None:
         params.append((_PLATFORM_PARAM, check_platform(platform).value.lower()))
-    check_flag(allow_insecure_http, argument="allow_insecure_http")
-    # No client here: the key a program (or the tapti command) would use is the environment's.
-    key = os.environ.get("TAPTI_API_KEY", "").strip()
-    base = resolve_portal_url(portal_url, allow_insecure_http=allow_insecure_http, secret=key)
     return _with_params(base, params)
 
 

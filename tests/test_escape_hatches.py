@@ -512,46 +512,59 @@ def _escaped(text: str) -> str:
 KEYS = ["sk_live_SECRETKEY123456", "sk+live/key=0123456789"]
 
 
-@pytest.mark.parametrize("key", KEYS)
-@pytest.mark.parametrize("door", KEY_IN_URL_DOORS)
-def test_a_url_holding_the_api_key_is_refused_before_sending(door: str, key: str) -> None:
-    """The key put in a query or a path (by mistake) stayed in ``exc.request.url`` and in every
-    repr of the request, where errors, logs and traces show it. Written with escapes, the
-    server still reads the key, and the SDK's log lines printed it decoded."""
-    with (
-        MockTaptiServer(api_key=key) as keyed,
-        Tapti(api_key=key, base_url=keyed.url) as tapti,
-        pytest.raises(InvalidInputError, match="goes only in the x-api-key header") as caught,
-    ):
-        KEY_IN_URL_DOORS[door](tapti, key)
-    assert keyed.requests == []
-    assert key not in str(caught.value)
+_ARGUMENT_OF = {"TAPTI_BASE_URL": "base_url", "TAPTI_PORTAL_URL": "portal_url"}
 
 
 @pytest.mark.parametrize("key", KEYS)
-@pytest.mark.parametrize("source", ["base_url", "TAPTI_BASE_URL"])
+@pytest.mark.parametrize("source", ["base_url", "TAPTI_BASE_URL", "portal_url", "TAPTI_PORTAL_URL"])
 @pytest.mark.parametrize("spelling", ["written out", "escaped", "escaped twice"])
-def test_a_base_url_holding_the_api_key_is_refused_by_the_constructor(
+def test_a_base_or_portal_url_holding_the_api_key_is_refused_by_the_constructor(
     key: str, source: str, spelling: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Refused at the first call before; escaped, it was sent, and logged decoded."""
+    """A base URL holding it was refused at the first call before; escaped, it was sent, and
+    logged decoded. A portal URL holding it was accepted: every portal URL built on it gave
+    the key to a browser."""
     escaped = _escaped(key)
     written = {"written out": key, "escaped": escaped, "escaped twice": escaped.replace("%", "%25")}
     url = f"http://127.0.0.1:9/{written[spelling]}"
-    arguments = {"base_url": url} if source == "base_url" else {}
-    if source == "TAPTI_BASE_URL":
-        monkeypatch.setenv("TAPTI_BASE_URL", url)
+    if source in _ARGUMENT_OF:
+        monkeypatch.setenv(source, url)
+    arguments = {} if source in _ARGUMENT_OF else {source: url}
     for kind in (Tapti, AsyncTapti):
         with pytest.raises(InvalidInputError, match=f"{source} holds the API key") as caught:
             kind(api_key=key, **arguments)
         assert key not in str(caught.value)
         assert escaped not in str(caught.value)
+    if "portal" in source.lower():  # the function, which makes no client: the environment's key
+        monkeypatch.setenv("TAPTI_API_KEY", key)
+        with pytest.raises(InvalidInputError, match=f"{source} holds the API key") as caught:
+            oauth_portal_url("tok", **arguments)
+        assert key not in str(caught.value)
+
+
+def test_a_malformed_portal_url_holding_the_api_key_is_not_quoted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Judged before its form, whose message quotes it (a missing scheme quoted the key)."""
+    key = KEYS[0]
+    monkeypatch.setenv("TAPTI_API_KEY", key)
+    with pytest.raises(InvalidInputError, match="portal_url holds the API key") as caught:
+        oauth_portal_url("tok", portal_url=f"portal.example/{key}")
+    assert key not in str(caught.value)
 
 
 def _body_with(key: str, field: str) -> CreateSdkTokenRequest:
     return CreateSdkTokenRequest.from_dict(
         {**BODY.to_dict(), field: f"https://app.example/cb?k={key}"}
     )
+
+
+def _through_your_own_client(tapti: Tapti, key: str) -> None:
+    with (
+        httpx2.Client() as yours,
+        Tapti(api_key=key, base_url=tapti.base_url, http_client=yours) as lent,
+    ):
+        lent.user("u1").create_sdk_token(**{**CALL, "callback_url": f"https://a/{key}"})
 
 
 def _with_default_redirect(tapti: Tapti, key: str) -> None:
@@ -569,6 +582,10 @@ KEY_IN_BODY_DOORS: dict[str, Any] = {
         **{**CALL, "redirect_url": f"https://app.example/done#{_escaped(key)}"}
     ),
     "the constructor's default": _with_default_redirect,
+    "your own http_client": _through_your_own_client,
+    "with_raw_response": lambda t, key: t.with_raw_response.user("u1").create_sdk_token(
+        **{**CALL, "redirect_url": f"https://a/{key}"}
+    ),
     "extra_body": lambda t, key: t.user("u1").create_sdk_token(**CALL, extra_body={"note": key}),
     "call()": lambda t, key: t.call(operation, "u1", body=_body_with(key, "callback_url")),
     "raw, generated": lambda t, key: operation.sync_detailed(
@@ -581,59 +598,60 @@ KEY_IN_BODY_DOORS: dict[str, Any] = {
 
 
 @pytest.mark.parametrize("key", KEYS)
-@pytest.mark.parametrize("door", KEY_IN_BODY_DOORS)
-def test_a_body_holding_the_api_key_is_refused_before_sending(door: str, key: str) -> None:
-    """Sent before: the API would have passed the key on to every browser it redirected."""
+@pytest.mark.parametrize(
+    ("where", "door"),
+    [("URL", door) for door in KEY_IN_URL_DOORS] + [("body", door) for door in KEY_IN_BODY_DOORS],
+)
+def test_a_request_holding_the_api_key_is_refused_before_sending(
+    where: str, door: str, key: str
+) -> None:
+    """The key put in a query or a path (by mistake) stayed in ``exc.request.url`` and in every
+    repr of the request, where errors, logs and traces show it; written with escapes, the
+    server still reads it. In the body, it was sent, and the API would pass a callback or
+    redirect URL holding it on to every browser it sent there."""
+    doors = KEY_IN_URL_DOORS if where == "URL" else KEY_IN_BODY_DOORS
     with (
         MockTaptiServer(api_key=key) as keyed,
         Tapti(api_key=key, base_url=keyed.url) as tapti,
-        pytest.raises(InvalidInputError, match="this request's body holds it") as caught,
+        pytest.raises(InvalidInputError, match=f"this request's {where} holds it") as caught,
     ):
-        KEY_IN_BODY_DOORS[door](tapti, key)
+        doors[door](tapti, key)
     assert keyed.requests == []
     assert key not in str(caught.value)
 
 
-def test_a_body_holding_the_api_key_is_refused_async() -> None:
+def test_a_key_too_short_to_look_for_is_sent_in_a_body_like_any_text() -> None:
+    """A key under 8 characters (a test's) stands in common words: not looked for, as in URLs."""
+    with (
+        MockTaptiServer(api_key="k1") as keyed,
+        Tapti(api_key="k1", base_url=keyed.url) as tapti,
+    ):
+        tapti.user("u1").create_sdk_token(**{**CALL, "callback_url": "https://app.example/k1"})
+    assert len(keyed.requests) == 1
+
+
+async def _raw_async_post(tapti: AsyncTapti, key: str) -> None:
+    body = {**BODY.to_dict(), "callback_url": key}
+    await tapti.raw.get_async_httpx_client().post("/users/u1/sdk-token", json=body)
+
+
+@pytest.mark.parametrize("where", ["URL", "body", "raw body"])
+def test_a_request_holding_the_api_key_is_refused_async(where: str) -> None:
     key = "sk_async_key_0123"
+    holding = (
+        {"extra_query": {"k": key}} if where == "URL" else {"callback_url": f"https://a/{key}"}
+    )
 
     async def send() -> None:
         async with AsyncTapti(api_key=key, base_url=keyed.url) as tapti:
-            await tapti.user("u1").create_sdk_token(**{**CALL, "callback_url": f"https://a/{key}"})
+            if where == "raw body":
+                await _raw_async_post(tapti, key)
+            else:
+                await tapti.user("u1").create_sdk_token(**{**CALL, **holding})
 
     with MockTaptiServer(api_key=key) as keyed:
-        with pytest.raises(InvalidInputError, match="this request's body holds it"):
-            asyncio.run(send())
-        assert keyed.requests == []
-
-
-@pytest.mark.parametrize("key", KEYS)
-@pytest.mark.parametrize("source", ["portal_url", "TAPTI_PORTAL_URL"])
-def test_a_portal_url_holding_the_api_key_is_refused(
-    key: str, source: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Accepted before: every portal URL built on it sent the key to a browser."""
-    url = f"https://portal.example/{_escaped(key)}/"
-    arguments = {"portal_url": url} if source == "portal_url" else {}
-    if source == "TAPTI_PORTAL_URL":
-        monkeypatch.setenv("TAPTI_PORTAL_URL", url)
-    for kind in (Tapti, AsyncTapti):
-        with pytest.raises(InvalidInputError, match=f"{source} holds the API key") as caught:
-            kind(api_key=key, **arguments)
-        assert key not in str(caught.value)
-    # The function, which makes no client, refuses the environment's key.
-    monkeypatch.setenv("TAPTI_API_KEY", key)
-    with pytest.raises(InvalidInputError, match=f"{source} holds the API key"):
-        oauth_portal_url("tok", **arguments)
-
-
-def test_a_url_holding_the_api_key_is_refused_async() -> None:
-    async def send() -> None:
-        async with AsyncTapti(api_key="sk_async_key_0123", base_url=keyed.url) as tapti:
-            await tapti.user("u1").create_sdk_token(**CALL, extra_query={"k": "sk_async_key_0123"})
-
-    with MockTaptiServer(api_key="sk_async_key_0123") as keyed:
-        with pytest.raises(InvalidInputError, match="goes only in the x-api-key header"):
+        said = where.rpartition(" ")[2]
+        with pytest.raises(InvalidInputError, match=f"this request's {said} holds it"):
             asyncio.run(send())
         assert keyed.requests == []
 
