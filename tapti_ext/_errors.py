@@ -522,6 +522,19 @@ def carries_secret(url: str, secret: str) -> bool:
     return False
 
 
+def body_carries_secret(body: str, secret: str) -> bool:
+    """Whether a request body hands ``secret`` to the server: as ``carries_secret`` finds it,
+    or as JSON writes a key holding ``"`` or ``/`` (``\\"``, and ``\\/`` as some
+    serialisers write it), which the server's JSON parser reads back as the key."""
+    return any(carries_secret(body, spelling) for spelling in _json_spellings(secret))
+
+
+@lru_cache(maxsize=8)
+def _json_spellings(secret: str) -> tuple[str, ...]:
+    escaped = json.dumps(secret)[1:-1]  # printable ASCII without a backslash: only " changes
+    return tuple(dict.fromkeys((secret, escaped, escaped.replace("/", "\\/"))))
+
+
 def might_spell(content: bytes, secret: str) -> bool:
     """Whether ``content`` may hold ``secret`` in one of its spellings (``_marks``)."""
     return _has_mark(content.decode("latin-1"), _marks(secret))

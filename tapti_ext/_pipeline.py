@@ -44,6 +44,7 @@ from ._errors import (
     TOKEN_PARAM,
     InvalidInputError,
     TaptiError,
+    body_carries_secret,
     carries_secret,
     forget_locals,
     hidden,
@@ -326,7 +327,7 @@ class _Base(Generic[_Http]):
                 f"the API key goes only in the {API_KEY_HEADER} header, and this request's URL "
                 "holds it: take it out of the path or query"
             )
-        if carries_secret(_readable_body(call).decode("latin-1"), self._api_key):
+        if body_carries_secret(_readable_body(call).decode("latin-1"), self._api_key):
             # The API sends callback_url and redirect_url on to browsers (their history, the
             # Referer), and every error or log line that quotes the body would show it.
             raise InvalidInputError(

@@ -594,13 +594,21 @@ KEY_IN_BODY_DOORS: dict[str, Any] = {
     "raw, httpx2": lambda t, key: t.raw.get_httpx_client().post(
         "/users/u1/sdk-token", json={**BODY.to_dict(), "callback_url": key}
     ),
+    "raw, slashes escaped": lambda t, key: t.raw.get_httpx_client().post(
+        "/users/u1/sdk-token",
+        content=json.dumps({**BODY.to_dict(), "callback_url": key}).replace("/", "\\/"),
+    ),
 }
 
 
-@pytest.mark.parametrize("key", KEYS)
+# A key JSON writes otherwise (\" and, as some serialisers do, \/), which the server reads back.
+JSON_ESCAPED_KEY = 'sk_live_AB"CD/12345678'
+
+
 @pytest.mark.parametrize(
-    ("where", "door"),
-    [("URL", door) for door in KEY_IN_URL_DOORS] + [("body", door) for door in KEY_IN_BODY_DOORS],
+    ("where", "door", "key"),
+    [("URL", door, key) for door in KEY_IN_URL_DOORS for key in KEYS]
+    + [("body", door, key) for door in KEY_IN_BODY_DOORS for key in [*KEYS, JSON_ESCAPED_KEY]],
 )
 def test_a_request_holding_the_api_key_is_refused_before_sending(
     where: str, door: str, key: str
