@@ -189,6 +189,20 @@ def test_a_key_with_surrounding_whitespace_is_the_key(server: MockTaptiServer, s
     assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
 
 
+@pytest.mark.parametrize("hosts", [0, 2])
+def test_an_http11_request_without_exactly_one_host_is_400_and_issues_nothing(
+    server: MockTaptiServer, hosts: int
+) -> None:
+    """RFC 9112 3.2: answered 400. The mock issued a token for it, which the API would not."""
+    body = json.dumps(VALID).encode()
+    head = f"POST {PATH} HTTP/1.1\r\n" + "Host: x\r\n" * hosts + f"x-api-key: {KEY}\r\n"
+    head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    answer = _raw_exchange(server, head.encode() + body)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert b"exactly one Host header" in answer
+    assert server.issued_tokens == []
+
+
 @pytest.mark.parametrize(
     "request_line", [b"POST /users/u1/sdk-token HTTP/1.x", b"PRI * HTTP/2.0", b"GET / HTTP/3"]
 )
@@ -229,10 +243,24 @@ def test_key_is_checked_before_the_body(client: httpx2.Client) -> None:
         (b"", "application/json"),
         (b"NaN", "application/json"),
         (b"\xff\xfe{}", "application/json"),
+        (json.dumps(VALID).encode("utf-16"), "application/json"),
+        (json.dumps(VALID).encode("utf-32-le"), "application/json; charset=utf-32le"),
+        (b"\xef\xbb\xbf" + json.dumps(VALID).encode(), "application/json"),
         (json.dumps(VALID).encode(), "text/plain"),
         (json.dumps(VALID).encode(), None),
     ],
-    ids=["text", "truncated", "empty", "nan", "not-utf8", "text-plain", "no-content-type"],
+    ids=[
+        "text",
+        "truncated",
+        "empty",
+        "nan",
+        "not-utf8",
+        "utf-16",  # json.loads reads it from bytes; RFC 8259 has systems exchange UTF-8 only
+        "utf-32",
+        "byte-order-mark",
+        "text-plain",
+        "no-content-type",
+    ],
 )
 def test_body_that_is_not_json_is_400(
     client: httpx2.Client, content: bytes, content_type: str | None

@@ -133,7 +133,9 @@ _BAD_LENGTH: Final = _message(400, "invalid Content-Length header", close=True)
 _TRUNCATED: Final = _message(400, "request body is shorter than its Content-Length", close=True)
 _NOT_JSON_TYPE: Final = _message(400, "Content-Type must be application/json")
 _EMPTY: Final = _message(400, "request body is empty; expected a JSON object")
-_BAD_JSON: Final = _message(400, "request body is not valid JSON")
+_BAD_JSON: Final = _message(400, "request body is not valid JSON in UTF-8")
+# RFC 9112 3.2: an HTTP/1.1 request without exactly one Host header is answered 400.
+_ONE_HOST: Final = _message(400, "an HTTP/1.1 request needs exactly one Host header", close=True)
 _EVERY_INTERFACE: Final = "0.0.0.0"  # noqa: S104  (refused unless written so; IPv4 only)
 _LONE_SURROGATE: Final = _message(
     400, "request body escapes a lone surrogate (\\ud800-\\udfff), which no UTF-8 text holds"
@@ -168,11 +170,17 @@ def _parse_json(body: bytes) -> object:
     if not body:
         return _NO_JSON
     try:
-        parsed = json.loads(body, parse_constant=_reject_constant)
+        parsed = _loads(body)
         json.dumps(parsed, ensure_ascii=False).encode()  # UnicodeEncodeError: a lone surrogate
     except (ValueError, RecursionError):
         return _NO_JSON
     return parsed
+
+
+def _loads(body: bytes) -> object:
+    """JSON in UTF-8 without a byte-order mark, as RFC 8259 has systems exchange it: given
+    bytes, json.loads would also read UTF-16 and UTF-32, which an API need not."""
+    return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
 
 
 def _is_json_media_type(content_type: str | None) -> bool:
@@ -497,6 +505,10 @@ class _Handler(BaseHTTPRequestHandler):
         return body, None
 
     def _dispatch(self) -> None:
+        if self.request_version == "HTTP/1.1" and len(self.headers.get_all("Host") or ()) != 1:
+            self._linger = True  # the body is left unread
+            self._send(_ONE_HOST)
+            return
         # A socket error or timeout while reading ends the connection in the base class.
         body, framing_error = self._read_body()
         shown = _masked_path(self.path)
@@ -1137,7 +1149,7 @@ def _body_problem(operation: Operation, incoming: _Incoming) -> _Reply | None:
 def _parses(body: bytes) -> bool:
     """Whether ``body`` is JSON (all that ``_parse_json`` refuses besides is a lone surrogate)."""
     try:
-        json.loads(body, parse_constant=_reject_constant)
+        _loads(body)
     except (ValueError, RecursionError):
         return False
     return True
