@@ -481,30 +481,42 @@ KEY_AS_URL = {
 }
 
 
-@pytest.mark.parametrize("refused", KEY_AS_URL.values(), ids=KEY_AS_URL.keys())
+@pytest.mark.parametrize("where", KEY_AS_URL)
 def test_a_key_pasted_as_a_url_is_masked_where_the_url_is_quoted(
-    refused: Any, monkeypatch: pytest.MonkeyPatch
+    where: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TAPTI_PORTAL_URL", KEY)
+    """A portal URL holding the key is refused without being quoted (it is looked for first);
+    the other URLs are quoted with the key masked."""
+    if where == "TAPTI_PORTAL_URL":
+        monkeypatch.setenv("TAPTI_PORTAL_URL", KEY)
+    else:
+        monkeypatch.delenv("TAPTI_PORTAL_URL", raising=False)
     monkeypatch.delenv("TAPTI_BASE_URL", raising=False)
     with pytest.raises(InvalidInputError) as caught:
-        refused()
+        KEY_AS_URL[where]()
     assert KEY not in str(caught.value)
-    assert "***" in str(caught.value)
+    said = "holds the API key" if "portal" in where.lower() else "***"
+    assert said in str(caught.value)
 
 
-def test_the_cli_masks_the_environments_key_in_a_refused_url(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("variable", "said"), [("TAPTI_PORTAL_URL", "holds the API key"), ("TAPTI_BASE_URL", "'***'")]
+)
+def test_the_cli_never_quotes_the_environments_key_in_a_refused_url(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], variable: str, said: str
 ) -> None:
     from tapti_ext._cli import main  # noqa: PLC0415
 
     monkeypatch.setenv("TAPTI_API_KEY", KEY)
-    monkeypatch.setenv("TAPTI_PORTAL_URL", KEY)
-    assert main(["portal-url", "tok", "--json"]) == 2
+    monkeypatch.setenv(variable, KEY)
+    creating = ["sdk-token", "create", "u1", "--platform", "youtube", "--scope", "profile_read"]
+    creating += ["--callback-url", "https://a.example/cb", "--redirect-url", "https://a.example/r"]
+    command = ["portal-url", "tok"] if "PORTAL" in variable else creating
+    assert main([*command, "--json"]) == 2
     error = json.loads(capsys.readouterr().out)["error"]
     assert error["type"] == "invalid_input_error"
     assert KEY not in error["message"]
-    assert error["message"].endswith("'***'")
+    assert said in error["message"]
 
 
 @pytest.mark.parametrize(
