@@ -855,11 +855,12 @@ def _failure(exc: Exception) -> _Failure | None:
         TaptiError,
         redacted,
     )
+    from ._inputs import key_in_environment  # noqa: PLC0415
 
     if not isinstance(exc, TaptiError | OSError):
         return None  # a bug, whose str() may fail too
     # A command that makes no client (portal-url) has no key to mask; the environment's is it.
-    message = redacted(str(exc), os.environ.get("TAPTI_API_KEY", "").strip())
+    message = redacted(str(exc), key_in_environment())
     if not isinstance(exc, APIStatusError):  # its words are the server's: quoted as they came
         message = _in_cli_terms(message)
     if isinstance(exc, InvalidInputError):

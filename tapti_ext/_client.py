@@ -63,6 +63,7 @@ from ._errors import (
     public_door,
 )
 from ._inputs import (
+    API_KEY_VARIABLE,
     PlatformLike,
     ScopeLike,
     Timeout,
@@ -1076,7 +1077,7 @@ def _connection_settings(
     api_key: str | None, base_url: str | None, *, allow_insecure_http: bool
 ) -> dict[str, Any]:
     """The key, the base URL and where each came from (the argument or the environment)."""
-    key, key_from = from_argument_or_environment(api_key, "api_key", "TAPTI_API_KEY")
+    key, key_from = from_argument_or_environment(api_key, "api_key", API_KEY_VARIABLE)
     url, url_from = from_argument_or_environment(base_url, "base_url", "TAPTI_BASE_URL")
     checked_key = check_api_key(key, argument=key_from)
     checked_url = (

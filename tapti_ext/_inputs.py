@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable
 from enum import Enum, StrEnum
 from functools import cache, lru_cache
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 from urllib.parse import SplitResult, urlsplit
 
 import httpx2
@@ -30,6 +30,7 @@ from ._errors import (
 from ._names import API_KEY_HEADER, PlatformName, ScopeName
 
 __all__ = [
+    "API_KEY_VARIABLE",
     "LONE_SURROGATE",
     "PlatformLike",
     "ScopeLike",
@@ -48,10 +49,13 @@ __all__ = [
     "is_ip",
     "is_loopback",
     "is_valid_text",
+    "key_in_environment",
     "listed",
     "refuse_plain_http",
     "segment_problem",
 ]
+
+API_KEY_VARIABLE: Final = "TAPTI_API_KEY"
 
 PlatformLike = Platform | PlatformName
 """A platform: a ``Platform`` member or its name (``PlatformName``)."""
@@ -103,6 +107,13 @@ def check_api_key(api_key: object, *, argument: str = "api_key") -> str:
         # the key's own characters: it could not be masked there.
         raise InvalidInputError(f"{argument} must not contain a backslash")
     return key
+
+
+def key_in_environment() -> str:
+    """The key ``TAPTI_API_KEY`` holds, stripped as ``check_api_key`` strips it (``""`` when
+    unset): what to mask or refuse where no client was made (the CLI's messages,
+    ``oauth_portal_url()``)."""
+    return os.environ.get(API_KEY_VARIABLE, "").strip()
 
 
 def from_argument_or_environment(value: object, argument: str, variable: str) -> tuple[Any, str]:

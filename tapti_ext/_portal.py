@@ -8,7 +8,6 @@ leaves every other one exactly as the API wrote it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -44,6 +43,7 @@ from ._inputs import (
     check_url,
     from_argument_or_environment,
     is_valid_text,
+    key_in_environment,
     listed,
     redirect_problem,
     refuse_plain_http,
@@ -107,7 +107,7 @@ def oauth_portal_url(
     """
     check_flag(allow_insecure_http, argument="allow_insecure_http")
     # No client here: the key a program (or the tapti command) would use is the environment's.
-    key = os.environ.get("TAPTI_API_KEY", "").strip()
+    key = key_in_environment()
     base = resolve_portal_url(portal_url, allow_insecure_http=allow_insecure_http, secret=key)
     return portal_url_on(base, sdk_token, platform)
 
