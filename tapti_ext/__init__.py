@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from tapti_api_client.models.scope import Scope
 
     from ._client import (
-        DEFAULT_BASE_URL,
-        DEFAULT_TIMEOUT,
         NOT_GIVEN,
         AsyncTapti,
         AsyncTaptiWithRawResponse,
@@ -48,6 +46,7 @@ if TYPE_CHECKING:
         User,
         UserWithRawResponse,
     )
+    from ._constants import DEFAULT_BASE_URL, DEFAULT_PORTAL_URL, DEFAULT_TIMEOUT
     from ._errors import (
         APIConnectionError,
         APIResponseValidationError,
@@ -67,15 +66,13 @@ if TYPE_CHECKING:
     )
     from ._inputs import PlatformLike, ScopeLike
     from ._names import PlatformName, ScopeName
-    from ._portal import DEFAULT_PORTAL_URL, APIResponse, SdkToken, oauth_portal_url
+    from ._portal import APIResponse, SdkToken, oauth_portal_url
 
 _HOMES = {
     "Platform": "tapti_api_client.models.platform",
     "Scope": "tapti_api_client.models.scope",
     **dict.fromkeys(
         [
-            "DEFAULT_BASE_URL",
-            "DEFAULT_TIMEOUT",
             "NOT_GIVEN",
             "AsyncTapti",
             "AsyncTaptiWithRawResponse",
@@ -114,8 +111,9 @@ _HOMES = {
         "tapti_ext._errors",
     ),
     **dict.fromkeys(
-        ["DEFAULT_PORTAL_URL", "APIResponse", "SdkToken", "oauth_portal_url"], "tapti_ext._portal"
+        ["DEFAULT_BASE_URL", "DEFAULT_PORTAL_URL", "DEFAULT_TIMEOUT"], "tapti_ext._constants"
     ),
+    **dict.fromkeys(["APIResponse", "SdkToken", "oauth_portal_url"], "tapti_ext._portal"),
     "PlatformLike": "tapti_ext._inputs",
     "ScopeLike": "tapti_ext._inputs",
     "PlatformName": "tapti_ext._names",

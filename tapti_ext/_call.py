@@ -28,6 +28,7 @@ from typing import Any, Final, Generic, TypeAlias, TypeVar
 import httpx2
 from tapti_api_client._unknown import KEEP_UNKNOWN
 
+from ._constants import DEFAULT_MAX_RETRIES
 from ._deadline import Deadline
 from ._decode import BodyTooLargeError
 from ._errors import (
@@ -45,11 +46,10 @@ from ._errors import (
 )
 from ._inputs import MAX_TIMEOUT_SECONDS, Timeout
 from ._masking import NestingError, masked
+from ._names import API_KEY_HEADER, OPERATIONS
 
 __all__ = [
-    "API_KEY_HEADER",
     "DEFAULT_PORTS",
-    "MAX_PORT",
     "MAX_RESPONSE_BYTES",
     "SDK_BODY_HEADERS",
     "STAND_IN",
@@ -64,6 +64,7 @@ __all__ = [
     "check_operation_request",
     "error_response",
     "extras_of",
+    "host_and_port",
     "is_token",
     "json_object",
     "model_from",
@@ -74,8 +75,6 @@ __all__ = [
 ]
 
 log: Final = logging.getLogger("tapti_ext")
-
-from ._names import API_KEY_HEADER, OPERATIONS  # noqa: E402 - from the spec, by make generate
 
 # The documented bodies are a few short fields; anything near this size is not one of them.
 MAX_RESPONSE_BYTES: Final = 1 << 20
@@ -133,7 +132,7 @@ class RetryPolicy:
     # A Retry-After beyond this is a server saying "not soon": raise, not hang a worker.
     max_retry_after: Final = 60.0
 
-    def __init__(self, max_retries: int = 2) -> None:
+    def __init__(self, max_retries: int = DEFAULT_MAX_RETRIES) -> None:
         self.max_retries = max_retries
 
     def should_retry_status(self, status: int) -> bool:
@@ -152,9 +151,17 @@ class RetryPolicy:
 
 
 DEFAULT_PORTS: Final = {"https": 443, "http": 80}
+_CLOSED_DURING_CALL: Final = "the client was closed during the call"
+
+
+def host_and_port(url: httpx2.URL) -> str:
+    """``host:port`` as a URL writes them (an IPv6 address in brackets), the port filled in."""
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    return f"{host}:{url.port or DEFAULT_PORTS.get(url.scheme, 80)}"
+
+
 # Marks the response an error keeps when no status line was read (``Call._stand_in``).
 STAND_IN: Final = "tapti_stand_in"
-MAX_PORT: Final = 65535
 
 
 # RFC 9110 token characters; values may hold no control character but tab. Strings, compiled
@@ -874,7 +881,7 @@ class Call(Generic[_T]):
         """``settle`` for a status that arrived: a 2xx is the answer, never retried."""
         status = outcome.status_code
         self._log_attempt(retries, status)
-        if 200 <= status < 300:
+        if httpx2.codes.is_success(status):
             return self._documented(outcome)
         if status == _PROXY_AUTHENTICATION:
             outcome = _bare_proxy_refusal(outcome, self)
@@ -890,21 +897,26 @@ class Call(Generic[_T]):
             return self._again(error, retries, deadline, retry_after, f"status {status}")
         raise error
 
+    @staticmethod
+    def end_if_closed(closed: bool) -> None:
+        """After a wait between attempts: a client closed meanwhile ends the call."""
+        if closed:
+            raise TaptiError(_CLOSED_DURING_CALL)
+
     def _raise_if_closed_during(self, outcome: Answer | Unreadable | httpx2.RequestError) -> None:
         """A failed attempt of a client closed meanwhile: the close shut its socket, not the
         server. A status that arrived says what happened instead (settled as usual), unless it
         is a 2xx whose body the close cut: a token may exist, which the error must say."""
         if isinstance(outcome, httpx2.RequestError):
-            raise TaptiError("the client was closed during the call") from outcome
+            raise TaptiError(_CLOSED_DURING_CALL) from outcome
         if not isinstance(outcome, Unreadable):
             return
         response = outcome.response
-        if response is not None and not 200 <= response.status_code < 300:
+        if response is not None and not httpx2.codes.is_success(response.status_code):
             return
         what = "a successful response" if response else "an answer that may be a success"
         raise APIResponseValidationError(
-            f"the client was closed during the call, while {what} was read "
-            "(not retried: a token may exist)",
+            f"{_CLOSED_DURING_CALL}, while {what} was read (not retried: a token may exist)",
             response=self._stand_in(response),
         ) from outcome.error
 
@@ -917,11 +929,9 @@ class Call(Generic[_T]):
 
     def _where(self, retries: int) -> str:
         """Where the call went and how often, in the caller's terms (never the path's ids)."""
-        url = self.url
-        port = url.port or DEFAULT_PORTS.get(url.scheme)
-        host = f"[{url.host}]" if ":" in url.host else url.host  # an IPv6 address, as in a URL
         attempts = f"{retries + 1} attempt{'s' if retries else ''}"
-        where = f"{url.scheme}://{host}:{port}, {attempts}; base URL from {self.sources.base_url}"
+        where = f"{self.url.scheme}://{host_and_port(self.url)}, {attempts}; base URL from "
+        where += self.sources.base_url
         proxy = self.sources.proxy
         return f"{where}; through the proxy in {proxy}" if proxy else where
 
@@ -939,7 +949,7 @@ class Call(Generic[_T]):
         self, outcome: Unreadable, retries: int, deadline: Deadline
     ) -> Answer | float:
         response, error = outcome.response, outcome.error
-        if response is not None and not 200 <= response.status_code < 300:
+        if response is not None and not httpx2.codes.is_success(response.status_code):
             # The status is what counts; the body is left out of the error.
             unread = Answer(
                 response.status_code, response.raw_headers, b"", response.extensions, self

@@ -31,6 +31,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, NoReturn
 
 from . import __version__
+from ._constants import (
+    API_KEY_VARIABLE,
+    BASE_URL_VARIABLE,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    MAX_PORT,
+    PORTAL_URL_VARIABLE,
+)
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -104,10 +112,10 @@ def _enum_values(match: re.Match[str]) -> str:
 # replacement) in order, for every message but the CLI's own (``bad_input``).
 _CLI_TERMS: Final[tuple[tuple[str, str | Callable[[re.Match[str]], str]], ...]] = (
     (r"pass api_key=\.\.\. or set", "set"),
-    (r"\bapi_key\b", "TAPTI_API_KEY"),
+    (r"\bapi_key\b", API_KEY_VARIABLE),
     (r"\ballow_insecure_http=True\b", "--allow-insecure-http"),
     (r"\b(base|callback|redirect)_url\b", r"--\1-url"),
-    (r"\bportal_url\b", "--portal-url (or TAPTI_PORTAL_URL)"),
+    (r"\bportal_url\b", f"--portal-url (or {PORTAL_URL_VARIABLE})"),
     (r"^timeout\b", "--timeout"),
     (r"^the request body\b", "--body"),
     (r", None or an httpx2?\.Timeout\b", ""),
@@ -149,6 +157,12 @@ class _Failure(NamedTuple):
     status_code: int | None = None  # the error status the API answered with
     retry_after: float | None = None  # seconds a 429 asked to wait
 
+    @classmethod
+    def error(cls, kind: str, message: str, label: str = "", **details: Any) -> _Failure:
+        """A failure whose line reads ``tapti: error: ...``: every error line begins so, as
+        argparse's do, for one grep; ``label`` says what failed where the message does not."""
+        return cls(kind, message, f"tapti: error: {label}{message}", **details)
+
     @property
     def exit_code(self) -> int:
         return _BAD_INPUT if self.type in {"usage_error", "invalid_input_error"} else _API_ERROR
@@ -178,7 +192,7 @@ class _CliError(Exception):
 
 def bad_input(message: str) -> _CliError:
     """Bad input (exit 2) in the CLI's own terms: ``message`` names the flag to change."""
-    return _CliError(_Failure("invalid_input_error", message, f"tapti: error: {message}"))
+    return _CliError(_Failure.error("invalid_input_error", message))
 
 
 _LONG_QUOTE: Final = re.compile(r"('[^']{80})[^']+'")
@@ -192,7 +206,14 @@ class _Parser(argparse.ArgumentParser):
         # No abbreviations: "--js" would be --json to argparse, and not to main(), which must
         # know before parsing whether errors are JSON.
         kwargs.setdefault("allow_abbrev", False)
+        self._enum_helps: list[argparse.Action] = []  # options whose help lists enum values
         super().__init__(formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        if action.help and _ENUMS.search(action.help):
+            self._enum_helps.append(action)
+        return action
 
     def print_help(self, file: SupportsWrite[str] | None = None) -> None:
         # argparse ignores a failed write (a full disk); written here, the exit code tells.
@@ -210,9 +231,10 @@ class _Parser(argparse.ArgumentParser):
         )
 
     def format_help(self) -> str:
-        for action in self._actions:
-            if action.help and _ENUMS.search(action.help):
-                action.help = _ENUMS.sub(_enum_values, action.help)
+        # Filled in only when shown: the values come from the generated models (httpx2).
+        for action in self._enum_helps:
+            action.help = _ENUMS.sub(_enum_values, action.help or "")
+        self._enum_helps.clear()
         return super().format_help()
 
 
@@ -238,8 +260,8 @@ def retries(text: str) -> int:
 
 def port(text: str) -> int:
     value = int(text)  # argparse turns the ValueError into a usage error
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a TCP port (0-65535)")
+    if not 0 <= value <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"{value} is not a TCP port (0-{MAX_PORT})")
     return value
 
 
@@ -301,33 +323,36 @@ def _command(
     )
 
 
-def add_connection_options(parser: argparse.ArgumentParser) -> None:
-    """The options of every command that calls the API."""
-    parser.add_argument(
-        "--base-url", help="the API's base URL (default: TAPTI_BASE_URL, else Tapti's API)"
-    )
-    parser.add_argument(
-        "--timeout",
-        type=number,
-        metavar="SECONDS",
-        help="seconds for the whole call, retries included (default 30)",
-    )
-    parser.add_argument(
-        "--max-retries",
-        type=retries,
-        default=2,
-        metavar="N",
-        help="retries after a transient error (default %(default)s)",
-    )
-    parser.add_argument(
-        "--allow-insecure-http",
-        action="store_true",
-        help="allow plain http:// base and portal URLs on another machine (sends the key and "
-        "SDK tokens unencrypted)",
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="print the answer, or the error, as JSON on stdout"
-    )
+def add_connection_options(parser: argparse.ArgumentParser) -> set[str]:
+    """The options of every command that calls the API; their flags are returned."""
+    added = [
+        parser.add_argument(
+            "--base-url", help="the API's base URL (default: TAPTI_BASE_URL, else Tapti's API)"
+        ),
+        parser.add_argument(
+            "--timeout",
+            type=number,
+            metavar="SECONDS",
+            help=f"seconds for the whole call, retries included (default {DEFAULT_TIMEOUT:g})",
+        ),
+        parser.add_argument(
+            "--max-retries",
+            type=retries,
+            default=DEFAULT_MAX_RETRIES,
+            metavar="N",
+            help="retries after a transient error (default %(default)s)",
+        ),
+        parser.add_argument(
+            "--allow-insecure-http",
+            action="store_true",
+            help="allow plain http:// base and portal URLs on another machine (sends the key "
+            "and SDK tokens unencrypted)",
+        ),
+        parser.add_argument(
+            "--json", action="store_true", help="print the answer, or the error, as JSON on stdout"
+        ),
+    ]
+    return {flag for action in added for flag in action.option_strings}
 
 
 def _add_sdk_token(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -469,7 +494,7 @@ def _add_mock_faults(faults: argparse._ArgumentGroup) -> None:
 
 def client(args: argparse.Namespace) -> Tapti:
     """The client a command's options describe."""
-    from ._client import DEFAULT_TIMEOUT, Tapti  # noqa: PLC0415  (keep `tapti --help` fast)
+    from ._client import Tapti  # noqa: PLC0415  (keep `tapti --help` fast)
 
     return Tapti(
         base_url=args.base_url,
@@ -634,11 +659,18 @@ def _mock_server(args: argparse.Namespace) -> None:
         write_out("Mock Tapti API stopped.\n")
 
 
+_VARIABLES: Final = {
+    "api_key": API_KEY_VARIABLE,
+    "base_url": BASE_URL_VARIABLE,
+    "portal_url": PORTAL_URL_VARIABLE,
+}
+
+
 def _banner(settings: Mapping[str, str | None], faults: list[str]) -> str:
-    # Each setting as the environment variable the SDK reads it from: TAPTI_BASE_URL, ...
-    # Quoted for the shell: the line is meant to be pasted, and a key may hold "$(...)".
+    # Each setting as the environment variable the SDK reads it from, quoted for the shell: the
+    # line is meant to be pasted, and a key may hold "$(...)".
     exports = (
-        f"TAPTI_{name.upper()}={shlex.quote(value)}" for name, value in settings.items() if value
+        f"{_VARIABLES[name]}={shlex.quote(value)}" for name, value in settings.items() if value
     )
     lines = [f"Mock Tapti API listening on {settings['base_url']}", f"export {' '.join(exports)}"]
     if settings["portal_url"]:
@@ -811,7 +843,7 @@ _CANNOT_WRITE = "cannot write the output"
 
 
 def _output_error(message: str) -> _CliError:
-    return _CliError(_Failure("output_error", message, f"tapti: error: {message}"))
+    return _CliError(_Failure.error("output_error", message))
 
 
 def _report(failure: _Failure, *, in_json: bool) -> None:
@@ -841,7 +873,7 @@ def _silence(stream: Any) -> None:
 def _bug(exc: Exception) -> _Failure:
     # The type only: the exception's own words may hold an SDK token read from stdin.
     message = f"a bug in tapti ({type(exc).__name__}); the traceback is on stderr"
-    return _Failure("internal_error", message, f"tapti: error: {message}")
+    return _Failure.error("internal_error", message)
 
 
 def _failure(exc: Exception) -> _Failure | None:
@@ -864,21 +896,21 @@ def _failure(exc: Exception) -> _Failure | None:
     if not isinstance(exc, APIStatusError):  # its words are the server's: quoted as they came
         message = _in_cli_terms(message)
     if isinstance(exc, InvalidInputError):
-        return _Failure("invalid_input_error", message, f"tapti: error: {message}")
+        return _Failure.error("invalid_input_error", message)
     if not isinstance(exc, TaptiError):  # an OSError: a port in use
-        return _Failure("system_error", message, f"tapti: error: {message}")
+        return _Failure.error("system_error", message)
     # Said before the message, unless the message says what failed ("401 ...", "connection
-    # error: ..."); every line begins "tapti: error: ", as argparse's do, for one grep.
+    # error: ...").
     label = ""
     if isinstance(exc, APIResponseValidationError):
         label = "unexpected answer from the API: "
     kind = _words(type(exc).__name__).lower().replace(" ", "_")  # "authentication_error"
-    return _Failure(
+    return _Failure.error(
         kind,
         message,
-        f"tapti: error: {label}{message}",
-        getattr(exc, "request_id", None),
+        label,
+        request_id=getattr(exc, "request_id", None),
         # An unreadable answer's status may be a stand-in: only an error status is reported.
-        exc.status_code if isinstance(exc, APIStatusError) else None,
-        getattr(exc, "retry_after", None),
+        status_code=exc.status_code if isinstance(exc, APIStatusError) else None,
+        retry_after=getattr(exc, "retry_after", None),
     )

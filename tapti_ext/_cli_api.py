@@ -91,9 +91,8 @@ def _operations() -> dict[str, Operation]:
 
     described = _spec_operations()
     # The options every operation has: a parameter of one of these names is --query-NAME.
-    shared = argparse.ArgumentParser()
-    add_connection_options(shared)
-    taken = {flag.lower() for action in shared._actions for flag in action.option_strings}
+    taken = {flag.lower() for flag in add_connection_options(argparse.ArgumentParser())}
+    taken |= {"-h", "--help"}
     found = {}
     for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
         module = importlib.import_module(info.name)

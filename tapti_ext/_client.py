@@ -53,6 +53,13 @@ from ._call import (
     model_from,
     request_parts,
 )
+from ._constants import (
+    API_KEY_VARIABLE,
+    BASE_URL_VARIABLE,
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+)
 from ._decode import ACCEPT_ENCODING
 from ._errors import (
     InvalidInputError,
@@ -63,7 +70,6 @@ from ._errors import (
     public_door,
 )
 from ._inputs import (
-    API_KEY_VARIABLE,
     PlatformLike,
     ScopeLike,
     Timeout,
@@ -87,8 +93,6 @@ from ._portal import (
 )
 
 __all__ = [
-    "DEFAULT_BASE_URL",
-    "DEFAULT_TIMEOUT",
     "NOT_GIVEN",
     "AsyncTapti",
     "AsyncTaptiWithRawResponse",
@@ -104,10 +108,6 @@ __all__ = [
     "UserWithRawResponse",
 ]
 
-DEFAULT_BASE_URL: Final = "https://api.tapti.ai"
-"""The API's address, used unless ``base_url`` or ``TAPTI_BASE_URL`` says another."""
-DEFAULT_TIMEOUT: Final = 30.0
-"""Seconds a whole call may take, retries and waits included: a request handler must not hang."""
 _USER_AGENT: Final = f"tapti-python/{__version__} httpx2/{httpx2.__version__}"
 _HEADERS: Final = {"user-agent": _USER_AGENT, "accept-encoding": ACCEPT_ENCODING}
 # The generated parsers ask their client only whether to raise on undocumented statuses.
@@ -265,7 +265,7 @@ class BaseTapti(Generic[_Pipe, HttpClientT]):
         *,
         base_url: str | None = None,
         timeout: TimeoutLike | NotGiven = NOT_GIVEN,
-        max_retries: int = 2,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         portal_url: str | None = None,
         platforms: Platforms | None = None,
         scopes: Scopes | None = None,
@@ -1078,7 +1078,7 @@ def _connection_settings(
 ) -> dict[str, Any]:
     """The key, the base URL and where each came from (the argument or the environment)."""
     key, key_from = from_argument_or_environment(api_key, "api_key", API_KEY_VARIABLE)
-    url, url_from = from_argument_or_environment(base_url, "base_url", "TAPTI_BASE_URL")
+    url, url_from = from_argument_or_environment(base_url, "base_url", BASE_URL_VARIABLE)
     checked_key = check_api_key(key, argument=key_from)
     checked_url = (
         DEFAULT_BASE_URL

@@ -37,6 +37,8 @@ from urllib.parse import SplitResult, unquote, unquote_plus, urlsplit, urlunspli
 
 import httpx2
 
+from ._constants import MASK, REQUEST_ID_HEADER, TOKEN_PARAM
+
 __all__ = [
     "APIConnectionError",
     "APIResponseValidationError",
@@ -62,9 +64,6 @@ split_url: Final[Callable[[str], SplitResult]] = getattr(urlsplit, "__wrapped__"
 JSONValue: TypeAlias = dict[str, "JSONValue"] | list["JSONValue"] | str | int | float | bool | None
 """What ``json.loads`` can return: ``APIStatusError.body``, when the body is JSON."""
 
-REQUEST_ID_HEADER = "x-request-id"
-MASK: Final = "***"
-TOKEN_PARAM: Final = "sdk_token"  # noqa: S105  (a parameter name, not a secret)
 # How deep an answer's JSON may nest: the documented bodies nest 2 levels. Deeper ones are no
 # answer of this API, and walking them (masking, printing) would exhaust Python's stack.
 MAX_NESTING: Final = 32
@@ -434,6 +433,11 @@ def redacted(text: str, secret: str) -> str:
     return _spellings(secret).sub(MASK, text)
 
 
+def redacted_bytes(content: bytes, secret: str) -> bytes:
+    """``redacted`` for bytes as they came: each byte read as one character (Latin-1)."""
+    return redacted(content.decode("latin-1"), secret).encode("latin-1")
+
+
 def redacted_content(content: bytes, secret: str, charset: str = "utf-8") -> bytes:
     """A body with ``secret`` masked as ``redacted`` masks it in text, however it is read.
 
@@ -458,7 +462,7 @@ def redacted_content(content: bytes, secret: str, charset: str = "utf-8") -> byt
 
 def _masked_once(content: bytes, secret: str, charset: str) -> bytes:
     if might_spell(content, secret):
-        content = redacted(content.decode("latin-1"), secret).encode("latin-1")
+        content = redacted_bytes(content, secret)
     for encoding in dict.fromkeys((charset, _json_encoding(content))):
         text = decoded(content, encoding)
         if text is not None and (masked := redacted(text, secret)) != text:

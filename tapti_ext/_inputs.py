@@ -12,13 +12,14 @@ import os
 from collections.abc import Iterable
 from enum import Enum, StrEnum
 from functools import cache, lru_cache
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import SplitResult, urlsplit
 
 import httpx2
 from tapti_api_client.models.platform import Platform
 from tapti_api_client.models.scope import Scope
 
+from ._constants import API_KEY_VARIABLE
 from ._errors import (
     InvalidInputError,
     carries_secret,
@@ -30,7 +31,6 @@ from ._errors import (
 from ._names import API_KEY_HEADER, PlatformName, ScopeName
 
 __all__ = [
-    "API_KEY_VARIABLE",
     "LONE_SURROGATE",
     "PlatformLike",
     "ScopeLike",
@@ -46,6 +46,7 @@ __all__ = [
     "check_url",
     "check_user_id",
     "from_argument_or_environment",
+    "ip_of",
     "is_ip",
     "is_loopback",
     "is_valid_text",
@@ -54,8 +55,6 @@ __all__ = [
     "refuse_plain_http",
     "segment_problem",
 ]
-
-API_KEY_VARIABLE: Final = "TAPTI_API_KEY"
 
 PlatformLike = Platform | PlatformName
 """A platform: a ``Platform`` member or its name (``PlatformName``)."""
@@ -91,13 +90,13 @@ def check_api_key(api_key: object, *, argument: str = "api_key") -> str:
     """The key, stripped; ``argument`` names where it came from (``TAPTI_API_KEY``)."""
     if api_key is None:
         raise InvalidInputError(
-            "no API key: pass api_key=... or set the TAPTI_API_KEY environment variable"
+            f"no API key: pass api_key=... or set the {API_KEY_VARIABLE} environment variable"
         )
     if not isinstance(api_key, str):
         raise InvalidInputError(f"{argument} must be a str, not {type(api_key).__name__}")
     key = api_key.strip()
     if not key:
-        raise InvalidInputError("api_key is empty: pass api_key=... or set TAPTI_API_KEY")
+        raise InvalidInputError(f"api_key is empty: pass api_key=... or set {API_KEY_VARIABLE}")
     if not (key.isascii() and key.isprintable()) or " " in key:
         # Said without the key itself: a message must never carry a secret. HTTP headers
         # are ASCII, so anything else could not be sent anyway.
@@ -378,12 +377,16 @@ def _label_problem(label: str) -> str | None:
     return None
 
 
-def is_ip(host: str) -> bool:
+def ip_of(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address ``host`` writes out, or ``None`` for a name."""
     try:
-        ipaddress.ip_address(host)
+        return ipaddress.ip_address(host)
     except ValueError:
-        return False
-    return True
+        return None
+
+
+def is_ip(host: str) -> bool:
+    return ip_of(host) is not None
 
 
 def is_valid_text(text: str) -> bool:
@@ -432,12 +435,8 @@ def is_loopback_name(host: str) -> bool:
 def is_loopback(host: str | None) -> bool:
     if host is None:
         return False
-    if is_loopback_name(host):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    address = ip_of(host)
+    return is_loopback_name(host) or (address is not None and address.is_loopback)
 
 
 def _member(enum: type[_E], value: object, argument: str) -> _E:

@@ -51,8 +51,8 @@ class _KeyMaskingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         """Pass the record with every key masked; drop it when that cannot be made sure of."""
         try:
-            from ._errors import (  # noqa: PLC0415  (see the docstring)
-                MASK,
+            from ._constants import MASK  # noqa: PLC0415  (see the docstring)
+            from ._errors import (  # noqa: PLC0415
                 masked_token_headers,
                 masked_url,
                 redacted,

@@ -22,7 +22,8 @@ from typing import Any, Final, SupportsIndex, TypeVar, cast
 import attrs
 from tapti_api_client.types import Unset
 
-from ._errors import MASK, MAX_NESTING, masked_url, without_secret
+from ._constants import MASK
+from ._errors import MAX_NESTING, masked_url, without_secret
 
 __all__ = ["NestingError", "is_masked", "masked"]
 

@@ -27,7 +27,6 @@ import httpx2
 
 from . import _logfilter, _network
 from ._call import (
-    API_KEY_HEADER,
     MAX_RESPONSE_BYTES,
     SDK_BODY_HEADERS,
     Answer,
@@ -36,20 +35,20 @@ from ._call import (
     log,
     parsed_base,
 )
+from ._constants import MASK, TOKEN_PARAM
 from ._deadline import Attempt, Deadline
 from ._decode import BodyDecoder, BodyTooLargeError, UndecodableBodyError
 from ._errors import (
-    ENCODED_MARKS,
-    MASK,
-    TOKEN_PARAM,
     InvalidInputError,
     TaptiError,
     body_carries_secret,
     carries_secret,
     forget_locals,
     hidden,
-    redacted,
+    might_spell,
+    redacted_bytes,
 )
+from ._names import API_KEY_HEADER
 from ._network import AsyncTrackingBackend, TrackingBackend
 from ._pool import (
     PoolSettings,
@@ -77,7 +76,6 @@ _BODY_ERRORS: Final = (BodyTooLargeError, UndecodableBodyError, httpx2.RequestEr
 _T = TypeVar("_T")
 _Http = TypeVar("_Http", httpx2.Client, httpx2.AsyncClient)
 _Outcome = Answer | Unreadable | httpx2.RequestError
-_PERCENT, _BACKSLASH, _AMPERSAND = (mark.encode() for mark in ENCODED_MARKS)
 # Each caller's client lent to the SDK, with the process generation it was first lent in.
 _CALLER_CLIENTS: Final[weakref.WeakKeyDictionary[Any, int]] = weakref.WeakKeyDictionary()
 # Each lent httpx2.AsyncClient, with the event loop the SDK first sent through it in: its pooled
@@ -158,18 +156,18 @@ class _Opened:
         self.status, self.headers, self.raw, self.close = status, headers, raw, close
         self.extensions = extensions
 
-    def answer(self, call: Call[Any], secret: str, needle: bytes, content: bytes = b"") -> Answer:
+    def answer(self, call: Call[Any], secret: str, content: bytes = b"") -> Answer:
         """The answer with its body decoded (the transfer headers no longer describe it), and
         the key masked in any header that echoes it (a request id, say), for all who read it;
         in the reason phrase, SDK tokens too (``repr(error.response)`` shows it)."""
         headers = _key_masked_headers(
-            [(k, v) for k, v in self.headers if k.lower() not in _TRANSFER_HEADERS], secret, needle
+            [(k, v) for k, v in self.headers if k.lower() not in _TRANSFER_HEADERS], secret
         )
         if content:  # as httpx2.Response(content=...) would set it
             headers.append((b"Content-Length", str(len(content)).encode()))
         extensions = {k: v for k, v in self.extensions.items() if k != "network_stream"}
         reason = extensions.get("reason_phrase")
-        if reason and (_may_hold(reason, needle) or _TOKEN_NAME in reason.lower()):
+        if reason and (might_spell(reason, secret) or _TOKEN_NAME in reason.lower()):
             extensions["reason_phrase"] = hidden(reason.decode("latin-1"), secret).encode("latin-1")
         return Answer(self.status, headers, content, extensions, call)
 
@@ -211,26 +209,12 @@ class _Opened:
             stream.discard()
 
 
-def _key_masked_headers(
-    headers: list[tuple[bytes, bytes]], secret: str, needle: bytes
-) -> list[Any]:
+def _key_masked_headers(headers: list[tuple[bytes, bytes]], secret: str) -> list[Any]:
     """``headers`` with the key masked in names and values, in any spelling (``redacted``).
-    One look at all of them first: a look per header cost 2.7 µs a call. ``needle``: the key
-    lower-cased and encoded, once per client."""
-    if not _may_hold(b"\n".join([part for pair in headers for part in pair]), needle):
+    One look at all of them first: a look per header cost 2.7 µs a call."""
+    if not might_spell(b"\n".join([part for pair in headers for part in pair]), secret):
         return headers  # nearly always
-    return [(_key_masked(k, secret), _key_masked(v, secret)) for k, v in headers]
-
-
-def _may_hold(value: bytes, needle: bytes) -> bool:
-    """Whether ``value`` may spell the key: written out, or with an encoded character."""
-    return (
-        needle in value.lower() or _PERCENT in value or _BACKSLASH in value or _AMPERSAND in value
-    )
-
-
-def _key_masked(value: bytes, secret: str) -> bytes:
-    return redacted(value.decode("latin-1"), secret).encode("latin-1")
+    return [(redacted_bytes(k, secret), redacted_bytes(v, secret)) for k, v in headers]
 
 
 async def _async_replay(body: bytes) -> AsyncIterator[bytes]:
@@ -246,7 +230,6 @@ class _Base(Generic[_Http]):
     ) -> None:
         self._key_header = [(API_KEY_HEADER.encode(), api_key.encode())]
         self._api_key = api_key
-        self._key_needle = api_key.lower().encode()  # what answers are searched for
         self._base_url = base_url
         # The same parts as the base URL's: the same origin, known without building an Origin.
         base = parsed_base(base_url)
@@ -368,7 +351,7 @@ class _Base(Generic[_Http]):
         """A failed attempt's outcome: a body that failed after its head came is ``Unreadable``;
         anything else is sorted by ``_failed``."""
         if opened is not None and isinstance(exc, _BODY_ERRORS):
-            return Unreadable(opened.answer(call, self._api_key, self._key_needle), exc)
+            return Unreadable(opened.answer(call, self._api_key), exc)
         return _failed(exc, attempt, call)
 
     def _forget(self, request: httpx2.Request) -> None:
@@ -444,10 +427,7 @@ class Pipeline(_Base[httpx2.Client]):
                 if isinstance(step, Answer):
                     span.end(step)
                     return step
-                if _sleep(self._wake, step) or self.closed:
-                    raise TaptiError(  # noqa: TRY301  (the span must see it too)
-                        "the client was closed during the call"
-                    )
+                call.end_if_closed(_sleep(self._wake, step) or self.closed)
                 retries += 1
         except BaseException as exc:  # the call's span ends with whatever ends the call
             # No key left in its chain's messages or finished frames, before anyone formats it.
@@ -477,7 +457,7 @@ class Pipeline(_Base[httpx2.Client]):
             try:
                 opened = self._open(call, attempt.deadline, pool)
                 content = self._read(opened, attempt, call.method)
-                return opened.answer(call, self._api_key, self._key_needle, content)
+                return opened.answer(call, self._api_key, content)
             except Exception as exc:  # sorted by _failure: the program's own pass through
                 if opened is None and attempt.stream is not None:
                     attempt.stream.close()  # see Attempt: closing twice is harmless
@@ -642,10 +622,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
                     import anyio  # noqa: PLC0415  (a sync-only program never loads it)
 
                     self._wake = anyio.Event()
-                if await _async_sleep(self._wake, step) or self.closed:
-                    raise TaptiError(  # noqa: TRY301  (the span must see it too)
-                        "the client was closed during the call"
-                    )
+                call.end_if_closed(await _async_sleep(self._wake, step) or self.closed)
                 retries += 1
         except BaseException as exc:
             forget_locals(exc, call.secret, until=handling)
@@ -663,7 +640,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
             try:
                 opened = await self._open(call, attempt.deadline)
                 content = await self._read(opened, attempt, call.method)
-                return opened.answer(call, self._api_key, self._key_needle, content)
+                return opened.answer(call, self._api_key, content)
             except Exception as exc:  # sorted by _failure: the program's own pass through
                 if opened is None and attempt.stream is not None:
                     await attempt.stream.aclose()  # see Attempt: closing twice is harmless

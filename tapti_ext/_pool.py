@@ -28,7 +28,8 @@ import h11
 import httpcore2
 import httpx2
 
-from ._call import DEFAULT_PORTS, MAX_PORT
+from ._call import DEFAULT_PORTS, host_and_port
+from ._constants import MAX_PORT
 from ._errors import (
     NOT_SOCKS5,
     SHORT_SECRET,
@@ -36,7 +37,7 @@ from ._errors import (
     h11_words,
     without_proxy_reason,
 )
-from ._inputs import bad_host_label, is_loopback
+from ._inputs import bad_host_label, ip_of, is_loopback
 from ._network import HTTP_PROXY_HANDSHAKE, SOCKS_HANDSHAKE
 
 if TYPE_CHECKING:
@@ -154,9 +155,7 @@ class _Proxy:
 
     def described(self) -> str:
         """The variable and the proxy's host and port, for errors: never its credentials."""
-        port = self.url.port or (443 if self.is_https else 80)
-        host = f"[{self.url.host}]" if ":" in self.url.host else self.url.host
-        return f"{self.variable} ({host}:{port})"
+        return f"{self.variable} ({host_and_port(self.url)})"
 
     @property
     def core_url(self) -> httpcore2.URL:
@@ -249,10 +248,7 @@ def _bypassed(url: httpx2.URL, no_proxy: str) -> bool:
     excludes nothing: going direct where a proxy is required is the mistake to avoid."""
     name = url.host.strip("[]").rstrip(".").lower()
     port = url.port or DEFAULT_PORTS.get(url.scheme)
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
-        address = None
+    address = ip_of(name)
     for entry in no_proxy.split(","):
         excluded, scheme, entry_port = _excluded_host(entry)
         if (scheme is not None and scheme != url.scheme) or entry_port not in {None, port}:

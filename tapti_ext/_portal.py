@@ -19,8 +19,8 @@ from tapti_api_client.models.platform import Platform
 from tapti_api_client.models.scope import Scope
 
 from ._call import Answer, error_response, json_object, model_from
+from ._constants import DEFAULT_PORTAL_URL, PORTAL_URL_VARIABLE, TOKEN_PARAM
 from ._errors import (
-    TOKEN_PARAM,
     APIResponseValidationError,
     InvalidInputError,
     TaptiError,
@@ -51,7 +51,6 @@ from ._inputs import (
 from ._masking import NestingError, is_masked, masked
 
 __all__ = [
-    "DEFAULT_PORTAL_URL",
     "APIResponse",
     "SdkToken",
     "oauth_portal_url",
@@ -60,8 +59,6 @@ __all__ = [
     "token_from_response",
 ]
 
-DEFAULT_PORTAL_URL = "https://oauth.tapti.dev"
-"""The OAuth Portal's address, used unless ``portal_url`` or ``TAPTI_PORTAL_URL`` says another."""
 _PLATFORM_PARAM = "platform"
 
 
@@ -70,7 +67,7 @@ def resolve_portal_url(
 ) -> str:
     """The argument, else ``TAPTI_PORTAL_URL``, else Tapti's hosted portal; checked either way.
     ``secret``: the API key, which the URL must not hold (every browser sent there would get it)."""
-    chosen, named = from_argument_or_environment(portal_url, "portal_url", "TAPTI_PORTAL_URL")
+    chosen, named = from_argument_or_environment(portal_url, "portal_url", PORTAL_URL_VARIABLE)
     if chosen is None:
         return DEFAULT_PORTAL_URL
     # Before the URL is judged, whose messages quote it.

@@ -18,7 +18,6 @@ import httpx2
 from tapti_api_client import AuthenticatedClient
 
 from ._call import (
-    API_KEY_HEADER,
     DEFAULT_PORTS,
     Call,
     RetryPolicy,
@@ -28,8 +27,10 @@ from ._call import (
     why_unsendable,
 )
 from ._client import NotGiven, resolved_timeout
-from ._errors import MASK, InvalidInputError, public_async_door, public_door
+from ._constants import MASK
+from ._errors import InvalidInputError, public_async_door, public_door
 from ._inputs import Timeout, check_timeout, is_valid_text, segment_problem
+from ._names import API_KEY_HEADER
 from ._pipeline import AsyncPipeline, Pipeline
 
 __all__ = ["raw_client"]

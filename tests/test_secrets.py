@@ -6,6 +6,9 @@ import inspect
 import json
 import logging
 import pickle
+import subprocess
+import sys
+import textwrap
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -791,3 +794,35 @@ def test_no_portal_url_stays_in_urllibs_cache() -> None:
     for url in shown:
         urlsplit(url)
     assert urlsplit.cache_info().hits == hits
+
+
+def test_without_urllibs_cache_urls_are_split_alike(tmp_path: Path) -> None:
+    """The SDK reaches past that cache through ``urlsplit.__wrapped__``, which is there only
+    while CPython caches; an uncached ``urlsplit`` is used as it is (nothing to reach past)."""
+    script = tmp_path / "uncached.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import urllib.parse
+            urllib.parse.urlsplit = urllib.parse.urlsplit.__wrapped__  # as before 3.11
+            from tapti_ext import _errors
+            from tapti_ext.testing import MockTaptiServer
+            from tapti_ext import Tapti
+            assert _errors.split_url is urllib.parse.urlsplit
+            with MockTaptiServer() as mock, Tapti(mock.api_key, base_url=mock.url) as tapti:
+                token = tapti.user("u1").create_sdk_token(
+                    platforms="youtube", scopes="profile_read",
+                    callback_url="https://app.example/cb", redirect_url="https://app.example/done",
+                )
+            print(token.sdk_token == mock.issued_tokens[0], token.portal_url(platform="youtube"))
+            """
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    issued, portal_url = done.stdout.split()
+    assert issued == "True"
+    assert portal_url.startswith("https://oauth.tapti.dev")
+    assert portal_url.endswith("&platform=youtube")

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from .._constants import TOKEN_PARAM
+
 __all__ = ["CONTINUE_PATH", "HEADERS", "PORTAL_PATH", "IssuedToken", "error_page", "portal_page"]
 
 PORTAL_PATH: Final = "/mock-portal"
@@ -85,7 +87,7 @@ def portal_page(token: str, issued: IssuedToken, platforms: Sequence[str]) -> by
         "sends there.</dd>"
         "</dl>"
         f'<form method="post" action="{CONTINUE_PATH}">'
-        f'<input type="hidden" name="sdk_token" value="{html.escape(token, quote=True)}">'
+        f'<input type="hidden" name="{TOKEN_PARAM}" value="{html.escape(token, quote=True)}">'
         '<button type="submit" id="continue">Finish (mock): back to the redirect URL</button>'
         "</form>"
         "<p>The button uses up this SDK token, as a finished portal visit would.</p>"

@@ -30,6 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final, Self, TypeAlias
 from urllib.parse import parse_qsl, quote, unquote_plus, urlencode, urlsplit, urlunsplit
 
+from .._constants import DEFAULT_PORTAL_URL, MASK, MAX_PORT, REQUEST_ID_HEADER, TOKEN_PARAM
 from ._portal_page import (
     CONTINUE_PATH,
     HEADERS,
@@ -48,11 +49,8 @@ _MAX_BODY_BYTES: Final = 1024 * 1024
 # Credentials of any HTTP request; the spec adds the headers its apiKey schemes name
 # (``Spec.secret_headers``). None of them is ever recorded or logged in clear.
 _CREDENTIAL_HEADERS: Final = frozenset({"authorization", "proxy-authorization", "cookie"})
-_MASK: Final = "***"
-_TOKEN_PARAM: Final = "sdk_token"  # noqa: S105 - a parameter name, not a secret
 _JSON: Final = "application/json"
 _HTML: Final = "text/html; charset=utf-8"
-_DEFAULT_PORTAL_URL: Final = "https://oauth.tapti.dev"
 # Enough for a load test's burst of connections; the kernel caps it at somaxconn.
 _LISTEN_BACKLOG: Final = 1024
 # A connection whose request body was not read is drained this long before closing, so the client
@@ -193,10 +191,10 @@ def _masked_path(path: str) -> str:
     """``path`` with the value of an ``sdk_token`` query parameter replaced by ``***``, its name
     read as the portal reads it (percent-decoded: ``sdk%5Ftoken`` is that parameter too)."""
     base, mark, query = path.partition("?")
-    if not mark or _TOKEN_PARAM not in unquote_plus(query):
+    if not mark or TOKEN_PARAM not in unquote_plus(query):
         return path
     pairs = [
-        f"{_TOKEN_PARAM}={_MASK}" if unquote_plus(pair.partition("=")[0]) == _TOKEN_PARAM else pair
+        f"{TOKEN_PARAM}={MASK}" if unquote_plus(pair.partition("=")[0]) == TOKEN_PARAM else pair
         for pair in query.split("&")
     ]
     return f"{base}?{'&'.join(pairs)}"
@@ -218,7 +216,7 @@ def _checked_portal_url(portal_url: object) -> str:
     """The base of the portal URLs the mock issues: one the SDK will accept in its answers
     (``redirect_problem``), else every call against the mock would fail."""
     if portal_url is None:
-        return _DEFAULT_PORTAL_URL
+        return DEFAULT_PORTAL_URL
     # Here, not at the top: the mock alone runs without the generated client _inputs imports.
     from .._inputs import redirect_problem  # noqa: PLC0415
 
@@ -230,7 +228,7 @@ def _checked_portal_url(portal_url: object) -> str:
     if problem is not None:
         raise ValueError(f"portal_url {problem}")
     base = urlsplit(portal_url)
-    if base.fragment or "sdk_token" in unquote_plus(base.query):
+    if base.fragment or TOKEN_PARAM in unquote_plus(base.query):
         raise ValueError("portal_url must have no fragment and no sdk_token of its own")
     return portal_url
 
@@ -306,7 +304,7 @@ def _fill_tokens(value: object, issue: Callable[[], tuple[str, str]]) -> object:
         return value
     filled: dict[str, object] = {}
     for name, item in value.items():
-        if isinstance(item, str) and name == _TOKEN_PARAM:
+        if isinstance(item, str) and name == TOKEN_PARAM:
             filled[name] = issue()[0]
         elif isinstance(item, str) and name.endswith("portal_url"):
             filled[name] = issue()[1]
@@ -552,7 +550,7 @@ class _Handler(BaseHTTPRequestHandler):
     def send_response(self, code: int, message: str | None = None) -> None:
         super().send_response(code, message)
         request_id, self._request_id = self._request_id, None
-        self.send_header("x-request-id", request_id or self.server.mock._next_request_id())
+        self.send_header(REQUEST_ID_HEADER, request_id or self.server.mock._next_request_id())
 
     def send_error(
         self,
@@ -619,8 +617,8 @@ class MockTaptiServer:
             raise ValueError(
                 "api_key must be printable ASCII without spaces or backslashes, as the SDK's is"
             )
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-            raise ValueError("port must be an int from 0 (a free port) to 65535")
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= MAX_PORT:
+            raise ValueError(f"port must be an int from 0 (a free port) to {MAX_PORT}")
         if type(portal) is not bool:  # ValueError, as for every bad argument of the mock
             raise ValueError("portal must be True or False")
         if portal and portal_url is not None:
@@ -893,7 +891,7 @@ class MockTaptiServer:
         recorded: dict[str, str] = {}
         for name, value in headers.items():
             key = name.lower()
-            shown = _MASK if key in secret or value.strip() in keys else value
+            shown = MASK if key in secret or value.strip() in keys else value
             recorded[key] = f"{recorded[key]}, {shown}" if key in recorded else shown
         return recorded
 
@@ -1039,7 +1037,7 @@ class MockTaptiServer:
         )
         with self._lock:
             self._tokens[token] = issued
-        params = [*self._portal_query, (_TOKEN_PARAM, token)]
+        params = [*self._portal_query, (TOKEN_PARAM, token)]
         if issued.redirect_url is not None:
             params.append(("origin", issued.redirect_url))
         base = urlsplit(self.portal_url)
@@ -1070,7 +1068,7 @@ class MockTaptiServer:
 
         Called under ``self._lock``.
         """
-        tokens = [value for name, value in pairs if name == _TOKEN_PARAM]
+        tokens = [value for name, value in pairs if name == TOKEN_PARAM]
         if len(tokens) != 1 or not tokens[0]:
             return _page(400, "No SDK token", "A portal URL carries exactly one sdk_token.")
         issued = self._tokens.get(tokens[0])

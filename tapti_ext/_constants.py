@@ -1,0 +1,28 @@
+"""The values more than one module needs: where a client looks for what it is not given, the
+defaults it starts from, and the names the API's answers use.
+
+No imports, so that the mock server (``testing``), which loads no HTTP client, shares them. The
+header that carries the key is the spec's: ``_names.API_KEY_HEADER``, written by ``make generate``.
+"""
+
+from typing import Final
+
+# The environment variables a client reads for an argument left out.
+API_KEY_VARIABLE: Final = "TAPTI_API_KEY"
+BASE_URL_VARIABLE: Final = "TAPTI_BASE_URL"
+PORTAL_URL_VARIABLE: Final = "TAPTI_PORTAL_URL"
+
+DEFAULT_BASE_URL: Final = "https://api.tapti.ai"
+"""The API's address, used unless ``base_url`` or ``TAPTI_BASE_URL`` says another."""
+DEFAULT_PORTAL_URL: Final = "https://oauth.tapti.dev"
+"""The OAuth Portal's address, used unless ``portal_url`` or ``TAPTI_PORTAL_URL`` says another."""
+DEFAULT_TIMEOUT: Final = 30.0
+"""Seconds a whole call may take, retries and waits included: a request handler must not hang."""
+DEFAULT_MAX_RETRIES: Final = 2
+
+# The portal URL's query parameter that carries the SDK token.
+TOKEN_PARAM: Final = "sdk_token"  # noqa: S105  (a parameter name, not a secret)
+REQUEST_ID_HEADER: Final = "x-request-id"
+# What stands for a secret wherever text that held one is shown.
+MASK: Final = "***"
+MAX_PORT: Final = 65535
