@@ -8,7 +8,6 @@ followed, so the API key cannot be carried to another host.
 
 from __future__ import annotations
 
-import copy
 import inspect
 import math
 import sys
@@ -238,10 +237,14 @@ class _Settings:
         self.portal_url, self.defaults, self.sources = portal_url, defaults, sources
 
     def replace(self, **changes: Any) -> _Settings:
-        changed = copy.copy(self)
-        for name, value in changes.items():
-            setattr(changed, name, value)
+        changed = object.__new__(_Settings)
+        for name in self.__slots__:
+            setattr(changed, name, changes.get(name, getattr(self, name)))
         return changed
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
+        # Reachable from a client's __dict__ by whatever walks it (a serialiser, a debugger).
+        raise TypeError("cannot pickle a client's settings: they hold the API key")
 
     def __repr__(self) -> str:  # never the key
         return f"_Settings(base_url={self.base_url!r}, timeout={self.timeout!r})"
@@ -426,7 +429,8 @@ class BaseTapti(Generic[_Pipe, HttpClientT]):
     def oauth_portal_url(self, sdk_token: str, platform: PlatformLike | None = None) -> str:
         """The portal URL for a bare token, on this client's ``portal_url``."""
         # Its portal URL passed the constructor's checks (this client's key, plain http).
-        return portal_url_on(self._settings.portal_url, sdk_token, platform)
+        settings = self._settings
+        return portal_url_on(settings.portal_url, sdk_token, platform, secret=settings.api_key)
 
     def _token_call(
         self,

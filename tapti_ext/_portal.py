@@ -96,8 +96,8 @@ def oauth_portal_url(
 
     ``portal_url`` (default: ``TAPTI_PORTAL_URL``, else Tapti's portal) may be plain
     ``http://`` only on this machine, unless ``allow_insecure_http``: the token in it would
-    cross the network unencrypted. One holding the key in ``TAPTI_API_KEY`` is refused: every
-    browser sent there would get it.
+    cross the network unencrypted. One holding the key in ``TAPTI_API_KEY`` is refused, as is a
+    token holding it: every browser sent there would get it.
 
     >>> oauth_portal_url("tok", platform="youtube")
     'https://oauth.tapti.dev?sdk_token=tok&platform=youtube'
@@ -106,15 +106,21 @@ def oauth_portal_url(
     # No client here: the key a program (or the tapti command) would use is the environment's.
     key = key_in_environment()
     base = resolve_portal_url(portal_url, allow_insecure_http=allow_insecure_http, secret=key)
-    return portal_url_on(base, sdk_token, platform)
+    return portal_url_on(base, sdk_token, platform, secret=key)
 
 
-def portal_url_on(base: str, sdk_token: str, platform: PlatformLike | None) -> str:
-    """The portal URL for ``sdk_token`` on ``base``, a portal URL already checked."""
+def portal_url_on(base: str, sdk_token: str, platform: PlatformLike | None, *, secret: str) -> str:
+    """The portal URL for ``sdk_token`` on ``base``, a portal URL already checked; ``secret``,
+    the API key, which the token must not hold (the key pasted where the token goes)."""
     if not isinstance(sdk_token, str) or not sdk_token:
         raise InvalidInputError("sdk_token must be a non-empty str")
     if not is_valid_text(sdk_token):
         raise InvalidInputError(f"sdk_token {LONE_SURROGATE}")
+    if carries_secret(sdk_token, secret):  # the token is never quoted
+        raise InvalidInputError(
+            "sdk_token holds the API key, not an SDK token: a portal URL made from it would hand "
+            "the key to a browser"
+        )
     params = [(TOKEN_PARAM, sdk_token)]
     if platform is not None:
         params.append((_PLATFORM_PARAM, check_platform(platform).value.lower()))

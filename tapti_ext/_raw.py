@@ -144,6 +144,13 @@ class _PipelineClient(AuthenticatedClient):
             " make a client in each process"
         )
 
+    # A copy in this process is one more door on the same pool, as with_headers() makes.
+    def __copy__(self) -> AuthenticatedClient:
+        return self._copy()
+
+    def __deepcopy__(self, memo: dict[int, object]) -> AuthenticatedClient:
+        return self._copy()
+
     def with_headers(self, headers: dict[str, str]) -> AuthenticatedClient:
         return self._copy(headers={**self._headers, **_str_mapping(headers, "headers")})
 

@@ -246,6 +246,19 @@ def test_portal_url_holding_the_api_key_is_bad_input_and_prints_no_url(source: s
     assert key not in result.stderr
 
 
+@pytest.mark.parametrize("given", ["argument", "stdin"])
+def test_the_api_key_given_as_the_token_is_bad_input_and_prints_no_url(given: str) -> None:
+    """`echo "$TAPTI_API_KEY" | tapti portal-url -`, a slip: printed before, exit 0, a URL for
+    a browser holding the key (probe 27)."""
+    key = "sk_live_SECRETKEY123456"
+    argument, stdin = (key, None) if given == "argument" else ("-", key + "\n")
+    result = run("portal-url", argument, env={"TAPTI_API_KEY": key}, stdin=stdin)
+    assert result.returncode == 2
+    assert_one_clean_error_line(result)
+    assert "SDK_TOKEN holds the API key" in result.stderr
+    assert key not in result.stderr + result.stdout
+
+
 @pytest.mark.parametrize(
     "args",
     [

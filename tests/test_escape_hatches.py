@@ -14,7 +14,7 @@ import json
 import pickle
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http import cookiejar
 from importlib import resources
 from typing import Any, ClassVar
@@ -342,8 +342,26 @@ def test_a_client_refuses_pickling_in_words(
         pickle.dumps(client.with_options(max_retries=1))
     with pytest.raises(TypeError, match=r"cannot pickle tapti\.raw: it sends through"):
         pickle.dumps(client.raw)
+    # What walks the client's attributes (a serialiser, __getstate__) finds the key there too.
+    with pytest.raises(TypeError, match="cannot pickle a client's settings: they hold the API "):
+        pickle.dumps(vars(client))
     if isinstance(client, Tapti):  # an AsyncTapti that never sent holds no socket
         client.close()
+
+
+@pytest.mark.parametrize("make_copy", [copy.copy, copy.deepcopy])
+def test_a_copy_of_tapti_raw_sends_through_the_same_pool(
+    server: MockTaptiServer, make_copy: Callable[[Any], Any]
+) -> None:
+    """As with_headers() makes one; it said "cannot pickle" before (probe 27)."""
+    with Tapti(api_key=server.api_key, base_url=server.url) as tapti:
+        copied = make_copy(tapti.raw)
+        assert copied is not tapti.raw
+        assert "token='***'" in repr(copied)
+        answer = copied.get_httpx_client().post("/users/u1/sdk-token", json=BODY.to_dict())
+        assert answer.status_code == 200
+    assert [r.user_id for r in server.requests] == ["u1"]
+    assert server.requests[0].headers["x-api-key"] == "***"  # sent, and masked in the record
 
 
 def test_a_raw_response_pickles_parsed_and_refuses_when_it_cannot_parse(

@@ -214,6 +214,29 @@ def test_oauth_portal_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> N
     )
 
 
+PORTAL_KEY = "sk_live_PORTALKEY123456"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [PORTAL_KEY, f"x{PORTAL_KEY}", PORTAL_KEY.replace("_", "%5F")],
+    ids=["the key", "holding it", "percent-encoded"],
+)
+@pytest.mark.parametrize("door", ["Tapti", "AsyncTapti", "oauth_portal_url"])
+def test_the_api_key_given_as_the_sdk_token_makes_no_portal_url(
+    token: str, door: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key pasted where the token goes: every browser sent to that URL would get it (probe
+    27). The function, which makes no client, looks for TAPTI_API_KEY's key."""
+    monkeypatch.setenv("TAPTI_API_KEY", PORTAL_KEY)
+    client = {"Tapti": Tapti, "AsyncTapti": AsyncTapti}.get(door)
+    build = oauth_portal_url if client is None else client(api_key=PORTAL_KEY).oauth_portal_url
+    with pytest.raises(InvalidInputError, match=r"^sdk_token holds the API key") as caught:
+        build(token, "youtube")
+    assert PORTAL_KEY not in str(caught.value)
+    assert build("tok-123", "youtube").endswith("?sdk_token=tok-123&platform=youtube")
+
+
 REMOTE_HTTP_PORTAL = "http://portal.example/start"
 
 
