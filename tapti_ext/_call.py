@@ -154,10 +154,14 @@ DEFAULT_PORTS: Final = {"https": 443, "http": 80}
 _CLOSED_DURING_CALL: Final = "the client was closed during the call"
 
 
+# A proxy's too: httpcore2 connects to a SOCKS proxy given without a port on 1080.
+_SHOWN_PORTS: Final = {**DEFAULT_PORTS, "socks5": 1080, "socks5h": 1080}
+
+
 def host_and_port(url: httpx2.URL) -> str:
     """``host:port`` as a URL writes them (an IPv6 address in brackets), the port filled in."""
     host = f"[{url.host}]" if ":" in url.host else url.host
-    return f"{host}:{url.port or DEFAULT_PORTS.get(url.scheme, 80)}"
+    return f"{host}:{url.port or _SHOWN_PORTS.get(url.scheme)}"
 
 
 # Marks the response an error keeps when no status line was read (``Call._stand_in``).

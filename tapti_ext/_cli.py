@@ -209,6 +209,8 @@ class _Parser(argparse.ArgumentParser):
         self._enum_helps: list[argparse.Action] = []  # options whose help lists enum values
         super().__init__(formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
 
+    # Not through argument groups, which add their own: an option listing enum values belongs to
+    # the parser itself (a help test fails on any "<platforms>" left).
     def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
         action = super().add_argument(*args, **kwargs)
         if action.help and _ENUMS.search(action.help):

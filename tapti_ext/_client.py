@@ -237,6 +237,8 @@ class _Settings:
         self.portal_url, self.defaults, self.sources = portal_url, defaults, sources
 
     def replace(self, **changes: Any) -> _Settings:
+        if unknown := changes.keys() - set(self.__slots__):
+            raise TypeError(f"no such setting: {', '.join(sorted(unknown))}")
         changed = object.__new__(_Settings)
         for name in self.__slots__:
             setattr(changed, name, changes.get(name, getattr(self, name)))

@@ -20,7 +20,17 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from functools import cache
-from typing import TYPE_CHECKING, Any, Final, Generic, NoReturn, Protocol, TypeVar, cast
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Final,
+    Generic,
+    NoReturn,
+    Protocol,
+    SupportsIndex,
+    TypeVar,
+    cast,
+)
 
 import httpcore2
 import httpx2
@@ -39,13 +49,13 @@ from ._constants import MASK, TOKEN_PARAM
 from ._deadline import Attempt, Deadline
 from ._decode import BodyDecoder, BodyTooLargeError, UndecodableBodyError
 from ._errors import (
+    ENCODED_MARKS,
     InvalidInputError,
     TaptiError,
     body_carries_secret,
     carries_secret,
     forget_locals,
     hidden,
-    might_spell,
     redacted_bytes,
 )
 from ._names import API_KEY_HEADER
@@ -76,6 +86,7 @@ _BODY_ERRORS: Final = (BodyTooLargeError, UndecodableBodyError, httpx2.RequestEr
 _T = TypeVar("_T")
 _Http = TypeVar("_Http", httpx2.Client, httpx2.AsyncClient)
 _Outcome = Answer | Unreadable | httpx2.RequestError
+_PERCENT, _BACKSLASH, _AMPERSAND = (mark.encode() for mark in ENCODED_MARKS)
 # Each caller's client lent to the SDK, with the process generation it was first lent in.
 _CALLER_CLIENTS: Final[weakref.WeakKeyDictionary[Any, int]] = weakref.WeakKeyDictionary()
 # Each lent httpx2.AsyncClient, with the event loop the SDK first sent through it in: its pooled
@@ -156,18 +167,18 @@ class _Opened:
         self.status, self.headers, self.raw, self.close = status, headers, raw, close
         self.extensions = extensions
 
-    def answer(self, call: Call[Any], secret: str, content: bytes = b"") -> Answer:
+    def answer(self, call: Call[Any], secret: str, needle: bytes, content: bytes = b"") -> Answer:
         """The answer with its body decoded (the transfer headers no longer describe it), and
         the key masked in any header that echoes it (a request id, say), for all who read it;
         in the reason phrase, SDK tokens too (``repr(error.response)`` shows it)."""
         headers = _key_masked_headers(
-            [(k, v) for k, v in self.headers if k.lower() not in _TRANSFER_HEADERS], secret
+            [(k, v) for k, v in self.headers if k.lower() not in _TRANSFER_HEADERS], secret, needle
         )
         if content:  # as httpx2.Response(content=...) would set it
             headers.append((b"Content-Length", str(len(content)).encode()))
         extensions = {k: v for k, v in self.extensions.items() if k != "network_stream"}
         reason = extensions.get("reason_phrase")
-        if reason and (might_spell(reason, secret) or _TOKEN_NAME in reason.lower()):
+        if reason and (_may_hold(reason, needle) or _TOKEN_NAME in reason.lower()):
             extensions["reason_phrase"] = hidden(reason.decode("latin-1"), secret).encode("latin-1")
         return Answer(self.status, headers, content, extensions, call)
 
@@ -209,12 +220,24 @@ class _Opened:
             stream.discard()
 
 
-def _key_masked_headers(headers: list[tuple[bytes, bytes]], secret: str) -> list[Any]:
+def _key_masked_headers(
+    headers: list[tuple[bytes, bytes]], secret: str, needle: bytes
+) -> list[Any]:
     """``headers`` with the key masked in names and values, in any spelling (``redacted``).
-    One look at all of them first: a look per header cost 2.7 µs a call."""
-    if not might_spell(b"\n".join([part for pair in headers for part in pair]), secret):
+    One look at all of them first: a look per header cost 2.7 µs a call. ``needle``: the key
+    lower-cased and encoded, once per client."""
+    if not _may_hold(b"\n".join([part for pair in headers for part in pair]), needle):
         return headers  # nearly always
     return [(redacted_bytes(k, secret), redacted_bytes(v, secret)) for k, v in headers]
+
+
+def _may_hold(value: bytes, needle: bytes) -> bool:
+    """Whether ``value`` may spell the key: written out, or with an encoded character. Not
+    ``might_spell``, made for large bodies: its one character of the key is in nearly every
+    head ("Content-Type", a date, an id), and masking each header then cost 8-10 µs a call."""
+    return (
+        needle in value.lower() or _PERCENT in value or _BACKSLASH in value or _AMPERSAND in value
+    )
 
 
 async def _async_replay(body: bytes) -> AsyncIterator[bytes]:
@@ -225,11 +248,16 @@ async def _async_replay(body: bytes) -> AsyncIterator[bytes]:
 class _Base(Generic[_Http]):
     """What both pipelines hold: the key, where to send, and who owns the pool."""
 
+    def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
+        # Reachable from a client's __dict__ by whatever walks it (a serialiser, a debugger).
+        raise TypeError("cannot pickle a client's pipeline: it holds the API key and a pool")
+
     def __init__(
         self, *, api_key: str, base_url: str, http_client: _Http | None, limits: httpx2.Limits
     ) -> None:
         self._key_header = [(API_KEY_HEADER.encode(), api_key.encode())]
         self._api_key = api_key
+        self._key_needle = api_key.lower().encode()  # what answers are searched for
         self._base_url = base_url
         # The same parts as the base URL's: the same origin, known without building an Origin.
         base = parsed_base(base_url)
@@ -351,7 +379,7 @@ class _Base(Generic[_Http]):
         """A failed attempt's outcome: a body that failed after its head came is ``Unreadable``;
         anything else is sorted by ``_failed``."""
         if opened is not None and isinstance(exc, _BODY_ERRORS):
-            return Unreadable(opened.answer(call, self._api_key), exc)
+            return Unreadable(opened.answer(call, self._api_key, self._key_needle), exc)
         return _failed(exc, attempt, call)
 
     def _forget(self, request: httpx2.Request) -> None:
@@ -457,7 +485,7 @@ class Pipeline(_Base[httpx2.Client]):
             try:
                 opened = self._open(call, attempt.deadline, pool)
                 content = self._read(opened, attempt, call.method)
-                return opened.answer(call, self._api_key, content)
+                return opened.answer(call, self._api_key, self._key_needle, content)
             except Exception as exc:  # sorted by _failure: the program's own pass through
                 if opened is None and attempt.stream is not None:
                     attempt.stream.close()  # see Attempt: closing twice is harmless
@@ -640,7 +668,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
             try:
                 opened = await self._open(call, attempt.deadline)
                 content = await self._read(opened, attempt, call.method)
-                return opened.answer(call, self._api_key, content)
+                return opened.answer(call, self._api_key, self._key_needle, content)
             except Exception as exc:  # sorted by _failure: the program's own pass through
                 if opened is None and attempt.stream is not None:
                     await attempt.stream.aclose()  # see Attempt: closing twice is harmless

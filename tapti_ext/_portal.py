@@ -158,10 +158,15 @@ class SdkToken:
         response: CreateSdkTokenResponse | None = None,
     ) -> None:
         """Platforms and scopes are read as ``create_sdk_token`` reads them; empty when not
-        known (a token rebuilt from a stored URL)."""
+        known (a token rebuilt from a stored URL). A URL holding the key in ``TAPTI_API_KEY`` is
+        refused, as ``oauth_portal_url()`` refuses it."""
         if not isinstance(oauth_portal_url, str):
             raise InvalidInputError(
                 f"oauth_portal_url must be a str, not {type(oauth_portal_url).__name__}"
+            )
+        if carries_secret(oauth_portal_url, key_in_environment()):  # never quoted
+            raise InvalidInputError(
+                "oauth_portal_url holds the API key: every browser sent there would get it"
             )
         chosen = () if _none_given(platforms) else check_platforms(platforms)
         asked = () if _none_given(scopes) else check_scopes(scopes)

@@ -144,12 +144,17 @@ class _PipelineClient(AuthenticatedClient):
             " make a client in each process"
         )
 
-    # A copy in this process is one more door on the same pool, as with_headers() makes.
+    # A copy in this process is one more door on the same pool, as with_headers() makes, with
+    # its own mappings: changing the copy's leaves the original's as they were.
     def __copy__(self) -> AuthenticatedClient:
-        return self._copy()
+        return self._copy(
+            headers=dict(self._headers),
+            cookies=dict(self._cookies),
+            httpx_args=dict(self._httpx_args),
+        )
 
     def __deepcopy__(self, memo: dict[int, object]) -> AuthenticatedClient:
-        return self._copy()
+        return self.__copy__()
 
     def with_headers(self, headers: dict[str, str]) -> AuthenticatedClient:
         return self._copy(headers={**self._headers, **_str_mapping(headers, "headers")})

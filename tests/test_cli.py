@@ -284,6 +284,8 @@ def test_help_everywhere_ends_with_examples_and_exit_codes(args: list[str]) -> N
     assert re.search(r"^  2 +bad input", codes, re.MULTILINE)
     assert re.search(r"^  141 +the output's reader went away", codes, re.MULTILINE)
     assert "Traceback" not in result.stderr
+    # Each option listing platforms or scopes has them filled in, wherever it was added.
+    assert not re.search(r"<(platforms|scopes)>", result.stdout)
 
 
 # --- tapti mock-server as a long-running child ------------------------------------------------

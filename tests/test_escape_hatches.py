@@ -345,6 +345,8 @@ def test_a_client_refuses_pickling_in_words(
     # What walks the client's attributes (a serialiser, __getstate__) finds the key there too.
     with pytest.raises(TypeError, match="cannot pickle a client's settings: they hold the API "):
         pickle.dumps(vars(client))
+    with pytest.raises(TypeError, match="cannot pickle a client's pipeline: it holds the API key"):
+        pickle.dumps(vars(client)["_pipeline"])
     if isinstance(client, Tapti):  # an AsyncTapti that never sent holds no socket
         client.close()
 
@@ -357,6 +359,8 @@ def test_a_copy_of_tapti_raw_sends_through_the_same_pool(
     with Tapti(api_key=server.api_key, base_url=server.url) as tapti:
         copied = make_copy(tapti.raw)
         assert copied is not tapti.raw
+        copied._headers["x-copy"] = "1"  # its own mappings: the original's stay as they were
+        assert "x-copy" not in tapti.raw._headers
         assert "token='***'" in repr(copied)
         answer = copied.get_httpx_client().post("/users/u1/sdk-token", json=BODY.to_dict())
         assert answer.status_code == 200

@@ -228,13 +228,26 @@ def test_the_api_key_given_as_the_sdk_token_makes_no_portal_url(
 ) -> None:
     """The key pasted where the token goes: every browser sent to that URL would get it (probe
     27). The function, which makes no client, looks for TAPTI_API_KEY's key."""
-    monkeypatch.setenv("TAPTI_API_KEY", PORTAL_KEY)
     client = {"Tapti": Tapti, "AsyncTapti": AsyncTapti}.get(door)
+    # A client looks for its own key, whatever the environment holds.
+    monkeypatch.setenv("TAPTI_API_KEY", PORTAL_KEY if client is None else "sk_live_OTHERKEY98765")
     build = oauth_portal_url if client is None else client(api_key=PORTAL_KEY).oauth_portal_url
     with pytest.raises(InvalidInputError, match=r"^sdk_token holds the API key") as caught:
         build(token, "youtube")
     assert PORTAL_KEY not in str(caught.value)
     assert build("tok-123", "youtube").endswith("?sdk_token=tok-123&platform=youtube")
+
+
+def test_a_token_built_by_hand_around_the_environments_key_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SdkToken(url) makes portal URLs too (``portal_url(platform)``); review 28."""
+    monkeypatch.setenv("TAPTI_API_KEY", PORTAL_KEY)
+    with pytest.raises(InvalidInputError, match=r"^oauth_portal_url holds the API key") as caught:
+        SdkToken(f"https://oauth.tapti.dev?sdk_token={PORTAL_KEY}", "youtube", "profile_read")
+    assert PORTAL_KEY not in str(caught.value)
+    token = SdkToken("https://oauth.tapti.dev?sdk_token=tok-1", "youtube", "profile_read")
+    assert token.portal_url("youtube").endswith("sdk_token=tok-1&platform=youtube")
 
 
 REMOTE_HTTP_PORTAL = "http://portal.example/start"

@@ -745,3 +745,25 @@ def test_no_proxy_entries_that_name_other_hosts_leave_the_call_to_the_proxy(
     ):
         tapti.user("user_1").create_sdk_token(**CALL)
     assert proxy.connections[0].startswith(b"CONNECT " + target + b" ")
+
+
+@pytest.mark.parametrize(
+    ("proxy", "shown"),
+    [
+        ("http://127.0.0.2", "127.0.0.2:80"),
+        ("socks5://127.0.0.2", "127.0.0.2:1080"),
+        ("socks5h://127.0.0.2", "127.0.0.2:1080"),
+    ],
+)
+def test_a_proxy_without_a_port_is_named_with_the_port_connected_to(
+    clean_env: pytest.MonkeyPatch, proxy: str, shown: str
+) -> None:
+    """httpcore2 connects to a SOCKS proxy on 1080; the message said 80 (review 28)."""
+    pytest.importorskip("socksio")
+    clean_env.setenv("HTTPS_PROXY", proxy)
+    with (
+        Tapti(api_key=API_KEY, base_url="https://api.tapti.example", max_retries=0) as tapti,
+        pytest.raises(APIConnectionError) as caught,
+    ):
+        tapti.user("user_1").create_sdk_token(**CALL, timeout=5)
+    assert f"through the proxy in HTTPS_PROXY ({shown})" in str(caught.value)

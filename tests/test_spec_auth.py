@@ -94,7 +94,7 @@ def _two_alternatives() -> dict[str, Any]:
 def test_the_sdk_sends_the_key_in_the_header_the_spec_names() -> None:
     (scheme,) = _document()["components"]["securitySchemes"].values()
     assert scheme["name"] == _names.API_KEY_HEADER
-    assert _call.API_KEY_HEADER is _names.API_KEY_HEADER  # _call re-exports it, no copy
+    assert _call.API_KEY_HEADER is _names.API_KEY_HEADER  # imported from _names: no copy
     assert f'API_KEY_HEADER: Final = "{scheme["name"]}"' in enum_literals.literal_module(
         _document()
     )
