@@ -56,6 +56,9 @@ def _nobody(request: Request) -> str | None:  # noqa: ARG001 - a stand-in
 def _platform(name: str | None) -> Platform | None:
     if name is None:
         return None
+    # ASCII only: str.upper() makes "TIKTOK" of a look-alike written with a dotless i.
+    if not name.isascii():
+        raise HTTPException(404, "unknown platform")
     try:
         return Platform(name.upper())
     except ValueError:

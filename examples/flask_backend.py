@@ -81,8 +81,8 @@ def create_app(
         user_id = current_user()
         if user_id is None:  # said plainly: a bare 401 reads like a wrong Tapti key
             abort(401, description=_SIGN_IN_FIRST)
-        try:
-            chosen = Platform(platform.upper())
+        try:  # ASCII only: str.upper() makes "TIKTOK" of a look-alike with a dotless i
+            chosen = Platform(platform.upper()) if platform.isascii() else abort(404)
         except ValueError:
             abort(404)
         try:

@@ -56,10 +56,12 @@ def test_token_is_not_in_the_response_body_or_cookies(
     assert all(token not in value for value in response.headers.getlist("Set-Cookie"))
 
 
+@pytest.mark.parametrize("name", ["myspace", "t\u0131ktok"], ids=["unknown", "dotless i"])
 def test_unknown_platform_is_404_and_sends_nothing(
-    client: FlaskClient, tapti_mock: MockTaptiServer
+    client: FlaskClient, tapti_mock: MockTaptiServer, name: str
 ) -> None:
-    assert client.get("/connect/myspace").status_code == 404
+    """A look-alike too: str.upper() makes TIKTOK of it (probe 28)."""
+    assert client.get(f"/connect/{name}").status_code == 404
     assert tapti_mock.requests == []
 
 

@@ -102,6 +102,7 @@ async def test_each_visit_creates_a_fresh_token(
         (None, f"/connect/{USER}", 401),
         (USER, "/connect/someone_else", 403),
         (USER, f"/connect/{USER}?platform=myspace", 404),
+        (USER, f"/connect/{USER}?platform=t%C4%B1ktok", 404),  # a look-alike (probe 28)
     ],
 )
 async def test_refusals_send_nothing(
