@@ -119,7 +119,7 @@ def test_platform_shows_only_the_chosen_one(tapti: Tapti, browser: httpx2.Client
     assert _read(page).by_id["platforms"] == "TIKTOK"
 
 
-@pytest.mark.parametrize("platform", ["instagram", "myspace", ""])
+@pytest.mark.parametrize("platform", ["instagram", "myspace", "", "t\u0131ktok"])
 def test_a_platform_the_token_lacks_is_a_400_page(
     tapti: Tapti, browser: httpx2.Client, platform: str
 ) -> None:

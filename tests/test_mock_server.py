@@ -199,8 +199,96 @@ def test_an_http11_request_without_exactly_one_host_is_400_and_issues_nothing(
     head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     answer = _raw_exchange(server, head.encode() + body)
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
-    assert b"exactly one Host header" in answer
+    assert b"exactly one valid Host header" in answer
     assert server.issued_tokens == []
+
+
+def _request(fields: list[bytes], version: bytes = b"HTTP/1.1") -> bytes:
+    body = json.dumps(VALID).encode()
+    fields = [*fields, b"Content-Type: application/json", b"Content-Length: %d" % len(body)]
+    return (
+        b"POST %s %s\r\n%s\r\n" % (PATH.encode(), version, b"".join(f + b"\r\n" for f in fields))
+        + body
+    )
+
+
+def test_a_header_line_http_server_would_misread_cannot_smuggle_a_request(
+    server: MockTaptiServer,
+) -> None:
+    """A space before the colon made http.server drop every later header (Content-Length among
+    them) and serve the body as a second request: a token for a user no front end saw (probe
+    28)."""
+    key = f"x-api-key: {KEY}".encode()
+    hidden = _request([b"Host: x", key]).replace(PATH.encode(), b"/users/hidden/sdk-token")
+    head = b"POST %s HTTP/1.1\r\nHost: x\r\n%s\r\nX-Note : hi\r\n" % (PATH.encode(), key)
+    head += b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(hidden)
+    answer = _raw_exchange(server, head + hidden)
+    assert answer.count(b"HTTP/1.1 ") == 1, answer[:400]
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert b"malformed header line" in answer
+    assert server.issued_tokens == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "version", "said"),
+    [
+        ([b"Host: x", b"X-Foo: a\rx-api-key: " + KEY.encode()], b"HTTP/1.1", b"malformed header"),
+        ([b"Host: x", b"X-Nul: a\x00b"], b"HTTP/1.1", b"malformed header"),
+        ([b"Host: x", b"X-Name With-Space: 1"], b"HTTP/1.1", b"malformed header"),
+        ([b"Host: x", b"X-Folded: a", b" b"], b"HTTP/1.1", b"malformed header"),
+        ([b"Host: x"], b"HTTP/1.01", b"invalid HTTP version"),
+        ([b"Host: x"], b"HTTP/01.1", b"invalid HTTP version"),
+        ([], b"HTTP/1.2", b"exactly one valid Host header"),
+        ([b"Host: a b"], b"HTTP/1.1", b"exactly one valid Host header"),
+        ([b"Host: user@evil.example"], b"HTTP/1.1", b"exactly one valid Host header"),
+    ],
+    ids=[
+        "bare CR",
+        "NUL",
+        "space in a name",
+        "obs-fold",
+        "version 1.01",
+        "version 01.1",
+        "1.2 without Host",
+        "Host with a space",
+        "Host with userinfo",
+    ],
+)
+def test_a_head_the_rfcs_refuse_is_400_and_issues_nothing(
+    server: MockTaptiServer, fields: list[bytes], version: bytes, said: bytes
+) -> None:
+    """RFC 9112 2.2, 2.3, 3.2 and 5.1 (and 9110 5.5): each got a 200 and a token (probe 28)."""
+    key = f"x-api-key: {KEY}".encode()
+    answer = _raw_exchange(server, _request([*fields, key], version))
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert said in answer
+    assert server.issued_tokens == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "version"),
+    [
+        ([b"Host: [::1]:8080", b"X-Latin: caf\xe9", b"Connection: close"], b"HTTP/1.1"),
+        ([], b"HTTP/1.0"),
+    ],
+    ids=["IPv6 host and obs-text", "HTTP/1.0 without Host"],
+)
+def test_a_head_the_rfcs_accept_still_gets_a_token(
+    server: MockTaptiServer, fields: list[bytes], version: bytes
+) -> None:
+    answer = _raw_exchange(server, _request([*fields, f"x-api-key: {KEY}".encode()], version))
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+    assert len(server.issued_tokens) == 1
+
+
+def test_a_content_length_of_thousands_of_digits_is_413_not_a_dropped_connection(
+    server: MockTaptiServer,
+) -> None:
+    """int() refuses more than 4,300 digits: the connection was dropped with no answer."""
+    head = f"POST {PATH} HTTP/1.1\r\nHost: x\r\nx-api-key: {KEY}\r\n"
+    head += "Content-Type: application/json\r\nContent-Length: " + "9" * 5000 + "\r\n\r\n"
+    answer = _raw_exchange(server, head.encode() + b"{}")
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
 
 
 @pytest.mark.parametrize(

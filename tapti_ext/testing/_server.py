@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import io
 import itertools
 import json
 import logging
 import math
+import re
 import secrets
 import socket
 import socketserver
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Final, Self, TypeAlias
+from typing import Any, Final, Self, TypeAlias, cast
 from urllib.parse import parse_qsl, quote, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from .._constants import DEFAULT_PORTAL_URL, MASK, MAX_PORT, REQUEST_ID_HEADER, TOKEN_PARAM
@@ -57,6 +59,16 @@ _LISTEN_BACKLOG: Final = 1024
 # reads the answer instead of a reset.
 _LINGER_SECONDS: Final = 2.0
 _LINGER_MAX_BYTES: Final = 64 * 1024 * 1024
+# RFC 9112 5: a field line is a token, a colon with no whitespace before it, and a value with no
+# control character but tab, ended by CRLF (or LF). http.server parses the lines with the email
+# package, which reads a bare CR as a line end and, at the first line it cannot read, stops
+# without a word and takes the rest for the body: a request could hide in a header's place.
+_FIELD_LINE: Final = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*\r?\n")
+_VERSION: Final = re.compile(r"HTTP/[0-9]\.[0-9]")  # RFC 9112 2.3: one digit each side
+# RFC 3986's host (a name, an IPv4 address or a bracketed IPv6 one) and an optional port.
+_HOST: Final = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=%]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?")
+# Digits beyond these are a length no body can have; int() refuses more than 4,300 anyway.
+_MAX_LENGTH_DIGITS: Final = 20
 
 _Request: TypeAlias = socket.socket | tuple[bytes, socket.socket]
 
@@ -132,8 +144,12 @@ _TRUNCATED: Final = _message(400, "request body is shorter than its Content-Leng
 _NOT_JSON_TYPE: Final = _message(400, "Content-Type must be application/json")
 _EMPTY: Final = _message(400, "request body is empty; expected a JSON object")
 _BAD_JSON: Final = _message(400, "request body is not valid JSON in UTF-8")
-# RFC 9112 3.2: an HTTP/1.1 request without exactly one Host header is answered 400.
-_ONE_HOST: Final = _message(400, "an HTTP/1.1 request needs exactly one Host header", close=True)
+# RFC 9112 3.2: an HTTP/1.1 request without exactly one valid Host header is answered 400.
+_ONE_HOST: Final = _message(
+    400, "an HTTP/1.1 request needs exactly one valid Host header", close=True
+)
+_BAD_VERSION: Final = _message(400, "invalid HTTP version", close=True)
+_BAD_FIELD: Final = _message(400, "malformed header line", close=True)
 _EVERY_INTERFACE: Final = "0.0.0.0"  # noqa: S104  (refused unless written so; IPv4 only)
 _LONE_SURROGATE: Final = _message(
     400, "request body escapes a lone surrogate (\\ud800-\\udfff), which no UTF-8 text holds"
@@ -435,6 +451,23 @@ class _HTTPServer(ThreadingHTTPServer):
             thread.join()
 
 
+class _HeadLines:
+    """A connection's reader that keeps the lines of the head being read, for ``_Handler`` to
+    judge as RFC 9112 does; a body is read past it."""
+
+    def __init__(self, raw: io.BufferedIOBase) -> None:
+        self._raw = raw
+        self.lines: list[bytes] = []
+
+    def readline(self, limit: int = -1) -> bytes:
+        line = self._raw.readline(limit)
+        self.lines.append(line)
+        return line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
     protocol_version = "HTTP/1.1"  # keep-alive
@@ -448,8 +481,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        self._head = _HeadLines(self.rfile)
+        self.rfile = cast("io.BufferedIOBase", self._head)
         self._request_id: str | None = None
         self._linger = False
+
+    def handle_one_request(self) -> None:
+        self._head.lines.clear()  # the next request's head
+        super().handle_one_request()
 
     def finish(self) -> None:
         try:
@@ -492,7 +531,8 @@ class _Handler(BaseHTTPRequestHandler):
         if len(set(lengths)) != 1 or not (text.isascii() and text.isdigit()):
             self._linger = True
             return b"", _BAD_LENGTH
-        length = int(text)
+        digits = text.lstrip("0")
+        length = int(digits or "0") if len(digits) <= _MAX_LENGTH_DIGITS else _MAX_BODY_BYTES + 1
         if length > _MAX_BODY_BYTES:
             self._linger = True
             return b"", _TOO_LARGE
@@ -503,9 +543,10 @@ class _Handler(BaseHTTPRequestHandler):
         return body, None
 
     def _dispatch(self) -> None:
-        if self.request_version == "HTTP/1.1" and len(self.headers.get_all("Host") or ()) != 1:
+        refused = self._head_refused()
+        if refused is not None:
             self._linger = True  # the body is left unread
-            self._send(_ONE_HOST)
+            self._send(refused)
             return
         # A socket error or timeout while reading ends the connection in the base class.
         body, framing_error = self._read_body()
@@ -524,6 +565,20 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(reply, request_id)
         if _LOG.isEnabledFor(logging.DEBUG):
             _LOG.debug("%s %s -> %d (%s)", self.command, shown, reply.status, request_id)
+
+    def _head_refused(self) -> _Reply | None:
+        """Why the request's head is no HTTP/1.x request the RFCs accept, or ``None``."""
+        fields = self._head.lines[1:-1]  # between the request line and the empty line
+        if not all(_FIELD_LINE.fullmatch(line) for line in fields):
+            return _BAD_FIELD
+        if not _VERSION.fullmatch(self.request_version):
+            return _BAD_VERSION
+        hosts = self.headers.get_all("Host") or ()
+        if self.request_version != "HTTP/1.0" and (
+            len(hosts) != 1 or not _HOST.fullmatch(hosts[0].strip())
+        ):
+            return _ONE_HOST  # HTTP/1.2 and later minors are read as 1.1 (RFC 9110 6.2)
+        return None
 
     def __getattr__(self, name: str) -> Callable[[], None]:
         # handle_one_request() looks up do_<METHOD> and answers 501 when there is none. Every
@@ -1086,7 +1141,12 @@ class MockTaptiServer:
         token, issued = found
         # In any case, as the SDK writes it (lower) and whatever case the spec gives a value.
         spelled = {platform.upper(): platform for platform in issued.platforms}
-        chosen = [spelled.get(value.upper(), value) for name, value in pairs if name == "platform"]
+        # ASCII only: str.upper() makes "TIKTOK" of a look-alike written with a dotless i.
+        chosen = [
+            spelled.get(value.upper(), value) if value.isascii() else value
+            for name, value in pairs
+            if name == "platform"
+        ]
         if len(chosen) > 1 or (chosen and chosen[0] not in issued.platforms):
             mine = ", ".join(platform.lower() for platform in issued.platforms) or "none"
             return _page(
