@@ -885,7 +885,7 @@ class Call(Generic[_T]):
         """``settle`` for a status that arrived: a 2xx is the answer, never retried."""
         status = outcome.status_code
         self._log_attempt(retries, status)
-        if httpx2.codes.is_success(status):
+        if 200 <= status < 300:
             return self._documented(outcome)
         if status == _PROXY_AUTHENTICATION:
             outcome = _bare_proxy_refusal(outcome, self)
@@ -916,7 +916,7 @@ class Call(Generic[_T]):
         if not isinstance(outcome, Unreadable):
             return
         response = outcome.response
-        if response is not None and not httpx2.codes.is_success(response.status_code):
+        if response is not None and not 200 <= response.status_code < 300:
             return
         what = "a successful response" if response else "an answer that may be a success"
         raise APIResponseValidationError(
@@ -953,7 +953,7 @@ class Call(Generic[_T]):
         self, outcome: Unreadable, retries: int, deadline: Deadline
     ) -> Answer | float:
         response, error = outcome.response, outcome.error
-        if response is not None and not httpx2.codes.is_success(response.status_code):
+        if response is not None and not 200 <= response.status_code < 300:
             # The status is what counts; the body is left out of the error.
             unread = Answer(
                 response.status_code, response.raw_headers, b"", response.extensions, self

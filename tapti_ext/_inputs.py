@@ -435,8 +435,10 @@ def is_loopback_name(host: str) -> bool:
 def is_loopback(host: str | None) -> bool:
     if host is None:
         return False
+    if is_loopback_name(host):
+        return True
     address = ip_of(host)
-    return is_loopback_name(host) or (address is not None and address.is_loopback)
+    return address is not None and address.is_loopback
 
 
 def _member(enum: type[_E], value: object, argument: str) -> _E:

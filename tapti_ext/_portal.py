@@ -70,12 +70,8 @@ def resolve_portal_url(
     chosen, named = from_argument_or_environment(portal_url, "portal_url", PORTAL_URL_VARIABLE)
     if chosen is None:
         return DEFAULT_PORTAL_URL
-    # Before the URL is judged, whose messages quote it.
-    if isinstance(chosen, str) and carries_secret(chosen, secret):
-        raise InvalidInputError(
-            f"{named} holds the API key: every portal URL made from it would hand the key to a "
-            "browser"
-        )
+    if isinstance(chosen, str):  # before the URL is judged, whose messages quote it
+        _refuse_the_key(chosen, secret, named)
     # Refused as SdkToken refuses such a URL in an answer, so that what builders make reads back.
     checked = check_url(chosen, argument=named, ascii_host=True)
     # Taken apart again only when plain http: oauth_portal_url() runs this on every call.
@@ -109,6 +105,15 @@ def oauth_portal_url(
     return portal_url_on(base, sdk_token, platform, secret=key)
 
 
+def _refuse_the_key(value: str, secret: str, named: str) -> None:
+    """Refuse ``value`` (a portal URL, a token) when it holds the API key, never quoting it."""
+    if carries_secret(value, secret):
+        raise InvalidInputError(
+            f"{named} holds the API key: every portal URL made from it would hand the key to a "
+            "browser"
+        )
+
+
 def portal_url_on(base: str, sdk_token: str, platform: PlatformLike | None, *, secret: str) -> str:
     """The portal URL for ``sdk_token`` on ``base``, a portal URL already checked; ``secret``,
     the API key, which the token must not hold (the key pasted where the token goes)."""
@@ -116,11 +121,7 @@ def portal_url_on(base: str, sdk_token: str, platform: PlatformLike | None, *, s
         raise InvalidInputError("sdk_token must be a non-empty str")
     if not is_valid_text(sdk_token):
         raise InvalidInputError(f"sdk_token {LONE_SURROGATE}")
-    if carries_secret(sdk_token, secret):  # the token is never quoted
-        raise InvalidInputError(
-            "sdk_token holds the API key, not an SDK token: a portal URL made from it would hand "
-            "the key to a browser"
-        )
+    _refuse_the_key(sdk_token, secret, "sdk_token")
     params = [(TOKEN_PARAM, sdk_token)]
     if platform is not None:
         params.append((_PLATFORM_PARAM, check_platform(platform).value.lower()))
@@ -164,10 +165,7 @@ class SdkToken:
             raise InvalidInputError(
                 f"oauth_portal_url must be a str, not {type(oauth_portal_url).__name__}"
             )
-        if carries_secret(oauth_portal_url, key_in_environment()):  # never quoted
-            raise InvalidInputError(
-                "oauth_portal_url holds the API key: every browser sent there would get it"
-            )
+        _refuse_the_key(oauth_portal_url, key_in_environment(), "oauth_portal_url")
         chosen = () if _none_given(platforms) else check_platforms(platforms)
         asked = () if _none_given(scopes) else check_scopes(scopes)
         if response is not None and (
