@@ -87,7 +87,9 @@ class Attempt:
         "answered_unread",
         "cut_record",
         "deadline",
+        "filled_read",
         "head_end",
+        "length",
         "received",
         "stream",
         "tunnelling",
@@ -113,6 +115,8 @@ class Attempt:
         self._lost = False  # the heads could not be followed: what came may be a 2xx
         self.answered_unread = False  # an answer waited unread when a write failed
         self.cut_record = False  # the connection ended or stalled inside a TLS record (_tls)
+        self.length: int | None = None  # the final answer's body length, by its framing
+        self.filled_read = False  # the last read brought all it asked for (``clean_end``)
 
     def running(self) -> Attempt:
         """``with attempt.running():`` makes this the current attempt, which the network layer
@@ -179,6 +183,13 @@ class Attempt:
             self._skipped += end - at
             at = end
 
+    def body_left(self) -> int:
+        """How many bytes of the final answer's body are still to come, by ``length`` (which
+        the pipeline sets from the parsed head); 0 when not known."""
+        if self.head_end is None or self.length is None:
+            return 0
+        return max(self.head_end + self.length - self.received, 0)
+
     def may_be_2xx(self) -> bool:
         """Whether the API may have answered this attempt with a 2xx, so that the token may
         exist: bytes of its final answer arrived, and they prove no other status. A cut, garbled
@@ -200,9 +211,16 @@ class Attempt:
         status_class = _status_class(data)
         self.answered_unread = status_class is None or status_class not in b"345"
 
-    def clean_end(self, content_length: int) -> bool:
-        """Whether exactly one answer of ``content_length`` body bytes was read, nothing more."""
-        return self.head_end is not None and self.received == self.head_end + content_length
+    def clean_end(self) -> bool:
+        """Whether exactly one answer, of ``length`` body bytes, was read, and nothing past it
+        can wait unseen. A last read that brought all it asked for may have left more behind in
+        a buffer a look at the socket does not find (asyncio's, under an async stream)."""
+        return (
+            self.length is not None
+            and self.head_end is not None
+            and not self.filled_read
+            and self.received == self.head_end + self.length
+        )
 
 
 def _status_class(head: bytes) -> int | None:

@@ -74,6 +74,13 @@ __all__ = [
 # The most one write may hand the socket: a slow reader then costs at most one slice past the
 # deadline, as each slice gets only the time left.
 _WRITE_SLICE: Final = 64 * 1024
+# The most a read asks for once an answer proves large (``_Discardable._asking``). httpcore2
+# asks 64 KiB a read, and each read is a pass through h11, httpcore2 and this layer: a 900 KiB
+# answer took 14 and cost about 1.6x the CPU it costs in 3 (make bench, figure 2). Not the whole
+# 1 MiB cap: h11 copies what a read brings three times, and at glibc's default thresholds copies
+# that large made the heap's top go back to the kernel and fault in again on every call (a 900
+# KiB answer cost 1.01-1.24x httpx2's CPU with reads of up to 1 MiB, 0.92-0.97x with 512 KiB).
+_LARGE_READ: Final = 512 * 1024
 # A socket timeout fires after its time; earlier than this before it, a TimeoutError is not one.
 _EARLY: Final = 0.005
 # How an answer waiting unread is looked at: a peek that does not wait (no such flag on
@@ -267,6 +274,7 @@ class _Discardable:
         self._head = b""
         self._head_next = True
         self._handshake = handshake  # a proxy's, until the request goes out (``_sending``)
+        self._large = False  # a read of this answer came back full (``_asking``)
 
     def discard(self) -> None:
         """Never reuse this connection: it reads as "closed by the server" (readable while
@@ -297,6 +305,17 @@ class _Discardable:
         if attempt is not None and unfinished is not None and unfinished():
             attempt.cut_record = True
 
+    def _asking(self, max_bytes: int, attempt: Attempt | None) -> int:
+        """What a read asks the socket for: after a read of this answer came back full (only a
+        large answer's does), the rest of its body and one byte more, whatever waits past it
+        then showing in the count (``Attempt.clean_end``)."""
+        left = attempt.body_left() if self._large and attempt is not None else 0
+        return max(max_bytes, min(left, _LARGE_READ) + 1) if left else max_bytes
+
+    def _got(self, data: bytes, asked: int, attempt: Attempt) -> None:
+        attempt.filled_read = filled = len(data) == asked
+        self._large = self._large or filled
+
     def _outgoing(self, buffer: bytes) -> tuple[bytes, ...]:
         """What to send now for ``buffer``.
 
@@ -304,8 +323,8 @@ class _Discardable:
         or h11's end of message), as http.client sends headers and body: one segment and one
         wake-up of the server instead of two. A body too large to copy cheaply goes on its own.
         """
-        if self._head_next:
-            self._head_next = False
+        if self._head_next:  # a request begins: its answer's first read asks what h11 asks
+            self._head_next, self._large = False, False
             self._head = buffer
             return ()
         head, self._head = self._head, b""
@@ -386,9 +405,9 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
         self._head_next = True  # what is written after a read starts a new request
         attempt = current_attempt.get()
         timeout, tunnelling = _read_bound(attempt, timeout)
-        started = time.monotonic()
+        started, asked = time.monotonic(), self._asking(max_bytes, attempt)
         try:
-            data: bytes = self._inner.read(max_bytes, timeout)
+            data: bytes = self._inner.read(asked, timeout)
         except httpcore2.TimeoutException as exc:
             self._note_cut(attempt)
             _read_timed_out(exc, started, timeout, tunnelling=tunnelling)
@@ -400,6 +419,7 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
             if not data:
                 self._note_cut(attempt)
             attempt.saw(data)
+            self._got(data, asked, attempt)
         return data
 
     def _send(self, buffer: bytes, timeout: float | None) -> None:
@@ -589,9 +609,9 @@ class _AsyncStream(_Discardable, httpcore2.AsyncNetworkStream):
         self._head_next = True  # what is written after a read starts a new request
         attempt = current_attempt.get()
         timeout, tunnelling = _read_bound(attempt, timeout)
-        started = time.monotonic()
+        started, asked = time.monotonic(), self._asking(max_bytes, attempt)
         try:
-            data: bytes = await self._inner.read(max_bytes, timeout)
+            data: bytes = await self._inner.read(asked, timeout)
         except httpcore2.TimeoutException as exc:
             self._note_cut(attempt)
             _read_timed_out(exc, started, timeout, tunnelling=tunnelling)
@@ -602,6 +622,7 @@ class _AsyncStream(_Discardable, httpcore2.AsyncNetworkStream):
             if not data:
                 self._note_cut(attempt)
             attempt.saw(data)
+            self._got(data, asked, attempt)
         return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:

@@ -82,6 +82,7 @@ _TRANSFER_HEADERS: Final = frozenset({b"content-encoding", b"transfer-encoding",
 _TOKEN_NAME: Final = TOKEN_PARAM.encode()
 # Answers that end at their head, whatever their headers announce.
 _BODILESS: Final = frozenset({204, 304})
+_LENGTH_DIGITS: Final = 20  # a longer Content-Length is no framing to trust (nor h11's limit)
 _BODY_ERRORS: Final = (BodyTooLargeError, UndecodableBodyError, httpx2.RequestError)
 _T = TypeVar("_T")
 _Http = TypeVar("_Http", httpx2.Client, httpx2.AsyncClient)
@@ -205,18 +206,24 @@ class _Opened:
         codings = [v.decode("latin-1") for k, v in self.headers if k.lower() == b"content-encoding"]
         return BodyDecoder(", ".join(codings) or None, MAX_RESPONSE_BYTES)
 
-    def keep_connection_if_clean(self, attempt: Attempt, method: str) -> None:
+    def framed_length(self, method: str) -> int | None:
+        """The body's length by the answer's framing: its one Content-Length, 0 where no body
+        may follow (RFC 9112, 6.3: anything more is extra), ``None`` when chunked or doubtful."""
+        if method == "HEAD" or self.status in _BODILESS:
+            return 0
+        lengths = {v for k, v in self.headers if k.lower() == b"content-length"}
+        if len(lengths) != 1 or any(k.lower() == b"transfer-encoding" for k, _ in self.headers):
+            return None
+        (length,) = lengths
+        return int(length) if length.isdigit() and len(length) <= _LENGTH_DIGITS else None
+
+    def keep_connection_if_clean(self, attempt: Attempt) -> None:
         """Drop the connection unless exactly this answer was read from it: bytes past it (or
         doubtful framing) would be taken as the next caller's answer."""
         stream = self.extensions.get("network_stream")
         if not hasattr(stream, "discard"):
             return  # not one of the SDK's own connections
-        lengths = {v for k, v in self.headers if k.lower() == b"content-length"}
-        chunked = any(k.lower() == b"transfer-encoding" for k, _ in self.headers)
-        length = lengths.pop() if len(lengths) == 1 and not chunked else b""
-        if method == "HEAD" or self.status in _BODILESS:
-            length = b"0"  # whatever the headers say (RFC 9112, 6.3): anything more is extra
-        if not (length.isdigit() and attempt.clean_end(int(length))) or stream.tls_holds_more():
+        if not attempt.clean_end() or stream.tls_holds_more():
             stream.discard()
 
 
@@ -574,12 +581,13 @@ class Pipeline(_Base[httpx2.Client]):
     @staticmethod
     def _read(opened: _Opened, attempt: Attempt, method: str) -> bytes:
         decoder = opened.decoder()
+        attempt.length = opened.framed_length(method)  # the network layer sizes reads by it
         deadline = attempt.deadline
         for chunk in opened.raw:
             decoder.feed(chunk)
             if deadline.passed():
                 raise httpx2.ReadTimeout("the call's timeout ran out")
-        opened.keep_connection_if_clean(attempt, method)
+        opened.keep_connection_if_clean(attempt)
         return decoder.finish()
 
     def close(self) -> None:
@@ -730,12 +738,13 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
     @staticmethod
     async def _read(opened: _Opened, attempt: Attempt, method: str) -> bytes:
         decoder = opened.decoder()
+        attempt.length = opened.framed_length(method)  # the network layer sizes reads by it
         deadline = attempt.deadline
         async for chunk in opened.raw:
             decoder.feed(chunk)
             if deadline.passed():
                 raise httpx2.ReadTimeout("the call's timeout ran out")
-        opened.keep_connection_if_clean(attempt, method)
+        opened.keep_connection_if_clean(attempt)
         return decoder.finish()
 
     async def close(self) -> None:

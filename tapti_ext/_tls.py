@@ -306,7 +306,7 @@ class TlsStream(_Tls, httpcore2.NetworkStream):
         data = self._decrypted(max_bytes)
         while data is None:
             self._flush(_left(end))  # what OpenSSL has to say first (a renegotiation)
-            self._took(self._inner.read(_RAW_READ, _left(end)))
+            self._took(self._inner.read(max(_RAW_READ, max_bytes), _left(end)))
             data = self._decrypted(max_bytes)
         return data
 
@@ -367,7 +367,7 @@ class AsyncTlsStream(_Tls, httpcore2.AsyncNetworkStream):
         data = self._decrypted(max_bytes)
         while data is None:
             await self._flush(_left(end))  # what OpenSSL has to say first (a renegotiation)
-            self._took(await self._inner.read(_RAW_READ, _left(end)))
+            self._took(await self._inner.read(max(_RAW_READ, max_bytes), _left(end)))
             data = self._decrypted(max_bytes)
         return data
 

@@ -431,10 +431,13 @@ def test_an_https_proxy_is_trusted_as_the_client_was_made_to(
     assert "not retried: the proxy answered 407" in str(caught.value)
 
 
-def answering_then(context: ssl.SSLContext, extra: list[str]) -> Callable[[socket.socket], None]:
-    """Each request's own 200, then a complete 200 for each name in ``extra``, in TLS records
-    of their own, all in one TCP segment: an async TLS layer reads the later records into its
-    buffer with the first, where a look at the socket no longer sees them."""
+def answering_then(
+    context: ssl.SSLContext, extra: list[str], padding: int = 0
+) -> Callable[[socket.socket], None]:
+    """Each request's own 200 (its body padded by ``padding`` bytes), then a complete 200 for
+    each name in ``extra``, in TLS records of their own, all in one TCP segment: an async TLS
+    layer reads the later records into its buffer with the first, where a look at the socket no
+    longer sees them."""
 
     def handle(connection: socket.socket) -> None:
         with context.wrap_socket(connection, server_side=True) as tls:
@@ -448,8 +451,10 @@ def answering_then(context: ssl.SSLContext, extra: list[str]) -> Callable[[socke
                 user = request.split(b" ", 2)[1].split(b"/")[2].decode()
                 tls.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
                 for name in (user, *extra):
-                    body = json.dumps({"oauth_portal_url": f"{PORTAL_ORIGIN}?sdk_token=tok-{name}"})
-                    tls.sendall(b"".join(response_bytes(200, body.encode())))
+                    answer = {"oauth_portal_url": f"{PORTAL_ORIGIN}?sdk_token=tok-{name}"}
+                    if padding and name == user:
+                        answer["padding"] = "w" * padding
+                    tls.sendall(b"".join(response_bytes(200, json.dumps(answer).encode())))
                 tls.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
 
     return handle
@@ -457,11 +462,13 @@ def answering_then(context: ssl.SSLContext, extra: list[str]) -> Callable[[socke
 
 @pytest.mark.parametrize("flavour", ["sync", "asyncio", "trio"])
 @pytest.mark.parametrize("extra", [["mallory"], []])
+# Large: the reads after a full one ask for the rest of the body (_network._LARGE_READ).
+@pytest.mark.parametrize("padding", [0, 900 * 1024], ids=["small", "large"])
 def test_a_tls_record_past_an_answer_never_reaches_the_next_caller(
-    ca: trustme.CA, serve: Any, trust: Any, flavour: str, extra: list[str]
+    ca: trustme.CA, serve: Any, trust: Any, flavour: str, extra: list[str], padding: int
 ) -> None:
     trust(ca)
-    server = serve(answering_then(server_context(ca, "localhost"), extra))
+    server = serve(answering_then(server_context(ca, "localhost"), extra, padding))
     url, users = f"https://localhost:{server.port}", ["alice", "bob", "carol", "dave"]
     if flavour == "sync":
         with Tapti(api_key=KEY, base_url=url, max_retries=0) as tapti:
