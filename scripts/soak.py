@@ -30,11 +30,17 @@ only; every row is bounded by ``--max-seconds``. A soak run, not a test; it judg
     python scripts/soak.py --rows sequential threads
     python scripts/soak.py --scale 0.05         # a quick look: 5% of the calls
     python scripts/soak.py --tls                # the same rows over https
+    python scripts/soak.py --scale 0.1 --padding 921600   # answers of random sizes up to 900 KiB
 
 With ``--tls`` the server speaks TLS (a throwaway CA made with the ``openssl`` command, which the
 client trusts through ``SSL_CERT_FILE``), so that the SDK's own TLS layer (``tapti_ext._tls``)
 meets the same load and the same dropped connections; a connection closed after an answer is
 closed without a close_notify, as a server that crashed or timed the connection out would.
+
+With ``--padding N`` each answer's body is padded to a random length of up to ``N`` more bytes
+(drawn from the seeded generator), so that answers fill reads and end anywhere in them: the SDK
+reads an answer that fills a read in larger reads sized by its ``Content-Length``
+(``tapti_ext._network._LARGE_READ``).
 """
 
 from __future__ import annotations
@@ -103,8 +109,11 @@ class SoakServer:
     """Answers ``POST /users/{id}/sdk-token`` with a token naming ``id``; drops connections at
     ``close_rate`` (half before answering, half after). Everything it did is counted."""
 
-    def __init__(self, close_rate: float, seed: int, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, close_rate: float, seed: int, tls: ssl.SSLContext | None = None, padding: int = 0
+    ) -> None:
         self._close_rate = close_rate
+        self._padding = padding
         self._tls = tls
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -186,9 +195,11 @@ class SoakServer:
             token = f"tok-{user}-{next(self._serial)}"
             self.issued[token] = user
             self.answered[user] += 1
-        body = json.dumps(
-            {"oauth_portal_url": f"https://oauth.tapti.dev/?sdk_token={token}"}
-        ).encode()
+            padding = self._rng.randint(0, self._padding) if self._padding else 0
+        answer = {"oauth_portal_url": f"https://oauth.tapti.dev/?sdk_token={token}"}
+        if padding:
+            answer["padding"] = "w" * padding
+        body = json.dumps(answer).encode()
         return (
             b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
             b"content-length: %d\r\n\r\n%s" % (len(body), body)
@@ -391,14 +402,14 @@ def judge(row: Row, server: SoakServer, outcomes: list[Outcome]) -> dict[str, An
 
 
 def run_row(
-    row: Row, seed: int, max_seconds: float, tls: ssl.SSLContext | None = None
+    row: Row, seed: int, max_seconds: float, tls: ssl.SSLContext | None = None, padding: int = 0
 ) -> dict[str, Any]:
     gc.collect()
     before = open_fds()
     watch = FdWatch()
     retries = RetryLog()
     logging.getLogger("tapti_ext").addHandler(retries)
-    server = SoakServer(row.close_rate, seed, tls)
+    server = SoakServer(row.close_rate, seed, tls, padding)
     began = time.monotonic()
     try:
         run: Callable[[Row, str, float], list[Outcome]] = (
@@ -466,9 +477,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-seconds", type=float, default=600.0, help="per row")
     parser.add_argument("--json", default=None, help="also write the results to this file")
     parser.add_argument("--tls", action="store_true", help="over https (needs openssl)")
+    parser.add_argument(
+        "--padding", type=int, default=0, help="pad each answer by a random 0..N bytes"
+    )
     args = parser.parse_args(argv)
     if not 0 < args.scale <= 10 or args.max_seconds <= 0:
         parser.error("--scale must be in (0, 10] and --max-seconds positive")
+    if not 0 <= args.padding <= 1 << 20:
+        parser.error("--padding must be in [0, 1048576] (the SDK's cap)")
     if args.close_rate is not None and not 0 <= args.close_rate <= 1:
         parser.error("--close-rate must be in [0, 1]")
     return args
@@ -492,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
         row = dataclasses.replace(
             row, calls=max(1, round(row.calls * args.scale)), close_rate=close_rate
         )
-        result = run_row(row, args.seed, args.max_seconds, tls)
+        result = run_row(row, args.seed, args.max_seconds, tls, args.padding)
         results.append(result)
         print(table_line(result), flush=True)
         for user, error, read, answered, seconds in result["failed_calls"]:

@@ -203,3 +203,17 @@ def test_a_short_soak_row_passes_over_https(ca: trustme.CA, trust: Any) -> None:
     assert soak.failures(result) == []
     assert (result["calls"], result["tokens"] + result["errors"]) == (60, 60)
     assert result["unanswered"] > 0, "the server dropped no connection: the row tested nothing"
+
+
+@pytest.mark.parametrize(
+    "row",
+    [("closes-threads", "sync", 4, 40, 0.2), ("closes-async", "async", 4, 40, 0.2)],
+    ids=["sync", "async"],
+)
+def test_a_short_soak_row_of_answers_of_random_sizes_passes(
+    row: tuple[str, str, int, int, float],
+) -> None:
+    """``soak.py --padding``: answers that fill reads and end anywhere in them, with closes."""
+    result = soak.run_row(soak.Row(*row), seed=19, max_seconds=60.0, padding=300_000)
+    assert soak.failures(result) == []
+    assert (result["calls"], result["tokens"] + result["errors"]) == (40, 40)
