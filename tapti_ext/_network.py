@@ -264,6 +264,13 @@ class _Streams:
             stream.close()
 
 
+def _past(left: int) -> int:
+    """What to ask for when ``left`` bytes of the answer are still to come: one byte more, or,
+    above the cap, less than all; never exactly ``left``, as a read that ends an answer full
+    costs the connection (``Attempt.clean_end``)."""
+    return left + 1 if left < _LARGE_READ else min(_LARGE_READ, left - 1)
+
+
 class _Discardable:
     """What both stream kinds share: the inner stream, whether it may be reused, and a request
     head waiting for what follows it."""
@@ -307,10 +314,10 @@ class _Discardable:
 
     def _asking(self, max_bytes: int, attempt: Attempt | None) -> int:
         """What a read asks the socket for: after a read of this answer came back full (only a
-        large answer's does), the rest of its body and one byte more, whatever waits past it
-        then showing in the count (``Attempt.clean_end``)."""
+        large answer's does), the rest of its body and one byte more (``_past``), whatever
+        waits past it then showing in the count (``Attempt.clean_end``)."""
         left = attempt.body_left() if self._large and attempt is not None else 0
-        return max(max_bytes, min(left, _LARGE_READ) + 1) if left else max_bytes
+        return max(max_bytes, _past(left)) if left else max_bytes
 
     def _got(self, data: bytes, asked: int, attempt: Attempt) -> None:
         attempt.filled_read = filled = len(data) == asked

@@ -110,6 +110,7 @@ class _Tls:
         self._ended = False  # a read met the end: close_notify, an EOF or an error
         self._settled = False  # the handshake is over
         self._renegotiating = False  # TLS 1.2 only: a handshake began after the first
+        self._raw_filled = False  # the last raw read brought all it asked for (``holds_more``)
 
     @property
     def raw_stream(self) -> Any:
@@ -117,7 +118,8 @@ class _Tls:
         inner = self._inner
         return inner.raw_stream if isinstance(inner, _Tls) else inner
 
-    def _took(self, data: bytes) -> None:
+    def _took(self, data: bytes, asked: int = _RAW_READ) -> None:
+        self._raw_filled = len(data) == asked
         if data:
             self.records.saw(data)
             self._incoming.write(data)
@@ -207,7 +209,10 @@ class _Tls:
         own to send first (a TLS 1.2 HelloRequest began a renegotiation). Whole records that
         carry no data (a TLS 1.3 session ticket, a key update) are taken in, as a read would.
         The network layer drops the connection if so; anything read here would have been
-        dropped with it."""
+        dropped with it. A last raw read that brought all it asked for may have left more in
+        a buffer beneath, which no look at the socket finds (asyncio's, under anyio)."""
+        if self._raw_filled:
+            return True
         if not self._idle():
             try:
                 self.ssl_object.read(_LOOK)
@@ -306,7 +311,8 @@ class TlsStream(_Tls, httpcore2.NetworkStream):
         data = self._decrypted(max_bytes)
         while data is None:
             self._flush(_left(end))  # what OpenSSL has to say first (a renegotiation)
-            self._took(self._inner.read(max(_RAW_READ, max_bytes), _left(end)))
+            asked = max(_RAW_READ, max_bytes)
+            self._took(self._inner.read(asked, _left(end)), asked)
             data = self._decrypted(max_bytes)
         return data
 
@@ -367,7 +373,8 @@ class AsyncTlsStream(_Tls, httpcore2.AsyncNetworkStream):
         data = self._decrypted(max_bytes)
         while data is None:
             await self._flush(_left(end))  # what OpenSSL has to say first (a renegotiation)
-            self._took(await self._inner.read(max(_RAW_READ, max_bytes), _left(end)))
+            asked = max(_RAW_READ, max_bytes)
+            self._took(await self._inner.read(asked, _left(end)), asked)
             data = self._decrypted(max_bytes)
         return data
 

@@ -142,8 +142,9 @@ def test_a_large_answer_is_read_in_reads_asking_for_the_rest_of_its_body(
         if left == 0:  # a new answer
             left, grown = head_size + size, False
         # 64 KiB, as httpcore2 asks, until a read comes back full; then the rest of the body
-        # and a byte more, to see whatever waits past it.
-        rest = max(HTTPCORE_READ, min(left, _LARGE_READ) + 1)
+        # and a byte more, to see whatever waits past it
+        # (above the cap, less than the rest: never exactly the rest, which would end full).
+        rest = max(HTTPCORE_READ, left + 1 if left < _LARGE_READ else min(_LARGE_READ, left - 1))
         assert read.asked == (rest if grown else HTTPCORE_READ), reads
         grown = grown or read.got == read.asked
         left -= read.got
@@ -184,3 +185,24 @@ def test_answers_of_every_size_around_a_read_keep_one_connection(
     assert calls(flavour, server.url, users) == expected(users, size)
     assert len(connections) == 1
     assert max(read.asked for read in reads) <= _LARGE_READ + 1
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_an_answer_one_byte_past_a_full_read_and_the_cap_keeps_its_connection(
+    flavour: str, reads: list[Read], serve: Callable[..., Server]
+) -> None:
+    """After a full first read, ``_LARGE_READ + 1`` bytes still to come: the next read must
+    not ask for exactly those (a read that ends an answer full costs the connection)."""
+    head = len(response_bytes(200, padded_token_body("alice", _LARGE_READ))[0])
+    size = HTTPCORE_READ + _LARGE_READ + 1 - head
+    connections: set[int] = set()
+    handler = answering(size)
+
+    def counting(connection: socket.socket, server: Server) -> None:
+        connections.add(id(connection))
+        handler(connection, server)
+
+    server = serve(counting)
+    users = ["alice", "bob", "carol", "dave", "erin", "frank"]
+    assert calls(flavour, server.url, users) == expected(users, size)
+    assert len(connections) == 1, reads

@@ -469,22 +469,112 @@ def test_a_tls_record_past_an_answer_never_reaches_the_next_caller(
 ) -> None:
     trust(ca)
     server = serve(answering_then(server_context(ca, "localhost"), extra, padding))
-    url, users = f"https://localhost:{server.port}", ["alice", "bob", "carol", "dave"]
-    if flavour == "sync":
-        with Tapti(api_key=KEY, base_url=url, max_retries=0) as tapti:
-            got = [tapti.user(user).create_sdk_token(**CALL).sdk_token for user in users]
-    else:
-
-        async def calls() -> list[str]:
-            async with AsyncTapti(api_key=KEY, base_url=url, max_retries=0) as tapti:
-                return [
-                    (await tapti.user(user).create_sdk_token(**CALL)).sdk_token for user in users
-                ]
-
-        got = asyncio.run(calls()) if flavour == "asyncio" else trio.run(calls)
+    users = ["alice", "bob", "carol", "dave"]
+    got = tokens_over_tls(flavour, f"https://localhost:{server.port}", users)
     assert got == [f"tok-{user}" for user in users]
     # None reused when each held an answer past its own; one for all when none did.
     assert server.connections == (len(users) if extra else 1)
+
+
+def tokens_over_tls(flavour: str, url: str, users: list[str]) -> list[str]:
+    """One call per user on one client, ``flavour`` sync, asyncio or trio: each call's token."""
+    if flavour == "sync":
+        with Tapti(api_key=KEY, base_url=url, max_retries=0) as tapti:
+            return [tapti.user(user).create_sdk_token(**CALL).sdk_token for user in users]
+
+    async def calls() -> list[str]:
+        async with AsyncTapti(api_key=KEY, base_url=url, max_retries=0) as tapti:
+            return [(await tapti.user(user).create_sdk_token(**CALL)).sdk_token for user in users]
+
+    return asyncio.run(calls()) if flavour == "asyncio" else trio.run(calls)
+
+
+RECORD = 16384  # the most plaintext a TLS record holds
+SEALING = 22  # what TLS 1.3 adds to a record: header 5, content type 1, AES-GCM's tag 16
+
+
+def sized_answer(user: str, total: int) -> bytes:
+    """A 200 with ``user``'s token, exactly ``total`` bytes of head and body."""
+    portal = f"{PORTAL_ORIGIN}?sdk_token=tok-{user}"
+    bare = b"".join(response_bytes(200, json.dumps({"oauth_portal_url": portal}).encode()))
+    padding = total - len(bare) - len(', "padding": ""')
+    for _ in range(3):  # the padding's length changes the Content-Length's digits
+        body = json.dumps({"oauth_portal_url": portal, "padding": "w" * padding}).encode()
+        answer = b"".join(response_bytes(200, body))
+        padding += total - len(answer)
+    assert len(answer) == total
+    return answer
+
+
+def sealing_in_segments(
+    ca: trustme.CA, records: list[int], cuts: list[int]
+) -> Callable[[socket.socket], None]:
+    """Each request's own 200, sealed in TLS records of ``records`` plaintext bytes, sent in
+    segments that end ``cuts`` bytes into its ciphertext (50 ms apart); the last segment goes
+    on with a whole 200 for mallory. No session tickets: only answers follow the handshake."""
+    context = server_context(ca, "localhost")
+    context.num_tickets = 0
+
+    def handle(connection: socket.socket) -> None:
+        server = MemoryTls(context)
+        while True:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                try:
+                    request += server.tls.read(65536)
+                except ssl.SSLWantReadError:
+                    connection.sendall(server.outgoing.read())
+                    data = connection.recv(65536)
+                    if not data:
+                        return
+                    server.incoming.write(data)
+            user = request.split(b"/users/", 1)[1].split(b"/", 1)[0].decode()
+            plain, at, sealed = sized_answer(user, sum(records)), 0, []
+            for size in records:
+                sealed.append(server.sealed(plain[at : at + size]))
+                at += size
+            ciphertext = b"".join(sealed)
+            assert len(ciphertext) == sum(records) + SEALING * len(records)
+            ends = [*cuts, len(ciphertext)]
+            for start, end in zip([0, *cuts], ends, strict=True):
+                if end == len(ciphertext):
+                    connection.sendall(ciphertext[start:] + server.sealed(mallory_answer()))
+                    break
+                connection.sendall(ciphertext[start:end])
+                time.sleep(0.05)
+
+    return handle
+
+
+def mallory_answer() -> bytes:
+    body = json.dumps({"oauth_portal_url": f"{PORTAL_ORIGIN}?sdk_token=tok-mallory"})
+    return b"".join(response_bytes(200, body.encode()))
+
+
+# Shapes in which asyncio's buffer held mallory's records (probe 29): the answer's ciphertext
+# exactly 64 KiB, as the first raw read asks; and one whose third read, sized by the body still
+# to come, asked exactly for the rest of its ciphertext. Neither the TLS layer's buffers nor the
+# socket showed what anyio had kept.
+_THIRD = 65536 - 3 * (RECORD + SEALING) - 1000 - SEALING  # ends the first segment at 64 KiB
+_ALIGNED = [RECORD] * 3 + [_THIRD] + [RECORD] * 9
+_ALIGNED_CUTS = [65536, sum(size + SEALING for size in _ALIGNED[:8]) + 109]
+
+
+@pytest.mark.parametrize("flavour", ["sync", "asyncio", "trio"])
+@pytest.mark.parametrize(
+    ("records", "cuts"),
+    [([RECORD] * 3 + [65536 - 4 * SEALING - 3 * RECORD], []), (_ALIGNED, _ALIGNED_CUTS)],
+    ids=["ciphertext-64KiB", "third-read-aligned"],
+)
+def test_records_kept_below_the_tls_layer_never_reach_the_next_caller(
+    ca: trustme.CA, serve: Any, trust: Any, flavour: str, records: list[int], cuts: list[int]
+) -> None:
+    trust(ca)
+    server = serve(sealing_in_segments(ca, records, cuts))
+    users = ["alice", "bob", "carol"]
+    assert tokens_over_tls(flavour, f"https://localhost:{server.port}", users) == [
+        f"tok-{user}" for user in users
+    ]
 
 
 class CutAnswers:
