@@ -1,10 +1,12 @@
-"""Helpers for tests: recording the requests a transport saw, and the test servers' accept loop."""
+"""Helpers for tests: recording the requests a transport saw, wrapping the streams of the SDK's
+connections, and the test servers' accept loop."""
 
 from __future__ import annotations
 
 import socket
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import httpcore2
 import httpx2
@@ -87,3 +89,23 @@ def accept_each(
         except OSError:
             return
         take(connection)
+
+
+def wrap_backend_streams(
+    monkeypatch: pytest.MonkeyPatch, wrap: Callable[[Any], Any], wrap_async: Callable[[Any], Any]
+) -> None:
+    """Put ``wrap`` (sync) and ``wrap_async`` around every network stream httpcore2's backends
+    open for a client made in the test: beneath the SDK's own streams, where bytes meet the
+    socket (``httpcore2.SyncBackend`` and ``AnyIOBackend`` swapped for subclasses)."""
+    sync_backend, async_backend = httpcore2.SyncBackend, httpcore2.AnyIOBackend
+
+    class Wrapping(sync_backend):  # type: ignore[misc,valid-type]
+        def connect_tcp(self, *args: Any, **kwargs: Any) -> Any:
+            return wrap(super().connect_tcp(*args, **kwargs))
+
+    class AsyncWrapping(async_backend):  # type: ignore[misc,valid-type]
+        async def connect_tcp(self, *args: Any, **kwargs: Any) -> Any:
+            return wrap_async(await super().connect_tcp(*args, **kwargs))
+
+    monkeypatch.setattr(httpcore2, "SyncBackend", Wrapping)
+    monkeypatch.setattr(httpcore2, "AnyIOBackend", AsyncWrapping)

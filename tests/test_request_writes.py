@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpcore2
 import pytest
+from _http import wrap_backend_streams
 
 from tapti_ext import AsyncTapti, NotFoundError, Tapti
 from tapti_ext._network import _WRITE_SLICE, _Stream
@@ -52,20 +52,11 @@ class _AsyncRecordedStream(_RecordedStream):
 def writes(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     """Every non-empty write that reaches a socket of a client made in the test."""
     recorded: list[bytes] = []
-    sync_backend, async_backend = httpcore2.SyncBackend, httpcore2.AnyIOBackend
-
-    class Recording(sync_backend):  # type: ignore[misc,valid-type]
-        def connect_tcp(self, *args: Any, **kwargs: Any) -> Any:
-            return _RecordedStream(super().connect_tcp(*args, **kwargs), recorded)
-
-    class AsyncRecording(async_backend):  # type: ignore[misc,valid-type]
-        async def connect_tcp(self, *args: Any, **kwargs: Any) -> Any:
-            inner = await super().connect_tcp(*args, **kwargs)
-            return _AsyncRecordedStream(inner, recorded)
-
-    monkeypatch.setattr(httpcore2, "SyncBackend", Recording)
-    monkeypatch.setattr(httpcore2, "AnyIOBackend", AsyncRecording)
-
+    wrap_backend_streams(
+        monkeypatch,
+        lambda inner: _RecordedStream(inner, recorded),
+        lambda inner: _AsyncRecordedStream(inner, recorded),
+    )
     return recorded
 
 

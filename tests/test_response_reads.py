@@ -19,9 +19,9 @@ import socket
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
-import httpcore2
 import pytest
-from test_deadline import API_KEY, CALL, Server, response_bytes
+from _http import wrap_backend_streams
+from test_deadline import API_KEY, CALL, Handler, Server, response_bytes
 
 from tapti_ext import AsyncTapti, Tapti
 from tapti_ext._network import _LARGE_READ
@@ -61,19 +61,11 @@ class _AsyncRecordedStream(_RecordedStream):
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[Read]:
     """Every read of a socket of a client made in the test: what it asked for, what came."""
     recorded: list[Read] = []
-    sync_backend, async_backend = httpcore2.SyncBackend, httpcore2.AnyIOBackend
-
-    class Recording(sync_backend):  # type: ignore[misc,valid-type]
-        def connect_tcp(self, *args: Any, **kwargs: Any) -> Any:
-            return _RecordedStream(super().connect_tcp(*args, **kwargs), recorded)
-
-    class AsyncRecording(async_backend):  # type: ignore[misc,valid-type]
-        async def connect_tcp(self, *args: Any, **kwargs: Any) -> Any:
-            inner = await super().connect_tcp(*args, **kwargs)
-            return _AsyncRecordedStream(inner, recorded)
-
-    monkeypatch.setattr(httpcore2, "SyncBackend", Recording)
-    monkeypatch.setattr(httpcore2, "AnyIOBackend", AsyncRecording)
+    wrap_backend_streams(
+        monkeypatch,
+        lambda inner: _RecordedStream(inner, recorded),
+        lambda inner: _AsyncRecordedStream(inner, recorded),
+    )
     return recorded
 
 
@@ -90,7 +82,7 @@ def padded_token_body(user: str, size: int) -> bytes:
     return json.dumps({"oauth_portal_url": portal, "padding": "w" * (size - len(bare))}).encode()
 
 
-def answering(size: int, chunked: bool = False) -> Callable[[socket.socket, Server], None]:
+def answering(size: int, chunked: bool = False) -> Handler:
     """Each request's own token in a ``size``-byte body, head and body in one write."""
 
     def handler(connection: socket.socket, server: Server) -> None:
@@ -102,6 +94,16 @@ def answering(size: int, chunked: bool = False) -> Callable[[socket.socket, Serv
         connection.sendall(head + body)
 
     return handler
+
+
+def counting(handler: Handler, connections: set[int]) -> Handler:
+    """``handler``, noting each connection it answers on in ``connections``."""
+
+    def count(connection: socket.socket, server: Server) -> None:
+        connections.add(id(connection))
+        handler(connection, server)
+
+    return count
 
 
 def calls(flavour: str, url: str, users: list[str]) -> list[str]:
@@ -174,13 +176,7 @@ def test_answers_of_every_size_around_a_read_keep_one_connection(
     flavour: str, size: int, reads: list[Read], serve: Callable[..., Server]
 ) -> None:
     connections: set[int] = set()
-    handler = answering(size)
-
-    def counting(connection: socket.socket, server: Server) -> None:
-        connections.add(id(connection))
-        handler(connection, server)
-
-    server = serve(counting)
+    server = serve(counting(answering(size), connections))
     users = ["alice", "bob", "carol"]
     assert calls(flavour, server.url, users) == expected(users, size)
     assert len(connections) == 1
@@ -196,13 +192,7 @@ def test_an_answer_one_byte_past_a_full_read_and_the_cap_keeps_its_connection(
     head = len(response_bytes(200, padded_token_body("alice", _LARGE_READ))[0])
     size = HTTPCORE_READ + _LARGE_READ + 1 - head
     connections: set[int] = set()
-    handler = answering(size)
-
-    def counting(connection: socket.socket, server: Server) -> None:
-        connections.add(id(connection))
-        handler(connection, server)
-
-    server = serve(counting)
+    server = serve(counting(answering(size), connections))
     users = ["alice", "bob", "carol", "dave", "erin", "frank"]
     assert calls(flavour, server.url, users) == expected(users, size)
     assert len(connections) == 1, reads
