@@ -78,8 +78,9 @@ _WRITE_SLICE: Final = 64 * 1024
 # asks 64 KiB a read, and each read is a pass through h11, httpcore2 and this layer: a 900 KiB
 # answer took 14 and cost about 1.6x the CPU it costs in 3 (make bench, figure 2). Not the whole
 # 1 MiB cap: h11 copies what a read brings three times, and at glibc's default thresholds copies
-# that large made the heap's top go back to the kernel and fault in again on every call (a 900
-# KiB answer cost 1.01-1.24x httpx2's CPU with reads of up to 1 MiB, 0.92-0.97x with 512 KiB).
+# that large made the heap's top go back to the kernel and fault in again on every call (900 KiB
+# over http: 1.01-1.24x httpx2's CPU with reads of up to 1 MiB, 0.81-1.02x with 512 KiB, and
+# 1.02-1.22x with 64 KiB).
 _LARGE_READ: Final = 512 * 1024
 # A socket timeout fires after its time; earlier than this before it, a TimeoutError is not one.
 _EARLY: Final = 0.005
