@@ -204,6 +204,22 @@ def response_bytes(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"), body
 
 
+def padded_json(answer: dict[str, Any], size: int) -> bytes:
+    """``answer`` as JSON of exactly ``size`` bytes: a ``padding`` member makes up the rest."""
+    bare = json.dumps({**answer, "padding": ""}).encode()
+    return json.dumps({**answer, "padding": "w" * (size - len(bare))}).encode()
+
+
+def answer_of_length(answer: dict[str, Any], total: int) -> bytes:
+    """A 200 of exactly ``total`` bytes, head and body, its body ``answer`` padded."""
+    size = total - len(response_bytes(200, b"")[0])
+    for _ in range(3):  # the body's size changes the Content-Length's digits
+        head, body = response_bytes(200, padded_json(answer, size))
+        size += total - len(head) - len(body)
+    assert len(head) + len(body) == total
+    return head + body
+
+
 def respond(
     status: int, body: bytes = TOKEN_BODY, headers: dict[str, str] | None = None
 ) -> Handler:

@@ -21,7 +21,8 @@ from typing import Any, NamedTuple
 
 import pytest
 from _http import wrap_backend_streams
-from test_deadline import API_KEY, CALL, Handler, Server, response_bytes
+from test_deadline import API_KEY, CALL, Handler, Server, padded_json, response_bytes
+from test_wire_safety import token_answer
 
 from tapti_ext import AsyncTapti, Tapti
 from tapti_ext._network import _LARGE_READ
@@ -77,9 +78,7 @@ def serve() -> Iterator[Callable[..., Server]]:
 
 def padded_token_body(user: str, size: int) -> bytes:
     """The token answer for ``user``, padded to exactly ``size`` bytes of JSON."""
-    portal = f"https://oauth.tapti.dev?sdk_token=tok-for-{user}&origin=https%3A%2F%2Fapp.example"
-    bare = json.dumps({"oauth_portal_url": portal, "padding": ""}).encode()
-    return json.dumps({"oauth_portal_url": portal, "padding": "w" * (size - len(bare))}).encode()
+    return padded_json(token_answer(user), size)
 
 
 def answering(size: int, chunked: bool = False) -> Handler:

@@ -28,7 +28,7 @@ import pytest
 import trio
 import trustme
 from _http import accept_each
-from test_deadline import CALL, TOKEN_BODY, response_bytes
+from test_deadline import CALL, TOKEN_BODY, answer_of_length, response_bytes
 
 from tapti_ext import APIConnectionError, AsyncTapti, Tapti, TaptiError
 from tapti_ext.testing import MockTaptiServer
@@ -493,19 +493,6 @@ RECORD = 16384  # the most plaintext a TLS record holds
 SEALING = 22  # what TLS 1.3 adds to a record: header 5, content type 1, AES-GCM's tag 16
 
 
-def sized_answer(user: str, total: int) -> bytes:
-    """A 200 with ``user``'s token, exactly ``total`` bytes of head and body."""
-    portal = f"{PORTAL_ORIGIN}?sdk_token=tok-{user}"
-    bare = b"".join(response_bytes(200, json.dumps({"oauth_portal_url": portal}).encode()))
-    padding = total - len(bare) - len(', "padding": ""')
-    for _ in range(3):  # the padding's length changes the Content-Length's digits
-        body = json.dumps({"oauth_portal_url": portal, "padding": "w" * padding}).encode()
-        answer = b"".join(response_bytes(200, body))
-        padding += total - len(answer)
-    assert len(answer) == total
-    return answer
-
-
 def sealing_in_segments(
     ca: trustme.CA, records: list[int], cuts: list[int]
 ) -> Callable[[socket.socket], None]:
@@ -529,7 +516,8 @@ def sealing_in_segments(
                         return
                     server.incoming.write(data)
             user = request.split(b"/users/", 1)[1].split(b"/", 1)[0].decode()
-            plain, at, sealed = sized_answer(user, sum(records)), 0, []
+            token = {"oauth_portal_url": f"{PORTAL_ORIGIN}?sdk_token=tok-{user}"}
+            plain, at, sealed = answer_of_length(token, sum(records)), 0, []
             for size in records:
                 sealed.append(server.sealed(plain[at : at + size]))
                 at += size

@@ -44,6 +44,7 @@ from test_deadline import (
     Handler,
     Server,
     alarm_raising,
+    answer_of_length,
     assert_chain_unchanged,
     assert_no_local_holds_the_key,
     response_bytes,
@@ -68,10 +69,14 @@ USERS = ["alice", "bob", "carol", "dave", "erin"]
 FLAVOURS = ["sync", "async"]
 
 
-def token_body(user: str, padding: int = 0) -> bytes:
+def token_answer(user: str) -> dict[str, Any]:
     portal = f"https://oauth.tapti.dev?sdk_token=tok-for-{user}&origin=https%3A%2F%2Fapp.example"
-    answer = {"oauth_portal_url": portal, **({"padding": "w" * padding} if padding else {})}
-    return json.dumps(answer).encode()
+    return {"oauth_portal_url": portal}
+
+
+def token_body(user: str, padding: int = 0) -> bytes:
+    padded = {"padding": "w" * padding} if padding else {}
+    return json.dumps({**token_answer(user), **padded}).encode()
 
 
 def user_of(server: Server) -> str:
@@ -85,20 +90,13 @@ def answer_then(extra: Callable[[str], bytes], padding: int = 0) -> Handler:
 
     def handler(connection: socket.socket, server: Server) -> None:
         user = user_of(server)
-        head, body = response_bytes(200, token_body(user, padding_for(user, padding)))
-        connection.sendall(head + body + extra(user))
+        if padding < 0:
+            answer = answer_of_length(token_answer(user), -padding)
+        else:
+            answer = b"".join(response_bytes(200, token_body(user, padding)))
+        connection.sendall(answer + extra(user))
 
     return handler
-
-
-def padding_for(user: str, padding: int) -> int:
-    if padding >= 0:
-        return padding
-    head, body = response_bytes(200, token_body(user, 1))
-    # The padding field's length grows the Content-Length's digits by at most one.
-    wanted = -padding - len(head) - len(body) + 1
-    head, body = response_bytes(200, token_body(user, wanted))
-    return wanted - (len(head) + len(body) + padding)
 
 
 def mallory(_: str) -> bytes:
