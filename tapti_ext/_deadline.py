@@ -87,7 +87,6 @@ class Attempt:
         "answered_unread",
         "cut_record",
         "deadline",
-        "filled_read",
         "head_end",
         "length",
         "received",
@@ -116,7 +115,6 @@ class Attempt:
         self.answered_unread = False  # an answer waited unread when a write failed
         self.cut_record = False  # the connection ended or stalled inside a TLS record (_tls)
         self.length: int | None = None  # the final answer's body length, by its framing
-        self.filled_read = False  # the last read brought all it asked for (``clean_end``)
 
     def running(self) -> Attempt:
         """``with attempt.running():`` makes this the current attempt, which the network layer
@@ -212,13 +210,11 @@ class Attempt:
         self.answered_unread = status_class is None or status_class not in b"345"
 
     def clean_end(self) -> bool:
-        """Whether exactly one answer, of ``length`` body bytes, was read, and nothing past it
-        can wait unseen. A last read that brought all it asked for may have left more behind in
-        a buffer a look at the socket does not find (asyncio's, under an async stream)."""
+        """Whether exactly one answer, of ``length`` body bytes, was read, nothing more. What
+        may wait unread beneath is the network layer's to say (``holds_more``)."""
         return (
             self.length is not None
             and self.head_end is not None
-            and not self.filled_read
             and self.received == self.head_end + self.length
         )
 

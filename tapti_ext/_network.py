@@ -268,7 +268,7 @@ class _Streams:
 def _past(left: int) -> int:
     """What to ask for when ``left`` bytes of the answer are still to come: one byte more, or,
     above the cap, less than all; never exactly ``left``, as a read that ends an answer full
-    costs the connection (``Attempt.clean_end``)."""
+    costs the connection (``holds_more``)."""
     return left + 1 if left < _LARGE_READ else min(_LARGE_READ, left - 1)
 
 
@@ -283,6 +283,7 @@ class _Discardable:
         self._head_next = True
         self._handshake = handshake  # a proxy's, until the request goes out (``_sending``)
         self._large = False  # a read of this answer came back full (``_asking``)
+        self._filled = False  # the last read did (``holds_more``)
 
     def discard(self) -> None:
         """Never reuse this connection: it reads as "closed by the server" (readable while
@@ -301,10 +302,12 @@ class _Discardable:
         inner = self._inner
         return getattr(inner, "raw_stream", inner)
 
-    def tls_holds_more(self) -> bool:
-        """Whether the SDK's TLS layer (``_tls``) holds bytes past what was read."""
+    def holds_more(self) -> bool:
+        """Whether bytes past what was read may wait unseen beneath: in the SDK's TLS layer
+        (``_tls``), or behind a last read that brought all it asked for (asyncio keeps what a
+        read did not ask for in a buffer that no look at the socket finds)."""
         holds_more = getattr(self._inner, "holds_more", None)
-        return holds_more is not None and bool(holds_more())
+        return bool(holds_more()) if holds_more is not None else self._filled
 
     def _note_cut(self, attempt: Attempt | None) -> None:
         """A read ended (no bytes, or an error) inside a TLS record: part of an answer came and
@@ -316,13 +319,13 @@ class _Discardable:
     def _asking(self, max_bytes: int, attempt: Attempt | None) -> int:
         """What a read asks the socket for: after a read of this answer came back full (only a
         large answer's does), the rest of its body and one byte more (``_past``), whatever
-        waits past it then showing in the count (``Attempt.clean_end``)."""
+        waits past it then showing in the count (``Attempt.clean_end``), not left behind."""
         left = attempt.body_left() if self._large and attempt is not None else 0
         return max(max_bytes, _past(left)) if left else max_bytes
 
-    def _got(self, data: bytes, asked: int, attempt: Attempt) -> None:
-        attempt.filled_read = filled = len(data) == asked
-        self._large = self._large or filled
+    def _got(self, data: bytes, asked: int) -> None:
+        self._filled = len(data) == asked
+        self._large = self._large or self._filled
 
     def _outgoing(self, buffer: bytes) -> tuple[bytes, ...]:
         """What to send now for ``buffer``.
@@ -423,11 +426,11 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
             self._note_cut(attempt)
             _pass_on_program_error(exc)
             raise
+        self._got(data, asked)
         if attempt is not None:
             if not data:
                 self._note_cut(attempt)
             attempt.saw(data)
-            self._got(data, asked, attempt)
         return data
 
     def _send(self, buffer: bytes, timeout: float | None) -> None:
@@ -626,11 +629,11 @@ class _AsyncStream(_Discardable, httpcore2.AsyncNetworkStream):
         except httpcore2.NetworkError:
             self._note_cut(attempt)
             raise
+        self._got(data, asked)
         if attempt is not None:
             if not data:
                 self._note_cut(attempt)
             attempt.saw(data)
-            self._got(data, asked, attempt)
         return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:

@@ -223,7 +223,7 @@ class _Opened:
         stream = self.extensions.get("network_stream")
         if not hasattr(stream, "discard"):
             return  # not one of the SDK's own connections
-        if not attempt.clean_end() or stream.tls_holds_more():
+        if not attempt.clean_end() or stream.holds_more():
             stream.discard()
 
 
