@@ -281,6 +281,28 @@ def test_a_head_the_rfcs_accept_still_gets_a_token(
     assert len(server.issued_tokens) == 1
 
 
+@pytest.mark.parametrize(
+    ("target", "path", "tokens"),
+    [
+        (f"http://127.0.0.1{PATH}", PATH, 1),
+        (f"HTTPS://api.example:443{PATH}?x=1", f"{PATH}?x=1", 1),
+        ("http://127.0.0.1", "/", 0),
+        ("http://127.0.0.1?x=1", "/?x=1", 0),
+    ],
+    ids=["http", "https with a port and a query", "no path", "a query only"],
+)
+def test_an_absolute_form_target_is_served_as_its_path(
+    server: MockTaptiServer, target: str, path: str, tokens: int
+) -> None:
+    """RFC 9112 3.2.2: a server must accept the absolute-form, which clients send to proxies;
+    the mock answered 404 to every one (probe 28)."""
+    request = _request([b"Host: x", b"Connection: close", f"x-api-key: {KEY}".encode()])
+    answer = _raw_exchange(server, request.replace(PATH.encode(), target.encode(), 1))
+    assert answer.startswith(b"HTTP/1.1 200 " if tokens else b"HTTP/1.1 404 "), answer[:200]
+    assert [request.path for request in server.requests] == [path]
+    assert len(server.issued_tokens) == tokens
+
+
 def test_a_content_length_of_thousands_of_digits_is_413_not_a_dropped_connection(
     server: MockTaptiServer,
 ) -> None:

@@ -216,6 +216,18 @@ def _masked_path(path: str) -> str:
     return f"{base}?{'&'.join(pairs)}"
 
 
+def _origin_form(target: str) -> str:
+    """The path and query of a request target. A server must accept the absolute-form
+    (``http://host/path``) that clients send to proxies (RFC 9112 3.2.2); its authority names
+    this server, whatever it spells."""
+    scheme, separator, rest = target.partition("://")
+    if not separator or scheme.lower() not in ("http", "https"):
+        return target
+    ends = [at for at in (rest.find("/"), rest.find("?")) if at >= 0]
+    path = rest[min(ends) :] if ends else ""
+    return path if path.startswith("/") else f"/{path}"
+
+
 def _format_retry_after(value: float | str) -> str:
     if isinstance(value, str):
         if not value or not all(" " <= char <= "~" for char in value):
@@ -550,6 +562,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         # A socket error or timeout while reading ends the connection in the base class.
         body, framing_error = self._read_body()
+        self.path = _origin_form(self.path)
         shown = _masked_path(self.path)
         delay = 0.0
         try:
