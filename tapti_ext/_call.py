@@ -121,7 +121,8 @@ _JITTER: Final = random.SystemRandom()
 
 
 class RetryPolicy:
-    """Exponential backoff with full jitter, capped; the server's ``Retry-After`` wins when sane.
+    """Exponential backoff, each wait drawn between half and all of its ceiling, capped; the
+    server's ``Retry-After`` wins when sane.
 
     ``max_retries`` counts retries, not attempts: 2 means at most 3 requests.
     """

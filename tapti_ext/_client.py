@@ -659,7 +659,8 @@ class Tapti(BaseTapti[Pipeline, httpx2.Client]):
 
     @property
     def with_raw_response(self) -> TaptiWithRawResponse:
-        """The same calls, answering with the HTTP response (``.parse()`` gives the token)."""
+        """The same ``user(...)`` calls, answering with the HTTP response (``.parse()`` gives
+        the token)."""
         return TaptiWithRawResponse(self)
 
     # Typed by the operation: its own parameters and its success model. PEP 612 allows no
@@ -754,7 +755,8 @@ class AsyncTapti(BaseTapti[AsyncPipeline, httpx2.AsyncClient]):
 
     @property
     def with_raw_response(self) -> AsyncTaptiWithRawResponse:
-        """The same calls, answering with the HTTP response (``.parse()`` gives the token)."""
+        """The same ``user(...)`` calls, answering with the HTTP response (``.parse()`` gives
+        the token)."""
         return AsyncTaptiWithRawResponse(self)
 
     # As Tapti.call's overloads, awaited.

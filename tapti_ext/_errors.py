@@ -1,10 +1,12 @@
 """Every exception the SDK raises, in one hierarchy, so ``except TaptiError`` catches them all.
 
     TaptiError
-    ├── InvalidInputError(ValueError)      bad arguments; raised before any byte is sent
+    ├── InvalidInputError(ValueError)      bad arguments; raised before any byte is sent (but
+    │   │                                  for a raw streamed body that belies its length)
     │   └── RequiredFieldError(TypeError)  a field the spec made required that no one sent
     ├── APIConnectionError                 the request got no HTTP response at all
-    │   └── APITimeoutError                ... because a timeout ran out
+    │   └── APITimeoutError                ... because the time ran out; or it ran out while a
+    │                                      2xx was read: a token may exist, the message says so
     ├── APIResponseValidationError         a 2xx whose body is not the documented shape
     └── APIStatusError                     any non-2xx (3xx too: redirects are never followed)
         ├── BadRequestError                400
@@ -106,7 +108,9 @@ def _rebuilt(kind: type[TaptiError], args: tuple[object, ...]) -> TaptiError:
 
 
 class InvalidInputError(TaptiError, ValueError):
-    """An argument is wrong; nothing was sent. A ``ValueError`` too, as Python code expects."""
+    """An argument is wrong; nothing was sent (but for a raw request whose streamed body
+    belies its own ``Content-Length``: docs/errors.md). A ``ValueError`` too, as Python code
+    expects."""
 
 
 class RequiredFieldError(InvalidInputError, TypeError):
@@ -143,7 +147,8 @@ class APIConnectionError(TaptiError):
 
 
 class APITimeoutError(APIConnectionError):
-    """A connect, read, write or pool timeout ran out before the response arrived."""
+    """The call's time ran out before a response arrived, or while a 2xx was being read: then
+    a token may have been issued, and the message says so (the call is not retried)."""
 
 
 class ResponseError(TaptiError):
