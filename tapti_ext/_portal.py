@@ -255,11 +255,12 @@ class SdkToken:
 
     @public_door
     def portal_url(self, platform: PlatformLike | None = None) -> str:
-        """The portal URL; ``platform`` (one of this token's) skips the portal's platform picker."""
+        """The portal URL; ``platform`` skips the portal's platform picker. It must be one of
+        this token's platforms, where they are known (not for a token rebuilt from a URL)."""
         if platform is None:
             return self.oauth_portal_url
         chosen = check_platform(platform)
-        if chosen not in self.platforms:
+        if self.platforms and chosen not in self.platforms:
             raise InvalidInputError(
                 f"platform {chosen.value.lower()!r} is not one of this token's platforms "
                 f"({listed(self.platforms)})"

@@ -84,6 +84,10 @@ def test_a_token_built_by_hand_takes_what_the_client_takes() -> None:
     assert token.portal_url(platform="tiktok").endswith("platform=tiktok")
     unknown = SdkToken(URL, (), [])  # rebuilt from a stored URL: what was asked is not known
     assert (unknown.platforms, unknown.scopes) == ((), ())
+    # Any platform then (review 29): it raised "not one of this token's platforms ()".
+    assert unknown.portal_url(platform="tiktok").endswith("platform=tiktok")
+    with pytest.raises(InvalidInputError, match="platform"):
+        unknown.portal_url(platform="myspace")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
