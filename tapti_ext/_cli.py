@@ -35,6 +35,7 @@ from ._constants import (
     API_KEY_VARIABLE,
     BASE_URL_VARIABLE,
     DEFAULT_MAX_RETRIES,
+    DEFAULT_PORTAL_URL,
     DEFAULT_TIMEOUT,
     MAX_PORT,
     PORTAL_URL_VARIABLE,
@@ -500,6 +501,9 @@ def client(args: argparse.Namespace) -> Tapti:
 
     return Tapti(
         base_url=args.base_url,
+        # No command that makes a client builds portal URLs (sdk-token create prints the
+        # API's): TAPTI_PORTAL_URL, read otherwise, could only fail it.
+        portal_url=DEFAULT_PORTAL_URL,
         max_retries=args.max_retries,
         timeout=DEFAULT_TIMEOUT if args.timeout is None else args.timeout,
         allow_insecure_http=args.allow_insecure_http,

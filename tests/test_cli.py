@@ -96,6 +96,16 @@ def test_create_prints_the_portal_url(server: MockTaptiServer) -> None:
     assert recorded.json["enabled_scopes"] == ["PROFILE_READ", "CONTENT_READ"]
 
 
+def test_create_does_not_read_the_portal_url_it_never_uses(server: MockTaptiServer) -> None:
+    """Its help says it reads TAPTI_API_KEY and TAPTI_BASE_URL; a plain-http TAPTI_PORTAL_URL
+    (set for the app beside it) made it exit 2 (review 29)."""
+    env = {**env_for(server), "TAPTI_PORTAL_URL": "http://portal.example.com"}
+    result = run(*CREATE, "--portal-platform", "youtube", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("https://oauth.tapti.dev?")
+    assert result.stdout.strip().endswith("platform=youtube")
+
+
 def test_create_json_output_parses(server: MockTaptiServer) -> None:
     result = run(*CREATE, "--portal-platform", "youtube", "--json", env=env_for(server))
     assert result.returncode == 0, result.stderr
@@ -821,7 +831,7 @@ ERROR_PATHS = {
         env=(("TAPTI_API_KEY", KEY), ("TAPTI_BASE_URL", "http://api.example.com")),
     ),
     "bad-portal-url-env": Failing(
-        CREATE,
+        ("portal-url", "t"),  # the one command that reads it
         "invalid_input_error",
         env=(*ON_MOCK, ("TAPTI_PORTAL_URL", "ftp://p")),
         says="TAPTI_PORTAL_URL must",
