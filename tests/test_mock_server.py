@@ -19,6 +19,7 @@ import httpx2
 import pytest
 
 from tapti_ext import AsyncTapti, Tapti
+from tapti_ext._call import parse_retry_after
 from tapti_ext.testing import MockTaptiServer, RecordedRequest
 
 KEY = "sk_test_9f8e7d6c5b4a"
@@ -667,6 +668,16 @@ def test_fail_next_queues_and_takes_custom_bodies(
     assert ok.status_code == 200
 
 
+def test_a_small_retry_after_is_written_as_the_sdk_reads_it(
+    client: httpx2.Client, server: MockTaptiServer
+) -> None:
+    """repr() wrote 1e-07, which no reader of delta-seconds takes: the wait was ignored."""
+    server.fail_next(1, status=503, retry_after=1e-7)
+    answer = client.post(PATH, json=VALID)
+    assert answer.headers["retry-after"] == "0.0000001"
+    assert parse_retry_after(answer.headers) == 1e-7
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
@@ -1046,6 +1057,7 @@ def _deeply_nested(depth: int) -> list[Any]:
         lambda: MockTaptiServer(portal_url=8080),  # type: ignore[arg-type]
         lambda: MockTaptiServer().delay_next(10**400),
         lambda: MockTaptiServer().fail_next(1, retry_after=10**400),
+        lambda: MockTaptiServer().fail_next(1, retry_after=[1]),  # type: ignore[arg-type]
         # Longer than a thread can wait: the answer was dropped, not held.
         lambda: MockTaptiServer().delay_next(1e10),
         lambda: MockTaptiServer().fail_next(1, body=float("nan")),  # no JSON has it
@@ -1069,6 +1081,7 @@ def _deeply_nested(depth: int) -> list[Any]:
         "portal_url-int",
         "huge-delay",
         "huge-retry-after",
+        "retry-after-list",
         "delay-past-a-thread's-wait",
         "nan-body",
         "deep-body",

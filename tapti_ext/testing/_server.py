@@ -26,6 +26,7 @@ import types
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -234,10 +235,15 @@ def _format_retry_after(value: float | str) -> str:
             raise ValueError("retry_after must be printable ASCII")
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError("retry_after must be a number of seconds or a string")
+        raise ValueError(  # noqa: TRY004  (ValueError, as for every bad argument of the mock)
+            "retry_after must be a number of seconds or a string"
+        )
     if not _finite(value) or value < 0:
         raise ValueError("retry_after must be a finite number of seconds >= 0")
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+    if float(value).is_integer():
+        return str(int(value))
+    # Digits and a point, as HTTP's delta-seconds are read: repr() writes 1e-07.
+    return format(Decimal(repr(float(value))), "f")
 
 
 def _checked_portal_url(portal_url: object) -> str:
@@ -653,18 +659,18 @@ class MockTaptiServer:
     """A local, offline Tapti API: every operation of the bundled OpenAPI spec, over real HTTP.
 
     Use it as a context manager (``with MockTaptiServer(api_key="k") as server:``) or call
-    ``start()``/``stop()``. For ``POST /users/{id}/sdk-token`` it answers, in this order: 404 for
-    a path the spec does not declare, or whose ``{id}`` the SDK would not send (``..``, blank,
-    a control character, bytes that are not UTF-8, once percent-decoded); 405 with ``Allow``
-    for an undeclared method on one of its paths, whatever the method's name; 401 unless the
-    API key comes as one of the operation's security alternatives in the spec (the
-    ``x-api-key`` header); 400 for a body that is not JSON (411 for a chunked one, 413 over
-    1 MiB); 422 with
+    ``start()``/``stop()``. For ``POST /users/{id}/sdk-token`` it answers, in this order: 400
+    for a head RFC 9112 refuses; 404 for a path the spec does not declare, or whose ``{id}`` the
+    SDK would not send (``..``, blank, a control character, bytes that are not UTF-8, once
+    percent-decoded); 405 with ``Allow`` for an undeclared method on one of its paths, whatever
+    the method's name; 401 unless the API key comes as one of the operation's security
+    alternatives in the spec (the ``x-api-key`` header); 400 for a body not sent as
+    ``application/json`` or that is not JSON (411 for a chunked one, 413 over 1 MiB); 422 with
     ``{"message", "errors": [{"field", "message"}]}`` for JSON the request schema refuses, and
     otherwise 200 with the response schema's object: ``oauth_portal_url`` is
-    ``<portal_url>?sdk_token=<fresh token>&origin=<redirect_url>``. Every API answer is JSON (but a
-    204, which has no content) and carries an ``x-request-id`` header. A list answer is filtered
-    by the enum query parameters the spec declares for its items' properties.
+    ``<portal_url>?sdk_token=<fresh token>&origin=<redirect_url>``. Every API answer is JSON
+    (but a 204, which has no content) and carries an ``x-request-id`` header. A list answer is
+    filtered by the enum query parameters the spec declares for its items' properties.
 
     ``portal=True`` also serves a stand-in for the OAuth Portal at ``/mock-portal`` and makes the
     issued portal URLs point there; ``portal_url`` (default Tapti's) sets their base otherwise.
