@@ -204,9 +204,10 @@ def _scalar(kind: Any) -> tuple[str, str, Callable[[str], Any]]:
     """How text becomes ``kind`` (a list's items): its metavar, what it must be, the parser."""
     kind = _item(kind) or kind
     values = _enum_values(kind)
-    if values is not None:  # taken in any case, as elsewhere in the CLI
-        members = {str(m.value).lower(): m for m in reversed(kind)}  # the first of equal ones
-        return "VALUE", f"one of {values}", lambda text: members[text.strip().lower()]
+    if values is not None:  # read as the library reads them: in any case, ASCII only
+        from ._inputs import enum_member  # noqa: PLC0415  (with the models it reads)
+
+        return "VALUE", f"one of {values}", lambda text: enum_member(kind, text, "value")
     if hasattr(kind, "from_dict"):
         return "JSON", "a JSON object", lambda text: kind.from_dict(json.loads(text))
     return _SCALARS.get(kind, _SCALARS[str])  # another type: the generated code gets the text

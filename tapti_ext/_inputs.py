@@ -184,7 +184,7 @@ def _str_url(value: object, argument: str) -> str:
 
 
 def check_platform(value: object, *, argument: str = "platform") -> Platform:
-    return _member(Platform, value, argument)
+    return enum_member(Platform, value, argument)
 
 
 def check_platforms(value: object, *, argument: str = "platforms") -> tuple[Platform, ...]:
@@ -441,7 +441,8 @@ def is_loopback(host: str | None) -> bool:
     return address is not None and address.is_loopback
 
 
-def _member(enum: type[_E], value: object, argument: str) -> _E:
+def enum_member(enum: type[_E], value: object, argument: str) -> _E:
+    """``value`` as a member of ``enum``: the member itself, or its value in any case."""
     if isinstance(value, enum):
         return value
     # ASCII only: str.upper() makes "TIKTOK" of "tiktok" written with a dotless i, a look-alike.
@@ -492,7 +493,7 @@ def _members_cached(enum: type[_E], items: tuple[object, ...], argument: str) ->
 def _members_uncached(enum: type[_E], items: tuple[object, ...], argument: str) -> tuple[_E, ...]:
     if not items:
         raise InvalidInputError(f"{argument} must not be empty")
-    members = (_member(enum, item, argument) for item in items)
+    members = (enum_member(enum, item, argument) for item in items)
     return tuple(dict.fromkeys(members))
 
 

@@ -539,6 +539,6 @@ def test_an_enum_value_is_found_exactly_before_in_any_case() -> None:
         MIXED = "Fast"
         UPPER = "FAST"
 
-    assert _inputs._member(Mode, "Fast", "mode") is Mode.MIXED
-    assert _inputs._member(Mode, "FAST", "mode") is Mode.UPPER
-    assert _inputs._member(Mode, " fast ", "mode") is Mode.MIXED
+    assert _inputs.enum_member(Mode, "Fast", "mode") is Mode.MIXED
+    assert _inputs.enum_member(Mode, "FAST", "mode") is Mode.UPPER
+    assert _inputs.enum_member(Mode, " fast ", "mode") is Mode.MIXED

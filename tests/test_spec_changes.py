@@ -607,8 +607,10 @@ def test_tapti_api_runs_the_new_operation_with_its_parameters(copy_root: Path) -
         ["api", "--help"],
         ["api", "list_accounts", "u1", "--platform", "threads", "--X-Request-Source", "cli"],
         ["api", "list-accounts", "u1", "--platform", "myspace"],
+        # A look-alike (a Kelvin sign for the K): lower() made it "linkedin" (review 30).
+        ["api", "list-accounts", "u1", "--platform", "LIN\u212aEDIN"],
     )
-    listing, answered, refused = outcome["runs"]
+    listing, answered, refused, look_alike = outcome["runs"]
     assert re.search(
         r"^    list-accounts +The social accounts a user connected$",
         listing["stdout"],
@@ -622,6 +624,7 @@ def test_tapti_api_runs_the_new_operation_with_its_parameters(copy_root: Path) -
     assert refused["code"] == 2
     assert "'myspace' is not one of" in refused["stderr"]
     assert "threads" in refused["stderr"]  # the copy's new enum value among the valid ones
+    assert look_alike["code"] == 2, look_alike
 
 
 @pytest.fixture(scope="module")
