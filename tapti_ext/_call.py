@@ -71,7 +71,6 @@ __all__ = [
     "parse_retry_after",
     "parsed_base",
     "request_parts",
-    "url_template",
 ]
 
 log: Final = logging.getLogger("tapti_ext")
@@ -716,11 +715,6 @@ def _emptied(template: str) -> tuple[str, ...]:
     written = {head + "".join(choice) for choice in itertools.product(*choices)}
     written.discard(template)
     return tuple(written)
-
-
-def url_template(method: str, path: str) -> str | None:
-    """``spec_facts``' template alone."""
-    return spec_facts(method, path)[1]
 
 
 class Sources:

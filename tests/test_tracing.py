@@ -43,7 +43,7 @@ from tapti_ext import (
     Tapti,
     TaptiError,
 )
-from tapti_ext._call import url_template
+from tapti_ext._call import spec_facts
 from tapti_ext.testing import MockTaptiServer
 
 KEY = "sk_test_tracing_7Qv2"
@@ -478,14 +478,18 @@ def test_without_an_sdk_nothing_is_recorded_but_a_callers_trace_is_passed_on(
     assert second.headers["traceparent"] == incoming
 
 
+def _template(method: str, path: str) -> str | None:
+    return spec_facts(method, path)[1]
+
+
 def test_url_template_keeps_the_base_path_and_hides_the_id() -> None:
-    assert url_template("POST", "/users/u-1/sdk-token") == TEMPLATE
-    assert url_template("POST", "/tapti/v1/users/u-1/sdk-token") == f"/tapti/v1{TEMPLATE}"
-    assert url_template("GET", "/users/u-1/sdk-token") is None  # no such operation
-    assert url_template("POST", "/users/u-1") is None
+    assert _template("POST", "/users/u-1/sdk-token") == TEMPLATE
+    assert _template("POST", "/tapti/v1/users/u-1/sdk-token") == f"/tapti/v1{TEMPLATE}"
+    assert _template("GET", "/users/u-1/sdk-token") is None  # no such operation
+    assert _template("POST", "/users/u-1") is None
     # The path as sent: an escaped "/" stays inside the id's segment, escapes stay as they are.
-    assert url_template("POST", "/users/a%2Fb/sdk-token") == TEMPLATE
-    assert url_template("POST", "/%C3%A9/v1/users/u-1/sdk-token") == f"/%C3%A9/v1{TEMPLATE}"
+    assert _template("POST", "/users/a%2Fb/sdk-token") == TEMPLATE
+    assert _template("POST", "/%C3%A9/v1/users/u-1/sdk-token") == f"/%C3%A9/v1{TEMPLATE}"
 
 
 # --- process-wide: the global provider, and no OpenTelemetry at all ----------------------------
