@@ -20,8 +20,11 @@ DEFAULT_TIMEOUT: Final = 30.0
 """Seconds a whole call may take, retries and waits included: a request handler must not hang."""
 DEFAULT_MAX_RETRIES: Final = 2
 
-# The portal URL's query parameter that carries the SDK token.
+# The portal URL's query parameters: the SDK token; the platform that skips the portal's
+# picker; where the portal sends the user back (the token's redirect_url).
 TOKEN_PARAM: Final = "sdk_token"  # noqa: S105  (a parameter name, not a secret)
+PLATFORM_PARAM: Final = "platform"
+ORIGIN_PARAM: Final = "origin"
 REQUEST_ID_HEADER: Final = "x-request-id"
 # What stands for a secret wherever text that held one is shown.
 MASK: Final = "***"

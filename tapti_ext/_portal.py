@@ -19,7 +19,13 @@ from tapti_api_client.models.platform import Platform
 from tapti_api_client.models.scope import Scope
 
 from ._call import Answer, error_response, json_object, model_from
-from ._constants import DEFAULT_PORTAL_URL, PORTAL_URL_VARIABLE, TOKEN_PARAM
+from ._constants import (
+    DEFAULT_PORTAL_URL,
+    ORIGIN_PARAM,
+    PLATFORM_PARAM,
+    PORTAL_URL_VARIABLE,
+    TOKEN_PARAM,
+)
 from ._errors import (
     APIResponseValidationError,
     InvalidInputError,
@@ -58,8 +64,6 @@ __all__ = [
     "resolve_portal_url",
     "token_from_response",
 ]
-
-_PLATFORM_PARAM = "platform"
 
 
 def resolve_portal_url(
@@ -124,7 +128,7 @@ def portal_url_on(base: str, sdk_token: str, platform: PlatformLike | None, *, s
     _refuse_the_key(sdk_token, secret, "sdk_token")
     params = [(TOKEN_PARAM, sdk_token)]
     if platform is not None:
-        params.append((_PLATFORM_PARAM, check_platform(platform).value.lower()))
+        params.append((PLATFORM_PARAM, check_platform(platform).value.lower()))
     return _with_params(base, params)
 
 
@@ -251,7 +255,7 @@ class SdkToken:
     @property
     def origin(self) -> str | None:
         """The ``origin`` query parameter (the redirect URL the portal returns to), if any."""
-        return self._query.get("origin")
+        return self._query.get(ORIGIN_PARAM)
 
     @public_door
     def portal_url(self, platform: PlatformLike | None = None) -> str:
@@ -265,7 +269,7 @@ class SdkToken:
                 f"platform {chosen.value.lower()!r} is not one of this token's platforms "
                 f"({listed(self.platforms)})"
             )
-        return _with_params(self.oauth_portal_url, [(_PLATFORM_PARAM, chosen.value.lower())])
+        return _with_params(self.oauth_portal_url, [(PLATFORM_PARAM, chosen.value.lower())])
 
     def __repr__(self) -> str:
         if not hasattr(self, "response"):  # refused half-built: a traceback's locals show it

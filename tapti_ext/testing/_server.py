@@ -33,7 +33,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final, Self, TypeAlias, cast
 from urllib.parse import parse_qsl, quote, unquote_plus, urlencode, urlsplit, urlunsplit
 
-from .._constants import DEFAULT_PORTAL_URL, MASK, MAX_PORT, REQUEST_ID_HEADER, TOKEN_PARAM
+from .._constants import (
+    DEFAULT_PORTAL_URL,
+    MASK,
+    MAX_PORT,
+    ORIGIN_PARAM,
+    PLATFORM_PARAM,
+    REQUEST_ID_HEADER,
+    TOKEN_PARAM,
+)
 from ._portal_page import (
     CONTINUE_PATH,
     HEADERS,
@@ -1113,7 +1121,7 @@ class MockTaptiServer:
             self._tokens[token] = issued
         params = [*self._portal_query, (TOKEN_PARAM, token)]
         if issued.redirect_url is not None:
-            params.append(("origin", issued.redirect_url))
+            params.append((ORIGIN_PARAM, issued.redirect_url))
         base = urlsplit(self.portal_url)
         return token, urlunsplit(base._replace(query=urlencode(params)))
 
@@ -1164,7 +1172,7 @@ class MockTaptiServer:
         chosen = [
             spelled.get(value.upper(), value) if value.isascii() else value
             for name, value in pairs
-            if name == "platform"
+            if name == PLATFORM_PARAM
         ]
         if len(chosen) > 1 or (chosen and chosen[0] not in issued.platforms):
             mine = ", ".join(platform.lower() for platform in issued.platforms) or "none"
