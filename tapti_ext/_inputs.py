@@ -505,25 +505,31 @@ def check_timeout(value: object) -> Timeout:
     if value is None:
         return None
     if not isinstance(value, httpx2.Timeout):
-        if not _is_duration(value):
+        seconds = _duration(value)
+        if seconds is None:
             raise InvalidInputError(
                 f"timeout must be a positive number of seconds up to {MAX_TIMEOUT_SECONDS:g}, "
                 "None or an httpx2.Timeout"
             )
-        return float(value)  # type: ignore[arg-type]  # _is_duration checked it
-    for phase, seconds in value.as_dict().items():
-        if seconds is not None and not _is_duration(seconds):
+        return seconds
+    phases = value.as_dict()
+    for phase, given in phases.items():
+        phases[phase] = seconds = None if given is None else _duration(given)
+        if given is not None and seconds is None:
             raise InvalidInputError(
                 f"timeout: {phase} must be None or a positive number of seconds "
                 f"up to {MAX_TIMEOUT_SECONDS:g}"
             )
-    return value
+    return httpx2.Timeout(**phases)
 
 
-def _is_duration(value: object) -> bool:
+def _duration(value: object) -> float | None:
+    """``value`` as seconds, or ``None`` if it is none. The float is checked, not the value: a
+    float subclass may compare as one number and convert to another (NaN, 1e308)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
+        return None
     try:
-        return 0 < value <= MAX_TIMEOUT_SECONDS  # NaN fails both comparisons
-    except OverflowError:
-        return False
+        seconds = float(value)
+    except OverflowError:  # an int of hundreds of digits
+        return None
+    return seconds if 0 < seconds <= MAX_TIMEOUT_SECONDS else None  # NaN fails both

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from enum import Enum, IntEnum
 from typing import Any
 
@@ -51,6 +52,28 @@ def assert_refused(exc: pytest.ExceptionInfo[InvalidInputError], *words: str) ->
 
 # --- client construction -----------------------------------------------------------------------
 
+
+class _LyingFloat(float):
+    """Compares as the float it was made from, converts to another (probe 30): a check must
+    read the float the SDK then uses."""
+
+    converts_to = 0.0
+
+    def __float__(self) -> float:
+        return self.converts_to
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class _HugeFloat(_LyingFloat):
+    converts_to = 1e308  # a deadline past time_t: OverflowError mid-call
+
+
+class _NaNFloat(_LyingFloat):
+    converts_to = math.nan  # a NaN deadline: a connect that never started
+
+
 CONSTRUCTION_CASES: list[tuple[dict[str, Any], tuple[str, ...]]] = [
     ({"api_key": None}, ("TAPTI_API_KEY",)),
     ({"api_key": ""}, ("TAPTI_API_KEY",)),
@@ -86,6 +109,9 @@ CONSTRUCTION_CASES: list[tuple[dict[str, Any], tuple[str, ...]]] = [
     ({"timeout": httpx2.Timeout(-1)}, ("timeout", "connect")),
     ({"timeout": httpx2.Timeout(5, read=-3)}, ("timeout", "read")),
     ({"timeout": httpx2.Timeout(float("nan"))}, ("timeout",)),
+    ({"timeout": _HugeFloat(1.0)}, ("timeout",)),
+    ({"timeout": _NaNFloat(1.0)}, ("timeout",)),
+    ({"timeout": httpx2.Timeout(5, read=_NaNFloat(1.0))}, ("timeout", "read")),
     ({"max_retries": -1}, ("max_retries",)),
     ({"max_retries": 1.5}, ("max_retries",)),
     ({"max_retries": True}, ("max_retries",)),
