@@ -28,7 +28,7 @@ from typing import Any, Final, Generic, TypeAlias, TypeVar
 import httpx2
 from tapti_api_client._unknown import KEEP_UNKNOWN
 
-from ._constants import DEFAULT_MAX_RETRIES
+from ._constants import DEFAULT_MAX_RETRIES, MAX_BODY_BYTES
 from ._deadline import Deadline
 from ._decode import BodyTooLargeError
 from ._errors import (
@@ -75,8 +75,7 @@ __all__ = [
 
 log: Final = logging.getLogger("tapti_ext")
 
-# The documented bodies are a few short fields; anything near this size is not one of them.
-MAX_RESPONSE_BYTES: Final = 1 << 20
+MAX_RESPONSE_BYTES: Final = MAX_BODY_BYTES
 _T = TypeVar("_T")
 _M = TypeVar("_M")
 

@@ -26,7 +26,7 @@ import typing
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any, Final, NamedTuple
+from typing import Any, BinaryIO, Final, NamedTuple
 
 from ._cli import (
     REPEATABLE,
@@ -38,6 +38,7 @@ from ._cli import (
     to_json,
     write_out,
 )
+from ._constants import MAX_BODY_BYTES
 from .testing._spec import load_spec
 
 __all__ = ["add_operations"]
@@ -245,7 +246,7 @@ def _json_argument(text: str) -> Any:
     """``--body``'s JSON: given inline, as ``@FILE``, or ``-`` for standard input."""
     if text == "-":
         try:  # bytes, decoded as a file's are: the terminal's encoding is no guide to a pipe
-            text = sys.stdin.buffer.read().decode("utf-8")
+            text = _bounded(sys.stdin.buffer, "standard input")
         except (AttributeError, OSError, UnicodeError) as exc:  # no stdin at all (`<&-`)
             reason = getattr(exc, "strerror", None) or (
                 "not UTF-8 text" if isinstance(exc, UnicodeError) else "no standard input"
@@ -253,7 +254,8 @@ def _json_argument(text: str) -> Any:
             raise bad_input(f"--body: cannot read standard input ({reason})") from None
     elif text.startswith("@"):
         try:
-            text = Path(text[1:]).read_text(encoding="utf-8")
+            with Path(text[1:]).open("rb") as file:
+                text = _bounded(file, repr(text[1:]))
         except (OSError, UnicodeError) as exc:
             reason = getattr(exc, "strerror", None) or "not UTF-8 text"
             raise bad_input(f"--body: cannot read {text[1:]!r} ({reason})") from None
@@ -265,6 +267,15 @@ def _json_argument(text: str) -> Any:
         ) from None
     except (ValueError, RecursionError):  # an integer too long, or absurd nesting
         raise bad_input("--body is not JSON this command can read") from None
+
+
+def _bounded(source: BinaryIO, named: str) -> str:
+    """The text of ``source``, refused past ``MAX_BODY_BYTES``: ``@/dev/zero`` or ``yes |``
+    would otherwise fill the memory, with no JSON error for a script to read."""
+    data = source.read(MAX_BODY_BYTES + 1)
+    if len(data) > MAX_BODY_BYTES:
+        raise bad_input(f"--body: {named} holds more than {MAX_BODY_BYTES} bytes")
+    return data.decode("utf-8")
 
 
 def _from_json(data: Any, kind: Any) -> Any:
@@ -374,7 +385,10 @@ def _add_parameters(parser: argparse.ArgumentParser, operation: Operation) -> No
             "--body",
             required=operation.body.required,
             metavar="JSON",
-            help="the request body: JSON, @FILE to read it from a file, or - for stdin",
+            help=(
+                "the request body: JSON, @FILE to read it from a file, or - for stdin "
+                "(1 MiB at most)"
+            ),
         )
 
 

@@ -26,6 +26,9 @@ TOKEN_PARAM: Final = "sdk_token"  # noqa: S105  (a parameter name, not a secret)
 PLATFORM_PARAM: Final = "platform"
 ORIGIN_PARAM: Final = "origin"
 REQUEST_ID_HEADER: Final = "x-request-id"
+# The most a body read whole may hold: an answer once decoded, a `tapti api --body` input, a
+# request to the mock. The documented bodies are a few short fields; none comes near it.
+MAX_BODY_BYTES: Final = 1 << 20
 # What stands for a secret wherever text that held one is shown.
 MASK: Final = "***"
 MAX_PORT: Final = 65535

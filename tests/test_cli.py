@@ -1129,6 +1129,17 @@ def test_api_body_from_a_stdin_that_cannot_be_read_is_bad_input(stdin: str, reas
     assert error["message"] == f"--body: cannot read standard input ({reason})"
 
 
+@pytest.mark.parametrize(
+    ("given", "named"), [("yes | {body} -", "standard input"), ("{body} @/dev/zero", "'/dev/zero'")]
+)
+def test_api_body_past_a_mebibyte_is_bad_input_not_a_full_memory(given: str, named: str) -> None:
+    """An endless stdin or file was read whole: a MemoryError's traceback at best (probe 30)."""
+    result = _shell(given.format(body="tapti api create-sdk-token u1 --json --body"))
+    assert result.returncode == 2, result.stderr
+    error = json.loads(result.stdout)["error"]
+    assert error["message"] == f"--body: {named} holds more than 1048576 bytes"
+
+
 def test_an_abbreviated_flag_is_a_usage_error_not_a_silent_json() -> None:
     result = run("portal-url", "tok", "--js")
     assert result.returncode == 2

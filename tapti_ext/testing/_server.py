@@ -36,6 +36,7 @@ from urllib.parse import parse_qsl, quote, unquote_plus, urlencode, urlsplit, ur
 from .._constants import (
     DEFAULT_PORTAL_URL,
     MASK,
+    MAX_BODY_BYTES,
     MAX_PORT,
     ORIGIN_PARAM,
     PLATFORM_PARAM,
@@ -56,7 +57,6 @@ __all__ = ["MockTaptiServer", "RecordedRequest"]
 
 _LOG: Final = logging.getLogger("tapti_ext.testing")
 
-_MAX_BODY_BYTES: Final = 1024 * 1024
 # Credentials of any HTTP request; the spec adds the headers its apiKey schemes name
 # (``Spec.secret_headers``). None of them is ever recorded or logged in clear.
 _CREDENTIAL_HEADERS: Final = frozenset({"authorization", "proxy-authorization", "cookie"})
@@ -147,7 +147,7 @@ def _page(
 
 _UNAUTHORIZED: Final = _message(401, "invalid or missing API key")
 _LENGTH_REQUIRED: Final = _message(411, "send the body with a Content-Length", close=True)
-_TOO_LARGE: Final = _message(413, f"request body exceeds {_MAX_BODY_BYTES} bytes", close=True)
+_TOO_LARGE: Final = _message(413, f"request body exceeds {MAX_BODY_BYTES} bytes", close=True)
 _BAD_LENGTH: Final = _message(400, "invalid Content-Length header", close=True)
 _TRUNCATED: Final = _message(400, "request body is shorter than its Content-Length", close=True)
 _NOT_JSON_TYPE: Final = _message(400, "Content-Type must be application/json")
@@ -558,8 +558,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._linger = True
             return b"", _BAD_LENGTH
         digits = text.lstrip("0")
-        length = int(digits or "0") if len(digits) <= _MAX_LENGTH_DIGITS else _MAX_BODY_BYTES + 1
-        if length > _MAX_BODY_BYTES:
+        length = int(digits or "0") if len(digits) <= _MAX_LENGTH_DIGITS else MAX_BODY_BYTES + 1
+        if length > MAX_BODY_BYTES:
             self._linger = True
             return b"", _TOO_LARGE
         body = self.rfile.read(length) if length else b""
