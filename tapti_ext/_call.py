@@ -50,7 +50,6 @@ from ._names import API_KEY_HEADER, OPERATIONS
 
 __all__ = [
     "DEFAULT_PORTS",
-    "MAX_RESPONSE_BYTES",
     "SDK_BODY_HEADERS",
     "STAND_IN",
     "Answer",
@@ -75,7 +74,6 @@ __all__ = [
 
 log: Final = logging.getLogger("tapti_ext")
 
-MAX_RESPONSE_BYTES: Final = MAX_BODY_BYTES
 _T = TypeVar("_T")
 _M = TypeVar("_M")
 
@@ -966,7 +964,7 @@ class Call(Generic[_T]):
             ) from error
         stand_in = self._stand_in(response)
         if isinstance(error, BodyTooLargeError):
-            message = f"response body is larger than {MAX_RESPONSE_BYTES} bytes once decoded"
+            message = f"response body is larger than {MAX_BODY_BYTES} bytes once decoded"
         else:
             detail = excerpt(f"{type(error).__name__}: {error}", self.secret)
             message = f"{what} could not be read ({detail}; not retried: a token may exist)"

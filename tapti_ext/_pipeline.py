@@ -37,7 +37,6 @@ import httpx2
 
 from . import _logfilter, _network
 from ._call import (
-    MAX_RESPONSE_BYTES,
     SDK_BODY_HEADERS,
     Answer,
     Call,
@@ -45,7 +44,7 @@ from ._call import (
     log,
     parsed_base,
 )
-from ._constants import MASK, TOKEN_PARAM
+from ._constants import MASK, MAX_BODY_BYTES, TOKEN_PARAM
 from ._deadline import Attempt, Deadline
 from ._decode import BodyDecoder, BodyTooLargeError, UndecodableBodyError
 from ._errors import (
@@ -204,7 +203,7 @@ class _Opened:
 
     def decoder(self) -> BodyDecoder:
         codings = [v.decode("latin-1") for k, v in self.headers if k.lower() == b"content-encoding"]
-        return BodyDecoder(", ".join(codings) or None, MAX_RESPONSE_BYTES)
+        return BodyDecoder(", ".join(codings) or None, MAX_BODY_BYTES)
 
     def framed_length(self, method: str) -> int | None:
         """The body's length by the answer's framing: its one Content-Length, 0 where no body
