@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 _API_ERROR, _BAD_INPUT, _INTERRUPTED = 1, 2, 130
+_TERMINATED: Final = 128 + signal.SIGTERM  # 143, what a shell reports for a SIGTERM
 # 128 + SIGPIPE: what a shell reports for a program the closed pipe ended, as 130 for Ctrl-C.
 _READER_GONE: Final = 141
 _FROM_STDIN: Final = "-"  # SDK_TOKEN read from standard input: `ps` shows an argument
@@ -65,9 +66,10 @@ exit codes:
   2    bad input: a usage error, or a value refused before anything was sent
   130  interrupted (Ctrl-C)
   141  the output's reader went away (a closed pipe: `tapti ... | head -c1`)
+  143  terminated (SIGTERM: `timeout`, a process manager)
 
 With --json, an error is one JSON object on stdout instead of a line on stderr
-(an interrupt too, as type "interrupted"):
+(an interrupt or a SIGTERM too, as type "interrupted"):
   {"error": {"type": "rate_limit_error", "message": "...", "request_id": "...",
              "status_code": 429, "retry_after": 30.0}}
 (status_code: the API's error status; retry_after: a 429's wait; else null)"""
@@ -730,6 +732,31 @@ def _seconds_or_text(value: str | None) -> float | str | None:
         return value  # an HTTP date, sent verbatim
 
 
+class _Terminated(KeyboardInterrupt):
+    """A SIGTERM, raised as Ctrl-C is: the call stops as for Ctrl-C, and a script reading
+    ``--json`` still gets its one object (the default disposition ended the process silently)."""
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt(as_program: bool) -> Iterator[None]:
+    """SIGTERM raises ``_Terminated`` while the ``tapti`` command runs; an inherited ignore is
+    kept, and a program calling ``main()`` keeps its own handlers."""
+    if not as_program or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+        yield
+        return
+
+    def terminated(signum: int, frame: object) -> None:  # noqa: ARG001
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the report
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:  # unless a SIGTERM came, here or in mock-server's own handler: it stays ignored
+        if signal.getsignal(signal.SIGTERM) is terminated:
+            signal.signal(signal.SIGTERM, previous)
+
+
 @contextlib.contextmanager
 def _stop_signals(*, leave_ignored: bool) -> Iterator[None]:
     """SIGINT and SIGTERM raise ``KeyboardInterrupt``, whatever disposition was inherited.
@@ -774,14 +801,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Known before parsing, so that usage errors follow it too.
     in_json = "--json" in arguments[: arguments.index("--") if "--" in arguments else None]
     try:
-        _run(arguments, as_program=argv is None)
-    except KeyboardInterrupt:
+        with _terminate_as_interrupt(argv is None):
+            _run(arguments, as_program=argv is None)
+    except KeyboardInterrupt as stop:
         # A script reading stdout still gets its one object; a second ^C ends it. (One landing
         # in the last write of a result leaves part of it before this: the exit code tells.)
+        said = "terminated" if isinstance(stop, _Terminated) else "interrupted"
         if in_json:
             with contextlib.suppress(KeyboardInterrupt):
-                _report(_Failure("interrupted", "interrupted", "tapti: interrupted"), in_json=True)
-        return _INTERRUPTED
+                _report(_Failure("interrupted", said, f"tapti: {said}"), in_json=True)
+        return _TERMINATED if isinstance(stop, _Terminated) else _INTERRUPTED
     except BrokenPipeError:  # the reader went away: nothing left to tell anyone
         _silence(sys.stdout)
         return _READER_GONE

@@ -171,12 +171,22 @@ def test_connection_refused_is_exit_1(unused_port: int) -> None:
     )
 
 
-@pytest.mark.parametrize("json_mode", [False, True], ids=["text", "json"])
+@pytest.mark.parametrize(
+    ("json_mode", "signum"),
+    [
+        (False, signal.SIGINT),
+        (True, signal.SIGINT),
+        (False, signal.SIGTERM),
+        (True, signal.SIGTERM),
+    ],
+    ids=["text", "json", "sigterm-text", "sigterm-json"],
+)
 def test_ctrl_c_during_a_call_exits_130_and_json_mode_still_prints_one_object(
-    json_mode: bool,
+    json_mode: int, signum: signal.Signals
 ) -> None:
     """Interrupted while the API has not answered: 130 either way; with --json the script
-    reading stdout gets its one object (before, nothing: `jq` failed on empty input)."""
+    reading stdout gets its one object (before, nothing: `jq` failed on empty input). A
+    SIGTERM (`timeout`, a process manager) the same, with 143: it ended the process silently."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TAPTI_")}
     with socket.create_server(("127.0.0.1", 0)) as listener:
         listener.settimeout(_LINE_SECONDS)
@@ -190,9 +200,10 @@ def test_ctrl_c_during_a_call_exits_130_and_json_mode_still_prints_one_object(
             with connection:
                 connection.settimeout(_LINE_SECONDS)
                 assert connection.recv(65536).startswith(b"POST /users/user_7/sdk-token ")
-                process.send_signal(signal.SIGINT)  # the call waits for an answer
+                process.send_signal(signum)  # the call waits for an answer
                 stdout, stderr = process.communicate(timeout=_LINE_SECONDS)
-    assert process.returncode == 130
+    said = "terminated" if signum == signal.SIGTERM else "interrupted"
+    assert process.returncode == 128 + signum
     assert "Traceback" not in stderr
     if not json_mode:
         assert stdout == ""
@@ -200,7 +211,7 @@ def test_ctrl_c_during_a_call_exits_130_and_json_mode_still_prints_one_object(
     assert json.loads(stdout) == {
         "error": {
             "type": "interrupted",
-            "message": "interrupted",
+            "message": said,
             "request_id": None,
             "status_code": None,
             "retry_after": None,
