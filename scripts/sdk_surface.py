@@ -601,16 +601,40 @@ def _number(value: Any) -> Fraction | None:
 
 def server_url(spec: Spec) -> str | None:
     """The first ``servers`` URL: the SDK's ``DEFAULT_BASE_URL`` (a test keeps them equal)."""
-    servers = spec.get("servers") or []
-    url = servers[0].get("url") if servers and isinstance(servers[0], Mapping) else None
+    return _first_url(spec.get("servers"))
+
+
+def _first_url(servers: Any) -> str | None:
+    first = servers[0] if isinstance(servers, list) and servers else None
+    url = first.get("url") if isinstance(first, Mapping) else None
     return str(url).rstrip("/") if url else None
 
 
+def operation_servers(spec: Spec) -> dict[str, str]:
+    """``tag.function`` -> the URL a path's or an operation's own ``servers`` sends it to. The
+    generator ignores those: every call goes to the base URL, which the API no longer serves."""
+    moved: dict[str, str] = {}
+    for path, method, operation in _operations(spec):
+        item = _resolve(spec, (spec.get("paths") or {}).get(path) or {})
+        url = _first_url(operation.get("servers")) or _first_url(item.get("servers"))
+        if url:
+            moved[_entry(path, method, operation)] = url
+    return moved
+
+
 def key_headers(spec: Spec) -> set[tuple[str, str]]:
-    """``(name, in)`` of each apiKey security scheme: where the SDK sends the key (a header's
-    name in lower case: HTTP ignores its case)."""
-    schemes = [_resolve(spec, scheme) for scheme in _schemes(spec).values()]
-    return {_key_place(scheme) for scheme in schemes if scheme.get("type") == "apiKey"}
+    """``(name, in)`` of each apiKey security scheme an operation accepts: where the SDK sends
+    the key (a header's name in lower case: HTTP ignores its case). A scheme no operation names
+    is left out: one kept under another name with the old header hid a move (probe 31)."""
+    named = {
+        name
+        for accepted in operation_security(spec).values()
+        for names in accepted
+        for name in names
+    }
+    schemes = _schemes(spec)
+    used = [_resolve(spec, schemes[name]) for name in sorted(named & schemes.keys())]
+    return {_key_place(scheme) for scheme in used if scheme.get("type") == "apiKey"}
 
 
 def _key_place(scheme: Mapping[str, Any]) -> tuple[str, str]:
@@ -711,6 +735,7 @@ def breaking_changes(released: Spec, current: Spec) -> list[Break]:
         *_status_breaks(released, current),
         *_widened_answers(released, current),
         *_server_breaks(released, current),
+        *_operation_server_breaks(released, current),
         *_key_breaks(released, current),
         *_scheme_breaks(released, current),
         *_security_breaks(released, current),
@@ -1025,6 +1050,17 @@ def _server_breaks(released: Spec, current: Spec) -> Iterator[Break]:
             new,
             f"the API's address moved from {old} to {new}: the released SDK's default base_url "
             f"is {old}",
+        )
+
+
+def _operation_server_breaks(released: Spec, current: Spec) -> Iterator[Break]:
+    old, new = operation_servers(released), operation_servers(current)
+    for operation in sorted(new.keys() - old.keys()):
+        function = operation.split(".")[1]
+        yield Break(
+            function,
+            f"operation {function} is now served at {new[operation]}: the SDK sends every "
+            "operation to its base_url",
         )
 
 

@@ -992,11 +992,13 @@ def test_security_changes() -> None:
     assert [item.name for item in breaks(bearer)] == ["apiKey", "x-api-key"]
     assert breaks(second_alternative) == []
     assert breaks(anonymous_too) == []
-    (broken,) = breaks(only_the_new_one)
+    # The scheme kept but accepted nowhere: its header is gone from the API too.
+    broken, header = breaks(only_the_new_one)
     assert (broken.name, broken.what) == (
         "create_sdk_token",
         "operation create_sdk_token no longer accepts apiKey",
     )
+    assert header.name == "x-api-key"
 
 
 @pytest.mark.parametrize(
@@ -1083,6 +1085,35 @@ def test_a_moved_server_breaks_and_the_sdks_default_follows_the_spec() -> None:
     (broken,) = breaks(moved)
     assert broken.name == "https://api.tapti.ai/v2"
     assert sdk_surface.server_url(load_spec()) == tapti_ext.DEFAULT_BASE_URL
+
+
+def test_a_server_of_a_path_or_an_operation_breaks() -> None:
+    """The generator ignores them: every call still goes to the base URL (probe 31)."""
+    path = OPERATION[0]
+
+    def on_path(spec: Spec) -> None:
+        spec["paths"][path]["servers"] = [{"url": "https://auth.tapti.ai/v2"}]
+
+    def on_operation(spec: Spec) -> None:
+        operation(spec)["servers"] = [{"url": "https://auth.tapti.ai/v2"}]
+
+    for change in (on_path, on_operation):
+        (broken,) = breaks(change)
+        assert broken.name == "create_sdk_token"
+        assert "now served at https://auth.tapti.ai/v2" in broken.what
+
+
+def test_the_key_moved_to_a_new_scheme_breaks_though_the_old_one_is_kept() -> None:
+    """A scheme no operation accepts, left with the old header, hid the move (probe 31)."""
+
+    def moved(spec: Spec) -> None:
+        schemes = spec["components"]["securitySchemes"]
+        schemes["legacyApiKey"] = dict(schemes["apiKey"])
+        schemes["apiKey"]["name"] = "x-tapti-key"
+
+    (broken,) = breaks(moved)
+    assert broken.name == "x-api-key"
+    assert "is gone" in broken.what
 
 
 def test_respelling_the_key_header_or_renaming_its_scheme_breaks_nothing() -> None:
