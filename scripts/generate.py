@@ -138,7 +138,11 @@ def diff(committed: dict[str, str], fresh: dict[str, str]) -> list[str]:
     lines: list[str] = []
     for name in sorted(committed.keys() | fresh.keys()):
         old, new = committed.get(name, ""), fresh.get(name, "")
-        if old != new:
+        if old == new == "" and (name in committed) != (name in fresh):
+            # An empty file added or removed (py.typed: the package's types) shows no line.
+            side = "only committed" if name in committed else "missing from the commit"
+            lines.append(f"{name}: empty, {side}\n")
+        elif old != new:
             lines += difflib.unified_diff(
                 old.splitlines(keepends=True),
                 new.splitlines(keepends=True),

@@ -50,6 +50,18 @@ def test_check_fails_with_a_diff_when_generated_code_was_edited(tmp_path: Path) 
     assert "make generate" in result.stderr
 
 
+def test_check_fails_when_an_empty_file_is_removed_or_added(tmp_path: Path) -> None:
+    """A deleted py.typed left the check passing, and the package untyped (probe 31)."""
+    repo = scratch_copy(tmp_path)
+    package = repo / "generated" / "tapti_api_client"
+    (package / "py.typed").unlink()
+    (package / "api" / "users" / "stray.py").touch()
+    result = generate(repo, "--check")
+    assert result.returncode == 1
+    assert "py.typed: empty, missing from the commit" in result.stdout
+    assert "api/users/stray.py: empty, only committed" in result.stdout
+
+
 def test_check_fails_when_the_spec_changes_and_generate_brings_it_back_in_line(
     tmp_path: Path,
 ) -> None:
