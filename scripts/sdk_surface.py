@@ -197,7 +197,7 @@ def _collect(spec: Spec, node: Any, name: str, parent: str, found: dict[str, _Cl
         found[cls] = _Class(
             {python_name(p): p in required for p in properties},
             wire={python_name(p): p for p in properties},
-            types={python_name(p): t for p, s in properties.items() if (t := _plain_type(s))},
+            types={python_name(p): t for p, s in properties.items() if (t := _plain_type(spec, s))},
             closed=node.get("additionalProperties") is False,
         )
         for prop, child in properties.items():
@@ -210,14 +210,17 @@ _STRING_FORMATS = {"date-time": "datetime", "date": "date", "uuid": "UUID", "bin
 _PLAIN_TYPES = {"integer": "int", "number": "float", "boolean": "bool"}
 
 
-def _plain_type(node: Any) -> str | None:
-    if not isinstance(node, Mapping) or "$ref" in node or node.get("enum"):
+def _plain_type(spec: Spec, node: Any) -> str | None:
+    """The Python type of a plain schema; a reference to one is that type too (the generator
+    writes ``str`` for a ``$ref`` to a string schema), a class, enum or union is ``None``."""
+    node = _resolve(spec, node)
+    if not isinstance(node, Mapping) or node.get("enum"):
         return None
     kind = node.get("type")
     if kind == "string":
         return _STRING_FORMATS.get(str(node.get("format")), "str")
     if kind == "array":
-        inner = _plain_type(node.get("items"))
+        inner = _plain_type(spec, node.get("items"))
         return f"list[{inner}]" if inner else None
     return _PLAIN_TYPES.get(str(kind))
 
@@ -810,9 +813,47 @@ def _wire_breaks(released: Spec, current: Spec) -> Iterator[Break]:
 
 
 def _type_breaks(released: Spec, current: Spec) -> Iterator[Break]:
-    return _changed_fields(
-        field_types(released), field_types(current), "field {field} is now a {new}, not a {old}"
-    )
+    old, new = field_types(released), field_types(current)
+    yield from _changed_fields(old, new, "field {field} is now a {new}, not a {old}")
+    # A request field still there, no longer of a plain type: an enum class (the str a caller
+    # passes raised a raw AttributeError in the generated to_dict, probe 31), a model, a union.
+    # An answer's field may narrow so: the released SDK still reads it (_widened_answers).
+    sent = request_models(current)
+    for field in sorted((old.keys() - new.keys()) & model_fields(current).keys()):
+        if field.partition(".")[0] in sent:
+            yield Break(field, f"field {field} is no longer a plain {old[field]}")
+
+
+def request_models(spec: Spec) -> set[str]:
+    """The classes a request body is built of: its own and every component it reaches."""
+    found: set[str] = set()
+    for path, method, operation in _operations(spec):
+        body = _resolve(spec, operation.get("requestBody") or {})
+        media = (body.get("content") or {}).get("application/json") or {}
+        found.add(class_name(f"{pascal_case(_function(path, method, operation))}Body"))
+        _reached(spec, media.get("schema"), found, set())
+    return found
+
+
+def _reached(spec: Spec, node: Any, found: set[str], seen: set[str]) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _reached(spec, item, found, seen)
+        return
+    if not isinstance(node, Mapping):
+        return
+    reference = node.get("$ref")
+    if isinstance(reference, str):
+        if reference in seen:
+            return
+        seen.add(reference)
+        if reference.startswith("#/components/schemas/"):
+            found.add(class_name(reference.rsplit("/", 1)[1]))
+    for key in ("items", "additionalProperties", "allOf", "anyOf", "oneOf"):
+        _reached(spec, node.get(key), found, seen)
+    _reached(spec, list((node.get("properties") or {}).values()), found, seen)
+    if isinstance(reference, str):
+        _reached(spec, _resolve(spec, node), found, seen)
 
 
 def _changed_fields(old: dict[str, str], new: dict[str, str], says: str) -> Iterator[Break]:

@@ -349,6 +349,43 @@ def test_an_sdk_breaking_change_optic_passes_fails(
     assert f"naming {broken}" in result.stderr
 
 
+def edit_text(repo: Path, old: str, new: str) -> None:
+    """Replace ``old`` (which must stand once) in the scratch spec's text: for YAML's own
+    forms, which editing the spec as data would write out."""
+    path = repo / SPEC
+    text = path.read_text()
+    assert text.count(old) == 1, old
+    path.write_text(text.replace(old, new))
+
+
+def test_optic_reads_a_merge_key_as_the_generator_does(repo: Path) -> None:
+    """Optic's YAML reader applies no ``<<:``: an enum merged into a request field passed with
+    no bump, and the wrapper then raised a raw AttributeError (probe 31)."""
+    edit_text(
+        repo,
+        "        callback_url:\n          type: string\n",
+        "        callback_url:\n          <<:\n            enum: [https://a.example/cb]\n"
+        "          type: string\n",
+    )
+    result = run(repo)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "cannot add enum or const to request property callback_url" in result.stdout
+
+
+def test_a_refactor_into_anchors_and_merge_keys_passes(repo: Path) -> None:
+    """The same document to the generator: it failed, Optic seeing a property removed."""
+    edit_text(
+        repo,
+        "    CreateSdkTokenResponse:\n      type: object\n"
+        "      description: SDK token created successfully\n",
+        "    CreateSdkTokenResponse:\n      <<: &token_base\n        type: object\n"
+        "        description: SDK token created successfully\n",
+    )
+    result = run(repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "check-breaking: OK: no breaking change since 0.1.0" in result.stdout
+
+
 def test_an_empty_changelog_heading_fails(repo: Path) -> None:
     edit_spec(repo, rename_operation)
     set_version(repo, "0.2.0")
@@ -1128,6 +1165,23 @@ def test_respelling_the_key_header_or_renaming_its_scheme_breaks_nothing() -> No
 
     assert breaks(capitalised) == []
     assert breaks(renamed) == []
+
+
+def test_a_plain_field_made_an_enum_breaks_and_one_moved_behind_a_reference_does_not() -> None:
+    """An enum on a str field: the generated to_dict then read .value of the str a released
+    caller passes, a raw AttributeError, and no name was listed (probe 31)."""
+
+    def enum(spec: Spec) -> None:
+        request_field(spec, "callback_url")["enum"] = ["https://a.example/cb"]
+
+    def referenced(spec: Spec) -> None:
+        spec["components"]["schemas"]["Url"] = {"type": "string"}
+        request_schema(spec)["properties"]["redirect_url"] = {"$ref": "#/components/schemas/Url"}
+
+    (broken,) = breaks(enum)
+    assert broken.name == "CreateSdkTokenRequest.callback_url"
+    assert broken.what.endswith("is no longer a plain str")
+    assert breaks(referenced) == []  # the generator writes str for it, as before
 
 
 @pytest.mark.parametrize(("format_", "now"), [("date-time", "datetime"), ("uuid", "UUID")])
