@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Final
 
 from sdk_surface import class_name  # a sibling script: the generator's naming rules
 
@@ -76,7 +76,7 @@ def literal_module(spec: dict[str, Any]) -> str:
     exported = ["API_KEY_HEADER", "OPERATIONS", *(f"{n}Name" for n in enums)]
     names = ", ".join(f'"{name}"' for name in exported)
     operations = "".join(
-        f"    ({json.dumps(method)}, {json.dumps(template)}, {tuple(success)!r}),\n"
+        f"    ({json.dumps(method)}, {json.dumps(template)}, {_statuses(success)}),\n"
         for method, template, success in documented_operations(spec)
     )
     parts = [HEADER.format(names=names, header=api_key_header(spec), operations=operations)]
@@ -88,15 +88,25 @@ def literal_module(spec: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+_EVERY_2XX: Final = list(range(200, 300))
+
+
 def documented_operations(spec: Mapping[str, Any]) -> Iterator[tuple[str, str, list[int]]]:
-    """Each operation in the spec's order: method, path template, the 2xx statuses it lists (a
-    range such as ``2XX`` and ``default`` are no documented status)."""
+    """Each operation in the spec's order: method, path template, the 2xx statuses it lists.
+    ``2XX`` lists them all, as the generated parser reads it (``default`` lists none)."""
     for template, item in spec.get("paths", {}).items():
         for method, operation in item.items():
             if isinstance(operation, Mapping) and "responses" in operation:
-                codes = operation["responses"]
+                codes = [str(code) for code in operation["responses"]]
+                if "2XX" in (code.upper() for code in codes):
+                    yield method.upper(), template, _EVERY_2XX
+                    continue
                 success = sorted({int(c) for c in codes if c.isdigit() and c.startswith("2")})
                 yield method.upper(), template, success
+
+
+def _statuses(success: list[int]) -> str:
+    return "tuple(range(200, 300))" if success == _EVERY_2XX else repr(tuple(success))
 
 
 def api_key_header(spec: Mapping[str, Any]) -> str:

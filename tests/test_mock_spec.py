@@ -377,6 +377,36 @@ def test_a_recursive_schema_builds_and_validates_without_looping() -> None:
     assert "child" in built
 
 
+def _respelt(change: Any) -> dict[str, Any]:
+    """The spec with ``change(operation)`` applied to the token operation."""
+    document = copy.deepcopy(_spec_document())
+    change(document["paths"]["/users/{id}/sdk-token"]["post"])
+    return document
+
+
+def _as_2xx(operation: dict[str, Any]) -> None:
+    operation["responses"]["2XX"] = operation["responses"].pop("200")
+
+
+def _json_with_charset(operation: dict[str, Any]) -> None:
+    for holder in (operation["requestBody"], operation["responses"]["200"]):
+        content = holder["content"]
+        content["application/json; charset=utf-8"] = content.pop("application/json")
+
+
+@pytest.mark.parametrize("change", [_as_2xx, _json_with_charset], ids=["2XX", "charset"])
+def test_a_2xx_range_or_a_json_media_type_with_parameters_is_served_as_the_generator_reads_it(
+    change: Any,
+) -> None:
+    """Both were an empty 200, and a body the schema refuses went unchecked (probe 31)."""
+    with MockTaptiServer(api_key=KEY) as server:
+        server._spec = Spec(_respelt(change))
+        good, bad = _post(server, BASE_BODY), _post(server, {**BASE_BODY, "user_platforms": "x"})
+    assert good.status_code == 200
+    assert "sdk_token=" in good.json()["oauth_portal_url"]
+    assert bad.status_code == 422
+
+
 def test_the_shipped_spec_is_loaded_once() -> None:
     assert load_spec() is load_spec()
     (route,) = load_spec().routes

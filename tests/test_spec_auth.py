@@ -225,6 +225,19 @@ def test_a_regenerated_copy_sends_and_checks_the_renamed_header(tmp_path: Path) 
     assert "x-api-key" not in seen["sent"]
 
 
+def test_a_2xx_range_documents_every_success_status() -> None:
+    """``_names.OPERATIONS`` listed none for ``2XX``, which the generated parser reads as any
+    2xx: the regenerated SDK refused every answer as undocumented (probe 31)."""
+    document = _document()
+    responses = document["paths"]["/users/{id}/sdk-token"]["post"]["responses"]
+    responses["2XX"] = responses.pop("200")
+    [(_, _, statuses)] = enum_literals.documented_operations(document)
+    assert statuses == list(range(200, 300))
+    assert '"/users/{id}/sdk-token", tuple(range(200, 300))),' in enum_literals.literal_module(
+        document
+    )
+
+
 @pytest.mark.parametrize(
     "respell",
     [

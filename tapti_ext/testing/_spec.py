@@ -200,7 +200,7 @@ class Spec:
 
     def _operation(self, method: str, operation: Schema, item: Schema) -> Operation:
         body = self.resolve(operation.get("requestBody", {}))
-        body_schema = body.get("content", {}).get(_JSON, {}).get("schema")
+        body_schema = _json_schema(body)
         reference = body_schema.get("$ref", "") if isinstance(body_schema, Mapping) else ""
         status, response_schema = self._success(operation)
         parameters = tuple(self._parameters(operation, item))
@@ -269,11 +269,14 @@ class Spec:
         return isinstance(resolved, Mapping) and _given_example(resolved) is not _NONE
 
     def _success(self, operation: Schema) -> tuple[int, Schema | None]:
-        responses = operation.get("responses", {})
-        codes = sorted(int(code) for code in responses if str(code).isdigit())
-        status = next((code for code in codes if 200 <= code < 300), 200)
-        response = self.resolve(responses.get(str(status), {}))
-        return status, response.get("content", {}).get(_JSON, {}).get("schema")
+        """The first 2xx the operation lists, else 200 (for ``2XX`` too), and its schema."""
+        responses = {
+            str(code).upper(): value for code, value in operation.get("responses", {}).items()
+        }
+        codes = sorted(int(code) for code in responses if code.isdigit())
+        status = next((code for code in codes if 200 <= code < 300), None)
+        response = self.resolve(responses.get("2XX" if status is None else str(status), {}))
+        return status or 200, _json_schema(response)
 
     # --- validation -------------------------------------------------------------------------
 
@@ -442,6 +445,16 @@ def load_spec() -> Spec:
 
 
 # --- helpers -----------------------------------------------------------------------------------
+
+
+def _json_schema(holder: Schema) -> Schema | None:
+    """The schema of a request body's or a response's JSON content: its media type may carry
+    parameters (``application/json; charset=utf-8``), which the generator reads as JSON too."""
+    for media, content in (holder.get("content") or {}).items():
+        if str(media).partition(";")[0].strip().lower() == _JSON and isinstance(content, Mapping):
+            schema: Schema | None = content.get("schema")
+            return schema
+    return None
 
 
 _NONE: Final = object()
