@@ -464,7 +464,26 @@ def _json_type(value: object) -> str:
 # other rules are narrowed by any rule that was not there, save where _rules_out knows better.
 _UPPER_LIMITS = ("maxLength", "maxItems", "maxProperties")
 _LOWER_LIMITS = ("minLength", "minItems", "minProperties")  # 0 when absent
-_EXACT_RULES = ("pattern", "format", "multipleOf", "const", "uniqueItems")
+_EXACT_RULES = (
+    "pattern",
+    "format",
+    "multipleOf",
+    "const",
+    "uniqueItems",
+    # JSON Schema's other assertions (OpenAPI 3.1): any new one may refuse what passed; the
+    # check does not reason about them, so each is a narrowing (probe 31).
+    "not",
+    "contains",
+    "minContains",
+    "maxContains",
+    "prefixItems",
+    "if",
+    "dependentRequired",
+    "dependentSchemas",
+    "propertyNames",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+)
 # Read only to judge another rule: an enum of the one value a new const names was that const.
 # (A request enum that loses a value is Optic's to find, and its member _gone_members'.)
 _CONTEXT_RULES = ("enum",)
@@ -1002,6 +1021,8 @@ def _rules_out(key: str, value: Any, old: Mapping[str, Any]) -> bool:
     """Whether a rule ``old`` did not have refuses something it let through."""
     if key == "uniqueItems":
         return value is True
+    if key in ("unevaluatedItems", "unevaluatedProperties"):
+        return value not in (True, {})  # these two let everything through
     if key == "format":
         value = str(value)  # a format is text; str() keeps an odd one from crashing the check
         narrower = _WIDER_FORMATS.get(value, frozenset())

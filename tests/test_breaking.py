@@ -506,6 +506,11 @@ def test_inline_classes_are_named_after_their_parent() -> None:
     )
 
 
+def request_schema(spec: Spec) -> Spec:
+    schema: Spec = spec["components"]["schemas"]["CreateSdkTokenRequest"]
+    return schema
+
+
 def request_field(spec: Spec, name: str) -> Spec:
     field: Spec = spec["components"]["schemas"]["CreateSdkTokenRequest"]["properties"][name]
     return field
@@ -526,6 +531,10 @@ NARROWED: list[tuple[str, Callable[[Spec], Spec], dict[str, Any]]] = [
     ("user_platforms", lambda s: request_field(s, "user_platforms"), {"maxItems": 3}),
     ("enabled_scopes", lambda s: request_field(s, "enabled_scopes"), {"uniqueItems": True}),
     ("id", path_parameter, {"maxLength": 64}),
+    # JSON Schema's other assertions, which the check does not reason about (probe 31).
+    ("redirect_url", lambda s: request_field(s, "redirect_url"), {"not": {"pattern": "^http:"}}),
+    ("user_platforms", lambda s: request_field(s, "user_platforms"), {"contains": {"const": "X"}}),
+    ("body", request_schema, {"unevaluatedProperties": False}),
 ]
 
 
@@ -554,11 +563,6 @@ def test_a_bound_made_tighter_breaks_and_one_made_looser_does_not() -> None:
     (found,) = sdk_surface.breaking_changes(released, tighter)
     assert found.name == "callback_url"
     assert "maxLength 200 -> 150" in found.what
-
-
-def request_schema(spec: Spec) -> Spec:
-    schema: Spec = spec["components"]["schemas"]["CreateSdkTokenRequest"]
-    return schema
 
 
 def with_field(**field: Any) -> Callable[[Spec], None]:
