@@ -340,6 +340,19 @@ def test_an_example_that_contradicts_its_schema_is_a_500_naming_it(
         ),
         ({"type": "object", "additionalProperties": {"type": "integer"}}, [{"b": 1}], [{"b": "1"}]),
         ({"type": "object", "maxProperties": 1}, [{"a": 1}], [{"a": 1, "b": 2}]),
+        # OpenAPI 3.1's (JSON Schema's) own: each went unchecked (probe 31).
+        ({"type": "string", "not": {"pattern": "^http:"}}, ["https://a"], ["http://a"]),
+        ({"type": "array", "contains": {"const": "X"}}, [["A", "X"]], [["A"], []]),
+        (
+            {
+                "type": "object",
+                "allOf": [{"properties": {"b": {}}}],
+                "properties": {"a": {}},
+                "unevaluatedProperties": False,
+            },
+            [{"a": 1, "b": 2}],
+            [{"c": 1}],
+        ),
     ],
 )
 def test_validator_keywords(schema: dict[str, Any], good: list[Any], bad: list[Any]) -> None:
@@ -348,6 +361,15 @@ def test_validator_keywords(schema: dict[str, Any], good: list[Any], bad: list[A
         assert spec.validate(schema, value) == [], value
     for value in bad:
         assert spec.validate(schema, value) != [], value
+
+
+def test_keywords_beside_a_reference_apply_with_its_target() -> None:
+    """Resolving the reference dropped them: a 48-character URL passed a maxLength of 30."""
+    spec = Spec({"components": {"schemas": {"Url": {"type": "string", "pattern": "^https://"}}}})
+    schema = {"$ref": "#/components/schemas/Url", "maxLength": 10}
+    assert spec.validate(schema, "https://a") == []
+    assert spec.validate(schema, "https://a.example/cb") != []  # the sibling's maxLength
+    assert spec.validate(schema, "ftp://a") != []  # the target's pattern
 
 
 def test_examples_satisfy_their_schemas() -> None:

@@ -293,6 +293,10 @@ class Spec:
     def _check(
         self, schema: Any, value: object, where: str, errors: list[FieldError], depth: int
     ) -> None:
+        if isinstance(schema, Mapping) and "$ref" in schema and len(schema) > 1:
+            # OpenAPI 3.1 keeps the keywords beside a reference: they apply with its target.
+            self._check({"$ref": schema["$ref"]}, value, where, errors, depth + 1)
+            schema = {key: rule for key, rule in schema.items() if key != "$ref"}
         schema = self.resolve(schema)
         if not isinstance(schema, Mapping) or depth > _MAX_DEPTH:
             return  # `true`, `{}` or a schema nested beyond any real body: anything goes
@@ -335,6 +339,16 @@ class Spec:
                 errors.append(_error(where, "must match one of the schemas allowed here"))
             elif keyword == "oneOf" and matches > 1:
                 errors.append(_error(where, "must match exactly one of the schemas allowed here"))
+        if "not" in schema and not self._errors_at(schema["not"], value, where, depth):
+            errors.append(_error(where, "must not match the schema refused here"))
+
+    def _part_properties(self, schema: Schema) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for part in schema.get("allOf", []):
+            resolved = self.resolve(part)
+            if isinstance(resolved, Mapping):
+                found.update(resolved.get("properties", {}), **self._part_properties(resolved))
+        return found
 
     def _errors_at(self, schema: Any, value: object, where: str, depth: int) -> list[FieldError]:
         errors: list[FieldError] = []
@@ -353,6 +367,11 @@ class Spec:
         if items is not None:
             for index, item in enumerate(value):
                 self._check(items, item, f"{where}[{index}]", errors, depth + 1)
+        wanted = schema.get("contains")
+        if wanted is not None and all(
+            self._errors_at(wanted, item, where, depth) for item in value
+        ):
+            errors.append(_error(where, "must hold an item of the kind asked for here"))
 
     def _check_object(
         self,
@@ -373,6 +392,9 @@ class Spec:
         limits = ("minProperties", "maxProperties", "properties")
         _check_size(schema, len(value), limits, where, errors)
         extra = schema.get("additionalProperties", True)
+        if schema.get("unevaluatedProperties") is False and "additionalProperties" not in schema:
+            extra = False  # the properties of its allOf parts are evaluated too
+            properties = {**properties, **self._part_properties(schema)}
         for name in (name for name in value if name not in properties):
             if extra is False:
                 errors.append(_error(_child(where, name), "is not a property of this object"))
