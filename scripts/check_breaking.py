@@ -188,7 +188,8 @@ def load_yaml(path: Path) -> dict[str, Any]:
         raise ToolFailedError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(document, dict):
         raise ToolFailedError(f"{path} is not an OpenAPI document")
-    return document
+    bare: dict[str, Any] = _bare_json_media(document)
+    return bare
 
 
 def sdk_breaks(root: Path) -> list[Break]:
@@ -240,9 +241,28 @@ def _specs_for_optic(root: Path, scratch: Path) -> tuple[Path, Path]:
     written = []
     for document, name in ((released, "released.yaml"), (wire, SPEC.name)):
         path = scratch / name
-        path.write_text(yaml.dump(document, Dumper=_Plain, sort_keys=False), encoding="utf-8")
+        plain = yaml.dump(document, Dumper=_Plain, sort_keys=False)
+        path.write_text(plain, encoding="utf-8")
         written.append(path)
     return written[0], written[1]
+
+
+def _bare_json_media(node: Any) -> Any:
+    """``node`` with each JSON media type written bare: the generator reads
+    ``application/json; charset=utf-8`` as JSON, where Optic took it for a removed body and the
+    SDK surface, which looks for ``application/json``, for none."""
+    if isinstance(node, list):
+        return [_bare_json_media(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    bare = {key: _bare_json_media(value) for key, value in node.items()}
+    if isinstance(bare.get("content"), dict):
+        media: dict[Any, Any] = {}
+        for kind, content in bare["content"].items():
+            json_kind = str(kind).partition(";")[0].strip().lower() == "application/json"
+            media.setdefault("application/json" if json_kind else kind, content)
+        bare["content"] = media
+    return bare
 
 
 def _run_optic(optic: Path, root: Path, released: Path, spec: Path) -> OpticResult:

@@ -386,6 +386,20 @@ def test_a_refactor_into_anchors_and_merge_keys_passes(repo: Path) -> None:
     assert "check-breaking: OK: no breaking change since 0.1.0" in result.stdout
 
 
+def test_a_json_media_type_with_a_charset_passes(repo: Path) -> None:
+    """The generated code is the same; Optic saw a body removed and another added (probe 31)."""
+    edit_text(
+        repo,
+        "          content:\n            application/json:\n              schema:\n"
+        '                $ref: "#/components/schemas/CreateSdkTokenResponse"\n',
+        "          content:\n            application/json; charset=utf-8:\n              schema:\n"
+        '                $ref: "#/components/schemas/CreateSdkTokenResponse"\n',
+    )
+    result = run(repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "check-breaking: OK: no breaking change since 0.1.0" in result.stdout
+
+
 def test_an_empty_changelog_heading_fails(repo: Path) -> None:
     edit_spec(repo, rename_operation)
     set_version(repo, "0.2.0")
