@@ -363,6 +363,48 @@ def test_validator_keywords(schema: dict[str, Any], good: list[Any], bad: list[A
         assert spec.validate(schema, value) != [], value
 
 
+_BASE: dict[str, Any] = {
+    "type": "object",
+    "required": ["a"],
+    "properties": {"a": {"type": "integer"}},
+}
+
+
+def test_an_example_meets_the_keywords_beside_a_reference() -> None:
+    """Checked with its siblings but built without them, the example was the mock's 500."""
+    spec = Spec({"components": {"schemas": {"Base": _BASE}}})
+    schema = {"$ref": "#/components/schemas/Base", "required": ["b"], "properties": {"b": {}}}
+    example = spec.example(schema)
+    assert isinstance(example, dict)
+    assert {"a", "b"} <= example.keys()
+    assert spec.validate(schema, example) == []
+
+
+@pytest.mark.parametrize(
+    ("schema", "good"),
+    [
+        # Extended by reference, then closed: the usual 3.1 way.
+        (
+            {"$ref": "#/components/schemas/Base", "properties": {"b": {}}},
+            {"a": 1, "b": 2},
+        ),
+        ({"type": "object", "anyOf": [{"properties": {"a": {}}}]}, {"a": 1}),
+        ({"type": "object", "patternProperties": {"^x-": {}}}, {"x-y": 1}),
+        ({"type": "object", "allOf": [{"additionalProperties": True}]}, {"z": 1}),
+    ],
+    ids=["reference", "branch", "pattern", "open-part"],
+)
+def test_unevaluated_properties_false_lets_through_what_others_evaluate(
+    schema: dict[str, Any], good: dict[str, Any]
+) -> None:
+    """Only its own and its allOf parts' properties counted: valid bodies got a 422."""
+    spec = Spec({"components": {"schemas": {"Base": _BASE}}})
+    closed = {**schema, "unevaluatedProperties": False}
+    assert spec.validate(closed, good) == []
+    if "$ref" in schema:
+        assert spec.validate(closed, {**good, "c": 3}) != []
+
+
 def test_keywords_beside_a_reference_apply_with_its_target() -> None:
     """Resolving the reference dropped them: a 48-character URL passed a maxLength of 30."""
     spec = Spec({"components": {"schemas": {"Url": {"type": "string", "pattern": "^https://"}}}})

@@ -293,11 +293,7 @@ class Spec:
     def _check(
         self, schema: Any, value: object, where: str, errors: list[FieldError], depth: int
     ) -> None:
-        if isinstance(schema, Mapping) and "$ref" in schema and len(schema) > 1:
-            # OpenAPI 3.1 keeps the keywords beside a reference: they apply with its target.
-            self._check({"$ref": schema["$ref"]}, value, where, errors, depth + 1)
-            schema = {key: rule for key, rule in schema.items() if key != "$ref"}
-        schema = self.resolve(schema)
+        schema = self.resolve(_with_siblings(schema))
         if not isinstance(schema, Mapping) or depth > _MAX_DEPTH:
             return  # `true`, `{}` or a schema nested beyond any real body: anything goes
         if value is None and schema.get("nullable") is True:
@@ -342,13 +338,31 @@ class Spec:
         if "not" in schema and not self._errors_at(schema["not"], value, where, depth):
             errors.append(_error(where, "must not match the schema refused here"))
 
-    def _part_properties(self, schema: Schema) -> dict[str, Any]:
-        found: dict[str, Any] = {}
+    def _evaluated(self, schema: Schema, depth: int = 0) -> set[str] | None:
+        """The property names ``schema`` and its ``allOf`` parts evaluate, or ``None`` where
+        others may be (a branch, a pattern, a part's own additional properties): then
+        ``unevaluatedProperties`` is not judged, and the body passes as it did."""
+        if depth > _MAX_DEPTH or any(
+            key in schema for key in ("anyOf", "oneOf", "patternProperties", "if")
+        ):
+            return None
+        names = set(schema.get("properties", {}))
         for part in schema.get("allOf", []):
-            resolved = self.resolve(part)
-            if isinstance(resolved, Mapping):
-                found.update(resolved.get("properties", {}), **self._part_properties(resolved))
-        return found
+            resolved = self.resolve(_with_siblings(part))
+            if (
+                not isinstance(resolved, Mapping)
+                or {
+                    "additionalProperties",
+                    "unevaluatedProperties",
+                }
+                & resolved.keys()
+            ):
+                return None
+            more = self._evaluated(resolved, depth + 1)
+            if more is None:
+                return None
+            names |= more
+        return names
 
     def _errors_at(self, schema: Any, value: object, where: str, depth: int) -> list[FieldError]:
         errors: list[FieldError] = []
@@ -391,11 +405,12 @@ class Spec:
         errors.extend(_error(_child(where, n), "is required") for n in required if n not in value)
         limits = ("minProperties", "maxProperties", "properties")
         _check_size(schema, len(value), limits, where, errors)
-        extra = schema.get("additionalProperties", True)
+        extra, known = schema.get("additionalProperties", True), set(properties)
         if schema.get("unevaluatedProperties") is False and "additionalProperties" not in schema:
-            extra = False  # the properties of its allOf parts are evaluated too
-            properties = {**properties, **self._part_properties(schema)}
-        for name in (name for name in value if name not in properties):
+            evaluated = self._evaluated(schema)
+            if evaluated is not None:
+                extra, known = False, evaluated
+        for name in (name for name in value if name not in known):
             if extra is False:
                 errors.append(_error(_child(where, name), "is not a property of this object"))
             elif isinstance(extra, Mapping):
@@ -409,7 +424,7 @@ class Spec:
         Objects get their required properties and the optional ones that show an example, so
         a property the spec adds reaches the response without a mock edit.
         """
-        schema = self.resolve(schema)
+        schema = self.resolve(_with_siblings(schema))
         if not isinstance(schema, Mapping):
             return None
         given = _given_example(schema)
@@ -467,6 +482,42 @@ def load_spec() -> Spec:
 
 
 # --- helpers -----------------------------------------------------------------------------------
+
+# Keywords that say something of a schema but refuse no value.
+_ANNOTATIONS: Final = frozenset(
+    {
+        "description",
+        "title",
+        "summary",
+        "examples",
+        "example",
+        "default",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "$comment",
+        "externalDocs",
+        "xml",
+        "nullable",
+    }
+)
+
+
+# Keywords that judge what the whole evaluated, the reference's target with the rest.
+_OF_THE_WHOLE: Final = frozenset({"unevaluatedProperties", "unevaluatedItems"})
+
+
+def _with_siblings(schema: Any) -> Any:
+    """A ``$ref`` with assertions beside it (kept by OpenAPI 3.1) as ``allOf`` its target and
+    them, the annotations on top (an ``example`` there is the one shown); else ``schema``."""
+    if not isinstance(schema, Mapping) or "$ref" not in schema:
+        return schema
+    if schema.keys() - {"$ref"} <= _ANNOTATIONS:
+        return schema
+    on_top = _ANNOTATIONS | _OF_THE_WHOLE
+    kept = {k: v for k, v in schema.items() if k in on_top}
+    rules = {k: v for k, v in schema.items() if k != "$ref" and k not in on_top}
+    return {**kept, "allOf": [{"$ref": schema["$ref"]}, rules]}
 
 
 def _json_schema(holder: Schema) -> Schema | None:
