@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Iterable
-from enum import Enum, StrEnum
+from enum import Enum
 from functools import cache, lru_cache
 from typing import Any, TypeVar
 from urllib.parse import SplitResult, urlsplit
@@ -60,7 +60,7 @@ PlatformLike = Platform | PlatformName
 """A platform: a ``Platform`` member or its name (``PlatformName``)."""
 ScopeLike = Scope | ScopeName
 """A scope: a ``Scope`` member or its name (``ScopeName``)."""
-_E = TypeVar("_E", bound=StrEnum)
+_E = TypeVar("_E", bound=Enum)  # str-valued here; an IntEnum too in `tapti api`
 
 # The checks below use str methods, not ``re``: compiling a pattern costs 0.1-0.2 ms, which a
 # cold start (make bench, figure 1) would pay for each one a first call meets.
@@ -458,11 +458,12 @@ def enum_member(enum: type[_E], value: object, argument: str) -> _E:
 
 @cache
 def _spellings(enum: type[_E]) -> tuple[dict[str, _E], dict[str, _E]]:
-    """An enum's members by value, and by value in upper case (the first of two values that
-    differ only in case: the other is found by its exact value)."""
+    """An enum's members by value written as text (an ``IntEnum``'s ``1`` as ``"1"``, as
+    ``tapti api`` reads it), and in upper case (the first of two values that differ only in
+    case: the other is found by its exact value)."""
     members = list(enum)
-    upper = {member.value.upper(): member for member in reversed(members)}
-    return {member.value: member for member in members}, upper
+    upper = {str(member.value).upper(): member for member in reversed(members)}
+    return {str(member.value): member for member in members}, upper
 
 
 def _members(enum: type[_E], value: object, argument: str) -> tuple[_E, ...]:

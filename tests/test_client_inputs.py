@@ -568,3 +568,17 @@ def test_an_enum_value_is_found_exactly_before_in_any_case() -> None:
     assert _inputs.enum_member(Mode, "Fast", "mode") is Mode.MIXED
     assert _inputs.enum_member(Mode, "FAST", "mode") is Mode.UPPER
     assert _inputs.enum_member(Mode, " fast ", "mode") is Mode.MIXED
+
+
+def test_an_int_enum_is_read_by_its_number_written_out() -> None:
+    """`tapti api` reads an integer enum option through the same reader: it refused every value
+    ('1' is not one of 1, 2) once the reader was shared (review 31)."""
+    from tapti_ext import _inputs  # noqa: PLC0415
+
+    class Level(IntEnum):
+        ONE = 1
+        TWO = 2
+
+    assert _inputs.enum_member(Level, " 2 ", "level") is Level.TWO
+    with pytest.raises(InvalidInputError, match="level"):
+        _inputs.enum_member(Level, "3", "level")
