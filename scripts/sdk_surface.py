@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, Final
 
 __all__ = [
     "Break",
@@ -98,6 +98,25 @@ def class_name(value: str) -> str:
     return name if name.isidentifier() else _fix_reserved(pascal_case(f"{_FIELD_PREFIX}{name}"))
 
 
+def _is_class(spec: Spec, node: Any, seen: frozenset[str] = frozenset()) -> bool:
+    """Whether the generator makes ``node`` a class (an enum, a model), or a union holding one:
+    a plain value a caller passes there no longer fits. ``null`` beside a plain type does."""
+    reference = node.get("$ref") if isinstance(node, Mapping) else None
+    if isinstance(reference, str):
+        if reference in seen:
+            return False
+        seen |= {reference}
+    node = _resolve(spec, node)
+    if not isinstance(node, Mapping):
+        return False
+    if any(value is not None for value in node.get("enum") or []):
+        return True
+    if node.get("type") == "object" or "properties" in node:
+        return True
+    branches = [*(node.get("anyOf") or []), *(node.get("oneOf") or []), *(node.get("allOf") or [])]
+    return any(_is_class(spec, branch, seen) for branch in branches)
+
+
 # --- reading the document -------------------------------------------------------------------
 
 
@@ -140,6 +159,7 @@ class _Class:
     members: tuple[str, ...] | None = None  # an enum's member names
     wire: dict[str, str] | None = None  # python name -> the JSON name it is sent and read as
     types: dict[str, str] | None = None  # python name -> its Python type, where plain (_plain_type)
+    classed: frozenset[str] = frozenset()  # python names of fields of a class type (_is_class)
     closed: bool = False  # additionalProperties: false (no additional_properties attribute)
 
 
@@ -198,6 +218,7 @@ def _collect(spec: Spec, node: Any, name: str, parent: str, found: dict[str, _Cl
             {python_name(p): p in required for p in properties},
             wire={python_name(p): p for p in properties},
             types={python_name(p): t for p, s in properties.items() if (t := _plain_type(spec, s))},
+            classed=frozenset(python_name(p) for p, s in properties.items() if _is_class(spec, s)),
             closed=node.get("additionalProperties") is False,
         )
         for prop, child in properties.items():
@@ -210,9 +231,14 @@ _STRING_FORMATS = {"date-time": "datetime", "date": "date", "uuid": "UUID", "bin
 _PLAIN_TYPES = {"integer": "int", "number": "float", "boolean": "bool"}
 
 
-def _plain_type(spec: Spec, node: Any) -> str | None:
+def _plain_type(spec: Spec, node: Any, seen: frozenset[str] = frozenset()) -> str | None:
     """The Python type of a plain schema; a reference to one is that type too (the generator
     writes ``str`` for a ``$ref`` to a string schema), a class, enum or union is ``None``."""
+    reference = node.get("$ref") if isinstance(node, Mapping) else None
+    if isinstance(reference, str):
+        if reference in seen:  # an array of itself: no plain type
+            return None
+        seen |= {reference}
     node = _resolve(spec, node)
     if not isinstance(node, Mapping) or node.get("enum"):
         return None
@@ -220,7 +246,7 @@ def _plain_type(spec: Spec, node: Any) -> str | None:
     if kind == "string":
         return _STRING_FORMATS.get(str(node.get("format")), "str")
     if kind == "array":
-        inner = _plain_type(spec, node.get("items"))
+        inner = _plain_type(spec, node.get("items"), seen)
         return f"list[{inner}]" if inner else None
     return _PLAIN_TYPES.get(str(kind))
 
@@ -372,14 +398,18 @@ def closed_models(spec: Spec) -> set[str]:
     return {name for name, cls in _classes(spec).items() if cls.closed}
 
 
+# What the generator reads a 2XX range as (its HTTPStatusPattern, case-sensitive): every 2xx.
+_EVERY_2XX: Final = frozenset(str(code) for code in range(200, 300))
+
+
 def success_statuses(spec: Spec) -> dict[str, set[str]]:
     """``tag.function`` -> the 2xx statuses it documents: the SDK refuses any other 2xx."""
-    return {
-        _entry(path, method, operation): {
-            str(code) for code in operation.get("responses") or {} if str(code).startswith("2")
-        }
-        for path, method, operation in _operations(spec)
-    }
+    found: dict[str, set[str]] = {}
+    for path, method, operation in _operations(spec):
+        codes = {str(code) for code in operation.get("responses") or {}}
+        listed = {code for code in codes if code.startswith("2") and code.isdigit()}
+        found[_entry(path, method, operation)] = set(_EVERY_2XX) if "2XX" in codes else listed
+    return found
 
 
 def answer_kinds(spec: Spec) -> dict[str, frozenset[str]]:
@@ -639,7 +669,7 @@ def operation_servers(spec: Spec) -> dict[str, str]:
     for path, method, operation in _operations(spec):
         item = _resolve(spec, (spec.get("paths") or {}).get(path) or {})
         url = _first_url(operation.get("servers")) or _first_url(item.get("servers"))
-        if url:
+        if url and url != server_url(spec):  # the base URL again moves nothing
             moved[_entry(path, method, operation)] = url
     return moved
 
@@ -834,45 +864,46 @@ def _wire_breaks(released: Spec, current: Spec) -> Iterator[Break]:
 def _type_breaks(released: Spec, current: Spec) -> Iterator[Break]:
     old, new = field_types(released), field_types(current)
     yield from _changed_fields(old, new, "field {field} is now a {new}, not a {old}")
-    # A request field still there, no longer of a plain type: an enum class (the str a caller
-    # passes raised a raw AttributeError in the generated to_dict, probe 31), a model, a union.
-    # An answer's field may narrow so: the released SDK still reads it (_widened_answers).
-    sent = request_models(current)
-    for field in sorted((old.keys() - new.keys()) & model_fields(current).keys()):
-        if field.partition(".")[0] in sent:
-            yield Break(field, f"field {field} is no longer a plain {old[field]}")
+    # A request field still there whose plain type became a class: an enum (the str a caller
+    # passes raised a raw AttributeError in the generated to_dict, probe 31), a model, a union
+    # holding one. An answer's field may narrow so: the released SDK still reads it.
+    classes = _classes(current)
+    for name in sorted(request_models(current) & classes.keys()):
+        for field in (f"{name}.{python}" for python in sorted(classes[name].classed)):
+            if field in old and field not in new:
+                yield Break(field, f"field {field} is no longer a plain {old[field]}")
 
 
 def request_models(spec: Spec) -> set[str]:
-    """The classes a request body is built of: its own and every component it reaches."""
-    found: set[str] = set()
+    """The classes a request body is built of, named as ``_collect`` names them: the body's
+    own and those of every component schema it reaches."""
+    found: dict[str, _Class] = {}
+    schemas = (spec.get("components") or {}).get("schemas") or {}
     for path, method, operation in _operations(spec):
         body = _resolve(spec, operation.get("requestBody") or {})
-        media = (body.get("content") or {}).get("application/json") or {}
-        found.add(class_name(f"{pascal_case(_function(path, method, operation))}Body"))
-        _reached(spec, media.get("schema"), found, set())
-    return found
+        schema = ((body.get("content") or {}).get("application/json") or {}).get("schema")
+        _collect(spec, schema, "body", _function(path, method, operation), found)
+        for name in sorted(_components_reached(spec, schema, set())):
+            _collect(spec, schemas.get(name), name, "", found)
+    return set(found)
 
 
-def _reached(spec: Spec, node: Any, found: set[str], seen: set[str]) -> None:
+def _components_reached(spec: Spec, node: Any, seen: set[str]) -> set[str]:
+    """The names of the component schemas ``node`` reaches, however deep."""
     if isinstance(node, list):
-        for item in node:
-            _reached(spec, item, found, seen)
-        return
+        return set().union(*(_components_reached(spec, item, seen) for item in node))
     if not isinstance(node, Mapping):
-        return
+        return set()
+    found: set[str] = set()
     reference = node.get("$ref")
-    if isinstance(reference, str):
-        if reference in seen:
-            return
+    if isinstance(reference, str) and reference not in seen:
         seen.add(reference)
         if reference.startswith("#/components/schemas/"):
-            found.add(class_name(reference.rsplit("/", 1)[1]))
+            found.add(reference.rsplit("/", 1)[1])
+        found |= _components_reached(spec, _resolve(spec, node), seen)
     for key in ("items", "additionalProperties", "allOf", "anyOf", "oneOf"):
-        _reached(spec, node.get(key), found, seen)
-    _reached(spec, list((node.get("properties") or {}).values()), found, seen)
-    if isinstance(reference, str):
-        _reached(spec, _resolve(spec, node), found, seen)
+        found |= _components_reached(spec, node.get(key), seen)
+    return found | _components_reached(spec, list((node.get("properties") or {}).values()), seen)
 
 
 def _changed_fields(old: dict[str, str], new: dict[str, str], says: str) -> Iterator[Break]:
@@ -1100,9 +1131,18 @@ def _status_breaks(released: Spec, current: Spec) -> Iterator[Break]:
             function = operation.split(".")[1]
             yield Break(
                 function,
-                f"operation {function} may now answer {', '.join(added)}, which the released "
-                f"SDK refuses as undocumented (it takes {', '.join(sorted(old[operation]))})",
+                f"operation {function} may now answer {_shown_statuses(added)}, which the "
+                f"released SDK refuses as undocumented (it takes "
+                f"{_shown_statuses(sorted(old[operation]))})",
             )
+
+
+def _shown_statuses(codes: list[str]) -> str:
+    if set(codes) == _EVERY_2XX:
+        return "any 2xx (2XX)"
+    if len(codes) > 5:  # what a 2XX added to one status
+        return f"{len(codes)} statuses from {codes[0]} to {codes[-1]}"
+    return ", ".join(codes) or "none"
 
 
 def _server_breaks(released: Spec, current: Spec) -> Iterator[Break]:

@@ -442,10 +442,14 @@ def load_spec() -> Spec:
     return document
 
 
-def breaks(change: Callable[[Spec], object]) -> list[Any]:
+def _changed(change: Callable[[Spec], object]) -> Spec:
     spec = copy.deepcopy(load_spec())
     change(spec)
-    result: list[Any] = sdk_surface.breaking_changes(load_spec(), spec)
+    return spec
+
+
+def breaks(change: Callable[[Spec], object]) -> list[Any]:
+    result: list[Any] = sdk_surface.breaking_changes(load_spec(), _changed(change))
     return result
 
 
@@ -1200,6 +1204,59 @@ def test_a_plain_field_made_an_enum_breaks_and_one_moved_behind_a_reference_does
     assert broken.name == "CreateSdkTokenRequest.callback_url"
     assert broken.what.endswith("is no longer a plain str")
     assert breaks(referenced) == []  # the generator writes str for it, as before
+
+
+def test_a_request_field_made_nullable_does_not_break_and_a_nested_one_made_an_enum_does() -> None:
+    """Review 31: a type list or anyOf with null was taken for a class; a field of an inline
+    object, or of a titled schema, was missed."""
+
+    def type_list(spec: Spec) -> None:
+        request_field(spec, "callback_url")["type"] = ["string", "null"]
+
+    def any_of(spec: Spec) -> None:
+        nullable = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+        request_schema(spec)["properties"]["callback_url"] = nullable
+
+    def with_options(spec: Spec) -> None:
+        options = {"type": "object", "properties": {"mode": {"type": "string"}}}
+        request_schema(spec)["properties"]["options"] = options
+
+    def mode_an_enum(spec: Spec) -> None:
+        with_options(spec)
+        request_schema(spec)["properties"]["options"]["properties"]["mode"]["enum"] = ["a"]
+
+    assert breaks(type_list) == []
+    assert breaks(any_of) == []
+    [broken] = judged(with_options, mode_an_enum)
+    assert broken == "CreateSdkTokenRequestOptions.mode"
+
+
+def test_a_2xx_range_is_every_2xx_status() -> None:
+    """Review 31: '2XX' was compared as a status of its own, so 2XX -> 200 broke."""
+    path, method = OPERATION
+
+    def ranged(spec: Spec) -> None:
+        responses = spec["paths"][path][method]["responses"]
+        responses["2XX"] = responses.pop("200")
+
+    assert sdk_surface.breaking_changes(_changed(ranged), load_spec()) == []
+    (broken,) = breaks(ranged)
+    assert "may now answer 99 statuses from 201 to 299" in broken.what
+
+
+def test_servers_on_an_operation_naming_the_base_url_break_nothing() -> None:
+    path = OPERATION[0]
+    base = tapti_ext.DEFAULT_BASE_URL
+    assert breaks(lambda spec: spec["paths"][path].update(servers=[{"url": base}])) == []
+
+
+def test_a_recursive_array_schema_is_read_without_a_crash() -> None:
+    def nested(spec: Spec) -> None:
+        schemas = spec["components"]["schemas"]
+        schemas["Nested"] = {"type": "array", "items": {"$ref": "#/components/schemas/Nested"}}
+        request_schema(spec)["properties"]["nested"] = {"$ref": "#/components/schemas/Nested"}
+
+    assert breaks(nested) == []
 
 
 @pytest.mark.parametrize(("format_", "now"), [("date-time", "datetime"), ("uuid", "UUID")])

@@ -270,9 +270,8 @@ class Spec:
 
     def _success(self, operation: Schema) -> tuple[int, Schema | None]:
         """The first 2xx the operation lists, else 200 (for ``2XX`` too), and its schema."""
-        responses = {
-            str(code).upper(): value for code, value in operation.get("responses", {}).items()
-        }
+        # "2XX" as the generator reads it: case-sensitive.
+        responses = {str(code): value for code, value in operation.get("responses", {}).items()}
         codes = sorted(int(code) for code in responses if code.isdigit())
         status = next((code for code in codes if 200 <= code < 300), None)
         response = self.resolve(responses.get("2XX" if status is None else str(status), {}))
