@@ -44,9 +44,11 @@ from typing import Any
 
 import yaml
 from packaging.version import InvalidVersion, Version
+from ruamel.yaml import YAMLError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sdk_surface import (  # a sibling script, not a package
+from description import load_description  # sibling scripts, not a package
+from sdk_surface import (
     Break,
     as_released_path_names,
     breaking_changes,
@@ -182,9 +184,10 @@ def require_release_recorded(root: Path, current: Version, released: Version) ->
 
 
 def load_yaml(path: Path) -> dict[str, Any]:
+    """The description as the generator reads it (``description``), JSON media types bare."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
+        document = load_description(path.read_text(encoding="utf-8"))
+    except YAMLError as exc:
         raise ToolFailedError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(document, dict):
         raise ToolFailedError(f"{path} is not an OpenAPI document")
@@ -227,7 +230,7 @@ class _Plain(yaml.SafeDumper):
 
 
 def _specs_for_optic(root: Path, scratch: Path) -> tuple[Path, Path]:
-    """Both specs as the generator reads them (PyYAML), written out plainly: Optic's YAML
+    """Both specs as the generator reads them (``load_yaml``), written out plainly: Optic's YAML
     reader applies no merge keys (``<<:``), so a field narrowed through one passed, and a
     refactor into anchors failed (probe 31). In the current one, path parameters bear their
     released names (``as_released_path_names``: Optic prints no checks for such a rename)."""

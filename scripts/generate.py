@@ -26,7 +26,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from enum_literals import SpecError, literal_module  # a sibling script, not a package
+from description import load_description  # sibling scripts, not a package
+from enum_literals import SpecError, literal_module
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi" / "tapti.yaml"
@@ -107,22 +108,9 @@ def to_httpx2(package: Path, bin_dir: Path) -> None:
 
 
 def spec_as_json() -> str:
-    """The spec as the JSON text the mock server reads (pyyaml is a dev tool, not a dependency).
-
-    YAML timestamps stay strings, as JSON and OpenAPI have them: an unquoted example such as
-    2026-01-01T00:00:00Z must reach the mock exactly as written, not as a datetime.
-    """
-    import yaml  # noqa: PLC0415 - only the generation needs it
-
-    class _Loader(yaml.SafeLoader):
-        pass
-
-    _Loader.yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-    # A SafeLoader subclass: no arbitrary objects are built.
-    document = yaml.load(SPEC.read_text(encoding="utf-8"), Loader=_Loader)
+    """The spec as the JSON text the mock server reads (no YAML reader at run time), read as
+    the generator reads it (``description``: YAML 1.2, timestamps as written)."""
+    document = load_description(SPEC.read_text(encoding="utf-8"))
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -36,6 +36,7 @@ import tapti_ext
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path("scripts/check_breaking.py")
 SURFACE = Path("scripts/sdk_surface.py")
+DESCRIPTION = Path("scripts/description.py")
 SPEC = Path("openapi/tapti.yaml")
 RELEASED = Path("openapi/released")
 OPERATION = ("/users/{id}/sdk-token", "post")
@@ -67,6 +68,7 @@ def repo(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "scripts" / "optic", copy / "scripts" / "optic")
     shutil.copyfile(ROOT / SCRIPT, copy / SCRIPT)
     shutil.copyfile(ROOT / SURFACE, copy / SURFACE)
+    shutil.copyfile(ROOT / DESCRIPTION, copy / DESCRIPTION)
     (copy / "tapti_ext").mkdir()
     set_version(copy, "0.1.0")
     (copy / "CHANGELOG.md").write_text(

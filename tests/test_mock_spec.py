@@ -163,6 +163,19 @@ def test_yaml_timestamps_stay_strings_in_the_json_copy(tmp_path: Path) -> None:
     }
 
 
+def test_the_json_copy_reads_yaml_as_the_generator_does(tmp_path: Path) -> None:
+    """YAML 1.2, as openapi-python-client's ruamel.yaml: PyYAML's 1.1 made the enum value the
+    generator keeps as "on" a true, which the mock then asked for (review 31)."""
+    generate = _generate_module()
+    source = tmp_path / "spec.yaml"
+    source.write_text("enum: [on, off, yes]\nmerged:\n  <<: {a: 1}\n  b: 2\n", encoding="utf-8")
+    generate.SPEC = source
+    assert json.loads(generate.spec_as_json()) == {
+        "enum": ["on", "off", "yes"],
+        "merged": {"a": 1, "b": 2},
+    }
+
+
 def test_the_mock_needs_neither_pyyaml_nor_the_generated_client() -> None:
     code = textwrap.dedent(
         """
