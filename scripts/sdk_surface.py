@@ -508,6 +508,8 @@ _EXACT_RULES = (
     "maxContains",
     "prefixItems",
     "if",
+    "then",
+    "else",
     "dependentRequired",
     "dependentSchemas",
     "propertyNames",

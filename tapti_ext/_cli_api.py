@@ -39,7 +39,7 @@ from ._cli import (
     write_out,
 )
 from ._constants import MAX_BODY_BYTES
-from .testing._spec import load_spec
+from .testing._spec import json_schema_of, load_spec
 
 __all__ = ["add_operations"]
 
@@ -116,7 +116,7 @@ def _spec_operations() -> dict[str, dict[str, Any]]:
                 continue  # the path's parameters, summary...
             raw = [*item.get("parameters", []), *operation.get("parameters", [])]
             body = spec.resolve(operation.get("requestBody", {}))
-            schema = body.get("content", {}).get("application/json", {}).get("schema")
+            schema = json_schema_of(body)
             found[_key(operation["operationId"])] = {
                 "summary": operation.get("summary") or "",
                 "route": f"{method.upper()} {template}",

@@ -181,7 +181,7 @@ def test_connection_refused_is_exit_1(unused_port: int) -> None:
     ],
     ids=["text", "json", "sigterm-text", "sigterm-json"],
 )
-def test_ctrl_c_during_a_call_exits_130_and_json_mode_still_prints_one_object(
+def test_an_interrupt_during_a_call_exits_130_or_143_and_json_mode_still_prints_one_object(
     json_mode: int, signum: signal.Signals
 ) -> None:
     """Interrupted while the API has not answered: 130 either way; with --json the script

@@ -356,6 +356,7 @@ def test_an_example_that_contradicts_its_schema_is_a_500_naming_it(
         # OpenAPI 3.1's (JSON Schema's) own: each went unchecked (probe 31).
         ({"type": "string", "not": {"pattern": "^http:"}}, ["https://a"], ["http://a"]),
         ({"type": "array", "contains": {"const": "X"}}, [["A", "X"]], [["A"], []]),
+        ({"type": "array", "contains": {"const": "X"}, "minContains": 0}, [[], ["A"]], []),
         (
             {
                 "type": "object",

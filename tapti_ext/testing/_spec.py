@@ -34,6 +34,7 @@ __all__ = [
     "Operation",
     "Route",
     "Spec",
+    "json_schema_of",
     "load_spec",
 ]
 
@@ -200,7 +201,7 @@ class Spec:
 
     def _operation(self, method: str, operation: Schema, item: Schema) -> Operation:
         body = self.resolve(operation.get("requestBody", {}))
-        body_schema = _json_schema(body)
+        body_schema = json_schema_of(body)
         reference = body_schema.get("$ref", "") if isinstance(body_schema, Mapping) else ""
         status, response_schema = self._success(operation)
         parameters = tuple(self._parameters(operation, item))
@@ -275,7 +276,7 @@ class Spec:
         codes = sorted(int(code) for code in responses if code.isdigit())
         status = next((code for code in codes if 200 <= code < 300), None)
         response = self.resolve(responses.get("2XX" if status is None else str(status), {}))
-        return status or 200, _json_schema(response)
+        return status or 200, json_schema_of(response)
 
     # --- validation -------------------------------------------------------------------------
 
@@ -381,8 +382,10 @@ class Spec:
             for index, item in enumerate(value):
                 self._check(items, item, f"{where}[{index}]", errors, depth + 1)
         wanted = schema.get("contains")
-        if wanted is not None and all(
-            self._errors_at(wanted, item, where, depth) for item in value
+        if (
+            wanted is not None
+            and schema.get("minContains") != 0
+            and all(self._errors_at(wanted, item, where, depth) for item in value)
         ):
             errors.append(_error(where, "must hold an item of the kind asked for here"))
 
@@ -519,7 +522,7 @@ def _with_siblings(schema: Any) -> Any:
     return {**kept, "allOf": [{"$ref": schema["$ref"]}, rules]}
 
 
-def _json_schema(holder: Schema) -> Schema | None:
+def json_schema_of(holder: Schema) -> Schema | None:
     """The schema of a request body's or a response's JSON content: its media type may carry
     parameters (``application/json; charset=utf-8``), which the generator reads as JSON too."""
     for media, content in (holder.get("content") or {}).items():
