@@ -668,10 +668,11 @@ def operation_servers(spec: Spec) -> dict[str, str]:
     """``tag.function`` -> the URL a path's or an operation's own ``servers`` sends it to. The
     generator ignores those: every call goes to the base URL, which the API no longer serves."""
     moved: dict[str, str] = {}
+    base = server_url(spec)
     for path, method, operation in _operations(spec):
         item = _resolve(spec, (spec.get("paths") or {}).get(path) or {})
         url = _first_url(operation.get("servers")) or _first_url(item.get("servers"))
-        if url and url != server_url(spec):  # the base URL again moves nothing
+        if url and url != base:  # the base URL again moves nothing
             moved[_entry(path, method, operation)] = url
     return moved
 

@@ -51,7 +51,16 @@ from ._portal_page import (
     error_page,
     portal_page,
 )
-from ._spec import Credentials, FieldError, Filter, Operation, Route, Spec, load_spec
+from ._spec import (
+    Credentials,
+    FieldError,
+    Filter,
+    Operation,
+    Route,
+    Spec,
+    is_json_media_type,
+    load_spec,
+)
 
 __all__ = ["MockTaptiServer", "RecordedRequest"]
 
@@ -204,12 +213,6 @@ def _loads(body: bytes) -> object:
     """JSON in UTF-8 without a byte-order mark, as RFC 8259 has systems exchange it: given
     bytes, json.loads would also read UTF-16 and UTF-32, which an API need not."""
     return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
-
-
-def _is_json_media_type(content_type: str | None) -> bool:
-    if content_type is None:
-        return False
-    return content_type.partition(";")[0].strip().lower() == _JSON
 
 
 def _masked_path(path: str) -> str:
@@ -1222,7 +1225,7 @@ def _take(queue: deque[_Scripted]) -> _Scripted | None:
 def _body_problem(operation: Operation, incoming: _Incoming) -> _Reply | None:
     if operation.body_schema is None or (not incoming.body and not operation.body_required):
         return None
-    if not _is_json_media_type(incoming.headers.get("Content-Type")):
+    if not is_json_media_type(incoming.headers.get("Content-Type")):
         return _NOT_JSON_TYPE
     if not incoming.body:
         return _EMPTY

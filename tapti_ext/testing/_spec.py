@@ -34,6 +34,7 @@ __all__ = [
     "Operation",
     "Route",
     "Spec",
+    "is_json_media_type",
     "json_schema_of",
     "load_spec",
 ]
@@ -522,11 +523,17 @@ def _with_siblings(schema: Any) -> Any:
     return {**kept, "allOf": [{"$ref": schema["$ref"]}, rules]}
 
 
+def is_json_media_type(media_type: str | None) -> bool:
+    """``application/json``, with or without parameters (``; charset=utf-8``), in any case: in
+    a request's ``Content-Type`` and in the description's content keys alike."""
+    return media_type is not None and media_type.partition(";")[0].strip().lower() == _JSON
+
+
 def json_schema_of(holder: Schema) -> Schema | None:
     """The schema of a request body's or a response's JSON content: its media type may carry
     parameters (``application/json; charset=utf-8``), which the generator reads as JSON too."""
     for media, content in (holder.get("content") or {}).items():
-        if str(media).partition(";")[0].strip().lower() == _JSON and isinstance(content, Mapping):
+        if is_json_media_type(str(media)) and isinstance(content, Mapping):
             schema: Schema | None = content.get("schema")
             return schema
     return None
