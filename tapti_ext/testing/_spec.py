@@ -350,14 +350,7 @@ class Spec:
         names = set(schema.get("properties", {}))
         for part in schema.get("allOf", []):
             resolved = self.resolve(_with_siblings(part))
-            if (
-                not isinstance(resolved, Mapping)
-                or {
-                    "additionalProperties",
-                    "unevaluatedProperties",
-                }
-                & resolved.keys()
-            ):
+            if not isinstance(resolved, Mapping) or _OPENS_A_PART & resolved.keys():
                 return None
             more = self._evaluated(resolved, depth + 1)
             if more is None:
@@ -486,6 +479,8 @@ def load_spec() -> Spec:
 
 # --- helpers -----------------------------------------------------------------------------------
 
+# A part holding one of these may evaluate properties it does not name.
+_OPENS_A_PART: Final = frozenset({"additionalProperties", "unevaluatedProperties"})
 # Keywords that say something of a schema but refuse no value.
 _ANNOTATIONS: Final = frozenset(
     {
