@@ -16,6 +16,10 @@ where four promises are kept:
 It also sends a request's head together with its body (``_outgoing``): one segment, not two,
 and runs TLS itself (``_tls``), so that what a TLS layer holds is seen too.
 
+The main thread reads, and waits for a retry or a name lookup, in slices of half a second
+(``_SIGNAL_SLICE``): CPython holds a signal that lands just before a blocking system call until
+the call ends, and only the main thread runs signal handlers.
+
 The system's name lookup takes no timeout (glibc retries a dead nameserver for 5 s a try), so
 the sync backend looks a host name up in a thread of its own, waiting only for the time left,
 and connects to the addresses found (the async backends' lookups are cancellable already).
@@ -69,6 +73,7 @@ __all__ = [
     "generation",
     "keep_inherited",
     "main_thread_id",
+    "wait_for",
 ]
 
 # The most one write may hand the socket: a slow reader then costs at most one slice past the
@@ -84,6 +89,11 @@ _WRITE_SLICE: Final = 64 * 1024
 _LARGE_READ: Final = 512 * 1024
 # A socket timeout fires after its time; earlier than this before it, a TimeoutError is not one.
 _EARLY: Final = 0.005
+# CPython runs a signal's handler in the main thread, between two bytecodes: a signal landing
+# after the last check and before a blocking system call starts waits for that call to end (a
+# Ctrl-C or SIGTERM held for a read's whole timeout, the CLI's 30 s). So the main thread blocks
+# at most this long at a time; other threads run no handler, and block for the whole time.
+_SIGNAL_SLICE: Final = 0.5
 # How an answer waiting unread is looked at: a peek that does not wait (no such flag on
 # Windows: there, none is looked for), of enough bytes to read a status line's class.
 _DONTWAIT: Final = getattr(socket, "MSG_DONTWAIT", 0)
@@ -141,6 +151,26 @@ def _read_timed_out(
     if tunnelling:
         raise httpcore2.ConnectTimeout("the proxy did not answer CONNECT") from exc
     raise exc
+
+
+def _unchain_the_slice(exc: BaseException) -> None:
+    """A pending handler's exception, raised as httpcore2 turned a slice's socket timeout into
+    its own: that timeout (a ``TimeoutError`` with no ``errno``) leaves the program's chain, as
+    the program never saw it."""
+    context = exc.__context__
+    if exc.__cause__ is None and isinstance(context, TimeoutError) and context.errno is None:
+        exc.__context__ = context.__context__
+
+
+def wait_for(event: threading.Event, seconds: float) -> bool:
+    """``event.wait(seconds)``; in the main thread, in slices (``_SIGNAL_SLICE``)."""
+    if threading.get_ident() != main_thread_id:
+        return event.wait(seconds)
+    end = time.monotonic() + seconds
+    while not event.wait(min(max(end - time.monotonic(), 0.0), _SIGNAL_SLICE)):
+        if time.monotonic() >= end:
+            return False
+    return True
 
 
 def _pass_on_program_error(
@@ -418,7 +448,7 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
         timeout, tunnelling = _read_bound(attempt, timeout)
         started, asked = time.monotonic(), self._asking(max_bytes, attempt)
         try:
-            data: bytes = self._inner.read(asked, timeout)
+            data = self._read_in_slices(asked, timeout)
         except httpcore2.TimeoutException as exc:
             self._note_cut(attempt)
             _read_timed_out(exc, started, timeout, tunnelling=tunnelling)
@@ -432,6 +462,35 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
                 self._note_cut(attempt)
             attempt.saw(data)
         return data
+
+    def _read_in_slices(self, asked: int, timeout: float | None) -> bytes:
+        """``self._inner.read(asked, timeout)``; in the main thread, in slices (``_SIGNAL_SLICE``).
+        A slice's own timeout reads on; the read's own, and any other error, leave as they came.
+        Each slice's outcome is judged outside its ``except``, where a pending handler may run
+        with no SDK exception in its chain."""
+        if threading.get_ident() != main_thread_id or (
+            timeout is not None and timeout <= _SIGNAL_SLICE
+        ):
+            data: bytes = self._inner.read(asked, timeout)
+            return data
+        end = None if timeout is None else time.monotonic() + timeout
+        piece = _SIGNAL_SLICE
+        while True:
+            started = time.monotonic()
+            try:
+                data = self._inner.read(asked, piece)
+            except httpcore2.TimeoutException as exc:
+                timed_out = exc
+            except BaseException as exc:
+                if time.monotonic() - started + _EARLY >= piece:
+                    _unchain_the_slice(exc)
+                raise
+            else:
+                return data
+            left = None if end is None else end - time.monotonic()
+            if (left is not None and left <= 0.0) or time.monotonic() - started + _EARLY < piece:
+                raise timed_out  # the read's own timeout, or the program's (_read_timed_out)
+            piece = _SIGNAL_SLICE if left is None else min(left, _SIGNAL_SLICE)
 
     def _send(self, buffer: bytes, timeout: float | None) -> None:
         view = memoryview(buffer)
@@ -478,7 +537,7 @@ def _addresses(host: str, port: int, timeout: float | None) -> list[str]:
     if timeout is None or is_ip(host):
         return [host]
     lookup = _lookup(host, port)
-    if not lookup.done.wait(timeout):
+    if not wait_for(lookup.done, timeout):
         raise httpcore2.ConnectTimeout(f"looking up {host} took longer than the time left")
     found = lookup.found
     if isinstance(found, Exception):

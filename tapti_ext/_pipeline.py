@@ -626,7 +626,7 @@ def _core_chunks(answer: httpcore2.Response, call: Call[Any]) -> Iterator[bytes]
 
 def _sleep(wake: threading.Event, seconds: float) -> bool:
     """Wait ``seconds``; ``True`` when woken early because the client was closed."""
-    return wake.wait(seconds)
+    return _network.wait_for(wake, seconds)
 
 
 class AsyncPipeline(_Base[httpx2.AsyncClient]):

@@ -866,3 +866,72 @@ def test_a_programs_timeout_while_connecting_is_not_taken_for_a_dead_address(
     assert_chain_unchanged(info.value)  # not chained to the ConnectTimeout it caused
     assert_no_local_holds_the_key(info.value)
     assert server.attempts == 0  # neither the next address nor a retry
+
+
+# --- a signal CPython could not show the main thread at once ----------------------------------
+
+
+class ProgramStopped(BaseException):
+    """What the program's own signal handler raises (a SIGTERM handler's exit, say)."""
+
+
+def signalled_in_this_thread(first: Handler, after: float = 0.0) -> Handler:
+    """Play ``first``, wait ``after`` seconds, then raise ``SIGUSR1`` in the server's own thread.
+
+    CPython's C handler runs in that thread and only marks the signal pending; the Python handler
+    waits for the main thread's next bytecode. A main thread blocked in a system call is not
+    woken: the state a signal leaves when it lands in the few instructions between the main
+    thread's last check and the call's start (the CLI's Ctrl-C, lost until the answer came).
+    """
+
+    def handler(connection: socket.socket, server: Server) -> None:
+        first(connection, server)
+        server.pause(after)
+        signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)
+        server.pause(FOREVER)
+
+    return handler
+
+
+def quiet(_: socket.socket, __: Server) -> None:
+    """Say nothing yet (``signalled_in_this_thread`` waits after it)."""
+
+
+@contextlib.contextmanager
+def sigusr1_raising(exception: BaseException) -> Iterator[None]:
+    def handler(signum: int, frame: object) -> None:
+        raise exception
+
+    previous = signal.signal(signal.SIGUSR1, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+
+
+@pytest.mark.parametrize(
+    ("first", "waiting_in"),
+    [(quiet, "the read of the answer"), (respond(503, DOWN, retry_after("8")), "the retry wait")],
+    ids=["read", "retry-wait"],
+)
+def test_a_pending_signal_reaches_the_main_threads_call_within_half_a_second(
+    serve: Callable[..., Server], first: Handler, waiting_in: str
+) -> None:
+    """The main thread waits in slices of at most half a second (``_network.wait_slice``), so a
+    pending signal's handler runs within one instead of after the read's whole timeout or the
+    whole retry wait (10 s and 8 s here). The bound is a liveness check with a wide margin,
+    not a speed goal."""
+    server = serve(signalled_in_this_thread(first, after=0.5))
+    stopped = ProgramStopped("the program's handler")
+    with (
+        Tapti(api_key=API_KEY, base_url=server.url, allow_insecure_http=True, timeout=10) as tapti,
+        sigusr1_raising(stopped),
+    ):
+        started = time.monotonic()
+        with pytest.raises(ProgramStopped) as info:
+            tapti.user("alice").create_sdk_token(**CALL)
+        seconds = time.monotonic() - started
+    assert info.value is stopped
+    assert seconds < 4.0, f"the handler waited {seconds:.1f} s, for {waiting_in} to end"
+    assert_chain_unchanged(info.value)  # no slice's timeout in it, though one was being handled
+    assert_no_local_holds_the_key(info.value)
