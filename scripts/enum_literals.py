@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from typing import Any, Final
+from typing import Any
 
-from sdk_surface import class_name  # a sibling script: the generator's naming rules
+from sdk_surface import EVERY_2XX, class_name, key_headers  # a sibling script: one reading
 
 HEADER = '''"""Names from openapi/tapti.yaml: platform and scope names as ``Literal`` types (a
 misspelt name fails type checking), the header that carries the API key, and the operations.
@@ -88,9 +88,6 @@ def literal_module(spec: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-_EVERY_2XX: Final = list(range(200, 300))
-
-
 def documented_operations(spec: Mapping[str, Any]) -> Iterator[tuple[str, str, list[int]]]:
     """Each operation in the spec's order: method, path template, the 2xx statuses it lists.
     ``2XX`` lists them all, as the generated parser reads it (``default`` lists none)."""
@@ -99,20 +96,21 @@ def documented_operations(spec: Mapping[str, Any]) -> Iterator[tuple[str, str, l
             if isinstance(operation, Mapping) and "responses" in operation:
                 codes = [str(code) for code in operation["responses"]]
                 if "2XX" in codes:  # as the generator reads it: case-sensitive
-                    yield method.upper(), template, _EVERY_2XX
+                    yield method.upper(), template, sorted(map(int, EVERY_2XX))
                     continue
                 success = sorted({int(c) for c in codes if c.isdigit() and c.startswith("2")})
                 yield method.upper(), template, success
 
 
 def _statuses(success: list[int]) -> str:
-    return "tuple(range(200, 300))" if success == _EVERY_2XX else repr(tuple(success))
+    every = {str(status) for status in success} == EVERY_2XX
+    return "tuple(range(200, 300))" if every else repr(tuple(success))
 
 
 def api_key_header(spec: Mapping[str, Any]) -> str:
     """The header of the apiKey scheme the operations require: the SDK holds one key, so there
     must be exactly one such header (lower case, as HTTP/2 sends names)."""
-    headers = sorted(set(_key_headers(spec)))
+    headers = sorted(name for name, place in key_headers(spec) if place == "header")
     if len(headers) != 1:
         found = ", ".join(headers) or "none"
         raise SpecError(
@@ -123,17 +121,3 @@ def api_key_header(spec: Mapping[str, Any]) -> str:
     if not header.isascii() or not header.replace("-", "").replace("_", "").isalnum():
         raise SpecError(f"the apiKey header name {header!r} is not a plain HTTP header name")
     return header
-
-
-def _key_headers(spec: Mapping[str, Any]) -> Iterator[str]:
-    schemes = spec.get("components", {}).get("securitySchemes", {})
-    default = spec.get("security") or []
-    for item in spec.get("paths", {}).values():
-        for operation in item.values():
-            if not isinstance(operation, Mapping) or "responses" not in operation:
-                continue  # path-level parameters, summary, servers
-            for requirement in operation.get("security", default):
-                for name in requirement:
-                    scheme = schemes.get(name, {})
-                    if scheme.get("type") == "apiKey" and scheme.get("in") == "header":
-                        yield str(scheme["name"]).lower()

@@ -399,7 +399,7 @@ def closed_models(spec: Spec) -> set[str]:
 
 
 # What the generator reads a 2XX range as (its HTTPStatusPattern, case-sensitive): every 2xx.
-_EVERY_2XX: Final = frozenset(str(code) for code in range(200, 300))
+EVERY_2XX: Final = frozenset(str(code) for code in range(200, 300))
 
 
 def success_statuses(spec: Spec) -> dict[str, set[str]]:
@@ -408,7 +408,7 @@ def success_statuses(spec: Spec) -> dict[str, set[str]]:
     for path, method, operation in _operations(spec):
         codes = {str(code) for code in operation.get("responses") or {}}
         listed = {code for code in codes if code.startswith("2") and code.isdigit()}
-        found[_entry(path, method, operation)] = set(_EVERY_2XX) if "2XX" in codes else listed
+        found[_entry(path, method, operation)] = set(EVERY_2XX) if "2XX" in codes else listed
     return found
 
 
@@ -1141,7 +1141,7 @@ def _status_breaks(released: Spec, current: Spec) -> Iterator[Break]:
 
 
 def _shown_statuses(codes: list[str]) -> str:
-    if set(codes) == _EVERY_2XX:
+    if set(codes) == EVERY_2XX:
         return "any 2xx (2XX)"
     if len(codes) > 5:  # what a 2XX added to one status
         return f"{len(codes)} statuses from {codes[0]} to {codes[-1]}"
