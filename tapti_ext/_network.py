@@ -16,9 +16,10 @@ where four promises are kept:
 It also sends a request's head together with its body (``_outgoing``): one segment, not two,
 and runs TLS itself (``_tls``), so that what a TLS layer holds is seen too.
 
-The main thread reads, and waits for a retry or a name lookup, in slices of half a second
-(``_SIGNAL_SLICE``): CPython holds a signal that lands just before a blocking system call until
-the call ends, and only the main thread runs signal handlers.
+The main thread waits for the socket before each read (``_RawStream``), and for a retry or a
+name lookup (``wait_for``), in slices of half a second (``_SIGNAL_SLICE``): CPython holds a
+signal that lands just before a blocking system call until the call ends, and only the main
+thread runs signal handlers.
 
 The system's name lookup takes no timeout (glibc retries a dead nameserver for 5 s a try), so
 the sync backend looks a host name up in a thread of its own, waiting only for the time left,
@@ -52,8 +53,11 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import math
 import os
+import select
 import socket
+import ssl
 import threading
 import time
 import weakref
@@ -153,23 +157,14 @@ def _read_timed_out(
     raise exc
 
 
-def _unchain_the_slice(exc: BaseException) -> None:
-    """A pending handler's exception, raised as httpcore2 turned a slice's socket timeout into
-    its own: that timeout (a ``TimeoutError`` with no ``errno``) leaves the program's chain, as
-    the program never saw it."""
-    context = exc.__context__
-    if exc.__cause__ is None and isinstance(context, TimeoutError) and context.errno is None:
-        exc.__context__ = context.__context__
-
-
 def wait_for(event: threading.Event, seconds: float) -> bool:
     """``event.wait(seconds)``; in the main thread, in slices (``_SIGNAL_SLICE``)."""
-    if threading.get_ident() != main_thread_id:
+    if threading.get_ident() != main_thread_id or not seconds > _SIGNAL_SLICE:
         return event.wait(seconds)
     end = time.monotonic() + seconds
-    while not event.wait(min(max(end - time.monotonic(), 0.0), _SIGNAL_SLICE)):
+    while not event.wait(min(end - time.monotonic(), _SIGNAL_SLICE)):  # <= 0: a look, no wait
         if time.monotonic() >= end:
-            return False
+            return event.is_set()
     return True
 
 
@@ -300,6 +295,65 @@ def _past(left: int) -> int:
     above the cap, less than all; never exactly ``left``, as a read that ends an answer full
     costs the connection (``holds_more``)."""
     return left + 1 if left < _LARGE_READ else min(_LARGE_READ, left - 1)
+
+
+class _RawStream(httpcore2.NetworkStream):
+    """httpcore2's sync stream, beneath the SDK's TLS layer (``_tls``). In the main thread a
+    read first waits for the socket in slices (``_SIGNAL_SLICE``): a slice that ends with
+    nothing to read raises nothing, so a pending handler runs outside any exception of the
+    SDK's, and a ``TimeoutError`` is still the program's or the read's own."""
+
+    def __init__(self, inner: httpcore2.NetworkStream) -> None:
+        self._inner = inner
+        self._poller: Any = None  # made at the first wait; False where no poll() exists
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if threading.get_ident() == main_thread_id:
+            self._wait_readable(timeout)
+        return self._inner.read(max_bytes, timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, timeout)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore2.NetworkStream:
+        return self._inner.start_tls(ssl_context, server_hostname, timeout)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+    def _wait_readable(self, timeout: float | None) -> None:
+        """Return once the socket has something for a read (bytes, its end or an error, which
+        the read then meets); raise ``ReadTimeout`` once ``timeout`` is up."""
+        if self._poller is None:
+            self._poller = _poller_of(self._inner.get_extra_info("socket"))
+        if self._poller is False:
+            return
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = _SIGNAL_SLICE if end is None else min(end - time.monotonic(), _SIGNAL_SLICE)
+            if self._poller.poll(max(math.ceil(left * 1000), 0)):
+                return
+            if end is not None and time.monotonic() >= end:
+                raise httpcore2.ReadTimeout("timed out")
+
+
+def _poller_of(sock: Any) -> Any:
+    """A ``select.poll`` watching ``sock`` for bytes; ``False`` without one (Windows, eventlet's
+    green ``select``): reads there wait in one piece, as before."""
+    poll = getattr(select, "poll", None)
+    if poll is None or sock is None:
+        return False
+    poller = poll()
+    poller.register(sock, select.POLLIN)
+    return poller
 
 
 class _Discardable:
@@ -448,7 +502,7 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
         timeout, tunnelling = _read_bound(attempt, timeout)
         started, asked = time.monotonic(), self._asking(max_bytes, attempt)
         try:
-            data = self._read_in_slices(asked, timeout)
+            data: bytes = self._inner.read(asked, timeout)
         except httpcore2.TimeoutException as exc:
             self._note_cut(attempt)
             _read_timed_out(exc, started, timeout, tunnelling=tunnelling)
@@ -462,35 +516,6 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
                 self._note_cut(attempt)
             attempt.saw(data)
         return data
-
-    def _read_in_slices(self, asked: int, timeout: float | None) -> bytes:
-        """``self._inner.read(asked, timeout)``; in the main thread, in slices (``_SIGNAL_SLICE``).
-        A slice's own timeout reads on; the read's own, and any other error, leave as they came.
-        Each slice's outcome is judged outside its ``except``, where a pending handler may run
-        with no SDK exception in its chain."""
-        if threading.get_ident() != main_thread_id or (
-            timeout is not None and timeout <= _SIGNAL_SLICE
-        ):
-            data: bytes = self._inner.read(asked, timeout)
-            return data
-        end = None if timeout is None else time.monotonic() + timeout
-        piece = _SIGNAL_SLICE
-        while True:
-            started = time.monotonic()
-            try:
-                data = self._inner.read(asked, piece)
-            except httpcore2.TimeoutException as exc:
-                timed_out = exc
-            except BaseException as exc:
-                if time.monotonic() - started + _EARLY >= piece:
-                    _unchain_the_slice(exc)
-                raise
-            else:
-                return data
-            left = None if end is None else end - time.monotonic()
-            if (left is not None and left <= 0.0) or time.monotonic() - started + _EARLY < piece:
-                raise timed_out  # the read's own timeout, or the program's (_read_timed_out)
-            piece = _SIGNAL_SLICE if left is None else min(left, _SIGNAL_SLICE)
 
     def _send(self, buffer: bytes, timeout: float | None) -> None:
         view = memoryview(buffer)
@@ -659,7 +684,7 @@ class TrackingBackend(httpcore2.NetworkBackend):
                     _pass_on_program_error(exc)
                 failure = exc
                 continue
-            stream = _Stream(inner, self.handshake)
+            stream = _Stream(_RawStream(inner), self.handshake)
             self.streams.add(stream)
             _opened(stream)
             if self._closed:  # the client was closed while this connected

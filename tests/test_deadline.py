@@ -909,6 +909,20 @@ def sigusr1_raising(exception: BaseException) -> Iterator[None]:
         signal.signal(signal.SIGUSR1, previous)
 
 
+def stopped_within(tapti: Tapti, stopped: BaseException, waiting_in: str) -> None:
+    """The call ends with the program's ``stopped``, as raised, well before the wait it was
+    pending in would have ended. The bound is a liveness check with a wide margin, not a speed
+    goal: without the slices the handler waits for that whole wait (8 s or 10 s here)."""
+    started = time.monotonic()
+    with sigusr1_raising(stopped), pytest.raises(ProgramStopped) as info:
+        tapti.user("alice").create_sdk_token(**CALL)
+    seconds = time.monotonic() - started
+    assert info.value is stopped
+    assert seconds < 4.0, f"the handler waited {seconds:.1f} s, for {waiting_in} to end"
+    assert_chain_unchanged(info.value)  # no timeout of the SDK's in it
+    assert_no_local_holds_the_key(info.value)
+
+
 @pytest.mark.parametrize(
     ("first", "waiting_in"),
     [(quiet, "the read of the answer"), (respond(503, DOWN, retry_after("8")), "the retry wait")],
@@ -917,21 +931,51 @@ def sigusr1_raising(exception: BaseException) -> Iterator[None]:
 def test_a_pending_signal_reaches_the_main_threads_call_within_half_a_second(
     serve: Callable[..., Server], first: Handler, waiting_in: str
 ) -> None:
-    """The main thread waits in slices of at most half a second (``_network.wait_slice``), so a
-    pending signal's handler runs within one instead of after the read's whole timeout or the
-    whole retry wait (10 s and 8 s here). The bound is a liveness check with a wide margin,
-    not a speed goal."""
+    """The main thread waits for the socket, and for a retry, in slices of at most half a second
+    (``_network._SIGNAL_SLICE``), so a pending signal's handler runs within one."""
     server = serve(signalled_in_this_thread(first, after=0.5))
     stopped = ProgramStopped("the program's handler")
+    with Tapti(api_key=API_KEY, base_url=server.url, allow_insecure_http=True, timeout=10) as tapti:
+        stopped_within(tapti, stopped, waiting_in)
+
+
+def test_a_pending_signal_reaches_a_call_waiting_for_a_name_lookup(
+    serve: Callable[..., Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same while the main thread waits for the lookup thread, which raises the signal."""
+    server = serve(OK)
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == SLOW_NAME:  # in the lookup thread
+            time.sleep(0.5)
+            signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)
+            time.sleep(8.0)
+            host = "127.0.0.1"
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    without_proxy_variables(monkeypatch)
+    url = server.url.replace("127.0.0.1", SLOW_NAME)
+    stopped = ProgramStopped("the program's handler")
+    with Tapti(api_key=API_KEY, base_url=url, allow_insecure_http=True, timeout=10) as tapti:
+        stopped_within(tapti, stopped, "the name lookup")
+
+
+@pytest.mark.parametrize("at", [0.497, 0.5005, 1.003], ids=["before", "after", "second"])
+def test_a_programs_timeout_at_a_slices_end_is_the_programs(
+    serve: Callable[..., Server], at: float
+) -> None:
+    """A ``SIGALRM`` handler's own ``TimeoutError`` near the end of a slice of the main thread's
+    wait comes out as raised, and ends the call: a slice raises nothing when it ends, so nothing
+    tells a program's timeout from the slice's by the time that passed (review 32)."""
+    server = serve(answers_after(2.0))
+    alarm = TimeoutError("the program's alarm")
     with (
         Tapti(api_key=API_KEY, base_url=server.url, allow_insecure_http=True, timeout=10) as tapti,
-        sigusr1_raising(stopped),
+        alarm_raising(alarm, at),
+        pytest.raises(TimeoutError) as info,
     ):
-        started = time.monotonic()
-        with pytest.raises(ProgramStopped) as info:
-            tapti.user("alice").create_sdk_token(**CALL)
-        seconds = time.monotonic() - started
-    assert info.value is stopped
-    assert seconds < 4.0, f"the handler waited {seconds:.1f} s, for {waiting_in} to end"
-    assert_chain_unchanged(info.value)  # no slice's timeout in it, though one was being handled
-    assert_no_local_holds_the_key(info.value)
+        tapti.user("alice").create_sdk_token(**CALL)
+    assert info.value is alarm
+    assert_chain_unchanged(info.value)
