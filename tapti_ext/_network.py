@@ -159,7 +159,9 @@ def _read_timed_out(
 
 def wait_for(event: threading.Event, seconds: float) -> bool:
     """``event.wait(seconds)``; in the main thread, in slices (``_SIGNAL_SLICE``)."""
-    if threading.get_ident() != main_thread_id or not seconds > _SIGNAL_SLICE:
+    if not seconds > 0.0:  # a NaN too: gevent's Event would wait for ever
+        return event.is_set()
+    if threading.get_ident() != main_thread_id or seconds <= _SIGNAL_SLICE:
         return event.wait(seconds)
     end = time.monotonic() + seconds
     while not event.wait(min(end - time.monotonic(), _SIGNAL_SLICE)):  # <= 0: a look, no wait
@@ -342,14 +344,17 @@ class _RawStream(httpcore2.NetworkStream):
             if self._poller.poll(max(math.ceil(left * 1000), 0)):
                 return
             if end is not None and time.monotonic() >= end:
-                raise httpcore2.ReadTimeout("timed out")
+                # Chained as the socket's own timeout is, in the threads that read in one piece.
+                raise httpcore2.ReadTimeout("timed out") from TimeoutError("timed out")
 
 
 def _poller_of(sock: Any) -> Any:
-    """A ``select.poll`` watching ``sock`` for bytes; ``False`` without one (Windows, eventlet's
-    green ``select``): reads there wait in one piece, as before."""
+    """A ``select.poll`` watching ``sock`` for bytes; ``False`` (reads wait in one piece, as
+    before) without one (Windows, eventlet's ``select``), for a closed socket (the read says
+    so), and for a green socket (gevent's, eventlet's): the system's ``poll`` would stop every
+    green thread, which with threading unpatched all seem to be the main thread."""
     poll = getattr(select, "poll", None)
-    if poll is None or sock is None:
+    if poll is None or type(sock).__module__ != "socket" or sock.fileno() < 0:
         return False
     poller = poll()
     poller.register(sock, select.POLLIN)

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Self
 
+import httpcore2
 import httpx2
 import pytest
 from _frames import chain_frames
@@ -979,3 +980,15 @@ def test_a_programs_timeout_at_a_slices_end_is_the_programs(
         tapti.user("alice").create_sdk_token(**CALL)
     assert info.value is alarm
     assert_chain_unchanged(info.value)
+
+
+def test_the_main_threads_wait_on_a_closed_socket_is_the_reads_error() -> None:
+    """A socket closed under the stream (another thread closing it during a TLS handshake):
+    the read meets it as in every other thread, ``ReadError``, not ``poll``'s ``ValueError``
+    for descriptor -1 (review 33)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        inner = httpcore2.SyncBackend().connect_tcp("127.0.0.1", port, timeout=5.0)
+        inner.get_extra_info("socket").close()
+        with pytest.raises(httpcore2.ReadError):
+            _network._RawStream(inner).read(100, 1.0)

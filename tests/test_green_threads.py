@@ -136,3 +136,44 @@ def test_a_green_socket_in_use_is_shut_down_by_close() -> None:
         reader.join(5)
         assert read == [b""]  # woken by the shutdown, not by a timeout
         assert ours.fileno() == -1  # and closed as the read left it
+
+
+SOCKET_ONLY = textwrap.dedent(
+    """
+    from gevent import monkey
+    monkey.patch_socket()  # threading unpatched: every greenlet runs in the main thread
+    import gevent
+    from gevent.server import StreamServer
+    from tapti_ext import InternalServerError, Tapti
+
+    def answer(sock, address):
+        while sock.recv(65536):
+            gevent.sleep(0.1)
+            sock.sendall(b"HTTP/1.1 500 Oops\\r\\nContent-Type: application/json\\r\\n"
+                         b"Content-Length: 2\\r\\n\\r\\n{}")
+
+    server = StreamServer(("127.0.0.1", 0), answer)
+    server.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    with Tapti(api_key="k", base_url=url, allow_insecure_http=True, timeout=3, max_retries=0) as t:
+        try:
+            t.user("u").create_sdk_token(platforms="youtube", scopes="profile_read",
+                                         callback_url="https://app.example/cb",
+                                         redirect_url="https://app.example/done")
+        except InternalServerError:
+            print("answered")
+    """
+)
+
+
+def test_green_sockets_with_threading_unpatched_wait_cooperatively(tmp_path: Path) -> None:
+    """``patch_socket()`` alone (grequests patches so): every greenlet has the main thread's id,
+    and the main thread's wait for an answer (``_network._RawStream``) must not use the
+    system's ``poll`` on a green socket, which stops every greenlet: the server in the same
+    process never answered, and the call timed out (review 33)."""
+    script = tmp_path / "socket_only.py"
+    script.write_text(SOCKET_ONLY, encoding="utf-8")
+    argv = [sys.executable, str(script)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "answered", done.stderr[-3000:]
