@@ -57,7 +57,6 @@ import math
 import os
 import select
 import socket
-import ssl
 import threading
 import time
 import weakref
@@ -303,7 +302,8 @@ class _RawStream(httpcore2.NetworkStream):
     """httpcore2's sync stream, beneath the SDK's TLS layer (``_tls``). In the main thread a
     read first waits for the socket in slices (``_SIGNAL_SLICE``): a slice that ends with
     nothing to read raises nothing, so a pending handler runs outside any exception of the
-    SDK's, and a ``TimeoutError`` is still the program's or the read's own."""
+    SDK's, and a ``TimeoutError`` is still the program's or the read's own. No ``start_tls``:
+    TLS is ``_tls``'s, over this stream."""
 
     def __init__(self, inner: httpcore2.NetworkStream) -> None:
         self._inner = inner
@@ -319,14 +319,6 @@ class _RawStream(httpcore2.NetworkStream):
 
     def close(self) -> None:
         self._inner.close()
-
-    def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore2.NetworkStream:
-        return self._inner.start_tls(ssl_context, server_hostname, timeout)
 
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
