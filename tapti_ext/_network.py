@@ -539,6 +539,7 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
 
         timeout = _bounded(timeout, httpcore2.ConnectTimeout)
         _tunnelled()
+        self._enter(httpcore2.ConnectError)  # a close() meanwhile shuts it down, as a read
         try:
             self._inner = TlsStream.start(self._inner, ssl_context, server_hostname, timeout)
         except httpcore2.ConnectError as exc:
@@ -548,6 +549,8 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
         except BaseException as exc:
             _note_chain(exc)
             raise
+        finally:
+            self._leave()
         return self
 
 

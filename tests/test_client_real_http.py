@@ -513,6 +513,35 @@ def test_close_from_another_thread_ends_calls_in_flight_without_touching_freed_s
     assert failures == []
 
 
+def test_close_from_another_thread_ends_a_tls_handshake_at_once() -> None:
+    """A call in another thread shaking hands with a server that never answers its hello:
+    close() shuts its connection down, as it does a read's (review 33). Before, it closed the
+    descriptor under the handshake, which waited out its 5 s and could read a socket the
+    process had given that number meanwhile."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        url = f"https://127.0.0.1:{listener.getsockname()[1]}"
+        tapti = Tapti(api_key=API_KEY, base_url=url, max_retries=0, timeout=30)
+        ended: list[tuple[BaseException, float]] = []
+
+        def call() -> None:
+            began = time.monotonic()
+            try:
+                tapti.user("u1").create_sdk_token(**CALL)
+            except BaseException as exc:  # the class is asserted below
+                ended.append((exc, time.monotonic() - began))
+
+        caller = threading.Thread(target=call, daemon=True)
+        caller.start()
+        connection, _ = listener.accept()  # the hello comes, and no answer
+        with connection:
+            time.sleep(0.3)
+            tapti.close()
+            caller.join(10)
+    [(error, seconds)] = ended
+    assert isinstance(error, TaptiError), repr(error)
+    assert seconds < 2.5, f"the handshake ended {seconds:.1f} s in"
+
+
 def _half_a_success(connection: socket.socket, server: DeadlineServer) -> None:
     head, body = response_bytes(200)
     connection.sendall(head + body[:10])
