@@ -299,19 +299,20 @@ def _past(left: int) -> int:
 
 
 class _RawStream(httpcore2.NetworkStream):
-    """httpcore2's sync stream, beneath the SDK's TLS layer (``_tls``). In the main thread a
-    read first waits for the socket in slices (``_SIGNAL_SLICE``): a slice that ends with
-    nothing to read raises nothing, so a pending handler runs outside any exception of the
-    SDK's, and a ``TimeoutError`` is still the program's or the read's own. No ``start_tls``:
-    TLS is ``_tls``'s, over this stream."""
+    """httpcore2's sync stream, beneath the SDK's TLS layer (``_tls``), for the main thread's
+    connections only (its pool is its own: ``Pipeline._own_pool``): other threads run no
+    signal handler, and their streams are not wrapped. A read first waits for the socket in
+    slices (``_SIGNAL_SLICE``): a slice that ends with nothing to read raises nothing, so a
+    pending handler runs outside any exception of the SDK's, and a ``TimeoutError`` is still
+    the program's or the read's own. No ``start_tls``: TLS is ``_tls``'s, over this stream."""
 
     def __init__(self, inner: httpcore2.NetworkStream) -> None:
         self._inner = inner
-        self._poller: Any = None  # made at the first wait; False where no poll() exists
+        self._poller = _poller_of(inner.get_extra_info("socket"))
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        if threading.get_ident() == main_thread_id:
-            self._wait_readable(timeout)
+        if self._poller is not None:
+            self._wait_readable(self._poller, timeout)
         return self._inner.read(max_bytes, timeout)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
@@ -323,17 +324,14 @@ class _RawStream(httpcore2.NetworkStream):
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
 
-    def _wait_readable(self, timeout: float | None) -> None:
+    @staticmethod
+    def _wait_readable(poller: Any, timeout: float | None) -> None:
         """Return once the socket has something for a read (bytes, its end or an error, which
         the read then meets); raise ``ReadTimeout`` once ``timeout`` is up."""
-        if self._poller is None:
-            self._poller = _poller_of(self._inner.get_extra_info("socket"))
-        if self._poller is False:
-            return
         end = None if timeout is None else time.monotonic() + timeout
         while True:
             left = _SIGNAL_SLICE if end is None else min(end - time.monotonic(), _SIGNAL_SLICE)
-            if self._poller.poll(max(math.ceil(left * 1000), 0)):
+            if poller.poll(max(math.ceil(left * 1000), 0)):
                 return
             if end is not None and time.monotonic() >= end:
                 # Chained as the socket's own timeout is, in the threads that read in one piece.
@@ -341,13 +339,13 @@ class _RawStream(httpcore2.NetworkStream):
 
 
 def _poller_of(sock: Any) -> Any:
-    """A ``select.poll`` watching ``sock`` for bytes; ``False`` (reads wait in one piece, as
+    """A ``select.poll`` watching ``sock`` for bytes; ``None`` (reads wait in one piece, as
     before) without one (Windows, eventlet's ``select``), for a closed socket (the read says
     so), and for a green socket (gevent's, eventlet's): the system's ``poll`` would stop every
     green thread, which with threading unpatched all seem to be the main thread."""
     poll = getattr(select, "poll", None)
     if poll is None or type(sock).__module__ != "socket" or sock.fileno() < 0:
-        return False
+        return None
     poller = poll()
     poller.register(sock, select.POLLIN)
     return poller
@@ -684,7 +682,9 @@ class TrackingBackend(httpcore2.NetworkBackend):
                     _pass_on_program_error(exc)
                 failure = exc
                 continue
-            stream = _Stream(_RawStream(inner), self.handshake)
+            if threading.get_ident() == main_thread_id:
+                inner = _RawStream(inner)
+            stream = _Stream(inner, self.handshake)
             self.streams.add(stream)
             _opened(stream)
             if self._closed:  # the client was closed while this connected

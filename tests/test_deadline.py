@@ -542,17 +542,26 @@ def without_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> None:
 @contextlib.contextmanager
 def alarm_raising(exception: BaseException, after: float) -> Iterator[None]:
     """The program's own ``SIGALRM`` handler raising ``exception`` ``after`` seconds in."""
+    with handler_raising(signal.SIGALRM, exception):
+        signal.setitimer(signal.ITIMER_REAL, after)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+@contextlib.contextmanager
+def handler_raising(signum: signal.Signals, exception: BaseException) -> Iterator[None]:
+    """The program's own handler of ``signum``, raising ``exception``."""
 
     def handler(signum: int, frame: object) -> None:
         raise exception
 
-    previous = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, after)
+    previous = signal.signal(signum, handler)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.signal(signum, previous)
 
 
 def assert_chain_unchanged(exception: BaseException) -> None:
@@ -898,24 +907,12 @@ def quiet(_: socket.socket, __: Server) -> None:
     """Say nothing yet (``signalled_in_this_thread`` waits after it)."""
 
 
-@contextlib.contextmanager
-def sigusr1_raising(exception: BaseException) -> Iterator[None]:
-    def handler(signum: int, frame: object) -> None:
-        raise exception
-
-    previous = signal.signal(signal.SIGUSR1, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGUSR1, previous)
-
-
 def stopped_within(tapti: Tapti, stopped: BaseException, waiting_in: str) -> None:
     """The call ends with the program's ``stopped``, as raised, well before the wait it was
     pending in would have ended. The bound is a liveness check with a wide margin, not a speed
     goal: without the slices the handler waits for that whole wait (8 s or 10 s here)."""
     started = time.monotonic()
-    with sigusr1_raising(stopped), pytest.raises(ProgramStopped) as info:
+    with handler_raising(signal.SIGUSR1, stopped), pytest.raises(ProgramStopped) as info:
         tapti.user("alice").create_sdk_token(**CALL)
     seconds = time.monotonic() - started
     assert info.value is stopped
