@@ -102,9 +102,12 @@ class _Tls:
     def __init__(self, inner: Any, context: ssl.SSLContext, server_hostname: str | None) -> None:
         self._inner = inner
         self._incoming, self._outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-        self.ssl_object = context.wrap_bio(
-            self._incoming, self._outgoing, server_hostname=server_hostname
-        )
+        try:
+            self.ssl_object = context.wrap_bio(
+                self._incoming, self._outgoing, server_hostname=server_hostname
+            )
+        except ValueError as exc:  # a server name ``ssl`` refuses (empty, a leading dot, bad IDNA)
+            raise httpcore2.ConnectError(str(exc)) from exc
         self.records = _Records()
         self._failed: httpcore2.ReadError | None = None  # found while reading ahead
         self._ended = False  # a read met the end: close_notify, an EOF or an error
@@ -288,12 +291,7 @@ class TlsStream(_Tls, httpcore2.NetworkStream):
                 stream._took(inner.read(_RAW_READ, _left(end)))
             stream._flush(_left(end))
             stream._settled = True
-        except (
-            ssl.SSLError,
-            ValueError,
-            httpcore2.NetworkError,
-            httpcore2.TimeoutException,
-        ) as exc:
+        except (ssl.SSLError, httpcore2.NetworkError, httpcore2.TimeoutException) as exc:
             inner.close()
             raise _handshake_failed(exc) from _cause(exc)
         except BaseException:  # an interrupt mid-handshake: the socket is closed now, not later
@@ -350,12 +348,7 @@ class AsyncTlsStream(_Tls, httpcore2.AsyncNetworkStream):
                 stream._took(await inner.read(_RAW_READ, _left(end)))
             await stream._flush(_left(end))
             stream._settled = True
-        except (
-            ssl.SSLError,
-            ValueError,
-            httpcore2.NetworkError,
-            httpcore2.TimeoutException,
-        ) as exc:
+        except (ssl.SSLError, httpcore2.NetworkError, httpcore2.TimeoutException) as exc:
             await inner.aclose()
             raise _handshake_failed(exc) from _cause(exc)
         except BaseException:  # cancelled mid-handshake: nothing else would close the socket

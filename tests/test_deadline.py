@@ -989,3 +989,24 @@ def test_the_main_threads_wait_on_a_closed_socket_is_the_reads_error() -> None:
         inner.get_extra_info("socket").close()
         with pytest.raises(httpcore2.ReadError):
             _network._RawStream(inner).read(100, 1.0)
+
+
+@pytest.mark.parametrize("raised", [ValueError, UnicodeError], ids=lambda kind: kind.__name__)
+def test_a_programs_value_error_during_a_tls_handshake_is_the_programs(
+    raised: type[ValueError],
+) -> None:
+    """A ``SIGALRM`` handler raising a ``ValueError`` while the main thread waits for the
+    server's TLS hello: it comes out as raised, as a ``TimeoutError`` does. The handshake turned
+    every ``ValueError`` into ``APIConnectionError``, for the ``ssl`` module's refusal of a
+    server name, which only making the TLS object raises (review 33)."""
+    alarm = raised("the program's alarm")
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        url = f"https://127.0.0.1:{listener.getsockname()[1]}"
+        with (
+            Tapti(api_key=API_KEY, base_url=url, max_retries=0, timeout=10) as tapti,
+            alarm_raising(alarm, 0.5),
+            pytest.raises(raised) as info,
+        ):
+            tapti.user("alice").create_sdk_token(**CALL)  # the hello waits in the backlog
+    assert info.value is alarm
+    assert_chain_unchanged(info.value)

@@ -930,3 +930,20 @@ def test_a_connection_with_tls_output_unsent_is_not_reused(ca: trustme.CA) -> No
     assert not stream.holds_more()
     stream._outgoing.write(b"a handshake message")
     assert stream.holds_more()
+
+
+@pytest.mark.parametrize("server_name", ["", ".localhost"])
+def test_a_server_name_ssl_refuses_is_a_connect_error_and_closes_the_socket(
+    server_name: str,
+) -> None:
+    """``ssl`` refuses some server names only when the TLS object is made (a ``ValueError``):
+    that is the connection's failure, chained to it, and the raw socket is closed at once."""
+    from tapti_ext._tls import TlsStream  # noqa: PLC0415  (the layer itself, under test)
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        raw = httpcore2.SyncBackend().connect_tcp("127.0.0.1", port, timeout=5.0)
+        with pytest.raises(httpcore2.ConnectError) as info:
+            TlsStream.start(raw, ssl.create_default_context(), server_name, 5.0)
+    assert isinstance(info.value.__cause__, ValueError)
+    assert raw.get_extra_info("socket").fileno() == -1
