@@ -538,10 +538,11 @@ class _Stream(_Discardable, httpcore2.NetworkStream):
         timeout = _bounded(timeout, httpcore2.ConnectTimeout)
         _tunnelled()
         self._enter(httpcore2.ConnectError)  # a close() meanwhile shuts it down, as a read
+        started = time.monotonic()
         try:
             self._inner = TlsStream.start(self._inner, ssl_context, server_hostname, timeout)
-        except httpcore2.ConnectError as exc:
-            _pass_on_program_error(exc)
+        except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
+            _pass_on_program_error(exc, started, timeout)
             _note_chain(exc)
             raise
         except BaseException as exc:
@@ -766,7 +767,14 @@ class _AsyncStream(_Discardable, httpcore2.AsyncNetworkStream):
 
         timeout = _bounded(timeout, httpcore2.ConnectTimeout)
         _tunnelled()
-        self._inner = await AsyncTlsStream.start(self._inner, ssl_context, server_hostname, timeout)
+        started = time.monotonic()
+        try:
+            self._inner = await AsyncTlsStream.start(
+                self._inner, ssl_context, server_hostname, timeout
+            )
+        except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
+            _pass_on_program_error(exc, started, timeout)
+            raise
         return self
 
 

@@ -27,6 +27,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import textwrap
@@ -1010,3 +1011,70 @@ def test_a_programs_value_error_during_a_tls_handshake_is_the_programs(
             tapti.user("alice").create_sdk_token(**CALL)  # the hello waits in the backlog
     assert info.value is alarm
     assert_chain_unchanged(info.value)
+
+
+class HandshakeRead:
+    """A raw stream whose first read ends after ``after`` seconds with httpcore2's
+    ``ReadTimeout`` caused by ``cause``: what httpcore2 makes of a ``TimeoutError`` raised inside
+    its ``recv``, by the socket's own timeout or by a program's signal handler landing there."""
+
+    def __init__(self, cause: TimeoutError, after: float = 0.0) -> None:
+        self.cause, self.after, self.closed = cause, after, False
+
+    def _read(self) -> bytes:
+        time.sleep(self.after)
+        raise httpcore2.ReadTimeout(str(self.cause)) from self.cause
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._read()
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        pass  # the hello, which no answer comes for
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class AsyncHandshakeRead(HandshakeRead):
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # type: ignore[override]
+        return self._read()
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # type: ignore[override]
+        pass
+
+    async def aclose(self) -> None:
+        self.close()
+
+
+def _start_tls(kind: str, inner: HandshakeRead, timeout: float) -> None:
+    context = ssl.create_default_context()
+    if kind == "sync":
+        _network._Stream(inner, ()).start_tls(context, "localhost", timeout)
+    else:
+        stream = _network._AsyncStream(inner, ())
+        asyncio.run(stream.start_tls(context, "localhost", timeout))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_programs_timeout_during_a_tls_handshake_is_the_programs(kind: str) -> None:
+    """A ``TimeoutError`` a program's signal handler raises inside the handshake's raw read,
+    long before the handshake's time is up: the program's, as raised, not the SDK's connect
+    timeout, which was retried and the call went on to return a token (probe 34)."""
+    alarm = TimeoutError("the program's alarm")
+    inner = (HandshakeRead if kind == "sync" else AsyncHandshakeRead)(alarm)
+    with pytest.raises(TimeoutError) as info:
+        _start_tls(kind, inner, 5.0)
+    assert info.value is alarm
+    assert_chain_unchanged(info.value)
+    assert inner.closed
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_handshakes_own_timeout_stays_a_connect_timeout(kind: str) -> None:
+    """The socket's own ``TimeoutError`` (no errno either) once the handshake's time is up."""
+    own = TimeoutError("timed out")
+    inner = (HandshakeRead if kind == "sync" else AsyncHandshakeRead)(own, after=0.2)
+    with pytest.raises(httpcore2.ConnectTimeout) as info:
+        _start_tls(kind, inner, 0.2)
+    assert info.value.__cause__ is own
+    assert inner.closed
