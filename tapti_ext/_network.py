@@ -193,6 +193,7 @@ def _pass_on_program_error(
         raise cause
     finally:  # as the program raised it, not chained to httpcore2's error (itself caused by it)
         cause.__cause__, cause.__context__, cause.__suppress_context__ = chain
+        _note_chain(cause)  # from any caller, which may not note what leaves its except clause
 
 
 def _note_chain(exc: BaseException) -> None:

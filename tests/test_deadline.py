@@ -1078,3 +1078,28 @@ def test_a_handshakes_own_timeout_stays_a_connect_timeout(kind: str) -> None:
         _start_tls(kind, inner, 0.2)
     assert info.value.__cause__ is own
     assert inner.closed
+
+
+@pytest.mark.parametrize(
+    "alarm",
+    [TimeoutError("the program's alarm"), ConnectionResetError("the program's alarm")],
+    ids=lambda alarm: type(alarm).__name__,
+)
+def test_a_programs_error_inside_a_handshakes_recv_leaves_the_call_as_raised(
+    alarm: OSError, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole client, the main thread reading in one piece (as on Windows or with green
+    sockets), so the handler raises inside the handshake's ``recv``: the program's exception
+    leaves the call with its chain as raised. httpcore2's pool re-raises it ``from None``,
+    and the handshake showed the attempt no chain to give back (review 35)."""
+    monkeypatch.setattr(_network, "_poller_of", lambda sock: None)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        url = f"https://127.0.0.1:{listener.getsockname()[1]}"
+        with (
+            Tapti(api_key=API_KEY, base_url=url, max_retries=0, timeout=10) as tapti,
+            alarm_raising(alarm, 0.3),
+            pytest.raises(OSError) as info,
+        ):
+            tapti.user("alice").create_sdk_token(**CALL)  # no answer to the hello
+    assert info.value is alarm
+    assert_chain_unchanged(info.value)
