@@ -45,7 +45,7 @@ from ._errors import (
     status_error_from_response,
 )
 from ._inputs import MAX_TIMEOUT_SECONDS, Timeout
-from ._masking import NestingError, masked
+from ._masking import ShapeError, masked
 from ._names import API_KEY_HEADER, OPERATIONS
 
 __all__ = [
@@ -399,6 +399,8 @@ def check_operation_request(spec: dict[str, Any]) -> None:
     """What a generated ``_get_kwargs`` made for ``tapti.call`` that ``request_parts`` cannot
     send as asked: a part it does not know (cookies), or a header parameter the SDK sets
     (``Host``: its own would go beside it). The wrapper's own operation has neither."""
+    if not isinstance(spec.get("method"), str) or "url" not in spec:  # a url's type: _target's
+        raise InvalidInputError("this operation's request has no method (a str) or no url")
     unsent = sorted(part for part in spec.keys() - _GENERATED_KWARGS if spec[part])
     if unsent:  # an optional cookie parameter not given leaves "cookies": {}, nothing to send
         raise InvalidInputError(
@@ -1025,7 +1027,7 @@ def model_from(
         return masked(build(), key=secret)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
         detail = f"missing field {exc}" if isinstance(exc, KeyError) else type(exc).__name__
-        if isinstance(exc, NestingError):  # its message is the SDK's own, quoting nothing
+        if isinstance(exc, ShapeError):  # its message is the SDK's own, quoting nothing
             detail = str(exc)
         raise APIResponseValidationError(
             f"response body is not a valid {what} ({detail})",

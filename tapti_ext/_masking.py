@@ -25,11 +25,21 @@ from tapti_api_client.types import Unset
 from ._constants import MASK
 from ._errors import MAX_NESTING, masked_url, without_secret
 
-__all__ = ["NestingError", "is_masked", "masked"]
+__all__ = ["FieldTypeError", "NestingError", "ShapeError", "is_masked", "masked"]
 
 _T = TypeVar("_T")
 _MISSING: Final = object()  # a field a hand-built model leaves unset
 _LEAVES: Final = frozenset({str, int, float, bool, type(None)})  # nothing to mask below
+# The annotations a field's value is checked against, by name: what JSON gives (an int is a
+# number too). A field annotated otherwise (a model, a list, an enum) is its parser's to judge.
+_SCALARS: Final = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "None": (type(None),),
+    "Unset": (Unset,),
+}
 
 
 def _secret_name(name: object) -> bool:
@@ -41,12 +51,26 @@ def _secret_field(name: str) -> bool:
     return name != "additional_properties" and _secret_name(name)
 
 
-class NestingError(ValueError):
+class ShapeError(ValueError):
+    """A parsed answer the SDK refuses; the message is the SDK's own and quotes no value."""
+
+
+class NestingError(ShapeError):
     """An answer nests deeper than ``MAX_NESTING``: no answer of this API, and its repr could
     not be printed (each level costs the repr stack frames)."""
 
     def __init__(self) -> None:
         super().__init__(f"nested deeper than {MAX_NESTING} levels")
+
+
+class FieldTypeError(ShapeError):
+    """A field holds what its annotation does not allow. The generated ``from_dict`` takes
+    whatever the body holds, so ``{"oauth_portal_url": 5}`` reached ``tapti.call``'s caller as a
+    model whose ``str`` field was an int (probe 35)."""
+
+    def __init__(self, kind: type, name: str, value: object, allowed: tuple[type, ...]) -> None:
+        wanted = " or ".join(allowed_kind.__name__ for allowed_kind in allowed)
+        super().__init__(f"{kind.__name__}.{name} holds {type(value).__name__}, not {wanted}")
 
 
 def masked(value: _T, secret: bool = False, depth: int = 0, key: str = "") -> _T:
@@ -62,8 +86,10 @@ def masked(value: _T, secret: bool = False, depth: int = 0, key: str = "") -> _T
         raise NestingError
     fields = _model_fields(kind)
     if fields is not None:
-        for name, secret_name in fields:
+        for name, secret_name, allowed in fields:
             child = getattr(value, name, _MISSING)
+            if allowed and not _fits(child, allowed):
+                raise FieldTypeError(_unmasked(kind), name, child, allowed)
             if child is not _MISSING and type(child) not in _LEAVES:
                 new = masked(child, secret or secret_name, depth + 1, key)
                 if key and new and name == "additional_properties":
@@ -103,11 +129,30 @@ def is_masked(value: object) -> bool:
 
 
 @cache
-def _model_fields(kind: type) -> tuple[tuple[str, bool], ...] | None:
-    """A model's fields, each with whether its name says it holds a token; None: no model."""
+def _model_fields(kind: type) -> tuple[tuple[str, bool, tuple[type, ...]], ...] | None:
+    """A model's fields, each with whether its name says it holds a token and the classes its
+    annotation allows (empty: not checked here); None: no model."""
     if not attrs.has(kind):
         return None
-    return tuple((field.name, _secret_field(field.name)) for field in attrs.fields(_unmasked(kind)))
+    return tuple(
+        (field.name, _secret_field(field.name), _allowed(field.type))
+        for field in attrs.fields(_unmasked(kind))
+    )
+
+
+def _allowed(annotation: object) -> tuple[type, ...]:
+    """What ``str``, ``int | None``, ``None | str | Unset``... allow; empty for any other."""
+    if not isinstance(annotation, str):  # a class, or ``str | None`` as an object
+        annotation = getattr(annotation, "__name__", None) or str(annotation)
+    kinds = [_SCALARS.get(name.strip()) for name in annotation.split("|")]
+    return () if None in kinds else tuple(kind for group in kinds if group for kind in group)
+
+
+def _fits(value: object, allowed: tuple[type, ...]) -> bool:
+    # A missing field is a hand-built model's; JSON's true is no number.
+    if value is _MISSING:
+        return True
+    return isinstance(value, allowed) and (type(value) is not bool or bool in allowed)
 
 
 def _unmasked(cls: type) -> type:

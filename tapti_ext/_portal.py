@@ -54,7 +54,7 @@ from ._inputs import (
     redirect_problem,
     refuse_plain_http,
 )
-from ._masking import NestingError, is_masked, masked
+from ._masking import ShapeError, is_masked, masked
 
 __all__ = [
     "APIResponse",
@@ -216,8 +216,8 @@ class SdkToken:
         if not is_masked(response):  # a parsed answer is already
             try:
                 response = masked(response)
-            except NestingError as exc:  # a stored answer, given by hand
-                raise InvalidInputError(f"response is {exc}") from None
+            except ShapeError as exc:  # a stored answer, given by hand
+                raise InvalidInputError(f"response: {exc}") from None
         fields = zip(
             self.__slots__, (query, oauth_portal_url, platforms, response, scopes), strict=True
         )

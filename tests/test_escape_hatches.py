@@ -14,6 +14,7 @@ import json
 import pickle
 import threading
 import traceback
+import types
 from collections.abc import Callable, Iterator
 from http import cookiejar
 from importlib import resources
@@ -411,10 +412,21 @@ def test_call_raises_typed_errors(server: MockTaptiServer) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"<html>not json</html>", b"[]", b"{}", b'{"sdk_token": "tok"}'],
-    ids=["html", "array", "empty-object", "old-shape"],
+    [
+        b"<html>not json</html>",
+        b"[]",
+        b"{}",
+        b'{"sdk_token": "tok"}',
+        b'{"oauth_portal_url": 5}',
+        b'{"oauth_portal_url": null}',
+        b'{"oauth_portal_url": true}',
+        b'{"oauth_portal_url": {"url": ["https://p.example?sdk_token=t"]}}',
+    ],
+    ids=["html", "array", "empty-object", "old-shape", "int", "null", "bool", "object"],
 )
 def test_call_turns_a_misshapen_2xx_into_a_validation_error(body: bytes) -> None:
+    """The generated ``from_dict`` takes a field's value whatever it is: ``tapti.call`` gave a
+    model whose ``oauth_portal_url: str`` held an int, None or a dict (probe 35)."""
     transport = httpx2.MockTransport(lambda request: httpx2.Response(200, content=body))
     with httpx2.Client(transport=transport) as http:
         tapti = Tapti(api_key="k", http_client=http, max_retries=0)
@@ -422,6 +434,30 @@ def test_call_turns_a_misshapen_2xx_into_a_validation_error(body: bytes) -> None
             tapti.call(operation, "u1", body=BODY)
         with pytest.raises(APIResponseValidationError):
             tapti.user("u1").create_sdk_token(**CALL)
+
+
+@pytest.mark.parametrize(
+    "request_spec",
+    [{"method": "get"}, {"method": 5, "url": "/x"}, {"url": "/x"}],
+    ids=["no-url", "int-method", "no-method"],
+)
+def test_call_refuses_an_operation_whose_request_has_no_method_or_url(
+    request_spec: dict[str, object],
+) -> None:
+    """A hand-made operation module: a ``KeyError`` or ``AttributeError`` reached the caller
+    raw (probe 35), where every other bad shape of its request is ``InvalidInputError``."""
+    hand_made = types.ModuleType("hand_made")
+    hand_made._get_kwargs = lambda: dict(request_spec)  # type: ignore[attr-defined]
+    hand_made._parse_response = operation._parse_response  # type: ignore[attr-defined]
+    sent: list[httpx2.Request] = []
+    transport = httpx2.MockTransport(lambda request: sent.append(request) or httpx2.Response(200))
+    with (
+        httpx2.Client(transport=transport) as http,
+        Tapti(api_key="k", http_client=http) as tapti,
+        pytest.raises(InvalidInputError, match=r"no method .* or no url"),
+    ):
+        tapti.call(hand_made)  # type: ignore[call-overload]
+    assert sent == []
 
 
 def test_raw_gets_retries_and_typed_errors(server: MockTaptiServer) -> None:
