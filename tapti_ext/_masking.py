@@ -20,7 +20,7 @@ from functools import cache
 from typing import Any, Final, SupportsIndex, TypeVar, cast
 
 import attrs
-from tapti_api_client.types import Unset
+from tapti_api_client.types import UNSET, Unset
 
 from ._constants import MASK
 from ._errors import MAX_NESTING, masked_url, without_secret
@@ -69,8 +69,12 @@ class FieldTypeError(ShapeError):
     model whose ``str`` field was an int (probe 35)."""
 
     def __init__(self, kind: type, name: str, value: object, allowed: tuple[type, ...]) -> None:
-        wanted = " or ".join(allowed_kind.__name__ for allowed_kind in allowed)
-        super().__init__(f"{kind.__name__}.{name} holds {type(value).__name__}, not {wanted}")
+        wanted = " or ".join(_type_name(allowed_kind) for allowed_kind in allowed)
+        super().__init__(f"{kind.__name__}.{name} holds {_type_name(type(value))}, not {wanted}")
+
+
+def _type_name(kind: type) -> str:
+    return "null" if kind is type(None) else kind.__name__
 
 
 def masked(value: _T, secret: bool = False, depth: int = 0, key: str = "") -> _T:
@@ -88,8 +92,13 @@ def masked(value: _T, secret: bool = False, depth: int = 0, key: str = "") -> _T
     if fields is not None:
         for name, secret_name, allowed in fields:
             child = getattr(value, name, _MISSING)
-            if allowed and not _fits(child, allowed):
-                raise FieldTypeError(_unmasked(kind), name, child, allowed)
+            if allowed and child is not _MISSING:
+                fitted = _as_annotated(child, allowed)
+                if fitted is _MISSING:
+                    raise FieldTypeError(_unmasked(kind), name, child, allowed)
+                if fitted is not child:
+                    object.__setattr__(value, name, fitted)
+                    child = fitted
             if child is not _MISSING and type(child) not in _LEAVES:
                 new = masked(child, secret or secret_name, depth + 1, key)
                 if key and new and name == "additional_properties":
@@ -141,18 +150,28 @@ def _model_fields(kind: type) -> tuple[tuple[str, bool, tuple[type, ...]], ...] 
 
 
 def _allowed(annotation: object) -> tuple[type, ...]:
-    """What ``str``, ``int | None``, ``None | str | Unset``... allow; empty for any other."""
+    """What ``str``, ``int | None``, ``None | str | Unset``... allow; empty for any other, and
+    for none at all (attrs says ``None`` of a field declared without one)."""
+    if annotation is None:
+        return ()
     if not isinstance(annotation, str):  # a class, or ``str | None`` as an object
         annotation = getattr(annotation, "__name__", None) or str(annotation)
     kinds = [_SCALARS.get(name.strip()) for name in annotation.split("|")]
     return () if None in kinds else tuple(kind for group in kinds if group for kind in group)
 
 
-def _fits(value: object, allowed: tuple[type, ...]) -> bool:
-    # A missing field is a hand-built model's; JSON's true is no number.
-    if value is _MISSING:
-        return True
-    return isinstance(value, allowed) and (type(value) is not bool or bool in allowed)
+def _as_annotated(value: object, allowed: tuple[type, ...]) -> object:
+    """``value`` as its field's annotation allows it, or ``_MISSING``: it allows no such value.
+    JSON's ``true`` is no number. Two readings follow the spec's meaning: ``5.0`` is an integer
+    (JSON Schema's, as the mock judges it), and ``null`` in an optional field that may not be
+    null is the field left out, so a newer server's null never fails a call."""
+    if isinstance(value, allowed) and (type(value) is not bool or bool in allowed):
+        return value
+    if type(value) is float and int in allowed and value.is_integer():
+        return int(value)
+    if value is None and Unset in allowed:
+        return UNSET
+    return _MISSING
 
 
 def _unmasked(cls: type) -> type:

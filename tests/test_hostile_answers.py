@@ -23,6 +23,7 @@ import attrs
 import httpx2
 import pytest
 from tapti_api_client.api.users import create_sdk_token as operation
+from tapti_api_client.types import UNSET
 from test_deadline import Server, serve
 from test_escape_hatches import BODY, CALL
 from test_tracing import Traced, spans
@@ -36,7 +37,7 @@ from tapti_ext import (
     Tapti,
     TaptiError,
 )
-from tapti_ext._masking import masked
+from tapti_ext._masking import FieldTypeError, masked
 
 __all__ = ["serve", "spans"]  # the fixtures, imported for pytest
 
@@ -772,3 +773,69 @@ def test_an_sdk_token_in_an_answers_head_is_masked_in_messages_and_logs(
     response = getattr(caught.value, "response", None)  # a status error's, and its repr
     if response is not None:
         assert TOKEN not in f"{response!r} {response.reason_phrase} {response.extensions}"
+
+
+def _one_field_model(annotation: object) -> type:
+    """A model as the generator writes one, its one field annotated ``annotation`` (a string,
+    as under ``from __future__ import annotations``; None: declared without one)."""
+    return attrs.make_class("Answer", {"field": attrs.field(type=annotation)})
+
+
+@pytest.mark.parametrize(
+    ("annotation", "value", "kept"),
+    [
+        ("str", "text", "text"),
+        ("float", 5, 5),  # a JSON number may be written without a point
+        ("int", 5.0, 5),  # JSON Schema's integer, as the mock judges it: read as an int
+        ("str | Unset", None, UNSET),  # null in an optional non-nullable field: left out
+        ("None | str | Unset", None, None),
+        ("list[str]", 5, 5),  # not scalars only: the generated parser's to judge
+        ("Platform", "no-such-platform", "no-such-platform"),
+        (None, 5, 5),  # no annotation at all (attrs.field() alone, attr.ib())
+    ],
+)
+def test_a_value_its_annotation_allows_is_kept_as_json_means_it(
+    annotation: object, value: object, kept: object
+) -> None:
+    answer = masked(_one_field_model(annotation)(value))
+    assert answer.field == kept
+    assert type(answer.field) is type(kept)
+
+
+@pytest.mark.parametrize(
+    ("annotation", "value", "message"),
+    [
+        ("str", 5, "Answer.field holds int, not str"),
+        ("str", None, "Answer.field holds null, not str"),
+        ("int", True, "Answer.field holds bool, not int"),  # JSON's true is no number
+        ("int", 5.5, "Answer.field holds float, not int"),
+        ("int | None", "5", "Answer.field holds str, not int or null"),
+        ("bool | Unset", {"a": 1}, "Answer.field holds dict, not bool or Unset"),
+    ],
+)
+def test_a_value_its_annotation_refuses_is_named_with_both_types(
+    annotation: str, value: object, message: str
+) -> None:
+    with pytest.raises(FieldTypeError) as caught:
+        masked(_one_field_model(annotation)(value))
+    assert str(caught.value) == message
+
+
+def test_a_stored_answer_holding_a_mistyped_field_is_refused_by_sdk_token() -> None:
+    stored = attrs.make_class(
+        "Stored", {"oauth_portal_url": attrs.field(type="str"), "ttl": attrs.field(type="int")}
+    )
+    with pytest.raises(InvalidInputError, match=r"^response: Stored\.ttl holds str, not int$"):
+        SdkToken(URL, "youtube", "profile_read", response=stored(URL, "soon"))
+
+
+def test_a_mistyped_field_through_tapti_call_names_it() -> None:
+    body = json.dumps({"oauth_portal_url": 5}).encode()
+    transport = httpx2.MockTransport(lambda request: httpx2.Response(200, content=body))
+    with (
+        httpx2.Client(transport=transport) as http,
+        Tapti(api_key=KEY, http_client=http, max_retries=0) as tapti,
+        pytest.raises(APIResponseValidationError) as caught,
+    ):
+        tapti.call(operation, "u1", body=BODY)
+    assert "(CreateSdkTokenResponse.oauth_portal_url holds int, not str)" in str(caught.value)
