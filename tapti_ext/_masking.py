@@ -69,12 +69,29 @@ class FieldTypeError(ShapeError):
     model whose ``str`` field was an int (probe 35)."""
 
     def __init__(self, kind: type, name: str, value: object, allowed: tuple[type, ...]) -> None:
-        wanted = " or ".join(_type_name(allowed_kind) for allowed_kind in allowed)
-        super().__init__(f"{kind.__name__}.{name} holds {_type_name(type(value))}, not {wanted}")
+        # In JSON's words, the answer's own (a command-line user reads them too).
+        wanted = [
+            _JSON_TYPES[allowed_kind] for allowed_kind in allowed if allowed_kind is not Unset
+        ]
+        if "number" in wanted:
+            wanted.remove("integer")  # a number may be written as one
+        held = next((said for json, said in _JSON_TYPES.items() if isinstance(value, json)), "")
+        super().__init__(
+            f"{kind.__name__}.{name} holds {held or 'another type'}, "
+            f"not {' or '.join(wanted) or 'a value'}"
+        )
 
 
-def _type_name(kind: type) -> str:
-    return "null" if kind is type(None) else kind.__name__
+# The first class an answer's value is an instance of names its JSON type (a bool is an int).
+_JSON_TYPES: Final[dict[type, str]] = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    type(None): "null",
+    dict: "object",
+    list: "array",
+}
 
 
 def masked(value: _T, secret: bool = False, depth: int = 0, key: str = "") -> _T:

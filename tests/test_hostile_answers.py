@@ -805,12 +805,13 @@ def test_a_value_its_annotation_allows_is_kept_as_json_means_it(
 @pytest.mark.parametrize(
     ("annotation", "value", "message"),
     [
-        ("str", 5, "Answer.field holds int, not str"),
-        ("str", None, "Answer.field holds null, not str"),
-        ("int", True, "Answer.field holds bool, not int"),  # JSON's true is no number
-        ("int", 5.5, "Answer.field holds float, not int"),
-        ("int | None", "5", "Answer.field holds str, not int or null"),
-        ("bool | Unset", {"a": 1}, "Answer.field holds dict, not bool or Unset"),
+        ("str", 5, "Answer.field holds integer, not string"),
+        ("str", None, "Answer.field holds null, not string"),
+        ("int", True, "Answer.field holds boolean, not integer"),  # JSON's true is no number
+        ("int", 5.5, "Answer.field holds number, not integer"),
+        ("int | None", "5", "Answer.field holds string, not integer or null"),
+        ("bool | Unset", {"a": 1}, "Answer.field holds object, not boolean"),
+        ("float", [1], "Answer.field holds array, not number"),
     ],
 )
 def test_a_value_its_annotation_refuses_is_named_with_both_types(
@@ -825,7 +826,8 @@ def test_a_stored_answer_holding_a_mistyped_field_is_refused_by_sdk_token() -> N
     stored = attrs.make_class(
         "Stored", {"oauth_portal_url": attrs.field(type="str"), "ttl": attrs.field(type="int")}
     )
-    with pytest.raises(InvalidInputError, match=r"^response: Stored\.ttl holds str, not int$"):
+    said = r"^response: Stored\.ttl holds string, not integer$"
+    with pytest.raises(InvalidInputError, match=said):
         SdkToken(URL, "youtube", "profile_read", response=stored(URL, "soon"))
 
 
@@ -838,4 +840,5 @@ def test_a_mistyped_field_through_tapti_call_names_it() -> None:
         pytest.raises(APIResponseValidationError) as caught,
     ):
         tapti.call(operation, "u1", body=BODY)
-    assert "(CreateSdkTokenResponse.oauth_portal_url holds int, not str)" in str(caught.value)
+    said = "(CreateSdkTokenResponse.oauth_portal_url holds integer, not string)"
+    assert said in str(caught.value)
