@@ -307,13 +307,12 @@ class _RawStream(httpcore2.NetworkStream):
     pending handler runs outside any exception of the SDK's, and a ``TimeoutError`` is still
     the program's or the read's own. No ``start_tls``: TLS is ``_tls``'s, over this stream."""
 
-    def __init__(self, inner: httpcore2.NetworkStream) -> None:
+    def __init__(self, inner: httpcore2.NetworkStream, poller: Any) -> None:
         self._inner = inner
-        self._poller = _poller_of(inner.get_extra_info("socket"))
+        self._poller = poller
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        if self._poller is not None:
-            self._wait_readable(self._poller, timeout)
+        self._wait_readable(timeout)
         return self._inner.read(max_bytes, timeout)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
@@ -325,18 +324,24 @@ class _RawStream(httpcore2.NetworkStream):
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
 
-    @staticmethod
-    def _wait_readable(poller: Any, timeout: float | None) -> None:
+    def _wait_readable(self, timeout: float | None) -> None:
         """Return once the socket has something for a read (bytes, its end or an error, which
         the read then meets); raise ``ReadTimeout`` once ``timeout`` is up."""
         end = None if timeout is None else time.monotonic() + timeout
         while True:
             left = _SIGNAL_SLICE if end is None else min(end - time.monotonic(), _SIGNAL_SLICE)
-            if poller.poll(max(math.ceil(left * 1000), 0)):
+            if self._poller.poll(max(math.ceil(left * 1000), 0)):
                 return
             if end is not None and time.monotonic() >= end:
                 # Chained as the socket's own timeout is, in the threads that read in one piece.
                 raise httpcore2.ReadTimeout("timed out") from TimeoutError("timed out")
+
+
+def _sliced(inner: httpcore2.NetworkStream) -> httpcore2.NetworkStream:
+    """``inner`` as the main thread reads it: waited on in slices (``_RawStream``), or as it is
+    where no ``poll()`` serves (``_poller_of``), which then costs its reads nothing."""
+    poller = _poller_of(inner.get_extra_info("socket"))
+    return inner if poller is None else _RawStream(inner, poller)
 
 
 def _poller_of(sock: Any) -> Any:
@@ -685,7 +690,7 @@ class TrackingBackend(httpcore2.NetworkBackend):
                 failure = exc
                 continue
             if threading.get_ident() == main_thread_id:
-                inner = _RawStream(inner)
+                inner = _sliced(inner)
             stream = _Stream(inner, self.handshake)
             self.streams.add(stream)
             _opened(stream)

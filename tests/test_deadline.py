@@ -987,9 +987,11 @@ def test_the_main_threads_wait_on_a_closed_socket_is_the_reads_error() -> None:
     with socket.create_server(("127.0.0.1", 0)) as listener:
         port = listener.getsockname()[1]
         inner = httpcore2.SyncBackend().connect_tcp("127.0.0.1", port, timeout=5.0)
+        stream = _network._sliced(inner)  # made while the socket is open, as at connect time
+        assert isinstance(stream, _network._RawStream)
         inner.get_extra_info("socket").close()
         with pytest.raises(httpcore2.ReadError):
-            _network._RawStream(inner).read(100, 1.0)
+            stream.read(100, 1.0)
 
 
 @pytest.mark.parametrize("raised", [ValueError, UnicodeError], ids=lambda kind: kind.__name__)
