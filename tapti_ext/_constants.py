@@ -1,8 +1,10 @@
 """The values more than one module needs: where a client looks for what it is not given, the
 defaults it starts from, and the names the API's answers use.
 
-No imports, so that the mock server (``testing``), which loads no HTTP client, shares them. The
-header that carries the key is the spec's: ``_names.API_KEY_HEADER``, written by ``make generate``.
+No imports, so that the mock server (``testing``), which loads no HTTP client, shares them; so
+it shares JSON Schema's reading of a parsed value's type (``has_json_type``) with the SDK's own
+check of an answer's fields. The header that carries the key is the spec's:
+``_names.API_KEY_HEADER``, written by ``make generate``.
 """
 
 from typing import Final
@@ -32,3 +34,30 @@ MAX_BODY_BYTES: Final = 1 << 20
 # What stands for a secret wherever text that held one is shown.
 MASK: Final = "***"
 MAX_PORT: Final = 65535
+
+# JSON Schema's types, each with the Python classes json.loads gives it, in the order that names
+# a value's type (a bool is an int to Python, and no number to JSON).
+JSON_TYPES: Final[dict[str, type | tuple[type, ...]]] = {
+    "boolean": bool,
+    "integer": int,
+    "number": (int, float),
+    "string": str,
+    "null": type(None),
+    "array": list,
+    "object": dict,
+}
+
+
+def has_json_type(value: object, name: str) -> bool:
+    """Whether a parsed JSON value is of JSON Schema's type ``name``: ``true`` is no number,
+    and ``2.0`` is an integer too."""
+    if isinstance(value, bool):
+        return name == "boolean"
+    if name == "integer" and isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, JSON_TYPES[name])
+
+
+def json_type_of(value: object) -> str | None:
+    """The name of a parsed JSON value's type; None for what json.loads never gives."""
+    return next((name for name in JSON_TYPES if has_json_type(value, name)), None)

@@ -22,7 +22,7 @@ from typing import Any, Final, SupportsIndex, TypeVar, cast
 import attrs
 from tapti_api_client.types import UNSET, Unset
 
-from ._constants import MASK
+from ._constants import MASK, has_json_type, json_type_of
 from ._errors import MAX_NESTING, masked_url, without_secret
 
 __all__ = ["FieldTypeError", "NestingError", "ShapeError", "is_masked", "masked"]
@@ -30,15 +30,16 @@ __all__ = ["FieldTypeError", "NestingError", "ShapeError", "is_masked", "masked"
 _T = TypeVar("_T")
 _MISSING: Final = object()  # a field a hand-built model leaves unset
 _LEAVES: Final = frozenset({str, int, float, bool, type(None)})  # nothing to mask below
-# The annotations a field's value is checked against, by name: what JSON gives (an int is a
-# number too). A field annotated otherwise (a model, a list, an enum) is its parser's to judge.
+_ABSENT: Final = "absent"  # what ``Unset`` allows: the field left out
+# The annotations a field's value is checked against, by name, and the JSON type each allows.
+# A field annotated otherwise (a model, a list, an enum) is its parser's to judge.
 _SCALARS: Final = {
-    "str": (str,),
-    "int": (int,),
-    "float": (int, float),
-    "bool": (bool,),
-    "None": (type(None),),
-    "Unset": (Unset,),
+    "str": "string",
+    "int": "integer",
+    "float": "number",
+    "bool": "boolean",
+    "None": "null",
+    "Unset": _ABSENT,
 }
 
 
@@ -68,30 +69,11 @@ class FieldTypeError(ShapeError):
     whatever the body holds, so ``{"oauth_portal_url": 5}`` reached ``tapti.call``'s caller as a
     model whose ``str`` field was an int (probe 35)."""
 
-    def __init__(self, kind: type, name: str, value: object, allowed: tuple[type, ...]) -> None:
+    def __init__(self, kind: type, name: str, value: object, allowed: tuple[str, ...]) -> None:
         # In JSON's words, the answer's own (a command-line user reads them too).
-        wanted = [
-            _JSON_TYPES[allowed_kind] for allowed_kind in allowed if allowed_kind is not Unset
-        ]
-        if "number" in wanted:
-            wanted.remove("integer")  # a number may be written as one
-        held = next((said for json, said in _JSON_TYPES.items() if isinstance(value, json)), "")
-        super().__init__(
-            f"{kind.__name__}.{name} holds {held or 'another type'}, "
-            f"not {' or '.join(wanted) or 'a value'}"
-        )
-
-
-# The first class an answer's value is an instance of names its JSON type (a bool is an int).
-_JSON_TYPES: Final[dict[type, str]] = {
-    bool: "boolean",
-    int: "integer",
-    float: "number",
-    str: "string",
-    type(None): "null",
-    dict: "object",
-    list: "array",
-}
+        wanted = " or ".join(json for json in allowed if json != _ABSENT) or _ABSENT
+        held = json_type_of(value) or "another type"
+        super().__init__(f"{kind.__name__}.{name} holds {held}, not {wanted}")
 
 
 def masked(value: _T, secret: bool = False, depth: int = 0, key: str = "") -> _T:
@@ -155,9 +137,9 @@ def is_masked(value: object) -> bool:
 
 
 @cache
-def _model_fields(kind: type) -> tuple[tuple[str, bool, tuple[type, ...]], ...] | None:
-    """A model's fields, each with whether its name says it holds a token and the classes its
-    annotation allows (empty: not checked here); None: no model."""
+def _model_fields(kind: type) -> tuple[tuple[str, bool, tuple[str, ...]], ...] | None:
+    """A model's fields, each with whether its name says it holds a token and the JSON types
+    its annotation allows (empty: not checked here); None: no model."""
     if not attrs.has(kind):
         return None
     return tuple(
@@ -166,29 +148,30 @@ def _model_fields(kind: type) -> tuple[tuple[str, bool, tuple[type, ...]], ...] 
     )
 
 
-def _allowed(annotation: object) -> tuple[type, ...]:
+def _allowed(annotation: object) -> tuple[str, ...]:
     """What ``str``, ``int | None``, ``None | str | Unset``... allow; empty for any other, and
     for none at all (attrs says ``None`` of a field declared without one)."""
     if annotation is None:
         return ()
     if not isinstance(annotation, str):  # a class, or ``str | None`` as an object
         annotation = getattr(annotation, "__name__", None) or str(annotation)
-    kinds = [_SCALARS.get(name.strip()) for name in annotation.split("|")]
-    return () if None in kinds else tuple(kind for group in kinds if group for kind in group)
+    allowed = tuple(_SCALARS.get(name.strip(), "") for name in annotation.split("|"))
+    return () if "" in allowed else allowed
 
 
-def _as_annotated(value: object, allowed: tuple[type, ...]) -> object:
+def _as_annotated(value: object, allowed: tuple[str, ...]) -> object:
     """``value`` as its field's annotation allows it, or ``_MISSING``: it allows no such value.
-    JSON's ``true`` is no number. Two readings follow the spec's meaning: ``5.0`` is an integer
-    (JSON Schema's, as the mock judges it), and ``null`` in an optional field that may not be
-    null is the field left out, so a newer server's null never fails a call."""
-    if isinstance(value, allowed) and (type(value) is not bool or bool in allowed):
-        return value
-    if type(value) is float and int in allowed and value.is_integer():
-        return int(value)
-    if value is None and Unset in allowed:
-        return UNSET
-    return _MISSING
+    Two readings follow the spec's meaning: ``5.0`` is an integer (JSON Schema's, as the mock
+    judges it: ``has_json_type``), kept as an int where only an integer may stand; and ``null``
+    in an optional field that may not be null is the field left out, so a newer server's null
+    never fails a call."""
+    if isinstance(value, Unset):
+        return value if _ABSENT in allowed else _MISSING
+    if not any(has_json_type(value, json) for json in allowed if json != _ABSENT):
+        return UNSET if value is None and _ABSENT in allowed else _MISSING
+    if type(value) is float and "number" not in allowed:
+        return int(value)  # whole: an integer, by the test above
+    return value
 
 
 def _unmasked(cls: type) -> type:

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any, Final, TypeGuard
 from urllib.parse import unquote
 
+from .._constants import has_json_type
+
 __all__ = [
     "Credentials",
     "FieldError",
@@ -302,7 +304,7 @@ class Spec:
         start = len(errors)
         self._check_combinators(schema, value, where, errors, depth)
         types = _types(schema)
-        if types and not any(_has_type(value, name) for name in types):
+        if types and not any(has_json_type(value, name) for name in types):
             errors.append(_error(where, "must be " + " or ".join(_TYPE_NAMES[t] for t in types)))
             return
         if len(errors) > start:
@@ -571,23 +573,6 @@ def _implied_type(schema: Schema) -> str | None:
     if "items" in schema:
         return "array"
     return None
-
-
-def _has_type(value: object, name: str) -> bool:
-    if name == "integer":  # JSON Schema: 2.0 is an integer too
-        return (isinstance(value, int) and not isinstance(value, bool)) or (
-            isinstance(value, float) and value.is_integer()
-        )
-    if name == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    kinds: dict[str, type | tuple[type, ...]] = {
-        "string": str,
-        "boolean": bool,
-        "array": list,
-        "object": dict,
-        "null": type(None),
-    }
-    return isinstance(value, kinds[name])
 
 
 def _same(value: object, expected: object) -> bool:
