@@ -638,6 +638,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
         self._pool: httpcore2.AsyncConnectionPool | None = None
         self._loop: object = None
         self._wake: Any = None  # an anyio.Event of this client's loop, made at the first wait
+        self._closing: Any = None  # under asyncio, the task that closes the pool (_close_pool)
 
     async def run(self, call: Call[_T]) -> Answer:
         deadline = Deadline(call.timeout)
@@ -689,6 +690,7 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
         loop = _running_loop()
         if self._loop is None or self._generation != _network.generation:
             self._loop = loop  # first use, or a forked child: its old loop went with the pool
+            self._wake = None  # an event belongs to the loop that first waits on it (probe 40)
         elif loop is not self._loop:
             raise TaptiError(
                 "this AsyncTapti was first used in another event loop, which owns its pooled "
@@ -726,10 +728,13 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
         return _Opened.own(answer, _async_core_chunks(answer, call), answer.aclose)
 
     def _own_pool(self) -> httpcore2.AsyncConnectionPool:
-        if self._pool is None or self._forked():
-            if self._pool is not None:
+        # Asked first, even with no pool yet: a child's first pool made under the parent's
+        # generation was taken for the parent's at the next call, and kept unclosed (probe 40).
+        if self._forked():
+            if self._pool is not None:  # the parent's: kept unclosed, never used here
                 _network.keep_inherited(self._pool)
-                self._backend = AsyncTrackingBackend()
+            self._pool, self._backend = None, AsyncTrackingBackend()
+        if self._pool is None:
             assert self._settings is not None  # noqa: S101  (own pools have settings)
             self._pool = new_async_pool(self._settings, self._limits, self._backend)
         return self._pool
@@ -759,7 +764,24 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
             self._close_from_another_loop()
             return
         with contextlib.suppress(RuntimeError):  # a loop already closed: nothing to flush
-            await self._pool.aclose()
+            await self._close_pool(self._pool)
+
+    async def _close_pool(self, pool: httpcore2.AsyncConnectionPool) -> None:
+        """``pool`` closed to the end, though the caller be cancelled meanwhile (a shutdown's
+        time budget, a second Ctrl-C). httpcore2 takes the connections out of the pool, then
+        closes them one by one under anyio's shield, which holds off trio's cancellation but
+        not asyncio's own: those not closed yet were lost, open until a garbage collection
+        (probe 40). Under asyncio the close is a task of its own, which a later close awaits."""
+        import sniffio  # noqa: PLC0415  (async programs only)
+
+        if sniffio.current_async_library() != "asyncio":
+            await pool.aclose()
+            return
+        import asyncio  # noqa: PLC0415
+
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(pool.aclose())
+        await asyncio.shield(self._closing)
 
     def _close_from_another_loop(self) -> None:
         """The pool's loop has ended (a second ``asyncio.run``): release its sockets here; a

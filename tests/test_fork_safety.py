@@ -37,6 +37,7 @@ from tapti_ext import (
     Tapti,
     TaptiError,
 )
+from tapti_ext.testing import MockTaptiServer
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 
@@ -377,6 +378,48 @@ def test_async_client_in_a_forked_child_with_a_new_loop(server: TokenServer) -> 
     children = server.connections_of(lambda user: user.startswith("child-async"))
     parents = server.connections_of(lambda user: "async" in user and not user.startswith("child"))
     assert not children & parents, "a child sent on a connection its parent opened"
+
+
+def test_an_async_client_that_waited_to_retry_retries_in_a_forked_child() -> None:
+    """Its wait's event belonged to the parent's loop: the child's first retry raised asyncio's
+    raw ``RuntimeError`` (bound to a different event loop), one request sent (probe 40)."""
+    with MockTaptiServer(api_key=API_KEY) as mock:
+        tapti = AsyncTapti(api_key=API_KEY, base_url=mock.url, timeout=TIMEOUT)
+
+        async def get(user_id: str) -> str:
+            return token_of(await tapti.user(user_id).create_sdk_token(**CALL))
+
+        mock.fail_next(1, retry_after=0)
+        asyncio.run(get("parent"))  # a 503, a wait, a retry: the event is made
+        mock.fail_next(1, retry_after=0)
+        report = wait_child(*fork_child(lambda: {"token": asyncio.run(get("child"))}))
+        asyncio.run(tapti.close())
+    assert report.get("token") == mock.issued_tokens[-1], report
+    assert [r.user_id for r in mock.requests] == ["parent", "parent", "child", "child"]
+
+
+def test_a_forked_childs_first_async_pool_is_its_own(server: TokenServer) -> None:
+    """A client the parent never used: the child's first pool was made under the parent's
+    generation, so the next call took it for the parent's and set it aside, open for the life
+    of the process, and a second event loop was let in (probe 40)."""
+    tapti = AsyncTapti(api_key=API_KEY, base_url=server.url, timeout=TIMEOUT, max_retries=0)
+
+    async def get(user_id: str) -> str:
+        return token_of(await tapti.user(user_id).create_sdk_token(**CALL))
+
+    def child() -> dict[str, Any]:
+        report = {"first": asyncio.run(get("fresh-a"))}
+        try:
+            report["second"] = asyncio.run(get("fresh-b"))
+        except TaptiError as exc:
+            report["second"] = str(exc)
+        asyncio.run(tapti.close())  # the first loop has ended: its sockets are released here
+        return {**report, "open": len(sockets_to(server.port))}
+
+    report = wait_child(*fork_child(child))
+    assert report.get("first") == "tok-for-fresh-a", report
+    assert "first used in another event loop" in report["second"], report
+    assert report["open"] == 0, report
 
 
 # --- (d) the generated client, tapti.raw, and its copies ----------------------------------------

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import subprocess
@@ -24,6 +25,7 @@ from pathlib import Path
 import httpcore2
 import httpx2
 import pytest
+from test_fork_safety import sockets_to
 
 from tapti_ext import APIConnectionError, AsyncTapti, InvalidInputError, Tapti, TaptiError
 from tapti_ext.testing import MockTaptiServer
@@ -219,6 +221,34 @@ def test_async_close_from_an_ended_loops_successor_releases_the_sockets(
     while _open_descriptors() > before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _open_descriptors() <= before
+
+
+def test_an_async_close_cut_short_by_a_cancellation_still_closes_every_connection(
+    tapti_mock: MockTaptiServer,
+) -> None:
+    """A shutdown's time budget (``wait_for``), a second Ctrl-C: httpcore2 had taken the
+    connections out of the pool, and those it had not closed yet stayed open until a garbage
+    collection, a later ``close()`` finding none (probe 40)."""
+    port = httpx2.URL(tapti_mock.url).port
+    assert port is not None
+
+    async def main() -> tuple[int, int]:
+        tapti = AsyncTapti(api_key=tapti_mock.api_key, base_url=tapti_mock.url)
+        calls = (tapti.user(f"u{i}").create_sdk_token(**CALL) for i in range(20))
+        await asyncio.gather(*calls)
+        pooled = len(sockets_to(port))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(tapti.aclose(), timeout=1e-4)
+        await tapti.aclose()
+        return pooled, len(sockets_to(port))
+
+    gc.disable()  # what a collection would close is the question
+    try:
+        pooled, left = asyncio.run(main())
+    finally:
+        gc.enable()
+    assert pooled >= 10
+    assert left == 0
 
 
 def test_an_async_client_closed_from_an_ended_loops_successor_keeps_no_pool(
