@@ -28,7 +28,7 @@ from typing import Any, Final, Generic, TypeAlias, TypeVar
 import httpx2
 from tapti_api_client._unknown import KEEP_UNKNOWN
 
-from ._constants import DEFAULT_MAX_RETRIES, MAX_BODY_BYTES
+from ._constants import DEFAULT_MAX_RETRIES, MAX_BODY_BYTES, header_as_read
 from ._deadline import Deadline
 from ._decode import BodyTooLargeError
 from ._errors import (
@@ -239,8 +239,10 @@ def _check_headers(headers: Mapping[str, str], secret: str) -> None:
         if not is_token(name):
             shown = _header_name_shown(name, secret)
             raise InvalidInputError(f"extra_headers: {shown} is not a valid header name")
-        if name.lower() in _SDK_HEADERS:
-            raise InvalidInputError(f"extra_headers must not set {name}: the SDK sets it")
+        read = header_as_read(name)
+        if read in _SDK_HEADERS:
+            said = "" if read == name.lower() else f" (a server may read it as {read})"
+            raise InvalidInputError(f"extra_headers must not set {name}{said}: the SDK sets it")
         # The value is never quoted: it could be a credential.
         if not value.isascii() or re.search(_HEADER_VALUE_FORBIDDEN, value):
             shown = _header_name_shown(name, secret)
@@ -407,7 +409,8 @@ def check_operation_request(spec: dict[str, Any]) -> None:
             f"this operation's request has {', '.join(unsent)}, which tapti.call cannot send; "
             "send it through tapti.raw"
         )
-    taken = sorted(name for name in spec.get("headers") or {} if name.lower() in _SDK_HEADERS)
+    headers = spec.get("headers") or {}
+    taken = sorted(name for name in headers if header_as_read(name) in _SDK_HEADERS)
     if taken:
         raise InvalidInputError(f"this operation sets {', '.join(taken)}, which the SDK sets")
 

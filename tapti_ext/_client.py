@@ -419,7 +419,6 @@ class BaseTapti(Generic[_Pipe, HttpClientT]):
             self._raw = raw_client(
                 self._pipeline,
                 base_url=settings.base_url,
-                api_key=settings.api_key,
                 timeout=settings.timeout,
                 retry=settings.retry,
                 headers=_HEADERS,
@@ -572,7 +571,9 @@ def _checked_path_arguments(
             if not isinstance(value, str | int) and _typed_path_value(value):
                 if isinstance(value, float) and not math.isfinite(value):  # "nan" names nothing
                     raise InvalidInputError(f"{argument} must be a finite number")
-                check_user_id(str(value), argument=argument)  # what the generated code sends
+                # What the generated code sends, checked and then sent as checked: a str()
+                # made again could differ (probe 39: a subclass's, "1.5" and then "..").
+                bound[parameter] = check_user_id(str(value), argument=argument)
             else:
                 bound[parameter] = check_user_id(value, argument=argument)
     return bound

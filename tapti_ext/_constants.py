@@ -28,6 +28,14 @@ TOKEN_PARAM: Final = "sdk_token"  # noqa: S105  (a parameter name, not a secret)
 PLATFORM_PARAM: Final = "platform"
 ORIGIN_PARAM: Final = "origin"
 REQUEST_ID_HEADER: Final = "x-request-id"
+
+
+def header_as_read(name: str) -> str:
+    """A header's name as a server may read it: CGI and WSGI servers, and gateways that fold
+    ``_`` into ``-``, take ``X_Api_Key`` for ``x-api-key`` (probe 39)."""
+    return name.lower().replace("_", "-")
+
+
 # The most a body read whole may hold: an answer once decoded, a `tapti api --body` input, a
 # request to the mock. The documented bodies are a few short fields; none comes near it.
 MAX_BODY_BYTES: Final = 1 << 20

@@ -39,7 +39,8 @@ from urllib.parse import SplitResult, unquote, unquote_plus, urlsplit, urlunspli
 
 import httpx2
 
-from ._constants import MASK, REQUEST_ID_HEADER, TOKEN_PARAM
+from ._constants import MASK, REQUEST_ID_HEADER, TOKEN_PARAM, header_as_read
+from ._names import API_KEY_HEADER
 
 __all__ = [
     "APIConnectionError",
@@ -651,14 +652,20 @@ _RAW_BLOCK: Final = r"""((?:Decoding|Encoded header block to) )(b(['"])(?:\\.|(?
 
 
 def masked_token_headers(text: str) -> str:
-    """``text``, a log line of headers, with the value of each header named for a token
-    masked (any name holding "token"), and any raw header block holding one: a token a server
-    or gateway echoes there (``X-Sdk-Token``) is not yet known by its value when the headers
-    are logged, before the body that carries it."""
-    if "token" not in text.lower():
+    """``text``, a log line of headers, with the value of each header named for a token (any
+    name holding "token") or for the key masked, and each raw header block masked whole.
+
+    By name, not by value: a token a server or gateway echoes (``X-Sdk-Token``) is not yet
+    known when the headers are logged, before the body that carries it, and a lent HTTP/2
+    connection's HPACK table outlives the client whose key it holds (hpack logs the eviction).
+    A raw block is HPACK-coded, Huffman often: no spelling of a secret shows in it, and every
+    one decodes back from it (probe 39)."""
+    if "Decoding b" in text or "header block to b" in text:
+        text = re.sub(_RAW_BLOCK, rf"\g<1>b'{MASK}'", text)
+    lowered = text.lower()
+    if "token" not in lowered and API_KEY_HEADER not in header_as_read(lowered):
         return text
-    text = re.sub(_HEADER_PAIR, _masked_pair, text)
-    return re.sub(_RAW_BLOCK, _masked_block, text)
+    return re.sub(_HEADER_PAIR, _masked_pair, text)
 
 
 # A status and its reason phrase as httpcore2 logs an answer's head, and as httpx2 logs a
@@ -686,11 +693,9 @@ def _standard_reason(logged: re.Match[str]) -> str:
 
 def _masked_pair(pair: re.Match[str]) -> str:
     name, between, quote = pair.group(1, 3, 4)
-    return f"{name}{between}b{quote}{MASK}{quote}" if "token" in name.lower() else pair[0]
-
-
-def _masked_block(block: re.Match[str]) -> str:
-    return f"{block[1]}b'{MASK}'" if "token" in block[2].lower() else block[0]
+    named = header_as_read(name[2:-1])  # b'X-Api-Key' -> x-api-key
+    secret = "token" in named or named == API_KEY_HEADER
+    return f"{name}{between}b{quote}{MASK}{quote}" if secret else pair[0]
 
 
 def _masked_query(word: str) -> str:

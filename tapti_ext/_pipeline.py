@@ -44,7 +44,7 @@ from ._call import (
     log,
     parsed_base,
 )
-from ._constants import MASK, MAX_BODY_BYTES, TOKEN_PARAM
+from ._constants import MASK, MAX_BODY_BYTES, TOKEN_PARAM, header_as_read
 from ._deadline import Attempt, Deadline
 from ._decode import BodyDecoder, BodyTooLargeError, UndecodableBodyError
 from ._errors import (
@@ -258,6 +258,11 @@ class _Base(Generic[_Http]):
         # Reachable from a client's __dict__ by whatever walks it (a serialiser, a debugger).
         raise TypeError("cannot pickle a client's pipeline: it holds the API key and a pool")
 
+    @property
+    def api_key(self) -> str:
+        """The key this pipeline adds to each request; a call's errors are masked with it."""
+        return self._api_key
+
     def __init__(
         self, *, api_key: str, base_url: str, http_client: _Http | None, limits: httpx2.Limits
     ) -> None:
@@ -369,7 +374,7 @@ class _Base(Generic[_Http]):
         for name, value in http.headers.multi_items():
             # Its framing beside the SDK's would frame the body twice (a request a front end
             # could split in two), its Content-Encoding mislabel it: the SDK's own wins.
-            if name not in headers and name not in SDK_BODY_HEADERS:
+            if name not in headers and header_as_read(name) not in SDK_BODY_HEADERS:
                 headers[name] = value
         if self._cookies:
             self._cookies.set_cookie_header(request)

@@ -166,15 +166,17 @@ class _Proxy:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """What a proxy may echo of its credentials, for the log filter to mask: the password,
+        """What a proxy may echo of its credentials, for the log filter to mask: the user name
+        (some proxies take a token there; httpcore2 logs a SOCKS one) and the password, each
         as text and as httpcore2 logs bytes, and the ``Basic`` base64 of ``user:password``.
         Not a short one: masked wherever it appears alone, ``1`` made every ``HTTP/1.1`` of
         the logs ``HTTP/***.***``, and showed the password by where it was."""
         auth = self.auth
         if auth is None:
             return ()
-        password = auth[1].decode()
-        spellings = {password, repr(auth[1])[2:-1], base64.b64encode(b":".join(auth)).decode()}
+        spellings = {base64.b64encode(b":".join(auth)).decode()}
+        for part in auth:
+            spellings |= {part.decode(), repr(part)[2:-1]}
         return tuple(sorted(s for s in spellings if len(s) >= SHORT_SECRET))
 
     @property

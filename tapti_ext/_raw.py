@@ -27,7 +27,7 @@ from ._call import (
     why_unsendable,
 )
 from ._client import NotGiven, resolved_timeout
-from ._constants import MASK
+from ._constants import MASK, header_as_read
 from ._errors import InvalidInputError, public_async_door, public_door
 from ._inputs import Timeout, check_timeout, is_valid_text, segment_problem
 from ._names import API_KEY_HEADER
@@ -45,17 +45,18 @@ def _unparsed(response: httpx2.Response, secret: str = "") -> httpx2.Response:  
 
 @attrs.frozen
 class _Route:
-    """What every raw call is sent with: the pipeline and the retry and time settings."""
+    """What every raw call is sent with: the pipeline and the retry and time settings. Not
+    the key, which the pipeline holds: ``attrs.asdict(tapti.raw)``, cattrs and the like read
+    every field of an attrs class, ``repr=False`` or not (probe 39)."""
 
     pipeline: Pipeline | AsyncPipeline
     timeout: Timeout | NotGiven  # NOT_GIVEN: a lent http_client's own
     retry: RetryPolicy
-    secret: str = attrs.field(repr=False)
     sources: Sources
 
     def call(self, request: httpx2.Request) -> Call[httpx2.Response]:
-        if API_KEY_HEADER in request.headers:  # the pipeline adds the one true key
-            del request.headers[API_KEY_HEADER]
+        for name in [name for name in request.headers if header_as_read(name) == API_KEY_HEADER]:
+            del request.headers[name]  # the pipeline adds the one true key
         host = request.headers.get("host")
         if host is not None and not _names_the_site(host, request.url):
             # On a shared load balancer another Host is another site: the key would go there.
@@ -66,7 +67,12 @@ class _Route:
         # Again as sent: a request built by hand and given to send() skipped build_request.
         _check_path(request.url.raw_path.decode("ascii"), request.method)
         return Call(
-            request, _unparsed, self.retry, self._timeout(request), self.secret, self.sources
+            request,
+            _unparsed,
+            self.retry,
+            self._timeout(request),
+            self.pipeline.api_key,
+            self.sources,
         )
 
     def _timeout(self, request: httpx2.Request) -> Timeout:
@@ -303,6 +309,7 @@ class _BorrowedClient(httpx2.Client):
     """The httpx2 client of ``tapti.raw``: closing it (or leaving ``with``) closes nothing, as
     the pool is the ``Tapti`` client's and ``tapti.raw`` is kept for later calls."""
 
+    @public_door  # a refusal's frames keep nothing of what was given (a key in headers=)
     def build_request(self, method: str, url: httpx2.URL | str, **kwargs: Any) -> httpx2.Request:
         return _checked_build(super().build_request, method, url, kwargs)
 
@@ -314,6 +321,7 @@ class _BorrowedClient(httpx2.Client):
 
 
 class _AsyncBorrowedClient(httpx2.AsyncClient):
+    @public_door  # a refusal's frames keep nothing of what was given (a key in headers=)
     def build_request(self, method: str, url: httpx2.URL | str, **kwargs: Any) -> httpx2.Request:
         return _checked_build(super().build_request, method, url, kwargs)
 
@@ -364,7 +372,6 @@ def raw_client(
     pipeline: Pipeline | AsyncPipeline,
     *,
     base_url: str,
-    api_key: str,
     timeout: Timeout | NotGiven,
     retry: RetryPolicy,
     headers: dict[str, str],
@@ -385,6 +392,6 @@ def raw_client(
             "follow_redirects": False,
             "raise_on_unexpected_status": False,
             "httpx_args": {},
-            "route": _Route(pipeline, timeout, retry, api_key, sources),
+            "route": _Route(pipeline, timeout, retry, sources),
         }
     )

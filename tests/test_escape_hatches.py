@@ -250,7 +250,9 @@ def test_a_header_name_holding_the_key_is_refused_without_quoting_it(
     assert server.requests == []
 
 
-@pytest.mark.parametrize("name", ["x-api-key", "X-API-Key"])
+# In any case, and with "_" for "-": CGI and WSGI servers, and gateways that fold one into the
+# other, read x_api_key as x-api-key (probe 39).
+@pytest.mark.parametrize("name", ["x-api-key", "X-API-Key", "x_api_key", "X_Api-Key"])
 def test_extra_headers_can_never_replace_the_key(
     tapti: Tapti, server: MockTaptiServer, name: str
 ) -> None:
@@ -458,6 +460,26 @@ def test_call_refuses_an_operation_whose_request_has_no_method_or_url(
     ):
         tapti.call(hand_made)  # type: ignore[call-overload]
     assert sent == []
+
+
+class _ShiftyFloat(float):
+    """A path value whose text changes once it has been read (probe 39)."""
+
+    reads = 0
+
+    def __str__(self) -> str:
+        _ShiftyFloat.reads += 1
+        return "1.5" if _ShiftyFloat.reads == 1 else ".."
+
+
+def test_call_sends_a_typed_path_value_as_it_was_checked(
+    tapti: Tapti, server: MockTaptiServer
+) -> None:
+    """``tapti.call`` checked one ``str()`` of a float (UUID, date) path value and the
+    generated builder sent another: ``..`` took the key to ``POST /sdk-token``."""
+    tapti.call(operation, _ShiftyFloat(1.5), body=BODY)
+    assert _ShiftyFloat.reads == 1
+    assert server.requests[-1].user_id == "1.5"
 
 
 def test_raw_gets_retries_and_typed_errors(server: MockTaptiServer) -> None:
@@ -1045,6 +1067,27 @@ def test_a_callers_default_framing_header_does_not_go_beside_the_sdks(
     sent_names = {name.lower() for name in sent.headers}
     assert not sent_names & {"transfer-encoding", "content-encoding", "expect"}
     assert sent.headers["x-team"] == "growth"
+
+
+@pytest.mark.parametrize("door", ["lent-client-default", "raw"])
+def test_a_header_a_server_reads_as_the_key_never_goes_beside_it(
+    server: MockTaptiServer, door: str
+) -> None:
+    """``X_Api_Key`` is ``x-api-key`` to a CGI or WSGI server (probe 39): as a lent client's
+    default header or in a request through ``tapti.raw`` it is left out, as ``x-api-key`` is,
+    and the call goes with the SDK's key alone."""
+    other = {"X_Api_Key": "another-tenants-key"}
+    with httpx2.Client(headers=other if door != "raw" else None) as http:
+        lent = http if door != "raw" else None
+        with Tapti(api_key=server.api_key, base_url=server.url, http_client=lent) as tapti:
+            if door == "raw":
+                tapti.raw.get_httpx_client().post(PATH, json=BODY.to_dict(), headers=other)
+            else:
+                tapti.user("u1").create_sdk_token(**CALL)
+    sent = server.requests[-1]
+    assert sent.status == 200
+    assert "another-tenants-key" not in str(sent.headers)
+    assert [name.lower() for name in sent.headers if "api" in name.lower()] == ["x-api-key"]
 
 
 @pytest.mark.parametrize("how", ["constructor", "call", "with_options", "raw"])

@@ -626,6 +626,44 @@ def test_a_header_named_for_a_token_is_masked_in_every_header_log_form(
     assert TOKEN not in caplog.text
 
 
+# A key no live client holds: a per-tenant Tapti client, closed and collected, whose requests
+# went over a lent HTTP/2 client's connection, whose HPACK table keeps them (probe 39).
+GONE_KEY = b"sk_live_TENANT_A_KEY_1234"
+
+
+@pytest.mark.parametrize(
+    ("logger", "message", "args", "hidden"),
+    [
+        (
+            "hpack.table",
+            "Evicting %s: %s from the header table",
+            (b"x-api-key", GONE_KEY),
+            GONE_KEY,
+        ),
+        ("hpack.table", "Adding %s: %s to the header table", (b"X-Api-Key", GONE_KEY), GONE_KEY),
+        ("hpack.hpack", "Decoded %s, consumed %d bytes", ((b"x_api_key", GONE_KEY), 30), GONE_KEY),
+        # Huffman-coded: no spelling of what the block holds shows, and all of it decodes back.
+        ("hpack.hpack", "Encoded header block to %s", (b"\x82\x86\x84A\x8a\xa0\xe4",), b"\\xa0"),
+        ("hpack.hpack", "Decoding %s", (b"\x88@\x87\xf2\xb1\x0f\x85",), b"\\xf2"),
+    ],
+    ids=["evicting", "adding", "decoded-underscore", "encoded-block", "decoding-block"],
+)
+def test_the_key_header_and_raw_header_blocks_are_masked_in_hpacks_logs(
+    caplog: pytest.LogCaptureFixture,
+    logger: str,
+    message: str,
+    args: tuple[Any, ...],
+    hidden: bytes,
+) -> None:
+    """By the header's name, not its value: the filter knows only live clients' keys."""
+    Tapti(api_key=KEY, base_url="http://127.0.0.1:9").close()  # the filter sits on the loggers
+    with caplog.at_level(logging.DEBUG, logger=logger):
+        logging.getLogger(logger).debug(message, *args)
+    assert len(caplog.records) == 1
+    assert "***" in caplog.text
+    assert hidden.decode() not in caplog.text
+
+
 def printed_apart(script: str, timeout: float) -> str:
     """What ``script`` prints, run in a process of its own: a pattern that backtracks for ever
     then fails the test at ``timeout`` rather than hanging the suite."""

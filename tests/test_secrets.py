@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import json
 import logging
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+import attrs
 import httpx2
 import pytest
 from _frames import chain_frames
@@ -420,6 +423,25 @@ def assert_nothing_reachable_shows_the_key(roots: dict[str, object]) -> int:
     return len(seen)
 
 
+def assert_no_serialised_form_holds_the_key(roots: dict[str, object]) -> int:
+    """What serialisers that read an attrs class's fields (``attrs.asdict``, cattrs) and
+    ``__getstate__`` make of each root: no key, ``repr=False`` fields included (probe 39).
+    Returns how many roots were serialised."""
+    serialised = 0
+    for where, obj in roots.items():
+        forms = []
+        if attrs.has(type(obj)):
+            forms += [attrs.asdict(obj), attrs.astuple(obj)]
+        if callable(getattr(obj, "__getstate__", None)):
+            # What refuses to give its state hands no key on that way.
+            with contextlib.suppress(TypeError):
+                forms.append(obj.__getstate__())
+        for form in forms:
+            assert API_KEY not in repr(form), f"a serialised {where} holds the key: {form!r}"
+        serialised += bool(forms)
+    return serialised
+
+
 def assert_no_pickle_holds_the_key(roots: dict[str, object]) -> int:
     """Pickle each root that pickles (a result store, a task queue, a cache would): its bytes
     hold no key, private attributes included. Returns how many pickled."""
@@ -519,6 +541,7 @@ def test_no_object_reachable_from_tapti_shows_the_key(unused_port: int) -> None:
         assert again.parse() == roots["with_raw_response.parse()"]
         assert again.request_id == roots["with_raw_response"].request_id  # type: ignore[attr-defined]
         checked = assert_nothing_reachable_shows_the_key(roots)
+        assert assert_no_serialised_form_holds_the_key(roots) >= 5
         assert roots["token.response"] is not None, "SdkToken.response: the generated response"
     assert checked > 100, f"the walk saw only {checked} objects"
     assert server.requests[-1].user_id == "user_123", "the calls must have been answered"
@@ -573,6 +596,7 @@ async def test_no_object_reachable_from_async_tapti_shows_the_key() -> None:
             }
             assert assert_no_pickle_holds_the_key(roots) >= 5  # first: see the sync test
             assert_nothing_reachable_shows_the_key(roots)
+            assert assert_no_serialised_form_holds_the_key(roots) >= 3
             await copy.get_async_httpx_client().aclose()
     assert generated.status_code == 200
     assert copy_response.status_code == 200
@@ -724,6 +748,40 @@ def test_a_failed_call_leaves_no_sdk_frame_with_locals(failure: str, door: str) 
             assert (door, failure) in _UNRAISED, outcome
             return
     assert _sdk_frames_with_locals(caught) == {}
+
+
+@pytest.mark.parametrize(
+    "request_args",
+    [
+        {"url": "/users/%2e%2e/sdk-token", "headers": {"x-api-key": API_KEY}},  # a path refused
+        {"url": "/users/u1/sdk-token", "json": {"callback_url": f"https://a.example/?k={API_KEY}"}},
+        {"url": "/users/u1/sdk-token", "params": 5, "headers": {"x-api-key": API_KEY}},
+    ],
+    ids=["refused-path", "key-in-body", "unbuildable"],
+)
+@pytest.mark.parametrize("kind", [Tapti, AsyncTapti])
+def test_a_refused_request_through_raws_httpx2_client_leaves_no_sdk_frame_with_locals(
+    request_args: dict[str, Any], kind: type[Tapti] | type[AsyncTapti]
+) -> None:
+    """Its ``build_request`` is a door too (probe 39); httpx2's own frames above it, which
+    were given the arguments, are the caller's to keep or not."""
+    with MockTaptiServer(api_key=API_KEY) as mock:
+        tapti = kind(api_key=API_KEY, base_url=mock.url, max_retries=0)
+        raw = tapti.raw
+        http = raw.get_httpx_client() if isinstance(tapti, Tapti) else raw.get_async_httpx_client()
+
+        def send() -> None:
+            sent = http.send(http.build_request("POST", **request_args))
+            if isinstance(http, httpx2.AsyncClient):
+                asyncio.run(sent)
+
+        try:
+            with pytest.raises(InvalidInputError) as refused:
+                send()
+        finally:
+            tapti.close() if isinstance(tapti, Tapti) else asyncio.run(tapti.aclose())
+        assert mock.requests == []
+    assert _sdk_frames_with_locals(refused.value) == {}
 
 
 @pytest.mark.anyio

@@ -8,6 +8,7 @@ the API's again: a 2xx cut short there is never sent twice.
 
 from __future__ import annotations
 
+import logging
 import select
 import socket
 from collections.abc import Callable
@@ -99,12 +100,12 @@ def cut_2xx(requests: list[bytes], answer: bytes = IN_BODY) -> Callable[[socket.
 def through(monkeypatch: pytest.MonkeyPatch) -> Callable[[TlsServer], None]:
     """Send every call through ``proxy``, and nothing of the shell's proxy settings."""
 
-    def use(proxy: TlsServer) -> None:
+    def use(proxy: TlsServer, credentials: str = "") -> None:
         for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
             monkeypatch.delenv(name, raising=False)
             monkeypatch.delenv(name.lower(), raising=False)
         monkeypatch.delenv("all_proxy", raising=False)
-        monkeypatch.setenv("ALL_PROXY", f"socks5://127.0.0.1:{proxy.port}")
+        monkeypatch.setenv("ALL_PROXY", f"socks5://{credentials}127.0.0.1:{proxy.port}")
 
     return use
 
@@ -160,6 +161,23 @@ def test_a_socks_proxy_that_would_answer_the_same_again_is_asked_once(
     with pytest.raises(APIConnectionError, match=f"1 attempt.*not retried: .*{why}"):
         call(way, f"http://{API_HOST}:1", allow_insecure_http=True)
     assert proxy.connections == 1
+
+
+def test_a_socks_proxys_user_name_is_masked_in_the_logs(
+    serve: Any, through: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Some proxies take a token as the user name (``socks5://TOKEN:x@proxy``), and httpcore2
+    logs a SOCKS handshake's ``auth=`` at DEBUG: masked there as the password is (probe 39)."""
+    user = "prx_live_USERNAMETOKEN42"
+    proxy = serve(socks5(1, [], greeting_answer=b"\x05\xff"))
+    through(proxy, f"{user}:x@")
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(APIConnectionError) as caught:
+        call("sync", f"http://{API_HOST}:1", allow_insecure_http=True)
+    assert user not in str(caught.value)
+    records = [record.getMessage() for record in caplog.records]
+    assert any("setup_socks5_connection" in text and "***" in text for text in records), records
+    assert not [text for text in records if user in text]
 
 
 @pytest.mark.parametrize("answer", [IN_HEAD, IN_BODY], ids=["in-its-head", "in-its-body"])
