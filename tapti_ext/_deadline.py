@@ -25,6 +25,7 @@ _HEAD_SCAN_LIMIT: Final = 64 * 1024
 # First digits that prove an answer is no 2xx: an interim answer, or a final 3xx to 5xx.
 _NOT_2XX: Final = frozenset(b"1345")
 _FINAL_NOT_2XX: Final = frozenset(b"345")
+_TLS_RECORD_TYPES: Final = frozenset({b"\x14", b"\x15", b"\x16", b"\x17"})
 
 
 class Deadline:
@@ -192,8 +193,8 @@ class Attempt:
         """Whether the API may have answered this attempt with a 2xx, so that the token may
         exist: bytes of its final answer arrived, and they prove no other status. A cut, garbled
         or unusual status line counts, however many interim answers came first."""
-        if self.tunnelling:
-            return False  # nothing from the API yet: a proxy's answer
+        if self.tunnelling or self.answered_in_tls():
+            return False  # nothing from the API yet (a proxy's answer), or no HTTP at all
         if self.answered_unread:
             return True
         if self.cut_record and self._class not in _FINAL_NOT_2XX:
@@ -201,6 +202,13 @@ class Attempt:
         if self.received <= self._skipped:
             return False  # nothing from the API, or only interim answers
         return self._class not in _NOT_2XX
+
+    def answered_in_tls(self) -> bool:
+        """Whether the answer began as a TLS record (a handshake's or an alert's): a server of
+        https:// reading this plain request as a broken hello. No HTTP answer begins so, and no
+        token was made: this is no 2xx cut short (probe 38)."""
+        head = self._pending  # a record: its type (20-23), then its version's first byte, 3
+        return self._skipped == 0 and head[:1] in _TLS_RECORD_TYPES and head[1:2] == b"\x03"
 
     def saw_waiting(self, data: bytes) -> None:
         """``data`` waited unread when a write failed: a server may answer before it has read

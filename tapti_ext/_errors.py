@@ -747,19 +747,36 @@ def nests_within(value: JSONValue, limit: int = MAX_NESTING) -> bool:
 _NAME_MISMATCH: Final = frozenset({62, 64})
 # OpenSSL's reason for bytes that are no TLS record: plain text where TLS was expected.
 _PLAIN_TEXT_REASON: Final = "WRONG_VERSION_NUMBER"
-# A server's TLS alerts about the client's certificate (OpenSSL's reason names): the same
-# client presents the same certificate, or none, on every attempt.
-_CLIENT_CERTIFICATE_ALERTS: Final = frozenset(
-    {
-        "TLSV13_ALERT_CERTIFICATE_REQUIRED",
-        "SSLV3_ALERT_BAD_CERTIFICATE",
-        "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
-        "SSLV3_ALERT_CERTIFICATE_REVOKED",
-        "SSLV3_ALERT_CERTIFICATE_EXPIRED",
-        "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
-        "TLSV1_ALERT_UNKNOWN_CA",
-    }
-)
+# A server's TLS alerts that another attempt would meet again (OpenSSL's reason names), and
+# what each means to the caller: the same client brings the same certificate (or none) and the
+# same hello every time.
+_CERTIFICATE_REFUSED: Final = "the server refused this client's certificate, or its lack of one"
+_NO_SHARED_VERSION: Final = "the server speaks no TLS version this client does (1.2 or later)"
+_LASTING_ALERTS: Final = {
+    **dict.fromkeys(
+        [
+            "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+            "SSLV3_ALERT_BAD_CERTIFICATE",
+            "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
+            "SSLV3_ALERT_CERTIFICATE_REVOKED",
+            "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+            "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+            "TLSV1_ALERT_UNKNOWN_CA",
+        ],
+        _CERTIFICATE_REFUSED,
+    ),
+    # How a TLS 1.2 server refuses a missing client certificate too (probe 38).
+    "SSLV3_ALERT_HANDSHAKE_FAILURE": "the server refused the TLS handshake: it may want a "
+    "client certificate, or share no cipher with this client",
+    "TLSV1_ALERT_PROTOCOL_VERSION": _NO_SHARED_VERSION,
+    "UNSUPPORTED_PROTOCOL": _NO_SHARED_VERSION,
+}
+
+
+class ServerSpeaksTlsError(httpx2.ConnectError):
+    """An answer that began as a TLS record: the URL says ``http://`` to a server that speaks
+    ``https://`` (``Attempt.answered_in_tls``). h11 read it as a garbled status line, which
+    counted as a 2xx that may have made a token (probe 38)."""
 
 
 def _chain(exc: BaseException, until: BaseException | None) -> Iterator[BaseException]:
@@ -816,12 +833,11 @@ def lasting_failure(
             return refusal
     chain = list(_chain(exc, until))
     alert = next((getattr(c, "reason", None) for c in chain if isinstance(c, ssl.SSLError)), None)
-    if alert in _CLIENT_CERTIFICATE_ALERTS:
-        return f"the server refused this client's certificate, or its lack of one ({alert})"
-    # What OpenSSL makes of a plain-http answer to its hello (later, mid-connection, it is a
-    # middlebox's doing, which another connection may not meet).
-    if alert == _PLAIN_TEXT_REASON and isinstance(exc, httpx2.ConnectError):
-        return "the server does not speak TLS there: is its URL (the base URL's, or the proxy's) http://?"
+    if alert in _LASTING_ALERTS:
+        return f"{_LASTING_ALERTS[alert]} ({alert})"
+    scheme = _other_scheme(exc, alert)
+    if scheme is not None:
+        return scheme
     refused = [c for c in chain if isinstance(c, ssl.SSLCertVerificationError)]
     if not refused:
         return None
@@ -829,6 +845,17 @@ def lasting_failure(
     if getattr(refused[0], "verify_code", None) in _NAME_MISMATCH:  # one made in Python has none
         return "the certificate presented names another host (or address)"
     return f"the certificate presented failed verification against {trust}"
+
+
+def _other_scheme(exc: httpx2.RequestError, alert: str | None) -> str | None:
+    """Why a server met at its address speaks another scheme than the URL's, if it does."""
+    # What OpenSSL makes of a plain-http answer to its hello (later, mid-connection, it is a
+    # middlebox's doing, which another connection may not meet).
+    if alert == _PLAIN_TEXT_REASON and isinstance(exc, httpx2.ConnectError):
+        return "the server does not speak TLS there: is its URL (the base URL's, or the proxy's) http://?"
+    if isinstance(exc, ServerSpeaksTlsError):
+        return "the server speaks TLS there: is its URL (the base URL's) https://?"
+    return None
 
 
 def describe_transport_error(

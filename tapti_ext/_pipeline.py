@@ -50,6 +50,7 @@ from ._decode import BodyDecoder, BodyTooLargeError, UndecodableBodyError
 from ._errors import (
     ENCODED_MARKS,
     InvalidInputError,
+    ServerSpeaksTlsError,
     TaptiError,
     body_carries_secret,
     carries_secret,
@@ -421,6 +422,10 @@ def _failed(exc: Exception, attempt: Attempt, call: Call[Any]) -> Unreadable | h
     ):
         without_proxy_words(exc)
     if isinstance(exc, httpx2.RequestError):
+        if attempt.answered_in_tls():
+            said = ServerSpeaksTlsError("the answer began as a TLS record, not HTTP")
+            said.__cause__, said.request = exc, call.request
+            return said
         return Unreadable(None, exc) if attempt.may_be_2xx() else exc
     raise exc
 

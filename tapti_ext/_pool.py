@@ -136,7 +136,11 @@ class PoolSettings:
         needs_tls = url.scheme == "https" or (self.proxy is not None and self.proxy.is_https)
         named = _named_store()
         self.ssl_context = (
-            _ssl_context(named, _version_of(named[1] if named else _system_store()))
+            _ssl_context(
+                named,
+                _version_of(named[1] if named else _system_store()),
+                os.environ.get("SSLKEYLOGFILE"),
+            )
             if needs_tls
             else None
         )
@@ -339,12 +343,15 @@ def _version_of(path: str | None) -> tuple[int, int, int] | None:
 def _ssl_context(
     named: tuple[str, str] | None,
     version: tuple[int, int, int] | None,  # noqa: ARG001  (part of the cache's key only)
+    keylog: str | None,
 ) -> ssl.SSLContext:
     """httpx2's default context, with a certificate variable checked and named when wrong.
 
-    One per process, trust setting and version of its file (``_version_of``), shared by every
-    client: loading a CA bundle costs ~15 ms and ~0.7 MB, which a backend creating a client per
-    request would pay each time.
+    One per process, trust setting, version of its file (``_version_of``) and
+    ``SSLKEYLOGFILE`` (which ``ssl`` reads as it makes a context, as for a new httpx2 client:
+    one set for a while must not go on receiving every later client's TLS secrets, probe 38),
+    shared by every client: loading a CA bundle costs ~15 ms and ~0.7 MB, which a backend
+    creating a client per request would pay each time.
     """
     if named is None:
         return httpx2.create_ssl_context(trust_env=False)
@@ -356,7 +363,6 @@ def _ssl_context(
         return httpx2.create_ssl_context(trust_env=True)
     except (OSError, ssl.SSLError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        keylog = os.environ.get("SSLKEYLOGFILE")
         if keylog and isinstance(exc, OSError) and exc.filename == keylog:
             # Python's ssl opens it with a CA file or directory (httpx2 passes those on): not
             # the variable named here, though its file was read.

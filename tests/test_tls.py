@@ -18,6 +18,7 @@ import ssl
 import struct
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -281,12 +282,15 @@ def test_an_alert_after_the_handshake_is_a_typed_error_async(
     assert [type(exc) for exc in raised] == [APIConnectionError] * 10
 
 
-def alerting_until_closed(context: ssl.SSLContext) -> Callable[[socket.socket], None]:
-    """As ``requiring_a_client_certificate``, but the socket stays open until the client
-    closes it: closing with its request unread would send a reset, which can overtake the
-    alert, so the client's first read would meet the reset instead (a retried failure)."""
+def alerting_until_closed(
+    context: ssl.SSLContext, version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_3
+) -> Callable[[socket.socket], None]:
+    """As ``requiring_a_client_certificate`` (of TLS ``version`` only), but the socket stays
+    open until the client closes it: closing with its request unread would send a reset,
+    which can overtake the alert, so the client's first read would meet the reset instead (a
+    retried failure)."""
     context.verify_mode = ssl.CERT_REQUIRED
-    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.minimum_version = context.maximum_version = version
 
     def handle(connection: socket.socket) -> None:
         # A failed handshake closes the wrapped descriptor at once: the duplicate keeps the
@@ -314,6 +318,72 @@ def test_a_server_refusing_the_client_certificate_is_not_asked_again(
         "not retried: the server refused this client's certificate, or its lack of one"
         " (TLSV13_ALERT_CERTIFICATE_REQUIRED)"
     )
+
+
+def _old_tls_only(context: ssl.SSLContext) -> ssl.SSLContext:
+    try:
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")  # else OpenSSL 3 refuses to speak TLS 1.0
+        with warnings.catch_warnings():  # what the test is about: a server of TLS 1.0
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1
+    except (ssl.SSLError, ValueError):
+        pytest.skip("this OpenSSL cannot serve TLS 1.0")
+    return context
+
+
+@pytest.mark.parametrize(
+    ("server", "why"),
+    [
+        (
+            lambda context: alerting_until_closed(context, ssl.TLSVersion.TLSv1_2),
+            "the server refused the TLS handshake: it may want a client certificate, or share"
+            " no cipher with this client (SSLV3_ALERT_HANDSHAKE_FAILURE)",
+        ),
+        (
+            lambda context: answering_over_tls(_old_tls_only(context)),
+            "the server speaks no TLS version this client does (1.2 or later)"
+            " (TLSV1_ALERT_PROTOCOL_VERSION)",
+        ),
+    ],
+    ids=["tls1.2-wants-a-client-certificate", "tls1.0-only"],
+)
+@pytest.mark.parametrize("way", WAYS)
+def test_a_handshake_the_server_refuses_as_incompatible_is_not_tried_again(
+    ca: trustme.CA, serve: Any, trust: Any, way: str, server: Any, why: str
+) -> None:
+    """A TLS 1.2 server refuses a missing client certificate with ``handshake_failure``, and
+    one of TLS 1.1 or older every hello of this client's with ``protocol_version``: the same
+    each time. Both were tried three times, saying nothing of why (probe 38)."""
+    trust(ca)
+    refusing = serve(server(server_context(ca, "127.0.0.1")))
+    with pytest.raises(APIConnectionError) as caught:
+        call(way, f"https://127.0.0.1:{refusing.port}")
+    assert refusing.connections == 1
+    assert str(caught.value).endswith(f"not retried: {why}")
+
+
+def test_sslkeylogfile_is_read_by_each_new_client_as_by_a_new_httpx2_client(
+    ca: trustme.CA, serve: Any, trust: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The shared TLS context kept the variable it was made under: unset (a test's
+    monkeypatch undone, a debugging session over), every later client's TLS secrets, which
+    decrypt its key and tokens, still went to that file; set anew, not to the new one (probe
+    38). Obeyed as httpx2 obeys it under ``SSL_CERT_FILE``: ``ssl`` reads it for each context."""
+    trust(ca)
+    url = f"https://127.0.0.1:{serve(answering_over_tls(server_context(ca, '127.0.0.1'))).port}"
+    first, second = tmp_path / "first.log", tmp_path / "second.log"
+    monkeypatch.setenv("SSLKEYLOGFILE", str(first))
+    assert call("sync", url)
+    written = first.read_text()
+    assert "CLIENT_" in written  # a TLS secret's label
+    monkeypatch.delenv("SSLKEYLOGFILE")
+    assert call("sync", url)
+    assert call("async", url)
+    assert first.read_text() == written
+    monkeypatch.setenv("SSLKEYLOGFILE", str(second))
+    assert call("async", url)
+    assert "CLIENT_" in second.read_text()
+    assert first.read_text() == written
 
 
 def test_a_ca_bundle_replaced_on_disk_is_what_the_next_client_trusts(
@@ -676,6 +746,36 @@ def test_https_to_a_plain_http_server_says_so_and_is_not_retried(trust: Any) -> 
     message = str(info.value)
     assert ", 1 attempt;" in message
     assert "not retried: the server does not speak TLS there: is its URL (the base URL" in message
+
+
+@pytest.mark.parametrize(
+    "alert",
+    [b"\x15\x03\x03\x00\x02\x02\x46", b"\x15\x03\x01\x00\x02\x02\x0a"],
+    ids=["tls1.2-protocol-version", "tls1.0-unexpected-message"],
+)
+@pytest.mark.parametrize("way", WAYS)
+def test_http_to_a_tls_server_says_so_and_is_not_retried(
+    serve: Any, way: str, alert: bytes
+) -> None:
+    """The reverse: an http:// URL to a TLS port, whose server answers the plain request with
+    a TLS alert. That counted as a 2xx cut short: "a token may exist" (probe 38)."""
+
+    def alerting(connection: socket.socket) -> None:
+        connection.recv(65536)
+        connection.sendall(alert)
+        connection.recv(1)  # until the client closes
+
+    server = serve(alerting)
+    with pytest.raises(APIConnectionError) as info:
+        call(way, f"http://127.0.0.1:{server.port}")
+    message = str(info.value)
+    assert type(info.value) is APIConnectionError
+    assert message.startswith("connection error: the answer began as a TLS record, not HTTP (")
+    assert message.endswith(
+        ", 1 attempt; base URL from the base_url argument); not retried: "
+        "the server speaks TLS there: is its URL (the base URL's) https://?"
+    )
+    assert server.connections == 1
 
 
 class MemoryTls:
