@@ -31,9 +31,10 @@ REQUEST_ID_HEADER: Final = "x-request-id"
 
 
 def header_as_read(name: str) -> str:
-    """A header's name as a server may read it: CGI and WSGI servers, and gateways that fold
-    ``_`` into ``-``, take ``X_Api_Key`` for ``x-api-key`` (probe 39)."""
-    return name.lower().replace("_", "-")
+    """A header's name as a server may read it: CGI and WSGI servers take ``X_Api_Key`` for
+    ``x-api-key`` (probe 39), and lighttpd and Apache 2.2 ``x.api.key`` too (review 37): each
+    writes every character but a letter or digit as ``_``."""
+    return "".join(char if char.isalnum() and char.isascii() else "-" for char in name.lower())
 
 
 # The most a body read whole may hold: an answer once decoded, a `tapti api --body` input, a

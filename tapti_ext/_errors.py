@@ -643,11 +643,12 @@ def masked_url(text: str) -> str:
     return re.sub(_TOKEN_ANYWHERE, rf"\g<1>{MASK}", text)
 
 
-# Header names and values as httpcore2 and hpack log them: a pair, ``(b'X-Sdk-Token', b'...')``
-# or ``b'X-Sdk-Token': b'...'``, each quoted as repr() quotes bytes; and hpack's raw blocks,
-# ``Decoding b'...'``. Possessive, and a backslash only ever an escape's start: a server's
-# header makes no try twice (a value of 60 backslashes, never closed, took 2^60 tries).
-_HEADER_PAIR: Final = r"""(b(['"])(?:\\.|(?!\2)[^\\])*+\2)(, |: )b(['"])(?:\\.|(?!\4)[^\\])*+\4"""
+# Header names and values as httpcore2 and hpack log them: a pair, ``(b'X-Sdk-Token', b'...')``,
+# ``b'X-Sdk-Token': b'...'`` or (hpack 4.2's "Adding") ``b'X-Sdk-Token'=b'...'``, each quoted
+# as repr() quotes bytes; and hpack's raw blocks, ``Decoding b'...'``. Possessive, and a
+# backslash only ever an escape's start: a server's header makes no try twice (a value of 60
+# backslashes, never closed, took 2^60 tries).
+_HEADER_PAIR: Final = r"""(b(['"])(?:\\.|(?!\2)[^\\])*+\2)(, |: |=)b(['"])(?:\\.|(?!\4)[^\\])*+\4"""
 _RAW_BLOCK: Final = r"""((?:Decoding|Encoded header block to) )(b(['"])(?:\\.|(?!\3)[^\\])*+\3)"""
 
 
@@ -854,7 +855,7 @@ def _other_scheme(exc: httpx2.RequestError, alert: str | None) -> str | None:
     if alert == _PLAIN_TEXT_REASON and isinstance(exc, httpx2.ConnectError):
         return "the server does not speak TLS there: is its URL (the base URL's, or the proxy's) http://?"
     if isinstance(exc, ServerSpeaksTlsError):
-        return "the server speaks TLS there: is its URL (the base URL's) https://?"
+        return "the server speaks TLS there: is its URL (the base URL's, or the proxy's) https://?"
     return None
 
 

@@ -781,7 +781,9 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
         time budget, a second Ctrl-C). httpcore2 takes the connections out of the pool, then
         closes them one by one under anyio's shield, which holds off trio's cancellation but
         not asyncio's own: those not closed yet were lost, open until a garbage collection
-        (probe 40). Under asyncio the close is a task of its own, which a later close awaits."""
+        (probe 40). Under asyncio the close is a task of its own, which a later close awaits;
+        cut short, every socket is let go of at once, as from a later loop: the loop may end
+        first, and cancel the task (review 37)."""
         import sniffio  # noqa: PLC0415  (async programs only)
 
         if sniffio.current_async_library() != "asyncio":
@@ -791,7 +793,12 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
 
         if self._closing is None:
             self._closing = asyncio.ensure_future(pool.aclose())
-        await asyncio.shield(self._closing)
+            self._closing.add_done_callback(_seen)
+        try:
+            await asyncio.shield(self._closing)
+        except asyncio.CancelledError:
+            _network.keep_inherited(self._backend.streams.release_inherited())
+            raise
 
     def _close_from_another_loop(self) -> None:
         """The pool's loop has ended (a second ``asyncio.run``): release its sockets here; a
@@ -808,6 +815,13 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
             _network.keep_inherited(self._backend.streams.release_inherited())
         else:  # a trio run's sockets let go of theirs: closed, and the pool can go
             self._backend.streams.close_after_trio_run()
+
+
+def _seen(task: Any) -> None:
+    """Read a closing task's outcome, which no caller may await (``_close_pool``): asyncio
+    would log an exception never read."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def _async_core_chunks(answer: httpcore2.Response, call: Call[Any]) -> AsyncIterator[bytes]:

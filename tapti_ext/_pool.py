@@ -139,7 +139,7 @@ class PoolSettings:
             _ssl_context(
                 named,
                 _version_of(named[1] if named else _system_store()),
-                os.environ.get("SSLKEYLOGFILE"),
+                os.environ.get("SSLKEYLOGFILE") if named else None,  # else not read
             )
             if needs_tls
             else None

@@ -250,9 +250,11 @@ def test_a_header_name_holding_the_key_is_refused_without_quoting_it(
     assert server.requests == []
 
 
-# In any case, and with "_" for "-": CGI and WSGI servers, and gateways that fold one into the
-# other, read x_api_key as x-api-key (probe 39).
-@pytest.mark.parametrize("name", ["x-api-key", "X-API-Key", "x_api_key", "X_Api-Key"])
+# In any case, and with "_" for "-": CGI and WSGI servers read x_api_key as x-api-key (probe 39),
+# and lighttpd and Apache 2.2 x.api.key or X+Api+Key too (review 37).
+@pytest.mark.parametrize(
+    "name", ["x-api-key", "X-API-Key", "x_api_key", "X_Api-Key", "x.api.key", "X+Api+Key"]
+)
 def test_extra_headers_can_never_replace_the_key(
     tapti: Tapti, server: MockTaptiServer, name: str
 ) -> None:

@@ -625,8 +625,25 @@ _TOKEN = TOKEN.encode()
             (b"x-api-key", GONE_KEY),
             GONE_KEY,
         ),
-        ("hpack.table", "Adding %s: %s to the header table", (b"X-Api-Key", GONE_KEY), GONE_KEY),
-        ("hpack.hpack", "Decoded %s, consumed %d bytes", ((b"x_api_key", GONE_KEY), 30), GONE_KEY),
+        # hpack 4.2's own: "=" between, its last arguments sensitive and huffman (review 37)
+        (
+            "hpack.hpack",
+            "Adding %s=%s to the header table, sensitive:%s, huffman:%s",
+            (b"X-Api-Key", GONE_KEY, False, True),
+            GONE_KEY,
+        ),
+        (
+            "hpack.hpack",
+            "Decoded %s, total consumed %d bytes, indexed %s",
+            ((b"x_api_key", GONE_KEY), 30, True),
+            GONE_KEY,
+        ),
+        (
+            "hpack.hpack",
+            "Adding %s=%s to the header table, sensitive:%s, huffman:%s",
+            (b"x-sdk-token", _TOKEN, False, True),
+            _TOKEN,
+        ),
         # Huffman-coded blocks: no spelling of what they hold shows, and all of it decodes back.
         ("hpack.hpack", "Encoded header block to %s", (b"\x82\x86\x84A\x8a\xa0\xe4",), b"\\xa0"),
         ("hpack.hpack", "Decoding %s", (b"\x88@\x87\xf2\xb1\x0f\x85",), b"\\xf2"),
@@ -640,6 +657,7 @@ _TOKEN = TOKEN.encode()
         "key-evicted",
         "key-added",
         "key-underscored",
+        "token-added",
         "huffman-block-sent",
         "huffman-block-received",
     ],

@@ -773,7 +773,7 @@ def test_http_to_a_tls_server_says_so_and_is_not_retried(
     assert message.startswith("connection error: the answer began as a TLS record, not HTTP (")
     assert message.endswith(
         ", 1 attempt; base URL from the base_url argument); not retried: "
-        "the server speaks TLS there: is its URL (the base URL's) https://?"
+        "the server speaks TLS there: is its URL (the base URL's, or the proxy's) https://?"
     )
     assert server.connections == 1
 
