@@ -781,9 +781,10 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
         time budget, a second Ctrl-C). httpcore2 takes the connections out of the pool, then
         closes them one by one under anyio's shield, which holds off trio's cancellation but
         not asyncio's own: those not closed yet were lost, open until a garbage collection
-        (probe 40). Under asyncio the close is a task of its own, which a later close awaits;
-        cut short, every socket is let go of at once, as from a later loop: the loop may end
-        first, and cancel the task (review 37)."""
+        (probe 40). Under asyncio the close is a task of its own, which a later close awaits
+        (one that has ended is not: the client may have been used again since, probe 42). A
+        loop that ends first cancels it: what it had not closed then waits for a collection,
+        as before; letting every socket go at once there kept each descriptor for good."""
         import sniffio  # noqa: PLC0415  (async programs only)
 
         if sniffio.current_async_library() != "asyncio":
@@ -791,14 +792,10 @@ class AsyncPipeline(_Base[httpx2.AsyncClient]):
             return
         import asyncio  # noqa: PLC0415
 
-        if self._closing is None:
+        if self._closing is None or self._closing.done():
             self._closing = asyncio.ensure_future(pool.aclose())
             self._closing.add_done_callback(_seen)
-        try:
-            await asyncio.shield(self._closing)
-        except asyncio.CancelledError:
-            _network.keep_inherited(self._backend.streams.release_inherited())
-            raise
+        await asyncio.shield(self._closing)
 
     def _close_from_another_loop(self) -> None:
         """The pool's loop has ended (a second ``asyncio.run``): release its sockets here; a
