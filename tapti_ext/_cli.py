@@ -230,7 +230,7 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         prog = self.prog
         # argparse quotes what it refuses in full: a pasted 100 KB value stays 80 characters.
-        message = re.sub(_LONG_QUOTE, r"\1...'", message)
+        message = _usage_shown(re.sub(_LONG_QUOTE, r"\1...'", message))
         raise _CliError(
             _Failure("usage_error", f"{prog}: {message}", f"{prog}: error: {message} (see --help)")
         )
@@ -241,6 +241,23 @@ class _Parser(argparse.ArgumentParser):
             action.help = _ENUMS.sub(_enum_values, action.help or "")
         self._enum_helps.clear()
         return super().format_help()
+
+
+def _usage_shown(message: str) -> str:
+    """argparse's refusal as shown: it quotes what it refuses as given, which may be the key
+    (a shifted argument, ``--timeout "$TAPTI_API_KEY"``), terminal escapes, or 100 KB unquoted
+    ("unrecognized arguments: ..."), where every other message masks, escapes and bounds them
+    (probe 41). ``main`` spells an operation's ``_`` as ``-``: so is the key looked for."""
+    from ._errors import excerpt, redacted  # noqa: PLC0415  (httpx2: not for --help)
+    from ._inputs import key_in_environment  # noqa: PLC0415
+
+    key = key_in_environment()
+    for spelling in {key, key.replace("_", "-")} - {""}:
+        message = redacted(message, spelling)
+    return excerpt(message, "", _MAX_USAGE_ERROR)
+
+
+_MAX_USAGE_ERROR: Final = 300
 
 
 # --- the parser -----------------------------------------------------------------------------
@@ -577,7 +594,7 @@ def _create_sdk_token(args: argparse.Namespace) -> None:
                 "`tapti api create-sdk-token USER_ID --body JSON`"
             ) from None
     url = token.portal_url(portal_platform)
-    write_out((to_json(_as_json(token, url)) if args.json else _ascii_url(url)) + "\n")
+    write_result((to_json(_as_json(token, url)) if args.json else _ascii_url(url)) + "\n")
 
 
 def _as_json(token: SdkToken, url: str) -> dict[str, object]:
@@ -606,7 +623,7 @@ def _portal_url(args: argparse.Namespace) -> None:
     url = oauth_portal_url(
         sdk_token, platform, portal_url=args.portal_url, allow_insecure_http=insecure
     )
-    write_out((to_json({"portal_url": url}) if args.json else _ascii_url(url)) + "\n")
+    write_result((to_json({"portal_url": url}) if args.json else _ascii_url(url)) + "\n")
 
 
 def _ascii_url(url: str) -> str:
@@ -800,10 +817,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         arguments[1] = arguments[1].replace("_", "-")  # an operation by its function name
     # Known before parsing, so that usage errors follow it too.
     in_json = "--json" in arguments[: arguments.index("--") if "--" in arguments else None]
+    _RUN["answered"] = False
     try:
         with _terminate_as_interrupt(argv is None):
             _run(arguments, as_program=argv is None)
     except KeyboardInterrupt as stop:
+        if _RUN["answered"]:
+            return 0  # the result is out: what the signal cut short came after it
         # A script reading stdout still gets its one object; a second ^C ends it. (One landing
         # in the last write of a result leaves part of it before this: the exit code tells.)
         said = "terminated" if isinstance(stop, _Terminated) else "interrupted"
@@ -843,6 +863,18 @@ def _run(arguments: list[str], *, as_program: bool) -> None:
         raise _output_error("standard output is closed")
     args.as_program = as_program
     args.handler(args)
+
+
+# Whether this run's result is out whole (``write_result``): a signal landing after it (while
+# the client closes, or on the way out) interrupts nothing a caller waits for. Reported, it put
+# a second object after the result under --json, and an "interrupted" exit code (probe 41).
+_RUN: Final[dict[str, bool]] = {"answered": False}
+
+
+def write_result(text: str) -> None:
+    """The command's result on stdout (``write_out``), remembered as written."""
+    write_out(text)
+    _RUN["answered"] = True
 
 
 def write_out(text: str) -> None:

@@ -36,7 +36,7 @@ from ._cli import (
     epilog,
     split_values,
     to_json,
-    write_out,
+    write_result,
 )
 from ._constants import MAX_BODY_BYTES
 from .testing._spec import json_schema_of, load_spec
@@ -345,7 +345,7 @@ def _run(operation: Operation, args: argparse.Namespace) -> None:
     if operation.body is not None and args.body is not None:
         keywords["body"] = _body(args.body, operation.body, operation)
     with client(args) as tapti:
-        write_out(to_json(tapti.call(operation.module, *path, **keywords)) + "\n")
+        write_result(to_json(tapti.call(operation.module, *path, **keywords)) + "\n")
 
 
 def add_operations(api: argparse.ArgumentParser) -> None:

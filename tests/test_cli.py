@@ -153,6 +153,36 @@ def test_usage_error_exits_2_without_traceback() -> None:
     assert "--scope" in result.stderr
 
 
+_USAGE_KEY = "sk_live_ABCDEFGH12345678"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["portal-url", "tok", _USAGE_KEY, "--json"],  # a shifted argument
+        [*CREATE, "--timeout", _USAGE_KEY],
+        [*CREATE, "--max-retries", _USAGE_KEY],
+        ["api", _USAGE_KEY],  # main() spells an operation's "_" as "-"
+        ["portal-url", "tok", "--\x1b]0;PWNED\x07\x1b[31mRED"],
+        ["portal-url", "tok", "A" * 100_000],
+    ],
+    ids=["unrecognized", "timeout", "max-retries", "operation", "escapes", "100-kb"],
+)
+def test_a_usage_error_masks_escapes_and_bounds_what_it_quotes(args: list[str]) -> None:
+    """argparse quotes what it refuses as given: the key, a terminal's escapes, 100 KB
+    reached stderr (and --json's object) as they were, where every other message masks,
+    escapes and bounds them (probe 41)."""
+    result = run(*args, env={"TAPTI_API_KEY": _USAGE_KEY})
+    assert result.returncode == 2
+    shown = result.stdout + result.stderr
+    assert "error" in shown
+    assert _USAGE_KEY not in shown
+    assert _USAGE_KEY.replace("_", "-") not in shown
+    assert "\x1b" not in shown
+    assert "\x07" not in shown
+    assert len(shown) < 1_000
+
+
 def test_api_key_flag_does_not_exist() -> None:
     result = run(*CREATE, "--api-key", "secret")
     assert result.returncode == 2
@@ -217,6 +247,29 @@ def test_an_interrupt_during_a_call_exits_130_or_143_and_json_mode_still_prints_
             "retry_after": None,
         }
     }
+
+
+def test_an_interrupt_after_the_result_is_out_adds_nothing_and_exits_0(
+    server: MockTaptiServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Ctrl-C or SIGTERM landing once the result is written (``tapti api`` closes its client
+    after it) gave a second JSON object after it and exit 130: a script's ``json.load`` failed
+    on a token that was issued (probe 41)."""
+    for name, value in env_for(server).items():
+        monkeypatch.setenv(name, value)
+
+    close = tapti_ext.Tapti.close
+
+    def interrupted(self: tapti_ext.Tapti) -> None:
+        close(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tapti_ext.Tapti, "close", interrupted)
+    argv = ["api", "create-sdk-token", "user_7", "--body", json.dumps(BODY), "--json"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "sdk_token=" in json.loads(printed)["oauth_portal_url"]
+    assert server.requests[-1].user_id == "user_7"
 
 
 def test_portal_url_command() -> None:
