@@ -21,6 +21,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpcore2
 import httpx2
@@ -249,6 +250,45 @@ def test_an_async_close_cut_short_by_a_cancellation_still_closes_every_connectio
         gc.enable()
     assert pooled >= 10
     assert left == 0
+
+
+def test_a_close_after_a_refused_one_and_further_use_closes_the_new_connections(
+    tapti_mock: MockTaptiServer,
+) -> None:
+    """A cut-short close, then one refused from another thread (the client's loop still runs
+    there), lets the client be used again: a later close in its loop awaited the first close's
+    ended task and closed nothing (probe 42)."""
+    port = httpx2.URL(tapti_mock.url).port
+    assert port is not None
+    loop = asyncio.new_event_loop()
+    runner = threading.Thread(target=loop.run_forever, daemon=True)
+    runner.start()
+
+    def run(coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result(10)
+
+    tapti = AsyncTapti(api_key=tapti_mock.api_key, base_url=tapti_mock.url)
+
+    async def use(count: int) -> None:
+        await asyncio.gather(*(tapti.user(f"u{i}").create_sdk_token(**CALL) for i in range(count)))
+
+    async def cut_short() -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(tapti.aclose(), 1e-4)
+
+    try:
+        run(use(10))
+        run(cut_short())
+        with pytest.raises(TaptiError, match="still running in another thread"):
+            asyncio.run(tapti.aclose())
+        run(use(5))
+        assert sockets_to(port)
+        run(tapti.aclose())
+        assert sockets_to(port) == set()
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        runner.join(10)
+        loop.close()
 
 
 # The collection closes them with asyncio's ResourceWarning, as for any transport its loop
