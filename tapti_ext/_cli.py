@@ -657,19 +657,12 @@ def _mock_server(args: argparse.Namespace) -> None:
         key = {} if args.api_key is None else {"api_key": args.api_key}  # else the mock's own
         mock = MockTaptiServer(port=args.port, portal=args.portal, **key)
     faults = _script_faults(mock, args)
-    try:
-        mock.start()
-    except OSError as exc:
-        if exc.errno != errno.EADDRINUSE:
-            raise
-        raise OSError(  # the machine's state, not the input: a system error (exit 1)
-            f"port {args.port} on 127.0.0.1 is already in use: pick another --port, or leave it "
-            "out (a free one is chosen)"
-        ) from None
-    # The handlers outlive the server: a second signal cannot interrupt its shutdown.
     quiet = sys.stdout is None  # `tapti mock-server >&- &`: it serves all the same
+    # The handlers outlive the server: a second signal cannot interrupt its shutdown. Set
+    # before the port listens: a SIGTERM as soon as it does (a supervisor's) stopped the
+    # process (143) rather than the server (0) (probe 41; CI's Python 3.13 run).
     stopping = _stop_signals(leave_ignored=args.as_program)
-    with contextlib.suppress(KeyboardInterrupt), stopping, mock as server:
+    with contextlib.suppress(KeyboardInterrupt), stopping, _started(mock, args.port) as server:
         portal_url = server.portal_url if server.portal else None
         settings = {"base_url": server.url, "api_key": server.api_key, "portal_url": portal_url}
         started = {**settings, "faults": faults}
@@ -682,6 +675,19 @@ def _mock_server(args: argparse.Namespace) -> None:
             time.sleep(0.1)
     if not args.json and not quiet:
         write_out("Mock Tapti API stopped.\n")
+
+
+def _started(mock: Any, port: int | None) -> Any:
+    """``mock`` listening, to be used as its context manager; a port in use said plainly."""
+    try:
+        return mock.start()
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise OSError(  # the machine's state, not the input: a system error (exit 1)
+            f"port {port} on 127.0.0.1 is already in use: pick another --port, or leave it "
+            "out (a free one is chosen)"
+        ) from None
 
 
 _VARIABLES: Final = {
