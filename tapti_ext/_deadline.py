@@ -193,8 +193,8 @@ class Attempt:
         """Whether the API may have answered this attempt with a 2xx, so that the token may
         exist: bytes of its final answer arrived, and they prove no other status. A cut, garbled
         or unusual status line counts, however many interim answers came first."""
-        if self.tunnelling or self.answered_in_tls():
-            return False  # nothing from the API yet (a proxy's answer), or no HTTP at all
+        if self.tunnelling:
+            return False  # nothing from the API yet: a proxy's answer
         if self.answered_unread:
             return True
         if self.cut_record and self._class not in _FINAL_NOT_2XX:
@@ -206,7 +206,8 @@ class Attempt:
     def answered_in_tls(self) -> bool:
         """Whether the answer began as a TLS record (a handshake's or an alert's): a server of
         https:// reading this plain request as a broken hello. No HTTP answer begins so, and no
-        token was made: this is no 2xx cut short (probe 38)."""
+        token was made: this is no 2xx cut short (probe 38). ``_pipeline._failed`` asks it
+        before ``may_be_2xx``."""
         head = self._pending  # a record: its type (20-23), then its version's first byte, 3
         return self._skipped == 0 and head[:1] in _TLS_RECORD_TYPES and head[1:2] == b"\x03"
 
